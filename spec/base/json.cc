@@ -1,0 +1,156 @@
+#include "spec/base/json.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <limits>
+
+namespace runvm::json {
+
+Error Value::error(std::string_view msg) const {
+  if (path_.empty()) return make_error(std::string(msg));
+  return make_error(path_ + ": " + std::string(msg));
+}
+
+Result<std::optional<Value>> Value::get(std::string_view key) const {
+  if (!is_object()) return error("must be an object");
+  for (size_t i = 0; i < v_->u.object.len; ++i) {
+    if (key == v_->u.object.keys[i]) {
+      std::string p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+      return std::optional<Value>(Value(v_->u.object.values[i], std::move(p)));
+    }
+  }
+  return std::optional<Value>();
+}
+
+Result<Value> Value::at(std::string_view key) const {
+  auto v = RUNVM_TRY(get(key));
+  if (!v) {
+    std::string p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    return make_error(p + ": is required");
+  }
+  return *v;
+}
+
+Result<std::string> Value::as_string() const {
+  if (!is_string()) return error("must be a string");
+  return std::string(v_->u.string);
+}
+
+Result<int64_t> Value::as_int() const {
+  if (!v_ || !YAJL_IS_INTEGER(v_)) return error("must be an integer");
+  return static_cast<int64_t>(v_->u.number.i);
+}
+
+Result<uint64_t> Value::as_uint() const {
+  if (!v_ || !YAJL_IS_NUMBER(v_)) return error("must be a non-negative integer");
+  if (YAJL_IS_INTEGER(v_)) {
+    if (v_->u.number.i < 0) return error("must be a non-negative integer");
+    return static_cast<uint64_t>(v_->u.number.i);
+  }
+  // yajl overflows integers above INT64_MAX into doubles; reparse the text.
+  const char* s = v_->u.number.r;
+  if (!s || *s == '-') return error("must be a non-negative integer");
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long u = strtoull(s, &end, 10);
+  if (errno || *end) return error("must be a non-negative integer");
+  return static_cast<uint64_t>(u);
+}
+
+Result<bool> Value::as_bool() const {
+  if (v_ && YAJL_IS_TRUE(v_)) return true;
+  if (v_ && YAJL_IS_FALSE(v_)) return false;
+  return error("must be a boolean");
+}
+
+Result<std::vector<Value>> Value::as_array() const {
+  if (!is_array()) return error("must be an array");
+  std::vector<Value> out;
+  out.reserve(v_->u.array.len);
+  for (size_t i = 0; i < v_->u.array.len; ++i)
+    out.emplace_back(v_->u.array.values[i], path_ + "[" + std::to_string(i) + "]");
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, Value>>> Value::as_object() const {
+  if (!is_object()) return error("must be an object");
+  std::vector<std::pair<std::string, Value>> out;
+  out.reserve(v_->u.object.len);
+  for (size_t i = 0; i < v_->u.object.len; ++i) {
+    std::string k = v_->u.object.keys[i];
+    std::string p = path_.empty() ? k : path_ + "." + k;
+    out.emplace_back(k, Value(v_->u.object.values[i], std::move(p)));
+  }
+  return out;
+}
+
+Result<Document> Document::parse(std::string_view text) {
+  std::string copy(text);  // yajl_tree_parse wants a NUL-terminated string
+  if (copy.size() != strnlen(copy.c_str(), copy.size()))
+    return make_error("invalid JSON: embedded NUL byte");
+  char err[256] = {0};
+  yajl_val tree = yajl_tree_parse(copy.c_str(), err, sizeof err);
+  if (!tree) {
+    std::string msg = err;
+    // yajl's messages span lines; keep errors to one line.
+    for (char& c : msg)
+      if (c == '\n' || c == '\r') c = ' ';
+    while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+    return make_error("invalid JSON: " + (msg.empty() ? std::string("parse error") : msg));
+  }
+  Document d;
+  d.tree_.reset(tree);
+  return d;
+}
+
+Writer::Writer() : gen_(yajl_gen_alloc(nullptr)) {
+  yajl_gen_config(gen_.get(), yajl_gen_validate_utf8, 0);
+}
+Writer& Writer::begin_object() {
+  yajl_gen_map_open(gen_.get());
+  return *this;
+}
+Writer& Writer::end_object() {
+  yajl_gen_map_close(gen_.get());
+  return *this;
+}
+Writer& Writer::begin_array() {
+  yajl_gen_array_open(gen_.get());
+  return *this;
+}
+Writer& Writer::end_array() {
+  yajl_gen_array_close(gen_.get());
+  return *this;
+}
+Writer& Writer::string(std::string_view s) {
+  yajl_gen_string(gen_.get(), reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  return *this;
+}
+Writer& Writer::integer(int64_t v) {
+  yajl_gen_integer(gen_.get(), v);
+  return *this;
+}
+Writer& Writer::uinteger(uint64_t v) {
+  if (v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return integer(static_cast<int64_t>(v));
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%" PRIu64, v);
+  yajl_gen_number(gen_.get(), buf, n);
+  return *this;
+}
+Writer& Writer::boolean(bool v) {
+  yajl_gen_bool(gen_.get(), v);
+  return *this;
+}
+Writer& Writer::null() {
+  yajl_gen_null(gen_.get());
+  return *this;
+}
+std::string Writer::str() const {
+  const unsigned char* buf = nullptr;
+  size_t len = 0;
+  yajl_gen_get_buf(gen_.get(), &buf, &len);
+  return std::string(reinterpret_cast<const char*>(buf), len);
+}
+
+}  // namespace runvm::json
