@@ -1,0 +1,93 @@
+#include "guest/agent/init.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "spec/base/unique_fd.h"
+
+namespace runvm::agent {
+namespace {
+
+struct PseudoMount {
+  const char* target;
+  const char* fstype;
+  unsigned long flags;
+  const char* options;
+  mode_t dir_mode;
+};
+
+constexpr unsigned long kNoDev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+// Order matters: /dev before its submounts.
+constexpr PseudoMount kMounts[] = {
+    {"/proc", "proc", kNoDev, nullptr, 0555},
+    {"/sys", "sysfs", kNoDev, nullptr, 0555},
+    {"/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755", 0755},
+    {"/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620", 0755},
+    {"/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
+    {"/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0755},
+    {"/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
+};
+
+void reap_children(int) {
+  int saved = errno;
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  errno = saved;
+}
+
+}  // namespace
+
+Status mount_pseudo_filesystems() {
+  for (const auto& m : kMounts) {
+    if (::mkdir(m.target, m.dir_mode) != 0 && errno != EEXIST)
+      return errno_error(std::string("mkdir ") + m.target);
+    if (::mount(m.fstype, m.target, m.fstype, m.flags, m.options) != 0 && errno != EBUSY)
+      return errno_error(std::string("mount ") + m.fstype + " on " + m.target);
+  }
+  return {};
+}
+
+Status attach_console() {
+  UniqueFd fd(::open("/dev/console", O_RDWR | O_NOCTTY));
+  if (!fd) return errno_error("open /dev/console");
+  for (int target = 0; target <= 2; ++target)
+    if (fd.get() != target && ::dup2(fd.get(), target) < 0) return errno_error("dup2 console");
+  if (fd.get() <= 2) fd.release();  // it is now one of 0-2
+  return {};
+}
+
+Status install_child_reaper() {
+  struct sigaction sa {};
+  sa.sa_handler = reap_children;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigemptyset(&sa.sa_mask);
+  if (::sigaction(SIGCHLD, &sa, nullptr) != 0) return errno_error("sigaction SIGCHLD");
+  return {};
+}
+
+void log_line(std::string_view msg) {
+  std::string line = "runvm-agent: ";
+  line.append(msg);
+  line.push_back('\n');
+  // Best effort: nowhere else to report a failing console.
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+void power_off() {
+  ::sync();
+  ::reboot(RB_AUTOBOOT);
+  log_line("reboot failed: " + std::string(std::strerror(errno)));
+  for (;;) ::pause();
+}
+
+}  // namespace runvm::agent

@@ -1,0 +1,28 @@
+// The PID 1 duties of runvm-agent: the minimal system a container runtime
+// needs (pseudo filesystems, console), zombie reaping, and powering off.
+#pragma once
+
+#include <string_view>
+
+#include "spec/base/result.h"
+
+namespace runvm::agent {
+
+// Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run and /tmp; already
+// mounted targets are accepted.
+Status mount_pseudo_filesystems();
+
+// Points fds 0-2 at /dev/console.
+Status attach_console();
+
+// Reaps every exited child as it exits (we are init: orphans land here).
+Status install_child_reaper();
+
+// One line "runvm-agent: msg" to stderr (the console once attached).
+void log_line(std::string_view msg);
+
+// sync() then reboot(RB_AUTOBOOT); with QEMU's -no-reboot and reboot=t
+// that ends the VM. Never returns, as PID 1 must never exit.
+[[noreturn]] void power_off();
+
+}  // namespace runvm::agent

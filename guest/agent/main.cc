@@ -1,0 +1,77 @@
+// runvm-agent: PID 1 of the guest. Sets up the minimal system, dials the host
+// over vsock, says hello, serves requests, and powers the VM off when the host
+// goes away or asks to. Run as any other PID (debugging) it skips the system
+// setup and exits instead of powering off.
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "guest/agent/agent.h"
+#include "guest/agent/init.h"
+#include "guest/agent/vsock.h"
+#include "guest/protocol/constants.h"
+
+namespace runvm::agent {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kConnectInterval = std::chrono::milliseconds(10);
+
+uint64_t boottime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string kernel_release() {
+  utsname u{};
+  return ::uname(&u) == 0 ? u.release : "unknown";
+}
+
+[[noreturn]] void finish(bool pid1, int code) {
+  if (pid1) power_off();
+  std::exit(code);
+}
+
+Status setup_system() {
+  RUNVM_CHECK(install_child_reaper());
+  RUNVM_CHECK(mount_pseudo_filesystems());
+  // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
+  return attach_console();
+}
+
+Result<Agent::Outcome> run(uint64_t boot_ns) {
+  UniqueFd control = RUNVM_TRY(
+      vsock_connect_retry(proto::kHostCid, proto::kAgentPort, kConnectTimeout, kConnectInterval)
+          .context("connecting to host"));
+  Agent agent(control.get(), [](uint32_t port) { return vsock_connect(proto::kHostCid, port); });
+  RUNVM_CHECK(agent.send_hello(
+      proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
+  return agent.serve();
+}
+
+}  // namespace
+}  // namespace runvm::agent
+
+int main() {
+  using namespace runvm::agent;
+  const uint64_t boot_ns = boottime_ns();
+  const bool pid1 = ::getpid() == 1;
+  if (pid1) {
+    auto st = setup_system();
+    if (!st.ok()) {
+      log_line("fatal: " + st.error().message);
+      finish(pid1, 1);
+    }
+  }
+  auto outcome = run(boot_ns);
+  if (!outcome.ok()) {
+    log_line("fatal: " + outcome.error().message);
+    finish(pid1, 1);
+  }
+  if (*outcome == Agent::Outcome::kHostGone) log_line("host closed the control stream");
+  finish(pid1, 0);
+}

@@ -1,0 +1,22 @@
+// Wire constants shared by the guest agent and the host shim.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace runvm::proto {
+
+// Bumped on any incompatible change; sent in the agent's hello.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// The agent dials the host (CID 2) on this vsock port for the control stream.
+inline constexpr uint32_t kHostCid = 2;
+inline constexpr uint32_t kAgentPort = 1024;
+
+// Largest JSON body of one frame. Checked before any allocation.
+inline constexpr size_t kMaxFrameSize = size_t{1} << 20;
+
+// Largest "bytes" a transfer request may ask for.
+inline constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 30;
+
+}  // namespace runvm::proto

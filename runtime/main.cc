@@ -1,0 +1,113 @@
+// runvm: an OCI runtime with runc's command line whose containers run in
+// their own microVM. This file parses global options and dispatches verbs.
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstring>
+#include <span>
+
+#include "runtime/verbs.h"
+#include "spec/base/log.h"
+
+#ifndef RUNVM_VERSION
+#define RUNVM_VERSION "0.0.0"
+#endif
+#ifndef RUNVM_COMMIT
+#define RUNVM_COMMIT "unknown"
+#endif
+
+namespace runvm::cli {
+namespace {
+
+constexpr Verb kVerbs[] = {
+    {"check", "check the host and boot a throwaway microVM", verb_check},
+};
+
+void usage(FILE* out) {
+  fprintf(out,
+          "usage: runvm [global options] COMMAND [options] [arguments]\n\n"
+          "runvm runs OCI containers, each in its own microVM.\n\n"
+          "Commands:\n");
+  for (const auto& v : kVerbs) fprintf(out, "  %-10s %s\n", v.name, v.summary);
+  fprintf(out,
+          "\nGlobal options:\n"
+          "  --root DIR             state directory (default /run/runvm)\n"
+          "  --log FILE             log file (default stderr)\n"
+          "  --log-format text|json log format\n"
+          "  --debug                enable debug output\n"
+          "  --systemd-cgroup       accepted for runc compatibility\n"
+          "  --rootless auto|true|false\n"
+          "  --version, -v          print the version\n"
+          "  --help, -h             this help\n");
+}
+
+void version() {
+  printf("runvm version %s\ncommit: %s\nspec: 1.0.2-dev\n", RUNVM_VERSION, RUNVM_COMMIT);
+}
+
+int run(int argc, char** argv) {
+  GlobalOptions g;
+  enum { kRoot = 1000, kLog, kLogFormat, kDebug, kSystemdCgroup, kRootless, kCriu };
+  static const option opts[] = {
+      {"root", required_argument, nullptr, kRoot},
+      {"log", required_argument, nullptr, kLog},
+      {"log-format", required_argument, nullptr, kLogFormat},
+      {"debug", no_argument, nullptr, kDebug},
+      {"systemd-cgroup", no_argument, nullptr, kSystemdCgroup},
+      {"rootless", required_argument, nullptr, kRootless},
+      {"criu", required_argument, nullptr, kCriu},
+      {"version", no_argument, nullptr, 'v'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  opterr = 0;
+  int c;
+  // '+': stop at the verb; its options are its own.
+  while ((c = getopt_long(argc, argv, "+vh", opts, nullptr)) != -1) {
+    switch (c) {
+      case kRoot: g.root = optarg; break;
+      case kLog: g.log = optarg; break;
+      case kLogFormat:
+        g.log_format = optarg;
+        if (g.log_format != "text" && g.log_format != "json") {
+          fprintf(stderr, "runvm: --log-format: must be text or json\n");
+          return 1;
+        }
+        break;
+      case kDebug: g.debug = true; break;
+      case kSystemdCgroup: g.systemd_cgroup = true; break;
+      case kRootless: g.rootless = optarg; break;
+      case kCriu: break;  // accepted for runc compatibility; checkpointing is unsupported
+      case 'v': version(); return 0;
+      case 'h': usage(stdout); return 0;
+      default:
+        fprintf(stderr, "runvm: unknown global option '%s'\n", argv[optind - 1]);
+        return 1;
+    }
+  }
+  log::configure(g.debug, g.log, g.log_format == "json" ? log::Format::kJson : log::Format::kText);
+  if (optind >= argc) {
+    usage(stderr);
+    return 1;
+  }
+  const char* name = argv[optind];
+  for (const auto& v : kVerbs) {
+    if (strcmp(v.name, name) != 0) continue;
+    int verb_argc = argc - optind;
+    char** verb_argv = argv + optind;
+    optind = 0;  // reset getopt for the verb (0 also reinitialises GNU getopt)
+    auto r = v.run(g, verb_argc, verb_argv);
+    if (!r.ok()) {
+      log::error(std::string(name) + ": " + r.error().message);
+      return 1;
+    }
+    return *r;
+  }
+  fprintf(stderr, "runvm: unknown command '%s' (see runvm --help)\n", name);
+  return 1;
+}
+
+}  // namespace
+}  // namespace runvm::cli
+
+int main(int argc, char** argv) { return runvm::cli::run(argc, argv); }

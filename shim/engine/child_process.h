@@ -1,0 +1,54 @@
+// A spawned helper process (the hypervisor) owned like a resource: it dies
+// with us (PR_SET_PDEATHSIG), and destroying the handle kills and reaps it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spec/base/result.h"
+#include "spec/base/unique_fd.h"
+
+namespace runvm {
+
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&& o) noexcept;
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ~ChildProcess();
+
+  // Runs argv[0] (searched in PATH) with stdin from /dev/null, stdout and
+  // stderr appended to `log_path` (/dev/null when empty), no other fds, and
+  // default signal state. Fails if the program cannot be executed.
+  static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                    const std::string& log_path);
+
+  bool valid() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  bool reaped() const { return status_.has_value(); }
+
+  // True once the process has exited (reaped or not); never blocks.
+  bool exited() const;
+  // Waits up to `timeout` for exit without reaping; true if it exited.
+  Result<bool> wait_exit(std::chrono::milliseconds timeout) const;
+  Status signal(int sig) const;
+  // Reaps (blocking); returns the wait status, cached for later calls.
+  Result<int> wait();
+  // SIGKILL and reap unless already reaped.
+  void kill_and_reap();
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  std::optional<int> status_;
+};
+
+// "exited with status N" / "killed by signal SIGKILL".
+std::string describe_wait_status(int status);
+
+}  // namespace runvm

@@ -1,0 +1,61 @@
+// The VM engine interface: everything the runtime needs from a hypervisor
+// process. Kept small so another engine (e.g. Cloud Hypervisor) can be added
+// beside QEMU without touching callers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spec/base/result.h"
+
+namespace runvm {
+
+struct VhostUserDevice {
+  enum Kind { kVsock, kFs } kind;
+  std::string socket;      // the shim listens; the engine connects as client
+  uint64_t guest_cid = 3;  // vsock: served by the backend (VHOST_USER_GET_CONFIG),
+                           // QEMU has no option for it
+  std::string tag;         // fs: mount tag seen by the guest
+};
+
+struct VmConfig {
+  std::string qemu = "qemu-system-x86_64";
+  bool kvm = false;
+  unsigned vcpus = 1;
+  uint64_t memory_mib = 256;
+  std::string kernel, initrd, cmdline;  // cmdline: extra args appended to the engine's own
+  std::string console_log;              // guest serial console goes to this file
+  std::string qmp_socket;               // QMP control socket path
+  std::string engine_log;               // QEMU's own stdout/stderr
+  std::vector<VhostUserDevice> devices;
+  bool start_paused = false;  // vCPUs stay stopped until resume()
+  // start() fails if the control channel is not up by then; QEMU answers
+  // only after vhost-user negotiation with the shim's backends.
+  std::chrono::milliseconds start_timeout{10000};
+};
+
+class Engine {
+ public:
+  virtual ~Engine();
+  // Spawns the VM; returns once the process runs and its control channel is
+  // connected. Tolerates a slow start (vhost-user negotiation happens first).
+  virtual Status start(const VmConfig& config) = 0;
+  virtual Status pause() = 0;
+  virtual Status resume() = 0;
+  // Asks the VM to quit; escalates to SIGKILL after a short grace. Does not
+  // reap: wait() does, so an event loop watching pidfd() stays in charge.
+  virtual Status stop() = 0;
+  // Reaps the process (blocking); returns its wait status.
+  virtual Result<int> wait() = 0;
+  virtual pid_t pid() const = 0;
+  virtual int pidfd() const = 0;  // readable once the process exited
+};
+
+Result<std::unique_ptr<Engine>> make_qemu_engine();
+
+}  // namespace runvm

@@ -1,0 +1,74 @@
+#include "shim/engine/qemu_command.h"
+
+namespace runvm {
+
+std::string qemu_escape(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+std::vector<std::string> qemu_command_line(const VmConfig& c) {
+  const std::string mem = std::to_string(c.memory_mib) + "M";
+  std::vector<std::string> a = {
+      c.qemu,
+      // acpi=off: QEMU then lists the virtio-mmio devices on the kernel
+      // command line, so the guest needs no ACPI/DT probing.
+      "-M",
+      "microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=on",
+      "-nodefaults",
+      "-no-user-config",
+      "-nographic",
+      "-no-reboot",
+      "-accel",
+      c.kvm ? "kvm" : "tcg",
+      "-cpu",
+      c.kvm ? "host" : "max",
+      "-smp",
+      std::to_string(c.vcpus),
+      "-m",
+      mem,
+      // vhost-user backends map guest RAM, so it must be a shareable fd.
+      "-object",
+      "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
+      "-machine",
+      "memory-backend=mem",
+      // vhost-user devices only speak modern (virtio 1.x) transport.
+      "-global",
+      "virtio-mmio.force-legacy=false",
+  };
+  // -kernel/-initrd/-append take their value verbatim (no option parsing).
+  a.insert(a.end(), {"-kernel", c.kernel});
+  if (!c.initrd.empty()) a.insert(a.end(), {"-initrd", c.initrd});
+  std::string append = "console=ttyS0 reboot=t panic=-1 quiet";
+  if (!c.cmdline.empty()) append += " " + c.cmdline;
+  a.insert(a.end(), {"-append", append});
+  // Serial through an explicit chardev so it goes to the file only.
+  if (!c.console_log.empty())
+    a.insert(a.end(), {"-chardev", "file,id=console,path=" + qemu_escape(c.console_log), "-serial",
+                       "chardev:console"});
+  else
+    a.insert(a.end(), {"-serial", "none"});
+  if (!c.qmp_socket.empty())
+    a.insert(a.end(),
+             {"-chardev", "socket,id=qmp,path=" + qemu_escape(c.qmp_socket) + ",server=on,wait=off",
+              "-mon", "chardev=qmp,mode=control"});
+  for (size_t i = 0; i < c.devices.size(); ++i) {
+    const VhostUserDevice& d = c.devices[i];
+    const std::string id = "vu" + std::to_string(i);
+    a.insert(a.end(), {"-chardev", "socket,id=" + id + ",path=" + qemu_escape(d.socket)});
+    if (d.kind == VhostUserDevice::kVsock)
+      a.insert(a.end(), {"-device", "vhost-user-vsock-device,chardev=" + id});
+    else
+      a.insert(a.end(),
+               {"-device", "vhost-user-fs-device,chardev=" + id + ",tag=" + qemu_escape(d.tag)});
+  }
+  if (c.start_paused) a.push_back("-S");
+  return a;
+}
+
+}  // namespace runvm

@@ -1,0 +1,152 @@
+#include "shim/engine/qemu_command.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace runvm {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The value following the first (or n-th) occurrence of `flag`.
+std::string after(const std::vector<std::string>& argv, const std::string& flag, int nth = 0) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag && nth-- == 0) return argv[i + 1];
+  return "<absent>";
+}
+
+std::vector<std::string> all_after(const std::vector<std::string>& argv, const std::string& flag) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag) out.push_back(argv[i + 1]);
+  return out;
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& arg) {
+  return std::find(argv.begin(), argv.end(), arg) != argv.end();
+}
+
+VmConfig base_config() {
+  VmConfig c;
+  c.kernel = "/k/vmlinux";
+  c.qmp_socket = "/run/vm/qmp.sock";
+  c.console_log = "/run/vm/console.log";
+  return c;
+}
+
+TEST(QemuEscape, DoublesCommas) {
+  EXPECT_EQ(qemu_escape("plain"), "plain");
+  EXPECT_EQ(qemu_escape("a,b,,c"), "a,,b,,,,c");
+  EXPECT_EQ(qemu_escape(""), "");
+}
+
+TEST(QemuCommandLine, TcgDefaults) {
+  auto a = qemu_command_line(base_config());
+  EXPECT_EQ(a[0], "qemu-system-x86_64");
+  EXPECT_EQ(after(a, "-M"), "microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=on");
+  EXPECT_EQ(after(a, "-accel"), "tcg");
+  EXPECT_EQ(after(a, "-cpu"), "max");
+  EXPECT_EQ(after(a, "-smp"), "1");
+  for (auto f : {"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"})
+    EXPECT_TRUE(has(a, f)) << f;
+  EXPECT_FALSE(has(a, "-S"));
+  EXPECT_FALSE(has(a, "-initrd"));
+  EXPECT_EQ(after(a, "-kernel"), "/k/vmlinux");
+  EXPECT_EQ(after(a, "-append"), "console=ttyS0 reboot=t panic=-1 quiet");
+  EXPECT_EQ(after(a, "-global"), "virtio-mmio.force-legacy=false");
+}
+
+TEST(QemuCommandLine, KvmUsesHostCpu) {
+  VmConfig c = base_config();
+  c.kvm = true;
+  c.vcpus = 4;
+  auto a = qemu_command_line(c);
+  EXPECT_EQ(after(a, "-accel"), "kvm");
+  EXPECT_EQ(after(a, "-cpu"), "host");
+  EXPECT_EQ(after(a, "-smp"), "4");
+}
+
+TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
+  VmConfig c = base_config();
+  c.memory_mib = 512;
+  auto a = qemu_command_line(c);
+  EXPECT_EQ(after(a, "-m"), "512M");
+  EXPECT_EQ(after(a, "-object"), "memory-backend-memfd,id=mem,size=512M,share=on");
+  EXPECT_EQ(after(a, "-machine"), "memory-backend=mem");
+}
+
+TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
+  VmConfig c = base_config();
+  c.initrd = "/k/initrd.img";
+  c.cmdline = "runvm.port=1024 init=/init";
+  auto a = qemu_command_line(c);
+  EXPECT_EQ(after(a, "-initrd"), "/k/initrd.img");
+  EXPECT_EQ(after(a, "-append"),
+            "console=ttyS0 reboot=t panic=-1 quiet runvm.port=1024 init=/init");
+}
+
+TEST(QemuCommandLine, SerialGoesToConsoleFileOnly) {
+  auto a = qemu_command_line(base_config());
+  EXPECT_EQ(after(a, "-serial"), "chardev:console");
+  EXPECT_THAT(all_after(a, "-chardev"),
+              ::testing::Contains("file,id=console,path=/run/vm/console.log"));
+  VmConfig quiet = base_config();
+  quiet.console_log.clear();
+  EXPECT_EQ(after(qemu_command_line(quiet), "-serial"), "none");
+}
+
+TEST(QemuCommandLine, QmpIsAControlMonitorOnAUnixSocketServer) {
+  auto a = qemu_command_line(base_config());
+  EXPECT_THAT(all_after(a, "-chardev"),
+              ::testing::Contains("socket,id=qmp,path=/run/vm/qmp.sock,server=on,wait=off"));
+  EXPECT_EQ(after(a, "-mon"), "chardev=qmp,mode=control");
+}
+
+TEST(QemuCommandLine, VhostUserDevices) {
+  VmConfig c = base_config();
+  c.devices.push_back({VhostUserDevice::kVsock, "/run/vm/vsock.sock", 7, ""});
+  c.devices.push_back({VhostUserDevice::kFs, "/run/vm/fs.sock", 3, "rootfs"});
+  auto a = qemu_command_line(c);
+  auto chardevs = all_after(a, "-chardev");
+  EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu0,path=/run/vm/vsock.sock"));
+  EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu1,path=/run/vm/fs.sock"));
+  auto devices = all_after(a, "-device");
+  ASSERT_EQ(devices.size(), 2u);
+  // The guest CID comes from the backend's config space, not the command line.
+  EXPECT_EQ(devices[0], "vhost-user-vsock-device,chardev=vu0");
+  EXPECT_EQ(devices[1], "vhost-user-fs-device,chardev=vu1,tag=rootfs");
+}
+
+TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
+  VmConfig c = base_config();
+  c.kernel = "/k,1/vm linux";
+  c.console_log = "/a b,c/console.log";
+  c.qmp_socket = "/a b,c/qmp,sock";
+  c.devices.push_back({VhostUserDevice::kFs, "/a,b/fs.sock", 3, "tag,x"});
+  auto a = qemu_command_line(c);
+  // -kernel is taken verbatim by QEMU: no escaping there.
+  EXPECT_EQ(after(a, "-kernel"), "/k,1/vm linux");
+  auto chardevs = all_after(a, "-chardev");
+  EXPECT_THAT(chardevs, ::testing::Contains("file,id=console,path=/a b,,c/console.log"));
+  EXPECT_THAT(chardevs,
+              ::testing::Contains("socket,id=qmp,path=/a b,,c/qmp,,sock,server=on,wait=off"));
+  EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu0,path=/a,,b/fs.sock"));
+  EXPECT_EQ(after(a, "-device"), "vhost-user-fs-device,chardev=vu0,tag=tag,,x");
+}
+
+TEST(QemuCommandLine, StartPausedAddsDashS) {
+  VmConfig c = base_config();
+  c.start_paused = true;
+  EXPECT_TRUE(has(qemu_command_line(c), "-S"));
+}
+
+TEST(QemuCommandLine, CustomBinary) {
+  VmConfig c = base_config();
+  c.qemu = "/opt/qemu/bin/qemu-system-x86_64";
+  EXPECT_EQ(qemu_command_line(c)[0], "/opt/qemu/bin/qemu-system-x86_64");
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,105 @@
+#include "shim/engine/qemu_engine.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "shim/engine/qemu_command.h"
+
+namespace runvm {
+namespace {
+
+// Last non-empty line of a (small) log file; QEMU prints one error line
+// before exiting on a bad option.
+std::string last_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+}  // namespace
+
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> make_qemu_engine() {
+  return std::unique_ptr<Engine>(std::make_unique<QemuEngine>());
+}
+
+Error QemuEngine::start_failure(Error cause) {
+  if (child_.exited()) {
+    auto status = child_.wait();
+    std::string msg = "qemu " + (status ? describe_wait_status(*status) : status.error().message);
+    std::string tail = last_line(config_.engine_log);
+    if (!tail.empty()) msg += ": " + tail;
+    qmp_.reset();
+    return make_error(msg);
+  }
+  child_.kill_and_reap();
+  qmp_.reset();
+  return std::move(cause).wrap("qemu start");
+}
+
+Status QemuEngine::start(const VmConfig& config) {
+  if (child_.valid() && !child_.reaped()) return make_error("qemu start: already running");
+  if (config.kernel.empty()) return make_error("qemu start: no kernel");
+  if (config.qmp_socket.empty()) return make_error("qemu start: no qmp socket path");
+  config_ = config;
+  // Remove a stale socket so the connect below can only reach this QEMU.
+  ::unlink(config.qmp_socket.c_str());
+  child_ = RUNVM_TRY(
+      ChildProcess::spawn(qemu_command_line(config), config.engine_log).context("qemu start"));
+  if (auto st = connect_qmp(); !st) return start_failure(std::move(st).error());
+  return {};
+}
+
+Status QemuEngine::connect_qmp() {
+  const auto deadline = QmpClient::Clock::now() + config_.start_timeout;
+  auto fd =
+      RUNVM_TRY(QmpClient::connect_unix(config_.qmp_socket, config_.start_timeout, child_.pidfd()));
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - QmpClient::Clock::now());
+  qmp_.emplace(RUNVM_TRY(QmpClient::handshake(std::move(fd), left, child_.pidfd())));
+  return {};
+}
+
+Result<std::string> QemuEngine::qmp(std::string_view cmd, std::string_view args_json) {
+  if (!qmp_) return make_error("qemu: not running");
+  return qmp_->execute(cmd, args_json);
+}
+
+Status QemuEngine::pause() {
+  RUNVM_TRY(qmp("stop"));
+  return {};
+}
+
+Status QemuEngine::resume() {
+  RUNVM_TRY(qmp("cont"));
+  return {};
+}
+
+Status QemuEngine::stop() {
+  if (!child_.valid() || child_.exited()) {
+    qmp_.reset();
+    return {};
+  }
+  // QEMU may close the socket before its reply arrives: only the exit counts.
+  if (qmp_) (void)qmp_->execute("quit", {}, kQuitGrace);
+  qmp_.reset();
+  auto gone = child_.wait_exit(kQuitGrace);
+  if (gone && *gone) return {};
+  RUNVM_CHECK(child_.signal(SIGKILL).context("qemu stop"));
+  auto killed = RUNVM_TRY(child_.wait_exit(kQuitGrace));
+  if (!killed) return make_error("qemu stop: process did not die after SIGKILL");
+  return {};
+}
+
+Result<int> QemuEngine::wait() {
+  if (!child_.valid()) return make_error("qemu: never started", ECHILD);
+  qmp_.reset();
+  return child_.wait();
+}
+
+}  // namespace runvm

@@ -1,0 +1,190 @@
+// Runs the real qemu-system-x86_64 (TCG) with the cached guest kernel.
+#include "shim/engine/qemu_engine.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace runvm {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string find_kernel() {
+  glob_t g{};
+  std::string found;
+  if (::glob("/var/cache/runvm/kernel/*/vmlinux", 0, nullptr, &g) == 0 && g.gl_pathc > 0)
+    found = g.gl_pathv[0];
+  ::globfree(&g);
+  return found;
+}
+
+bool qemu_present() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+std::string status_of(QemuEngine& e) {
+  auto r = e.qmp("query-status");
+  return r.ok() ? *r : "error: " + r.error().message;
+}
+
+class QemuEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!qemu_present()) GTEST_SKIP() << "qemu-system-x86_64 not installed";
+    kernel_ = find_kernel();
+    if (kernel_.empty()) GTEST_SKIP() << "no guest kernel in /var/cache/runvm/kernel";
+    char tmpl[] = "/tmp/runvm-engine-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  VmConfig config() const {
+    VmConfig c;
+    c.kernel = kernel_;
+    c.memory_mib = 128;
+    c.console_log = dir_ + "/console.log";
+    c.qmp_socket = dir_ + "/qmp.sock";
+    c.engine_log = dir_ + "/qemu.log";
+    c.cmdline = "panic=0";  // without a root fs the guest panics: hang instead of exiting
+    return c;
+  }
+
+  std::string kernel_, dir_;
+};
+
+TEST_F(QemuEngineTest, LifecyclePausedStartResumePauseQuit) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.start_paused = true;
+  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  const pid_t pid = e.pid();
+  EXPECT_GT(pid, 0);
+  EXPECT_GE(e.pidfd(), 0);
+  EXPECT_NE(status_of(e).find(R"("status":"prelaunch")"), std::string::npos) << status_of(e);
+
+  ASSERT_TRUE(e.resume().ok());
+  EXPECT_NE(status_of(e).find(R"("running":true)"), std::string::npos) << status_of(e);
+  auto pause = e.pause();
+  ASSERT_TRUE(pause.ok()) << pause.error().message;
+  EXPECT_NE(status_of(e).find(R"("status":"paused")"), std::string::npos) << status_of(e);
+  ASSERT_TRUE(e.resume().ok());
+
+  ASSERT_TRUE(e.stop().ok());
+  auto status = e.wait();
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << describe_wait_status(*status);
+  EXPECT_TRUE(pid_gone(pid));
+  EXPECT_FALSE(e.pause().ok()) << "no control channel after exit";
+}
+
+TEST_F(QemuEngineTest, GuestExitIsSeenOnPidfdAndConsoleGoesToItsFile) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.cmdline.clear();  // panic=-1 + -no-reboot: the guest's panic ends QEMU
+  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  pollfd p{e.pidfd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 120000), 1) << "guest did not exit";
+  auto status = e.wait();
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(WIFEXITED(*status)) << describe_wait_status(*status);
+  EXPECT_NE(slurp(c.console_log).find("Kernel panic"), std::string::npos);
+  EXPECT_EQ(slurp(c.engine_log).find("Kernel panic"), std::string::npos)
+      << "serial leaked to QEMU's stdout";
+}
+
+TEST_F(QemuEngineTest, BadOptionFailsWithQemusOwnMessage) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.devices.push_back({VhostUserDevice::kVsock, dir_ + "/no-backend.sock", 3, ""});
+  auto st = e.start(c);
+  ASSERT_FALSE(st.ok());
+  const std::string& msg = st.error().message;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  EXPECT_NE(msg.find("qemu exited with status 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no-backend.sock"), std::string::npos) << msg;
+  EXPECT_TRUE(pid_gone(e.pid()) || e.pid() <= 0);
+}
+
+UniqueFd listen_unix(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, path.size());
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(::listen(fd.get(), 1), 0);
+  return fd;
+}
+
+TEST_F(QemuEngineTest, SilentVhostUserBackendTimesOutAndKillsQemu) {
+  VmConfig c = config();
+  c.start_timeout = 1s;
+  // Accepts (in the backlog) but never speaks vhost-user: QEMU blocks in
+  // device setup and never answers QMP.
+  UniqueFd backend = listen_unix(dir_ + "/silent.sock");
+  c.devices.push_back({VhostUserDevice::kVsock, dir_ + "/silent.sock", 3, ""});
+  QemuEngine e;
+  auto st = e.start(c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("timed out"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(pid_gone(e.pid())) << "qemu left behind";
+}
+
+TEST_F(QemuEngineTest, MissingBinaryFails) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.qemu = "/nonexistent/qemu-system-x86_64";
+  EXPECT_FALSE(e.start(c).ok());
+}
+
+TEST_F(QemuEngineTest, DestroyingTheEngineKillsQemu) {
+  pid_t pid;
+  UniqueFd watch;
+  {
+    auto e = make_qemu_engine();
+    ASSERT_TRUE(e.ok());
+    VmConfig c = config();
+    c.start_paused = true;
+    ASSERT_TRUE((*e)->start(c).ok()) << slurp(c.engine_log);
+    pid = (*e)->pid();
+    watch.reset(::fcntl((*e)->pidfd(), F_DUPFD_CLOEXEC, 0));
+  }
+  pollfd p{watch.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "still running";
+  EXPECT_TRUE(pid_gone(pid)) << "not reaped";
+}
+
+TEST_F(QemuEngineTest, StopEscalatesToSigkillWhenQmpIsUnresponsive) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.start_paused = true;
+  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  ASSERT_EQ(::kill(e.pid(), SIGSTOP), 0);  // QEMU can no longer answer "quit"
+  ASSERT_TRUE(e.stop().ok());
+  auto status = e.wait();
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+      << describe_wait_status(*status);
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,135 @@
+#include "shim/vm/micro_vm.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <deque>
+#include <fstream>
+
+#include "guest/protocol/constants.h"
+#include "spec/base/log.h"
+
+namespace runvm {
+
+namespace {
+constexpr char kVsockBackendSocket[] = "/vsock.vhost";
+}
+
+Result<std::unique_ptr<MicroVm>> MicroVm::boot(const MicroVmConfig& config) {
+  std::unique_ptr<MicroVm> vm(new MicroVm(config));
+  auto r = vm->start();
+  if (!r.ok()) {
+    Error e = std::move(r).error();
+    std::string tail = vm->console_tail(3);
+    if (!tail.empty()) e.message += " (guest console: " + tail + ")";
+    return e;  // ~MicroVm tears down whatever started
+  }
+  return vm;
+}
+
+Status MicroVm::start() {
+  const std::string& dir = config_.state_dir;
+  loop_ = RUNVM_TRY(EventLoop::create());
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return errno_error("socketpair");
+  UniqueFd host_end(sv[0]);
+  auto guest_end = std::make_shared<UniqueFd>(sv[1]);
+
+  vsock_ = RUNVM_TRY(VsockDevice::create(*loop_, {config_.guest_cid, vsock_path()}).context("vsock"));
+  // The control stream is served in-process: the agent's connection to the
+  // host port lands on our end of a socketpair, once.
+  vsock_->set_port_handler(proto::kAgentPort, [guest_end]() -> Result<UniqueFd> {
+    if (!guest_end->valid()) return make_error("agent already connected", EADDRINUSE);
+    return std::move(*guest_end);
+  });
+  vsock_server_ = RUNVM_TRY(
+      vhost_user::VhostUserServer::listen(*loop_, dir + kVsockBackendSocket, *vsock_).context("vsock backend"));
+  loop_thread_ = std::thread([this] {
+    auto r = loop_->run();
+    if (!r.ok()) log::error("device loop: " + r.error().message);
+  });
+
+  VmConfig vm;
+  vm.qemu = config_.qemu;
+  vm.kvm = config_.kvm;
+  vm.vcpus = config_.vcpus;
+  vm.memory_mib = config_.memory_mib;
+  vm.kernel = config_.kernel;
+  vm.initrd = config_.initrd;
+  vm.cmdline = config_.cmdline_extra;
+  vm.console_log = console_log();
+  vm.qmp_socket = dir + "/qmp.sock";
+  vm.engine_log = dir + "/qemu.log";
+  vm.devices.push_back({VhostUserDevice::kVsock, dir + kVsockBackendSocket, config_.guest_cid, ""});
+
+  engine_ = RUNVM_TRY(make_qemu_engine());
+  auto t0 = std::chrono::steady_clock::now();
+  RUNVM_CHECK(engine_->start(vm).context("start VM"));
+  agent_ = std::make_unique<AgentClient>(std::move(host_end));
+  agent_->set_abort_fd(engine_->pidfd());
+  hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms, engine_->pidfd()).context("boot"));
+  boot_to_agent_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return {};
+}
+
+Result<int> MicroVm::shutdown(int timeout_ms) {
+  if (reaped_) return make_error("VM already stopped");
+  auto r = agent_ ? agent_->shutdown() : Status(make_error("no agent"));
+  if (!r.ok()) log::debug("agent shutdown: " + r.error().message + "; stopping the engine");
+  pollfd p{engine_->pidfd(), POLLIN, 0};
+  int n = r.ok() ? poll(&p, 1, timeout_ms) : 0;
+  if (n <= 0) RUNVM_CHECK(engine_->stop());
+  auto status = RUNVM_TRY(engine_->wait());
+  reaped_ = true;
+  return status;
+}
+
+Result<int> MicroVm::wait() {
+  if (reaped_) return make_error("VM already stopped");
+  auto status = RUNVM_TRY(engine_->wait());
+  reaped_ = true;
+  return status;
+}
+
+void MicroVm::stop_loop() {
+  if (loop_thread_.joinable()) {
+    loop_->stop();
+    loop_thread_.join();
+  }
+}
+
+MicroVm::~MicroVm() {
+  // The engine goes first: once QEMU is gone nothing talks to the backends.
+  if (engine_ && !reaped_) {
+    (void)engine_->stop();
+    (void)engine_->wait();
+  }
+  engine_.reset();
+  stop_loop();
+  agent_.reset();
+  vsock_server_.reset();
+  vsock_.reset();
+  unlink((config_.state_dir + "/qmp.sock").c_str());
+}
+
+std::string MicroVm::console_tail(size_t lines) const {
+  std::ifstream in(console_log());
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    if (line.empty()) continue;
+    last.push_back(proto::printable(line, 200));
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (auto& l : last) out += (out.empty() ? "" : " | ") + l;
+  return out;
+}
+
+}  // namespace runvm

@@ -1,0 +1,75 @@
+// One running microVM with its devices and agent: the engine process, our
+// in-process vhost-user vsock backend on its own event-loop thread, and the
+// agent control channel. boot() returns once the agent said hello; the
+// destructor leaves no process, thread or socket behind.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "guest/protocol/messages.h"
+#include "shim/agent/agent_client.h"
+#include "shim/engine/engine.h"
+#include "shim/loop/event_loop.h"
+#include "shim/vhost_user/server.h"
+#include "shim/vsock/device.h"
+
+namespace runvm {
+
+struct MicroVmConfig {
+  std::string state_dir;  // exists; holds sockets and logs
+  std::string qemu = "qemu-system-x86_64";
+  std::string kernel, initrd, cmdline_extra;
+  bool kvm = false;
+  unsigned vcpus = 1;
+  uint64_t memory_mib = 256;
+  uint64_t guest_cid = 3;
+  int agent_timeout_ms = 30000;
+};
+
+class MicroVm {
+ public:
+  static Result<std::unique_ptr<MicroVm>> boot(const MicroVmConfig& config);
+  ~MicroVm();
+
+  AgentClient& agent() { return *agent_; }
+  const proto::Hello& hello() const { return hello_; }
+  // Wall time from engine start to the agent's hello.
+  double boot_to_agent_ms() const { return boot_to_agent_ms_; }
+  Engine& engine() { return *engine_; }
+
+  // Hybrid vsock socket: host clients CONNECT here; guest connections to
+  // host port P go to vsock_path() + "_P".
+  std::string vsock_path() const { return config_.state_dir + "/vsock.sock"; }
+  std::string console_log() const { return config_.state_dir + "/console.log"; }
+
+  // Orderly stop: the agent powers off, the engine exits; falls back to
+  // killing the engine after timeout_ms. Returns the engine's wait status.
+  Result<int> shutdown(int timeout_ms = 10000);
+
+  // Waits for the engine to exit on its own (e.g. the guest powered off).
+  Result<int> wait();
+
+  // Last lines of the guest console, for error messages.
+  std::string console_tail(size_t lines = 5) const;
+
+ private:
+  explicit MicroVm(MicroVmConfig config) : config_(std::move(config)) {}
+  Status start();
+  void stop_loop();
+
+  MicroVmConfig config_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<VsockDevice> vsock_;
+  std::unique_ptr<vhost_user::VhostUserServer> vsock_server_;
+  std::thread loop_thread_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<AgentClient> agent_;
+  proto::Hello hello_;
+  double boot_to_agent_ms_ = 0;
+  bool reaped_ = false;
+};
+
+}  // namespace runvm

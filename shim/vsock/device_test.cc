@@ -1,0 +1,468 @@
+#include "shim/vsock/device.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "shim/vsock/fake_vring_test_util.h"
+#include "shim/vsock/unix_socket.h"
+
+namespace runvm {
+namespace {
+
+using testing::FakeVsockGuest;
+using testing::VsockPacket;
+using vsock::Header;
+
+constexpr uint32_t kGuestPort = 5000;
+
+std::string pattern(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed + (i >> 9)) & 0xff);
+  return s;
+}
+
+UniqueFd connect_client(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return {};
+  return fd;
+}
+
+UniqueFd accept_now(int lfd) {
+  pollfd p{lfd, POLLIN, 0};
+  if (::poll(&p, 1, 1000) != 1) return {};
+  return UniqueFd(::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+// Nonblocking read of whatever is there; returns false on EOF.
+bool drain(int fd, std::string& out, size_t max = SIZE_MAX) {
+  char buf[8192];
+  while (max > 0) {
+    ssize_t n = ::recv(fd, buf, std::min(sizeof buf, max), MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) return true;
+    out.append(buf, static_cast<size_t>(n));
+    max -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+class VsockDeviceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_ = EventLoop::create().value();
+    char tmpl[] = "/tmp/vsock-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    uds_ = dir_ + "/v.sock";
+  }
+  void TearDown() override {
+    guest_.reset();
+    dev_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void make_device(uint32_t guest_buf_alloc = 256 * 1024, size_t rx_bufs = 32,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto dev = VsockDevice::create(*loop_, VsockConfig{3, uds_, timeout});
+    ASSERT_TRUE(dev.ok()) << dev.error().message;
+    dev_ = std::move(*dev);
+    guest_ = std::make_unique<FakeVsockGuest>(*dev_);
+    guest_->buf_alloc = guest_buf_alloc;
+    guest_->start();
+    guest_->post_rx(rx_bufs);
+  }
+  // Moves completed rx packets into rx_, reposting their buffers; tracks
+  // the device's credit as a driver would.
+  void collect(bool repost = true) {
+    auto pkts = guest_->take_rx();
+    for (auto& p : pkts) {
+      dev_buf_alloc_ = p.hdr.buf_alloc;
+      dev_fwd_cnt_ = p.hdr.fwd_cnt;
+      rx_.push_back(std::move(p));
+    }
+    ASSERT_FALSE(guest_->bad_rx());
+    if (repost && !pkts.empty()) guest_->post_rx(pkts.size());
+  }
+  bool run_until(const std::function<bool()>& pred, int ms = 3000) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (true) {
+      collect();
+      if (pred()) return true;
+      if (std::chrono::steady_clock::now() > end) return false;
+      EXPECT_TRUE(loop_->run_once(10).ok());
+    }
+  }
+  std::string rx_payload(uint32_t local_port) {
+    std::string s;
+    for (auto& p : rx_)
+      if (p.hdr.op == VIRTIO_VSOCK_OP_RW && p.hdr.src_port == local_port) s += p.payload;
+    return s;
+  }
+  bool got_op(uint16_t op, uint32_t src_port) {
+    for (auto& p : rx_)
+      if (p.hdr.op == op && p.hdr.src_port == src_port) return true;
+    return false;
+  }
+  // Guest connects to host port `port`; returns true once RESPONSE came back.
+  bool guest_connect(uint32_t port) {
+    guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, port));
+    return run_until([&] { return got_op(VIRTIO_VSOCK_OP_RESPONSE, port); }, 1000);
+  }
+  uint32_t device_credit(uint32_t sent) const { return dev_buf_alloc_ - (sent - dev_fwd_cnt_); }
+
+  std::unique_ptr<EventLoop> loop_;
+  std::string dir_, uds_;
+  std::unique_ptr<VsockDevice> dev_;
+  std::unique_ptr<FakeVsockGuest> guest_;
+  std::vector<VsockPacket> rx_;
+  uint32_t dev_buf_alloc_ = 0, dev_fwd_cnt_ = 0;
+};
+
+TEST_F(VsockDeviceTest, FeaturesAndConfig) {
+  make_device();
+  EXPECT_TRUE(dev_->features() & (1ULL << 32));  // VIRTIO_F_VERSION_1
+  EXPECT_EQ(dev_->num_queues(), 2u);
+  EXPECT_EQ(dev_->config(), (std::vector<uint8_t>{3, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_FALSE(VsockDevice::create(*loop_, VsockConfig{2, ""}).ok());
+}
+
+TEST_F(VsockDeviceTest, GuestConnectsToHostSocketAndExchangesData) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device();
+  ASSERT_TRUE(guest_connect(1024));
+  const VsockPacket& resp = rx_.back();
+  EXPECT_EQ(resp.hdr.src_cid, 2u);
+  EXPECT_EQ(resp.hdr.dst_cid, 3u);
+  EXPECT_EQ(resp.hdr.dst_port, kGuestPort);
+  EXPECT_EQ(resp.hdr.buf_alloc, vsock::kBufAlloc);
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+
+  // Header split across descriptors, mid-field.
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, 5), "hello", 13);
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return drain(host.get(), got), got == "hello"; }));
+
+  ASSERT_EQ(::write(host.get(), "world", 5), 5);
+  ASSERT_TRUE(run_until([&] { return rx_payload(1024) == "world"; }));
+  EXPECT_EQ(dev_->connection_count(), 1u);
+}
+
+TEST_F(VsockDeviceTest, GuestToHostBeyondCreditIsByteExact) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device();
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+
+  const std::string data = pattern(3 * 1024 * 1024 + 123, 7);
+  size_t sent = 0;
+  std::string got;
+  bool host_reads = false;
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.size() < data.size() && std::chrono::steady_clock::now() < end) {
+    collect();
+    uint32_t credit = device_credit(static_cast<uint32_t>(sent));
+    size_t n = std::min<size_t>({data.size() - sent, credit, 48 * 1024});
+    if (n > 0) {
+      ASSERT_TRUE(guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, n),
+                               std::string_view(data).substr(sent, n), 100));
+      sent += n;
+      continue;
+    }
+    // Out of credit: the host has not read anything yet, so the device must
+    // be holding a full window beyond what the socket took.
+    host_reads = true;
+    drain(host.get(), got, 100 * 1024);
+    ASSERT_TRUE(loop_->run_once(5).ok());
+  }
+  EXPECT_TRUE(host_reads);
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+  EXPECT_FALSE(got_op(VIRTIO_VSOCK_OP_RST, 1024));
+  EXPECT_TRUE(got_op(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1024));
+}
+
+TEST_F(VsockDeviceTest, GuestOverrunningCreditIsReset) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device();
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  std::string chunk = pattern(64 * 1024, 1);
+  for (int i = 0; i < 64 && !got_op(VIRTIO_VSOCK_OP_RST, 1024); ++i) {
+    guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, chunk.size()), chunk);
+    collect();
+  }
+  EXPECT_TRUE(got_op(VIRTIO_VSOCK_OP_RST, 1024));
+  EXPECT_EQ(dev_->connection_count(), 0u);
+  std::string sink;
+  EXPECT_TRUE(run_until([&] { return !drain(host.get(), sink); }));  // host sees EOF
+}
+
+TEST_F(VsockDeviceTest, HostToGuestRespectsGuestCredit) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device(/*guest_buf_alloc=*/16 * 1024);
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+
+  const std::string data = pattern(100 * 1024 + 5, 3);
+  ASSERT_EQ(::write(host.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ASSERT_TRUE(run_until([&] { return rx_payload(1024).size() == 16 * 1024; }));
+  // Nothing more without credit.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(loop_->run_once(10).ok());
+  collect();
+  EXPECT_EQ(rx_payload(1024).size(), 16u * 1024);
+
+  while (rx_payload(1024).size() < data.size()) {
+    uint32_t received = static_cast<uint32_t>(rx_payload(1024).size());
+    ASSERT_LE(received - guest_->fwd_cnt, guest_->buf_alloc);
+    guest_->fwd_cnt = received;  // the guest application consumed it all
+    guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, kGuestPort, 1024));
+    ASSERT_TRUE(run_until([&] { return rx_payload(1024).size() > received; }));
+  }
+  EXPECT_TRUE(rx_payload(1024) == data);
+}
+
+TEST_F(VsockDeviceTest, HostReadsWaitForRxBuffers) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device(256 * 1024, /*rx_bufs=*/1);
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 1024));
+  collect(/*repost=*/false);
+  ASSERT_TRUE(got_op(VIRTIO_VSOCK_OP_RESPONSE, 1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  ASSERT_EQ(::write(host.get(), "abc", 3), 3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(loop_->run_once(10).ok());
+  collect(false);
+  EXPECT_EQ(rx_payload(1024), "");
+  guest_->post_rx(4);
+  ASSERT_TRUE(run_until([&] { return rx_payload(1024) == "abc"; }));
+}
+
+TEST_F(VsockDeviceTest, HostClientConnectHandshake) {
+  make_device();
+  UniqueFd client = connect_client(uds_);
+  ASSERT_TRUE(client);
+  // Data right behind the line must reach the guest, not be eaten by the parser.
+  std::string hello = "CONNECT 52\nearly";
+  ASSERT_EQ(::write(client.get(), hello.data(), hello.size()), 16);
+  ASSERT_TRUE(
+      run_until([&] { return !rx_.empty() && rx_.back().hdr.op == VIRTIO_VSOCK_OP_REQUEST; }));
+  Header req = rx_.back().hdr;
+  EXPECT_EQ(req.dst_port, 52u);
+  EXPECT_EQ(req.dst_cid, 3u);
+  EXPECT_GE(req.src_port, 1u << 30);
+  uint32_t local = req.src_port;
+
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RESPONSE, 52, local));
+  std::string got;
+  std::string ok = "OK " + std::to_string(local) + "\n";
+  ASSERT_TRUE(run_until([&] { return drain(client.get(), got), got == ok; }));
+  ASSERT_TRUE(run_until([&] { return rx_payload(local) == "early"; }));
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, 52, local, 4), "pong");
+  got.clear();
+  ASSERT_TRUE(run_until([&] { return drain(client.get(), got), got == "pong"; }));
+}
+
+TEST_F(VsockDeviceTest, HostClientRefusedByGuest) {
+  make_device();
+  UniqueFd client = connect_client(uds_);
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::write(client.get(), "CONNECT 9\n", 10), 10);
+  ASSERT_TRUE(run_until([&] { return !rx_.empty(); }));
+  Header req = rx_.back().hdr;
+  ASSERT_EQ(req.op, VIRTIO_VSOCK_OP_REQUEST);
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RST, 9, req.src_port));
+  EXPECT_EQ(dev_->connection_count(), 0u);
+  std::string got;
+  EXPECT_TRUE(run_until([&] { return !drain(client.get(), got); }));
+  EXPECT_EQ(got, "");
+}
+
+TEST_F(VsockDeviceTest, BadConnectLineClosesClient) {
+  make_device();
+  UniqueFd client = connect_client(uds_);
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::write(client.get(), "HELLO 9\n", 8), 8);
+  std::string got;
+  EXPECT_TRUE(run_until([&] { return !drain(client.get(), got); }));
+  EXPECT_TRUE(rx_.empty());
+}
+
+TEST_F(VsockDeviceTest, UnknownPortsAndStrayPacketsGetRst) {
+  make_device();
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 999));
+  collect();
+  ASSERT_EQ(rx_.size(), 1u);
+  EXPECT_EQ(rx_[0].hdr.op, VIRTIO_VSOCK_OP_RST);
+  EXPECT_EQ(rx_[0].hdr.src_port, 999u);
+  EXPECT_EQ(rx_[0].hdr.dst_port, kGuestPort);
+  EXPECT_EQ(rx_[0].hdr.dst_cid, 3u);
+
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 998, 3), "abc");
+  collect();
+  ASSERT_EQ(rx_.size(), 2u);
+  EXPECT_EQ(rx_[1].hdr.op, VIRTIO_VSOCK_OP_RST);
+
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RST, kGuestPort, 998));  // never answered
+  Header spoofed = guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 999);
+  spoofed.src_cid = 7;  // not the guest's cid: dropped
+  guest_->send(spoofed);
+  Header seq = guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 999);
+  seq.type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+  guest_->send(seq);
+  collect();
+  ASSERT_EQ(rx_.size(), 3u);
+  EXPECT_EQ(rx_[2].hdr.op, VIRTIO_VSOCK_OP_RST);
+  EXPECT_EQ(dev_->connection_count(), 0u);
+}
+
+TEST_F(VsockDeviceTest, MalformedChainsAreDropped) {
+  make_device();
+  guest_->send_raw("short");
+  Header liar = guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 999, 1000);  // no payload
+  guest_->send(liar, "x");
+  collect();
+  EXPECT_TRUE(rx_.empty());
+  EXPECT_EQ(guest_->reap_tx(), 0u);  // all consumed
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 999));
+  collect();
+  ASSERT_EQ(rx_.size(), 1u);  // the device still works
+}
+
+TEST_F(VsockDeviceTest, PortHandlerServesInProcess) {
+  UniqueFd ours;
+  make_device();
+  int calls = 0;
+  dev_->set_port_handler(77, [&]() -> Result<UniqueFd> {
+    ++calls;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return errno_error("sp");
+    ours.reset(sv[1]);
+    return UniqueFd(sv[0]);
+  });
+  ASSERT_TRUE(guest_connect(77));
+  EXPECT_EQ(calls, 1);
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 77, 4), "ping");
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return drain(ours.get(), got), got == "ping"; }));
+  ASSERT_EQ(::write(ours.get(), "pong", 4), 4);
+  ASSERT_TRUE(run_until([&] { return rx_payload(77) == "pong"; }));
+}
+
+TEST_F(VsockDeviceTest, HalfClosesThenRst) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device();
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, 3), "req");
+  guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024));
+  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
+  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+  guest_->send(shut);
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return !drain(host.get(), got); }));  // EOF after the data
+  EXPECT_EQ(got, "req");
+  EXPECT_EQ(dev_->connection_count(), 1u);  // the host may still answer
+
+  ASSERT_EQ(::write(host.get(), "resp", 4), 4);
+  host.reset();
+  ASSERT_TRUE(run_until([&] { return got_op(VIRTIO_VSOCK_OP_RST, 1024); }));
+  EXPECT_EQ(rx_payload(1024), "resp");
+  ASSERT_GE(rx_.size(), 3u);
+  EXPECT_EQ(rx_[rx_.size() - 2].hdr.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+  EXPECT_EQ(rx_[rx_.size() - 2].hdr.flags, static_cast<uint32_t>(VIRTIO_VSOCK_SHUTDOWN_SEND));
+  EXPECT_EQ(dev_->connection_count(), 0u);
+}
+
+TEST_F(VsockDeviceTest, GuestFullCloseIsAnsweredWithRst) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device();
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
+  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+  guest_->send(shut);
+  collect();
+  EXPECT_TRUE(got_op(VIRTIO_VSOCK_OP_RST, 1024));
+  EXPECT_EQ(dev_->connection_count(), 0u);
+  std::string got;
+  EXPECT_TRUE(run_until([&] { return !drain(host.get(), got); }));
+}
+
+TEST_F(VsockDeviceTest, UnansweredHostConnectTimesOut) {
+  make_device(256 * 1024, 32, std::chrono::milliseconds(40));
+  UniqueFd client = connect_client(uds_);
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::write(client.get(), "CONNECT 52\n", 11), 11);
+  ASSERT_TRUE(run_until([&] { return !rx_.empty(); }));
+  uint32_t local = rx_.back().hdr.src_port;
+  ASSERT_EQ(rx_.back().hdr.op, VIRTIO_VSOCK_OP_REQUEST);
+  std::string got;
+  ASSERT_TRUE(run_until([&] { return !drain(client.get(), got); }));  // closed
+  EXPECT_TRUE(got_op(VIRTIO_VSOCK_OP_RST, local));  // the guest is told to forget it
+  EXPECT_EQ(dev_->connection_count(), 0u);
+}
+
+TEST_F(VsockDeviceTest, SilentHostClientIsDropped) {
+  make_device(256 * 1024, 32, std::chrono::milliseconds(40));
+  UniqueFd client = connect_client(uds_);
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::write(client.get(), "CONN", 4), 4);
+  std::string got;
+  EXPECT_TRUE(run_until([&] { return !drain(client.get(), got); }));
+  EXPECT_TRUE(rx_.empty());
+}
+
+TEST_F(VsockDeviceTest, ClosedConnectionStuckOnHostIsKilled) {
+  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  ASSERT_TRUE(lfd.ok());
+  make_device(256 * 1024, 32, std::chrono::milliseconds(40));
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  // Fill the socket and the device's buffer; the host never reads.
+  std::string chunk = pattern(32 * 1024, 9);
+  uint32_t sent = 0;
+  while (device_credit(sent) >= chunk.size()) {
+    ASSERT_TRUE(
+        guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, chunk.size()), chunk));
+    sent += chunk.size();
+    collect();
+  }
+  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
+  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+  guest_->send(shut);
+  collect();
+  EXPECT_EQ(dev_->connection_count(), 1u);  // still flushing
+  ASSERT_TRUE(run_until([&] { return got_op(VIRTIO_VSOCK_OP_RST, 1024); }));
+  EXPECT_EQ(dev_->connection_count(), 0u);
+}
+
+TEST_F(VsockDeviceTest, UdsPathUnlinkedOnDestruction) {
+  make_device();
+  EXPECT_TRUE(std::filesystem::exists(uds_));
+  guest_.reset();
+  dev_.reset();
+  EXPECT_FALSE(std::filesystem::exists(uds_));
+}
+
+}  // namespace
+}  // namespace runvm

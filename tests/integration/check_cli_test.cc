@@ -1,0 +1,70 @@
+// `runvm check` end to end: the real binary boots a real VM.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include "tests/integration/vm_fixture.h"
+
+namespace runvm {
+namespace {
+
+struct Output {
+  int status;
+  std::string out, err;
+};
+
+Output run(const std::string& cmd) {
+  testing::TempDir tmp;
+  std::string full = cmd + " >" + tmp.path() + "/out 2>" + tmp.path() + "/err";
+  Output o;
+  o.status = system(full.c_str());
+  auto slurp = [](const std::string& p) {
+    std::string s;
+    if (FILE* f = fopen(p.c_str(), "r")) {
+      std::array<char, 4096> buf;
+      size_t n;
+      while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) s.append(buf.data(), n);
+      fclose(f);
+    }
+    return s;
+  };
+  o.out = slurp(tmp.path() + "/out");
+  o.err = slurp(tmp.path() + "/err");
+  return o;
+}
+
+std::string runvm_bin() { return testing::vm_assets().build_dir + "/runtime/runvm"; }
+
+TEST(CheckCli, BootsAndReports) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  testing::TempDir root;
+  auto o = run(runvm_bin() + " --root " + root.path() + " check --pings 10");
+  ASSERT_TRUE(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("accel:   tcg"), std::string::npos) << o.out;  // nested PVM here
+  EXPECT_NE(o.out.find("boot_to_agent_ms: "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\nok\n"), std::string::npos) << o.out;
+  EXPECT_TRUE(root.entries().empty()) << "check left state behind";
+}
+
+TEST(CheckCli, MissingKernelIsOneClearLine) {
+  testing::TempDir root;
+  auto o = run(runvm_bin() + " --root " + root.path() + " check --kernel /nonexistent/vmlinux");
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 1);
+  EXPECT_EQ(o.err, "runvm: check: guest kernel /nonexistent/vmlinux: No such file or directory\n");
+  EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(CheckCli, ForcedKvmOnThisHostFailsClearly) {
+  if (access("/sys/module/kvm_pvm", F_OK) != 0) GTEST_SKIP() << "not a nested-PVM host";
+  testing::TempDir root;
+  auto o = run(runvm_bin() + " --root " + root.path() + " check --accel kvm");
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 1);
+  EXPECT_EQ(o.err.rfind("runvm: check: accel: ", 0), 0u) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,69 @@
+#include "tests/integration/vm_fixture.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace runvm::testing {
+
+namespace fs = std::filesystem;
+
+VmAssets vm_assets() {
+  VmAssets a;
+  a.build_dir = RUNVM_BUILD_DIR;
+  std::string k = a.build_dir + "/guest/vmlinux";
+  if (access(k.c_str(), R_OK) == 0) a.kernel = k;
+  a.initrd = a.build_dir + "/guest/initramfs.cpio";
+  return a;
+}
+
+TempDir::TempDir() {
+  std::string templ = "/tmp/runvm-test-XXXXXX";
+  if (mkdtemp(templ.data())) path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
+
+std::vector<std::string> TempDir::entries() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(path_, ec)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+MicroVmConfig vm_config(const std::string& state_dir) {
+  auto a = vm_assets();
+  MicroVmConfig cfg;
+  cfg.state_dir = state_dir;
+  cfg.kernel = a.kernel;
+  cfg.initrd = a.initrd;
+  cfg.kvm = false;  // these machines are nested PVM: TCG is what works here
+  cfg.memory_mib = 256;
+  return cfg;
+}
+
+bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
+
+std::vector<pid_t> qemu_processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find("qemu-system") != std::string::npos && cmdline.find(needle) != std::string::npos)
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+}  // namespace runvm::testing

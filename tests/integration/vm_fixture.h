@@ -1,0 +1,47 @@
+// Shared helpers for integration tests that boot real microVMs.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "shim/vm/micro_vm.h"
+
+namespace runvm::testing {
+
+struct VmAssets {
+  std::string kernel, initrd, build_dir;
+};
+
+// The build tree's kernel and initramfs; empty kernel when not built.
+VmAssets vm_assets();
+
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::vector<std::string> entries() const;  // names, sorted
+
+ private:
+  std::string path_;
+};
+
+MicroVmConfig vm_config(const std::string& state_dir);
+bool process_exists(pid_t pid);
+// Names of qemu-system processes whose command line mentions `needle`.
+std::vector<pid_t> qemu_processes_mentioning(const std::string& needle);
+
+}  // namespace runvm::testing
+
+// Skips (or fails with RUNVM_REQUIRE_VM=1) when the guest kernel is absent.
+#define RUNVM_REQUIRE_VM_ASSETS()                                                      \
+  do {                                                                                 \
+    if (runvm::testing::vm_assets().kernel.empty()) {                                  \
+      if (getenv("RUNVM_REQUIRE_VM")) FAIL() << "guest kernel missing in build tree"; \
+      GTEST_SKIP() << "guest kernel not built (configure with -DRUNVM_KERNEL=...)";    \
+    }                                                                                  \
+  } while (0)
