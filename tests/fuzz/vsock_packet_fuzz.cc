@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           break;
         case 4: {
           auto payload = in.bytes(len % 8192);
-          for (auto& p : peers) (void)!::write(p.get(), payload.data(), payload.size());
+          for (auto& p : peers) (void)::send(p.get(), payload.data(), payload.size(), MSG_NOSIGNAL);
           break;
         }
         case 5:
