@@ -1,0 +1,65 @@
+#include "runtime/shim_launcher.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "spec/base/unique_fd.h"
+
+namespace runvm::cli {
+
+Result<std::string> find_shim_binary() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return make_error("cannot locate runvm itself: " + ec.message());
+  for (auto p : {exe.parent_path() / "runvm-shim", exe.parent_path().parent_path() / "shim/runvm-shim"}) {
+    if (access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return make_error("runvm-shim not found next to " + exe.string(), ENOENT);
+}
+
+Result<pid_t> launch_shim(std::vector<std::string> argv) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  argv.push_back("--ready-fd");
+  argv.push_back(std::to_string(wr.get()));
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) return errno_error("fork");
+  if (pid == 0) {
+    // Only the report pipe crosses exec besides stdio.
+    fcntl(wr.get(), F_SETFD, 0);
+    execv(cargv[0], cargv.data());
+    dprintf(wr.get(), "error: exec %s: %s\n", cargv[0], strerror(errno));
+    _exit(127);
+  }
+  wr.reset();
+  std::string report;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(rd.get(), buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    report.append(buf, static_cast<size_t>(n));
+    if (report.find('\n') != std::string::npos) break;
+  }
+  if (report.rfind("created\n", 0) == 0) return pid;
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!report.empty() && report.back() == '\n') report.pop_back();
+  if (report.rfind("error: ", 0) == 0) return make_error(report.substr(7));
+  return make_error("runvm-shim exited before the container was created (status " +
+                    std::to_string(status) + ")");
+}
+
+}  // namespace runvm::cli

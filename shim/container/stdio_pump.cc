@@ -1,0 +1,59 @@
+#include "shim/container/stdio_pump.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace runvm {
+
+StdioPump::StdioPump(int src, UniqueFd dst)
+    : owned_dst_(std::move(dst)), src_(src), dst_(owned_dst_.get()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+StdioPump::StdioPump(UniqueFd src, int dst)
+    : owned_src_(std::move(src)), src_(owned_src_.get()), dst_(dst) {
+  thread_ = std::thread([this] { run(); });
+}
+
+StdioPump::~StdioPump() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void StdioPump::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void StdioPump::detach() {
+  if (thread_.joinable()) {
+    thread_.detach();
+    // The thread still uses the fds; hand them over rather than close them under it.
+    (void)owned_src_.release();
+    (void)owned_dst_.release();
+  }
+}
+
+void StdioPump::run() {
+  std::vector<char> buf(64 * 1024);
+  while (true) {
+    ssize_t n = read(src_, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size_t off = 0;
+    while (off < static_cast<size_t>(n)) {
+      ssize_t w = send(dst_, buf.data() + off, n - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == ENOTSOCK) w = write(dst_, buf.data() + off, n - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;  // reader gone: nothing more to deliver
+      off += static_cast<size_t>(w);
+    }
+    bytes_ += static_cast<uint64_t>(n);
+  }
+  struct stat st;
+  if (fstat(dst_, &st) == 0 && S_ISSOCK(st.st_mode)) shutdown(dst_, SHUT_WR);
+}
+
+}  // namespace runvm
