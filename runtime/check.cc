@@ -45,7 +45,7 @@ struct TempDir {
 
 }  // namespace
 
-Result<int> verb_check(const GlobalOptions& g, int argc, char** argv) {
+Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   std::string kernel, initrd, qemu, accel_text = "auto";
   uint64_t memory = 256;
   int pings = 100;

@@ -21,6 +21,12 @@ namespace {
 
 constexpr Verb kVerbs[] = {
     {"check", "check the host and boot a throwaway microVM", verb_check},
+    {"create", "create a container (boots its VM)", verb_create},
+    {"delete", "delete a container", verb_delete},
+    {"kill", "send a signal to a container's process", verb_kill},
+    {"run", "create and start a container", verb_run},
+    {"start", "start a created container", verb_start},
+    {"state", "print a container's state", verb_state},
 };
 
 void usage(FILE* out) {
@@ -98,7 +104,8 @@ int run(int argc, char** argv) {
     optind = 0;  // reset getopt for the verb (0 also reinitialises GNU getopt)
     auto r = v.run(g, verb_argc, verb_argv);
     if (!r.ok()) {
-      log::error(std::string(name) + ": " + r.error().message);
+      std::string who = g.subject.empty() ? name : std::string(name) + " " + g.subject;
+      log::error(who + ": " + r.error().message);
       return 1;
     }
     return *r;

@@ -15,11 +15,14 @@ struct GlobalOptions {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";
+  // Set by a verb once it knows which container it acts on, so errors read
+  // "runvm: create c1: ...".
+  std::string subject;
 };
 
 // A verb parses its own argv (argv[0] is the verb name) and returns the
 // process exit status; errors come back as Error and are printed by main.
-using VerbFn = Result<int> (*)(const GlobalOptions&, int argc, char** argv);
+using VerbFn = Result<int> (*)(GlobalOptions&, int argc, char** argv);
 
 struct Verb {
   const char* name;
@@ -27,6 +30,12 @@ struct Verb {
   VerbFn run;
 };
 
-Result<int> verb_check(const GlobalOptions&, int argc, char** argv);
+Result<int> verb_check(GlobalOptions&, int argc, char** argv);
+Result<int> verb_create(GlobalOptions&, int argc, char** argv);
+Result<int> verb_start(GlobalOptions&, int argc, char** argv);
+Result<int> verb_run(GlobalOptions&, int argc, char** argv);
+Result<int> verb_state(GlobalOptions&, int argc, char** argv);
+Result<int> verb_kill(GlobalOptions&, int argc, char** argv);
+Result<int> verb_delete(GlobalOptions&, int argc, char** argv);
 
 }  // namespace runvm::cli

@@ -1,107 +1,160 @@
-// runvm-shim: one per container. Boots the microVM, serves its vhost-user
-// devices in-process and holds the agent channel. For now it boots, reports
-// readiness and supervises the VM until told to stop or the VM exits; the
-// container-process verbs build on this.
+// runvm-shim: one per container; its pid is the container's pid. Boots the
+// microVM, serves its vhost-user devices in-process, holds the agent
+// channel, relays stdio and exits the way the container's process did.
+// Without --bundle it only boots a VM and supervises it (bench, debugging).
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstring>
 
+#include "shim/container/container_shim.h"
 #include "shim/engine/accel.h"
-#include "shim/vm/micro_vm.h"
 #include "spec/base/log.h"
 
 namespace runvm {
 namespace {
 
+struct Options {
+  MicroVmConfig vm;
+  std::string id, bundle, accel = "auto", log_file;
+  int ready_fd = -1;
+  bool debug = false;
+};
+
 void usage(FILE* out) {
   fprintf(out,
           "usage: runvm-shim --state-dir DIR --kernel FILE --initrd FILE [options]\n"
-          "  --qemu FILE       QEMU binary\n"
-          "  --accel MODE      auto|kvm|tcg (default auto)\n"
-          "  --memory MIB      guest memory (default 256)\n"
-          "  --vcpus N         guest vCPUs (default 1)\n"
-          "  --ready-fd FD     write \"ready\\n\" to FD once the agent answered, then close it\n"
-          "  --debug           debug logging\n");
+          "  --id ID --bundle DIR  run the bundle's process as container ID\n"
+          "  --qemu FILE           QEMU binary\n"
+          "  --accel MODE          auto|kvm|tcg (default auto)\n"
+          "  --memory MIB          guest memory (default 256)\n"
+          "  --vcpus N             guest vCPUs (default 1)\n"
+          "  --ready-fd FD         report \"created\" or \"error: ...\" on FD, then close it\n"
+          "  --log FILE            diagnostics (default stderr)\n"
+          "  --debug               debug logging\n");
 }
 
-Result<int> run(int argc, char** argv) {
-  MicroVmConfig cfg;
-  std::string accel_text = "auto";
-  int ready_fd = -1;
-  bool debug = false;
+Result<Options> parse(int argc, char** argv) {
+  Options o;
   static const option opts[] = {
       {"state-dir", required_argument, nullptr, 's'}, {"kernel", required_argument, nullptr, 'k'},
       {"initrd", required_argument, nullptr, 'i'},    {"qemu", required_argument, nullptr, 'q'},
       {"accel", required_argument, nullptr, 'a'},     {"memory", required_argument, nullptr, 'm'},
       {"vcpus", required_argument, nullptr, 'c'},     {"ready-fd", required_argument, nullptr, 'r'},
-      {"debug", no_argument, nullptr, 'd'},           {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
+      {"id", required_argument, nullptr, 'I'},        {"bundle", required_argument, nullptr, 'b'},
+      {"log", required_argument, nullptr, 'l'},       {"debug", no_argument, nullptr, 'd'},
+      {"help", no_argument, nullptr, 'h'},            {nullptr, 0, nullptr, 0},
   };
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, nullptr)) != -1) {
     switch (c) {
-      case 's': cfg.state_dir = optarg; break;
-      case 'k': cfg.kernel = optarg; break;
-      case 'i': cfg.initrd = optarg; break;
-      case 'q': cfg.qemu = optarg; break;
-      case 'a': accel_text = optarg; break;
-      case 'm': cfg.memory_mib = strtoull(optarg, nullptr, 10); break;
-      case 'c': cfg.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10)); break;
-      case 'r': ready_fd = atoi(optarg); break;
-      case 'd': debug = true; break;
-      case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 's': o.vm.state_dir = optarg; break;
+      case 'k': o.vm.kernel = optarg; break;
+      case 'i': o.vm.initrd = optarg; break;
+      case 'q': o.vm.qemu = optarg; break;
+      case 'a': o.accel = optarg; break;
+      case 'm': o.vm.memory_mib = strtoull(optarg, nullptr, 10); break;
+      case 'c': o.vm.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10)); break;
+      case 'r': o.ready_fd = atoi(optarg); break;
+      case 'I': o.id = optarg; break;
+      case 'b': o.bundle = optarg; break;
+      case 'l': o.log_file = optarg; break;
+      case 'd': o.debug = true; break;
+      case 'h': usage(stdout); exit(0);
+      default: return make_error("bad arguments (see --help)");
     }
   }
-  log::configure(debug, "", log::Format::kText);
-  if (cfg.state_dir.empty() || cfg.kernel.empty() || cfg.initrd.empty())
+  if (o.vm.state_dir.empty() || o.vm.kernel.empty() || o.vm.initrd.empty())
     return make_error("--state-dir, --kernel and --initrd are required");
-  if (cfg.memory_mib < 64 || cfg.vcpus < 1) return make_error("--memory >= 64 and --vcpus >= 1");
-  auto accel = RUNVM_TRY(choose_accel(RUNVM_TRY(parse_accel(accel_text))));
-  cfg.kvm = accel.kvm;
-  log::debug("accel: " + accel.reason);
+  if (o.vm.memory_mib < 64 || o.vm.vcpus < 1) return make_error("--memory >= 64 and --vcpus >= 1");
+  if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
+  return o;
+}
 
-  // Block the stop signals before any thread starts so only the signalfd sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  UniqueFd sigfd(signalfd(-1, &stop_signals, SFD_CLOEXEC));
-  if (!sigfd) return errno_error("signalfd");
+void report(int& fd, const std::string& line) {
+  if (fd < 0) return;
+  [[maybe_unused]] auto w = write(fd, line.data(), line.size());
+  close(fd);
+  fd = -1;
+}
 
-  auto vm = RUNVM_TRY(MicroVm::boot(cfg));
-  log::debug("agent answered after " + std::to_string(vm->boot_to_agent_ms()) + " ms");
-  if (ready_fd >= 0) {
-    [[maybe_unused]] auto w = write(ready_fd, "ready\n", 6);
-    close(ready_fd);
-  }
+// Signals the shim passes on to the container (its pid stands for it).
+sigset_t forwarded_signals() {
+  sigset_t s;
+  sigemptyset(&s);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&s, sig);
+  return s;
+}
 
-  pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {vm->engine().pidfd(), POLLIN, 0}};
+Result<int> run_vm_only(Options& o, int signal_fd) {
+  auto vm = RUNVM_TRY(MicroVm::boot(o.vm));
+  report(o.ready_fd, "created\n");
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {vm->engine().pidfd(), POLLIN, 0}};
   while (poll(fds, 2, -1) < 0 && errno == EINTR) {
   }
-  int status;
-  if (fds[0].revents & POLLIN) {
-    status = RUNVM_TRY(vm->shutdown());
-  } else {
-    status = RUNVM_TRY(vm->wait());
+  return (fds[0].revents & POLLIN) ? vm->shutdown() : vm->wait();
+}
+
+Result<int> run_container(Options& o, int signal_fd) {
+  auto bundle = RUNVM_TRY(oci::load_bundle(o.bundle));
+  auto shim = RUNVM_TRY(ContainerShim::create({o.id, o.vm.state_dir, std::move(bundle), o.vm}));
+  report(o.ready_fd, "created\n");
+  return shim->serve(signal_fd);
+}
+
+// Exits the way the container did: same code, or death by the same signal.
+[[noreturn]] void exit_like(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);  // the shim's own core is of no use
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, nullptr);
+    raise(sig);
+    _exit(128 + sig);  // the signal was not fatal after all
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
 }  // namespace
 }  // namespace runvm
 
 int main(int argc, char** argv) {
-  auto r = runvm::run(argc, argv);
-  if (!r.ok()) {
-    runvm::log::error("shim: " + r.error().message);
+  using namespace runvm;
+  signal(SIGPIPE, SIG_IGN);
+  auto opts = parse(argc, argv);
+  if (!opts.ok()) {
+    log::error("shim: " + opts.error().message);
+    return 2;
+  }
+  log::configure(opts->debug, opts->log_file, log::Format::kText);
+  auto mode = parse_accel(opts->accel);
+  auto accel = mode.ok() ? choose_accel(*mode) : Result<AccelChoice>(mode.error());
+  Result<int> status = make_error("unreachable");
+  if (!accel.ok()) {
+    status = std::move(accel).error();
+  } else {
+    opts->vm.kvm = accel->kvm;
+    log::debug("accel: " + accel->reason);
+    // Blocked before any thread starts, so only the signalfd sees them.
+    sigset_t fwd = forwarded_signals();
+    sigprocmask(SIG_BLOCK, &fwd, nullptr);
+    UniqueFd sigfd(signalfd(-1, &fwd, SFD_CLOEXEC));
+    status = opts->bundle.empty() ? run_vm_only(*opts, sigfd.get())
+                                  : run_container(*opts, sigfd.get());
+  }
+  if (!status.ok()) {
+    report(opts->ready_fd, "error: " + status.error().message + "\n");
+    log::error("shim: " + status.error().message);
     return 1;
   }
-  return *r;
+  exit_like(*status);
 }

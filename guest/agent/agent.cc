@@ -1,7 +1,10 @@
 #include "guest/agent/agent.h"
 
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <span>
@@ -9,7 +12,6 @@
 #include <variant>
 #include <vector>
 
-#include "guest/protocol/frame.h"
 #include "guest/protocol/transfer_stream.h"
 
 namespace runvm::agent {
@@ -20,19 +22,89 @@ proto::ErrorReply error_reply(uint64_t id, const Error& e) {
   return proto::ErrorReply{id, proto::printable(e.message)};
 }
 
+proto::AgentMessage status_reply(uint64_t id, const Status& st) {
+  if (!st.ok()) return error_reply(id, st.error());
+  return proto::Ok{id};
+}
+
 }  // namespace
+
+Result<std::unique_ptr<Agent>> Agent::create(int control_fd, AgentConfig config) {
+  auto loop = RUNVM_TRY(EventLoop::create());
+  return std::unique_ptr<Agent>(new Agent(control_fd, std::move(config), std::move(loop)));
+}
 
 Status Agent::send_hello(const proto::Hello& hello) {
   return proto::write_frame(fd_, proto::to_json(hello)).context("sending hello");
 }
 
 Result<Agent::Outcome> Agent::serve() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (pthread_sigmask(SIG_BLOCK, &chld, nullptr) != 0) return make_error("blocking SIGCHLD");
+  UniqueFd sigfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return errno_error("signalfd");
+
+  outcome_.reset();
+  RUNVM_CHECK(loop_->add(fd_, EPOLLIN, [this](uint32_t) { on_control_readable(); }));
+  RUNVM_CHECK(loop_->add(sigfd.get(), EPOLLIN, [this, fd = sigfd.get()](uint32_t) {
+    signalfd_siginfo info[8];
+    while (::read(fd, info, sizeof info) > 0) {
+    }
+    reap_children();  // signals coalesce: reap whatever exited
+  }));
+  reap_children();  // children that exited before the signalfd existed
+  while (!outcome_) {
+    auto st = loop_->run_once(-1);
+    if (!st.ok()) finish(std::move(st).error());
+  }
+  loop_->remove(fd_);
+  loop_->remove(sigfd.get());
+  return std::move(*outcome_);
+}
+
+void Agent::on_control_readable() {
+  char buf[64 * 1024];
+  ssize_t n;
+  do {
+    n = ::read(fd_, buf, sizeof buf);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return finish(errno_error("reading request"));
+  if (n == 0) {
+    if (decoder_.buffered() > 0) return finish(make_error("reading request: EOF inside a frame"));
+    return finish(Outcome::kHostGone);
+  }
+  if (auto st = decoder_.feed(std::string_view(buf, static_cast<size_t>(n))); !st.ok())
+    return finish(std::move(st).error().wrap("reading request"));
   for (;;) {
-    auto frame = RUNVM_TRY(proto::read_frame(fd_).context("reading request"));
-    if (!frame) return Outcome::kHostGone;
-    Handled h = handle(*frame);
-    RUNVM_CHECK(proto::write_frame(fd_, proto::to_json(h.reply)).context("sending reply"));
-    if (h.shutdown) return Outcome::kShutdown;
+    auto frame = decoder_.next();
+    if (!frame.ok()) return finish(std::move(frame).error().wrap("reading request"));
+    if (!*frame) return;
+    Handled h = handle(**frame);
+    if (auto st = proto::write_frame(fd_, proto::to_json(h.reply)); !st.ok())
+      return finish(std::move(st).error().wrap("sending reply"));
+    if (h.shutdown) return finish(Outcome::kShutdown);
+  }
+}
+
+void Agent::reap_children() {
+  // We are init: orphans land here too. Only the main process is reported.
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    if (container_ && pid == container_->pid() && !container_->exited())
+      container_->on_reaped(status);
+  }
+  send_pending_exit();
+}
+
+void Agent::send_pending_exit() {
+  if (!container_) return;
+  if (auto exit = container_->take_exit()) {
+    if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
+      finish(std::move(st).error().wrap("sending exit"));
   }
 }
 
@@ -49,6 +121,14 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {transfer(req)};
         } else if constexpr (std::is_same_v<T, proto::Shutdown>) {
           return {proto::Ok{req.id}, true};
+        } else if constexpr (std::is_same_v<T, proto::Create>) {
+          return {create_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::Start>) {
+          return {start_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::Signal>) {
+          return {signal_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::Resize>) {
+          return {resize_container(req)};
         } else {
           static_assert(sizeof(T) == 0, "unhandled host message");
         }
@@ -56,8 +136,55 @@ Agent::Handled Agent::handle(std::string_view request) {
       *parsed);
 }
 
+Result<Container*> Agent::find(std::string_view container_id) {
+  if (!container_ || container_->id() != container_id)
+    return make_error("container \"" + std::string(container_id) + "\" does not exist");
+  return container_.get();
+}
+
+proto::AgentMessage Agent::create_container(const proto::Create& req) {
+  if (container_ && (!container_->exited() || container_->id() == req.container_id))
+    return error_reply(req.id, make_error("container with id exists: " + container_->id()));
+  container_.reset();
+  auto created = Container::create(req, config_.root, config_.dial, *loop_,
+                                   [this] { send_pending_exit(); });
+  if (auto* refusal = std::get_if<Container::Refusal>(&created)) {
+    proto::ErrorReply e = error_reply(req.id, refusal->error);
+    e.exit_code = refusal->exit_code;
+    return e;
+  }
+  container_ = std::move(std::get<std::unique_ptr<Container>>(created));
+  return proto::Ok{req.id};
+}
+
+proto::AgentMessage Agent::start_container(const proto::Start& req) {
+  auto c = find(req.container_id);
+  if (!c.ok()) return error_reply(req.id, c.error());
+  return status_reply(req.id, (*c)->start());
+}
+
+proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
+  auto c = find(req.container_id);
+  if (!c.ok()) return error_reply(req.id, c.error());
+  if (!req.all) return status_reply(req.id, (*c)->signal(static_cast<int>(req.signal)));
+  // kill(-1) reaches every process but the caller and PID 1: as PID 1 that is
+  // everything in the guest except the agent. Anywhere else it would hit
+  // the whole machine the agent runs on.
+  if (::getpid() != 1)
+    return error_reply(req.id, make_error("signal to all processes needs the agent as PID 1"));
+  if (::kill(-1, static_cast<int>(req.signal)) < 0 && errno != ESRCH)
+    return error_reply(req.id, errno_error("kill(-1)"));
+  return proto::Ok{req.id};
+}
+
+proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
+  auto c = find(req.container_id);
+  if (!c.ok()) return error_reply(req.id, c.error());
+  return status_reply(req.id, (*c)->resize(req.rows, req.cols));
+}
+
 proto::AgentMessage Agent::transfer(const proto::Transfer& req) {
-  auto conn = dial_(req.port);
+  auto conn = config_.dial(req.port);
   if (!conn.ok())
     return error_reply(req.id,
                        conn.error().wrap("transfer: dial port " + std::to_string(req.port)));

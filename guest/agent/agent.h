@@ -1,20 +1,31 @@
 // Request handling of runvm-agent, independent of being PID 1 and of vsock:
 // it gets the control stream fd and a function that dials a new stream to a
 // host port, so it runs unchanged in host unit tests over socketpairs.
+//
+// One epoll loop multiplexes the control stream, SIGCHLD (a signalfd: every
+// child is reaped, the container's main process is reported with an exit
+// event) and the terminal relays of the container.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 
+#include "guest/agent/container.h"
+#include "guest/agent/container_root.h"
+#include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
+#include "shim/loop/event_loop.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm::agent {
 
-// Opens a new stream to the host on `port` (vsock CID 2 in the guest).
-using DialFn = std::function<Result<UniqueFd>(uint32_t port)>;
+struct AgentConfig {
+  DialFn dial;
+  RootConfig root;
+};
 
 class Agent {
  public:
@@ -26,13 +37,15 @@ class Agent {
   static constexpr int kTransferStallSeconds = 30;
 
   // control_fd is borrowed and must outlive the Agent.
-  Agent(int control_fd, DialFn dial) : fd_(control_fd), dial_(std::move(dial)) {}
+  static Result<std::unique_ptr<Agent>> create(int control_fd, AgentConfig config);
 
   Status send_hello(const proto::Hello& hello);
 
-  // Serves requests sequentially until the host closes the stream (kHostGone)
-  // or a shutdown was acknowledged (kShutdown). Errors mean the stream itself
-  // is unusable: I/O failure, oversized or truncated frame.
+  // Serves until the host closes the stream (kHostGone) or a shutdown was
+  // acknowledged (kShutdown). Errors mean the stream itself is unusable: I/O
+  // failure, oversized or truncated frame. Blocks SIGCHLD in the calling
+  // thread and reaps every child of the process: run containers only from a
+  // single-threaded process (PID 1 in the guest).
   Result<Outcome> serve();
 
   // Handles one request body; every input yields a reply, never a crash.
@@ -43,10 +56,30 @@ class Agent {
   Handled handle(std::string_view request);
 
  private:
+  Agent(int control_fd, AgentConfig config, std::unique_ptr<EventLoop> loop)
+      : fd_(control_fd), config_(std::move(config)), loop_(std::move(loop)) {}
+
   proto::AgentMessage transfer(const proto::Transfer& req);
+  proto::AgentMessage create_container(const proto::Create& req);
+  proto::AgentMessage start_container(const proto::Start& req);
+  proto::AgentMessage signal_container(const proto::Signal& req);
+  proto::AgentMessage resize_container(const proto::Resize& req);
+  Result<Container*> find(std::string_view container_id);
+
+  void on_control_readable();
+  void reap_children();
+  void send_pending_exit();
+  void finish(Result<Outcome> outcome) {
+    if (!outcome_) outcome_.emplace(std::move(outcome));
+  }
 
   int fd_;
-  DialFn dial_;
+  AgentConfig config_;
+  std::unique_ptr<EventLoop> loop_;
+  proto::FrameDecoder decoder_;
+  // One container per VM; an exited one is replaced by the next create.
+  std::unique_ptr<Container> container_;
+  std::optional<Result<Outcome>> outcome_;  // set: serve() returns it
 };
 
 }  // namespace runvm::agent

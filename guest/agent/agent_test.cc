@@ -34,7 +34,9 @@ class Harness {
     auto [h, g] = socket_pair();
     host_ = std::move(h);
     guest_ = std::move(g);
-    agent_.emplace(guest_.get(), std::move(dial));
+    auto agent = Agent::create(guest_.get(), AgentConfig{std::move(dial), {}});
+    EXPECT_TRUE(agent.ok());
+    agent_ = std::move(*agent);
   }
   ~Harness() {
     host_.reset();
@@ -67,7 +69,7 @@ class Harness {
 
  private:
   UniqueFd host_, guest_;
-  std::optional<Agent> agent_;
+  std::unique_ptr<Agent> agent_;
   std::thread thread_;
   std::optional<Result<Agent::Outcome>> outcome_;
 };
@@ -229,7 +231,9 @@ TEST(Agent, TruncatedFrameIsError) {
 }
 
 TEST(Agent, HandleSurvivesRandomInput) {
-  Agent agent(-1, refuse_dial);
+  auto made = Agent::create(-1, AgentConfig{refuse_dial, {}});
+  ASSERT_TRUE(made.ok());
+  Agent& agent = **made;
   std::mt19937_64 rng(1234);
   const std::string seeds[] = {R"({"type":"transfer","id":1,"port":2,"bytes":3,"seed":4})",
                                R"({"type":"ping","id":18446744073709551615})",

@@ -1,11 +1,9 @@
 #include "guest/agent/init.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,13 +36,6 @@ constexpr PseudoMount kMounts[] = {
     {"/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
 };
 
-void reap_children(int) {
-  int saved = errno;
-  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-  }
-  errno = saved;
-}
-
 }  // namespace
 
 Status mount_pseudo_filesystems() {
@@ -63,15 +54,6 @@ Status attach_console() {
   for (int target = 0; target <= 2; ++target)
     if (fd.get() != target && ::dup2(fd.get(), target) < 0) return errno_error("dup2 console");
   if (fd.get() <= 2) fd.release();  // it is now one of 0-2
-  return {};
-}
-
-Status install_child_reaper() {
-  struct sigaction sa {};
-  sa.sa_handler = reap_children;
-  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-  sigemptyset(&sa.sa_mask);
-  if (::sigaction(SIGCHLD, &sa, nullptr) != 0) return errno_error("sigaction SIGCHLD");
   return {};
 }
 

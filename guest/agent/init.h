@@ -1,5 +1,6 @@
 // The PID 1 duties of runvm-agent: the minimal system a container runtime
-// needs (pseudo filesystems, console), zombie reaping, and powering off.
+// needs (pseudo filesystems, console) and powering off. (Reaping is the
+// agent's event loop: it must see the container's exit status.)
 #pragma once
 
 #include <string_view>
@@ -14,9 +15,6 @@ Status mount_pseudo_filesystems();
 
 // Points fds 0-2 at /dev/console.
 Status attach_console();
-
-// Reaps every exited child as it exits (we are init: orphans land here).
-Status install_child_reaper();
 
 // One line "runvm-agent: msg" to stderr (the console once attached).
 void log_line(std::string_view msg);

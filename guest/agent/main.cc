@@ -37,7 +37,8 @@ std::string kernel_release() {
 }
 
 Status setup_system() {
-  RUNVM_CHECK(install_child_reaper());
+  // Children are reaped by the agent's loop (signalfd), which also reports
+  // the container's exit.
   RUNVM_CHECK(mount_pseudo_filesystems());
   // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
   return attach_console();
@@ -47,10 +48,12 @@ Result<Agent::Outcome> run(uint64_t boot_ns) {
   UniqueFd control = RUNVM_TRY(
       vsock_connect_retry(proto::kHostCid, proto::kAgentPort, kConnectTimeout, kConnectInterval)
           .context("connecting to host"));
-  Agent agent(control.get(), [](uint32_t port) { return vsock_connect(proto::kHostCid, port); });
-  RUNVM_CHECK(agent.send_hello(
+  AgentConfig config;
+  config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
+  auto agent = RUNVM_TRY(Agent::create(control.get(), std::move(config)));
+  RUNVM_CHECK(agent->send_hello(
       proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
-  return agent.serve();
+  return agent->serve();
 }
 
 }  // namespace

@@ -1,26 +1,10 @@
 #include "guest/protocol/messages.h"
 
-#include <limits>
-
 #include "guest/protocol/constants.h"
+#include "guest/protocol/fields.h"
 
 namespace runvm::proto {
 namespace {
-
-Result<uint64_t> get_u64(const json::Value& v, std::string_view key) {
-  return RUNVM_TRY(v.at(key)).as_uint();
-}
-
-Result<uint32_t> get_u32(const json::Value& v, std::string_view key) {
-  json::Value field = RUNVM_TRY(v.at(key));
-  uint64_t n = RUNVM_TRY(field.as_uint());
-  if (n > std::numeric_limits<uint32_t>::max()) return field.error("must fit in 32 bits");
-  return static_cast<uint32_t>(n);
-}
-
-Result<std::string> get_string(const json::Value& v, std::string_view key) {
-  return RUNVM_TRY(v.at(key)).as_string();
-}
 
 // Tries each alternative of Variant whose kType equals `type`.
 template <class Variant, size_t I = 0>
@@ -42,7 +26,7 @@ Result<Variant> parse_message(std::string_view text) {
   json::Document doc = RUNVM_TRY(json::Document::parse(text));
   json::Value root = doc.root();
   if (!root.is_object()) return make_error("message must be a JSON object");
-  std::string type = RUNVM_TRY(get_string(root, "type"));
+  std::string type = RUNVM_TRY(fields::string(root, "type"));
   return parse_as<Variant>(type, root);
 }
 
@@ -56,15 +40,15 @@ void Hello::write(json::Writer& w) const {
 }
 Result<Hello> Hello::parse(const json::Value& v) {
   Hello m;
-  m.version = RUNVM_TRY(get_u32(v, "version"));
-  m.agent = RUNVM_TRY(get_string(v, "agent"));
-  m.boot_ns = RUNVM_TRY(get_u64(v, "boot_ns"));
-  m.kernel = RUNVM_TRY(get_string(v, "kernel"));
+  m.version = RUNVM_TRY(fields::u32(v, "version"));
+  m.agent = RUNVM_TRY(fields::string(v, "agent"));
+  m.boot_ns = RUNVM_TRY(fields::u64(v, "boot_ns"));
+  m.kernel = RUNVM_TRY(fields::string(v, "kernel"));
   return m;
 }
 
 void Pong::write(json::Writer& w) const { w.key("id").uinteger(id); }
-Result<Pong> Pong::parse(const json::Value& v) { return Pong{RUNVM_TRY(get_u64(v, "id"))}; }
+Result<Pong> Pong::parse(const json::Value& v) { return Pong{RUNVM_TRY(fields::u64(v, "id"))}; }
 
 void TransferDone::write(json::Writer& w) const {
   w.key("id").uinteger(id);
@@ -72,27 +56,30 @@ void TransferDone::write(json::Writer& w) const {
 }
 Result<TransferDone> TransferDone::parse(const json::Value& v) {
   TransferDone m;
-  m.id = RUNVM_TRY(get_u64(v, "id"));
-  m.bytes = RUNVM_TRY(get_u64(v, "bytes"));
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.bytes = RUNVM_TRY(fields::u64(v, "bytes"));
   return m;
 }
 
 void Ok::write(json::Writer& w) const { w.key("id").uinteger(id); }
-Result<Ok> Ok::parse(const json::Value& v) { return Ok{RUNVM_TRY(get_u64(v, "id"))}; }
+Result<Ok> Ok::parse(const json::Value& v) { return Ok{RUNVM_TRY(fields::u64(v, "id"))}; }
 
 void ErrorReply::write(json::Writer& w) const {
   w.key("id").uinteger(id);
   w.key("message").string(message);
+  if (exit_code) w.key("exit_code").uinteger(*exit_code);
 }
 Result<ErrorReply> ErrorReply::parse(const json::Value& v) {
   ErrorReply m;
-  m.id = RUNVM_TRY(get_u64(v, "id"));
-  m.message = RUNVM_TRY(get_string(v, "message"));
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.message = RUNVM_TRY(fields::string(v, "message"));
+  if (auto code = RUNVM_TRY(v.get("exit_code")))
+    m.exit_code = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(*code, 255)));
   return m;
 }
 
 void Ping::write(json::Writer& w) const { w.key("id").uinteger(id); }
-Result<Ping> Ping::parse(const json::Value& v) { return Ping{RUNVM_TRY(get_u64(v, "id"))}; }
+Result<Ping> Ping::parse(const json::Value& v) { return Ping{RUNVM_TRY(fields::u64(v, "id"))}; }
 
 void Transfer::write(json::Writer& w) const {
   w.key("id").uinteger(id);
@@ -102,18 +89,18 @@ void Transfer::write(json::Writer& w) const {
 }
 Result<Transfer> Transfer::parse(const json::Value& v) {
   Transfer m;
-  m.id = RUNVM_TRY(get_u64(v, "id"));
-  m.port = RUNVM_TRY(get_u32(v, "port"));
-  m.bytes = RUNVM_TRY(get_u64(v, "bytes"));
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.port = RUNVM_TRY(fields::u32(v, "port"));
+  m.bytes = RUNVM_TRY(fields::u64(v, "bytes"));
   if (m.bytes > kMaxTransferBytes)
     return make_error("bytes: must be at most " + std::to_string(kMaxTransferBytes));
-  m.seed = RUNVM_TRY(get_u64(v, "seed"));
+  m.seed = RUNVM_TRY(fields::u64(v, "seed"));
   return m;
 }
 
 void Shutdown::write(json::Writer& w) const { w.key("id").uinteger(id); }
 Result<Shutdown> Shutdown::parse(const json::Value& v) {
-  return Shutdown{RUNVM_TRY(get_u64(v, "id"))};
+  return Shutdown{RUNVM_TRY(fields::u64(v, "id"))};
 }
 
 std::string to_json(const HostMessage& m) {
@@ -133,7 +120,7 @@ Result<AgentMessage> parse_agent_message(std::string_view json) {
 uint64_t salvage_id(std::string_view json) {
   auto doc = json::Document::parse(json);
   if (!doc.ok() || !doc->root().is_object()) return 0;
-  auto id = get_u64(doc->root(), "id");
+  auto id = fields::u64(doc->root(), "id");
   return id.ok() ? *id : 0;
 }
 

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "guest/protocol/container_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -57,10 +59,13 @@ struct Ok {
 };
 
 // Failure of request `id` (0 when the request was too broken to carry one).
+// exit_code: set when a create failed to find (127) or to execute (126) the
+// executable, the codes a shell would exit with.
 struct ErrorReply {
   static constexpr std::string_view kType = "error";
   uint64_t id = 0;
   std::string message;
+  std::optional<uint32_t> exit_code;
   void write(json::Writer& w) const;
   static Result<ErrorReply> parse(const json::Value& v);
   bool operator==(const ErrorReply&) const = default;
@@ -98,8 +103,8 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
-using HostMessage = std::variant<Ping, Transfer, Shutdown>;
-using AgentMessage = std::variant<Hello, Pong, TransferDone, Ok, ErrorReply>;
+using HostMessage = std::variant<Ping, Transfer, Shutdown, Create, Start, Signal, Resize>;
+using AgentMessage = std::variant<Hello, Pong, TransferDone, Ok, ErrorReply, Exit>;
 
 // Serialises one message as a JSON object with "type" first.
 template <class M>

@@ -1,9 +1,16 @@
 // Host end of the agent control protocol (guest/protocol/PROTOCOL.md):
 // blocking request/reply over the control stream. Everything the agent
 // sends is untrusted: replies are parsed strictly and matched by id.
+//
+// Exit events are unsolicited and may arrive at any time, also while a call
+// waits for its reply: they are queued (take_exit / wait_exit). An event
+// loop watching fd() calls pump() when it is readable.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
 
 #include "guest/protocol/messages.h"
 #include "spec/base/unique_fd.h"
@@ -25,20 +32,48 @@ class AgentClient {
   // The agent acknowledges, then powers the VM off.
   Status shutdown();
 
+  // Creates the container's process, blocked before execve; the client
+  // assigns req.id. The host must already listen on the stdio ports. A
+  // refusal fails with the agent's runc-style message verbatim, and
+  // Error::code ENOENT / EACCES when the executable was not found / is not
+  // executable (the agent's exit_code 127 / 126).
+  Status create(proto::Create req);
+  // Lets the process execve; succeeds once it did.
+  Status start(const std::string& container_id);
+  // `all`: every process in the guest but the agent (runc kill --all).
+  Status signal(const std::string& container_id, int sig, bool all);
+  Status resize(const std::string& container_id, uint16_t rows, uint16_t cols);
+
+  // An exit already received, oldest first.
+  std::optional<proto::Exit> take_exit();
+  // The next exit, reading the stream for up to timeout_ms. Any reply read
+  // meanwhile is an error: no call is waiting for it.
+  Result<proto::Exit> wait_exit(int timeout_ms);
+  // Reads one message (fd() must be readable): exits are queued, anything
+  // else is an error.
+  Status pump();
+
   void set_timeout_ms(int ms) { timeout_ms_ = ms; }
   // Calls fail at once when this fd (the VM's pidfd) becomes readable.
   void set_abort_fd(int fd) { abort_fd_ = fd; }
   int fd() const { return fd_.get(); }
 
  private:
+  // One message within timeout_ms (-1: none).
   Result<proto::AgentMessage> receive(int timeout_ms, int abort_fd);
+  // Writes `request`, then reads until a message other than an exit arrives.
+  Result<proto::AgentMessage> exchange(const proto::HostMessage& request);
   template <class Reply>
   Result<Reply> call(const proto::HostMessage& request, uint64_t id);
+  Status call_ok(const proto::HostMessage& request, uint64_t id);
+  // Reads one message within timeout_ms: an exit is queued, else an error.
+  Status pump_within(int timeout_ms);
 
   UniqueFd fd_;
   uint64_t next_id_ = 1;
   int timeout_ms_ = 30000;
   int abort_fd_ = -1;
+  std::deque<proto::Exit> exits_;
 };
 
 }  // namespace runvm

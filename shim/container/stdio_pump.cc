@@ -27,6 +27,15 @@ void StdioPump::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool StdioPump::wait_for(int timeout_ms) {
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return done_; }))
+    return false;
+  lock.unlock();
+  join();
+  return true;
+}
+
 void StdioPump::detach() {
   if (thread_.joinable()) {
     thread_.detach();
@@ -37,6 +46,13 @@ void StdioPump::detach() {
 }
 
 void StdioPump::run() {
+  copy();
+  std::lock_guard lock(mu_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+void StdioPump::copy() {
   std::vector<char> buf(64 * 1024);
   while (true) {
     ssize_t n = read(src_, buf.data(), buf.size());

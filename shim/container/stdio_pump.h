@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 
 #include "spec/base/unique_fd.h"
@@ -25,6 +27,8 @@ class StdioPump {
 
   // Waits until the copy finished (src reached EOF).
   void join();
+  // Like join() but gives up after timeout_ms; true when finished.
+  bool wait_for(int timeout_ms);
   // Leaves the thread blocked in read(2) behind (stdin from a terminal
   // never reaches EOF); it dies with the process.
   void detach();
@@ -32,10 +36,14 @@ class StdioPump {
 
  private:
   void run();
+  void copy();
 
   UniqueFd owned_src_, owned_dst_;
   int src_, dst_;
   std::atomic<uint64_t> bytes_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
   std::thread thread_;
 };
 

@@ -46,8 +46,19 @@ Status MicroVm::start() {
     if (!guest_end->valid()) return make_error("agent already connected", EADDRINUSE);
     return std::move(*guest_end);
   });
+  for (auto& [port, handler] : config_.port_handlers) vsock_->set_port_handler(port, handler);
   vsock_server_ = RUNVM_TRY(
       vhost_user::VhostUserServer::listen(*loop_, dir + kVsockBackendSocket, *vsock_).context("vsock backend"));
+  std::vector<VhostUserDevice> fs_specs;
+  for (size_t i = 0; i < config_.shares.size(); ++i) {
+    const auto& share = config_.shares[i];
+    std::string sock = dir + "/fs" + std::to_string(i) + ".vhost";
+    auto dev = RUNVM_TRY(FsDevice::create(*loop_, share.fs).context("virtio-fs " + share.tag));
+    fs_servers_.push_back(RUNVM_TRY(
+        vhost_user::VhostUserServer::listen(*loop_, sock, *dev).context("virtio-fs backend")));
+    fs_devices_.push_back(std::move(dev));
+    fs_specs.push_back({VhostUserDevice::kFs, sock, 0, share.tag});
+  }
   loop_thread_ = std::thread([this] {
     auto r = loop_->run();
     if (!r.ok()) log::error("device loop: " + r.error().message);
@@ -65,6 +76,7 @@ Status MicroVm::start() {
   vm.qmp_socket = dir + "/qmp.sock";
   vm.engine_log = dir + "/qemu.log";
   vm.devices.push_back({VhostUserDevice::kVsock, dir + kVsockBackendSocket, config_.guest_cid, ""});
+  vm.devices.insert(vm.devices.end(), fs_specs.begin(), fs_specs.end());
 
   engine_ = RUNVM_TRY(make_qemu_engine());
   auto t0 = std::chrono::steady_clock::now();
@@ -114,6 +126,8 @@ MicroVm::~MicroVm() {
   agent_.reset();
   vsock_server_.reset();
   vsock_.reset();
+  fs_servers_.clear();  // servers before the devices they drive
+  fs_devices_.clear();
   unlink((config_.state_dir + "/qmp.sock").c_str());
 }
 

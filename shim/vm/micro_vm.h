@@ -12,11 +12,22 @@
 #include "guest/protocol/messages.h"
 #include "shim/agent/agent_client.h"
 #include "shim/engine/engine.h"
+#include "shim/fs/fs_device.h"
 #include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
 #include "shim/vsock/device.h"
 
 namespace runvm {
+
+// A host directory served to the guest by our virtio-fs backend.
+struct FsShare {
+  std::string tag;  // the guest mounts it with `mount -t virtiofs <tag>`
+  FsConfig fs;
+};
+
+// Serves guest connections to a host vsock port in-process (see
+// VsockDevice::set_port_handler); runs on the device thread.
+using PortHandler = std::function<Result<UniqueFd>()>;
 
 struct MicroVmConfig {
   std::string state_dir;  // exists; holds sockets and logs
@@ -27,6 +38,8 @@ struct MicroVmConfig {
   uint64_t memory_mib = 256;
   uint64_t guest_cid = 3;
   int agent_timeout_ms = 30000;
+  std::vector<FsShare> shares;
+  std::vector<std::pair<uint32_t, PortHandler>> port_handlers;
 };
 
 class MicroVm {
@@ -64,6 +77,8 @@ class MicroVm {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<VsockDevice> vsock_;
   std::unique_ptr<vhost_user::VhostUserServer> vsock_server_;
+  std::vector<std::unique_ptr<FsDevice>> fs_devices_;
+  std::vector<std::unique_ptr<vhost_user::VhostUserServer>> fs_servers_;
   std::thread loop_thread_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<AgentClient> agent_;

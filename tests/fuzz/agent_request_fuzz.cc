@@ -6,11 +6,19 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace runvm;
-  // Dial always fails so transfers stay cheap; the request validation before
-  // it is what is under test.
-  static agent::Agent agent(
-      -1, [](uint32_t) -> Result<UniqueFd> { return make_error("no host in the fuzzer"); });
-  auto handled = agent.handle(std::string_view(reinterpret_cast<const char*>(data), size));
+  // Dial always fails so transfers stay cheap, and a create that gets past
+  // validation fails at its root mount (a bind of a path that does not
+  // exist): the validation before them is what is under test.
+  static auto agent = [] {
+    agent::AgentConfig config;
+    config.dial = [](uint32_t) -> Result<UniqueFd> { return make_error("no host in the fuzzer"); };
+    config.root.root_dir = "/tmp/runvm-agent-fuzz/rootfs";
+    config.root.bind_rootfs = "/nonexistent/runvm-agent-fuzz";
+    auto a = agent::Agent::create(-1, std::move(config));
+    if (!a.ok()) std::abort();
+    return std::move(*a);
+  }();
+  auto handled = agent->handle(std::string_view(reinterpret_cast<const char*>(data), size));
   if (!proto::parse_agent_message(proto::to_json(handled.reply)).ok()) std::abort();
   return 0;
 }

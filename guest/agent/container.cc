@@ -1,0 +1,218 @@
+#include "guest/agent/container.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "guest/agent/look_path.h"
+#include "guest/agent/process_init.h"
+#include "guest/protocol/messages.h"
+
+namespace runvm::agent {
+namespace {
+
+// A process stuck in setup (e.g. a stalled share) must not wedge the agent.
+constexpr int kReadyTimeoutMs = 30000;
+
+Result<UniqueFd> open_null() {
+  UniqueFd fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!fd) return errno_error("open /dev/null");
+  return fd;
+}
+
+struct Pty {
+  UniqueFd master, slave;
+};
+
+Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size) {
+  Pty pty;
+  pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master) return errno_error("open /dev/ptmx");
+  if (::grantpt(pty.master.get()) < 0 || ::unlockpt(pty.master.get()) < 0)
+    return errno_error("unlockpt");
+  char name[64];
+  if (::ptsname_r(pty.master.get(), name, sizeof name) != 0) return errno_error("ptsname");
+  pty.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.slave) return errno_error(std::string("open ") + name);
+  if (size) {
+    winsize ws{size->rows, size->cols, 0, 0};
+    if (::ioctl(pty.master.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
+  }
+  return pty;
+}
+
+Result<UniqueFd> dup_fd(int fd) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) return errno_error("dup");
+  return copy;
+}
+
+// What the process said on the sync pair.
+struct InitReport {
+  enum Kind { kReady, kFailed, kClosed, kTimedOut } kind;
+  uint8_t exit_code = 1;
+  std::string message;
+};
+
+InitReport read_report(int sync_fd, int timeout_ms) {
+  pollfd p{sync_fd, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, timeout_ms);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return {InitReport::kTimedOut};
+  char buf[2 + init_sync::kMaxMessage];
+  ssize_t got;
+  do {
+    got = ::recv(sync_fd, buf, sizeof buf, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got == 1 && buf[0] == init_sync::kReady) return {InitReport::kReady};
+  if (got >= 2 && buf[0] == init_sync::kFailed)
+    return {InitReport::kFailed, static_cast<uint8_t>(buf[1]),
+            std::string(buf + 2, static_cast<size_t>(got - 2))};
+  return {InitReport::kClosed};
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
+    const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
+    std::function<void()> on_progress) {
+  auto refuse = [](Error e) { return Refusal{std::move(e), std::nullopt}; };
+  const proto::Process& proc = req.process;
+
+  InitPlan plan;
+  plan.request = &req;
+  plan.terminal = proc.terminal;
+  for (const auto& r : proc.rlimits) {
+    auto resource = rlimit_resource(r.type);
+    if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
+    plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
+  }
+
+  auto root = ContainerRoot::mount(root_config, req.rootfs);
+  if (!root.ok()) return refuse(std::move(root).error().wrap("preparing the container root"));
+  plan.root = root->path();
+  std::unique_ptr<Container> c(new Container(req.container_id, std::move(*root)));
+
+  auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
+    if (port == 0) return open_null();
+    return dial(port).context(std::string("dialing ") + what + " port " + std::to_string(port));
+  };
+  auto in = dial_port(req.stdio.stdin_port, "stdin");
+  if (!in.ok()) return refuse(std::move(in).error());
+  auto out = dial_port(req.stdio.stdout_port, "stdout");
+  if (!out.ok()) return refuse(std::move(out).error());
+  Result<UniqueFd> err = proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
+  if (!err.ok()) return refuse(std::move(err).error());
+
+  Pty pty;
+  if (proc.terminal) {
+    auto opened = open_pty(proc.console_size);
+    if (!opened.ok()) return refuse(std::move(opened).error().wrap("terminal"));
+    pty = std::move(*opened);
+    for (int& fd : plan.stdio) fd = pty.slave.get();
+  } else {
+    plan.stdio[0] = in->get();
+    plan.stdio[1] = out->get();
+    plan.stdio[2] = err->get();
+  }
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return refuse(errno_error("socketpair"));
+  UniqueFd sync(pair[0]), child_sync(pair[1]);
+  plan.sync_fd = child_sync.get();
+
+  pid_t pid = ::fork();
+  if (pid < 0) return refuse(errno_error("fork"));
+  if (pid == 0) run_container_init(plan);
+  c->pid_ = pid;
+  child_sync.reset();
+  pty.slave.reset();  // the process holds it now: its close means EIO on the master
+
+  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
+  if (report.kind != InitReport::kReady) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    c->status_ = 0;  // reaped here: nothing to report, nothing to kill
+    c->exit_reported_ = true;
+    if (report.kind == InitReport::kTimedOut) report.message = "container process setup timed out";
+    if (report.kind == InitReport::kClosed) report.message = "container process died during setup";
+    Refusal r{make_error(proto::printable(report.message))};
+    if (report.exit_code == kExitNotFound || report.exit_code == kExitNotExecutable)
+      r.exit_code = report.exit_code;
+    return r;
+  }
+  c->sync_ = std::move(sync);
+
+  if (proc.terminal) {
+    auto relays = [&]() -> Status {
+      UniqueFd master_in = RUNVM_TRY(dup_fd(pty.master.get()));
+      c->output_ = RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
+      if (req.stdio.stdin_port != 0) {
+        UniqueFd master_out = RUNVM_TRY(dup_fd(pty.master.get()));
+        c->input_ = RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
+      }
+      return {};
+    }();
+    if (!relays.ok()) return refuse(std::move(relays).error().wrap("terminal relay"));
+    c->pty_master_ = std::move(pty.master);
+  }
+  return c;
+}
+
+Container::~Container() {
+  // Only at agent exit or when replaced after its exit: never leave it behind.
+  if (pid_ > 0 && !status_) ::kill(pid_, SIGKILL);
+}
+
+Status Container::start() {
+  if (status_) return make_error("cannot start a container that has stopped");
+  if (!sync_) return make_error("cannot start an already running container");
+  UniqueFd sync = std::move(sync_);
+  const char go = init_sync::kStart;
+  if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1)
+    return errno_error("container process is gone");
+  // EOF: the close-on-exec end went with a successful execve.
+  // A process killed meanwhile also reads as EOF: its exit event follows.
+  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
+  if (report.kind == InitReport::kFailed) return make_error(proto::printable(report.message));
+  if (report.kind == InitReport::kTimedOut) return make_error("container process did not exec");
+  return {};
+}
+
+Status Container::signal(int sig) {
+  if (status_) return make_error("container \"" + id_ + "\" is not running");
+  if (::kill(pid_, sig) < 0) return errno_error("kill");
+  return {};
+}
+
+Status Container::resize(uint16_t rows, uint16_t cols) {
+  if (!pty_master_) return make_error("container \"" + id_ + "\" has no terminal");
+  winsize ws{rows, cols, 0, 0};
+  if (::ioctl(pty_master_.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
+  return {};
+}
+
+void Container::on_reaped(int status) {
+  status_ = status;
+  sync_.reset();
+  // Pull in what the process wrote before it exited; the exit waits for it.
+  if (output_) output_->pump();
+  root_.unmount();
+}
+
+std::optional<proto::Exit> Container::take_exit() {
+  if (!status_ || exit_reported_) return std::nullopt;
+  if (output_ && !output_->quiescent()) return std::nullopt;
+  exit_reported_ = true;
+  return proto::Exit{id_, static_cast<uint32_t>(*status_)};
+}
+
+}  // namespace runvm::agent

@@ -1,0 +1,192 @@
+#include "guest/agent/container_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "guest/agent/agent.h"
+
+namespace runvm::agent::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kApplets[] = {"sh",   "cat",   "echo", "sleep", "stty", "id",    "pwd",
+                                    "env",  "touch", "ls",   "hostname", "kill", "true"};
+
+std::string port_path(const std::string& dir, uint32_t port) {
+  return dir + "/port-" + std::to_string(port);
+}
+
+sockaddr_un unix_addr(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  return addr;
+}
+
+Status build_rootfs(const std::string& root) {
+  std::error_code ec;
+  fs::create_directories(root + "/bin", ec);
+  fs::create_directories(root + "/etc", ec);
+  fs::copy_file("/bin/busybox", root + "/bin/busybox", ec);
+  if (ec) return make_error("copying /bin/busybox: " + ec.message());
+  for (const char* applet : kApplets) fs::create_symlink("busybox", root + "/bin/" + applet, ec);
+  std::ofstream(root + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                      << "user:x:1000:1000::/home/user:/bin/sh\n";
+  // Executable bits on something that is no program: execve says ENOEXEC.
+  std::ofstream(root + "/bin/garbage") << "\x01\x02\x03 not a program\n";
+  ::chmod((root + "/bin/garbage").c_str(), 0755);
+  return {};
+}
+
+// The agent: PID 1 of new namespaces; never returns.
+[[noreturn]] void run_agent(int control, const std::string& dir, const std::string& rootfs) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID) < 0) _exit(90);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) _exit(91);
+  pid_t init = ::fork();  // the first child in the new PID namespace is its PID 1
+  if (init < 0) _exit(92);
+  if (init > 0) {
+    int status = 0;
+    ::waitpid(init, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 93);
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  AgentConfig config;
+  config.dial = [dir](uint32_t port) -> Result<UniqueFd> {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Small, like vsock credit: a host that does not read stalls writers soon.
+    int sndbuf = 4096;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    sockaddr_un addr = unix_addr(port_path(dir, port));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+      return errno_error("connect port " + std::to_string(port));
+    return fd;
+  };
+  config.root.root_dir = dir + "/mnt";
+  config.root.bind_rootfs = rootfs;
+  auto agent = Agent::create(control, std::move(config));
+  if (!agent.ok() || !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())
+    _exit(94);
+  auto outcome = (*agent)->serve();
+  _exit(outcome.ok() ? 0 : 95);
+}
+
+}  // namespace
+
+Result<UniqueFd> HostPort::accept(int timeout_ms) {
+  pollfd p{listener.get(), POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return make_error("no connection on port " + std::to_string(port));
+  UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!fd) return errno_error("accept");
+  return fd;
+}
+
+AgentProcess::AgentProcess() {
+  char tmpl[] = "/tmp/runvm-container-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    error_ = "mkdtemp failed";
+    return;
+  }
+  dir_ = tmpl;
+  rootfs_ = dir_ + "/rootfs";
+  if (auto st = build_rootfs(rootfs_); !st.ok()) {
+    error_ = st.error().message;
+    return;
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+    error_ = "socketpair failed";
+    return;
+  }
+  UniqueFd host(pair[0]), guest(pair[1]);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    host.reset();
+    run_agent(guest.get(), dir_, rootfs_);
+  }
+  guest.reset();
+  client_ = std::make_unique<AgentClient>(std::move(host));
+  client_->set_timeout_ms(20000);
+  if (auto hello = client_->wait_hello(10000, -1); !hello.ok()) error_ = hello.error().message;
+}
+
+AgentProcess::~AgentProcess() {
+  client_.reset();  // host gone: the agent returns, its PID namespace dies
+  if (pid_ > 0) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);  // its PDEATHSIG takes the agent along
+        ::waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  // Only our namespaces ever had mounts under dir_; they are gone now.
+  if (!dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+}
+
+HostPort AgentProcess::listen() {
+  HostPort p;
+  p.port = next_port_++;
+  p.listener.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr = unix_addr(port_path(dir_, p.port));
+  if (::bind(p.listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
+      ::listen(p.listener.get(), 4) < 0)
+    p.listener.reset();
+  return p;
+}
+
+proto::Create AgentProcess::request(const std::string& id, std::vector<std::string> args) {
+  proto::Create c;
+  c.container_id = id;
+  c.rootfs.tag = "rootfs";
+  c.process.args = std::move(args);
+  c.process.env = {"PATH=/bin"};
+  return c;
+}
+
+std::string read_all(int fd, int timeout_ms) {
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) return out;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::string read_available(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace runvm::agent::testing

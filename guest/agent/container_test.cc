@@ -1,0 +1,326 @@
+// The agent's containers end to end without a VM (see container_fixture.h):
+// real processes, real mounts in private namespaces, real pty relays, the
+// real host client.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "guest/agent/container_fixture.h"
+
+namespace runvm::agent::testing {
+namespace {
+
+constexpr int kExitTimeoutMs = 10000;
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts, namespaces)";
+    agent_ = std::make_unique<AgentProcess>();
+    ASSERT_EQ(agent_->setup_error(), "");
+  }
+  AgentClient& client() { return agent_->client(); }
+
+  // Output of a non-terminal container running `args`: {stdout, stderr, status}.
+  struct Run {
+    std::string out, err;
+    int status = -1;
+  };
+  Run run(proto::Create req) {
+    Run r;
+    HostPort out = agent_->listen(), err = agent_->listen();
+    req.stdio.stdout_port = out.port;
+    req.stdio.stderr_port = err.port;
+    auto st = client().create(req);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    if (!st.ok()) return r;
+    auto out_fd = out.accept();
+    auto err_fd = err.accept();
+    EXPECT_TRUE(out_fd.ok() && err_fd.ok());
+    EXPECT_TRUE(client().start(req.container_id).ok());
+    r.out = read_all(out_fd->get());
+    r.err = read_all(err_fd->get());
+    auto exit = client().wait_exit(kExitTimeoutMs);
+    EXPECT_TRUE(exit.ok()) << exit.error().message;
+    if (exit.ok()) {
+      EXPECT_EQ(exit->container_id, req.container_id);
+      r.status = static_cast<int>(exit->status);
+    }
+    return r;
+  }
+
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(ContainerTest, StdoutAndStderrAreSeparateStreamsAndExitCodeArrives) {
+  auto r = run(AgentProcess::request("c1", {"sh", "-c", "echo out; echo err >&2; exit 3"}));
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 3);
+  EXPECT_TRUE(client().ping().ok());  // the agent keeps serving after the exit
+}
+
+TEST_F(ContainerTest, NothingRunsBeforeStart) {
+  HostPort out = agent_->listen();
+  auto req = AgentProcess::request("c", {"echo", "started"});
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto fd = out.accept();
+  ASSERT_TRUE(fd.ok());
+  usleep(200 * 1000);
+  EXPECT_EQ(read_available(fd->get()), "");
+  EXPECT_FALSE(client().take_exit());
+  ASSERT_TRUE(client().start("c").ok());
+  EXPECT_EQ(read_all(fd->get()), "started\n");
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->status, 0u);
+  auto again = client().start("c");
+  EXPECT_FALSE(again.ok());
+}
+
+TEST_F(ContainerTest, SignalReachesMainProcessAndStatusCarriesIt) {
+  auto req = AgentProcess::request("sig", {"sleep", "100"});
+  ASSERT_TRUE(client().create(req).ok());
+  ASSERT_TRUE(client().start("sig").ok());
+  ASSERT_TRUE(client().signal("sig", SIGTERM, false).ok());
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok()) << exit.error().message;
+  ASSERT_TRUE(WIFSIGNALED(exit->status));
+  EXPECT_EQ(WTERMSIG(exit->status), SIGTERM);
+  auto late = client().signal("sig", SIGTERM, false);
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.error().message.find("not running"), std::string::npos);
+  EXPECT_FALSE(client().signal("other", SIGTERM, false).ok());
+}
+
+TEST_F(ContainerTest, KillBeforeStartAndKillAll) {
+  ASSERT_TRUE(client().create(AgentProcess::request("a", {"sleep", "100"})).ok());
+  ASSERT_TRUE(client().signal("a", SIGKILL, false).ok());
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(WIFSIGNALED(exit->status) && WTERMSIG(exit->status) == SIGKILL);
+
+  // A background child keeps running unless everything is signalled.
+  HostPort out = agent_->listen();
+  auto req = AgentProcess::request("b", {"sh", "-c", "sleep 100 & echo $!; wait"});
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto fd = out.accept();
+  ASSERT_TRUE(client().start("b").ok());
+  ASSERT_TRUE(client().signal("b", SIGKILL, true).ok());
+  exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(WIFSIGNALED(exit->status) && WTERMSIG(exit->status) == SIGKILL);
+  // stdout is held by the background sleep too: EOF proves it died as well.
+  read_all(fd->get(), kExitTimeoutMs);
+  char c;
+  EXPECT_EQ(::recv(fd->get(), &c, 1, MSG_DONTWAIT), 0);
+}
+
+TEST_F(ContainerTest, StdinEofReachesTheProcess) {
+  HostPort in = agent_->listen(), out = agent_->listen();
+  auto req = AgentProcess::request("cat", {"cat"});
+  req.stdio.stdin_port = in.port;
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto in_fd = in.accept();
+  auto out_fd = out.accept();
+  ASSERT_TRUE(in_fd.ok() && out_fd.ok());
+  ASSERT_TRUE(client().start("cat").ok());
+  ASSERT_EQ(::write(in_fd->get(), "hello\n", 6), 6);
+  ::shutdown(in_fd->get(), SHUT_WR);
+  EXPECT_EQ(read_all(out_fd->get()), "hello\n");
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->status, 0u);
+}
+
+TEST_F(ContainerTest, PortZeroIsDevNull) {
+  auto r = run(AgentProcess::request("n", {"sh", "-c", "cat; echo done"}));
+  EXPECT_EQ(r.out, "done\n");
+}
+
+TEST_F(ContainerTest, ExecutableLookupFailuresUseRuncWordingAndCodes) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+    int code;
+  } cases[] = {
+      {{"nope"}, "exec: \"nope\": executable file not found in $PATH", ENOENT},
+      {{"/bin/nope"}, "exec: \"/bin/nope\": stat /bin/nope: no such file or directory", ENOENT},
+      {{"/etc/passwd"}, "exec: \"/etc/passwd\": permission denied", EACCES},
+  };
+  for (const auto& c : cases) {
+    auto st = client().create(AgentProcess::request("x", c.args));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message, c.message);
+    EXPECT_EQ(st.error().code, c.code) << c.message;
+  }
+  // Resolution happens inside the root with the process's PATH.
+  auto req = AgentProcess::request("x", {"sh", "-c", "true"});
+  req.process.env = {"PATH=/nowhere"};
+  EXPECT_EQ(client().create(req).error().message, "exec: \"sh\": executable file not found in $PATH");
+  EXPECT_FALSE(client().take_exit());  // refused processes are no containers
+  EXPECT_TRUE(client().ping().ok());
+  // And the id is free again.
+  EXPECT_EQ(run(AgentProcess::request("x", {"true"})).status, 0);
+}
+
+TEST_F(ContainerTest, ExecFailureAfterStartIsTheStartError) {
+  ASSERT_TRUE(client().create(AgentProcess::request("g", {"/bin/garbage"})).ok());
+  auto st = client().start("g");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("exec /bin/garbage"), std::string::npos) << st.error().message;
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(WEXITSTATUS(exit->status), 126);
+}
+
+TEST_F(ContainerTest, EnvCwdUserUmaskHostnameRlimitsApply) {
+  auto req = AgentProcess::request(
+      "u", {"sh", "-c",
+            "echo $FOO; pwd; id -u; id -g; id -G; umask; echo $HOME; hostname; ulimit -n; "
+            "ulimit -Hn; touch f && ls -n f"});
+  req.process.env = {"PATH=/bin", "FOO=bar baz"};
+  req.process.cwd = "/work/sub";  // missing: created, like runc
+  req.process.user = {1000, 1001, 0027, {44, 55}};
+  req.process.rlimits = {{"RLIMIT_NOFILE", 123, 456}};
+  req.hostname = "box";
+  ::mkdir((agent_->rootfs() + "/work").c_str(), 0755);
+  ::mkdir((agent_->rootfs() + "/work/sub").c_str(), 0755);
+  ::chmod((agent_->rootfs() + "/work/sub").c_str(), 0777);
+  auto r = run(req);
+  EXPECT_EQ(r.err, "");
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<std::string> got;
+  while (std::getline(lines, line)) got.push_back(line);
+  ASSERT_EQ(got.size(), 11u) << r.out;
+  EXPECT_EQ(got[0], "bar baz");
+  EXPECT_EQ(got[1], "/work/sub");
+  EXPECT_EQ(got[2], "1000");
+  EXPECT_EQ(got[3], "1001");
+  EXPECT_EQ(got[4], "1001 44 55");
+  EXPECT_EQ(got[5], "0027");
+  EXPECT_EQ(got[6], "/home/user");  // from /etc/passwd, as runc does
+  EXPECT_EQ(got[7], "box");
+  EXPECT_EQ(got[8], "123");
+  EXPECT_EQ(got[9], "456");
+  EXPECT_EQ(got[10].substr(0, 10), "-rw-r-----");
+  EXPECT_NE(got[10].find(" 1000 "), std::string::npos) << got[10];
+}
+
+TEST_F(ContainerTest, CreateRefusals) {
+  auto bad_limit = AgentProcess::request("r", {"true"});
+  bad_limit.process.rlimits = {{"RLIMIT_BOGUS", 1, 1}};
+  auto st = client().create(bad_limit);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("unknown rlimit \"RLIMIT_BOGUS\""), std::string::npos);
+  EXPECT_EQ(st.error().code, 0);
+
+  auto cwd = AgentProcess::request("r", {"true"});
+  cwd.process.user = {1000, 1000};
+  cwd.process.cwd = "/root/private";
+  ::mkdir((agent_->rootfs() + "/root").c_str(), 0700);
+  st = client().create(cwd);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message,
+            "chdir to cwd (\"/root/private\") set in config.json failed: Permission denied");
+
+  auto dial = AgentProcess::request("r", {"true"});
+  dial.stdio.stdout_port = 4;  // nobody listens
+  EXPECT_FALSE(client().create(dial).ok());
+
+  ASSERT_TRUE(client().create(AgentProcess::request("live", {"sleep", "100"})).ok());
+  st = client().create(AgentProcess::request("second", {"true"}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "container with id exists: live");
+  EXPECT_FALSE(client().resize("live", 1, 1).ok());  // no terminal
+}
+
+TEST_F(ContainerTest, ReadonlyRootfs) {
+  auto req = AgentProcess::request("ro", {"sh", "-c", "touch /x || echo refused"});
+  req.rootfs.readonly = true;
+  auto r = run(req);
+  EXPECT_EQ(r.out, "refused\n");
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
+}
+
+TEST_F(ContainerTest, TerminalRelaysResizesAndExitFollowsOutput) {
+  HostPort in = agent_->listen(), out = agent_->listen();
+  auto req = AgentProcess::request(
+      "tty", {"sh", "-c", "stty size; read x; stty size; echo got $x; echo tail-marker"});
+  req.process.terminal = true;
+  req.process.console_size = proto::ConsoleSize{24, 80};
+  req.stdio.stdin_port = in.port;
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto in_fd = in.accept();
+  auto out_fd = out.accept();
+  ASSERT_TRUE(in_fd.ok() && out_fd.ok());
+  ASSERT_TRUE(client().start("tty").ok());
+
+  std::string seen;
+  for (int i = 0; i < 100 && seen.find("24 80") == std::string::npos; ++i) {
+    seen += read_available(out_fd->get());
+    usleep(20 * 1000);
+  }
+  ASSERT_NE(seen.find("24 80\r\n"), std::string::npos) << seen;
+  ASSERT_TRUE(client().resize("tty", 40, 100).ok());
+  ASSERT_EQ(::write(in_fd->get(), "go\n", 3), 3);
+
+  // Once the exit arrived, all output must already be readable: the agent
+  // sends it only after the relay delivered what the process wrote.
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok()) << exit.error().message;
+  EXPECT_EQ(exit->status, 0u);
+  seen += read_available(out_fd->get());
+  EXPECT_NE(seen.find("40 100\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("got go\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("tail-marker\r\n"), std::string::npos) << seen;
+  EXPECT_EQ(read_all(out_fd->get()), "");  // then EOF: the pty closed
+}
+
+TEST_F(ContainerTest, ExitEventWaitsUntilTerminalOutputIsDelivered) {
+  HostPort out = agent_->listen();
+  // ~80 KiB: more than the stdout stream takes (small send buffer), less than
+  // it plus the relay buffer plus the pty: the process finishes and exits
+  // while the relay still holds output the host has not read.
+  auto req = AgentProcess::request(
+      "big", {"sh", "-c",
+              "i=0; while [ $i -lt 1000 ]; do "
+              "echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
+              "i=$((i+1)); done; echo end-marker"});
+  req.process.terminal = true;
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto out_fd = out.accept();
+  ASSERT_TRUE(out_fd.ok());
+  ASSERT_TRUE(client().start("big").ok());
+  // Not reading: no exit may arrive although the process is long gone.
+  pollfd p{client().fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 1000), 0);
+  std::string seen;
+  std::optional<proto::Exit> exit;
+  for (int i = 0; i < 1000 && !exit; ++i) {
+    seen += read_available(out_fd->get());
+    if (::poll(&p, 1, 10) == 1) {
+      ASSERT_TRUE(client().pump().ok());
+      exit = client().take_exit();
+    }
+  }
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->status, 0u);
+  seen += read_available(out_fd->get());
+  EXPECT_NE(seen.find("line-999-"), std::string::npos);
+  EXPECT_NE(seen.find("end-marker\r\n"), std::string::npos) << seen.size();
+}
+
+}  // namespace
+}  // namespace runvm::agent::testing

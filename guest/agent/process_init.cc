@@ -1,0 +1,201 @@
+#include "guest/agent/process_init.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "guest/agent/look_path.h"
+
+namespace runvm::agent {
+namespace {
+
+struct NamedLimit {
+  const char* name;
+  int resource;
+};
+constexpr NamedLimit kLimits[] = {
+    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+void send_failure(int sync_fd, uint8_t exit_code, std::string_view message) {
+  std::string msg(1, init_sync::kFailed);
+  msg.push_back(static_cast<char>(exit_code));
+  msg.append(message.substr(0, init_sync::kMaxMessage));
+  ::send(sync_fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+}
+
+[[noreturn]] void fail(int sync_fd, const Error& e) {
+  uint8_t code = e.code == kExitNotFound || e.code == kExitNotExecutable ? e.code : 1;
+  send_failure(sync_fd, code, e.message);
+  _exit(code);
+}
+
+// The agent blocks SIGCHLD (for its signalfd) and may ignore others: none of
+// that belongs to the container.
+void reset_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+}
+
+Status setup_stdio(const InitPlan& plan) {
+  if (::setsid() < 0) return errno_error("setsid");
+  // Lift the sources above 2 first so no dup2 clobbers a later source.
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = ::fcntl(plan.stdio[i], F_DUPFD_CLOEXEC, 3);
+    if (high[i] < 0) return errno_error("dup stdio");
+  }
+  for (int i = 0; i < 3; ++i)
+    if (::dup2(high[i], i) < 0) return errno_error("dup2 stdio");
+  if (plan.terminal && ::ioctl(0, TIOCSCTTY, 0) < 0) return errno_error("setting the controlling terminal");
+  // Nothing of the agent's may leak into the container.
+  if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return errno_error("close_range");
+  return {};
+}
+
+// pivot_root into the prepared root; from the initramfs (rootfs cannot be
+// pivoted away from) fall back to moving the root over / and chroot, as
+// switch_root does. Either way in our own mount namespace.
+Status enter_root(const std::string& root) {
+  if (::unshare(CLONE_NEWNS) < 0) return errno_error("unshare mount namespace");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    return errno_error("making / private");
+  if (::chdir(root.c_str()) < 0) return errno_error("chdir " + root);
+  if (::syscall(SYS_pivot_root, ".", ".") == 0) {
+    // The old root is stacked under the new one: detach it.
+    if (::umount2(".", MNT_DETACH) < 0) return errno_error("detaching the old root");
+  } else if (errno == EINVAL) {
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) return errno_error("moving the root");
+    if (::chroot(".") < 0) return errno_error("chroot");
+  } else {
+    return errno_error("pivot_root");
+  }
+  if (::chdir("/") < 0) return errno_error("chdir /");
+  return {};
+}
+
+// mkdir -p inside the container root, as root (runc creates a missing cwd).
+Status make_cwd(const std::string& cwd) {
+  for (size_t i = 1; i <= cwd.size(); ++i) {
+    if (i != cwd.size() && cwd[i] != '/') continue;
+    std::string prefix = cwd.substr(0, i);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      return errno_error("mkdir " + prefix);
+  }
+  return {};
+}
+
+// runc sets HOME from the user's passwd entry when the env has none.
+std::string home_of(uint32_t uid) {
+  std::ifstream passwd("/etc/passwd");
+  std::string line;
+  while (std::getline(passwd, line)) {
+    // name:password:uid:gid:gecos:home:shell
+    std::vector<std::string> f;
+    size_t start = 0;
+    for (size_t end; (end = line.find(':', start)) != std::string::npos; start = end + 1)
+      f.push_back(line.substr(start, end - start));
+    f.push_back(line.substr(start));
+    if (f.size() >= 6 && f[2] == std::to_string(uid) && !f[5].empty()) return f[5];
+  }
+  return "/";
+}
+
+Status set_identity(const proto::User& user) {
+  if (::setgroups(user.additional_gids.size(), reinterpret_cast<const gid_t*>(user.additional_gids.data())) < 0)
+    return errno_error("setgroups");
+  if (::setresgid(user.gid, user.gid, user.gid) < 0) return errno_error("setresgid");
+  if (::setresuid(user.uid, user.uid, user.uid) < 0) return errno_error("setresuid");
+  ::umask(user.umask);
+  return {};
+}
+
+// Everything up to "ready"; returns the resolved executable.
+Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env) {
+  const proto::Create& req = *plan.request;
+  const proto::Process& proc = req.process;
+  RUNVM_CHECK(setup_stdio(plan));
+  RUNVM_CHECK(enter_root(plan.root));
+  RUNVM_CHECK(make_cwd(proc.cwd));
+  if (req.rootfs.readonly &&
+      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
+    return errno_error("remounting the root read-only");
+  if (!req.hostname.empty() && ::sethostname(req.hostname.data(), req.hostname.size()) < 0)
+    return errno_error("sethostname");
+  for (const auto& [resource, limit] : plan.rlimits)
+    if (::setrlimit(resource, &limit) < 0) return errno_error("setrlimit");
+  if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  bool has_home = false;
+  env_value(env, "HOME", &has_home);
+  if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  RUNVM_CHECK(set_identity(proc.user));
+  if (::chdir(proc.cwd.c_str()) < 0)
+    return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
+  return look_path(proc.args[0], env_value(env, "PATH"));
+}
+
+// Blocks until the agent says start. false: the agent went away.
+bool wait_for_start(int sync_fd) {
+  char c = 0;
+  ssize_t n;
+  do {
+    n = ::recv(sync_fd, &c, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n == 1 && c == init_sync::kStart;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& items) {
+  std::vector<char*> out;
+  for (auto& s : items) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Result<int> rlimit_resource(std::string_view name) {
+  for (const auto& l : kLimits)
+    if (name == l.name) return l.resource;
+  return make_error("unknown rlimit \"" + std::string(name) + "\"");
+}
+
+void run_container_init(const InitPlan& plan) {
+  reset_signals();
+  std::vector<std::string> env = plan.request->process.env;
+  auto path = prepare(plan, env);
+  if (!path.ok()) fail(plan.sync_fd, path.error());
+  const char ready = init_sync::kReady;
+  if (::send(plan.sync_fd, &ready, 1, MSG_NOSIGNAL) != 1 || !wait_for_start(plan.sync_fd)) _exit(1);
+  std::vector<std::string> args = plan.request->process.args;
+  auto argv = c_strings(args);
+  auto envp = c_strings(env);
+  ::execve(path->c_str(), argv.data(), envp.data());
+  int e = errno;
+  fail(plan.sync_fd, make_error("exec " + *path + ": " + std::strerror(e),
+                                e == ENOENT ? kExitNotFound : kExitNotExecutable));
+}
+
+}  // namespace runvm::agent

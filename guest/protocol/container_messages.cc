@@ -1,0 +1,218 @@
+#include "guest/protocol/container_messages.h"
+
+#include <limits>
+
+#include "guest/protocol/fields.h"
+
+namespace runvm::proto {
+namespace {
+
+constexpr uint64_t kU16Max = std::numeric_limits<uint16_t>::max();
+constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
+
+Result<std::string> parse_container_id(const json::Value& v) {
+  json::Value field = RUNVM_TRY(v.at("container_id"));
+  std::string id = RUNVM_TRY(field.as_string());
+  if (!valid_container_id(id)) return field.error("must match [A-Za-z0-9_+.-]+ (at most 256)");
+  return id;
+}
+
+Result<Rootfs> parse_rootfs(const json::Value& v) {
+  Rootfs r;
+  r.tag = RUNVM_TRY(fields::string(v, "tag"));
+  if (r.tag.empty()) return RUNVM_TRY(v.at("tag")).error("must not be empty");
+  r.readonly = RUNVM_TRY(fields::opt_bool(v, "readonly", false));
+  return r;
+}
+
+Result<User> parse_user(const json::Value& v) {
+  User u;
+  u.uid = RUNVM_TRY(fields::u32(v, "uid"));
+  u.gid = RUNVM_TRY(fields::u32(v, "gid"));
+  u.umask = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "umask", 0777, 0022)));
+  if (auto gids = RUNVM_TRY(v.get("additional_gids"))) {
+    auto items = RUNVM_TRY(gids->as_array());
+    if (items.size() > kMaxGroups)
+      return gids->error("at most " + std::to_string(kMaxGroups) + " items");
+    for (const auto& g : items)
+      u.additional_gids.push_back(static_cast<uint32_t>(RUNVM_TRY(fields::bounded(g, kU32Max))));
+  }
+  return u;
+}
+
+Result<Rlimit> parse_rlimit(const json::Value& v) {
+  Rlimit r;
+  r.type = RUNVM_TRY(fields::string(v, "type"));
+  r.soft = RUNVM_TRY(fields::u64(v, "soft"));
+  r.hard = RUNVM_TRY(fields::u64(v, "hard"));
+  return r;
+}
+
+Result<Process> parse_process(const json::Value& v) {
+  Process p;
+  p.terminal = RUNVM_TRY(fields::opt_bool(v, "terminal", false));
+  p.args = RUNVM_TRY(fields::opt_strings(v, "args", kMaxArgs));
+  if (p.args.empty() || p.args[0].empty())
+    return make_error((v.path().empty() ? "" : v.path() + ".") + "args: must not be empty");
+  p.env = RUNVM_TRY(fields::opt_strings(v, "env", kMaxArgs));
+  p.cwd = RUNVM_TRY(fields::opt_string(v, "cwd", "/"));
+  if (p.cwd.empty() || p.cwd[0] != '/') return RUNVM_TRY(v.at("cwd")).error("must be absolute");
+  if (auto user = RUNVM_TRY(v.get("user"))) p.user = RUNVM_TRY(parse_user(*user));
+  if (auto rlimits = RUNVM_TRY(v.get("rlimits"))) {
+    for (const auto& r : RUNVM_TRY(rlimits->as_array()))
+      p.rlimits.push_back(RUNVM_TRY(parse_rlimit(r)));
+  }
+  p.no_new_privileges = RUNVM_TRY(fields::opt_bool(v, "no_new_privileges", false));
+  if (auto size = RUNVM_TRY(v.get("console_size"))) {
+    ConsoleSize c;
+    c.rows = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("rows")), kU16Max)));
+    c.cols = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("cols")), kU16Max)));
+    p.console_size = c;
+  }
+  return p;
+}
+
+Result<StdioPorts> parse_stdio(const json::Value& v) {
+  StdioPorts s;
+  s.stdin_port = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stdin_port", kU32Max, 0)));
+  s.stdout_port =
+      static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stdout_port", kU32Max, 0)));
+  s.stderr_port =
+      static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stderr_port", kU32Max, 0)));
+  return s;
+}
+
+void write_strings(json::Writer& w, std::string_view key, const std::vector<std::string>& items) {
+  w.key(key).begin_array();
+  for (const auto& s : items) w.string(s);
+  w.end_array();
+}
+
+}  // namespace
+
+bool valid_container_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxContainerIdLength || id == "." || id == "..") return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '+' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void Create::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  w.key("rootfs").begin_object();
+  w.key("tag").string(rootfs.tag);
+  w.key("readonly").boolean(rootfs.readonly);
+  w.end_object();
+  w.key("hostname").string(hostname);
+
+  const Process& p = process;
+  w.key("process").begin_object();
+  w.key("terminal").boolean(p.terminal);
+  write_strings(w, "args", p.args);
+  write_strings(w, "env", p.env);
+  w.key("cwd").string(p.cwd);
+  w.key("user").begin_object();
+  w.key("uid").uinteger(p.user.uid);
+  w.key("gid").uinteger(p.user.gid);
+  w.key("umask").uinteger(p.user.umask);
+  w.key("additional_gids").begin_array();
+  for (uint32_t g : p.user.additional_gids) w.uinteger(g);
+  w.end_array();
+  w.end_object();
+  w.key("rlimits").begin_array();
+  for (const auto& r : p.rlimits) {
+    w.begin_object();
+    w.key("type").string(r.type);
+    w.key("soft").uinteger(r.soft);
+    w.key("hard").uinteger(r.hard);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("no_new_privileges").boolean(p.no_new_privileges);
+  if (p.console_size) {
+    w.key("console_size").begin_object();
+    w.key("rows").uinteger(p.console_size->rows);
+    w.key("cols").uinteger(p.console_size->cols);
+    w.end_object();
+  }
+  w.end_object();
+
+  w.key("stdio").begin_object();
+  w.key("stdin_port").uinteger(stdio.stdin_port);
+  w.key("stdout_port").uinteger(stdio.stdout_port);
+  w.key("stderr_port").uinteger(stdio.stderr_port);
+  w.end_object();
+}
+
+Result<Create> Create::parse(const json::Value& v) {
+  Create m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  m.rootfs = RUNVM_TRY(parse_rootfs(RUNVM_TRY(v.at("rootfs"))));
+  m.hostname = RUNVM_TRY(fields::opt_string(v, "hostname"));
+  if (m.hostname.size() > kMaxHostnameLength)
+    return RUNVM_TRY(v.at("hostname")).error("too long");
+  m.process = RUNVM_TRY(parse_process(RUNVM_TRY(v.at("process"))));
+  if (auto stdio = RUNVM_TRY(v.get("stdio"))) m.stdio = RUNVM_TRY(parse_stdio(*stdio));
+  return m;
+}
+
+void Start::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+}
+Result<Start> Start::parse(const json::Value& v) {
+  Start m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  return m;
+}
+
+void Signal::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  w.key("signal").uinteger(signal);
+  w.key("all").boolean(all);
+}
+Result<Signal> Signal::parse(const json::Value& v) {
+  Signal m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  json::Value sig = RUNVM_TRY(v.at("signal"));
+  m.signal = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(sig, kMaxSignal)));
+  if (m.signal == 0) return sig.error("must be at least 1");
+  m.all = RUNVM_TRY(fields::opt_bool(v, "all", false));
+  return m;
+}
+
+void Resize::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  w.key("rows").uinteger(rows);
+  w.key("cols").uinteger(cols);
+}
+Result<Resize> Resize::parse(const json::Value& v) {
+  Resize m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  m.rows = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("rows")), kU16Max)));
+  m.cols = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("cols")), kU16Max)));
+  return m;
+}
+
+void Exit::write(json::Writer& w) const {
+  w.key("container_id").string(container_id);
+  w.key("status").uinteger(status);
+}
+Result<Exit> Exit::parse(const json::Value& v) {
+  Exit m;
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  m.status = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("status")), 0xffff)));
+  return m;
+}
+
+}  // namespace runvm::proto

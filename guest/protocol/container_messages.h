@@ -1,0 +1,139 @@
+// Container messages of the control protocol (PROTOCOL.md, "Containers"):
+// create/start/signal/resize requests and the unsolicited exit event. Same
+// conventions as messages.h: kType, write(), parse() for hostile input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spec/base/json.h"
+#include "spec/base/result.h"
+
+namespace runvm::proto {
+
+// Limits on what a create may carry (the 1 MiB frame bounds the rest).
+inline constexpr size_t kMaxContainerIdLength = 256;
+inline constexpr size_t kMaxHostnameLength = 64;  // HOST_NAME_MAX
+inline constexpr size_t kMaxArgs = 65536;
+inline constexpr size_t kMaxGroups = 65536;  // NGROUPS_MAX
+inline constexpr uint32_t kMaxSignal = 64;   // SIGRTMAX on Linux
+
+// runc's rule for ids: [A-Za-z0-9_+.-]+, and not "." or "..".
+bool valid_container_id(std::string_view id);
+
+// The container's root filesystem: the virtio-fs share `tag`.
+struct Rootfs {
+  std::string tag;
+  bool readonly = false;
+  bool operator==(const Rootfs&) const = default;
+};
+
+struct User {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t umask = 0022;
+  std::vector<uint32_t> additional_gids;
+  bool operator==(const User&) const = default;
+};
+
+// `type` is an OCI name ("RLIMIT_NOFILE"); the agent rejects unknown ones.
+struct Rlimit {
+  std::string type;
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+  bool operator==(const Rlimit&) const = default;
+};
+
+struct ConsoleSize {
+  uint16_t rows = 0;
+  uint16_t cols = 0;
+  bool operator==(const ConsoleSize&) const = default;
+};
+
+struct Process {
+  bool terminal = false;
+  std::vector<std::string> args;  // at least one
+  std::vector<std::string> env;   // "KEY=value"
+  std::string cwd = "/";          // absolute
+  User user;
+  std::vector<Rlimit> rlimits;
+  bool no_new_privileges = false;
+  std::optional<ConsoleSize> console_size;  // terminal only
+  bool operator==(const Process&) const = default;
+};
+
+// Host vsock ports the agent dials for each stdio stream; 0 = /dev/null.
+// With a terminal, stdout carries the pty output and stderr is unused.
+struct StdioPorts {
+  uint32_t stdin_port = 0;
+  uint32_t stdout_port = 0;
+  uint32_t stderr_port = 0;
+  bool operator==(const StdioPorts&) const = default;
+};
+
+// Creates the container's main process, blocked just before execve. Replied
+// with Ok, or ErrorReply carrying runc's wording (and exit_code 127/126 when
+// the executable is missing / not executable).
+struct Create {
+  static constexpr std::string_view kType = "create";
+  uint64_t id = 0;
+  std::string container_id;
+  Rootfs rootfs;
+  std::string hostname;  // empty: unchanged
+  Process process;
+  StdioPorts stdio;
+  void write(json::Writer& w) const;
+  static Result<Create> parse(const json::Value& v);
+  bool operator==(const Create&) const = default;
+};
+
+// Lets the created process execve; Ok once it did.
+struct Start {
+  static constexpr std::string_view kType = "start";
+  uint64_t id = 0;
+  std::string container_id;
+  void write(json::Writer& w) const;
+  static Result<Start> parse(const json::Value& v);
+  bool operator==(const Start&) const = default;
+};
+
+// Sends `signal` to the container's main process, or with `all` to every
+// process in the guest but the agent.
+struct Signal {
+  static constexpr std::string_view kType = "signal";
+  uint64_t id = 0;
+  std::string container_id;
+  uint32_t signal = 0;  // 1..kMaxSignal
+  bool all = false;
+  void write(json::Writer& w) const;
+  static Result<Signal> parse(const json::Value& v);
+  bool operator==(const Signal&) const = default;
+};
+
+// New window size of the container's terminal.
+struct Resize {
+  static constexpr std::string_view kType = "resize";
+  uint64_t id = 0;
+  std::string container_id;
+  uint16_t rows = 0;
+  uint16_t cols = 0;
+  void write(json::Writer& w) const;
+  static Result<Resize> parse(const json::Value& v);
+  bool operator==(const Resize&) const = default;
+};
+
+// agent -> host, unsolicited (no id): the container's main process was
+// reaped. `status` is the raw wait status (WEXITSTATUS/WTERMSIG apply).
+struct Exit {
+  static constexpr std::string_view kType = "exit";
+  std::string container_id;
+  uint32_t status = 0;  // at most 0xffff
+  void write(json::Writer& w) const;
+  static Result<Exit> parse(const json::Value& v);
+  bool operator==(const Exit&) const = default;
+};
+
+}  // namespace runvm::proto

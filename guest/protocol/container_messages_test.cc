@@ -1,0 +1,108 @@
+#include "guest/protocol/container_messages.h"
+
+#include <gtest/gtest.h>
+
+#include "guest/protocol/messages.h"
+
+namespace runvm::proto {
+namespace {
+
+template <class V>
+std::string error_of(const Result<V>& r) {
+  return r.ok() ? std::string("<ok>") : r.error().message;
+}
+
+Create full_create() {
+  Create c;
+  c.id = 4;
+  c.container_id = "web-1_a.b+c";
+  c.rootfs = {"rootfs0", true};
+  c.hostname = "box";
+  c.process.terminal = true;
+  c.process.args = {"/bin/sh", "-c", "echo \"hi\"\n"};
+  c.process.env = {"PATH=/bin", "A=b=c"};
+  c.process.cwd = "/work";
+  c.process.user = {1000, 1001, 0077, {5, 4294967295u}};
+  c.process.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}, {"RLIMIT_CORE", 0, UINT64_MAX}};
+  c.process.no_new_privileges = true;
+  c.process.console_size = ConsoleSize{24, 80};
+  c.stdio = {5001, 5002, 0};
+  return c;
+}
+
+TEST(ContainerMessages, RoundTrip) {
+  HostMessage host[] = {full_create(), Start{5, "c"}, Signal{6, "c", 9, true},
+                        Resize{7, "c", 65535, 1}};
+  for (const auto& m : host) {
+    auto back = parse_host_message(to_json(m));
+    ASSERT_TRUE(back.ok()) << error_of(back) << to_json(m);
+    EXPECT_EQ(*back, m) << to_json(m);
+  }
+  AgentMessage agent[] = {Exit{"c", 0x8b}, ErrorReply{3, "exec: \"x\": nope", 127}};
+  for (const auto& m : agent) {
+    auto back = parse_agent_message(to_json(m));
+    ASSERT_TRUE(back.ok()) << error_of(back);
+    EXPECT_EQ(*back, m);
+  }
+}
+
+TEST(ContainerMessages, MinimalCreateGetsDefaults) {
+  auto m = parse_host_message(
+      R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":"t"},"process":{"args":["sh"]}})");
+  ASSERT_TRUE(m.ok()) << error_of(m);
+  const auto& c = std::get<Create>(*m);
+  EXPECT_FALSE(c.rootfs.readonly);
+  EXPECT_EQ(c.process.cwd, "/");
+  EXPECT_EQ(c.process.user.uid, 0u);
+  EXPECT_EQ(c.process.user.umask, 0022u);
+  EXPECT_FALSE(c.process.terminal);
+  EXPECT_FALSE(c.process.console_size);
+  EXPECT_EQ(c.stdio, StdioPorts{});
+  EXPECT_EQ(to_json(Exit{"c", 256}), R"({"type":"exit","container_id":"c","status":256})");
+}
+
+TEST(ContainerMessages, HostileCreatesNameThePath) {
+  const std::string head = R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":"t"},)";
+  struct Case {
+    std::string body, error;
+  } cases[] = {
+      {head + R"("process":{"args":[]}})", "process.args: must not be empty"},
+      {head + R"("process":{"args":[""]}})", "process.args: must not be empty"},
+      {head + R"("process":{"args":[1]}})", "process.args[0]: must be a string"},
+      {head + R"("process":{"args":["a"],"cwd":"rel"}})", "process.cwd: must be absolute"},
+      {head + R"("process":{"args":["a"],"user":{"uid":1,"gid":1,"umask":512}}})",
+       "process.user.umask: must be at most 511"},
+      {head + R"("process":{"args":["a"],"user":{"uid":4294967296,"gid":1}}})",
+       "process.user.uid: must fit in 32 bits"},
+      {head + R"("process":{"args":["a"],"user":{"uid":1,"gid":1,"additional_gids":[-1]}}})",
+       "process.user.additional_gids[0]: must be a non-negative integer"},
+      {head + R"("process":{"args":["a"],"rlimits":[{"type":"RLIMIT_NOFILE","soft":1}]}})",
+       "process.rlimits[0].hard: is required"},
+      {head + R"("process":{"args":["a"],"console_size":{"rows":65536,"cols":1}}})",
+       "process.console_size.rows: must be at most 65535"},
+      {head + R"("process":{"args":["a"]},"stdio":{"stdin_port":4294967296}})",
+       "stdio.stdin_port: must be at most 4294967295"},
+      {R"({"type":"create","id":1,"container_id":"../x","rootfs":{"tag":"t"},"process":{}})",
+       "container_id: must match [A-Za-z0-9_+.-]+ (at most 256)"},
+      {R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":""},"process":{}})",
+       "rootfs.tag: must not be empty"},
+      {R"({"type":"signal","id":1,"container_id":"c","signal":0})", "signal: must be at least 1"},
+      {R"({"type":"signal","id":1,"container_id":"c","signal":65})", "signal: must be at most 64"},
+      {R"({"type":"resize","id":1,"container_id":"c","rows":1})", "cols: is required"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(error_of(parse_host_message(c.body)), c.error) << c.body;
+  EXPECT_EQ(error_of(parse_agent_message(R"({"type":"exit","container_id":"c","status":65536})")),
+            "status: must be at most 65535");
+  EXPECT_EQ(error_of(parse_agent_message(R"({"type":"error","id":1,"message":"m","exit_code":256})")),
+            "exit_code: must be at most 255");
+}
+
+TEST(ContainerMessages, ContainerIds) {
+  EXPECT_TRUE(valid_container_id("a"));
+  EXPECT_TRUE(valid_container_id(std::string(256, 'x')));
+  EXPECT_FALSE(valid_container_id(std::string(257, 'x')));
+  for (const char* bad : {"", ".", "..", "a/b", "a b", "é"}) EXPECT_FALSE(valid_container_id(bad));
+}
+
+}  // namespace
+}  // namespace runvm::proto

@@ -1,0 +1,120 @@
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "shim/control/control.h"
+#include "spec/proc_start_time.h"
+
+namespace runvm::cli {
+
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return errno_error("read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status write_file_atomic(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_error("write " + tmp);
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  ok = (fsync(fd) == 0) && ok;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) < 0) {
+    unlink(tmp.c_str());
+    return errno_error("write " + path);
+  }
+  return {};
+}
+
+}  // namespace
+
+bool shim_alive(const oci::ContainerState& s) {
+  if (s.shim.pid <= 0) return false;
+  auto t = oci::process_start_time(static_cast<pid_t>(s.shim.pid));
+  if (!t.ok() || *t != s.shim.start_time) return false;
+  // A zombie shim (its parent has not reaped it yet) is a stopped container.
+  auto stat = read_file("/proc/" + std::to_string(s.shim.pid) + "/stat");
+  if (!stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
+}
+
+Result<Container> load_container(const GlobalOptions& g, const std::string& id) {
+  RUNVM_CHECK(validate_id(id));
+  Container c{ContainerDir(g.root, id), {}};
+  if (!c.dir.exists()) return make_error("container does not exist", ENOENT);
+  auto text = read_file(c.dir.file("state.json"));
+  if (!text.ok()) return make_error("container does not exist", ENOENT);
+  c.state = RUNVM_TRY(oci::parse_persisted_state(*text).context("state.json"));
+  // The shim owns the live status; a dead shim means a stopped container.
+  if (!shim_alive(c.state)) {
+    c.state.status = oci::Status::kStopped;
+    c.state.pid = 0;
+  } else if (auto s = read_file(c.dir.file("status")); s.ok()) {
+    std::string v = *s;
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    if (auto st = oci::parse_status(v)) c.state.status = *st;
+    if (c.state.status == oci::Status::kStopped) c.state.pid = 0;
+  }
+  return c;
+}
+
+Status save_state(const Container& c) {
+  return write_file_atomic(c.dir.file("state.json"), oci::persisted_state_json(c.state));
+}
+
+Status shim_request(const Container& c, const std::string& op, int signal, bool all) {
+  control::Request r;
+  r.op = op;
+  r.signal = signal;
+  r.all = all;
+  return control::call(c.dir.file("shim.sock"), r);
+}
+
+Result<int> parse_signal(const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+    int n = atoi(text.c_str());
+    if (n <= 0 || n > 64) return make_error("invalid signal: " + text);
+    return n;
+  }
+  std::string name = text;
+  for (auto& ch : name) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  static const std::pair<const char*, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"IOT", SIGIOT},   {"BUS", SIGBUS},
+      {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG},
+      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+      {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+  };
+  for (auto& [n, v] : kSignals)
+    if (name == n) return v;
+  if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
+    bool min = name[3] == 'I';
+    std::string rest = name.substr(5);
+    int off = rest.empty() ? 0 : atoi(rest.c_str());
+    int sig = min ? SIGRTMIN + off : SIGRTMAX + off;
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+  }
+  return make_error("invalid signal: " + text);
+}
+
+Status write_pid_file(const std::string& path, long pid) {
+  return write_file_atomic(path, std::to_string(pid));
+}
+
+}  // namespace runvm::cli

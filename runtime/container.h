@@ -1,0 +1,35 @@
+// Loading and persisting one container's state for the verbs, and working
+// out its live status from the shim.
+#pragma once
+
+#include <string>
+
+#include "runtime/container_dir.h"
+#include "runtime/verbs.h"
+#include "spec/state.h"
+
+namespace runvm::cli {
+
+struct Container {
+  ContainerDir dir;
+  oci::ContainerState state;  // status and pid are live (see refresh)
+};
+
+// Fails with runc's "container does not exist" when there is no such id.
+Result<Container> load_container(const GlobalOptions& g, const std::string& id);
+Status save_state(const Container& c);
+
+// True while the shim process recorded in the state still runs (pid and
+// start time match: a reused pid is not our shim).
+bool shim_alive(const oci::ContainerState& s);
+
+// Sends a control request to the container's shim.
+Status shim_request(const Container& c, const std::string& op, int signal = 0, bool all = false);
+
+// Parses "SIGTERM", "TERM", "15".
+Result<int> parse_signal(const std::string& text);
+
+// Writes `pid` to `path` atomically, as runc does.
+Status write_pid_file(const std::string& path, long pid);
+
+}  // namespace runvm::cli

@@ -1,0 +1,59 @@
+// `runvm delete`: remove a stopped container (with --force, stop it first).
+#include <getopt.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "runtime/container.h"
+#include "runtime/verbs.h"
+
+namespace runvm::cli {
+
+Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
+  bool force = false;
+  static const option opts[] = {{"force", no_argument, nullptr, 'f'},
+                                {"help", no_argument, nullptr, 'h'},
+                                {nullptr, 0, nullptr, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "fh", opts, nullptr)) != -1) {
+    if (c == 'f') {
+      force = true;
+      continue;
+    }
+    if (c == 'h') {
+      printf(
+          "usage: runvm delete [--force] CONTAINER_ID\n\n"
+          "Deletes a stopped container; --force kills a running one first.\n");
+      return 0;
+    }
+    return make_error(std::string("unknown option ") + argv[optind - 1]);
+  }
+  if (optind != argc - 1) return make_error("requires exactly one argument: CONTAINER_ID");
+  g.subject = argv[optind];
+  auto loaded = load_container(g, argv[optind]);
+  if (!loaded.ok()) {
+    // runc: deleting a container that does not exist fails unless forced.
+    if (force && loaded.error().code == ENOENT) return 0;
+    return std::move(loaded).error();
+  }
+  auto& ct = *loaded;
+  auto lock = RUNVM_TRY(ct.dir.lock());
+  if (ct.state.status != oci::Status::kStopped) {
+    if (!force && ct.state.status != oci::Status::kCreated)
+      return make_error("cannot delete container " + ct.state.id + " that is not stopped: " +
+                        std::string(oci::to_string(ct.state.status)));
+    // The shim is the container: killing it takes the VM (PR_SET_PDEATHSIG)
+    // and every process in it down.
+    kill(static_cast<pid_t>(ct.state.shim.pid), SIGKILL);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (shim_alive(ct.state) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (shim_alive(ct.state)) return make_error("shim did not exit after SIGKILL");
+  }
+  RUNVM_CHECK(ct.dir.remove());
+  return 0;
+}
+
+}  // namespace runvm::cli

@@ -1,0 +1,79 @@
+#include "runtime/launch.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "runtime/assets.h"
+#include "runtime/shim_launcher.h"
+#include "spec/config.h"
+#include "spec/proc_start_time.h"
+
+namespace runvm::cli {
+
+namespace {
+
+// Removes the state directory unless dismissed: create's failure path.
+struct DirGuard {
+  const ContainerDir* dir;
+  ~DirGuard() {
+    if (dir) (void)dir->remove();
+  }
+};
+
+}  // namespace
+
+Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
+  RUNVM_CHECK(validate_id(o.id));
+  if (!o.console_socket.empty()) return make_error("--console-socket: not supported yet");
+  std::error_code ec;
+  std::string bundle_dir = std::filesystem::absolute(o.bundle, ec).lexically_normal().string();
+  if (ec) return make_error("bundle " + o.bundle + ": " + ec.message());
+  auto bundle = RUNVM_TRY(oci::load_bundle(bundle_dir));
+  if (!bundle.config.process) return make_error("config.json: process: is required");
+  if (bundle.config.process->terminal) return make_error("terminal: not supported yet");
+  auto assets = RUNVM_TRY(find_guest_assets("", "", ""));
+  auto shim_bin = RUNVM_TRY(find_shim_binary());
+
+  ContainerDir dir(g.root, o.id);
+  RUNVM_CHECK(dir.create());
+  DirGuard guard{&dir};
+
+  Container c{dir, {}};
+  c.state.oci_version = bundle.config.oci_version;
+  c.state.id = o.id;
+  c.state.status = oci::Status::kCreating;
+  c.state.bundle = bundle.dir;
+  c.state.rootfs = bundle.rootfs;
+  c.state.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  c.state.annotations = bundle.config.annotations;
+  RUNVM_CHECK(save_state(c));
+
+  std::vector<std::string> argv = {shim_bin,        "--id",      o.id,
+                                   "--bundle",      bundle.dir,  "--state-dir",
+                                   dir.path(),      "--kernel",  assets.kernel,
+                                   "--initrd",      assets.initrd, "--qemu",
+                                   assets.qemu,     "--log",     dir.file("shim.log")};
+  if (g.debug) argv.push_back("--debug");
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv)));
+
+  c.state.pid = pid;
+  c.state.status = oci::Status::kCreated;
+  c.state.shim.pid = pid;
+  c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
+  c.state.shim.socket = dir.file("shim.sock");
+  auto saved = save_state(c);
+  if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
+  if (!saved.ok()) {
+    kill(pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
+    return std::move(saved).error();
+  }
+  guard.dir = nullptr;
+  return pid;
+}
+
+}  // namespace runvm::cli

@@ -1,0 +1,25 @@
+// What `create` and `run` share: validate the bundle, make the state
+// directory, start the shim (which boots the VM and creates the process)
+// and record the container. Nothing is left behind on failure.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "runtime/container.h"
+
+namespace runvm::cli {
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  int preserve_fds = 0;
+};
+
+// Returns the shim's pid (the container's pid). The shim is our child.
+Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o);
+
+}  // namespace runvm::cli

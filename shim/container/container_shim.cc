@@ -1,0 +1,201 @@
+#include "shim/container/container_shim.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest/protocol/frame.h"
+#include "shim/container/agent_request.h"
+#include "shim/control/control.h"
+#include "spec/base/log.h"
+
+namespace runvm {
+
+namespace {
+
+// Host ports the agent dials for the container's stdio.
+constexpr uint32_t kStdinPort = 1025, kStdoutPort = 1026, kStderrPort = 1027;
+// How long output may still drain after the process exited.
+constexpr int kDrainMs = 5000;
+
+// One end of a socketpair handed to the vsock device on the guest's first
+// connection to a port; the other end stays with the shim.
+struct StdioChannel {
+  UniqueFd host;
+  PortHandler handler;
+};
+
+Result<StdioChannel> stdio_channel() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return errno_error("socketpair");
+  auto device_end = std::make_shared<UniqueFd>(sv[1]);
+  StdioChannel c{UniqueFd(sv[0]), [device_end]() -> Result<UniqueFd> {
+                   if (!device_end->valid()) return make_error("stdio already connected", EADDRINUSE);
+                   return std::move(*device_end);
+                 }};
+  return c;
+}
+
+Result<UniqueFd> listen_unix(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return errno_error("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  unlink(path.c_str());
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return errno_error("bind " + path);
+  chmod(path.c_str(), 0600);
+  if (listen(fd.get(), 16) < 0) return errno_error("listen " + path);
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ContainerShim>> ContainerShim::create(ContainerShimOptions options) {
+  std::unique_ptr<ContainerShim> shim(new ContainerShim(std::move(options)));
+  RUNVM_CHECK(shim->boot());
+  return shim;
+}
+
+ContainerShim::~ContainerShim() {
+  if (in_) in_->detach();  // may sit in read(2) on a terminal forever
+  vm_.reset();
+  unlink((opts_.state_dir + "/shim.sock").c_str());
+}
+
+Status ContainerShim::boot() {
+  const auto& config = opts_.bundle.config;
+  if (!config.process) return make_error("config.json: process: is required");
+  bool terminal = config.process->terminal;
+  auto in = RUNVM_TRY(stdio_channel());
+  auto out = RUNVM_TRY(stdio_channel());
+  auto err = RUNVM_TRY(stdio_channel());
+  StdioPortSet ports{kStdinPort, kStdoutPort, terminal ? 0u : kStderrPort};
+
+  MicroVmConfig vm = opts_.vm;
+  vm.state_dir = opts_.state_dir;
+  vm.shares.push_back(
+      {kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, config.root.readonly}});
+  vm.port_handlers.emplace_back(kStdinPort, in.handler);
+  vm.port_handlers.emplace_back(kStdoutPort, out.handler);
+  if (!terminal) vm.port_handlers.emplace_back(kStderrPort, err.handler);
+  vm_ = RUNVM_TRY(MicroVm::boot(vm));
+
+  auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
+  RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
+
+  control_ = RUNVM_TRY(listen_unix(opts_.state_dir + "/shim.sock"));
+  // Relay our own stdio, which is the container's (inherited from the caller).
+  in_ = std::make_unique<StdioPump>(STDIN_FILENO, std::move(in.host));
+  out_ = std::make_unique<StdioPump>(std::move(out.host), STDOUT_FILENO);
+  if (!terminal) err_ = std::make_unique<StdioPump>(std::move(err.host), STDERR_FILENO);
+  write_status("created");
+  return {};
+}
+
+void ContainerShim::write_status(const char* status) {
+  // Atomic replace: `runvm state` may read it at any time.
+  std::string tmp = opts_.state_dir + "/status.tmp", final = opts_.state_dir + "/status";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  [[maybe_unused]] auto w = write(fd, status, strlen(status));
+  close(fd);
+  rename(tmp.c_str(), final.c_str());
+}
+
+Status ContainerShim::dispatch(const std::string& body) {
+  auto req = RUNVM_TRY(control::parse_request(body));
+  auto& agent = vm_->agent();
+  if (req.op == "start") {
+    if (started_) return make_error("container already started");
+    RUNVM_CHECK(agent.start(opts_.id));
+    started_ = true;
+    write_status("running");
+    return {};
+  }
+  if (req.op == "kill") return agent.signal(opts_.id, req.signal, req.all);
+  if (req.op == "pause") {
+    RUNVM_CHECK(vm_->engine().pause());
+    write_status("paused");
+    return {};
+  }
+  if (req.op == "resume") {
+    RUNVM_CHECK(vm_->engine().resume());
+    write_status(started_ ? "running" : "created");
+    return {};
+  }
+  if (req.op == "resize")
+    return agent.resize(opts_.id, static_cast<uint16_t>(req.rows), static_cast<uint16_t>(req.cols));
+  return make_error("unknown request " + req.op);
+}
+
+Status ContainerShim::handle_control(int listen_fd) {
+  UniqueFd conn(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!conn) return {};  // the client gave up; nothing to answer
+  pollfd p{conn.get(), POLLIN, 0};
+  if (poll(&p, 1, 5000) <= 0) return {};
+  auto body = proto::read_frame(conn.get());
+  Status result = !body.ok()  ? Status(std::move(body).error())
+                  : !*body    ? Status(make_error("empty request"))
+                              : dispatch(**body);
+  return proto::write_frame(conn.get(), control::encode_reply(result));
+}
+
+Result<int> ContainerShim::serve(int signal_fd) {
+  auto& agent = vm_->agent();
+  while (true) {
+    if (auto exit = agent.take_exit()) return finish(static_cast<int>(exit->status));
+    pollfd fds[4] = {{control_.get(), POLLIN, 0},
+                     {agent.fd(), POLLIN, 0},
+                     {vm_->engine().pidfd(), POLLIN, 0},
+                     {signal_fd, POLLIN, 0}};
+    if (poll(fds, signal_fd >= 0 ? 4 : 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("poll");
+    }
+    if (fds[1].revents) {
+      auto r = agent.pump();
+      if (!r.ok()) {
+        log::error("agent: " + r.error().message);
+        return finish(SIGKILL);  // the guest side is gone: the process with it
+      }
+      continue;
+    }
+    if (fds[2].revents) {
+      log::error("VM exited unexpectedly: " + vm_->console_tail(3));
+      (void)vm_->wait();
+      return finish(SIGKILL);
+    }
+    if (fds[0].revents) {
+      auto r = handle_control(control_.get());
+      if (!r.ok()) log::debug("control: " + r.error().message);
+    }
+    if (signal_fd >= 0 && (fds[3].revents & POLLIN)) {
+      signalfd_siginfo si;
+      if (read(signal_fd, &si, sizeof si) == sizeof si) {
+        // The shim's pid stands for the container: pass signals on.
+        auto r = agent.signal(opts_.id, static_cast<int>(si.ssi_signo), false);
+        if (!r.ok()) log::debug("forward signal: " + r.error().message);
+      }
+    }
+  }
+}
+
+Result<int> ContainerShim::finish(int wait_status) {
+  write_status("stopped");
+  // Output written before the exit is already queued towards us: let it drain.
+  if (out_ && !out_->wait_for(kDrainMs)) log::debug("stdout did not drain");
+  if (err_ && !err_->wait_for(kDrainMs)) log::debug("stderr did not drain");
+  auto r = vm_->shutdown(5000);
+  if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
+  return wait_status;
+}
+
+}  // namespace runvm

@@ -1,0 +1,49 @@
+// The shim's container lifecycle: boot the VM with the bundle's rootfs on
+// virtio-fs, have the agent create the process, then serve the control
+// socket (start, kill, ...) and relay stdio until the process exits.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shim/container/stdio_pump.h"
+#include "shim/vm/micro_vm.h"
+#include "spec/config.h"
+
+namespace runvm {
+
+struct ContainerShimOptions {
+  std::string id;
+  std::string state_dir;
+  oci::Bundle bundle;
+  MicroVmConfig vm;  // kernel, initrd, accel, sizing; shares and ports are added here
+};
+
+class ContainerShim {
+ public:
+  // Boots and creates the container process (not yet started).
+  static Result<std::unique_ptr<ContainerShim>> create(ContainerShimOptions options);
+  ~ContainerShim();
+
+  // Serves control requests and forwards the signals in `forwarded` (a
+  // signalfd) to the container until its process exits; returns its wait
+  // status. The VM is shut down before returning.
+  Result<int> serve(int signal_fd);
+
+ private:
+  explicit ContainerShim(ContainerShimOptions o) : opts_(std::move(o)) {}
+  Status boot();
+  Status handle_control(int listen_fd);
+  Status dispatch(const std::string& request);
+  void write_status(const char* status);
+  Result<int> finish(int wait_status);
+
+  ContainerShimOptions opts_;
+  std::unique_ptr<MicroVm> vm_;
+  UniqueFd control_;  // listening control socket
+  std::unique_ptr<StdioPump> in_, out_, err_;
+  bool started_ = false;
+};
+
+}  // namespace runvm

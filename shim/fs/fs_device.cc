@@ -1,0 +1,96 @@
+#include "shim/fs/fs_device.h"
+
+#include <linux/virtio_config.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "spec/base/log.h"
+
+namespace runvm {
+
+Result<std::unique_ptr<FsDevice>> FsDevice::create(EventLoop& loop, FsConfig cfg) {
+  auto fs = RUNVM_TRY(PassthroughFs::create(std::move(cfg)));
+  std::unique_ptr<FsDevice> dev(new FsDevice(loop, std::move(fs)));
+  RUNVM_CHECK(dev->start_rerun_fd());
+  return dev;
+}
+
+FsDevice::~FsDevice() {
+  if (rerun_fd_) loop_.remove(rerun_fd_.get());
+}
+
+Status FsDevice::start_rerun_fd() {
+  rerun_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!rerun_fd_) return errno_error("virtio-fs: eventfd");
+  return loop_.add(rerun_fd_.get(), EPOLLIN, [this](uint32_t) { on_rerun(); });
+}
+
+uint64_t FsDevice::features() const { return 1ULL << VIRTIO_F_VERSION_1; }
+
+void FsDevice::queue_started(size_t idx, VirtQueue* q) {
+  if (idx >= kNumQueues) return;
+  queues_[idx] = q;
+  broken_[idx] = false;
+  if (idx == kRequestQueue) fs_->set_queue_size(q->size());
+  run(idx);  // requests may already be waiting
+}
+
+void FsDevice::queue_stopped(size_t idx) {
+  if (idx >= kNumQueues) return;
+  queues_[idx] = nullptr;
+  pending_[idx] = false;
+}
+
+void FsDevice::queue_kicked(size_t idx) {
+  if (idx < kNumQueues) run(idx);
+}
+
+void FsDevice::run(size_t idx) {
+  pending_[idx] = false;
+  if (!process_batch(idx)) return;
+  // Yield to the loop (vsock and other fds) and continue from on_rerun.
+  pending_[idx] = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(rerun_fd_.get(), &one, sizeof one);
+}
+
+void FsDevice::on_rerun() {
+  uint64_t v;
+  [[maybe_unused]] auto r = ::read(rerun_fd_.get(), &v, sizeof v);
+  for (size_t i = 0; i < kNumQueues; ++i)
+    if (pending_[i]) run(i);
+}
+
+bool FsDevice::process_batch(size_t idx) {
+  VirtQueue* q = queues_[idx];
+  if (!q || broken_[idx]) return false;
+  int handled = 0;
+  for (;;) {
+    for (;;) {
+      if (handled == kMaxBatch) {
+        q->notify();
+        return true;
+      }
+      auto popped = q->pop(chain_);
+      if (!popped.ok()) {
+        // A malformed ring: the driver is broken or hostile; stop serving it.
+        log::error("virtio-fs: queue " + std::to_string(idx) + ": " + popped.error().message);
+        broken_[idx] = true;
+        q->notify();
+        return false;
+      }
+      if (!*popped) break;
+      uint32_t len = fs_->handle(chain_);
+      ++handled;
+      if (auto s = q->push_used(chain_.head, len); !s.ok()) {
+        broken_[idx] = true;
+        return false;
+      }
+    }
+    if (!q->enable_kicks()) break;
+  }
+  q->notify();
+  return false;
+}
+
+}  // namespace runvm

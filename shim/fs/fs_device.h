@@ -1,0 +1,55 @@
+// virtio-fs device backend for QEMU's vhost-user-fs-device: the front-end
+// keeps the config space (tag, num_request_queues); we serve the queues.
+// Queue 0 is hiprio (FORGET, BATCH_FORGET, INTERRUPT), queue 1 the one
+// request queue. Requests are handled on the EventLoop thread in batches,
+// with one notification per batch.
+#pragma once
+
+#include <memory>
+
+#include "shim/fs/fs_config.h"
+#include "shim/fs/passthrough_fs.h"
+#include "shim/loop/event_loop.h"
+#include "shim/virtio/device.h"
+
+namespace runvm {
+
+class FsDevice : public VirtioDevice {
+ public:
+  static constexpr size_t kHiprioQueue = 0, kRequestQueue = 1, kNumQueues = 2;
+  // Requests handled per kick before the loop gets a turn (fairness).
+  static constexpr int kMaxBatch = 64;
+
+  static Result<std::unique_ptr<FsDevice>> create(EventLoop& loop, FsConfig cfg);
+  ~FsDevice() override;
+  FsDevice(const FsDevice&) = delete;
+  FsDevice& operator=(const FsDevice&) = delete;
+
+  uint64_t features() const override;
+  size_t num_queues() const override { return kNumQueues; }
+  void set_features(uint64_t) override {}
+  void queue_started(size_t idx, VirtQueue* q) override;
+  void queue_stopped(size_t idx) override;
+  void queue_kicked(size_t idx) override;
+
+  PassthroughFs& fs() { return *fs_; }
+
+ private:
+  FsDevice(EventLoop& loop, std::unique_ptr<PassthroughFs> fs) : loop_(loop), fs_(std::move(fs)) {}
+  Status start_rerun_fd();
+  // Handles up to kMaxBatch chains, then notifies once. Returns true if the
+  // batch limit cut it short (more may be waiting).
+  bool process_batch(size_t idx);
+  void run(size_t idx);
+  void on_rerun();
+
+  EventLoop& loop_;
+  std::unique_ptr<PassthroughFs> fs_;
+  UniqueFd rerun_fd_;  // eventfd: continue a queue after yielding to the loop
+  VirtQueue* queues_[kNumQueues] = {nullptr, nullptr};
+  bool broken_[kNumQueues] = {false, false};
+  bool pending_[kNumQueues] = {false, false};
+  DescChain chain_;
+};
+
+}  // namespace runvm

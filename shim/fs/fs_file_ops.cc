@@ -1,0 +1,224 @@
+// Open files: open/create, read/write straight between guest buffers and
+// the file (preadv/pwritev over the chain's spans), and the rest.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "shim/fs/fs_creds.h"
+#include "shim/fs/passthrough_fs.h"
+
+namespace runvm {
+
+using fuse::ArgReader;
+
+namespace {
+
+bool writes(uint32_t flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC); }
+
+bool valid_offset(uint64_t off) { return off <= static_cast<uint64_t>(INT64_MAX); }
+
+}  // namespace
+
+uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
+  Inode* inode = node(req);
+  ArgReader a(req.args);
+  fuse_open_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  if (!inode) return rw.error(EBADF);
+  if (cfg_.readonly && writes(in.flags)) return rw.error(EROFS);
+  if (inode->type == S_IFDIR) return rw.error(EISDIR);
+  auto fd = reopen(*inode, open_flags_for_host(in.flags));
+  if (!fd.ok()) return rw.error(fd.error().code);
+  fuse_open_out out{};
+  out.fh = handles_.add(std::move(*fd));
+  out.open_flags = open_reply_flags();
+  return rw.ok_struct(out);
+}
+
+uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
+  Inode* parent = node(req);
+  ArgReader a(req.args);
+  fuse_create_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  auto name = a.name();
+  if (!parent) return rw.error(EBADF);
+  if (!name) return rw.error(EINVAL);
+  std::string n(*name);
+  const mode_t mode = in.mode & 07777;
+  const int flags = open_flags_for_host(in.flags) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  UniqueFd fd;
+  bool created = true;
+  {
+    auto creds = fuse::ScopedFsCreds::become(req.in.uid, req.in.gid);
+    if (!creds.ok()) return rw.error(creds.error().code);
+    // Exclusive first, so we know whether the file is ours to fix up.
+    fd.reset(::openat(parent->fd.get(), n.c_str(), flags | O_CREAT | O_EXCL, mode));
+    if (!fd && errno == EEXIST && !(in.flags & O_EXCL)) created = false;
+    else if (!fd) return rw.error(errno);
+  }
+  if (!created) {
+    // Open what is there only if it is a regular file: a FIFO would block us
+    // and a device node would be the host's device.
+    UniqueFd path(::openat(parent->fd.get(), n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!path || ::fstat(path.get(), &st) != 0) return rw.error(errno);
+    if (S_ISDIR(st.st_mode)) return rw.error(EISDIR);
+    if (S_ISLNK(st.st_mode)) return rw.error(ELOOP);
+    if (!S_ISREG(st.st_mode)) return rw.error(EACCES);
+    fd.reset(::openat(proc_fd_.get(), fd_name(path.get()).c_str(), flags & ~O_NOFOLLOW));
+    if (!fd) return rw.error(errno);
+  }
+  if (const mode_t lost = mode & 0777 & host_umask_; created && lost) {
+    struct stat st;
+    if (::fstat(fd.get(), &st) == 0) (void)::fchmod(fd.get(), (st.st_mode & 07777) | lost);
+  }
+  auto e = lookup_entry(*parent, n);
+  if (!e.ok()) return rw.error(e.error().code);
+  struct {
+    fuse_entry_out entry;
+    fuse_open_out open;
+  } out{};
+  out.entry = *e;
+  out.open.fh = handles_.add(std::move(fd));
+  out.open.open_flags = open_reply_flags();
+  uint32_t len = rw.ok_struct(out);
+  if (len == 0 || len < sizeof(fuse_out_header) + sizeof out) {
+    // The guest cannot learn of the handle or lookup: take both back.
+    handles_.remove(out.open.fh);
+    inodes_.forget(out.entry.nodeid, 1);
+  }
+  return len;
+}
+
+uint32_t PassthroughFs::op_read(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_read_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int fd = handles_.get(in.fh);
+  if (fd < 0) return rw.error(EBADF);
+  if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  auto iov = rw.payload_iov(std::min<size_t>(in.size, rw.capacity()));
+  size_t done = 0;
+  for (size_t i = 0; i < iov.size();) {
+    const int n_iov = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+    size_t want = 0;
+    for (int k = 0; k < n_iov; ++k) want += iov[i + k].iov_len;
+    ssize_t n = ::preadv(fd, &iov[i], n_iov, static_cast<off_t>(in.offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (done == 0) return rw.error(errno);
+      break;
+    }
+    done += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;  // end of file
+    i += n_iov;
+  }
+  return rw.finish(done);
+}
+
+uint32_t PassthroughFs::op_write(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_write_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int fd = handles_.get(in.fh);
+  if (fd < 0) return rw.error(EBADF);
+  if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  const auto& iov = req.write_data;
+  size_t done = 0;
+  for (size_t i = 0; i < iov.size();) {
+    const int n_iov = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+    size_t want = 0;
+    for (int k = 0; k < n_iov; ++k) want += iov[i + k].iov_len;
+    ssize_t n = ::pwritev(fd, &iov[i], n_iov, static_cast<off_t>(in.offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (done == 0) return rw.error(errno);
+      break;
+    }
+    done += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;  // short write: report what went
+    i += n_iov;
+  }
+  fuse_write_out out{static_cast<uint32_t>(done), 0};
+  return rw.ok_struct(out);
+}
+
+uint32_t PassthroughFs::op_release(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_release_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  if (!handles_.remove(in.fh)) return rw.error(EBADF);
+  return rw.ok();
+}
+
+uint32_t PassthroughFs::op_fsync(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_fsync_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int fd = handles_.get(in.fh);
+  if (fd < 0) return rw.error(EBADF);
+  int r = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? ::fdatasync(fd) : ::fsync(fd);
+  return r == 0 ? rw.ok() : rw.error(errno);
+}
+
+uint32_t PassthroughFs::op_flush(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_flush_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  // Locks stay in the guest (no FUSE_POSIX_LOCKS) and writes are synchronous:
+  // nothing to flush.
+  return handles_.get(in.fh) < 0 ? rw.error(EBADF) : rw.ok();
+}
+
+uint32_t PassthroughFs::op_fallocate(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_fallocate_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int fd = handles_.get(in.fh);
+  if (fd < 0) return rw.error(EBADF);
+  if (!valid_offset(in.offset) || !valid_offset(in.length)) return rw.error(EINVAL);
+  if (::fallocate(fd, static_cast<int>(in.mode), static_cast<off_t>(in.offset),
+                  static_cast<off_t>(in.length)) != 0)
+    return rw.error(errno);
+  return rw.ok();
+}
+
+uint32_t PassthroughFs::op_lseek(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_lseek_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int fd = handles_.get(in.fh);
+  if (fd < 0) return rw.error(EBADF);
+  if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  if (in.whence != SEEK_SET && in.whence != SEEK_CUR && in.whence != SEEK_END &&
+      in.whence != SEEK_DATA && in.whence != SEEK_HOLE)
+    return rw.error(EINVAL);
+  off_t r = ::lseek(fd, static_cast<off_t>(in.offset), static_cast<int>(in.whence));
+  if (r < 0) return rw.error(errno);
+  fuse_lseek_out out{static_cast<uint64_t>(r)};
+  return rw.ok_struct(out);
+}
+
+uint32_t PassthroughFs::op_copy_file_range(const Request& req, Reply& rw) {
+  ArgReader a(req.args);
+  fuse_copy_file_range_in in;
+  if (!a.read(in)) return rw.error(EINVAL);
+  int from = handles_.get(in.fh_in), to = handles_.get(in.fh_out);
+  if (from < 0 || to < 0) return rw.error(EBADF);
+  if (!valid_offset(in.off_in) || !valid_offset(in.off_out) || in.flags != 0)
+    return rw.error(EINVAL);
+  loff_t off_in = static_cast<loff_t>(in.off_in), off_out = static_cast<loff_t>(in.off_out);
+  // The reply counts in 32 bits.
+  size_t len = static_cast<size_t>(std::min<uint64_t>(in.len, 1u << 30));
+  ssize_t n = ::copy_file_range(from, &off_in, to, &off_out, len, 0);
+  if (n < 0) return rw.error(errno);
+  fuse_write_out out{static_cast<uint32_t>(n), 0};
+  return rw.ok_struct(out);
+}
+
+}  // namespace runvm

@@ -1,0 +1,232 @@
+// Containment and ownership: the guest must never reach outside the shared
+// directory, make us follow a symlink or open a host device, and files it
+// creates must belong to the requesting uid/gid with exactly its mode.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/fsuid.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "shim/fs/fuse_test_client.h"
+#include "shim/fs/passthrough_fs.h"
+
+namespace runvm {
+namespace {
+
+using testing::Args;
+using testing::FuseTestClient;
+using testing::ScratchDir;
+
+constexpr uint64_t kRoot = FUSE_ROOT_ID;
+
+class FsSecurityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir.path().empty());
+    // Something outside the share the guest must not reach.
+    outside = outside_dir.path();
+    std::ofstream(outside + "/secret") << "top secret";
+    ASSERT_EQ(::symlink(outside.c_str(), (dir / "esc").c_str()), 0);
+    ASSERT_EQ(::symlink((outside + "/secret").c_str(), (dir / "esc_file").c_str()), 0);
+    ASSERT_EQ(::symlink("../../../../../../../../", (dir / "up").c_str()), 0);
+    make();
+  }
+  void make() {
+    auto r = PassthroughFs::create({dir.path(), CachePolicy::kCoherent, false});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    fs = std::move(*r);
+    client = std::make_unique<FuseTestClient>(*fs);
+    client->init();
+  }
+  FuseTestClient& c() { return *client; }
+  std::vector<std::string> outside_entries() {
+    std::vector<std::string> v;
+    for (auto& e : std::filesystem::directory_iterator(outside)) v.push_back(e.path().filename());
+    return v;
+  }
+
+  ScratchDir dir, outside_dir;
+  std::string outside;
+  std::unique_ptr<PassthroughFs> fs;
+  std::unique_ptr<FuseTestClient> client;
+};
+
+TEST_F(FsSecurityTest, NamesThatAreNotOneComponentAreRejected) {
+  for (std::string bad : {"..", ".", "", "a/b", "/etc", "../esc", "esc/secret"}) {
+    EXPECT_EQ(c().lookup(kRoot, bad), 0u) << bad;
+    EXPECT_EQ(c().last_error, EINVAL) << bad;
+    EXPECT_EQ(c().mkdir(kRoot, bad), 0u) << bad;
+    EXPECT_EQ(c().create(kRoot, bad).first, 0u) << bad;
+  }
+  Args unterminated;
+  unterminated.raw("noterminator");
+  EXPECT_EQ(c().call(FUSE_LOOKUP, kRoot, unterminated).error, EINVAL);
+}
+
+TEST_F(FsSecurityTest, SymlinksAreNeverFollowed) {
+  uint64_t esc = c().lookup(kRoot, "esc");
+  ASSERT_NE(esc, 0u);
+  auto attr = c().getattr(esc);
+  ASSERT_TRUE(attr);
+  EXPECT_TRUE(S_ISLNK(attr->mode));  // the link itself, not the directory it names
+  EXPECT_EQ(c().lookup(esc, "secret"), 0u);
+  EXPECT_EQ(c().last_error, ENOTDIR);
+  EXPECT_EQ(c().open(esc, O_RDONLY, FUSE_OPENDIR), 0u);
+  EXPECT_EQ(c().mkdir(esc, "planted"), 0u);
+  EXPECT_EQ(c().create(esc, "planted").first, 0u);
+  EXPECT_EQ(c().symlink(esc, "planted", "x"), 0u);
+
+  uint64_t file_link = c().lookup(kRoot, "esc_file");
+  ASSERT_NE(file_link, 0u);
+  EXPECT_EQ(c().open(file_link, O_RDONLY), 0u);
+  EXPECT_EQ(c().last_error, EACCES);
+  EXPECT_EQ(c().open(file_link, O_WRONLY | O_TRUNC), 0u);
+  // CREATE over an existing symlink neither follows nor truncates it.
+  EXPECT_EQ(c().create(kRoot, "esc_file", 0644, O_RDWR | O_TRUNC).first, 0u);
+  EXPECT_EQ(c().last_error, ELOOP);
+  fuse_setattr_in trunc{};
+  trunc.valid = FATTR_SIZE;
+  EXPECT_NE(c().call(FUSE_SETATTR, file_link, Args().add(trunc)).error, 0);
+  fuse_setattr_in chmod{};
+  chmod.valid = FATTR_MODE;
+  chmod.mode = 0777;
+  EXPECT_NE(c().call(FUSE_SETATTR, file_link, Args().add(chmod)).error, 0);
+
+  uint64_t up = c().lookup(kRoot, "up");
+  EXPECT_EQ(c().lookup(up, "etc"), 0u);
+  EXPECT_EQ(c().last_error, ENOTDIR);
+
+  std::ifstream in(outside + "/secret");
+  std::string s;
+  std::getline(in, s);
+  EXPECT_EQ(s, "top secret");
+  struct stat st;
+  ASSERT_EQ(::stat((outside + "/secret").c_str(), &st), 0);
+  EXPECT_NE(st.st_mode & 0777, 0777u);
+  EXPECT_EQ(outside_entries(), std::vector<std::string>{"secret"});
+}
+
+TEST_F(FsSecurityTest, AbsoluteSymlinkTargetsAreStoredVerbatim) {
+  uint64_t abs = c().symlink(kRoot, "abs", outside + "/secret");
+  ASSERT_NE(abs, 0u);
+  EXPECT_EQ(c().call(FUSE_READLINK, abs).str(), outside + "/secret");
+  char buf[256] = {};
+  ASSERT_GT(::readlink((dir / "abs").c_str(), buf, sizeof buf - 1), 0);
+  EXPECT_EQ(std::string(buf), outside + "/secret");
+  EXPECT_EQ(c().open(abs, O_RDONLY), 0u);
+  // Xattrs land on the link (user.* is refused on symlinks), not its target.
+  fuse_setxattr_in x{1, 0, 0, 0};
+  Args a;
+  a.raw(std::string_view(reinterpret_cast<const char*>(&x), 8)).str("user.t").raw("1");
+  EXPECT_EQ(c().call(FUSE_SETXATTR, abs, a).error, EPERM);
+  char v[4];
+  EXPECT_EQ(::getxattr((outside + "/secret").c_str(), "user.t", v, sizeof v), -1);
+}
+
+TEST_F(FsSecurityTest, RenamesAndLinksStayInside) {
+  auto [f, fh] = c().create(kRoot, "f");
+  ASSERT_NE(f, 0u);
+  uint64_t esc = c().lookup(kRoot, "esc");
+  auto rename = [&](uint64_t newdir, const char* to) {
+    fuse_rename2_in in{newdir, 0, 0};
+    return c().call(FUSE_RENAME2, kRoot, Args().add(in).str("f").str(to)).error;
+  };
+  EXPECT_EQ(rename(kRoot, "../f"), EINVAL);
+  EXPECT_EQ(rename(kRoot, ".."), EINVAL);
+  EXPECT_EQ(rename(esc, "f"), ENOTDIR);  // into the symlinked outside dir
+  EXPECT_EQ(rename(424242, "f"), EBADF);
+  auto link = c().call(FUSE_LINK, esc, Args().add(fuse_link_in{f}).str("f"));
+  EXPECT_NE(link.error, 0);
+  EXPECT_EQ(c().call(FUSE_LINK, kRoot, Args().add(fuse_link_in{f}).str("../f")).error, EINVAL);
+  EXPECT_EQ(c().call(FUSE_LINK, kRoot, Args().add(fuse_link_in{kRoot}).str("root2")).error, EPERM);
+  EXPECT_EQ(c().call(FUSE_UNLINK, esc, Args().str("secret")).error, ENOTDIR);
+  EXPECT_EQ(outside_entries(), std::vector<std::string>{"secret"});
+}
+
+TEST_F(FsSecurityTest, DeviceNodesAndFifosAreNeverOpenedOnTheHost) {
+  uint64_t fifo = c().mknod(kRoot, "fifo", S_IFIFO | 0666);
+  ASSERT_NE(fifo, 0u) << c().last_error;
+  EXPECT_EQ(c().open(fifo, O_RDONLY), 0u);  // would block the server if opened
+  EXPECT_EQ(c().last_error, EACCES);
+  EXPECT_EQ(c().create(kRoot, "fifo").first, 0u);
+  EXPECT_EQ(c().last_error, EACCES);
+  uint64_t null = c().mknod(kRoot, "null", S_IFCHR | 0666, makedev(1, 3));
+  ASSERT_NE(null, 0u) << c().last_error;
+  EXPECT_EQ(c().open(null, O_RDWR), 0u);
+  EXPECT_EQ(c().last_error, EACCES);
+  EXPECT_EQ(c().mknod(kRoot, "dir", S_IFDIR | 0755), 0u);
+  EXPECT_EQ(c().last_error, EINVAL);
+}
+
+TEST_F(FsSecurityTest, StaleNodeidsAndHandlesMiss) {
+  EXPECT_EQ(c().lookup(99999, "x"), 0u);
+  EXPECT_EQ(c().last_error, EBADF);
+  EXPECT_FALSE(c().getattr(0).has_value());
+  EXPECT_EQ(c().read(12345, 0, 10).error, EBADF);
+  EXPECT_EQ(c().write(12345, 0, {'x'}), EBADF);
+}
+
+TEST_F(FsSecurityTest, CreatedFilesBelongToTheCaller) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  c().uid = 1000;
+  c().gid = 1001;
+  // The share root is root's and mode 0700: the guest already checked
+  // permissions, we only set ownership.
+  uint64_t d = c().mkdir(kRoot, "d", 0700);
+  ASSERT_NE(d, 0u) << c().last_error;
+  auto [f, fh] = c().create(d, "f", 0600);
+  ASSERT_NE(f, 0u) << c().last_error;
+  ASSERT_NE(c().symlink(d, "l", "f"), 0u);
+  ASSERT_NE(c().mknod(d, "p", S_IFIFO | 0600), 0u);
+  for (auto p : {"d", "d/f", "d/l", "d/p"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((dir / p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, 1000u) << p;
+    EXPECT_EQ(st.st_gid, 1001u) << p;
+  }
+  // Only this thread's fs ids changed, and only for the call.
+  EXPECT_EQ(::setfsuid(-1), 0);
+  std::ofstream(dir / "mine") << 1;
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  c().uid = static_cast<uint32_t>(-1);
+  EXPECT_EQ(c().mkdir(kRoot, "bad"), 0u);
+  EXPECT_EQ(c().last_error, EINVAL);
+}
+
+TEST_F(FsSecurityTest, ModesAreExactDespiteHostUmaskAndSetgidDirsApply) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  mode_t old = ::umask(027);
+  make();  // reads the host umask
+  c().uid = 1000;
+  c().gid = 1000;
+  uint64_t d = c().mkdir(kRoot, "d", 0777);
+  auto [f, fh] = c().create(kRoot, "f", 0666);
+  uint64_t p = c().mknod(kRoot, "p", S_IFIFO | 0662);
+  ::umask(old);
+  ASSERT_TRUE(d && f && p);
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0777u);
+  ASSERT_EQ(::stat((dir / "f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0666u);
+  ASSERT_EQ(::stat((dir / "p").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0662u);
+  EXPECT_EQ(c().getattr(f)->mode & 07777, 0666u);
+
+  ASSERT_EQ(::chown((dir / "d").c_str(), 0, 500), 0);
+  ASSERT_EQ(::chmod((dir / "d").c_str(), 02777), 0);
+  uint64_t sub = c().mkdir(d, "sub", 0755);
+  ASSERT_NE(sub, 0u);
+  ASSERT_EQ(::stat((dir / "d/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 500u);  // inherited from the set-gid parent
+  EXPECT_TRUE(st.st_mode & S_ISGID);
+  EXPECT_EQ(st.st_uid, 1000u);
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,290 @@
+#include "shim/fs/passthrough_fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+
+namespace runvm {
+
+namespace {
+
+constexpr uint64_t kExclusiveTimeout = 24 * 3600;  // s: nothing else changes the tree
+constexpr uint64_t kCoherentTimeout = 1;           // s: the host may change it any time
+constexpr uint32_t kPageSize = 4096;
+// Descriptors a request needs besides its data pages: in header + args
+// (up to 2), out header + args (2), and slack for unaligned buffers.
+constexpr uint16_t kDescOverhead = 8;
+
+// The process umask, which (unlike umask(2)) can be read without changing it.
+mode_t read_host_umask() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PassthroughFs>> PassthroughFs::create(FsConfig cfg) {
+  UniqueFd root(::open(cfg.shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return errno_error("virtio-fs: open shared dir " + cfg.shared_dir);
+  struct stat st;
+  if (::fstat(root.get(), &st) != 0) return errno_error("virtio-fs: stat " + cfg.shared_dir);
+  UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!proc) return errno_error("virtio-fs: open /proc/self/fd");
+  return std::unique_ptr<PassthroughFs>(
+      new PassthroughFs(std::move(cfg), std::move(root), st, std::move(proc)));
+}
+
+PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st, UniqueFd proc_fd)
+    : cfg_(std::move(cfg)),
+      proc_fd_(std::move(proc_fd)),
+      inodes_(std::move(root), st),
+      host_umask_(read_host_umask()) {}
+
+void PassthroughFs::set_queue_size(uint16_t queue_size) {
+  max_pages_ = queue_size > kDescOverhead + 1
+                   ? std::min<uint32_t>(kMaxPages, queue_size - kDescOverhead)
+                   : 1;
+}
+
+uint32_t PassthroughFs::handle(const DescChain& chain) {
+  std::optional<uint64_t> unique;
+  auto req = parser_.parse(chain, unique);
+  if (!req.ok()) {
+    if (!unique) return 0;
+    Reply rw(chain.writable, *unique);
+    return rw.error(req.error().code ? req.error().code : EINVAL);
+  }
+  Reply rw(chain.writable, req->in.unique);
+  return dispatch(*req, rw);
+}
+
+bool PassthroughFs::read_only_request(uint32_t opcode) const {
+  switch (opcode) {
+    case FUSE_SETATTR:
+    case FUSE_SYMLINK:
+    case FUSE_MKNOD:
+    case FUSE_MKDIR:
+    case FUSE_UNLINK:
+    case FUSE_RMDIR:
+    case FUSE_RENAME:
+    case FUSE_RENAME2:
+    case FUSE_LINK:
+    case FUSE_WRITE:
+    case FUSE_SETXATTR:
+    case FUSE_REMOVEXATTR:
+    case FUSE_CREATE:
+    case FUSE_FALLOCATE:
+    case FUSE_COPY_FILE_RANGE:
+      return false;
+    default:
+      return true;
+  }
+}
+
+uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
+  const uint32_t op = req.in.opcode;
+  if (op == FUSE_INIT) return op_init(req, rw);
+  if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
+  if (cfg_.readonly && !read_only_request(op)) return rw.error(EROFS);
+  switch (op) {
+    case FUSE_DESTROY: return op_destroy(rw);
+    case FUSE_FORGET: op_forget(req); return 0;
+    case FUSE_BATCH_FORGET: op_batch_forget(req); return 0;
+    case FUSE_INTERRUPT: return 0;  // requests complete synchronously: nothing to interrupt
+    case FUSE_LOOKUP: return op_lookup(req, rw);
+    case FUSE_GETATTR: return op_getattr(req, rw);
+    case FUSE_SETATTR: return op_setattr(req, rw);
+    case FUSE_READLINK: return op_readlink(req, rw);
+    case FUSE_SYMLINK: return op_symlink(req, rw);
+    case FUSE_MKNOD: return op_mknod(req, rw);
+    case FUSE_MKDIR: return op_mkdir(req, rw);
+    case FUSE_UNLINK: return op_unlink(req, rw, false);
+    case FUSE_RMDIR: return op_unlink(req, rw, true);
+    case FUSE_RENAME: return op_rename(req, rw, false);
+    case FUSE_RENAME2: return op_rename(req, rw, true);
+    case FUSE_LINK: return op_link(req, rw);
+    case FUSE_OPEN: return op_open(req, rw);
+    case FUSE_READ: return op_read(req, rw);
+    case FUSE_WRITE: return op_write(req, rw);
+    case FUSE_STATFS: return op_statfs(req, rw);
+    case FUSE_RELEASE:
+    case FUSE_RELEASEDIR: return op_release(req, rw);
+    case FUSE_FSYNC:
+    case FUSE_FSYNCDIR: return op_fsync(req, rw);
+    case FUSE_FLUSH: return op_flush(req, rw);
+    case FUSE_SETXATTR: return op_setxattr(req, rw);
+    case FUSE_GETXATTR: return op_getxattr(req, rw, false);
+    case FUSE_LISTXATTR: return op_getxattr(req, rw, true);
+    case FUSE_REMOVEXATTR: return op_removexattr(req, rw);
+    case FUSE_OPENDIR: return op_opendir(req, rw);
+    case FUSE_READDIR: return op_readdir(req, rw, false);
+    case FUSE_READDIRPLUS: return op_readdir(req, rw, true);
+    case FUSE_ACCESS: return op_access(req, rw);
+    case FUSE_CREATE: return op_create(req, rw);
+    case FUSE_FALLOCATE: return op_fallocate(req, rw);
+    case FUSE_LSEEK: return op_lseek(req, rw);
+    case FUSE_COPY_FILE_RANGE: return op_copy_file_range(req, rw);
+    default: return rw.error(ENOSYS);
+  }
+}
+
+uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
+  fuse::ArgReader a(req.args);
+  fuse_init_in in;
+  // Before 7.36 the request ended after `flags` (16 bytes).
+  if (a.remaining() < 16 || !a.read_prefix(in, std::min(a.remaining(), sizeof in)))
+    return rw.error(EINVAL);
+  if (in.major != FUSE_KERNEL_VERSION || in.minor < kMinMinor) return rw.error(EPROTO);
+
+  // A new session: whatever the previous driver held is gone.
+  inodes_.clear();
+  handles_.clear();
+
+  uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
+                  FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC;
+  if (cfg_.cache == CachePolicy::kExclusive) {
+    want |= FUSE_CACHE_SYMLINKS;
+    if (!cfg_.readonly) want |= FUSE_WRITEBACK_CACHE;
+  } else {
+    want |= FUSE_AUTO_INVAL_DATA;
+  }
+  fuse_init_out out{};
+  out.major = FUSE_KERNEL_VERSION;
+  out.minor = std::min<uint32_t>(in.minor, FUSE_KERNEL_MINOR_VERSION);
+  out.max_readahead = in.max_readahead;
+  out.flags = in.flags & want;
+  out.max_background = 64;
+  out.congestion_threshold = 48;
+  out.max_pages = static_cast<uint16_t>(max_pages_);
+  out.max_write = max_pages_ * kPageSize;
+  out.time_gran = 1;
+  writeback_ = out.flags & FUSE_WRITEBACK_CACHE;
+  initialized_ = true;
+  return rw.ok_struct(out);
+}
+
+uint32_t PassthroughFs::op_destroy(Reply& rw) {
+  inodes_.clear();
+  handles_.clear();
+  initialized_ = false;
+  return rw.ok();
+}
+
+void PassthroughFs::op_forget(const Request& req) {
+  fuse::ArgReader a(req.args);
+  fuse_forget_in in;
+  if (a.read(in)) inodes_.forget(req.in.nodeid, in.nlookup);
+}
+
+void PassthroughFs::op_batch_forget(const Request& req) {
+  fuse::ArgReader a(req.args);
+  fuse_batch_forget_in in;
+  if (!a.read(in)) return;
+  fuse_forget_one one;
+  for (uint32_t i = 0; i < in.count && a.read(one); ++i) inodes_.forget(one.nodeid, one.nlookup);
+}
+
+uint64_t PassthroughFs::entry_timeout() const {
+  return cfg_.cache == CachePolicy::kExclusive ? kExclusiveTimeout : kCoherentTimeout;
+}
+
+fuse_attr PassthroughFs::to_attr(const struct stat& st) const {
+  fuse_attr a{};
+  a.ino = st.st_ino;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.atime = static_cast<uint64_t>(st.st_atim.tv_sec);
+  a.mtime = static_cast<uint64_t>(st.st_mtim.tv_sec);
+  a.ctime = static_cast<uint64_t>(st.st_ctim.tv_sec);
+  a.atimensec = static_cast<uint32_t>(st.st_atim.tv_nsec);
+  a.mtimensec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+  a.ctimensec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
+  a.mode = st.st_mode;
+  a.nlink = static_cast<uint32_t>(st.st_nlink);
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.rdev = static_cast<uint32_t>(st.st_rdev);
+  a.blksize = static_cast<uint32_t>(st.st_blksize);
+  return a;
+}
+
+fuse_entry_out PassthroughFs::entry_for(const Inode& inode, const struct stat& st) const {
+  fuse_entry_out e{};
+  e.nodeid = inode.nodeid;
+  e.entry_valid = e.attr_valid = entry_timeout();
+  e.attr = to_attr(st);
+  return e;
+}
+
+Result<struct stat> PassthroughFs::stat_inode(const Inode& inode) const {
+  struct stat st;
+  if (::fstatat(inode.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error("fstatat");
+  return st;
+}
+
+Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_view name) {
+  std::string n(name);  // is_safe_name: one component, no '/', not "." or ".."
+  UniqueFd fd(::openat(parent.fd.get(), n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno_error("lookup");
+  struct stat st;
+  if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error("lookup stat");
+  Inode& inode = inodes_.intern(std::move(fd), st);
+  return entry_for(inode, st);
+}
+
+std::string PassthroughFs::fd_name(int fd) { return std::to_string(fd); }
+
+Result<UniqueFd> PassthroughFs::reopen(const Inode& inode, int flags) const {
+  flags |= O_CLOEXEC | O_NOCTTY;
+  int fd = -1;
+  if (inode.type == S_IFDIR) {
+    fd = ::openat(inode.fd.get(), ".", flags | O_DIRECTORY);
+  } else if (inode.type == S_IFREG) {
+    // The magic link leads straight to this inode; it is not a symlink, so
+    // nothing further is followed.
+    fd = ::openat(proc_fd_.get(), fd_name(inode.fd.get()).c_str(), flags & ~O_NOFOLLOW);
+  } else {
+    // Devices, FIFOs, sockets and symlinks are opened by the guest kernel
+    // itself, never by us on the host.
+    return make_error("reopen: not a regular file or directory", EACCES);
+  }
+  if (fd < 0) return errno_error("reopen");
+  return UniqueFd(fd);
+}
+
+void PassthroughFs::apply_exact_mode(const Inode& inode, mode_t mode) const {
+  const mode_t lost = mode & 0777 & host_umask_;
+  if (inode.type == S_IFLNK || !lost) return;
+  auto st = stat_inode(inode);
+  if (!st.ok()) return;
+  // Only the permission bits the umask took come back; what the kernel
+  // decided (e.g. S_ISGID inherited from the parent) stays.
+  (void)::fchmodat(proc_fd_.get(), fd_name(inode.fd.get()).c_str(), (st->st_mode & 07777) | lost, 0);
+}
+
+int PassthroughFs::open_flags_for_host(uint32_t guest_flags) const {
+  // Only flags with a meaning for an already-resolved file pass; O_DIRECT is
+  // dropped (guest buffers need not meet the host's alignment).
+  int f = static_cast<int>(guest_flags) &
+          (O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK | O_SYNC | O_DSYNC | O_NOATIME);
+  if (writeback_) {
+    // The guest page cache reads around partial writes and appends itself.
+    if ((f & O_ACCMODE) == O_WRONLY) f = (f & ~O_ACCMODE) | O_RDWR;
+    f &= ~O_APPEND;
+  }
+  return f;
+}
+
+uint32_t PassthroughFs::open_reply_flags() const {
+  return cfg_.cache == CachePolicy::kExclusive ? FOPEN_KEEP_CACHE : 0;
+}
+
+}  // namespace runvm

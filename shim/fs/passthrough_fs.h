@@ -1,0 +1,131 @@
+// A FUSE server exporting one host directory by passthrough: the protocol
+// handlers of virtio-fs, free of any transport (FsDevice feeds it chains;
+// tests feed it chains built over plain memory).
+//
+// Containment: the guest names inodes only by nodeid (an O_PATH fd in the
+// InodeTable) plus single path components that is_safe_name() accepted, and
+// every syscall works relative to those fds without following symlinks
+// (O_NOFOLLOW / AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH). Inodes are reopened for
+// I/O through /proc/self/fd only when they are regular files or directories
+// (never symlinks, devices or FIFOs), so no path from the guest is resolved
+// outside the shared directory.
+//
+// Single-threaded: one caller at a time.
+#pragma once
+
+#include <linux/fuse.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "shim/fs/fs_config.h"
+#include "shim/fs/fuse_request.h"
+#include "shim/fs/inode_table.h"
+#include "shim/virtio/virtqueue.h"
+
+namespace runvm {
+
+class PassthroughFs {
+ public:
+  // FUSE minor versions we speak (virtio-fs needs 7.31+).
+  static constexpr uint32_t kMinMinor = 31;
+  static constexpr uint32_t kMaxPages = 256;
+
+  static Result<std::unique_ptr<PassthroughFs>> create(FsConfig cfg);
+
+  // Handles one request; returns the bytes written into chain.writable
+  // (0: no reply, e.g. FORGET or a chain too malformed to answer).
+  uint32_t handle(const DescChain& chain);
+
+  // Caps INIT's max_pages so a request fits in a queue of `queue_size`
+  // descriptors (we take no indirect descriptors).
+  void set_queue_size(uint16_t queue_size);
+
+  bool initialized() const { return initialized_; }
+  size_t inode_count() const { return inodes_.size(); }
+  size_t handle_count() const { return handles_.size(); }
+
+ private:
+  using Request = fuse::Request;
+  using Reply = fuse::ReplyWriter;
+  using Inode = fuse::Inode;
+
+  PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st, UniqueFd proc_fd);
+  uint32_t dispatch(const Request& req, Reply& rw);
+
+  // Helpers (passthrough_fs.cc).
+  fuse_attr to_attr(const struct stat& st) const;
+  fuse_entry_out entry_for(const Inode& inode, const struct stat& st) const;
+  // Looks `name` up under `parent` and counts a lookup; errno on failure.
+  Result<fuse_entry_out> lookup_entry(Inode& parent, std::string_view name);
+  Result<struct stat> stat_inode(const Inode& inode) const;
+  // "N" for /proc/self/fd/N, for use with proc_fd_.
+  static std::string fd_name(int fd);
+  // A real open file description for a regular file or directory.
+  Result<UniqueFd> reopen(const Inode& inode, int flags) const;
+  // Restores mode bits the host umask took from a guest-requested mode.
+  void apply_exact_mode(const Inode& inode, mode_t mode) const;
+  int open_flags_for_host(uint32_t guest_flags) const;
+  uint32_t open_reply_flags() const;
+  bool read_only_request(uint32_t opcode) const;
+  uint64_t entry_timeout() const;
+  Inode* node(const Request& req) { return inodes_.get(req.in.nodeid); }
+
+  // Session (passthrough_fs.cc).
+  uint32_t op_init(const Request& req, Reply& rw);
+  uint32_t op_destroy(Reply& rw);
+  void op_forget(const Request& req);
+  void op_batch_forget(const Request& req);
+
+  // Names (fs_entry_ops.cc).
+  uint32_t op_lookup(const Request& req, Reply& rw);
+  uint32_t op_mknod(const Request& req, Reply& rw);
+  uint32_t op_mkdir(const Request& req, Reply& rw);
+  uint32_t op_symlink(const Request& req, Reply& rw);
+  uint32_t op_link(const Request& req, Reply& rw);
+  uint32_t op_unlink(const Request& req, Reply& rw, bool dir);
+  uint32_t op_rename(const Request& req, Reply& rw, bool v2);
+  // The common tail of the creating ops: entry for the new name.
+  uint32_t reply_new_entry(Inode& parent, std::string_view name, mode_t exact_mode, Reply& rw);
+
+  // Attributes and xattrs (fs_attr_ops.cc).
+  uint32_t op_getattr(const Request& req, Reply& rw);
+  uint32_t op_setattr(const Request& req, Reply& rw);
+  uint32_t op_readlink(const Request& req, Reply& rw);
+  uint32_t op_statfs(const Request& req, Reply& rw);
+  uint32_t op_access(const Request& req, Reply& rw);
+  uint32_t op_setxattr(const Request& req, Reply& rw);
+  uint32_t op_getxattr(const Request& req, Reply& rw, bool list);
+  uint32_t op_removexattr(const Request& req, Reply& rw);
+
+  // Open files (fs_file_ops.cc).
+  uint32_t op_open(const Request& req, Reply& rw);
+  uint32_t op_create(const Request& req, Reply& rw);
+  uint32_t op_read(const Request& req, Reply& rw);
+  uint32_t op_write(const Request& req, Reply& rw);
+  uint32_t op_release(const Request& req, Reply& rw);
+  uint32_t op_fsync(const Request& req, Reply& rw);
+  uint32_t op_flush(const Request& req, Reply& rw);
+  uint32_t op_fallocate(const Request& req, Reply& rw);
+  uint32_t op_lseek(const Request& req, Reply& rw);
+  uint32_t op_copy_file_range(const Request& req, Reply& rw);
+
+  // Directories (fs_dir_ops.cc).
+  uint32_t op_opendir(const Request& req, Reply& rw);
+  uint32_t op_readdir(const Request& req, Reply& rw, bool plus);
+
+  FsConfig cfg_;
+  UniqueFd proc_fd_;  // /proc/self/fd, O_PATH
+  fuse::InodeTable inodes_;
+  fuse::HandleTable handles_;
+  fuse::RequestParser parser_;
+  mode_t host_umask_ = 0;
+  uint32_t max_pages_ = kMaxPages;
+  bool initialized_ = false;
+  bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
+};
+
+}  // namespace runvm

@@ -1,0 +1,410 @@
+// Handlers against a temp dir, driven like the guest kernel drives them.
+#include "shim/fs/passthrough_fs.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "shim/fs/fuse_test_client.h"
+
+namespace runvm {
+namespace {
+
+using testing::Args;
+using testing::FuseTestClient;
+using testing::ScratchDir;
+
+constexpr uint64_t kRoot = FUSE_ROOT_ID;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class PassthroughFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make(CachePolicy::kCoherent, false); }
+  void make(CachePolicy cache, bool readonly) {
+    auto r = PassthroughFs::create({dir.path(), cache, readonly});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    fs = std::move(*r);
+    client = std::make_unique<FuseTestClient>(*fs);
+  }
+  FuseTestClient& c() { return *client; }
+
+  ScratchDir dir;
+  std::unique_ptr<PassthroughFs> fs;
+  std::unique_ptr<FuseTestClient> client;
+};
+
+TEST_F(PassthroughFsTest, RequestsBeforeInitFailAndUnknownOpcodesAreEnosys) {
+  EXPECT_EQ(c().call(FUSE_GETATTR, kRoot, Args().add(fuse_getattr_in{})).error, EIO);
+  c().init();
+  EXPECT_TRUE(fs->initialized());
+  EXPECT_EQ(c().call(FUSE_IOCTL, kRoot).error, ENOSYS);
+  EXPECT_EQ(c().call(9999, kRoot).error, ENOSYS);
+  EXPECT_EQ(c().call(FUSE_GETLK, kRoot).error, ENOSYS);
+  EXPECT_EQ(c().call(FUSE_INTERRUPT, kRoot, Args().add(fuse_interrupt_in{1})).used, 0u);
+}
+
+TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
+  fuse_init_in old{};
+  old.major = 7;
+  old.minor = 30;
+  EXPECT_EQ(c().call(FUSE_INIT, 0, Args().add(old)).error, EPROTO);
+  fs->set_queue_size(128);
+  auto out = c().init();
+  EXPECT_EQ(out.major, 7u);
+  EXPECT_EQ(out.minor, 36u);
+  EXPECT_EQ(out.max_pages, 120u);
+  EXPECT_EQ(out.max_write, 120u * 4096);
+  EXPECT_TRUE(out.flags & FUSE_MAX_PAGES);
+  EXPECT_TRUE(out.flags & FUSE_DO_READDIRPLUS);
+  EXPECT_FALSE(out.flags & FUSE_WRITEBACK_CACHE);  // coherent
+  EXPECT_EQ(out.flags & ~0u & FUSE_POSIX_LOCKS, 0u);
+  // Only what the kernel offered.
+  EXPECT_EQ(c().init(FUSE_ASYNC_READ).flags, uint32_t{FUSE_ASYNC_READ});
+
+  make(CachePolicy::kExclusive, false);
+  fs->set_queue_size(1024);
+  auto ex = c().init();
+  EXPECT_EQ(ex.max_pages, PassthroughFs::kMaxPages);
+  EXPECT_TRUE(ex.flags & FUSE_WRITEBACK_CACHE);
+  // Exclusive trees cache misses too.
+  auto neg = c().call(FUSE_LOOKUP, kRoot, Args().str("absent"));
+  EXPECT_EQ(neg.error, 0);
+  EXPECT_EQ(neg.as<fuse_entry_out>().nodeid, 0u);
+  EXPECT_GT(neg.as<fuse_entry_out>().entry_valid, 1u);
+}
+
+TEST_F(PassthroughFsTest, CreateWriteReadAcrossManyDescriptors) {
+  c().init();
+  auto [node, fh] = c().create(kRoot, "big", 0640);
+  ASSERT_NE(node, 0u) << c().last_error;
+  std::vector<uint8_t> data(300 * 1024 + 123);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + i / 4096);
+  c().piece = 4096;  // like guest pages: one descriptor each
+  uint32_t written = 0;
+  ASSERT_EQ(c().write(fh, 1000, data, &written), 0);
+  EXPECT_EQ(written, data.size());
+  std::string host = slurp(dir / "big");
+  ASSERT_EQ(host.size(), 1000 + data.size());
+  EXPECT_EQ(std::memcmp(host.data() + 1000, data.data(), data.size()), 0);
+
+  c().piece = 3000;  // unaligned pieces, header split across them
+  auto r = c().read(fh, 1000, static_cast<uint32_t>(data.size() + 5000));
+  ASSERT_EQ(r.error, 0);
+  ASSERT_EQ(r.data.size(), data.size());  // short at end of file
+  EXPECT_EQ(r.data, data);
+  auto tail = c().read(fh, 1000 + data.size(), 100);
+  EXPECT_EQ(tail.error, 0);
+  EXPECT_TRUE(tail.data.empty());
+  EXPECT_EQ(c().release(fh), 0);
+  EXPECT_EQ(c().release(fh), EBADF);
+  EXPECT_EQ(c().read(fh, 0, 10).error, EBADF);
+  auto attr = c().getattr(node);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->size, 1000 + data.size());
+  EXPECT_EQ(attr->mode, S_IFREG | 0640u);
+}
+
+TEST_F(PassthroughFsTest, DirectoriesLinksAndRemoval) {
+  c().init();
+  uint64_t d = c().mkdir(kRoot, "d", 0750);
+  ASSERT_NE(d, 0u);
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(c().mkdir(kRoot, "d"), 0u);
+  EXPECT_EQ(c().last_error, EEXIST);
+
+  auto [f, fh] = c().create(d, "f");
+  ASSERT_NE(f, 0u);
+  c().release(fh);
+  auto link = c().call(FUSE_LINK, kRoot, Args().add(fuse_link_in{f}).str("hard"));
+  ASSERT_EQ(link.error, 0);
+  EXPECT_EQ(link.as<fuse_entry_out>().nodeid, f);  // same inode, same nodeid
+  EXPECT_EQ(link.as<fuse_entry_out>().attr.nlink, 2u);
+
+  uint64_t s = c().symlink(kRoot, "sl", "d/f");
+  ASSERT_NE(s, 0u);
+  auto target = c().call(FUSE_READLINK, s);
+  EXPECT_EQ(target.str(), "d/f");
+  EXPECT_EQ(c().call(FUSE_READLINK, f).error, EINVAL);
+
+  EXPECT_EQ(c().call(FUSE_RMDIR, kRoot, Args().str("d")).error, ENOTEMPTY);
+  EXPECT_EQ(c().call(FUSE_UNLINK, d, Args().str("f")).error, 0);
+  EXPECT_EQ(c().call(FUSE_RMDIR, kRoot, Args().str("d")).error, 0);
+  EXPECT_EQ(::access((dir / "d").c_str(), F_OK), -1);
+  // The unlinked inode is still reachable by nodeid until forgotten.
+  EXPECT_TRUE(c().getattr(f).has_value());
+  EXPECT_EQ(c().call(FUSE_UNLINK, kRoot, Args().str("missing")).error, ENOENT);
+}
+
+TEST_F(PassthroughFsTest, Rename2Flags) {
+  c().init();
+  for (auto n : {"a", "b"}) {
+    auto [node, fh] = c().create(kRoot, n);
+    c().write(fh, 0, std::vector<uint8_t>(n, n + 1));
+    c().release(fh);
+  }
+  auto rename2 = [&](const char* from, const char* to, uint32_t flags) {
+    fuse_rename2_in in{kRoot, flags, 0};
+    return c().call(FUSE_RENAME2, kRoot, Args().add(in).str(from).str(to)).error;
+  };
+  EXPECT_EQ(rename2("a", "b", RENAME_NOREPLACE), EEXIST);
+  EXPECT_EQ(rename2("a", "b", RENAME_EXCHANGE), 0);
+  EXPECT_EQ(slurp(dir / "a"), "b");
+  EXPECT_EQ(slurp(dir / "b"), "a");
+  EXPECT_EQ(rename2("a", "c", 0x80), EINVAL);
+  EXPECT_EQ(rename2("a", "c", RENAME_NOREPLACE), 0);
+  EXPECT_EQ(slurp(dir / "c"), "b");
+  fuse_rename_in v1{kRoot};
+  EXPECT_EQ(c().call(FUSE_RENAME, kRoot, Args().add(v1).str("c").str("b")).error, 0);
+  EXPECT_EQ(slurp(dir / "b"), "b");
+  EXPECT_EQ(::access((dir / "c").c_str(), F_OK), -1);
+}
+
+TEST_F(PassthroughFsTest, SetattrModeOwnerSizeTimes) {
+  c().init();
+  auto [f, fh] = c().create(kRoot, "f", 0600);
+  c().write(fh, 0, std::vector<uint8_t>(100, 'x'));
+  fuse_setattr_in in{};
+  in.valid = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_MTIME | FATTR_ATIME;
+  in.mode = 04711;
+  in.uid = 1234;
+  in.gid = 5678;
+  in.size = 10;
+  in.mtime = 1000000;
+  in.mtimensec = 5;
+  in.atime = 2000000;
+  auto r = c().call(FUSE_SETATTR, f, Args().add(in));
+  ASSERT_EQ(r.error, 0);
+  auto attr = r.as<fuse_attr_out>().attr;
+  EXPECT_EQ(attr.size, 10u);
+  EXPECT_EQ(attr.uid, 1234u);
+  EXPECT_EQ(attr.gid, 5678u);
+  EXPECT_EQ(attr.mtime, 1000000u);
+  EXPECT_EQ(attr.mtimensec, 5u);
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 10);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_mode & 07777, 04711u);  // chmod after chown keeps set-uid
+  EXPECT_EQ(st.st_atim.tv_sec, 2000000);
+
+  fuse_setattr_in by_fh{};
+  by_fh.valid = FATTR_SIZE | FATTR_FH;
+  by_fh.fh = fh;
+  by_fh.size = 3;
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(by_fh)).as<fuse_attr_out>().attr.size, 3u);
+  by_fh.fh = fh + 100;
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(by_fh)).error, EBADF);
+}
+
+TEST_F(PassthroughFsTest, Xattrs) {
+  c().init();
+  auto [f, fh] = c().create(kRoot, "x");
+  c().release(fh);
+  fuse_setxattr_in compat{5, 0, 0, 0};
+  auto set = [&](const char* name, std::string_view value, uint32_t flags = 0) {
+    compat.size = static_cast<uint32_t>(value.size());
+    compat.flags = flags;
+    Args a;
+    a.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str(name).raw(value);
+    return c().call(FUSE_SETXATTR, f, a).error;
+  };
+  ASSERT_EQ(set("user.color", "green"), 0);
+  EXPECT_EQ(set("user.color", "red", XATTR_CREATE), EEXIST);
+  EXPECT_EQ(set("user.other", "1", XATTR_REPLACE), ENODATA);
+  char host[16] = {};
+  ASSERT_EQ(::getxattr((dir / "x").c_str(), "user.color", host, sizeof host), 5);
+  EXPECT_STREQ(host, "green");
+
+  auto size_q = c().call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{0, 0}).str("user.color"));
+  EXPECT_EQ(size_q.as<fuse_getxattr_out>().size, 5u);
+  EXPECT_EQ(c().call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.color")).str(),
+            "green");
+  EXPECT_EQ(c().call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{2, 0}).str("user.color")).error,
+            ERANGE);
+  EXPECT_EQ(c().call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.nope")).error,
+            ENODATA);
+  auto list = c().call(FUSE_LISTXATTR, f, Args().add(fuse_getxattr_in{256, 0}));
+  EXPECT_NE(list.str().find(std::string("user.color\0", 11)), std::string::npos);
+  EXPECT_EQ(c().call(FUSE_REMOVEXATTR, f, Args().str("user.color")).error, 0);
+  EXPECT_EQ(::getxattr((dir / "x").c_str(), "user.color", host, sizeof host), -1);
+  // A value longer than the request says it is.
+  compat.size = 100;
+  Args bad;
+  bad.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("xy");
+  EXPECT_EQ(c().call(FUSE_SETXATTR, f, bad).error, EINVAL);
+}
+
+// Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
+std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
+                                         int* calls) {
+  uint64_t fh = c.open(node, O_RDONLY, FUSE_OPENDIR);
+  EXPECT_NE(fh, 0u);
+  std::map<std::string, uint64_t> names;
+  uint64_t off = 0;
+  *calls = 0;
+  for (;;) {
+    fuse_read_in in{};
+    in.fh = fh;
+    in.offset = off;
+    in.size = size;
+    auto r = c.call(plus ? FUSE_READDIRPLUS : FUSE_READDIR, node, Args().add(in), size + 16);
+    EXPECT_EQ(r.error, 0);
+    ++*calls;
+    if (r.data.empty() || *calls > 10000) break;
+    EXPECT_LE(r.data.size(), size);
+    size_t pos = 0;
+    while (pos < r.data.size()) {
+      fuse_entry_out e{};
+      if (plus) {
+        std::memcpy(&e, r.data.data() + pos, sizeof e);
+        pos += sizeof e;
+      }
+      fuse_dirent d;
+      std::memcpy(&d, r.data.data() + pos, sizeof d);
+      std::string name(reinterpret_cast<const char*>(r.data.data() + pos + sizeof d), d.namelen);
+      EXPECT_FALSE(names.count(name)) << "duplicate " << name;
+      names[name] = e.nodeid;
+      pos += (sizeof d + d.namelen + 7) & ~size_t{7};
+      off = d.off;
+    }
+  }
+  c.release(fh, FUSE_RELEASEDIR);
+  return names;
+}
+
+TEST_F(PassthroughFsTest, ReaddirAndReaddirplusAcrossBufferSizes) {
+  c().init();
+  std::set<std::string> want = {".", ".."};
+  for (int i = 0; i < 150; ++i) {
+    std::string n = "file-" + std::to_string(i) + std::string(i % 40, 'z');
+    std::ofstream(dir / n) << i;
+    want.insert(n);
+  }
+  for (bool plus : {false, true}) {
+    for (uint32_t size : {200u, 333u, 4096u, 65536u}) {
+      int calls = 0;
+      auto names = list_dir(c(), kRoot, plus, size, &calls);
+      std::set<std::string> got;
+      for (auto& [n, id] : names) got.insert(n);
+      EXPECT_EQ(got, want) << "plus=" << plus << " size=" << size;
+      if (size == 200u) {
+        EXPECT_GT(calls, 10);
+      }
+      if (plus) {
+        EXPECT_EQ(names["."], 0u);
+        EXPECT_NE(names["file-7zzzzzzz"], 0u);
+        EXPECT_EQ(names["file-7zzzzzzz"], c().lookup(kRoot, "file-7zzzzzzz"));
+      }
+    }
+  }
+  // Each READDIRPLUS entry counted a lookup the guest will forget.
+  const size_t before = fs->inode_count();
+  EXPECT_GE(before, 151u);
+  for (auto& n : want) {
+    if (n == "." || n == "..") continue;
+    uint64_t id = c().lookup(kRoot, n);
+    c().forget(id, 1000);
+  }
+  EXPECT_EQ(fs->inode_count(), 1u);
+  // Too small for even one entry: an empty (end) reply, not an overflow.
+  int calls = 0;
+  EXPECT_TRUE(list_dir(c(), kRoot, true, 50, &calls).empty());
+}
+
+TEST_F(PassthroughFsTest, ForgetBatchForgetAndDestroy) {
+  c().init();
+  uint64_t a = c().mkdir(kRoot, "a");
+  uint64_t b = c().mkdir(kRoot, "b");
+  EXPECT_EQ(c().lookup(kRoot, "a"), a);
+  EXPECT_EQ(fs->inode_count(), 3u);
+  c().forget(a, 1);
+  EXPECT_TRUE(c().getattr(a).has_value());
+  Args batch;
+  batch.add(fuse_batch_forget_in{3, 0}).add(fuse_forget_one{a, 1}).add(fuse_forget_one{b, 1});
+  // count says 3 but only 2 are present: the missing one is ignored.
+  EXPECT_EQ(c().call(FUSE_BATCH_FORGET, 0, batch).used, 0u);
+  EXPECT_EQ(fs->inode_count(), 1u);
+  EXPECT_FALSE(c().getattr(a).has_value());
+  EXPECT_EQ(c().last_error, EBADF);
+  EXPECT_NE(c().create(kRoot, "f").second, 0u);
+  EXPECT_EQ(fs->handle_count(), 1u);
+  EXPECT_EQ(c().call(FUSE_DESTROY, 0).error, 0);
+  EXPECT_EQ(fs->handle_count(), 0u);
+  EXPECT_EQ(fs->inode_count(), 1u);
+  EXPECT_EQ(c().call(FUSE_GETATTR, kRoot, Args().add(fuse_getattr_in{})).error, EIO);
+}
+
+TEST_F(PassthroughFsTest, StatfsAccessFsyncFallocateLseekCopyRange) {
+  c().init();
+  auto st = c().call(FUSE_STATFS, kRoot);
+  ASSERT_EQ(st.error, 0);
+  EXPECT_GT(st.as<fuse_statfs_out>().st.bsize, 0u);
+  auto [f, fh] = c().create(kRoot, "f", 0640);
+  EXPECT_EQ(c().call(FUSE_ACCESS, f, Args().add(fuse_access_in{R_OK | W_OK, 0})).error, 0);
+  EXPECT_EQ(c().call(FUSE_ACCESS, f, Args().add(fuse_access_in{X_OK, 0})).error, EACCES);
+  c().uid = 999;
+  c().gid = 999;
+  EXPECT_EQ(c().call(FUSE_ACCESS, f, Args().add(fuse_access_in{R_OK, 0})).error, EACCES);
+  c().uid = c().gid = 0;
+
+  fuse_fallocate_in fa{fh, 0, 1 << 20, 0, 0};
+  EXPECT_EQ(c().call(FUSE_FALLOCATE, f, Args().add(fa)).error, 0);
+  c().write(fh, 8192, {'d', 'a', 't', 'a'});
+  fuse_fsync_in fs_in{fh, FUSE_FSYNC_FDATASYNC, 0};
+  EXPECT_EQ(c().call(FUSE_FSYNC, f, Args().add(fs_in)).error, 0);
+  fuse_flush_in fl{};
+  fl.fh = fh;
+  EXPECT_EQ(c().call(FUSE_FLUSH, f, Args().add(fl)).error, 0);
+  fuse_lseek_in ls{fh, 0, SEEK_END, 0};
+  EXPECT_EQ(c().call(FUSE_LSEEK, f, Args().add(ls)).as<fuse_lseek_out>().offset, 1u << 20);
+  ls.whence = 77;
+  EXPECT_EQ(c().call(FUSE_LSEEK, f, Args().add(ls)).error, EINVAL);
+
+  auto [g, gh] = c().create(kRoot, "g");
+  fuse_copy_file_range_in cr{fh, 8192, g, gh, 2, 4, 0};
+  auto copied = c().call(FUSE_COPY_FILE_RANGE, f, Args().add(cr));
+  ASSERT_EQ(copied.error, 0);
+  EXPECT_EQ(copied.as<fuse_write_out>().size, 4u);
+  EXPECT_EQ(slurp(dir / "g"), std::string("\0\0data", 6));
+}
+
+TEST_F(PassthroughFsTest, ReadonlyRefusesEveryMutation) {
+  std::ofstream(dir / "f") << "hello";
+  ::mkdir((dir / "d").c_str(), 0755);
+  make(CachePolicy::kCoherent, true);
+  c().init();
+  uint64_t f = c().lookup(kRoot, "f");
+  ASSERT_NE(f, 0u);
+  EXPECT_EQ(c().mkdir(kRoot, "x"), 0u);
+  EXPECT_EQ(c().last_error, EROFS);
+  EXPECT_EQ(c().create(kRoot, "y").first, 0u);
+  EXPECT_EQ(c().last_error, EROFS);
+  EXPECT_EQ(c().open(f, O_WRONLY), 0u);
+  EXPECT_EQ(c().last_error, EROFS);
+  EXPECT_EQ(c().open(f, O_RDONLY | O_TRUNC), 0u);
+  EXPECT_EQ(c().call(FUSE_UNLINK, kRoot, Args().str("f")).error, EROFS);
+  EXPECT_EQ(c().call(FUSE_RMDIR, kRoot, Args().str("d")).error, EROFS);
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(fuse_setattr_in{})).error, EROFS);
+  EXPECT_EQ(c().call(FUSE_REMOVEXATTR, f, Args().str("user.a")).error, EROFS);
+  EXPECT_EQ(c().call(FUSE_ACCESS, f, Args().add(fuse_access_in{W_OK, 0})).error, EROFS);
+  uint64_t fh = c().open(f, O_RDONLY);
+  ASSERT_NE(fh, 0u);
+  EXPECT_EQ(c().write(fh, 0, {'x'}), EROFS);
+  EXPECT_EQ(c().read(fh, 0, 100).str(), "hello");
+  EXPECT_EQ(slurp(dir / "f"), "hello");
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "spec/config.h"
+
+namespace runvm::oci {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LoadBundle : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/runvm-bundle-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write_config(const std::string& text) { std::ofstream(dir_ + "/config.json") << text; }
+
+  std::string dir_;
+};
+
+constexpr char kConfig[] =
+    R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"}})";
+
+TEST_F(LoadBundle, ResolvesRelativeRootfs) {
+  fs::create_directory(dir_ + "/rootfs");
+  write_config(kConfig);
+  auto b = load_bundle(dir_ + "/./");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->dir, dir_);
+  EXPECT_EQ(b->rootfs, dir_ + "/rootfs");
+  EXPECT_EQ(b->config.process->args, std::vector<std::string>{"sh"});
+}
+
+TEST_F(LoadBundle, RelativeBundleDirBecomesAbsolute) {
+  fs::create_directory(dir_ + "/rootfs");
+  write_config(kConfig);
+  auto old = fs::current_path();
+  fs::current_path(fs::path(dir_).parent_path());
+  auto b = load_bundle(fs::path(dir_).filename());
+  fs::current_path(old);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->dir, dir_);
+}
+
+TEST_F(LoadBundle, AbsoluteRootfsStays) {
+  fs::create_directory(dir_ + "/elsewhere");
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":")" + dir_ + R"(//elsewhere/."}})");
+  auto b = load_bundle(dir_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->rootfs, dir_ + "/elsewhere");
+}
+
+TEST_F(LoadBundle, MissingConfig) {
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: open: No such file or directory");
+  EXPECT_EQ(b.error().code, ENOENT);
+}
+
+TEST_F(LoadBundle, ConfigIsADirectory) {
+  fs::create_directory(dir_ + "/config.json");
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: not a regular file");
+}
+
+TEST_F(LoadBundle, ParseErrorIsPrefixed) {
+  write_config(
+      R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[],"cwd":"/"}})");
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: process.args: must not be empty");
+}
+
+TEST_F(LoadBundle, OversizedConfig) {
+  std::string big = R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"pad":")";
+  big += std::string(kMaxConfigSize, 'x') + "\"}";
+  write_config(big);
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: larger than 16777216 bytes");
+}
+
+TEST_F(LoadBundle, MissingRootfs) {
+  write_config(kConfig);
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message,
+            "config.json: root.path: " + dir_ + "/rootfs: No such file or directory");
+}
+
+TEST_F(LoadBundle, RootfsNotADirectory) {
+  std::ofstream(dir_ + "/rootfs") << "x";
+  write_config(kConfig);
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: root.path: " + dir_ + "/rootfs: not a directory");
+}
+
+}  // namespace
+}  // namespace runvm::oci

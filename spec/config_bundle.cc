@@ -1,0 +1,55 @@
+// load_bundle(): config.json from disk, with the rootfs resolved.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "spec/base/unique_fd.h"
+#include "spec/config.h"
+#include "spec/path.h"
+
+namespace runvm::oci {
+
+namespace {
+
+// The whole of a regular file of at most `limit` bytes.
+Result<std::string> read_small_file(const std::string& path, size_t limit) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return errno_error("open");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat");
+  if (!S_ISREG(st.st_mode)) return make_error("not a regular file");
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("read");
+    if (n == 0) return data;
+    // Checked while reading: the file may grow after fstat().
+    if (data.size() + static_cast<size_t>(n) > limit)
+      return make_error("larger than " + std::to_string(limit) + " bytes");
+    data.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+Result<Bundle> load_bundle(const std::string& bundle_dir) {
+  Bundle b;
+  b.dir = RUNVM_TRY(absolute_path(bundle_dir).context("bundle"));
+  std::string text =
+      RUNVM_TRY(read_small_file(b.dir + "/config.json", kMaxConfigSize).context("config.json"));
+  b.config = RUNVM_TRY(parse_config(text).context("config.json"));
+
+  b.rootfs = clean_path(b.config.root.path.front() == '/' ? b.config.root.path
+                                                          : b.dir + "/" + b.config.root.path);
+  struct stat st;
+  if (::stat(b.rootfs.c_str(), &st) != 0) return errno_error("config.json: root.path: " + b.rootfs);
+  if (!S_ISDIR(st.st_mode))
+    return make_error("config.json: root.path: " + b.rootfs + ": not a directory", ENOTDIR);
+  return b;
+}
+
+}  // namespace runvm::oci

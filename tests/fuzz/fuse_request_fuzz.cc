@@ -1,0 +1,146 @@
+// Feeds hostile FUSE requests (raw bytes, with the header's len and nodeid
+// optionally made plausible so the handlers are reached) through
+// PassthroughFs over a scratch share, split into random descriptor sizes.
+// Must never crash, and must never touch the directory beside the share
+// that a symlink inside it points to.
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "shim/fs/passthrough_fs.h"
+
+using namespace runvm;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct World {
+  std::string base, share, outside;
+  std::unique_ptr<PassthroughFs> fs;
+  struct stat outside_st {};
+  unsigned runs = 0;
+
+  World() {
+    std::string t = "/tmp/runvm-fuse-fuzz-XXXXXX";
+    if (!::mkdtemp(t.data())) std::abort();
+    base = t;
+    share = base + "/share";
+    outside = base + "/outside";
+    stdfs::create_directories(outside);
+    std::ofstream(outside + "/secret") << "secret";
+    // Bounded files: FALLOCATE/WRITE from the fuzzer must not fill the disk.
+    rlimit fsize{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_FSIZE, &fsize);
+    ::signal(SIGXFSZ, SIG_IGN);
+    ::lstat(outside.c_str(), &outside_st);
+    reset();
+  }
+  ~World() {
+    std::error_code ec;
+    stdfs::remove_all(base, ec);
+  }
+
+  void reset() {
+    fs.reset();
+    std::error_code ec;
+    stdfs::remove_all(share, ec);
+    stdfs::create_directories(share + "/dir/sub");
+    std::ofstream(share + "/file") << "content";
+    stdfs::create_symlink(outside, share + "/esc");
+    stdfs::create_symlink("../outside/secret", share + "/rel");
+    auto r = PassthroughFs::create({share, CachePolicy::kExclusive, false});
+    if (!r.ok()) std::abort();
+    fs = std::move(*r);
+    // Handshake, so most inputs reach the handlers.
+    fuse_init_in in{7, 36, 1 << 16, 0xffffffff};
+    send(FUSE_INIT, 0, &in, sizeof in);
+    // Known nodeids 2.. for the entries above.
+    for (const char* n : {"dir", "file", "esc", "rel"}) send(FUSE_LOOKUP, 1, n, std::strlen(n) + 1);
+  }
+
+  void send(uint32_t op, uint64_t node, const void* args, size_t n) {
+    std::vector<uint8_t> req(sizeof(fuse_in_header) + n);
+    fuse_in_header h{};
+    h.len = static_cast<uint32_t>(req.size());
+    h.opcode = op;
+    h.nodeid = node;
+    std::memcpy(req.data(), &h, sizeof h);
+    std::memcpy(req.data() + sizeof h, args, n);
+    std::vector<uint8_t> out(4096);
+    DescChain c;
+    c.readable.push_back({req.data(), req.size()});
+    c.writable.push_back({out.data(), out.size()});
+    fs->handle(c);
+  }
+
+  void check_contained() {
+    struct stat st;
+    if (::lstat(outside.c_str(), &st) != 0 || st.st_mtim.tv_nsec != outside_st.st_mtim.tv_nsec ||
+        st.st_mtim.tv_sec != outside_st.st_mtim.tv_sec || st.st_mode != outside_st.st_mode ||
+        st.st_uid != outside_st.st_uid)
+      std::abort();
+    if (::lstat((outside + "/secret").c_str(), &st) != 0 || st.st_size != 6 ||
+        (st.st_mode & 07777) != 0644)
+      std::abort();
+  }
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  World& w = world();
+  if (++w.runs % 512 == 0) w.reset();
+  // Up to 4 requests: [flags u8][piece u8][out u16][len u16][bytes...]
+  for (int i = 0; i < 4 && size >= 6; ++i) {
+    uint8_t flags = data[0], piece = data[1];
+    uint16_t out_len, len;
+    std::memcpy(&out_len, data + 2, 2);
+    std::memcpy(&len, data + 4, 2);
+    data += 6;
+    size -= 6;
+    len = static_cast<uint16_t>(std::min<size_t>(len, size));
+    std::vector<uint8_t> req(data, data + len);
+    data += len;
+    size -= len;
+    if (req.size() >= sizeof(fuse_in_header)) {
+      auto* h = reinterpret_cast<fuse_in_header*>(req.data());
+      if (flags & 1) h->len = static_cast<uint32_t>(req.size());
+      if (flags & 2) h->nodeid %= 7;
+      if (flags & 4) h->opcode %= 52;
+      if (flags & 8) h->total_extlen = 0;
+    }
+    std::vector<uint8_t> out(out_len);
+    DescChain c;
+    const size_t step = piece ? piece : SIZE_MAX;
+    for (size_t off = 0; off < req.size(); off += step)
+      c.readable.push_back({req.data() + off, std::min(step, req.size() - off)});
+    for (size_t off = 0; off < out.size(); off += step)
+      c.writable.push_back({out.data() + off, std::min(step, out.size() - off)});
+    uint32_t used = w.fs->handle(c);
+    if (used > out.size()) std::abort();
+    if (used) {
+      fuse_out_header oh;
+      ChainReader r(c.writable);
+      r.read(&oh, sizeof oh);
+      if (oh.len != used || oh.error > 0 || oh.error < -4095) std::abort();
+    }
+  }
+  w.check_contained();
+  return 0;
+}

@@ -1,0 +1,202 @@
+// virtio-fs end to end: a busybox guest (its own tiny initramfs) mounts a
+// host directory served by our in-process vhost-user-fs backend, works on it
+// as root and as an unprivileged user, and powers off; the host then checks
+// what landed in the directory and what the guest printed.
+#include <archive.h>
+#include <archive_entry.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "shim/engine/engine.h"
+#include "shim/fs/fs_device.h"
+#include "shim/loop/event_loop.h"
+#include "shim/vhost_user/server.h"
+#include "tests/integration/vm_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::TempDir;
+
+constexpr char kTag[] = "share";
+constexpr int kSeqCount = 200000;
+
+// The guest: busybox applets, the workload, then reboot (QEMU runs with
+// -no-reboot, so that ends the VM).
+constexpr char kInit[] = R"SH(#!/bin/busybox sh
+/bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
+exec >/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+echo FS-TEST-START
+if ! mount -t virtiofs share /mnt; then echo FS-MOUNT-FAILED; reboot -f; fi
+echo "host says: $(cat /mnt/hostfile)"
+echo "guest data" > /mnt/g.txt
+mkdir /mnt/dir
+echo nested > /mnt/dir/n.txt
+seq 1 200000 > /mnt/seq.txt
+chmod 0600 /mnt/g.txt
+chown 1234:5678 /mnt/dir/n.txt
+ln -s g.txt /mnt/link
+mv /mnt/dir/n.txt /mnt/dir/moved.txt
+touch /mnt/gone && rm /mnt/gone
+mkdir /mnt/userdir && chown 1000:1000 /mnt/userdir
+setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'echo u > /mnt/userdir/u.txt; mkdir /mnt/userdir/ud; echo denied > /mnt/rootonly 2>/dev/null || echo USER-DENIED'
+sync
+echo 3 > /proc/sys/vm/drop_caches
+seq 1 200000 | cmp - /mnt/seq.txt && echo SEQ-OK
+[ "$(readlink /mnt/link)" = g.txt ] && echo LINK-OK
+ls -ln /mnt /mnt/dir /mnt/userdir
+umount /mnt && echo FS-UMOUNT-OK
+echo FS-TEST-DONE
+reboot -f
+)SH";
+
+struct ArchiveFree {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A newc cpio with busybox as /bin/busybox and the script as /init.
+void write_initramfs(const std::string& path) {
+  std::unique_ptr<archive, ArchiveFree> a(archive_write_new());
+  ASSERT_EQ(archive_write_set_format_cpio_newc(a.get()), ARCHIVE_OK);
+  ASSERT_EQ(archive_write_add_filter_none(a.get()), ARCHIVE_OK);
+  ASSERT_EQ(archive_write_open_filename(a.get(), path.c_str()), ARCHIVE_OK);
+  auto add = [&](const char* name, mode_t type, mode_t perm, const std::string& data,
+                 dev_t rdev = 0) {
+    std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), name);
+    archive_entry_set_filetype(e.get(), type);
+    archive_entry_set_perm(e.get(), perm);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
+    archive_entry_set_rdev(e.get(), rdev);
+    ASSERT_EQ(archive_write_header(a.get(), e.get()), ARCHIVE_OK) << archive_error_string(a.get());
+    if (!data.empty()) {
+      ASSERT_EQ(archive_write_data(a.get(), data.data(), data.size()),
+                static_cast<la_ssize_t>(data.size()));
+    }
+  };
+  for (const char* d : {"bin", "dev", "proc", "mnt", "tmp"}) add(d, AE_IFDIR, 0755, "");
+  add("dev/console", AE_IFCHR, 0600, "", makedev(5, 1));
+  add("bin/busybox", AE_IFREG, 0755, slurp("/bin/busybox"));
+  add("init", AE_IFREG, 0755, kInit);
+  ASSERT_EQ(archive_write_close(a.get()), ARCHIVE_OK);
+}
+
+// The device loop on its own thread, stopped and joined on scope exit.
+struct LoopThread {
+  EventLoop& loop;
+  std::thread thread;
+  explicit LoopThread(EventLoop& l) : loop(l), thread([this] { (void)loop.run(); }) {}
+  ~LoopThread() {
+    loop.stop();
+    thread.join();
+  }
+};
+
+TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  TempDir state, share;
+  ASSERT_FALSE(state.path().empty() || share.path().empty());
+  ASSERT_EQ(chmod(share.path().c_str(), 0755), 0);
+  std::ofstream(share.path() + "/hostfile") << "hello from host";
+  const std::string initrd = state.path() + "/fs-initramfs.cpio";
+  write_initramfs(initrd);
+  if (::testing::Test::HasFatalFailure()) return;
+
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop.ok());
+  auto dev = FsDevice::create(**loop, {share.path(), CachePolicy::kExclusive, false});
+  ASSERT_TRUE(dev.ok()) << dev.error().message;
+  const std::string sock = state.path() + "/fs.sock";
+  auto server = vhost_user::VhostUserServer::listen(**loop, sock, **dev);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  LoopThread loop_thread(**loop);
+
+  VmConfig vm;
+  vm.kernel = testing::vm_assets().kernel;
+  vm.initrd = initrd;
+  vm.memory_mib = 256;
+  vm.console_log = state.path() + "/console.log";
+  vm.qmp_socket = state.path() + "/qmp.sock";
+  vm.engine_log = state.path() + "/qemu.log";
+  vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
+  auto engine = make_qemu_engine();
+  ASSERT_TRUE(engine.ok());
+  auto started = (*engine)->start(vm);
+  ASSERT_TRUE(started.ok()) << started.error().message << "\n" << slurp(vm.engine_log);
+
+  // The guest reboots (and so QEMU exits) at the end of its script.
+  pollfd p{(*engine)->pidfd(), POLLIN, 0};
+  if (poll(&p, 1, 180000) <= 0) {
+    ADD_FAILURE() << "guest did not finish; console:\n" << slurp(vm.console_log);
+    (void)(*engine)->stop();
+  }
+  auto status = (*engine)->wait();
+  ASSERT_TRUE(status.ok());
+  const std::string console = slurp(vm.console_log);
+  ASSERT_NE(console.find("FS-TEST-DONE"), std::string::npos) << console;
+  EXPECT_EQ(console.find("FS-MOUNT-FAILED"), std::string::npos) << console;
+  EXPECT_NE(console.find("host says: hello from host"), std::string::npos) << console;
+  EXPECT_NE(console.find("SEQ-OK"), std::string::npos) << console;
+  EXPECT_NE(console.find("LINK-OK"), std::string::npos) << console;
+  EXPECT_NE(console.find("USER-DENIED"), std::string::npos) << console;
+  EXPECT_NE(console.find("FS-UMOUNT-OK"), std::string::npos) << console;
+
+  const std::string& d = share.path();
+  struct stat st;
+  ASSERT_EQ(lstat((d + "/g.txt").c_str(), &st), 0);
+  EXPECT_EQ(slurp(d + "/g.txt"), "guest data\n");
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+
+  ASSERT_EQ(lstat((d + "/dir/moved.txt").c_str(), &st), 0);
+  EXPECT_EQ(slurp(d + "/dir/moved.txt"), "nested\n");
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_NE(lstat((d + "/dir/n.txt").c_str(), &st), 0);
+  EXPECT_NE(lstat((d + "/gone").c_str(), &st), 0);
+  EXPECT_NE(lstat((d + "/rootonly").c_str(), &st), 0);
+
+  ASSERT_EQ(lstat((d + "/link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  char target[64] = {};
+  EXPECT_EQ(readlink((d + "/link").c_str(), target, sizeof target - 1), 5);
+  EXPECT_STREQ(target, "g.txt");
+
+  for (const char* p : {"/userdir/u.txt", "/userdir/ud"}) {
+    ASSERT_EQ(lstat((d + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, 1000u) << p;
+    EXPECT_EQ(st.st_gid, 1000u) << p;
+  }
+  ASSERT_EQ(lstat((d + "/userdir/u.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);  // the guest's umask 022, applied once
+  ASSERT_EQ(lstat((d + "/userdir/ud").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+
+  std::ostringstream seq;
+  for (int i = 1; i <= kSeqCount; ++i) seq << i << '\n';
+  EXPECT_EQ(slurp(d + "/seq.txt"), seq.str());
+  EXPECT_EQ(slurp(d + "/hostfile"), "hello from host");
+}
+
+}  // namespace
+}  // namespace runvm
