@@ -17,8 +17,8 @@ std::vector<fs::path> asset_dirs() {
   std::vector<fs::path> dirs;
   if (!ec) {
     fs::path bin = exe.parent_path();
-    dirs.push_back(bin.parent_path() / "guest");       // build tree: build/runtime/runvm
-    dirs.push_back(bin.parent_path() / "lib/runvm");   // installed: PREFIX/bin/runvm
+    dirs.push_back(bin.parent_path() / "guest");      // build tree: build/runtime/runvm
+    dirs.push_back(bin.parent_path() / "lib/runvm");  // installed: PREFIX/bin/runvm
   }
   dirs.push_back("/usr/local/lib/runvm");
   dirs.push_back("/usr/lib/runvm");

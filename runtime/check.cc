@@ -50,7 +50,7 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   uint64_t memory = 256;
   int pings = 100;
   static const option opts[] = {
-      {"accel", required_argument, nullptr, 'a'}, {"kernel", required_argument, nullptr, 'k'},
+      {"accel", required_argument, nullptr, 'a'},  {"kernel", required_argument, nullptr, 'k'},
       {"initrd", required_argument, nullptr, 'i'}, {"qemu", required_argument, nullptr, 'q'},
       {"memory", required_argument, nullptr, 'm'}, {"pings", required_argument, nullptr, 'p'},
       {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
@@ -58,14 +58,29 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, nullptr)) != -1) {
     switch (c) {
-      case 'a': accel_text = optarg; break;
-      case 'k': kernel = optarg; break;
-      case 'i': initrd = optarg; break;
-      case 'q': qemu = optarg; break;
-      case 'm': memory = strtoull(optarg, nullptr, 10); break;
-      case 'p': pings = std::max(1, atoi(optarg)); break;
-      case 'h': check_usage(stdout); return 0;
-      default: return make_error(std::string("unknown option ") + argv[optind - 1]);
+      case 'a':
+        accel_text = optarg;
+        break;
+      case 'k':
+        kernel = optarg;
+        break;
+      case 'i':
+        initrd = optarg;
+        break;
+      case 'q':
+        qemu = optarg;
+        break;
+      case 'm':
+        memory = strtoull(optarg, nullptr, 10);
+        break;
+      case 'p':
+        pings = std::max(1, atoi(optarg));
+        break;
+      case 'h':
+        check_usage(stdout);
+        return 0;
+      default:
+        return make_error(std::string("unknown option ") + argv[optind - 1]);
     }
   }
   if (memory < 64) return make_error("--memory: at least 64 MiB");
@@ -107,7 +122,8 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   for (int i = 0; i < pings; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     RUNVM_CHECK(vm->agent().ping().context("ping"));
-    rtts.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    rtts.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(rtts.begin(), rtts.end());
   printf("ping_rtt_us: %.0f (median of %d)\n", rtts[rtts.size() / 2], pings);

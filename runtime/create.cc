@@ -25,23 +25,36 @@ void create_usage(FILE* out) {
 // Shared by create and run: runc's create flags.
 Result<bool> parse_create_flag(int c, CreateOptions& o) {
   switch (c) {
-    case 'b': o.bundle = optarg; return true;
-    case 'p': o.pid_file = optarg; return true;
-    case 'c': o.console_socket = optarg; return true;
-    case 'f': o.preserve_fds = atoi(optarg); return true;
-    case 'n': return true;  // --no-pivot, --no-new-keyring: nothing to do in a VM
-    default: return false;
+    case 'b':
+      o.bundle = optarg;
+      return true;
+    case 'p':
+      o.pid_file = optarg;
+      return true;
+    case 'c':
+      o.console_socket = optarg;
+      return true;
+    case 'f':
+      o.preserve_fds = atoi(optarg);
+      return true;
+    case 'n':
+      return true;  // --no-pivot, --no-new-keyring: nothing to do in a VM
+    default:
+      return false;
   }
 }
 
 Result<int> verb_create(GlobalOptions& g, int argc, char** argv) {
   CreateOptions o;
   static const option opts[] = {
-      {"bundle", required_argument, nullptr, 'b'},    {"pid-file", required_argument, nullptr, 'p'},
+      {"bundle", required_argument, nullptr, 'b'},
+      {"pid-file", required_argument, nullptr, 'p'},
       {"console-socket", required_argument, nullptr, 'c'},
       {"preserve-fds", required_argument, nullptr, 'f'},
-      {"no-pivot", no_argument, nullptr, 'n'},        {"no-new-keyring", no_argument, nullptr, 'n'},
-      {"help", no_argument, nullptr, 'h'},            {nullptr, 0, nullptr, 0},
+      {"no-pivot", no_argument, nullptr, 'n'},
+      {"no-new-keyring", no_argument, nullptr, 'n'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
   };
   int c;
   while ((c = getopt_long(argc, argv, "b:h", opts, nullptr)) != -1) {

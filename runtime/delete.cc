@@ -42,8 +42,8 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   auto lock = RUNVM_TRY(ct.dir.lock());
   if (ct.state.status != oci::Status::kStopped) {
     if (!force && ct.state.status != oci::Status::kCreated)
-      return make_error("cannot delete container " + ct.state.id + " that is not stopped: " +
-                        std::string(oci::to_string(ct.state.status)));
+      return make_error("cannot delete container " + ct.state.id +
+                        " that is not stopped: " + std::string(oci::to_string(ct.state.status)));
     // The shim is the container: killing it takes the VM (PR_SET_PDEATHSIG)
     // and every process in it down.
     kill(static_cast<pid_t>(ct.state.shim.pid), SIGKILL);

@@ -30,7 +30,8 @@ Result<int> verb_kill(GlobalOptions& g, int argc, char** argv) {
     return make_error(std::string("unknown option ") + argv[optind - 1]);
   }
   int nargs = argc - optind;
-  if (nargs < 1 || nargs > 2) return make_error("requires one or two arguments: CONTAINER_ID [SIGNAL]");
+  if (nargs < 1 || nargs > 2)
+    return make_error("requires one or two arguments: CONTAINER_ID [SIGNAL]");
   g.subject = argv[optind];
   int sig = nargs == 2 ? RUNVM_TRY(parse_signal(argv[optind + 1])) : SIGTERM;
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));

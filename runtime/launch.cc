@@ -53,11 +53,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   c.state.annotations = bundle.config.annotations;
   RUNVM_CHECK(save_state(c));
 
-  std::vector<std::string> argv = {shim_bin,        "--id",      o.id,
-                                   "--bundle",      bundle.dir,  "--state-dir",
-                                   dir.path(),      "--kernel",  assets.kernel,
-                                   "--initrd",      assets.initrd, "--qemu",
-                                   assets.qemu,     "--log",     dir.file("shim.log")};
+  std::vector<std::string> argv = {
+      shim_bin,      "--id",     o.id,        "--bundle",    bundle.dir,
+      "--state-dir", dir.path(), "--kernel",  assets.kernel, "--initrd",
+      assets.initrd, "--qemu",   assets.qemu, "--log",       dir.file("shim.log")};
   if (g.debug) argv.push_back("--debug");
   pid_t pid = RUNVM_TRY(launch_shim(std::move(argv)));
 

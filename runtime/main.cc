@@ -23,8 +23,10 @@ constexpr Verb kVerbs[] = {
     {"check", "check the host and boot a throwaway microVM", verb_check},
     {"create", "create a container (boots its VM)", verb_create},
     {"delete", "delete a container", verb_delete},
+    {"features", "print the runtime's features as JSON", verb_features},
     {"kill", "send a signal to a container's process", verb_kill},
     {"run", "create and start a container", verb_run},
+    {"spec", "write a default config.json", verb_spec},
     {"start", "start a created container", verb_start},
     {"state", "print a container's state", verb_state},
 };
@@ -71,8 +73,12 @@ int run(int argc, char** argv) {
   // '+': stop at the verb; its options are its own.
   while ((c = getopt_long(argc, argv, "+vh", opts, nullptr)) != -1) {
     switch (c) {
-      case kRoot: g.root = optarg; break;
-      case kLog: g.log = optarg; break;
+      case kRoot:
+        g.root = optarg;
+        break;
+      case kLog:
+        g.log = optarg;
+        break;
       case kLogFormat:
         g.log_format = optarg;
         if (g.log_format != "text" && g.log_format != "json") {
@@ -80,12 +86,23 @@ int run(int argc, char** argv) {
           return 1;
         }
         break;
-      case kDebug: g.debug = true; break;
-      case kSystemdCgroup: g.systemd_cgroup = true; break;
-      case kRootless: g.rootless = optarg; break;
-      case kCriu: break;  // accepted for runc compatibility; checkpointing is unsupported
-      case 'v': version(); return 0;
-      case 'h': usage(stdout); return 0;
+      case kDebug:
+        g.debug = true;
+        break;
+      case kSystemdCgroup:
+        g.systemd_cgroup = true;
+        break;
+      case kRootless:
+        g.rootless = optarg;
+        break;
+      case kCriu:
+        break;  // accepted for runc compatibility; checkpointing is unsupported
+      case 'v':
+        version();
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
       default:
         fprintf(stderr, "runvm: unknown global option '%s'\n", argv[optind - 1]);
         return 1;

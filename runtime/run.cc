@@ -36,7 +36,8 @@ void run_usage(FILE* out) {
 Result<int> wait_forwarding(pid_t shim) {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD})
+    sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, nullptr);
   while (true) {
     int status;
@@ -56,12 +57,16 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   CreateOptions o;
   bool detach = false, keep = false;
   static const option opts[] = {
-      {"bundle", required_argument, nullptr, 'b'},    {"pid-file", required_argument, nullptr, 'p'},
+      {"bundle", required_argument, nullptr, 'b'},
+      {"pid-file", required_argument, nullptr, 'p'},
       {"console-socket", required_argument, nullptr, 'c'},
       {"preserve-fds", required_argument, nullptr, 'f'},
-      {"no-pivot", no_argument, nullptr, 'n'},        {"no-new-keyring", no_argument, nullptr, 'n'},
-      {"detach", no_argument, nullptr, 'd'},          {"keep", no_argument, nullptr, 'k'},
-      {"no-subreaper", no_argument, nullptr, 'n'},    {"help", no_argument, nullptr, 'h'},
+      {"no-pivot", no_argument, nullptr, 'n'},
+      {"no-new-keyring", no_argument, nullptr, 'n'},
+      {"detach", no_argument, nullptr, 'd'},
+      {"keep", no_argument, nullptr, 'k'},
+      {"no-subreaper", no_argument, nullptr, 'n'},
+      {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   int c;

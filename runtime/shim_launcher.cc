@@ -14,7 +14,8 @@ Result<std::string> find_shim_binary() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return make_error("cannot locate runvm itself: " + ec.message());
-  for (auto p : {exe.parent_path() / "runvm-shim", exe.parent_path().parent_path() / "shim/runvm-shim"}) {
+  for (auto p :
+       {exe.parent_path() / "runvm-shim", exe.parent_path().parent_path() / "shim/runvm-shim"}) {
     if (access(p.c_str(), X_OK) == 0) return p.string();
   }
   return make_error("runvm-shim not found next to " + exe.string(), ENOENT);

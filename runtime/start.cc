@@ -23,9 +23,12 @@ Result<int> verb_start(GlobalOptions& g, int argc, char** argv) {
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));
   auto lock = RUNVM_TRY(ct.dir.lock());
   switch (ct.state.status) {
-    case oci::Status::kCreated: break;
-    case oci::Status::kStopped: return make_error("cannot start a container that has stopped");
-    case oci::Status::kRunning: return make_error("cannot start an already running container");
+    case oci::Status::kCreated:
+      break;
+    case oci::Status::kStopped:
+      return make_error("cannot start a container that has stopped");
+    case oci::Status::kRunning:
+      return make_error("cannot start an already running container");
     default:
       return make_error("cannot start a container in the " +
                         std::string(oci::to_string(ct.state.status)) + " state");

@@ -37,5 +37,7 @@ Result<int> verb_run(GlobalOptions&, int argc, char** argv);
 Result<int> verb_state(GlobalOptions&, int argc, char** argv);
 Result<int> verb_kill(GlobalOptions&, int argc, char** argv);
 Result<int> verb_delete(GlobalOptions&, int argc, char** argv);
+Result<int> verb_spec(GlobalOptions&, int argc, char** argv);
+Result<int> verb_features(GlobalOptions&, int argc, char** argv);
 
 }  // namespace runvm::cli

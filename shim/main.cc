@@ -42,31 +42,65 @@ void usage(FILE* out) {
 Result<Options> parse(int argc, char** argv) {
   Options o;
   static const option opts[] = {
-      {"state-dir", required_argument, nullptr, 's'}, {"kernel", required_argument, nullptr, 'k'},
-      {"initrd", required_argument, nullptr, 'i'},    {"qemu", required_argument, nullptr, 'q'},
-      {"accel", required_argument, nullptr, 'a'},     {"memory", required_argument, nullptr, 'm'},
-      {"vcpus", required_argument, nullptr, 'c'},     {"ready-fd", required_argument, nullptr, 'r'},
-      {"id", required_argument, nullptr, 'I'},        {"bundle", required_argument, nullptr, 'b'},
-      {"log", required_argument, nullptr, 'l'},       {"debug", no_argument, nullptr, 'd'},
-      {"help", no_argument, nullptr, 'h'},            {nullptr, 0, nullptr, 0},
+      {"state-dir", required_argument, nullptr, 's'},
+      {"kernel", required_argument, nullptr, 'k'},
+      {"initrd", required_argument, nullptr, 'i'},
+      {"qemu", required_argument, nullptr, 'q'},
+      {"accel", required_argument, nullptr, 'a'},
+      {"memory", required_argument, nullptr, 'm'},
+      {"vcpus", required_argument, nullptr, 'c'},
+      {"ready-fd", required_argument, nullptr, 'r'},
+      {"id", required_argument, nullptr, 'I'},
+      {"bundle", required_argument, nullptr, 'b'},
+      {"log", required_argument, nullptr, 'l'},
+      {"debug", no_argument, nullptr, 'd'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
   };
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, nullptr)) != -1) {
     switch (c) {
-      case 's': o.vm.state_dir = optarg; break;
-      case 'k': o.vm.kernel = optarg; break;
-      case 'i': o.vm.initrd = optarg; break;
-      case 'q': o.vm.qemu = optarg; break;
-      case 'a': o.accel = optarg; break;
-      case 'm': o.vm.memory_mib = strtoull(optarg, nullptr, 10); break;
-      case 'c': o.vm.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10)); break;
-      case 'r': o.ready_fd = atoi(optarg); break;
-      case 'I': o.id = optarg; break;
-      case 'b': o.bundle = optarg; break;
-      case 'l': o.log_file = optarg; break;
-      case 'd': o.debug = true; break;
-      case 'h': usage(stdout); exit(0);
-      default: return make_error("bad arguments (see --help)");
+      case 's':
+        o.vm.state_dir = optarg;
+        break;
+      case 'k':
+        o.vm.kernel = optarg;
+        break;
+      case 'i':
+        o.vm.initrd = optarg;
+        break;
+      case 'q':
+        o.vm.qemu = optarg;
+        break;
+      case 'a':
+        o.accel = optarg;
+        break;
+      case 'm':
+        o.vm.memory_mib = strtoull(optarg, nullptr, 10);
+        break;
+      case 'c':
+        o.vm.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10));
+        break;
+      case 'r':
+        o.ready_fd = atoi(optarg);
+        break;
+      case 'I':
+        o.id = optarg;
+        break;
+      case 'b':
+        o.bundle = optarg;
+        break;
+      case 'l':
+        o.log_file = optarg;
+        break;
+      case 'd':
+        o.debug = true;
+        break;
+      case 'h':
+        usage(stdout);
+        exit(0);
+      default:
+        return make_error("bad arguments (see --help)");
     }
   }
   if (o.vm.state_dir.empty() || o.vm.kernel.empty() || o.vm.initrd.empty())
@@ -130,6 +164,12 @@ Result<int> run_container(Options& o, int signal_fd) {
 int main(int argc, char** argv) {
   using namespace runvm;
   signal(SIGPIPE, SIG_IGN);
+  // virtio-fs holds an O_PATH fd per inode the guest looked up.
+  rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   auto opts = parse(argc, argv);
   if (!opts.ok()) {
     log::error("shim: " + opts.error().message);
@@ -148,8 +188,8 @@ int main(int argc, char** argv) {
     sigset_t fwd = forwarded_signals();
     sigprocmask(SIG_BLOCK, &fwd, nullptr);
     UniqueFd sigfd(signalfd(-1, &fwd, SFD_CLOEXEC));
-    status = opts->bundle.empty() ? run_vm_only(*opts, sigfd.get())
-                                  : run_container(*opts, sigfd.get());
+    status =
+        opts->bundle.empty() ? run_vm_only(*opts, sigfd.get()) : run_container(*opts, sigfd.get());
   }
   if (!status.ok()) {
     report(opts->ready_fd, "error: " + status.error().message + "\n");

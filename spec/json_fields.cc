@@ -112,42 +112,8 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-size_t nesting_depth(std::string_view text) {
-  size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > deepest) deepest = depth;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 Result<json::Document> parse_document(std::string_view text) {
-  if (nesting_depth(text) > kMaxNestingDepth)
-    return make_error("invalid JSON: nested deeper than " + std::to_string(kMaxNestingDepth) +
-                      " levels");
-  auto doc = json::Document::parse(text);
-  if (doc.ok()) return doc;
-  // yajl follows its message with a multi-line excerpt of the input, which
-  // arrives flattened into a run of spaces: keep just the message.
-  std::string msg = std::move(doc).error().message;
-  size_t cut = msg.find("  ");
-  if (cut != std::string::npos) msg.erase(cut);
-  return make_error(std::move(msg));
+  return json::Document::parse(text);
 }
 
 }  // namespace runvm::oci::fields

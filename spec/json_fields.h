@@ -64,13 +64,10 @@ bool is_env_entry(std::string_view e);
 // hostile input cannot break an error message across lines.
 std::string quote(std::string_view s);
 
-// Deepest array/object nesting in JSON text (strings skipped). Checked before
-// parsing: yajl frees its tree recursively, so hostile nesting could
-// exhaust the stack.
-size_t nesting_depth(std::string_view text);
-inline constexpr size_t kMaxNestingDepth = 64;
+using json::kMaxNestingDepth;
+using json::nesting_depth;
 
-// Document::parse() with the nesting limit above.
+// Document::parse(): nesting-limited, one-line errors.
 Result<json::Document> parse_document(std::string_view text);
 
 }  // namespace runvm::oci::fields

@@ -146,8 +146,8 @@ proto::AgentMessage Agent::create_container(const proto::Create& req) {
   if (container_ && (!container_->exited() || container_->id() == req.container_id))
     return error_reply(req.id, make_error("container with id exists: " + container_->id()));
   container_.reset();
-  auto created = Container::create(req, config_.root, config_.dial, *loop_,
-                                   [this] { send_pending_exit(); });
+  auto created =
+      Container::create(req, config_.root, config_.dial, *loop_, [this] { send_pending_exit(); });
   if (auto* refusal = std::get_if<Container::Refusal>(&created)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;

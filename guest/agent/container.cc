@@ -108,7 +108,8 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (!in.ok()) return refuse(std::move(in).error());
   auto out = dial_port(req.stdio.stdout_port, "stdout");
   if (!out.ok()) return refuse(std::move(out).error());
-  Result<UniqueFd> err = proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
+  Result<UniqueFd> err =
+      proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
   if (!err.ok()) return refuse(std::move(err).error());
 
   Pty pty;
@@ -154,10 +155,12 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (proc.terminal) {
     auto relays = [&]() -> Status {
       UniqueFd master_in = RUNVM_TRY(dup_fd(pty.master.get()));
-      c->output_ = RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
+      c->output_ =
+          RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
       if (req.stdio.stdin_port != 0) {
         UniqueFd master_out = RUNVM_TRY(dup_fd(pty.master.get()));
-        c->input_ = RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
+        c->input_ =
+            RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
       }
       return {};
     }();

@@ -35,10 +35,9 @@ class Container {
   // Mounts the root, dials the stdio streams, forks the process and waits
   // until it is ready (or reports why not; it is then reaped). on_progress
   // runs after relay activity, so the owner can send a pending exit.
-  static std::variant<std::unique_ptr<Container>, Refusal> create(const proto::Create& req,
-                                                                  const RootConfig& root_config,
-                                                                  const DialFn& dial, EventLoop& loop,
-                                                                  std::function<void()> on_progress);
+  static std::variant<std::unique_ptr<Container>, Refusal> create(
+      const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
+      std::function<void()> on_progress);
   ~Container();
 
   const std::string& id() const { return id_; }

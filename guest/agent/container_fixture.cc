@@ -25,8 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kApplets[] = {"sh",   "cat",   "echo", "sleep", "stty", "id",    "pwd",
-                                    "env",  "touch", "ls",   "hostname", "kill", "true"};
+constexpr const char* kApplets[] = {"sh",  "cat",   "echo", "sleep",    "stty", "id",  "pwd",
+                                    "env", "touch", "ls",   "hostname", "kill", "true"};
 
 std::string port_path(const std::string& dir, uint32_t port) {
   return dir + "/port-" + std::to_string(port);
@@ -81,7 +81,8 @@ Status build_rootfs(const std::string& root) {
   config.root.root_dir = dir + "/mnt";
   config.root.bind_rootfs = rootfs;
   auto agent = Agent::create(control, std::move(config));
-  if (!agent.ok() || !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())
+  if (!agent.ok() ||
+      !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())
     _exit(94);
   auto outcome = (*agent)->serve();
   _exit(outcome.ok() ? 0 : 95);
@@ -91,7 +92,8 @@ Status build_rootfs(const std::string& root) {
 
 Result<UniqueFd> HostPort::accept(int timeout_ms) {
   pollfd p{listener.get(), POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) != 1) return make_error("no connection on port " + std::to_string(port));
+  if (::poll(&p, 1, timeout_ms) != 1)
+    return make_error("no connection on port " + std::to_string(port));
   UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd) return errno_error("accept");
   return fd;
@@ -185,7 +187,8 @@ std::string read_available(int fd) {
   std::string out;
   char buf[4096];
   ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) out.append(buf, static_cast<size_t>(n));
+  while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+    out.append(buf, static_cast<size_t>(n));
   return out;
 }
 

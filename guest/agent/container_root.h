@@ -26,7 +26,8 @@ class ContainerRoot {
  public:
   static Result<ContainerRoot> mount(const RootConfig& config, const proto::Rootfs& rootfs);
 
-  ContainerRoot(ContainerRoot&& o) noexcept : path_(std::move(o.path_)), mounts_(std::move(o.mounts_)) {
+  ContainerRoot(ContainerRoot&& o) noexcept
+      : path_(std::move(o.path_)), mounts_(std::move(o.mounts_)) {
     o.mounts_.clear();
   }
   ContainerRoot& operator=(ContainerRoot&&) = delete;

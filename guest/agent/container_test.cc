@@ -165,7 +165,8 @@ TEST_F(ContainerTest, ExecutableLookupFailuresUseRuncWordingAndCodes) {
   // Resolution happens inside the root with the process's PATH.
   auto req = AgentProcess::request("x", {"sh", "-c", "true"});
   req.process.env = {"PATH=/nowhere"};
-  EXPECT_EQ(client().create(req).error().message, "exec: \"sh\": executable file not found in $PATH");
+  EXPECT_EQ(client().create(req).error().message,
+            "exec: \"sh\": executable file not found in $PATH");
   EXPECT_FALSE(client().take_exit());  // refused processes are no containers
   EXPECT_TRUE(client().ping().ok());
   // And the id is free again.

@@ -69,7 +69,8 @@ std::string_view env_value(const std::vector<std::string>& env, std::string_view
   std::string_view value;
   bool seen = false;
   for (const auto& kv : env) {
-    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
+    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 &&
+        kv[name.size()] == '=') {
       value = std::string_view(kv).substr(name.size() + 1);
       seen = true;
     }

@@ -35,7 +35,8 @@ std::string message(const Result<std::string>& r) { return r.ok() ? *r : r.error
 TEST_F(LookPath, SearchesPathInOrder) {
   std::string path = dir_ + "/other:" + dir_ + "/bin";
   EXPECT_EQ(message(look_path("tool", path)), dir_ + "/other/tool");
-  EXPECT_EQ(message(look_path("tool", dir_ + "/nonexistent::" + dir_ + "/bin")), dir_ + "/bin/tool");
+  EXPECT_EQ(message(look_path("tool", dir_ + "/nonexistent::" + dir_ + "/bin")),
+            dir_ + "/bin/tool");
 }
 
 TEST_F(LookPath, RuncWordingAndExitCodes) {

@@ -27,14 +27,22 @@ struct NamedLimit {
   int resource;
 };
 constexpr NamedLimit kLimits[] = {
-    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 void send_failure(int sync_fd, uint8_t exit_code, std::string_view message) {
@@ -69,9 +77,11 @@ Status setup_stdio(const InitPlan& plan) {
   }
   for (int i = 0; i < 3; ++i)
     if (::dup2(high[i], i) < 0) return errno_error("dup2 stdio");
-  if (plan.terminal && ::ioctl(0, TIOCSCTTY, 0) < 0) return errno_error("setting the controlling terminal");
+  if (plan.terminal && ::ioctl(0, TIOCSCTTY, 0) < 0)
+    return errno_error("setting the controlling terminal");
   // Nothing of the agent's may leak into the container.
-  if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return errno_error("close_range");
+  if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    return errno_error("close_range");
   return {};
 }
 
@@ -124,7 +134,8 @@ std::string home_of(uint32_t uid) {
 }
 
 Status set_identity(const proto::User& user) {
-  if (::setgroups(user.additional_gids.size(), reinterpret_cast<const gid_t*>(user.additional_gids.data())) < 0)
+  if (::setgroups(user.additional_gids.size(),
+                  reinterpret_cast<const gid_t*>(user.additional_gids.data())) < 0)
     return errno_error("setgroups");
   if (::setresgid(user.gid, user.gid, user.gid) < 0) return errno_error("setresgid");
   if (::setresuid(user.uid, user.uid, user.uid) < 0) return errno_error("setresuid");

@@ -32,10 +32,10 @@ inline constexpr size_t kMaxMessage = 1024;
 // Everything the process needs, resolved by the agent before fork.
 struct InitPlan {
   const proto::Create* request = nullptr;
-  std::string root;                 // the agent's path of the prepared root
-  int stdio[3] = {-1, -1, -1};      // become fds 0, 1, 2
-  bool terminal = false;            // stdio[0] is the pty slave to make our ctty
-  int sync_fd = -1;                 // close-on-exec end of the sync pair
+  std::string root;             // the agent's path of the prepared root
+  int stdio[3] = {-1, -1, -1};  // become fds 0, 1, 2
+  bool terminal = false;        // stdio[0] is the pty slave to make our ctty
+  int sync_fd = -1;             // close-on-exec end of the sync pair
   std::vector<std::pair<int, rlimit>> rlimits;
 };
 

@@ -81,14 +81,16 @@ void Relay::update_interest() {
   // Unwatched rather than zero interest: epoll reports HUP regardless, which
   // would spin while we cannot act on it.
   if (want_src != src_watched_) {
-    if (want_src) src_watched_ = loop_.add(src_.get(), EPOLLIN, on_event).ok();
+    if (want_src)
+      src_watched_ = loop_.add(src_.get(), EPOLLIN, on_event).ok();
     else {
       loop_.remove(src_.get());
       src_watched_ = false;
     }
   }
   if (want_dst != dst_watched_) {
-    if (want_dst) dst_watched_ = loop_.add(dst_.get(), EPOLLOUT, on_event).ok();
+    if (want_dst)
+      dst_watched_ = loop_.add(dst_.get(), EPOLLOUT, on_event).ok();
     else {
       loop_.remove(dst_.get());
       dst_watched_ = false;

@@ -39,7 +39,10 @@ class Relay {
 
  private:
   Relay(EventLoop& loop, UniqueFd src, UniqueFd dst, std::function<void()> on_progress)
-      : loop_(loop), src_(std::move(src)), dst_(std::move(dst)), on_progress_(std::move(on_progress)) {}
+      : loop_(loop),
+        src_(std::move(src)),
+        dst_(std::move(dst)),
+        on_progress_(std::move(on_progress)) {}
   bool read_some();
   bool write_some();
   void update_interest();

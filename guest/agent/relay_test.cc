@@ -43,7 +43,8 @@ struct Fixture {
     writer = std::move(w);
     reader = std::move(r);
     if (!with_dst) dst.reset();
-    relay = std::move(*Relay::create(*loop, std::move(src), std::move(dst), [this] { ++progress; }));
+    relay =
+        std::move(*Relay::create(*loop, std::move(src), std::move(dst), [this] { ++progress; }));
   }
   // Runs the loop until `done` or ~5 s.
   template <class F>

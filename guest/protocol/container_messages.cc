@@ -65,8 +65,10 @@ Result<Process> parse_process(const json::Value& v) {
   p.no_new_privileges = RUNVM_TRY(fields::opt_bool(v, "no_new_privileges", false));
   if (auto size = RUNVM_TRY(v.get("console_size"))) {
     ConsoleSize c;
-    c.rows = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("rows")), kU16Max)));
-    c.cols = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("cols")), kU16Max)));
+    c.rows =
+        static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("rows")), kU16Max)));
+    c.cols =
+        static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("cols")), kU16Max)));
     p.console_size = c;
   }
   return p;
@@ -154,8 +156,7 @@ Result<Create> Create::parse(const json::Value& v) {
   m.container_id = RUNVM_TRY(parse_container_id(v));
   m.rootfs = RUNVM_TRY(parse_rootfs(RUNVM_TRY(v.at("rootfs"))));
   m.hostname = RUNVM_TRY(fields::opt_string(v, "hostname"));
-  if (m.hostname.size() > kMaxHostnameLength)
-    return RUNVM_TRY(v.at("hostname")).error("too long");
+  if (m.hostname.size() > kMaxHostnameLength) return RUNVM_TRY(v.at("hostname")).error("too long");
   m.process = RUNVM_TRY(parse_process(RUNVM_TRY(v.at("process"))));
   if (auto stdio = RUNVM_TRY(v.get("stdio"))) m.stdio = RUNVM_TRY(parse_stdio(*stdio));
   return m;

@@ -35,7 +35,8 @@ Result<StdioChannel> stdio_channel() {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return errno_error("socketpair");
   auto device_end = std::make_shared<UniqueFd>(sv[1]);
   StdioChannel c{UniqueFd(sv[0]), [device_end]() -> Result<UniqueFd> {
-                   if (!device_end->valid()) return make_error("stdio already connected", EADDRINUSE);
+                   if (!device_end->valid())
+                     return make_error("stdio already connected", EADDRINUSE);
                    return std::move(*device_end);
                  }};
   return c;
@@ -142,9 +143,9 @@ Status ContainerShim::handle_control(int listen_fd) {
   pollfd p{conn.get(), POLLIN, 0};
   if (poll(&p, 1, 5000) <= 0) return {};
   auto body = proto::read_frame(conn.get());
-  Status result = !body.ok()  ? Status(std::move(body).error())
-                  : !*body    ? Status(make_error("empty request"))
-                              : dispatch(**body);
+  Status result = !body.ok() ? Status(std::move(body).error())
+                  : !*body   ? Status(make_error("empty request"))
+                             : dispatch(**body);
   return proto::write_frame(conn.get(), control::encode_reply(result));
 }
 

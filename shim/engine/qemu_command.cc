@@ -64,8 +64,10 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
     if (d.kind == VhostUserDevice::kVsock)
       a.insert(a.end(), {"-device", "vhost-user-vsock-device,chardev=" + id});
     else
-      a.insert(a.end(),
-               {"-device", "vhost-user-fs-device,chardev=" + id + ",tag=" + qemu_escape(d.tag)});
+      a.insert(a.end(), {"-device", "vhost-user-fs-device,chardev=" + id +
+                                        // 1024 entries: without indirect descriptors the queue
+                                        // size bounds FUSE's max_pages (QEMU's default 128 → 120).
+                                        ",queue-size=1024,tag=" + qemu_escape(d.tag)});
   }
   if (c.start_paused) a.push_back("-S");
   return a;

@@ -116,7 +116,7 @@ TEST(QemuCommandLine, VhostUserDevices) {
   ASSERT_EQ(devices.size(), 2u);
   // The guest CID comes from the backend's config space, not the command line.
   EXPECT_EQ(devices[0], "vhost-user-vsock-device,chardev=vu0");
-  EXPECT_EQ(devices[1], "vhost-user-fs-device,chardev=vu1,tag=rootfs");
+  EXPECT_EQ(devices[1], "vhost-user-fs-device,chardev=vu1,queue-size=1024,tag=rootfs");
 }
 
 TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
@@ -133,7 +133,7 @@ TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
   EXPECT_THAT(chardevs,
               ::testing::Contains("socket,id=qmp,path=/a b,,c/qmp,,sock,server=on,wait=off"));
   EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu0,path=/a,,b/fs.sock"));
-  EXPECT_EQ(after(a, "-device"), "vhost-user-fs-device,chardev=vu0,tag=tag,,x");
+  EXPECT_EQ(after(a, "-device"), "vhost-user-fs-device,chardev=vu0,queue-size=1024,tag=tag,,x");
 }
 
 TEST(QemuCommandLine, StartPausedAddsDashS) {

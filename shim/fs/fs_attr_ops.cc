@@ -84,9 +84,8 @@ uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
       ts[1].tv_nsec = UTIME_NOW;
     else if (in.valid & FATTR_MTIME)
       ts[1] = {static_cast<time_t>(in.mtime), static_cast<long>(in.mtimensec)};
-    int r = inode->type == S_IFLNK
-                ? ::utimensat(inode->fd.get(), "", ts, AT_EMPTY_PATH)
-                : ::utimensat(proc_fd_.get(), name.c_str(), ts, 0);
+    int r = inode->type == S_IFLNK ? ::utimensat(inode->fd.get(), "", ts, AT_EMPTY_PATH)
+                                   : ::utimensat(proc_fd_.get(), name.c_str(), ts, 0);
     if (r != 0) return rw.error(errno);
   }
   auto st = stat_inode(*inode);

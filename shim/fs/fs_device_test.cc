@@ -48,7 +48,8 @@ class FsDeviceTest : public ::testing::Test {
     uint64_t out_gpa = guest.alloc(out_len);
     uint32_t first = static_cast<uint32_t>(std::min<size_t>(req.size(), 24));
     std::vector<FakeDriverRing::Buf> bufs = {{in_gpa, first, false}};
-    if (req.size() > first) bufs.push_back({in_gpa + first, static_cast<uint32_t>(req.size() - first), false});
+    if (req.size() > first)
+      bufs.push_back({in_gpa + first, static_cast<uint32_t>(req.size() - first), false});
     bufs.push_back({out_gpa, out_len, true});
     rings[q].add(bufs);
     return out_gpa;
@@ -115,7 +116,8 @@ TEST_F(FsDeviceTest, MalformedRequestsGetErrorsAndBigBatchesYieldToTheLoop) {
 
   submit(1, FUSE_INIT, 0, init_args());
   const int n = FsDevice::kMaxBatch + 20;
-  for (int i = 1; i < n; ++i) submit(1, FUSE_GETATTR, FUSE_ROOT_ID, std::vector<uint8_t>(16), 0, 256);
+  for (int i = 1; i < n; ++i)
+    submit(1, FUSE_GETATTR, FUSE_ROOT_ID, std::vector<uint8_t>(16), 0, 256);
   dev->queue_kicked(1);
   EXPECT_EQ(rings[1].used_idx(), 1 + FsDevice::kMaxBatch);
   // The rest runs on the loop's next turn, without a new kick.

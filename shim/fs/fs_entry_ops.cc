@@ -71,7 +71,8 @@ uint32_t PassthroughFs::op_mknod(const Request& req, Reply& rw) {
   if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO && type != S_IFSOCK)
     return rw.error(EINVAL);
   std::string n(*name);
-  if (int err = as_caller(req.in, [&] { return ::mknodat(parent->fd.get(), n.c_str(), in.mode, in.rdev); }))
+  if (int err = as_caller(req.in,
+                          [&] { return ::mknodat(parent->fd.get(), n.c_str(), in.mode, in.rdev); }))
     return rw.error(err);
   return reply_new_entry(*parent, n, in.mode, rw);
 }
@@ -99,7 +100,8 @@ uint32_t PassthroughFs::op_symlink(const Request& req, Reply& rw) {
   if (!parent) return rw.error(EBADF);
   if (!name || !target || target->empty()) return rw.error(EINVAL);
   std::string n(*name), t(*target);
-  if (int err = as_caller(req.in, [&] { return ::symlinkat(t.c_str(), parent->fd.get(), n.c_str()); }))
+  if (int err =
+          as_caller(req.in, [&] { return ::symlinkat(t.c_str(), parent->fd.get(), n.c_str()); }))
     return rw.error(err);
   return reply_new_entry(*parent, n, 0, rw);
 }

@@ -58,8 +58,10 @@ uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
     if (!creds.ok()) return rw.error(creds.error().code);
     // Exclusive first, so we know whether the file is ours to fix up.
     fd.reset(::openat(parent->fd.get(), n.c_str(), flags | O_CREAT | O_EXCL, mode));
-    if (!fd && errno == EEXIST && !(in.flags & O_EXCL)) created = false;
-    else if (!fd) return rw.error(errno);
+    if (!fd && errno == EEXIST && !(in.flags & O_EXCL))
+      created = false;
+    else if (!fd)
+      return rw.error(errno);
   }
   if (!created) {
     // Open what is there only if it is a regular file: a FIFO would block us

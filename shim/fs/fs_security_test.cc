@@ -2,8 +2,8 @@
 // directory, make us follow a symlink or open a host device, and files it
 // creates must belong to the requesting uid/gid with exactly its mode.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>

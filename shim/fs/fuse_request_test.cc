@@ -7,7 +7,8 @@
 namespace runvm::fuse {
 namespace {
 
-std::vector<uint8_t> request(uint32_t opcode, const std::vector<uint8_t>& args, int32_t len_delta = 0) {
+std::vector<uint8_t> request(uint32_t opcode, const std::vector<uint8_t>& args,
+                             int32_t len_delta = 0) {
   fuse_in_header in{};
   in.opcode = opcode;
   in.unique = 77;
@@ -157,7 +158,8 @@ TEST(FuseReply, WritesHeaderAndPayloadAcrossBuffers) {
 
 TEST(FuseReply, PayloadIovSkipsTheHeaderAndChainsTooShortGetNothing) {
   std::vector<uint8_t> mem(64, 0);
-  std::vector<std::span<uint8_t>> out = {{mem.data(), 8}, {mem.data() + 8, 12}, {mem.data() + 20, 44}};
+  std::vector<std::span<uint8_t>> out = {
+      {mem.data(), 8}, {mem.data() + 8, 12}, {mem.data() + 20, 44}};
   ReplyWriter w(out, 1);
   auto iov = w.payload_iov(30);
   ASSERT_EQ(iov.size(), 2u);

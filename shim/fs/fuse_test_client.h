@@ -2,8 +2,8 @@
 // them to a PassthroughFs and decodes the replies, playing the guest kernel.
 #pragma once
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
 
@@ -135,7 +135,8 @@ class FuseTestClient {
     last_error = r.error;
     return r.error ? 0 : r.as<fuse_open_out>().fh;
   }
-  int write(uint64_t fh, uint64_t off, const std::vector<uint8_t>& data, uint32_t* written = nullptr) {
+  int write(uint64_t fh, uint64_t off, const std::vector<uint8_t>& data,
+            uint32_t* written = nullptr) {
     fuse_write_in w{};
     w.fh = fh;
     w.offset = off;

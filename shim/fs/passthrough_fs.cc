@@ -23,7 +23,8 @@ mode_t read_host_umask() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+    if (line.rfind("Umask:", 0) == 0)
+      return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
   return 0;
 }
 
@@ -93,44 +94,82 @@ uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
   if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
   if (cfg_.readonly && !read_only_request(op)) return rw.error(EROFS);
   switch (op) {
-    case FUSE_DESTROY: return op_destroy(rw);
-    case FUSE_FORGET: op_forget(req); return 0;
-    case FUSE_BATCH_FORGET: op_batch_forget(req); return 0;
-    case FUSE_INTERRUPT: return 0;  // requests complete synchronously: nothing to interrupt
-    case FUSE_LOOKUP: return op_lookup(req, rw);
-    case FUSE_GETATTR: return op_getattr(req, rw);
-    case FUSE_SETATTR: return op_setattr(req, rw);
-    case FUSE_READLINK: return op_readlink(req, rw);
-    case FUSE_SYMLINK: return op_symlink(req, rw);
-    case FUSE_MKNOD: return op_mknod(req, rw);
-    case FUSE_MKDIR: return op_mkdir(req, rw);
-    case FUSE_UNLINK: return op_unlink(req, rw, false);
-    case FUSE_RMDIR: return op_unlink(req, rw, true);
-    case FUSE_RENAME: return op_rename(req, rw, false);
-    case FUSE_RENAME2: return op_rename(req, rw, true);
-    case FUSE_LINK: return op_link(req, rw);
-    case FUSE_OPEN: return op_open(req, rw);
-    case FUSE_READ: return op_read(req, rw);
-    case FUSE_WRITE: return op_write(req, rw);
-    case FUSE_STATFS: return op_statfs(req, rw);
+    case FUSE_DESTROY:
+      return op_destroy(rw);
+    case FUSE_FORGET:
+      op_forget(req);
+      return 0;
+    case FUSE_BATCH_FORGET:
+      op_batch_forget(req);
+      return 0;
+    case FUSE_INTERRUPT:
+      return 0;  // requests complete synchronously: nothing to interrupt
+    case FUSE_LOOKUP:
+      return op_lookup(req, rw);
+    case FUSE_GETATTR:
+      return op_getattr(req, rw);
+    case FUSE_SETATTR:
+      return op_setattr(req, rw);
+    case FUSE_READLINK:
+      return op_readlink(req, rw);
+    case FUSE_SYMLINK:
+      return op_symlink(req, rw);
+    case FUSE_MKNOD:
+      return op_mknod(req, rw);
+    case FUSE_MKDIR:
+      return op_mkdir(req, rw);
+    case FUSE_UNLINK:
+      return op_unlink(req, rw, false);
+    case FUSE_RMDIR:
+      return op_unlink(req, rw, true);
+    case FUSE_RENAME:
+      return op_rename(req, rw, false);
+    case FUSE_RENAME2:
+      return op_rename(req, rw, true);
+    case FUSE_LINK:
+      return op_link(req, rw);
+    case FUSE_OPEN:
+      return op_open(req, rw);
+    case FUSE_READ:
+      return op_read(req, rw);
+    case FUSE_WRITE:
+      return op_write(req, rw);
+    case FUSE_STATFS:
+      return op_statfs(req, rw);
     case FUSE_RELEASE:
-    case FUSE_RELEASEDIR: return op_release(req, rw);
+    case FUSE_RELEASEDIR:
+      return op_release(req, rw);
     case FUSE_FSYNC:
-    case FUSE_FSYNCDIR: return op_fsync(req, rw);
-    case FUSE_FLUSH: return op_flush(req, rw);
-    case FUSE_SETXATTR: return op_setxattr(req, rw);
-    case FUSE_GETXATTR: return op_getxattr(req, rw, false);
-    case FUSE_LISTXATTR: return op_getxattr(req, rw, true);
-    case FUSE_REMOVEXATTR: return op_removexattr(req, rw);
-    case FUSE_OPENDIR: return op_opendir(req, rw);
-    case FUSE_READDIR: return op_readdir(req, rw, false);
-    case FUSE_READDIRPLUS: return op_readdir(req, rw, true);
-    case FUSE_ACCESS: return op_access(req, rw);
-    case FUSE_CREATE: return op_create(req, rw);
-    case FUSE_FALLOCATE: return op_fallocate(req, rw);
-    case FUSE_LSEEK: return op_lseek(req, rw);
-    case FUSE_COPY_FILE_RANGE: return op_copy_file_range(req, rw);
-    default: return rw.error(ENOSYS);
+    case FUSE_FSYNCDIR:
+      return op_fsync(req, rw);
+    case FUSE_FLUSH:
+      return op_flush(req, rw);
+    case FUSE_SETXATTR:
+      return op_setxattr(req, rw);
+    case FUSE_GETXATTR:
+      return op_getxattr(req, rw, false);
+    case FUSE_LISTXATTR:
+      return op_getxattr(req, rw, true);
+    case FUSE_REMOVEXATTR:
+      return op_removexattr(req, rw);
+    case FUSE_OPENDIR:
+      return op_opendir(req, rw);
+    case FUSE_READDIR:
+      return op_readdir(req, rw, false);
+    case FUSE_READDIRPLUS:
+      return op_readdir(req, rw, true);
+    case FUSE_ACCESS:
+      return op_access(req, rw);
+    case FUSE_CREATE:
+      return op_create(req, rw);
+    case FUSE_FALLOCATE:
+      return op_fallocate(req, rw);
+    case FUSE_LSEEK:
+      return op_lseek(req, rw);
+    case FUSE_COPY_FILE_RANGE:
+      return op_copy_file_range(req, rw);
+    default:
+      return rw.error(ENOSYS);
   }
 }
 
@@ -267,7 +306,8 @@ void PassthroughFs::apply_exact_mode(const Inode& inode, mode_t mode) const {
   if (!st.ok()) return;
   // Only the permission bits the umask took come back; what the kernel
   // decided (e.g. S_ISGID inherited from the parent) stays.
-  (void)::fchmodat(proc_fd_.get(), fd_name(inode.fd.get()).c_str(), (st->st_mode & 07777) | lost, 0);
+  (void)::fchmodat(proc_fd_.get(), fd_name(inode.fd.get()).c_str(), (st->st_mode & 07777) | lost,
+                   0);
 }
 
 int PassthroughFs::open_flags_for_host(uint32_t guest_flags) const {

@@ -34,12 +34,12 @@ Status MicroVm::start() {
   loop_ = RUNVM_TRY(EventLoop::create());
 
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-    return errno_error("socketpair");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return errno_error("socketpair");
   UniqueFd host_end(sv[0]);
   auto guest_end = std::make_shared<UniqueFd>(sv[1]);
 
-  vsock_ = RUNVM_TRY(VsockDevice::create(*loop_, {config_.guest_cid, vsock_path()}).context("vsock"));
+  vsock_ =
+      RUNVM_TRY(VsockDevice::create(*loop_, {config_.guest_cid, vsock_path()}).context("vsock"));
   // The control stream is served in-process: the agent's connection to the
   // host port lands on our end of a socketpair, once.
   vsock_->set_port_handler(proto::kAgentPort, [guest_end]() -> Result<UniqueFd> {
@@ -47,8 +47,9 @@ Status MicroVm::start() {
     return std::move(*guest_end);
   });
   for (auto& [port, handler] : config_.port_handlers) vsock_->set_port_handler(port, handler);
-  vsock_server_ = RUNVM_TRY(
-      vhost_user::VhostUserServer::listen(*loop_, dir + kVsockBackendSocket, *vsock_).context("vsock backend"));
+  vsock_server_ =
+      RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop_, dir + kVsockBackendSocket, *vsock_)
+                    .context("vsock backend"));
   std::vector<VhostUserDevice> fs_specs;
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     const auto& share = config_.shares[i];
@@ -83,7 +84,8 @@ Status MicroVm::start() {
   RUNVM_CHECK(engine_->start(vm).context("start VM"));
   agent_ = std::make_unique<AgentClient>(std::move(host_end));
   agent_->set_abort_fd(engine_->pidfd());
-  hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms, engine_->pidfd()).context("boot"));
+  hello_ =
+      RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms, engine_->pidfd()).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return {};

@@ -84,7 +84,34 @@ Result<std::vector<std::pair<std::string, Value>>> Value::as_object() const {
   return out;
 }
 
+size_t nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<Document> Document::parse(std::string_view text) {
+  if (nesting_depth(text) > kMaxNestingDepth)
+    return make_error("invalid JSON: nested deeper than " + std::to_string(kMaxNestingDepth) +
+                      " levels");
   std::string copy(text);  // yajl_tree_parse wants a NUL-terminated string
   if (copy.size() != strnlen(copy.c_str(), copy.size()))
     return make_error("invalid JSON: embedded NUL byte");
@@ -93,8 +120,10 @@ Result<Document> Document::parse(std::string_view text) {
   if (!tree) {
     std::string msg = err;
     // yajl's messages span lines; keep errors to one line.
-    for (char& c : msg)
-      if (c == '\n' || c == '\r') c = ' ';
+    // yajl follows its message with a multi-line excerpt of the input: keep
+    // just the message.
+    size_t cut = msg.find_first_of("\r\n");
+    if (cut != std::string::npos) msg.erase(cut);
     while (!msg.empty() && msg.back() == ' ') msg.pop_back();
     return make_error("invalid JSON: " + (msg.empty() ? std::string("parse error") : msg));
   }

@@ -48,7 +48,13 @@ class Value {
   std::string path_;
 };
 
-// Owns a yajl tree.
+// Deepest bracket nesting outside strings. yajl frees its trees
+// recursively, so hostile input must not nest without bound.
+size_t nesting_depth(std::string_view text);
+inline constexpr size_t kMaxNestingDepth = 64;
+
+// Owns a yajl tree. parse() rejects nesting deeper than kMaxNestingDepth and
+// keeps yajl's message to one short line.
 class Document {
  public:
   static Result<Document> parse(std::string_view text);

@@ -50,7 +50,7 @@ ln -s g.txt /mnt/link
 mv /mnt/dir/n.txt /mnt/dir/moved.txt
 touch /mnt/gone && rm /mnt/gone
 mkdir /mnt/userdir && chown 1000:1000 /mnt/userdir
-setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'echo u > /mnt/userdir/u.txt; mkdir /mnt/userdir/ud; echo denied > /mnt/rootonly 2>/dev/null || echo USER-DENIED'
+su user -c 'echo u > /mnt/userdir/u.txt; mkdir /mnt/userdir/ud; echo denied > /mnt/rootonly 2>/dev/null || echo USER-DENIED'
 sync
 echo 3 > /proc/sys/vm/drop_caches
 seq 1 200000 | cmp - /mnt/seq.txt && echo SEQ-OK
@@ -93,7 +93,9 @@ void write_initramfs(const std::string& path) {
                 static_cast<la_ssize_t>(data.size()));
     }
   };
-  for (const char* d : {"bin", "dev", "proc", "mnt", "tmp"}) add(d, AE_IFDIR, 0755, "");
+  for (const char* d : {"bin", "dev", "etc", "proc", "mnt", "tmp"}) add(d, AE_IFDIR, 0755, "");
+  add("etc/passwd", AE_IFREG, 0644, "root:x:0:0::/:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n");
+  add("etc/group", AE_IFREG, 0644, "root:x:0:\nuser:x:1000:\n");
   add("dev/console", AE_IFCHR, 0600, "", makedev(5, 1));
   add("bin/busybox", AE_IFREG, 0755, slurp("/bin/busybox"));
   add("init", AE_IFREG, 0755, kInit);

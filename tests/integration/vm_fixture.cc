@@ -60,7 +60,8 @@ std::vector<pid_t> qemu_processes_mentioning(const std::string& needle) {
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
     std::ifstream in(e.path() / "cmdline", std::ios::binary);
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find("qemu-system") != std::string::npos && cmdline.find(needle) != std::string::npos)
+    if (cmdline.find("qemu-system") != std::string::npos &&
+        cmdline.find(needle) != std::string::npos)
       out.push_back(std::stoi(name));
   }
   return out;

@@ -38,10 +38,10 @@ std::vector<pid_t> qemu_processes_mentioning(const std::string& needle);
 }  // namespace runvm::testing
 
 // Skips (or fails with RUNVM_REQUIRE_VM=1) when the guest kernel is absent.
-#define RUNVM_REQUIRE_VM_ASSETS()                                                      \
-  do {                                                                                 \
-    if (runvm::testing::vm_assets().kernel.empty()) {                                  \
+#define RUNVM_REQUIRE_VM_ASSETS()                                                     \
+  do {                                                                                \
+    if (runvm::testing::vm_assets().kernel.empty()) {                                 \
       if (getenv("RUNVM_REQUIRE_VM")) FAIL() << "guest kernel missing in build tree"; \
-      GTEST_SKIP() << "guest kernel not built (configure with -DRUNVM_KERNEL=...)";    \
-    }                                                                                  \
+      GTEST_SKIP() << "guest kernel not built (configure with -DRUNVM_KERNEL=...)";   \
+    }                                                                                 \
   } while (0)

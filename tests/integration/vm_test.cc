@@ -59,7 +59,8 @@ struct StreamSink {
       std::vector<uint8_t> buf(1 << 20);
       ssize_t n;
       while ((n = read(conn.get(), buf.data(), buf.size())) > 0) {
-        if (!expect.matches(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)))) matched = false;
+        if (!expect.matches(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n))))
+          matched = false;
         received += static_cast<uint64_t>(n);
       }
     });

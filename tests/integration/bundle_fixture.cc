@@ -1,0 +1,113 @@
+#include "tests/integration/bundle_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "spec/base/json.h"
+
+namespace runvm::testing {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kApplets[] = {"sh",    "echo",   "cat",  "ls",       "id",    "env",  "pwd",
+                                    "sleep", "head",   "kill", "chmod",    "chown", "stat", "true",
+                                    "false", "md5sum", "wc",   "hostname", "mkdir", "touch"};
+}
+
+Bundle::Bundle(const BundleSpec& spec) {
+  fs::create_directories(rootfs() + "/bin");
+  for (const char* d : {"proc", "sys", "dev", "tmp", "etc"})
+    fs::create_directories(rootfs() + "/" + d);
+  fs::copy_file("/bin/busybox", rootfs() + "/bin/busybox");
+  for (const char* a : kApplets) fs::create_symlink("busybox", rootfs() + "/bin/" + a);
+  write_config(spec);
+}
+
+void Bundle::write_config(const BundleSpec& spec) {
+  json::Writer w;
+  w.begin_object().key("ociVersion").string("1.0.2");
+  w.key("root").begin_object().key("path").string("rootfs").end_object();
+  w.key("hostname").string(spec.hostname);
+  w.key("process").begin_object();
+  w.key("terminal").boolean(false);
+  w.key("user")
+      .begin_object()
+      .key("uid")
+      .uinteger(spec.uid)
+      .key("gid")
+      .uinteger(spec.gid)
+      .end_object();
+  w.key("args").begin_array();
+  for (auto& a : spec.args) w.string(a);
+  w.end_array();
+  w.key("env").begin_array();
+  for (auto& e : spec.env) w.string(e);
+  w.end_array();
+  w.key("cwd").string(spec.cwd);
+  w.end_object().end_object();
+  std::ofstream(dir() + "/config.json") << w.str();
+}
+
+std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  CommandResult r;
+  size_t written = 0;
+  int in_fd = in[1];
+  if (input.empty()) {
+    close(in_fd);
+    in_fd = -1;
+  }
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}};
+    if (poll(fds, 3, -1) < 0 && errno != EINTR) break;
+    if (in_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = write(in_fd, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 || written == input.size()) {
+        close(in_fd);
+        in_fd = -1;
+      }
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      if (n == 0) (i == 0 ? out_open : err_open) = false;
+    }
+  }
+  if (in_fd >= 0) close(in_fd);
+  close(out[0]);
+  close(err[0]);
+  waitpid(pid, &r.status, 0);
+  return r;
+}
+
+}  // namespace runvm::testing

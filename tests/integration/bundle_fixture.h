@@ -1,0 +1,42 @@
+// OCI bundles for integration tests: a busybox-static rootfs made on the
+// spot (no network) and a config.json from a few parameters; plus running
+// the real runvm binary with its stdio captured.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/vm_fixture.h"
+
+namespace runvm::testing {
+
+struct BundleSpec {
+  std::vector<std::string> args = {"sh"};
+  std::vector<std::string> env = {"PATH=/bin"};
+  std::string cwd = "/";
+  uint32_t uid = 0, gid = 0;
+  std::string hostname = "runvm-test";
+};
+
+class Bundle {
+ public:
+  explicit Bundle(const BundleSpec& spec);
+  const std::string& dir() const { return dir_.path(); }
+  std::string rootfs() const { return dir_.path() + "/rootfs"; }
+  void write_config(const BundleSpec& spec);
+
+ private:
+  TempDir dir_;
+};
+
+struct CommandResult {
+  int status = -1;  // wait status
+  std::string out, err;
+};
+
+// Runs argv with `input` on stdin (then EOF), capturing stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = "");
+
+std::string runvm_binary();
+
+}  // namespace runvm::testing

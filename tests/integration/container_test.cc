@@ -1,0 +1,184 @@
+// `runvm run` and friends on real bundles: the process runs in its own
+// microVM with the bundle's rootfs on our virtio-fs, stdio on separate
+// vsock streams, and runvm exits the way the process did.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::run_command;
+using testing::runvm_binary;
+using testing::TempDir;
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
+  // runvm with our private --root.
+  std::vector<std::string> runvm(std::vector<std::string> args) {
+    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  testing::CommandResult run(const Bundle& b, const std::string& id,
+                             const std::string& input = "") {
+    return run_command(runvm({"run", "-b", b.dir(), id}), input);
+  }
+  TempDir root_;
+};
+
+TEST_F(ContainerTest, StdoutStderrAndExitCodeStaySeparate) {
+  Bundle b({.args = {"sh", "-c", "echo out; echo err >&2; exit 3"}});
+  auto r = run(b, "c1");
+  ASSERT_TRUE(WIFEXITED(r.status)) << r.status << r.err;
+  EXPECT_EQ(WEXITSTATUS(r.status), 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_TRUE(root_.entries().empty()) << "run left state behind";
+}
+
+TEST_F(ContainerTest, DeathBySignalIsReRaised) {
+  Bundle b({.args = {"sh", "-c", "kill -TERM $$"}});
+  auto r = run(b, "sig");
+  ASSERT_TRUE(WIFSIGNALED(r.status)) << r.status << r.err;
+  EXPECT_EQ(WTERMSIG(r.status), SIGTERM);
+}
+
+TEST_F(ContainerTest, StdinIsPipedAndEofPropagates) {
+  Bundle b({.args = {"cat"}});
+  std::string input;
+  for (int i = 0; i < 2000; ++i) input += "line " + std::to_string(i) + "\n";
+  auto r = run(b, "cat", input);
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  EXPECT_EQ(r.out, input);
+}
+
+TEST_F(ContainerTest, HundredMebibytesOfOutputAreByteExact) {
+  Bundle b({.args = {"cat", "/big"}});
+  std::string big(100u << 20, '\0');
+  std::mt19937_64 rng(getpid());
+  for (size_t i = 0; i < big.size(); i += 8) {
+    uint64_t v = rng();
+    memcpy(&big[i], &v, 8);
+  }
+  std::ofstream(b.rootfs() + "/big", std::ios::binary) << big;
+  auto r = run(b, "big");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  ASSERT_EQ(r.out.size(), big.size());
+  EXPECT_TRUE(r.out == big) << "output differs from the file";
+}
+
+TEST_F(ContainerTest, FilesCreatedInTheContainerLandInTheRootfs) {
+  Bundle b({.args = {"sh", "-c",
+                     "echo hello > /made; chmod 640 /made; chown 1000:1001 /made; mkdir -p /d/e"}});
+  auto r = run(b, "files");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  struct stat st;
+  ASSERT_EQ(stat((b.rootfs() + "/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_uid, 1000u);
+  EXPECT_EQ(st.st_gid, 1001u);
+  std::ifstream in(b.rootfs() + "/made");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "hello\n");
+  EXPECT_TRUE(std::filesystem::is_directory(b.rootfs() + "/d/e"));
+}
+
+TEST_F(ContainerTest, EnvCwdAndUserAreHonoured) {
+  Bundle b({.args = {"sh", "-c", "echo $FOO; pwd; id -u; id -g; touch mine; hostname"},
+            .env = {"PATH=/bin", "FOO=bar baz"},
+            .cwd = "/work/dir",
+            .uid = 1000,
+            .gid = 1000,
+            .hostname = "vmhost"});
+  std::filesystem::create_directories(b.rootfs() + "/work/dir");
+  chown((b.rootfs() + "/work/dir").c_str(), 1000, 1000);
+  auto r = run(b, "env");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  EXPECT_EQ(r.out, "bar baz\n/work/dir\n1000\n1000\nvmhost\n");
+  struct stat st;
+  ASSERT_EQ(stat((b.rootfs() + "/work/dir/mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);  // created with the process's credentials
+}
+
+TEST_F(ContainerTest, UnknownBinaryFailsLikeRunc) {
+  Bundle b({.args = {"nonexistent-binary"}});
+  auto r = run(b, "nobin");
+  ASSERT_TRUE(WIFEXITED(r.status)) << r.status;
+  EXPECT_NE(WEXITSTATUS(r.status), 0);
+  EXPECT_NE(r.err.find("exec: \"nonexistent-binary\": executable file not found in $PATH"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+TEST_F(ContainerTest, BadConfigIsOneLineAndLeavesNothing) {
+  Bundle b({.args = {}});
+  auto r = run(b, "bad");
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err, "runvm: run bad: config.json: process.args: must not be empty\n");
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+TEST_F(ContainerTest, CreateStartStateKillDelete) {
+  Bundle b({.args = {"sleep", "1000"}});
+  TempDir io;
+  std::string pid_file = io.path() + "/pid";
+  // Detached verbs: the shim keeps the stdio it inherits, so give it files.
+  auto sh = [&](const std::string& cmd) {
+    std::string full;
+    for (auto& a : runvm({})) full += a + " ";
+    return system(
+        (full + cmd + " </dev/null >>" + io.path() + "/out 2>>" + io.path() + "/err").c_str());
+  };
+  auto state = [&]() {
+    auto r = run_command(runvm({"state", "ck"}));
+    return r.out;
+  };
+  ASSERT_EQ(sh("create -b " + b.dir() + " --pid-file " + pid_file + " ck"), 0);
+  std::ifstream pf(pid_file);
+  pid_t pid = 0;
+  pf >> pid;
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(testing::process_exists(pid));
+  EXPECT_NE(state().find("\"status\": \"created\""), std::string::npos) << state();
+  EXPECT_NE(state().find("\"pid\": " + std::to_string(pid)), std::string::npos) << state();
+  EXPECT_NE(sh("create -b " + b.dir() + " ck"), 0);  // the id is taken
+  ASSERT_EQ(sh("start ck"), 0);
+  EXPECT_NE(state().find("\"status\": \"running\""), std::string::npos) << state();
+  EXPECT_NE(sh("delete ck"), 0);  // running: needs --force
+  ASSERT_EQ(sh("kill ck KILL"), 0);
+  for (int i = 0; i < 100 && state().find("\"status\": \"stopped\"") == std::string::npos; ++i)
+    usleep(100 * 1000);
+  EXPECT_NE(state().find("\"status\": \"stopped\""), std::string::npos) << state();
+  ASSERT_EQ(sh("delete ck"), 0);
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+TEST_F(ContainerTest, ForceDeleteOfRunningContainerCleansUp) {
+  Bundle b({.args = {"sleep", "1000"}});
+  std::string base;
+  for (auto& a : runvm({})) base += a + " ";
+  ASSERT_EQ(system((base + "run -d -b " + b.dir() + " fd </dev/null >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(system((base + "delete --force fd").c_str()), 0);
+  EXPECT_TRUE(root_.entries().empty());
+  for (int i = 0; i < 50 && !testing::qemu_processes_mentioning(root_.path()).empty(); ++i)
+    usleep(100 * 1000);
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+}  // namespace
+}  // namespace runvm
