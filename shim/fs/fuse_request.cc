@@ -95,6 +95,9 @@ uint32_t ReplyWriter::write_header(int err, size_t payload_len) {
 uint32_t ReplyWriter::error(int err) { return write_header(err > 0 ? err : EIO, 0); }
 
 uint32_t ReplyWriter::ok(std::span<const uint8_t> payload) {
+  size_t total = 0;
+  for (auto& b : out_) total += b.size();
+  if (total < sizeof(fuse_out_header)) return 0;  // no room even for a header: no reply
   if (payload.size() > capacity()) return error(ERANGE);
   fuse_out_header h{static_cast<uint32_t>(sizeof h + payload.size()), 0, unique_};
   ChainWriter w(out_);
