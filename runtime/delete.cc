@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "runtime/container.h"
+#include "runtime/hooks.h"
 #include "runtime/verbs.h"
+#include "spec/base/log.h"
 
 namespace runvm::cli {
 
@@ -52,7 +54,11 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (shim_alive(ct.state)) return make_error("shim did not exit after SIGKILL");
   }
+  // poststop hooks run once the container is gone; they cannot fail delete.
+  auto hooks = load_hooks(ct.dir);
+  if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);
   RUNVM_CHECK(ct.dir.remove());
+  if (hooks.ok()) run_poststop_hooks(ct, *hooks);
   return 0;
 }
 

@@ -1,14 +1,18 @@
 #include "runtime/launch.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 
 #include "runtime/assets.h"
+#include "runtime/hooks.h"
 #include "runtime/shim_launcher.h"
+#include "spec/base/log.h"
 #include "spec/config.h"
+#include "spec/config_check.h"
 #include "spec/proc_start_time.h"
 
 namespace runvm::cli {
@@ -33,6 +37,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   if (ec) return make_error("bundle " + o.bundle + ": " + ec.message());
   auto bundle = RUNVM_TRY(oci::load_bundle(bundle_dir));
   if (!bundle.config.process) return make_error("config.json: process: is required");
+  RUNVM_CHECK(oci::check_supported(bundle.config).context("config.json"));
+  for (const auto& line : oci::ignored_settings(bundle.config))
+    if (log::debug_enabled()) log::warn(line);
   if (bundle.config.process->terminal) return make_error("terminal: not supported yet");
   auto assets = RUNVM_TRY(find_guest_assets("", "", ""));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
@@ -52,6 +59,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                            .count();
   c.state.annotations = bundle.config.annotations;
   RUNVM_CHECK(save_state(c));
+  RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
 
   std::vector<std::string> argv = {
       shim_bin,      "--id",     o.id,        "--bundle",    bundle.dir,
@@ -66,9 +74,11 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   c.state.shim.socket = dir.file("shim.sock");
   auto saved = save_state(c);
+  if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {
     kill(pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
+    waitpid(pid, nullptr, 0);
     return std::move(saved).error();
   }
   guard.dir = nullptr;

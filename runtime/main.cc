@@ -1,6 +1,8 @@
 // runvm: an OCI runtime with runc's command line whose containers run in
 // their own microVM. This file parses global options and dispatches verbs.
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -21,14 +23,23 @@ namespace {
 
 constexpr Verb kVerbs[] = {
     {"check", "check the host and boot a throwaway microVM", verb_check},
+    {"checkpoint", "not supported (CRIU cannot checkpoint a microVM)", verb_checkpoint},
     {"create", "create a container (boots its VM)", verb_create},
     {"delete", "delete a container", verb_delete},
+    {"events", "print a container's stats as JSON events", verb_events},
+    {"exec", "run a new process inside a container", verb_exec},
     {"features", "print the runtime's features as JSON", verb_features},
     {"kill", "send a signal to a container's process", verb_kill},
+    {"list", "list the containers under --root", verb_list},
+    {"pause", "pause all processes of a container (its microVM)", verb_pause},
+    {"ps", "list a container's host processes (shim, QEMU)", verb_ps},
+    {"restore", "not supported (CRIU cannot restore a microVM)", verb_restore},
+    {"resume", "resume a paused container", verb_resume},
     {"run", "create and start a container", verb_run},
     {"spec", "write a default config.json", verb_spec},
     {"start", "start a created container", verb_start},
     {"state", "print a container's state", verb_state},
+    {"update", "update resources (only no-op updates: fixed at boot)", verb_update},
 };
 
 void usage(FILE* out) {
@@ -44,7 +55,8 @@ void usage(FILE* out) {
           "  --log-format text|json log format\n"
           "  --debug                enable debug output\n"
           "  --systemd-cgroup       accepted for runc compatibility\n"
-          "  --rootless auto|true|false\n"
+          "  --rootless auto|true|false  accepted for runc compatibility\n"
+          "  --criu PATH            accepted for runc compatibility (no checkpointing)\n"
           "  --version, -v          print the version\n"
           "  --help, -h             this help\n");
 }
@@ -108,12 +120,34 @@ int run(int argc, char** argv) {
         return 1;
     }
   }
+  if (!g.log.empty()) {
+    // runc fails up front when it cannot open its log.
+    int fd = open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      fprintf(stderr, "runvm: --log %s: %s\n", g.log.c_str(), strerror(errno));
+      return 1;
+    }
+    close(fd);
+  }
   log::configure(g.debug, g.log, g.log_format == "json" ? log::Format::kJson : log::Format::kText);
   if (optind >= argc) {
     usage(stderr);
     return 1;
   }
   const char* name = argv[optind];
+  // `runvm help [COMMAND]`, as urfave/cli gives runc.
+  char help_flag[] = "--help";
+  if (strcmp(name, "help") == 0) {
+    if (optind + 1 >= argc) {
+      usage(stdout);
+      return 0;
+    }
+    // Rewrite to `COMMAND --help`.
+    argv[optind] = argv[optind + 1];
+    argv[optind + 1] = help_flag;
+    argc = optind + 2;
+    name = argv[optind];
+  }
   for (const auto& v : kVerbs) {
     if (strcmp(v.name, name) != 0) continue;
     int verb_argc = argc - optind;
@@ -123,6 +157,10 @@ int run(int argc, char** argv) {
     if (!r.ok()) {
       std::string who = g.subject.empty() ? name : std::string(name) + " " + g.subject;
       log::error(who + ": " + r.error().message);
+      // runc: with --log the error goes to the log file (containerd reads
+      // its "msg") and, as one plain line, to stderr.
+      if (!g.log.empty())
+        fprintf(stderr, "runvm: %s: %s\n", who.c_str(), r.error().message.c_str());
       return 1;
     }
     return *r;

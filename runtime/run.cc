@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "runtime/container.h"
+#include "runtime/hooks.h"
 #include "runtime/launch.h"
 #include "runtime/verbs.h"
 
@@ -91,7 +92,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   g.subject = o.id;
   pid_t shim = RUNVM_TRY(create_container(g, o));
   auto ct = RUNVM_TRY(load_container(g, o.id));
-  auto started = shim_request(ct, "start");
+  auto started = start_with_hooks(ct);
   if (!started.ok()) {
     kill(shim, SIGKILL);
     waitpid(shim, nullptr, 0);
@@ -101,7 +102,11 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (detach) return 0;
 
   int status = RUNVM_TRY(wait_forwarding(shim));
-  if (!keep) (void)ct.dir.remove();
+  if (!keep) {
+    auto hooks = load_hooks(ct.dir);
+    (void)ct.dir.remove();
+    if (hooks.ok()) run_poststop_hooks(ct, *hooks);
+  }
   if (WIFSIGNALED(status)) {
     // Same wait status as the container's process, as runc gives.
     int sig = WTERMSIG(status);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "runtime/container.h"
+#include "runtime/hooks.h"
 #include "runtime/verbs.h"
 
 namespace runvm::cli {
@@ -33,7 +34,7 @@ Result<int> verb_start(GlobalOptions& g, int argc, char** argv) {
       return make_error("cannot start a container in the " +
                         std::string(oci::to_string(ct.state.status)) + " state");
   }
-  RUNVM_CHECK(shim_request(ct, "start"));
+  RUNVM_CHECK(start_with_hooks(ct));
   return 0;
 }
 

@@ -39,5 +39,14 @@ Result<int> verb_kill(GlobalOptions&, int argc, char** argv);
 Result<int> verb_delete(GlobalOptions&, int argc, char** argv);
 Result<int> verb_spec(GlobalOptions&, int argc, char** argv);
 Result<int> verb_features(GlobalOptions&, int argc, char** argv);
+Result<int> verb_exec(GlobalOptions&, int argc, char** argv);
+Result<int> verb_list(GlobalOptions&, int argc, char** argv);
+Result<int> verb_pause(GlobalOptions&, int argc, char** argv);
+Result<int> verb_resume(GlobalOptions&, int argc, char** argv);
+Result<int> verb_ps(GlobalOptions&, int argc, char** argv);
+Result<int> verb_events(GlobalOptions&, int argc, char** argv);
+Result<int> verb_update(GlobalOptions&, int argc, char** argv);
+Result<int> verb_checkpoint(GlobalOptions&, int argc, char** argv);
+Result<int> verb_restore(GlobalOptions&, int argc, char** argv);
 
 }  // namespace runvm::cli

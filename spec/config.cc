@@ -95,6 +95,11 @@ Result<std::vector<std::string>> detail::parse_env(const Value& obj) {
   return out;
 }
 
+Result<Process> parse_process_json(std::string_view text) {
+  json::Document doc = RUNVM_TRY(fields::parse_document(text));
+  return detail::parse_process(doc.root());
+}
+
 Result<Config> parse_config(std::string_view text) {
   json::Document doc = RUNVM_TRY(fields::parse_document(text));
   Value top = doc.root();

@@ -221,6 +221,8 @@ struct Config {
 
 // Parses and validates config.json text.
 Result<Config> parse_config(std::string_view json);
+// Parses a process.json (`runc exec --process`): a config's process alone.
+Result<Process> parse_process_json(std::string_view json);
 
 // The PATH runc's `spec` writes, used when the config sets none.
 inline constexpr std::string_view kDefaultPath =

@@ -96,11 +96,23 @@ void Agent::reap_children() {
     if (pid <= 0) break;
     if (container_ && pid == container_->pid() && !container_->exited())
       container_->on_reaped(status);
+    for (auto& [id, e] : execs_)
+      if (pid == e->pid() && !e->exited()) e->on_reaped(status);
   }
   send_pending_exit();
 }
 
 void Agent::send_pending_exit() {
+  for (auto it = execs_.begin(); it != execs_.end();) {
+    auto exit = it->second->take_exit();
+    if (!exit) {
+      ++it;
+      continue;
+    }
+    it = execs_.erase(it);
+    if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
+      return finish(std::move(st).error().wrap("sending exec exit"));
+  }
   if (!container_) return;
   if (auto exit = container_->take_exit()) {
     if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
@@ -129,6 +141,8 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {signal_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Resize>) {
           return {resize_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::Exec>) {
+          return {exec_process(req)};
         } else {
           static_assert(sizeof(T) == 0, "unhandled host message");
         }
@@ -164,6 +178,11 @@ proto::AgentMessage Agent::start_container(const proto::Start& req) {
 }
 
 proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
+  if (!req.exec_id.empty()) {
+    auto e = find_exec(req.container_id, req.exec_id);
+    if (!e.ok()) return error_reply(req.id, e.error());
+    return status_reply(req.id, (*e)->signal(static_cast<int>(req.signal)));
+  }
   auto c = find(req.container_id);
   if (!c.ok()) return error_reply(req.id, c.error());
   if (!req.all) return status_reply(req.id, (*c)->signal(static_cast<int>(req.signal)));
@@ -178,9 +197,41 @@ proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
 }
 
 proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
+  if (!req.exec_id.empty()) {
+    auto e = find_exec(req.container_id, req.exec_id);
+    if (!e.ok()) return error_reply(req.id, e.error());
+    return status_reply(req.id, (*e)->resize(req.rows, req.cols));
+  }
   auto c = find(req.container_id);
   if (!c.ok()) return error_reply(req.id, c.error());
   return status_reply(req.id, (*c)->resize(req.rows, req.cols));
+}
+
+Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {
+  RUNVM_CHECK(find(container_id));
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end())
+    return make_error("exec process \"" + std::string(exec_id) + "\" does not exist");
+  return it->second.get();
+}
+
+proto::AgentMessage Agent::exec_process(const proto::Exec& req) {
+  auto c = find(req.container_id);
+  if (!c.ok()) return error_reply(req.id, c.error());
+  if ((*c)->exited()) return error_reply(req.id, make_error("cannot exec in a stopped container"));
+  if (execs_.count(req.exec_id))
+    return error_reply(req.id, make_error("exec id exists: " + req.exec_id));
+  if (execs_.size() >= kMaxExecs)
+    return error_reply(req.id, make_error("too many exec processes in this container"));
+  auto launched =
+      ExecProcess::launch(req, (*c)->pid(), config_.dial, *loop_, [this] { send_pending_exit(); });
+  if (auto* refusal = std::get_if<Container::Refusal>(&launched)) {
+    proto::ErrorReply e = error_reply(req.id, refusal->error);
+    e.exit_code = refusal->exit_code;
+    return e;
+  }
+  execs_.emplace(req.exec_id, std::move(std::get<std::unique_ptr<ExecProcess>>(launched)));
+  return proto::Ok{req.id};
 }
 
 proto::AgentMessage Agent::transfer(const proto::Transfer& req) {

@@ -8,12 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
 
 #include "guest/agent/container.h"
 #include "guest/agent/container_root.h"
+#include "guest/agent/exec.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
 #include "shim/loop/event_loop.h"
@@ -35,6 +37,8 @@ class Agent {
   static constexpr size_t kTransferChunk = 256 * 1024;
   // A transfer whose reader stops reading for this long fails.
   static constexpr int kTransferStallSeconds = 30;
+  // Live exec'd processes per container: each holds fds and relays.
+  static constexpr size_t kMaxExecs = 1024;
 
   // control_fd is borrowed and must outlive the Agent.
   static Result<std::unique_ptr<Agent>> create(int control_fd, AgentConfig config);
@@ -64,6 +68,8 @@ class Agent {
   proto::AgentMessage start_container(const proto::Start& req);
   proto::AgentMessage signal_container(const proto::Signal& req);
   proto::AgentMessage resize_container(const proto::Resize& req);
+  proto::AgentMessage exec_process(const proto::Exec& req);
+  Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   Result<Container*> find(std::string_view container_id);
 
   void on_control_readable();
@@ -79,6 +85,8 @@ class Agent {
   proto::FrameDecoder decoder_;
   // One container per VM; an exited one is replaced by the next create.
   std::unique_ptr<Container> container_;
+  // Live exec'd processes by exec id; dropped once their exit was sent.
+  std::map<std::string, std::unique_ptr<ExecProcess>, std::less<>> execs_;
   std::optional<Result<Outcome>> outcome_;  // set: serve() returns it
 };
 

@@ -9,8 +9,12 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include "guest/agent/container_mounts.h"
+#include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
 #include "guest/agent/process_init.h"
+#include "guest/agent/process_io.h"
+#include "guest/agent/process_security.h"
 #include "guest/protocol/messages.h"
 
 namespace runvm::agent {
@@ -18,65 +22,6 @@ namespace {
 
 // A process stuck in setup (e.g. a stalled share) must not wedge the agent.
 constexpr int kReadyTimeoutMs = 30000;
-
-Result<UniqueFd> open_null() {
-  UniqueFd fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!fd) return errno_error("open /dev/null");
-  return fd;
-}
-
-struct Pty {
-  UniqueFd master, slave;
-};
-
-Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size) {
-  Pty pty;
-  pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!pty.master) return errno_error("open /dev/ptmx");
-  if (::grantpt(pty.master.get()) < 0 || ::unlockpt(pty.master.get()) < 0)
-    return errno_error("unlockpt");
-  char name[64];
-  if (::ptsname_r(pty.master.get(), name, sizeof name) != 0) return errno_error("ptsname");
-  pty.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!pty.slave) return errno_error(std::string("open ") + name);
-  if (size) {
-    winsize ws{size->rows, size->cols, 0, 0};
-    if (::ioctl(pty.master.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
-  }
-  return pty;
-}
-
-Result<UniqueFd> dup_fd(int fd) {
-  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  if (!copy) return errno_error("dup");
-  return copy;
-}
-
-// What the process said on the sync pair.
-struct InitReport {
-  enum Kind { kReady, kFailed, kClosed, kTimedOut } kind;
-  uint8_t exit_code = 1;
-  std::string message;
-};
-
-InitReport read_report(int sync_fd, int timeout_ms) {
-  pollfd p{sync_fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&p, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return {InitReport::kTimedOut};
-  char buf[2 + init_sync::kMaxMessage];
-  ssize_t got;
-  do {
-    got = ::recv(sync_fd, buf, sizeof buf, 0);
-  } while (got < 0 && errno == EINTR);
-  if (got == 1 && buf[0] == init_sync::kReady) return {InitReport::kReady};
-  if (got >= 2 && buf[0] == init_sync::kFailed)
-    return {InitReport::kFailed, static_cast<uint8_t>(buf[1]),
-            std::string(buf + 2, static_cast<size_t>(got - 2))};
-  return {InitReport::kClosed};
-}
 
 }  // namespace
 
@@ -94,11 +39,20 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
     if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
     plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
   }
+  ProcessSecurity security;  // the plan points into it until the process is ready
+  if (auto s = resolve_security(proc, req.linux_spec.seccomp, security, plan); !s.ok())
+    return refuse(std::move(s).error());
 
   auto root = ContainerRoot::mount(root_config, req.rootfs);
   if (!root.ok()) return refuse(std::move(root).error().wrap("preparing the container root"));
   plan.root = root->path();
   std::unique_ptr<Container> c(new Container(req.container_id, std::move(*root)));
+  // One VM per container: the guest's sysctls are the container's. After the
+  // root mount, which host-side tests and the fuzzer make fail first.
+  if (auto s = apply_sysctl(req.linux_spec.sysctl); !s.ok()) return refuse(std::move(s).error());
+  auto bind_sources = clone_bind_sources(req.linux_spec.mounts, root_config.root_dir + ".bind");
+  if (!bind_sources.ok()) return refuse(std::move(bind_sources).error());
+  for (const auto& fd : *bind_sources) plan.mount_sources.push_back(fd.get());
 
   auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
     if (port == 0) return open_null();

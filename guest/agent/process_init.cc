@@ -17,33 +17,13 @@
 #include <cstring>
 #include <fstream>
 
+#include "guest/agent/container_mounts.h"
+#include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
+#include "spec/rlimit_names.h"
 
 namespace runvm::agent {
 namespace {
-
-struct NamedLimit {
-  const char* name;
-  int resource;
-};
-constexpr NamedLimit kLimits[] = {
-    {"RLIMIT_AS", RLIMIT_AS},
-    {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
-    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},
-    {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
-    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-    {"RLIMIT_STACK", RLIMIT_STACK},
-};
 
 void send_failure(int sync_fd, uint8_t exit_code, std::string_view message) {
   std::string msg(1, init_sync::kFailed);
@@ -106,6 +86,22 @@ Status enter_root(const std::string& root) {
   return {};
 }
 
+// setns into the mount namespace of `pid`: our root and cwd become the
+// namespace's root, which is the container's (pivoted or moved over /). A
+// pidfd, not /proc/<pid>/ns/mnt: /proc may belong to another pid namespace.
+Status join_root(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno_error("pidfd_open of the container process");
+  int r = ::setns(fd, CLONE_NEWNS);
+  int e = errno;
+  ::close(fd);
+  if (r < 0)
+    return make_error(std::string("joining the container's mount namespace: ") + std::strerror(e),
+                      e);
+  if (::chdir("/") < 0) return errno_error("chdir /");
+  return {};
+}
+
 // mkdir -p inside the container root, as root (runc creates a missing cwd).
 Status make_cwd(const std::string& cwd) {
   for (size_t i = 1; i <= cwd.size(); ++i) {
@@ -148,21 +144,37 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   const proto::Create& req = *plan.request;
   const proto::Process& proc = req.process;
   RUNVM_CHECK(setup_stdio(plan));
-  RUNVM_CHECK(enter_root(plan.root));
-  RUNVM_CHECK(make_cwd(proc.cwd));
-  if (req.rootfs.readonly &&
-      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
-    return errno_error("remounting the root read-only");
-  if (!req.hostname.empty() && ::sethostname(req.hostname.data(), req.hostname.size()) < 0)
-    return errno_error("sethostname");
+  if (plan.join_pid > 0) {
+    RUNVM_CHECK(join_root(plan.join_pid));
+  } else {
+    RUNVM_CHECK(enter_root(plan.root));
+    const proto::LinuxSpec& lx = req.linux_spec;
+    RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources));
+    RUNVM_CHECK(make_cwd(proc.cwd));
+    if (req.rootfs.readonly &&
+        ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
+      return errno_error("remounting the root read-only");
+    // As runc: read-only paths first, so a masked path inside one still works.
+    RUNVM_CHECK(make_readonly_paths(lx.readonly_paths));
+    RUNVM_CHECK(mask_paths(lx.masked_paths));
+    if (!req.hostname.empty() && ::sethostname(req.hostname.data(), req.hostname.size()) < 0)
+      return errno_error("sethostname");
+    if (!lx.domainname.empty() && ::setdomainname(lx.domainname.data(), lx.domainname.size()) < 0)
+      return errno_error("setdomainname");
+  }
   for (const auto& [resource, limit] : plan.rlimits)
     if (::setrlimit(resource, &limit) < 0) return errno_error("setrlimit");
+  if (proc.oom_score_adj) RUNVM_CHECK(set_oom_score_adj(*proc.oom_score_adj));
   if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  // Without no_new_privs loading needs CAP_SYS_ADMIN: do it while root (runc).
+  if (plan.seccomp && !proc.no_new_privileges) RUNVM_CHECK(plan.seccomp->load());
   bool has_home = false;
   env_value(env, "HOME", &has_home);
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  if (plan.capabilities) RUNVM_CHECK(apply_bounding_set(*plan.capabilities));
   RUNVM_CHECK(set_identity(proc.user));
+  if (plan.capabilities) RUNVM_CHECK(apply_capabilities(*plan.capabilities));
   if (::chdir(proc.cwd.c_str()) < 0)
     return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   return look_path(proc.args[0], env_value(env, "PATH"));
@@ -188,8 +200,7 @@ std::vector<char*> c_strings(std::vector<std::string>& items) {
 }  // namespace
 
 Result<int> rlimit_resource(std::string_view name) {
-  for (const auto& l : kLimits)
-    if (name == l.name) return l.resource;
+  if (auto resource = oci::rlimit_from_name(name)) return *resource;
   return make_error("unknown rlimit \"" + std::string(name) + "\"");
 }
 
@@ -203,6 +214,11 @@ void run_container_init(const InitPlan& plan) {
   std::vector<std::string> args = plan.request->process.args;
   auto argv = c_strings(args);
   auto envp = c_strings(env);
+  // As close to execve as possible, so profiles need allow little of ours.
+  if (plan.seccomp && plan.request->process.no_new_privileges) {
+    Status loaded = plan.seccomp->load();
+    if (!loaded.ok()) fail(plan.sync_fd, loaded.error());
+  }
   ::execve(path->c_str(), argv.data(), envp.data());
   int e = errno;
   fail(plan.sync_fd, make_error("exec " + *path + ": " + std::strerror(e),

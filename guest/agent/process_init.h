@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "guest/agent/capabilities.h"
+#include "guest/agent/seccomp_filter.h"
 #include "guest/protocol/container_messages.h"
 #include "spec/base/result.h"
 
@@ -37,6 +39,15 @@ struct InitPlan {
   bool terminal = false;        // stdio[0] is the pty slave to make our ctty
   int sync_fd = -1;             // close-on-exec end of the sync pair
   std::vector<std::pair<int, rlimit>> rlimits;
+  // exec: join this running process's mount namespace (the container's
+  // root) instead of entering `root`; hostname and read-only root are
+  // already the container's.
+  pid_t join_pid = 0;
+  // Resolved before fork (process_security.h); null: leave alone / none.
+  const CapabilityPlan* capabilities = nullptr;
+  const SeccompFilter* seccomp = nullptr;
+  // Per request mount: its detached bind source (container_mounts.h) or -1.
+  std::vector<int> mount_sources;
 };
 
 // Runs in the forked child; never returns.

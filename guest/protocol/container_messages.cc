@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "guest/protocol/exec_messages.h"
 #include "guest/protocol/fields.h"
 
 namespace runvm::proto {
@@ -10,12 +11,16 @@ namespace {
 constexpr uint64_t kU16Max = std::numeric_limits<uint16_t>::max();
 constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 
+}  // namespace
+
 Result<std::string> parse_container_id(const json::Value& v) {
   json::Value field = RUNVM_TRY(v.at("container_id"));
   std::string id = RUNVM_TRY(field.as_string());
   if (!valid_container_id(id)) return field.error("must match [A-Za-z0-9_+.-]+ (at most 256)");
   return id;
 }
+
+namespace {
 
 Result<Rootfs> parse_rootfs(const json::Value& v) {
   Rootfs r;
@@ -48,6 +53,8 @@ Result<Rlimit> parse_rlimit(const json::Value& v) {
   return r;
 }
 
+}  // namespace
+
 Result<Process> parse_process(const json::Value& v) {
   Process p;
   p.terminal = RUNVM_TRY(fields::opt_bool(v, "terminal", false));
@@ -71,6 +78,13 @@ Result<Process> parse_process(const json::Value& v) {
         static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(size->at("cols")), kU16Max)));
     p.console_size = c;
   }
+  if (auto caps = RUNVM_TRY(v.get("capabilities")))
+    p.capabilities = RUNVM_TRY(proto::parse_capabilities(*caps));
+  if (auto oom = RUNVM_TRY(v.get("oom_score_adj"))) {
+    int64_t n = RUNVM_TRY(oom->as_int());
+    if (n < -1000 || n > 1000) return oom->error("must be in -1000..1000");
+    p.oom_score_adj = static_cast<int32_t>(n);
+  }
   return p;
 }
 
@@ -83,6 +97,8 @@ Result<StdioPorts> parse_stdio(const json::Value& v) {
       static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stderr_port", kU32Max, 0)));
   return s;
 }
+
+namespace {
 
 void write_strings(json::Writer& w, std::string_view key, const std::vector<std::string>& items) {
   w.key(key).begin_array();
@@ -102,17 +118,8 @@ bool valid_container_id(std::string_view id) {
   return true;
 }
 
-void Create::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("container_id").string(container_id);
-  w.key("rootfs").begin_object();
-  w.key("tag").string(rootfs.tag);
-  w.key("readonly").boolean(rootfs.readonly);
-  w.end_object();
-  w.key("hostname").string(hostname);
-
-  const Process& p = process;
-  w.key("process").begin_object();
+void write_process(json::Writer& w, const Process& p) {
+  w.begin_object();
   w.key("terminal").boolean(p.terminal);
   write_strings(w, "args", p.args);
   write_strings(w, "env", p.env);
@@ -141,13 +148,38 @@ void Create::write(json::Writer& w) const {
     w.key("cols").uinteger(p.console_size->cols);
     w.end_object();
   }
+  if (p.capabilities) {
+    w.key("capabilities");
+    write_capabilities(w, *p.capabilities);
+  }
+  if (p.oom_score_adj) w.key("oom_score_adj").integer(*p.oom_score_adj);
   w.end_object();
+}
 
-  w.key("stdio").begin_object();
-  w.key("stdin_port").uinteger(stdio.stdin_port);
-  w.key("stdout_port").uinteger(stdio.stdout_port);
-  w.key("stderr_port").uinteger(stdio.stderr_port);
+void write_stdio(json::Writer& w, const StdioPorts& s) {
+  w.begin_object();
+  w.key("stdin_port").uinteger(s.stdin_port);
+  w.key("stdout_port").uinteger(s.stdout_port);
+  w.key("stderr_port").uinteger(s.stderr_port);
   w.end_object();
+}
+
+void Create::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  w.key("rootfs").begin_object();
+  w.key("tag").string(rootfs.tag);
+  w.key("readonly").boolean(rootfs.readonly);
+  w.end_object();
+  w.key("hostname").string(hostname);
+
+  w.key("process");
+  write_process(w, process);
+
+  w.key("stdio");
+  write_stdio(w, stdio);
+  w.key("linux");
+  write_linux_spec(w, linux_spec);
 }
 
 Result<Create> Create::parse(const json::Value& v) {
@@ -159,6 +191,7 @@ Result<Create> Create::parse(const json::Value& v) {
   if (m.hostname.size() > kMaxHostnameLength) return RUNVM_TRY(v.at("hostname")).error("too long");
   m.process = RUNVM_TRY(parse_process(RUNVM_TRY(v.at("process"))));
   if (auto stdio = RUNVM_TRY(v.get("stdio"))) m.stdio = RUNVM_TRY(parse_stdio(*stdio));
+  if (auto lx = RUNVM_TRY(v.get("linux"))) m.linux_spec = RUNVM_TRY(parse_linux_spec(*lx));
   return m;
 }
 
@@ -178,6 +211,7 @@ void Signal::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("signal").uinteger(signal);
   w.key("all").boolean(all);
+  if (!exec_id.empty()) w.key("exec_id").string(exec_id);
 }
 Result<Signal> Signal::parse(const json::Value& v) {
   Signal m;
@@ -187,6 +221,7 @@ Result<Signal> Signal::parse(const json::Value& v) {
   m.signal = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(sig, kMaxSignal)));
   if (m.signal == 0) return sig.error("must be at least 1");
   m.all = RUNVM_TRY(fields::opt_bool(v, "all", false));
+  m.exec_id = RUNVM_TRY(parse_opt_exec_id(v));
   return m;
 }
 
@@ -195,6 +230,7 @@ void Resize::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("rows").uinteger(rows);
   w.key("cols").uinteger(cols);
+  if (!exec_id.empty()) w.key("exec_id").string(exec_id);
 }
 Result<Resize> Resize::parse(const json::Value& v) {
   Resize m;
@@ -202,6 +238,7 @@ Result<Resize> Resize::parse(const json::Value& v) {
   m.container_id = RUNVM_TRY(parse_container_id(v));
   m.rows = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("rows")), kU16Max)));
   m.cols = static_cast<uint16_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("cols")), kU16Max)));
+  m.exec_id = RUNVM_TRY(parse_opt_exec_id(v));
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "guest/protocol/linux_spec.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -61,7 +62,9 @@ struct Process {
   User user;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
-  std::optional<ConsoleSize> console_size;  // terminal only
+  std::optional<ConsoleSize> console_size;   // terminal only
+  std::optional<Capabilities> capabilities;  // absent: left as they are
+  std::optional<int32_t> oom_score_adj;      // -1000..1000
   bool operator==(const Process&) const = default;
 };
 
@@ -74,6 +77,13 @@ struct StdioPorts {
   bool operator==(const StdioPorts&) const = default;
 };
 
+// Shared by the messages that carry these members (exec_messages.h too).
+Result<std::string> parse_container_id(const json::Value& v);  // the "container_id" member
+Result<Process> parse_process(const json::Value& v);
+Result<StdioPorts> parse_stdio(const json::Value& v);
+void write_process(json::Writer& w, const Process& p);  // as one object
+void write_stdio(json::Writer& w, const StdioPorts& s);
+
 // Creates the container's main process, blocked just before execve. Replied
 // with Ok, or ErrorReply carrying runc's wording (and exit_code 127/126 when
 // the executable is missing / not executable).
@@ -85,6 +95,7 @@ struct Create {
   std::string hostname;  // empty: unchanged
   Process process;
   StdioPorts stdio;
+  LinuxSpec linux_spec;  // wire member "linux"; absent: all defaults
   void write(json::Writer& w) const;
   static Result<Create> parse(const json::Value& v);
   bool operator==(const Create&) const = default;
@@ -108,6 +119,7 @@ struct Signal {
   std::string container_id;
   uint32_t signal = 0;  // 1..kMaxSignal
   bool all = false;
+  std::string exec_id;  // non-empty: that exec'd process instead (exec_messages.h)
   void write(json::Writer& w) const;
   static Result<Signal> parse(const json::Value& v);
   bool operator==(const Signal&) const = default;
@@ -120,6 +132,7 @@ struct Resize {
   std::string container_id;
   uint16_t rows = 0;
   uint16_t cols = 0;
+  std::string exec_id;  // non-empty: that exec'd process's terminal instead
   void write(json::Writer& w) const;
   static Result<Resize> parse(const json::Value& v);
   bool operator==(const Resize&) const = default;

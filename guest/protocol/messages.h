@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "guest/protocol/container_messages.h"
+#include "guest/protocol/exec_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -103,8 +104,8 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
-using HostMessage = std::variant<Ping, Transfer, Shutdown, Create, Start, Signal, Resize>;
-using AgentMessage = std::variant<Hello, Pong, TransferDone, Ok, ErrorReply, Exit>;
+using HostMessage = std::variant<Ping, Transfer, Shutdown, Create, Start, Signal, Resize, Exec>;
+using AgentMessage = std::variant<Hello, Pong, TransferDone, Ok, ErrorReply, Exit, ExecExit>;
 
 // Serialises one message as a JSON object with "type" first.
 template <class M>

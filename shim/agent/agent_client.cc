@@ -57,10 +57,20 @@ Result<proto::AgentMessage> AgentClient::exchange(const proto::HostMessage& requ
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
   for (;;) {
     auto msg = RUNVM_TRY(receive(remaining_ms(deadline), abort_fd_));
-    auto* exit = std::get_if<proto::Exit>(&msg);
-    if (!exit) return msg;
-    exits_.push_back(std::move(*exit));
+    if (!queue_event(msg)) return msg;
   }
+}
+
+bool AgentClient::queue_event(proto::AgentMessage& msg) {
+  if (auto* exit = std::get_if<proto::Exit>(&msg)) {
+    exits_.push_back(std::move(*exit));
+    return true;
+  }
+  if (auto* exit = std::get_if<proto::ExecExit>(&msg)) {
+    exec_exits_.push_back(std::move(*exit));
+    return true;
+  }
+  return false;
 }
 
 template <class Reply>
@@ -103,15 +113,24 @@ Status AgentClient::shutdown() {
 
 Status AgentClient::create(proto::Create req) {
   req.id = next_id_++;
+  return call_refusable(req, req.id);
+}
+
+Status AgentClient::exec(proto::Exec req) {
+  req.id = next_id_++;
+  return call_refusable(req, req.id);
+}
+
+Status AgentClient::call_refusable(const proto::HostMessage& req, uint64_t id) {
   auto msg = RUNVM_TRY(exchange(req));
   if (auto* err = std::get_if<proto::ErrorReply>(&msg)) {
-    if (err->id != req.id) return make_error("agent: reply id mismatch");
+    if (err->id != id) return make_error("agent: reply id mismatch");
     int code = err->exit_code == 127 ? ENOENT : err->exit_code == 126 ? EACCES : 0;
     return make_error(proto::printable(err->message), code);
   }
   auto* ok = std::get_if<proto::Ok>(&msg);
   if (!ok) return unexpected(msg);
-  if (ok->id != req.id) return make_error("agent: reply id mismatch");
+  if (ok->id != id) return make_error("agent: reply id mismatch");
   return {};
 }
 
@@ -132,6 +151,31 @@ Status AgentClient::resize(const std::string& container_id, uint16_t rows, uint1
   return call_ok(proto::Resize{id, container_id, rows, cols}, id);
 }
 
+Status AgentClient::signal_exec(const std::string& container_id, const std::string& exec_id,
+                                int sig) {
+  if (sig <= 0 || static_cast<uint32_t>(sig) > proto::kMaxSignal)
+    return make_error("signal " + std::to_string(sig) + " out of range", EINVAL);
+  uint64_t id = next_id_++;
+  proto::Signal s{id, container_id, static_cast<uint32_t>(sig), false};
+  s.exec_id = exec_id;
+  return call_ok(s, id);
+}
+
+Status AgentClient::resize_exec(const std::string& container_id, const std::string& exec_id,
+                                uint16_t rows, uint16_t cols) {
+  uint64_t id = next_id_++;
+  proto::Resize r{id, container_id, rows, cols};
+  r.exec_id = exec_id;
+  return call_ok(r, id);
+}
+
+std::optional<proto::ExecExit> AgentClient::take_exec_exit() {
+  if (exec_exits_.empty()) return std::nullopt;
+  proto::ExecExit e = std::move(exec_exits_.front());
+  exec_exits_.pop_front();
+  return e;
+}
+
 std::optional<proto::Exit> AgentClient::take_exit() {
   if (exits_.empty()) return std::nullopt;
   proto::Exit e = std::move(exits_.front());
@@ -149,9 +193,7 @@ Status AgentClient::pump() { return pump_within(-1); }
 
 Status AgentClient::pump_within(int timeout_ms) {
   auto msg = RUNVM_TRY(receive(timeout_ms, abort_fd_));
-  auto* exit = std::get_if<proto::Exit>(&msg);
-  if (!exit) return unexpected(msg);
-  exits_.push_back(std::move(*exit));
+  if (!queue_event(msg)) return unexpected(msg);
   return {};
 }
 

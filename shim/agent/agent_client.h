@@ -44,6 +44,16 @@ class AgentClient {
   Status signal(const std::string& container_id, int sig, bool all);
   Status resize(const std::string& container_id, uint16_t rows, uint16_t cols);
 
+  // Runs an additional process (runc exec); the client assigns req.id.
+  // Succeeds once it execve'd; a refusal fails like create().
+  Status exec(proto::Exec req);
+  // Signal / resize an exec'd process instead of the main one.
+  Status signal_exec(const std::string& container_id, const std::string& exec_id, int sig);
+  Status resize_exec(const std::string& container_id, const std::string& exec_id, uint16_t rows,
+                     uint16_t cols);
+  // An exec exit already received, oldest first.
+  std::optional<proto::ExecExit> take_exec_exit();
+
   // An exit already received, oldest first.
   std::optional<proto::Exit> take_exit();
   // The next exit, reading the stream for up to timeout_ms. Any reply read
@@ -68,12 +78,17 @@ class AgentClient {
   Status call_ok(const proto::HostMessage& request, uint64_t id);
   // Reads one message within timeout_ms: an exit is queued, else an error.
   Status pump_within(int timeout_ms);
+  // Queues `msg` when it is an event; false when it is something else.
+  bool queue_event(proto::AgentMessage& msg);
+  // Sends a request replied with Ok or an ErrorReply carrying exit_code.
+  Status call_refusable(const proto::HostMessage& request, uint64_t id);
 
   UniqueFd fd_;
   uint64_t next_id_ = 1;
   int timeout_ms_ = 30000;
   int abort_fd_ = -1;
   std::deque<proto::Exit> exits_;
+  std::deque<proto::ExecExit> exec_exits_;
 };
 
 }  // namespace runvm

@@ -2,7 +2,62 @@
 
 #include <algorithm>
 
+#include "shim/container/bind_shares.h"
+
 namespace runvm {
+
+Result<proto::Process> make_process(const oci::Process& p) {
+  proto::Process out;
+  out.terminal = p.terminal;
+  out.args = p.args;
+  out.env = oci::effective_env(p.env);
+  out.cwd = p.cwd;
+  out.user.uid = p.user.uid;
+  out.user.gid = p.user.gid;
+  out.user.umask = p.user.umask.value_or(0022);
+  out.user.additional_gids = p.user.additional_gids;
+  for (const auto& r : p.rlimits) out.rlimits.push_back({r.type, r.soft, r.hard});
+  out.no_new_privileges = p.no_new_privileges;
+  if (p.capabilities) {
+    const oci::Capabilities& c = *p.capabilities;
+    out.capabilities =
+        proto::Capabilities{c.bounding, c.effective, c.inheritable, c.permitted, c.ambient};
+  }
+  out.oom_score_adj = p.oom_score_adj;
+  if (p.terminal && p.console_size) {
+    auto clamp = [](uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); };
+    out.console_size =
+        proto::ConsoleSize{clamp(p.console_size->height), clamp(p.console_size->width)};
+  }
+  return out;
+}
+
+Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config) {
+  proto::LinuxSpec out;
+  out.domainname = config.domainname;
+  out.mounts = RUNVM_TRY(plan_mounts(config.mounts)).mounts;
+  if (!config.linux_) return out;
+  const oci::Linux& l = *config.linux_;
+  out.sysctl = l.sysctl;
+  out.masked_paths = l.masked_paths;
+  out.readonly_paths = l.readonly_paths;
+  if (l.seccomp) {
+    const oci::Seccomp& s = *l.seccomp;
+    proto::Seccomp& o = out.seccomp.emplace();
+    o.default_action = s.default_action;
+    o.default_errno_ret = s.default_errno_ret;
+    o.architectures = s.architectures;
+    o.flags = s.flags;
+    for (const auto& c : s.syscalls) {
+      proto::SeccompSyscall& call = o.syscalls.emplace_back();
+      call.names = c.names;
+      call.action = c.action;
+      call.errno_ret = c.errno_ret;
+      for (const auto& a : c.args) call.args.push_back({a.index, a.value, a.value_two, a.op});
+    }
+  }
+  return out;
+}
 
 Result<proto::Create> make_create_request(const std::string& container_id,
                                           const oci::Config& config, const StdioPortSet& ports) {
@@ -12,22 +67,9 @@ Result<proto::Create> make_create_request(const std::string& container_id,
   req.container_id = container_id;
   req.rootfs = {kRootfsTag, config.root.readonly};
   req.hostname = config.hostname;
-  req.process.terminal = p.terminal;
-  req.process.args = p.args;
-  req.process.env = oci::effective_env(p.env);
-  req.process.cwd = p.cwd;
-  req.process.user.uid = p.user.uid;
-  req.process.user.gid = p.user.gid;
-  req.process.user.umask = p.user.umask.value_or(0022);
-  req.process.user.additional_gids = p.user.additional_gids;
-  for (const auto& r : p.rlimits) req.process.rlimits.push_back({r.type, r.soft, r.hard});
-  req.process.no_new_privileges = p.no_new_privileges;
-  if (p.terminal && p.console_size) {
-    auto clamp = [](uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); };
-    req.process.console_size =
-        proto::ConsoleSize{clamp(p.console_size->height), clamp(p.console_size->width)};
-  }
+  req.process = RUNVM_TRY(make_process(p));
   req.stdio = {ports.in, ports.out, ports.err};
+  req.linux_spec = RUNVM_TRY(make_linux_spec(config));
   return req;
 }
 

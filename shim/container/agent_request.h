@@ -13,6 +13,9 @@ struct StdioPortSet {
 
 inline constexpr char kRootfsTag[] = "rootfs";
 
+// The agent's view of an OCI process (the main one or an exec'd one).
+Result<proto::Process> make_process(const oci::Process& p);
+
 Result<proto::Create> make_create_request(const std::string& container_id,
                                           const oci::Config& config, const StdioPortSet& ports);
 

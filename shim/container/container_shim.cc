@@ -11,6 +11,7 @@
 
 #include "guest/protocol/frame.h"
 #include "shim/container/agent_request.h"
+#include "shim/container/bind_shares.h"
 #include "shim/control/control.h"
 #include "spec/base/log.h"
 
@@ -67,6 +68,7 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::create(ContainerShimOption
 
 ContainerShim::~ContainerShim() {
   if (in_) in_->detach();  // may sit in read(2) on a terminal forever
+  execs_.reset();          // tells waiting `runvm exec`s before the VM goes
   vm_.reset();
   unlink((opts_.state_dir + "/shim.sock").c_str());
 }
@@ -84,6 +86,8 @@ Status ContainerShim::boot() {
   vm.state_dir = opts_.state_dir;
   vm.shares.push_back(
       {kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, config.root.readonly}});
+  auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
+  for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
   vm.port_handlers.emplace_back(kStdinPort, in.handler);
   vm.port_handlers.emplace_back(kStdoutPort, out.handler);
   if (!terminal) vm.port_handlers.emplace_back(kStderrPort, err.handler);
@@ -92,6 +96,7 @@ Status ContainerShim::boot() {
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
 
+  execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
   control_ = RUNVM_TRY(listen_unix(opts_.state_dir + "/shim.sock"));
   // Relay our own stdio, which is the container's (inherited from the caller).
   in_ = std::make_unique<StdioPump>(STDIN_FILENO, std::move(in.host));
@@ -143,6 +148,14 @@ Status ContainerShim::handle_control(int listen_fd) {
   pollfd p{conn.get(), POLLIN, 0};
   if (poll(&p, 1, 5000) <= 0) return {};
   auto body = proto::read_frame(conn.get());
+  if (body.ok() && *body) {
+    // An exec keeps its connection: the exit is reported on it.
+    auto req = control::parse_request(**body);
+    if (req.ok() && req->op == "exec") {
+      execs_->open(std::move(conn), **body);
+      return {};
+    }
+  }
   Status result = !body.ok() ? Status(std::move(body).error())
                   : !*body   ? Status(make_error("empty request"))
                              : dispatch(**body);
@@ -152,12 +165,14 @@ Status ContainerShim::handle_control(int listen_fd) {
 Result<int> ContainerShim::serve(int signal_fd) {
   auto& agent = vm_->agent();
   while (true) {
+    execs_->deliver_exits();  // any agent call may have queued some
     if (auto exit = agent.take_exit()) return finish(static_cast<int>(exit->status));
-    pollfd fds[4] = {{control_.get(), POLLIN, 0},
-                     {agent.fd(), POLLIN, 0},
-                     {vm_->engine().pidfd(), POLLIN, 0},
-                     {signal_fd, POLLIN, 0}};
-    if (poll(fds, signal_fd >= 0 ? 4 : 3, -1) < 0) {
+    std::vector<pollfd> fds = {{control_.get(), POLLIN, 0},
+                               {agent.fd(), POLLIN, 0},
+                               {vm_->engine().pidfd(), POLLIN, 0},
+                               {signal_fd, POLLIN, 0}};
+    execs_->append_pollfds(fds);
+    if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       return errno_error("poll");
     }
@@ -178,6 +193,8 @@ Result<int> ContainerShim::serve(int signal_fd) {
       auto r = handle_control(control_.get());
       if (!r.ok()) log::debug("control: " + r.error().message);
     }
+    for (size_t i = 4; i < fds.size(); ++i)
+      if (fds[i].revents) execs_->on_ready(fds[i].fd);
     if (signal_fd >= 0 && (fds[3].revents & POLLIN)) {
       signalfd_siginfo si;
       if (read(signal_fd, &si, sizeof si) == sizeof si) {
@@ -191,6 +208,8 @@ Result<int> ContainerShim::serve(int signal_fd) {
 
 Result<int> ContainerShim::finish(int wait_status) {
   write_status("stopped");
+  // The container's end takes every other process in it along, as in runc.
+  execs_->end_all(SIGKILL);
   // Output written before the exit is already queued towards us: let it drain.
   if (out_ && !out_->wait_for(kDrainMs)) log::debug("stdout did not drain");
   if (err_ && !err_->wait_for(kDrainMs)) log::debug("stderr did not drain");

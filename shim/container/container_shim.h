@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/config.h"
@@ -43,6 +44,7 @@ class ContainerShim {
   std::unique_ptr<MicroVm> vm_;
   UniqueFd control_;  // listening control socket
   std::unique_ptr<StdioPump> in_, out_, err_;
+  std::unique_ptr<ExecSessions> execs_;  // runvm exec clients
   bool started_ = false;
 };
 

@@ -29,7 +29,10 @@ Result<std::unique_ptr<Engine>> make_qemu_engine() {
 }
 
 Error QemuEngine::start_failure(Error cause) {
-  if (child_.exited()) {
+  // A QEMU that rejects its options may reset the QMP socket a moment before
+  // it exits: give it that moment, so the error is QEMU's own message.
+  bool exited = child_.exited() || child_.wait_exit(std::chrono::seconds(1)).value_or(false);
+  if (exited) {
     auto status = child_.wait();
     std::string msg = "qemu " + (status ? describe_wait_status(*status) : status.error().message);
     std::string tail = last_line(config_.engine_log);

@@ -16,9 +16,10 @@ namespace runvm::testing {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kApplets[] = {"sh",    "echo",   "cat",  "ls",       "id",    "env",  "pwd",
-                                    "sleep", "head",   "kill", "chmod",    "chown", "stat", "true",
-                                    "false", "md5sum", "wc",   "hostname", "mkdir", "touch"};
+constexpr const char* kApplets[] = {"sh",    "echo",  "cat",   "ls",     "id",    "env",
+                                    "pwd",   "sleep", "head",  "kill",   "chmod", "chown",
+                                    "stat",  "true",  "false", "md5sum", "wc",    "hostname",
+                                    "mkdir", "touch", "grep",  "rm"};
 }
 
 Bundle::Bundle(const BundleSpec& spec) {
@@ -52,7 +53,11 @@ void Bundle::write_config(const BundleSpec& spec) {
   w.end_array();
   w.key("cwd").string(spec.cwd);
   w.end_object().end_object();
-  std::ofstream(dir() + "/config.json") << w.str();
+  // The process object is written last: the text ends with its "}}".
+  std::string text = w.str();
+  if (!spec.process_json.empty()) text.insert(text.size() - 2, "," + spec.process_json);
+  if (!spec.config_json.empty()) text.insert(text.size() - 1, "," + spec.config_json);
+  std::ofstream(dir() + "/config.json") << text;
 }
 
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }

@@ -16,6 +16,10 @@ struct BundleSpec {
   std::string cwd = "/";
   uint32_t uid = 0, gid = 0;
   std::string hostname = "runvm-test";
+  // Raw JSON members appended to the process object / the top-level object,
+  // e.g. R"("noNewPrivileges":true)".
+  std::string process_json;
+  std::string config_json;
 };
 
 class Bundle {

@@ -1,0 +1,179 @@
+// runvm-fs-bench: boots one guest against one file-system backend and prints
+// the timings its /init measured (bench/fs_init.sh), one "<workload> <seconds>"
+// line each. Backends:
+//   ours       our FsDevice + VhostUserServer in this process (kExclusive)
+//   virtiofsd  QEMU's C virtiofsd serving the same kind of directory
+//   tmpfs      no share at all: the guest works on its own tmpfs
+// bench/fs.sh runs it per backend and run, and turns the output into METRICs.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "shim/engine/child_process.h"
+#include "shim/engine/engine.h"
+#include "shim/fs/fs_device.h"
+#include "shim/loop/event_loop.h"
+#include "shim/vhost_user/server.h"
+
+namespace runvm {
+namespace {
+
+constexpr char kTag[] = "share";
+constexpr char kUsage[] =
+    "usage: runvm-fs-bench --backend ours|virtiofsd|tmpfs --kernel PATH --initrd PATH\n"
+    "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n";
+
+struct Options {
+  std::string backend, kernel, initrd, state, share;
+  std::string virtiofsd = "/usr/lib/qemu/virtiofsd";
+  uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
+  int timeout_s = 900;
+};
+
+Result<Options> parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) return make_error("missing value for " + arg);
+    const std::string val = argv[++i];
+    if (arg == "--backend")
+      o.backend = val;
+    else if (arg == "--kernel")
+      o.kernel = val;
+    else if (arg == "--initrd")
+      o.initrd = val;
+    else if (arg == "--state")
+      o.state = val;
+    else if (arg == "--share")
+      o.share = val;
+    else if (arg == "--virtiofsd")
+      o.virtiofsd = val;
+    else if (arg == "--memory")
+      o.memory_mib = std::stoull(val);
+    else if (arg == "--timeout")
+      o.timeout_s = std::stoi(val);
+    else
+      return make_error("unknown option " + arg);
+  }
+  if (o.backend != "ours" && o.backend != "virtiofsd" && o.backend != "tmpfs")
+    return make_error("--backend must be ours, virtiofsd or tmpfs");
+  if (o.kernel.empty() || o.initrd.empty() || o.state.empty())
+    return make_error("--kernel, --initrd and --state are required");
+  if (o.backend != "tmpfs" && o.share.empty()) return make_error("--share is required");
+  return o;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The device loop on its own thread, stopped and joined on scope exit.
+class LoopThread {
+ public:
+  explicit LoopThread(EventLoop& loop) : loop_(loop), thread_([this] { (void)loop_.run(); }) {}
+  ~LoopThread() {
+    loop_.stop();
+    thread_.join();
+  }
+
+ private:
+  EventLoop& loop_;
+  std::thread thread_;
+};
+
+// Our backend as the shim runs it. Members go down in reverse: the loop
+// thread stops before the server and device it drives are destroyed.
+struct OurBackend {
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<FsDevice> device;
+  std::unique_ptr<vhost_user::VhostUserServer> server;
+  std::optional<LoopThread> thread;
+
+  Status start(const std::string& dir, const std::string& sock) {
+    loop = RUNVM_TRY(EventLoop::create());
+    // kExclusive: the directory belongs to this guest alone, as a bundle rootfs does.
+    device = RUNVM_TRY(FsDevice::create(*loop, {dir, CachePolicy::kExclusive, false}));
+    server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
+    thread.emplace(*loop);
+    return {};
+  }
+};
+
+// virtiofsd creates its socket once it is ready to accept QEMU.
+Status start_virtiofsd(const Options& o, const std::string& sock, ChildProcess& child) {
+  child = RUNVM_TRY(ChildProcess::spawn(
+      {o.virtiofsd, "--socket-path=" + sock, "-o", "source=" + o.share, "-o", "cache=auto"},
+      o.state + "/virtiofsd.log"));
+  for (int i = 0; i < 500; ++i) {
+    if (access(sock.c_str(), F_OK) == 0) return {};
+    if (child.exited()) return make_error("virtiofsd exited: " + slurp(o.state + "/virtiofsd.log"));
+    usleep(10000);
+  }
+  return make_error("virtiofsd did not create " + sock);
+}
+
+Status run(const Options& o) {
+  const std::string sock = o.state + "/fs.sock";
+  OurBackend ours;
+  ChildProcess virtiofsd;
+  if (o.backend == "ours") RUNVM_CHECK(ours.start(o.share, sock));
+  if (o.backend == "virtiofsd") RUNVM_CHECK(start_virtiofsd(o, sock, virtiofsd));
+
+  VmConfig vm;
+  vm.kernel = o.kernel;
+  vm.initrd = o.initrd;
+  vm.memory_mib = o.memory_mib;
+  vm.cmdline = "fsbench=" + o.backend;  // read by the guest's /init
+  vm.console_log = o.state + "/console.log";
+  vm.qmp_socket = o.state + "/qmp.sock";
+  vm.engine_log = o.state + "/qemu.log";
+  if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
+  // Declared after the backends: QEMU goes away before they do.
+  auto engine = RUNVM_TRY(make_qemu_engine());
+  if (auto st = engine->start(vm); !st.ok())
+    return make_error(st.error().message + "\n" + slurp(vm.engine_log));
+
+  // The guest reboots at the end of its script, which ends QEMU (-no-reboot).
+  pollfd p{engine->pidfd(), POLLIN, 0};
+  const bool finished = poll(&p, 1, o.timeout_s * 1000) > 0;
+  if (!finished) (void)engine->stop();
+  (void)RUNVM_TRY(engine->wait());
+  if (virtiofsd.valid()) virtiofsd.kill_and_reap();
+
+  const std::string console = slurp(vm.console_log);
+  std::istringstream lines(console);
+  bool done = false, failed = !finished;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("FSBENCH ", 0) == 0) std::printf("%s\n", line.c_str() + 8);
+    if (line.rfind("FSBENCH-FAIL", 0) == 0) failed = true;
+    if (line.rfind("FSBENCH-DONE", 0) == 0) done = true;
+  }
+  if (!done || failed) return make_error("guest workload failed; console:\n" + console);
+  return {};
+}
+
+}  // namespace
+}  // namespace runvm
+
+int main(int argc, char** argv) {
+  auto opts = runvm::parse(argc, argv);
+  if (!opts.ok()) {
+    std::fprintf(stderr, "runvm-fs-bench: %s\n%s", opts.error().message.c_str(), runvm::kUsage);
+    return 2;
+  }
+  auto st = runvm::run(*opts);
+  if (!st.ok()) {
+    std::fprintf(stderr, "runvm-fs-bench: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,202 @@
+#include "guest/agent/container_mounts.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string_view>
+
+#include "spec/base/unique_fd.h"
+
+namespace runvm::agent {
+namespace {
+
+struct FlagOption {
+  std::string_view name;
+  unsigned long flag;
+  bool set;  // false: the option clears the flag
+};
+constexpr FlagOption kFlagOptions[] = {
+    {"ro", MS_RDONLY, true},
+    {"rw", MS_RDONLY, false},
+    {"nosuid", MS_NOSUID, true},
+    {"suid", MS_NOSUID, false},
+    {"nodev", MS_NODEV, true},
+    {"dev", MS_NODEV, false},
+    {"noexec", MS_NOEXEC, true},
+    {"exec", MS_NOEXEC, false},
+    {"sync", MS_SYNCHRONOUS, true},
+    {"async", MS_SYNCHRONOUS, false},
+    {"dirsync", MS_DIRSYNC, true},
+    {"remount", MS_REMOUNT, true},
+    {"mand", MS_MANDLOCK, true},
+    {"nomand", MS_MANDLOCK, false},
+    {"noatime", MS_NOATIME, true},
+    {"atime", MS_NOATIME, false},
+    {"nodiratime", MS_NODIRATIME, true},
+    {"diratime", MS_NODIRATIME, false},
+    {"relatime", MS_RELATIME, true},
+    {"norelatime", MS_RELATIME, false},
+    {"strictatime", MS_STRICTATIME, true},
+    {"nostrictatime", MS_STRICTATIME, false},
+};
+
+// Propagation and runc-specific options that are no mount data.
+constexpr std::string_view kIgnoredOptions[] = {
+    "private",    "rprivate",    "shared",    "rshared",  "slave", "rslave",
+    "unbindable", "runbindable", "tmpcopyup", "defaults", "idmap", "ridmap"};
+
+// mkdir -p; absolute paths inside the container.
+Status make_dirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string prefix = path.substr(0, i);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      return errno_error("mkdir " + prefix);
+  }
+  return {};
+}
+
+// The mountpoint: a directory, or an empty file for a file bind mount.
+Status make_mountpoint(const std::string& dest, bool file) {
+  if (!file) return make_dirs(dest);
+  RUNVM_CHECK(make_dirs(dest.substr(0, dest.rfind('/'))));
+  UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd && errno != EISDIR) return errno_error("creating mountpoint " + dest);
+  return {};
+}
+
+// Moves the detached bind source `tree` onto the destination.
+Status attach(const proto::Mount& m, int tree) {
+  struct stat st;
+  if (::fstat(tree, &st) < 0) return errno_error("stat bind source");
+  RUNVM_CHECK(make_mountpoint(m.destination, !S_ISDIR(st.st_mode)));
+  if (::move_mount(tree, "", AT_FDCWD, m.destination.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return errno_error("bind mount on " + m.destination);
+  return {};
+}
+
+Status apply_one(const proto::Mount& m, int source) {
+  MountOptions o = parse_mount_options(m.options);
+  const char* dest = m.destination.c_str();
+  if (!m.share.empty() || o.bind) {
+    if (source < 0) return make_error("bind mount of " + m.destination + " has no share");
+    RUNVM_CHECK(attach(m, source));
+    // Bind mounts take their flags only from a remount.
+    unsigned long flags = o.flags & ~MS_REMOUNT;
+    if (flags != 0 && ::mount(nullptr, dest, nullptr, MS_BIND | MS_REMOUNT | flags, nullptr) < 0)
+      return errno_error("remounting " + m.destination);
+    return {};
+  }
+  RUNVM_CHECK(make_dirs(m.destination));
+  std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
+  const char* data = o.data.empty() ? nullptr : o.data.c_str();
+  if (::mount(m.source.empty() ? type.c_str() : m.source.c_str(), dest, type.c_str(), o.flags,
+              data) < 0)
+    return errno_error("mount " + type + " on " + m.destination);
+  return {};
+}
+
+}  // namespace
+
+MountOptions parse_mount_options(const std::vector<std::string>& options) {
+  MountOptions o;
+  for (const auto& opt : options) {
+    if (opt == "bind" || opt == "rbind") {
+      o.bind = true;
+      o.recursive |= opt == "rbind";
+      continue;
+    }
+    bool known = false;
+    for (const auto& f : kFlagOptions) {
+      if (opt != f.name) continue;
+      known = true;
+      if (f.set) {
+        o.flags |= f.flag;
+        o.clear &= ~f.flag;
+      } else {
+        o.flags &= ~f.flag;
+        o.clear |= f.flag;
+      }
+    }
+    for (auto ignored : kIgnoredOptions) known |= opt == ignored;
+    if (known) continue;
+    if (!o.data.empty()) o.data += ",";
+    o.data += opt;
+  }
+  return o;
+}
+
+bool provided_by_root(const proto::Mount& m) {
+  const std::string& d = m.destination;
+  if (!m.share.empty()) return false;
+  return (d == "/proc" && m.type == "proc") || (d == "/sys" && m.type == "sysfs") || d == "/dev" ||
+         (d == "/dev/pts" && m.type == "devpts") || (d == "/dev/mqueue" && m.type == "mqueue");
+}
+
+Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>& mounts,
+                                                 const std::string& staging) {
+  std::vector<UniqueFd> out(mounts.size());
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const proto::Mount& m = mounts[i];
+    if (m.share.empty()) continue;
+    std::string where = "mounts[" + std::to_string(i) + "]: share \"" + m.share + "\"";
+    // The host names a file or directory inside the share, never outside.
+    if (m.source.starts_with("/") || m.source == ".." || m.source.starts_with("../") ||
+        m.source.find("/../") != std::string::npos || m.source.ends_with("/.."))
+      return make_error(where + ": invalid path \"" + m.source + "\"");
+    RUNVM_CHECK(make_dirs(staging));
+    if (::mount(m.share.c_str(), staging.c_str(), "virtiofs", 0, nullptr) < 0)
+      return errno_error(where);
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW;
+    if (parse_mount_options(m.options).recursive) flags |= AT_RECURSIVE;
+    std::string path = m.source.empty() ? staging : staging + "/" + m.source;
+    out[i].reset(::open_tree(AT_FDCWD, path.c_str(), flags));
+    int e = errno;
+    // The clone keeps the share alive; the staging mount is not needed.
+    ::umount2(staging.c_str(), MNT_DETACH);
+    if (!out[i]) return errno_error(where + ": " + m.source, e);
+  }
+  return out;
+}
+
+Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources) {
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    if (provided_by_root(mounts[i])) continue;
+    int source = i < sources.size() ? sources[i] : -1;
+    RUNVM_CHECK(apply_one(mounts[i], source).context("mounts[" + std::to_string(i) + "]"));
+  }
+  return {};
+}
+
+Status mask_paths(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) < 0) {
+      if (errno == ENOENT) continue;  // nothing to hide
+      return errno_error("maskedPaths: " + p);
+    }
+    int r = S_ISDIR(st.st_mode)
+                ? ::mount("tmpfs", p.c_str(), "tmpfs", MS_RDONLY, "size=0k,mode=0555")
+                : ::mount("/dev/null", p.c_str(), nullptr, MS_BIND, nullptr);
+    if (r < 0) return errno_error("maskedPaths: " + p);
+  }
+  return {};
+}
+
+Status make_readonly_paths(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    if (::mount(p.c_str(), p.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+      if (errno == ENOENT) continue;
+      return errno_error("readonlyPaths: " + p);
+    }
+    if (::mount(nullptr, p.c_str(), nullptr,
+                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+      return errno_error("readonlyPaths: " + p);
+  }
+  return {};
+}
+
+}  // namespace runvm::agent

@@ -1,0 +1,168 @@
+#include "guest/agent/exec.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "guest/agent/look_path.h"
+#include "guest/agent/process_init.h"
+#include "guest/agent/process_io.h"
+#include "guest/protocol/messages.h"
+
+namespace runvm::agent {
+namespace {
+
+// Setup and execve of an exec'd process must not wedge the agent.
+constexpr int kReadyTimeoutMs = 30000;
+
+Container::Refusal refusal_of(const InitReport& report) {
+  std::string message = report.message;
+  if (report.kind == InitReport::kTimedOut) message = "exec process setup timed out";
+  if (report.kind == InitReport::kClosed) message = "exec process died during setup";
+  Container::Refusal r{make_error(proto::printable(message)), std::nullopt};
+  if (report.kind == InitReport::kFailed &&
+      (report.exit_code == kExitNotFound || report.exit_code == kExitNotExecutable))
+    r.exit_code = report.exit_code;
+  return r;
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::launch(
+    const proto::Exec& req, pid_t container_pid, const DialFn& dial, EventLoop& loop,
+    std::function<void()> on_progress) {
+  auto refuse = [](Error e) { return Container::Refusal{std::move(e), std::nullopt}; };
+  const proto::Process& proc = req.process;
+
+  // process_init works on a create request: this one carries only what an
+  // exec'd process uses (the root is joined, not prepared).
+  proto::Create as_create;
+  as_create.container_id = req.container_id;
+  as_create.process = proc;
+  InitPlan plan;
+  plan.request = &as_create;
+  plan.terminal = proc.terminal;
+  plan.join_pid = container_pid;
+  for (const auto& r : proc.rlimits) {
+    auto resource = rlimit_resource(r.type);
+    if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
+    plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
+  }
+
+  auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
+    if (port == 0) return open_null();
+    return dial(port).context(std::string("dialing ") + what + " port " + std::to_string(port));
+  };
+  auto in = dial_port(req.stdio.stdin_port, "stdin");
+  if (!in.ok()) return refuse(std::move(in).error());
+  auto out = dial_port(req.stdio.stdout_port, "stdout");
+  if (!out.ok()) return refuse(std::move(out).error());
+  Result<UniqueFd> err =
+      proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
+  if (!err.ok()) return refuse(std::move(err).error());
+
+  Pty pty;
+  if (proc.terminal) {
+    auto opened = open_pty(proc.console_size);
+    if (!opened.ok()) return refuse(std::move(opened).error().wrap("terminal"));
+    pty = std::move(*opened);
+    for (int& fd : plan.stdio) fd = pty.slave.get();
+  } else {
+    plan.stdio[0] = in->get();
+    plan.stdio[1] = out->get();
+    plan.stdio[2] = err->get();
+  }
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return refuse(errno_error("socketpair"));
+  UniqueFd sync(pair[0]), child_sync(pair[1]);
+  plan.sync_fd = child_sync.get();
+
+  std::unique_ptr<ExecProcess> e(new ExecProcess(req.container_id, req.exec_id));
+  pid_t pid = ::fork();
+  if (pid < 0) return refuse(errno_error("fork"));
+  if (pid == 0) run_container_init(plan);
+  e->pid_ = pid;
+  child_sync.reset();
+  pty.slave.reset();  // the process holds it now: its close means EIO on the master
+  auto reap = [&] {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    e->status_ = 0;  // reaped here: nothing to report, nothing to kill
+    e->exit_reported_ = true;
+  };
+
+  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
+  if (report.kind != InitReport::kReady) {
+    reap();
+    return refusal_of(report);
+  }
+  // Relays before execve: a terminal process may write at once.
+  if (proc.terminal) {
+    auto relays = [&]() -> Status {
+      UniqueFd master_in = RUNVM_TRY(dup_fd(pty.master.get()));
+      e->output_ =
+          RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
+      if (req.stdio.stdin_port != 0) {
+        UniqueFd master_out = RUNVM_TRY(dup_fd(pty.master.get()));
+        e->input_ =
+            RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
+      }
+      return {};
+    }();
+    if (!relays.ok()) {
+      reap();
+      return refuse(std::move(relays).error().wrap("terminal relay"));
+    }
+    e->pty_master_ = std::move(pty.master);
+  }
+
+  const char go = init_sync::kStart;
+  if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1) {
+    reap();
+    return refuse(errno_error("exec process is gone"));
+  }
+  // EOF: the close-on-exec end went with a successful execve (or the
+  // process was killed meanwhile: its exit event follows).
+  report = read_report(sync.get(), kReadyTimeoutMs);
+  if (report.kind == InitReport::kFailed || report.kind == InitReport::kTimedOut) {
+    reap();
+    return refusal_of(report);
+  }
+  return e;
+}
+
+ExecProcess::~ExecProcess() {
+  // Only when the agent ends: never leave the process behind.
+  if (pid_ > 0 && !status_) ::kill(pid_, SIGKILL);
+}
+
+Status ExecProcess::signal(int sig) {
+  if (status_) return make_error("exec process \"" + exec_id_ + "\" is not running");
+  if (::kill(pid_, sig) < 0) return errno_error("kill");
+  return {};
+}
+
+Status ExecProcess::resize(uint16_t rows, uint16_t cols) {
+  if (!pty_master_) return make_error("exec process \"" + exec_id_ + "\" has no terminal");
+  winsize ws{rows, cols, 0, 0};
+  if (::ioctl(pty_master_.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
+  return {};
+}
+
+void ExecProcess::on_reaped(int status) {
+  status_ = status;
+  if (output_) output_->pump();  // what it wrote before exiting goes first
+}
+
+std::optional<proto::ExecExit> ExecProcess::take_exit() {
+  if (!status_ || exit_reported_) return std::nullopt;
+  if (output_ && !output_->quiescent()) return std::nullopt;
+  exit_reported_ = true;
+  return proto::ExecExit{container_id_, exec_id_, static_cast<uint32_t>(*status_)};
+}
+
+}  // namespace runvm::agent

@@ -1,0 +1,57 @@
+// One exec'd process (runc exec): an additional process in a container's
+// root, created and started in one step. It joins the mount namespace of
+// the container's main process, so it sees exactly the container's root;
+// otherwise it is set up like the main process (process_init.h). The agent
+// reaps; the ExecProcess is told and reports its own exit event.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "guest/agent/container.h"
+#include "guest/agent/relay.h"
+#include "guest/protocol/exec_messages.h"
+#include "shim/loop/event_loop.h"
+#include "spec/base/result.h"
+#include "spec/base/unique_fd.h"
+
+namespace runvm::agent {
+
+class ExecProcess {
+ public:
+  // Dials the stdio ports, forks the process into the root of
+  // `container_pid`, and lets it execve. Returns once it did, or the reason
+  // it did not (the process is then reaped). on_progress as for Container.
+  static std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> launch(
+      const proto::Exec& req, pid_t container_pid, const DialFn& dial, EventLoop& loop,
+      std::function<void()> on_progress);
+  ~ExecProcess();
+
+  pid_t pid() const { return pid_; }
+  bool exited() const { return status_.has_value(); }
+  Status signal(int sig);
+  Status resize(uint16_t rows, uint16_t cols);
+
+  // The agent reaped the process.
+  void on_reaped(int status);
+  // The exit to report now, once (same rule as Container::take_exit).
+  std::optional<proto::ExecExit> take_exit();
+
+ private:
+  ExecProcess(std::string container_id, std::string exec_id)
+      : container_id_(std::move(container_id)), exec_id_(std::move(exec_id)) {}
+
+  std::string container_id_, exec_id_;
+  pid_t pid_ = -1;
+  UniqueFd pty_master_;  // terminal only
+  std::unique_ptr<Relay> output_, input_;
+  std::optional<int> status_;
+  bool exit_reported_ = false;
+};
+
+}  // namespace runvm::agent

@@ -1,0 +1,62 @@
+#include "guest/agent/process_io.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+
+#include "guest/agent/process_init.h"
+
+namespace runvm::agent {
+
+Result<UniqueFd> open_null() {
+  UniqueFd fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!fd) return errno_error("open /dev/null");
+  return fd;
+}
+
+Result<UniqueFd> dup_fd(int fd) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) return errno_error("dup");
+  return copy;
+}
+
+Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size) {
+  Pty pty;
+  pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master) return errno_error("open /dev/ptmx");
+  if (::grantpt(pty.master.get()) < 0 || ::unlockpt(pty.master.get()) < 0)
+    return errno_error("unlockpt");
+  char name[64];
+  if (::ptsname_r(pty.master.get(), name, sizeof name) != 0) return errno_error("ptsname");
+  pty.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.slave) return errno_error(std::string("open ") + name);
+  if (size) {
+    winsize ws{size->rows, size->cols, 0, 0};
+    if (::ioctl(pty.master.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
+  }
+  return pty;
+}
+
+InitReport read_report(int sync_fd, int timeout_ms) {
+  pollfd p{sync_fd, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, timeout_ms);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return {InitReport::kTimedOut};
+  char buf[2 + init_sync::kMaxMessage];
+  ssize_t got;
+  do {
+    got = ::recv(sync_fd, buf, sizeof buf, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got == 1 && buf[0] == init_sync::kReady) return {InitReport::kReady};
+  if (got >= 2 && buf[0] == init_sync::kFailed)
+    return {InitReport::kFailed, static_cast<uint8_t>(buf[1]),
+            std::string(buf + 2, static_cast<size_t>(got - 2))};
+  return {InitReport::kClosed};
+}
+
+}  // namespace runvm::agent

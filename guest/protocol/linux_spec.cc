@@ -1,0 +1,178 @@
+#include "guest/protocol/linux_spec.h"
+
+#include <limits>
+
+#include "guest/protocol/fields.h"
+
+namespace runvm::proto {
+namespace {
+
+constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
+
+void write_strings(json::Writer& w, std::string_view key, const std::vector<std::string>& items) {
+  w.key(key).begin_array();
+  for (const auto& s : items) w.string(s);
+  w.end_array();
+}
+
+Result<std::vector<std::string>> strings(const json::Value& v, std::string_view key) {
+  return fields::opt_strings(v, key, kMaxListItems);
+}
+
+// An optional list of objects, each parsed by `parse`.
+template <typename T, typename F>
+Result<std::vector<T>> objects(const json::Value& v, std::string_view key, F parse) {
+  std::vector<T> out;
+  auto field = RUNVM_TRY(v.get(key));
+  if (!field) return out;
+  auto items = RUNVM_TRY(field->as_array());
+  if (items.size() > kMaxListItems)
+    return field->error("at most " + std::to_string(kMaxListItems) + " items");
+  for (const auto& item : items) out.push_back(RUNVM_TRY(parse(item)));
+  return out;
+}
+
+Result<std::optional<uint32_t>> opt_u32(const json::Value& v, std::string_view key) {
+  auto field = RUNVM_TRY(v.get(key));
+  if (!field) return std::optional<uint32_t>();
+  return std::optional<uint32_t>(
+      static_cast<uint32_t>(RUNVM_TRY(fields::bounded(*field, kU32Max))));
+}
+
+Result<SeccompArg> parse_arg(const json::Value& v) {
+  SeccompArg a;
+  a.index = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("index")), 5)));
+  a.value = RUNVM_TRY(fields::opt_bounded(v, "value", UINT64_MAX, 0));
+  a.value_two = RUNVM_TRY(fields::opt_bounded(v, "value_two", UINT64_MAX, 0));
+  a.op = RUNVM_TRY(fields::string(v, "op"));
+  return a;
+}
+
+Result<SeccompSyscall> parse_syscall(const json::Value& v) {
+  SeccompSyscall s;
+  s.names = RUNVM_TRY(strings(v, "names"));
+  s.action = RUNVM_TRY(fields::string(v, "action"));
+  s.errno_ret = RUNVM_TRY(opt_u32(v, "errno_ret"));
+  s.args = RUNVM_TRY(objects<SeccompArg>(v, "args", parse_arg));
+  return s;
+}
+
+Result<Seccomp> parse_seccomp(const json::Value& v) {
+  Seccomp s;
+  s.default_action = RUNVM_TRY(fields::string(v, "default_action"));
+  s.default_errno_ret = RUNVM_TRY(opt_u32(v, "default_errno_ret"));
+  s.architectures = RUNVM_TRY(strings(v, "architectures"));
+  s.flags = RUNVM_TRY(strings(v, "flags"));
+  s.syscalls = RUNVM_TRY(objects<SeccompSyscall>(v, "syscalls", parse_syscall));
+  return s;
+}
+
+void write_seccomp(json::Writer& w, const Seccomp& s) {
+  w.begin_object();
+  w.key("default_action").string(s.default_action);
+  if (s.default_errno_ret) w.key("default_errno_ret").uinteger(*s.default_errno_ret);
+  write_strings(w, "architectures", s.architectures);
+  write_strings(w, "flags", s.flags);
+  w.key("syscalls").begin_array();
+  for (const auto& c : s.syscalls) {
+    w.begin_object();
+    write_strings(w, "names", c.names);
+    w.key("action").string(c.action);
+    if (c.errno_ret) w.key("errno_ret").uinteger(*c.errno_ret);
+    w.key("args").begin_array();
+    for (const auto& a : c.args) {
+      w.begin_object();
+      w.key("index").uinteger(a.index);
+      w.key("value").uinteger(a.value);
+      w.key("value_two").uinteger(a.value_two);
+      w.key("op").string(a.op);
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+Result<Mount> parse_mount(const json::Value& v) {
+  Mount m;
+  m.destination = RUNVM_TRY(fields::string(v, "destination"));
+  if (!absolute(m.destination)) return RUNVM_TRY(v.at("destination")).error("must be absolute");
+  m.type = RUNVM_TRY(fields::opt_string(v, "type"));
+  m.source = RUNVM_TRY(fields::opt_string(v, "source"));
+  m.share = RUNVM_TRY(fields::opt_string(v, "share"));
+  m.options = RUNVM_TRY(strings(v, "options"));
+  return m;
+}
+
+}  // namespace
+
+void write_capabilities(json::Writer& w, const Capabilities& c) {
+  w.begin_object();
+  write_strings(w, "bounding", c.bounding);
+  write_strings(w, "effective", c.effective);
+  write_strings(w, "inheritable", c.inheritable);
+  write_strings(w, "permitted", c.permitted);
+  write_strings(w, "ambient", c.ambient);
+  w.end_object();
+}
+
+Result<Capabilities> parse_capabilities(const json::Value& v) {
+  Capabilities c;
+  c.bounding = RUNVM_TRY(strings(v, "bounding"));
+  c.effective = RUNVM_TRY(strings(v, "effective"));
+  c.inheritable = RUNVM_TRY(strings(v, "inheritable"));
+  c.permitted = RUNVM_TRY(strings(v, "permitted"));
+  c.ambient = RUNVM_TRY(strings(v, "ambient"));
+  return c;
+}
+
+void write_linux_spec(json::Writer& w, const LinuxSpec& l) {
+  w.begin_object();
+  w.key("domainname").string(l.domainname);
+  w.key("mounts").begin_array();
+  for (const auto& m : l.mounts) {
+    w.begin_object();
+    w.key("destination").string(m.destination);
+    w.key("type").string(m.type);
+    w.key("source").string(m.source);
+    if (!m.share.empty()) w.key("share").string(m.share);
+    write_strings(w, "options", m.options);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("sysctl").begin_object();
+  for (const auto& [k, v] : l.sysctl) w.key(k).string(v);
+  w.end_object();
+  if (l.seccomp) {
+    w.key("seccomp");
+    write_seccomp(w, *l.seccomp);
+  }
+  write_strings(w, "masked_paths", l.masked_paths);
+  write_strings(w, "readonly_paths", l.readonly_paths);
+  w.end_object();
+}
+
+Result<LinuxSpec> parse_linux_spec(const json::Value& v) {
+  LinuxSpec l;
+  l.domainname = RUNVM_TRY(fields::opt_string(v, "domainname"));
+  if (l.domainname.size() > 64) return RUNVM_TRY(v.at("domainname")).error("too long");
+  l.mounts = RUNVM_TRY(objects<Mount>(v, "mounts", parse_mount));
+  if (auto sysctl = RUNVM_TRY(v.get("sysctl"))) {
+    auto members = RUNVM_TRY(sysctl->as_object());
+    if (members.size() > kMaxListItems) return sysctl->error("too many keys");
+    for (const auto& [key, value] : members) l.sysctl[key] = RUNVM_TRY(value.as_string());
+  }
+  if (auto s = RUNVM_TRY(v.get("seccomp"))) l.seccomp = RUNVM_TRY(parse_seccomp(*s));
+  l.masked_paths = RUNVM_TRY(strings(v, "masked_paths"));
+  l.readonly_paths = RUNVM_TRY(strings(v, "readonly_paths"));
+  for (const auto* paths : {&l.masked_paths, &l.readonly_paths})
+    for (const auto& p : *paths)
+      if (!absolute(p)) return make_error(v.path() + ": paths must be absolute: \"" + p + "\"");
+  return l;
+}
+
+}  // namespace runvm::proto

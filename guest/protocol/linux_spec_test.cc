@@ -1,0 +1,84 @@
+#include "guest/protocol/linux_spec.h"
+
+#include <gtest/gtest.h>
+
+#include "guest/protocol/container_messages.h"
+
+namespace runvm::proto {
+namespace {
+
+Create full_create() {
+  Create c;
+  c.id = 7;
+  c.container_id = "web";
+  c.rootfs.tag = "rootfs";
+  c.process.args = {"sh"};
+  c.process.capabilities = Capabilities{{"CAP_KILL"}, {"CAP_CHOWN"}, {}, {"CAP_CHOWN"}, {}};
+  c.process.oom_score_adj = -500;
+  LinuxSpec& l = c.linux_spec;
+  l.domainname = "example.org";
+  l.mounts = {{"/data", "bind", "", "bind0", {"rbind", "ro"}},
+              {"/t", "tmpfs", "tmpfs", "", {"size=1m"}}};
+  l.sysctl = {{"vm.overcommit_ratio", "77"}};
+  l.seccomp =
+      Seccomp{"SCMP_ACT_ALLOW",
+              std::nullopt,
+              {"SCMP_ARCH_X86_64"},
+              {"SECCOMP_FILTER_FLAG_LOG"},
+              {{{"mkdir"}, "SCMP_ACT_ERRNO", 13, {{1, 0x1ff, UINT64_MAX, "SCMP_CMP_MASKED_EQ"}}}}};
+  l.masked_paths = {"/proc/kcore"};
+  l.readonly_paths = {"/proc/sys"};
+  return c;
+}
+
+Result<Create> round_trip(const Create& c) {
+  json::Writer w;
+  w.begin_object();
+  c.write(w);
+  w.end_object();
+  auto doc = RUNVM_TRY(json::Document::parse(w.str()));
+  return Create::parse(doc.root());
+}
+
+Result<Create> parse(std::string_view text) {
+  auto doc = RUNVM_TRY(json::Document::parse(text));
+  return Create::parse(doc.root());
+}
+
+TEST(LinuxSpec, RoundTrips) {
+  Create c = full_create();
+  auto back = round_trip(c);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, c);
+}
+
+TEST(LinuxSpec, AbsentMeansDefaults) {
+  auto c = parse(R"({"id":1,"container_id":"a","rootfs":{"tag":"r"},"process":{"args":["sh"]}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->linux_spec, LinuxSpec{});
+  EXPECT_FALSE(c->process.capabilities);
+  EXPECT_FALSE(c->process.oom_score_adj);
+}
+
+TEST(LinuxSpec, HostileValuesAreErrors) {
+  const std::string head = R"({"id":1,"container_id":"a","rootfs":{"tag":"r"},)";
+  auto bad = [&](std::string_view rest) {
+    auto c = parse(head + std::string(rest) + "}");
+    return c.ok() ? std::string("(parsed)") : c.error().message;
+  };
+  EXPECT_NE(bad(R"("process":{"args":["sh"],"oom_score_adj":1001})"), "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"],"capabilities":{"bounding":[1]}})"), "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"mounts":[{"destination":"rel"}]})"),
+            "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"masked_paths":["x"]})"), "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"sysctl":{"a":1}})"), "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"seccomp":{"default_action":"A",
+      "syscalls":[{"names":["x"],"action":"B","args":[{"index":6,"op":"SCMP_CMP_EQ"}]}]}})"),
+            "(parsed)");
+  EXPECT_NE(
+      bad(R"("process":{"args":["sh"]},"linux":{"domainname":")" + std::string(65, 'x') + R"("})"),
+      "(parsed)");
+}
+
+}  // namespace
+}  // namespace runvm::proto

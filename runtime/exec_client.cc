@@ -1,0 +1,165 @@
+#include "runtime/exec_client.h"
+
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+
+#include "guest/protocol/frame.h"
+#include "runtime/exec_relay.h"
+#include "shim/control/exec_control.h"
+
+namespace runvm::cli {
+namespace {
+
+// The agent may be slow to start a process under TCG; past this, give up.
+constexpr int kStartTimeoutMs = 60000;
+// Ports above the container's own (1024..) and the agent's transfers.
+constexpr uint32_t kPortMin = 1u << 16, kPortSpan = 1u << 30;
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// A hybrid-vsock port we serve: the guest's connection to it arrives here.
+class PortListener {
+ public:
+  PortListener() = default;
+  PortListener(PortListener&& o) noexcept : fd_(std::move(o.fd_)), path_(std::move(o.path_)) {
+    o.path_.clear();
+  }
+  PortListener& operator=(PortListener&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    std::swap(path_, o.path_);
+    return *this;
+  }
+  ~PortListener() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+
+  // Fails with EADDRINUSE when the port is taken.
+  static Result<PortListener> bind(const std::string& path) {
+    PortListener l;
+    l.fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!l.fd_) return errno_error("socket");
+    auto addr = RUNVM_TRY(unix_address(path));
+    if (::bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+      return errno_error("bind " + path);
+    l.path_ = path;
+    if (listen(l.fd_.get(), 1) < 0) return errno_error("listen " + path);
+    return l;
+  }
+
+  // The guest's connection; the agent dialed before the shim replied.
+  Result<UniqueFd> accept_within(int timeout_ms) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0)
+      return make_error("the exec'd process's stdio never connected");
+    UniqueFd conn(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn) return errno_error("accept");
+    return conn;
+  }
+
+ private:
+  UniqueFd fd_;
+  std::string path_;
+};
+
+struct StdioListeners {
+  proto::StdioPorts ports;
+  std::array<PortListener, 3> listeners;  // stdin, stdout, stderr
+};
+
+// Three consecutive free ports from a random start (bind claims them).
+Result<StdioListeners> listen_stdio(const std::string& vsock_path) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r) return errno_error("getrandom");
+    uint32_t base = kPortMin + r % kPortSpan;
+    StdioListeners s;
+    Status st;
+    for (uint32_t i = 0; i < 3 && st.ok(); ++i) {
+      auto l = PortListener::bind(vsock_path + "_" + std::to_string(base + i));
+      if (l.ok())
+        s.listeners[i] = std::move(*l);
+      else
+        st = std::move(l).error();
+    }
+    if (st.ok()) {
+      s.ports = {base, base + 1, base + 2};
+      return s;
+    }
+    if (st.error().code != EADDRINUSE) return std::move(st).error();
+  }
+  return make_error("no free vsock ports for the exec's stdio");
+}
+
+// The guest's three connections; the listeners (and their names) go.
+Status accept_streams(StdioListeners listeners, ExecStreams& s) {
+  s.in = RUNVM_TRY(listeners.listeners[0].accept_within(5000));
+  s.out = RUNVM_TRY(listeners.listeners[1].accept_within(5000));
+  if (!s.terminal) s.err = RUNVM_TRY(listeners.listeners[2].accept_within(5000));
+  return {};
+}
+
+Result<UniqueFd> connect_shim(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return errno_error("socket");
+  auto addr = RUNVM_TRY(unix_address(path));
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return errno_error("connect to the container's shim");
+  return fd;
+}
+
+Result<std::string> read_reply(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  int n;
+  do {
+    n = poll(&p, 1, kStartTimeoutMs);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return make_error("the container's shim did not answer", ETIMEDOUT);
+  auto reply = RUNVM_TRY(proto::read_frame(fd));
+  if (!reply) return make_error("the container's shim closed the connection", ECONNRESET);
+  return std::move(*reply);
+}
+
+}  // namespace
+
+Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
+  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.file("vsock.sock")));
+  if (process.terminal) stdio.ports.stderr_port = 0;  // the pty carries both
+  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.file("shim.sock")));
+  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({process, stdio.ports})));
+  auto reply = RUNVM_TRY(control::parse_exec_reply(RUNVM_TRY(read_reply(control.get()))));
+  RUNVM_CHECK(std::move(reply.status));
+
+  ExecStreams streams;
+  streams.terminal = process.terminal;
+  streams.control = std::move(control);
+  RUNVM_CHECK(accept_streams(std::move(stdio), streams));
+
+  if (!o.detach) {
+    if (!o.pid_file.empty()) RUNVM_CHECK(write_pid_file(o.pid_file, getpid()));
+    return relay_exec(std::move(streams));
+  }
+  pid_t child = fork();
+  if (child < 0) return errno_error("fork");
+  if (child == 0) {
+    auto status = relay_exec(std::move(streams));
+    if (!status.ok()) _exit(1);
+    _exit(WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status));
+  }
+  // We only hand over: the child holds the process's streams from now on.
+  if (!o.pid_file.empty()) RUNVM_CHECK(write_pid_file(o.pid_file, child));
+  return 0;
+}
+
+}  // namespace runvm::cli

@@ -1,0 +1,25 @@
+// `runvm exec`'s side of the exec conversation with the container's shim
+// (shim/control/exec_control.h). We listen on three fresh hybrid-vsock
+// ports (<state dir>/vsock.sock_<port>) ourselves, so the agent's stdio
+// streams for the process come straight to us; the shim only starts the
+// process and reports its exit on our control connection.
+#pragma once
+
+#include <string>
+
+#include "guest/protocol/container_messages.h"
+#include "runtime/container.h"
+
+namespace runvm::cli {
+
+struct ExecRun {
+  bool detach = false;
+  std::string pid_file;
+};
+
+// Starts `process` in the container. Without detach: relays until it exits
+// and returns its raw wait status. With detach: a child of ours takes over
+// the relay (its pid goes to the pid file) and we return 0 at once.
+Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o);
+
+}  // namespace runvm::cli

@@ -1,0 +1,98 @@
+#include "spec/config_check.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace runvm::oci {
+namespace {
+
+std::string check(std::string_view process_members, std::string_view top_members = "") {
+  std::string json = R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},)";
+  json += R"("process":{"args":["sh"],"cwd":"/")";
+  if (!process_members.empty()) json += "," + std::string(process_members);
+  json += "}";
+  if (!top_members.empty()) json += "," + std::string(top_members);
+  json += "}";
+  auto c = parse_config(json);
+  if (!c.ok()) return "parse: " + c.error().message;
+  runvm::Status s = check_supported(*c);
+  return s.ok() ? "ok" : s.error().message;
+}
+
+TEST(CheckSupported, KnownCapabilitiesPass) {
+  EXPECT_EQ(check(R"("capabilities":{"bounding":["CAP_KILL","CAP_SYS_ADMIN"],
+      "effective":["CAP_CHOWN"],"inheritable":[],"permitted":["CAP_CHOWN"],
+      "ambient":["CAP_NET_RAW"]})"),
+            "ok");
+}
+
+TEST(CheckSupported, UnknownCapabilityNamesItsPath) {
+  EXPECT_EQ(check(R"("capabilities":{"bounding":["CAP_KILL","CAP_CHOWN","CAP_FOO"]})"),
+            "process.capabilities.bounding[2]: unknown capability \"CAP_FOO\"");
+  EXPECT_EQ(check(R"("capabilities":{"ambient":["cap_kill"]})"),
+            "process.capabilities.ambient[0]: unknown capability \"cap_kill\"");
+  EXPECT_EQ(check(R"("capabilities":{"permitted":["12"]})"),
+            "process.capabilities.permitted[0]: unknown capability \"12\"");
+}
+
+TEST(CheckSupported, Rlimits) {
+  EXPECT_EQ(check(R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":2},
+      {"type":"RLIMIT_RTTIME","soft":1,"hard":2}])"),
+            "ok");
+  EXPECT_EQ(check(R"("rlimits":[{"type":"RLIMIT_FOO","soft":1,"hard":2}])"),
+            "process.rlimits[0].type: unknown rlimit \"RLIMIT_FOO\"");
+}
+
+TEST(CheckSupported, SeccompNotifyIsRefused) {
+  EXPECT_EQ(check("", R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+      "listenerPath":"/run/l.sock"}})"),
+            "linux.seccomp.listenerPath: seccomp notify is not supported");
+  EXPECT_EQ(check("", R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+      "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}})"),
+            "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported");
+  EXPECT_EQ(check("", R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+      "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_AARCH64"],
+      "syscalls":[{"names":["mkdir","no_such_syscall"],"action":"SCMP_ACT_ERRNO"}]}})"),
+            "ok");
+}
+
+TEST(CheckSupported, SysctlKeys) {
+  EXPECT_TRUE(valid_sysctl_key("net.ipv4.ip_forward"));
+  EXPECT_TRUE(valid_sysctl_key("kernel/msgmax"));
+  EXPECT_FALSE(valid_sysctl_key(""));
+  EXPECT_FALSE(valid_sysctl_key("net..x"));
+  EXPECT_FALSE(valid_sysctl_key("../../etc/passwd"));
+  EXPECT_FALSE(valid_sysctl_key("/kernel"));
+  EXPECT_FALSE(valid_sysctl_key("kernel."));
+  EXPECT_EQ(check("", R"("linux":{"sysctl":{"kernel..x":"1"}})"),
+            "linux.sysctl: invalid key \"kernel..x\"");
+}
+
+TEST(CheckSupported, Mounts) {
+  EXPECT_EQ(check("", R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+      {"destination":"/data","type":"bind","source":"/tmp","options":["rbind","ro"]},
+      {"destination":"/t","type":"tmpfs","source":"tmpfs","options":["size=1m"]}])"),
+            "ok");
+  EXPECT_EQ(check("", R"("mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda"}])"),
+            "mounts[0].type: unsupported mount type \"ext4\"");
+  EXPECT_EQ(
+      check("",
+            R"("mounts":[{"destination":"/x","source":"/nonexistent-runvm","options":["bind"]}])"),
+      "mounts[0].source: \"/nonexistent-runvm\": No such file or directory");
+  EXPECT_EQ(check("", R"("mounts":[{"destination":"/x","type":"bind","source":"rel"}])"),
+            "mounts[0].source: a bind mount needs an absolute host path");
+}
+
+TEST(CheckSupported, IgnoredSettingsAreListed) {
+  auto c = parse_config(
+      R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/",
+      "apparmorProfile":"docker-default","selinuxLabel":"system_u:system_r:container_t"}})");
+  ASSERT_TRUE(c.ok());
+  auto lines = ignored_settings(*c);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("apparmorProfile \"docker-default\" ignored"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace runvm::oci

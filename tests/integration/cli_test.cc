@@ -1,0 +1,276 @@
+// The rest of runc's command line on real microVMs: list, pause/resume, ps,
+// events, update, checkpoint/restore, hooks, global flags and --help.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "spec/base/json.h"
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::run_command;
+using testing::runvm_binary;
+using testing::TempDir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> runvm(std::vector<std::string> args) {
+    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  testing::CommandResult cli(std::vector<std::string> args) { return run_command(runvm(args)); }
+  // Verbs that leave a shim behind get files for stdio (it keeps what it inherits).
+  int detached(const std::string& cmd) {
+    std::string full;
+    for (auto& a : runvm({})) full += a + " ";
+    return system(
+        (full + cmd + " </dev/null >>" + io_.path() + "/out 2>>" + io_.path() + "/err").c_str());
+  }
+  static int exit_code(const testing::CommandResult& r) {
+    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+  }
+  std::string status_of(const std::string& id) {
+    auto r = cli({"list", "--format", "json"});
+    auto doc = json::Document::parse(r.out);
+    if (!doc.ok() || !doc->root().is_array()) return "";
+    auto entries = doc->root().as_array();  // keep the Result alive for the loop
+    if (!entries.ok()) return "";
+    for (auto& v : *entries)
+      if (*(*v.at("id")).as_string() == id) return *(*v.at("status")).as_string();
+    return "";
+  }
+  bool wait_status(const std::string& id, const std::string& want) {
+    for (int i = 0; i < 100; ++i, usleep(100 * 1000))
+      if (status_of(id) == want) return true;
+    return false;
+  }
+  void expect_clean() {
+    EXPECT_TRUE(root_.entries().empty());
+    for (int i = 0; i < 50 && !testing::qemu_processes_mentioning(root_.path()).empty(); ++i)
+      usleep(100 * 1000);
+    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  }
+  TempDir root_, io_;
+};
+
+// Adds config.json "hooks": each hook appends "<name> <state json>" to `log`.
+void add_hooks(const Bundle& b, const std::string& log, const std::vector<std::string>& kinds,
+               const std::string& failing = "") {
+  json::Writer w;
+  w.begin_object();
+  for (const auto& kind : kinds) {
+    std::string script =
+        "printf '" + kind + " ' >> " + log + "; cat >> " + log + "; echo >> " + log;
+    if (kind == failing) script += "; echo hook-says-no >&2; exit 7";
+    w.key(kind).begin_array().begin_object();
+    w.key("path").string("/bin/sh");
+    w.key("args").begin_array().string("sh").string("-c").string(script).end_array();
+    w.end_object().end_array();
+  }
+  w.end_object();
+  std::string config = slurp(b.dir() + "/config.json");
+  config.insert(config.rfind('}'), ",\"hooks\":" + w.str());
+  std::ofstream(b.dir() + "/config.json") << config;
+}
+
+TEST_F(CliTest, EveryVerbHasHelp) {
+  for (const char* verb :
+       {"check", "checkpoint", "create", "delete", "events", "features", "kill", "list", "pause",
+        "ps", "restore", "resume", "run", "spec", "start", "state", "update"}) {
+    auto r = cli({verb, "--help"});
+    EXPECT_EQ(exit_code(r), 0) << verb << r.err;
+    EXPECT_EQ(r.out.rfind(std::string("usage: runvm ") + verb, 0), 0u) << verb << r.out;
+    EXPECT_EQ(cli({"help", verb}).out, r.out) << verb;
+  }
+  auto v = cli({"--version"});
+  EXPECT_EQ(v.out.rfind("runvm version ", 0), 0u);
+  EXPECT_NE(v.out.find("\ncommit: "), std::string::npos);
+  EXPECT_NE(v.out.find("\nspec: "), std::string::npos);
+}
+
+TEST_F(CliTest, ListOfNothing) {
+  EXPECT_EQ(cli({"list"}).out,
+            "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
+  EXPECT_EQ(cli({"list", "--format", "json"}).out, "null\n");
+  EXPECT_EQ(cli({"list", "-q"}).out, "");
+  auto bad = cli({"list", "--format", "yaml"});
+  EXPECT_EQ(exit_code(bad), 1);
+  EXPECT_EQ(bad.err, "runvm: list: invalid format option\n");
+}
+
+TEST_F(CliTest, CheckpointAndRestoreAreOneLineFailures) {
+  for (const char* verb : {"checkpoint", "restore"}) {
+    auto r = cli({verb, "--image-path", "/tmp/x", "c1"});
+    EXPECT_EQ(exit_code(r), 1);
+    EXPECT_EQ(r.err, std::string("runvm: ") + verb +
+                         ": not supported: CRIU cannot checkpoint a microVM\n");
+  }
+}
+
+TEST_F(CliTest, LogFileGetsRuncJsonAndStderrOneLine) {
+  std::string log = io_.path() + "/log.json";
+  auto r = run_command({runvm_binary(), "--root", root_.path(), "--log", log, "--log-format",
+                        "json", "state", "nope"});
+  EXPECT_EQ(exit_code(r), 1);
+  EXPECT_EQ(r.err, "runvm: state nope: container does not exist\n");
+  std::string line = slurp(log);
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.back(), '\n');
+  auto doc = json::Document::parse(line);
+  ASSERT_TRUE(doc.ok()) << line;
+  EXPECT_EQ(*(*doc->root().at("level")).as_string(), "error");
+  EXPECT_EQ(*(*doc->root().at("msg")).as_string(), "state nope: container does not exist");
+  EXPECT_TRUE(doc->root().at("time").ok());
+
+  auto unwritable = run_command({runvm_binary(), "--log", "/nonexistent/dir/log", "list"});
+  EXPECT_EQ(exit_code(unwritable), 1);
+  EXPECT_EQ(unwritable.err.find('\n'), unwritable.err.size() - 1) << unwritable.err;
+  // Accepted for runc compatibility.
+  EXPECT_EQ(exit_code(cli({"--systemd-cgroup", "--rootless", "false", "--criu", "criu", "list"})),
+            0);
+}
+
+TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sleep", "1000"}});
+  ASSERT_EQ(detached("create -b " + b.dir() + " lc"), 0) << slurp(io_.path() + "/err");
+  auto table = cli({"list"}).out;
+  EXPECT_EQ(table.rfind("ID          PID         STATUS      BUNDLE", 0), 0u) << table;
+  EXPECT_NE(table.find("lc          "), std::string::npos) << table;
+  EXPECT_NE(table.find(" created "), std::string::npos) << table;
+  EXPECT_NE(table.find(b.dir()), std::string::npos) << table;
+  EXPECT_EQ(cli({"list", "-q"}).out, "lc\n");
+
+  ASSERT_EQ(detached("start lc"), 0);
+  EXPECT_EQ(status_of("lc"), "running");
+
+  // ps: the shim (the container's pid) and its QEMU.
+  auto state = json::Document::parse(cli({"state", "lc"}).out);
+  ASSERT_TRUE(state.ok());
+  int64_t pid = *(*state->root().at("pid")).as_int();
+  auto ps = json::Document::parse(cli({"ps", "--format", "json", "lc"}).out);
+  ASSERT_TRUE(ps.ok());
+  auto pids = *ps->root().as_array();
+  ASSERT_GE(pids.size(), 2u);
+  bool has_shim = false;
+  for (auto& p : pids) has_shim |= *p.as_int() == pid;
+  EXPECT_TRUE(has_shim);
+  auto table_ps = cli({"ps", "lc"});
+  EXPECT_EQ(table_ps.out.rfind("UID", 0), 0u) << table_ps.out << table_ps.err;
+  EXPECT_NE(table_ps.out.find("qemu-system"), std::string::npos) << table_ps.out;
+
+  auto ev = cli({"events", "--stats", "lc"});
+  ASSERT_EQ(exit_code(ev), 0) << ev.err;
+  auto evdoc = json::Document::parse(ev.out);
+  ASSERT_TRUE(evdoc.ok()) << ev.out;
+  EXPECT_EQ(*(*evdoc->root().at("type")).as_string(), "stats");
+  EXPECT_EQ(*(*evdoc->root().at("id")).as_string(), "lc");
+  auto data = *evdoc->root().at("data");
+  EXPECT_GT(*(*(*(*data.at("cpu")).at("usage")).at("total")).as_uint(), 0u);  // TCG burns CPU
+  EXPECT_GT(*(*(*(*data.at("memory")).at("usage")).at("usage")).as_uint(), 1u << 20);
+  EXPECT_EQ(*(*(*data.at("pids")).at("current")).as_uint(), pids.size());
+  auto stream = cli({"events", "--interval", "10ms", "--stats", "lc"});
+  EXPECT_EQ(exit_code(stream), 0);
+  EXPECT_EQ(exit_code(cli({"events", "--interval", "0s", "lc"})), 1);
+
+  EXPECT_EQ(exit_code(cli({"update", "lc"})), 0);  // nothing asked: nothing to do
+  auto upd = cli({"update", "--memory", "1g", "lc"});
+  EXPECT_EQ(exit_code(upd), 1);
+  EXPECT_EQ(upd.err, "runvm: update lc: memory.limit: cannot be changed on a running microVM\n");
+
+  ASSERT_EQ(exit_code(cli({"pause", "lc"})), 0);
+  EXPECT_EQ(status_of("lc"), "paused");
+  auto again = cli({"pause", "lc"});
+  EXPECT_EQ(again.err, "runvm: pause lc: container not running\n");
+  ASSERT_EQ(exit_code(cli({"resume", "lc"})), 0);
+  EXPECT_EQ(status_of("lc"), "running");
+  EXPECT_EQ(cli({"resume", "lc"}).err, "runvm: resume lc: container not paused\n");
+
+  ASSERT_EQ(exit_code(cli({"kill", "lc", "KILL"})), 0);
+  ASSERT_TRUE(wait_status("lc", "stopped"));
+  EXPECT_EQ(cli({"pause", "lc"}).err, "runvm: pause lc: container not running\n");
+  EXPECT_EQ(cli({"ps", "--format", "json", "lc"}).out, "null\n");
+  EXPECT_EQ(cli({"events", "--stats", "lc"}).err,
+            "runvm: events lc: container with id lc is not running\n");
+  EXPECT_EQ(cli({"update", "lc"}).err, "runvm: update lc: container not running\n");
+  ASSERT_EQ(exit_code(cli({"delete", "lc"})), 0);
+  EXPECT_EQ(cli({"list", "--format", "json"}).out, "null\n");
+  expect_clean();
+}
+
+TEST_F(CliTest, HooksRunAtTheirLifecyclePointsWithState) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sleep", "1000"}});
+  std::string log = io_.path() + "/hooks.log";
+  add_hooks(
+      b, log,
+      {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"});
+  ASSERT_EQ(detached("create -b " + b.dir() + " hk"), 0) << slurp(io_.path() + "/err");
+  std::string pid = std::to_string(
+      *(*(*json::Document::parse(cli({"state", "hk"}).out)).root().at("pid")).as_int());
+  std::string after_create = slurp(log);
+  std::string creating = R"({"ociVersion":"1.0.2","id":"hk","status":"creating","pid":)" + pid +
+                         R"(,"bundle":")" + b.dir() + "\"}\n";
+  EXPECT_EQ(after_create,
+            "prestart " + creating + "createRuntime " + creating + "createContainer " + creating);
+  ASSERT_EQ(detached("start hk"), 0);
+  std::string after_start = slurp(log).substr(after_create.size());
+  EXPECT_NE(after_start.find("startContainer {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
+                             "\"created\",\"pid\":" +
+                             pid),
+            std::string::npos)
+      << after_start;
+  EXPECT_NE(after_start.find("poststart {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
+                             "\"running\""),
+            std::string::npos)
+      << after_start;
+  EXPECT_EQ(after_start.find("poststop"), std::string::npos);
+  ASSERT_EQ(exit_code(cli({"delete", "--force", "hk"})), 0);
+  EXPECT_NE(slurp(log).find("poststop {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
+                            "\"stopped\",\"bundle\""),
+            std::string::npos)
+      << slurp(log);
+  expect_clean();
+}
+
+TEST_F(CliTest, FailingCreateRuntimeHookFailsCreateAndCleansUp) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sleep", "1000"}});
+  add_hooks(b, io_.path() + "/hooks.log", {"createRuntime"}, "createRuntime");
+  ASSERT_NE(detached("create -b " + b.dir() + " bad"), 0);
+  std::string err = slurp(io_.path() + "/err");
+  EXPECT_EQ(err,
+            "runvm: create bad: createRuntime hook #0: exit status 7, stdout: , stderr: "
+            "hook-says-no\n");
+  expect_clean();
+}
+
+TEST_F(CliTest, FailingPoststartHookIsAWarning) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"true"}});
+  add_hooks(b, io_.path() + "/hooks.log", {"poststart"}, "poststart");
+  auto r = run_command(runvm({"run", "-b", b.dir(), "ps1"}));
+  EXPECT_EQ(exit_code(r), 0) << r.err;
+  EXPECT_NE(r.err.find("runvm: warning: poststart hook #0: exit status 7"), std::string::npos)
+      << r.err;
+  expect_clean();
+}
+
+}  // namespace
+}  // namespace runvm

@@ -1,0 +1,207 @@
+// The OCI process and Linux spec applied inside the guest, checked from
+// inside the container: capabilities, rlimits, no_new_privs, oom_score_adj,
+// seccomp, mounts (host bind mounts over virtio-fs, tmpfs, masked and
+// read-only paths), sysctl and domainname. Each refusal is one line and
+// leaves nothing behind.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::run_command;
+using testing::runvm_binary;
+using testing::TempDir;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class SpecTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
+  testing::CommandResult run(const Bundle& b, const std::string& id) {
+    return run_command({runvm_binary(), "--root", root_.path(), "run", "-b", b.dir(), id});
+  }
+  // A run that must succeed; returns its stdout.
+  std::string run_ok(const BundleSpec& spec, const std::string& id) {
+    Bundle b(spec);
+    auto r = run(b, id);
+    EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+    return r.out;
+  }
+  // A run that must be refused with exactly one line containing `message`,
+  // leaving no state and no VM.
+  void expect_refused(const BundleSpec& spec, const std::string& id, const std::string& message) {
+    Bundle b(spec);
+    auto r = run(b, id);
+    ASSERT_TRUE(WIFEXITED(r.status)) << r.status;
+    EXPECT_NE(WEXITSTATUS(r.status), 0);
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(root_.entries().empty());
+    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  }
+  TempDir root_;
+};
+
+// CAP_CHOWN = bit 0, CAP_KILL = bit 5, CAP_NET_BIND_SERVICE = bit 10.
+TEST_F(SpecTest, CapabilitiesOfANonRootUserIncludingAmbient) {
+  std::string out = run_ok({.args = {"grep", "^Cap", "/proc/self/status"},
+                            .uid = 1000,
+                            .gid = 1000,
+                            .process_json = R"("capabilities":{
+          "bounding":["CAP_KILL","CAP_NET_BIND_SERVICE","CAP_CHOWN"],
+          "effective":["CAP_KILL","CAP_CHOWN"],"permitted":["CAP_KILL","CAP_CHOWN"],
+          "inheritable":["CAP_CHOWN"],"ambient":["CAP_CHOWN"]})"},
+                           "caps-user");
+  EXPECT_EQ(out,
+            "CapInh:\t0000000000000001\nCapPrm:\t0000000000000001\nCapEff:\t0000000000000001\n"
+            "CapBnd:\t0000000000000421\nCapAmb:\t0000000000000001\n");
+}
+
+TEST_F(SpecTest, CapabilitiesOfRootAreLimitedByTheBoundingSet) {
+  std::string out = run_ok({.args = {"grep", "^Cap", "/proc/self/status"},
+                            .process_json = R"("capabilities":{"bounding":["CAP_KILL"],
+                                "effective":["CAP_KILL"],"permitted":["CAP_KILL"]})"},
+                           "caps-root");
+  EXPECT_EQ(out,
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n"
+            "CapBnd:\t0000000000000020\nCapAmb:\t0000000000000000\n");
+}
+
+TEST_F(SpecTest, UnknownCapabilityIsRefusedOnTheHost) {
+  expect_refused(
+      {.args = {"true"},
+       .process_json = R"("capabilities":{"bounding":["CAP_KILL","CAP_CHOWN","CAP_FOO"]})"},
+      "bad-cap", "config.json: process.capabilities.bounding[2]: unknown capability \"CAP_FOO\"");
+}
+
+TEST_F(SpecTest, RlimitsNoNewPrivsAndOomScoreAdj) {
+  std::string out =
+      run_ok({.args = {"sh", "-c",
+                       "ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status; "
+                       "cat /proc/self/oom_score_adj"},
+              .process_json = R"("rlimits":[{"type":"RLIMIT_NOFILE","soft":123,"hard":456}],
+           "noNewPrivileges":true,"oomScoreAdj":321,"apparmorProfile":"docker-default",
+           "selinuxLabel":"system_u:system_r:container_t:s0")"},
+             "limits");
+  EXPECT_EQ(out, "123\n456\nNoNewPrivs:\t1\n321\n");
+}
+
+TEST_F(SpecTest, UnknownRlimitIsRefusedOnTheHost) {
+  expect_refused(
+      {.args = {"true"}, .process_json = R"("rlimits":[{"type":"RLIMIT_FOO","soft":1,"hard":1}])"},
+      "bad-rlimit", "config.json: process.rlimits[0].type: unknown rlimit \"RLIMIT_FOO\"");
+}
+
+// mkdir fails with errnoRet (EACCES), kill of SIGUSR1 (arg 1 == 10) with
+// the default EPERM, anything else is allowed; unknown names are skipped.
+constexpr const char* kSeccomp = R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+    "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+    "syscalls":[{"names":["mkdir","mkdirat","no_such_syscall"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+                {"names":["kill"],"action":"SCMP_ACT_ERRNO",
+                 "args":[{"index":1,"value":10,"op":"SCMP_CMP_EQ"}]}]}})";
+
+TEST_F(SpecTest, SeccompProfileLoadedLastWithNoNewPrivs) {
+  std::string out = run_ok(
+      {.args = {"sh", "-c",
+                "mkdir /tmp/x 2>&1; kill -USR1 $$ 2>&1 | grep -c 'not permitted'; "
+                "kill -0 $$ && echo alive; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"},
+       .uid = 1000,
+       .gid = 1000,
+       .process_json = R"("noNewPrivileges":true)",
+       .config_json = kSeccomp},
+      "seccomp-nnp");
+  EXPECT_EQ(out,
+            "mkdir: can't create directory '/tmp/x': Permission denied\n1\nalive\n"
+            "NoNewPrivs:\t1\nSeccomp:\t2\n");
+}
+
+TEST_F(SpecTest, SeccompWithoutNoNewPrivsIsLoadedWhileRoot) {
+  std::string out = run_ok({.args = {"sh", "-c",
+                                     "mkdir /tmp/y 2>&1; grep -E '^(Seccomp|NoNewPrivs):' "
+                                     "/proc/self/status"},
+                            .uid = 1000,
+                            .gid = 1000,
+                            .config_json = kSeccomp},
+                           "seccomp-root");
+  EXPECT_EQ(out,
+            "mkdir: can't create directory '/tmp/y': Permission denied\nNoNewPrivs:\t0\n"
+            "Seccomp:\t2\n");
+}
+
+TEST_F(SpecTest, SeccompNotifyIsRefusedOnTheHost) {
+  expect_refused(
+      {.args = {"true"}, .config_json = R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+                      "listenerPath":"/run/seccomp.sock"}})"},
+      "notify", "config.json: linux.seccomp.listenerPath: seccomp notify is not supported");
+}
+
+TEST_F(SpecTest, MountsMaskedAndReadonlyPaths) {
+  TempDir rw, ro, files;
+  std::ofstream(ro.path() + "/seen") << "from the host\n";
+  std::ofstream(files.path() + "/single.conf") << "one file\n";
+  std::string cfg = R"("mounts":[
+      {"destination":"/data","type":"bind","source":")" +
+                    rw.path() + R"(","options":["rbind"]},
+      {"destination":"/ro","source":")" +
+                    ro.path() + R"(","options":["bind","ro"]},
+      {"destination":"/etc/single.conf","type":"bind","source":")" +
+                    files.path() +
+                    R"(/single.conf","options":["bind","ro"]},
+      {"destination":"/scratch","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=1777","size=1m"]},
+      {"destination":"/proc","type":"proc","source":"proc"}],
+    "linux":{"maskedPaths":["/etc/secret","/secretdir","/nonexistent"],
+             "readonlyPaths":["/rodir","/nonexistent2"],
+             "sysctl":{"vm.overcommit_ratio":"77"}},
+    "domainname":"example.org")";
+  BundleSpec spec{.args = {"sh", "-c",
+                           "echo written > /data/new && echo rw-ok; cat /ro/seen; "
+                           "touch /ro/x 2>&1; cat /etc/single.conf; stat -c %a /scratch; "
+                           "grep -c ' /scratch tmpfs rw,nosuid' /proc/mounts; "
+                           "echo -n secret:; cat /etc/secret; ls /secretdir; "
+                           "touch /rodir/x 2>&1; cat /proc/sys/vm/overcommit_ratio; "
+                           "cat /proc/sys/kernel/domainname"},
+                  .config_json = cfg};
+  Bundle b(spec);
+  std::ofstream(b.rootfs() + "/etc/secret") << "hidden\n";
+  std::filesystem::create_directories(b.rootfs() + "/secretdir");
+  std::ofstream(b.rootfs() + "/secretdir/inside") << "hidden\n";
+  std::filesystem::create_directories(b.rootfs() + "/rodir");
+  auto r = run(b, "mounts");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+  EXPECT_EQ(r.out,
+            "rw-ok\nfrom the host\ntouch: /ro/x: Read-only file system\none file\n1777\n1\n"
+            "secret:touch: /rodir/x: Read-only file system\n77\nexample.org\n");
+  EXPECT_EQ(read_file(rw.path() + "/new"), "written\n");
+  EXPECT_FALSE(std::filesystem::exists(ro.path() + "/x"));
+  EXPECT_EQ(read_file(b.rootfs() + "/etc/secret"), "hidden\n");
+}
+
+TEST_F(SpecTest, MissingBindSourceIsRefusedOnTheHost) {
+  expect_refused({.args = {"true"}, .config_json = R"("mounts":[{"destination":"/x","type":"bind",
+                      "source":"/nonexistent/runvm-bind"}])"},
+                 "bad-bind", "config.json: mounts[0].source: \"/nonexistent/runvm-bind\"");
+}
+
+TEST_F(SpecTest, BadSysctlKeys) {
+  expect_refused({.args = {"true"}, .config_json = R"("linux":{"sysctl":{"../x":"1"}})"},
+                 "bad-sysctl", "config.json: linux.sysctl: invalid key \"../x\"");
+  expect_refused(
+      {.args = {"true"}, .config_json = R"("linux":{"sysctl":{"kernel.no_such_key":"1"}})"},
+      "missing-sysctl", "linux.sysctl: \"kernel.no_such_key\": open /proc/sys/kernel/no_such_key");
+}
+
+}  // namespace
+}  // namespace runvm
