@@ -47,6 +47,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (!root.ok()) return refuse(std::move(root).error().wrap("preparing the container root"));
   plan.root = root->path();
   std::unique_ptr<Container> c(new Container(req.container_id, std::move(*root)));
+  c->seccomp_ = req.linux_spec.seccomp;
   // One VM per container: the guest's sysctls are the container's. After the
   // root mount, which host-side tests and the fuzzer make fail first.
   if (auto s = apply_sysctl(req.linux_spec.sysctl); !s.ok()) return refuse(std::move(s).error());

@@ -42,6 +42,8 @@ class Container {
 
   const std::string& id() const { return id_; }
   pid_t pid() const { return pid_; }
+  // The container's seccomp profile: exec'd processes get it too, as in runc.
+  const std::optional<proto::Seccomp>& seccomp() const { return seccomp_; }
   bool exited() const { return status_.has_value(); }
 
   // Lets the process execve; ok once it did.
@@ -66,6 +68,7 @@ class Container {
   std::unique_ptr<Relay> output_, input_;
   std::optional<int> status_;
   bool exit_reported_ = false;
+  std::optional<proto::Seccomp> seccomp_;
 };
 
 }  // namespace runvm::agent

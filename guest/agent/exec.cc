@@ -9,6 +9,7 @@
 #include "guest/agent/look_path.h"
 #include "guest/agent/process_init.h"
 #include "guest/agent/process_io.h"
+#include "guest/agent/process_security.h"
 #include "guest/protocol/messages.h"
 
 namespace runvm::agent {
@@ -31,8 +32,8 @@ Container::Refusal refusal_of(const InitReport& report) {
 }  // namespace
 
 std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::launch(
-    const proto::Exec& req, pid_t container_pid, const DialFn& dial, EventLoop& loop,
-    std::function<void()> on_progress) {
+    const proto::Exec& req, pid_t container_pid, const std::optional<proto::Seccomp>& seccomp,
+    const DialFn& dial, EventLoop& loop, std::function<void()> on_progress) {
   auto refuse = [](Error e) { return Container::Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
@@ -50,6 +51,11 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
     if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
     plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
   }
+  // The container's seccomp profile and the exec's own capabilities, as runc
+  // applies them; the plan points into `security` until the process is ready.
+  ProcessSecurity security;
+  if (auto s = resolve_security(proc, seccomp, security, plan); !s.ok())
+    return refuse(std::move(s).error());
 
   auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
     if (port == 0) return open_null();

@@ -141,6 +141,17 @@ TEST_F(SpecTest, SeccompWithoutNoNewPrivsIsLoadedWhileRoot) {
             "Seccomp:\t2\n");
 }
 
+TEST_F(SpecTest, ExecdProcessesGetTheContainersSeccompProfile) {
+  Bundle b({.args = {"sleep", "600"}, .config_json = kSeccomp});
+  std::string base = runvm_binary() + " --root " + root_.path() + " ";
+  ASSERT_EQ(system((base + "run -d -b " + b.dir() + " sx </dev/null >/dev/null 2>&1").c_str()), 0);
+  auto r = run_command({runvm_binary(), "--root", root_.path(), "exec", "sx", "sh", "-c",
+                        "mkdir /tmp/z 2>&1; grep -E '^Seccomp:' /proc/self/status"});
+  (void)system((base + "delete --force sx >/dev/null 2>&1").c_str());
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+  EXPECT_EQ(r.out, "mkdir: can't create directory '/tmp/z': Permission denied\nSeccomp:\t2\n");
+}
+
 TEST_F(SpecTest, SeccompNotifyIsRefusedOnTheHost) {
   expect_refused(
       {.args = {"true"}, .config_json = R"("linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
