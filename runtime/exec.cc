@@ -14,6 +14,7 @@
 #include "runtime/exec_process.h"
 #include "runtime/verbs.h"
 #include "shim/container/agent_request.h"
+#include "spec/base/wait_status.h"
 
 namespace runvm::cli {
 namespace {
@@ -35,21 +36,6 @@ void exec_usage(FILE* out) {
           "  -c, --cap CAP             add a capability (repeatable)\n"
           "  --preserve-fds N          pass N extra fds (unsupported: the process runs in a VM)\n"
           "  --apparmor, --process-label, --cgroup  accepted for runc compatibility\n");
-}
-
-// Exits the way the process did: same code, or death by the same signal.
-int exit_like(int status) {
-  if (!WIFSIGNALED(status)) return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  int sig = WTERMSIG(status);
-  rlimit no_core{0, 0};
-  setrlimit(RLIMIT_CORE, &no_core);
-  signal(sig, SIG_DFL);
-  sigset_t s;
-  sigemptyset(&s);
-  sigaddset(&s, sig);
-  sigprocmask(SIG_UNBLOCK, &s, nullptr);
-  raise(sig);
-  return 128 + sig;  // the signal was not fatal after all
 }
 
 }  // namespace
@@ -151,7 +137,7 @@ Result<int> verb_exec(GlobalOptions& g, int argc, char** argv) {
   if (oci_process.terminal) return make_error("exec with a terminal: not supported yet");
   auto process = RUNVM_TRY(make_process(oci_process));
   int status = RUNVM_TRY(run_exec(ct, process, run));
-  return run.detach ? status : exit_like(status);
+  return run.detach ? status : become_wait_status(status);
 }
 
 }  // namespace runvm::cli

@@ -12,6 +12,7 @@
 #include "runtime/hooks.h"
 #include "runtime/launch.h"
 #include "runtime/verbs.h"
+#include "spec/base/wait_status.h"
 
 namespace runvm::cli {
 
@@ -107,20 +108,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
     (void)ct.dir.remove();
     if (hooks.ok()) run_poststop_hooks(ct, *hooks);
   }
-  if (WIFSIGNALED(status)) {
-    // Same wait status as the container's process, as runc gives.
-    int sig = WTERMSIG(status);
-    rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(sig, SIG_DFL);
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(SIG_UNBLOCK, &s, nullptr);
-    raise(sig);
-    return 128 + sig;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return become_wait_status(status);  // the same wait status as the process, as runc
 }
 
 }  // namespace runvm::cli

@@ -15,6 +15,7 @@
 #include "shim/container/container_shim.h"
 #include "shim/engine/accel.h"
 #include "spec/base/log.h"
+#include "spec/base/wait_status.h"
 
 namespace runvm {
 namespace {
@@ -141,23 +142,6 @@ Result<int> run_container(Options& o, int signal_fd) {
   return shim->serve(signal_fd);
 }
 
-// Exits the way the container did: same code, or death by the same signal.
-[[noreturn]] void exit_like(int status) {
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);  // the shim's own core is of no use
-    signal(sig, SIG_DFL);
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(SIG_UNBLOCK, &s, nullptr);
-    raise(sig);
-    _exit(128 + sig);  // the signal was not fatal after all
-  }
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-}
-
 }  // namespace
 }  // namespace runvm
 
@@ -196,5 +180,5 @@ int main(int argc, char** argv) {
     log::error("shim: " + status.error().message);
     return 1;
   }
-  exit_like(*status);
+  return become_wait_status(*status);  // the container's own wait status
 }

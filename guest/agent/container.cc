@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include <algorithm>
+
 #include "guest/agent/container_mounts.h"
 #include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
@@ -55,29 +57,9 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (!bind_sources.ok()) return refuse(std::move(bind_sources).error());
   for (const auto& fd : *bind_sources) plan.mount_sources.push_back(fd.get());
 
-  auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
-    if (port == 0) return open_null();
-    return dial(port).context(std::string("dialing ") + what + " port " + std::to_string(port));
-  };
-  auto in = dial_port(req.stdio.stdin_port, "stdin");
-  if (!in.ok()) return refuse(std::move(in).error());
-  auto out = dial_port(req.stdio.stdout_port, "stdout");
-  if (!out.ok()) return refuse(std::move(out).error());
-  Result<UniqueFd> err =
-      proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
-  if (!err.ok()) return refuse(std::move(err).error());
-
-  Pty pty;
-  if (proc.terminal) {
-    auto opened = open_pty(proc.console_size);
-    if (!opened.ok()) return refuse(std::move(opened).error().wrap("terminal"));
-    pty = std::move(*opened);
-    for (int& fd : plan.stdio) fd = pty.slave.get();
-  } else {
-    plan.stdio[0] = in->get();
-    plan.stdio[1] = out->get();
-    plan.stdio[2] = err->get();
-  }
+  auto stdio = open_process_stdio(req.stdio, proc, dial);
+  if (!stdio.ok()) return refuse(std::move(stdio).error());
+  std::copy(std::begin(stdio->fds), std::end(stdio->fds), plan.stdio);
 
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -90,7 +72,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (pid == 0) run_container_init(plan);
   c->pid_ = pid;
   child_sync.reset();
-  pty.slave.reset();  // the process holds it now: its close means EIO on the master
+  stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
 
   InitReport report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind != InitReport::kReady) {
@@ -108,19 +90,11 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   c->sync_ = std::move(sync);
 
   if (proc.terminal) {
-    auto relays = [&]() -> Status {
-      UniqueFd master_in = RUNVM_TRY(dup_fd(pty.master.get()));
-      c->output_ =
-          RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
-      if (req.stdio.stdin_port != 0) {
-        UniqueFd master_out = RUNVM_TRY(dup_fd(pty.master.get()));
-        c->input_ =
-            RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
-      }
-      return {};
-    }();
+    auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
     if (!relays.ok()) return refuse(std::move(relays).error().wrap("terminal relay"));
-    c->pty_master_ = std::move(pty.master);
+    c->output_ = std::move(relays->output);
+    c->input_ = std::move(relays->input);
+    c->pty_master_ = std::move(stdio->pty.master);
   }
   return c;
 }

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include <algorithm>
+
 #include "guest/agent/look_path.h"
 #include "guest/agent/process_init.h"
 #include "guest/agent/process_io.h"
@@ -57,29 +59,9 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   if (auto s = resolve_security(proc, seccomp, security, plan); !s.ok())
     return refuse(std::move(s).error());
 
-  auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
-    if (port == 0) return open_null();
-    return dial(port).context(std::string("dialing ") + what + " port " + std::to_string(port));
-  };
-  auto in = dial_port(req.stdio.stdin_port, "stdin");
-  if (!in.ok()) return refuse(std::move(in).error());
-  auto out = dial_port(req.stdio.stdout_port, "stdout");
-  if (!out.ok()) return refuse(std::move(out).error());
-  Result<UniqueFd> err =
-      proc.terminal ? Result<UniqueFd>(UniqueFd()) : dial_port(req.stdio.stderr_port, "stderr");
-  if (!err.ok()) return refuse(std::move(err).error());
-
-  Pty pty;
-  if (proc.terminal) {
-    auto opened = open_pty(proc.console_size);
-    if (!opened.ok()) return refuse(std::move(opened).error().wrap("terminal"));
-    pty = std::move(*opened);
-    for (int& fd : plan.stdio) fd = pty.slave.get();
-  } else {
-    plan.stdio[0] = in->get();
-    plan.stdio[1] = out->get();
-    plan.stdio[2] = err->get();
-  }
+  auto stdio = open_process_stdio(req.stdio, proc, dial);
+  if (!stdio.ok()) return refuse(std::move(stdio).error());
+  std::copy(std::begin(stdio->fds), std::end(stdio->fds), plan.stdio);
 
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -93,7 +75,7 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   if (pid == 0) run_container_init(plan);
   e->pid_ = pid;
   child_sync.reset();
-  pty.slave.reset();  // the process holds it now: its close means EIO on the master
+  stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
   auto reap = [&] {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
@@ -108,22 +90,14 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   }
   // Relays before execve: a terminal process may write at once.
   if (proc.terminal) {
-    auto relays = [&]() -> Status {
-      UniqueFd master_in = RUNVM_TRY(dup_fd(pty.master.get()));
-      e->output_ =
-          RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(*out), on_progress));
-      if (req.stdio.stdin_port != 0) {
-        UniqueFd master_out = RUNVM_TRY(dup_fd(pty.master.get()));
-        e->input_ =
-            RUNVM_TRY(Relay::create(loop, std::move(*in), std::move(master_out), on_progress));
-      }
-      return {};
-    }();
+    auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
     if (!relays.ok()) {
       reap();
       return refuse(std::move(relays).error().wrap("terminal relay"));
     }
-    e->pty_master_ = std::move(pty.master);
+    e->output_ = std::move(relays->output);
+    e->input_ = std::move(relays->input);
+    e->pty_master_ = std::move(stdio->pty.master);
   }
 
   const char go = init_sync::kStart;

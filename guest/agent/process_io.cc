@@ -23,6 +23,42 @@ Result<UniqueFd> dup_fd(int fd) {
   return copy;
 }
 
+Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
+                                        const proto::Process& process,
+                                        const std::function<Result<UniqueFd>(uint32_t)>& dial) {
+  auto dial_port = [&](uint32_t port, const char* what) -> Result<UniqueFd> {
+    if (port == 0) return open_null();
+    return dial(port).context(std::string("dialing ") + what + " port " + std::to_string(port));
+  };
+  ProcessStdio s;
+  s.in = RUNVM_TRY(dial_port(ports.stdin_port, "stdin"));
+  s.out = RUNVM_TRY(dial_port(ports.stdout_port, "stdout"));
+  if (process.terminal) {
+    s.pty = RUNVM_TRY(open_pty(process.console_size).context("terminal"));
+    for (int& fd : s.fds) fd = s.pty.slave.get();
+  } else {
+    s.err = RUNVM_TRY(dial_port(ports.stderr_port, "stderr"));
+    s.fds[0] = s.in.get();
+    s.fds[1] = s.out.get();
+    s.fds[2] = s.err.get();
+  }
+  return s;
+}
+
+Result<TerminalRelays> start_terminal_relays(ProcessStdio& stdio, bool has_stdin, EventLoop& loop,
+                                             std::function<void()> on_progress) {
+  TerminalRelays r;
+  UniqueFd master_in = RUNVM_TRY(dup_fd(stdio.pty.master.get()));
+  r.output =
+      RUNVM_TRY(Relay::create(loop, std::move(master_in), std::move(stdio.out), on_progress));
+  if (has_stdin) {
+    UniqueFd master_out = RUNVM_TRY(dup_fd(stdio.pty.master.get()));
+    r.input =
+        RUNVM_TRY(Relay::create(loop, std::move(stdio.in), std::move(master_out), on_progress));
+  }
+  return r;
+}
+
 Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size) {
   Pty pty;
   pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
