@@ -31,7 +31,6 @@ struct DirGuard {
 
 Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   RUNVM_CHECK(validate_id(o.id));
-  if (!o.console_socket.empty()) return make_error("--console-socket: not supported yet");
   std::error_code ec;
   std::string bundle_dir = std::filesystem::absolute(o.bundle, ec).lexically_normal().string();
   if (ec) return make_error("bundle " + o.bundle + ": " + ec.message());
@@ -40,7 +39,17 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   RUNVM_CHECK(oci::check_supported(bundle.config).context("config.json"));
   for (const auto& line : oci::ignored_settings(bundle.config))
     if (log::debug_enabled()) log::warn(line);
-  if (bundle.config.process->terminal) return make_error("terminal: not supported yet");
+  // runc's rules: a terminal goes to a console socket; a socket needs a terminal.
+  bool terminal = bundle.config.process->terminal;
+  if (terminal && o.console_socket.empty())
+    return make_error("cannot allocate tty if runvm will detach without setting console socket");
+  if (!terminal && !o.console_socket.empty())
+    return make_error("cannot use console socket if runvm will not detach or allocate tty");
+  std::string console_socket;
+  if (terminal) {
+    console_socket = std::filesystem::absolute(o.console_socket, ec).string();
+    if (ec) return make_error("--console-socket: " + ec.message());
+  }
   auto assets = RUNVM_TRY(find_guest_assets("", "", ""));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
 
@@ -66,6 +75,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
       "--state-dir", dir.path(), "--kernel",  assets.kernel, "--initrd",
       assets.initrd, "--qemu",   assets.qemu, "--log",       dir.file("shim.log")};
   if (g.debug) argv.push_back("--debug");
+  if (terminal) {
+    argv.push_back("--console-socket");
+    argv.push_back(console_socket);
+  }
   pid_t pid = RUNVM_TRY(launch_shim(std::move(argv)));
 
   c.state.pid = pid;

@@ -22,7 +22,7 @@ namespace {
 
 struct Options {
   MicroVmConfig vm;
-  std::string id, bundle, accel = "auto", log_file;
+  std::string id, bundle, accel = "auto", log_file, console_socket;
   int ready_fd = -1;
   bool debug = false;
 };
@@ -37,6 +37,7 @@ void usage(FILE* out) {
           "  --vcpus N             guest vCPUs (default 1)\n"
           "  --ready-fd FD         report \"created\" or \"error: ...\" on FD, then close it\n"
           "  --log FILE            diagnostics (default stderr)\n"
+          "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
           "  --debug               debug logging\n");
 }
 
@@ -54,6 +55,7 @@ Result<Options> parse(int argc, char** argv) {
       {"id", required_argument, nullptr, 'I'},
       {"bundle", required_argument, nullptr, 'b'},
       {"log", required_argument, nullptr, 'l'},
+      {"console-socket", required_argument, nullptr, 'C'},
       {"debug", no_argument, nullptr, 'd'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -90,6 +92,9 @@ Result<Options> parse(int argc, char** argv) {
         break;
       case 'b':
         o.bundle = optarg;
+        break;
+      case 'C':
+        o.console_socket = optarg;
         break;
       case 'l':
         o.log_file = optarg;
@@ -137,7 +142,8 @@ Result<int> run_vm_only(Options& o, int signal_fd) {
 
 Result<int> run_container(Options& o, int signal_fd) {
   auto bundle = RUNVM_TRY(oci::load_bundle(o.bundle));
-  auto shim = RUNVM_TRY(ContainerShim::create({o.id, o.vm.state_dir, std::move(bundle), o.vm}));
+  auto shim = RUNVM_TRY(
+      ContainerShim::create({o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket}));
   report(o.ready_fd, "created\n");
   return shim->serve(signal_fd);
 }

@@ -23,6 +23,8 @@ namespace {
 constexpr uint32_t kStdinPort = 1025, kStdoutPort = 1026, kStderrPort = 1027;
 // How long output may still drain after the process exited.
 constexpr int kDrainMs = 5000;
+// How often a console's window size is checked.
+constexpr int kConsolePollMs = 200;
 
 // One end of a socketpair handed to the vsock device on the guest's first
 // connection to a port; the other end stays with the shim.
@@ -98,9 +100,20 @@ Status ContainerShim::boot() {
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
   control_ = RUNVM_TRY(listen_unix(opts_.state_dir + "/shim.sock"));
-  // Relay our own stdio, which is the container's (inherited from the caller).
-  in_ = std::make_unique<StdioPump>(STDIN_FILENO, std::move(in.host));
-  out_ = std::make_unique<StdioPump>(std::move(out.host), STDOUT_FILENO);
+  // Relay our own stdio, which is the container's (inherited from the
+  // caller), or for a terminal the console whose master the caller gets.
+  int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;
+  if (terminal) {
+    if (opts_.console_socket.empty()) return make_error("terminal: a console socket is required");
+    std::optional<winsize> size;
+    if (config.process->console_size)
+      size = winsize{static_cast<unsigned short>(config.process->console_size->height),
+                     static_cast<unsigned short>(config.process->console_size->width), 0, 0};
+    console_ = RUNVM_TRY(Console::open_and_send(opts_.console_socket, size));
+    tty_in = tty_out = console_->slave();
+  }
+  in_ = std::make_unique<StdioPump>(tty_in, std::move(in.host));
+  out_ = std::make_unique<StdioPump>(std::move(out.host), tty_out);
   if (!terminal) err_ = std::make_unique<StdioPump>(std::move(err.host), STDERR_FILENO);
   write_status("created");
   return {};
@@ -172,9 +185,17 @@ Result<int> ContainerShim::serve(int signal_fd) {
                                {vm_->engine().pidfd(), POLLIN, 0},
                                {signal_fd, POLLIN, 0}};
     execs_->append_pollfds(fds);
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    // A console's size is polled: its owner resizes the master, and the
+    // slave side gets no SIGWINCH unless it is our controlling terminal.
+    if (poll(fds.data(), fds.size(), console_ ? kConsolePollMs : -1) < 0) {
       if (errno == EINTR) continue;
       return errno_error("poll");
+    }
+    if (console_) {
+      if (auto size = console_->size_change()) {
+        auto r = agent.resize(opts_.id, size->ws_row, size->ws_col);
+        if (!r.ok()) log::debug("resize: " + r.error().message);
+      }
     }
     if (fds[1].revents) {
       auto r = agent.pump();

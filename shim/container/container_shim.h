@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shim/container/console.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
@@ -18,7 +19,8 @@ struct ContainerShimOptions {
   std::string id;
   std::string state_dir;
   oci::Bundle bundle;
-  MicroVmConfig vm;  // kernel, initrd, accel, sizing; shares and ports are added here
+  MicroVmConfig vm;            // kernel, initrd, accel, sizing; shares and ports are added here
+  std::string console_socket;  // terminal: where the pty master goes
 };
 
 class ContainerShim {
@@ -42,7 +44,8 @@ class ContainerShim {
 
   ContainerShimOptions opts_;
   std::unique_ptr<MicroVm> vm_;
-  UniqueFd control_;  // listening control socket
+  UniqueFd control_;                // listening control socket
+  std::optional<Console> console_;  // before the pumps that use its slave
   std::unique_ptr<StdioPump> in_, out_, err_;
   std::unique_ptr<ExecSessions> execs_;  // runvm exec clients
   bool started_ = false;

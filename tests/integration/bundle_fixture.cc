@@ -37,7 +37,7 @@ void Bundle::write_config(const BundleSpec& spec) {
   w.key("root").begin_object().key("path").string("rootfs").end_object();
   w.key("hostname").string(spec.hostname);
   w.key("process").begin_object();
-  w.key("terminal").boolean(false);
+  w.key("terminal").boolean(spec.terminal);
   w.key("user")
       .begin_object()
       .key("uid")

@@ -20,6 +20,7 @@ struct BundleSpec {
   // e.g. R"("noNewPrivileges":true)".
   std::string process_json;
   std::string config_json;
+  bool terminal = false;
 };
 
 class Bundle {
