@@ -127,9 +127,7 @@ Status Container::signal(int sig) {
 
 Status Container::resize(uint16_t rows, uint16_t cols) {
   if (!pty_master_) return make_error("container \"" + id_ + "\" has no terminal");
-  winsize ws{rows, cols, 0, 0};
-  if (::ioctl(pty_master_.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
-  return {};
+  return set_window_size(pty_master_.get(), rows, cols);
 }
 
 void Container::on_reaped(int status) {

@@ -128,9 +128,7 @@ Status ExecProcess::signal(int sig) {
 
 Status ExecProcess::resize(uint16_t rows, uint16_t cols) {
   if (!pty_master_) return make_error("exec process \"" + exec_id_ + "\" has no terminal");
-  winsize ws{rows, cols, 0, 0};
-  if (::ioctl(pty_master_.get(), TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
-  return {};
+  return set_window_size(pty_master_.get(), rows, cols);
 }
 
 void ExecProcess::on_reaped(int status) {

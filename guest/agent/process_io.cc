@@ -23,6 +23,12 @@ Result<UniqueFd> dup_fd(int fd) {
   return copy;
 }
 
+Status set_window_size(int pty_master, uint16_t rows, uint16_t cols) {
+  winsize ws{rows, cols, 0, 0};
+  if (::ioctl(pty_master, TIOCSWINSZ, &ws) < 0) return errno_error("TIOCSWINSZ");
+  return {};
+}
+
 Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
                                         const proto::Process& process,
                                         const std::function<Result<UniqueFd>(uint32_t)>& dial) {

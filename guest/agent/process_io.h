@@ -25,6 +25,9 @@ struct Pty {
 // A new pty pair, both ends close-on-exec and not our controlling tty.
 Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size);
 
+// TIOCSWINSZ on a terminal process's pty master: the process gets SIGWINCH.
+Status set_window_size(int pty_master, uint16_t rows, uint16_t cols);
+
 // The stdio of a new process: the dialed vsock streams (port 0: /dev/null)
 // and, for a terminal process, a pty whose slave becomes its fds 0-2.
 struct ProcessStdio {
