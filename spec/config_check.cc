@@ -124,6 +124,20 @@ runvm::Status check_supported(const Config& config) {
   for (const auto& [key, value] : l.sysctl)
     if (!valid_sysctl_key(key)) return make_error("linux.sysctl: invalid key " + quote(key));
   if (l.seccomp) RUNVM_CHECK(check_seccomp(*l.seccomp));
+  // Decided: no user namespaces. The VM already separates the container from
+  // the host, and shifting ownership through virtio-fs would make the files in
+  // the bundle disagree with what the container sees. Refuse rather than
+  // ignore the mappings silently.
+  for (size_t i = 0; i < l.namespaces.size(); ++i) {
+    if (l.namespaces[i].type == NamespaceType::kUser)
+      return make_error(at("linux.namespaces", i) +
+                        ".type: user namespaces are not supported: the microVM is the isolation "
+                        "boundary (run rootful, without uid/gid mappings)");
+  }
+  if (!l.uid_mappings.empty() || !l.gid_mappings.empty())
+    return make_error(
+        "linux.uidMappings: id mappings need a user namespace, which runvm does not "
+        "support");
   return {};
 }
 

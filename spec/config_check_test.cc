@@ -57,6 +57,22 @@ TEST(CheckSupported, SeccompNotifyIsRefused) {
             "ok");
 }
 
+TEST(CheckSupported, UserNamespacesAreRefusedClearly) {
+  auto c = parse_config(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "linux":{"namespaces":[{"type":"pid"},{"type":"user"}],
+               "uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  auto s = check_supported(*c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(
+      s.error().message.rfind("linux.namespaces[1].type: user namespaces are not supported", 0), 0u)
+      << s.error().message;
+  auto plain = parse_config(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(check_supported(*plain).ok());
+}
+
 TEST(CheckSupported, SysctlKeys) {
   EXPECT_TRUE(valid_sysctl_key("net.ipv4.ip_forward"));
   EXPECT_TRUE(valid_sysctl_key("kernel/msgmax"));
