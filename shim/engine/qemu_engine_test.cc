@@ -101,7 +101,10 @@ TEST_F(QemuEngineTest, GuestExitIsSeenOnPidfdAndConsoleGoesToItsFile) {
   QemuEngine e;
   VmConfig c = config();
   c.cmdline.clear();  // panic=-1 + -no-reboot: the guest's panic ends QEMU
+  // Paused until QMP is up: otherwise a fast panic can beat the handshake.
+  c.start_paused = true;
   ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  ASSERT_TRUE(e.resume().ok());
   pollfd p{e.pidfd(), POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 120000), 1) << "guest did not exit";
   auto status = e.wait();

@@ -18,15 +18,21 @@ using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 class ExecTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RUNVM_REQUIRE_VM_ASSETS();
     bundle_ = std::make_unique<Bundle>(testing::BundleSpec{.args = {"sleep", "600"}});
     std::ofstream(bundle_->rootfs() + "/marker") << "in the container\n";
-    ASSERT_EQ(
-        system((base() + "run -d -b " + bundle_->dir() + " ex </dev/null >/dev/null 2>&1").c_str()),
-        0);
+    std::string log = logs_.path() + "/run.log";
+    int rc = system(
+        (base() + "run -d -b " + bundle_->dir() + " ex </dev/null >" + log + " 2>&1").c_str());
+    ASSERT_EQ(rc, 0) << read_file(log);
   }
   void TearDown() override {
     if (bundle_) (void)system((base() + "delete --force ex >/dev/null 2>&1").c_str());
@@ -37,7 +43,7 @@ class ExecTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
-  TempDir root_;
+  TempDir root_, logs_;
   std::unique_ptr<Bundle> bundle_;
 };
 
