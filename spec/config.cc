@@ -96,12 +96,12 @@ Result<std::vector<std::string>> detail::parse_env(const Value& obj) {
 }
 
 Result<Process> parse_process_json(std::string_view text) {
-  json::Document doc = RUNVM_TRY(fields::parse_document(text));
+  json::Document doc = RUNVM_TRY(json::Document::parse(text));
   return detail::parse_process(doc.root());
 }
 
 Result<Config> parse_config(std::string_view text) {
-  json::Document doc = RUNVM_TRY(fields::parse_document(text));
+  json::Document doc = RUNVM_TRY(json::Document::parse(text));
   Value top = doc.root();
   if (!top.is_object()) return make_error("must be a JSON object");
 

@@ -112,8 +112,4 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-Result<json::Document> parse_document(std::string_view text) {
-  return json::Document::parse(text);
-}
-
 }  // namespace runvm::oci::fields

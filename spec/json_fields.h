@@ -64,10 +64,4 @@ bool is_env_entry(std::string_view e);
 // hostile input cannot break an error message across lines.
 std::string quote(std::string_view s);
 
-using json::kMaxNestingDepth;
-using json::nesting_depth;
-
-// Document::parse(): nesting-limited, one-line errors.
-Result<json::Document> parse_document(std::string_view text);
-
 }  // namespace runvm::oci::fields

@@ -11,20 +11,6 @@ TEST(Quote, EscapesWhatCouldBreakALine) {
   EXPECT_EQ(quote(std::string_view("\n\0\xff", 3)), R"("\x0a\x00\xff")");
 }
 
-TEST(NestingDepth, IgnoresBracketsInStrings) {
-  EXPECT_EQ(nesting_depth("{}"), 1u);
-  EXPECT_EQ(nesting_depth(R"({"a":[[1]],"b":"[[[[\"[["})"), 3u);
-  EXPECT_EQ(nesting_depth("]]]][["), 2u);
-}
-
-TEST(ParseDocument, RejectsDeepNesting) {
-  std::string ok = std::string(kMaxNestingDepth, '[') + std::string(kMaxNestingDepth, ']');
-  EXPECT_TRUE(parse_document(ok).ok());
-  auto deep = parse_document("[" + ok + "]");
-  ASSERT_FALSE(deep.ok());
-  EXPECT_EQ(deep.error().message, "invalid JSON: nested deeper than 64 levels");
-}
-
 TEST(Fields, NullIsAbsent) {
   auto doc = json::Document::parse(R"({"s":null,"b":null,"l":null,"m":null,"n":null})");
   ASSERT_TRUE(doc.ok());

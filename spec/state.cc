@@ -97,7 +97,7 @@ std::string persisted_state_json(const ContainerState& s) {
 }
 
 Result<ContainerState> parse_persisted_state(std::string_view text) {
-  json::Document doc = RUNVM_TRY(fields::parse_document(text));
+  json::Document doc = RUNVM_TRY(json::Document::parse(text));
   json::Value top = doc.root();
   if (!top.is_object()) return make_error("must be a JSON object");
   ContainerState s;

@@ -48,5 +48,19 @@ TEST(Json, WriterRoundTrip) {
   EXPECT_EQ(*(*doc->root().at("a")->as_array())[0].as_int(), -5);
 }
 
+TEST(NestingDepth, IgnoresBracketsInStrings) {
+  EXPECT_EQ(nesting_depth("{}"), 1u);
+  EXPECT_EQ(nesting_depth(R"({"a":[[1]],"b":"[[[[\"[["})"), 3u);
+  EXPECT_EQ(nesting_depth("]]]][["), 2u);
+}
+
+TEST(ParseDocument, RejectsDeepNesting) {
+  std::string ok = std::string(kMaxNestingDepth, '[') + std::string(kMaxNestingDepth, ']');
+  EXPECT_TRUE(Document::parse(ok).ok());
+  auto deep = Document::parse("[" + ok + "]");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().message, "invalid JSON: nested deeper than 64 levels");
+}
+
 }  // namespace
 }  // namespace runvm::json
