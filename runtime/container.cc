@@ -79,7 +79,7 @@ Status shim_request(const Container& c, const std::string& op, int signal, bool 
   r.op = op;
   r.signal = signal;
   r.all = all;
-  return control::call(c.dir.file("shim.sock"), r);
+  return control::call(c.dir.socket("shim.sock"), r);
 }
 
 Result<int> parse_signal(const std::string& text) {

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace runvm::cli {
@@ -18,18 +21,59 @@ Status validate_id(const std::string& id) {
   return {};
 }
 
+namespace {
+
+// Longest socket name the shim and `runvm exec` create ("vsock.sock_" + a
+// 32-bit port), so every path is checked once, here.
+constexpr size_t kLongestSocketName = sizeof("/vsock.sock_4294967295") - 1;
+
+// FNV-1a: stable across builds and processes (the shim and later verbs
+// must agree), and 64 bits make a collision between live ids negligible; a
+// collision would still only fail create, on mkdir.
+std::string short_hash(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+std::string ContainerDir::socket_dir() const { return root_ + "/@s/" + short_hash(id_); }
+
 bool ContainerDir::exists() const {
   struct stat st;
   return stat(path().c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 Status ContainerDir::create() {
+  size_t limit = sizeof(sockaddr_un::sun_path) - 1;  // room for the NUL
+  if (size_t extra = socket_dir().size() - root_.size();
+      root_.size() + extra + kLongestSocketName > limit)
+    return make_error("--root " + root_ + ": too long for unix socket paths (at most " +
+                      std::to_string(limit - extra - kLongestSocketName) + " bytes)");
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
   if (ec) return make_error("--root " + root_ + ": " + ec.message(), ec.value());
   if (mkdir(path().c_str(), 0711) < 0) {
     if (errno == EEXIST) return make_error("container with given ID already exists", EEXIST);
     return errno_error("mkdir " + path());
+  }
+  // The id is ours now, so a socket dir left by a crashed namesake is stale.
+  std::filesystem::remove_all(socket_dir(), ec);
+  // `delete` of another container may rmdir an empty <root>/@s between our
+  // two mkdirs; then make it again.
+  int err = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    err = 0;
+    if (mkdir((root_ + "/@s").c_str(), 0711) < 0 && errno != EEXIST) err = errno;
+    if (!err && mkdir(socket_dir().c_str(), 0700) < 0) err = errno;
+    if (err != ENOENT) break;
+  }
+  if (err) {
+    (void)remove();
+    return make_error("mkdir " + socket_dir() + ": " + strerror(err), err);
   }
   return {};
 }
@@ -48,6 +92,9 @@ Result<UniqueFd> ContainerDir::lock() const {
 
 Status ContainerDir::remove() const {
   std::error_code ec;
+  std::filesystem::remove_all(socket_dir(), ec);
+  if (ec) return make_error("remove " + socket_dir() + ": " + ec.message(), ec.value());
+  rmdir((root_ + "/@s").c_str());  // only when empty; keeps the root as it was
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());
   return {};

@@ -1,9 +1,12 @@
 // A container's state directory under --root and its lock. Layout:
 //   <root>/<id>/state.json   written by runvm create (spec/state.h)
 //   <root>/<id>/status       written by the shim at each transition
-//   <root>/<id>/shim.sock    the shim's control socket
 //   <root>/<id>/lock         flock()ed by verbs that change the container
-//   plus the VM's sockets and logs (console.log, qemu.log, shim.log)
+//   plus the VM's logs (console.log, qemu.log, shim.log).
+// Sockets live apart, in <root>/@s/<hash of id>/ (shim.sock, qmp.sock, the
+// vhost-user and hybrid vsock sockets): a 64-character id under a root like
+// containerd's /run/containerd/runc/k8s.io would overflow sun_path's 108
+// bytes. '@' cannot occur in an id, so `list` never mistakes it for one.
 #pragma once
 
 #include <string>
@@ -23,13 +26,16 @@ class ContainerDir {
   const std::string& id() const { return id_; }
   std::string path() const { return root_ + "/" + id_; }
   std::string file(const char* name) const { return path() + "/" + name; }
+  std::string socket_dir() const;
+  std::string socket(const char* name) const { return socket_dir() + "/" + name; }
   bool exists() const;
 
-  // Creates the directory; fails with runc's message if the id is taken.
+  // Creates both directories; fails with runc's message if the id is taken,
+  // or if the root is too long for socket paths.
   Status create();
   // Takes the container's lock (blocking); released with the returned fd.
   Result<UniqueFd> lock() const;
-  // Removes the directory and everything in it.
+  // Removes both directories and everything in them.
   Status remove() const;
 
  private:

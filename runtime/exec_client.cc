@@ -134,9 +134,9 @@ Result<std::string> read_reply(int fd) {
 }  // namespace
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
-  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.file("vsock.sock")));
+  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket("vsock.sock")));
   if (process.terminal) stdio.ports.stderr_port = 0;  // the pty carries both
-  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.file("shim.sock")));
+  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket("shim.sock")));
   RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({process, stdio.ports})));
   auto reply = RUNVM_TRY(control::parse_exec_reply(RUNVM_TRY(read_reply(control.get()))));
   RUNVM_CHECK(std::move(reply.status));

@@ -70,10 +70,23 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   RUNVM_CHECK(save_state(c));
   RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
 
-  std::vector<std::string> argv = {
-      shim_bin,      "--id",     o.id,        "--bundle",    bundle.dir,
-      "--state-dir", dir.path(), "--kernel",  assets.kernel, "--initrd",
-      assets.initrd, "--qemu",   assets.qemu, "--log",       dir.file("shim.log")};
+  std::vector<std::string> argv = {shim_bin,
+                                   "--id",
+                                   o.id,
+                                   "--bundle",
+                                   bundle.dir,
+                                   "--state-dir",
+                                   dir.path(),
+                                   "--socket-dir",
+                                   dir.socket_dir(),
+                                   "--kernel",
+                                   assets.kernel,
+                                   "--initrd",
+                                   assets.initrd,
+                                   "--qemu",
+                                   assets.qemu,
+                                   "--log",
+                                   dir.file("shim.log")};
   if (g.debug) argv.push_back("--debug");
   if (terminal) {
     argv.push_back("--console-socket");
@@ -85,7 +98,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   c.state.status = oci::Status::kCreated;
   c.state.shim.pid = pid;
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
-  c.state.shim.socket = dir.file("shim.sock");
+  c.state.shim.socket = dir.socket("shim.sock");
   auto saved = save_state(c);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);

@@ -31,6 +31,7 @@ void usage(FILE* out) {
   fprintf(out,
           "usage: runvm-shim --state-dir DIR --kernel FILE --initrd FILE [options]\n"
           "  --id ID --bundle DIR  run the bundle's process as container ID\n"
+          "  --socket-dir DIR      where sockets go (default: the state dir)\n"
           "  --qemu FILE           QEMU binary\n"
           "  --accel MODE          auto|kvm|tcg (default auto)\n"
           "  --memory MIB          guest memory (default 256)\n"
@@ -45,6 +46,7 @@ Result<Options> parse(int argc, char** argv) {
   Options o;
   static const option opts[] = {
       {"state-dir", required_argument, nullptr, 's'},
+      {"socket-dir", required_argument, nullptr, 'S'},
       {"kernel", required_argument, nullptr, 'k'},
       {"initrd", required_argument, nullptr, 'i'},
       {"qemu", required_argument, nullptr, 'q'},
@@ -65,6 +67,9 @@ Result<Options> parse(int argc, char** argv) {
     switch (c) {
       case 's':
         o.vm.state_dir = optarg;
+        break;
+      case 'S':
+        o.vm.socket_dir = optarg;
         break;
       case 'k':
         o.vm.kernel = optarg;

@@ -72,7 +72,7 @@ ContainerShim::~ContainerShim() {
   if (in_) in_->detach();  // may sit in read(2) on a terminal forever
   execs_.reset();          // tells waiting `runvm exec`s before the VM goes
   vm_.reset();
-  unlink((opts_.state_dir + "/shim.sock").c_str());
+  unlink(control_path().c_str());
 }
 
 Status ContainerShim::boot() {
@@ -99,7 +99,7 @@ Status ContainerShim::boot() {
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
-  control_ = RUNVM_TRY(listen_unix(opts_.state_dir + "/shim.sock"));
+  control_ = RUNVM_TRY(listen_unix(control_path()));
   // Relay our own stdio, which is the container's (inherited from the
   // caller), or for a terminal the console whose master the caller gets.
   int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;

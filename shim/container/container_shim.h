@@ -37,6 +37,9 @@ class ContainerShim {
  private:
   explicit ContainerShim(ContainerShimOptions o) : opts_(std::move(o)) {}
   Status boot();
+  std::string control_path() const {
+    return (opts_.vm.socket_dir.empty() ? opts_.state_dir : opts_.vm.socket_dir) + "/shim.sock";
+  }
   Status handle_control(int listen_fd);
   Status dispatch(const std::string& request);
   void write_status(const char* status);

@@ -30,7 +30,7 @@ Result<std::unique_ptr<MicroVm>> MicroVm::boot(const MicroVmConfig& config) {
 }
 
 Status MicroVm::start() {
-  const std::string& dir = config_.state_dir;
+  const std::string& dir = socket_dir();
   loop_ = RUNVM_TRY(EventLoop::create());
 
   int sv[2];
@@ -75,7 +75,7 @@ Status MicroVm::start() {
   vm.cmdline = config_.cmdline_extra;
   vm.console_log = console_log();
   vm.qmp_socket = dir + "/qmp.sock";
-  vm.engine_log = dir + "/qemu.log";
+  vm.engine_log = config_.state_dir + "/qemu.log";
   vm.devices.push_back({VhostUserDevice::kVsock, dir + kVsockBackendSocket, config_.guest_cid, ""});
   vm.devices.insert(vm.devices.end(), fs_specs.begin(), fs_specs.end());
 
@@ -130,7 +130,7 @@ MicroVm::~MicroVm() {
   vsock_.reset();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
-  unlink((config_.state_dir + "/qmp.sock").c_str());
+  unlink((socket_dir() + "/qmp.sock").c_str());
 }
 
 std::string MicroVm::console_tail(size_t lines) const {

@@ -30,7 +30,8 @@ struct FsShare {
 using PortHandler = std::function<Result<UniqueFd>()>;
 
 struct MicroVmConfig {
-  std::string state_dir;  // exists; holds sockets and logs
+  std::string state_dir;   // exists; holds logs
+  std::string socket_dir;  // exists; holds sockets (short: sun_path); empty = state_dir
   std::string qemu = "qemu-system-x86_64";
   std::string kernel, initrd, cmdline_extra;
   bool kvm = false;
@@ -55,7 +56,10 @@ class MicroVm {
 
   // Hybrid vsock socket: host clients CONNECT here; guest connections to
   // host port P go to vsock_path() + "_P".
-  std::string vsock_path() const { return config_.state_dir + "/vsock.sock"; }
+  std::string vsock_path() const { return socket_dir() + "/vsock.sock"; }
+  const std::string& socket_dir() const {
+    return config_.socket_dir.empty() ? config_.state_dir : config_.socket_dir;
+  }
   std::string console_log() const { return config_.state_dir + "/console.log"; }
 
   // Orderly stop: the agent powers off, the engine exits; falls back to

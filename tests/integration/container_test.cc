@@ -132,6 +132,35 @@ TEST_F(ContainerTest, BadConfigIsOneLineAndLeavesNothing) {
   EXPECT_TRUE(root_.entries().empty());
 }
 
+// containerd's k8s.io namespace: a 27-byte root and a 64-character id.
+// Sockets under <root>/<id> would overflow sun_path; they live apart.
+TEST_F(ContainerTest, LongIdUnderContainerdLikeRootWorks) {
+  std::string root = root_.path() + "/run/containerd/runc/k8s.io";
+  std::string id(64, 'a');
+  for (size_t i = 0; i < id.size(); ++i) id[i] = "0123456789abcdef"[i * 7 % 16];
+  Bundle b({.args = {"sh", "-c", "echo hi"}});
+  auto r = run_command({runvm_binary(), "--root", root, "run", "-b", b.dir(), id});
+  ASSERT_TRUE(WIFEXITED(r.status)) << r.status << r.err;
+  EXPECT_EQ(WEXITSTATUS(r.status), 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(root)) left.push_back(e.path());
+  EXPECT_TRUE(left.empty()) << left.front();
+}
+
+TEST_F(ContainerTest, RootTooLongForSocketsIsOneLine) {
+  std::string root = root_.path() + "/" + std::string(100, 'r');
+  Bundle b({.args = {"true"}});
+  auto r = run_command({runvm_binary(), "--root", root, "run", "-b", b.dir(), "c"});
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_NE(r.err.find("runvm: run c: --root " + root + ": too long for unix socket paths"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(root));
+}
+
 TEST_F(ContainerTest, CreateStartStateKillDelete) {
   Bundle b({.args = {"sleep", "1000"}});
   TempDir io;

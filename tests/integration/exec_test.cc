@@ -132,7 +132,7 @@ TEST_F(ExecTest, StoppedContainerIsRefused) {
 TEST_F(ExecTest, NoLeftoverStdioSockets) {
   auto r = run_command(runvm({"exec", "ex", "true"}));
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
-  for (const auto& e : std::filesystem::directory_iterator(root_.path() + "/ex"))
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root_.path()))
     EXPECT_EQ(e.path().filename().string().find("vsock.sock_"), std::string::npos) << e.path();
 }
 
