@@ -40,7 +40,9 @@ std::string short_hash(const std::string& s) {
 
 }  // namespace
 
-std::string ContainerDir::socket_dir() const { return root_ + "/@s/" + short_hash(id_); }
+std::string ContainerDir::socket_dir() const {
+  return root_ + "/" + kSocketsName + "/" + short_hash(id_);
+}
 
 bool ContainerDir::exists() const {
   struct stat st;
@@ -67,7 +69,7 @@ Status ContainerDir::create() {
   int err = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     err = 0;
-    if (mkdir((root_ + "/@s").c_str(), 0711) < 0 && errno != EEXIST) err = errno;
+    if (mkdir((root_ + "/" + kSocketsName).c_str(), 0711) < 0 && errno != EEXIST) err = errno;
     if (!err && mkdir(socket_dir().c_str(), 0700) < 0) err = errno;
     if (err != ENOENT) break;
   }
@@ -94,7 +96,7 @@ Status ContainerDir::remove() const {
   std::error_code ec;
   std::filesystem::remove_all(socket_dir(), ec);
   if (ec) return make_error("remove " + socket_dir() + ": " + ec.message(), ec.value());
-  rmdir((root_ + "/@s").c_str());  // only when empty; keeps the root as it was
+  rmdir((root_ + "/" + kSocketsName).c_str());  // only when empty; keeps the root as it was
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());
   return {};

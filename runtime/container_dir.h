@@ -21,6 +21,8 @@ Status validate_id(const std::string& id);
 
 class ContainerDir {
  public:
+  static constexpr char kSocketsName[] = "@s";  // <root>/@s holds the socket dirs
+
   ContainerDir(const std::string& root, const std::string& id) : root_(root), id_(id) {}
 
   const std::string& id() const { return id_; }

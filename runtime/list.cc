@@ -63,7 +63,8 @@ Result<int> verb_list(GlobalOptions& g, int argc, char** argv) {
   std::error_code ec;
   // A root that does not exist yet holds no containers.
   for (const auto& e : std::filesystem::directory_iterator(g.root, ec))
-    if (e.is_directory()) ids.push_back(e.path().filename().string());
+    if (e.is_directory() && e.path().filename() != ContainerDir::kSocketsName)
+      ids.push_back(e.path().filename().string());
   if (ec && ec != std::errc::no_such_file_or_directory)
     return make_error("read " + g.root + ": " + ec.message());
   std::sort(ids.begin(), ids.end());  // Go's os.ReadDir order
