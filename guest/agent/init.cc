@@ -1,8 +1,11 @@
 #include "guest/agent/init.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +32,7 @@ constexpr unsigned long kNoDev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 constexpr PseudoMount kMounts[] = {
     {"/proc", "proc", kNoDev, nullptr, 0555},
     {"/sys", "sysfs", kNoDev, nullptr, 0555},
+    {kCgroupRoot, "cgroup2", kNoDev, nullptr, 0555},
     {"/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755", 0755},
     {"/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620", 0755},
     {"/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777},
@@ -45,6 +49,17 @@ Status mount_pseudo_filesystems() {
     if (::mount(m.fstype, m.target, m.fstype, m.flags, m.options) != 0 && errno != EBUSY)
       return errno_error(std::string("mount ") + m.fstype + " on " + m.target);
   }
+  return {};
+}
+
+Status bring_up_loopback() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return errno_error("socket for lo");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0) return errno_error("lo flags");
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) return errno_error("lo up");
   return {};
 }
 

@@ -9,9 +9,16 @@
 
 namespace runvm::agent {
 
-// Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run and /tmp; already
-// mounted targets are accepted.
+// The guest's cgroup2 hierarchy (container_cgroup.h).
+inline constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
+
+// Mounts /proc, /sys, /sys/fs/cgroup, /dev, /dev/pts, /dev/shm, /run and
+// /tmp; already mounted targets are accepted.
 Status mount_pseudo_filesystems();
+
+// Sets the loopback interface up, as a new network namespace under runc
+// has it: containers bind 127.0.0.1 and expect it to work.
+Status bring_up_loopback();
 
 // Points fds 0-2 at /dev/console.
 Status attach_console();

@@ -40,16 +40,19 @@ Status setup_system() {
   // Children are reaped by the agent's loop (signalfd), which also reports
   // the container's exit.
   RUNVM_CHECK(mount_pseudo_filesystems());
+  RUNVM_CHECK(bring_up_loopback());
   // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
   return attach_console();
 }
 
-Result<Agent::Outcome> run(uint64_t boot_ns) {
+Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1) {
   UniqueFd control = RUNVM_TRY(
       vsock_connect_retry(proto::kHostCid, proto::kAgentPort, kConnectTimeout, kConnectInterval)
           .context("connecting to host"));
   AgentConfig config;
   config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
+  // Only the guest's own hierarchy (setup_system mounted it), never a host's.
+  if (pid1) config.root.cgroup_root = kCgroupRoot;
   auto agent = RUNVM_TRY(Agent::create(control.get(), std::move(config)));
   RUNVM_CHECK(agent->send_hello(
       proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
@@ -70,7 +73,7 @@ int main() {
       finish(pid1, 1);
     }
   }
-  auto outcome = run(boot_ns);
+  auto outcome = run(boot_ns, pid1);
   if (!outcome.ok()) {
     log_line("fatal: " + outcome.error().message);
     finish(pid1, 1);

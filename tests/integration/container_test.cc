@@ -123,6 +123,15 @@ TEST_F(ContainerTest, UnknownBinaryFailsLikeRunc) {
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
 }
 
+// As in a fresh network namespace under runc: lo exists and is up.
+TEST_F(ContainerTest, LoopbackIsUp) {
+  Bundle b({.args = {"sh", "-c", "cat /sys/class/net/lo/flags; busybox ip -o -4 addr show lo"}});
+  auto r = run(b, "lo");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  EXPECT_EQ(r.out.substr(0, 4), "0x9\n") << r.out;  // IFF_UP | IFF_LOOPBACK
+  EXPECT_NE(r.out.find("inet 127.0.0.1/8"), std::string::npos) << r.out;
+}
+
 TEST_F(ContainerTest, BadConfigIsOneLineAndLeavesNothing) {
   Bundle b({.args = {}});
   auto r = run(b, "bad");
