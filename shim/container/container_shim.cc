@@ -86,8 +86,8 @@ Status ContainerShim::boot() {
 
   MicroVmConfig vm = opts_.vm;
   vm.state_dir = opts_.state_dir;
-  vm.shares.push_back(
-      {kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, config.root.readonly}});
+  // A read-only root is sealed once the agent made its mountpoints in it.
+  vm.shares.push_back({kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
   for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
   vm.port_handlers.emplace_back(kStdinPort, in.handler);
@@ -97,6 +97,7 @@ Status ContainerShim::boot() {
 
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
+  if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
   control_ = RUNVM_TRY(listen_unix(control_path()));

@@ -132,7 +132,7 @@ uint32_t PassthroughFs::op_access(const Request& req, Reply& rw) {
   auto st = stat_inode(*inode);
   if (!st.ok()) return rw.error(st.error().code);
   const uint32_t mask = in.mask & (R_OK | W_OK | X_OK);
-  if (cfg_.readonly && (mask & W_OK)) return rw.error(EROFS);
+  if (readonly() && (mask & W_OK)) return rw.error(EROFS);
   const mode_t m = st->st_mode;
   if (req.in.uid == 0) {
     // Root may do anything but execute a file nobody may execute.

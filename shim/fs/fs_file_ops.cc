@@ -30,7 +30,7 @@ uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
   fuse_open_in in;
   if (!a.read(in)) return rw.error(EINVAL);
   if (!inode) return rw.error(EBADF);
-  if (cfg_.readonly && writes(in.flags)) return rw.error(EROFS);
+  if (readonly() && writes(in.flags)) return rw.error(EROFS);
   if (inode->type == S_IFDIR) return rw.error(EISDIR);
   auto fd = reopen(*inode, open_flags_for_host(in.flags));
   if (!fd.ok()) return rw.error(fd.error().code);

@@ -45,7 +45,9 @@ PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st,
     : cfg_(std::move(cfg)),
       proc_fd_(std::move(proc_fd)),
       inodes_(std::move(root), st),
-      host_umask_(read_host_umask()) {}
+      host_umask_(read_host_umask()) {
+  readonly_.store(cfg_.readonly);
+}
 
 void PassthroughFs::set_queue_size(uint16_t queue_size) {
   max_pages_ = queue_size > kDescOverhead + 1
@@ -92,7 +94,7 @@ uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
   const uint32_t op = req.in.opcode;
   if (op == FUSE_INIT) return op_init(req, rw);
   if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
-  if (cfg_.readonly && !read_only_request(op)) return rw.error(EROFS);
+  if (readonly() && !read_only_request(op)) return rw.error(EROFS);
   switch (op) {
     case FUSE_DESTROY:
       return op_destroy(rw);
@@ -189,7 +191,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
                   FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC;
   if (cfg_.cache == CachePolicy::kExclusive) {
     want |= FUSE_CACHE_SYMLINKS;
-    if (!cfg_.readonly) want |= FUSE_WRITEBACK_CACHE;
+    if (!readonly()) want |= FUSE_WRITEBACK_CACHE;
   } else {
     want |= FUSE_AUTO_INVAL_DATA;
   }

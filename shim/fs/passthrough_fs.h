@@ -16,6 +16,7 @@
 #include <linux/fuse.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,6 +44,12 @@ class PassthroughFs {
   // Caps INIT's max_pages so a request fits in a queue of `queue_size`
   // descriptors (we take no indirect descriptors).
   void set_queue_size(uint16_t queue_size);
+
+  // Turns every later mutation into EROFS. A read-only container root is
+  // sealed once the agent has created its mountpoints and cwd in it (runc
+  // makes those before its read-only remount too); called from any thread.
+  void seal_readonly() { readonly_.store(true, std::memory_order_relaxed); }
+  bool readonly() const { return readonly_.load(std::memory_order_relaxed); }
 
   bool initialized() const { return initialized_; }
   size_t inode_count() const { return inodes_.size(); }
@@ -118,7 +125,8 @@ class PassthroughFs {
   uint32_t op_readdir(const Request& req, Reply& rw, bool plus);
 
   FsConfig cfg_;
-  UniqueFd proc_fd_;  // /proc/self/fd, O_PATH
+  std::atomic<bool> readonly_;  // starts as cfg_.readonly
+  UniqueFd proc_fd_;            // /proc/self/fd, O_PATH
   fuse::InodeTable inodes_;
   fuse::HandleTable handles_;
   fuse::RequestParser parser_;

@@ -406,5 +406,20 @@ TEST_F(PassthroughFsTest, ReadonlyRefusesEveryMutation) {
   EXPECT_EQ(slurp(dir / "f"), "hello");
 }
 
+// A read-only container root: the agent makes its mountpoints first, then
+// the share is sealed and nothing changes the host directory any more.
+TEST_F(PassthroughFsTest, SealedShareRefusesLaterMutations) {
+  make(CachePolicy::kExclusive, false);
+  c().init();
+  EXPECT_NE(c().mkdir(kRoot, "proc"), 0u);
+  fs->seal_readonly();
+  EXPECT_EQ(c().mkdir(kRoot, "later"), 0u);
+  EXPECT_EQ(c().last_error, EROFS);
+  EXPECT_EQ(c().create(kRoot, "f").first, 0u);
+  EXPECT_EQ(c().last_error, EROFS);
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "proc"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "later"));
+}
+
 }  // namespace
 }  // namespace runvm

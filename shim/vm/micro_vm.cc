@@ -91,6 +91,15 @@ Status MicroVm::start() {
   return {};
 }
 
+Status MicroVm::seal_share_readonly(const std::string& tag) {
+  for (size_t i = 0; i < config_.shares.size(); ++i) {
+    if (config_.shares[i].tag != tag) continue;
+    fs_devices_[i]->fs().seal_readonly();
+    return {};
+  }
+  return make_error("no share tagged " + tag);
+}
+
 Result<int> MicroVm::shutdown(int timeout_ms) {
   if (reaped_) return make_error("VM already stopped");
   auto r = agent_ ? agent_->shutdown() : Status(make_error("no agent"));

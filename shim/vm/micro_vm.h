@@ -62,6 +62,9 @@ class MicroVm {
   }
   std::string console_log() const { return config_.state_dir + "/console.log"; }
 
+  // Makes the share tagged `tag` read-only from now on (PassthroughFs::seal_readonly).
+  Status seal_share_readonly(const std::string& tag);
+
   // Orderly stop: the agent powers off, the engine exits; falls back to
   // killing the engine after timeout_ms. Returns the engine's wait status.
   Result<int> shutdown(int timeout_ms = 10000);

@@ -34,7 +34,9 @@ Bundle::Bundle(const BundleSpec& spec) {
 void Bundle::write_config(const BundleSpec& spec) {
   json::Writer w;
   w.begin_object().key("ociVersion").string("1.0.2");
-  w.key("root").begin_object().key("path").string("rootfs").end_object();
+  w.key("root").begin_object().key("path").string("rootfs");
+  if (spec.readonly_root) w.key("readonly").boolean(true);
+  w.end_object();
   w.key("hostname").string(spec.hostname);
   w.key("process").begin_object();
   w.key("terminal").boolean(spec.terminal);

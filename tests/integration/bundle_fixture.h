@@ -21,6 +21,7 @@ struct BundleSpec {
   std::string process_json;
   std::string config_json;
   bool terminal = false;
+  bool readonly_root = false;  // root.readonly
 };
 
 class Bundle {

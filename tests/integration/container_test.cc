@@ -123,6 +123,24 @@ TEST_F(ContainerTest, UnknownBinaryFailsLikeRunc) {
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
 }
 
+// runc's default spec: a read-only root, here one without the directories
+// the mounts need. They are made (as runc makes them) before the root turns
+// read-only; then writes fail in the guest and the host directory is sealed.
+TEST_F(ContainerTest, ReadonlyRootGetsItsMountpointsThenRefusesWrites) {
+  Bundle b({.args = {"sh", "-c", "ls -d /proc/self /sys/kernel /mnt/t; touch /new"},
+            .cwd = "/work/here",
+            .config_json = R"("mounts":[{"destination":"/mnt/t","type":"tmpfs","source":"tmpfs"}])",
+            .readonly_root = true});
+  for (const char* d : {"proc", "sys", "dev", "tmp"}) std::filesystem::remove(b.rootfs() + "/" + d);
+  auto r = run(b, "ro");
+  ASSERT_TRUE(WIFEXITED(r.status)) << r.status << r.err;
+  EXPECT_EQ(WEXITSTATUS(r.status), 1) << r.err;
+  EXPECT_EQ(r.out, "/mnt/t\n/proc/self\n/sys/kernel\n");  // ls sorts
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::is_directory(b.rootfs() + "/work/here"));  // cwd made too
+  EXPECT_FALSE(std::filesystem::exists(b.rootfs() + "/new"));
+}
+
 // As in a fresh network namespace under runc: lo exists and is up.
 TEST_F(ContainerTest, LoopbackIsUp) {
   Bundle b({.args = {"sh", "-c", "cat /sys/class/net/lo/flags; busybox ip -o -4 addr show lo"}});
