@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "shim/container/container_shim.h"
+#include "shim/container/vm_settings.h"
 #include "shim/engine/accel.h"
 #include "spec/base/log.h"
 #include "spec/base/wait_status.h"
@@ -147,6 +148,10 @@ Result<int> run_vm_only(Options& o, int signal_fd) {
 
 Result<int> run_container(Options& o, int signal_fd) {
   auto bundle = RUNVM_TRY(oci::load_bundle(o.bundle));
+  // The container's runvm.io/* annotations override the flags.
+  std::string accel_reason;
+  RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm, &accel_reason));
+  if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
   auto shim = RUNVM_TRY(
       ContainerShim::create({o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket}));
   report(o.ready_fd, "created\n");

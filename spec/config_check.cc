@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "spec/rlimit_names.h"
+#include "spec/vm_annotations.h"
 
 namespace runvm::oci {
 namespace {
@@ -31,6 +32,22 @@ runvm::Status check_capability_list(std::string_view path, const std::vector<std
   return {};
 }
 
+// runc's rules, plus what no Linux kernel implements.
+runvm::Status check_scheduler(const Scheduler& s) {
+  const std::string& policy = s.policy;
+  if (policy == "SCHED_ISO")
+    return make_error("process.scheduler.policy: SCHED_ISO is not implemented by Linux");
+  bool realtime = policy == "SCHED_FIFO" || policy == "SCHED_RR";
+  if (s.priority != 0 && !realtime)
+    return make_error("process.scheduler.priority: only valid with SCHED_FIFO or SCHED_RR policy");
+  if (realtime && (s.priority < 1 || s.priority > 99))
+    return make_error("process.scheduler.priority: must be between 1 and 99 for " + policy);
+  if (policy != "SCHED_DEADLINE" && (s.runtime != 0 || s.deadline != 0 || s.period != 0))
+    return make_error(
+        "process.scheduler: runtime, deadline and period are only valid with SCHED_DEADLINE");
+  return {};
+}
+
 runvm::Status check_process(const Process& p) {
   if (p.capabilities) {
     const Capabilities& c = *p.capabilities;
@@ -44,6 +61,7 @@ runvm::Status check_process(const Process& p) {
     if (!rlimit_from_name(p.rlimits[i].type))
       return make_error(at("process.rlimits", i) + ".type: unknown rlimit " +
                         quote(p.rlimits[i].type));
+  if (p.scheduler) RUNVM_CHECK(check_scheduler(*p.scheduler));
   return {};
 }
 
@@ -119,6 +137,7 @@ runvm::Status check_supported(const Config& config) {
   if (config.process) RUNVM_CHECK(check_process(*config.process));
   RUNVM_CHECK(check_mounts(config.mounts));
   if (config.domainname.size() > 64) return make_error("domainname: longer than 64 bytes");
+  RUNVM_CHECK(parse_vm_annotations(config.annotations));
   if (!config.linux_) return {};
   const Linux& l = *config.linux_;
   for (const auto& [key, value] : l.sysctl)

@@ -100,6 +100,28 @@ TEST(CheckSupported, Mounts) {
             "mounts[0].source: a bind mount needs an absolute host path");
 }
 
+TEST(CheckSupported, Scheduler) {
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_FIFO","priority":10})"), "ok");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_BATCH","nice":5})"), "ok");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_DEADLINE","runtime":1000000,
+      "deadline":2000000,"period":3000000})"),
+            "ok");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_ISO"})"),
+            "process.scheduler.policy: SCHED_ISO is not implemented by Linux");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_OTHER","priority":3})"),
+            "process.scheduler.priority: only valid with SCHED_FIFO or SCHED_RR policy");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_RR"})"),
+            "process.scheduler.priority: must be between 1 and 99 for SCHED_RR");
+  EXPECT_EQ(check(R"("scheduler":{"policy":"SCHED_IDLE","runtime":5})"),
+            "process.scheduler: runtime, deadline and period are only valid with SCHED_DEADLINE");
+}
+
+TEST(CheckSupported, VmAnnotations) {
+  EXPECT_EQ(check("", R"("annotations":{"runvm.io/memory":"512M","runvm.io/vcpus":"2"})"), "ok");
+  EXPECT_EQ(check("", R"("annotations":{"runvm.io/vcpus":"many"})"),
+            R"(annotations["runvm.io/vcpus"]: "many" is not an integer between 1 and 64)");
+}
+
 TEST(CheckSupported, IgnoredSettingsAreListed) {
   auto c = parse_config(
       R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/",

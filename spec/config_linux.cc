@@ -1,5 +1,7 @@
 // The "linux" section of config.json (resources and seccomp have their own
 // files).
+#include <sys/stat.h>
+
 #include "spec/config_parse.h"
 #include "spec/json_fields.h"
 
@@ -58,16 +60,24 @@ Result<IdMapping> parse_id_mapping(const Value& v) {
 Result<Device> parse_device(const Value& v) {
   Device d;
   Value type = RUNVM_TRY(fields::require(v, "type"));
-  d.type = RUNVM_TRY(fields::one_of(type, {"c", "b", "u", "p"}, "device type"));
+  d.type = RUNVM_TRY(type.as_string());
+  if (d.type != "c" && d.type != "b" && d.type != "u" && d.type != "p")
+    return type.error("must be one of c, b, u, p");
   Value path = RUNVM_TRY(fields::require(v, "path"));
   d.path = RUNVM_TRY(path.as_string());
   if (!fields::is_absolute_path(d.path)) return path.error("must be an absolute path");
-  // Only FIFOs have no device number.
+  if (d.path.find_first_not_of('/') == std::string::npos) return path.error("must name a file");
+  // Only FIFOs have no device number. The ranges are what dev_t carries.
   if (d.type != "p") {
-    d.major = RUNVM_TRY(RUNVM_TRY(fields::require(v, "major")).as_int());
-    d.minor = RUNVM_TRY(RUNVM_TRY(fields::require(v, "minor")).as_int());
+    d.major = RUNVM_TRY(fields::as_int(RUNVM_TRY(fields::require(v, "major")), 0, 4095));
+    d.minor = RUNVM_TRY(fields::as_int(RUNVM_TRY(fields::require(v, "minor")), 0, 1048575));
   }
-  d.file_mode = RUNVM_TRY(opt_u32(v, "fileMode"));
+  if (auto mode = RUNVM_TRY(fields::get(v, "fileMode"))) {
+    // As runc: the file type comes from "type", not from these bits.
+    uint32_t m = RUNVM_TRY(as_u32(*mode)) & ~static_cast<uint32_t>(S_IFMT);
+    if (m > 07777) return mode->error("must be permission bits (at most 07777)");
+    d.file_mode = m;
+  }
   d.uid = RUNVM_TRY(opt_u32(v, "uid"));
   d.gid = RUNVM_TRY(opt_u32(v, "gid"));
   return d;

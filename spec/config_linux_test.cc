@@ -183,7 +183,17 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{with_linux(R"("uidMappings":[{"containerID":-1,"hostID":1,"size":1}])"),
                   "linux.uidMappings[0].containerID: must be a non-negative integer"},
         ErrorCase{with_linux(R"("devices":[{"type":"x","path":"/dev/x"}])"),
-                  R"(linux.devices[0].type: unknown device type "x")"},
+                  "linux.devices[0].type: must be one of c, b, u, p"},
+        ErrorCase{with_linux(R"("devices":[{"type":"c","path":"//","major":1,"minor":1}])"),
+                  "linux.devices[0].path: must name a file"},
+        ErrorCase{with_linux(R"("devices":[{"type":"c","path":"/d","major":4096,"minor":1}])"),
+                  "linux.devices[0].major: must be between 0 and 4095"},
+        ErrorCase{with_linux(R"("devices":[{"type":"b","path":"/d","major":8,"minor":-1}])"),
+                  "linux.devices[0].minor: must be between 0 and 1048575"},
+        ErrorCase{
+            with_linux(
+                R"("devices":[{"type":"c","path":"/d","major":1,"minor":1,"fileMode":65536}])"),
+            "linux.devices[0].fileMode: must be permission bits (at most 07777)"},
         ErrorCase{with_linux(R"("devices":[{"type":"c","path":"dev/x","major":1,"minor":1}])"),
                   "linux.devices[0].path: must be an absolute path"},
         ErrorCase{with_linux(R"("devices":[{"type":"b","path":"/dev/sda","minor":1}])"),
@@ -211,6 +221,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "linux.resources.pids.limit: is required"},
         ErrorCase{with_linux(R"("resources":{"hugepageLimits":[{"limit":1}]})"),
                   "linux.resources.hugepageLimits[0].pageSize: is required"},
+        ErrorCase{
+            with_linux(R"("resources":{"hugepageLimits":[{"pageSize":"2M","limit":1}]})"),
+            R"(linux.resources.hugepageLimits[0].pageSize: must be like "2MB" (KB, MB or GB))"},
         ErrorCase{with_linux(R"("seccomp":{})"), "linux.seccomp.defaultAction: is required"},
         ErrorCase{with_linux(R"("seccomp":{"defaultAction":"SCMP_ACT_MAYBE"})"),
                   R"(linux.seccomp.defaultAction: unknown action "SCMP_ACT_MAYBE")"},

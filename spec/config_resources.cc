@@ -52,11 +52,19 @@ Result<PidsResources> parse_pids(const Value& v) {
   return p;
 }
 
+bool valid_page_size(std::string_view s) {
+  if (s.size() < 3 || s[0] < '1' || s[0] > '9') return false;
+  std::string_view unit = s.substr(s.size() - 2);
+  if (unit != "KB" && unit != "MB" && unit != "GB") return false;
+  return s.substr(0, s.size() - 2).find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 Result<HugepageLimit> parse_hugepage_limit(const Value& v) {
   HugepageLimit h;
   Value size = RUNVM_TRY(fields::require(v, "pageSize"));
   h.page_size = RUNVM_TRY(size.as_string());
-  if (h.page_size.empty()) return size.error("must not be empty");
+  // It names a cgroup file (hugetlb.<size>.max): nothing but a size.
+  if (!valid_page_size(h.page_size)) return size.error("must be like \"2MB\" (KB, MB or GB)");
   h.limit = RUNVM_TRY(fields::as_uint(RUNVM_TRY(fields::require(v, "limit"))));
   return h;
 }

@@ -223,8 +223,8 @@ proto::AgentMessage Agent::exec_process(const proto::Exec& req) {
     return error_reply(req.id, make_error("exec id exists: " + req.exec_id));
   if (execs_.size() >= kMaxExecs)
     return error_reply(req.id, make_error("too many exec processes in this container"));
-  auto launched = ExecProcess::launch(req, (*c)->pid(), (*c)->seccomp(), config_.dial, *loop_,
-                                      [this] { send_pending_exit(); });
+  auto launched =
+      ExecProcess::launch(req, **c, config_.dial, *loop_, [this] { send_pending_exit(); });
   if (auto* refusal = std::get_if<Container::Refusal>(&launched)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;

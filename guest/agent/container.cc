@@ -53,6 +53,10 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   // One VM per container: the guest's sysctls are the container's. After the
   // root mount, which host-side tests and the fuzzer make fail first.
   if (auto s = apply_sysctl(req.linux_spec.sysctl); !s.ok()) return refuse(std::move(s).error());
+  auto cgroup = ContainerCgroup::create(root_config.cgroup_root, req.container_id, req.linux_spec);
+  if (!cgroup.ok()) return refuse(std::move(cgroup).error());
+  c->cgroup_.emplace(std::move(*cgroup));
+  plan.cgroup_dir = c->cgroup_dir();
   auto bind_sources = clone_bind_sources(req.linux_spec.mounts, root_config.root_dir + ".bind");
   if (!bind_sources.ok()) return refuse(std::move(bind_sources).error());
   for (const auto& fd : *bind_sources) plan.mount_sources.push_back(fd.get());

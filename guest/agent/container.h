@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_root.h"
 #include "guest/agent/relay.h"
 #include "guest/protocol/container_messages.h"
@@ -44,6 +45,8 @@ class Container {
   pid_t pid() const { return pid_; }
   // The container's seccomp profile: exec'd processes get it too, as in runc.
   const std::optional<proto::Seccomp>& seccomp() const { return seccomp_; }
+  // Its cgroup in the agent's view; exec'd processes join it. Empty: none.
+  const std::string& cgroup_dir() const { return cgroup_ ? cgroup_->path() : kNone; }
   bool exited() const { return status_.has_value(); }
 
   // Lets the process execve; ok once it did.
@@ -60,8 +63,10 @@ class Container {
  private:
   Container(std::string id, ContainerRoot root) : id_(std::move(id)), root_(std::move(root)) {}
 
+  static inline const std::string kNone;
   std::string id_;
   ContainerRoot root_;
+  std::optional<ContainerCgroup> cgroup_;
   pid_t pid_ = -1;
   UniqueFd sync_;        // until started
   UniqueFd pty_master_;  // terminal only

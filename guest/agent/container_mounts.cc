@@ -43,10 +43,19 @@ constexpr FlagOption kFlagOptions[] = {
     {"nostrictatime", MS_STRICTATIME, false},
 };
 
-// Propagation and runc-specific options that are no mount data.
-constexpr std::string_view kIgnoredOptions[] = {
-    "private",    "rprivate",    "shared",    "rshared",  "slave", "rslave",
-    "unbindable", "runbindable", "tmpcopyup", "defaults", "idmap", "ridmap"};
+struct Propagation {
+  std::string_view name;
+  unsigned long flags;
+};
+constexpr Propagation kPropagations[] = {
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+// runc-specific options that are no mount data.
+constexpr std::string_view kIgnoredOptions[] = {"tmpcopyup", "defaults", "idmap", "ridmap"};
 
 // mkdir -p; absolute paths inside the container.
 Status make_dirs(const std::string& path) {
@@ -78,6 +87,13 @@ Status attach(const proto::Mount& m, int tree) {
   return {};
 }
 
+Status set_propagation(const MountOptions& o, const std::string& dest) {
+  for (unsigned long flags : o.propagation)
+    if (::mount(nullptr, dest.c_str(), nullptr, flags, nullptr) < 0)
+      return errno_error("setting the propagation of " + dest);
+  return {};
+}
+
 Status apply_one(const proto::Mount& m, int source) {
   MountOptions o = parse_mount_options(m.options);
   const char* dest = m.destination.c_str();
@@ -88,7 +104,7 @@ Status apply_one(const proto::Mount& m, int source) {
     unsigned long flags = o.flags & ~MS_REMOUNT;
     if (flags != 0 && ::mount(nullptr, dest, nullptr, MS_BIND | MS_REMOUNT | flags, nullptr) < 0)
       return errno_error("remounting " + m.destination);
-    return {};
+    return set_propagation(o, m.destination);
   }
   RUNVM_CHECK(make_dirs(m.destination));
   std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
@@ -96,10 +112,16 @@ Status apply_one(const proto::Mount& m, int source) {
   if (::mount(m.source.empty() ? type.c_str() : m.source.c_str(), dest, type.c_str(), o.flags,
               data) < 0)
     return errno_error("mount " + type + " on " + m.destination);
-  return {};
+  return set_propagation(o, m.destination);
 }
 
 }  // namespace
+
+unsigned long propagation_flags(std::string_view name) {
+  for (const auto& p : kPropagations)
+    if (p.name == name) return p.flags;
+  return 0;
+}
 
 MountOptions parse_mount_options(const std::vector<std::string>& options) {
   MountOptions o;
@@ -120,6 +142,10 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
         o.flags &= ~f.flag;
         o.clear |= f.flag;
       }
+    }
+    if (unsigned long p = propagation_flags(opt)) {
+      o.propagation.push_back(p);
+      continue;
     }
     for (auto ignored : kIgnoredOptions) known |= opt == ignored;
     if (known) continue;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "guest/protocol/linux_spec.h"
@@ -23,8 +24,14 @@ struct MountOptions {
   unsigned long clear = 0;  // MS_* an option turned off ("rw", "exec")
   std::string data;         // the rest, comma-separated
   bool bind = false, recursive = false;
+  // Propagation changes (MS_SHARED, MS_PRIVATE | MS_REC, ...), in order,
+  // applied to the mount once it is in place.
+  std::vector<unsigned long> propagation;
 };
 MountOptions parse_mount_options(const std::vector<std::string>& options);
+
+// MS_* of a propagation name ("rslave" = MS_SLAVE | MS_REC); 0 for others.
+unsigned long propagation_flags(std::string_view name);
 
 // Whether the root already provides this mount (skipped, see above).
 bool provided_by_root(const proto::Mount& m);

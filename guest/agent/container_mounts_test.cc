@@ -11,6 +11,17 @@ TEST(MountOptions, FlagsAndDataAreSplit) {
   EXPECT_EQ(o.flags, static_cast<unsigned long>(MS_NOSUID | MS_NOEXEC | MS_RDONLY));
   EXPECT_EQ(o.data, "mode=1777,size=1m");
   EXPECT_FALSE(o.bind);
+  EXPECT_EQ(o.propagation, std::vector<unsigned long>{MS_PRIVATE | MS_REC});
+}
+
+TEST(MountOptions, PropagationInOrder) {
+  auto o = parse_mount_options({"shared", "rslave", "runbindable", "private"});
+  EXPECT_EQ(o.propagation, (std::vector<unsigned long>{MS_SHARED, MS_SLAVE | MS_REC,
+                                                       MS_UNBINDABLE | MS_REC, MS_PRIVATE}));
+  EXPECT_EQ(o.data, "");
+  EXPECT_EQ(propagation_flags("rshared"), static_cast<unsigned long>(MS_SHARED | MS_REC));
+  EXPECT_EQ(propagation_flags(""), 0u);
+  EXPECT_EQ(propagation_flags("size=1m"), 0u);
 }
 
 TEST(MountOptions, LaterOptionsWinAndBindIsNoted) {

@@ -44,8 +44,10 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const proto
     RUNVM_CHECK(root.mount_at(config.bind_rootfs.c_str(), dir, nullptr, MS_BIND, nullptr));
   RUNVM_CHECK(root.mount_at("proc", dir + "/proc", "proc", kNoSuidDevExec, nullptr));
   RUNVM_CHECK(root.mount_at("sysfs", dir + "/sys", "sysfs", kNoSuidDevExec, nullptr));
-  RUNVM_CHECK(
-      root.mount_at(config.dev_dir.c_str(), dir + "/dev", nullptr, MS_BIND | MS_REC, nullptr));
+  // runc's /dev: what the container needs is created in it, nothing more.
+  RUNVM_CHECK(root.mount_at("tmpfs", dir + "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                            "mode=755,size=65536k"));
+  RUNVM_CHECK(root.mount_at(config.pts_dir.c_str(), dir + "/dev/pts", nullptr, MS_BIND, nullptr));
   RUNVM_CHECK(root.mount_at("mqueue", dir + "/dev/mqueue", "mqueue", kNoSuidDevExec, nullptr));
   return root;
 }

@@ -1,8 +1,10 @@
 // The container's root filesystem as the agent prepares it in its own mount
-// namespace: the virtio-fs share at root_dir with proc, sys, dev (a recursive
-// bind of the guest's /dev, so dev/pts and dev/shm come along) and
-// dev/mqueue on top. The container process then enters it in a private mount
-// namespace (process_init.h); the agent's view is unmounted on destruction.
+// namespace: the virtio-fs share at root_dir with proc, sys, a fresh tmpfs
+// on dev (as runc: a minimal /dev, never the guest's devtmpfs), the guest's
+// devpts bound on dev/pts (the agent allocates the container's ptys there)
+// and dev/mqueue. The container process fills dev (container_devices.h). The container process then
+// enters it in a private mount namespace (process_init.h); the agent's view is unmounted on
+// destruction.
 #pragma once
 
 #include <string>
@@ -18,8 +20,10 @@ struct RootConfig {
   // Host unit tests only: bind this directory instead of mounting the
   // virtio-fs share (whose backend the test has no VM for).
   std::string bind_rootfs;
-  // What gets bound to <root>/dev.
-  std::string dev_dir = "/dev";
+  // What gets bound to <root>/dev/pts: where the agent's ptys live.
+  std::string pts_dir = "/dev/pts";
+  // The guest's cgroup2 mount (container_cgroup.h); empty: no cgroups.
+  std::string cgroup_root;
 };
 
 class ContainerRoot {

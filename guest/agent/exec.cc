@@ -34,8 +34,8 @@ Container::Refusal refusal_of(const InitReport& report) {
 }  // namespace
 
 std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::launch(
-    const proto::Exec& req, pid_t container_pid, const std::optional<proto::Seccomp>& seccomp,
-    const DialFn& dial, EventLoop& loop, std::function<void()> on_progress) {
+    const proto::Exec& req, const Container& container, const DialFn& dial, EventLoop& loop,
+    std::function<void()> on_progress) {
   auto refuse = [](Error e) { return Container::Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
@@ -47,7 +47,8 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   InitPlan plan;
   plan.request = &as_create;
   plan.terminal = proc.terminal;
-  plan.join_pid = container_pid;
+  plan.join_pid = container.pid();
+  plan.cgroup_dir = container.cgroup_dir();
   for (const auto& r : proc.rlimits) {
     auto resource = rlimit_resource(r.type);
     if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
@@ -56,7 +57,7 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   // The container's seccomp profile and the exec's own capabilities, as runc
   // applies them; the plan points into `security` until the process is ready.
   ProcessSecurity security;
-  if (auto s = resolve_security(proc, seccomp, security, plan); !s.ok())
+  if (auto s = resolve_security(proc, container.seccomp(), security, plan); !s.ok())
     return refuse(std::move(s).error());
 
   auto stdio = open_process_stdio(req.stdio, proc, dial);

@@ -24,12 +24,12 @@ namespace runvm::agent {
 
 class ExecProcess {
  public:
-  // Dials the stdio ports, forks the process into the root of
-  // `container_pid`, and lets it execve. Returns once it did, or the reason
-  // it did not (the process is then reaped). on_progress as for Container.
+  // Dials the stdio ports, forks the process into the root and cgroup of
+  // `container`'s main process (with its seccomp profile), and lets it execve. Returns once it did,
+  // or the reason it did not (the process is then reaped). on_progress as for Container.
   static std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> launch(
-      const proto::Exec& req, pid_t container_pid, const std::optional<proto::Seccomp>& seccomp,
-      const DialFn& dial, EventLoop& loop, std::function<void()> on_progress);
+      const proto::Exec& req, const Container& container, const DialFn& dial, EventLoop& loop,
+      std::function<void()> on_progress);
   ~ExecProcess();
 
   pid_t pid() const { return pid_; }

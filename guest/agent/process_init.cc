@@ -17,9 +17,12 @@
 #include <cstring>
 #include <fstream>
 
+#include "guest/agent/container_cgroup.h"
+#include "guest/agent/container_devices.h"
 #include "guest/agent/container_mounts.h"
 #include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
+#include "guest/agent/process_sched.h"
 #include "spec/rlimit_names.h"
 
 namespace runvm::agent {
@@ -144,12 +147,21 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   const proto::Create& req = *plan.request;
   const proto::Process& proc = req.process;
   RUNVM_CHECK(setup_stdio(plan));
+  // While the agent's cgroup mount is still in view.
+  RUNVM_CHECK(enter_cgroup(plan.cgroup_dir));
   if (plan.join_pid > 0) {
     RUNVM_CHECK(join_root(plan.join_pid));
   } else {
     RUNVM_CHECK(enter_root(plan.root));
     const proto::LinuxSpec& lx = req.linux_spec;
     RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources));
+    // stdin is the pty slave by now.
+    RUNVM_CHECK(populate_dev("", lx.devices, lx.mounts, plan.terminal ? 0 : -1));
+    // As runc: last, on the container's "/" (and below it for r*); until
+    // here everything is private (enter_root).
+    if (unsigned long p = propagation_flags(lx.rootfs_propagation);
+        p != 0 && ::mount(nullptr, "/", nullptr, p, nullptr) < 0)
+      return errno_error("linux.rootfsPropagation");
     RUNVM_CHECK(make_cwd(proc.cwd));
     if (req.rootfs.readonly &&
         ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
@@ -165,6 +177,9 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   for (const auto& [resource, limit] : plan.rlimits)
     if (::setrlimit(resource, &limit) < 0) return errno_error("setrlimit");
   if (proc.oom_score_adj) RUNVM_CHECK(set_oom_score_adj(*proc.oom_score_adj));
+  // While root: raising priorities needs CAP_SYS_NICE / CAP_SYS_ADMIN.
+  if (proc.io_priority) RUNVM_CHECK(apply_io_priority(*proc.io_priority));
+  if (proc.scheduler) RUNVM_CHECK(apply_scheduler(*proc.scheduler));
   if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
   // Without no_new_privs loading needs CAP_SYS_ADMIN: do it while root (runc).

@@ -1,5 +1,6 @@
-// The container's main process between fork and execve: it enters the
-// prepared root in a private mount namespace, takes on the requested
+// The container's main process between fork and execve: it joins the
+// container's cgroup, enters the prepared root in a private mount namespace
+// (mounts, /dev, root propagation), takes on the requested
 // identity and limits, resolves the executable, reports "ready", and waits
 // for start. The agent talks to it over a SOCK_SEQPACKET pair (InitSync).
 #pragma once
@@ -48,6 +49,8 @@ struct InitPlan {
   const SeccompFilter* seccomp = nullptr;
   // Per request mount: its detached bind source (container_mounts.h) or -1.
   std::vector<int> mount_sources;
+  // The container's cgroup in the agent's view (container_cgroup.h); empty: none.
+  std::string cgroup_dir;
 };
 
 // Runs in the forked child; never returns.

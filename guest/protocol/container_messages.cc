@@ -85,6 +85,8 @@ Result<Process> parse_process(const json::Value& v) {
     if (n < -1000 || n > 1000) return oom->error("must be in -1000..1000");
     p.oom_score_adj = static_cast<int32_t>(n);
   }
+  if (auto io = RUNVM_TRY(v.get("io_priority"))) p.io_priority = RUNVM_TRY(parse_io_priority(*io));
+  if (auto s = RUNVM_TRY(v.get("scheduler"))) p.scheduler = RUNVM_TRY(parse_scheduler(*s));
   return p;
 }
 
@@ -153,6 +155,14 @@ void write_process(json::Writer& w, const Process& p) {
     write_capabilities(w, *p.capabilities);
   }
   if (p.oom_score_adj) w.key("oom_score_adj").integer(*p.oom_score_adj);
+  if (p.io_priority) {
+    w.key("io_priority");
+    write_io_priority(w, *p.io_priority);
+  }
+  if (p.scheduler) {
+    w.key("scheduler");
+    write_scheduler(w, *p.scheduler);
+  }
   w.end_object();
 }
 

@@ -65,6 +65,8 @@ struct Process {
   std::optional<ConsoleSize> console_size;   // terminal only
   std::optional<Capabilities> capabilities;  // absent: left as they are
   std::optional<int32_t> oom_score_adj;      // -1000..1000
+  std::optional<IoPriority> io_priority;     // absent: inherited
+  std::optional<Scheduler> scheduler;        // absent: inherited
   bool operator==(const Process&) const = default;
 };
 

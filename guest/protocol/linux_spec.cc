@@ -1,5 +1,6 @@
 #include "guest/protocol/linux_spec.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "guest/protocol/fields.h"
@@ -97,6 +98,41 @@ void write_seccomp(json::Writer& w, const Seccomp& s) {
 
 bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
 
+Result<int64_t> int_in(const json::Value& v, int64_t min, int64_t max) {
+  int64_t n = RUNVM_TRY(v.as_int());
+  if (n < min || n > max)
+    return v.error("must be in " + std::to_string(min) + ".." + std::to_string(max));
+  return n;
+}
+
+Result<Device> parse_device(const json::Value& v) {
+  Device d;
+  json::Value type = RUNVM_TRY(v.at("type"));
+  d.type = RUNVM_TRY(type.as_string());
+  if (d.type != "c" && d.type != "b" && d.type != "u" && d.type != "p")
+    return type.error("must be one of c, b, u, p");
+  d.path = RUNVM_TRY(fields::string(v, "path"));
+  if (!absolute(d.path) || d.path == "/") return RUNVM_TRY(v.at("path")).error("must be absolute");
+  d.major = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "major", kMaxDeviceMajor, 0)));
+  d.minor = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "minor", kMaxDeviceMinor, 0)));
+  d.file_mode = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "file_mode", 07777, 0666)));
+  d.uid = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "uid", kU32Max, 0)));
+  d.gid = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "gid", kU32Max, 0)));
+  return d;
+}
+
+Result<HugepageLimit> parse_hugepage_limit(const json::Value& v) {
+  HugepageLimit h;
+  json::Value size = RUNVM_TRY(v.at("page_size"));
+  h.page_size = RUNVM_TRY(size.as_string());
+  if (!valid_hugepage_size(h.page_size)) return size.error("must be like \"2MB\"");
+  h.limit = RUNVM_TRY(fields::u64(v, "limit"));
+  return h;
+}
+
+constexpr std::string_view kPropagations[] = {
+    "", "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable"};
+
 Result<Mount> parse_mount(const json::Value& v) {
   Mount m;
   m.destination = RUNVM_TRY(fields::string(v, "destination"));
@@ -109,6 +145,56 @@ Result<Mount> parse_mount(const json::Value& v) {
 }
 
 }  // namespace
+
+bool valid_hugepage_size(std::string_view size) {
+  if (size.size() < 3 || size.size() > 16) return false;
+  std::string_view digits = size.substr(0, size.size() - 2), unit = size.substr(size.size() - 2);
+  if (unit != "KB" && unit != "MB" && unit != "GB") return false;
+  if (digits[0] == '0') return false;
+  for (char c : digits)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+void write_io_priority(json::Writer& w, const IoPriority& p) {
+  w.begin_object();
+  w.key("class").string(p.io_class);
+  w.key("priority").uinteger(p.priority);
+  w.end_object();
+}
+
+Result<IoPriority> parse_io_priority(const json::Value& v) {
+  IoPriority p;
+  p.io_class = RUNVM_TRY(fields::string(v, "class"));
+  p.priority = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "priority", 7, 0)));
+  return p;
+}
+
+void write_scheduler(json::Writer& w, const Scheduler& s) {
+  w.begin_object();
+  w.key("policy").string(s.policy);
+  w.key("nice").integer(s.nice);
+  w.key("priority").integer(s.priority);
+  write_strings(w, "flags", s.flags);
+  w.key("runtime").uinteger(s.runtime);
+  w.key("deadline").uinteger(s.deadline);
+  w.key("period").uinteger(s.period);
+  w.end_object();
+}
+
+Result<Scheduler> parse_scheduler(const json::Value& v) {
+  Scheduler s;
+  s.policy = RUNVM_TRY(fields::string(v, "policy"));
+  if (auto n = RUNVM_TRY(v.get("nice")))
+    s.nice = static_cast<int32_t>(RUNVM_TRY(int_in(*n, -20, 19)));
+  if (auto p = RUNVM_TRY(v.get("priority")))
+    s.priority = static_cast<int32_t>(RUNVM_TRY(int_in(*p, INT32_MIN, INT32_MAX)));
+  s.flags = RUNVM_TRY(fields::opt_strings(v, "flags", 16));
+  s.runtime = RUNVM_TRY(fields::opt_bounded(v, "runtime", UINT64_MAX, 0));
+  s.deadline = RUNVM_TRY(fields::opt_bounded(v, "deadline", UINT64_MAX, 0));
+  s.period = RUNVM_TRY(fields::opt_bounded(v, "period", UINT64_MAX, 0));
+  return s;
+}
 
 void write_capabilities(json::Writer& w, const Capabilities& c) {
   w.begin_object();
@@ -144,6 +230,29 @@ void write_linux_spec(json::Writer& w, const LinuxSpec& l) {
     w.end_object();
   }
   w.end_array();
+  w.key("devices").begin_array();
+  for (const auto& d : l.devices) {
+    w.begin_object();
+    w.key("type").string(d.type);
+    w.key("path").string(d.path);
+    w.key("major").uinteger(d.major);
+    w.key("minor").uinteger(d.minor);
+    w.key("file_mode").uinteger(d.file_mode);
+    w.key("uid").uinteger(d.uid);
+    w.key("gid").uinteger(d.gid);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("rootfs_propagation").string(l.rootfs_propagation);
+  if (l.pids_limit) w.key("pids_limit").integer(*l.pids_limit);
+  w.key("hugepage_limits").begin_array();
+  for (const auto& h : l.hugepage_limits) {
+    w.begin_object();
+    w.key("page_size").string(h.page_size);
+    w.key("limit").uinteger(h.limit);
+    w.end_object();
+  }
+  w.end_array();
   w.key("sysctl").begin_object();
   for (const auto& [k, v] : l.sysctl) w.key(k).string(v);
   w.end_object();
@@ -161,6 +270,15 @@ Result<LinuxSpec> parse_linux_spec(const json::Value& v) {
   l.domainname = RUNVM_TRY(fields::opt_string(v, "domainname"));
   if (l.domainname.size() > 64) return RUNVM_TRY(v.at("domainname")).error("too long");
   l.mounts = RUNVM_TRY(objects<Mount>(v, "mounts", parse_mount));
+  l.devices = RUNVM_TRY(objects<Device>(v, "devices", parse_device));
+  if (auto p = RUNVM_TRY(v.get("rootfs_propagation"))) {
+    l.rootfs_propagation = RUNVM_TRY(p->as_string());
+    if (std::find(std::begin(kPropagations), std::end(kPropagations), l.rootfs_propagation) ==
+        std::end(kPropagations))
+      return p->error("unknown propagation");
+  }
+  if (auto p = RUNVM_TRY(v.get("pids_limit"))) l.pids_limit = RUNVM_TRY(p->as_int());
+  l.hugepage_limits = RUNVM_TRY(objects<HugepageLimit>(v, "hugepage_limits", parse_hugepage_limit));
   if (auto sysctl = RUNVM_TRY(v.get("sysctl"))) {
     auto members = RUNVM_TRY(sysctl->as_object());
     if (members.size() > kMaxListItems) return sysctl->error("too many keys");

@@ -15,10 +15,17 @@ Create full_create() {
   c.process.args = {"sh"};
   c.process.capabilities = Capabilities{{"CAP_KILL"}, {"CAP_CHOWN"}, {}, {"CAP_CHOWN"}, {}};
   c.process.oom_score_adj = -500;
+  c.process.io_priority = IoPriority{"IOPRIO_CLASS_BE", 3};
+  c.process.scheduler =
+      Scheduler{"SCHED_DEADLINE", -5, 0, {"SCHED_FLAG_RESET_ON_FORK"}, 1000000, 2000000, 3000000};
   LinuxSpec& l = c.linux_spec;
   l.domainname = "example.org";
   l.mounts = {{"/data", "bind", "", "bind0", {"rbind", "ro"}},
               {"/t", "tmpfs", "tmpfs", "", {"size=1m"}}};
+  l.devices = {{"c", "/dev/fuse", 10, 229, 0600, 1, 2}, {"p", "/dev/fifo", 0, 0, 0666, 0, 0}};
+  l.rootfs_propagation = "rslave";
+  l.pids_limit = 100;
+  l.hugepage_limits = {{"2MB", 4 << 20}};
   l.sysctl = {{"vm.overcommit_ratio", "77"}};
   l.seccomp =
       Seccomp{"SCMP_ACT_ALLOW",
@@ -78,6 +85,34 @@ TEST(LinuxSpec, HostileValuesAreErrors) {
   EXPECT_NE(
       bad(R"("process":{"args":["sh"]},"linux":{"domainname":")" + std::string(65, 'x') + R"("})"),
       "(parsed)");
+  EXPECT_EQ(bad(R"("process":{"args":["sh"]},"linux":{"devices":[{"type":"x","path":"/dev/a"}]})"),
+            "linux.devices[0].type: must be one of c, b, u, p");
+  EXPECT_EQ(bad(R"("process":{"args":["sh"]},"linux":{"devices":[{"type":"c","path":"/"}]})"),
+            "linux.devices[0].path: must be absolute");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"devices":[{"type":"c","path":"/dev/a",
+      "major":4096}]})"),
+            "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"devices":[{"type":"c","path":"/dev/a",
+      "file_mode":8192}]})"),
+            "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"rootfs_propagation":"rwhatever"})"),
+            "(parsed)");
+  EXPECT_NE(
+      bad(R"("process":{"args":["sh"]},"linux":{"hugepage_limits":[{"page_size":"../x","limit":1}]})"),
+      "(parsed)");
+  EXPECT_NE(
+      bad(R"("process":{"args":["sh"],"io_priority":{"class":"IOPRIO_CLASS_BE","priority":8}})"),
+      "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"],"scheduler":{"policy":"SCHED_OTHER","nice":20}})"),
+            "(parsed)");
+}
+
+TEST(LinuxSpec, HugepageSizes) {
+  EXPECT_TRUE(valid_hugepage_size("2MB"));
+  EXPECT_TRUE(valid_hugepage_size("1GB"));
+  EXPECT_TRUE(valid_hugepage_size("64KB"));
+  for (const char* bad : {"", "MB", "2M", "02MB", "2mb", "2MB/", "../MB", "2 MB", "-2MB"})
+    EXPECT_FALSE(valid_hugepage_size(bad)) << bad;
 }
 
 }  // namespace

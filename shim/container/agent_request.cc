@@ -24,6 +24,14 @@ Result<proto::Process> make_process(const oci::Process& p) {
         proto::Capabilities{c.bounding, c.effective, c.inheritable, c.permitted, c.ambient};
   }
   out.oom_score_adj = p.oom_score_adj;
+  if (p.io_priority)
+    out.io_priority =
+        proto::IoPriority{p.io_priority->io_class, static_cast<uint32_t>(p.io_priority->priority)};
+  if (p.scheduler) {
+    const oci::Scheduler& s = *p.scheduler;
+    out.scheduler =
+        proto::Scheduler{s.policy, s.nice, s.priority, s.flags, s.runtime, s.deadline, s.period};
+  }
   if (p.terminal && p.console_size) {
     auto clamp = [](uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); };
     out.console_size =
@@ -39,6 +47,17 @@ Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config) {
   if (!config.linux_) return out;
   const oci::Linux& l = *config.linux_;
   out.sysctl = l.sysctl;
+  for (const auto& d : l.devices)
+    out.devices.push_back({d.type, d.path, static_cast<uint32_t>(d.major),
+                           static_cast<uint32_t>(d.minor), d.file_mode.value_or(0666),
+                           d.uid.value_or(0), d.gid.value_or(0)});
+  out.rootfs_propagation = l.rootfs_propagation;
+  if (l.resources) {
+    if (l.resources->pids && l.resources->pids->limit != 0)
+      out.pids_limit = l.resources->pids->limit;
+    for (const auto& h : l.resources->hugepage_limits)
+      out.hugepage_limits.push_back({h.page_size, h.limit});
+  }
   out.masked_paths = l.masked_paths;
   out.readonly_paths = l.readonly_paths;
   if (l.seccomp) {

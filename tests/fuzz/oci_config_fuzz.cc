@@ -1,5 +1,5 @@
-// Random bytes as config.json and as runvm's state file: nothing may crash,
-// errors stay one line, and a parsed config's derived values hold together.
+// Random bytes as config.json (with its runvm.io/* annotations) and as
+// runvm's state file: nothing may crash, errors stay one line, and a parsed config's derived values hold together.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "spec/config.h"
 #include "spec/state.h"
+#include "spec/vm_annotations.h"
 
 namespace {
 
@@ -21,6 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
 
   auto config = parse_config(input);
+  if (config.ok()) {
+    // The runvm.io/* annotations are parsed by the shim and at create.
+    auto vm = parse_vm_annotations(config->annotations);
+    if (!vm.ok()) check_one_line(vm.error());
+  }
   if (!config.ok()) {
     check_one_line(config.error());
   } else if (config->process) {

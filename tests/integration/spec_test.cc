@@ -10,50 +10,18 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/integration/bundle_fixture.h"
+#include "tests/integration/spec_fixture.h"
 
 namespace runvm {
 namespace {
 
 using testing::Bundle;
 using testing::BundleSpec;
+using testing::read_file;
 using testing::run_command;
 using testing::runvm_binary;
+using testing::SpecTest;
 using testing::TempDir;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-class SpecTest : public ::testing::Test {
- protected:
-  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
-  testing::CommandResult run(const Bundle& b, const std::string& id) {
-    return run_command({runvm_binary(), "--root", root_.path(), "run", "-b", b.dir(), id});
-  }
-  // A run that must succeed; returns its stdout.
-  std::string run_ok(const BundleSpec& spec, const std::string& id) {
-    Bundle b(spec);
-    auto r = run(b, id);
-    EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
-    return r.out;
-  }
-  // A run that must be refused with exactly one line containing `message`,
-  // leaving no state and no VM.
-  void expect_refused(const BundleSpec& spec, const std::string& id, const std::string& message) {
-    Bundle b(spec);
-    auto r = run(b, id);
-    ASSERT_TRUE(WIFEXITED(r.status)) << r.status;
-    EXPECT_NE(WEXITSTATUS(r.status), 0);
-    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.out, "");
-    EXPECT_TRUE(root_.entries().empty());
-    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
-  }
-  TempDir root_;
-};
 
 // CAP_CHOWN = bit 0, CAP_KILL = bit 5, CAP_NET_BIND_SERVICE = bit 10.
 TEST_F(SpecTest, CapabilitiesOfANonRootUserIncludingAmbient) {

@@ -1,0 +1,25 @@
+#include "shim/container/vm_settings.h"
+
+#include "shim/engine/accel.h"
+#include "spec/vm_annotations.h"
+
+namespace runvm {
+
+Status apply_vm_settings(const oci::Config& config, MicroVmConfig& vm, std::string* accel_reason,
+                         const std::string& accel_root) {
+  oci::VmSettings s = RUNVM_TRY(oci::parse_vm_annotations(config.annotations));
+  if (s.memory_mib) vm.memory_mib = *s.memory_mib;
+  if (s.vcpus) vm.vcpus = *s.vcpus;
+  if (!s.kernel_cmdline.empty())
+    vm.cmdline_extra += (vm.cmdline_extra.empty() ? "" : " ") + s.kernel_cmdline;
+  if (s.accel) {
+    AccelMode mode = RUNVM_TRY(parse_accel(*s.accel));
+    AccelChoice choice =
+        RUNVM_TRY(choose_accel(mode, accel_root).context("annotations[\"runvm.io/accel\"]"));
+    vm.kvm = choice.kvm;
+    if (accel_reason) *accel_reason = choice.reason;
+  }
+  return {};
+}
+
+}  // namespace runvm
