@@ -14,6 +14,7 @@ apt_packages=(
   libyajl-dev libseccomp-dev libcap-dev libarchive-dev libsystemd-dev libgtest-dev
   qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils
   busybox-static
+  podman conmon netavark aardvark-dns containerd umoci tmux
 )
 
 step() { printf '== %s\n' "$*" >&2; }

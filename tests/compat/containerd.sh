@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# containerd (Debian's 1.6) drives runvm through its runc v2 shim
+# (containerd-shim-runc-v2) with runvm as the runc binary, as
+# `ctr run --runc-binary` and a runtime's options.BinaryName do.
+# A private containerd (root, state and sockets under a temp dir) runs for
+# the suite; what it still puts in /run/containerd/{s,fifo} is removed.
+# usage: containerd.sh /path/to/runvm
+source "$(dirname "$0")/lib.sh"
+require_tools containerd ctr containerd-shim-runc-v2 umoci script
+
+make_wrapper
+NS=rvc$$
+# The runc shim passes --root /run/containerd/runc/<namespace> (overriding
+# the wrapper's): that is where runvm keeps these containers.
+ROOT=/run/containerd/runc/$NS
+CD=$T/cd
+mkdir -p "$CD"
+touch "$T/stamp"
+cat >"$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CD/sock"
+[ttrpc]
+  address = "$CD/sock.ttrpc"
+[debug]
+  address = "$CD/debug.sock"
+EOF
+containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+C=(ctr --address "$CD/sock" -n "$NS")
+on_cleanup 'for t in $("${C[@]}" task ls -q 2>/dev/null); do "${C[@]}" task kill -s KILL $t; "${C[@]}" task delete -f $t; done >/dev/null 2>&1
+  for c in $("${C[@]}" c ls -q 2>/dev/null); do "${C[@]}" c delete $c; done >/dev/null 2>&1
+  kill $CONTAINERD_PID; wait $CONTAINERD_PID
+  umount -R "$CD/state"/* 2>/dev/null
+  find /run/containerd/s /run/containerd/fifo -mindepth 1 -newer "$T/stamp" -delete 2>/dev/null
+  rmdir "$ROOT" 2>/dev/null'
+EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/containerd.log"
+  for f in "$CD"/state/io.containerd.runtime.v2.task/"$NS"/*/log.json; do
+    [[ -f $f ]] && { echo "---- runvm log.json $f"; tail -n 10 "$f"; }; done'
+for ((i = 0; i < 100; i++)); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+
+# The image: busybox-static in an OCI archive made with umoci.
+make_busybox_rootfs "$T/rootfs"
+(
+  set -e
+  cd "$T"
+  umoci init --layout oci
+  umoci new --image oci:busybox
+  umoci unpack --rootless --image oci:busybox ub >/dev/null
+  cp -a rootfs/. ub/rootfs/
+  umoci repack --image oci:busybox ub
+  umoci config --image oci:busybox --config.cmd sh
+  tar -C oci -cf busybox-oci.tar .
+) >"$T/umoci.log" 2>&1 || { cat "$T/umoci.log"; exit 1; }
+"${C[@]}" image import --base-name localhost/busybox "$T/busybox-oci.tar" >/dev/null || exit 1
+IMG=localhost/busybox:busybox
+
+crun() { "${C[@]}" run --runc-binary "$WRAPPER" "$@"; }
+task_status() { "${C[@]}" task ls | awk -v id="$1" '$1 == id {print $3}'; }
+
+case_run_exit_status() {
+  local out rc=0
+  out=$(crun --rm "$IMG" r1 sh -c 'echo out; echo err >&2; exit 3' 2>"$T/err") || rc=$?
+  expect_eq "$rc" 3 "exit status"
+  expect_eq "$out" out "stdout"
+  expect_eq "$(cat "$T/err")" err "stderr"
+}
+
+case_run_tty() {
+  local out rc=0
+  out=$(script -qec "${C[*]} run -t --rm --runc-binary $WRAPPER $IMG r2 sh -c 'tty; stty size; exit 4'" /dev/null </dev/null) || rc=$?
+  expect_eq "$rc" 4 "-t exit status"
+  expect_contains "$out" "/dev/pts/" "-t has a tty"
+}
+
+case_detached_exec_ps_pause_kill_delete() {
+  crun -d "$IMG" d1 sh -c 'trap "exit 143" TERM; echo ready > /tmp/r; while :; do sleep 0.1; done' >/dev/null
+  wait_for RUNNING task_status d1
+  local out rc=0
+  out=$("${C[@]}" task exec --exec-id e1 d1 sh -c 'cat /tmp/r; exit 5') || rc=$?
+  expect_eq "$rc" 5 "exec exit status"
+  expect_eq "$out" ready "exec sees the container's files"
+  rc=0
+  out=$(script -qec "${C[*]} task exec -t --exec-id e2 d1 sh -c 'tty; exit 6'" /dev/null </dev/null) || rc=$?
+  expect_eq "$rc" 6 "exec -t exit status"
+  expect_contains "$out" "/dev/pts/" "exec -t has a tty"
+  local pid
+  pid=$("${C[@]}" task ls | awk '$1 == "d1" {print $2}')
+  expect_contains "$("${C[@]}" task ps d1)" "$pid" "task ps lists the container pid"
+  "${C[@]}" task pause d1
+  expect_eq "$(task_status d1)" PAUSED "pause"
+  "${C[@]}" task resume d1
+  expect_eq "$(task_status d1)" RUNNING "resume"
+  expect_contains "$("${C[@]}" task metrics d1)" "memory.usage_in_bytes" "task metrics"
+  "${C[@]}" task kill d1
+  wait_for STOPPED task_status d1
+  "${C[@]}" task delete d1 >/dev/null 2>&1 || true  # prints the exit status
+  "${C[@]}" container delete d1
+  expect_eq "$("${C[@]}" c ls -q)" "" "container deleted"
+}
+
+case_kill_sigkill() {
+  crun -d "$IMG" k1 sh -c 'trap "" TERM; sleep 1000' >/dev/null
+  wait_for RUNNING task_status k1
+  "${C[@]}" task kill -s SIGKILL k1
+  wait_for STOPPED task_status k1
+  "${C[@]}" task delete k1 >/dev/null 2>&1 || true
+  "${C[@]}" container delete k1
+}
+
+run_cases

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Kubernetes through containerd's CRI: containerd starts with the CRI plugin
+# enabled and the runtime configuration of docs/kubernetes (the file users
+# copy, so the docs cannot rot), and the `runvm` handler must be registered
+# with runvm as the runc v2 shim's binary. The RuntimeClass manifest must
+# name that handler and carry an overhead.
+# usage: kubernetes.sh /path/to/runvm
+source "$(dirname "$0")/lib.sh"
+require_tools containerd ctr containerd-shim-runc-v2
+
+DOCS=$(cd "$(dirname "$0")/../../docs/kubernetes" && pwd)
+make_wrapper
+CD=$T/cd
+mkdir -p "$CD/cni-conf" "$CD/cni-bin"
+# The documented runtime table, with BinaryName pointed at this build, plus
+# what a private instance needs (its own root, state, sockets, no fixed ports).
+cat >"$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+[grpc]
+  address = "$CD/sock"
+[ttrpc]
+  address = "$CD/sock.ttrpc"
+[debug]
+  address = "$CD/debug.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CD/cni-bin"
+    conf_dir = "$CD/cni-conf"
+EOF
+grep -v '^version' "$DOCS/containerd-runvm.toml" |
+  sed "s|^    BinaryName = .*|    BinaryName = \"$WRAPPER\"|" >>"$CD/config.toml"
+containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+on_cleanup 'kill $CONTAINERD_PID; wait $CONTAINERD_PID'
+EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/containerd.log"'
+C=(ctr --address "$CD/sock")
+for ((i = 0; i < 100; i++)); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+
+case_cri_plugin_is_up() {
+  local line
+  line=$("${C[@]}" plugins ls | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" {print $4}')
+  expect_eq "$line" ok "CRI plugin status"
+}
+
+case_runvm_handler_is_registered() {
+  # The CRI plugin logs the configuration it runs with once it starts.
+  wait_for "Start cri plugin with config" cat "$CD/containerd.log"
+  local cfg
+  cfg=$(grep -o 'Start cri plugin with config .*' "$CD/containerd.log")
+  expect_contains "$cfg" "runvm:{Type:io.containerd.runc.v2" "runvm handler in the CRI config"
+  expect_contains "$cfg" "BinaryName:$WRAPPER" "BinaryName"
+  expect_contains "$cfg" "PodAnnotations:[runvm.io/*]" "pod annotations pass through"
+}
+
+case_runtimeclass_manifest_matches() {
+  local y=$DOCS/runtimeclass.yaml
+  expect_contains "$(cat "$y")" "handler: runvm" "RuntimeClass handler"
+  expect_contains "$(cat "$y")" "podFixed:" "RuntimeClass overhead"
+  expect_contains "$(cat "$DOCS/containerd-runvm.toml")" "runtimes.runvm]" "same handler name in the CRI config"
+}
+
+run_cases

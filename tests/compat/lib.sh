@@ -1,0 +1,178 @@
+# Shared by the compatibility suites (podman.sh, containerd.sh,
+# kubernetes.sh): a private work dir, a runvm wrapper with its own --root,
+# a busybox image, named cases with diagnostics on failure, and cleanup that
+# runs even when a case or the suite fails.
+#
+# A suite sources this, defines case_* functions, and ends with run_cases.
+# Exit status: 0 all passed, 1 some failed, 77 (ctest: skipped) when a tool
+# is missing and RUNVM_REQUIRE_VM is not set.
+
+set -uo pipefail
+
+RUNVM=${1:?usage: $0 /path/to/runvm}
+RUNVM=$(readlink -f "$RUNVM")
+SUITE=$(basename "$0" .sh)
+# Short on purpose: sockets live under it (sun_path is 108 bytes).
+T=$(mktemp -d "/tmp/rvc-$SUITE.XXXX")
+ROOT=$T/root
+FAILED=()
+CLEANUP_HOOKS=()
+
+log() { printf '%s: %s\n' "$SUITE" "$*" >&2; }
+
+# Skip (77) when a required tool is missing, unless CI demands everything.
+require_tools() {
+  local t
+  for t in "$@"; do
+    if ! command -v "$t" >/dev/null; then
+      if [[ ${RUNVM_REQUIRE_VM:-0} == 1 ]]; then
+        log "missing $t (setup.sh installs it)"
+        exit 1
+      fi
+      log "SKIP: $t is not installed"
+      exit 77
+    fi
+  done
+}
+
+on_cleanup() { CLEANUP_HOOKS+=("$*"); }
+
+cleanup() {
+  local i
+  for ((i = ${#CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do eval "${CLEANUP_HOOKS[i]}" || true; done
+  # Whatever the engines left: every container they made went through the
+  # wrapper, so its --root names them all.
+  local id
+  for id in $("$RUNVM" --root "$ROOT" list -q 2>/dev/null); do
+    "$RUNVM" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 || true
+  done
+  pkill -KILL -f "runvm-shim .*$T" 2>/dev/null || true
+  pkill -KILL -f "qemu-system.*$T" 2>/dev/null || true
+  if [[ ${KEEP_COMPAT_DIR:-0} != 1 ]]; then
+    umount -R "$T"/* 2>/dev/null || true
+    rm -rf "$T" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The engines call this instead of runvm: it pins --root to our private
+# dir and keeps each container's shim log and guest console before
+# `delete` removes its state dir, for diagnostics.
+make_wrapper() {
+  mkdir -p "$T/bin" "$T/logs" "$ROOT"
+  cat >"$T/bin/runvm" <<EOF
+#!/bin/sh
+for a in "\$@"; do last=\$a; done
+case " \$* " in
+  *" delete "*)
+    for f in shim.log console.log; do
+      [ -f "$ROOT/\$last/\$f" ] && cp "$ROOT/\$last/\$f" "$T/logs/\$last.\$f"
+    done ;;
+esac
+exec "$RUNVM" --root "$ROOT" --log "$T/logs/runvm.log" "\$@"
+EOF
+  chmod +x "$T/bin/runvm"
+  WRAPPER=$T/bin/runvm
+}
+
+# A busybox-static root filesystem in $1.
+make_busybox_rootfs() {
+  local dir=$1 a
+  mkdir -p "$dir"/{bin,etc,tmp,proc,sys,dev,root}
+  cp /bin/busybox "$dir/bin/busybox"
+  for a in $("$dir/bin/busybox" --list); do
+    [[ $a == busybox ]] || ln -sf busybox "$dir/bin/$a"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
+  echo 'root:x:0:' >"$dir/etc/group"
+}
+
+# Prints what a failing case needs to be understood: the runtime's --log,
+# each container's shim log and the tail of its guest console.
+diagnostics() {
+  local f
+  echo "---- runvm --log (last 30 lines)"
+  tail -n 30 "$T/logs/runvm.log" 2>/dev/null
+  for f in "$ROOT"/*/shim.log "$T"/logs/*.shim.log; do
+    [[ -f $f ]] || continue
+    echo "---- shim log $f (last 30 lines)"
+    tail -n 30 "$f"
+  done
+  for f in "$ROOT"/*/console.log "$T"/logs/*.console.log; do
+    [[ -f $f ]] || continue
+    echo "---- guest console $f (last 15 lines)"
+    tail -n 15 "$f"
+  done
+  [[ -n ${EXTRA_DIAGNOSTICS:-} ]] && eval "$EXTRA_DIAGNOSTICS"
+  echo "----"
+}
+
+# Assertions: each prints what differed and fails the case.
+expect_eq() {  # actual expected what
+  if [[ $1 != "$2" ]]; then
+    printf 'FAIL %s: got [%s], want [%s]\n' "$3" "$1" "$2"
+    return 1
+  fi
+}
+expect_contains() {  # haystack needle what
+  if [[ $1 != *"$2"* ]]; then
+    printf 'FAIL %s: [%s] does not contain [%s]\n' "$3" "$1" "$2"
+    return 1
+  fi
+}
+
+# Polls `$2...` until its output contains $1, for up to 20 s.
+wait_for() {
+  local want=$1 i out
+  shift
+  for ((i = 0; i < 100; i++)); do
+    out=$("$@" 2>&1) && [[ $out == *"$want"* ]] && return 0
+    sleep 0.2
+  done
+  printf 'FAIL waiting for [%s] from %s; last output: %s\n' "$want" "$*" "$out"
+  return 1
+}
+
+# Runs every case_* function in definition order, each in a subshell with
+# errexit and a time limit, then checks nothing was left running.
+run_cases() {
+  local c start rc
+  for c in $(declare -F | awk '{print $3}' | grep '^case_'); do
+    [[ -n ${COMPAT_CASES:-} && ! $c =~ $COMPAT_CASES ]] && continue
+    start=$SECONDS
+    rm -f "$T"/logs/*  # diagnostics show this case's logs only
+    (set -e; "$c") >"$T/case.out" 2>&1 &
+    local pid=$!
+    # The watchdog's sleep must not hold our stdout open once killed.
+    (exec >/dev/null 2>&1; sleep "${CASE_TIMEOUT:-180}"; kill -TERM $pid) &
+    local watchdog=$!
+    wait $pid
+    rc=$?
+    pkill -P $watchdog 2>/dev/null; kill $watchdog 2>/dev/null; wait $watchdog 2>/dev/null
+    if ((rc == 0)); then
+      printf 'PASS %s (%ds)\n' "${c#case_}" $((SECONDS - start))
+    else
+      printf 'FAIL %s (exit %d, %ds)\n' "${c#case_}" "$rc" $((SECONDS - start))
+      sed 's/^/    /' "$T/case.out"
+      diagnostics | sed 's/^/    /'
+      FAILED+=("${c#case_}")
+    fi
+  done
+  if [[ -n ${AFTER_CASES:-} ]]; then eval "$AFTER_CASES"; fi
+  local left
+  left=$("$RUNVM" --root "$ROOT" list -q 2>&1)
+  if [[ -n $left ]]; then
+    printf 'FAIL leftovers: containers still in %s: %s\n' "$ROOT" "$left"
+    FAILED+=(leftovers)
+  fi
+  if pgrep -f "qemu-system.*$T" >/dev/null; then
+    printf 'FAIL leftovers: QEMU processes still running for %s\n' "$T"
+    FAILED+=(leftovers)
+  fi
+  if ((${#FAILED[@]})); then
+    printf '%s: %d failed: %s\n' "$SUITE" "${#FAILED[@]}" "${FAILED[*]}"
+    exit 1
+  fi
+  printf '%s: all passed\n' "$SUITE"
+}

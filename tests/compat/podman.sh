@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Podman (Debian's 4.3, rootful) drives runvm as `--runtime`: every case
+# here is a podman command a user types, checked against what runc gives.
+# Podman runs with a private configuration (its own storage, the cgroupfs
+# manager, netavark, nofile lowered to the machine's hard limit), so the
+# machine's own Podman setup is neither used nor touched.
+# usage: podman.sh /path/to/runvm
+source "$(dirname "$0")/lib.sh"
+require_tools podman conmon tmux script
+
+make_wrapper
+mkdir -p "$T/tmp" "$T/net" "$T/vol"
+# conmon_env_vars: conmon runs `podman container cleanup` when a container
+# exits, and that podman must read this same configuration.
+cat >"$T/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$T/events.log"
+runtime = "runvm"
+tmp_dir = "$T/tmp"
+volume_path = "$T/volumes"
+conmon_env_vars = ["PATH=$PATH", "CONTAINERS_CONF=$T/containers.conf", "CONTAINERS_STORAGE_CONF=$T/storage.conf"]
+[engine.runtimes]
+runvm = ["$WRAPPER"]
+[network]
+network_backend = "netavark"
+network_config_dir = "$T/net"
+EOF
+cat >"$T/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$T/graph"
+runroot = "$T/run"
+EOF
+export CONTAINERS_CONF=$T/containers.conf CONTAINERS_STORAGE_CONF=$T/storage.conf
+# Podman leaves overlay mounts and netavark state; remove them first.
+on_cleanup 'podman rm -af -t 0 >/dev/null 2>&1; podman system reset -f >/dev/null 2>&1'
+EXTRA_DIAGNOSTICS='echo "---- podman ps -a"; podman ps -a 2>&1'
+
+# The image: busybox-static, imported (no registry is reachable here).
+make_busybox_rootfs "$T/rootfs"
+tar -C "$T/rootfs" -cf "$T/busybox.tar" .
+IMG=localhost/busybox:compat
+podman import -q --change 'CMD ["/bin/sh"]' "$T/busybox.tar" "$IMG" >/dev/null || {
+  log "podman import failed"
+  exit 1
+}
+
+prun() { podman run --network none "$@"; }
+
+case_run_rm_exit_code() {
+  local out rc=0
+  out=$(prun --rm "$IMG" sh -c 'echo out; echo err >&2; exit 7' 2>"$T/err") || rc=$?
+  expect_eq "$rc" 7 "exit code"
+  expect_eq "$out" out "stdout"
+  expect_eq "$(cat "$T/err")" err "stderr"
+  expect_eq "$(podman ps -aq)" "" "--rm removed the container"
+}
+
+case_detached_ps_logs_stop_rm() {
+  prun -d --name d1 "$IMG" sh -c 'echo started; trap "echo got TERM; exit 143" TERM; while :; do sleep 0.1; done' >/dev/null
+  wait_for started podman logs d1
+  expect_contains "$(podman ps --format '{{.Names}} {{.Status}}')" "d1 Up" "podman ps"
+  podman stop -t 10 d1 >/dev/null
+  expect_eq "$(podman inspect d1 --format '{{.State.Status}} {{.State.ExitCode}}')" "exited 143" "SIGTERM honoured"
+  expect_contains "$(podman logs d1)" "got TERM" "the trap ran"
+  podman rm d1 >/dev/null
+  expect_eq "$(podman ps -aq)" "" "rm"
+}
+
+case_stop_escalates_to_sigkill() {
+  prun -d --name d2 "$IMG" sh -c 'trap "" TERM; echo ready; sleep 1000' >/dev/null
+  wait_for ready podman logs d2
+  local t0=$SECONDS
+  podman stop -t 2 d2 >/dev/null 2>&1
+  expect_eq "$(podman inspect d2 --format '{{.State.ExitCode}}')" 137 "SIGKILL after the timeout"
+  ((SECONDS - t0 < 15)) || { echo "FAIL stop took $((SECONDS - t0)) s"; return 1; }
+  podman rm d2 >/dev/null
+}
+
+case_exec() {
+  prun -d --name e1 "$IMG" sleep 1000 >/dev/null
+  local out rc=0
+  out=$(podman exec e1 sh -c 'echo in exec; cat /proc/1/cmdline | tr "\0" " "; exit 4') || rc=$?
+  expect_eq "$rc" 4 "exec exit code"
+  expect_contains "$out" "in exec" "exec stdout"
+  out=$(echo piped | podman exec -i e1 cat)
+  expect_eq "$out" piped "exec -i stdin"
+  podman rm -f -t 0 e1 >/dev/null
+}
+
+case_exec_it() {
+  prun -d --name e2 "$IMG" sleep 1000 >/dev/null
+  local out rc=0
+  # script(1) gives podman a terminal, as a user's shell would.
+  out=$(script -qec "podman exec -it e2 sh -c 'tty; stty size; exit 6'" /dev/null </dev/null) || rc=$?
+  expect_eq "$rc" 6 "exec -it exit code"
+  expect_contains "$out" "/dev/pts/" "exec -it has a tty"
+  podman rm -f -t 0 e2 >/dev/null
+}
+
+# A real terminal (tmux): type, read the screen, resize, exit code.
+case_run_it_under_tmux() {
+  local tm="tmux -L rvc-$$"
+  $tm new-session -d -s it -x 80 -y 24 \
+    "podman run -it --rm --network none --name it1 $IMG sh; echo EXIT=\$?; sleep 60"
+  on_exit_tmux() { $tm kill-server 2>/dev/null; }
+  trap on_exit_tmux RETURN
+  wait_for '/ #' $tm capture-pane -p -t it
+  $tm send-keys -t it 'echo he""llo; stty size' Enter
+  wait_for '24 80' $tm capture-pane -p -t it
+  expect_contains "$($tm capture-pane -p -t it)" $'hello\n24 80' "typed command ran"
+  $tm resize-window -t it -x 100 -y 30
+  sleep 0.5
+  $tm send-keys -t it 'stty size; exit 3' Enter
+  wait_for 'EXIT=3' $tm capture-pane -p -t it
+  expect_contains "$($tm capture-pane -p -t it)" "30 100" "resize reached the guest"
+}
+
+case_stdin_piped() {
+  local out
+  out=$(printf 'one\ntwo\n' | prun -i --rm "$IMG" sh -c 'cat; echo done')
+  expect_eq "$out" $'one\ntwo\ndone' "stdin and EOF"
+}
+
+case_rootfs_dir() {
+  local out
+  out=$(prun --rm --rootfs "$T/rootfs" sh -c 'echo from rootfs; ls /bin/busybox')
+  expect_eq "$out" $'from rootfs\n/bin/busybox' "--rootfs"
+}
+
+case_volumes_rw_and_ro() {
+  echo host >"$T/vol/in"
+  local out rc=0
+  out=$(prun --rm -v "$T/vol:/data" "$IMG" sh -c 'cat /data/in; echo guest > /data/out')
+  expect_eq "$out" host "host file visible"
+  expect_eq "$(cat "$T/vol/out")" guest "guest write reaches the host"
+  out=$(prun --rm -v "$T/vol:/data:ro" "$IMG" sh -c 'echo x > /data/ro' 2>&1) || rc=$?
+  expect_eq "$rc" 1 ":ro write fails"
+  expect_contains "$out" "Read-only file system" ":ro error"
+  [[ ! -e $T/vol/ro ]] || { echo "FAIL :ro file appeared on the host"; return 1; }
+}
+
+case_network_none() {
+  local out
+  # Only loopback has an address, and it is up (the kernel's sit0 stays down).
+  out=$(prun --rm "$IMG" sh -c 'ip -o -4 addr | awk "{print \$2, \$4}"; cat /sys/class/net/lo/operstate')
+  expect_eq "$out" $'lo 127.0.0.1/8\nunknown' "only loopback, up"
+}
+
+case_inspect_exit_code() {
+  prun -d --name x1 "$IMG" sh -c 'exit 42' >/dev/null
+  expect_eq "$(podman wait x1)" 42 "podman wait"
+  expect_eq "$(podman inspect x1 --format '{{.State.ExitCode}}')" 42 "inspect ExitCode"
+  podman rm x1 >/dev/null
+}
+
+case_memory_and_cpus_accepted() {
+  local out
+  out=$(prun --rm --memory 256m --cpus 1 "$IMG" echo sized)
+  expect_eq "$out" sized "--memory/--cpus"
+}
+
+case_kill_signal_and_wait() {
+  prun -d --name k1 "$IMG" sh -c 'trap "echo got USR1; exit 9" USR1; echo ready; while :; do sleep 0.1; done' >/dev/null
+  wait_for ready podman logs k1
+  podman kill -s USR1 k1 >/dev/null
+  expect_eq "$(podman wait k1)" 9 "exit after USR1"
+  expect_contains "$(podman logs k1)" "got USR1" "the USR1 trap ran"
+  podman rm k1 >/dev/null
+}
+
+run_cases
