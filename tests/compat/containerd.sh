@@ -13,34 +13,17 @@ NS=rvc$$
 # The runc shim passes --root /run/containerd/runc/<namespace> (overriding
 # the wrapper's): that is where runvm keeps these containers.
 ROOT=/run/containerd/runc/$NS
-CD=$T/cd
-mkdir -p "$CD"
 touch "$T/stamp"
-cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CD/sock"
-[ttrpc]
-  address = "$CD/sock.ttrpc"
-[debug]
-  address = "$CD/debug.sock"
-EOF
-containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
-CONTAINERD_PID=$!
-C=(ctr --address "$CD/sock" -n "$NS")
+start_containerd 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' </dev/null
+C+=(-n "$NS")
 on_cleanup 'for t in $("${C[@]}" task ls -q 2>/dev/null); do "${C[@]}" task kill -s KILL $t; "${C[@]}" task delete -f $t; done >/dev/null 2>&1
   for c in $("${C[@]}" c ls -q 2>/dev/null); do "${C[@]}" c delete $c; done >/dev/null 2>&1
-  kill $CONTAINERD_PID; wait $CONTAINERD_PID
   umount -R "$CD/state"/* 2>/dev/null
   find /run/containerd/s /run/containerd/fifo -mindepth 1 -newer "$T/stamp" -delete 2>/dev/null
   rmdir "$ROOT" 2>/dev/null'
 EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/containerd.log"
   for f in "$CD"/state/io.containerd.runtime.v2.task/"$NS"/*/log.json; do
     [[ -f $f ]] && { echo "---- runvm log.json $f"; tail -n 10 "$f"; }; done'
-for ((i = 0; i < 100; i++)); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
 
 # The image: busybox-static in an OCI archive made with umoci.
 make_busybox_rootfs "$T/rootfs"

@@ -10,34 +10,21 @@ require_tools containerd ctr containerd-shim-runc-v2
 
 DOCS=$(cd "$(dirname "$0")/../../docs/kubernetes" && pwd)
 make_wrapper
-CD=$T/cd
-mkdir -p "$CD/cni-conf" "$CD/cni-bin"
+mkdir -p "$T/cni-conf" "$T/cni-bin"
 # The documented runtime table, with BinaryName pointed at this build, plus
-# what a private instance needs (its own root, state, sockets, no fixed ports).
-cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-[grpc]
-  address = "$CD/sock"
-[ttrpc]
-  address = "$CD/sock.ttrpc"
-[debug]
-  address = "$CD/debug.sock"
+# what a private instance needs (no fixed streaming port, empty CNI dirs).
+start_containerd < <(
+  cat <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CD/cni-bin"
-    conf_dir = "$CD/cni-conf"
+    bin_dir = "$T/cni-bin"
+    conf_dir = "$T/cni-conf"
 EOF
-grep -v '^version' "$DOCS/containerd-runvm.toml" |
-  sed "s|^    BinaryName = .*|    BinaryName = \"$WRAPPER\"|" >>"$CD/config.toml"
-containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
-CONTAINERD_PID=$!
-on_cleanup 'kill $CONTAINERD_PID; wait $CONTAINERD_PID'
+  grep -v '^version' "$DOCS/containerd-runvm.toml" |
+    sed "s|^    BinaryName = .*|    BinaryName = \"$WRAPPER\"|"
+)
 EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/containerd.log"'
-C=(ctr --address "$CD/sock")
-for ((i = 0; i < 100; i++)); do "${C[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
 
 case_cri_plugin_is_up() {
   local line

@@ -88,6 +88,29 @@ make_busybox_rootfs() {
   echo 'root:x:0:' >"$dir/etc/group"
 }
 
+# Starts a private containerd in $CD: root, state and sockets under $T
+# (only shim sockets and fifos still go to /run/containerd/{s,fifo}).
+# $1: extra top-level TOML lines; stdin: extra tables. Sets C=(ctr ...).
+start_containerd() {
+  CD=$T/cd
+  mkdir -p "$CD"
+  {
+    printf 'version = 2\nroot = "%s"\nstate = "%s"\n%s\n' "$CD/root" "$CD/state" "${1:-}"
+    printf '[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s"\n[debug]\n  address = "%s"\n' \
+      "$CD/sock" "$CD/sock.ttrpc" "$CD/debug.sock"
+    cat
+  } >"$CD/config.toml"
+  containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
+  CONTAINERD_PID=$!
+  on_cleanup 'kill $CONTAINERD_PID; wait $CONTAINERD_PID'
+  C=(ctr --address "$CD/sock")
+  local i
+  for ((i = 0; i < 100; i++)); do "${C[@]}" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "containerd did not start:"
+  tail -n 20 "$CD/containerd.log" >&2
+  exit 1
+}
+
 # Prints what a failing case needs to be understood: the runtime's --log,
 # each container's shim log and the tail of its guest console.
 diagnostics() {
