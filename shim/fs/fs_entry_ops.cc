@@ -29,12 +29,9 @@ int as_caller(const fuse_in_header& in, F op) {
 }  // namespace
 
 uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
-  Inode* parent = node(req);
-  ArgReader a(req.args);
-  auto name = a.name();
-  if (!parent) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
-  auto e = lookup_entry(*parent, *name);
+  auto args = named_args(req);
+  if (!args.ok()) return rw.error(args.error().code);
+  auto e = lookup_entry(*args->parent, args->name);
   if (!e.ok()) {
     // Nothing else changes an exclusive tree: let the guest cache the miss.
     if (e.error().code == ENOENT && cfg_.cache == CachePolicy::kExclusive) {
@@ -60,17 +57,14 @@ uint32_t PassthroughFs::reply_new_entry(Inode& parent, std::string_view name, mo
 }
 
 uint32_t PassthroughFs::op_mknod(const Request& req, Reply& rw) {
-  Inode* parent = node(req);
-  ArgReader a(req.args);
-  fuse_mknod_in in;
-  if (!a.read(in)) return rw.error(EINVAL);
-  auto name = a.name();
-  if (!parent) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
+  auto args = named_args<fuse_mknod_in>(req);
+  if (!args.ok()) return rw.error(args.error().code);
+  Inode* parent = args->parent;
+  const auto& in = args->in;
+  const std::string& n = args->name;
   const mode_t type = in.mode & S_IFMT;
   if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO && type != S_IFSOCK)
     return rw.error(EINVAL);
-  std::string n(*name);
   if (int err = as_caller(req.in,
                           [&] { return ::mknodat(parent->fd.get(), n.c_str(), in.mode, in.rdev); }))
     return rw.error(err);
@@ -78,14 +72,11 @@ uint32_t PassthroughFs::op_mknod(const Request& req, Reply& rw) {
 }
 
 uint32_t PassthroughFs::op_mkdir(const Request& req, Reply& rw) {
-  Inode* parent = node(req);
-  ArgReader a(req.args);
-  fuse_mkdir_in in;
-  if (!a.read(in)) return rw.error(EINVAL);
-  auto name = a.name();
-  if (!parent) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
-  std::string n(*name);
+  auto args = named_args<fuse_mkdir_in>(req);
+  if (!args.ok()) return rw.error(args.error().code);
+  Inode* parent = args->parent;
+  const auto& in = args->in;
+  const std::string& n = args->name;
   const mode_t mode = in.mode & 07777;
   if (int err = as_caller(req.in, [&] { return ::mkdirat(parent->fd.get(), n.c_str(), mode); }))
     return rw.error(err);
@@ -128,14 +119,11 @@ uint32_t PassthroughFs::op_link(const Request& req, Reply& rw) {
 }
 
 uint32_t PassthroughFs::op_unlink(const Request& req, Reply& rw, bool dir) {
-  Inode* parent = node(req);
-  ArgReader a(req.args);
-  auto name = a.name();
-  if (!parent) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
-  std::string n(*name);
+  auto args = named_args(req);
+  if (!args.ok()) return rw.error(args.error().code);
   // The inode stays in the table (and open) until the guest forgets it.
-  if (::unlinkat(parent->fd.get(), n.c_str(), dir ? AT_REMOVEDIR : 0) != 0) return rw.error(errno);
+  if (::unlinkat(args->parent->fd.get(), args->name.c_str(), dir ? AT_REMOVEDIR : 0) != 0)
+    return rw.error(errno);
   return rw.ok();
 }
 

@@ -41,14 +41,11 @@ uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
 }
 
 uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
-  Inode* parent = node(req);
-  ArgReader a(req.args);
-  fuse_create_in in;
-  if (!a.read(in)) return rw.error(EINVAL);
-  auto name = a.name();
-  if (!parent) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
-  std::string n(*name);
+  auto args = named_args<fuse_create_in>(req);
+  if (!args.ok()) return rw.error(args.error().code);
+  Inode* parent = args->parent;
+  const auto& in = args->in;
+  const std::string& n = args->name;
   const mode_t mode = in.mode & 07777;
   const int flags = open_flags_for_host(in.flags) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
   UniqueFd fd;

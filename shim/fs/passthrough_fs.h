@@ -81,6 +81,30 @@ class PassthroughFs {
   uint64_t entry_timeout() const;
   Inode* node(const Request& req) { return inodes_.get(req.in.nodeid); }
 
+  // The arguments of a request about a name in the node's directory: a
+  // fixed header `In` (none for NoHeader), then the name. Fails with the
+  // errno to reply: EINVAL for a short header or bad name, EBADF for an
+  // unknown node.
+  struct NoHeader {};
+  template <class In>
+  struct NamedArgs {
+    Inode* parent;
+    In in;
+    std::string name;
+  };
+  template <class In = NoHeader>
+  Result<NamedArgs<In>> named_args(const Request& req) {
+    fuse::ArgReader a(req.args);
+    In in{};
+    if constexpr (!std::is_empty_v<In>)
+      if (!a.read(in)) return make_error("short header", EINVAL);
+    auto name = a.name();
+    Inode* parent = node(req);
+    if (!parent) return make_error("unknown node", EBADF);
+    if (!name) return make_error("bad name", EINVAL);
+    return NamedArgs<In>{parent, in, std::string(*name)};
+  }
+
   // Session (passthrough_fs.cc).
   uint32_t op_init(const Request& req, Reply& rw);
   uint32_t op_destroy(Reply& rw);
