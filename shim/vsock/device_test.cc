@@ -115,6 +115,23 @@ class VsockDeviceTest : public ::testing::Test {
     guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, port));
     return run_until([&] { return got_op(VIRTIO_VSOCK_OP_RESPONSE, port); }, 1000);
   }
+  // A host listener on port 1024, the device, and the guest connected to
+  // it; returns the host's end (invalid, with the failure recorded, if any
+  // step failed).
+  UniqueFd connect_to_host(uint32_t guest_buf_alloc = 256 * 1024,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto lfd = vsock::listen_unix(uds_ + "_1024");
+    if (!lfd.ok()) {
+      ADD_FAILURE() << lfd.error().message;
+      return {};
+    }
+    make_device(guest_buf_alloc, 32, timeout);
+    if (!guest_connect(1024)) {
+      ADD_FAILURE() << "no RESPONSE to the guest's REQUEST";
+      return {};
+    }
+    return accept_now(lfd->get());
+  }
   uint32_t device_credit(uint32_t sent) const { return dev_buf_alloc_ - (sent - dev_fwd_cnt_); }
 
   std::unique_ptr<EventLoop> loop_;
@@ -157,11 +174,7 @@ TEST_F(VsockDeviceTest, GuestConnectsToHostSocketAndExchangesData) {
 }
 
 TEST_F(VsockDeviceTest, GuestToHostBeyondCreditIsByteExact) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
-  ASSERT_TRUE(lfd.ok());
-  make_device();
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host = connect_to_host();
   ASSERT_TRUE(host);
 
   const std::string data = pattern(3 * 1024 * 1024 + 123, 7);
@@ -193,11 +206,7 @@ TEST_F(VsockDeviceTest, GuestToHostBeyondCreditIsByteExact) {
 }
 
 TEST_F(VsockDeviceTest, GuestOverrunningCreditIsReset) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
-  ASSERT_TRUE(lfd.ok());
-  make_device();
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host = connect_to_host();
   ASSERT_TRUE(host);
   std::string chunk = pattern(64 * 1024, 1);
   for (int i = 0; i < 64 && !got_op(VIRTIO_VSOCK_OP_RST, 1024); ++i) {
@@ -211,11 +220,7 @@ TEST_F(VsockDeviceTest, GuestOverrunningCreditIsReset) {
 }
 
 TEST_F(VsockDeviceTest, HostToGuestRespectsGuestCredit) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
-  ASSERT_TRUE(lfd.ok());
-  make_device(/*guest_buf_alloc=*/16 * 1024);
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host = connect_to_host(16 * 1024);
   ASSERT_TRUE(host);
 
   const std::string data = pattern(100 * 1024 + 5, 3);
@@ -365,11 +370,7 @@ TEST_F(VsockDeviceTest, PortHandlerServesInProcess) {
 }
 
 TEST_F(VsockDeviceTest, HalfClosesThenRst) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
-  ASSERT_TRUE(lfd.ok());
-  make_device();
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host = connect_to_host();
   ASSERT_TRUE(host);
   guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, 3), "req");
   guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024));
@@ -392,11 +393,8 @@ TEST_F(VsockDeviceTest, HalfClosesThenRst) {
 }
 
 TEST_F(VsockDeviceTest, GuestFullCloseIsAnsweredWithRst) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
-  ASSERT_TRUE(lfd.ok());
-  make_device();
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host = connect_to_host();
+  ASSERT_TRUE(host);
   Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
   shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
   guest_->send(shut);
