@@ -150,6 +150,20 @@ TEST_F(SpecTest, PidsAndHugetlbLimitsInTheGuestCgroup) {
   EXPECT_GT(std::stoi(m[1]), 0) << out;  // forks beyond the limit failed
 }
 
+// pids.current counts the exec'd process (sh execs cat) with the container's sleep.
+TEST_F(SpecTest, ExecdProcessesJoinTheContainersCgroup) {
+  Bundle b({.args = {"sleep", "600"},
+            .config_json =
+                std::string(kCgroupMount) + R"(,"linux":{"resources":{"pids":{"limit":10}}})"});
+  std::string base = testing::runvm_binary() + " --root " + root_.path() + " ";
+  ASSERT_EQ(system((base + "run -d -b " + b.dir() + " cg </dev/null >/dev/null 2>&1").c_str()), 0);
+  auto r = testing::run_command({testing::runvm_binary(), "--root", root_.path(), "exec", "cg",
+                                 "sh", "-c", "cat /sys/fs/cgroup/pids.current /proc/self/cgroup"});
+  (void)system((base + "delete --force cg >/dev/null 2>&1").c_str());
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+  EXPECT_EQ(r.out, "2\n0::/\n");
+}
+
 TEST_F(SpecTest, HugepageSizeTheGuestLacksIsRefused) {
   expect_refused({.args = {"true"}, .config_json = R"("linux":{"resources":{
                       "hugepageLimits":[{"pageSize":"64KB","limit":1}]}})"},
