@@ -288,6 +288,20 @@ TEST_F(ContainerTest, TerminalRelaysResizesAndExitFollowsOutput) {
   EXPECT_EQ(read_all(out_fd->get()), "");  // then EOF: the pty closed
 }
 
+// As runc: the process's pty is bound over /dev/console.
+TEST_F(ContainerTest, TerminalIsTheConsole) {
+  HostPort out = agent_->listen();
+  auto req = AgentProcess::request(
+      "console", {"sh", "-c", "[ /dev/console -ef /proc/self/fd/0 ] && echo same-tty"});
+  req.process.terminal = true;
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto out_fd = out.accept();
+  ASSERT_TRUE(out_fd.ok());
+  ASSERT_TRUE(client().start("console").ok());
+  EXPECT_EQ(read_all(out_fd->get()), "same-tty\r\n");
+}
+
 TEST_F(ContainerTest, ExitEventWaitsUntilTerminalOutputIsDelivered) {
   HostPort out = agent_->listen();
   // ~80 KiB: more than the stdout stream takes (small send buffer), less than
