@@ -8,12 +8,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 
 #include "runtime/container.h"
 #include "runtime/exec_client.h"
 #include "runtime/exec_process.h"
+#include "runtime/terminal.h"
 #include "runtime/verbs.h"
 #include "shim/container/agent_request.h"
+#include "shim/container/console.h"
 #include "spec/base/wait_status.h"
 
 namespace runvm::cli {
@@ -24,8 +28,9 @@ void exec_usage(FILE* out) {
           "usage: runvm exec [options] CONTAINER_ID [COMMAND [ARG...]]\n\n"
           "Runs a new process inside a container's microVM.\n\n"
           "  -p, --process FILE        process.json to run (instead of COMMAND)\n"
-          "  -t, --tty                 allocate a pseudo-terminal\n"
-          "  --console-socket PATH     receive the terminal's master fd (with -t)\n"
+          "  -t, --tty                 allocate a pseudo-terminal: relayed to the caller's\n"
+          "                            terminal (raw mode), or see --console-socket\n"
+          "  --console-socket PATH     with -t: send the terminal's master fd to PATH\n"
           "  -d, --detach              return once the process started\n"
           "  --pid-file FILE           write the pid standing for the process to FILE\n"
           "  -e, --env KEY=VALUE       add an environment variable (repeatable)\n"
@@ -36,6 +41,28 @@ void exec_usage(FILE* out) {
           "  -c, --cap CAP             add a capability (repeatable)\n"
           "  --preserve-fds N          pass N extra fds (unsupported: the process runs in a VM)\n"
           "  --apparmor, --process-label, --cgroup  accepted for runc compatibility\n");
+}
+
+// The host side of the process's terminal: the pty whose master goes to
+// the console socket, else the caller's terminal in raw mode. Either way
+// the process starts with its size.
+Status open_terminal(const std::string& console_socket, oci::Process& p,
+                     std::optional<HostTerminal>& host, std::optional<Console>& console) {
+  if (!console_socket.empty()) {
+    std::optional<winsize> size;
+    if (p.console_size)
+      size = winsize{static_cast<unsigned short>(p.console_size->height),
+                     static_cast<unsigned short>(p.console_size->width), 0, 0};
+    std::error_code ec;
+    auto path = std::filesystem::absolute(console_socket, ec).string();
+    if (ec) return make_error("--console-socket: " + ec.message());
+    console = RUNVM_TRY(Console::open_and_send(path, size));
+    return {};
+  }
+  host = RUNVM_TRY(HostTerminal::find());
+  if (auto ws = host->size(); ws && !p.console_size && ws->ws_row && ws->ws_col)
+    p.console_size = oci::ConsoleSize{ws->ws_row, ws->ws_col};
+  return host->make_raw();
 }
 
 }  // namespace
@@ -132,11 +159,22 @@ Result<int> verb_exec(GlobalOptions& g, int argc, char** argv) {
   auto bundle = RUNVM_TRY(oci::load_bundle(ct.state.bundle));
   if (!bundle.config.process) return make_error("config.json: process: is required");
   auto oci_process = RUNVM_TRY(exec_process(f, *bundle.config.process));
-  if (oci_process.terminal && console_socket.empty() && (run.detach || !isatty(STDIN_FILENO)))
-    return make_error("cannot allocate tty if runc will detach without setting console socket");
-  if (oci_process.terminal) return make_error("exec with a terminal: not supported yet");
+  // runc's rules, except that a console socket also works in the foreground.
+  if (oci_process.terminal && console_socket.empty() && run.detach)
+    return make_error("cannot allocate tty if runvm will detach without setting console socket");
+  if (!oci_process.terminal && !console_socket.empty())
+    return make_error("cannot use console socket if runvm will not detach or allocate tty");
+  // Declared before the relay that borrows them; gone before we re-raise a
+  // signal, so the caller's terminal gets its mode back.
+  std::optional<HostTerminal> host;
+  std::optional<Console> console;
+  if (oci_process.terminal) RUNVM_CHECK(open_terminal(console_socket, oci_process, host, console));
+  if (host) run.tty.host = &*host;
+  if (console) run.tty.console = &*console;
   auto process = RUNVM_TRY(make_process(oci_process));
   int status = RUNVM_TRY(run_exec(ct, process, run));
+  console.reset();
+  host.reset();
   return run.detach ? status : become_wait_status(status);
 }
 

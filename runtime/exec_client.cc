@@ -1,5 +1,6 @@
 #include "runtime/exec_client.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -10,7 +11,6 @@
 #include <array>
 
 #include "guest/protocol/frame.h"
-#include "runtime/exec_relay.h"
 #include "shim/control/exec_control.h"
 
 namespace runvm::cli {
@@ -131,6 +131,12 @@ Result<std::string> read_reply(int fd) {
   return std::move(*reply);
 }
 
+void stdio_to_null() {
+  UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) return;
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) dup2(null.get(), fd);
+}
+
 }  // namespace
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
@@ -143,6 +149,7 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
 
   ExecStreams streams;
   streams.terminal = process.terminal;
+  streams.tty = o.tty;
   streams.control = std::move(control);
   RUNVM_CHECK(accept_streams(std::move(stdio), streams));
 
@@ -153,6 +160,9 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
   pid_t child = fork();
   if (child < 0) return errno_error("fork");
   if (child == 0) {
+    // With a console the caller's stdio is not the process's: let it go, or
+    // a caller reading it to EOF (go-runc, conmon) waits for the process.
+    if (o.tty.console) stdio_to_null();
     auto status = relay_exec(std::move(streams));
     if (!status.ok()) _exit(1);
     _exit(WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status));

@@ -9,12 +9,14 @@
 
 #include "guest/protocol/container_messages.h"
 #include "runtime/container.h"
+#include "runtime/exec_relay.h"
 
 namespace runvm::cli {
 
 struct ExecRun {
   bool detach = false;
   std::string pid_file;
+  ExecTerminal tty;  // for a process with a terminal
 };
 
 // Starts `process` in the container. Without detach: relays until it exits

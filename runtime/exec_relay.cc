@@ -1,146 +1,76 @@
 #include "runtime/exec_relay.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <optional>
-#include <string>
-
 #include "guest/protocol/frame.h"
+#include "runtime/stdio_relay.h"
+#include "runtime/terminal.h"
+#include "shim/container/console.h"
 #include "shim/control/control.h"
 #include "shim/control/exec_control.h"
 
 namespace runvm::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-// How long output may still arrive after the process exited.
-constexpr auto kDrain = std::chrono::seconds(5);
-constexpr size_t kChunk = 64 * 1024;
+// How often a console's window size is checked (as the shim does).
+constexpr int kConsolePollMs = 200;
 
-// Signals we pass on: our pid stands for the exec'd process.
-sigset_t forwarded() {
-  sigset_t s;
-  sigemptyset(&s);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&s, sig);
-  return s;
-}
+// The exec's control connection: our signals and size go to the shim as
+// requests for the process; its exit comes back.
+class ExecPeer : public RelayPeer {
+ public:
+  explicit ExecPeer(int control) : control_(control) {}
+  int fd() const override { return control_; }
 
-void send_request(int control, const control::Request& r) {
-  (void)proto::write_frame(control, control::encode(r));  // its exit report tells the rest
-}
+  Result<std::optional<int>> on_readable() override {
+    char buf[4096];
+    ssize_t n = read(control_, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return std::optional<int>();
+    if (n <= 0) return make_error("the container's shim went away");
+    RUNVM_CHECK(decoder_.feed(std::string_view(buf, static_cast<size_t>(n))));
+    auto frame = RUNVM_TRY(decoder_.next());
+    if (!frame) return std::optional<int>();
+    return std::optional<int>(RUNVM_TRY(control::parse_exec_exit(*frame).context("shim")));
+  }
 
-void send_window_size(int control) {
-  winsize ws{};
-  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0) return;
-  control::Request r;
-  r.op = "resize";
-  r.rows = ws.ws_row;
-  r.cols = ws.ws_col;
-  send_request(control, r);
-}
+  void signal(const signalfd_siginfo& si) override {
+    control::Request r;
+    r.op = "kill";
+    r.signal = static_cast<int>(si.ssi_signo);
+    send(r);
+  }
 
-// Copies one chunk from `from` to our blocking stdio fd; false at EOF/error.
-bool copy_out(int from, int to) {
-  char buf[kChunk];
-  ssize_t n = read(from, buf, sizeof buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) return false;
-  (void)proto::write_all(to, buf, static_cast<size_t>(n));  // a closed stdout drops output
-  return true;
-}
+  void resize(const winsize& ws) override {
+    control::Request r;
+    r.op = "resize";
+    r.rows = ws.ws_row;
+    r.cols = ws.ws_col;
+    send(r);
+  }
+
+ private:
+  void send(const control::Request& r) {
+    (void)proto::write_frame(control_, control::encode(r));  // its exit report tells the rest
+  }
+
+  int control_;
+  proto::FrameDecoder decoder_{64 * 1024};
+};
 
 }  // namespace
 
 Result<int> relay_exec(ExecStreams s) {
-  sigset_t fwd = forwarded();
-  sigprocmask(SIG_BLOCK, &fwd, nullptr);
-  UniqueFd sigfd(signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) return errno_error("signalfd");
-  // Input is written without blocking so output keeps flowing meanwhile.
-  fcntl(s.in.get(), F_SETFL, fcntl(s.in.get(), F_GETFL) | O_NONBLOCK);
-  if (s.terminal) send_window_size(s.control.get());
-
-  proto::FrameDecoder decoder(64 * 1024);
-  std::string pending;  // stdin bytes not yet taken by the stream
-  bool stdin_open = true;
-  std::optional<int> status;
-  Clock::time_point deadline;
-  while (true) {
-    if (status && (!s.out.valid() && !s.err.valid())) return *status;
-    int timeout = -1;
-    if (status) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return *status;
-      timeout = static_cast<int>(left.count());
-    }
-    bool want_stdin = !status && stdin_open && pending.empty() && s.in.valid();
-    pollfd fds[6] = {
-        {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
-        {!pending.empty() ? s.in.get() : -1, POLLOUT, 0},
-        {s.out.get(), POLLIN, 0},
-        {s.err.get(), POLLIN, 0},
-        {status ? -1 : s.control.get(), POLLIN, 0},
-        {sigfd.get(), POLLIN, 0},
-    };
-    if (poll(fds, 6, timeout) < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("poll");
-    }
-    if (fds[0].revents) {
-      char buf[kChunk];
-      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-      if (n > 0) {
-        pending.assign(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        stdin_open = false;  // EOF reaches the process as EOF on its stdin
-        shutdown(s.in.get(), SHUT_WR);
-      }
-    }
-    if (fds[1].revents) {
-      ssize_t n = send(s.in.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
-      if (n > 0) pending.erase(0, static_cast<size_t>(n));
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        pending.clear();  // the process closed its stdin: drop input
-        stdin_open = false;
-      }
-    }
-    if (fds[2].revents && !copy_out(s.out.get(), STDOUT_FILENO)) s.out.reset();
-    if (fds[3].revents && !copy_out(s.err.get(), STDERR_FILENO)) s.err.reset();
-    if (fds[4].revents) {
-      char buf[4096];
-      ssize_t n = read(s.control.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return make_error("the container's shim went away");
-      RUNVM_CHECK(decoder.feed(std::string_view(buf, static_cast<size_t>(n))));
-      auto frame = RUNVM_TRY(decoder.next());
-      if (frame) {
-        status = RUNVM_TRY(control::parse_exec_exit(*frame).context("shim"));
-        deadline = Clock::now() + kDrain;
-      }
-    }
-    if (fds[5].revents) {
-      signalfd_siginfo si;
-      while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
-        if (status) continue;
-        if (si.ssi_signo == SIGWINCH) {
-          if (s.terminal) send_window_size(s.control.get());
-          continue;
-        }
-        control::Request r;
-        r.op = "kill";
-        r.signal = static_cast<int>(si.ssi_signo);
-        send_request(s.control.get(), r);
-      }
-    }
+  RelayStreams r{STDIN_FILENO, s.in.get(), s.out.get(), STDOUT_FILENO, s.err.get(), STDERR_FILENO};
+  RelayWindow window;
+  if (Console* console = s.tty.console) {
+    r.in_from = r.out_to = console->slave();
+    window.changed = [console] { return console->size_change(); };
+    window.poll_ms = kConsolePollMs;
+  } else if (const HostTerminal* host = s.tty.host) {
+    window.changed = [host] { return host->size(); };
   }
+  ExecPeer peer(s.control.get());
+  return relay(r, peer, window);
 }
 
 }  // namespace runvm::cli

@@ -2,15 +2,19 @@
 // and exit the way its process did.
 #include <getopt.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/launch.h"
+#include "runtime/run_terminal.h"
+#include "runtime/terminal.h"
 #include "runtime/verbs.h"
 #include "spec/base/wait_status.h"
 
@@ -27,7 +31,8 @@ void run_usage(FILE* out) {
           "  -b, --bundle DIR        bundle directory (default: current directory)\n"
           "  -d, --detach            return once started\n"
           "  --pid-file FILE         write the container's pid (the shim's) to FILE\n"
-          "  --console-socket PATH   receive the terminal's master fd (terminal: true)\n"
+          "  --console-socket PATH   send the terminal's master fd to PATH (terminal: true);\n"
+          "                          without it, the caller's terminal is relayed (raw mode)\n"
           "  --keep                  do not delete the container after it exits\n"
           "  --no-pivot, --no-new-keyring  accepted for runc compatibility\n"
           "  --preserve-fds N        pass N extra fds (3..) to the container\n");
@@ -51,6 +56,12 @@ Result<int> wait_forwarding(pid_t shim) {
     int sig = sigtimedwait(&set, &si, &tick);
     if (sig > 0 && sig != SIGCHLD && si.si_code != SI_KERNEL) kill(shim, sig);
   }
+}
+
+// Whether the bundle's process wants a terminal; create reports a bad bundle.
+bool wants_terminal(const std::string& bundle) {
+  auto b = oci::load_bundle(bundle);
+  return b.ok() && b->config.process && b->config.process->terminal;
 }
 
 }  // namespace
@@ -91,24 +102,50 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (optind != argc - 1) return make_error("requires exactly one argument: CONTAINER_ID");
   o.id = argv[optind];
   g.subject = o.id;
-  pid_t shim = RUNVM_TRY(create_container(g, o));
-  auto ct = RUNVM_TRY(load_container(g, o.id));
-  auto started = start_with_hooks(ct);
-  if (!started.ok()) {
-    kill(shim, SIGKILL);
-    waitpid(shim, nullptr, 0);
-    (void)ct.dir.remove();
-    return std::move(started).error();
+  // runc: a foreground terminal without --console-socket is ours to relay.
+  // Declared before what borrows it; gone before we re-raise a signal, so
+  // the caller's terminal gets its mode back.
+  std::optional<HostTerminal> host;
+  std::optional<ConsoleReceiver> receiver;
+  if (!detach && o.console_socket.empty() && wants_terminal(o.bundle)) {
+    host.emplace(RUNVM_TRY(HostTerminal::find()));
+    receiver.emplace(RUNVM_TRY(ConsoleReceiver::listen()));
+    o.console_socket = receiver->path();
   }
+  pid_t shim = RUNVM_TRY(create_container(g, o));
+  ContainerDir dir(g.root, o.id);
+  // A failure takes the container down, leaving nothing behind.
+  auto abandon = [&](Error e) -> Error {
+    kill(shim, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
+    waitpid(shim, nullptr, 0);
+    (void)dir.remove();
+    return e;
+  };
+  auto ct = load_container(g, o.id);
+  if (!ct.ok()) return abandon(std::move(ct).error());
+  UniqueFd master;
+  if (receiver) {
+    auto m = receiver->take_master();
+    if (!m.ok()) return abandon(std::move(m).error());
+    master = std::move(*m);
+    receiver.reset();
+    // The shim passes the size on before the process starts.
+    if (auto ws = host->size()) ioctl(master.get(), TIOCSWINSZ, &*ws);
+    if (auto raw = host->make_raw(); !raw.ok()) return abandon(std::move(raw).error());
+  }
+  auto started = start_with_hooks(*ct);
+  if (!started.ok()) return abandon(std::move(started).error());
   if (detach) return 0;
 
-  int status = RUNVM_TRY(wait_forwarding(shim));
+  auto status = master ? relay_console(shim, std::move(master), *host) : wait_forwarding(shim);
+  host.reset();
+  if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {
-    auto hooks = load_hooks(ct.dir);
-    (void)ct.dir.remove();
-    if (hooks.ok()) run_poststop_hooks(ct, *hooks);
+    auto hooks = load_hooks(ct->dir);
+    (void)ct->dir.remove();
+    if (hooks.ok()) run_poststop_hooks(*ct, *hooks);
   }
-  return become_wait_status(status);  // the same wait status as the process, as runc
+  return become_wait_status(*status);  // the same wait status as the process, as runc
 }
 
 }  // namespace runvm::cli

@@ -30,6 +30,33 @@ Status send_fd(int sock, const std::string& name, int fd) {
   return {};
 }
 
+Result<UniqueFd> receive_fd(int sock, std::string* name) {
+  char payload[256];
+  iovec iov{payload, sizeof payload};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0) {
+    if (errno != EINTR) return errno_error("receive console fd");
+  }
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+      c->cmsg_len != CMSG_LEN(sizeof(int))) {
+    return make_error("receive console fd: no fd in the message", EPROTO);
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  UniqueFd owned(fd);  // closed again if the message was cut short
+  if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+    return make_error("receive console fd: message truncated", EPROTO);
+  if (name) name->assign(payload, static_cast<size_t>(n));
+  return owned;
+}
+
 Result<Console> Console::open_and_send(const std::string& socket_path,
                                        std::optional<winsize> initial) {
   UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));

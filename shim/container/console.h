@@ -32,5 +32,8 @@ class Console {
 // Sends `fd` over a connected unix socket with `name` as the payload, as
 // runc's utils.SendFd does (containerd and conmon read it that way).
 Status send_fd(int sock, const std::string& name, int fd);
+// Receives what send_fd sent on `sock` (a connected unix socket): the fd,
+// close-on-exec. `name` gets the payload when given.
+Result<UniqueFd> receive_fd(int sock, std::string* name = nullptr);
 
 }  // namespace runvm

@@ -1,16 +1,20 @@
-// terminal: true with --console-socket, as conmon and containerd use it: the
+// Terminals. With --console-socket, as conmon and containerd use it: the
 // pty master arrives over the socket (SCM_RIGHTS), typing reaches the
 // container's shell, output comes back, and window size changes on the
-// master reach the process in the guest.
+// master reach the process in the guest. Without it in the foreground, as
+// from a shell: runvm relays the caller's terminal (a pty we drive here).
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "tests/integration/bundle_fixture.h"
@@ -19,6 +23,7 @@ namespace runvm {
 namespace {
 
 using testing::Bundle;
+using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
@@ -42,9 +47,9 @@ int receive_fd(int listener) {
   return fd;
 }
 
-// Reads from the master until `needle` shows up or 20 s pass.
-std::string read_until(int fd, const std::string& needle, std::string& seen) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+// Reads from the master until `needle` shows up or `seconds` pass.
+std::string read_until(int fd, const std::string& needle, std::string& seen, int seconds = 20) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   char buf[4096];
   while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
@@ -56,17 +61,85 @@ std::string read_until(int fd, const std::string& needle, std::string& seen) {
   return seen;
 }
 
+// A console socket to receive the master on.
+UniqueFd listen_console(const std::string& path) {
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
+      listen(listener.get(), 1) < 0)
+    return UniqueFd();
+  return listener;
+}
+
+void type(int fd, const std::string& text) {
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+}
+
+// Asks the shell on `fd` for its size until it reports `want` ("rows cols"),
+// up to 20 s: size changes travel asynchronously.
+bool shell_size_becomes(int fd, const std::string& want, std::string& seen) {
+  for (int i = 0; i < 20 && seen.find(want) == std::string::npos; ++i) {
+    type(fd, "stty size\n");
+    read_until(fd, want, seen, 1);
+  }
+  return seen.find(want) != std::string::npos;
+}
+
+// A command whose controlling terminal is a fresh pty, as a shell would
+// start it: `master` is the user's side; `slave` is kept to check its mode.
+struct OnTerminal {
+  pid_t pid = -1;
+  UniqueFd master, slave;
+};
+
+OnTerminal start_on_terminal(const std::vector<std::string>& argv, winsize size) {
+  OnTerminal t;
+  int m, sl;
+  if (openpty(&m, &sl, nullptr, nullptr, &size) < 0) return t;
+  t.master.reset(m);
+  t.slave.reset(sl);
+  fcntl(m, F_SETFD, FD_CLOEXEC);
+  fcntl(sl, F_SETFD, FD_CLOEXEC);
+  t.pid = fork();
+  if (t.pid == 0) {
+    setsid();
+    ioctl(sl, TIOCSCTTY, 0);
+    for (int fd = 0; fd < 3; ++fd) dup2(sl, fd);
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  return t;
+}
+
+bool is_raw(int tty) {
+  termios t{};
+  return tcgetattr(tty, &t) == 0 && !(t.c_lflag & (ICANON | ECHO));
+}
+
+// Reads `fd` until EOF or EIO (the other side of a pty closed), up to 20 s.
+bool reaches_end(int fd) {
+  char buf[4096];
+  for (int i = 0; i < 100; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno == EIO)) return true;
+  }
+  return false;
+}
+
 TEST(ConsoleTest, TerminalThroughTheConsoleSocket) {
   RUNVM_REQUIRE_VM_ASSETS();
   TempDir root, sockdir;
   Bundle b({.args = {"sh"}, .env = {"PATH=/bin", "TERM=dumb"}, .terminal = true});
   std::string sock = sockdir.path() + "/console.sock";
-  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
-  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(listener.get(), 1), 0);
+  UniqueFd listener = listen_console(sock);
+  ASSERT_TRUE(listener.valid());
 
   int master = -1;
   std::thread receiver([&] { master = receive_fd(listener.get()); });
@@ -122,6 +195,152 @@ TEST(ConsoleTest, TerminalWithoutConsoleSocketIsRefusedLikeRunc) {
             "runvm: create notty: cannot allocate tty if runvm will detach without setting "
             "console socket\n");
   EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(ConsoleTest, ForegroundRunRelaysTheCallersTerminal) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  TempDir root;
+  Bundle b({.args = {"sh"}, .env = {"PATH=/bin", "TERM=dumb"}, .terminal = true});
+  auto t = start_on_terminal({runvm_binary(), "--root", root.path(), "run", "-b", b.dir(), "fg"},
+                             winsize{30, 100, 0, 0});
+  ASSERT_GT(t.pid, 0);
+  std::string seen;
+  type(t.master.get(), "stty size; echo mark-$((6*7))\n");
+  read_until(t.master.get(), "mark-42", seen);
+  EXPECT_NE(seen.find("mark-42"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("30 100"), std::string::npos) << seen;
+  EXPECT_TRUE(is_raw(t.slave.get()));  // the guest's pty echoes, not ours
+
+  winsize ws{40, 120, 0, 0};
+  ASSERT_EQ(ioctl(t.master.get(), TIOCSWINSZ, &ws), 0);  // SIGWINCH for runvm
+  std::string after;
+  EXPECT_TRUE(shell_size_becomes(t.master.get(), "40 120", after)) << after;
+
+  type(t.master.get(), "exit 7\n");
+  int status = 0;
+  ASSERT_EQ(waitpid(t.pid, &status, 0), t.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << status;
+  EXPECT_FALSE(is_raw(t.slave.get()));  // the caller's mode is back
+  EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(ConsoleTest, ForegroundRunWithoutAnyTerminalFailsLikeRunc) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  TempDir root;
+  Bundle b({.args = {"sh"}, .terminal = true});
+  // A new session: no controlling terminal to fall back on.
+  auto r = run_command(
+      {"/usr/bin/setsid", "-w", runvm_binary(), "--root", root.path(), "run", "-b", b.dir(), "nt"});
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err, "runvm: run nt: open /dev/tty: No such device or address\n");
+  EXPECT_TRUE(root.entries().empty());
+}
+
+// A running container to exec into.
+class ExecTtyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RUNVM_REQUIRE_VM_ASSETS();
+    bundle_ = std::make_unique<Bundle>(
+        testing::BundleSpec{.args = {"sleep", "600"}, .env = {"PATH=/bin", "TERM=dumb"}});
+    // The shim keeps run's stdio (the container's): not captured here.
+    std::string cmd;
+    for (const auto& a : runvm({"run", "-d", "-b", bundle_->dir(), "et"})) cmd += a + " ";
+    ASSERT_EQ(system((cmd + "</dev/null >/dev/null 2>&1").c_str()), 0);
+  }
+  void TearDown() override {
+    if (bundle_) (void)run_command(runvm({"delete", "--force", "et"}));
+  }
+  std::vector<std::string> runvm(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  TempDir root_;
+  std::unique_ptr<Bundle> bundle_;
+};
+
+TEST_F(ExecTtyTest, ForegroundUsesTheCallersTerminal) {
+  auto t = start_on_terminal(runvm({"exec", "-t", "et", "sh"}), winsize{30, 100, 0, 0});
+  ASSERT_GT(t.pid, 0);
+  std::string seen;
+  type(t.master.get(), "stty size; tty; echo mark-$((6*7))\n");
+  read_until(t.master.get(), "mark-42", seen);
+  EXPECT_NE(seen.find("mark-42"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("30 100"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("/dev/pts/"), std::string::npos) << seen;
+  EXPECT_TRUE(is_raw(t.slave.get()));
+
+  winsize ws{40, 120, 0, 0};
+  ASSERT_EQ(ioctl(t.master.get(), TIOCSWINSZ, &ws), 0);
+  std::string after;
+  EXPECT_TRUE(shell_size_becomes(t.master.get(), "40 120", after)) << after;
+
+  type(t.master.get(), "exit 3\n");
+  int status = 0;
+  ASSERT_EQ(waitpid(t.pid, &status, 0), t.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  EXPECT_FALSE(is_raw(t.slave.get()));
+}
+
+// conmon's and containerd's call: -t -d --console-socket --pid-file.
+TEST_F(ExecTtyTest, DetachedWithConsoleSocketLikeConmon) {
+  TempDir tmp;
+  std::string sock = tmp.path() + "/console.sock", pid_file = tmp.path() + "/exec.pid";
+  UniqueFd listener = listen_console(sock);
+  ASSERT_TRUE(listener.valid());
+  // The pid standing for the process outlives runvm exec: adopt it.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  struct Unreap {
+    ~Unreap() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+  } unreap;
+  int master = -1;
+  std::thread receiver([&] { master = receive_fd(listener.get()); });
+  // Returns at once although the process runs on: its stdio is not ours.
+  auto r = run_command(
+      runvm({"exec", "-t", "-d", "--console-socket", sock, "--pid-file", pid_file, "et", "sh"}));
+  receiver.join();
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
+  EXPECT_EQ(r.out + r.err, "");
+  ASSERT_GE(master, 0) << "no pty master received";
+  UniqueFd m(master);
+  long pid = 0;
+  std::ifstream(pid_file) >> pid;
+  ASSERT_GT(pid, 0);
+
+  std::string seen;
+  type(m.get(), "echo mark-$((6*7))\n");
+  read_until(m.get(), "mark-42", seen);
+  EXPECT_NE(seen.find("mark-42"), std::string::npos) << seen;
+  winsize ws{33, 101, 0, 0};
+  ASSERT_EQ(ioctl(m.get(), TIOCSWINSZ, &ws), 0);
+  std::string after;
+  EXPECT_TRUE(shell_size_becomes(m.get(), "33 101", after)) << after;
+
+  type(m.get(), "exit 5\n");
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5) << status;
+  EXPECT_TRUE(reaches_end(m.get()));  // nothing holds the terminal any more
+}
+
+TEST_F(ExecTtyTest, TerminalFlagErrorsAreRuncs) {
+  auto r = run_command(runvm({"exec", "-t", "-d", "et", "sh"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(r.err,
+            "runvm: exec et: cannot allocate tty if runvm will detach without setting console "
+            "socket\n");
+  r = run_command(runvm({"exec", "--console-socket", "/nonexistent", "et", "true"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(r.err,
+            "runvm: exec et: cannot use console socket if runvm will not detach or allocate "
+            "tty\n");
+  r = run_command(runvm({"exec", "-t", "--console-socket", "/nonexistent/sock", "et", "sh"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(r.err,
+            "runvm: exec et: connect to console socket /nonexistent/sock: No such file or "
+            "directory\n");
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+#include "shim/container/console.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace runvm {
+namespace {
+
+TEST(ConsoleFd, SendAndReceiveLikeRunc) {
+  int sv[2], p[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_EQ(pipe(p), 0);
+  UniqueFd a(sv[0]), b(sv[1]), rd(p[0]), wr(p[1]);
+  ASSERT_TRUE(send_fd(a.get(), "/dev/ptmx", wr.get()).ok());
+  wr.reset();
+  std::string name;
+  auto got = receive_fd(b.get(), &name);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(name, "/dev/ptmx");
+  EXPECT_TRUE(fcntl(got->get(), F_GETFD) & FD_CLOEXEC);
+  ASSERT_EQ(write(got->get(), "hi", 2), 2);
+  char buf[2];
+  ASSERT_EQ(read(rd.get(), buf, 2), 2);
+  EXPECT_EQ(std::string(buf, 2), "hi");
+}
+
+TEST(ConsoleFd, MessageWithoutFdIsRefused) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  ASSERT_EQ(write(a.get(), "/dev/ptmx", 9), 9);
+  auto got = receive_fd(b.get());
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().code, EPROTO);
+}
+
+TEST(ConsoleFd, SendToAClosedPeerFails) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]);
+  close(sv[1]);
+  EXPECT_FALSE(send_fd(a.get(), "/dev/ptmx", a.get()).ok());
+}
+
+TEST(Console, MasterGoesToTheSocketAndItsSizeChangesAreSeen) {
+  char dir[] = "/tmp/runvm-console-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/sock";
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener.get(), 1), 0);
+
+  auto console = Console::open_and_send(path, winsize{30, 90, 0, 0});
+  unlink(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(console.ok()) << console.error().message;
+  UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(conn.valid());
+  auto master = receive_fd(conn.get());
+  ASSERT_TRUE(master.ok()) << master.error().message;
+
+  winsize ws{};
+  ASSERT_EQ(ioctl(master->get(), TIOCGWINSZ, &ws), 0);
+  EXPECT_EQ(ws.ws_row, 30);
+  EXPECT_EQ(ws.ws_col, 90);
+  EXPECT_FALSE(console->size_change());
+  ws = {40, 120, 0, 0};
+  ASSERT_EQ(ioctl(master->get(), TIOCSWINSZ, &ws), 0);
+  auto changed = console->size_change();
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->ws_row, 40);
+  EXPECT_EQ(changed->ws_col, 120);
+  EXPECT_FALSE(console->size_change());
+
+  // The slave is raw: bytes pass unchanged, no echo back to the master.
+  ASSERT_EQ(write(master->get(), "a\r\n", 3), 3);
+  char buf[8];
+  ASSERT_EQ(read(console->slave(), buf, sizeof buf), 3);
+  EXPECT_EQ(std::string(buf, 3), "a\r\n");
+  pollfd p{master->get(), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 100), 0);
+}
+
+}  // namespace
+}  // namespace runvm
