@@ -12,6 +12,26 @@
 #include "spec/base/log.h"
 
 namespace runvm::cli {
+namespace {
+
+bool shim_gone_within(const oci::ContainerState& s, std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (shim_alive(s) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return !shim_alive(s);
+}
+
+// The shim is the container: killing it takes the VM (PR_SET_PDEATHSIG)
+// and every process in it down. `grace`: how long it may take to exit first.
+Status end_shim(const oci::ContainerState& s, std::chrono::seconds grace) {
+  if (grace.count() > 0 && shim_gone_within(s, grace)) return {};
+  kill(static_cast<pid_t>(s.shim.pid), SIGKILL);
+  if (!shim_gone_within(s, std::chrono::seconds(10)))
+    return make_error("shim did not exit after SIGKILL");
+  return {};
+}
+
+}  // namespace
 
 Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   bool force = false;
@@ -46,13 +66,11 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
     if (!force && ct.state.status != oci::Status::kCreated)
       return make_error("cannot delete container " + ct.state.id +
                         " that is not stopped: " + std::string(oci::to_string(ct.state.status)));
-    // The shim is the container: killing it takes the VM (PR_SET_PDEATHSIG)
-    // and every process in it down.
-    kill(static_cast<pid_t>(ct.state.shim.pid), SIGKILL);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (shim_alive(ct.state) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (shim_alive(ct.state)) return make_error("shim did not exit after SIGKILL");
+    RUNVM_CHECK(end_shim(ct.state, std::chrono::seconds(0)));
+  } else if (shim_alive(ct.state)) {
+    // Stopped, but the shim may still be delivering the last output (it
+    // allows itself 5 s): let it, then end it. No process outlives delete.
+    RUNVM_CHECK(end_shim(ct.state, std::chrono::seconds(6)));
   }
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);

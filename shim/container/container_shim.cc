@@ -202,14 +202,14 @@ Result<int> ContainerShim::serve(int signal_fd) {
       auto r = agent.pump();
       if (!r.ok()) {
         log::error("agent: " + r.error().message);
-        return finish(SIGKILL);  // the guest side is gone: the process with it
+        return finish(SIGKILL, false);  // the guest side is gone: the process with it
       }
       continue;
     }
     if (fds[2].revents) {
       log::error("VM exited unexpectedly: " + vm_->console_tail(3));
       (void)vm_->wait();
-      return finish(SIGKILL);
+      return finish(SIGKILL, false);
     }
     if (fds[0].revents) {
       auto r = handle_control(control_.get());
@@ -228,13 +228,13 @@ Result<int> ContainerShim::serve(int signal_fd) {
   }
 }
 
-Result<int> ContainerShim::finish(int wait_status) {
+Result<int> ContainerShim::finish(int wait_status, bool drain) {
   write_status("stopped");
   // The container's end takes every other process in it along, as in runc.
   execs_->end_all(SIGKILL);
   // Output written before the exit is already queued towards us: let it drain.
-  if (out_ && !out_->wait_for(kDrainMs)) log::debug("stdout did not drain");
-  if (err_ && !err_->wait_for(kDrainMs)) log::debug("stderr did not drain");
+  if (drain && out_ && !out_->wait_for(kDrainMs)) log::debug("stdout did not drain");
+  if (drain && err_ && !err_->wait_for(kDrainMs)) log::debug("stderr did not drain");
   auto r = vm_->shutdown(5000);
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return wait_status;

@@ -43,7 +43,8 @@ class ContainerShim {
   Status handle_control(int listen_fd);
   Status dispatch(const std::string& request);
   void write_status(const char* status);
-  Result<int> finish(int wait_status);
+  // `drain`: false once the VM died, as its streams did.
+  Result<int> finish(int wait_status, bool drain = true);
 
   ContainerShimOptions opts_;
   std::unique_ptr<MicroVm> vm_;
