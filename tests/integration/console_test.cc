@@ -336,6 +336,12 @@ TEST_F(ExecTtyTest, TerminalFlagErrorsAreRuncs) {
   EXPECT_EQ(r.err,
             "runvm: exec et: cannot use console socket if runvm will not detach or allocate "
             "tty\n");
+  // In the foreground without any terminal (a new session has none).
+  auto argv = runvm({"exec", "-t", "et", "sh"});
+  argv.insert(argv.begin(), {"/usr/bin/setsid", "-w"});
+  r = run_command(argv);
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(r.err, "runvm: exec et: open /dev/tty: No such device or address\n");
   r = run_command(runvm({"exec", "-t", "--console-socket", "/nonexistent/sock", "et", "sh"}));
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
   EXPECT_EQ(r.err,
