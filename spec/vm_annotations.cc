@@ -94,7 +94,10 @@ std::optional<uint64_t> parse_byte_size(std::string_view s) {
 
 Result<VmSettings> parse_vm_annotations(const std::map<std::string, std::string>& annotations) {
   VmSettings s;
-  for (const auto& [key, value] : annotations) {
+  // Not a structured binding: clang before 16 cannot capture one in a lambda.
+  for (const auto& entry : annotations) {
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     if (!key.starts_with(kPrefix)) continue;
     std::string_view name = std::string_view(key).substr(kPrefix.size());
     auto fail = [&](const Error& e) { return make_error(where(key) + ": " + e.message); };
