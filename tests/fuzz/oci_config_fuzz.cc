@@ -1,5 +1,6 @@
 // Random bytes as config.json (with its runvm.io/* annotations) and as
-// runvm's state file: nothing may crash, errors stay one line, and a parsed config's derived values hold together.
+// runvm's state file: nothing may crash, errors stay one line, and a
+// parsed config's derived values hold together.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
