@@ -13,7 +13,7 @@
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/launch.h"
-#include "runtime/run_terminal.h"
+#include "runtime/run_foreground.h"
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
 #include "spec/base/wait_status.h"
@@ -36,26 +36,6 @@ void run_usage(FILE* out) {
           "  --keep                  do not delete the container after it exits\n"
           "  --no-pivot, --no-new-keyring  accepted for runc compatibility\n"
           "  --preserve-fds N        pass N extra fds (3..) to the container\n");
-}
-
-// Waits for the shim, passing on signals sent to us (not those the terminal
-// sent to the whole foreground group: the shim got those itself).
-Result<int> wait_forwarding(pid_t shim) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD})
-    sigaddset(&set, sig);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  while (true) {
-    int status;
-    pid_t r = waitpid(shim, &status, WNOHANG);
-    if (r == shim) return status;
-    if (r < 0 && errno != EINTR) return errno_error("wait for shim");
-    siginfo_t si;
-    timespec tick{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&set, &si, &tick);
-    if (sig > 0 && sig != SIGCHLD && si.si_code != SI_KERNEL) kill(shim, sig);
-  }
 }
 
 // Whether the bundle's process wants a terminal; create reports a bad bundle.
@@ -137,7 +117,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (!started.ok()) return abandon(std::move(started).error());
   if (detach) return 0;
 
-  auto status = master ? relay_console(shim, std::move(master), *host) : wait_forwarding(shim);
+  auto status = wait_for_shim(shim, std::move(master), host ? &*host : nullptr);
   host.reset();
   if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {

@@ -1,4 +1,4 @@
-#include "runtime/run_terminal.h"
+#include "runtime/run_foreground.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -99,13 +99,14 @@ Result<UniqueFd> ConsoleReceiver::take_master() {
   return receive_fd(conn.get());
 }
 
-Result<int> relay_console(pid_t shim, UniqueFd master, const HostTerminal& host) {
+Result<int> wait_for_shim(pid_t shim, UniqueFd master, const HostTerminal* host) {
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, shim, 0)));
   if (!pidfd) return errno_error("pidfd_open");
   ShimPeer peer(shim, std::move(pidfd), master.get());
-  RelayStreams s{STDIN_FILENO, master.get(), master.get(), STDOUT_FILENO};
+  RelayStreams s;
   RelayWindow window;
-  window.changed = [&host] { return host.size(); };
+  if (master) s = {STDIN_FILENO, master.get(), master.get(), STDOUT_FILENO};
+  if (host) window.changed = [host] { return host->size(); };
   return relay(s, peer, window);
 }
 

@@ -1,6 +1,7 @@
-// A foreground `runvm run` of a container with `terminal: true` and no
-// --console-socket, as runc does it: the shim sends the pty master to a
-// console socket of our own, and we relay it to the caller's terminal.
+// A foreground `runvm run` until its container exits: the shim's exit is
+// the container's and our signals are passed on. With `terminal: true` and
+// no --console-socket, as runc does it, the shim sends the pty master to a
+// console socket of our own and we relay it to the caller's terminal.
 #pragma once
 
 #include <sys/types.h>
@@ -31,8 +32,9 @@ class ConsoleReceiver {
   UniqueFd listener_;
 };
 
-// Relays `master` to our stdio with `host`'s size (raw already) until the
-// shim, our child, exits; returns its raw wait status.
-Result<int> relay_console(pid_t shim, UniqueFd master, const HostTerminal& host);
+// A foreground run's wait for the shim, our child, passing our signals on;
+// with a terminal, relays `master` to our stdio with `host`'s size (raw
+// already). Returns the shim's raw wait status.
+Result<int> wait_for_shim(pid_t shim, UniqueFd master = {}, const HostTerminal* host = nullptr);
 
 }  // namespace runvm::cli

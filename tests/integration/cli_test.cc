@@ -1,5 +1,6 @@
 // The rest of runc's command line on real microVMs: list, pause/resume, ps,
 // events, update, checkpoint/restore, hooks, global flags and --help.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -271,6 +272,34 @@ TEST_F(CliTest, FailingPoststartHookIsAWarning) {
   EXPECT_EQ(exit_code(r), 0) << r.err;
   EXPECT_NE(r.err.find("runvm: warning: poststart hook #0: exit status 7"), std::string::npos)
       << r.err;
+  expect_clean();
+}
+
+// A foreground run stands for the container: a signal sent to it reaches
+// the process, whose exit is run's.
+TEST_F(CliTest, ForegroundRunPassesSignalsOn) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sh", "-c",
+                     "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 1; done"}});
+  std::string out = io_.path() + "/fg.out";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    auto argv = runvm({"run", "-b", b.dir(), "sig"});
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 300 && slurp(out).find("ready") == std::string::npos; ++i) usleep(100 * 1000);
+  ASSERT_NE(slurp(out).find("ready"), std::string::npos);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 9) << status;
+  EXPECT_EQ(slurp(out), "ready\ngot-term\n");
   expect_clean();
 }
 
