@@ -92,7 +92,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);
   }
-  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv)));
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;

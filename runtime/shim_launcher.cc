@@ -21,7 +21,7 @@ Result<std::string> find_shim_binary() {
   return make_error("runvm-shim not found next to " + exe.string(), ENOENT);
 }
 
-Result<pid_t> launch_shim(std::vector<std::string> argv) {
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -31,9 +31,16 @@ Result<pid_t> launch_shim(std::vector<std::string> argv) {
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
 
+  UniqueFd devnull;
+  if (null_stdio) {
+    devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!devnull) return errno_error("open /dev/null");
+  }
   pid_t pid = fork();
   if (pid < 0) return errno_error("fork");
   if (pid == 0) {
+    if (devnull)
+      for (int fd = 0; fd <= 2; ++fd) dup2(devnull.get(), fd);
     // Only the report pipe crosses exec besides stdio.
     fcntl(wr.get(), F_SETFD, 0);
     execv(cargv[0], cargv.data());

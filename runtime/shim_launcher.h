@@ -1,8 +1,8 @@
 // Starts runvm-shim for a container. The shim inherits our stdio (that is
-// the container's stdio, as with runc) and stays our child: whoever runs
-// `runvm create` (conmon, containerd-shim) is its subreaper, so it must not
-// be double-forked away. It reports on a pipe once the VM is booted and the
-// container process is created, or why it failed.
+// the container's stdio, as with runc) unless the container has a terminal and stays our child:
+// whoever runs `runvm create` (conmon, containerd-shim) is its subreaper, so it must not be
+// double-forked away. It reports on a pipe once the VM is booted and the container process is
+// created, or why it failed.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +20,9 @@ Result<std::string> find_shim_binary();
 // Spawns `argv` (argv[0] = shim binary) with --ready-fd appended, waits for
 // its report and returns its pid. On failure the shim has exited and been
 // reaped, and the error is the shim's own message.
-Result<pid_t> launch_shim(std::vector<std::string> argv);
+// `null_stdio`: the shim gets /dev/null as stdio. For a terminal the
+// container's stdio is the pty, and like runc nothing may keep the caller's
+// pipes open: containerd's runc shim reads `create`'s output to EOF.
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio);
 
 }  // namespace runvm::cli

@@ -183,6 +183,52 @@ TEST(ConsoleTest, TerminalThroughTheConsoleSocket) {
   EXPECT_TRUE(root.entries().empty());
 }
 
+// containerd's runc shim (go-runc) reads `create`'s stdout and stderr to EOF
+// before it accepts the master: with a terminal, nothing runvm leaves
+// running may hold them.
+TEST(ConsoleTest, CreateWithConsoleSocketReleasesTheCallersPipes) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  TempDir root, sockdir;
+  Bundle b({.args = {"sh"}, .terminal = true});
+  std::string sock = sockdir.path() + "/console.sock";
+  UniqueFd listener = listen_console(sock);
+  ASSERT_TRUE(listener.valid());
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  UniqueFd out_r(out[0]), out_w(out[1]);
+  pid_t create = fork();
+  if (create == 0) {
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    execl(runvm_binary().c_str(), "runvm", "--root", root.path().c_str(), "create", "-b",
+          b.dir().c_str(), "--console-socket", sock.c_str(), "ct", nullptr);
+    _exit(127);
+  }
+  out_w.reset();
+  // EOF must come once create returned; a held pipe would keep it away.
+  std::string output;
+  bool eof = false;
+  for (int i = 0; i < 600 && !eof; ++i) {
+    pollfd p{out_r.get(), POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[512];
+    ssize_t n = read(out_r.get(), buf, sizeof buf);
+    if (n <= 0) eof = true;
+    if (n > 0) output.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(create, &status, 0), create);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << output;
+  EXPECT_TRUE(eof) << "create's stdout/stderr still open after 60 s: " << output;
+  int master = receive_fd(listener.get());
+  EXPECT_GE(master, 0);
+  if (master >= 0) close(master);
+  auto del =
+      testing::run_command({runvm_binary(), "--root", root.path(), "delete", "--force", "ct"});
+  EXPECT_EQ(del.status, 0) << del.err;
+  EXPECT_TRUE(root.entries().empty());
+}
+
 TEST(ConsoleTest, TerminalWithoutConsoleSocketIsRefusedLikeRunc) {
   RUNVM_REQUIRE_VM_ASSETS();
   TempDir root;
