@@ -157,6 +157,13 @@ wait_for() {
   return 1
 }
 
+# A process and all its descendants (a timed-out case's podman, ctr, ...).
+kill_tree() {
+  local p
+  for p in $(pgrep -P "$1"); do kill_tree "$p"; done
+  kill -TERM "$1" 2>/dev/null
+}
+
 # Runs every case_* function in definition order, each in a subshell with
 # errexit and a time limit, then checks nothing was left running.
 run_cases() {
@@ -168,7 +175,7 @@ run_cases() {
     (set -e; "$c") >"$T/case.out" 2>&1 &
     local pid=$!
     # The watchdog's sleep must not hold our stdout open once killed.
-    (exec >/dev/null 2>&1; sleep "${CASE_TIMEOUT:-180}"; kill -TERM $pid) &
+    (exec >/dev/null 2>&1; sleep "${CASE_TIMEOUT:-180}"; kill_tree $pid) &
     local watchdog=$!
     wait $pid
     rc=$?
