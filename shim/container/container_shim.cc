@@ -196,6 +196,9 @@ Result<int> ContainerShim::serve(int signal_fd) {
       if (auto size = console_->size_change()) {
         auto r = agent.resize(opts_.id, size->ws_row, size->ws_col);
         if (!r.ok()) log::debug("resize: " + r.error().message);
+        // The call may have read what made the agent's fd readable (the
+        // exit, say): poll again rather than block in pump() below.
+        continue;
       }
     }
     if (fds[1].revents) {

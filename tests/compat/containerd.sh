@@ -18,9 +18,8 @@ start_containerd 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' </dev/null
 C+=(-n "$NS")
 on_cleanup 'for t in $("${C[@]}" task ls -q 2>/dev/null); do "${C[@]}" task kill -s KILL $t; "${C[@]}" task delete -f $t; done >/dev/null 2>&1
   for c in $("${C[@]}" c ls -q 2>/dev/null); do "${C[@]}" c delete $c; done >/dev/null 2>&1
-  umount -R "$CD/state"/* 2>/dev/null
-  find /run/containerd/s /run/containerd/fifo -mindepth 1 -newer "$T/stamp" -delete 2>/dev/null
-  rmdir "$ROOT" 2>/dev/null'
+  pkill -KILL -f "containerd-shim-runc-v2 -namespace $NS " 2>/dev/null
+  find /run/containerd/s /run/containerd/fifo -mindepth 1 -newer "$T/stamp" -delete 2>/dev/null'
 EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/containerd.log"
   for f in "$CD"/state/io.containerd.runtime.v2.task/"$NS"/*/log.json; do
     [[ -f $f ]] && { echo "---- runvm log.json $f"; tail -n 10 "$f"; }; done'
@@ -54,7 +53,11 @@ case_run_exit_status() {
 
 case_run_tty() {
   local out rc=0
-  out=$(script -qec "${C[*]} run -t --rm --runc-binary $WRAPPER $IMG r2 sh -c 'tty; stty size; exit 4'" /dev/null </dev/null) || rc=$?
+  # ctr resizes the console right after the start, racing the exit: the
+  # shim once blocked there for good. (Whether the size lands before
+  # `stty` runs is that race, so it is not checked.)
+  out=$(script -qec "stty rows 29 cols 91; ${C[*]} run -t --rm --runc-binary $WRAPPER $IMG r2 sh -c 'tty; exit 4'" \
+    /dev/null </dev/null) || rc=$?
   expect_eq "$rc" 4 "-t exit status"
   expect_contains "$out" "/dev/pts/" "-t has a tty"
 }
@@ -67,6 +70,7 @@ case_detached_exec_ps_pause_kill_delete() {
   expect_eq "$rc" 5 "exec exit status"
   expect_eq "$out" ready "exec sees the container's files"
   rc=0
+  # (ctr sends the terminal's size only after the start: not checked here.)
   out=$(script -qec "${C[*]} task exec -t --exec-id e2 d1 sh -c 'tty; exit 6'" /dev/null </dev/null) || rc=$?
   expect_eq "$rc" 6 "exec -t exit status"
   expect_contains "$out" "/dev/pts/" "exec -t has a tty"

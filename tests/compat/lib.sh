@@ -46,10 +46,13 @@ cleanup() {
   for id in $("$RUNVM" --root "$ROOT" list -q 2>/dev/null); do
     "$RUNVM" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 || true
   done
+  rmdir "$ROOT" 2>/dev/null  # a suite's root outside $T (containerd's)
   pkill -KILL -f "runvm-shim .*$T" 2>/dev/null || true
   pkill -KILL -f "qemu-system.*$T" 2>/dev/null || true
   if [[ ${KEEP_COMPAT_DIR:-0} != 1 ]]; then
-    umount -R "$T"/* 2>/dev/null || true
+    # Deepest first: container rootfs mounts inside the engines' state dirs.
+    awk -v t="$T/" 'index($2, t) == 1 {print $2}' /proc/self/mounts | sort -r |
+      while read -r m; do umount -l "$m" 2>/dev/null; done
     rm -rf "$T" 2>/dev/null || true
   fi
 }

@@ -96,9 +96,11 @@ case_exec_it() {
   prun -d --name e2 "$IMG" sleep 1000 >/dev/null
   local out rc=0
   # script(1) gives podman a terminal, as a user's shell would.
-  out=$(script -qec "podman exec -it e2 sh -c 'tty; stty size; exit 6'" /dev/null </dev/null) || rc=$?
+  out=$(script -qec "stty rows 31 cols 97; podman exec -it e2 sh -c 'tty; stty size; exit 6'" \
+    /dev/null </dev/null) || rc=$?
   expect_eq "$rc" 6 "exec -it exit code"
   expect_contains "$out" "/dev/pts/" "exec -it has a tty"
+  expect_contains "$out" "31 97" "exec -it has the caller's terminal size"
   podman rm -f -t 0 e2 >/dev/null
 }
 
