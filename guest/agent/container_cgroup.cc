@@ -9,37 +9,10 @@
 #include <set>
 #include <sstream>
 
-#include "spec/base/unique_fd.h"
+#include "guest/agent/kernel_file.h"
 
 namespace runvm::agent {
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno_error("open " + path);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buf, sizeof buf)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("read " + path);
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-Status write_file(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return errno_error("open " + path);
-  ssize_t n;
-  do {
-    n = ::write(fd.get(), value.data(), value.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno_error("write " + path);
-  return {};
-}
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -59,7 +32,7 @@ Status write_limits(const std::string& dir, const proto::LinuxSpec& spec) {
   if (spec.pids_limit) {
     // runc: a negative limit means none.
     std::string v = *spec.pids_limit > 0 ? std::to_string(*spec.pids_limit) : "max";
-    RUNVM_CHECK(write_file(dir + "/pids.max", v).context("linux.resources.pids.limit"));
+    RUNVM_CHECK(write_kernel_file(dir + "/pids.max", v).context("linux.resources.pids.limit"));
   }
   for (size_t i = 0; i < spec.hugepage_limits.size(); ++i) {
     const proto::HugepageLimit& h = spec.hugepage_limits[i];
@@ -71,10 +44,10 @@ Status write_limits(const std::string& dir, const proto::LinuxSpec& spec) {
     if (!exists(file))
       return make_error(where + ".pageSize: the guest kernel has no " + h.page_size +
                         " huge pages");
-    RUNVM_CHECK(write_file(file, std::to_string(h.limit)).context(where));
+    RUNVM_CHECK(write_kernel_file(file, std::to_string(h.limit)).context(where));
     // Reservations count too where the kernel tracks them (as runc).
     std::string rsvd = dir + "/hugetlb." + h.page_size + ".rsvd.max";
-    if (exists(rsvd)) RUNVM_CHECK(write_file(rsvd, std::to_string(h.limit)).context(where));
+    if (exists(rsvd)) RUNVM_CHECK(write_kernel_file(rsvd, std::to_string(h.limit)).context(where));
   }
   return {};
 }
@@ -87,14 +60,15 @@ Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const s
     RUNVM_CHECK(check_available({}, spec));
     return ContainerCgroup();
   }
-  std::string controllers = RUNVM_TRY(read_file(root + "/cgroup.controllers"));
+  std::string controllers = RUNVM_TRY(read_kernel_file(root + "/cgroup.controllers"));
   std::set<std::string> available;
   std::istringstream words(controllers);
   for (std::string w; words >> w;) available.insert(w);
   RUNVM_CHECK(check_available(available, spec));
   // One at a time: a controller the kernel will not delegate must not keep
   // the others (and the limits asked for) from the container.
-  for (const auto& c : available) (void)write_file(root + "/cgroup.subtree_control", "+" + c);
+  for (const auto& c : available)
+    (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
   // Prefixed, so no id ("pids.max") can name an interface file; cut to
   // stay within NAME_MAX (one container per VM: a clash cannot happen).
   std::string dir = root + "/runvm-" + id.substr(0, 200);
@@ -113,7 +87,8 @@ ContainerCgroup::~ContainerCgroup() {
 
 Status enter_cgroup(const std::string& dir) {
   if (dir.empty()) return {};
-  RUNVM_CHECK(write_file(dir + "/cgroup.procs", "0").context("joining the container's cgroup"));
+  RUNVM_CHECK(
+      write_kernel_file(dir + "/cgroup.procs", "0").context("joining the container's cgroup"));
   if (::unshare(CLONE_NEWCGROUP) < 0) return errno_error("unshare cgroup namespace");
   return {};
 }
