@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "spec/base/json.h"
 #include "tests/integration/bundle_fixture.h"
@@ -21,12 +20,7 @@ using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -85,7 +79,7 @@ void add_hooks(const Bundle& b, const std::string& log, const std::vector<std::s
     w.end_object().end_array();
   }
   w.end_object();
-  std::string config = slurp(b.dir() + "/config.json");
+  std::string config = read_file(b.dir() + "/config.json");
   config.insert(config.rfind('}'), ",\"hooks\":" + w.str());
   std::ofstream(b.dir() + "/config.json") << config;
 }
@@ -130,7 +124,7 @@ TEST_F(CliTest, LogFileGetsRuncJsonAndStderrOneLine) {
                         "json", "state", "nope"});
   EXPECT_EQ(exit_code(r), 1);
   EXPECT_EQ(r.err, "runvm: state nope: container does not exist\n");
-  std::string line = slurp(log);
+  std::string line = read_file(log);
   ASSERT_FALSE(line.empty());
   EXPECT_EQ(line.back(), '\n');
   auto doc = json::Document::parse(line);
@@ -150,7 +144,7 @@ TEST_F(CliTest, LogFileGetsRuncJsonAndStderrOneLine) {
 TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
   RUNVM_REQUIRE_VM_ASSETS();
   Bundle b({.args = {"sleep", "1000"}});
-  ASSERT_EQ(detached("create -b " + b.dir() + " lc"), 0) << slurp(io_.path() + "/err");
+  ASSERT_EQ(detached("create -b " + b.dir() + " lc"), 0) << read_file(io_.path() + "/err");
   auto table = cli({"list"}).out;
   EXPECT_EQ(table.rfind("ID          PID         STATUS      BUNDLE", 0), 0u) << table;
   EXPECT_NE(table.find("lc          "), std::string::npos) << table;
@@ -224,16 +218,16 @@ TEST_F(CliTest, HooksRunAtTheirLifecyclePointsWithState) {
   add_hooks(
       b, log,
       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"});
-  ASSERT_EQ(detached("create -b " + b.dir() + " hk"), 0) << slurp(io_.path() + "/err");
+  ASSERT_EQ(detached("create -b " + b.dir() + " hk"), 0) << read_file(io_.path() + "/err");
   std::string pid = std::to_string(
       *(*(*json::Document::parse(cli({"state", "hk"}).out)).root().at("pid")).as_int());
-  std::string after_create = slurp(log);
+  std::string after_create = read_file(log);
   std::string creating = R"({"ociVersion":"1.0.2","id":"hk","status":"creating","pid":)" + pid +
                          R"(,"bundle":")" + b.dir() + "\"}\n";
   EXPECT_EQ(after_create,
             "prestart " + creating + "createRuntime " + creating + "createContainer " + creating);
   ASSERT_EQ(detached("start hk"), 0);
-  std::string after_start = slurp(log).substr(after_create.size());
+  std::string after_start = read_file(log).substr(after_create.size());
   EXPECT_NE(after_start.find("startContainer {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
                              "\"created\",\"pid\":" +
                              pid),
@@ -245,10 +239,10 @@ TEST_F(CliTest, HooksRunAtTheirLifecyclePointsWithState) {
       << after_start;
   EXPECT_EQ(after_start.find("poststop"), std::string::npos);
   ASSERT_EQ(exit_code(cli({"delete", "--force", "hk"})), 0);
-  EXPECT_NE(slurp(log).find("poststop {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
-                            "\"stopped\",\"bundle\""),
+  EXPECT_NE(read_file(log).find("poststop {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"
+                                "\"stopped\",\"bundle\""),
             std::string::npos)
-      << slurp(log);
+      << read_file(log);
   expect_clean();
 }
 
@@ -257,7 +251,7 @@ TEST_F(CliTest, FailingCreateRuntimeHookFailsCreateAndCleansUp) {
   Bundle b({.args = {"sleep", "1000"}});
   add_hooks(b, io_.path() + "/hooks.log", {"createRuntime"}, "createRuntime");
   ASSERT_NE(detached("create -b " + b.dir() + " bad"), 0);
-  std::string err = slurp(io_.path() + "/err");
+  std::string err = read_file(io_.path() + "/err");
   EXPECT_EQ(err,
             "runvm: create bad: createRuntime hook #0: exit status 7, stdout: , stderr: "
             "hook-says-no\n");
@@ -293,13 +287,14 @@ TEST_F(CliTest, ForegroundRunPassesSignalsOn) {
     execv(cargv[0], cargv.data());
     _exit(127);
   }
-  for (int i = 0; i < 300 && slurp(out).find("ready") == std::string::npos; ++i) usleep(100 * 1000);
-  ASSERT_NE(slurp(out).find("ready"), std::string::npos);
+  for (int i = 0; i < 300 && read_file(out).find("ready") == std::string::npos; ++i)
+    usleep(100 * 1000);
+  ASSERT_NE(read_file(out).find("ready"), std::string::npos);
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 9) << status;
-  EXPECT_EQ(slurp(out), "ready\ngot-term\n");
+  EXPECT_EQ(read_file(out), "ready\ngot-term\n");
   expect_clean();
 }
 

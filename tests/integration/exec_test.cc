@@ -18,10 +18,7 @@ using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::read_file;
 
 class ExecTest : public ::testing::Test {
  protected:

@@ -30,6 +30,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole file ("" if it cannot be read): for expectations and messages.
+std::string read_file(const std::string& path);
+
 MicroVmConfig vm_config(const std::string& state_dir);
 bool process_exists(pid_t pid);
 // Names of qemu-system processes whose command line mentions `needle`.
