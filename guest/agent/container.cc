@@ -74,16 +74,13 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   pid_t pid = ::fork();
   if (pid < 0) return refuse(errno_error("fork"));
   if (pid == 0) run_container_init(plan);
-  c->pid_ = pid;
+  c->proc_.forked(pid);
   child_sync.reset();
   stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
 
   InitReport report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind != InitReport::kReady) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    c->status_ = 0;  // reaped here: nothing to report, nothing to kill
-    c->exit_reported_ = true;
+    c->proc_.kill_and_reap();
     if (report.kind == InitReport::kTimedOut) report.message = "container process setup timed out";
     if (report.kind == InitReport::kClosed) report.message = "container process died during setup";
     Refusal r{make_error(proto::printable(report.message))};
@@ -96,20 +93,17 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (proc.terminal) {
     auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
     if (!relays.ok()) return refuse(std::move(relays).error().wrap("terminal relay"));
-    c->output_ = std::move(relays->output);
-    c->input_ = std::move(relays->input);
-    c->pty_master_ = std::move(stdio->pty.master);
+    c->proc_.attach_terminal(std::move(*relays), std::move(stdio->pty.master));
   }
   return c;
 }
 
-Container::~Container() {
-  // Only at agent exit or when replaced after its exit: never leave it behind.
-  if (pid_ > 0 && !status_) ::kill(pid_, SIGKILL);
-}
+// Only at agent exit or when replaced after its exit; proc_ kills a process
+// still running.
+Container::~Container() = default;
 
 Status Container::start() {
-  if (status_) return make_error("cannot start a container that has stopped");
+  if (proc_.exited()) return make_error("cannot start a container that has stopped");
   if (!sync_) return make_error("cannot start an already running container");
   UniqueFd sync = std::move(sync_);
   const char go = init_sync::kStart;
@@ -123,30 +117,20 @@ Status Container::start() {
   return {};
 }
 
-Status Container::signal(int sig) {
-  if (status_) return make_error("container \"" + id_ + "\" is not running");
-  if (::kill(pid_, sig) < 0) return errno_error("kill");
-  return {};
-}
+Status Container::signal(int sig) { return proc_.signal(sig); }
 
-Status Container::resize(uint16_t rows, uint16_t cols) {
-  if (!pty_master_) return make_error("container \"" + id_ + "\" has no terminal");
-  return set_window_size(pty_master_.get(), rows, cols);
-}
+Status Container::resize(uint16_t rows, uint16_t cols) { return proc_.resize(rows, cols); }
 
 void Container::on_reaped(int status) {
-  status_ = status;
+  proc_.on_reaped(status);
   sync_.reset();
-  // Pull in what the process wrote before it exited; the exit waits for it.
-  if (output_) output_->pump();
   root_.unmount();
 }
 
 std::optional<proto::Exit> Container::take_exit() {
-  if (!status_ || exit_reported_) return std::nullopt;
-  if (output_ && !output_->quiescent()) return std::nullopt;
-  exit_reported_ = true;
-  return proto::Exit{id_, static_cast<uint32_t>(*status_)};
+  auto status = proc_.take_exit_status();
+  if (!status) return std::nullopt;
+  return proto::Exit{id_, static_cast<uint32_t>(*status)};
 }
 
 }  // namespace runvm::agent

@@ -13,6 +13,7 @@
 
 #include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_root.h"
+#include "guest/agent/guest_process.h"
 #include "guest/agent/relay.h"
 #include "guest/protocol/container_messages.h"
 #include "shim/loop/event_loop.h"
@@ -42,12 +43,12 @@ class Container {
   ~Container();
 
   const std::string& id() const { return id_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return proc_.pid(); }
   // The container's seccomp profile: exec'd processes get it too, as in runc.
   const std::optional<proto::Seccomp>& seccomp() const { return seccomp_; }
   // Its cgroup in the agent's view; exec'd processes join it. Empty: none.
   const std::string& cgroup_dir() const { return cgroup_ ? cgroup_->path() : kNone; }
-  bool exited() const { return status_.has_value(); }
+  bool exited() const { return proc_.exited(); }
 
   // Lets the process execve; ok once it did.
   Status start();
@@ -61,18 +62,15 @@ class Container {
   std::optional<proto::Exit> take_exit();
 
  private:
-  Container(std::string id, ContainerRoot root) : id_(std::move(id)), root_(std::move(root)) {}
+  Container(std::string id, ContainerRoot root)
+      : id_(std::move(id)), root_(std::move(root)), proc_("container \"" + id_ + "\"") {}
 
   static inline const std::string kNone;
   std::string id_;
   ContainerRoot root_;
   std::optional<ContainerCgroup> cgroup_;
-  pid_t pid_ = -1;
-  UniqueFd sync_;        // until started
-  UniqueFd pty_master_;  // terminal only
-  std::unique_ptr<Relay> output_, input_;
-  std::optional<int> status_;
-  bool exit_reported_ = false;
+  UniqueFd sync_;  // until started; outlives proc_, which kills first
+  GuestProcess proc_;
   std::optional<proto::Seccomp> seccomp_;
 };
 

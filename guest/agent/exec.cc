@@ -74,74 +74,53 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   pid_t pid = ::fork();
   if (pid < 0) return refuse(errno_error("fork"));
   if (pid == 0) run_container_init(plan);
-  e->pid_ = pid;
+  e->proc_.forked(pid);
   child_sync.reset();
   stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
-  auto reap = [&] {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    e->status_ = 0;  // reaped here: nothing to report, nothing to kill
-    e->exit_reported_ = true;
-  };
 
   InitReport report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind != InitReport::kReady) {
-    reap();
+    e->proc_.kill_and_reap();
     return refusal_of(report);
   }
   // Relays before execve: a terminal process may write at once.
   if (proc.terminal) {
     auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
     if (!relays.ok()) {
-      reap();
+      e->proc_.kill_and_reap();
       return refuse(std::move(relays).error().wrap("terminal relay"));
     }
-    e->output_ = std::move(relays->output);
-    e->input_ = std::move(relays->input);
-    e->pty_master_ = std::move(stdio->pty.master);
+    e->proc_.attach_terminal(std::move(*relays), std::move(stdio->pty.master));
   }
 
   const char go = init_sync::kStart;
   if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1) {
-    reap();
+    e->proc_.kill_and_reap();
     return refuse(errno_error("exec process is gone"));
   }
   // EOF: the close-on-exec end went with a successful execve (or the
   // process was killed meanwhile: its exit event follows).
   report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind == InitReport::kFailed || report.kind == InitReport::kTimedOut) {
-    reap();
+    e->proc_.kill_and_reap();
     return refusal_of(report);
   }
   return e;
 }
 
-ExecProcess::~ExecProcess() {
-  // Only when the agent ends: never leave the process behind.
-  if (pid_ > 0 && !status_) ::kill(pid_, SIGKILL);
-}
+// Only when the agent ends; proc_ kills a process still running.
+ExecProcess::~ExecProcess() = default;
 
-Status ExecProcess::signal(int sig) {
-  if (status_) return make_error("exec process \"" + exec_id_ + "\" is not running");
-  if (::kill(pid_, sig) < 0) return errno_error("kill");
-  return {};
-}
+Status ExecProcess::signal(int sig) { return proc_.signal(sig); }
 
-Status ExecProcess::resize(uint16_t rows, uint16_t cols) {
-  if (!pty_master_) return make_error("exec process \"" + exec_id_ + "\" has no terminal");
-  return set_window_size(pty_master_.get(), rows, cols);
-}
+Status ExecProcess::resize(uint16_t rows, uint16_t cols) { return proc_.resize(rows, cols); }
 
-void ExecProcess::on_reaped(int status) {
-  status_ = status;
-  if (output_) output_->pump();  // what it wrote before exiting goes first
-}
+void ExecProcess::on_reaped(int status) { proc_.on_reaped(status); }
 
 std::optional<proto::ExecExit> ExecProcess::take_exit() {
-  if (!status_ || exit_reported_) return std::nullopt;
-  if (output_ && !output_->quiescent()) return std::nullopt;
-  exit_reported_ = true;
-  return proto::ExecExit{container_id_, exec_id_, static_cast<uint32_t>(*status_)};
+  auto status = proc_.take_exit_status();
+  if (!status) return std::nullopt;
+  return proto::ExecExit{container_id_, exec_id_, static_cast<uint32_t>(*status)};
 }
 
 }  // namespace runvm::agent

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "guest/agent/container.h"
+#include "guest/agent/guest_process.h"
 #include "guest/agent/relay.h"
 #include "guest/protocol/exec_messages.h"
 #include "shim/loop/event_loop.h"
@@ -32,8 +33,8 @@ class ExecProcess {
       std::function<void()> on_progress);
   ~ExecProcess();
 
-  pid_t pid() const { return pid_; }
-  bool exited() const { return status_.has_value(); }
+  pid_t pid() const { return proc_.pid(); }
+  bool exited() const { return proc_.exited(); }
   Status signal(int sig);
   Status resize(uint16_t rows, uint16_t cols);
 
@@ -44,14 +45,12 @@ class ExecProcess {
 
  private:
   ExecProcess(std::string container_id, std::string exec_id)
-      : container_id_(std::move(container_id)), exec_id_(std::move(exec_id)) {}
+      : container_id_(std::move(container_id)),
+        exec_id_(std::move(exec_id)),
+        proc_("exec process \"" + exec_id_ + "\"") {}
 
   std::string container_id_, exec_id_;
-  pid_t pid_ = -1;
-  UniqueFd pty_master_;  // terminal only
-  std::unique_ptr<Relay> output_, input_;
-  std::optional<int> status_;
-  bool exit_reported_ = false;
+  GuestProcess proc_;
 };
 
 }  // namespace runvm::agent

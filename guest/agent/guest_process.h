@@ -1,0 +1,55 @@
+// What the agent holds of a process it forked for the host, a container's
+// main process or an exec'd one: its pid, terminal, output relays and wait
+// status. Both kinds are signalled, resized, reaped and report their exit
+// by the same rules, here.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "guest/agent/process_io.h"
+#include "spec/base/result.h"
+#include "spec/base/unique_fd.h"
+
+namespace runvm::agent {
+
+class GuestProcess {
+ public:
+  // `what` names the process in errors: `container "c1"`, `exec process "e1"`.
+  explicit GuestProcess(std::string what) : what_(std::move(what)) {}
+  // A process still running is killed: the agent never leaves one behind.
+  ~GuestProcess();
+  GuestProcess(const GuestProcess&) = delete;
+  GuestProcess& operator=(const GuestProcess&) = delete;
+
+  void forked(pid_t pid) { pid_ = pid; }
+  // Its set-up failed: kill and reap it here; it has no exit to report.
+  void kill_and_reap();
+  // A terminal: the relays of its pty, and the master to resize.
+  void attach_terminal(TerminalRelays relays, UniqueFd pty_master);
+
+  pid_t pid() const { return pid_; }
+  bool exited() const { return status_.has_value(); }
+  Status signal(int sig) const;
+  Status resize(uint16_t rows, uint16_t cols) const;
+
+  // The agent reaped it: record the status and pull in what it wrote
+  // before exiting, which goes to the host first.
+  void on_reaped(int status);
+  // The wait status to report now, once: it was reaped and its terminal
+  // output has been delivered.
+  std::optional<int> take_exit_status();
+
+ private:
+  std::string what_;
+  pid_t pid_ = -1;
+  UniqueFd pty_master_;  // terminal only
+  TerminalRelays relays_;
+  std::optional<int> status_;
+  bool exit_reported_ = false;
+};
+
+}  // namespace runvm::agent
