@@ -94,6 +94,11 @@ Status ContainerShim::boot() {
   vm.port_handlers.emplace_back(kStdoutPort, out.handler);
   if (!terminal) vm.port_handlers.emplace_back(kStderrPort, err.handler);
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
+  // Which kernel and agent answered, and how fast: the proof, in the log,
+  // that this container runs in its own VM (the compat suites check it).
+  log::info("VM up in " + std::to_string(static_cast<long>(vm_->boot_to_agent_ms())) +
+            " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
+            proto::printable(vm_->hello().agent, 64));
 
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));

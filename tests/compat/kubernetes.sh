@@ -7,6 +7,8 @@
 # usage: kubernetes.sh /path/to/runvm
 source "$(dirname "$0")/lib.sh"
 require_tools containerd ctr containerd-shim-runc-v2
+# These cases check configuration; no container runs (pods are future work).
+PROVE_VM=0
 
 DOCS=$(cd "$(dirname "$0")/../../docs/kubernetes" && pwd)
 make_wrapper

@@ -60,23 +60,53 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The engines call this instead of runvm: it pins --root to our private
-# dir and keeps each container's shim log and guest console before
-# `delete` removes its state dir, for diagnostics.
+# dir (an engine's own --root, as containerd's runc shim passes, comes later
+# and wins), records every container it creates, and keeps each container's
+# shim log and guest console before `delete` removes its state dir: the logs
+# for diagnostics, the shim log as proof that the container ran in our VM.
 make_wrapper() {
-  mkdir -p "$T/bin" "$T/logs" "$ROOT"
+  mkdir -p "$T/bin" "$T/logs" "$T/proof" "$ROOT"
   cat >"$T/bin/runvm" <<EOF
 #!/bin/sh
-for a in "\$@"; do last=\$a; done
-case " \$* " in
-  *" delete "*)
+root="$ROOT" prev= verb=
+for a in "\$@"; do
+  [ "\$prev" = --root ] && root=\$a
+  case "\$a" in create|run|delete) [ -z "\$verb" ] && verb=\$a ;; esac
+  prev=\$a last=\$a
+done
+case "\$verb" in
+  create|run) echo "\$last" >>"$T/proof/created" ;;
+  delete)
     for f in shim.log console.log; do
-      [ -f "$ROOT/\$last/\$f" ] && cp "$ROOT/\$last/\$f" "$T/logs/\$last.\$f"
-    done ;;
+      [ -f "\$root/\$last/\$f" ] && cp "\$root/\$last/\$f" "$T/logs/\$last.\$f"
+    done
+    [ -f "\$root/\$last/shim.log" ] && cp "\$root/\$last/shim.log" "$T/proof/\$last.shim.log" ;;
 esac
 exec "$RUNVM" --root "$ROOT" --log "$T/logs/runvm.log" "\$@"
 EOF
   chmod +x "$T/bin/runvm"
   WRAPPER=$T/bin/runvm
+}
+
+# Proof that runvm, not another runtime, ran this case's containers: at
+# least one was created through the wrapper, and the shim of each logged
+# the hello of an agent on runvm's guest kernel (CONFIG_LOCALVERSION -runvm).
+# A suite whose cases create no container sets PROVE_VM=0.
+prove_ran_in_vm() {
+  [[ ${PROVE_VM:-1} == 1 ]] || return 0
+  if [[ ! -s $T/proof/created ]]; then
+    echo "FAIL proof: no container was created through runvm in this case"
+    return 1
+  fi
+  local id log
+  for id in $(sort -u "$T/proof/created"); do
+    log=$T/proof/$id.shim.log
+    [[ -f $log ]] || log=$(ls "$ROOT/$id/shim.log" 2>/dev/null)
+    if [[ -z $log ]] || ! grep -q 'guest kernel [^ ]*-runvm' "$log"; then
+      echo "FAIL proof: container $id has no shim log showing runvm's guest kernel"
+      return 1
+    fi
+  done
 }
 
 # A busybox-static root filesystem in $1.
@@ -174,8 +204,8 @@ run_cases() {
   for c in $(declare -F | awk '{print $3}' | grep '^case_'); do
     [[ -n ${COMPAT_CASES:-} && ! $c =~ $COMPAT_CASES ]] && continue
     start=$SECONDS
-    rm -f "$T"/logs/*  # diagnostics show this case's logs only
-    (set -e; "$c") >"$T/case.out" 2>&1 &
+    rm -f "$T"/logs/* "$T"/proof/*  # diagnostics and proof: this case's only
+    (set -e; "$c"; prove_ran_in_vm) >"$T/case.out" 2>&1 &
     local pid=$!
     # The watchdog's sleep must not hold our stdout open once killed.
     (exec >/dev/null 2>&1; sleep "${CASE_TIMEOUT:-180}"; kill_tree $pid) &

@@ -49,15 +49,50 @@ podman import -q --change 'CMD ["/bin/sh"]' "$T/busybox.tar" "$IMG" >/dev/null |
   exit 1
 }
 
+# A real Debian image with Node.js and Python (debootstrap, cached under RUNVM_CACHE).
+DEB_TAR=$("$(dirname "$0")/../images/debian_image.sh" nodejs python3) || {
+  log "building the Debian test image failed"
+  exit 1
+}
+DEB=localhost/debian-node-python:compat
+podman import -q --change 'CMD ["/bin/bash"]' "$DEB_TAR" "$DEB" >/dev/null || {
+  log "podman import $DEB_TAR failed"
+  exit 1
+}
+
 prun() { podman run --network none "$@"; }
 
 case_run_rm_exit_code() {
   local out rc=0
-  out=$(prun --rm "$IMG" sh -c 'echo out; echo err >&2; exit 7' 2>"$T/err") || rc=$?
+  out=$(prun --rm "$IMG" sh -c 'echo out; uname -r; echo err >&2; exit 7' 2>"$T/err") || rc=$?
   expect_eq "$rc" 7 "exit code"
-  expect_eq "$out" out "stdout"
+  expect_eq "${out%%$'\n'*}" out "stdout"
+  # The guest's own kernel, not the host's.
+  expect_contains "${out#*$'\n'}" "-runvm" "uname -r in the container"
   expect_eq "$(cat "$T/err")" err "stderr"
   expect_eq "$(podman ps -aq)" "" "--rm removed the container"
+}
+
+# Real programs print as under runc: Node's libuv only writes to stdout when
+# it is a pipe, file or tty it knows (it once got an AF_VSOCK socket and
+# dropped every byte); to a pipe, to a file, and from Python too.
+case_real_programs_print() {
+  local out rc=0
+  out=$(prun --rm "$DEB" node -e 'console.log("hello from node " + process.version)') || rc=$?
+  expect_eq "$rc" 0 "node exit status"
+  expect_contains "$out" "hello from node v" "node's stdout (pipe)"
+  out=$(prun --rm "$DEB" node -e 'process.stdout.write("x".repeat(1 << 20)); process.exit(0)' | wc -c)
+  expect_eq "$out" 1048576 "node: 1 MiB written then exit, all of it arrives"
+  out=$(prun --rm "$DEB" node -e 'console.error("to stderr"); process.exitCode = 3' 2>&1) || rc=$?
+  expect_eq "$rc" 3 "node exitCode"
+  expect_eq "$out" "to stderr" "node's stderr"
+  rc=0
+  out=$(prun --rm "$DEB" python3 -c 'import sys, platform; print("python", platform.release()); sys.exit(5)') || rc=$?
+  expect_eq "$rc" 5 "python exit status"
+  expect_contains "$out" "python " "python's stdout"
+  expect_contains "$out" "-runvm" "python sees the guest kernel"
+  prun --rm -v "$T/vol:/out" "$DEB" sh -c 'node -e "console.log(1)" > /out/node.txt'
+  expect_eq "$(cat "$T/vol/node.txt")" 1 "node to a file in a volume"
 }
 
 case_detached_ps_logs_stop_rm() {
