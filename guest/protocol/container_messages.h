@@ -70,12 +70,28 @@ struct Process {
   bool operator==(const Process&) const = default;
 };
 
-// Host vsock ports the agent dials for each stdio stream; 0 = /dev/null.
-// With a terminal, stdout carries the pty output and stderr is unused.
+// What a stdio stream is to the process in the guest: the kind of the host
+// fd it stands for (stdio_kind.h), so that programs which branch on
+// fstat/isatty behave as under runc. The agent relays between a guest
+// object of this kind and the stream.
+enum class StdioKind {
+  kPipe,    // a pipe
+  kSocket,  // a unix socketpair (SOCK_STREAM)
+  kTty,     // a pty in raw mode (a host terminal without process.terminal)
+};
+std::string_view stdio_kind_name(StdioKind k);
+
+// Host vsock ports the agent dials for each stdio stream (0: no stream, the
+// process gets /dev/null) and what the process gets for each. With a
+// terminal, stdout carries the pty output, stderr is unused and the kinds
+// do not apply.
 struct StdioPorts {
   uint32_t stdin_port = 0;
   uint32_t stdout_port = 0;
   uint32_t stderr_port = 0;
+  StdioKind stdin_kind = StdioKind::kPipe;
+  StdioKind stdout_kind = StdioKind::kPipe;
+  StdioKind stderr_kind = StdioKind::kPipe;
   bool operator==(const StdioPorts&) const = default;
 };
 

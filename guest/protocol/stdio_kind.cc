@@ -1,0 +1,21 @@
+#include "guest/protocol/stdio_kind.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace runvm::proto {
+
+std::optional<StdioKind> stdio_kind_of_fd(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) < 0) return std::nullopt;
+  if (S_ISFIFO(st.st_mode)) return StdioKind::kPipe;
+  if (S_ISSOCK(st.st_mode)) return StdioKind::kSocket;
+  if (S_ISCHR(st.st_mode)) {
+    if (major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) return std::nullopt;  // /dev/null
+    if (::isatty(fd)) return StdioKind::kTty;
+  }
+  return StdioKind::kPipe;
+}
+
+}  // namespace runvm::proto

@@ -1,0 +1,17 @@
+// Which StdioKind stands for a host fd: what the process gets in the guest
+// for the stdio its caller gave runvm (runc hands the fd itself over).
+#pragma once
+
+#include <optional>
+
+#include "guest/protocol/container_messages.h"
+
+namespace runvm::proto {
+
+// nullopt: no stream at all, the process gets the guest's /dev/null (for
+// /dev/null, and for a closed fd). A FIFO is a pipe, a socket a socket, a
+// terminal a tty; anything else (a regular file, another device) is relayed
+// through a pipe.
+std::optional<StdioKind> stdio_kind_of_fd(int fd);
+
+}  // namespace runvm::proto
