@@ -28,10 +28,14 @@ using testing::runvm_binary;
 using testing::TempDir;
 
 constexpr char kRunc[] = "/usr/sbin/runc";
-// runc needs the namespaces a real config has; runvm accepts them.
+// runc needs the namespaces and mounts a real config has (a terminal needs
+// devpts); runvm accepts them.
 constexpr char kNamespaces[] =
     R"("linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]},)"
-    R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
+    R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"},)"
+    R"({"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]},)"
+    R"({"destination":"/dev/pts","type":"devpts","source":"devpts",)"
+    R"("options":["newinstance","ptmxmode=0666","mode=0620"]}])";
 
 struct Pipe {
   UniqueFd r, w;
