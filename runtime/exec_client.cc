@@ -104,7 +104,8 @@ Result<StdioListeners> listen_stdio(const std::string& vsock_path) {
 }
 
 // As runc exec: detached, the process gets our stdio itself, so the same
-// kind of fd in the guest and no stream for /dev/null (stdio_kind.h); in
+// kind of fd in the guest (a regular file excepted: a pipe) and no stream
+// for /dev/null (stdio_kind.h); in
 // the foreground runc copies through pipes of its own: pipes. A terminal's
 // pty carries stdin and stdout both.
 void choose_kinds(proto::StdioPorts& ports, bool terminal, bool detach) {
@@ -115,6 +116,9 @@ void choose_kinds(proto::StdioPorts& ports, bool terminal, bool detach) {
              : !detach ? std::optional(proto::StdioKind::kPipe)
                        : proto::stdio_kind_of_fd(fd);
     if (terminal && fd == 2) k.reset();
+    // A file would need a share of ours in the VM: it is relayed instead.
+    if (k == proto::StdioKind::kFile || k == proto::StdioKind::kAppendFile)
+      k = proto::StdioKind::kPipe;
     if (k)
       *kind[fd] = *k;
     else

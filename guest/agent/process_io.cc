@@ -4,12 +4,15 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "guest/agent/process_init.h"
+#include "guest/protocol/constants.h"
 
 namespace runvm::agent {
 
@@ -65,6 +68,31 @@ Status open_stream_object(proto::StdioKind kind, bool input, UniqueFd& child, Un
   return make_error("unknown stdio kind");
 }
 
+bool is_file(proto::StdioKind k) {
+  return k == proto::StdioKind::kFile || k == proto::StdioKind::kAppendFile;
+}
+
+// The host's stdio file `i`, on the stdio share (mounted once, outside any
+// container's root), opened as the host's is.
+Result<UniqueFd> open_stdio_file(int i, proto::StdioKind kind) {
+  static constexpr char kDir[] = "/run/runvm/stdio";
+  constexpr long kFuseSuperMagic = 0x65735546;
+  struct statfs sf;
+  if (::statfs(kDir, &sf) < 0 || sf.f_type != kFuseSuperMagic) {
+    ::mkdir("/run/runvm", 0755);
+    ::mkdir(kDir, 0700);
+    if (::mount(proto::kStdioShareTag, kDir, "virtiofs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                nullptr) < 0)
+      return errno_error(std::string("mounting the stdio share on ") + kDir);
+  }
+  int flags = i == 0 ? O_RDONLY : O_WRONLY;
+  if (kind == proto::StdioKind::kAppendFile) flags |= O_APPEND;
+  std::string path = std::string(kDir) + "/" + std::to_string(i);
+  UniqueFd fd(::open(path.c_str(), flags | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return errno_error("open " + path);
+  return fd;
+}
+
 }  // namespace
 
 Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
@@ -86,7 +114,9 @@ Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
     for (int& fd : s.fds) fd = s.pty.slave.get();
   } else {
     for (int i = 0; i < 3; ++i) {
-      if (port[i] == 0)
+      if (is_file(kind[i]))
+        s.child[i] = RUNVM_TRY(open_stdio_file(i, kind[i]).context(kNames[i]));
+      else if (port[i] == 0)
         s.child[i] = RUNVM_TRY(open_null());
       else
         RUNVM_CHECK(open_stream_object(kind[i], i == 0, s.child[i], s.local[i]).context(kNames[i]));
@@ -95,8 +125,9 @@ Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
   }
   // As runc's fixStdioPermissions: the user owns its stdio (uid only), so
   // it can reopen it (/proc/self/fd/N, /dev/stdout) after dropping root.
+  // The host's files stay the host's.
   for (int i = 0; i < 3; ++i) {
-    if (!process.terminal && port[i] == 0) continue;
+    if (!process.terminal && (port[i] == 0 || is_file(kind[i]))) continue;
     if (::fchown(s.fds[i], process.user.uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL &&
         errno != EPERM)
       return errno_error(std::string("chown ") + kNames[i]);

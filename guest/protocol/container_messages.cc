@@ -98,6 +98,10 @@ std::string_view stdio_kind_name(StdioKind k) {
       return "socket";
     case StdioKind::kTty:
       return "tty";
+    case StdioKind::kFile:
+      return "file";
+    case StdioKind::kAppendFile:
+      return "append_file";
   }
   return "pipe";
 }
@@ -111,12 +115,13 @@ Status parse_stream(const json::Value& v, const std::string& name, uint32_t& por
   auto field = RUNVM_TRY(v.get(name + "_kind"));
   if (!field) return {};
   std::string text = RUNVM_TRY(field->as_string());
-  for (StdioKind k : {StdioKind::kPipe, StdioKind::kSocket, StdioKind::kTty})
+  for (StdioKind k : {StdioKind::kPipe, StdioKind::kSocket, StdioKind::kTty, StdioKind::kFile,
+                      StdioKind::kAppendFile})
     if (text == stdio_kind_name(k)) {
       kind = k;
       return {};
     }
-  return field->error("must be pipe, socket or tty");
+  return field->error("must be pipe, socket, tty, file or append_file");
 }
 
 }  // namespace

@@ -78,11 +78,17 @@ enum class StdioKind {
   kPipe,    // a pipe
   kSocket,  // a unix socketpair (SOCK_STREAM)
   kTty,     // a pty in raw mode (a host terminal without process.terminal)
+  // A regular file: the host's own, served on the kStdioShareTag share (no
+  // port, no stream), opened write-only with or without O_APPEND (stdin:
+  // read-only) as the host's is.
+  kFile,
+  kAppendFile,
 };
 std::string_view stdio_kind_name(StdioKind k);
 
 // Host vsock ports the agent dials for each stdio stream (0: no stream, the
-// process gets /dev/null) and what the process gets for each. With a
+// process gets /dev/null unless it is a file) and what the process gets for
+// each. With a
 // terminal, stdout carries the pty output, stderr is unused and the kinds
 // do not apply.
 struct StdioPorts {

@@ -26,7 +26,7 @@ Create full_create() {
   c.process.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}, {"RLIMIT_CORE", 0, UINT64_MAX}};
   c.process.no_new_privileges = true;
   c.process.console_size = ConsoleSize{24, 80};
-  c.stdio = {5001, 5002, 0, StdioKind::kTty, StdioKind::kSocket, StdioKind::kPipe};
+  c.stdio = {5001, 5002, 0, StdioKind::kTty, StdioKind::kSocket, StdioKind::kAppendFile};
   return c;
 }
 
@@ -82,8 +82,8 @@ TEST(ContainerMessages, HostileCreatesNameThePath) {
        "process.console_size.rows: must be at most 65535"},
       {head + R"("process":{"args":["a"]},"stdio":{"stdin_port":4294967296}})",
        "stdio.stdin_port: must be at most 4294967295"},
-      {head + R"("process":{"args":["a"]},"stdio":{"stdout_port":1,"stdout_kind":"file"}})",
-       "stdio.stdout_kind: must be pipe, socket or tty"},
+      {head + R"("process":{"args":["a"]},"stdio":{"stdout_port":1,"stdout_kind":"fifo"}})",
+       "stdio.stdout_kind: must be pipe, socket, tty, file or append_file"},
       {head + R"("process":{"args":["a"]},"stdio":{"stderr_kind":3}})",
        "stdio.stderr_kind: must be a string"},
       {R"({"type":"create","id":1,"container_id":"../x","rootfs":{"tag":"t"},"process":{}})",

@@ -1,5 +1,6 @@
 #include "guest/protocol/stdio_kind.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -11,6 +12,10 @@ std::optional<StdioKind> stdio_kind_of_fd(int fd) {
   if (::fstat(fd, &st) < 0) return std::nullopt;
   if (S_ISFIFO(st.st_mode)) return StdioKind::kPipe;
   if (S_ISSOCK(st.st_mode)) return StdioKind::kSocket;
+  if (S_ISREG(st.st_mode)) {
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_APPEND) ? StdioKind::kAppendFile : StdioKind::kFile;
+  }
   if (S_ISCHR(st.st_mode)) {
     if (major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) return std::nullopt;  // /dev/null
     if (::isatty(fd)) return StdioKind::kTty;

@@ -10,8 +10,8 @@ namespace runvm::proto {
 
 // nullopt: no stream at all, the process gets the guest's /dev/null (for
 // /dev/null, and for a closed fd). A FIFO is a pipe, a socket a socket, a
-// terminal a tty; anything else (a regular file, another device) is relayed
-// through a pipe.
+// terminal a tty, a regular file a file (with O_APPEND: kAppendFile);
+// anything else (another device, a directory) is relayed through a pipe.
 std::optional<StdioKind> stdio_kind_of_fd(int fd);
 
 }  // namespace runvm::proto

@@ -32,6 +32,14 @@ TEST(StdioKind, OfHostFds) {
   UniqueFd master(m), slave(sl);
   EXPECT_EQ(stdio_kind_of_fd(slave.get()), StdioKind::kTty);
 
+  char path[] = "/tmp/runvm-stdio-kind-XXXXXX";
+  UniqueFd file(mkstemp(path));
+  ASSERT_TRUE(file.valid());
+  unlink(path);
+  EXPECT_EQ(stdio_kind_of_fd(file.get()), StdioKind::kFile);
+  ASSERT_EQ(fcntl(file.get(), F_SETFL, O_APPEND), 0);
+  EXPECT_EQ(stdio_kind_of_fd(file.get()), StdioKind::kAppendFile);
+
   // Not a terminal, not /dev/null: relayed through a pipe.
   UniqueFd zero(open("/dev/zero", O_RDONLY | O_CLOEXEC));
   EXPECT_EQ(stdio_kind_of_fd(zero.get()), StdioKind::kPipe);

@@ -9,11 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
 #include "shim/container/agent_request.h"
 #include "shim/container/bind_shares.h"
 #include "shim/control/control.h"
+#include "shim/fs/stdio_fs.h"
 #include "spec/base/log.h"
 
 namespace runvm {
@@ -96,11 +99,17 @@ Status ContainerShim::boot() {
   std::optional<StdioChannel> channels[3];
 
   MicroVmConfig vm = opts_.vm;
+  // Regular files are served as they are (StdioFs): no stream.
+  std::array<int, 3> files = {-1, -1, -1};
   for (int i = 0; i < 3; ++i) {
     if (!kinds[i]) continue;
+    *kind[i] = *kinds[i];
+    if (*kinds[i] == proto::StdioKind::kFile || *kinds[i] == proto::StdioKind::kAppendFile) {
+      files[i] = i;
+      continue;
+    }
     channels[i] = RUNVM_TRY(stdio_channel());
     *port[i] = kPorts[i];
-    *kind[i] = *kinds[i];
     vm.port_handlers.emplace_back(kPorts[i], channels[i]->handler);
   }
   vm.state_dir = opts_.state_dir;
@@ -108,6 +117,12 @@ Status ContainerShim::boot() {
   vm.shares.push_back({kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
   for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
+  // As runc's fixStdioPermissions, which chowns the very fd it hands over:
+  // the process's user owns its stdio (uid only; refusals are ignored).
+  for (int fd : files)
+    if (fd >= 0) (void)fchown(fd, config.process->user.uid, static_cast<gid_t>(-1));
+  if (files != std::array<int, 3>{-1, -1, -1})
+    vm.shares.push_back({proto::kStdioShareTag, {}, std::make_shared<StdioFs>(files)});
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
 
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));

@@ -160,9 +160,27 @@ TEST_F(StdioTest, CreateWithSockets) {
   });
 }
 
+// A regular file is a regular file in the guest too, O_APPEND included,
+// owned by the process's user (runc chowns the very file).
+TEST_F(StdioTest, CreateWithAFile) {
+  // stdin a file as well the first time, /dev/null the second.
+  for (bool append : {false, true}) {
+    std::string want = std::string(append ? "0:null,uid=0" : "0:reg,uid=1000") + " 1:reg" +
+                       (append ? ",append" : "") + ",uid=1000 2:fifo,uid=1000\n";
+    expect_everywhere(want, [&](const Runtime& rt) {
+      std::string path = files_.path() + "/probe-out", in_path = files_.path() + "/probe-in";
+      UniqueFd file(open(path.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (append ? O_APPEND : 0), 0644));
+      UniqueFd in(append ? open("/dev/null", O_RDONLY | O_CLOEXEC)
+                         : open(in_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+      return probe_created(rt, in.get(), file.get());
+    });
+  }
+}
+
 // A regular file: what the process writes lands in it at the caller's
 // offset, and with O_APPEND at its end (runc hands the file over; runvm's
-// shim writes to it, in the guest it is a pipe: see runvm(8), STDIO).
+// shim serves it to the guest and writes to it: shim/fs/stdio_fs.h).
 TEST_F(StdioTest, OutputToAFileFollowsTheCallersOffsetAndAppend) {
   for (const auto& rt : runtimes_) {
     for (bool append : {false, true}) {
