@@ -8,6 +8,7 @@
 // last one) arrives whole although the process exits before it was read.
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -176,6 +177,26 @@ TEST_F(StdioTest, CreateWithAFile) {
       return probe_created(rt, in.get(), file.get());
     });
   }
+}
+
+// A terminal without process.terminal: a pty in the guest too (raw, so the
+// caller's terminal adds its CR once), owned by the process's user.
+TEST_F(StdioTest, CreateOnATerminalWithoutProcessTerminal) {
+  expect_everywhere("0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
+                    [&](const Runtime& rt) -> std::string {
+                      Bundle bundle(spec({"stdio-probe"}));
+                      int m, sl;
+                      if (openpty(&m, &sl, nullptr, nullptr, nullptr) < 0) return "openpty";
+                      UniqueFd master(m), slave(sl);
+                      int rc = spawn_wait(rt.argv({"create", "-b", bundle.dir(), "tty"}),
+                                          slave.get(), slave.get(), slave.get());
+                      slave.reset();
+                      if (rc != 0) return "create failed";
+                      EXPECT_EQ(rt.run({"start", "tty"}), 0);
+                      std::string out = read_to_eof(master.get(), 60);  // EIO: all closed
+                      rt.run({"delete", "--force", "tty"});
+                      return out;
+                    });
 }
 
 // A regular file: what the process writes lands in it at the caller's
