@@ -168,7 +168,9 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
   auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket("vsock.sock")));
   choose_kinds(stdio.ports, process.terminal, o.detach);
   UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket("shim.sock")));
-  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({process, stdio.ports})));
+  proto::Process sized = process;
+  if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
+  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({sized, stdio.ports})));
   auto reply = RUNVM_TRY(control::parse_exec_reply(RUNVM_TRY(read_reply(control.get()))));
   RUNVM_CHECK(std::move(reply.status));
 

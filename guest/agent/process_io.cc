@@ -37,7 +37,9 @@ Status set_window_size(int pty_master, uint16_t rows, uint16_t cols) {
 namespace {
 
 // The guest object for one non-terminal stream: the process's end and ours.
-Status open_stream_object(proto::StdioKind kind, bool input, UniqueFd& child, UniqueFd& local) {
+Status open_stream_object(proto::StdioKind kind, bool input,
+                          const std::optional<proto::ConsoleSize>& size, UniqueFd& child,
+                          UniqueFd& local) {
   int fds[2];
   switch (kind) {
     case proto::StdioKind::kPipe:
@@ -55,7 +57,7 @@ Status open_stream_object(proto::StdioKind kind, bool input, UniqueFd& child, Un
     case proto::StdioKind::kTty: {
       // Raw: the host's terminal does the line discipline (echo, CR/LF)
       // once; this pty only makes isatty() true, as the host fd is.
-      Pty pty = RUNVM_TRY(open_pty(std::nullopt));
+      Pty pty = RUNVM_TRY(open_pty(size));
       termios t;
       if (::tcgetattr(pty.slave.get(), &t) < 0) return errno_error("tcgetattr");
       ::cfmakeraw(&t);
@@ -119,7 +121,9 @@ Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
       else if (port[i] == 0)
         s.child[i] = RUNVM_TRY(open_null());
       else
-        RUNVM_CHECK(open_stream_object(kind[i], i == 0, s.child[i], s.local[i]).context(kNames[i]));
+        RUNVM_CHECK(
+            open_stream_object(kind[i], i == 0, process.console_size, s.child[i], s.local[i])
+                .context(kNames[i]));
       s.fds[i] = s.child[i].get();
     }
   }

@@ -62,7 +62,7 @@ struct Process {
   User user;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
-  std::optional<ConsoleSize> console_size;   // terminal only
+  std::optional<ConsoleSize> console_size;   // its pty's (without a terminal: tty streams')
   std::optional<Capabilities> capabilities;  // absent: left as they are
   std::optional<int32_t> oom_score_adj;      // -1000..1000
   std::optional<IoPriority> io_priority;     // absent: inherited

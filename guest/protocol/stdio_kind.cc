@@ -1,6 +1,7 @@
 #include "guest/protocol/stdio_kind.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -21,6 +22,17 @@ std::optional<StdioKind> stdio_kind_of_fd(int fd) {
     if (::isatty(fd)) return StdioKind::kTty;
   }
   return StdioKind::kPipe;
+}
+
+std::optional<ConsoleSize> tty_stream_size(const StdioPorts& ports) {
+  const uint32_t port[3] = {ports.stdin_port, ports.stdout_port, ports.stderr_port};
+  const StdioKind kind[3] = {ports.stdin_kind, ports.stdout_kind, ports.stderr_kind};
+  for (int fd = 0; fd < 3; ++fd) {
+    winsize ws;
+    if (port[fd] && kind[fd] == StdioKind::kTty && ::ioctl(fd, TIOCGWINSZ, &ws) == 0)
+      return ConsoleSize{ws.ws_row, ws.ws_col};
+  }
+  return std::nullopt;
 }
 
 }  // namespace runvm::proto

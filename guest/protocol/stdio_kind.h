@@ -14,4 +14,9 @@ namespace runvm::proto {
 // anything else (another device, a directory) is relayed through a pipe.
 std::optional<StdioKind> stdio_kind_of_fd(int fd);
 
+// For a process without a terminal: the window size of the first of
+// `ports`' tty streams (fd i stands for stream i), for its guest ptys to
+// start with; nullopt when there is none.
+std::optional<ConsoleSize> tty_stream_size(const StdioPorts& ports);
+
 }  // namespace runvm::proto

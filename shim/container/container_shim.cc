@@ -126,6 +126,7 @@ Status ContainerShim::boot() {
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
 
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
+  if (!terminal) req.process.console_size = proto::tty_stream_size(ports);
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
   if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
 

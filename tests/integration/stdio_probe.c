@@ -7,6 +7,7 @@
  *                                fifo sock reg null chr dir blk closed,
  *                                plus ",tty" when isatty(), ",append" when
  *                                O_APPEND is set and ",uid=N" (the owner)
+ *   stdio-probe size             "<rows> <cols>" of fd 1's window (TIOCGWINSZ)
  *   stdio-probe flood <bytes>    sets O_NONBLOCK on stdout, writes <bytes>
  *                                of the pattern i % 251, waiting in poll()
  *                                on EAGAIN, and exits at once after the last
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -72,7 +74,15 @@ static int flood(size_t bytes) {
   _exit(0); /* no flush, no waiting: the bytes are the kernel's now */
 }
 
+static int size(void) {
+  struct winsize ws;
+  if (ioctl(1, TIOCGWINSZ, &ws) < 0) return 1;
+  printf("%u %u\n", ws.ws_row, ws.ws_col);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "size") == 0) return size();
   if (argc == 3 && strcmp(argv[1], "flood") == 0) return flood(strtoull(argv[2], NULL, 10));
   return report(argc > 1 ? atoi(argv[1]) : 1);
 }

@@ -180,23 +180,27 @@ TEST_F(StdioTest, CreateWithAFile) {
 }
 
 // A terminal without process.terminal: a pty in the guest too (raw, so the
-// caller's terminal adds its CR once), owned by the process's user.
+// caller's terminal adds its CR once), owned by the process's user, with
+// the terminal's size.
 TEST_F(StdioTest, CreateOnATerminalWithoutProcessTerminal) {
-  expect_everywhere("0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
-                    [&](const Runtime& rt) -> std::string {
-                      Bundle bundle(spec({"stdio-probe"}));
-                      int m, sl;
-                      if (openpty(&m, &sl, nullptr, nullptr, nullptr) < 0) return "openpty";
-                      UniqueFd master(m), slave(sl);
-                      int rc = spawn_wait(rt.argv({"create", "-b", bundle.dir(), "tty"}),
-                                          slave.get(), slave.get(), slave.get());
-                      slave.reset();
-                      if (rc != 0) return "create failed";
-                      EXPECT_EQ(rt.run({"start", "tty"}), 0);
-                      std::string out = read_to_eof(master.get(), 60);  // EIO: all closed
-                      rt.run({"delete", "--force", "tty"});
-                      return out;
-                    });
+  for (bool size : {false, true})
+    expect_everywhere(
+        size ? "33 77\r\n" : "0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
+        [&](const Runtime& rt) -> std::string {
+          Bundle bundle(spec({"stdio-probe", size ? "size" : "1"}));
+          int m, sl;
+          winsize ws{33, 77, 0, 0};
+          if (openpty(&m, &sl, nullptr, nullptr, &ws) < 0) return "openpty";
+          UniqueFd master(m), slave(sl);
+          int rc = spawn_wait(rt.argv({"create", "-b", bundle.dir(), "tty"}), slave.get(),
+                              slave.get(), slave.get());
+          slave.reset();
+          if (rc != 0) return "create failed";
+          EXPECT_EQ(rt.run({"start", "tty"}), 0);
+          std::string out = read_to_eof(master.get(), 60);  // EIO: all closed
+          rt.run({"delete", "--force", "tty"});
+          return out;
+        });
 }
 
 // A regular file: what the process writes lands in it at the caller's
