@@ -11,6 +11,7 @@
 #include <array>
 
 #include "guest/protocol/frame.h"
+#include "guest/protocol/stdio_kind.h"
 #include "shim/control/exec_control.h"
 
 namespace runvm::cli {
@@ -102,11 +103,35 @@ Result<StdioListeners> listen_stdio(const std::string& vsock_path) {
   return make_error("no free vsock ports for the exec's stdio");
 }
 
-// The guest's three connections; the listeners (and their names) go.
+// As runc exec: detached, the process gets our stdio itself, so the same
+// kind of fd in the guest (a regular file excepted: a pipe) and no stream
+// for /dev/null (stdio_kind.h); in
+// the foreground runc copies through pipes of its own: pipes. A terminal's
+// pty carries stdin and stdout both.
+void choose_kinds(proto::StdioPorts& ports, bool terminal, bool detach) {
+  uint32_t* port[3] = {&ports.stdin_port, &ports.stdout_port, &ports.stderr_port};
+  proto::StdioKind* kind[3] = {&ports.stdin_kind, &ports.stdout_kind, &ports.stderr_kind};
+  for (int fd = 0; fd < 3; ++fd) {
+    auto k = terminal  ? std::optional(proto::StdioKind::kTty)
+             : !detach ? std::optional(proto::StdioKind::kPipe)
+                       : proto::stdio_kind_of_fd(fd);
+    if (terminal && fd == 2) k.reset();
+    // A file would need a share of ours in the VM: it is relayed instead.
+    if (k == proto::StdioKind::kFile || k == proto::StdioKind::kAppendFile)
+      k = proto::StdioKind::kPipe;
+    if (k)
+      *kind[fd] = *k;
+    else
+      *port[fd] = 0;
+  }
+}
+
+// The guest's connections; the listeners (and their names) go.
 Status accept_streams(StdioListeners listeners, ExecStreams& s) {
-  s.in = RUNVM_TRY(listeners.listeners[0].accept_within(5000));
-  s.out = RUNVM_TRY(listeners.listeners[1].accept_within(5000));
-  if (!s.terminal) s.err = RUNVM_TRY(listeners.listeners[2].accept_within(5000));
+  const proto::StdioPorts& p = listeners.ports;
+  if (p.stdin_port) s.in = RUNVM_TRY(listeners.listeners[0].accept_within(5000));
+  if (p.stdout_port) s.out = RUNVM_TRY(listeners.listeners[1].accept_within(5000));
+  if (p.stderr_port) s.err = RUNVM_TRY(listeners.listeners[2].accept_within(5000));
   return {};
 }
 
@@ -141,9 +166,11 @@ void stdio_to_null() {
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
   auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket("vsock.sock")));
-  if (process.terminal) stdio.ports.stderr_port = 0;  // the pty carries both
+  choose_kinds(stdio.ports, process.terminal, o.detach);
   UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket("shim.sock")));
-  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({process, stdio.ports})));
+  proto::Process sized = process;
+  if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
+  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({sized, stdio.ports})));
   auto reply = RUNVM_TRY(control::parse_exec_reply(RUNVM_TRY(read_reply(control.get()))));
   RUNVM_CHECK(std::move(reply.status));
 

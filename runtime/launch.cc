@@ -88,6 +88,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                                    "--log",
                                    dir.file("shim.log")};
   if (g.debug) argv.push_back("--debug");
+  if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);

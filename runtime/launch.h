@@ -17,6 +17,9 @@ struct CreateOptions {
   std::string pid_file;
   std::string console_socket;
   int preserve_fds = 0;
+  // The process gets pipes whatever our stdio is: a foreground run (runc
+  // copies through pipes of its own then). Else it gets the kinds of ours.
+  bool stdio_pipes = false;
 };
 
 // Returns the shim's pid (the container's pid). The shim is our child.

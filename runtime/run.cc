@@ -82,6 +82,9 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (optind != argc - 1) return make_error("requires exactly one argument: CONTAINER_ID");
   o.id = argv[optind];
   g.subject = o.id;
+  // As runc: in the foreground the process's stdio are pipes that runc
+  // copies to its own; detached it gets runc's stdio itself.
+  o.stdio_pipes = !detach;
   // runc: a foreground terminal without --console-socket is ours to relay.
   // Declared before what borrows it; gone before we re-raise a signal, so
   // the caller's terminal gets its mode back.

@@ -26,6 +26,7 @@ struct Options {
   std::string id, bundle, accel = "auto", log_file, console_socket;
   int ready_fd = -1;
   bool debug = false;
+  bool stdio_pipes = false;
 };
 
 void usage(FILE* out) {
@@ -40,6 +41,8 @@ void usage(FILE* out) {
           "  --ready-fd FD         report \"created\" or \"error: ...\" on FD, then close it\n"
           "  --log FILE            diagnostics (default stderr)\n"
           "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
+          "  --stdio-pipes         the process gets pipes whatever our stdio is (as from a\n"
+          "                        foreground runc run, which copies through its own pipes)\n"
           "  --debug               debug logging\n");
 }
 
@@ -60,6 +63,7 @@ Result<Options> parse(int argc, char** argv) {
       {"log", required_argument, nullptr, 'l'},
       {"console-socket", required_argument, nullptr, 'C'},
       {"debug", no_argument, nullptr, 'd'},
+      {"stdio-pipes", no_argument, nullptr, 'P'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -108,6 +112,9 @@ Result<Options> parse(int argc, char** argv) {
       case 'd':
         o.debug = true;
         break;
+      case 'P':
+        o.stdio_pipes = true;
+        break;
       case 'h':
         usage(stdout);
         exit(0);
@@ -152,8 +159,8 @@ Result<int> run_container(Options& o, int signal_fd) {
   std::string accel_reason;
   RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm, &accel_reason));
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
-  auto shim = RUNVM_TRY(
-      ContainerShim::create({o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket}));
+  auto shim = RUNVM_TRY(ContainerShim::create(
+      {o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket, o.stdio_pipes}));
   report(o.ready_fd, "created\n");
   return shim->serve(signal_fd);
 }

@@ -58,6 +58,7 @@ Result<Agent::Outcome> Agent::serve() {
   while (!outcome_) {
     auto st = loop_->run_once(-1);
     if (!st.ok()) finish(std::move(st).error());
+    std::erase_if(draining_, [](const auto& r) { return r->finished(); });
   }
   loop_->remove(fd_);
   loop_->remove(sigfd.get());
@@ -109,6 +110,7 @@ void Agent::send_pending_exit() {
       ++it;
       continue;
     }
+    for (auto& r : it->second->release_relays()) draining_.push_back(std::move(r));
     it = execs_.erase(it);
     if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
       return finish(std::move(st).error().wrap("sending exec exit"));

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "guest/agent/container.h"
 #include "guest/agent/container_root.h"
@@ -87,6 +88,10 @@ class Agent {
   std::unique_ptr<Container> container_;
   // Live exec'd processes by exec id; dropped once their exit was sent.
   std::map<std::string, std::unique_ptr<ExecProcess>, std::less<>> execs_;
+  // Stdio relays of reported execs, kept until they finish (what children
+  // left holding its stdio write still reaches the host); dropped between
+  // events, never from a relay's own callback.
+  std::vector<std::unique_ptr<Relay>> draining_;
   std::optional<Result<Outcome>> outcome_;  // set: serve() returns it
 };
 

@@ -76,7 +76,6 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (pid == 0) run_container_init(plan);
   c->proc_.forked(pid);
   child_sync.reset();
-  stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
 
   InitReport report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind != InitReport::kReady) {
@@ -90,11 +89,10 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   }
   c->sync_ = std::move(sync);
 
-  if (proc.terminal) {
-    auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
-    if (!relays.ok()) return refuse(std::move(relays).error().wrap("terminal relay"));
-    c->proc_.attach_terminal(std::move(*relays), std::move(stdio->pty.master));
-  }
+  // The process holds its stdio now; ours goes, so its exit is EOF.
+  auto relays = start_stdio_relays(*stdio, proc.terminal, loop, on_progress);
+  if (!relays.ok()) return refuse(std::move(relays).error().wrap("stdio relay"));
+  c->proc_.attach_stdio(std::move(*relays), std::move(stdio->pty.master));
   return c;
 }
 

@@ -25,8 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kApplets[] = {"sh",  "cat",   "echo", "sleep",    "stty", "id",  "pwd",
-                                    "env", "touch", "ls",   "hostname", "kill", "true"};
+constexpr const char* kApplets[] = {"sh",       "cat",  "echo", "sleep",    "stty",
+                                    "id",       "pwd",  "env",  "touch",    "ls",
+                                    "hostname", "kill", "true", "readlink", "stat"};
 
 std::string port_path(const std::string& dir, uint32_t port) {
   return dir + "/port-" + std::to_string(port);

@@ -288,6 +288,83 @@ TEST_F(ContainerTest, TerminalRelaysResizesAndExitFollowsOutput) {
   EXPECT_EQ(read_all(out_fd->get()), "");  // then EOF: the pty closed
 }
 
+// The process gets the kind of fd the host asked for per stream (the
+// host's own kind), owned by its user as runc's fixStdioPermissions does,
+// and the relays deliver through each.
+TEST_F(ContainerTest, StdioHasTheRequestedKindsAndTheUsersOwnership) {
+  HostPort in = agent_->listen(), out = agent_->listen(), err = agent_->listen();
+  auto req = AgentProcess::request(
+      "kinds", {"sh", "-c",
+                "for f in 0 1 2; do readlink /proc/self/fd/$f; stat -L -c %u /proc/self/fd/$f; "
+                "done; [ -t 2 ] && echo err-is-a-tty >&2; read line; echo \"got $line\""});
+  req.process.user.uid = 1000;
+  req.stdio.stdin_port = in.port;
+  req.stdio.stdin_kind = proto::StdioKind::kSocket;
+  req.stdio.stdout_port = out.port;
+  req.stdio.stdout_kind = proto::StdioKind::kPipe;
+  req.stdio.stderr_port = err.port;
+  req.stdio.stderr_kind = proto::StdioKind::kTty;
+  ASSERT_TRUE(client().create(req).ok());
+  auto in_fd = in.accept(), out_fd = out.accept(), err_fd = err.accept();
+  ASSERT_TRUE(in_fd.ok() && out_fd.ok() && err_fd.ok());
+  ASSERT_TRUE(client().start("kinds").ok());
+  ASSERT_EQ(::write(in_fd->get(), "hi\n", 3), 3);
+  ::shutdown(in_fd->get(), SHUT_WR);
+  std::string text = read_all(out_fd->get());
+  std::istringstream lines(text);
+  std::string l[7];
+  for (auto& x : l) std::getline(lines, x);
+  EXPECT_EQ(l[0].rfind("socket:[", 0), 0u) << text;
+  EXPECT_EQ(l[2].rfind("pipe:[", 0), 0u) << text;
+  EXPECT_EQ(l[4].rfind("/dev/pts/", 0), 0u) << text;
+  EXPECT_EQ(l[1] + l[3] + l[5], "100010001000") << text;
+  EXPECT_EQ(l[6], "got hi") << text;
+  // Raw: no CR added, no echo of anything.
+  EXPECT_EQ(read_all(err_fd->get()), "err-is-a-tty\n");
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->status, 0u);
+}
+
+// Without a port the process gets /dev/null, owned by root still.
+TEST_F(ContainerTest, NoPortIsDevNull) {
+  HostPort out = agent_->listen();
+  auto req = AgentProcess::request(
+      "null",
+      {"sh", "-c", "readlink /proc/self/fd/0; readlink /proc/self/fd/2; stat -L -c %u /dev/null"});
+  req.process.user.uid = 1000;
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto out_fd = out.accept();
+  ASSERT_TRUE(out_fd.ok());
+  ASSERT_TRUE(client().start("null").ok());
+  EXPECT_EQ(read_all(out_fd->get()), "/dev/null\n/dev/null\n0\n");
+}
+
+// A pipe's content outlives the process: the exit is reported only once the
+// relay took everything, and EOF follows all of it (the Node.js case: the
+// process exits right after handing its last bytes to the kernel).
+TEST_F(ContainerTest, ExitEventWaitsUntilPipedOutputIsDelivered) {
+  const std::string pad(70, 'x');
+  HostPort out = agent_->listen();
+  auto req = AgentProcess::request("pipe", {"sh", "-c",
+                                            "i=0; while [ $i -lt 1000 ]; do echo line-$i-" + pad +
+                                                "; i=$((i+1)); done; echo end-marker"});
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().create(req).ok());
+  auto out_fd = out.accept();
+  ASSERT_TRUE(out_fd.ok());
+  ASSERT_TRUE(client().start("pipe").ok());
+  pollfd p{client().fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 1000), 0) << "an exit before the output was taken";
+  std::string want;
+  for (int i = 0; i < 1000; ++i) want += "line-" + std::to_string(i) + "-" + pad + "\n";
+  EXPECT_EQ(read_all(out_fd->get()), want + "end-marker\n");
+  auto exit = client().wait_exit(kExitTimeoutMs);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->status, 0u);
+}
+
 // As runc: the process's pty is bound over /dev/console.
 TEST_F(ContainerTest, TerminalIsTheConsole) {
   HostPort out = agent_->listen();

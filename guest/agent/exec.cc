@@ -76,22 +76,20 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   if (pid == 0) run_container_init(plan);
   e->proc_.forked(pid);
   child_sync.reset();
-  stdio->pty.slave.reset();  // the process holds it now: its close means EIO on the master
 
   InitReport report = read_report(sync.get(), kReadyTimeoutMs);
   if (report.kind != InitReport::kReady) {
     e->proc_.kill_and_reap();
     return refusal_of(report);
   }
-  // Relays before execve: a terminal process may write at once.
-  if (proc.terminal) {
-    auto relays = start_terminal_relays(*stdio, req.stdio.stdin_port != 0, loop, on_progress);
-    if (!relays.ok()) {
-      e->proc_.kill_and_reap();
-      return refuse(std::move(relays).error().wrap("terminal relay"));
-    }
-    e->proc_.attach_terminal(std::move(*relays), std::move(stdio->pty.master));
+  // Relays before execve: the process may write at once. It holds its
+  // stdio now; ours goes, so its exit is EOF.
+  auto relays = start_stdio_relays(*stdio, proc.terminal, loop, on_progress);
+  if (!relays.ok()) {
+    e->proc_.kill_and_reap();
+    return refuse(std::move(relays).error().wrap("stdio relay"));
   }
+  e->proc_.attach_stdio(std::move(*relays), std::move(stdio->pty.master));
 
   const char go = init_sync::kStart;
   if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1) {

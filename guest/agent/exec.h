@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "guest/agent/container.h"
 #include "guest/agent/guest_process.h"
@@ -42,6 +43,8 @@ class ExecProcess {
   void on_reaped(int status);
   // The exit to report now, once (same rule as Container::take_exit).
   std::optional<proto::ExecExit> take_exit();
+  // After the exit: its stdio relays, to keep until they finish (GuestProcess).
+  std::vector<std::unique_ptr<Relay>> release_relays() { return proc_.release_relays(); }
 
  private:
   ExecProcess(std::string container_id, std::string exec_id)

@@ -72,6 +72,20 @@ TEST_F(ExecTest, RunsInTheContainerRootWithItsOwnStdioAndExit) {
   EXPECT_TRUE(client().exec(request({"true"})).ok());
 }
 
+// Its stdio outlives the exit report: what a child it left behind writes
+// still reaches the host, then EOF (as the caller's pipe would under runc).
+TEST_F(ExecTest, OutputOfChildrenItLeftArrivesAfterItsExit) {
+  HostPort out = agent_->listen();
+  auto req = request({"sh", "-c", "(sleep 1; echo late) & echo early"});
+  req.stdio.stdout_port = out.port;
+  ASSERT_TRUE(client().exec(req).ok());
+  auto out_fd = out.accept();
+  ASSERT_TRUE(out_fd.ok());
+  auto exit = wait_exec_exit();
+  ASSERT_TRUE(exit.ok()) << exit.error().message;
+  EXPECT_EQ(read_all(out_fd->get()), "early\nlate\n");
+}
+
 TEST_F(ExecTest, SignalReachesTheExecNotTheMainProcess) {
   ASSERT_TRUE(client().exec(request({"sleep", "60"})).ok());
   ASSERT_TRUE(client().signal_exec("c1", "e1", SIGTERM).ok());

@@ -16,9 +16,17 @@ void GuestProcess::kill_and_reap() {
   exit_reported_ = true;
 }
 
-void GuestProcess::attach_terminal(TerminalRelays relays, UniqueFd pty_master) {
+void GuestProcess::attach_stdio(StdioRelays relays, UniqueFd pty_master) {
   relays_ = std::move(relays);
   pty_master_ = std::move(pty_master);
+}
+
+std::vector<std::unique_ptr<Relay>> GuestProcess::release_relays() {
+  std::vector<std::unique_ptr<Relay>> out;
+  for (auto* list : {&relays_.outputs, &relays_.inputs})
+    for (auto& r : *list) out.push_back(std::move(r));
+  relays_ = {};
+  return out;
 }
 
 Status GuestProcess::signal(int sig) const {
@@ -34,12 +42,13 @@ Status GuestProcess::resize(uint16_t rows, uint16_t cols) const {
 
 void GuestProcess::on_reaped(int status) {
   status_ = status;
-  if (relays_.output) relays_.output->pump();
+  for (auto& r : relays_.outputs) r->pump();
 }
 
 std::optional<int> GuestProcess::take_exit_status() {
   if (!status_ || exit_reported_) return std::nullopt;
-  if (relays_.output && !relays_.output->quiescent()) return std::nullopt;
+  for (const auto& r : relays_.outputs)
+    if (!r->quiescent()) return std::nullopt;
   exit_reported_ = true;
   return status_;
 }

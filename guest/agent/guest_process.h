@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "guest/agent/process_io.h"
 #include "spec/base/result.h"
@@ -28,8 +29,11 @@ class GuestProcess {
   void forked(pid_t pid) { pid_ = pid; }
   // Its set-up failed: kill and reap it here; it has no exit to report.
   void kill_and_reap();
-  // A terminal: the relays of its pty, and the master to resize.
-  void attach_terminal(TerminalRelays relays, UniqueFd pty_master);
+  // The relays of its stdio; with a terminal, the pty master to resize.
+  void attach_stdio(StdioRelays relays, UniqueFd pty_master);
+  // Its exit was reported: its relays go to the caller, to be kept until
+  // they finish (children it left may still hold its stdio).
+  std::vector<std::unique_ptr<Relay>> release_relays();
 
   pid_t pid() const { return pid_; }
   bool exited() const { return status_.has_value(); }
@@ -39,15 +43,15 @@ class GuestProcess {
   // The agent reaped it: record the status and pull in what it wrote
   // before exiting, which goes to the host first.
   void on_reaped(int status);
-  // The wait status to report now, once: it was reaped and its terminal
-  // output has been delivered.
+  // The wait status to report now, once: it was reaped and the output it
+  // wrote before has been delivered to the streams.
   std::optional<int> take_exit_status();
 
  private:
   std::string what_;
   pid_t pid_ = -1;
   UniqueFd pty_master_;  // terminal only
-  TerminalRelays relays_;
+  StdioRelays relays_;
   std::optional<int> status_;
   bool exit_reported_ = false;
 };

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "guest/agent/relay.h"
 #include "guest/protocol/container_messages.h"
@@ -28,24 +29,33 @@ Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size);
 // TIOCSWINSZ on a terminal process's pty master: the process gets SIGWINCH.
 Status set_window_size(int pty_master, uint16_t rows, uint16_t cols);
 
-// The stdio of a new process: the dialed vsock streams (port 0: /dev/null)
-// and, for a terminal process, a pty whose slave becomes its fds 0-2.
+// The stdio of a new process, as runc would give it (PROTOCOL.md, "stdio"):
+// per stream, /dev/null when there is no port, else a guest object of the
+// stream's kind (pipe, unix socketpair, raw pty) whose far end the agent
+// relays to the dialed vsock stream; for a terminal process its pty's slave
+// on all three. What the process gets is owned by its user, as runc's
+// fixStdioPermissions does (/dev/null aside).
 struct ProcessStdio {
-  UniqueFd in, out, err;  // err stays empty for a terminal process
-  Pty pty;
+  UniqueFd child[3];          // the process's ends; dropped after fork
+  UniqueFd stream[3];         // the dialed vsock streams
+  UniqueFd local[3];          // the agent's end of each guest object (non-terminal)
+  Pty pty;                    // terminal only
   int fds[3] = {-1, -1, -1};  // what the process gets as 0, 1, 2
 };
 Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
                                         const proto::Process& process,
                                         const std::function<Result<UniqueFd>(uint32_t)>& dial);
 
-// A terminal process's relays: pty output to the stdout stream and, when
-// there is a stdin stream, that stream into the pty. Takes the streams.
-struct TerminalRelays {
-  std::unique_ptr<Relay> output, input;
+// The relays of a forked process's stdio; call once it holds its ends
+// (they are dropped here, so its exit means EOF). Output relays carry what
+// it writes to the host: its exit is reported once they are quiescent, and
+// each closes its stream only after delivering everything (EOF for the
+// host). Takes the streams and local ends.
+struct StdioRelays {
+  std::vector<std::unique_ptr<Relay>> outputs, inputs;
 };
-Result<TerminalRelays> start_terminal_relays(ProcessStdio& stdio, bool has_stdin, EventLoop& loop,
-                                             std::function<void()> on_progress);
+Result<StdioRelays> start_stdio_relays(ProcessStdio& stdio, bool terminal, EventLoop& loop,
+                                       const std::function<void()>& on_progress);
 
 // What the process said on the sync pair (process_init.h, init_sync).
 struct InitReport {

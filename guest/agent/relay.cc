@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace runvm::agent {
 namespace {
@@ -31,13 +32,16 @@ Relay::~Relay() {
 }
 
 bool Relay::read_some() {
-  if (src_eof_ || buf_.size() >= kBufferSize) return false;
-  char chunk[16 * 1024];
-  size_t want = std::min(sizeof chunk, kBufferSize - buf_.size());
-  ssize_t n = ::read(src_.get(), chunk, want);
+  if (src_eof_ || buffered() >= kBufferSize) return false;
+  if (end_ == kBufferSize) {  // room only before begin_: move the rest down
+    std::memmove(buf_.get(), buf_.get() + begin_, buffered());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  ssize_t n = ::read(src_.get(), buf_.get() + end_, kBufferSize - end_);
   if (n > 0) {
     src_idle_ = false;
-    if (dst_ && !dst_broken_) buf_.append(chunk, static_cast<size_t>(n));
+    if (dst_ && !dst_broken_) end_ += static_cast<size_t>(n);
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -50,17 +54,18 @@ bool Relay::read_some() {
 }
 
 bool Relay::write_some() {
-  if (buf_.empty() || dst_broken_) return false;
-  ssize_t n = ::send(dst_.get(), buf_.data(), buf_.size(), MSG_NOSIGNAL);
-  if (n < 0 && errno == ENOTSOCK) n = ::write(dst_.get(), buf_.data(), buf_.size());
+  if (buffered() == 0 || dst_broken_) return false;
+  ssize_t n = ::send(dst_.get(), buf_.get() + begin_, buffered(), MSG_NOSIGNAL);
+  if (n < 0 && errno == ENOTSOCK) n = ::write(dst_.get(), buf_.get() + begin_, buffered());
   if (n > 0) {
-    buf_.erase(0, static_cast<size_t>(n));
+    begin_ += static_cast<size_t>(n);
+    if (begin_ == end_) begin_ = end_ = 0;
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
   // The reader is gone: nothing more can be delivered; drop what is left.
   dst_broken_ = true;
-  buf_.clear();
+  begin_ = end_ = 0;
   return true;
 }
 
@@ -72,8 +77,8 @@ void Relay::pump() {
 
 void Relay::update_interest() {
   // A broken destination still drains the source, or the writer would block.
-  bool want_src = !src_eof_ && buf_.size() < kBufferSize;
-  bool want_dst = dst_ && !buf_.empty() && !dst_broken_;
+  bool want_src = !src_eof_ && buffered() < kBufferSize;
+  bool want_dst = dst_ && buffered() > 0 && !dst_broken_;
   auto on_event = [this](uint32_t) {
     pump();
     on_progress_();

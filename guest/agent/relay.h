@@ -31,11 +31,11 @@ class Relay {
   // Nothing buffered and the last read found the source empty (or at EOF),
   // or the destination is gone: everything written to the source before
   // this call has been delivered.
-  bool quiescent() const { return dst_broken_ || (buf_.empty() && (src_idle_ || src_eof_)); }
+  bool quiescent() const { return dst_broken_ || (buffered() == 0 && (src_idle_ || src_eof_)); }
   // Source at EOF and all of it delivered (the destination is then closed,
   // so the host sees EOF too), or the destination is gone (the source is
   // still drained and dropped, so its writer never blocks).
-  bool finished() const { return dst_broken_ || (src_eof_ && buf_.empty()); }
+  bool finished() const { return dst_broken_ || (src_eof_ && buffered() == 0); }
 
  private:
   Relay(EventLoop& loop, UniqueFd src, UniqueFd dst, std::function<void()> on_progress)
@@ -43,6 +43,7 @@ class Relay {
         src_(std::move(src)),
         dst_(std::move(dst)),
         on_progress_(std::move(on_progress)) {}
+  size_t buffered() const { return end_ - begin_; }
   bool read_some();
   bool write_some();
   void update_interest();
@@ -50,7 +51,9 @@ class Relay {
   EventLoop& loop_;
   UniqueFd src_, dst_;
   std::function<void()> on_progress_;
-  std::string buf_;
+  // Bytes read and not yet written: buf_[begin_, end_), read into in place.
+  std::unique_ptr<char[]> buf_ = std::make_unique<char[]>(kBufferSize);
+  size_t begin_ = 0, end_ = 0;
   bool src_eof_ = false;
   bool src_idle_ = false;
   bool dst_broken_ = false;

@@ -19,4 +19,8 @@ inline constexpr size_t kMaxFrameSize = size_t{1} << 20;
 // Largest "bytes" a transfer request may ask for.
 inline constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 30;
 
+// The virtio-fs share of the host's stdio files (StdioKind::kFile): the
+// nodes "0", "1", "2" at its root are the container's stdin, stdout, stderr.
+inline constexpr char kStdioShareTag[] = "runvm-stdio";
+
 }  // namespace runvm::proto

@@ -90,13 +90,47 @@ Result<Process> parse_process(const json::Value& v) {
   return p;
 }
 
+std::string_view stdio_kind_name(StdioKind k) {
+  switch (k) {
+    case StdioKind::kPipe:
+      return "pipe";
+    case StdioKind::kSocket:
+      return "socket";
+    case StdioKind::kTty:
+      return "tty";
+    case StdioKind::kFile:
+      return "file";
+    case StdioKind::kAppendFile:
+      return "append_file";
+  }
+  return "pipe";
+}
+
+namespace {
+
+// One stream's "<name>_port" and "<name>_kind" (absent: a pipe).
+Status parse_stream(const json::Value& v, const std::string& name, uint32_t& port,
+                    StdioKind& kind) {
+  port = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, name + "_port", kU32Max, 0)));
+  auto field = RUNVM_TRY(v.get(name + "_kind"));
+  if (!field) return {};
+  std::string text = RUNVM_TRY(field->as_string());
+  for (StdioKind k : {StdioKind::kPipe, StdioKind::kSocket, StdioKind::kTty, StdioKind::kFile,
+                      StdioKind::kAppendFile})
+    if (text == stdio_kind_name(k)) {
+      kind = k;
+      return {};
+    }
+  return field->error("must be pipe, socket, tty, file or append_file");
+}
+
+}  // namespace
+
 Result<StdioPorts> parse_stdio(const json::Value& v) {
   StdioPorts s;
-  s.stdin_port = static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stdin_port", kU32Max, 0)));
-  s.stdout_port =
-      static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stdout_port", kU32Max, 0)));
-  s.stderr_port =
-      static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "stderr_port", kU32Max, 0)));
+  RUNVM_CHECK(parse_stream(v, "stdin", s.stdin_port, s.stdin_kind));
+  RUNVM_CHECK(parse_stream(v, "stdout", s.stdout_port, s.stdout_kind));
+  RUNVM_CHECK(parse_stream(v, "stderr", s.stderr_port, s.stderr_kind));
   return s;
 }
 
@@ -171,6 +205,9 @@ void write_stdio(json::Writer& w, const StdioPorts& s) {
   w.key("stdin_port").uinteger(s.stdin_port);
   w.key("stdout_port").uinteger(s.stdout_port);
   w.key("stderr_port").uinteger(s.stderr_port);
+  w.key("stdin_kind").string(stdio_kind_name(s.stdin_kind));
+  w.key("stdout_kind").string(stdio_kind_name(s.stdout_kind));
+  w.key("stderr_kind").string(stdio_kind_name(s.stderr_kind));
   w.end_object();
 }
 

@@ -62,7 +62,7 @@ struct Process {
   User user;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
-  std::optional<ConsoleSize> console_size;   // terminal only
+  std::optional<ConsoleSize> console_size;   // its pty's (without a terminal: tty streams')
   std::optional<Capabilities> capabilities;  // absent: left as they are
   std::optional<int32_t> oom_score_adj;      // -1000..1000
   std::optional<IoPriority> io_priority;     // absent: inherited
@@ -70,12 +70,34 @@ struct Process {
   bool operator==(const Process&) const = default;
 };
 
-// Host vsock ports the agent dials for each stdio stream; 0 = /dev/null.
-// With a terminal, stdout carries the pty output and stderr is unused.
+// What a stdio stream is to the process in the guest: the kind of the host
+// fd it stands for (stdio_kind.h), so that programs which branch on
+// fstat/isatty behave as under runc. The agent relays between a guest
+// object of this kind and the stream.
+enum class StdioKind {
+  kPipe,    // a pipe
+  kSocket,  // a unix socketpair (SOCK_STREAM)
+  kTty,     // a pty in raw mode (a host terminal without process.terminal)
+  // A regular file: the host's own, served on the kStdioShareTag share (no
+  // port, no stream), opened write-only with or without O_APPEND (stdin:
+  // read-only) as the host's is.
+  kFile,
+  kAppendFile,
+};
+std::string_view stdio_kind_name(StdioKind k);
+
+// Host vsock ports the agent dials for each stdio stream (0: no stream, the
+// process gets /dev/null unless it is a file) and what the process gets for
+// each. With a
+// terminal, stdout carries the pty output, stderr is unused and the kinds
+// do not apply.
 struct StdioPorts {
   uint32_t stdin_port = 0;
   uint32_t stdout_port = 0;
   uint32_t stderr_port = 0;
+  StdioKind stdin_kind = StdioKind::kPipe;
+  StdioKind stdout_kind = StdioKind::kPipe;
+  StdioKind stderr_kind = StdioKind::kPipe;
   bool operator==(const StdioPorts&) const = default;
 };
 

@@ -26,7 +26,7 @@ Create full_create() {
   c.process.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}, {"RLIMIT_CORE", 0, UINT64_MAX}};
   c.process.no_new_privileges = true;
   c.process.console_size = ConsoleSize{24, 80};
-  c.stdio = {5001, 5002, 0};
+  c.stdio = {5001, 5002, 0, StdioKind::kTty, StdioKind::kSocket, StdioKind::kAppendFile};
   return c;
 }
 
@@ -82,6 +82,10 @@ TEST(ContainerMessages, HostileCreatesNameThePath) {
        "process.console_size.rows: must be at most 65535"},
       {head + R"("process":{"args":["a"]},"stdio":{"stdin_port":4294967296}})",
        "stdio.stdin_port: must be at most 4294967295"},
+      {head + R"("process":{"args":["a"]},"stdio":{"stdout_port":1,"stdout_kind":"fifo"}})",
+       "stdio.stdout_kind: must be pipe, socket, tty, file or append_file"},
+      {head + R"("process":{"args":["a"]},"stdio":{"stderr_kind":3}})",
+       "stdio.stderr_kind: must be a string"},
       {R"({"type":"create","id":1,"container_id":"../x","rootfs":{"tag":"t"},"process":{}})",
        "container_id: must match [A-Za-z0-9_+.-]+ (at most 256)"},
       {R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":""},"process":{}})",
@@ -93,8 +97,18 @@ TEST(ContainerMessages, HostileCreatesNameThePath) {
   for (const auto& c : cases) EXPECT_EQ(error_of(parse_host_message(c.body)), c.error) << c.body;
   EXPECT_EQ(error_of(parse_agent_message(R"({"type":"exit","container_id":"c","status":65536})")),
             "status: must be at most 65535");
-  EXPECT_EQ(error_of(parse_agent_message(R"({"type":"error","id":1,"message":"m","exit_code":256})")),
-            "exit_code: must be at most 255");
+  EXPECT_EQ(
+      error_of(parse_agent_message(R"({"type":"error","id":1,"message":"m","exit_code":256})")),
+      "exit_code: must be at most 255");
+}
+
+TEST(ContainerMessages, StdioKindsDefaultToPipes) {
+  auto m = parse_host_message(
+      R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":"t"},"process":{"args":["sh"]},)"
+      R"("stdio":{"stdin_port":7,"stdout_port":8,"stdout_kind":"socket","stderr_kind":"tty"}})");
+  ASSERT_TRUE(m.ok()) << error_of(m);
+  const StdioPorts want{7, 8, 0, StdioKind::kPipe, StdioKind::kSocket, StdioKind::kTty};
+  EXPECT_EQ(std::get<Create>(*m).stdio, want);
 }
 
 TEST(ContainerMessages, ContainerIds) {

@@ -79,7 +79,8 @@ Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config) {
 }
 
 Result<proto::Create> make_create_request(const std::string& container_id,
-                                          const oci::Config& config, const StdioPortSet& ports) {
+                                          const oci::Config& config,
+                                          const proto::StdioPorts& stdio) {
   if (!config.process) return make_error("process: is required");
   const oci::Process& p = *config.process;
   proto::Create req;
@@ -87,7 +88,7 @@ Result<proto::Create> make_create_request(const std::string& container_id,
   req.rootfs = {kRootfsTag, config.root.readonly};
   req.hostname = config.hostname;
   req.process = RUNVM_TRY(make_process(p));
-  req.stdio = {ports.in, ports.out, ports.err};
+  req.stdio = stdio;
   req.linux_spec = RUNVM_TRY(make_linux_spec(config));
   return req;
 }

@@ -6,17 +6,15 @@
 
 namespace runvm {
 
-// Host vsock ports on which the shim serves one container's stdio.
-struct StdioPortSet {
-  uint32_t in = 0, out = 0, err = 0;  // 0: not connected
-};
-
 inline constexpr char kRootfsTag[] = "rootfs";
 
 // The agent's view of an OCI process (the main one or an exec'd one).
 Result<proto::Process> make_process(const oci::Process& p);
 
+// `stdio`: the host vsock ports on which the shim serves the container's
+// stdio (0: none, /dev/null) and their kinds.
 Result<proto::Create> make_create_request(const std::string& container_id,
-                                          const oci::Config& config, const StdioPortSet& ports);
+                                          const oci::Config& config,
+                                          const proto::StdioPorts& stdio);
 
 }  // namespace runvm

@@ -9,10 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+
 #include "guest/protocol/frame.h"
+#include "guest/protocol/stdio_kind.h"
 #include "shim/container/agent_request.h"
 #include "shim/container/bind_shares.h"
 #include "shim/control/control.h"
+#include "shim/fs/stdio_fs.h"
 #include "spec/base/log.h"
 
 namespace runvm {
@@ -21,7 +25,7 @@ namespace {
 
 // Host ports the agent dials for the container's stdio.
 constexpr uint32_t kStdinPort = 1025, kStdoutPort = 1026, kStderrPort = 1027;
-// How long output may still drain after the process exited.
+// How long draining output after the process exited may make no progress.
 constexpr int kDrainMs = 5000;
 // How often a console's window size is checked.
 constexpr int kConsolePollMs = 200;
@@ -79,20 +83,46 @@ Status ContainerShim::boot() {
   const auto& config = opts_.bundle.config;
   if (!config.process) return make_error("config.json: process: is required");
   bool terminal = config.process->terminal;
-  auto in = RUNVM_TRY(stdio_channel());
-  auto out = RUNVM_TRY(stdio_channel());
-  auto err = RUNVM_TRY(stdio_channel());
-  StdioPortSet ports{kStdinPort, kStdoutPort, terminal ? 0u : kStderrPort};
+  // Our stdio is the container's (inherited from the caller): the process
+  // gets the same kind of fd in the guest, and no stream for /dev/null. A
+  // terminal process's pty carries stdin and stdout, relayed to the console.
+  std::optional<proto::StdioKind> kinds[3];
+  if (terminal)
+    kinds[0] = kinds[1] = proto::StdioKind::kTty;
+  else
+    for (int fd = 0; fd < 3; ++fd)
+      kinds[fd] = opts_.stdio_pipes ? proto::StdioKind::kPipe : proto::stdio_kind_of_fd(fd);
+  constexpr uint32_t kPorts[3] = {kStdinPort, kStdoutPort, kStderrPort};
+  proto::StdioPorts ports;
+  uint32_t* port[3] = {&ports.stdin_port, &ports.stdout_port, &ports.stderr_port};
+  proto::StdioKind* kind[3] = {&ports.stdin_kind, &ports.stdout_kind, &ports.stderr_kind};
+  std::optional<StdioChannel> channels[3];
 
   MicroVmConfig vm = opts_.vm;
+  // Regular files are served as they are (StdioFs): no stream.
+  std::array<int, 3> files = {-1, -1, -1};
+  for (int i = 0; i < 3; ++i) {
+    if (!kinds[i]) continue;
+    *kind[i] = *kinds[i];
+    if (*kinds[i] == proto::StdioKind::kFile || *kinds[i] == proto::StdioKind::kAppendFile) {
+      files[i] = i;
+      continue;
+    }
+    channels[i] = RUNVM_TRY(stdio_channel());
+    *port[i] = kPorts[i];
+    vm.port_handlers.emplace_back(kPorts[i], channels[i]->handler);
+  }
   vm.state_dir = opts_.state_dir;
   // A read-only root is sealed once the agent made its mountpoints in it.
   vm.shares.push_back({kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
   for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
-  vm.port_handlers.emplace_back(kStdinPort, in.handler);
-  vm.port_handlers.emplace_back(kStdoutPort, out.handler);
-  if (!terminal) vm.port_handlers.emplace_back(kStderrPort, err.handler);
+  // As runc's fixStdioPermissions, which chowns the very fd it hands over:
+  // the process's user owns its stdio (uid only; refusals are ignored).
+  for (int fd : files)
+    if (fd >= 0) (void)fchown(fd, config.process->user.uid, static_cast<gid_t>(-1));
+  if (files != std::array<int, 3>{-1, -1, -1})
+    vm.shares.push_back({proto::kStdioShareTag, {}, std::make_shared<StdioFs>(files)});
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
   // that this container runs in its own VM (the compat suites check it).
@@ -101,13 +131,14 @@ Status ContainerShim::boot() {
             proto::printable(vm_->hello().agent, 64));
 
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
+  if (!terminal) req.process.console_size = proto::tty_stream_size(ports);
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
   if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
   control_ = RUNVM_TRY(listen_unix(control_path()));
-  // Relay our own stdio, which is the container's (inherited from the
-  // caller), or for a terminal the console whose master the caller gets.
+  // Relay our own stdio, or for a terminal the console whose master the
+  // caller gets.
   int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;
   if (terminal) {
     if (opts_.console_socket.empty()) return make_error("terminal: a console socket is required");
@@ -118,9 +149,9 @@ Status ContainerShim::boot() {
     console_ = RUNVM_TRY(Console::open_and_send(opts_.console_socket, size));
     tty_in = tty_out = console_->slave();
   }
-  in_ = std::make_unique<StdioPump>(tty_in, std::move(in.host));
-  out_ = std::make_unique<StdioPump>(std::move(out.host), tty_out);
-  if (!terminal) err_ = std::make_unique<StdioPump>(std::move(err.host), STDERR_FILENO);
+  if (channels[0]) in_ = std::make_unique<StdioPump>(tty_in, std::move(channels[0]->host));
+  if (channels[1]) out_ = std::make_unique<StdioPump>(std::move(channels[1]->host), tty_out);
+  if (channels[2]) err_ = std::make_unique<StdioPump>(std::move(channels[2]->host), STDERR_FILENO);
   write_status("created");
   return {};
 }
@@ -238,11 +269,25 @@ Result<int> ContainerShim::serve(int signal_fd) {
 
 Result<int> ContainerShim::finish(int wait_status, bool drain) {
   write_status("stopped");
-  // The container's end takes every other process in it along, as in runc.
+  // The container's end takes every other process in it along, as in runc
+  // (its PID namespace dies with its init): what they wrote is delivered,
+  // and nothing holds the stdio open any longer.
   execs_->end_all(SIGKILL);
-  // Output written before the exit is already queued towards us: let it drain.
-  if (drain && out_ && !out_->wait_for(kDrainMs)) log::debug("stdout did not drain");
-  if (drain && err_ && !err_->wait_for(kDrainMs)) log::debug("stderr did not drain");
+  if (drain) {
+    auto r = vm_->agent().signal(opts_.id, SIGKILL, true);
+    if (!r.ok()) log::debug("killing the container's other processes: " + r.error().message);
+  }
+  // Output written before the exit is queued towards us: deliver all of it
+  // however slowly our reader takes it, but give up on a reader that takes
+  // nothing at all.
+  auto drained = [](StdioPump* pump) {
+    for (uint64_t seen = pump->bytes();; seen = pump->bytes()) {
+      if (pump->wait_for(kDrainMs)) return true;
+      if (pump->bytes() == seen) return false;
+    }
+  };
+  if (drain && out_ && !drained(out_.get())) log::debug("stdout did not drain");
+  if (drain && err_ && !drained(err_.get())) log::debug("stderr did not drain");
   auto r = vm_->shutdown(5000);
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return wait_status;

@@ -21,6 +21,9 @@ struct ContainerShimOptions {
   oci::Bundle bundle;
   MicroVmConfig vm;            // kernel, initrd, accel, sizing; shares and ports are added here
   std::string console_socket;  // terminal: where the pty master goes
+  // Pipes for the process whatever our stdio is (a foreground run: runc
+  // copies through pipes of its own then); else the kinds of our stdio.
+  bool stdio_pipes = false;
 };
 
 class ContainerShim {

@@ -9,8 +9,16 @@
 namespace runvm {
 
 Result<std::unique_ptr<FsDevice>> FsDevice::create(EventLoop& loop, FsConfig cfg) {
-  auto fs = RUNVM_TRY(PassthroughFs::create(std::move(cfg)));
-  std::unique_ptr<FsDevice> dev(new FsDevice(loop, std::move(fs)));
+  std::shared_ptr<PassthroughFs> fs = RUNVM_TRY(PassthroughFs::create(std::move(cfg)));
+  PassthroughFs* raw = fs.get();
+  std::unique_ptr<FsDevice> dev(new FsDevice(loop, std::move(fs), raw));
+  RUNVM_CHECK(dev->start_rerun_fd());
+  return dev;
+}
+
+Result<std::unique_ptr<FsDevice>> FsDevice::create(EventLoop& loop,
+                                                   std::shared_ptr<FuseServer> server) {
+  std::unique_ptr<FsDevice> dev(new FsDevice(loop, std::move(server), nullptr));
   RUNVM_CHECK(dev->start_rerun_fd());
   return dev;
 }
@@ -31,7 +39,7 @@ void FsDevice::queue_started(size_t idx, VirtQueue* q) {
   if (idx >= kNumQueues) return;
   queues_[idx] = q;
   broken_[idx] = false;
-  if (idx == kRequestQueue) fs_->set_queue_size(q->size());
+  if (idx == kRequestQueue) server_->set_queue_size(q->size());
   run(idx);  // requests may already be waiting
 }
 
@@ -80,7 +88,7 @@ bool FsDevice::process_batch(size_t idx) {
         return false;
       }
       if (!*popped) break;
-      uint32_t len = fs_->handle(chain_);
+      uint32_t len = server_->handle(chain_);
       ++handled;
       if (auto s = q->push_used(chain_.head, len); !s.ok()) {
         broken_[idx] = true;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "shim/fs/fs_config.h"
+#include "shim/fs/fuse_server.h"
 #include "shim/fs/passthrough_fs.h"
 #include "shim/loop/event_loop.h"
 #include "shim/virtio/device.h"
@@ -21,6 +22,9 @@ class FsDevice : public VirtioDevice {
   static constexpr int kMaxBatch = 64;
 
   static Result<std::unique_ptr<FsDevice>> create(EventLoop& loop, FsConfig cfg);
+  // Any other FUSE server (StdioFs).
+  static Result<std::unique_ptr<FsDevice>> create(EventLoop& loop,
+                                                  std::shared_ptr<FuseServer> server);
   ~FsDevice() override;
   FsDevice(const FsDevice&) = delete;
   FsDevice& operator=(const FsDevice&) = delete;
@@ -32,10 +36,12 @@ class FsDevice : public VirtioDevice {
   void queue_stopped(size_t idx) override;
   void queue_kicked(size_t idx) override;
 
-  PassthroughFs& fs() { return *fs_; }
+  // The passthrough server; null for another kind.
+  PassthroughFs* fs() { return fs_; }
 
  private:
-  FsDevice(EventLoop& loop, std::unique_ptr<PassthroughFs> fs) : loop_(loop), fs_(std::move(fs)) {}
+  FsDevice(EventLoop& loop, std::shared_ptr<FuseServer> server, PassthroughFs* fs)
+      : loop_(loop), server_(std::move(server)), fs_(fs) {}
   Status start_rerun_fd();
   // Handles up to kMaxBatch chains, then notifies once. Returns true if the
   // batch limit cut it short (more may be waiting).
@@ -44,7 +50,8 @@ class FsDevice : public VirtioDevice {
   void on_rerun();
 
   EventLoop& loop_;
-  std::unique_ptr<PassthroughFs> fs_;
+  std::shared_ptr<FuseServer> server_;
+  PassthroughFs* fs_;  // server_, when it is one
   UniqueFd rerun_fd_;  // eventfd: continue a queue after yielding to the loop
   VirtQueue* queues_[kNumQueues] = {nullptr, nullptr};
   bool broken_[kNumQueues] = {false, false};

@@ -95,7 +95,7 @@ TEST_F(FsDeviceTest, ServesABatchOfRequestsFromTheRequestQueue) {
   fuse_entry_out e;
   std::memcpy(&e, guest.host(look) + sizeof(fuse_out_header), sizeof e);
   EXPECT_EQ(e.attr.size, 8u);
-  EXPECT_EQ(dev->fs().inode_count(), 2u);
+  EXPECT_EQ(dev->fs()->inode_count(), 2u);
 
   // FORGET on hiprio: consumed without a reply.
   fuse_forget_in f{1};
@@ -105,7 +105,7 @@ TEST_F(FsDeviceTest, ServesABatchOfRequestsFromTheRequestQueue) {
   dev->queue_kicked(0);
   ASSERT_EQ(rings[0].used_idx(), 1);
   EXPECT_EQ(rings[0].used_elem(0).len, 0u);
-  EXPECT_EQ(dev->fs().inode_count(), 1u);
+  EXPECT_EQ(dev->fs()->inode_count(), 1u);
 }
 
 TEST_F(FsDeviceTest, MalformedRequestsGetErrorsAndBigBatchesYieldToTheLoop) {

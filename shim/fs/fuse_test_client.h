@@ -1,5 +1,5 @@
 // Test-only FUSE client: builds request chains over plain memory, hands
-// them to a PassthroughFs and decodes the replies, playing the guest kernel.
+// them to a FuseServer (PassthroughFs, StdioFs) and decodes the replies, playing the guest kernel.
 #pragma once
 
 #include <fcntl.h>
@@ -57,7 +57,7 @@ struct FuseReply {
 
 class FuseTestClient {
  public:
-  explicit FuseTestClient(PassthroughFs& fs) : fs_(fs) {}
+  explicit FuseTestClient(FuseServer& fs) : fs_(fs) {}
   uint32_t uid = 0, gid = 0;
   // Splits both directions into descriptors of at most this many bytes.
   size_t piece = SIZE_MAX;
@@ -177,7 +177,7 @@ class FuseTestClient {
     for (size_t off = 0; off < buf.size(); off += piece)
       out.push_back({buf.data() + off, std::min(piece, buf.size() - off)});
   }
-  PassthroughFs& fs_;
+  FuseServer& fs_;
   uint64_t unique_ = 0;
 };
 

@@ -24,12 +24,13 @@
 
 #include "shim/fs/fs_config.h"
 #include "shim/fs/fuse_request.h"
+#include "shim/fs/fuse_server.h"
 #include "shim/fs/inode_table.h"
 #include "shim/virtio/virtqueue.h"
 
 namespace runvm {
 
-class PassthroughFs {
+class PassthroughFs : public FuseServer {
  public:
   // FUSE minor versions we speak (virtio-fs needs 7.31+).
   static constexpr uint32_t kMinMinor = 31;
@@ -39,11 +40,11 @@ class PassthroughFs {
 
   // Handles one request; returns the bytes written into chain.writable
   // (0: no reply, e.g. FORGET or a chain too malformed to answer).
-  uint32_t handle(const DescChain& chain);
+  uint32_t handle(const DescChain& chain) override;
 
   // Caps INIT's max_pages so a request fits in a queue of `queue_size`
   // descriptors (we take no indirect descriptors).
-  void set_queue_size(uint16_t queue_size);
+  void set_queue_size(uint16_t queue_size) override;
 
   // Turns every later mutation into EROFS. A read-only container root is
   // sealed once the agent has created its mountpoints and cwd in it (runc

@@ -54,7 +54,9 @@ Status MicroVm::start() {
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     const auto& share = config_.shares[i];
     std::string sock = dir + "/fs" + std::to_string(i) + ".vhost";
-    auto dev = RUNVM_TRY(FsDevice::create(*loop_, share.fs).context("virtio-fs " + share.tag));
+    auto dev = RUNVM_TRY(
+        (share.server ? FsDevice::create(*loop_, share.server) : FsDevice::create(*loop_, share.fs))
+            .context("virtio-fs " + share.tag));
     fs_servers_.push_back(RUNVM_TRY(
         vhost_user::VhostUserServer::listen(*loop_, sock, *dev).context("virtio-fs backend")));
     fs_devices_.push_back(std::move(dev));
@@ -94,7 +96,9 @@ Status MicroVm::start() {
 Status MicroVm::seal_share_readonly(const std::string& tag) {
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     if (config_.shares[i].tag != tag) continue;
-    fs_devices_[i]->fs().seal_readonly();
+    PassthroughFs* fs = fs_devices_[i]->fs();
+    if (!fs) return make_error("share " + tag + " is not a directory");
+    fs->seal_readonly();
     return {};
   }
   return make_error("no share tagged " + tag);

@@ -23,6 +23,7 @@ namespace runvm {
 struct FsShare {
   std::string tag;  // the guest mounts it with `mount -t virtiofs <tag>`
   FsConfig fs;
+  std::shared_ptr<FuseServer> server;  // set: serves this instead of fs
 };
 
 // Serves guest connections to a host vsock port in-process (see

@@ -1,6 +1,7 @@
 // Feeds hostile FUSE requests (raw bytes, with the header's len and nodeid
 // optionally made plausible so the handlers are reached) through
-// PassthroughFs over a scratch share, split into random descriptor sizes.
+// PassthroughFs over a scratch share (or, by a flag, StdioFs over two
+// scratch files), split into random descriptor sizes.
 // Must never crash, and must never touch the directory beside the share
 // that a symlink inside it points to.
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "shim/fs/passthrough_fs.h"
+#include "shim/fs/stdio_fs.h"
 
 using namespace runvm;
 namespace stdfs = std::filesystem;
@@ -28,6 +31,8 @@ namespace {
 struct World {
   std::string base, share, outside;
   std::unique_ptr<PassthroughFs> fs;
+  UniqueFd stdio_in, stdio_out;
+  std::unique_ptr<StdioFs> stdio;
   struct stat outside_st {};
   unsigned runs = 0;
 
@@ -59,17 +64,23 @@ struct World {
     std::ofstream(share + "/file") << "content";
     stdfs::create_symlink(outside, share + "/esc");
     stdfs::create_symlink("../outside/secret", share + "/rel");
+    stdio_in.reset(::open((base + "/stdin").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    stdio_out.reset(
+        ::open((base + "/stdout").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!stdio_in || !stdio_out || ::write(stdio_in.get(), "input\n", 6) != 6) std::abort();
+    stdio = std::make_unique<StdioFs>(std::array<int, 3>{stdio_in.get(), stdio_out.get(), -1});
     auto r = PassthroughFs::create({share, CachePolicy::kExclusive, false});
     if (!r.ok()) std::abort();
     fs = std::move(*r);
     // Handshake, so most inputs reach the handlers.
     fuse_init_in in{7, 36, 1 << 16, 0xffffffff};
     send(FUSE_INIT, 0, &in, sizeof in);
+    send(FUSE_INIT, 0, &in, sizeof in, stdio.get());
     // Known nodeids 2.. for the entries above.
     for (const char* n : {"dir", "file", "esc", "rel"}) send(FUSE_LOOKUP, 1, n, std::strlen(n) + 1);
   }
 
-  void send(uint32_t op, uint64_t node, const void* args, size_t n) {
+  void send(uint32_t op, uint64_t node, const void* args, size_t n, FuseServer* to = nullptr) {
     std::vector<uint8_t> req(sizeof(fuse_in_header) + n);
     fuse_in_header h{};
     h.len = static_cast<uint32_t>(req.size());
@@ -81,7 +92,7 @@ struct World {
     DescChain c;
     c.readable.push_back({req.data(), req.size()});
     c.writable.push_back({out.data(), out.size()});
-    fs->handle(c);
+    (to ? to : fs.get())->handle(c);
   }
 
   void check_contained() {
@@ -132,7 +143,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       c.readable.push_back({req.data() + off, std::min(step, req.size() - off)});
     for (size_t off = 0; off < out.size(); off += step)
       c.writable.push_back({out.data() + off, std::min(step, out.size() - off)});
-    uint32_t used = w.fs->handle(c);
+    FuseServer& server = (flags & 16) ? static_cast<FuseServer&>(*w.stdio) : *w.fs;
+    uint32_t used = server.handle(c);
     if (used > out.size()) std::abort();
     if (used) {
       fuse_out_header oh;

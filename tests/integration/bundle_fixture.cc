@@ -28,6 +28,8 @@ Bundle::Bundle(const BundleSpec& spec) {
     fs::create_directories(rootfs() + "/" + d);
   fs::copy_file("/bin/busybox", rootfs() + "/bin/busybox");
   for (const char* a : kApplets) fs::create_symlink("busybox", rootfs() + "/bin/" + a);
+  if (spec.stdio_probe)
+    fs::copy_file(vm_assets().build_dir + "/tests/stdio-probe", rootfs() + "/bin/stdio-probe");
   write_config(spec);
 }
 

@@ -22,6 +22,7 @@ struct BundleSpec {
   std::string config_json;
   bool terminal = false;
   bool readonly_root = false;  // root.readonly
+  bool stdio_probe = false;    // /bin/stdio-probe (tests/integration/stdio_probe.c)
 };
 
 class Bundle {

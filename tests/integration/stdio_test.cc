@@ -1,0 +1,381 @@
+// The container process's stdio has the same file types as under runc
+// (stdio_probe.c reports fstat's type, isatty, O_APPEND and the owner of
+// fds 0-2): the caller's kinds for create and exec -d, pipes for a
+// foreground run and exec (runc copies through pipes of its own then), a
+// pty owned by the process's user for a terminal. Each case also runs
+// under runc when it is installed, and must give the same answer there.
+// And Node.js-shaped output (non-blocking writes, exit right after the
+// last one) arrives whole although the process exits before it was read.
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::read_file;
+using testing::runvm_binary;
+using testing::TempDir;
+
+constexpr char kRunc[] = "/usr/sbin/runc";
+// runc needs the namespaces and mounts a real config has (a terminal needs
+// devpts); runvm accepts them.
+constexpr char kNamespaces[] =
+    R"("linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]},)"
+    R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"},)"
+    R"({"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]},)"
+    R"({"destination":"/dev/pts","type":"devpts","source":"devpts",)"
+    R"("options":["newinstance","ptmxmode=0666","mode=0620"]}])";
+
+struct Pipe {
+  UniqueFd r, w;
+  Pipe() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) r.reset(p[0]), w.reset(p[1]);
+  }
+};
+
+UniqueFd open_null() { return UniqueFd(open("/dev/null", O_RDWR | O_CLOEXEC)); }
+
+// Runs argv with fds 0-2 as given; its raw wait status.
+int spawn_wait(const std::vector<std::string>& argv, int in, int out, int err) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int high[3] = {fcntl(in, F_DUPFD, 10), fcntl(out, F_DUPFD, 10), fcntl(err, F_DUPFD, 10)};
+    for (int fd = 0; fd < 3; ++fd) dup2(high[fd], fd);
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// Everything until EOF, at most `timeout_s` seconds.
+std::string read_to_eof(int fd, int timeout_s = 120) {
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[65536];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// One runtime binary with its own state root.
+struct Runtime {
+  std::string binary;
+  TempDir root;
+  std::vector<std::string> argv(std::vector<std::string> args) const {
+    std::vector<std::string> v = {binary, "--root", root.path()};
+    v.insert(v.end(), args.begin(), args.end());
+    return v;
+  }
+  int run(std::vector<std::string> args) const {
+    UniqueFd null = open_null();
+    return spawn_wait(argv(std::move(args)), null.get(), null.get(), null.get());
+  }
+};
+
+class StdioTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RUNVM_REQUIRE_VM_ASSETS();
+    runtimes_.push_back(std::make_unique<Runtime>(Runtime{runvm_binary(), {}}));
+    if (access(kRunc, X_OK) == 0)
+      runtimes_.push_back(std::make_unique<Runtime>(Runtime{kRunc, {}}));
+  }
+
+  static BundleSpec spec(std::vector<std::string> args, bool terminal = false) {
+    BundleSpec s;
+    s.args = std::move(args);
+    s.uid = s.gid = 1000;
+    s.terminal = terminal;
+    s.stdio_probe = true;
+    s.config_json = kNamespaces;
+    return s;
+  }
+
+  // What the probe reports on its stderr (a pipe we read) when created with
+  // `in` and `out` as stdin and stdout, then started.
+  std::string probe_created(const Runtime& rt, int in, int out) {
+    Bundle bundle(spec({"stdio-probe", "2"}));
+    Pipe err;
+    int rc = spawn_wait(rt.argv({"create", "-b", bundle.dir(), "probe"}), in, out, err.w.get());
+    err.w.reset();
+    if (rc != 0) return "create failed: " + read_to_eof(err.r.get(), 5);
+    EXPECT_EQ(rt.run({"start", "probe"}), 0) << rt.binary;
+    std::string report = read_to_eof(err.r.get());
+    rt.run({"delete", "--force", "probe"});
+    return report;
+  }
+
+  // Every runtime must answer `want`.
+  template <class Probe>
+  void expect_everywhere(const std::string& want, Probe probe) {
+    for (const auto& rt : runtimes_) EXPECT_EQ(probe(*rt), want) << rt->binary;
+  }
+
+  std::vector<std::unique_ptr<Runtime>> runtimes_;
+  TempDir files_;
+};
+
+TEST_F(StdioTest, CreateWithPipes) {
+  expect_everywhere("0:fifo,uid=1000 1:fifo,uid=1000 2:fifo,uid=1000\n", [&](const Runtime& rt) {
+    Pipe in, out;
+    return probe_created(rt, in.r.get(), out.w.get());
+  });
+}
+
+TEST_F(StdioTest, CreateWithDevNull) {
+  expect_everywhere("0:null,uid=0 1:null,uid=0 2:fifo,uid=1000\n", [&](const Runtime& rt) {
+    UniqueFd null = open_null();
+    return probe_created(rt, null.get(), null.get());
+  });
+}
+
+TEST_F(StdioTest, CreateWithSockets) {
+  expect_everywhere("0:sock,uid=1000 1:sock,uid=1000 2:fifo,uid=1000\n", [&](const Runtime& rt) {
+    int s[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s);
+    UniqueFd ours(s[0]), theirs(s[1]);
+    return probe_created(rt, theirs.get(), theirs.get());
+  });
+}
+
+// A regular file is a regular file in the guest too, O_APPEND included,
+// owned by the process's user (runc chowns the very file).
+TEST_F(StdioTest, CreateWithAFile) {
+  // stdin a file as well the first time, /dev/null the second.
+  for (bool append : {false, true}) {
+    std::string want = std::string(append ? "0:null,uid=0" : "0:reg,uid=1000") + " 1:reg" +
+                       (append ? ",append" : "") + ",uid=1000 2:fifo,uid=1000\n";
+    expect_everywhere(want, [&](const Runtime& rt) {
+      std::string path = files_.path() + "/probe-out", in_path = files_.path() + "/probe-in";
+      UniqueFd file(open(path.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (append ? O_APPEND : 0), 0644));
+      UniqueFd in(append ? open("/dev/null", O_RDONLY | O_CLOEXEC)
+                         : open(in_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+      return probe_created(rt, in.get(), file.get());
+    });
+  }
+}
+
+// A terminal without process.terminal: a pty in the guest too (raw, so the
+// caller's terminal adds its CR once), owned by the process's user, with
+// the terminal's size.
+TEST_F(StdioTest, CreateOnATerminalWithoutProcessTerminal) {
+  for (bool size : {false, true})
+    expect_everywhere(
+        size ? "33 77\r\n" : "0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
+        [&](const Runtime& rt) -> std::string {
+          Bundle bundle(spec({"stdio-probe", size ? "size" : "1"}));
+          int m, sl;
+          winsize ws{33, 77, 0, 0};
+          if (openpty(&m, &sl, nullptr, nullptr, &ws) < 0) return "openpty";
+          UniqueFd master(m), slave(sl);
+          int rc = spawn_wait(rt.argv({"create", "-b", bundle.dir(), "tty"}), slave.get(),
+                              slave.get(), slave.get());
+          slave.reset();
+          if (rc != 0) return "create failed";
+          EXPECT_EQ(rt.run({"start", "tty"}), 0);
+          std::string out = read_to_eof(master.get(), 60);  // EIO: all closed
+          rt.run({"delete", "--force", "tty"});
+          return out;
+        });
+}
+
+// A regular file: what the process writes lands in it at the caller's
+// offset, and with O_APPEND at its end (runc hands the file over; runvm's
+// shim serves it to the guest and writes to it: shim/fs/stdio_fs.h).
+TEST_F(StdioTest, OutputToAFileFollowsTheCallersOffsetAndAppend) {
+  for (const auto& rt : runtimes_) {
+    for (bool append : {false, true}) {
+      std::string path = files_.path() + "/out" + (append ? "-append" : "");
+      UniqueFd file(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      ASSERT_EQ(write(file.get(), "head\n", 5), 5);
+      if (append) file.reset(open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+      Bundle bundle(spec({"sh", "-c", "echo from-container"}));
+      UniqueFd null = open_null();
+      Pipe err;
+      ASSERT_EQ(spawn_wait(rt->argv({"create", "-b", bundle.dir(), "file"}), null.get(), file.get(),
+                           err.w.get()),
+                0);
+      err.w.reset();
+      // Another writer moves the end meanwhile: only O_APPEND follows it.
+      if (append) {
+        UniqueFd other(open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        ASSERT_EQ(write(other.get(), "other\n", 6), 6);
+      }
+      ASSERT_EQ(rt->run({"start", "file"}), 0);
+      read_to_eof(err.r.get());  // the container and what stands for it ended
+      rt->run({"delete", "--force", "file"});
+      ASSERT_EQ(write(file.get(), "tail\n", 5), 5);
+      EXPECT_EQ(read_file(path),
+                append ? "head\nother\nfrom-container\ntail\n" : "head\nfrom-container\ntail\n")
+          << rt->binary;
+    }
+  }
+}
+
+// A foreground run: runc copies through pipes of its own, whatever its stdio.
+TEST_F(StdioTest, ForegroundRunGetsPipes) {
+  expect_everywhere("0:fifo,uid=1000 1:fifo,uid=1000 2:fifo,uid=1000\n", [&](const Runtime& rt) {
+    Bundle bundle(spec({"stdio-probe", "2"}));
+    UniqueFd null = open_null();
+    Pipe err;
+    spawn_wait(rt.argv({"run", "-b", bundle.dir(), "fg"}), null.get(), null.get(), err.w.get());
+    err.w.reset();
+    return read_to_eof(err.r.get(), 5);
+  });
+}
+
+TEST_F(StdioTest, TerminalIsAPtyOwnedByTheUser) {
+  expect_everywhere("0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
+                    [&](const Runtime& rt) -> std::string {
+                      Bundle bundle(spec({"stdio-probe"}, true));
+                      std::string path = files_.path() + "/console.sock";
+                      unlink(path.c_str());
+                      UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                      sockaddr_un addr{};
+                      addr.sun_family = AF_UNIX;
+                      snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+                      if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) ||
+                          listen(listener.get(), 1))
+                        return "console socket";
+                      // create blocks until the master was taken: receive it meanwhile.
+                      UniqueFd master;
+                      std::thread receiver([&] {
+                        UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+                        char name[256];
+                        iovec iov{name, sizeof name};
+                        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+                        msghdr msg{};
+                        msg.msg_iov = &iov;
+                        msg.msg_iovlen = 1;
+                        msg.msg_control = control;
+                        msg.msg_controllen = sizeof control;
+                        if (recvmsg(conn.get(), &msg, 0) <= 0) return;
+                        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+                        int fd;
+                        if (c && c->cmsg_type == SCM_RIGHTS) {
+                          memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                          master.reset(fd);
+                        }
+                      });
+                      UniqueFd null = open_null();
+                      int rc = spawn_wait(
+                          rt.argv({"create", "--console-socket", path, "-b", bundle.dir(), "tty"}),
+                          null.get(), null.get(), null.get());
+                      receiver.join();
+                      if (rc != 0 || !master) return "create failed";
+                      EXPECT_EQ(rt.run({"start", "tty"}), 0);
+                      // The pty's output until its slave closes (EIO).
+                      std::string out = read_to_eof(master.get(), 60);
+                      rt.run({"delete", "--force", "tty"});
+                      return out;
+                    });
+}
+
+class ExecStdioTest : public StdioTest {
+ protected:
+  void SetUp() override {
+    StdioTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    bundle_ = std::make_unique<Bundle>(spec({"sleep", "600"}));
+    for (const auto& rt : runtimes_)
+      ASSERT_EQ(rt->run({"run", "-d", "-b", bundle_->dir(), "ex"}), 0) << rt->binary;
+  }
+  void TearDown() override {
+    for (const auto& rt : runtimes_) rt->run({"delete", "--force", "ex"});
+  }
+  std::unique_ptr<Bundle> bundle_;
+};
+
+// exec -i (stdin a pipe) and exec without stdin (/dev/null), in the
+// foreground: pipes, as runc copies.
+TEST_F(ExecStdioTest, ForegroundExecGetsPipes) {
+  for (bool with_stdin : {true, false})
+    expect_everywhere("0:fifo,uid=1000 1:fifo,uid=1000 2:fifo,uid=1000\n", [&](const Runtime& rt) {
+      Pipe in, out;
+      UniqueFd null = open_null();
+      spawn_wait(rt.argv({"exec", "--user", "1000:1000", "ex", "stdio-probe"}),
+                 with_stdin ? in.r.get() : null.get(), out.w.get(), out.w.get());
+      out.w.reset();
+      return read_to_eof(out.r.get(), 5);
+    });
+}
+
+// exec -d: the process gets the caller's stdio itself.
+TEST_F(ExecStdioTest, DetachedExecGetsTheCallersKinds) {
+  expect_everywhere("0:null,uid=0 1:fifo,uid=1000 2:null,uid=0\n", [&](const Runtime& rt) {
+    Pipe out;
+    UniqueFd null = open_null();
+    spawn_wait(rt.argv({"exec", "-d", "--user", "1000:1000", "ex", "stdio-probe"}), null.get(),
+               out.w.get(), null.get());
+    out.w.reset();
+    return read_to_eof(out.r.get(), 60);
+  });
+}
+
+// Node.js-shaped output: 1 MiB by non-blocking writes, exit at once. The
+// reader stops before the end and waits until the container has stopped:
+// the rest must still arrive, whole and in order.
+TEST_F(StdioTest, NonBlockingOutputArrivesWholeAfterTheExit) {
+  constexpr size_t kBytes = 1 << 20, kHeld = 48 << 10;
+  for (const auto& rt : runtimes_) {
+    Bundle bundle(spec({"stdio-probe", "flood", std::to_string(kBytes)}));
+    Pipe out;
+    UniqueFd null = open_null();
+    ASSERT_EQ(spawn_wait(rt->argv({"create", "-b", bundle.dir(), "flood"}), null.get(), out.w.get(),
+                         null.get()),
+              0)
+        << rt->binary;
+    out.w.reset();
+    ASSERT_EQ(rt->run({"start", "flood"}), 0);
+    std::string got;
+    char buf[4096];
+    while (got.size() < kBytes - kHeld) {
+      ssize_t n = read(out.r.get(), buf, std::min(sizeof buf, kBytes - kHeld - got.size()));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    // The rest fits in the buffers on the way: the process can finish.
+    bool stopped = false;
+    std::string state_file = files_.path() + "/state.json";
+    for (int i = 0; i < 600 && !stopped; ++i) {
+      UniqueFd state(open(state_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      spawn_wait(rt->argv({"state", "flood"}), null.get(), state.get(), null.get());
+      stopped = read_file(state_file).find("\"stopped\"") != std::string::npos;
+      if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(stopped) << rt->binary << ": the process did not exit with its output unread";
+    got += read_to_eof(out.r.get());
+    rt->run({"delete", "--force", "flood"});
+    ASSERT_EQ(got.size(), kBytes) << rt->binary;
+    size_t bad = 0;
+    while (bad < kBytes && static_cast<unsigned char>(got[bad]) == bad % 251) ++bad;
+    EXPECT_EQ(bad, kBytes) << rt->binary << ": first wrong byte";
+  }
+}
+
+}  // namespace
+}  // namespace runvm
