@@ -81,8 +81,9 @@ case_real_programs_print() {
   out=$(prun --rm "$DEB" node -e 'console.log("hello from node " + process.version)') || rc=$?
   expect_eq "$rc" 0 "node exit status"
   expect_contains "$out" "hello from node v" "node's stdout (pipe)"
-  out=$(prun --rm "$DEB" node -e 'process.stdout.write("x".repeat(1 << 20)); process.exit(0)' | wc -c)
-  expect_eq "$out" 1048576 "node: 1 MiB written then exit, all of it arrives"
+  # (Not followed by process.exit(): Node then cuts a pipe's output short under runc too.)
+  out=$(prun --rm "$DEB" node -e 'process.stdout.write("x".repeat(1 << 20))' | wc -c)
+  expect_eq "$out" 1048576 "node: 1 MiB written asynchronously, all of it arrives"
   out=$(prun --rm "$DEB" node -e 'console.error("to stderr"); process.exitCode = 3' 2>&1) || rc=$?
   expect_eq "$rc" 3 "node exitCode"
   expect_eq "$out" "to stderr" "node's stderr"
