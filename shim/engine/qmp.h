@@ -48,6 +48,7 @@ class QmpProtocol {
 
  private:
   Result<std::string> encode(std::string_view cmd, std::string_view args_json);
+  Result<Step> handle(std::string_view line);  // on_line without the error's excerpt
 
   State state_ = State::kAwaitGreeting;
   uint64_t next_id_ = 1;

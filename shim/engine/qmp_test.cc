@@ -70,6 +70,24 @@ TEST(QmpProtocol, RejectsAnythingButAGreetingFirst) {
   EXPECT_FALSE(p.on_line("not json").ok());
 }
 
+TEST(QmpProtocol, ErrorsQuoteTheReceivedLine) {
+  QmpProtocol p;
+  auto r = p.on_line(R"({"return": {}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, R"(qmp: expected greeting; received: {"return": {}})");
+  // Truncated, and control or non-ASCII bytes escaped: the peer cannot
+  // flood or garble the one error line.
+  auto junk = p.on_line("\x1b[2J\xff" + std::string(500, 'x'));
+  ASSERT_FALSE(junk.ok());
+  const std::string& m = junk.error().message;
+  auto at = m.find("; received: ");
+  ASSERT_NE(at, std::string::npos) << m;
+  EXPECT_EQ(m.substr(at + 12, 16), "\\x1b[2J\\xffxxxxx") << m;
+  EXPECT_EQ(m.substr(m.size() - 4), "x...") << m;
+  EXPECT_LT(m.size(), 300u);
+  for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << m;
+}
+
 TEST(QmpProtocol, CapabilityErrorFailsNegotiation) {
   QmpProtocol p;
   (void)p.on_line(kGreeting);
