@@ -119,17 +119,22 @@ Result<QmpProtocol::Step> QmpProtocol::handle(std::string_view line) {
   json::Value root = doc.root();
   if (!root.is_object()) return make_error("qmp: message is not an object");
 
-  if (state_ == State::kAwaitGreeting) {
-    if (!RUNVM_TRY(root.get("QMP"))) return make_error("qmp: expected greeting");
+  if (state_ == State::kAwaitGreeting && RUNVM_TRY(root.get("QMP"))) {
     state_ = State::kNegotiating;
     return Step{RUNVM_TRY(encode("qmp_capabilities", {})), std::nullopt};
   }
 
+  // Events can come before the greeting: QEMU (7.2) lets its main thread
+  // write an event (RESUME as the VM starts) to a client that its monitor
+  // I/O thread has accepted but not yet greeted, as that thread sets the
+  // "not negotiated yet" gate only when it sends the greeting.
   if (auto ev = RUNVM_TRY(root.get("event"))) {
     if (events_.size() == kMaxEvents) events_.pop_front();
     events_.push_back(RUNVM_TRY(ev->as_string().context("qmp event")));
     return Step{};
   }
+
+  if (state_ == State::kAwaitGreeting) return make_error("qmp: expected greeting");
 
   auto ret = RUNVM_TRY(root.get("return"));
   auto err = RUNVM_TRY(root.get("error"));

@@ -1,6 +1,7 @@
 // QMP (QEMU Machine Protocol): a line-oriented JSON control channel.
 // QmpProtocol is the transport-free state machine (greeting, capability
-// negotiation, one outstanding command matched by id, events skipped);
+// negotiation, one outstanding command matched by id, events recorded
+// whenever they come, even before the greeting);
 // QmpClient drives it over a stream socket with deadlines.
 #pragma once
 
