@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+#include "tests/support/require.h"
+
 namespace runvm::agent {
 namespace {
 
@@ -16,7 +18,7 @@ namespace fs = std::filesystem;
 class ContainerDevicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mknod)";
+    RUNVM_REQUIRE_ROOT("mknod");
     char tmpl[] = "/tmp/runvm-devices-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root_ = tmpl;

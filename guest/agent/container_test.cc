@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "guest/agent/container_fixture.h"
+#include "tests/support/require.h"
 
 namespace runvm::agent::testing {
 namespace {
@@ -19,7 +20,7 @@ constexpr int kExitTimeoutMs = 10000;
 class ContainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts, namespaces)";
+    RUNVM_REQUIRE_ROOT("mounts, namespaces");
     agent_ = std::make_unique<AgentProcess>();
     ASSERT_EQ(agent_->setup_error(), "");
   }

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "guest/agent/container_fixture.h"
+#include "tests/support/require.h"
 
 namespace runvm::agent {
 namespace {
@@ -21,7 +22,7 @@ using testing::read_all;
 class ExecTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts, namespaces)";
+    RUNVM_REQUIRE_ROOT("mounts, namespaces");
     agent_ = std::make_unique<AgentProcess>();
     ASSERT_EQ(agent_->setup_error(), "");
     std::ofstream(agent_->rootfs() + "/marker") << "root of c1\n";

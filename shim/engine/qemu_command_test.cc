@@ -54,7 +54,7 @@ TEST(QemuCommandLine, TcgDefaults) {
   EXPECT_FALSE(has(a, "-S"));
   EXPECT_FALSE(has(a, "-initrd"));
   EXPECT_EQ(after(a, "-kernel"), "/k/vmlinux");
-  EXPECT_EQ(after(a, "-append"), "console=ttyS0 reboot=t panic=-1 quiet");
+  EXPECT_EQ(after(a, "-append"), "console=ttyS0 reboot=t panic=-1 no_timer_check quiet");
   EXPECT_EQ(after(a, "-global"), "virtio-mmio.force-legacy=false");
 }
 
@@ -84,7 +84,7 @@ TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
   auto a = qemu_command_line(c);
   EXPECT_EQ(after(a, "-initrd"), "/k/initrd.img");
   EXPECT_EQ(after(a, "-append"),
-            "console=ttyS0 reboot=t panic=-1 quiet runvm.port=1024 init=/init");
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet runvm.port=1024 init=/init");
 }
 
 TEST(QemuCommandLine, SerialGoesToConsoleFileOnly) {

@@ -15,16 +15,26 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/require.h"
+
 namespace runvm {
 namespace {
 
 using namespace std::chrono_literals;
 
+// The guest kernel: the one the build was configured with (-DRUNVM_KERNEL),
+// else $RUNVM_KERNEL, else any cached build under $RUNVM_CACHE (default
+// /var/cache/runvm), as guest/kernel/build.sh lays it out.
 std::string find_kernel() {
+  for (std::string k : {std::string(RUNVM_CONFIGURED_KERNEL),
+                        std::string(getenv("RUNVM_KERNEL") ? getenv("RUNVM_KERNEL") : "")})
+    if (!k.empty() && ::access(k.c_str(), R_OK) == 0) return k;
+  const char* cache = getenv("RUNVM_CACHE");
+  std::string pattern =
+      std::string(cache && *cache ? cache : "/var/cache/runvm") + "/kernel/*/vmlinux";
   glob_t g{};
   std::string found;
-  if (::glob("/var/cache/runvm/kernel/*/vmlinux", 0, nullptr, &g) == 0 && g.gl_pathc > 0)
-    found = g.gl_pathv[0];
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) found = g.gl_pathv[0];
   ::globfree(&g);
   return found;
 }
@@ -48,9 +58,11 @@ std::string status_of(QemuEngine& e) {
 class QemuEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!qemu_present()) GTEST_SKIP() << "qemu-system-x86_64 not installed";
+    RUNVM_REQUIRE(qemu_present(), "qemu-system-x86_64 (apt-get install qemu-system-x86)");
     kernel_ = find_kernel();
-    if (kernel_.empty()) GTEST_SKIP() << "no guest kernel in /var/cache/runvm/kernel";
+    RUNVM_REQUIRE(!kernel_.empty(),
+                  "guest kernel (-DRUNVM_KERNEL, $RUNVM_KERNEL or "
+                  "$RUNVM_CACHE/kernel/*/vmlinux)");
     char tmpl[] = "/tmp/runvm-engine-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
   }

@@ -59,6 +59,27 @@ std::string member_string(const json::Value& v, std::string_view key) {
   return s ? *s : "";
 }
 
+// A received line as it may appear in an error message: at most 160 bytes,
+// control and non-ASCII bytes as \xNN, so a hostile or garbled peer cannot
+// flood or corrupt the log line it ends up in.
+std::string excerpt(std::string_view line) {
+  constexpr size_t kMax = 160;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < line.size() && i < kMax; ++i) {
+    auto c = static_cast<unsigned char>(line[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (line.size() > kMax) out += "...";
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> QmpProtocol::encode(std::string_view cmd, std::string_view args_json) {
@@ -86,21 +107,34 @@ Result<std::string> QmpProtocol::command(std::string_view cmd, std::string_view 
 Result<QmpProtocol::Step> QmpProtocol::on_line(std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   if (line.empty()) return Step{};
+  auto step = handle(line);
+  // The session ends here: say what QEMU actually sent.
+  if (!step)
+    return make_error(step.error().message + "; received: " + excerpt(line), step.error().code);
+  return step;
+}
+
+Result<QmpProtocol::Step> QmpProtocol::handle(std::string_view line) {
   auto doc = RUNVM_TRY(json::Document::parse(line).context("qmp"));
   json::Value root = doc.root();
   if (!root.is_object()) return make_error("qmp: message is not an object");
 
-  if (state_ == State::kAwaitGreeting) {
-    if (!RUNVM_TRY(root.get("QMP"))) return make_error("qmp: expected greeting");
+  if (state_ == State::kAwaitGreeting && RUNVM_TRY(root.get("QMP"))) {
     state_ = State::kNegotiating;
     return Step{RUNVM_TRY(encode("qmp_capabilities", {})), std::nullopt};
   }
 
+  // Events can come before the greeting: QEMU (7.2) lets its main thread
+  // write an event (RESUME as the VM starts) to a client that its monitor
+  // I/O thread has accepted but not yet greeted, as that thread sets the
+  // "not negotiated yet" gate only when it sends the greeting.
   if (auto ev = RUNVM_TRY(root.get("event"))) {
     if (events_.size() == kMaxEvents) events_.pop_front();
     events_.push_back(RUNVM_TRY(ev->as_string().context("qmp event")));
     return Step{};
   }
+
+  if (state_ == State::kAwaitGreeting) return make_error("qmp: expected greeting");
 
   auto ret = RUNVM_TRY(root.get("return"));
   auto err = RUNVM_TRY(root.get("error"));

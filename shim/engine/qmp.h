@@ -1,6 +1,7 @@
 // QMP (QEMU Machine Protocol): a line-oriented JSON control channel.
 // QmpProtocol is the transport-free state machine (greeting, capability
-// negotiation, one outstanding command matched by id, events skipped);
+// negotiation, one outstanding command matched by id, events recorded
+// whenever they come, even before the greeting);
 // QmpClient drives it over a stream socket with deadlines.
 #pragma once
 
@@ -48,6 +49,7 @@ class QmpProtocol {
 
  private:
   Result<std::string> encode(std::string_view cmd, std::string_view args_json);
+  Result<Step> handle(std::string_view line);  // on_line without the error's excerpt
 
   State state_ = State::kAwaitGreeting;
   uint64_t next_id_ = 1;

@@ -70,6 +70,49 @@ TEST(QmpProtocol, RejectsAnythingButAGreetingFirst) {
   EXPECT_FALSE(p.on_line("not json").ok());
 }
 
+// QEMU 7.2 can write an event to a fresh connection before its greeting
+// (its I/O thread accepts the client, its main thread emits RESUME before
+// the greeting goes out): recorded, not a protocol error.
+TEST(QmpProtocol, EventsBeforeTheGreetingAreRecorded) {
+  QmpProtocol p;
+  auto ev = p.on_line(
+      R"({"timestamp": {"seconds": 1796012376, "microseconds": 614428}, "event": "RESUME"})");
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_TRUE(ev->send.empty());
+  EXPECT_FALSE(ev->reply.has_value());
+  EXPECT_EQ(p.state(), QmpProtocol::State::kAwaitGreeting);
+  Sent s = parse_sent(p.on_line(kGreeting)->send);
+  EXPECT_EQ(s.execute, "qmp_capabilities");
+  ASSERT_TRUE(p.on_line(R"({"return": {}, "id": )" + std::to_string(s.id) + "}").ok());
+  EXPECT_TRUE(p.ready());
+  auto events = p.take_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], "RESUME");
+}
+
+TEST(QmpProtocol, MalformedEventBeforeTheGreetingIsAnError) {
+  QmpProtocol p;
+  EXPECT_FALSE(p.on_line(R"({"event": 7})").ok());
+}
+
+TEST(QmpProtocol, ErrorsQuoteTheReceivedLine) {
+  QmpProtocol p;
+  auto r = p.on_line(R"({"return": {}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, R"(qmp: expected greeting; received: {"return": {}})");
+  // Truncated, and control or non-ASCII bytes escaped: the peer cannot
+  // flood or garble the one error line.
+  auto junk = p.on_line("\x1b[2J\xff" + std::string(500, 'x'));
+  ASSERT_FALSE(junk.ok());
+  const std::string& m = junk.error().message;
+  auto at = m.find("; received: ");
+  ASSERT_NE(at, std::string::npos) << m;
+  EXPECT_EQ(m.substr(at + 12, 16), "\\x1b[2J\\xffxxxxx") << m;
+  EXPECT_EQ(m.substr(m.size() - 4), "x...") << m;
+  EXPECT_LT(m.size(), 300u);
+  for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << m;
+}
+
 TEST(QmpProtocol, CapabilityErrorFailsNegotiation) {
   QmpProtocol p;
   (void)p.on_line(kGreeting);
@@ -241,6 +284,23 @@ TEST(QmpClient, HandshakeThenCommandsWithEventsInterleaved) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0], "STOP");
   EXPECT_EQ(events[1], "X");
+}
+
+TEST(QmpClient, HandshakeAcceptsEventsBeforeTheGreeting) {
+  ScriptedPeer peer([](ScriptedPeer& p) {
+    p.write(R"({"timestamp": {"seconds": 1, "microseconds": 2}, "event": "RESUME"})"
+            "\r\n");
+    p.handshake();
+    p.reply(p.expect("query-status"), R"({"status": "running"})");
+  });
+  auto client = QmpClient::handshake(peer.take_client(), 5s);
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto status = client->execute("query-status");
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(*status, R"({"status":"running"})");
+  auto events = client->take_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], "RESUME");
 }
 
 TEST(QmpClient, CommandTimesOutWhenPeerIsSilent) {

@@ -12,6 +12,7 @@
 
 #include "shim/fs/fuse_test_client.h"
 #include "shim/fs/passthrough_fs.h"
+#include "tests/support/require.h"
 
 namespace runvm {
 namespace {
@@ -170,7 +171,7 @@ TEST_F(FsSecurityTest, StaleNodeidsAndHandlesMiss) {
 }
 
 TEST_F(FsSecurityTest, CreatedFilesBelongToTheCaller) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  RUNVM_REQUIRE_ROOT("file owners");
   c().uid = 1000;
   c().gid = 1001;
   // The share root is root's and mode 0700: the guest already checked
@@ -199,7 +200,7 @@ TEST_F(FsSecurityTest, CreatedFilesBelongToTheCaller) {
 }
 
 TEST_F(FsSecurityTest, ModesAreExactDespiteHostUmaskAndSetgidDirsApply) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  RUNVM_REQUIRE_ROOT("file owners");
   mode_t old = ::umask(027);
   make();  // reads the host umask
   c().uid = 1000;

@@ -20,6 +20,7 @@
 #include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
 #include "tests/integration/vm_fixture.h"
+#include "tests/support/require.h"
 
 namespace runvm {
 namespace {
@@ -115,7 +116,7 @@ struct LoopThread {
 
 TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   RUNVM_REQUIRE_VM_ASSETS();
-  if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "busybox-static not installed";
+  RUNVM_REQUIRE(access("/bin/busybox", X_OK) == 0, "/bin/busybox (apt-get install busybox-static)");
   TempDir state, share;
   ASSERT_FALSE(state.path().empty() || share.path().empty());
   ASSERT_EQ(chmod(share.path().c_str(), 0755), 0);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shim/vm/micro_vm.h"
+#include "tests/support/require.h"
 
 namespace runvm::testing {
 
@@ -41,10 +42,6 @@ std::vector<pid_t> qemu_processes_mentioning(const std::string& needle);
 }  // namespace runvm::testing
 
 // Skips (or fails with RUNVM_REQUIRE_VM=1) when the guest kernel is absent.
-#define RUNVM_REQUIRE_VM_ASSETS()                                                     \
-  do {                                                                                \
-    if (runvm::testing::vm_assets().kernel.empty()) {                                 \
-      if (getenv("RUNVM_REQUIRE_VM")) FAIL() << "guest kernel missing in build tree"; \
-      GTEST_SKIP() << "guest kernel not built (configure with -DRUNVM_KERNEL=...)";   \
-    }                                                                                 \
-  } while (0)
+#define RUNVM_REQUIRE_VM_ASSETS()                            \
+  RUNVM_REQUIRE(!runvm::testing::vm_assets().kernel.empty(), \
+                "guest kernel in the build tree (configure with -DRUNVM_KERNEL=...)")
