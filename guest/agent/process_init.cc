@@ -154,9 +154,10 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   } else {
     RUNVM_CHECK(enter_root(plan.root));
     const proto::LinuxSpec& lx = req.linux_spec;
-    RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources));
+    RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources, plan.pts_tree));
     // stdin is the pty slave by now.
     RUNVM_CHECK(populate_dev("", lx.devices, lx.mounts, plan.terminal ? 0 : -1));
+    RUNVM_CHECK(finish_dev(lx.mounts));
     // As runc: last, on the container's "/" (and below it for r*); until
     // here everything is private (enter_root).
     if (unsigned long p = propagation_flags(lx.rootfs_propagation);
