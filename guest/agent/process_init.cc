@@ -188,10 +188,16 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   bool has_home = false;
   env_value(env, "HOME", &has_home);
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  // As runc: into the cwd while still privileged, so a directory the
+  // process's user (or root without CAP_DAC_OVERRIDE) cannot enter works;
+  // only a permission error gets a second try as that user.
+  bool in_cwd = ::chdir(proc.cwd.c_str()) == 0;
+  if (!in_cwd && errno != EACCES && errno != EPERM)
+    return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   if (plan.capabilities) RUNVM_CHECK(apply_bounding_set(*plan.capabilities));
   RUNVM_CHECK(set_identity(proc.user));
   if (plan.capabilities) RUNVM_CHECK(apply_capabilities(*plan.capabilities));
-  if (::chdir(proc.cwd.c_str()) < 0)
+  if (!in_cwd && ::chdir(proc.cwd.c_str()) < 0)
     return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   return look_path(proc.args[0], env_value(env, "PATH"));
 }
