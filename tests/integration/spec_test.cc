@@ -73,12 +73,14 @@ TEST_F(SpecTest, NamespacePathsOfTheWrongTypeOrTheHostsAreRefused) {
       "ns-type",
       "config.json: linux.namespaces[0].path: /proc/self/ns/net is a network namespace, not "
       "mount");
-  expect_refused(
-      {.args = {"true"},
-       .config_json =
-           R"("linux":{"namespaces":[{"type":"pid"},{"type":"ipc","path":"/proc/1/ns/ipc"}]})"},
-      "ns-host",
-      "config.json: linux.namespaces[1].path: cannot join the host's ipc namespace /proc/1/ns/ipc");
+  // This test's own ipc namespace: a host process's.
+  std::string ipc = "/proc/" + std::to_string(getpid()) + "/ns/ipc";
+  expect_refused({.args = {"true"},
+                  .config_json = R"("linux":{"namespaces":[{"type":"pid"},{"type":"ipc","path":")" +
+                                 ipc + "\"}]}"},
+                 "ns-host",
+                 "config.json: linux.namespaces[1].path: cannot join the host's ipc namespace " +
+                     ipc + ": a runvm container has its guest kernel's own");
 }
 
 TEST_F(SpecTest, UnknownCapabilityIsRefusedOnTheHost) {
