@@ -85,7 +85,8 @@ Status shim_request(const Container& c, const std::string& op, int signal, bool 
 Result<int> parse_signal(const std::string& text) {
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
     int n = atoi(text.c_str());
-    if (n <= 0 || n > 64) return make_error("invalid signal: " + text);
+    // 0 probes, as kill(2) and runc: is the container still there?
+    if (n < 0 || n > 64) return make_error("invalid signal: " + text);
     return n;
   }
   std::string name = text;

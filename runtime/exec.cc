@@ -149,6 +149,8 @@ Result<int> verb_exec(GlobalOptions& g, int argc, char** argv) {
   if (optind >= argc) return make_error("requires at least 1 argument: CONTAINER_ID");
   std::string id = argv[optind];
   g.subject = id;
+  // As runc: usage errors exit 1, every later failure ("exec failed") 255.
+  g.error_status = 255;
   for (int i = optind + 1; i < argc; ++i) f.args.push_back(argv[i]);
 
   auto ct = RUNVM_TRY(load_container(g, id));

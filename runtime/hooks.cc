@@ -174,8 +174,10 @@ void run_hooks_warn(std::string_view kind, const std::vector<oci::Hook>& hooks,
 }
 
 Status run_create_hooks(const Container& c, const oci::Hooks& hooks) {
+  // The spec's prestart state is "created" (runc passes "creating"): by now
+  // the VM is booted and the process created, stopped before exec.
+  RUNVM_CHECK(run_hooks("prestart", hooks.prestart, hook_state(c, oci::Status::kCreated)));
   std::string state = hook_state(c, oci::Status::kCreating);
-  RUNVM_CHECK(run_hooks("prestart", hooks.prestart, state));
   RUNVM_CHECK(run_hooks("createRuntime", hooks.create_runtime, state));
   return run_hooks("createContainer", hooks.create_container, state);
 }

@@ -40,7 +40,8 @@ Status run_hooks(std::string_view kind, const std::vector<oci::Hook>& hooks,
 void run_hooks_warn(std::string_view kind, const std::vector<oci::Hook>& hooks,
                     const std::string& state_json);
 
-// prestart, createRuntime and createContainer, state "creating".
+// prestart (state "created", as the spec says), then createRuntime and
+// createContainer (state "creating").
 Status run_create_hooks(const Container& c, const oci::Hooks& hooks);
 
 // start's part: startContainer hooks (a failure kills the container and

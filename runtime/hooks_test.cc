@@ -92,5 +92,20 @@ TEST_F(HooksTest, HookStateOmitsPidOnceStopped) {
             R"({"ociVersion":"1.0.2","id":"c1","status":"stopped","bundle":"/b"})");
 }
 
+TEST_F(HooksTest, PrestartSeesCreatedAndCreateRuntimeCreating) {
+  Container c{ContainerDir(dir_, "c1"), {}};
+  c.state.oci_version = "1.0.2";
+  c.state.id = "c1";
+  c.state.pid = 42;
+  c.state.bundle = "/b";
+  oci::Hooks hooks;
+  hooks.prestart = {sh("cat > " + dir_ + "/prestart")};
+  hooks.create_runtime = {sh("cat > " + dir_ + "/create_runtime")};
+  ASSERT_TRUE(run_create_hooks(c, hooks).ok());
+  EXPECT_NE(read("prestart").find(R"("status":"created")"), std::string::npos) << read("prestart");
+  EXPECT_NE(read("create_runtime").find(R"("status":"creating")"), std::string::npos)
+      << read("create_runtime");
+}
+
 }  // namespace
 }  // namespace runvm::cli

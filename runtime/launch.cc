@@ -9,6 +9,7 @@
 
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
+#include "runtime/namespace_paths.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
 #include "spec/config.h"
@@ -37,6 +38,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   auto bundle = RUNVM_TRY(oci::load_bundle(bundle_dir));
   if (!bundle.config.process) return make_error("config.json: process: is required");
   RUNVM_CHECK(oci::check_supported(bundle.config).context("config.json"));
+  UniqueFd netns;
+  if (bundle.config.linux_)
+    netns =
+        RUNVM_TRY(check_namespace_paths(bundle.config.linux_->namespaces).context("config.json"));
   for (const auto& line : oci::ignored_settings(bundle.config))
     if (log::debug_enabled()) log::warn(line);
   // runc's rules: a terminal goes to a console socket; a socket needs a terminal.
@@ -93,7 +98,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);
   }
-  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal));
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get()));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;

@@ -161,7 +161,7 @@ int run(int argc, char** argv) {
       // its "msg") and, as one plain line, to stderr.
       if (!g.log.empty())
         fprintf(stderr, "runvm: %s: %s\n", who.c_str(), r.error().message.c_str());
-      return 1;
+      return g.error_status;
     }
     return *r;
   }

@@ -1,6 +1,7 @@
 #include "runtime/shim_launcher.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,7 +22,7 @@ Result<std::string> find_shim_binary() {
   return make_error("runvm-shim not found next to " + exe.string(), ENOENT);
 }
 
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio) {
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -43,6 +44,10 @@ Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio) {
       for (int fd = 0; fd <= 2; ++fd) dup2(devnull.get(), fd);
     // Only the report pipe crosses exec besides stdio.
     fcntl(wr.get(), F_SETFD, 0);
+    if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0) {
+      dprintf(wr.get(), "error: joining the network namespace: %s\n", strerror(errno));
+      _exit(127);
+    }
     execv(cargv[0], cargv.data());
     dprintf(wr.get(), "error: exec %s: %s\n", cargv[0], strerror(errno));
     _exit(127);

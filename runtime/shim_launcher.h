@@ -23,6 +23,8 @@ Result<std::string> find_shim_binary();
 // `null_stdio`: the shim gets /dev/null as stdio. For a terminal the
 // container's stdio is the pty, and like runc nothing may keep the caller's
 // pipes open: containerd's runc shim reads `create`'s output to EOF.
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio);
+// `netns` (when valid): the network namespace the shim, and so QEMU, runs in
+// (namespace_paths.h).
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1);
 
 }  // namespace runvm::cli

@@ -18,6 +18,9 @@ struct GlobalOptions {
   // Set by a verb once it knows which container it acts on, so errors read
   // "runvm: create c1: ...".
   std::string subject;
+  // The exit status of an error: 1, or what the verb sets (runc's exec
+  // exits 255 once its arguments are parsed).
+  int error_status = 1;
 };
 
 // A verb parses its own argv (argv[0] is the verb name) and returns the

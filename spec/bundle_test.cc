@@ -39,6 +39,19 @@ TEST_F(LoadBundle, ResolvesRelativeRootfs) {
   EXPECT_EQ(b->config.process->args, std::vector<std::string>{"sh"});
 }
 
+TEST_F(LoadBundle, RelativeBindSourceIsTheBundles) {
+  fs::create_directory(dir_ + "/rootfs");
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"mounts":[
+      {"destination":"/a","type":"bind","source":"data/./x"},
+      {"destination":"/b","source":"/abs","options":["rbind"]},
+      {"destination":"/c","type":"tmpfs","source":"tmpfs"}]})");
+  auto b = load_bundle(dir_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->config.mounts[0].source, dir_ + "/data/x");
+  EXPECT_EQ(b->config.mounts[1].source, "/abs");
+  EXPECT_EQ(b->config.mounts[2].source, "tmpfs");  // not a bind mount: left alone
+}
+
 TEST_F(LoadBundle, RelativeBundleDirBecomesAbsolute) {
   fs::create_directory(dir_ + "/rootfs");
   write_config(kConfig);

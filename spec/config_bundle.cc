@@ -7,6 +7,7 @@
 
 #include "spec/base/unique_fd.h"
 #include "spec/config.h"
+#include "spec/config_check.h"
 #include "spec/path.h"
 
 namespace runvm::oci {
@@ -45,6 +46,11 @@ Result<Bundle> load_bundle(const std::string& bundle_dir) {
 
   b.rootfs = clean_path(b.config.root.path.front() == '/' ? b.config.root.path
                                                           : b.dir + "/" + b.config.root.path);
+  // The runtime spec (and runc): a relative bind source is relative to the
+  // bundle. Resolved here, so everything after sees host paths only.
+  for (Mount& m : b.config.mounts)
+    if (is_bind_mount(m) && !m.source.empty() && m.source.front() != '/')
+      m.source = clean_path(b.dir + "/" + m.source);
   struct stat st;
   if (::stat(b.rootfs.c_str(), &st) != 0) return errno_error("config.json: root.path: " + b.rootfs);
   if (!S_ISDIR(st.st_mode))

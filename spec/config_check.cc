@@ -94,8 +94,9 @@ runvm::Status check_mounts(const std::vector<Mount>& mounts) {
     const Mount& m = mounts[i];
     std::string path = at("mounts", i);
     if (is_bind_mount(m)) {
+      // load_bundle made a relative source the bundle's.
       if (m.source.empty() || m.source[0] != '/')
-        return make_error(path + ".source: a bind mount needs an absolute host path");
+        return make_error(path + ".source: a bind mount needs a host path");
       struct stat st;
       if (::stat(m.source.c_str(), &st) != 0)
         return errno_error(path + ".source: " + quote(m.source));

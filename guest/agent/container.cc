@@ -60,6 +60,9 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   auto bind_sources = clone_bind_sources(req.linux_spec.mounts, root_config.root_dir + ".bind");
   if (!bind_sources.ok()) return refuse(std::move(bind_sources).error());
   for (const auto& fd : *bind_sources) plan.mount_sources.push_back(fd.get());
+  auto pts_tree = ContainerRoot::clone_pts(root_config);
+  if (!pts_tree.ok()) return refuse(std::move(pts_tree).error());
+  plan.pts_tree = pts_tree->get();
 
   auto stdio = open_process_stdio(req.stdio, proc, dial);
   if (!stdio.ok()) return refuse(std::move(stdio).error());

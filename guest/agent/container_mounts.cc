@@ -57,6 +57,11 @@ constexpr Propagation kPropagations[] = {
 // runc-specific options that are no mount data.
 constexpr std::string_view kIgnoredOptions[] = {"tmpcopyup", "defaults", "idmap", "ridmap"};
 
+std::string without_trailing_slashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
 // mkdir -p; absolute paths inside the container.
 Status make_dirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -94,7 +99,9 @@ Status set_propagation(const MountOptions& o, const std::string& dest) {
   return {};
 }
 
-Status apply_one(const proto::Mount& m, int source) {
+bool is_dev(const proto::Mount& m) { return without_trailing_slashes(m.destination) == "/dev"; }
+
+Status apply_one(const proto::Mount& m, int source, int pts_tree) {
   MountOptions o = parse_mount_options(m.options);
   const char* dest = m.destination.c_str();
   if (!m.share.empty() || o.bind) {
@@ -107,6 +114,14 @@ Status apply_one(const proto::Mount& m, int source) {
     return set_propagation(o, m.destination);
   }
   RUNVM_CHECK(make_dirs(m.destination));
+  if (m.type == "devpts" && without_trailing_slashes(m.destination) == "/dev/pts") {
+    // The guest's devpts, where the agent allocates the container's ptys.
+    if (::move_mount(pts_tree, "", AT_FDCWD, dest, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+      return errno_error("mounting devpts on " + m.destination);
+    return set_propagation(o, m.destination);
+  }
+  // A read-only /dev is made read-only once it is filled (finish_dev).
+  if (is_dev(m)) o.flags &= ~MS_RDONLY;
   std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
   const char* data = o.data.empty() ? nullptr : o.data.c_str();
   if (::mount(m.source.empty() ? type.c_str() : m.source.c_str(), dest, type.c_str(), o.flags,
@@ -114,6 +129,15 @@ Status apply_one(const proto::Mount& m, int source) {
     return errno_error("mount " + type + " on " + m.destination);
   return set_propagation(o, m.destination);
 }
+
+// runc's defaults for what a container always has.
+const std::vector<std::string> kNoSuidDevExec = {"nosuid", "noexec", "nodev"};
+const proto::Mount kDefaultProc{"/proc", "proc", "proc", "", kNoSuidDevExec};
+const proto::Mount kDefaultSys{"/sys", "sysfs", "sysfs", "", kNoSuidDevExec};
+const proto::Mount kDefaultDev{
+    "/dev", "tmpfs", "tmpfs", "", {"nosuid", "strictatime", "mode=755", "size=65536k"}};
+const proto::Mount kDefaultPts{"/dev/pts", "devpts", "devpts", "", {"nosuid", "noexec"}};
+const proto::Mount kDefaultMqueue{"/dev/mqueue", "mqueue", "mqueue", "", kNoSuidDevExec};
 
 }  // namespace
 
@@ -155,11 +179,31 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
   return o;
 }
 
-bool provided_by_root(const proto::Mount& m) {
-  const std::string& d = m.destination;
-  if (!m.share.empty()) return false;
-  return (d == "/proc" && m.type == "proc") || (d == "/sys" && m.type == "sysfs") || d == "/dev" ||
-         (d == "/dev/pts" && m.type == "devpts") || (d == "/dev/mqueue" && m.type == "mqueue");
+std::vector<OrderedMount> order_mounts(const std::vector<proto::Mount>& mounts) {
+  auto has = [&](std::string_view dest) {
+    for (const auto& m : mounts)
+      if (without_trailing_slashes(m.destination) == dest) return true;
+    return false;
+  };
+  std::vector<OrderedMount> out;
+  if (!has("/proc")) out.push_back({&kDefaultProc, -1});
+  if (!has("/sys")) out.push_back({&kDefaultSys, -1});
+  // pts and mqueue go right after the /dev they live in; a /dev bound from
+  // the host brings its own.
+  auto dev_children = [&](const proto::Mount& dev) {
+    if (!dev.share.empty()) return;
+    if (!has("/dev/pts")) out.push_back({&kDefaultPts, -1});
+    if (!has("/dev/mqueue")) out.push_back({&kDefaultMqueue, -1});
+  };
+  if (!has("/dev")) {
+    out.push_back({&kDefaultDev, -1});
+    dev_children(kDefaultDev);
+  }
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    out.push_back({&mounts[i], static_cast<int>(i)});
+    if (is_dev(mounts[i])) dev_children(mounts[i]);
+  }
+  return out;
 }
 
 Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>& mounts,
@@ -188,11 +232,24 @@ Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>
   return out;
 }
 
-Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources) {
-  for (size_t i = 0; i < mounts.size(); ++i) {
-    if (provided_by_root(mounts[i])) continue;
-    int source = i < sources.size() ? sources[i] : -1;
-    RUNVM_CHECK(apply_one(mounts[i], source).context("mounts[" + std::to_string(i) + "]"));
+Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources,
+                    int pts_tree) {
+  for (const auto& [m, index] : order_mounts(mounts)) {
+    int source = index >= 0 && static_cast<size_t>(index) < sources.size() ? sources[index] : -1;
+    std::string where = index >= 0 ? "mounts[" + std::to_string(index) + "]" : m->destination;
+    RUNVM_CHECK(apply_one(*m, source, pts_tree).context(where));
+  }
+  return {};
+}
+
+Status finish_dev(const std::vector<proto::Mount>& mounts) {
+  for (const auto& m : mounts) {
+    if (!m.share.empty() || !is_dev(m)) continue;
+    MountOptions o = parse_mount_options(m.options);
+    if (!(o.flags & MS_RDONLY) || o.bind) continue;
+    if (::mount(nullptr, "/dev", nullptr, MS_REMOUNT | MS_BIND | (o.flags & ~MS_REMOUNT), nullptr) <
+        0)
+      return errno_error("remounting /dev read-only");
   }
   return {};
 }

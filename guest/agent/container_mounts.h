@@ -1,11 +1,13 @@
 // The config's mounts, maskedPaths and readonlyPaths, applied by the
 // container process in its own mount namespace after it entered the root
-// (so destinations resolve inside the container). Bind mounts of host paths
+// (so destinations resolve inside the container), in the config's order (a
+// container's mountinfo lists them so). Bind mounts of host paths
 // arrive as virtio-fs shares (proto::Mount::share): the agent clones the
 // wanted file or directory out of the share (open_tree) before fork and the
-// process moves that onto the destination (move_mount). The root already
-// has proc, sysfs, the guest's /dev (with pts, shm) and mqueue
-// (container_root.h): config mounts of those exact kinds are skipped.
+// process moves that onto the destination (move_mount). A devpts on
+// /dev/pts is the guest's own (the agent's ptys live there), moved in from a
+// detached clone the same way. Where the config has no /proc, /sys, /dev,
+// /dev/pts or /dev/mqueue, runc's default is added (order_mounts).
 #pragma once
 
 #include <string>
@@ -33,8 +35,15 @@ MountOptions parse_mount_options(const std::vector<std::string>& options);
 // MS_* of a propagation name ("rslave" = MS_SLAVE | MS_REC); 0 for others.
 unsigned long propagation_flags(std::string_view name);
 
-// Whether the root already provides this mount (skipped, see above).
-bool provided_by_root(const proto::Mount& m);
+// The mounts in the order they are made: the config's, with the defaults
+// for a missing /proc, /sys and /dev first and a missing /dev/pts and
+// /dev/mqueue right after the /dev (unless that is bound from the host).
+// index: the config's index, -1 for a default.
+struct OrderedMount {
+  const proto::Mount* mount;
+  int index;
+};
+std::vector<OrderedMount> order_mounts(const std::vector<proto::Mount>& mounts);
 
 // In the agent, before fork: for each bind mount (others get an invalid fd)
 // a detached clone of its file or directory, taken by mounting the share at
@@ -45,8 +54,12 @@ Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>
                                                  const std::string& staging);
 
 // In the container process, after it entered the root: `sources` from
-// clone_bind_sources, by index (-1: none).
-Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources);
+// clone_bind_sources, by index (-1: none); `pts_tree` a detached clone of
+// the guest's devpts. A read-only tmpfs /dev is mounted writable, to be
+// filled, and made read-only by finish_dev afterwards, as runc does.
+Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources,
+                    int pts_tree);
+Status finish_dev(const std::vector<proto::Mount>& mounts);
 Status mask_paths(const std::vector<std::string>& paths);
 Status make_readonly_paths(const std::vector<std::string>& paths);
 

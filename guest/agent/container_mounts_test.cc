@@ -33,12 +33,33 @@ TEST(MountOptions, LaterOptionsWinAndBindIsNoted) {
   EXPECT_EQ(o.data, "");
 }
 
-TEST(MountOptions, WhatTheRootProvidesIsSkipped) {
-  EXPECT_TRUE(provided_by_root({"/proc", "proc", "proc", "", {}}));
-  EXPECT_TRUE(provided_by_root({"/dev", "tmpfs", "tmpfs", "", {}}));
-  EXPECT_TRUE(provided_by_root({"/dev/pts", "devpts", "devpts", "", {}}));
-  EXPECT_FALSE(provided_by_root({"/dev/shm", "tmpfs", "shm", "", {}}));
-  EXPECT_FALSE(provided_by_root({"/proc", "bind", "", "bind0", {}}));
+std::vector<std::string> destinations(const std::vector<proto::Mount>& mounts) {
+  std::vector<std::string> out;
+  for (const auto& [m, index] : order_mounts(mounts))
+    out.push_back(m->destination + (index < 0 ? " (default)" : ""));
+  return out;
+}
+
+TEST(OrderMounts, ConfigOrderIsKept) {
+  // runc's default spec: /sys comes last and /dev/mqueue after /dev/shm.
+  std::vector<proto::Mount> mounts = {
+      {"/proc", "proc", "proc", "", {}},           {"/dev", "tmpfs", "tmpfs", "", {}},
+      {"/dev/pts", "devpts", "devpts", "", {}},    {"/dev/shm", "tmpfs", "shm", "", {}},
+      {"/dev/mqueue", "mqueue", "mqueue", "", {}}, {"/sys", "sysfs", "sysfs", "", {}}};
+  EXPECT_EQ(destinations(mounts), (std::vector<std::string>{"/proc", "/dev", "/dev/pts", "/dev/shm",
+                                                            "/dev/mqueue", "/sys"}));
+}
+
+TEST(OrderMounts, MissingDefaultsAreAdded) {
+  EXPECT_EQ(destinations({}),
+            (std::vector<std::string>{"/proc (default)", "/sys (default)", "/dev (default)",
+                                      "/dev/pts (default)", "/dev/mqueue (default)"}));
+  // pts and mqueue right after the config's /dev; none under a host /dev.
+  EXPECT_EQ(destinations({{"/tmp", "tmpfs", "tmpfs", "", {}}, {"/dev/", "tmpfs", "tmpfs", "", {}}}),
+            (std::vector<std::string>{"/proc (default)", "/sys (default)", "/tmp", "/dev/",
+                                      "/dev/pts (default)", "/dev/mqueue (default)"}));
+  EXPECT_EQ(destinations({{"/dev", "bind", "", "bind0", {"rbind"}}}),
+            (std::vector<std::string>{"/proc (default)", "/sys (default)", "/dev"}));
 }
 
 TEST(CloneBindSources, PathsOutsideTheShareAreRefused) {

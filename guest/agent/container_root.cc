@@ -1,5 +1,6 @@
 #include "guest/agent/container_root.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -19,8 +20,6 @@ Status make_dirs(const std::string& path, mode_t mode) {
   return {};
 }
 
-constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-
 }  // namespace
 
 Status ContainerRoot::mount_at(const char* source, const std::string& target, const char* fstype,
@@ -32,23 +31,23 @@ Status ContainerRoot::mount_at(const char* source, const std::string& target, co
   return {};
 }
 
+Result<UniqueFd> ContainerRoot::clone_pts(const RootConfig& config) {
+  UniqueFd tree(::open_tree(AT_FDCWD, config.pts_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (!tree) return errno_error("cloning " + config.pts_dir);
+  return tree;
+}
+
 Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const proto::Rootfs& rootfs) {
   ContainerRoot root(config.root_dir);
   const std::string& dir = root.path_;
   // Read-only is applied by the container process after it created its
-  // mountpoints and cwd (like runc), in its own namespace.
+  // mountpoints and cwd (like runc), in its own namespace, where it also
+  // makes every other mount (container_mounts.h).
   if (config.bind_rootfs.empty())
     RUNVM_CHECK(root.mount_at(rootfs.tag.c_str(), dir, "virtiofs", 0, nullptr)
                     .context("rootfs share \"" + rootfs.tag + "\""));
   else
     RUNVM_CHECK(root.mount_at(config.bind_rootfs.c_str(), dir, nullptr, MS_BIND, nullptr));
-  RUNVM_CHECK(root.mount_at("proc", dir + "/proc", "proc", kNoSuidDevExec, nullptr));
-  RUNVM_CHECK(root.mount_at("sysfs", dir + "/sys", "sysfs", kNoSuidDevExec, nullptr));
-  // runc's /dev: what the container needs is created in it, nothing more.
-  RUNVM_CHECK(root.mount_at("tmpfs", dir + "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
-                            "mode=755,size=65536k"));
-  RUNVM_CHECK(root.mount_at(config.pts_dir.c_str(), dir + "/dev/pts", nullptr, MS_BIND, nullptr));
-  RUNVM_CHECK(root.mount_at("mqueue", dir + "/dev/mqueue", "mqueue", kNoSuidDevExec, nullptr));
   return root;
 }
 

@@ -1,10 +1,9 @@
 // The container's root filesystem as the agent prepares it in its own mount
-// namespace: the virtio-fs share at root_dir with proc, sys, a fresh tmpfs
-// on dev (as runc: a minimal /dev, never the guest's devtmpfs), the guest's
-// devpts bound on dev/pts (the agent allocates the container's ptys there)
-// and dev/mqueue. The container process fills dev (container_devices.h). The container process then
-// enters it in a private mount namespace (process_init.h); the agent's view is unmounted on
-// destruction.
+// namespace: the virtio-fs share at root_dir. The container process enters
+// it in a private mount namespace (process_init.h) and makes the config's
+// mounts there, in order (container_mounts.h), with the guest's devpts
+// (where the agent allocates the container's ptys) on /dev/pts. The agent's
+// view is unmounted on destruction.
 #pragma once
 
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "guest/protocol/container_messages.h"
 #include "spec/base/result.h"
+#include "spec/base/unique_fd.h"
 
 namespace runvm::agent {
 
@@ -20,7 +20,7 @@ struct RootConfig {
   // Host unit tests only: bind this directory instead of mounting the
   // virtio-fs share (whose backend the test has no VM for).
   std::string bind_rootfs;
-  // What gets bound to <root>/dev/pts: where the agent's ptys live.
+  // What the container gets on /dev/pts: where the agent's ptys live.
   std::string pts_dir = "/dev/pts";
   // The guest's cgroup2 mount (container_cgroup.h); empty: no cgroups.
   std::string cgroup_root;
@@ -29,6 +29,8 @@ struct RootConfig {
 class ContainerRoot {
  public:
   static Result<ContainerRoot> mount(const RootConfig& config, const proto::Rootfs& rootfs);
+  // A detached clone of config.pts_dir, for the container's /dev/pts.
+  static Result<UniqueFd> clone_pts(const RootConfig& config);
 
   ContainerRoot(ContainerRoot&& o) noexcept
       : path_(std::move(o.path_)), mounts_(std::move(o.mounts_)) {

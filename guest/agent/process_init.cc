@@ -154,9 +154,10 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   } else {
     RUNVM_CHECK(enter_root(plan.root));
     const proto::LinuxSpec& lx = req.linux_spec;
-    RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources));
+    RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources, plan.pts_tree));
     // stdin is the pty slave by now.
     RUNVM_CHECK(populate_dev("", lx.devices, lx.mounts, plan.terminal ? 0 : -1));
+    RUNVM_CHECK(finish_dev(lx.mounts));
     // As runc: last, on the container's "/" (and below it for r*); until
     // here everything is private (enter_root).
     if (unsigned long p = propagation_flags(lx.rootfs_propagation);
@@ -187,10 +188,16 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   bool has_home = false;
   env_value(env, "HOME", &has_home);
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  // As runc: into the cwd while still privileged, so a directory the
+  // process's user (or root without CAP_DAC_OVERRIDE) cannot enter works;
+  // only a permission error gets a second try as that user.
+  bool in_cwd = ::chdir(proc.cwd.c_str()) == 0;
+  if (!in_cwd && errno != EACCES && errno != EPERM)
+    return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   if (plan.capabilities) RUNVM_CHECK(apply_bounding_set(*plan.capabilities));
   RUNVM_CHECK(set_identity(proc.user));
   if (plan.capabilities) RUNVM_CHECK(apply_capabilities(*plan.capabilities));
-  if (::chdir(proc.cwd.c_str()) < 0)
+  if (!in_cwd && ::chdir(proc.cwd.c_str()) < 0)
     return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   return look_path(proc.args[0], env_value(env, "PATH"));
 }

@@ -49,6 +49,8 @@ struct InitPlan {
   const SeccompFilter* seccomp = nullptr;
   // Per request mount: its detached bind source (container_mounts.h) or -1.
   std::vector<int> mount_sources;
+  // A detached clone of the guest's devpts, for /dev/pts (not for exec).
+  int pts_tree = -1;
   // The container's cgroup in the agent's view (container_cgroup.h); empty: none.
   std::string cgroup_dir;
 };

@@ -1,5 +1,7 @@
 #include "shim/container/bind_shares.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -19,24 +21,36 @@ Result<MountPlan> plan_mounts(const std::vector<oci::Mount>& mounts) {
     }
     std::string where = "mounts[" + std::to_string(i) + "].source";
     struct stat st;
-    if (m.source.empty() || m.source[0] != '/' || ::stat(m.source.c_str(), &st) != 0)
+    // Symlinks resolved on the host, as runc does: the share never follows one.
+    char resolved[PATH_MAX];
+    if (m.source.empty() || m.source[0] != '/' || !::realpath(m.source.c_str(), resolved) ||
+        ::stat(resolved, &st) != 0)
       return make_error(where + ": \"" + m.source + "\" does not exist");
-    std::string dir = m.source, rel;
-    if (S_ISREG(st.st_mode)) {
-      size_t slash = m.source.rfind('/');
-      dir = slash == 0 ? "/" : m.source.substr(0, slash);
-      rel = m.source.substr(slash + 1);
-    } else if (!S_ISDIR(st.st_mode)) {
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
       return make_error(where + ": \"" + m.source + "\" is neither a directory nor a file");
+    // Shared through its parent with only its own name visible: the guest
+    // clones it out by that name, and its mountinfo root names it, as on
+    // the host. "/" has no parent and is shared itself.
+    std::string source = resolved;
+    std::string dir = source, rel;
+    if (source != "/") {
+      size_t slash = source.rfind('/');
+      dir = slash == 0 ? "/" : source.substr(0, slash);
+      rel = source.substr(slash + 1);
     }
     bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
-    auto same = [&](const FsShare& s) { return s.fs.shared_dir == dir && s.fs.readonly == ro; };
+    auto same = [&](const FsShare& s) {
+      return s.fs.shared_dir == dir && s.fs.readonly == ro && s.fs.visible.empty() == rel.empty();
+    };
     auto it = std::find_if(plan.shares.begin(), plan.shares.end(), same);
     if (it == plan.shares.end()) {
       plan.shares.push_back(
           {"bind" + std::to_string(plan.shares.size()), FsConfig{dir, CachePolicy::kCoherent, ro}});
       it = plan.shares.end() - 1;
     }
+    auto& visible = it->fs.visible;
+    if (!rel.empty() && std::find(visible.begin(), visible.end(), rel) == visible.end())
+      visible.push_back(rel);
     out.share = it->tag;
     out.source = rel;
     plan.mounts.push_back(std::move(out));

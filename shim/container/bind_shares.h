@@ -1,10 +1,12 @@
 // The config's mounts as the agent gets them. A bind mount of a host path
 // becomes its own virtio-fs share (CachePolicy::kCoherent: the host may
-// change it; read-only when the mount is "ro"): a directory is shared
-// itself, a file through its parent directory, and the guest clones the
-// file out of that share. Shares are deduplicated by (directory, ro) and
-// tagged "bind0", "bind1", ... in config order, so the shim (which adds the
-// shares to the VM) and the create request agree.
+// change it; read-only when the mount is "ro"): a file or directory is
+// shared through its parent directory with only its own name visible
+// (FsConfig::visible), and the guest clones it out of that share by name,
+// so the container's mountinfo shows its name as runc's does; "/" is shared
+// itself. Shares are deduplicated by (directory, ro), their visible names
+// merged, and tagged "bind0", "bind1", ... in config order, so the shim
+// (which adds the shares to the VM) and the create request agree.
 #pragma once
 
 #include <vector>

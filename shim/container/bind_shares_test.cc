@@ -9,35 +9,51 @@
 namespace runvm {
 namespace {
 
-TEST(PlanMounts, BindSourcesBecomeSharesOthersPassThrough) {
+TEST(PlanMounts, BindSourcesAreSharedThroughTheirParentByName) {
   char tmpl[] = "/tmp/runvm-binds-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  std::string dir = tmpl, name = std::filesystem::path(dir).filename();
   std::ofstream(dir + "/file.conf") << "x";
+  std::ofstream(dir + "/other.conf") << "y";
+  std::filesystem::create_symlink("file.conf", dir + "/link");
   std::vector<oci::Mount> mounts = {
       {"/proc", "proc", "proc", {}},
-      {"/data", "bind", dir, {"rbind"}},
-      {"/etc/file.conf", "none", dir + "/file.conf", {"bind"}},  // same dir, rw: same share
-      {"/ro", "bind", dir, {"bind", "ro"}},                      // ro: its own share
+      {"/data", "bind", dir + "/", {"rbind"}},
+      {"/etc/file.conf", "none", dir + "/file.conf", {"bind"}},
+      {"/etc/other.conf", "none", dir + "/other.conf", {"bind"}},  // same dir, rw: same share
+      {"/etc/link", "none", dir + "/link", {"bind"}},              // resolved on the host
+      {"/ro", "bind", dir, {"bind", "ro"}},                        // ro: its own share
+      {"/host", "bind", "/", {"rbind", "ro"}},                     // no parent: itself
   };
   auto plan = plan_mounts(mounts);
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(plan.ok()) << plan.error().message;
-  ASSERT_EQ(plan->shares.size(), 2u);
+  ASSERT_EQ(plan->shares.size(), 4u);
   EXPECT_EQ(plan->shares[0].tag, "bind0");
-  EXPECT_EQ(plan->shares[0].fs.shared_dir, dir);
+  EXPECT_EQ(plan->shares[0].fs.shared_dir, "/tmp");
+  EXPECT_EQ(plan->shares[0].fs.visible, std::vector<std::string>{name});
   EXPECT_FALSE(plan->shares[0].fs.readonly);
   EXPECT_EQ(plan->shares[0].fs.cache, CachePolicy::kCoherent);
-  EXPECT_EQ(plan->shares[1].tag, "bind1");
-  EXPECT_TRUE(plan->shares[1].fs.readonly);
-  ASSERT_EQ(plan->mounts.size(), 4u);
+  EXPECT_EQ(plan->shares[1].fs.shared_dir, dir);
+  EXPECT_EQ(plan->shares[1].fs.visible, (std::vector<std::string>{"file.conf", "other.conf"}));
+  EXPECT_EQ(plan->shares[2].fs.shared_dir, "/tmp");
+  EXPECT_TRUE(plan->shares[2].fs.readonly);
+  EXPECT_EQ(plan->shares[3].fs.shared_dir, "/");
+  EXPECT_TRUE(plan->shares[3].fs.visible.empty());
+  ASSERT_EQ(plan->mounts.size(), 7u);
   EXPECT_EQ(plan->mounts[0].share, "");
   EXPECT_EQ(plan->mounts[0].source, "proc");
   EXPECT_EQ(plan->mounts[1].share, "bind0");
-  EXPECT_EQ(plan->mounts[1].source, "");
-  EXPECT_EQ(plan->mounts[2].share, "bind0");
+  EXPECT_EQ(plan->mounts[1].source, name);
+  EXPECT_EQ(plan->mounts[2].share, "bind1");
   EXPECT_EQ(plan->mounts[2].source, "file.conf");
   EXPECT_EQ(plan->mounts[3].share, "bind1");
+  EXPECT_EQ(plan->mounts[3].source, "other.conf");
+  EXPECT_EQ(plan->mounts[4].share, "bind1");
+  EXPECT_EQ(plan->mounts[4].source, "file.conf");
+  EXPECT_EQ(plan->mounts[5].share, "bind2");
+  EXPECT_EQ(plan->mounts[6].share, "bind3");
+  EXPECT_EQ(plan->mounts[6].source, "");
 }
 
 TEST(PlanMounts, MissingSourceNamesTheMount) {

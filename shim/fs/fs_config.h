@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace runvm {
 
@@ -18,6 +19,10 @@ struct FsConfig {
   std::string shared_dir;  // must exist and be a directory
   CachePolicy cache = CachePolicy::kCoherent;
   bool readonly = false;  // every mutation fails with EROFS
+  // Not empty: only these names of shared_dir are reachable (a bind mount's
+  // file or directory shared through its parent, so the guest sees its
+  // name); shared_dir itself cannot be changed (EACCES).
+  std::vector<std::string> visible;
 };
 
 }  // namespace runvm

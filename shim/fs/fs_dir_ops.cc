@@ -72,6 +72,7 @@ uint32_t PassthroughFs::op_readdir(const Request& req, Reply& rw, bool plus) {
       const auto* d = reinterpret_cast<const LinuxDirent64*>(raw + pos);
       pos += d->d_reclen;
       std::string_view name(d->d_name);
+      if (name != "." && name != ".." && hidden(*dir, name)) continue;
       const size_t header =
           plus ? offsetof(fuse_direntplus, dirent.name) : offsetof(fuse_dirent, name);
       const size_t rec = aligned_size(header, name.size());

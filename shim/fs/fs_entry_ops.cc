@@ -31,6 +31,7 @@ int as_caller(const fuse_in_header& in, F op) {
 uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
   auto args = named_args(req);
   if (!args.ok()) return rw.error(args.error().code);
+  if (hidden(*args->parent, args->name)) return rw.error(ENOENT);
   auto e = lookup_entry(*args->parent, args->name);
   if (!e.ok()) {
     // Nothing else changes an exclusive tree: let the guest cache the miss.
@@ -147,6 +148,7 @@ uint32_t PassthroughFs::op_rename(const Request& req, Reply& rw, bool v2) {
   Inode* newparent = inodes_.get(newdir);
   if (!parent || !newparent) return rw.error(EBADF);
   if (!oldname || !newname) return rw.error(EINVAL);
+  if (!cfg_.visible.empty() && newdir == FUSE_ROOT_ID) return rw.error(EACCES);
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return rw.error(EINVAL);
   std::string o(*oldname), n(*newname);
   if (::renameat2(parent->fd.get(), o.c_str(), newparent->fd.get(), n.c_str(), flags) != 0)

@@ -8,7 +8,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "shim/fs/fuse_test_client.h"
 #include "shim/fs/passthrough_fs.h"
@@ -160,6 +163,56 @@ TEST_F(FsSecurityTest, DeviceNodesAndFifosAreNeverOpenedOnTheHost) {
   EXPECT_EQ(c().last_error, EACCES);
   EXPECT_EQ(c().mknod(kRoot, "dir", S_IFDIR | 0755), 0u);
   EXPECT_EQ(c().last_error, EINVAL);
+}
+
+TEST_F(FsSecurityTest, AShareOfSomeNamesReachesOnlyThoseAndNeverChangesItsDirectory) {
+  ASSERT_EQ(::mkdir((dir / "shown").c_str(), 0755), 0);
+  std::ofstream(dir / "shown/f") << "x";
+  std::ofstream(dir / "hidden") << "secret";
+  auto r = PassthroughFs::create({dir.path(), CachePolicy::kCoherent, false, {"shown"}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  FuseTestClient only(**r);
+  only.init();
+  EXPECT_EQ(only.lookup(kRoot, "hidden"), 0u);
+  EXPECT_EQ(only.last_error, ENOENT);
+  uint64_t shown = only.lookup(kRoot, "shown");
+  ASSERT_NE(shown, 0u);
+  EXPECT_NE(only.lookup(shown, "f"), 0u);  // below a visible name: all of it
+  EXPECT_NE(only.mkdir(shown, "d"), 0u);
+  // The shared directory itself is not the guest's to change.
+  EXPECT_EQ(only.mkdir(kRoot, "new"), 0u);
+  EXPECT_EQ(only.last_error, EACCES);
+  EXPECT_EQ(only.create(kRoot, "hidden", 0644, O_RDWR | O_TRUNC).first, 0u);
+  EXPECT_EQ(only.last_error, EACCES);
+  EXPECT_EQ(only.call(FUSE_RMDIR, kRoot, Args().str("shown")).error, EACCES);
+  EXPECT_EQ(only.call(FUSE_UNLINK, kRoot, Args().str("hidden")).error, EACCES);
+  fuse_rename2_in out{kRoot, 0, 0};
+  EXPECT_EQ(only.call(FUSE_RENAME2, shown, Args().add(out).str("f").str("hidden")).error, EACCES);
+  fuse_setattr_in mode{};
+  mode.valid = FATTR_MODE;
+  mode.mode = S_IFDIR | 0777;
+  EXPECT_EQ(only.call(FUSE_SETATTR, kRoot, Args().add(mode)).error, EACCES);
+  std::string hidden;
+  std::getline(std::ifstream(dir / "hidden"), hidden);
+  EXPECT_EQ(hidden, "secret");
+  EXPECT_TRUE(std::filesystem::exists(dir / "shown/f"));
+  // A listing of the directory names only what is visible.
+  uint64_t fh = only.open(kRoot, O_RDONLY, FUSE_OPENDIR);
+  ASSERT_NE(fh, 0u);
+  fuse_read_in in{};
+  in.fh = fh;
+  in.size = 4096;
+  auto list = only.call(FUSE_READDIR, kRoot, Args().add(in), 4096 + 16);
+  ASSERT_EQ(list.error, 0);
+  std::set<std::string> names;
+  for (size_t pos = 0; pos + sizeof(fuse_dirent) <= list.data.size();) {
+    fuse_dirent d;
+    std::memcpy(&d, list.data.data() + pos, sizeof d);
+    names.insert(
+        std::string(reinterpret_cast<const char*>(list.data.data() + pos + sizeof d), d.namelen));
+    pos += (sizeof d + d.namelen + 7) & ~size_t{7};
+  }
+  EXPECT_EQ(names, (std::set<std::string>{".", "..", "shown"}));
 }
 
 TEST_F(FsSecurityTest, StaleNodeidsAndHandlesMiss) {

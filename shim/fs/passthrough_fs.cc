@@ -90,11 +90,22 @@ bool PassthroughFs::read_only_request(uint32_t opcode) const {
   }
 }
 
+bool PassthroughFs::hidden(const Inode& dir, std::string_view name) const {
+  if (cfg_.visible.empty() || dir.nodeid != FUSE_ROOT_ID) return false;
+  for (const auto& v : cfg_.visible)
+    if (v == name) return false;
+  return true;
+}
+
 uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
   const uint32_t op = req.in.opcode;
   if (op == FUSE_INIT) return op_init(req, rw);
   if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
   if (readonly() && !read_only_request(op)) return rw.error(EROFS);
+  // A directory shared for some of its names is not the guest's to change
+  // (a rename into it is refused in op_rename).
+  if (!cfg_.visible.empty() && req.in.nodeid == FUSE_ROOT_ID && !read_only_request(op))
+    return rw.error(EACCES);
   switch (op) {
     case FUSE_DESTROY:
       return op_destroy(rw);

@@ -79,6 +79,8 @@ class PassthroughFs : public FuseServer {
   int open_flags_for_host(uint32_t guest_flags) const;
   uint32_t open_reply_flags() const;
   bool read_only_request(uint32_t opcode) const;
+  // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
+  bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;
   Inode* node(const Request& req) { return inodes_.get(req.in.nodeid); }
 

@@ -42,13 +42,9 @@ void Bundle::write_config(const BundleSpec& spec) {
   w.key("hostname").string(spec.hostname);
   w.key("process").begin_object();
   w.key("terminal").boolean(spec.terminal);
-  w.key("user")
-      .begin_object()
-      .key("uid")
-      .uinteger(spec.uid)
-      .key("gid")
-      .uinteger(spec.gid)
-      .end_object();
+  w.key("user").begin_object().key("uid").uinteger(spec.uid).key("gid").uinteger(spec.gid);
+  if (spec.umask) w.key("umask").uinteger(*spec.umask);
+  w.end_object();
   w.key("args").begin_array();
   for (auto& a : spec.args) w.string(a);
   w.end_array();

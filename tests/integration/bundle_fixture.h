@@ -3,6 +3,7 @@
 // the real runvm binary with its stdio captured.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct BundleSpec {
   std::vector<std::string> env = {"PATH=/bin"};
   std::string cwd = "/";
   uint32_t uid = 0, gid = 0;
+  std::optional<uint32_t> umask;  // process.user.umask
   std::string hostname = "runvm-test";
   // Raw JSON members appended to the process object / the top-level object,
   // e.g. R"("noNewPrivileges":true)".

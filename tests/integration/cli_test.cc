@@ -1,6 +1,7 @@
 // The rest of runc's command line on real microVMs: list, pause/resume, ps,
 // events, update, checkpoint/restore, hooks, global flags and --help.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +157,9 @@ TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
 
   ASSERT_EQ(detached("start lc"), 0);
   EXPECT_EQ(status_of("lc"), "running");
+  // Signal 0 probes, as runc's kill does.
+  EXPECT_EQ(exit_code(cli({"kill", "--all", "lc", "0"})), 0);
+  EXPECT_EQ(exit_code(cli({"kill", "lc", "0"})), 0);
 
   // ps: the shim (the container's pid) and its QEMU.
   auto state = json::Document::parse(cli({"state", "lc"}).out);
@@ -206,8 +210,42 @@ TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
   EXPECT_EQ(cli({"events", "--stats", "lc"}).err,
             "runvm: events lc: container with id lc is not running\n");
   EXPECT_EQ(cli({"update", "lc"}).err, "runvm: update lc: container not running\n");
+  auto probe = cli({"kill", "lc", "0"});
+  EXPECT_EQ(exit_code(probe), 1);
+  EXPECT_EQ(probe.err, "runvm: kill lc: container not running\n");
   ASSERT_EQ(exit_code(cli({"delete", "lc"})), 0);
   EXPECT_EQ(cli({"list", "--format", "json"}).out, "null\n");
+  expect_clean();
+}
+
+TEST_F(CliTest, ANetworkNamespacePathIsJoinedByTheVmsHostSide) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  // A network namespace held by a process of its own (as CNI's would be).
+  pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    if (unshare(CLONE_NEWNET) == 0) pause();
+    _exit(1);
+  }
+  std::string ns = "/proc/" + std::to_string(holder) + "/ns/net";
+  std::string wanted;
+  for (int i = 0; i < 100; ++i, usleep(10000)) {  // until the child unshared
+    wanted = std::filesystem::read_symlink(ns).string();
+    if (wanted != std::filesystem::read_symlink("/proc/self/ns/net").string()) break;
+  }
+  Bundle b({.args = {"sleep", "1000"},
+            .config_json = R"("linux":{"namespaces":[{"type":"network","path":")" + ns + "\"}]}"});
+  EXPECT_EQ(detached("create -b " + b.dir() + " netns"), 0) << read_file(io_.path() + "/err");
+  auto state = json::Document::parse(cli({"state", "netns"}).out);
+  if (state.ok()) {
+    std::string pid = std::to_string(*(*state->root().at("pid")).as_int());
+    EXPECT_EQ(std::filesystem::read_symlink("/proc/" + pid + "/ns/net").string(), wanted);
+  } else {
+    ADD_FAILURE() << "no state";
+  }
+  EXPECT_EQ(exit_code(cli({"delete", "--force", "netns"})), 0);
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
   expect_clean();
 }
 
@@ -222,10 +260,14 @@ TEST_F(CliTest, HooksRunAtTheirLifecyclePointsWithState) {
   std::string pid = std::to_string(
       *(*(*json::Document::parse(cli({"state", "hk"}).out)).root().at("pid")).as_int());
   std::string after_create = read_file(log);
-  std::string creating = R"({"ociVersion":"1.0.2","id":"hk","status":"creating","pid":)" + pid +
-                         R"(,"bundle":")" + b.dir() + "\"}\n";
-  EXPECT_EQ(after_create,
-            "prestart " + creating + "createRuntime " + creating + "createContainer " + creating);
+  auto state_json = [&](const std::string& status) {
+    return R"({"ociVersion":"1.0.2","id":"hk","status":")" + status + R"(","pid":)" + pid +
+           R"(,"bundle":")" + b.dir() + "\"}\n";
+  };
+  std::string creating = state_json("creating");
+  // prestart: "created", as the runtime spec says (runc passes "creating").
+  EXPECT_EQ(after_create, "prestart " + state_json("created") + "createRuntime " + creating +
+                              "createContainer " + creating);
   ASSERT_EQ(detached("start hk"), 0);
   std::string after_start = read_file(log).substr(after_create.size());
   EXPECT_NE(after_start.find("startContainer {\"ociVersion\":\"1.0.2\",\"id\":\"hk\",\"status\":"

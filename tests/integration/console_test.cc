@@ -372,13 +372,14 @@ TEST_F(ExecTtyTest, DetachedWithConsoleSocketLikeConmon) {
 }
 
 TEST_F(ExecTtyTest, TerminalFlagErrorsAreRuncs) {
+  // Exit 255, as runc's "exec failed: ..."
   auto r = run_command(runvm({"exec", "-t", "-d", "et", "sh"}));
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
   EXPECT_EQ(r.err,
             "runvm: exec et: cannot allocate tty if runvm will detach without setting console "
             "socket\n");
   r = run_command(runvm({"exec", "--console-socket", "/nonexistent", "et", "true"}));
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
   EXPECT_EQ(r.err,
             "runvm: exec et: cannot use console socket if runvm will not detach or allocate "
             "tty\n");
@@ -386,10 +387,10 @@ TEST_F(ExecTtyTest, TerminalFlagErrorsAreRuncs) {
   auto argv = runvm({"exec", "-t", "et", "sh"});
   argv.insert(argv.begin(), {"/usr/bin/setsid", "-w"});
   r = run_command(argv);
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
   EXPECT_EQ(r.err, "runvm: exec et: open /dev/tty: No such device or address\n");
   r = run_command(runvm({"exec", "-t", "--console-socket", "/nonexistent/sock", "et", "sh"}));
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
   EXPECT_EQ(r.err,
             "runvm: exec et: connect to console socket /nonexistent/sock: No such file or "
             "directory\n");

@@ -106,12 +106,20 @@ TEST_F(ExecTest, UnknownExecutableFailsFastWithOneLine) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = run_command(runvm({"exec", "ex", "nope"}));
   auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;  // as runc
   EXPECT_EQ(r.err, "runvm: exec ex: exec: \"nope\": executable file not found in $PATH\n");
   EXPECT_LT(took, std::chrono::seconds(1));
   // The container is unharmed.
   auto again = run_command(runvm({"exec", "ex", "true"}));
   EXPECT_TRUE(WIFEXITED(again.status) && WEXITSTATUS(again.status) == 0) << again.err;
+}
+
+TEST_F(ExecTest, FailuresExitLikeRuncs) {
+  // runc: "exec failed: ..." exits 255, a usage error 1.
+  auto r = run_command(runvm({"exec", "--pid-file", "/nonexistent-dir/p", "ex", "true"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status << r.err;
+  auto usage = run_command(runvm({"exec"}));
+  EXPECT_TRUE(WIFEXITED(usage.status) && WEXITSTATUS(usage.status) == 1) << usage.status;
 }
 
 TEST_F(ExecTest, StoppedContainerIsRefused) {
@@ -122,7 +130,7 @@ TEST_F(ExecTest, StoppedContainerIsRefused) {
     usleep(100 * 1000);
   }
   auto r = run_command(runvm({"exec", "ex", "true"}));
-  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0) << r.status;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
   EXPECT_EQ(r.err, "runvm: exec ex: cannot exec in a stopped container\n");
 }
 

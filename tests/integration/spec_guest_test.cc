@@ -57,6 +57,34 @@ TEST_F(SpecTest, DevIsAMinimalTmpfsWithDefaultAndConfigDevices) {
   EXPECT_NE(mounts.find("/dev/shm tmpfs shm rw"), std::string::npos) << mounts;
 }
 
+TEST_F(SpecTest, MountsAreMadeInTheConfigsOrder) {
+  // runc's default spec (/sys last, /dev/mqueue after /dev/shm), a read-only
+  // /dev (filled first, as runc does) and a bind source relative to the bundle.
+  Bundle b({.args = {"sh", "-c",
+                     "while read a b c d mp o rest; do case $mp in /proc|/dev*|/sys|/data) "
+                     "echo $mp ${o%%,*};; esac; done < /proc/self/mountinfo; "
+                     "touch /dev/x 2>/dev/null || echo dev-read-only; ls /dev/null; cat /data/f; "
+                     // A bind mount's root names its source, as under runc.
+                     "grep ' /data ' /proc/self/mountinfo | cut -d' ' -f4"},
+            .config_json = R"("mounts":[
+      {"destination":"/proc","type":"proc","source":"proc"},
+      {"destination":"/dev","type":"tmpfs","source":"tmpfs",
+       "options":["nosuid","strictatime","mode=755","size=65536k","ro"]},
+      {"destination":"/dev/pts","type":"devpts","source":"devpts",
+       "options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+      {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","size=65536k"]},
+      {"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid"]},
+      {"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","ro"]},
+      {"destination":"/data","type":"bind","source":"data","options":["rbind","ro"]}])"});
+  std::filesystem::create_directories(b.dir() + "/data");
+  std::ofstream(b.dir() + "/data/f") << "from the bundle\n";
+  auto r = run(b, "mount-order");
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+  EXPECT_EQ(r.out,
+            "/proc rw\n/dev ro\n/dev/pts rw\n/dev/shm rw\n/dev/mqueue rw\n/sys ro\n/data ro\n"
+            "dev-read-only\n/dev/null\nfrom the bundle\n/data\n");
+}
+
 TEST_F(SpecTest, BadDeviceIsRefusedOnTheHost) {
   expect_refused(
       {.args = {"true"}, .config_json = R"("linux":{"devices":[{"path":"/dev/x","type":"q"}]})"},

@@ -5,6 +5,7 @@
 // leaves nothing behind.
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -46,6 +47,40 @@ TEST_F(SpecTest, CapabilitiesOfRootAreLimitedByTheBoundingSet) {
   EXPECT_EQ(out,
             "CapInh:\t0000000000000000\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\n"
             "CapBnd:\t0000000000000020\nCapAmb:\t0000000000000000\n");
+}
+
+TEST_F(SpecTest, UmaskAndACwdOnlyItsOwnerMayEnter) {
+  // As runc: the cwd is entered while still privileged, so root without
+  // CAP_DAC_OVERRIDE (runc's default capabilities) gets into another
+  // user's 0700 directory.
+  Bundle b({.args = {"sh", "-c", "pwd; grep Umask /proc/self/status"},
+            .cwd = "/home/u",
+            .umask = 077,
+            .process_json = R"("capabilities":{"bounding":["CAP_KILL"],
+                "effective":["CAP_KILL"],"permitted":["CAP_KILL"]})"});
+  std::filesystem::create_directories(b.rootfs() + "/home/u");
+  ASSERT_EQ(::chown((b.rootfs() + "/home/u").c_str(), 1000, 1000), 0);
+  ASSERT_EQ(::chmod((b.rootfs() + "/home/u").c_str(), 0700), 0);
+  auto r = run(b, "cwd-umask");
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << ": " << r.err;
+  EXPECT_EQ(r.out, "/home/u\nUmask:\t0077\n");
+}
+
+TEST_F(SpecTest, NamespacePathsOfTheWrongTypeOrTheHostsAreRefused) {
+  expect_refused(
+      {.args = {"true"},
+       .config_json = R"("linux":{"namespaces":[{"type":"mount","path":"/proc/self/ns/net"}]})"},
+      "ns-type",
+      "config.json: linux.namespaces[0].path: /proc/self/ns/net is a network namespace, not "
+      "mount");
+  // This test's own ipc namespace: a host process's.
+  std::string ipc = "/proc/" + std::to_string(getpid()) + "/ns/ipc";
+  expect_refused({.args = {"true"},
+                  .config_json = R"("linux":{"namespaces":[{"type":"pid"},{"type":"ipc","path":")" +
+                                 ipc + "\"}]}"},
+                 "ns-host",
+                 "config.json: linux.namespaces[1].path: cannot join the host's ipc namespace " +
+                     ipc + ": a runvm container has its guest kernel's own");
 }
 
 TEST_F(SpecTest, UnknownCapabilityIsRefusedOnTheHost) {
