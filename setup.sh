@@ -89,15 +89,9 @@ register_with_podman() {
 
 # A busybox-static image, built here: no registry is needed.
 import_demo_image() {
-  local dir a
+  local dir
   dir=$(mktemp -d)
-  mkdir -p "$dir"/{bin,etc,tmp,proc,sys,dev,root}
-  cp /bin/busybox "$dir/bin/busybox"
-  for a in $("$dir/bin/busybox" --list); do
-    [[ $a == busybox ]] || ln -sf busybox "$dir/bin/$a"
-  done
-  echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
-  echo 'root:x:0:' >"$dir/etc/group"
+  tests/images/busybox_rootfs.sh "$dir"
   tar -C "$dir" -c . | podman import -q --change 'CMD ["/bin/sh"]' - "$1" >/dev/null
   rm -rf "$dir"
 }

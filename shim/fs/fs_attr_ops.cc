@@ -34,7 +34,7 @@ uint32_t PassthroughFs::op_getattr(const Request& req, Reply& rw) {
   if (!st.ok()) return rw.error(st.error().code);
   fuse_attr_out out{};
   out.attr_valid = entry_timeout();
-  out.attr = to_attr(*st);
+  out.attr = fuse::attr_from_stat(*st);
   return rw.ok_struct(out);
 }
 
@@ -92,7 +92,7 @@ uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
   if (!st.ok()) return rw.error(st.error().code);
   fuse_attr_out out{};
   out.attr_valid = entry_timeout();
-  out.attr = to_attr(*st);
+  out.attr = fuse::attr_from_stat(*st);
   return rw.ok_struct(out);
 }
 

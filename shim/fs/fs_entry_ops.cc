@@ -52,7 +52,7 @@ uint32_t PassthroughFs::reply_new_entry(Inode& parent, std::string_view name, mo
   Inode* inode = inodes_.get(e->nodeid);
   if (inode && exact_mode) {
     apply_exact_mode(*inode, exact_mode);
-    if (auto st = stat_inode(*inode); st.ok()) e->attr = to_attr(*st);
+    if (auto st = stat_inode(*inode); st.ok()) e->attr = fuse::attr_from_stat(*st);
   }
   return rw.ok_struct(*e);
 }

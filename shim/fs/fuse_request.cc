@@ -125,4 +125,24 @@ uint32_t ReplyWriter::finish(size_t payload_len) {
   return write_header(0, payload_len);
 }
 
+fuse_attr attr_from_stat(const struct stat& st) {
+  fuse_attr a{};
+  a.ino = st.st_ino;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.atime = static_cast<uint64_t>(st.st_atim.tv_sec);
+  a.mtime = static_cast<uint64_t>(st.st_mtim.tv_sec);
+  a.ctime = static_cast<uint64_t>(st.st_ctim.tv_sec);
+  a.atimensec = static_cast<uint32_t>(st.st_atim.tv_nsec);
+  a.mtimensec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+  a.ctimensec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
+  a.mode = st.st_mode;
+  a.nlink = static_cast<uint32_t>(st.st_nlink);
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.rdev = static_cast<uint32_t>(st.st_rdev);
+  a.blksize = static_cast<uint32_t>(st.st_blksize);
+  return a;
+}
+
 }  // namespace runvm::fuse

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <linux/fuse.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -79,6 +80,9 @@ class ArgReader {
 };
 
 bool is_safe_name(std::string_view name);
+
+// A host file's attributes as FUSE reports them.
+fuse_attr attr_from_stat(const struct stat& st);
 
 // Builds the reply in a chain's writable buffers: an error (header only) or
 // header + payload. A payload that does not fit becomes -ERANGE; a chain too

@@ -1,23 +1,38 @@
 // What FsDevice drives: a FUSE server that answers one request per
 // descriptor chain (PassthroughFs for a directory, StdioFs for the shim's
-// own stdio files).
+// own stdio files). The base parses each chain and sizes INIT's max_pages
+// to the queue; a server only dispatches parsed requests.
 #pragma once
 
 #include <cstdint>
 
+#include "shim/fs/fuse_request.h"
 #include "shim/virtio/virtqueue.h"
 
 namespace runvm {
 
 class FuseServer {
  public:
+  static constexpr uint32_t kPageSize = 4096;
+  static constexpr uint32_t kMaxPages = 256;
+
   virtual ~FuseServer() = default;
   // Handles one request; returns the bytes written into chain.writable
   // (0: no reply, e.g. FORGET or a chain too malformed to answer).
-  virtual uint32_t handle(const DescChain& chain) = 0;
+  uint32_t handle(const DescChain& chain);
   // Caps INIT's max_pages so a request fits in a queue of `queue_size`
   // descriptors (we take no indirect descriptors).
-  virtual void set_queue_size(uint16_t queue_size) = 0;
+  void set_queue_size(uint16_t queue_size);
+
+ protected:
+  explicit FuseServer(uint32_t max_pages) : max_pages_(max_pages) {}
+  // Answers one well-formed request.
+  virtual uint32_t dispatch(const fuse::Request& req, fuse::ReplyWriter& rw) = 0;
+  uint32_t max_pages() const { return max_pages_; }
+
+ private:
+  fuse::RequestParser parser_;
+  uint32_t max_pages_;
 };
 
 }  // namespace runvm

@@ -13,10 +13,6 @@ namespace {
 
 constexpr uint64_t kExclusiveTimeout = 24 * 3600;  // s: nothing else changes the tree
 constexpr uint64_t kCoherentTimeout = 1;           // s: the host may change it any time
-constexpr uint32_t kPageSize = 4096;
-// Descriptors a request needs besides its data pages: in header + args
-// (up to 2), out header + args (2), and slack for unaligned buffers.
-constexpr uint16_t kDescOverhead = 8;
 
 // The process umask, which (unlike umask(2)) can be read without changing it.
 mode_t read_host_umask() {
@@ -42,29 +38,12 @@ Result<std::unique_ptr<PassthroughFs>> PassthroughFs::create(FsConfig cfg) {
 }
 
 PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st, UniqueFd proc_fd)
-    : cfg_(std::move(cfg)),
+    : FuseServer(kMaxPages),
+      cfg_(std::move(cfg)),
       proc_fd_(std::move(proc_fd)),
       inodes_(std::move(root), st),
       host_umask_(read_host_umask()) {
   readonly_.store(cfg_.readonly);
-}
-
-void PassthroughFs::set_queue_size(uint16_t queue_size) {
-  max_pages_ = queue_size > kDescOverhead + 1
-                   ? std::min<uint32_t>(kMaxPages, queue_size - kDescOverhead)
-                   : 1;
-}
-
-uint32_t PassthroughFs::handle(const DescChain& chain) {
-  std::optional<uint64_t> unique;
-  auto req = parser_.parse(chain, unique);
-  if (!req.ok()) {
-    if (!unique) return 0;
-    Reply rw(chain.writable, *unique);
-    return rw.error(req.error().code ? req.error().code : EINVAL);
-  }
-  Reply rw(chain.writable, req->in.unique);
-  return dispatch(*req, rw);
 }
 
 bool PassthroughFs::read_only_request(uint32_t opcode) const {
@@ -213,8 +192,8 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   out.flags = in.flags & want;
   out.max_background = 64;
   out.congestion_threshold = 48;
-  out.max_pages = static_cast<uint16_t>(max_pages_);
-  out.max_write = max_pages_ * kPageSize;
+  out.max_pages = static_cast<uint16_t>(max_pages());
+  out.max_write = max_pages() * kPageSize;
   out.time_gran = 1;
   writeback_ = out.flags & FUSE_WRITEBACK_CACHE;
   initialized_ = true;
@@ -246,31 +225,11 @@ uint64_t PassthroughFs::entry_timeout() const {
   return cfg_.cache == CachePolicy::kExclusive ? kExclusiveTimeout : kCoherentTimeout;
 }
 
-fuse_attr PassthroughFs::to_attr(const struct stat& st) const {
-  fuse_attr a{};
-  a.ino = st.st_ino;
-  a.size = static_cast<uint64_t>(st.st_size);
-  a.blocks = static_cast<uint64_t>(st.st_blocks);
-  a.atime = static_cast<uint64_t>(st.st_atim.tv_sec);
-  a.mtime = static_cast<uint64_t>(st.st_mtim.tv_sec);
-  a.ctime = static_cast<uint64_t>(st.st_ctim.tv_sec);
-  a.atimensec = static_cast<uint32_t>(st.st_atim.tv_nsec);
-  a.mtimensec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-  a.ctimensec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
-  a.mode = st.st_mode;
-  a.nlink = static_cast<uint32_t>(st.st_nlink);
-  a.uid = st.st_uid;
-  a.gid = st.st_gid;
-  a.rdev = static_cast<uint32_t>(st.st_rdev);
-  a.blksize = static_cast<uint32_t>(st.st_blksize);
-  return a;
-}
-
 fuse_entry_out PassthroughFs::entry_for(const Inode& inode, const struct stat& st) const {
   fuse_entry_out e{};
   e.nodeid = inode.nodeid;
   e.entry_valid = e.attr_valid = entry_timeout();
-  e.attr = to_attr(st);
+  e.attr = fuse::attr_from_stat(st);
   return e;
 }
 

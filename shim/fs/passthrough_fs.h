@@ -34,17 +34,8 @@ class PassthroughFs : public FuseServer {
  public:
   // FUSE minor versions we speak (virtio-fs needs 7.31+).
   static constexpr uint32_t kMinMinor = 31;
-  static constexpr uint32_t kMaxPages = 256;
 
   static Result<std::unique_ptr<PassthroughFs>> create(FsConfig cfg);
-
-  // Handles one request; returns the bytes written into chain.writable
-  // (0: no reply, e.g. FORGET or a chain too malformed to answer).
-  uint32_t handle(const DescChain& chain) override;
-
-  // Caps INIT's max_pages so a request fits in a queue of `queue_size`
-  // descriptors (we take no indirect descriptors).
-  void set_queue_size(uint16_t queue_size) override;
 
   // Turns every later mutation into EROFS. A read-only container root is
   // sealed once the agent has created its mountpoints and cwd in it (runc
@@ -62,10 +53,9 @@ class PassthroughFs : public FuseServer {
   using Inode = fuse::Inode;
 
   PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st, UniqueFd proc_fd);
-  uint32_t dispatch(const Request& req, Reply& rw);
+  uint32_t dispatch(const Request& req, Reply& rw) override;
 
   // Helpers (passthrough_fs.cc).
-  fuse_attr to_attr(const struct stat& st) const;
   fuse_entry_out entry_for(const Inode& inode, const struct stat& st) const;
   // Looks `name` up under `parent` and counts a lookup; errno on failure.
   Result<fuse_entry_out> lookup_entry(Inode& parent, std::string_view name);
@@ -156,9 +146,7 @@ class PassthroughFs : public FuseServer {
   UniqueFd proc_fd_;            // /proc/self/fd, O_PATH
   fuse::InodeTable inodes_;
   fuse::HandleTable handles_;
-  fuse::RequestParser parser_;
   mode_t host_umask_ = 0;
-  uint32_t max_pages_ = kMaxPages;
   bool initialized_ = false;
   bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
 };

@@ -11,50 +11,9 @@
 namespace runvm {
 namespace {
 
-constexpr uint32_t kPageSize = 4096;
-constexpr uint32_t kMaxPages = 256;
-// Descriptors of a request besides its data pages (as PassthroughFs).
-constexpr uint16_t kDescOverhead = 8;
 constexpr uint64_t kFirstFile = FUSE_ROOT_ID + 1;  // "0" .. "2": kFirstFile + fd
 
-fuse_attr attr_from(const struct stat& st) {
-  fuse_attr a{};
-  a.ino = st.st_ino;
-  a.size = static_cast<uint64_t>(st.st_size);
-  a.blocks = static_cast<uint64_t>(st.st_blocks);
-  a.atime = static_cast<uint64_t>(st.st_atim.tv_sec);
-  a.mtime = static_cast<uint64_t>(st.st_mtim.tv_sec);
-  a.ctime = static_cast<uint64_t>(st.st_ctim.tv_sec);
-  a.atimensec = static_cast<uint32_t>(st.st_atim.tv_nsec);
-  a.mtimensec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-  a.ctimensec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
-  a.mode = st.st_mode;
-  a.nlink = static_cast<uint32_t>(st.st_nlink);
-  a.uid = st.st_uid;
-  a.gid = st.st_gid;
-  a.blksize = static_cast<uint32_t>(st.st_blksize);
-  return a;
-}
-
 }  // namespace
-
-void StdioFs::set_queue_size(uint16_t queue_size) {
-  max_pages_ = queue_size > kDescOverhead + 1
-                   ? std::min<uint32_t>(kMaxPages, queue_size - kDescOverhead)
-                   : 1;
-}
-
-uint32_t StdioFs::handle(const DescChain& chain) {
-  std::optional<uint64_t> unique;
-  auto req = parser_.parse(chain, unique);
-  if (!req.ok()) {
-    if (!unique) return 0;
-    Reply rw(chain.writable, *unique);
-    return rw.error(req.error().code ? req.error().code : EINVAL);
-  }
-  Reply rw(chain.writable, req->in.unique);
-  return dispatch(*req, rw);
-}
 
 int StdioFs::fd_of(uint64_t nodeid) const {
   if (nodeid < kFirstFile || nodeid >= kFirstFile + fds_.size()) return -1;
@@ -73,7 +32,7 @@ bool StdioFs::attr_of(uint64_t nodeid, fuse_attr& out) const {
   int fd = fd_of(nodeid);
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) < 0) return false;
-  out = attr_from(st);
+  out = fuse::attr_from_stat(st);
   return true;
 }
 
@@ -143,8 +102,8 @@ uint32_t StdioFs::op_init(const Request& req, Reply& rw) {
   out.flags = in.flags & (FUSE_BIG_WRITES | FUSE_MAX_PAGES);
   out.max_background = 16;
   out.congestion_threshold = 12;
-  out.max_pages = static_cast<uint16_t>(max_pages_);
-  out.max_write = max_pages_ * kPageSize;
+  out.max_pages = static_cast<uint16_t>(max_pages());
+  out.max_write = max_pages() * kPageSize;
   out.time_gran = 1;
   initialized_ = true;
   return rw.ok_struct(out);

@@ -18,16 +18,13 @@ namespace runvm {
 class StdioFs : public FuseServer {
  public:
   // fds[i]: the shim's fd i (borrowed) when it is served, else -1.
-  explicit StdioFs(std::array<int, 3> fds) : fds_(fds) {}
-
-  uint32_t handle(const DescChain& chain) override;
-  void set_queue_size(uint16_t queue_size) override;
+  explicit StdioFs(std::array<int, 3> fds) : FuseServer(32), fds_(fds) {}
 
  private:
   using Request = fuse::Request;
   using Reply = fuse::ReplyWriter;
 
-  uint32_t dispatch(const Request& req, Reply& rw);
+  uint32_t dispatch(const Request& req, Reply& rw) override;
   uint32_t op_init(const Request& req, Reply& rw);
   uint32_t op_lookup(const Request& req, Reply& rw);
   uint32_t op_getattr(uint64_t nodeid, Reply& rw);
@@ -40,8 +37,6 @@ class StdioFs : public FuseServer {
   bool attr_of(uint64_t nodeid, fuse_attr& out) const;
 
   std::array<int, 3> fds_;
-  fuse::RequestParser parser_;
-  uint32_t max_pages_ = 32;
   bool initialized_ = false;
 };
 

@@ -111,14 +111,7 @@ prove_ran_in_vm() {
 
 # A busybox-static root filesystem in $1.
 make_busybox_rootfs() {
-  local dir=$1 a
-  mkdir -p "$dir"/{bin,etc,tmp,proc,sys,dev,root}
-  cp /bin/busybox "$dir/bin/busybox"
-  for a in $("$dir/bin/busybox" --list); do
-    [[ $a == busybox ]] || ln -sf busybox "$dir/bin/$a"
-  done
-  echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
-  echo 'root:x:0:' >"$dir/etc/group"
+  "$(dirname "${BASH_SOURCE[0]}")/../images/busybox_rootfs.sh" "$1"
 }
 
 # Starts a private containerd in $CD: root, state and sockets under $T

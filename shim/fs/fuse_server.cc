@@ -1,0 +1,31 @@
+#include "shim/fs/fuse_server.h"
+
+#include <algorithm>
+
+namespace runvm {
+
+namespace {
+// Descriptors a request needs besides its data pages: in header + args
+// (up to 2), out header + args (2), and slack for unaligned buffers.
+constexpr uint16_t kDescOverhead = 8;
+}  // namespace
+
+void FuseServer::set_queue_size(uint16_t queue_size) {
+  max_pages_ = queue_size > kDescOverhead + 1
+                   ? std::min<uint32_t>(kMaxPages, queue_size - kDescOverhead)
+                   : 1;
+}
+
+uint32_t FuseServer::handle(const DescChain& chain) {
+  std::optional<uint64_t> unique;
+  auto req = parser_.parse(chain, unique);
+  if (!req.ok()) {
+    if (!unique) return 0;
+    fuse::ReplyWriter rw(chain.writable, *unique);
+    return rw.error(req.error().code ? req.error().code : EINVAL);
+  }
+  fuse::ReplyWriter rw(chain.writable, req->in.unique);
+  return dispatch(*req, rw);
+}
+
+}  // namespace runvm
