@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!step->send.empty() && before != QmpProtocol::State::kAwaitGreeting) std::abort();
     if (step->reply && p.busy()) std::abort();
     if (p.ready() && !p.busy()) {
-      auto cmd = p.command(events++ % 2 ? "query-status" : "cont", events % 3 ? "" : R"({"a":1})");
+      const unsigned n = events++;
+      auto cmd = p.command(n % 2 ? "query-status" : "cont", n % 3 ? "" : R"({"a":1})");
       if (!cmd || cmd->empty() || cmd->back() != '\n') std::abort();
     }
     if (p.take_events().size() > 64) std::abort();
