@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!step->send.empty() && before != QmpProtocol::State::kAwaitGreeting) std::abort();
     if (step->reply && p.busy()) std::abort();
     if (p.ready() && !p.busy()) {
-      const unsigned n = events++;
+      const size_t n = events++;
       auto cmd = p.command(n % 2 ? "query-status" : "cont", n % 3 ? "" : R"({"a":1})");
       if (!cmd || cmd->empty() || cmd->back() != '\n') std::abort();
     }
