@@ -20,8 +20,8 @@
 #include "shim/engine/child_process.h"
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm {
 namespace {

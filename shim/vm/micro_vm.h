@@ -13,9 +13,9 @@
 #include "shim/agent/agent_client.h"
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
 #include "shim/vsock/device.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm {
 

@@ -17,8 +17,8 @@
 
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
+#include "spec/base/event_loop.h"
 #include "tests/integration/vm_fixture.h"
 #include "tests/support/require.h"
 
