@@ -3,11 +3,12 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+
+#include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
 
@@ -50,7 +51,7 @@ bool ContainerDir::exists() const {
 }
 
 Status ContainerDir::create() {
-  size_t limit = sizeof(sockaddr_un::sun_path) - 1;  // room for the NUL
+  size_t limit = kUnixPathMax;
   if (size_t extra = socket_dir().size() - root_.size();
       root_.size() + extra + kLongestSocketName > limit)
     return make_error("--root " + root_ + ": too long for unix socket paths (at most " +

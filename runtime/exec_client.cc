@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
 #include "shim/control/exec_control.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
 namespace {
@@ -21,14 +21,6 @@ namespace {
 constexpr int kStartTimeoutMs = 60000;
 // Ports above the container's own (1024..) and the agent's transfers.
 constexpr uint32_t kPortMin = 1u << 16, kPortSpan = 1u << 30;
-
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 // A hybrid-vsock port we serve: the guest's connection to it arrives here.
 class PortListener {
@@ -49,13 +41,8 @@ class PortListener {
   // Fails with EADDRINUSE when the port is taken.
   static Result<PortListener> bind(const std::string& path) {
     PortListener l;
-    l.fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!l.fd_) return errno_error("socket");
-    auto addr = RUNVM_TRY(unix_address(path));
-    if (::bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-      return errno_error("bind " + path);
+    l.fd_ = RUNVM_TRY(listen_unix(path, {.backlog = 1}));
     l.path_ = path;
-    if (listen(l.fd_.get(), 1) < 0) return errno_error("listen " + path);
     return l;
   }
 
@@ -136,11 +123,9 @@ Status accept_streams(StdioListeners listeners, ExecStreams& s) {
 }
 
 Result<UniqueFd> connect_shim(const std::string& path) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  auto addr = RUNVM_TRY(unix_address(path));
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("connect to the container's shim");
+  auto fd = connect_unix(path);
+  if (!fd.ok() && fd.error().code != ENAMETOOLONG)
+    return errno_error("connect to the container's shim", fd.error().code);
   return fd;
 }
 

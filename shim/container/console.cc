@@ -2,60 +2,12 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstring>
 
 namespace runvm {
-
-Status send_fd(int sock, const std::string& name, int fd) {
-  iovec iov{const_cast<char*>(name.data()), name.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) return errno_error("send console fd");
-  }
-  return {};
-}
-
-Result<UniqueFd> receive_fd(int sock, std::string* name) {
-  char payload[256];
-  iovec iov{payload, sizeof payload};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0) {
-    if (errno != EINTR) return errno_error("receive console fd");
-  }
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-      c->cmsg_len != CMSG_LEN(sizeof(int))) {
-    return make_error("receive console fd: no fd in the message", EPROTO);
-  }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  UniqueFd owned(fd);  // closed again if the message was cut short
-  if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
-    return make_error("receive console fd: message truncated", EPROTO);
-  if (name) name->assign(payload, static_cast<size_t>(n));
-  return owned;
-}
 
 Result<Console> Console::open_and_send(const std::string& socket_path,
                                        std::optional<winsize> initial) {
@@ -75,15 +27,12 @@ Result<Console> Console::open_and_send(const std::string& socket_path,
   if (initial) ioctl(c.slave_.get(), TIOCSWINSZ, &*initial);
   ioctl(c.slave_.get(), TIOCGWINSZ, &c.last_);
 
-  UniqueFd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) return make_error("console socket path too long");
-  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("connect to console socket " + socket_path);
-  RUNVM_CHECK(send_fd(sock.get(), "/dev/ptmx", master.get()));
+  auto sock = connect_unix(socket_path);
+  if (!sock.ok()) {
+    if (sock.error().code == ENAMETOOLONG) return std::move(sock).error().wrap("console socket");
+    return errno_error("connect to console socket " + socket_path, sock.error().code);
+  }
+  RUNVM_CHECK(send_fd(sock->get(), "/dev/ptmx", master.get()).context("console"));
   return c;
 }
 

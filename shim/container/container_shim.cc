@@ -5,7 +5,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "shim/control/control.h"
 #include "shim/fs/stdio_fs.h"
 #include "spec/base/log.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm {
 
@@ -47,21 +47,6 @@ Result<StdioChannel> stdio_channel() {
                    return std::move(*device_end);
                  }};
   return c;
-}
-
-Result<UniqueFd> listen_unix(const std::string& path) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  unlink(path.c_str());
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("bind " + path);
-  chmod(path.c_str(), 0600);
-  if (listen(fd.get(), 16) < 0) return errno_error("listen " + path);
-  return fd;
 }
 
 }  // namespace
@@ -136,7 +121,7 @@ Status ContainerShim::boot() {
   if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
-  control_ = RUNVM_TRY(listen_unix(control_path()));
+  control_ = RUNVM_TRY(listen_unix(control_path(), {.replace_stale = true, .mode = 0600}));
   // Relay our own stdio, or for a terminal the console whose master the
   // caller gets.
   int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;

@@ -99,7 +99,7 @@ Result<UniqueFd> VsockDevice::open_host_port(uint32_t port) {
     return fd;
   }
   if (cfg_.uds_path.empty()) return make_error("no handler for vsock port", ECONNREFUSED);
-  return vsock::connect_unix(cfg_.uds_path + "_" + std::to_string(port));
+  return connect_unix(cfg_.uds_path + "_" + std::to_string(port), /*nonblocking=*/true);
 }
 
 void VsockDevice::forward_to_host(Channel& ch, ChainReader& r, uint32_t len) {
