@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "shim/control/control.h"
+#include "spec/base/atomic_file.h"
 #include "spec/proc_start_time.h"
 
 namespace runvm::cli {
@@ -21,20 +22,6 @@ Result<std::string> read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-Status write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_error("write " + tmp);
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = (fsync(fd) == 0) && ok;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) < 0) {
-    unlink(tmp.c_str());
-    return errno_error("write " + path);
-  }
-  return {};
 }
 
 }  // namespace

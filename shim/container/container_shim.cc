@@ -16,6 +16,7 @@
 #include "shim/container/bind_shares.h"
 #include "shim/control/control.h"
 #include "shim/fs/stdio_fs.h"
+#include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
 #include "spec/base/unix_socket.h"
 
@@ -142,13 +143,11 @@ Status ContainerShim::boot() {
 }
 
 void ContainerShim::write_status(const char* status) {
-  // Atomic replace: `runvm state` may read it at any time.
-  std::string tmp = opts_.state_dir + "/status.tmp", final = opts_.state_dir + "/status";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  [[maybe_unused]] auto w = write(fd, status, strlen(status));
-  close(fd);
-  rename(tmp.c_str(), final.c_str());
+  // Atomic replace: `runvm state` may read it at any time. Not durable: it is
+  // rewritten on every change and a host crash ends the container anyway. A
+  // failure is not fatal: `runvm state` then reports state.json's status.
+  [[maybe_unused]] auto s =
+      write_file_atomic(opts_.state_dir + "/status", status, /*durable=*/false);
 }
 
 Status ContainerShim::dispatch(const std::string& body) {
