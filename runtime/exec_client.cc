@@ -9,9 +9,11 @@
 
 #include <array>
 
+#include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
 #include "shim/control/exec_control.h"
+#include "spec/base/state_layout.h"
 #include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
@@ -19,8 +21,6 @@ namespace {
 
 // The agent may be slow to start a process under TCG; past this, give up.
 constexpr int kStartTimeoutMs = 60000;
-// Ports above the container's own (1024..) and the agent's transfers.
-constexpr uint32_t kPortMin = 1u << 16, kPortSpan = 1u << 30;
 
 // A hybrid-vsock port we serve: the guest's connection to it arrives here.
 class PortListener {
@@ -71,11 +71,11 @@ Result<StdioListeners> listen_stdio(const std::string& vsock_path) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) return errno_error("getrandom");
-    uint32_t base = kPortMin + r % kPortSpan;
+    uint32_t base = proto::kExecPortMin + r % proto::kExecPortSpan;
     StdioListeners s;
     Status st;
     for (uint32_t i = 0; i < 3 && st.ok(); ++i) {
-      auto l = PortListener::bind(vsock_path + "_" + std::to_string(base + i));
+      auto l = PortListener::bind(layout::vsock_port_socket(vsock_path, base + i));
       if (l.ok())
         s.listeners[i] = std::move(*l);
       else
@@ -150,9 +150,9 @@ void stdio_to_null() {
 }  // namespace
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
-  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket("vsock.sock")));
+  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket(layout::kVsockSocket)));
   choose_kinds(stdio.ports, process.terminal, o.detach);
-  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket("shim.sock")));
+  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket(layout::kShimSocket)));
   proto::Process sized = process;
   if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
   RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({sized, stdio.ports})));

@@ -10,6 +10,7 @@
 
 #include <array>
 
+#include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
 #include "shim/container/agent_request.h"
@@ -18,14 +19,13 @@
 #include "shim/fs/stdio_fs.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
+#include "spec/base/state_layout.h"
 #include "spec/base/unix_socket.h"
 
 namespace runvm {
 
 namespace {
 
-// Host ports the agent dials for the container's stdio.
-constexpr uint32_t kStdinPort = 1025, kStdoutPort = 1026, kStderrPort = 1027;
 // How long draining output after the process exited may make no progress.
 constexpr int kDrainMs = 5000;
 // How often a console's window size is checked.
@@ -78,7 +78,7 @@ Status ContainerShim::boot() {
   else
     for (int fd = 0; fd < 3; ++fd)
       kinds[fd] = opts_.stdio_pipes ? proto::StdioKind::kPipe : proto::stdio_kind_of_fd(fd);
-  constexpr uint32_t kPorts[3] = {kStdinPort, kStdoutPort, kStderrPort};
+  constexpr uint32_t kPorts[3] = {proto::kStdinPort, proto::kStdoutPort, proto::kStderrPort};
   proto::StdioPorts ports;
   uint32_t* port[3] = {&ports.stdin_port, &ports.stdout_port, &ports.stderr_port};
   proto::StdioKind* kind[3] = {&ports.stdin_kind, &ports.stdout_kind, &ports.stderr_kind};
@@ -147,7 +147,7 @@ void ContainerShim::write_status(const char* status) {
   // rewritten on every change and a host crash ends the container anyway. A
   // failure is not fatal: `runvm state` then reports state.json's status.
   [[maybe_unused]] auto s =
-      write_file_atomic(opts_.state_dir + "/status", status, /*durable=*/false);
+      write_file_atomic(opts_.state_dir + "/" + layout::kStatusFile, status, /*durable=*/false);
 }
 
 Status ContainerShim::dispatch(const std::string& body) {
