@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "shim/control/control.h"
+#include "shim/client/control.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/state_layout.h"
 #include "spec/proc_start_time.h"

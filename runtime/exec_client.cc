@@ -12,7 +12,7 @@
 #include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
-#include "shim/control/exec_control.h"
+#include "shim/client/exec_control.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/unix_socket.h"
 

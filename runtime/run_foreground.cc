@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "runtime/stdio_relay.h"
-#include "shim/container/console.h"
+#include "shim/client/console.h"
 #include "spec/base/unix_socket.h"
 
 namespace runvm::cli {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "shim/container/console.h"
+#include "shim/client/console.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"

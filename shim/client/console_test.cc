@@ -1,4 +1,4 @@
-#include "shim/container/console.h"
+#include "shim/client/console.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "shim/control/control.h"
+#include "shim/client/control.h"
 
 #include <poll.h>
 #include <sys/socket.h>
