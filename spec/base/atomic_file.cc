@@ -28,13 +28,13 @@ Status write_file_atomic(const std::string& path, std::string_view data, bool du
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return errno_error("write " + tmp);
-  bool ok = write_all(fd.get(), data) && (!durable || ::fsync(fd.get()) == 0);
-  int err = errno;
-  ok = ::close(fd.release()) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
-    if (ok) err = errno;
+  int err = 0;  // the first failure's errno
+  if (!write_all(fd.get(), data) || (durable && ::fsync(fd.get()) < 0)) err = errno ? errno : EIO;
+  if (::close(fd.release()) < 0 && !err) err = errno;
+  if (!err && ::rename(tmp.c_str(), path.c_str()) < 0) err = errno;
+  if (err) {
     ::unlink(tmp.c_str());
-    return errno_error("write " + path, err ? err : EIO);
+    return errno_error("write " + path, err);
   }
   return {};
 }
