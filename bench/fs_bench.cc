@@ -20,8 +20,9 @@
 #include "shim/engine/child_process.h"
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
+#include "spec/base/event_loop.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm {
 namespace {
@@ -133,9 +134,9 @@ Status run(const Options& o) {
   vm.initrd = o.initrd;
   vm.memory_mib = o.memory_mib;
   vm.cmdline = "fsbench=" + o.backend;  // read by the guest's /init
-  vm.console_log = o.state + "/console.log";
-  vm.qmp_socket = o.state + "/qmp.sock";
-  vm.engine_log = o.state + "/qemu.log";
+  vm.console_log = o.state + "/" + layout::kConsoleLog;
+  vm.qmp_socket = o.state + "/" + layout::kQmpSocket;
+  vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
   // Declared after the backends: QEMU goes away before they do.
   auto engine = RUNVM_TRY(make_qemu_engine());

@@ -1,19 +1,18 @@
-// `runvm check`: like `kata-runtime check`. Verifies the host, boots a
-// throwaway microVM, completes agent round-trips over our vsock, prints a
-// short report and tears everything down.
+// `runvm check`: like `kata-runtime check`. Finds the guest assets and has
+// `runvm-shim --check` pick the accelerator, boot a throwaway microVM,
+// complete agent round-trips over our vsock, print a short report and tear
+// everything down (the VMM is the shim's: the CLI links none of it).
 #include <getopt.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
 
 #include "runtime/assets.h"
+#include "runtime/shim_launcher.h"
 #include "runtime/verbs.h"
-#include "shim/engine/accel.h"
-#include "shim/vm/micro_vm.h"
 #include "spec/base/log.h"
 
 namespace runvm::cli {
@@ -85,16 +84,8 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   }
   if (memory < 64) return make_error("--memory: at least 64 MiB");
 
-  auto mode = RUNVM_TRY(parse_accel(accel_text).context("--accel"));
   auto assets = RUNVM_TRY(find_guest_assets(kernel, initrd, qemu));
-  auto accel = RUNVM_TRY(choose_accel(mode).context("accel"));
-  // One warning line under --debug: falling back to TCG is expected on nested hosts.
-  if (mode == AccelMode::kAuto && !accel.kvm && log::debug_enabled()) log::warn(accel.reason);
-
-  printf("qemu:    %s\nkernel:  %s\ninitrd:  %s\naccel:   %s (%s)\n", assets.qemu.c_str(),
-         assets.kernel.c_str(), assets.initrd.c_str(), accel.kvm ? "kvm" : "tcg",
-         accel.reason.c_str());
-  fflush(stdout);
+  auto shim_bin = RUNVM_TRY(find_shim_binary());
 
   std::error_code ec;
   std::filesystem::create_directories(g.root, ec);
@@ -104,38 +95,17 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   if (!mkdtemp(templ.data())) return errno_error("create state dir in " + g.root);
   dir.path = templ;
 
-  MicroVmConfig cfg;
-  cfg.state_dir = dir.path;
-  cfg.qemu = assets.qemu;
-  cfg.kernel = assets.kernel;
-  cfg.initrd = assets.initrd;
-  cfg.kvm = accel.kvm;
-  cfg.memory_mib = memory;
-  auto vm = RUNVM_TRY(MicroVm::boot(cfg).context("boot"));
-  const auto& hello = vm->hello();
-  printf("agent:   runvm-agent %s, protocol %u, guest kernel %s\n",
-         proto::printable(hello.agent, 64).c_str(), hello.version,
-         proto::printable(hello.kernel, 64).c_str());
-  printf("boot_to_agent_ms: %.0f\n", vm->boot_to_agent_ms());
-
-  std::vector<double> rtts;
-  for (int i = 0; i < pings; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    RUNVM_CHECK(vm->agent().ping().context("ping"));
-    rtts.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(rtts.begin(), rtts.end());
-  printf("ping_rtt_us: %.0f (median of %d)\n", rtts[rtts.size() / 2], pings);
-
-  auto t0 = std::chrono::steady_clock::now();
-  int status = RUNVM_TRY(vm->shutdown().context("shutdown"));
-  printf("shutdown_ms: %.0f\n",
-         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  vm.reset();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return make_error("VM engine exited abnormally (status " + std::to_string(status) + ")");
-  printf("ok\n");
+  std::vector<std::string> argv = {shim_bin,      "--check",
+                                   "--state-dir", dir.path,
+                                   "--kernel",    assets.kernel,
+                                   "--initrd",    assets.initrd,
+                                   "--qemu",      assets.qemu,
+                                   "--accel",     accel_text,
+                                   "--memory",    std::to_string(memory),
+                                   "--pings",     std::to_string(pings)};
+  if (log::debug_enabled()) argv.push_back("--debug");
+  fflush(stdout);
+  RUNVM_CHECK(run_shim_check(std::move(argv)));
   return 0;
 }
 

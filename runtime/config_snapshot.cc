@@ -4,18 +4,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "spec/base/state_layout.h"
+
 namespace runvm::cli {
 
 Status save_config_snapshot(const ContainerDir& dir, const std::string& bundle_dir) {
   std::error_code ec;
-  std::filesystem::copy_file(bundle_dir + "/config.json", dir.file("config.json"),
+  std::filesystem::copy_file(bundle_dir + "/config.json", dir.file(layout::kConfigFile),
                              std::filesystem::copy_options::overwrite_existing, ec);
   if (ec) return make_error("copy config.json: " + ec.message());
   return {};
 }
 
 Result<oci::Config> load_config_snapshot(const ContainerDir& dir) {
-  std::ifstream in(dir.file("config.json"));
+  std::ifstream in(dir.file(layout::kConfigFile));
   if (!in) return oci::Config{};
   std::stringstream ss;
   ss << in.rdbuf();

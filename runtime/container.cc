@@ -8,7 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "shim/control/control.h"
+#include "shim/client/control.h"
+#include "spec/base/atomic_file.h"
+#include "spec/base/state_layout.h"
 #include "spec/proc_start_time.h"
 
 namespace runvm::cli {
@@ -21,20 +23,6 @@ Result<std::string> read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-Status write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_error("write " + tmp);
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = (fsync(fd) == 0) && ok;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) < 0) {
-    unlink(tmp.c_str());
-    return errno_error("write " + path);
-  }
-  return {};
 }
 
 }  // namespace
@@ -54,14 +42,14 @@ Result<Container> load_container(const GlobalOptions& g, const std::string& id) 
   RUNVM_CHECK(validate_id(id));
   Container c{ContainerDir(g.root, id), {}};
   if (!c.dir.exists()) return make_error("container does not exist", ENOENT);
-  auto text = read_file(c.dir.file("state.json"));
+  auto text = read_file(c.dir.file(layout::kStateFile));
   if (!text.ok()) return make_error("container does not exist", ENOENT);
   c.state = RUNVM_TRY(oci::parse_persisted_state(*text).context("state.json"));
   // The shim owns the live status; a dead shim means a stopped container.
   if (!shim_alive(c.state)) {
     c.state.status = oci::Status::kStopped;
     c.state.pid = 0;
-  } else if (auto s = read_file(c.dir.file("status")); s.ok()) {
+  } else if (auto s = read_file(c.dir.file(layout::kStatusFile)); s.ok()) {
     std::string v = *s;
     while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
     if (auto st = oci::parse_status(v)) c.state.status = *st;
@@ -71,7 +59,7 @@ Result<Container> load_container(const GlobalOptions& g, const std::string& id) 
 }
 
 Status save_state(const Container& c) {
-  return write_file_atomic(c.dir.file("state.json"), oci::persisted_state_json(c.state));
+  return write_file_atomic(c.dir.file(layout::kStateFile), oci::persisted_state_json(c.state));
 }
 
 Status shim_request(const Container& c, const std::string& op, int signal, bool all) {
@@ -79,7 +67,7 @@ Status shim_request(const Container& c, const std::string& op, int signal, bool 
   r.op = op;
   r.signal = signal;
   r.all = all;
-  return control::call(c.dir.socket("shim.sock"), r);
+  return control::call(c.dir.socket(layout::kShimSocket), r);
 }
 
 Result<int> parse_signal(const std::string& text) {

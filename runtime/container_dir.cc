@@ -3,11 +3,12 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+
+#include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
 
@@ -23,9 +24,9 @@ Status validate_id(const std::string& id) {
 
 namespace {
 
-// Longest socket name the shim and `runvm exec` create ("vsock.sock_" + a
-// 32-bit port), so every path is checked once, here.
-constexpr size_t kLongestSocketName = sizeof("/vsock.sock_4294967295") - 1;
+// Longest socket name the shim and `runvm exec` create, with its '/', so
+// every path is checked once, here.
+constexpr size_t kLongestSocketName = 1 + layout::kLongestSocketName;
 
 // FNV-1a: stable across builds and processes (the shim and later verbs
 // must agree), and 64 bits make a collision between live ids negligible; a
@@ -41,7 +42,7 @@ std::string short_hash(const std::string& s) {
 }  // namespace
 
 std::string ContainerDir::socket_dir() const {
-  return root_ + "/" + kSocketsName + "/" + short_hash(id_);
+  return root_ + "/" + layout::kSocketsDir + "/" + short_hash(id_);
 }
 
 bool ContainerDir::exists() const {
@@ -50,7 +51,7 @@ bool ContainerDir::exists() const {
 }
 
 Status ContainerDir::create() {
-  size_t limit = sizeof(sockaddr_un::sun_path) - 1;  // room for the NUL
+  size_t limit = kUnixPathMax;
   if (size_t extra = socket_dir().size() - root_.size();
       root_.size() + extra + kLongestSocketName > limit)
     return make_error("--root " + root_ + ": too long for unix socket paths (at most " +
@@ -69,7 +70,8 @@ Status ContainerDir::create() {
   int err = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     err = 0;
-    if (mkdir((root_ + "/" + kSocketsName).c_str(), 0711) < 0 && errno != EEXIST) err = errno;
+    if (mkdir((root_ + "/" + layout::kSocketsDir).c_str(), 0711) < 0 && errno != EEXIST)
+      err = errno;
     if (!err && mkdir(socket_dir().c_str(), 0700) < 0) err = errno;
     if (err != ENOENT) break;
   }
@@ -81,7 +83,7 @@ Status ContainerDir::create() {
 }
 
 Result<UniqueFd> ContainerDir::lock() const {
-  UniqueFd fd(open(file("lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  UniqueFd fd(open(file(layout::kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) {
     if (errno == ENOENT) return make_error("container does not exist: " + id_, ENOENT);
     return errno_error("lock " + id_);
@@ -96,7 +98,7 @@ Status ContainerDir::remove() const {
   std::error_code ec;
   std::filesystem::remove_all(socket_dir(), ec);
   if (ec) return make_error("remove " + socket_dir() + ": " + ec.message(), ec.value());
-  rmdir((root_ + "/" + kSocketsName).c_str());  // only when empty; keeps the root as it was
+  rmdir((root_ + "/" + layout::kSocketsDir).c_str());  // only when empty; keeps the root as it was
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());
   return {};

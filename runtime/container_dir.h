@@ -1,17 +1,15 @@
-// A container's state directory under --root and its lock. Layout:
-//   <root>/<id>/state.json   written by runvm create (spec/state.h)
-//   <root>/<id>/status       written by the shim at each transition
-//   <root>/<id>/lock         flock()ed by verbs that change the container
-//   plus the VM's logs (console.log, qemu.log, shim.log).
-// Sockets live apart, in <root>/@s/<hash of id>/ (shim.sock, qmp.sock, the
-// vhost-user and hybrid vsock sockets): a 64-character id under a root like
-// containerd's /run/containerd/runc/k8s.io would overflow sun_path's 108
-// bytes. '@' cannot occur in an id, so `list` never mistakes it for one.
+// A container's state directory under --root and its lock. The names in it
+// are spec/base/state_layout.h's: <root>/<id>/ holds state.json, status, lock,
+// config.json and the VM's logs. Sockets live apart, in <root>/@s/<hash of
+// id>/ (shim.sock, qmp.sock, the vhost-user and hybrid vsock sockets): a
+// 64-character id under a root like containerd's /run/containerd/runc/k8s.io
+// would overflow sun_path's 108 bytes.
 #pragma once
 
 #include <string>
 
 #include "spec/base/result.h"
+#include "spec/base/state_layout.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm::cli {
@@ -21,8 +19,6 @@ Status validate_id(const std::string& id);
 
 class ContainerDir {
  public:
-  static constexpr char kSocketsName[] = "@s";  // <root>/@s holds the socket dirs
-
   ContainerDir(const std::string& root, const std::string& id) : root_(root), id_(id) {}
 
   const std::string& id() const { return id_; }

@@ -16,8 +16,8 @@
 #include "runtime/exec_process.h"
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
-#include "shim/container/agent_request.h"
-#include "shim/container/console.h"
+#include "shim/client/console.h"
+#include "shim/client/process_request.h"
 #include "spec/base/wait_status.h"
 
 namespace runvm::cli {

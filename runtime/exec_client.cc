@@ -4,31 +4,23 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 
+#include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
-#include "shim/control/exec_control.h"
+#include "shim/client/exec_control.h"
+#include "spec/base/state_layout.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
 namespace {
 
 // The agent may be slow to start a process under TCG; past this, give up.
 constexpr int kStartTimeoutMs = 60000;
-// Ports above the container's own (1024..) and the agent's transfers.
-constexpr uint32_t kPortMin = 1u << 16, kPortSpan = 1u << 30;
-
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 // A hybrid-vsock port we serve: the guest's connection to it arrives here.
 class PortListener {
@@ -49,13 +41,8 @@ class PortListener {
   // Fails with EADDRINUSE when the port is taken.
   static Result<PortListener> bind(const std::string& path) {
     PortListener l;
-    l.fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!l.fd_) return errno_error("socket");
-    auto addr = RUNVM_TRY(unix_address(path));
-    if (::bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-      return errno_error("bind " + path);
+    l.fd_ = RUNVM_TRY(listen_unix(path, {.backlog = 1}));
     l.path_ = path;
-    if (listen(l.fd_.get(), 1) < 0) return errno_error("listen " + path);
     return l;
   }
 
@@ -84,11 +71,11 @@ Result<StdioListeners> listen_stdio(const std::string& vsock_path) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) return errno_error("getrandom");
-    uint32_t base = kPortMin + r % kPortSpan;
+    uint32_t base = proto::kExecPortMin + r % proto::kExecPortSpan;
     StdioListeners s;
     Status st;
     for (uint32_t i = 0; i < 3 && st.ok(); ++i) {
-      auto l = PortListener::bind(vsock_path + "_" + std::to_string(base + i));
+      auto l = PortListener::bind(layout::vsock_port_socket(vsock_path, base + i));
       if (l.ok())
         s.listeners[i] = std::move(*l);
       else
@@ -136,11 +123,9 @@ Status accept_streams(StdioListeners listeners, ExecStreams& s) {
 }
 
 Result<UniqueFd> connect_shim(const std::string& path) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  auto addr = RUNVM_TRY(unix_address(path));
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("connect to the container's shim");
+  auto fd = connect_unix(path);
+  if (!fd.ok() && fd.error().code != ENAMETOOLONG)
+    return errno_error("connect to the container's shim", fd.error().code);
   return fd;
 }
 
@@ -165,9 +150,9 @@ void stdio_to_null() {
 }  // namespace
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
-  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket("vsock.sock")));
+  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket(layout::kVsockSocket)));
   choose_kinds(stdio.ports, process.terminal, o.detach);
-  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket("shim.sock")));
+  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket(layout::kShimSocket)));
   proto::Process sized = process;
   if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
   RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({sized, stdio.ports})));

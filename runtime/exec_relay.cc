@@ -5,9 +5,9 @@
 #include "guest/protocol/frame.h"
 #include "runtime/stdio_relay.h"
 #include "runtime/terminal.h"
-#include "shim/container/console.h"
-#include "shim/control/control.h"
-#include "shim/control/exec_control.h"
+#include "shim/client/console.h"
+#include "shim/client/control.h"
+#include "shim/client/exec_control.h"
 
 namespace runvm::cli {
 namespace {

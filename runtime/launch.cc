@@ -12,6 +12,7 @@
 #include "runtime/namespace_paths.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
+#include "spec/base/state_layout.h"
 #include "spec/config.h"
 #include "spec/config_check.h"
 #include "spec/proc_start_time.h"
@@ -91,7 +92,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                                    "--qemu",
                                    assets.qemu,
                                    "--log",
-                                   dir.file("shim.log")};
+                                   dir.file(layout::kShimLog)};
   if (g.debug) argv.push_back("--debug");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {
@@ -104,7 +105,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   c.state.status = oci::Status::kCreated;
   c.state.shim.pid = pid;
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
-  c.state.shim.socket = dir.socket("shim.sock");
+  c.state.shim.socket = dir.socket(layout::kShimSocket);
   auto saved = save_state(c);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);

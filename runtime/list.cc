@@ -10,6 +10,7 @@
 #include "runtime/container.h"
 #include "runtime/list_format.h"
 #include "runtime/verbs.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm::cli {
 
@@ -63,7 +64,7 @@ Result<int> verb_list(GlobalOptions& g, int argc, char** argv) {
   std::error_code ec;
   // A root that does not exist yet holds no containers.
   for (const auto& e : std::filesystem::directory_iterator(g.root, ec))
-    if (e.is_directory() && e.path().filename() != ContainerDir::kSocketsName)
+    if (e.is_directory() && e.path().filename() != layout::kSocketsDir)
       ids.push_back(e.path().filename().string());
   if (ec && ec != std::errc::no_such_file_or_directory)
     return make_error("read " + g.root + ": " + ec.message());

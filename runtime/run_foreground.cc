@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "runtime/stdio_relay.h"
-#include "shim/container/console.h"
+#include "shim/client/console.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::cli {
 namespace {
@@ -66,14 +66,7 @@ Result<ConsoleReceiver> ConsoleReceiver::listen() {
   if (!mkdtemp(tmpl.data())) return errno_error("mkdtemp " + tmpl);
   r.dir_ = tmpl;
   r.path_ = tmpl + "/console.sock";
-  r.listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!r.listener_) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, r.path_.c_str(), r.path_.size() + 1);
-  if (bind(r.listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("bind " + r.path_);
-  if (::listen(r.listener_.get(), 1) < 0) return errno_error("listen " + r.path_);
+  r.listener_ = RUNVM_TRY(listen_unix(r.path_, {.backlog = 1}));
   return r;
 }
 

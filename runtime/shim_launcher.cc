@@ -22,7 +22,12 @@ Result<std::string> find_shim_binary() {
   return make_error("runvm-shim not found next to " + exe.string(), ENOENT);
 }
 
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns) {
+namespace {
+
+// Spawns `argv` with --ready-fd appended and reads the shim's one-line
+// report (empty when it exited without one).
+Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, int netns,
+                              std::string& report) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -53,7 +58,6 @@ Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int ne
     _exit(127);
   }
   wr.reset();
-  std::string report;
   char buf[4096];
   ssize_t n;
   while ((n = read(rd.get(), buf, sizeof buf)) != 0) {
@@ -64,15 +68,40 @@ Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int ne
     report.append(buf, static_cast<size_t>(n));
     if (report.find('\n') != std::string::npos) break;
   }
-  if (report.rfind("created\n", 0) == 0) return pid;
+  return pid;
+}
 
+// The shim's error once it exited without the report `ok`.
+Error shim_failure(pid_t pid, std::string report, const std::string& what) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   while (!report.empty() && report.back() == '\n') report.pop_back();
   if (report.rfind("error: ", 0) == 0) return make_error(report.substr(7));
-  return make_error("runvm-shim exited before the container was created (status " +
-                    std::to_string(status) + ")");
+  return make_error("runvm-shim exited before " + what + " (status " + std::to_string(status) +
+                    ")");
+}
+
+}  // namespace
+
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns) {
+  std::string report;
+  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, report));
+  if (report.rfind("created\n", 0) == 0) return pid;
+  return shim_failure(pid, std::move(report), "the container was created");
+}
+
+Status run_shim_check(std::vector<std::string> argv) {
+  std::string report;
+  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), false, -1, report));
+  int status = 0;
+  if (report == "ok\n") {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    return make_error("runvm-shim --check exited with status " + std::to_string(status));
+  }
+  return shim_failure(pid, std::move(report), "its check was done");
 }
 
 }  // namespace runvm::cli

@@ -27,4 +27,8 @@ Result<std::string> find_shim_binary();
 // (namespace_paths.h).
 Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1);
 
+// Runs `argv`, a `runvm-shim --check` that prints its report on our stdout,
+// with --ready-fd appended, until it exits; its error is the shim's own.
+Status run_shim_check(std::vector<std::string> argv);
+
 }  // namespace runvm::cli

@@ -1,7 +1,8 @@
 // runvm-shim: one per container; its pid is the container's pid. Boots the
 // microVM, serves its vhost-user devices in-process, holds the agent
 // channel, relays stdio and exits the way the container's process did.
-// Without --bundle it only boots a VM and supervises it (bench, debugging).
+// Without --bundle it only boots a VM and supervises it (bench, debugging);
+// with --check it runs `runvm check`'s throwaway VM and report.
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,12 +10,14 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "shim/container/container_shim.h"
 #include "shim/container/vm_settings.h"
 #include "shim/engine/accel.h"
+#include "shim/vm/vm_check.h"
 #include "spec/base/log.h"
 #include "spec/base/wait_status.h"
 
@@ -27,6 +30,8 @@ struct Options {
   int ready_fd = -1;
   bool debug = false;
   bool stdio_pipes = false;
+  bool check = false;
+  int pings = 100;
 };
 
 void usage(FILE* out) {
@@ -43,6 +48,9 @@ void usage(FILE* out) {
           "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
           "  --stdio-pipes         the process gets pipes whatever our stdio is (as from a\n"
           "                        foreground runc run, which copies through its own pipes)\n"
+          "  --check               boot a throwaway VM, time --pings N agent round-trips\n"
+          "                        (default 100), shut it down and print the report\n"
+          "                        (`runvm check`); reports \"ok\" on --ready-fd\n"
           "  --debug               debug logging\n");
 }
 
@@ -64,6 +72,8 @@ Result<Options> parse(int argc, char** argv) {
       {"console-socket", required_argument, nullptr, 'C'},
       {"debug", no_argument, nullptr, 'd'},
       {"stdio-pipes", no_argument, nullptr, 'P'},
+      {"check", no_argument, nullptr, 'K'},
+      {"pings", required_argument, nullptr, 'p'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -115,6 +125,12 @@ Result<Options> parse(int argc, char** argv) {
       case 'P':
         o.stdio_pipes = true;
         break;
+      case 'K':
+        o.check = true;
+        break;
+      case 'p':
+        o.pings = std::max(1, atoi(optarg));
+        break;
       case 'h':
         usage(stdout);
         exit(0);
@@ -126,6 +142,7 @@ Result<Options> parse(int argc, char** argv) {
     return make_error("--state-dir, --kernel and --initrd are required");
   if (o.vm.memory_mib < 64 || o.vm.vcpus < 1) return make_error("--memory >= 64 and --vcpus >= 1");
   if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
+  if (o.check && !o.bundle.empty()) return make_error("--check runs no container");
   return o;
 }
 
@@ -134,6 +151,21 @@ void report(int& fd, const std::string& line) {
   [[maybe_unused]] auto w = write(fd, line.data(), line.size());
   close(fd);
   fd = -1;
+}
+
+// The accelerator for --accel. `runvm check` names what failed, as it did
+// when it chose the accelerator itself.
+Result<AccelChoice> pick_accel(const Options& o) {
+  auto mode = parse_accel(o.accel);
+  if (!mode.ok())
+    return o.check ? std::move(mode).error().wrap("--accel") : std::move(mode).error();
+  auto accel = choose_accel(*mode);
+  if (!accel.ok())
+    return o.check ? std::move(accel).error().wrap("accel") : std::move(accel).error();
+  // One warning line under --debug: falling back to TCG is expected on nested hosts.
+  if (o.check && *mode == AccelMode::kAuto && !accel->kvm && log::debug_enabled())
+    log::warn(accel->reason);
+  return accel;
 }
 
 // Signals the shim passes on to the container (its pid stands for it).
@@ -183,8 +215,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::configure(opts->debug, opts->log_file, log::Format::kText);
-  auto mode = parse_accel(opts->accel);
-  auto accel = mode.ok() ? choose_accel(*mode) : Result<AccelChoice>(mode.error());
+  auto accel = pick_accel(*opts);
+  if (opts->check) {
+    // The error is `runvm check`'s to print: one line, not logged twice.
+    Status checked = accel.ok() ? Status{} : Status(accel.error());
+    if (checked.ok()) {
+      opts->vm.kvm = accel->kvm;
+      checked = run_vm_check(opts->vm, *accel, opts->pings);
+    }
+    report(opts->ready_fd, checked.ok() ? "ok\n" : "error: " + checked.error().message + "\n");
+    return checked.ok() ? 0 : 1;
+  }
   Result<int> status = make_error("unreachable");
   if (!accel.ok()) {
     status = std::move(accel).error();

@@ -19,7 +19,7 @@
 #include "guest/agent/exec.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
-#include "shim/loop/event_loop.h"
+#include "spec/base/event_loop.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
 

@@ -16,7 +16,7 @@
 #include "guest/agent/guest_process.h"
 #include "guest/agent/relay.h"
 #include "guest/protocol/container_messages.h"
-#include "shim/loop/event_loop.h"
+#include "spec/base/event_loop.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
 

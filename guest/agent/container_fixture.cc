@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "guest/agent/agent.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::agent::testing {
 namespace {
@@ -31,13 +31,6 @@ constexpr const char* kApplets[] = {"sh",       "cat",  "echo", "sleep",    "stt
 
 std::string port_path(const std::string& dir, uint32_t port) {
   return dir + "/port-" + std::to_string(port);
-}
-
-sockaddr_un unix_addr(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-  return addr;
 }
 
 Status build_rootfs(const std::string& root) {
@@ -70,13 +63,11 @@ Status build_rootfs(const std::string& root) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   AgentConfig config;
   config.dial = [dir](uint32_t port) -> Result<UniqueFd> {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    auto fd = connect_unix(port_path(dir, port));
+    if (!fd.ok()) return std::move(fd).error().wrap("port " + std::to_string(port));
     // Small, like vsock credit: a host that does not read stalls writers soon.
     int sndbuf = 4096;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    sockaddr_un addr = unix_addr(port_path(dir, port));
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-      return errno_error("connect port " + std::to_string(port));
+    ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     return fd;
   };
   config.root.root_dir = dir + "/mnt";
@@ -152,11 +143,8 @@ AgentProcess::~AgentProcess() {
 HostPort AgentProcess::listen() {
   HostPort p;
   p.port = next_port_++;
-  p.listener.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr = unix_addr(port_path(dir_, p.port));
-  if (::bind(p.listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-      ::listen(p.listener.get(), 4) < 0)
-    p.listener.reset();
+  auto listener = listen_unix(port_path(dir_, p.port), {.backlog = 4});
+  if (listener.ok()) p.listener = std::move(*listener);
   return p;
 }
 

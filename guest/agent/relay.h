@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "shim/loop/event_loop.h"
+#include "spec/base/event_loop.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
 

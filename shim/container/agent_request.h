@@ -2,14 +2,12 @@
 #pragma once
 
 #include "guest/protocol/container_messages.h"
+#include "shim/client/process_request.h"
 #include "spec/config.h"
 
 namespace runvm {
 
 inline constexpr char kRootfsTag[] = "rootfs";
-
-// The agent's view of an OCI process (the main one or an exec'd one).
-Result<proto::Process> make_process(const oci::Process& p);
 
 // `stdio`: the host vsock ports on which the shim serves the container's
 // stdio (0: none, /dev/null) and their kinds.

@@ -5,26 +5,27 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 
+#include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
+#include "shim/client/control.h"
 #include "shim/container/agent_request.h"
 #include "shim/container/bind_shares.h"
-#include "shim/control/control.h"
 #include "shim/fs/stdio_fs.h"
+#include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
+#include "spec/base/state_layout.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm {
 
 namespace {
 
-// Host ports the agent dials for the container's stdio.
-constexpr uint32_t kStdinPort = 1025, kStdoutPort = 1026, kStderrPort = 1027;
 // How long draining output after the process exited may make no progress.
 constexpr int kDrainMs = 5000;
 // How often a console's window size is checked.
@@ -47,21 +48,6 @@ Result<StdioChannel> stdio_channel() {
                    return std::move(*device_end);
                  }};
   return c;
-}
-
-Result<UniqueFd> listen_unix(const std::string& path) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error(path + ": socket path too long");
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  unlink(path.c_str());
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("bind " + path);
-  chmod(path.c_str(), 0600);
-  if (listen(fd.get(), 16) < 0) return errno_error("listen " + path);
-  return fd;
 }
 
 }  // namespace
@@ -92,7 +78,7 @@ Status ContainerShim::boot() {
   else
     for (int fd = 0; fd < 3; ++fd)
       kinds[fd] = opts_.stdio_pipes ? proto::StdioKind::kPipe : proto::stdio_kind_of_fd(fd);
-  constexpr uint32_t kPorts[3] = {kStdinPort, kStdoutPort, kStderrPort};
+  constexpr uint32_t kPorts[3] = {proto::kStdinPort, proto::kStdoutPort, proto::kStderrPort};
   proto::StdioPorts ports;
   uint32_t* port[3] = {&ports.stdin_port, &ports.stdout_port, &ports.stderr_port};
   proto::StdioKind* kind[3] = {&ports.stdin_kind, &ports.stdout_kind, &ports.stderr_kind};
@@ -136,7 +122,7 @@ Status ContainerShim::boot() {
   if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
 
   execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
-  control_ = RUNVM_TRY(listen_unix(control_path()));
+  control_ = RUNVM_TRY(listen_unix(control_path(), {.replace_stale = true, .mode = 0600}));
   // Relay our own stdio, or for a terminal the console whose master the
   // caller gets.
   int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;
@@ -157,13 +143,11 @@ Status ContainerShim::boot() {
 }
 
 void ContainerShim::write_status(const char* status) {
-  // Atomic replace: `runvm state` may read it at any time.
-  std::string tmp = opts_.state_dir + "/status.tmp", final = opts_.state_dir + "/status";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  [[maybe_unused]] auto w = write(fd, status, strlen(status));
-  close(fd);
-  rename(tmp.c_str(), final.c_str());
+  // Atomic replace: `runvm state` may read it at any time. Not durable: it is
+  // rewritten on every change and a host crash ends the container anyway. A
+  // failure is not fatal: `runvm state` then reports state.json's status.
+  [[maybe_unused]] auto s =
+      write_file_atomic(opts_.state_dir + "/" + layout::kStatusFile, status, /*durable=*/false);
 }
 
 Status ContainerShim::dispatch(const std::string& body) {

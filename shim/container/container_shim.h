@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "shim/container/console.h"
+#include "shim/client/console.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
+#include "spec/base/state_layout.h"
 #include "spec/config.h"
 
 namespace runvm {
@@ -41,7 +42,8 @@ class ContainerShim {
   explicit ContainerShim(ContainerShimOptions o) : opts_(std::move(o)) {}
   Status boot();
   std::string control_path() const {
-    return (opts_.vm.socket_dir.empty() ? opts_.state_dir : opts_.vm.socket_dir) + "/shim.sock";
+    return (opts_.vm.socket_dir.empty() ? opts_.state_dir : opts_.vm.socket_dir) + "/" +
+           layout::kShimSocket;
   }
   Status handle_control(int listen_fd);
   Status dispatch(const std::string& request);

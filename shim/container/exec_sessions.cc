@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "shim/control/control.h"
-#include "shim/control/exec_control.h"
+#include "shim/client/control.h"
+#include "shim/client/exec_control.h"
 #include "spec/base/log.h"
 
 namespace runvm {

@@ -1,4 +1,4 @@
-// The shim's side of `runvm exec` (shim/control/exec_control.h): one
+// The shim's side of `runvm exec` (shim/client/exec_control.h): one
 // session per exec'd process, holding the client's control connection from
 // the exec request until the process's exit is reported on it. Runs on the
 // shim's serve loop: connections are polled there and read without blocking.

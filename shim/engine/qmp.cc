@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <thread>
 
 #include "spec/base/json.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm {
 namespace {
@@ -220,10 +220,7 @@ Result<std::string> QmpClient::read_line(Clock::time_point deadline) {
 
 Result<UniqueFd> QmpClient::connect_unix(const std::string& path, std::chrono::milliseconds timeout,
                                          int abort_fd) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error("qmp socket path too long: " + path);
-  path.copy(addr.sun_path, path.size());
+  auto addr = RUNVM_TRY(unix_address(path).context("qmp"));
   const auto deadline = Clock::now() + timeout;
   auto delay = std::chrono::milliseconds(5);
   for (;;) {

@@ -10,8 +10,8 @@
 #include "shim/fs/fs_config.h"
 #include "shim/fs/fuse_server.h"
 #include "shim/fs/passthrough_fs.h"
-#include "shim/loop/event_loop.h"
 #include "shim/virtio/device.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm {
 

@@ -17,9 +17,9 @@
 #include <optional>
 #include <vector>
 
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/message.h"
 #include "shim/virtio/device.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm::vhost_user {
 

@@ -2,11 +2,11 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <cstdio>
 #include <cstring>
+
+#include "spec/base/unix_socket.h"
 
 namespace runvm::vhost_user {
 
@@ -18,20 +18,12 @@ constexpr int kWriteTimeoutMs = 5000;
 Result<std::unique_ptr<VhostUserServer>> VhostUserServer::listen(EventLoop& loop,
                                                                  const std::string& socket_path,
                                                                  VirtioDevice& device) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.empty() || socket_path.size() >= sizeof addr.sun_path)
-    return make_error("vhost-user socket path '" + socket_path + "' empty or too long", EINVAL);
-  socket_path.copy(addr.sun_path, socket_path.size());
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return errno_error("vhost-user socket");
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("bind " + socket_path);
-  // Constructed right after bind so the path is unlinked on any later failure.
-  std::unique_ptr<VhostUserServer> s(new VhostUserServer(loop, socket_path, std::move(fd), device));
   // Only our user (QEMU runs as us) may connect.
-  if (chmod(socket_path.c_str(), 0600) < 0) return errno_error("chmod " + socket_path);
-  if (::listen(s->listen_fd_.get(), 1) < 0) return errno_error("listen " + socket_path);
+  UniqueFd fd =
+      RUNVM_TRY(listen_unix(socket_path, {.backlog = 1, .nonblocking = true, .mode = 0600})
+                    .context("vhost-user"));
+  // From here the server owns the path and unlinks it on any later failure.
+  std::unique_ptr<VhostUserServer> s(new VhostUserServer(loop, socket_path, std::move(fd), device));
   RUNVM_CHECK(loop.add(s->listen_fd_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->on_accept(); }));
   return s;
 }

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/backend.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm::vhost_user {
 

@@ -13,9 +13,7 @@
 
 namespace runvm {
 
-namespace {
-constexpr char kVsockBackendSocket[] = "/vsock.vhost";
-}
+namespace {}
 
 Result<std::unique_ptr<MicroVm>> MicroVm::boot(const MicroVmConfig& config) {
   std::unique_ptr<MicroVm> vm(new MicroVm(config));
@@ -47,13 +45,13 @@ Status MicroVm::start() {
     return std::move(*guest_end);
   });
   for (auto& [port, handler] : config_.port_handlers) vsock_->set_port_handler(port, handler);
-  vsock_server_ =
-      RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop_, dir + kVsockBackendSocket, *vsock_)
-                    .context("vsock backend"));
+  vsock_server_ = RUNVM_TRY(
+      vhost_user::VhostUserServer::listen(*loop_, dir + "/" + layout::kVsockBackendSocket, *vsock_)
+          .context("vsock backend"));
   std::vector<VhostUserDevice> fs_specs;
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     const auto& share = config_.shares[i];
-    std::string sock = dir + "/fs" + std::to_string(i) + ".vhost";
+    std::string sock = dir + "/" + layout::fs_backend_socket(i);
     auto dev = RUNVM_TRY(
         (share.server ? FsDevice::create(*loop_, share.server) : FsDevice::create(*loop_, share.fs))
             .context("virtio-fs " + share.tag));
@@ -76,9 +74,10 @@ Status MicroVm::start() {
   vm.initrd = config_.initrd;
   vm.cmdline = config_.cmdline_extra;
   vm.console_log = console_log();
-  vm.qmp_socket = dir + "/qmp.sock";
-  vm.engine_log = config_.state_dir + "/qemu.log";
-  vm.devices.push_back({VhostUserDevice::kVsock, dir + kVsockBackendSocket, config_.guest_cid, ""});
+  vm.qmp_socket = dir + "/" + layout::kQmpSocket;
+  vm.engine_log = config_.state_dir + "/" + layout::kEngineLog;
+  vm.devices.push_back(
+      {VhostUserDevice::kVsock, dir + "/" + layout::kVsockBackendSocket, config_.guest_cid, ""});
   vm.devices.insert(vm.devices.end(), fs_specs.begin(), fs_specs.end());
 
   engine_ = RUNVM_TRY(make_qemu_engine());
@@ -143,7 +142,7 @@ MicroVm::~MicroVm() {
   vsock_.reset();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
-  unlink((socket_dir() + "/qmp.sock").c_str());
+  unlink((socket_dir() + "/" + layout::kQmpSocket).c_str());
 }
 
 std::string MicroVm::console_tail(size_t lines) const {

@@ -13,9 +13,10 @@
 #include "shim/agent/agent_client.h"
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
 #include "shim/vsock/device.h"
+#include "spec/base/event_loop.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm {
 
@@ -57,11 +58,11 @@ class MicroVm {
 
   // Hybrid vsock socket: host clients CONNECT here; guest connections to
   // host port P go to vsock_path() + "_P".
-  std::string vsock_path() const { return socket_dir() + "/vsock.sock"; }
+  std::string vsock_path() const { return socket_dir() + "/" + layout::kVsockSocket; }
   const std::string& socket_dir() const {
     return config_.socket_dir.empty() ? config_.state_dir : config_.socket_dir;
   }
-  std::string console_log() const { return config_.state_dir + "/console.log"; }
+  std::string console_log() const { return config_.state_dir + "/" + layout::kConsoleLog; }
 
   // Makes the share tagged `tag` read-only from now on (PassthroughFs::seal_readonly).
   Status seal_share_readonly(const std::string& tag);

@@ -15,11 +15,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "shim/loop/event_loop.h"
 #include "shim/virtio/device.h"
 #include "shim/vsock/byte_queue.h"
 #include "shim/vsock/connection.h"
 #include "shim/vsock/host_listener.h"
+#include "spec/base/event_loop.h"
 
 namespace runvm {
 

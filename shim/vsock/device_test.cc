@@ -120,7 +120,7 @@ class VsockDeviceTest : public ::testing::Test {
   // step failed).
   UniqueFd connect_to_host(uint32_t guest_buf_alloc = 256 * 1024,
                            std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    auto lfd = vsock::listen_unix(uds_ + "_1024");
+    auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
     if (!lfd.ok()) {
       ADD_FAILURE() << lfd.error().message;
       return {};
@@ -151,7 +151,7 @@ TEST_F(VsockDeviceTest, FeaturesAndConfig) {
 }
 
 TEST_F(VsockDeviceTest, GuestConnectsToHostSocketAndExchangesData) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
   ASSERT_TRUE(lfd.ok());
   make_device();
   ASSERT_TRUE(guest_connect(1024));
@@ -242,7 +242,7 @@ TEST_F(VsockDeviceTest, HostToGuestRespectsGuestCredit) {
 }
 
 TEST_F(VsockDeviceTest, HostReadsWaitForRxBuffers) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
   ASSERT_TRUE(lfd.ok());
   make_device(256 * 1024, /*rx_bufs=*/1);
   guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_REQUEST, kGuestPort, 1024));
@@ -430,7 +430,7 @@ TEST_F(VsockDeviceTest, SilentHostClientIsDropped) {
 }
 
 TEST_F(VsockDeviceTest, ClosedConnectionStuckOnHostIsKilled) {
-  auto lfd = vsock::listen_unix(uds_ + "_1024");
+  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
   ASSERT_TRUE(lfd.ok());
   make_device(256 * 1024, 32, std::chrono::milliseconds(40));
   ASSERT_TRUE(guest_connect(1024));

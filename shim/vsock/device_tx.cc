@@ -4,6 +4,7 @@
 #include "shim/vsock/connect_line.h"
 #include "shim/vsock/device.h"
 #include "shim/vsock/unix_socket.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm {
 
@@ -99,7 +100,7 @@ Result<UniqueFd> VsockDevice::open_host_port(uint32_t port) {
     return fd;
   }
   if (cfg_.uds_path.empty()) return make_error("no handler for vsock port", ECONNREFUSED);
-  return vsock::connect_unix(cfg_.uds_path + "_" + std::to_string(port));
+  return connect_unix(layout::vsock_port_socket(cfg_.uds_path, port), /*nonblocking=*/true);
 }
 
 void VsockDevice::forward_to_host(Channel& ch, ChainReader& r, uint32_t len) {

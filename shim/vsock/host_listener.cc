@@ -15,7 +15,7 @@ Result<std::unique_ptr<HostListener>> HostListener::create(EventLoop& loop, std:
                                                            OnConnect on_connect) {
   std::unique_ptr<HostListener> l(
       new HostListener(loop, std::move(path), line_timeout, std::move(on_connect)));
-  l->listen_fd_ = RUNVM_TRY(listen_unix(l->path_));
+  l->listen_fd_ = RUNVM_TRY(listen_unix(l->path_, kListenOptions));
   HostListener* self = l.get();
   RUNVM_CHECK(loop.add(l->listen_fd_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }));
   return l;

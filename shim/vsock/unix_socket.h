@@ -1,5 +1,5 @@
-// Host-side Unix stream socket helpers for the vsock backend. All returned
-// sockets are nonblocking and close-on-exec.
+// Host-side socket helpers for the vsock backend (listen and connect are
+// runvm_base's spec/base/unix_socket.h).
 #pragma once
 
 #include <cstddef>
@@ -7,13 +7,15 @@
 
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::vsock {
 
-// Binds and listens on `path` (replacing a stale socket file).
-Result<UniqueFd> listen_unix(const std::string& path);
-// Connects to `path` without ever blocking: a full backlog is an error.
-Result<UniqueFd> connect_unix(const std::string& path);
+// How the backend listens: never blocking the event loop, replacing a stale
+// socket file.
+inline constexpr UnixListenOptions kListenOptions{
+    .backlog = 128, .nonblocking = true, .replace_stale = true};
+
 Status set_nonblocking(int fd);
 // write(2) that never raises SIGPIPE (send(MSG_NOSIGNAL) on sockets).
 ssize_t write_nosignal(int fd, const void* buf, size_t n);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "spec/base/state_layout.h"
 #include "tests/integration/bundle_fixture.h"
 
 namespace runvm {
@@ -138,7 +139,9 @@ TEST_F(ExecTest, NoLeftoverStdioSockets) {
   auto r = run_command(runvm({"exec", "ex", "true"}));
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
   for (const auto& e : std::filesystem::recursive_directory_iterator(root_.path()))
-    EXPECT_EQ(e.path().filename().string().find("vsock.sock_"), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(std::string(layout::kVsockSocket) + "_"),
+              std::string::npos)
+        << e.path();
 }
 
 }  // namespace

@@ -17,8 +17,9 @@
 
 #include "shim/engine/engine.h"
 #include "shim/fs/fs_device.h"
-#include "shim/loop/event_loop.h"
 #include "shim/vhost_user/server.h"
+#include "spec/base/event_loop.h"
+#include "spec/base/state_layout.h"
 #include "tests/integration/vm_fixture.h"
 #include "tests/support/require.h"
 
@@ -138,9 +139,9 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   vm.kernel = testing::vm_assets().kernel;
   vm.initrd = initrd;
   vm.memory_mib = 256;
-  vm.console_log = state.path() + "/console.log";
-  vm.qmp_socket = state.path() + "/qmp.sock";
-  vm.engine_log = state.path() + "/qemu.log";
+  vm.console_log = state.path() + "/" + layout::kConsoleLog;
+  vm.qmp_socket = state.path() + "/" + layout::kQmpSocket;
+  vm.engine_log = state.path() + "/" + layout::kEngineLog;
   vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
   auto engine = make_qemu_engine();
   ASSERT_TRUE(engine.ok());

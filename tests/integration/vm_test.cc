@@ -9,6 +9,7 @@
 
 #include "guest/protocol/constants.h"
 #include "guest/protocol/transfer_stream.h"
+#include "spec/base/state_layout.h"
 #include "tests/integration/vm_fixture.h"
 
 namespace runvm {
@@ -108,7 +109,8 @@ TEST(MicroVm, TeardownLeavesNothingBehind) {
   EXPECT_TRUE(testing::qemu_processes_mentioning(dir.path()).empty());
   // Only the logs stay (they belong to the state dir's owner); no sockets.
   for (const auto& name : dir.entries())
-    EXPECT_TRUE(name == "console.log" || name == "qemu.log") << "left behind: " << name;
+    EXPECT_TRUE(name == layout::kConsoleLog || name == layout::kEngineLog)
+        << "left behind: " << name;
 }
 
 TEST(MicroVm, EngineDeathFailsAgentCallsPromptly) {

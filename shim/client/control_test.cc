@@ -1,4 +1,4 @@
-#include "shim/control/control.h"
+#include "shim/client/control.h"
 
 #include <gtest/gtest.h>
 

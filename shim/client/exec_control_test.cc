@@ -1,4 +1,4 @@
-#include "shim/control/exec_control.h"
+#include "shim/client/exec_control.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "shim/loop/event_loop.h"
+#include "spec/base/event_loop.h"
 
 #include <sys/eventfd.h>
 

@@ -1,4 +1,4 @@
-#include "shim/container/console.h"
+#include "shim/client/console.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -13,41 +13,7 @@
 namespace runvm {
 namespace {
 
-TEST(ConsoleFd, SendAndReceiveLikeRunc) {
-  int sv[2], p[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  ASSERT_EQ(pipe(p), 0);
-  UniqueFd a(sv[0]), b(sv[1]), rd(p[0]), wr(p[1]);
-  ASSERT_TRUE(send_fd(a.get(), "/dev/ptmx", wr.get()).ok());
-  wr.reset();
-  std::string name;
-  auto got = receive_fd(b.get(), &name);
-  ASSERT_TRUE(got.ok()) << got.error().message;
-  EXPECT_EQ(name, "/dev/ptmx");
-  EXPECT_TRUE(fcntl(got->get(), F_GETFD) & FD_CLOEXEC);
-  ASSERT_EQ(write(got->get(), "hi", 2), 2);
-  char buf[2];
-  ASSERT_EQ(read(rd.get(), buf, 2), 2);
-  EXPECT_EQ(std::string(buf, 2), "hi");
-}
-
-TEST(ConsoleFd, MessageWithoutFdIsRefused) {
-  int sv[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  UniqueFd a(sv[0]), b(sv[1]);
-  ASSERT_EQ(write(a.get(), "/dev/ptmx", 9), 9);
-  auto got = receive_fd(b.get());
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.error().code, EPROTO);
-}
-
-TEST(ConsoleFd, SendToAClosedPeerFails) {
-  int sv[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  UniqueFd a(sv[0]);
-  close(sv[1]);
-  EXPECT_FALSE(send_fd(a.get(), "/dev/ptmx", a.get()).ok());
-}
+// send_fd/receive_fd are tested with the base (spec/base/unix_socket_test.cc).
 
 TEST(Console, MasterGoesToTheSocketAndItsSizeChangesAreSeen) {
   char dir[] = "/tmp/runvm-console-test-XXXXXX";

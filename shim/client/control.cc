@@ -1,12 +1,12 @@
-#include "shim/control/control.h"
+#include "shim/client/control.h"
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "guest/protocol/frame.h"
 #include "spec/base/json.h"
 #include "spec/base/unique_fd.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::control {
 
@@ -55,14 +55,12 @@ Status parse_reply(std::string_view text) {
 }
 
 Status call(const std::string& socket_path, const Request& r, int timeout_ms) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) return make_error("shim socket path too long");
-  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return errno_error("connect to shim");
+  auto connected = connect_unix(socket_path);
+  if (!connected.ok()) {
+    if (connected.error().code == ENAMETOOLONG) return std::move(connected).error();
+    return errno_error("connect to shim", connected.error().code);
+  }
+  UniqueFd fd = std::move(*connected);
   RUNVM_CHECK(proto::write_frame(fd.get(), encode(r)));
   pollfd p{fd.get(), POLLIN, 0};
   int n;

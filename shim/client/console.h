@@ -10,6 +10,7 @@
 
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
+#include "spec/base/unix_socket.h"  // send_fd/receive_fd: the master travels as runc sends it
 
 namespace runvm {
 
@@ -28,12 +29,5 @@ class Console {
   UniqueFd slave_;
   winsize last_{};
 };
-
-// Sends `fd` over a connected unix socket with `name` as the payload, as
-// runc's utils.SendFd does (containerd and conmon read it that way).
-Status send_fd(int sock, const std::string& name, int fd);
-// Receives what send_fd sent on `sock` (a connected unix socket): the fd,
-// close-on-exec. `name` gets the payload when given.
-Result<UniqueFd> receive_fd(int sock, std::string* name = nullptr);
 
 }  // namespace runvm
