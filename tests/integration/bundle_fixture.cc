@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "spec/base/json.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::testing {
 
@@ -61,6 +62,18 @@ void Bundle::write_config(const BundleSpec& spec) {
 }
 
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }
+
+UniqueFd listen_console(const std::string& path) {
+  auto fd = listen_unix(path, {.backlog = 1});
+  return fd ? std::move(*fd) : UniqueFd();
+}
+
+int accept_console_master(int listener) {
+  UniqueFd conn(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!conn) return -1;
+  auto master = receive_fd(conn.get());
+  return master ? master->release() : -1;
+}
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];

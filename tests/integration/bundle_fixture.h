@@ -46,6 +46,12 @@ struct CommandResult {
 // Runs argv with `input` on stdin (then EOF), capturing stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = "");
 
+// A --console-socket to receive a pty master on (invalid on failure), and
+// the master: accepts one connection on it and receives the fd (-1 on
+// failure; the caller owns it).
+UniqueFd listen_console(const std::string& path);
+int accept_console_master(int listener);
+
 std::string runvm_binary();
 
 }  // namespace runvm::testing

@@ -9,7 +9,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,30 +21,12 @@
 namespace runvm {
 namespace {
 
+using testing::accept_console_master;
 using testing::Bundle;
+using testing::listen_console;
 using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
-
-// Receives one fd over an accepted connection on `listener`.
-int receive_fd(int listener) {
-  UniqueFd conn(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!conn) return -1;
-  char name[256];
-  iovec iov{name, sizeof name};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (recvmsg(conn.get(), &msg, 0) <= 0) return -1;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
-}
 
 // Reads from the master until `needle` shows up or `seconds` pass.
 std::string read_until(int fd, const std::string& needle, std::string& seen, int seconds = 20) {
@@ -59,18 +40,6 @@ std::string read_until(int fd, const std::string& needle, std::string& seen, int
     seen.append(buf, static_cast<size_t>(n));
   }
   return seen;
-}
-
-// A console socket to receive the master on.
-UniqueFd listen_console(const std::string& path) {
-  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-      listen(listener.get(), 1) < 0)
-    return UniqueFd();
-  return listener;
 }
 
 void type(int fd, const std::string& text) {
@@ -142,7 +111,7 @@ TEST(ConsoleTest, TerminalThroughTheConsoleSocket) {
   ASSERT_TRUE(listener.valid());
 
   int master = -1;
-  std::thread receiver([&] { master = receive_fd(listener.get()); });
+  std::thread receiver([&] { master = accept_console_master(listener.get()); });
   pid_t runvm = fork();
   if (runvm == 0) {
     int null = open("/dev/null", O_RDWR);
@@ -220,7 +189,7 @@ TEST(ConsoleTest, CreateWithConsoleSocketReleasesTheCallersPipes) {
   ASSERT_EQ(waitpid(create, &status, 0), create);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << output;
   EXPECT_TRUE(eof) << "create's stdout/stderr still open after 60 s: " << output;
-  int master = receive_fd(listener.get());
+  int master = accept_console_master(listener.get());
   EXPECT_GE(master, 0);
   if (master >= 0) close(master);
   auto del =
@@ -342,7 +311,7 @@ TEST_F(ExecTtyTest, DetachedWithConsoleSocketLikeConmon) {
     ~Unreap() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
   } unreap;
   int master = -1;
-  std::thread receiver([&] { master = receive_fd(listener.get()); });
+  std::thread receiver([&] { master = accept_console_master(listener.get()); });
   // Returns at once although the process runs on: its stdio is not ours.
   auto r = run_command(
       runvm({"exec", "-t", "-d", "--console-socket", sock, "--pid-file", pid_file, "et", "sh"}));

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <pty.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,50 +248,29 @@ TEST_F(StdioTest, ForegroundRunGetsPipes) {
 }
 
 TEST_F(StdioTest, TerminalIsAPtyOwnedByTheUser) {
-  expect_everywhere("0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
-                    [&](const Runtime& rt) -> std::string {
-                      Bundle bundle(spec({"stdio-probe"}, true));
-                      std::string path = files_.path() + "/console.sock";
-                      unlink(path.c_str());
-                      UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-                      sockaddr_un addr{};
-                      addr.sun_family = AF_UNIX;
-                      snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-                      if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) ||
-                          listen(listener.get(), 1))
-                        return "console socket";
-                      // create blocks until the master was taken: receive it meanwhile.
-                      UniqueFd master;
-                      std::thread receiver([&] {
-                        UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-                        char name[256];
-                        iovec iov{name, sizeof name};
-                        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-                        msghdr msg{};
-                        msg.msg_iov = &iov;
-                        msg.msg_iovlen = 1;
-                        msg.msg_control = control;
-                        msg.msg_controllen = sizeof control;
-                        if (recvmsg(conn.get(), &msg, 0) <= 0) return;
-                        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-                        int fd;
-                        if (c && c->cmsg_type == SCM_RIGHTS) {
-                          memcpy(&fd, CMSG_DATA(c), sizeof fd);
-                          master.reset(fd);
-                        }
-                      });
-                      UniqueFd null = open_null();
-                      int rc = spawn_wait(
-                          rt.argv({"create", "--console-socket", path, "-b", bundle.dir(), "tty"}),
-                          null.get(), null.get(), null.get());
-                      receiver.join();
-                      if (rc != 0 || !master) return "create failed";
-                      EXPECT_EQ(rt.run({"start", "tty"}), 0);
-                      // The pty's output until its slave closes (EIO).
-                      std::string out = read_to_eof(master.get(), 60);
-                      rt.run({"delete", "--force", "tty"});
-                      return out;
-                    });
+  expect_everywhere(
+      "0:chr,tty,uid=1000 1:chr,tty,uid=1000 2:chr,tty,uid=1000\r\n",
+      [&](const Runtime& rt) -> std::string {
+        Bundle bundle(spec({"stdio-probe"}, true));
+        std::string path = files_.path() + "/console.sock";
+        unlink(path.c_str());
+        UniqueFd listener = testing::listen_console(path);
+        if (!listener) return "console socket";
+        // create blocks until the master was taken: receive it meanwhile.
+        UniqueFd master;
+        std::thread receiver([&] { master.reset(testing::accept_console_master(listener.get())); });
+        UniqueFd null = open_null();
+        int rc =
+            spawn_wait(rt.argv({"create", "--console-socket", path, "-b", bundle.dir(), "tty"}),
+                       null.get(), null.get(), null.get());
+        receiver.join();
+        if (rc != 0 || !master) return "create failed";
+        EXPECT_EQ(rt.run({"start", "tty"}), 0);
+        // The pty's output until its slave closes (EIO).
+        std::string out = read_to_eof(master.get(), 60);
+        rt.run({"delete", "--force", "tty"});
+        return out;
+      });
 }
 
 class ExecStdioTest : public StdioTest {
