@@ -13,11 +13,15 @@ constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 
 }  // namespace
 
-Result<std::string> parse_container_id(const json::Value& v) {
-  json::Value field = RUNVM_TRY(v.at("container_id"));
+Result<std::string> parse_id(const json::Value& v, std::string_view key) {
+  json::Value field = RUNVM_TRY(v.at(key));
   std::string id = RUNVM_TRY(field.as_string());
   if (!valid_container_id(id)) return field.error("must match [A-Za-z0-9_+.-]+ (at most 256)");
   return id;
+}
+
+Result<uint32_t> parse_wait_status(const json::Value& v) {
+  return static_cast<uint32_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("status")), 0xffff)));
 }
 
 namespace {
@@ -211,6 +215,19 @@ void write_stdio(json::Writer& w, const StdioPorts& s) {
   w.end_object();
 }
 
+Status parse_process_stdio(const json::Value& v, Process& process, StdioPorts& stdio) {
+  process = RUNVM_TRY(parse_process(RUNVM_TRY(v.at("process"))));
+  if (auto field = RUNVM_TRY(v.get("stdio"))) stdio = RUNVM_TRY(parse_stdio(*field));
+  return {};
+}
+
+void write_process_stdio(json::Writer& w, const Process& process, const StdioPorts& stdio) {
+  w.key("process");
+  write_process(w, process);
+  w.key("stdio");
+  write_stdio(w, stdio);
+}
+
 void Create::write(json::Writer& w) const {
   w.key("id").uinteger(id);
   w.key("container_id").string(container_id);
@@ -219,12 +236,7 @@ void Create::write(json::Writer& w) const {
   w.key("readonly").boolean(rootfs.readonly);
   w.end_object();
   w.key("hostname").string(hostname);
-
-  w.key("process");
-  write_process(w, process);
-
-  w.key("stdio");
-  write_stdio(w, stdio);
+  write_process_stdio(w, process, stdio);
   w.key("linux");
   write_linux_spec(w, linux_spec);
 }
@@ -236,8 +248,7 @@ Result<Create> Create::parse(const json::Value& v) {
   m.rootfs = RUNVM_TRY(parse_rootfs(RUNVM_TRY(v.at("rootfs"))));
   m.hostname = RUNVM_TRY(fields::opt_string(v, "hostname"));
   if (m.hostname.size() > kMaxHostnameLength) return RUNVM_TRY(v.at("hostname")).error("too long");
-  m.process = RUNVM_TRY(parse_process(RUNVM_TRY(v.at("process"))));
-  if (auto stdio = RUNVM_TRY(v.get("stdio"))) m.stdio = RUNVM_TRY(parse_stdio(*stdio));
+  RUNVM_CHECK(parse_process_stdio(v, m.process, m.stdio));
   if (auto lx = RUNVM_TRY(v.get("linux"))) m.linux_spec = RUNVM_TRY(parse_linux_spec(*lx));
   return m;
 }
@@ -296,7 +307,7 @@ void Exit::write(json::Writer& w) const {
 Result<Exit> Exit::parse(const json::Value& v) {
   Exit m;
   m.container_id = RUNVM_TRY(parse_container_id(v));
-  m.status = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("status")), 0xffff)));
+  m.status = RUNVM_TRY(parse_wait_status(v));
   return m;
 }
 

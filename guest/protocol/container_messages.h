@@ -102,11 +102,21 @@ struct StdioPorts {
 };
 
 // Shared by the messages that carry these members (exec_messages.h too).
-Result<std::string> parse_container_id(const json::Value& v);  // the "container_id" member
+// An id member ("container_id", "exec_id"): a string valid_container_id
+// accepts.
+Result<std::string> parse_id(const json::Value& v, std::string_view key);
+inline Result<std::string> parse_container_id(const json::Value& v) {
+  return parse_id(v, "container_id");
+}
+// The "status" member of the exit events: a raw wait status, at most 0xffff.
+Result<uint32_t> parse_wait_status(const json::Value& v);
 Result<Process> parse_process(const json::Value& v);
 Result<StdioPorts> parse_stdio(const json::Value& v);
 void write_process(json::Writer& w, const Process& p);  // as one object
 void write_stdio(json::Writer& w, const StdioPorts& s);
+// The "process" (required) and "stdio" (optional) members of create and exec.
+Status parse_process_stdio(const json::Value& v, Process& process, StdioPorts& stdio);
+void write_process_stdio(json::Writer& w, const Process& process, const StdioPorts& stdio);
 
 // Creates the container's main process, blocked just before execve. Replied
 // with Ok, or ErrorReply carrying runc's wording (and exit_code 127/126 when
