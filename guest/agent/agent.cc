@@ -2,17 +2,12 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <span>
 #include <type_traits>
 #include <variant>
 #include <vector>
-
-#include "guest/protocol/transfer_stream.h"
 
 namespace runvm::agent {
 namespace {
@@ -82,10 +77,17 @@ void Agent::on_control_readable() {
     auto frame = decoder_.next();
     if (!frame.ok()) return finish(std::move(frame).error().wrap("reading request"));
     if (!*frame) return;
-    Handled h = handle(**frame);
-    if (auto st = proto::write_frame(fd_, proto::to_json(h.reply)); !st.ok())
+    std::optional<std::string> reply;
+    if (config_.extension) reply = config_.extension(**frame, config_.dial);
+    bool shutdown = false;
+    if (!reply) {
+      Handled h = handle(**frame);
+      reply = proto::to_json(h.reply);
+      shutdown = h.shutdown;
+    }
+    if (auto st = proto::write_frame(fd_, *reply); !st.ok())
       return finish(std::move(st).error().wrap("sending reply"));
-    if (h.shutdown) return finish(Outcome::kShutdown);
+    if (shutdown) return finish(Outcome::kShutdown);
   }
 }
 
@@ -131,8 +133,6 @@ Agent::Handled Agent::handle(std::string_view request) {
         using T = std::decay_t<decltype(req)>;
         if constexpr (std::is_same_v<T, proto::Ping>) {
           return {proto::Pong{req.id}};
-        } else if constexpr (std::is_same_v<T, proto::Transfer>) {
-          return {transfer(req)};
         } else if constexpr (std::is_same_v<T, proto::Shutdown>) {
           return {proto::Ok{req.id}, true};
         } else if constexpr (std::is_same_v<T, proto::Create>) {
@@ -234,31 +234,6 @@ proto::AgentMessage Agent::exec_process(const proto::Exec& req) {
   }
   execs_.emplace(req.exec_id, std::move(std::get<std::unique_ptr<ExecProcess>>(launched)));
   return proto::Ok{req.id};
-}
-
-proto::AgentMessage Agent::transfer(const proto::Transfer& req) {
-  auto conn = config_.dial(req.port);
-  if (!conn.ok())
-    return error_reply(req.id,
-                       conn.error().wrap("transfer: dial port " + std::to_string(req.port)));
-  UniqueFd data = std::move(conn).value();
-  // A host that stops reading must not wedge the agent forever.
-  timeval stall{kTransferStallSeconds, 0};
-  setsockopt(data.get(), SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof stall);
-
-  proto::TransferStream stream(req.seed);
-  std::vector<uint8_t> buf(std::min<uint64_t>(kTransferChunk, req.bytes));
-  for (uint64_t left = req.bytes; left > 0;) {
-    size_t n = std::min<uint64_t>(buf.size(), left);
-    stream.fill(std::span(buf.data(), n));
-    auto st = proto::write_all(data.get(), buf.data(), n);
-    if (!st.ok())
-      return error_reply(req.id, st.error().wrap("transfer: after " +
-                                                 std::to_string(req.bytes - left) + " bytes"));
-    left -= n;
-  }
-  data.reset();  // EOF tells the host the stream is complete
-  return proto::TransferDone{req.id, req.bytes};
 }
 
 }  // namespace runvm::agent

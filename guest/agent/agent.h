@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,19 +27,23 @@
 
 namespace runvm::agent {
 
+// Answers a request whose type the production protocol does not have: the
+// reply body, or nullopt when it does not know the type either. Only test
+// builds set one (runvm-agent-test, guest/test_agent): runvm-agent has no
+// request beyond PROTOCOL.md's.
+using ExtensionFn =
+    std::function<std::optional<std::string>(std::string_view request, const DialFn& dial)>;
+
 struct AgentConfig {
   DialFn dial;
   RootConfig root;
+  ExtensionFn extension;  // empty: none
 };
 
 class Agent {
  public:
   enum class Outcome { kHostGone, kShutdown };
 
-  // Bytes per write of a transfer.
-  static constexpr size_t kTransferChunk = 256 * 1024;
-  // A transfer whose reader stops reading for this long fails.
-  static constexpr int kTransferStallSeconds = 30;
   // Live exec'd processes per container: each holds fds and relays.
   static constexpr size_t kMaxExecs = 1024;
 
@@ -53,7 +59,8 @@ class Agent {
   // single-threaded process (PID 1 in the guest).
   Result<Outcome> serve();
 
-  // Handles one request body; every input yields a reply, never a crash.
+  // Handles one request body of the production protocol (the extension is
+  // not consulted); every input yields a reply, never a crash.
   struct Handled {
     proto::AgentMessage reply;
     bool shutdown = false;
@@ -64,7 +71,6 @@ class Agent {
   Agent(int control_fd, AgentConfig config, std::unique_ptr<EventLoop> loop)
       : fd_(control_fd), config_(std::move(config)), loop_(std::move(loop)) {}
 
-  proto::AgentMessage transfer(const proto::Transfer& req);
   proto::AgentMessage create_container(const proto::Create& req);
   proto::AgentMessage start_container(const proto::Start& req);
   proto::AgentMessage signal_container(const proto::Signal& req);

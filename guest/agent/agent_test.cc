@@ -10,7 +10,9 @@
 
 #include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
-#include "guest/protocol/transfer_stream.h"
+#include "guest/test_agent/transfer.h"
+#include "guest/test_agent/transfer_messages.h"
+#include "guest/test_agent/transfer_stream.h"
 
 namespace runvm::agent {
 namespace {
@@ -30,11 +32,12 @@ Result<UniqueFd> refuse_dial(uint32_t port) {
 // Runs Agent::serve() on a thread; the test plays the host on the other end.
 class Harness {
  public:
-  explicit Harness(DialFn dial = refuse_dial) {
+  explicit Harness(DialFn dial = refuse_dial, ExtensionFn extension = {}) {
     auto [h, g] = socket_pair();
     host_ = std::move(h);
     guest_ = std::move(g);
-    auto agent = Agent::create(guest_.get(), AgentConfig{std::move(dial), {}});
+    auto agent =
+        Agent::create(guest_.get(), AgentConfig{std::move(dial), {}, std::move(extension)});
     EXPECT_TRUE(agent.ok());
     agent_ = std::move(*agent);
   }
@@ -52,13 +55,23 @@ class Harness {
   void send_raw(std::string_view bytes) {
     ASSERT_TRUE(proto::write_all(host_.get(), bytes.data(), bytes.size()).ok());
   }
-  AgentMessage recv() {
+  std::string recv_frame() {
     auto frame = proto::read_frame(host_.get());
     EXPECT_TRUE(frame.ok() && frame->has_value());
-    if (!frame.ok() || !*frame) return proto::ErrorReply{0, "<no frame>"};
-    auto msg = proto::parse_agent_message(**frame);
-    EXPECT_TRUE(msg.ok()) << **frame;
+    return frame.ok() && *frame ? **frame : std::string();
+  }
+  AgentMessage recv() {
+    std::string frame = recv_frame();
+    auto msg = proto::parse_agent_message(frame);
+    EXPECT_TRUE(msg.ok()) << frame;
     return msg.ok() ? *msg : proto::ErrorReply{0, "<unparsable>"};
+  }
+  // The test extension's transfer_done.
+  test_agent::TransferDone recv_done() {
+    std::string frame = recv_frame();
+    auto msg = test_agent::parse_test_agent_message(frame);
+    EXPECT_TRUE(msg.ok()) << frame;
+    return msg.ok() ? std::get<test_agent::TransferDone>(*msg) : test_agent::TransferDone{};
   }
   // Closes our end (unless asked not to) and returns what serve() returned.
   Result<Agent::Outcome> finish(bool close_host = true) {
@@ -111,7 +124,7 @@ struct PairDialer {
 
 // Reads the data stream to EOF, verifying it against the generator.
 std::pair<uint64_t, bool> drain_and_verify(int fd, uint64_t seed) {
-  proto::TransferStream expected(seed);
+  test_agent::TransferStream expected(seed);
   std::vector<uint8_t> buf(100'003);  // odd size: chunking must not matter
   uint64_t total = 0;
   bool same = true;
@@ -124,18 +137,20 @@ std::pair<uint64_t, bool> drain_and_verify(int fd, uint64_t seed) {
   return {total, same};
 }
 
+// The transfer tests below run the test agent's extension
+// (guest/test_agent) through the agent's hook.
 TEST(Agent, TransferWritesTheSeededStream) {
   for (uint64_t bytes : {uint64_t{3 * 1024 * 1024 + 5}, uint64_t{0}, uint64_t{1}}) {
     PairDialer dialer;
-    Harness h(dialer.fn());
+    Harness h(dialer.fn(), test_agent::handle_request);
     h.start();
-    h.send(proto::to_json(proto::Transfer{9, 4321, bytes, 0xfeedface}));
+    h.send(proto::to_json(test_agent::Transfer{9, 4321, bytes, 0xfeedface}));
     EXPECT_EQ(dialer.port.get_future().get(), 4321u);
     UniqueFd data = dialer.host_end.get_future().get();
     auto [total, same] = drain_and_verify(data.get(), 0xfeedface);
     EXPECT_EQ(total, bytes);
     EXPECT_TRUE(same);
-    auto done = expect_reply<proto::TransferDone>(h.recv());
+    auto done = h.recv_done();
     EXPECT_EQ(done.id, 9u);
     EXPECT_EQ(done.bytes, bytes);
     EXPECT_EQ(*h.finish(), Agent::Outcome::kHostGone);
@@ -144,18 +159,18 @@ TEST(Agent, TransferWritesTheSeededStream) {
 
 TEST(Agent, TransferToWrongSeedDoesNotVerify) {
   PairDialer dialer;
-  Harness h(dialer.fn());
+  Harness h(dialer.fn(), test_agent::handle_request);
   h.start();
-  h.send(proto::to_json(proto::Transfer{1, 5, 4096, 1}));
+  h.send(proto::to_json(test_agent::Transfer{1, 5, 4096, 1}));
   UniqueFd data = dialer.host_end.get_future().get();
   EXPECT_FALSE(drain_and_verify(data.get(), 2).second);
-  expect_reply<proto::TransferDone>(h.recv());
+  EXPECT_EQ(h.recv_done().id, 1u);
 }
 
 TEST(Agent, TransferDialFailureIsErrorReplyAndServingGoesOn) {
-  Harness h;
+  Harness h(refuse_dial, test_agent::handle_request);
   h.start();
-  h.send(proto::to_json(proto::Transfer{5, 6000, 100, 1}));
+  h.send(proto::to_json(test_agent::Transfer{5, 6000, 100, 1}));
   auto err = expect_reply<proto::ErrorReply>(h.recv());
   EXPECT_EQ(err.id, 5u);
   EXPECT_NE(err.message.find("6000"), std::string::npos) << err.message;
@@ -165,13 +180,39 @@ TEST(Agent, TransferDialFailureIsErrorReplyAndServingGoesOn) {
 
 TEST(Agent, TransferReaderVanishingIsErrorReply) {
   PairDialer dialer;
-  Harness h(dialer.fn());
+  Harness h(dialer.fn(), test_agent::handle_request);
   h.start();
-  h.send(proto::to_json(proto::Transfer{3, 1, 64 << 20, 1}));
+  h.send(proto::to_json(test_agent::Transfer{3, 1, 64 << 20, 1}));
   dialer.host_end.get_future().get().reset();  // close the data stream at once
   auto err = expect_reply<proto::ErrorReply>(h.recv());
   EXPECT_EQ(err.id, 3u);
   EXPECT_NE(err.message.find("transfer"), std::string::npos) << err.message;
+}
+
+TEST(Agent, ExtensionRejectsItsBadRequestsAndLeavesOthersAlone) {
+  Harness h(refuse_dial, test_agent::handle_request);
+  h.start();
+  h.send(R"({"type":"transfer","id":8,"port":1,"bytes":99999999999,"seed":0})");
+  auto err = expect_reply<proto::ErrorReply>(h.recv());
+  EXPECT_EQ(err.id, 8u);
+  EXPECT_NE(err.message.find("bad request: bytes"), std::string::npos) << err.message;
+  h.send(R"({"type":"ping","id":6})");
+  EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 6u);
+  h.send("not json");
+  EXPECT_EQ(expect_reply<proto::ErrorReply>(h.recv()).id, 0u);
+}
+
+// runvm-agent (no extension) does not know the test requests.
+TEST(Agent, TransferIsUnknownWithoutTheTestExtension) {
+  Harness h;
+  h.start();
+  h.send(proto::to_json(test_agent::Transfer{4, 5, 4096, 1}));
+  auto err = expect_reply<proto::ErrorReply>(h.recv());
+  EXPECT_EQ(err.id, 4u);
+  EXPECT_NE(err.message.find("unknown message type \"transfer\""), std::string::npos)
+      << err.message;
+  h.send(R"({"type":"ping","id":5})");
+  EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 5u);
 }
 
 TEST(Agent, ShutdownAcknowledgedThenStops) {
@@ -231,7 +272,7 @@ TEST(Agent, TruncatedFrameIsError) {
 }
 
 TEST(Agent, HandleSurvivesRandomInput) {
-  auto made = Agent::create(-1, AgentConfig{refuse_dial, {}});
+  auto made = Agent::create(-1, AgentConfig{refuse_dial, {}, {}});
   ASSERT_TRUE(made.ok());
   Agent& agent = **made;
   std::mt19937_64 rng(1234);

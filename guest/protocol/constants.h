@@ -24,9 +24,6 @@ inline constexpr uint32_t kExecPortMin = 1u << 16, kExecPortSpan = 1u << 30;
 // Largest JSON body of one frame. Checked before any allocation.
 inline constexpr size_t kMaxFrameSize = size_t{1} << 20;
 
-// Largest "bytes" a transfer request may ask for.
-inline constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 30;
-
 // The virtio-fs share of the host's stdio files (StdioKind::kFile): the
 // nodes "0", "1", "2" at its root are the container's stdin, stdout, stderr.
 inline constexpr char kStdioShareTag[] = "runvm-stdio";

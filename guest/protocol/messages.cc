@@ -1,36 +1,8 @@
 #include "guest/protocol/messages.h"
 
-#include "guest/protocol/constants.h"
 #include "guest/protocol/fields.h"
 
 namespace runvm::proto {
-namespace {
-
-// Tries each alternative of Variant whose kType equals `type`.
-template <class Variant, size_t I = 0>
-Result<Variant> parse_as(std::string_view type, const json::Value& root) {
-  if constexpr (I == std::variant_size_v<Variant>) {
-    return make_error("type: unknown message type \"" + printable(type, 64) + "\"");
-  } else {
-    using M = std::variant_alternative_t<I, Variant>;
-    if (type == M::kType) {
-      M m = RUNVM_TRY(M::parse(root));
-      return Variant(std::move(m));
-    }
-    return parse_as<Variant, I + 1>(type, root);
-  }
-}
-
-template <class Variant>
-Result<Variant> parse_message(std::string_view text) {
-  json::Document doc = RUNVM_TRY(json::Document::parse(text));
-  json::Value root = doc.root();
-  if (!root.is_object()) return make_error("message must be a JSON object");
-  std::string type = RUNVM_TRY(fields::string(root, "type"));
-  return parse_as<Variant>(type, root);
-}
-
-}  // namespace
 
 void Hello::write(json::Writer& w) const {
   w.key("version").uinteger(version);
@@ -49,17 +21,6 @@ Result<Hello> Hello::parse(const json::Value& v) {
 
 void Pong::write(json::Writer& w) const { w.key("id").uinteger(id); }
 Result<Pong> Pong::parse(const json::Value& v) { return Pong{RUNVM_TRY(fields::u64(v, "id"))}; }
-
-void TransferDone::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("bytes").uinteger(bytes);
-}
-Result<TransferDone> TransferDone::parse(const json::Value& v) {
-  TransferDone m;
-  m.id = RUNVM_TRY(fields::u64(v, "id"));
-  m.bytes = RUNVM_TRY(fields::u64(v, "bytes"));
-  return m;
-}
 
 void Ok::write(json::Writer& w) const { w.key("id").uinteger(id); }
 Result<Ok> Ok::parse(const json::Value& v) { return Ok{RUNVM_TRY(fields::u64(v, "id"))}; }
@@ -81,23 +42,6 @@ Result<ErrorReply> ErrorReply::parse(const json::Value& v) {
 void Ping::write(json::Writer& w) const { w.key("id").uinteger(id); }
 Result<Ping> Ping::parse(const json::Value& v) { return Ping{RUNVM_TRY(fields::u64(v, "id"))}; }
 
-void Transfer::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("port").uinteger(port);
-  w.key("bytes").uinteger(bytes);
-  w.key("seed").uinteger(seed);
-}
-Result<Transfer> Transfer::parse(const json::Value& v) {
-  Transfer m;
-  m.id = RUNVM_TRY(fields::u64(v, "id"));
-  m.port = RUNVM_TRY(fields::u32(v, "port"));
-  m.bytes = RUNVM_TRY(fields::u64(v, "bytes"));
-  if (m.bytes > kMaxTransferBytes)
-    return make_error("bytes: must be at most " + std::to_string(kMaxTransferBytes));
-  m.seed = RUNVM_TRY(fields::u64(v, "seed"));
-  return m;
-}
-
 void Shutdown::write(json::Writer& w) const { w.key("id").uinteger(id); }
 Result<Shutdown> Shutdown::parse(const json::Value& v) {
   return Shutdown{RUNVM_TRY(fields::u64(v, "id"))};
@@ -111,10 +55,10 @@ std::string to_json(const AgentMessage& m) {
 }
 
 Result<HostMessage> parse_host_message(std::string_view json) {
-  return parse_message<HostMessage>(json);
+  return parse_variant<HostMessage>(json);
 }
 Result<AgentMessage> parse_agent_message(std::string_view json) {
-  return parse_message<AgentMessage>(json);
+  return parse_variant<AgentMessage>(json);
 }
 
 uint64_t salvage_id(std::string_view json) {

@@ -95,17 +95,6 @@ Status AgentClient::ping() {
   return {};
 }
 
-Result<uint64_t> AgentClient::transfer(uint32_t port, uint64_t bytes, uint64_t seed) {
-  uint64_t id = next_id_++;
-  proto::Transfer t;
-  t.id = id;
-  t.port = port;
-  t.bytes = bytes;
-  t.seed = seed;
-  auto done = RUNVM_TRY(call<proto::TransferDone>(t, id));
-  return done.bytes;
-}
-
 Status AgentClient::shutdown() {
   uint64_t id = next_id_++;
   return call_ok(proto::Shutdown{id}, id);

@@ -26,9 +26,6 @@ class AgentClient {
   Result<proto::Hello> wait_hello(int timeout_ms, int abort_fd);
 
   Status ping();
-  // Asks the agent to stream `bytes` of TransferStream(seed) to host port
-  // `port`; returns the byte count the agent reports.
-  Result<uint64_t> transfer(uint32_t port, uint64_t bytes, uint64_t seed);
   // The agent acknowledges, then powers the VM off.
   Status shutdown();
 

@@ -6,9 +6,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace runvm;
-  // Dial always fails so transfers stay cheap, and a create that gets past
-  // validation fails at its root mount (a bind of a path that does not
-  // exist): the validation before them is what is under test.
+  // runvm-agent's handler (no test extension). Dial always fails, and a
+  // create that gets past validation fails at its root mount (a bind of a
+  // path that does not exist): the validation before them is what is under
+  // test.
   static auto agent = [] {
     agent::AgentConfig config;
     config.dial = [](uint32_t) -> Result<UniqueFd> { return make_error("no host in the fuzzer"); };

@@ -19,6 +19,7 @@ VmAssets vm_assets() {
   std::string k = a.build_dir + "/guest/vmlinux";
   if (access(k.c_str(), R_OK) == 0) a.kernel = k;
   a.initrd = a.build_dir + "/guest/initramfs.cpio";
+  a.test_initrd = a.build_dir + "/guest/initramfs-test.cpio";
   return a;
 }
 
@@ -53,6 +54,12 @@ MicroVmConfig vm_config(const std::string& state_dir) {
   cfg.initrd = a.initrd;
   cfg.kvm = false;  // these machines are nested PVM: TCG is what works here
   cfg.memory_mib = 256;
+  return cfg;
+}
+
+MicroVmConfig test_agent_vm_config(const std::string& state_dir) {
+  MicroVmConfig cfg = vm_config(state_dir);
+  cfg.initrd = vm_assets().test_initrd;
   return cfg;
 }
 

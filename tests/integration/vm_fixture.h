@@ -14,6 +14,7 @@ namespace runvm::testing {
 
 struct VmAssets {
   std::string kernel, initrd, build_dir;
+  std::string test_initrd;  // with runvm-agent-test (guest/test_agent)
 };
 
 // The build tree's kernel and initramfs; empty kernel when not built.
@@ -35,6 +36,9 @@ class TempDir {
 std::string read_file(const std::string& path);
 
 MicroVmConfig vm_config(const std::string& state_dir);
+// The same with the test agent, which also answers the test extension of the
+// protocol (test_agent::request_transfer).
+MicroVmConfig test_agent_vm_config(const std::string& state_dir);
 bool process_exists(pid_t pid);
 // Names of qemu-system processes whose command line mentions `needle`.
 std::vector<pid_t> qemu_processes_mentioning(const std::string& needle);

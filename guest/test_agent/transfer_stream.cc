@@ -1,9 +1,9 @@
-#include "guest/protocol/transfer_stream.h"
+#include "guest/test_agent/transfer_stream.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace runvm::proto {
+namespace runvm::test_agent {
 namespace {
 
 void store_le64(uint8_t* p, uint64_t v) {
@@ -52,4 +52,4 @@ bool TransferStream::matches(std::span<const uint8_t> data) {
   return same;
 }
 
-}  // namespace runvm::proto
+}  // namespace runvm::test_agent

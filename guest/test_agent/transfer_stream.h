@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <span>
 
-namespace runvm::proto {
+namespace runvm::test_agent {
 
 class TransferStream {
  public:
@@ -35,4 +35,4 @@ class TransferStream {
   uint64_t position_ = 0;
 };
 
-}  // namespace runvm::proto
+}  // namespace runvm::test_agent

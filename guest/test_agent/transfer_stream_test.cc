@@ -1,10 +1,10 @@
-#include "guest/protocol/transfer_stream.h"
+#include "guest/test_agent/transfer_stream.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-namespace runvm::proto {
+namespace runvm::test_agent {
 namespace {
 
 std::vector<uint8_t> generate(uint64_t seed, size_t n) {
@@ -62,4 +62,4 @@ TEST(TransferStream, MatchesDetectsCorruption) {
 }
 
 }  // namespace
-}  // namespace runvm::proto
+}  // namespace runvm::test_agent

@@ -1,0 +1,81 @@
+#include "guest/agent/agent_main.h"
+
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "guest/agent/init.h"
+#include "guest/agent/vsock.h"
+#include "guest/protocol/constants.h"
+
+namespace runvm::agent {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kConnectInterval = std::chrono::milliseconds(10);
+
+uint64_t boottime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string kernel_release() {
+  utsname u{};
+  return ::uname(&u) == 0 ? u.release : "unknown";
+}
+
+[[noreturn]] void finish(bool pid1, int code) {
+  if (pid1) power_off();
+  std::exit(code);
+}
+
+Status setup_system() {
+  // Children are reaped by the agent's loop (signalfd), which also reports
+  // the container's exit.
+  RUNVM_CHECK(mount_pseudo_filesystems());
+  RUNVM_CHECK(bring_up_loopback());
+  // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
+  return attach_console();
+}
+
+Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
+  UniqueFd control = RUNVM_TRY(
+      vsock_connect_retry(proto::kHostCid, proto::kAgentPort, kConnectTimeout, kConnectInterval)
+          .context("connecting to host"));
+  AgentConfig config;
+  config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
+  // Only the guest's own hierarchy (setup_system mounted it), never a host's.
+  if (pid1) config.root.cgroup_root = kCgroupRoot;
+  config.extension = std::move(extension);
+  auto agent = RUNVM_TRY(Agent::create(control.get(), std::move(config)));
+  RUNVM_CHECK(agent->send_hello(
+      proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
+  return agent->serve();
+}
+
+}  // namespace
+
+int agent_main(ExtensionFn extension) {
+  const uint64_t boot_ns = boottime_ns();
+  const bool pid1 = ::getpid() == 1;
+  if (pid1) {
+    auto st = setup_system();
+    if (!st.ok()) {
+      log_line("fatal: " + st.error().message);
+      finish(pid1, 1);
+    }
+  }
+  auto outcome = run(boot_ns, pid1, std::move(extension));
+  if (!outcome.ok()) {
+    log_line("fatal: " + outcome.error().message);
+    finish(pid1, 1);
+  }
+  if (*outcome == Agent::Outcome::kHostGone) log_line("host closed the control stream");
+  finish(pid1, 0);
+}
+
+}  // namespace runvm::agent
