@@ -108,11 +108,27 @@ TEST_F(ExecTest, UnknownExecutableFailsFastWithOneLine) {
   auto r = run_command(runvm({"exec", "ex", "nope"}));
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;  // as runc
-  EXPECT_EQ(r.err, "runvm: exec ex: exec: \"nope\": executable file not found in $PATH\n");
+  // runc 1.1.5: exec failed: unable to start container process: exec: "nope": ...
+  EXPECT_EQ(r.err,
+            "runvm: exec ex: unable to start container process: exec: \"nope\": executable file "
+            "not found in $PATH\n");
   EXPECT_LT(took, std::chrono::seconds(1));
   // The container is unharmed.
   auto again = run_command(runvm({"exec", "ex", "true"}));
   EXPECT_TRUE(WIFEXITED(again.status) && WEXITSTATUS(again.status) == 0) << again.err;
+}
+
+TEST_F(ExecTest, MissingPathExitsAndSaysAsRunc) {
+  // runc 1.1.5 exits 255 with: exec failed: unable to start container
+  // process: exec: "/no/such": stat /no/such: no such file or directory
+  auto r = run_command(runvm({"exec", "ex", "/no/such"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
+  EXPECT_EQ(r.err,
+            "runvm: exec ex: unable to start container process: exec: \"/no/such\": stat "
+            "/no/such: no such file or directory\n");
+  auto detached = run_command(runvm({"exec", "-d", "ex", "/no/such"}));
+  EXPECT_TRUE(WIFEXITED(detached.status) && WEXITSTATUS(detached.status) == 255) << detached.status;
+  EXPECT_EQ(detached.err, r.err);
 }
 
 TEST_F(ExecTest, FailuresExitLikeRuncs) {
