@@ -41,11 +41,6 @@ Result<Status> parse_status(const json::Value& root, std::string_view refused) {
   return Status(make_error(err ? RUNVM_TRY(err->as_string()) : std::string(refused)));
 }
 
-void write_status(json::Writer& w, const Status& s) {
-  w.key("ok").boolean(s.ok());
-  if (!s.ok()) w.key("error").string(s.error().message);
-}
-
 // Connects, sends `body`, waits up to timeout_ms for the first reply frame.
 Result<std::pair<UniqueFd, std::string>> exchange(const std::string& socket_path,
                                                   const std::string& body, int timeout_ms) {
@@ -120,18 +115,13 @@ std::string encode(const Request& r) {
   return w.str();
 }
 
-std::string encode(const Reply& r) {
-  json::Writer w;
-  w.begin_object();
-  write_status(w, r.status);
-  w.end_object();
-  return w.str();
-}
+// A Reply is an ExecReply without a code (parse_exec_reply reads both).
+std::string encode(const Reply& r) { return encode(ExecReply{r.status, std::nullopt}); }
 
 std::string encode(const ExecReply& r) {
   json::Writer w;
-  w.begin_object();
-  write_status(w, r.status);
+  w.begin_object().key("ok").boolean(r.status.ok());
+  if (!r.status.ok()) w.key("error").string(r.status.error().message);
   if (!r.status.ok() && r.exit_code) w.key("exit_code").integer(*r.exit_code);
   w.end_object();
   return w.str();
