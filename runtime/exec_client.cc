@@ -10,7 +10,6 @@
 #include <array>
 
 #include "guest/protocol/constants.h"
-#include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
 #include "shim/client/control.h"
 #include "spec/base/state_layout.h"
