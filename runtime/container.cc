@@ -62,11 +62,7 @@ Status save_state(const Container& c) {
   return write_file_atomic(c.dir.file(layout::kStateFile), oci::persisted_state_json(c.state));
 }
 
-Status shim_request(const Container& c, const std::string& op, int signal, bool all) {
-  control::Request r;
-  r.op = op;
-  r.signal = signal;
-  r.all = all;
+Status shim_request(const Container& c, const control::Request& r) {
   return control::call(c.dir.socket(layout::kShimSocket), r);
 }
 

@@ -6,6 +6,7 @@
 
 #include "runtime/container_dir.h"
 #include "runtime/verbs.h"
+#include "shim/client/control.h"
 #include "spec/state.h"
 
 namespace runvm::cli {
@@ -24,7 +25,7 @@ Status save_state(const Container& c);
 bool shim_alive(const oci::ContainerState& s);
 
 // Sends a control request to the container's shim.
-Status shim_request(const Container& c, const std::string& op, int signal = 0, bool all = false);
+Status shim_request(const Container& c, const control::Request& r);
 
 // Parses "SIGTERM", "TERM", "15".
 Result<int> parse_signal(const std::string& text);

@@ -10,9 +10,8 @@
 #include <array>
 
 #include "guest/protocol/constants.h"
-#include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
-#include "shim/client/exec_control.h"
+#include "shim/client/control.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/unix_socket.h"
 
@@ -122,25 +121,6 @@ Status accept_streams(StdioListeners listeners, ExecStreams& s) {
   return {};
 }
 
-Result<UniqueFd> connect_shim(const std::string& path) {
-  auto fd = connect_unix(path);
-  if (!fd.ok() && fd.error().code != ENAMETOOLONG)
-    return errno_error("connect to the container's shim", fd.error().code);
-  return fd;
-}
-
-Result<std::string> read_reply(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  int n;
-  do {
-    n = poll(&p, 1, kStartTimeoutMs);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return make_error("the container's shim did not answer", ETIMEDOUT);
-  auto reply = RUNVM_TRY(proto::read_frame(fd));
-  if (!reply) return make_error("the container's shim closed the connection", ECONNRESET);
-  return std::move(*reply);
-}
-
 void stdio_to_null() {
   UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null) return;
@@ -152,17 +132,16 @@ void stdio_to_null() {
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
   auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket(layout::kVsockSocket)));
   choose_kinds(stdio.ports, process.terminal, o.detach);
-  UniqueFd control = RUNVM_TRY(connect_shim(ct.dir.socket(layout::kShimSocket)));
   proto::Process sized = process;
   if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
-  RUNVM_CHECK(proto::write_frame(control.get(), control::encode_exec({sized, stdio.ports})));
-  auto reply = RUNVM_TRY(control::parse_exec_reply(RUNVM_TRY(read_reply(control.get()))));
-  RUNVM_CHECK(std::move(reply.status));
+  auto session = RUNVM_TRY(control::open_exec(ct.dir.socket(layout::kShimSocket),
+                                              {sized, stdio.ports}, kStartTimeoutMs));
+  RUNVM_CHECK(std::move(session.reply.status));
 
   ExecStreams streams;
   streams.terminal = process.terminal;
   streams.tty = o.tty;
-  streams.control = std::move(control);
+  streams.control = std::move(session.conn);
   RUNVM_CHECK(accept_streams(std::move(stdio), streams));
 
   if (!o.detach) {

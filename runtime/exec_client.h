@@ -1,5 +1,5 @@
 // `runvm exec`'s side of the exec conversation with the container's shim
-// (shim/client/exec_control.h). We listen on three fresh hybrid-vsock
+// (shim/client/control.h, Exec). We listen on three fresh hybrid-vsock
 // ports (<socket dir>/vsock.sock_<port>) ourselves, so the agent's stdio
 // streams for the process come straight to us; the shim only starts the
 // process and reports its exit on our control connection.

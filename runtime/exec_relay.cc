@@ -7,7 +7,6 @@
 #include "runtime/terminal.h"
 #include "shim/client/console.h"
 #include "shim/client/control.h"
-#include "shim/client/exec_control.h"
 
 namespace runvm::cli {
 namespace {
@@ -30,23 +29,15 @@ class ExecPeer : public RelayPeer {
     RUNVM_CHECK(decoder_.feed(std::string_view(buf, static_cast<size_t>(n))));
     auto frame = RUNVM_TRY(decoder_.next());
     if (!frame) return std::optional<int>();
-    return std::optional<int>(RUNVM_TRY(control::parse_exec_exit(*frame).context("shim")));
+    return std::optional<int>(
+        RUNVM_TRY(control::parse_exec_exit(*frame).context("shim")).wait_status);
   }
 
   void signal(const signalfd_siginfo& si) override {
-    control::Request r;
-    r.op = "kill";
-    r.signal = static_cast<int>(si.ssi_signo);
-    send(r);
+    send(control::Kill{static_cast<int>(si.ssi_signo), false});
   }
 
-  void resize(const winsize& ws) override {
-    control::Request r;
-    r.op = "resize";
-    r.rows = ws.ws_row;
-    r.cols = ws.ws_col;
-    send(r);
-  }
+  void resize(const winsize& ws) override { send(control::Resize{ws.ws_row, ws.ws_col}); }
 
  private:
   void send(const control::Request& r) {

@@ -23,7 +23,7 @@ struct ExecTerminal {
 };
 
 struct ExecStreams {
-  UniqueFd control;       // the exec's shim connection (shim/client/exec_control.h)
+  UniqueFd control;       // the exec's shim connection (shim/client/control.h, Exec)
   UniqueFd in, out, err;  // err unset for a terminal
   bool terminal = false;
   ExecTerminal tty;

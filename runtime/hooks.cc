@@ -191,7 +191,7 @@ Status start_with_hooks(const Container& c) {
     kill(static_cast<pid_t>(c.state.shim.pid), SIGKILL);
     return pre;
   }
-  RUNVM_CHECK(shim_request(c, "start"));
+  RUNVM_CHECK(shim_request(c, control::Start{}));
   run_hooks_warn("poststart", hooks.poststart, hook_state(c, oci::Status::kRunning));
   return {};
 }

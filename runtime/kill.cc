@@ -39,7 +39,7 @@ Result<int> verb_kill(GlobalOptions& g, int argc, char** argv) {
   // Signal 0 (runc's liveness probe) asks only that: the shim standing for
   // the process is alive, or the status would read stopped.
   if (sig == 0) return 0;
-  RUNVM_CHECK(shim_request(ct, "kill", sig, all));
+  RUNVM_CHECK(shim_request(ct, control::Kill{sig, all}));
   return 0;
 }
 

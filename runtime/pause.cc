@@ -19,7 +19,7 @@ Result<int> verb_pause(GlobalOptions& g, int argc, char** argv) {
   // runc pauses created and running containers only (libcontainer Pause).
   if (ct.state.status != oci::Status::kRunning && ct.state.status != oci::Status::kCreated)
     return make_error("container not running");
-  RUNVM_CHECK(shim_request(ct, "pause"));
+  RUNVM_CHECK(shim_request(ct, control::Pause{}));
   return 0;
 }
 

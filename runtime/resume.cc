@@ -15,7 +15,7 @@ Result<int> verb_resume(GlobalOptions& g, int argc, char** argv) {
   auto ct = RUNVM_TRY(load_container(g, *id));
   auto lock = RUNVM_TRY(ct.dir.lock());
   if (ct.state.status != oci::Status::kPaused) return make_error("container not paused");
-  RUNVM_CHECK(shim_request(ct, "resume"));
+  RUNVM_CHECK(shim_request(ct, control::Resume{}));
   return 0;
 }
 

@@ -1,76 +1,179 @@
 #include "shim/client/control.h"
 
 #include <poll.h>
-#include <sys/socket.h>
 
 #include "guest/protocol/frame.h"
-#include "spec/base/json.h"
-#include "spec/base/unique_fd.h"
+#include "guest/protocol/messages.h"
 #include "spec/base/unix_socket.h"
 
 namespace runvm::control {
+namespace {
 
-std::string encode(const Request& r) {
-  json::Writer w;
-  w.begin_object().key("op").string(r.op);
-  if (r.op == "kill") w.key("signal").integer(r.signal).key("all").boolean(r.all);
-  if (r.op == "resize") w.key("rows").uinteger(r.rows).key("cols").uinteger(r.cols);
-  w.end_object();
-  return w.str();
-}
-
-Result<Request> parse_request(std::string_view text) {
-  auto doc = RUNVM_TRY(json::Document::parse(text));
-  auto root = doc.root();
-  Request r;
-  r.op = RUNVM_TRY(RUNVM_TRY(root.at("op")).as_string());
-  if (r.op == "kill") {
-    int64_t sig = RUNVM_TRY(RUNVM_TRY(root.at("signal")).as_int());
-    if (sig <= 0 || sig > 64) return make_error("signal: out of range");
-    r.signal = static_cast<int>(sig);
-    if (auto all = RUNVM_TRY(root.get("all"))) r.all = RUNVM_TRY(all->as_bool());
-  } else if (r.op == "resize") {
-    uint64_t rows = RUNVM_TRY(RUNVM_TRY(root.at("rows")).as_uint());
-    uint64_t cols = RUNVM_TRY(RUNVM_TRY(root.at("cols")).as_uint());
-    if (rows > 0xffff || cols > 0xffff) return make_error("resize: out of range");
-    r.rows = static_cast<unsigned>(rows);
-    r.cols = static_cast<unsigned>(cols);
+// Tries each alternative of Variant whose kType equals `op`.
+template <class Variant, size_t I = 0>
+Result<Variant> parse_as(std::string_view op, const json::Value& root) {
+  if constexpr (I == std::variant_size_v<Variant>) {
+    return make_error("op: unknown request \"" + proto::printable(op, 64) + "\"");
+  } else {
+    using M = std::variant_alternative_t<I, Variant>;
+    if (op == M::kType) return Variant(RUNVM_TRY(M::parse(root)));
+    return parse_as<Variant, I + 1>(op, root);
   }
-  return r;
 }
 
-std::string encode_reply(const Status& s) {
-  json::Writer w;
-  w.begin_object().key("ok").boolean(s.ok());
-  if (!s.ok()) w.key("error").string(s.error().message);
-  w.end_object();
-  return w.str();
-}
-
-Status parse_reply(std::string_view text) {
+Result<json::Document> parse_object(std::string_view text) {
   auto doc = RUNVM_TRY(json::Document::parse(text));
-  if (RUNVM_TRY(RUNVM_TRY(doc.root().at("ok")).as_bool())) return {};
-  auto err = RUNVM_TRY(doc.root().get("error"));
-  return make_error(err ? RUNVM_TRY(err->as_string()) : "shim refused the request");
+  if (!doc.root().is_object()) return make_error("message must be a JSON object");
+  return doc;
 }
 
-Status call(const std::string& socket_path, const Request& r, int timeout_ms) {
+template <class Variant>
+Result<Variant> parse_op(std::string_view text) {
+  auto doc = RUNVM_TRY(parse_object(text));
+  std::string op = RUNVM_TRY(RUNVM_TRY(doc.root().at("op")).as_string());
+  return parse_as<Variant>(op, doc.root());
+}
+
+// {"ok":..,"error":..}: the status part of both replies.
+Result<Status> parse_status(const json::Value& root, std::string_view refused) {
+  if (RUNVM_TRY(RUNVM_TRY(root.at("ok")).as_bool())) return Status{};
+  auto err = RUNVM_TRY(root.get("error"));
+  return Status(make_error(err ? RUNVM_TRY(err->as_string()) : std::string(refused)));
+}
+
+// Connects, sends `body`, waits up to timeout_ms for the first reply frame.
+Result<std::pair<UniqueFd, std::string>> exchange(const std::string& socket_path,
+                                                  const std::string& body, int timeout_ms) {
   auto connected = connect_unix(socket_path);
   if (!connected.ok()) {
     if (connected.error().code == ENAMETOOLONG) return std::move(connected).error();
-    return errno_error("connect to shim", connected.error().code);
+    return errno_error("connect to the container's shim", connected.error().code);
   }
   UniqueFd fd = std::move(*connected);
-  RUNVM_CHECK(proto::write_frame(fd.get(), encode(r)));
+  RUNVM_CHECK(proto::write_frame(fd.get(), body));
   pollfd p{fd.get(), POLLIN, 0};
   int n;
   do {
     n = poll(&p, 1, timeout_ms);
   } while (n < 0 && errno == EINTR);
-  if (n == 0) return make_error("shim did not answer", ETIMEDOUT);
+  if (n < 0) return errno_error("poll");
+  if (n == 0) return make_error("the container's shim did not answer", ETIMEDOUT);
   auto reply = RUNVM_TRY(proto::read_frame(fd.get()));
-  if (!reply) return make_error("shim closed the connection", ECONNRESET);
-  return parse_reply(*reply);
+  if (!reply) return make_error("the container's shim closed the connection", ECONNRESET);
+  return std::pair(std::move(fd), std::move(*reply));
+}
+
+}  // namespace
+
+void Kill::write(json::Writer& w) const { w.key("signal").integer(signal).key("all").boolean(all); }
+Result<Kill> Kill::parse(const json::Value& v) {
+  auto field = RUNVM_TRY(v.at("signal"));
+  int64_t sig = RUNVM_TRY(field.as_int());
+  if (sig <= 0 || sig > proto::kMaxSignal) return field.error("out of range");
+  Kill k{static_cast<int>(sig), false};
+  if (auto all = RUNVM_TRY(v.get("all"))) k.all = RUNVM_TRY(all->as_bool());
+  return k;
+}
+
+void Resize::write(json::Writer& w) const {
+  w.key("rows").uinteger(rows).key("cols").uinteger(cols);
+}
+Result<Resize> Resize::parse(const json::Value& v) {
+  Resize r;
+  for (auto [key, out] : {std::pair{"rows", &r.rows}, std::pair{"cols", &r.cols}}) {
+    auto field = RUNVM_TRY(v.at(key));
+    uint64_t n = RUNVM_TRY(field.as_uint());
+    if (n > 0xffff) return field.error("out of range");
+    *out = static_cast<uint16_t>(n);
+  }
+  return r;
+}
+
+void Exec::write(json::Writer& w) const {
+  w.key("process");
+  proto::write_process(w, process);
+  w.key("stdio");
+  proto::write_stdio(w, stdio);
+}
+Result<Exec> Exec::parse(const json::Value& v) {
+  Exec e;
+  e.process = RUNVM_TRY(proto::parse_process(RUNVM_TRY(v.at("process"))));
+  e.stdio = RUNVM_TRY(proto::parse_stdio(RUNVM_TRY(v.at("stdio"))));
+  return e;
+}
+
+std::string encode(const Request& r) {
+  json::Writer w;
+  w.begin_object();
+  std::visit(
+      [&w](const auto& m) {
+        w.key("op").string(m.kType);
+        m.write(w);
+      },
+      r);
+  w.end_object();
+  return w.str();
+}
+
+// A Reply is an ExecReply without a code (parse_exec_reply reads both).
+std::string encode(const Reply& r) { return encode(ExecReply{r.status, std::nullopt}); }
+
+std::string encode(const ExecReply& r) {
+  json::Writer w;
+  w.begin_object().key("ok").boolean(r.status.ok());
+  if (!r.status.ok()) w.key("error").string(r.status.error().message);
+  if (!r.status.ok() && r.exit_code) w.key("exit_code").integer(*r.exit_code);
+  w.end_object();
+  return w.str();
+}
+
+std::string encode(const ExecExit& e) {
+  json::Writer w;
+  w.begin_object().key("exit_status").integer(e.wait_status).end_object();
+  return w.str();
+}
+
+Result<Request> parse_request(std::string_view json) { return parse_op<Request>(json); }
+
+Result<ExecFollowUp> parse_exec_follow_up(std::string_view json) {
+  return parse_op<ExecFollowUp>(json);
+}
+
+Result<Reply> parse_reply(std::string_view json) {
+  auto doc = RUNVM_TRY(parse_object(json));
+  return Reply{RUNVM_TRY(parse_status(doc.root(), "shim refused the request"))};
+}
+
+Result<ExecReply> parse_exec_reply(std::string_view json) {
+  auto doc = RUNVM_TRY(parse_object(json));
+  ExecReply r{RUNVM_TRY(parse_status(doc.root(), "shim refused the exec")), std::nullopt};
+  if (r.status.ok()) return r;
+  if (auto code = RUNVM_TRY(doc.root().get("exit_code"))) {
+    int64_t n = RUNVM_TRY(code->as_int());
+    if (n < 0 || n > 255) return code->error("must be 0..255");
+    r.exit_code = static_cast<int>(n);
+  }
+  return r;
+}
+
+Result<ExecExit> parse_exec_exit(std::string_view json) {
+  auto doc = RUNVM_TRY(parse_object(json));
+  json::Value v = RUNVM_TRY(doc.root().at("exit_status"));
+  int64_t n = RUNVM_TRY(v.as_int());
+  if (n < 0 || n > 0xffff) return v.error("must be a wait status (0..65535)");
+  return ExecExit{static_cast<int>(n)};
+}
+
+Status call(const std::string& socket_path, const Request& r, int timeout_ms) {
+  if (std::holds_alternative<Exec>(r)) return make_error("an exec needs open_exec", EINVAL);
+  auto [fd, body] = RUNVM_TRY(exchange(socket_path, encode(r), timeout_ms));
+  return RUNVM_TRY(parse_reply(body)).status;
+}
+
+Result<ExecSession> open_exec(const std::string& socket_path, const Exec& e, int timeout_ms) {
+  auto [fd, body] = RUNVM_TRY(exchange(socket_path, encode(Request(e)), timeout_ms));
+  ExecSession s{std::move(fd), RUNVM_TRY(parse_exec_reply(body))};
+  return s;
 }
 
 }  // namespace runvm::control

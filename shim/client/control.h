@@ -1,31 +1,139 @@
 // The shim's control socket (<state dir>/shim.sock): how `runvm start`,
-// `kill`, `pause`... reach the running shim. One request per connection,
-// framed like the agent protocol (guest/protocol/frame.h), JSON bodies:
-//   {"op":"start"} {"op":"kill","signal":15,"all":false} {"op":"pause"}
-//   {"op":"resume"} {"op":"resize","rows":24,"cols":80}
-// Reply: {"ok":true} or {"ok":false,"error":"..."}.
+// `kill`, `pause`, `exec`... reach the running shim. Typed like the agent
+// protocol (guest/protocol/messages.h), documented in CONTROL.md: each
+// message is a struct with a kType tag (its "op"), write() for its fields and
+// parse() for hostile input; requests are one variant, dispatched
+// exhaustively with std::visit. Frames are the agent protocol's
+// (guest/protocol/frame.h), bodies JSON objects.
+//
+// One request per connection, answered by a Reply; except Exec, whose
+// connection lives as long as the exec'd process: ExecReply, then any number
+// of ExecFollowUp requests from the client (no reply), then one ExecExit.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 
+#include "guest/protocol/container_messages.h"
+#include "spec/base/json.h"
 #include "spec/base/result.h"
+#include "spec/base/unique_fd.h"
 
 namespace runvm::control {
 
-struct Request {
-  std::string op;
-  int signal = 0;
-  bool all = false;
-  unsigned rows = 0, cols = 0;
+// --- client -> shim --------------------------------------------------------
+
+// Runs the container's process (created, waiting at its exec).
+struct Start {
+  static constexpr std::string_view kType = "start";
+  void write(json::Writer&) const {}
+  static Result<Start> parse(const json::Value&) { return Start{}; }
+  bool operator==(const Start&) const = default;
 };
 
-std::string encode(const Request& r);
-Result<Request> parse_request(std::string_view json);
-std::string encode_reply(const Status& s);
-Status parse_reply(std::string_view json);
+// Sends `signal` to the container's process (`all`: every process in it).
+// On an exec's connection: to the exec'd process (`all` is ignored).
+struct Kill {
+  static constexpr std::string_view kType = "kill";
+  int signal = 0;  // 1..64
+  bool all = false;
+  void write(json::Writer& w) const;
+  static Result<Kill> parse(const json::Value& v);
+  bool operator==(const Kill&) const = default;
+};
 
-// Client: connects, sends, waits up to timeout_ms for the reply.
+struct Pause {
+  static constexpr std::string_view kType = "pause";
+  void write(json::Writer&) const {}
+  static Result<Pause> parse(const json::Value&) { return Pause{}; }
+  bool operator==(const Pause&) const = default;
+};
+
+struct Resume {
+  static constexpr std::string_view kType = "resume";
+  void write(json::Writer&) const {}
+  static Result<Resume> parse(const json::Value&) { return Resume{}; }
+  bool operator==(const Resume&) const = default;
+};
+
+// The terminal's size (the container's, or on an exec's connection the
+// exec'd process's).
+struct Resize {
+  static constexpr std::string_view kType = "resize";
+  uint16_t rows = 0, cols = 0;
+  void write(json::Writer& w) const;
+  static Result<Resize> parse(const json::Value& v);
+  bool operator==(const Resize&) const = default;
+};
+
+// Runs a further process in the container. `process` and `stdio` are the
+// agent protocol's (container_messages.h): the client listens on the
+// hybrid-vsock ports itself, so the stdio bytes never pass through the
+// shim, which names the exec (its agent exec_id) itself.
+struct Exec {
+  static constexpr std::string_view kType = "exec";
+  proto::Process process;  // checked like the agent checks it
+  proto::StdioPorts stdio;
+  void write(json::Writer& w) const;
+  static Result<Exec> parse(const json::Value& v);
+  bool operator==(const Exec&) const = default;
+};
+
+using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec>;
+// What the client may send on an exec's connection after its ExecReply.
+using ExecFollowUp = std::variant<Kill, Resize>;
+
+// --- shim -> client --------------------------------------------------------
+
+// The answer to every request but Exec: {"ok":true} or
+// {"ok":false,"error":"..."}.
+struct Reply {
+  Status status;
+};
+
+// The answer to Exec, once the process execve'd or failed to. A failure may
+// carry the shell's exit code for it: 127 (no such executable), 126 (not
+// executable).
+struct ExecReply {
+  Status status;
+  std::optional<int> exit_code;  // 0..255, only with a failure
+};
+
+// The exec'd process was reaped (or the container ended, taking it along).
+struct ExecExit {
+  int wait_status = 0;  // raw, as waitpid(2)'s
+  bool operator==(const ExecExit&) const = default;
+};
+
+// --- codec -----------------------------------------------------------------
+
+std::string encode(const Request& r);
+std::string encode(const Reply& r);
+std::string encode(const ExecReply& r);
+std::string encode(const ExecExit& e);
+// Parsing is for hostile input: errors name the JSON path, unknown fields
+// are ignored, an unknown "op" is an error, numbers are range-checked.
+Result<Request> parse_request(std::string_view json);
+Result<ExecFollowUp> parse_exec_follow_up(std::string_view json);
+Result<Reply> parse_reply(std::string_view json);
+Result<ExecReply> parse_exec_reply(std::string_view json);
+Result<ExecExit> parse_exec_exit(std::string_view json);
+
+// --- client ----------------------------------------------------------------
+// The CLI's one way to the shim: connect, send, await the first reply.
+
+// Sends `r` (not an Exec) and returns the shim's verdict.
 Status call(const std::string& socket_path, const Request& r, int timeout_ms = 30000);
+
+// Sends `e`; on a reply the connection stays open for its follow-ups and
+// ExecExit. A refused exec is a reply, not an error: its exit code is there.
+struct ExecSession {
+  UniqueFd conn;
+  ExecReply reply;
+};
+Result<ExecSession> open_exec(const std::string& socket_path, const Exec& e, int timeout_ms);
 
 }  // namespace runvm::control

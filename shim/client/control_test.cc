@@ -1,36 +1,182 @@
 #include "shim/client/control.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "guest/protocol/frame.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm::control {
 namespace {
 
-TEST(Control, RequestRoundTrip) {
-  Request k{"kill", 9, true, 0, 0};
-  auto r = parse_request(encode(k));
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->op, "kill");
-  EXPECT_EQ(r->signal, 9);
-  EXPECT_TRUE(r->all);
-  auto z = parse_request(encode(Request{"resize", 0, false, 40, 120}));
-  ASSERT_TRUE(z.ok());
-  EXPECT_EQ(z->rows, 40u);
-  EXPECT_EQ(z->cols, 120u);
+Request round_trip(const Request& r) {
+  auto back = parse_request(encode(r));
+  EXPECT_TRUE(back.ok()) << back.error().message;
+  return back.ok() ? *back : Request{};
 }
 
-TEST(Control, RejectsBadRequests) {
-  EXPECT_FALSE(parse_request(R"({"op":"kill","signal":0})").ok());
-  EXPECT_FALSE(parse_request(R"({"op":"kill","signal":"TERM"})").ok());
-  EXPECT_FALSE(parse_request(R"({"op":"resize","rows":70000,"cols":1})").ok());
-  EXPECT_FALSE(parse_request(R"({"signal":9})").ok());
-  EXPECT_FALSE(parse_request("not json").ok());
+TEST(Control, EveryRequestRoundTrips) {
+  Exec exec;
+  exec.process.args = {"sh", "-c", "echo $FOO"};
+  exec.process.env = {"FOO=bar"};
+  exec.process.cwd = "/w";
+  exec.stdio = {70001, 70002, 70003};
+  for (const Request& r :
+       {Request(Start{}), Request(Kill{9, true}), Request(Kill{64, false}), Request(Pause{}),
+        Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec)})
+    EXPECT_EQ(round_trip(r), r) << encode(r);
+}
+
+TEST(Control, WireNamesTheOp) {
+  EXPECT_EQ(encode(Kill{15, false}), R"({"op":"kill","signal":15,"all":false})");
+  EXPECT_EQ(encode(Start{}), R"({"op":"start"})");
+  // "all" is optional, unknown fields are ignored.
+  EXPECT_EQ(parse_request(R"({"op":"kill","signal":2,"x":1})").value_or(Start{}),
+            Request(Kill{2, false}));
+}
+
+TEST(Control, HostileRequestsAreRefused) {
+  for (const char* bad : {
+           R"({"op":"kill","signal":0})",
+           R"({"op":"kill","signal":65})",
+           R"({"op":"kill","signal":"TERM"})",
+           R"({"op":"kill","signal":9,"all":1})",
+           R"({"op":"resize","rows":70000,"cols":1})",
+           R"({"op":"resize","rows":-1,"cols":1})",
+           R"({"op":"resize","rows":1})",
+           R"({"op":"exec"})",
+           R"({"op":"exec","process":{"args":["a"]}})",
+           R"({"op":"exec","process":{"args":[]},"stdio":{}})",
+           R"({"op":"exec","process":{"args":["a"]},"stdio":{"stdin_port":-4}})",
+           R"({"op":"reboot"})",
+           R"({"op":7})",
+           R"({"signal":9})",
+           "[1]",
+           "{",
+           "not json",
+       })
+    EXPECT_FALSE(parse_request(bad).ok()) << bad;
+  auto unknown = parse_request(R"({"op":"re\u0001boot"})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message, "op: unknown request \"re?boot\"");
+}
+
+TEST(Control, ExecFollowUpsAreKillAndResizeOnly) {
+  EXPECT_EQ(parse_exec_follow_up(encode(Kill{15, false})).value_or(Resize{}),
+            ExecFollowUp(Kill{15, false}));
+  EXPECT_EQ(parse_exec_follow_up(encode(Resize{24, 80})).value_or(Kill{}),
+            ExecFollowUp(Resize{24, 80}));
+  for (const Request& r : {Request(Start{}), Request(Pause{}), Request(Resume{})})
+    EXPECT_FALSE(parse_exec_follow_up(encode(r)).ok()) << encode(r);
 }
 
 TEST(Control, ReplyCarriesError) {
-  EXPECT_TRUE(parse_reply(encode_reply({})).ok());
-  auto s = parse_reply(encode_reply(make_error("container not running")));
+  auto ok = parse_reply(encode(Reply{}));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->status.ok());
+  auto s = parse_reply(encode(Reply{make_error("container not running")}));
+  ASSERT_TRUE(s.ok());
+  ASSERT_FALSE(s->status.ok());
+  EXPECT_EQ(s->status.error().message, "container not running");
+  auto bare = parse_reply(R"({"ok":false})");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->status.error().message, "shim refused the request");
+  EXPECT_FALSE(parse_reply(R"({"ok":"yes"})").ok());
+  EXPECT_FALSE(parse_reply("[]").ok());
+}
+
+TEST(Control, ExecReplyCarriesTheExitCode) {
+  auto ok = parse_exec_reply(encode(ExecReply{}));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->status.ok());
+  EXPECT_EQ(ok->exit_code, std::nullopt);
+  auto refused = parse_exec_reply(encode(ExecReply{make_error("exec: \"nope\": not found"), 127}));
+  ASSERT_TRUE(refused.ok());
+  ASSERT_FALSE(refused->status.ok());
+  EXPECT_EQ(refused->status.error().message, "exec: \"nope\": not found");
+  EXPECT_EQ(refused->exit_code, 127);
+  // A plain Reply (the shim could not even parse the exec) reads as one.
+  auto plain = parse_exec_reply(encode(Reply{make_error("op: bad")}));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->status.error().message, "op: bad");
+  EXPECT_EQ(plain->exit_code, std::nullopt);
+  EXPECT_FALSE(parse_exec_reply(R"({"ok":false,"exit_code":256})").ok());
+  EXPECT_FALSE(parse_exec_reply(R"({"ok":false,"exit_code":-1})").ok());
+}
+
+TEST(Control, ExecExit) {
+  EXPECT_EQ(parse_exec_exit(encode(ExecExit{5 << 8})).value_or(ExecExit{-1}), ExecExit{5 << 8});
+  EXPECT_FALSE(parse_exec_exit(R"({"exit_status":65536})").ok());
+  EXPECT_FALSE(parse_exec_exit(R"({"exit_status":-1})").ok());
+  EXPECT_FALSE(parse_exec_exit(R"({})").ok());
+}
+
+// The client against a scripted shim: one request, one frame back.
+class ControlClient : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NE(mkdtemp(dir_), nullptr); }
+  void TearDown() override {
+    unlink(path().c_str());
+    rmdir(dir_);
+  }
+  std::string path() const { return std::string(dir_) + "/shim.sock"; }
+  // Serves one connection: checks the request and answers `reply`.
+  std::thread serve_once(UniqueFd& listener, std::string reply, std::string* got) {
+    return std::thread([&listener, reply, got] {
+      UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      auto body = proto::read_frame(conn.get());
+      if (body.ok() && *body) *got = **body;
+      if (!reply.empty()) (void)proto::write_frame(conn.get(), reply);
+    });
+  }
+  char dir_[32] = "/tmp/runvm-control-test-XXXXXX";
+};
+
+TEST_F(ControlClient, CallSendsAndReturnsTheVerdict) {
+  auto listener = listen_unix(path(), {});
+  ASSERT_TRUE(listener.ok());
+  std::string got;
+  auto t = serve_once(*listener, encode(Reply{make_error("container already started")}), &got);
+  Status s = call(path(), Start{});
+  t.join();
+  EXPECT_EQ(got, encode(Start{}));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().message, "container not running");
+  EXPECT_EQ(s.error().message, "container already started");
+}
+
+TEST_F(ControlClient, OpenExecKeepsTheConnectionAndTheCode) {
+  auto listener = listen_unix(path(), {});
+  ASSERT_TRUE(listener.ok());
+  std::string got;
+  auto t = serve_once(*listener, encode(ExecReply{make_error("no such file"), 127}), &got);
+  Exec e;
+  e.process.args = {"/no/such"};
+  auto s = open_exec(path(), e, 5000);
+  t.join();
+  EXPECT_EQ(parse_request(got).value_or(Start{}), Request(e));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->conn.valid());
+  EXPECT_EQ(s->reply.exit_code, 127);
+}
+
+TEST_F(ControlClient, ErrorsNameTheShim) {
+  Status none = call(path(), Pause{});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().message.rfind("connect to the container's shim", 0), 0u)
+      << none.error().message;
+  auto listener = listen_unix(path(), {});
+  ASSERT_TRUE(listener.ok());
+  std::string got;
+  auto t = serve_once(*listener, "", &got);  // hangs up without a reply
+  Status closed = call(path(), Resume{});
+  t.join();
+  ASSERT_FALSE(closed.ok());
+  EXPECT_EQ(closed.error().message, "the container's shim closed the connection");
+  EXPECT_FALSE(call(path(), Exec{}).ok());  // an exec goes through open_exec
 }
 
 }  // namespace

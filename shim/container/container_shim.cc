@@ -150,30 +150,32 @@ void ContainerShim::write_status(const char* status) {
       write_file_atomic(opts_.state_dir + "/" + layout::kStatusFile, status, /*durable=*/false);
 }
 
-Status ContainerShim::dispatch(const std::string& body) {
-  auto req = RUNVM_TRY(control::parse_request(body));
-  auto& agent = vm_->agent();
-  if (req.op == "start") {
-    if (started_) return make_error("container already started");
-    RUNVM_CHECK(agent.start(opts_.id));
-    started_ = true;
-    write_status("running");
-    return {};
-  }
-  if (req.op == "kill") return agent.signal(opts_.id, req.signal, req.all);
-  if (req.op == "pause") {
-    RUNVM_CHECK(vm_->engine().pause());
-    write_status("paused");
-    return {};
-  }
-  if (req.op == "resume") {
-    RUNVM_CHECK(vm_->engine().resume());
-    write_status(started_ ? "running" : "created");
-    return {};
-  }
-  if (req.op == "resize")
-    return agent.resize(opts_.id, static_cast<uint16_t>(req.rows), static_cast<uint16_t>(req.cols));
-  return make_error("unknown request " + req.op);
+Status ContainerShim::on(const control::Start&) {
+  if (started_) return make_error("container already started");
+  RUNVM_CHECK(vm_->agent().start(opts_.id));
+  started_ = true;
+  write_status("running");
+  return {};
+}
+
+Status ContainerShim::on(const control::Kill& k) {
+  return vm_->agent().signal(opts_.id, k.signal, k.all);
+}
+
+Status ContainerShim::on(const control::Pause&) {
+  RUNVM_CHECK(vm_->engine().pause());
+  write_status("paused");
+  return {};
+}
+
+Status ContainerShim::on(const control::Resume&) {
+  RUNVM_CHECK(vm_->engine().resume());
+  write_status(started_ ? "running" : "created");
+  return {};
+}
+
+Status ContainerShim::on(const control::Resize& r) {
+  return vm_->agent().resize(opts_.id, r.rows, r.cols);
 }
 
 Status ContainerShim::handle_control(int listen_fd) {
@@ -182,18 +184,22 @@ Status ContainerShim::handle_control(int listen_fd) {
   pollfd p{conn.get(), POLLIN, 0};
   if (poll(&p, 1, 5000) <= 0) return {};
   auto body = proto::read_frame(conn.get());
-  if (body.ok() && *body) {
-    // An exec keeps its connection: the exit is reported on it.
-    auto req = control::parse_request(**body);
-    if (req.ok() && req->op == "exec") {
-      execs_->open(std::move(conn), **body);
-      return {};
-    }
-  }
-  Status result = !body.ok() ? Status(std::move(body).error())
-                  : !*body   ? Status(make_error("empty request"))
-                             : dispatch(**body);
-  return proto::write_frame(conn.get(), control::encode_reply(result));
+  Result<control::Request> req = !body.ok() ? Result<control::Request>(std::move(body).error())
+                                 : !*body   ? Result<control::Request>(make_error("empty request"))
+                                            : control::parse_request(**body);
+  if (!req.ok())
+    return proto::write_frame(conn.get(), control::encode(control::Reply{std::move(req).error()}));
+  return std::visit(
+      [&]<class M>(M& m) -> Status {
+        if constexpr (std::is_same_v<M, control::Exec>) {
+          // An exec keeps its connection: the exit is reported on it.
+          execs_->open(std::move(conn), std::move(m));
+          return {};
+        } else {
+          return proto::write_frame(conn.get(), control::encode(control::Reply{on(m)}));
+        }
+      },
+      *req);
 }
 
 Result<int> ContainerShim::serve(int signal_fd) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shim/client/console.h"
+#include "shim/client/control.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
@@ -46,7 +47,13 @@ class ContainerShim {
            layout::kShimSocket;
   }
   Status handle_control(int listen_fd);
-  Status dispatch(const std::string& request);
+  // One per control request answered with a Reply (Exec goes to execs_):
+  // handle_control's std::visit fails to compile without each.
+  Status on(const control::Start&);
+  Status on(const control::Kill& k);
+  Status on(const control::Pause&);
+  Status on(const control::Resume&);
+  Status on(const control::Resize& r);
   void write_status(const char* status);
   // `drain`: false once the VM died, as its streams did.
   Result<int> finish(int wait_status, bool drain = true);

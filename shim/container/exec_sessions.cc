@@ -3,33 +3,28 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "shim/client/control.h"
-#include "shim/client/exec_control.h"
 #include "spec/base/log.h"
 
 namespace runvm {
 
 ExecSessions::~ExecSessions() { end_all(SIGKILL); }
 
-void ExecSessions::open(UniqueFd conn, std::string_view body) {
-  auto req = control::parse_exec(body);
-  if (!req.ok()) {
-    (void)proto::write_frame(
-        conn.get(), control::encode_exec_reply(std::move(req).error().wrap("exec request"), {}));
-    return;
-  }
+void ExecSessions::open(UniqueFd conn, control::Exec req) {
   proto::Exec exec;
   exec.container_id = container_id_;
   exec.exec_id = "exec-" + std::to_string(next_++);
-  exec.process = std::move(req->process);
-  exec.stdio = req->stdio;
+  exec.process = std::move(req.process);
+  exec.stdio = req.stdio;
   std::string exec_id = exec.exec_id;
-  Status started = agent_.exec(std::move(exec));
-  std::optional<int> exit_code;
-  if (!started.ok() && started.error().code == ENOENT) exit_code = 127;
-  if (!started.ok() && started.error().code == EACCES) exit_code = 126;
-  auto sent = proto::write_frame(conn.get(), control::encode_exec_reply(started, exit_code));
-  if (!started.ok()) return;
+  // runc's wording for a process that did not start, as for the container's
+  // own (ContainerShim::boot).
+  Status started = agent_.exec(std::move(exec)).context("unable to start container process");
+  // AgentClient folds the agent's exit_code 127/126 into ENOENT/EACCES.
+  control::ExecReply reply{started, std::nullopt};
+  if (!started.ok() && started.error().code == ENOENT) reply.exit_code = 127;
+  if (!started.ok() && started.error().code == EACCES) reply.exit_code = 126;
+  auto sent = proto::write_frame(conn.get(), control::encode(reply));
+  if (!reply.status.ok()) return;
   // Without a listener the exit has nowhere to go; the process runs on.
   if (!sent.ok()) return log::debug("exec: client left before the reply");
   sessions_.emplace(exec_id, Session{std::move(conn), proto::FrameDecoder(64 * 1024)});
@@ -64,14 +59,18 @@ void ExecSessions::on_ready(int fd) {
 }
 
 void ExecSessions::handle_client_request(const std::string& exec_id, std::string_view body) {
-  auto req = control::parse_request(body);
-  Status done = !req.ok()           ? Status(std::move(req).error())
-                : req->op == "kill" ? agent_.signal_exec(container_id_, exec_id, req->signal)
-                : req->op == "resize"
-                    ? agent_.resize_exec(container_id_, exec_id, static_cast<uint16_t>(req->rows),
-                                         static_cast<uint16_t>(req->cols))
-                    : Status(make_error("unknown exec request " + req->op));
+  auto req = control::parse_exec_follow_up(body);
+  Status done = !req.ok() ? Status(std::move(req).error())
+                          : std::visit([&](const auto& m) { return follow_up(exec_id, m); }, *req);
   if (!done.ok()) log::debug("exec " + exec_id + ": " + done.error().message);
+}
+
+Status ExecSessions::follow_up(const std::string& exec_id, const control::Kill& k) {
+  return agent_.signal_exec(container_id_, exec_id, k.signal);
+}
+
+Status ExecSessions::follow_up(const std::string& exec_id, const control::Resize& r) {
+  return agent_.resize_exec(container_id_, exec_id, r.rows, r.cols);
 }
 
 void ExecSessions::deliver_exits() {
@@ -79,7 +78,7 @@ void ExecSessions::deliver_exits() {
     auto it = sessions_.find(exit->exec_id);
     if (it == sessions_.end()) continue;  // its client left
     (void)proto::write_frame(it->second.conn.get(),
-                             control::encode_exec_exit(static_cast<int>(exit->status)));
+                             control::encode(control::ExecExit{static_cast<int>(exit->status)}));
     sessions_.erase(it);
   }
 }
@@ -87,7 +86,7 @@ void ExecSessions::deliver_exits() {
 void ExecSessions::end_all(int wait_status) {
   deliver_exits();
   for (auto& [id, s] : sessions_)
-    (void)proto::write_frame(s.conn.get(), control::encode_exec_exit(wait_status));
+    (void)proto::write_frame(s.conn.get(), control::encode(control::ExecExit{wait_status}));
   sessions_.clear();
 }
 

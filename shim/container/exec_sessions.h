@@ -1,4 +1,4 @@
-// The shim's side of `runvm exec` (shim/client/exec_control.h): one
+// The shim's side of `runvm exec` (shim/client/control.h, Exec): one
 // session per exec'd process, holding the client's control connection from
 // the exec request until the process's exit is reported on it. Runs on the
 // shim's serve loop: connections are polled there and read without blocking.
@@ -14,6 +14,7 @@
 
 #include "guest/protocol/frame.h"
 #include "shim/agent/agent_client.h"
+#include "shim/client/control.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm {
@@ -24,9 +25,9 @@ class ExecSessions {
       : agent_(agent), container_id_(std::move(container_id)) {}
   ~ExecSessions();
 
-  // Runs the exec asked for by `body` (read from `conn`) and answers; on
-  // success keeps `conn` until the process exits.
-  void open(UniqueFd conn, std::string_view body);
+  // Runs the exec asked for on `conn` and answers; on success keeps `conn`
+  // until the process exits.
+  void open(UniqueFd conn, control::Exec request);
   // Poll entries for the live sessions' connections.
   void append_pollfds(std::vector<pollfd>& fds) const;
   // Connection `fd` is readable: a kill/resize request, or the client left.
@@ -43,6 +44,9 @@ class ExecSessions {
     proto::FrameDecoder decoder;
   };
   void handle_client_request(const std::string& exec_id, std::string_view body);
+  // One per ExecFollowUp alternative (the std::visit above needs each).
+  Status follow_up(const std::string& exec_id, const control::Kill& k);
+  Status follow_up(const std::string& exec_id, const control::Resize& r);
 
   AgentClient& agent_;
   std::string container_id_;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shim/client/control.h"
 #include "spec/base/state_layout.h"
 #include "tests/integration/bundle_fixture.h"
 
@@ -108,11 +109,55 @@ TEST_F(ExecTest, UnknownExecutableFailsFastWithOneLine) {
   auto r = run_command(runvm({"exec", "ex", "nope"}));
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;  // as runc
-  EXPECT_EQ(r.err, "runvm: exec ex: exec: \"nope\": executable file not found in $PATH\n");
+  // runc 1.1.5: exec failed: unable to start container process: exec: "nope": ...
+  EXPECT_EQ(r.err,
+            "runvm: exec ex: unable to start container process: exec: \"nope\": executable file "
+            "not found in $PATH\n");
   EXPECT_LT(took, std::chrono::seconds(1));
   // The container is unharmed.
   auto again = run_command(runvm({"exec", "ex", "true"}));
   EXPECT_TRUE(WIFEXITED(again.status) && WEXITSTATUS(again.status) == 0) << again.err;
+}
+
+TEST_F(ExecTest, MissingPathExitsAndSaysAsRunc) {
+  // runc 1.1.5 exits 255 with: exec failed: unable to start container
+  // process: exec: "/no/such": stat /no/such: no such file or directory
+  auto r = run_command(runvm({"exec", "ex", "/no/such"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 255) << r.status;
+  EXPECT_EQ(r.err,
+            "runvm: exec ex: unable to start container process: exec: \"/no/such\": stat "
+            "/no/such: no such file or directory\n");
+  auto detached = run_command(runvm({"exec", "-d", "ex", "/no/such"}));
+  EXPECT_TRUE(WIFEXITED(detached.status) && WEXITSTATUS(detached.status) == 255) << detached.status;
+  EXPECT_EQ(detached.err, r.err);
+}
+
+TEST_F(ExecTest, ShimsExecReplyCarriesTheExitCode) {
+  // The control protocol's ExecReply (shim/client/CONTROL.md), straight from
+  // the container's shim: a shell's code for what did not start.
+  std::string sock;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root_.path()))
+    if (e.path().filename() == layout::kShimSocket) sock = e.path();
+  ASSERT_FALSE(sock.empty());
+  struct Case {
+    const char* path;
+    int code;
+    std::string message;
+  };
+  for (const Case& c :
+       {Case{"/no/such", 127,
+             "unable to start container process: exec: \"/no/such\": stat /no/such: no such "
+             "file or directory"},
+        Case{"/marker", 126, "unable to start container process: exec: \"/marker\": "}}) {
+    control::Exec exec;  // no stdio streams: it never gets that far
+    exec.process.args = {c.path};
+    auto session = control::open_exec(sock, exec, 30000);
+    ASSERT_TRUE(session.ok()) << session.error().message;
+    ASSERT_FALSE(session->reply.status.ok()) << c.path;
+    EXPECT_EQ(session->reply.exit_code, c.code) << c.path;
+    EXPECT_EQ(session->reply.status.error().message.rfind(c.message, 0), 0u)
+        << session->reply.status.error().message;
+  }
 }
 
 TEST_F(ExecTest, FailuresExitLikeRuncs) {
