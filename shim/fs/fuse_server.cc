@@ -16,6 +16,14 @@ void FuseServer::set_queue_size(uint16_t queue_size) {
                    : 1;
 }
 
+int FuseServer::parse_init(const fuse::Request& req, fuse_init_in& in) {
+  fuse::ArgReader a(req.args);
+  // Before 7.36 the request ended after `flags` (16 bytes).
+  if (a.remaining() < 16 || !a.read_prefix(in, std::min(a.remaining(), sizeof in))) return EINVAL;
+  if (in.major != FUSE_KERNEL_VERSION || in.minor < kMinMinor) return EPROTO;
+  return 0;
+}
+
 uint32_t FuseServer::handle(const DescChain& chain) {
   std::optional<uint64_t> unique;
   auto req = parser_.parse(chain, unique);

@@ -15,6 +15,8 @@ class FuseServer {
  public:
   static constexpr uint32_t kPageSize = 4096;
   static constexpr uint32_t kMaxPages = 256;
+  // FUSE minor versions we speak (virtio-fs needs 7.31+).
+  static constexpr uint32_t kMinMinor = 31;
 
   virtual ~FuseServer() = default;
   // Handles one request; returns the bytes written into chain.writable
@@ -29,6 +31,9 @@ class FuseServer {
   // Answers one well-formed request.
   virtual uint32_t dispatch(const fuse::Request& req, fuse::ReplyWriter& rw) = 0;
   uint32_t max_pages() const { return max_pages_; }
+  // INIT's arguments (what versions before 7.36 leave out is zeroed): 0, or
+  // the errno to refuse a malformed request or an unsupported version with.
+  static int parse_init(const fuse::Request& req, fuse_init_in& in);
 
  private:
   fuse::RequestParser parser_;

@@ -166,12 +166,8 @@ uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
 }
 
 uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
-  fuse::ArgReader a(req.args);
   fuse_init_in in;
-  // Before 7.36 the request ended after `flags` (16 bytes).
-  if (a.remaining() < 16 || !a.read_prefix(in, std::min(a.remaining(), sizeof in)))
-    return rw.error(EINVAL);
-  if (in.major != FUSE_KERNEL_VERSION || in.minor < kMinMinor) return rw.error(EPROTO);
+  if (int err = parse_init(req, in)) return rw.error(err);
 
   // A new session: whatever the previous driver held is gone.
   inodes_.clear();

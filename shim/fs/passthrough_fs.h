@@ -32,9 +32,6 @@ namespace runvm {
 
 class PassthroughFs : public FuseServer {
  public:
-  // FUSE minor versions we speak (virtio-fs needs 7.31+).
-  static constexpr uint32_t kMinMinor = 31;
-
   static Result<std::unique_ptr<PassthroughFs>> create(FsConfig cfg);
 
   // Turns every later mutation into EROFS. A read-only container root is

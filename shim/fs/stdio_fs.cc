@@ -90,12 +90,8 @@ uint32_t StdioFs::dispatch(const Request& req, Reply& rw) {
 }
 
 uint32_t StdioFs::op_init(const Request& req, Reply& rw) {
-  fuse::ArgReader a(req.args);
   fuse_init_in in;
-  // Before 7.36 the request ended after `flags` (16 bytes).
-  if (a.remaining() < 16 || !a.read_prefix(in, std::min(a.remaining(), sizeof in)))
-    return rw.error(EINVAL);
-  if (in.major != FUSE_KERNEL_VERSION || in.minor < 31) return rw.error(EPROTO);
+  if (int err = parse_init(req, in)) return rw.error(err);
   fuse_init_out out{};
   out.major = FUSE_KERNEL_VERSION;
   out.minor = std::min<uint32_t>(in.minor, FUSE_KERNEL_MINOR_VERSION);

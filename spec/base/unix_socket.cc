@@ -46,14 +46,29 @@ Result<UniqueFd> connect_unix(const std::string& path, bool nonblocking) {
   return fd;
 }
 
-Status send_fd(int sock, const std::string& name, int fd) {
-  iovec iov{const_cast<char*>(name.data()), name.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+namespace {
+
+// Room for the one fd that send_fd/receive_fd pass.
+struct OneFdControl {
+  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+};
+
+// A message of one payload buffer and room for one fd.
+msghdr one_fd_message(iovec& iov, OneFdControl& control) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  return msg;
+}
+
+}  // namespace
+
+Status send_fd(int sock, const std::string& name, int fd) {
+  iovec iov{const_cast<char*>(name.data()), name.size()};
+  OneFdControl control;
+  msghdr msg = one_fd_message(iov, control);
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -68,12 +83,8 @@ Status send_fd(int sock, const std::string& name, int fd) {
 Result<UniqueFd> receive_fd(int sock, std::string* name) {
   char payload[256];
   iovec iov{payload, sizeof payload};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  OneFdControl control;
+  msghdr msg = one_fd_message(iov, control);
   ssize_t n;
   while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0) {
     if (errno != EINTR) return errno_error("receive fd");
