@@ -130,10 +130,10 @@ Status run(const Options& o) {
   if (o.backend == "virtiofsd") RUNVM_CHECK(start_virtiofsd(o, sock, virtiofsd));
 
   VmConfig vm;
-  vm.kernel = o.kernel;
-  vm.initrd = o.initrd;
-  vm.memory_mib = o.memory_mib;
-  vm.cmdline = "fsbench=" + o.backend;  // read by the guest's /init
+  vm.machine.kernel = o.kernel;
+  vm.machine.initrd = o.initrd;
+  vm.machine.memory_mib = o.memory_mib;
+  vm.machine.cmdline_extra = "fsbench=" + o.backend;  // read by the guest's /init
   vm.console_log = o.state + "/" + layout::kConsoleLog;
   vm.qmp_socket = o.state + "/" + layout::kQmpSocket;
   vm.engine_log = o.state + "/" + layout::kEngineLog;

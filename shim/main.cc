@@ -87,22 +87,22 @@ Result<Options> parse(int argc, char** argv) {
         o.vm.socket_dir = optarg;
         break;
       case 'k':
-        o.vm.kernel = optarg;
+        o.vm.machine.kernel = optarg;
         break;
       case 'i':
-        o.vm.initrd = optarg;
+        o.vm.machine.initrd = optarg;
         break;
       case 'q':
-        o.vm.qemu = optarg;
+        o.vm.machine.qemu = optarg;
         break;
       case 'a':
         o.accel = optarg;
         break;
       case 'm':
-        o.vm.memory_mib = strtoull(optarg, nullptr, 10);
+        o.vm.machine.memory_mib = strtoull(optarg, nullptr, 10);
         break;
       case 'c':
-        o.vm.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10));
+        o.vm.machine.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10));
         break;
       case 'r':
         o.ready_fd = atoi(optarg);
@@ -138,9 +138,10 @@ Result<Options> parse(int argc, char** argv) {
         return make_error("bad arguments (see --help)");
     }
   }
-  if (o.vm.state_dir.empty() || o.vm.kernel.empty() || o.vm.initrd.empty())
+  if (o.vm.state_dir.empty() || o.vm.machine.kernel.empty() || o.vm.machine.initrd.empty())
     return make_error("--state-dir, --kernel and --initrd are required");
-  if (o.vm.memory_mib < 64 || o.vm.vcpus < 1) return make_error("--memory >= 64 and --vcpus >= 1");
+  if (o.vm.machine.memory_mib < 64 || o.vm.machine.vcpus < 1)
+    return make_error("--memory >= 64 and --vcpus >= 1");
   if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
   if (o.check && !o.bundle.empty()) return make_error("--check runs no container");
   return o;
@@ -189,7 +190,7 @@ Result<int> run_container(Options& o, int signal_fd) {
   auto bundle = RUNVM_TRY(oci::load_bundle(o.bundle));
   // The container's runvm.io/* annotations override the flags.
   std::string accel_reason;
-  RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm, &accel_reason));
+  RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm.machine, &accel_reason));
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
   auto shim = RUNVM_TRY(ContainerShim::create(
       {o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket, o.stdio_pipes}));
@@ -220,7 +221,7 @@ int main(int argc, char** argv) {
     // The error is `runvm check`'s to print: one line, not logged twice.
     Status checked = accel.ok() ? Status{} : Status(accel.error());
     if (checked.ok()) {
-      opts->vm.kvm = accel->kvm;
+      opts->vm.machine.kvm = accel->kvm;
       checked = run_vm_check(opts->vm, *accel, opts->pings);
     }
     report(opts->ready_fd, checked.ok() ? "ok\n" : "error: " + checked.error().message + "\n");
@@ -230,7 +231,7 @@ int main(int argc, char** argv) {
   if (!accel.ok()) {
     status = std::move(accel).error();
   } else {
-    opts->vm.kvm = accel->kvm;
+    opts->vm.machine.kvm = accel->kvm;
     log::debug("accel: " + accel->reason);
     // Blocked before any thread starts, so only the signalfd sees them.
     sigset_t fwd = forwarded_signals();

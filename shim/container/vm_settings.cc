@@ -5,7 +5,7 @@
 
 namespace runvm {
 
-Status apply_vm_settings(const oci::Config& config, MicroVmConfig& vm, std::string* accel_reason,
+Status apply_vm_settings(const oci::Config& config, MachineConfig& vm, std::string* accel_reason,
                          const std::string& accel_root) {
   oci::VmSettings s = RUNVM_TRY(oci::parse_vm_annotations(config.annotations));
   if (s.memory_mib) vm.memory_mib = *s.memory_mib;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "shim/vm/micro_vm.h"
+#include "shim/engine/engine.h"
 #include "spec/config.h"
 
 namespace runvm {
@@ -13,7 +13,7 @@ namespace runvm {
 // `accel_reason` gets the accelerator choice's one-line reason when the
 // annotations pick one. Fails naming the annotation (runvm.io/accel "kvm"
 // without usable KVM fails here, with choose_accel's reason).
-Status apply_vm_settings(const oci::Config& config, MicroVmConfig& vm, std::string* accel_reason,
+Status apply_vm_settings(const oci::Config& config, MachineConfig& vm, std::string* accel_reason,
                          const std::string& accel_root = "/");
 
 }  // namespace runvm

@@ -18,7 +18,7 @@ oci::Config with(std::map<std::string, std::string> annotations) {
 }
 
 TEST(VmSettings, AnnotationsOverrideTheDefaults) {
-  MicroVmConfig vm;
+  MachineConfig vm;
   vm.cmdline_extra = "net.ifnames=0";
   vm.kvm = true;
   std::string reason;
@@ -36,7 +36,7 @@ TEST(VmSettings, AnnotationsOverrideTheDefaults) {
 }
 
 TEST(VmSettings, NoAnnotationsChangeNothing) {
-  MicroVmConfig vm;
+  MachineConfig vm;
   vm.kvm = true;
   ASSERT_TRUE(apply_vm_settings(with({{"org.example", "x"}}), vm, nullptr).ok());
   EXPECT_EQ(vm.memory_mib, 256u);
@@ -52,7 +52,7 @@ TEST(VmSettings, KvmThatIsNotThereFailsNamingTheAnnotation) {
   fs::create_directories(root / "proc");
   fs::create_directories(root / "dev");
   std::ofstream(root / "proc/cpuinfo") << "processor\t: 0\nflags\t\t: fpu sse\n\n";
-  MicroVmConfig vm;
+  MachineConfig vm;
   auto s = apply_vm_settings(with({{"runvm.io/accel", "kvm"}}), vm, nullptr, root.string());
   fs::remove_all(root);
   ASSERT_FALSE(s.ok());

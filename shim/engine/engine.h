@@ -23,15 +23,24 @@ struct VhostUserDevice {
   std::string tag;         // fs: mount tag seen by the guest
 };
 
-struct VmConfig {
+// The machine itself: the engine binary, accelerator, size and what it boots.
+// One struct for every layer that describes a VM (VmConfig for the engine
+// process, MicroVmConfig for the VM with its devices and agent), so a setting
+// is added once and handed down whole.
+struct MachineConfig {
   std::string qemu = "qemu-system-x86_64";
   bool kvm = false;
   unsigned vcpus = 1;
   uint64_t memory_mib = 256;
-  std::string kernel, initrd, cmdline;  // cmdline: extra args appended to the engine's own
-  std::string console_log;              // guest serial console goes to this file
-  std::string qmp_socket;               // QMP control socket path
-  std::string engine_log;               // QEMU's own stdout/stderr
+  std::string kernel, initrd;
+  std::string cmdline_extra;  // appended to the engine's own kernel command line
+};
+
+struct VmConfig {
+  MachineConfig machine;
+  std::string console_log;  // guest serial console goes to this file
+  std::string qmp_socket;   // QMP control socket path
+  std::string engine_log;   // QEMU's own stdout/stderr
   std::vector<VhostUserDevice> devices;
   bool start_paused = false;  // vCPUs stay stopped until resume()
   // start() fails if the control channel is not up by then; QEMU answers

@@ -13,9 +13,10 @@ std::string qemu_escape(std::string_view value) {
 }
 
 std::vector<std::string> qemu_command_line(const VmConfig& c) {
-  const std::string mem = std::to_string(c.memory_mib) + "M";
+  const MachineConfig& m = c.machine;
+  const std::string mem = std::to_string(m.memory_mib) + "M";
   std::vector<std::string> a = {
-      c.qemu,
+      m.qemu,
       // acpi=off: QEMU then lists the virtio-mmio devices on the kernel
       // command line, so the guest needs no ACPI/DT probing.
       "-M",
@@ -25,11 +26,11 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
       "-nographic",
       "-no-reboot",
       "-accel",
-      c.kvm ? "kvm" : "tcg",
+      m.kvm ? "kvm" : "tcg",
       "-cpu",
-      c.kvm ? "host" : "max",
+      m.kvm ? "host" : "max",
       "-smp",
-      std::to_string(c.vcpus),
+      std::to_string(m.vcpus),
       "-m",
       mem,
       // vhost-user backends map guest RAM, so it must be a shareable fd.
@@ -42,14 +43,14 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
       "virtio-mmio.force-legacy=false",
   };
   // -kernel/-initrd/-append take their value verbatim (no option parsing).
-  a.insert(a.end(), {"-kernel", c.kernel});
-  if (!c.initrd.empty()) a.insert(a.end(), {"-initrd", c.initrd});
+  a.insert(a.end(), {"-kernel", m.kernel});
+  if (!m.initrd.empty()) a.insert(a.end(), {"-initrd", m.initrd});
   // no_timer_check: the kernel otherwise counts timer interrupts during a
   // busy-wait at boot, and a TCG vCPU starved by a loaded host misses them
   // and panics ("IO-APIC + timer doesn't work!", 1 boot in ~100 with 12-16
   // VMs booting at once on 2 cores). QEMU's emulated timer is known good.
   std::string append = "console=ttyS0 reboot=t panic=-1 no_timer_check quiet";
-  if (!c.cmdline.empty()) append += " " + c.cmdline;
+  if (!m.cmdline_extra.empty()) append += " " + m.cmdline_extra;
   a.insert(a.end(), {"-append", append});
   // Serial through an explicit chardev so it goes to the file only.
   if (!c.console_log.empty())

@@ -30,7 +30,7 @@ bool has(const std::vector<std::string>& argv, const std::string& arg) {
 
 VmConfig base_config() {
   VmConfig c;
-  c.kernel = "/k/vmlinux";
+  c.machine.kernel = "/k/vmlinux";
   c.qmp_socket = "/run/vm/qmp.sock";
   c.console_log = "/run/vm/console.log";
   return c;
@@ -60,8 +60,8 @@ TEST(QemuCommandLine, TcgDefaults) {
 
 TEST(QemuCommandLine, KvmUsesHostCpu) {
   VmConfig c = base_config();
-  c.kvm = true;
-  c.vcpus = 4;
+  c.machine.kvm = true;
+  c.machine.vcpus = 4;
   auto a = qemu_command_line(c);
   EXPECT_EQ(after(a, "-accel"), "kvm");
   EXPECT_EQ(after(a, "-cpu"), "host");
@@ -70,7 +70,7 @@ TEST(QemuCommandLine, KvmUsesHostCpu) {
 
 TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
   VmConfig c = base_config();
-  c.memory_mib = 512;
+  c.machine.memory_mib = 512;
   auto a = qemu_command_line(c);
   EXPECT_EQ(after(a, "-m"), "512M");
   EXPECT_EQ(after(a, "-object"), "memory-backend-memfd,id=mem,size=512M,share=on");
@@ -79,8 +79,8 @@ TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
 
 TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
   VmConfig c = base_config();
-  c.initrd = "/k/initrd.img";
-  c.cmdline = "runvm.port=1024 init=/init";
+  c.machine.initrd = "/k/initrd.img";
+  c.machine.cmdline_extra = "runvm.port=1024 init=/init";
   auto a = qemu_command_line(c);
   EXPECT_EQ(after(a, "-initrd"), "/k/initrd.img");
   EXPECT_EQ(after(a, "-append"),
@@ -121,7 +121,7 @@ TEST(QemuCommandLine, VhostUserDevices) {
 
 TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
   VmConfig c = base_config();
-  c.kernel = "/k,1/vm linux";
+  c.machine.kernel = "/k,1/vm linux";
   c.console_log = "/a b,c/console.log";
   c.qmp_socket = "/a b,c/qmp,sock";
   c.devices.push_back({VhostUserDevice::kFs, "/a,b/fs.sock", 3, "tag,x"});
@@ -144,7 +144,7 @@ TEST(QemuCommandLine, StartPausedAddsDashS) {
 
 TEST(QemuCommandLine, CustomBinary) {
   VmConfig c = base_config();
-  c.qemu = "/opt/qemu/bin/qemu-system-x86_64";
+  c.machine.qemu = "/opt/qemu/bin/qemu-system-x86_64";
   EXPECT_EQ(qemu_command_line(c)[0], "/opt/qemu/bin/qemu-system-x86_64");
 }
 

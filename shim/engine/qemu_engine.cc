@@ -47,7 +47,7 @@ Error QemuEngine::start_failure(Error cause) {
 
 Status QemuEngine::start(const VmConfig& config) {
   if (child_.valid() && !child_.reaped()) return make_error("qemu start: already running");
-  if (config.kernel.empty()) return make_error("qemu start: no kernel");
+  if (config.machine.kernel.empty()) return make_error("qemu start: no kernel");
   if (config.qmp_socket.empty()) return make_error("qemu start: no qmp socket path");
   config_ = config;
   // Remove a stale socket so the connect below can only reach this QEMU.

@@ -72,12 +72,13 @@ class QemuEngineTest : public ::testing::Test {
 
   VmConfig config() const {
     VmConfig c;
-    c.kernel = kernel_;
-    c.memory_mib = 128;
+    c.machine.kernel = kernel_;
+    c.machine.memory_mib = 128;
     c.console_log = dir_ + "/console.log";
     c.qmp_socket = dir_ + "/qmp.sock";
     c.engine_log = dir_ + "/qemu.log";
-    c.cmdline = "panic=0";  // without a root fs the guest panics: hang instead of exiting
+    c.machine.cmdline_extra =
+        "panic=0";  // without a root fs the guest panics: hang instead of exiting
     return c;
   }
 
@@ -112,7 +113,7 @@ TEST_F(QemuEngineTest, LifecyclePausedStartResumePauseQuit) {
 TEST_F(QemuEngineTest, GuestExitIsSeenOnPidfdAndConsoleGoesToItsFile) {
   QemuEngine e;
   VmConfig c = config();
-  c.cmdline.clear();  // panic=-1 + -no-reboot: the guest's panic ends QEMU
+  c.machine.cmdline_extra.clear();  // panic=-1 + -no-reboot: the guest's panic ends QEMU
   // Paused until QMP is up: otherwise a fast panic can beat the handshake.
   c.start_paused = true;
   ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
@@ -167,7 +168,7 @@ TEST_F(QemuEngineTest, SilentVhostUserBackendTimesOutAndKillsQemu) {
 TEST_F(QemuEngineTest, MissingBinaryFails) {
   QemuEngine e;
   VmConfig c = config();
-  c.qemu = "/nonexistent/qemu-system-x86_64";
+  c.machine.qemu = "/nonexistent/qemu-system-x86_64";
   EXPECT_FALSE(e.start(c).ok());
 }
 

@@ -66,13 +66,7 @@ Status MicroVm::start() {
   });
 
   VmConfig vm;
-  vm.qemu = config_.qemu;
-  vm.kvm = config_.kvm;
-  vm.vcpus = config_.vcpus;
-  vm.memory_mib = config_.memory_mib;
-  vm.kernel = config_.kernel;
-  vm.initrd = config_.initrd;
-  vm.cmdline = config_.cmdline_extra;
+  vm.machine = config_.machine;
   vm.console_log = console_log();
   vm.qmp_socket = dir + "/" + layout::kQmpSocket;
   vm.engine_log = config_.state_dir + "/" + layout::kEngineLog;

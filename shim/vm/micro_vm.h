@@ -34,11 +34,7 @@ using PortHandler = std::function<Result<UniqueFd>()>;
 struct MicroVmConfig {
   std::string state_dir;   // exists; holds logs
   std::string socket_dir;  // exists; holds sockets (short: sun_path); empty = state_dir
-  std::string qemu = "qemu-system-x86_64";
-  std::string kernel, initrd, cmdline_extra;
-  bool kvm = false;
-  unsigned vcpus = 1;
-  uint64_t memory_mib = 256;
+  MachineConfig machine;
   uint64_t guest_cid = 3;
   int agent_timeout_ms = 30000;
   std::vector<FsShare> shares;

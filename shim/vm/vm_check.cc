@@ -18,8 +18,8 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Status run_vm_check(const MicroVmConfig& config, const AccelChoice& accel, int pings) {
-  printf("qemu:    %s\nkernel:  %s\ninitrd:  %s\naccel:   %s (%s)\n", config.qemu.c_str(),
-         config.kernel.c_str(), config.initrd.c_str(), accel.kvm ? "kvm" : "tcg",
+  printf("qemu:    %s\nkernel:  %s\ninitrd:  %s\naccel:   %s (%s)\n", config.machine.qemu.c_str(),
+         config.machine.kernel.c_str(), config.machine.initrd.c_str(), accel.kvm ? "kvm" : "tcg",
          accel.reason.c_str());
   fflush(stdout);
 

@@ -136,9 +136,9 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   LoopThread loop_thread(**loop);
 
   VmConfig vm;
-  vm.kernel = testing::vm_assets().kernel;
-  vm.initrd = initrd;
-  vm.memory_mib = 256;
+  vm.machine.kernel = testing::vm_assets().kernel;
+  vm.machine.initrd = initrd;
+  vm.machine.memory_mib = 256;
   vm.console_log = state.path() + "/" + layout::kConsoleLog;
   vm.qmp_socket = state.path() + "/" + layout::kQmpSocket;
   vm.engine_log = state.path() + "/" + layout::kEngineLog;

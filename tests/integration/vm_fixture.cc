@@ -50,16 +50,16 @@ MicroVmConfig vm_config(const std::string& state_dir) {
   auto a = vm_assets();
   MicroVmConfig cfg;
   cfg.state_dir = state_dir;
-  cfg.kernel = a.kernel;
-  cfg.initrd = a.initrd;
-  cfg.kvm = false;  // these machines are nested PVM: TCG is what works here
-  cfg.memory_mib = 256;
+  cfg.machine.kernel = a.kernel;
+  cfg.machine.initrd = a.initrd;
+  cfg.machine.kvm = false;  // these machines are nested PVM: TCG is what works here
+  cfg.machine.memory_mib = 256;
   return cfg;
 }
 
 MicroVmConfig test_agent_vm_config(const std::string& state_dir) {
   MicroVmConfig cfg = vm_config(state_dir);
-  cfg.initrd = vm_assets().test_initrd;
+  cfg.machine.initrd = vm_assets().test_initrd;
   return cfg;
 }
 
