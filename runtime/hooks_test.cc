@@ -8,17 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::cli {
 namespace {
 
 class HooksTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runvm-hooks-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
   oci::Hook sh(const std::string& script, std::vector<std::string> env = {}) {
     return oci::Hook{"/bin/sh", {"sh", "-c", script}, std::move(env), std::nullopt};
   }
@@ -28,7 +24,8 @@ class HooksTest : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
-  std::string dir_;
+  testing::TempDir tmp_{"runvm-hooks"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(HooksTest, StateOnStdinArgsAndEnvAsGiven) {

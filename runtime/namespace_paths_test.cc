@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::cli {
 namespace {
 
@@ -43,9 +45,8 @@ TEST(NamespacePaths, NetworkIsJoinedOtherHostNamespacesAreRefused) {
 
 TEST(NamespacePaths, ARunvmShimsNamespaceIsAccepted) {
   // A process whose executable is named runvm-shim stands for a container.
-  char tmpl[] = "/tmp/runvm-ns-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl, shim = dir + "/runvm-shim";
+  testing::TempDir dir("runvm-ns");
+  const std::string shim = dir / "runvm-shim";
   std::filesystem::copy_file("/bin/sleep", shim);
   std::filesystem::permissions(shim, std::filesystem::perms::owner_all);
   pid_t pid = fork();
@@ -63,7 +64,6 @@ TEST(NamespacePaths, ARunvmShimsNamespaceIsAccepted) {
             "");
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  std::filesystem::remove_all(dir);
   EXPECT_EQ(namespace_owner_exe("/proc/self/ns/ipc"), "");
   EXPECT_EQ(namespace_owner_exe("/run/netns/x"), "");
 }

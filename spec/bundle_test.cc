@@ -7,23 +7,19 @@
 #include <fstream>
 
 #include "spec/config.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::oci {
 namespace {
 
 namespace fs = std::filesystem;
 
-class LoadBundle : public testing::Test {
+class LoadBundle : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runvm-bundle-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   void write_config(const std::string& text) { std::ofstream(dir_ + "/config.json") << text; }
 
-  std::string dir_;
+  runvm::testing::TempDir tmp_{"runvm-bundle"};
+  const std::string dir_ = tmp_.path();
 };
 
 constexpr char kConfig[] =

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::agent {
 namespace {
 
@@ -19,17 +21,12 @@ std::string slurp(const std::string& path) {
 // A directory standing in for a cgroup2 root: plain files take the writes.
 class ContainerCgroupTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runvm-cgroup-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(root_); }
   void controllers(const std::string& list) {
     std::ofstream(root_ + "/cgroup.controllers") << list << "\n";
     std::ofstream(root_ + "/cgroup.subtree_control");
   }
-  std::string root_;
+  testing::TempDir tmp_{"runvm-cgroup-test"};
+  const std::string root_ = tmp_.path();
 };
 
 TEST_F(ContainerCgroupTest, NoHierarchyRefusesLimits) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "tests/support/require.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::agent {
 namespace {
@@ -19,20 +20,15 @@ class ContainerDevicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RUNVM_REQUIRE_ROOT("mknod");
-    char tmpl[] = "/tmp/runvm-devices-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     fs::create_directories(root_ + "/dev");
-  }
-  void TearDown() override {
-    if (!root_.empty()) fs::remove_all(root_);
   }
   struct stat lstat_of(const std::string& path) {
     struct stat st {};
     EXPECT_EQ(::lstat((root_ + path).c_str(), &st), 0) << path;
     return st;
   }
-  std::string root_;
+  testing::TempDir tmp_{"runvm-devices-test"};
+  const std::string root_ = tmp_.path();
   // A /dev/shm mount in the config keeps populate_dev from mounting one here.
   const std::vector<proto::Mount> shm_ = {{"/dev/shm", "tmpfs", "shm", "", {}}};
 };

@@ -6,24 +6,23 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::agent {
 namespace {
 
 class SysctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/runvm-sysctl-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     std::filesystem::create_directories(dir_ + "/net/ipv4");
     std::ofstream(dir_ + "/net/ipv4/ip_forward") << "0\n";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string read(const std::string& rel) {
     std::ifstream in(dir_ + "/" + rel);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
-  std::string dir_;
+  testing::TempDir tmp_{"runvm-sysctl"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(SysctlTest, DotsAndSlashesNameFilesUnderProcSys) {

@@ -7,27 +7,26 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::agent {
 namespace {
 
 class LookPath : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/runvm-lookpath-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     make("bin/tool", 0755);
     make("bin/data", 0644);
     make("other/tool", 0755);
     std::filesystem::create_directories(dir_ + "/bin/subdir");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void make(const std::string& rel, mode_t mode) {
     std::filesystem::create_directories(std::filesystem::path(dir_ + "/" + rel).parent_path());
     std::ofstream(dir_ + "/" + rel) << "#!/bin/sh\n";
     chmod((dir_ + "/" + rel).c_str(), mode);
   }
-  std::string dir_;
+  testing::TempDir tmp_{"runvm-lookpath"};
+  const std::string dir_ = tmp_.path();
 };
 
 std::string message(const Result<std::string>& r) { return r.ok() ? *r : r.error().message; }

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm::initramfs {
 namespace {
 
@@ -19,14 +21,10 @@ namespace fs = std::filesystem;
 class InitramfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/runvm-initramfs-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     agent_ = dir_ / "agent";
     for (int i = 0; i < 70000; ++i) agent_data_.push_back(static_cast<char>(i * 7 + i / 251));
     std::ofstream(agent_, std::ios::binary) << agent_data_;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -35,7 +33,9 @@ class InitramfsTest : public ::testing::Test {
     return ss.str();
   }
 
-  fs::path dir_, agent_;
+  runvm::testing::TempDir tmp_{"runvm-initramfs-test"};
+  const fs::path dir_ = tmp_.path();
+  fs::path agent_;
   std::string agent_data_;
 };
 

@@ -10,15 +10,16 @@
 
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
 // send_fd/receive_fd are tested with the base (spec/base/unix_socket_test.cc).
 
 TEST(Console, MasterGoesToTheSocketAndItsSizeChangesAreSeen) {
-  char dir[] = "/tmp/runvm-console-test-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/sock";
+  testing::TempDir dir("runvm-console-test");
+  const std::string path = dir / "sock";
   UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -27,8 +28,6 @@ TEST(Console, MasterGoesToTheSocketAndItsSizeChangesAreSeen) {
   ASSERT_EQ(listen(listener.get(), 1), 0);
 
   auto console = Console::open_and_send(path, winsize{30, 90, 0, 0});
-  unlink(path.c_str());
-  rmdir(dir);
   ASSERT_TRUE(console.ok()) << console.error().message;
   UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(conn.valid());

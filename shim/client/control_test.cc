@@ -9,6 +9,7 @@
 
 #include "guest/protocol/frame.h"
 #include "spec/base/unix_socket.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::control {
 namespace {
@@ -118,12 +119,7 @@ TEST(Control, ExecExit) {
 // The client against a scripted shim: one request, one frame back.
 class ControlClient : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_NE(mkdtemp(dir_), nullptr); }
-  void TearDown() override {
-    unlink(path().c_str());
-    rmdir(dir_);
-  }
-  std::string path() const { return std::string(dir_) + "/shim.sock"; }
+  std::string path() const { return dir_ / "shim.sock"; }
   // Serves one connection: checks the request and answers `reply`.
   std::thread serve_once(UniqueFd& listener, std::string reply, std::string* got) {
     return std::thread([&listener, reply, got] {
@@ -133,7 +129,7 @@ class ControlClient : public ::testing::Test {
       if (!reply.empty()) (void)proto::write_frame(conn.get(), reply);
     });
   }
-  char dir_[32] = "/tmp/runvm-control-test-XXXXXX";
+  testing::TempDir dir_{"runvm-control-test"};
 };
 
 TEST_F(ControlClient, CallSendsAndReturnsTheVerdict) {

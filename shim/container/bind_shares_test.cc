@@ -6,13 +6,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
 TEST(PlanMounts, BindSourcesAreSharedThroughTheirParentByName) {
-  char tmpl[] = "/tmp/runvm-binds-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl, name = std::filesystem::path(dir).filename();
+  testing::TempDir tmp("runvm-binds");  // directly under /tmp: its parent is shared below
+  const std::string& dir = tmp.path();
+  const std::string name = std::filesystem::path(dir).filename();
   std::ofstream(dir + "/file.conf") << "x";
   std::ofstream(dir + "/other.conf") << "y";
   std::filesystem::create_symlink("file.conf", dir + "/link");
@@ -26,7 +28,6 @@ TEST(PlanMounts, BindSourcesAreSharedThroughTheirParentByName) {
       {"/host", "bind", "/", {"rbind", "ro"}},                     // no parent: itself
   };
   auto plan = plan_mounts(mounts);
-  std::filesystem::remove_all(dir);
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   ASSERT_EQ(plan->shares.size(), 4u);
   EXPECT_EQ(plan->shares[0].tag, "bind0");

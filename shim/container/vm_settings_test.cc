@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
@@ -46,15 +48,13 @@ TEST(VmSettings, NoAnnotationsChangeNothing) {
 }
 
 TEST(VmSettings, KvmThatIsNotThereFailsNamingTheAnnotation) {
-  char tmpl[] = "/tmp/runvm-vm-settings-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  fs::path root = tmpl;
+  testing::TempDir tmp("runvm-vm-settings");
+  const fs::path root = tmp.path();
   fs::create_directories(root / "proc");
   fs::create_directories(root / "dev");
   std::ofstream(root / "proc/cpuinfo") << "processor\t: 0\nflags\t\t: fpu sse\n\n";
   MachineConfig vm;
   auto s = apply_vm_settings(with({{"runvm.io/accel", "kvm"}}), vm, nullptr, root.string());
-  fs::remove_all(root);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message.rfind("annotations[\"runvm.io/accel\"]: ", 0), 0u)
       << s.error().message;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
@@ -14,13 +16,10 @@ namespace fs = std::filesystem;
 class FakeRoot {
  public:
   FakeRoot() {
-    char tmpl[] = "/tmp/runvm-accel-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     fs::create_directories(dir_ / "proc");
     fs::create_directories(dir_ / "dev");
     fs::create_directories(dir_ / "sys/module");
   }
-  ~FakeRoot() { fs::remove_all(dir_); }
   std::string path() const { return dir_.string(); }
 
   void cpu_flags(const std::string& flags) {
@@ -33,7 +32,8 @@ class FakeRoot {
   void kvm_pvm() { fs::create_directories(dir_ / "sys/module/kvm_pvm/parameters"); }
 
  private:
-  fs::path dir_;
+  testing::TempDir tmp_{"runvm-accel"};
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST(ParseAccel, AcceptsTheThreeModes) {

@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "tests/support/require.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
@@ -63,11 +63,6 @@ class QemuEngineTest : public ::testing::Test {
     RUNVM_REQUIRE(!kernel_.empty(),
                   "guest kernel (-DRUNVM_KERNEL, $RUNVM_KERNEL or "
                   "$RUNVM_CACHE/kernel/*/vmlinux)");
-    char tmpl[] = "/tmp/runvm-engine-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   VmConfig config() const {
@@ -77,12 +72,14 @@ class QemuEngineTest : public ::testing::Test {
     c.console_log = dir_ + "/console.log";
     c.qmp_socket = dir_ + "/qmp.sock";
     c.engine_log = dir_ + "/qemu.log";
-    c.machine.cmdline_extra =
-        "panic=0";  // without a root fs the guest panics: hang instead of exiting
+    // Without a root fs the guest panics: hang instead of exiting.
+    c.machine.cmdline_extra = "panic=0";
     return c;
   }
 
-  std::string kernel_, dir_;
+  std::string kernel_;
+  testing::TempDir tmp_{"runvm-engine"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(QemuEngineTest, LifecyclePausedStartResumePauseQuit) {

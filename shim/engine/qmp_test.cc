@@ -6,16 +6,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "spec/base/json.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::TempDir;
 
 constexpr const char* kGreeting =
     R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": ["oob"]}})";
@@ -350,19 +351,6 @@ TEST(QmpClient, AbortFdEndsTheWait) {
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.error().code, ECHILD);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/runvm-qmp-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 UniqueFd listen_unix(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));

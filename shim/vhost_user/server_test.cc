@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shim/vhost_user/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::vhost_user {
 namespace {
@@ -101,10 +102,6 @@ class Client {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vhost-user-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/dev.sock";
     loop_ = std::move(EventLoop::create().value());
     auto s = VhostUserServer::listen(*loop_, path_, dev_);
     ASSERT_TRUE(s.ok()) << s.error().message;
@@ -116,7 +113,6 @@ class ServerTest : public ::testing::Test {
   void TearDown() override {
     stop_loop();
     server_.reset();
-    rmdir(dir_.c_str());
   }
   void stop_loop() {
     if (!thread_.joinable()) return;
@@ -135,7 +131,8 @@ class ServerTest : public ::testing::Test {
 
   FakeDevice dev_;
   GuestRam ram_;
-  std::string dir_, path_;
+  runvm::testing::TempDir dir_{"vhost-user-test"};
+  const std::string path_ = dir_ / "dev.sock";
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<VhostUserServer> server_;
   std::thread thread_;

@@ -11,6 +11,7 @@
 
 #include "shim/vsock/fake_vring_test_util.h"
 #include "shim/vsock/unix_socket.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
@@ -57,16 +58,10 @@ bool drain(int fd, std::string& out, size_t max = SIZE_MAX) {
 
 class VsockDeviceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    loop_ = EventLoop::create().value();
-    char tmpl[] = "/tmp/vsock-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    uds_ = dir_ + "/v.sock";
-  }
+  void SetUp() override { loop_ = EventLoop::create().value(); }
   void TearDown() override {
     guest_.reset();
     dev_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void make_device(uint32_t guest_buf_alloc = 256 * 1024, size_t rx_bufs = 32,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -135,7 +130,8 @@ class VsockDeviceTest : public ::testing::Test {
   uint32_t device_credit(uint32_t sent) const { return dev_buf_alloc_ - (sent - dev_fwd_cnt_); }
 
   std::unique_ptr<EventLoop> loop_;
-  std::string dir_, uds_;
+  testing::TempDir dir_{"vsock-test"};
+  const std::string uds_ = dir_ / "v.sock";
   std::unique_ptr<VsockDevice> dev_;
   std::unique_ptr<FakeVsockGuest> guest_;
   std::vector<VsockPacket> rx_;

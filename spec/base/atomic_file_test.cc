@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
@@ -14,19 +16,14 @@ namespace fs = std::filesystem;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runvm-atomic-file-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string read(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
   }
-  std::string dir_;
+  testing::TempDir tmp_{"runvm-atomic-file-test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(AtomicFileTest, ReplacesTheContentAndLeavesNoTemporary) {

@@ -8,18 +8,15 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace runvm {
 namespace {
 
 class UnixSocketTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runvm-unix-socket-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir tmp_{"runvm-unix-socket-test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST(UnixAddress, PathLengthIsChecked) {

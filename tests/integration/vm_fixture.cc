@@ -23,27 +23,9 @@ VmAssets vm_assets() {
   return a;
 }
 
-TempDir::TempDir() {
-  std::string templ = "/tmp/runvm-test-XXXXXX";
-  if (mkdtemp(templ.data())) path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) fs::remove_all(path_, ec);
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> TempDir::entries() const {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(path_, ec)) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 MicroVmConfig vm_config(const std::string& state_dir) {

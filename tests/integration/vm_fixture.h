@@ -9,6 +9,7 @@
 
 #include "shim/vm/micro_vm.h"
 #include "tests/support/require.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::testing {
 
@@ -19,18 +20,6 @@ struct VmAssets {
 
 // The build tree's kernel and initramfs; empty kernel when not built.
 VmAssets vm_assets();
-
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::vector<std::string> entries() const;  // names, sorted
-
- private:
-  std::string path_;
-};
 
 // The whole file ("" if it cannot be read): for expectations and messages.
 std::string read_file(const std::string& path);
