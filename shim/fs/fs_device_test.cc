@@ -7,13 +7,14 @@
 
 #include "shim/fs/fuse_test_client.h"
 #include "shim/virtio/fake_ring_test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
 
 using testing::FakeDriverRing;
 using testing::FakeGuest;
-using testing::ScratchDir;
+using testing::TempDir;
 
 class FsDeviceTest : public ::testing::Test {
  protected:
@@ -69,7 +70,7 @@ class FsDeviceTest : public ::testing::Test {
     return v;
   }
 
-  ScratchDir dir;
+  TempDir dir;
   std::unique_ptr<EventLoop> loop;
   FakeGuest guest{4 << 20};
   FakeDriverRing rings[2] = {FakeDriverRing(guest, 256), FakeDriverRing(guest, 256)};

@@ -16,13 +16,14 @@
 #include "shim/fs/fuse_test_client.h"
 #include "shim/fs/passthrough_fs.h"
 #include "tests/support/require.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
 
 using testing::Args;
 using testing::FuseTestClient;
-using testing::ScratchDir;
+using testing::TempDir;
 
 constexpr uint64_t kRoot = FUSE_ROOT_ID;
 
@@ -52,7 +53,7 @@ class FsSecurityTest : public ::testing::Test {
     return v;
   }
 
-  ScratchDir dir, outside_dir;
+  TempDir dir, outside_dir;
   std::string outside;
   std::unique_ptr<PassthroughFs> fs;
   std::unique_ptr<FuseTestClient> client;

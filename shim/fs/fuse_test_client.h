@@ -5,10 +5,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fuse.h>
-#include <stdlib.h>
 
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -179,24 +177,6 @@ class FuseTestClient {
   }
   FuseServer& fs_;
   uint64_t unique_ = 0;
-};
-
-// A fresh directory under /tmp, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string t = "/tmp/runvm-fs-XXXXXX";
-    if (::mkdtemp(t.data())) path_ = t;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view rel) const { return path_ + "/" + std::string(rel); }
-
- private:
-  std::string path_;
 };
 
 }  // namespace runvm::testing

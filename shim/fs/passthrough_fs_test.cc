@@ -12,13 +12,14 @@
 #include <set>
 
 #include "shim/fs/fuse_test_client.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm {
 namespace {
 
 using testing::Args;
 using testing::FuseTestClient;
-using testing::ScratchDir;
+using testing::TempDir;
 
 constexpr uint64_t kRoot = FUSE_ROOT_ID;
 
@@ -38,7 +39,7 @@ class PassthroughFsTest : public ::testing::Test {
   }
   FuseTestClient& c() { return *client; }
 
-  ScratchDir dir;
+  TempDir dir;
   std::unique_ptr<PassthroughFs> fs;
   std::unique_ptr<FuseTestClient> client;
 };
