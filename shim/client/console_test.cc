@@ -5,11 +5,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <string>
 
+#include "spec/base/unix_socket.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm {
@@ -20,16 +20,12 @@ namespace {
 TEST(Console, MasterGoesToTheSocketAndItsSizeChangesAreSeen) {
   testing::TempDir dir("runvm-console-test");
   const std::string path = dir / "sock";
-  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(listener.get(), 1), 0);
+  auto listener = listen_unix(path, {.backlog = 1});
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
 
   auto console = Console::open_and_send(path, winsize{30, 90, 0, 0});
   ASSERT_TRUE(console.ok()) << console.error().message;
-  UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd conn(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(conn.valid());
   auto master = receive_fd(conn.get());
   ASSERT_TRUE(master.ok()) << master.error().message;

@@ -6,14 +6,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "spec/base/unix_socket.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_dir.h"
 
@@ -138,22 +137,13 @@ TEST_F(QemuEngineTest, BadOptionFailsWithQemusOwnMessage) {
   EXPECT_TRUE(pid_gone(e.pid()) || e.pid() <= 0);
 }
 
-UniqueFd listen_unix(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, path.size());
-  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(::listen(fd.get(), 1), 0);
-  return fd;
-}
-
 TEST_F(QemuEngineTest, SilentVhostUserBackendTimesOutAndKillsQemu) {
   VmConfig c = config();
   c.start_timeout = 1s;
   // Accepts (in the backlog) but never speaks vhost-user: QEMU blocks in
   // device setup and never answers QMP.
-  UniqueFd backend = listen_unix(dir_ + "/silent.sock");
+  auto backend = listen_unix(dir_ + "/silent.sock");
+  ASSERT_TRUE(backend.ok()) << backend.error().message;
   c.devices.push_back({VhostUserDevice::kVsock, dir_ + "/silent.sock", 3, ""});
   QemuEngine e;
   auto st = e.start(c);

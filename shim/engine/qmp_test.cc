@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <functional>
 #include <thread>
 
 #include "spec/base/json.h"
+#include "spec/base/unix_socket.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm {
@@ -352,23 +352,15 @@ TEST(QmpClient, AbortFdEndsTheWait) {
   EXPECT_EQ(client.error().code, ECHILD);
 }
 
-UniqueFd listen_unix(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, path.size());
-  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(::listen(fd.get(), 1), 0);
-  return fd;
-}
-
 TEST(QmpClient, ConnectRetriesUntilTheSocketAppears) {
   TempDir dir;
   const std::string path = dir / "qmp.sock";
   UniqueFd listener;
   std::thread late([&] {
     std::this_thread::sleep_for(100ms);
-    listener = listen_unix(path);
+    auto l = listen_unix(path);
+    ASSERT_TRUE(l.ok()) << l.error().message;
+    listener = std::move(*l);
   });
   auto fd = QmpClient::connect_unix(path, 10s);
   late.join();

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "shim/vhost_user/test_support.h"
+#include "spec/base/unix_socket.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm::vhost_user {
@@ -23,11 +23,9 @@ using testing::GuestRam;
 class Client {
  public:
   explicit Client(const std::string& path) {
-    fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    path.copy(a.sun_path, path.size());
-    connected_ = connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    auto fd = connect_unix(path);
+    connected_ = fd.ok();
+    if (connected_) fd_ = std::move(*fd);
   }
   bool connected() const { return connected_; }
   int fd() const { return fd_.get(); }

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "shim/vsock/fake_vring_test_util.h"
 #include "shim/vsock/unix_socket.h"
+#include "spec/base/unix_socket.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm {
@@ -29,12 +29,9 @@ std::string pattern(size_t n, uint32_t seed) {
 }
 
 UniqueFd connect_client(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return {};
-  return fd;
+  auto fd = connect_unix(path);
+  EXPECT_TRUE(fd.ok()) << fd.error().message;
+  return fd.ok() ? std::move(*fd) : UniqueFd();
 }
 
 UniqueFd accept_now(int lfd) {

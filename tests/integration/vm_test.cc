@@ -2,7 +2,6 @@
 // over our vhost-user vsock backend.
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <thread>
@@ -11,6 +10,7 @@
 #include "guest/test_agent/transfer_client.h"
 #include "guest/test_agent/transfer_stream.h"
 #include "spec/base/state_layout.h"
+#include "spec/base/unix_socket.h"
 #include "tests/integration/vm_fixture.h"
 
 namespace runvm {
@@ -45,15 +45,12 @@ struct StreamSink {
   bool matched = true;
 
   StreamSink(const std::string& path, uint64_t seed) {
-    listener.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-        listen(listener.get(), 1) < 0) {
-      ADD_FAILURE() << "bind " << path << ": " << strerror(errno);
+    auto l = listen_unix(path, {.backlog = 1});
+    if (!l.ok()) {
+      ADD_FAILURE() << l.error().message;
       return;
     }
+    listener = std::move(*l);
     thread = std::thread([this, seed] {
       UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!conn) return;
