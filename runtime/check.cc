@@ -14,6 +14,7 @@
 #include "runtime/shim_launcher.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
+#include "spec/base/temp_dir.h"
 
 namespace runvm::cli {
 
@@ -32,15 +33,6 @@ void check_usage(FILE* out) {
           "  --memory MIB          guest memory (default 256)\n"
           "  --pings N             agent round-trips to time (default 100)\n");
 }
-
-// Removes the throwaway state directory however check ends.
-struct TempDir {
-  std::string path;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -90,22 +82,20 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(g.root, ec);
   if (ec) return make_error("--root " + g.root + ": " + ec.message(), ec.value());
-  TempDir dir;
-  std::string templ = g.root + "/.check-XXXXXX";
-  if (!mkdtemp(templ.data())) return errno_error("create state dir in " + g.root);
-  dir.path = templ;
+  // The throwaway state directory, removed however check ends.
+  auto dir = RUNVM_TRY(TempDir::create(g.root, ".check").context("create state dir"));
 
-  std::vector<std::string> argv = {shim_bin,      "--check",
-                                   "--state-dir", dir.path,
-                                   "--kernel",    assets.kernel,
-                                   "--initrd",    assets.initrd,
-                                   "--qemu",      assets.qemu,
-                                   "--accel",     accel_text,
-                                   "--memory",    std::to_string(memory),
-                                   "--pings",     std::to_string(pings)};
-  if (log::debug_enabled()) argv.push_back("--debug");
+  std::vector<std::string> shim_argv = {shim_bin,      "--check",
+                                        "--state-dir", dir.path(),
+                                        "--kernel",    assets.kernel,
+                                        "--initrd",    assets.initrd,
+                                        "--qemu",      assets.qemu,
+                                        "--accel",     accel_text,
+                                        "--memory",    std::to_string(memory),
+                                        "--pings",     std::to_string(pings)};
+  if (log::debug_enabled()) shim_argv.push_back("--debug");
   fflush(stdout);
-  RUNVM_CHECK(run_shim_check(std::move(argv)));
+  RUNVM_CHECK(run_shim_check(std::move(shim_argv)));
   return 0;
 }
 

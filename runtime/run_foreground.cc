@@ -61,24 +61,10 @@ std::string temp_root() {
 }  // namespace
 
 Result<ConsoleReceiver> ConsoleReceiver::listen() {
-  ConsoleReceiver r;
-  std::string tmpl = temp_root() + "/runvm-console-XXXXXX";
-  if (!mkdtemp(tmpl.data())) return errno_error("mkdtemp " + tmpl);
-  r.dir_ = tmpl;
-  r.path_ = tmpl + "/console.sock";
-  r.listener_ = RUNVM_TRY(listen_unix(r.path_, {.backlog = 1}));
-  return r;
-}
-
-ConsoleReceiver::ConsoleReceiver(ConsoleReceiver&& o) noexcept
-    : dir_(std::move(o.dir_)), path_(std::move(o.path_)), listener_(std::move(o.listener_)) {
-  o.dir_.clear();
-  o.path_.clear();
-}
-
-ConsoleReceiver::~ConsoleReceiver() {
-  if (!path_.empty()) unlink(path_.c_str());
-  if (!dir_.empty()) rmdir(dir_.c_str());
+  auto dir = RUNVM_TRY(TempDir::create(temp_root(), "runvm-console"));
+  std::string path = dir / "console.sock";
+  auto listener = RUNVM_TRY(listen_unix(path, {.backlog = 1}));
+  return ConsoleReceiver(std::move(dir), std::move(path), std::move(listener));
 }
 
 Result<UniqueFd> ConsoleReceiver::take_master() {

@@ -7,9 +7,11 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 
 #include "runtime/terminal.h"
 #include "spec/base/result.h"
+#include "spec/base/temp_dir.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm::cli {
@@ -18,17 +20,16 @@ namespace runvm::cli {
 class ConsoleReceiver {
  public:
   static Result<ConsoleReceiver> listen();
-  ConsoleReceiver(ConsoleReceiver&& o) noexcept;
-  ConsoleReceiver& operator=(ConsoleReceiver&&) = delete;
-  ~ConsoleReceiver();
 
   const std::string& path() const { return path_; }
   // The master; the shim sent it before it reported the container created.
   Result<UniqueFd> take_master();
 
  private:
-  ConsoleReceiver() = default;
-  std::string dir_, path_;
+  ConsoleReceiver(TempDir dir, std::string path, UniqueFd listener)
+      : dir_(std::move(dir)), path_(std::move(path)), listener_(std::move(listener)) {}
+  TempDir dir_;  // declared first: removed last, with the socket in it
+  std::string path_;
   UniqueFd listener_;
 };
 

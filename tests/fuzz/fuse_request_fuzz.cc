@@ -22,6 +22,7 @@
 
 #include "shim/fs/passthrough_fs.h"
 #include "shim/fs/stdio_fs.h"
+#include "tests/support/temp_dir.h"
 
 using namespace runvm;
 namespace stdfs = std::filesystem;
@@ -29,7 +30,9 @@ namespace stdfs = std::filesystem;
 namespace {
 
 struct World {
-  std::string base, share, outside;
+  // First: removed last, after the file systems over it are gone.
+  runvm::testing::TempDir dir{"runvm-fuse-fuzz"};
+  std::string base = dir.path(), share = base + "/share", outside = base + "/outside";
   std::unique_ptr<PassthroughFs> fs;
   UniqueFd stdio_in, stdio_out;
   std::unique_ptr<StdioFs> stdio;
@@ -37,11 +40,6 @@ struct World {
   unsigned runs = 0;
 
   World() {
-    std::string t = "/tmp/runvm-fuse-fuzz-XXXXXX";
-    if (!::mkdtemp(t.data())) std::abort();
-    base = t;
-    share = base + "/share";
-    outside = base + "/outside";
     stdfs::create_directories(outside);
     std::ofstream(outside + "/secret") << "secret";
     // Bounded files: FALLOCATE/WRITE from the fuzzer must not fill the disk.
@@ -51,11 +49,6 @@ struct World {
     ::lstat(outside.c_str(), &outside_st);
     reset();
   }
-  ~World() {
-    std::error_code ec;
-    stdfs::remove_all(base, ec);
-  }
-
   void reset() {
     fs.reset();
     std::error_code ec;
