@@ -8,9 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm {
@@ -19,12 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::TempDir;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
 
 bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
@@ -36,7 +29,7 @@ TEST(ChildProcess, OutputGoesToLogAndStatusIsReported) {
   ASSERT_TRUE(status.ok());
   ASSERT_TRUE(WIFEXITED(*status));
   EXPECT_EQ(WEXITSTATUS(*status), 3);
-  EXPECT_EQ(slurp(dir / "log"), "out\nerr\n");
+  EXPECT_EQ(read_file(dir / "log"), "out\nerr\n");
   EXPECT_EQ(*c->wait(), *status) << "status is cached";
   EXPECT_EQ(describe_wait_status(*status), "exited with status 3");
 }
@@ -46,7 +39,7 @@ TEST(ChildProcess, StdinIsDevNull) {
   auto c = ChildProcess::spawn({"sh", "-c", "cat; readlink /proc/self/fd/0"}, dir / "log");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*c->wait(), 0);
-  EXPECT_EQ(slurp(dir / "log"), "/dev/null\n");
+  EXPECT_EQ(read_file(dir / "log"), "/dev/null\n");
 }
 
 TEST(ChildProcess, InheritsNoOtherFds) {
@@ -73,7 +66,7 @@ TEST(ChildProcess, SignalMaskAndDispositionsAreReset) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*c->wait(), 0);
-  EXPECT_EQ(slurp(dir / "log"), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  EXPECT_EQ(read_file(dir / "log"), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST(ChildProcess, ExecFailureIsReported) {

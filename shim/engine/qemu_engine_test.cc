@@ -9,10 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "spec/base/unix_socket.h"
+#include "tests/support/read_file.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,12 +38,7 @@ std::string find_kernel() {
 
 bool qemu_present() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
 
 bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
@@ -85,7 +78,7 @@ TEST_F(QemuEngineTest, LifecyclePausedStartResumePauseQuit) {
   QemuEngine e;
   VmConfig c = config();
   c.start_paused = true;
-  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  ASSERT_TRUE(e.start(c).ok()) << read_file(c.engine_log);
   const pid_t pid = e.pid();
   EXPECT_GT(pid, 0);
   EXPECT_GE(e.pidfd(), 0);
@@ -112,15 +105,15 @@ TEST_F(QemuEngineTest, GuestExitIsSeenOnPidfdAndConsoleGoesToItsFile) {
   c.machine.cmdline_extra.clear();  // panic=-1 + -no-reboot: the guest's panic ends QEMU
   // Paused until QMP is up: otherwise a fast panic can beat the handshake.
   c.start_paused = true;
-  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  ASSERT_TRUE(e.start(c).ok()) << read_file(c.engine_log);
   ASSERT_TRUE(e.resume().ok());
   pollfd p{e.pidfd(), POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 120000), 1) << "guest did not exit";
   auto status = e.wait();
   ASSERT_TRUE(status.ok());
   EXPECT_TRUE(WIFEXITED(*status)) << describe_wait_status(*status);
-  EXPECT_NE(slurp(c.console_log).find("Kernel panic"), std::string::npos);
-  EXPECT_EQ(slurp(c.engine_log).find("Kernel panic"), std::string::npos)
+  EXPECT_NE(read_file(c.console_log).find("Kernel panic"), std::string::npos);
+  EXPECT_EQ(read_file(c.engine_log).find("Kernel panic"), std::string::npos)
       << "serial leaked to QEMU's stdout";
 }
 
@@ -167,7 +160,7 @@ TEST_F(QemuEngineTest, DestroyingTheEngineKillsQemu) {
     ASSERT_TRUE(e.ok());
     VmConfig c = config();
     c.start_paused = true;
-    ASSERT_TRUE((*e)->start(c).ok()) << slurp(c.engine_log);
+    ASSERT_TRUE((*e)->start(c).ok()) << read_file(c.engine_log);
     pid = (*e)->pid();
     watch.reset(::fcntl((*e)->pidfd(), F_DUPFD_CLOEXEC, 0));
   }
@@ -180,7 +173,7 @@ TEST_F(QemuEngineTest, StopEscalatesToSigkillWhenQmpIsUnresponsive) {
   QemuEngine e;
   VmConfig c = config();
   c.start_paused = true;
-  ASSERT_TRUE(e.start(c).ok()) << slurp(c.engine_log);
+  ASSERT_TRUE(e.start(c).ok()) << read_file(c.engine_log);
   ASSERT_EQ(::kill(e.pid(), SIGSTOP), 0);  // QEMU can no longer answer "quit"
   ASSERT_TRUE(e.stop().ok());
   auto status = e.wait();

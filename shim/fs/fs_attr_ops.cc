@@ -24,18 +24,22 @@ std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
 
+uint32_t PassthroughFs::reply_attr(const Inode& inode, Reply& rw) {
+  auto st = stat_inode(inode);
+  if (!st.ok()) return rw.error(st.error().code);
+  fuse_attr_out out{};
+  out.attr_valid = entry_timeout();
+  out.attr = fuse::attr_from_stat(*st);
+  return rw.ok_struct(out);
+}
+
 uint32_t PassthroughFs::op_getattr(const Request& req, Reply& rw) {
   Inode* inode = node(req);
   if (!inode) return rw.error(EBADF);
   ArgReader a(req.args);
   fuse_getattr_in in{};
   (void)a.read(in);  // optional: older kernels sent none
-  auto st = stat_inode(*inode);
-  if (!st.ok()) return rw.error(st.error().code);
-  fuse_attr_out out{};
-  out.attr_valid = entry_timeout();
-  out.attr = fuse::attr_from_stat(*st);
-  return rw.ok_struct(out);
+  return reply_attr(*inode, rw);
 }
 
 uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
@@ -88,12 +92,7 @@ uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
                                    : ::utimensat(proc_fd_.get(), name.c_str(), ts, 0);
     if (r != 0) return rw.error(errno);
   }
-  auto st = stat_inode(*inode);
-  if (!st.ok()) return rw.error(st.error().code);
-  fuse_attr_out out{};
-  out.attr_valid = entry_timeout();
-  out.attr = fuse::attr_from_stat(*st);
-  return rw.ok_struct(out);
+  return reply_attr(*inode, rw);
 }
 
 uint32_t PassthroughFs::op_readlink(const Request& req, Reply& rw) {

@@ -121,6 +121,8 @@ class PassthroughFs : public FuseServer {
   uint32_t op_setxattr(const Request& req, Reply& rw);
   uint32_t op_getxattr(const Request& req, Reply& rw, bool list);
   uint32_t op_removexattr(const Request& req, Reply& rw);
+  // The common tail of getattr and setattr: the inode's attributes now.
+  uint32_t reply_attr(const Inode& inode, Reply& rw);
 
   // Open files (fs_file_ops.cc).
   uint32_t op_open(const Request& req, Reply& rw);

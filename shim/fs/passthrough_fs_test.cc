@@ -12,6 +12,7 @@
 #include <set>
 
 #include "shim/fs/fuse_test_client.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm {
@@ -23,10 +24,7 @@ using testing::TempDir;
 
 constexpr uint64_t kRoot = FUSE_ROOT_ID;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::read_file;
 
 class PassthroughFsTest : public ::testing::Test {
  protected:
@@ -94,7 +92,7 @@ TEST_F(PassthroughFsTest, CreateWriteReadAcrossManyDescriptors) {
   uint32_t written = 0;
   ASSERT_EQ(c().write(fh, 1000, data, &written), 0);
   EXPECT_EQ(written, data.size());
-  std::string host = slurp(dir / "big");
+  std::string host = read_file(dir / "big");
   ASSERT_EQ(host.size(), 1000 + data.size());
   EXPECT_EQ(std::memcmp(host.data() + 1000, data.data(), data.size()), 0);
 
@@ -161,14 +159,14 @@ TEST_F(PassthroughFsTest, Rename2Flags) {
   };
   EXPECT_EQ(rename2("a", "b", RENAME_NOREPLACE), EEXIST);
   EXPECT_EQ(rename2("a", "b", RENAME_EXCHANGE), 0);
-  EXPECT_EQ(slurp(dir / "a"), "b");
-  EXPECT_EQ(slurp(dir / "b"), "a");
+  EXPECT_EQ(read_file(dir / "a"), "b");
+  EXPECT_EQ(read_file(dir / "b"), "a");
   EXPECT_EQ(rename2("a", "c", 0x80), EINVAL);
   EXPECT_EQ(rename2("a", "c", RENAME_NOREPLACE), 0);
-  EXPECT_EQ(slurp(dir / "c"), "b");
+  EXPECT_EQ(read_file(dir / "c"), "b");
   fuse_rename_in v1{kRoot};
   EXPECT_EQ(c().call(FUSE_RENAME, kRoot, Args().add(v1).str("c").str("b")).error, 0);
-  EXPECT_EQ(slurp(dir / "b"), "b");
+  EXPECT_EQ(read_file(dir / "b"), "b");
   EXPECT_EQ(::access((dir / "c").c_str(), F_OK), -1);
 }
 
@@ -378,7 +376,7 @@ TEST_F(PassthroughFsTest, StatfsAccessFsyncFallocateLseekCopyRange) {
   auto copied = c().call(FUSE_COPY_FILE_RANGE, f, Args().add(cr));
   ASSERT_EQ(copied.error, 0);
   EXPECT_EQ(copied.as<fuse_write_out>().size, 4u);
-  EXPECT_EQ(slurp(dir / "g"), std::string("\0\0data", 6));
+  EXPECT_EQ(read_file(dir / "g"), std::string("\0\0data", 6));
 }
 
 TEST_F(PassthroughFsTest, ReadonlyRefusesEveryMutation) {
@@ -404,7 +402,7 @@ TEST_F(PassthroughFsTest, ReadonlyRefusesEveryMutation) {
   ASSERT_NE(fh, 0u);
   EXPECT_EQ(c().write(fh, 0, {'x'}), EROFS);
   EXPECT_EQ(c().read(fh, 0, 100).str(), "hello");
-  EXPECT_EQ(slurp(dir / "f"), "hello");
+  EXPECT_EQ(read_file(dir / "f"), "hello");
 }
 
 // A read-only container root: the agent makes its mountpoints first, then

@@ -70,10 +70,7 @@ struct EntryFree {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::read_file;
 
 // A newc cpio with busybox as /bin/busybox and the script as /init.
 void write_initramfs(const std::string& path) {
@@ -99,7 +96,7 @@ void write_initramfs(const std::string& path) {
   add("etc/passwd", AE_IFREG, 0644, "root:x:0:0::/:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n");
   add("etc/group", AE_IFREG, 0644, "root:x:0:\nuser:x:1000:\n");
   add("dev/console", AE_IFCHR, 0600, "", makedev(5, 1));
-  add("bin/busybox", AE_IFREG, 0755, slurp("/bin/busybox"));
+  add("bin/busybox", AE_IFREG, 0755, read_file("/bin/busybox"));
   add("init", AE_IFREG, 0755, kInit);
   ASSERT_EQ(archive_write_close(a.get()), ARCHIVE_OK);
 }
@@ -146,17 +143,17 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   auto engine = make_qemu_engine();
   ASSERT_TRUE(engine.ok());
   auto started = (*engine)->start(vm);
-  ASSERT_TRUE(started.ok()) << started.error().message << "\n" << slurp(vm.engine_log);
+  ASSERT_TRUE(started.ok()) << started.error().message << "\n" << read_file(vm.engine_log);
 
   // The guest reboots (and so QEMU exits) at the end of its script.
   pollfd p{(*engine)->pidfd(), POLLIN, 0};
   if (poll(&p, 1, 180000) <= 0) {
-    ADD_FAILURE() << "guest did not finish; console:\n" << slurp(vm.console_log);
+    ADD_FAILURE() << "guest did not finish; console:\n" << read_file(vm.console_log);
     (void)(*engine)->stop();
   }
   auto status = (*engine)->wait();
   ASSERT_TRUE(status.ok());
-  const std::string console = slurp(vm.console_log);
+  const std::string console = read_file(vm.console_log);
   ASSERT_NE(console.find("FS-TEST-DONE"), std::string::npos) << console;
   EXPECT_EQ(console.find("FS-MOUNT-FAILED"), std::string::npos) << console;
   EXPECT_NE(console.find("host says: hello from host"), std::string::npos) << console;
@@ -168,12 +165,12 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   const std::string& d = share.path();
   struct stat st;
   ASSERT_EQ(lstat((d + "/g.txt").c_str(), &st), 0);
-  EXPECT_EQ(slurp(d + "/g.txt"), "guest data\n");
+  EXPECT_EQ(read_file(d + "/g.txt"), "guest data\n");
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(st.st_uid, 0u);
 
   ASSERT_EQ(lstat((d + "/dir/moved.txt").c_str(), &st), 0);
-  EXPECT_EQ(slurp(d + "/dir/moved.txt"), "nested\n");
+  EXPECT_EQ(read_file(d + "/dir/moved.txt"), "nested\n");
   EXPECT_EQ(st.st_uid, 1234u);
   EXPECT_EQ(st.st_gid, 5678u);
   EXPECT_NE(lstat((d + "/dir/n.txt").c_str(), &st), 0);
@@ -198,8 +195,8 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
 
   std::ostringstream seq;
   for (int i = 1; i <= kSeqCount; ++i) seq << i << '\n';
-  EXPECT_EQ(slurp(d + "/seq.txt"), seq.str());
-  EXPECT_EQ(slurp(d + "/hostfile"), "hello from host");
+  EXPECT_EQ(read_file(d + "/seq.txt"), seq.str());
+  EXPECT_EQ(read_file(d + "/hostfile"), "hello from host");
 }
 
 }  // namespace

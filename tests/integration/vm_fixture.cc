@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 
 namespace runvm::testing {
@@ -21,11 +20,6 @@ VmAssets vm_assets() {
   a.initrd = a.build_dir + "/guest/initramfs.cpio";
   a.test_initrd = a.build_dir + "/guest/initramfs-test.cpio";
   return a;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 MicroVmConfig vm_config(const std::string& state_dir) {
@@ -53,8 +47,7 @@ std::vector<pid_t> qemu_processes_mentioning(const std::string& needle) {
   for (auto& e : fs::directory_iterator("/proc", ec)) {
     std::string name = e.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline = read_file(e.path() / "cmdline");
     if (cmdline.find("qemu-system") != std::string::npos &&
         cmdline.find(needle) != std::string::npos)
       out.push_back(std::stoi(name));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shim/vm/micro_vm.h"
+#include "tests/support/read_file.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_dir.h"
 
@@ -20,9 +21,6 @@ struct VmAssets {
 
 // The build tree's kernel and initramfs; empty kernel when not built.
 VmAssets vm_assets();
-
-// The whole file ("" if it cannot be read): for expectations and messages.
-std::string read_file(const std::string& path);
 
 MicroVmConfig vm_config(const std::string& state_dir);
 // The same with the test agent, which also answers the test extension of the
