@@ -37,8 +37,9 @@ Result<UniqueFd> ContainerRoot::clone_pts(const RootConfig& config) {
   return tree;
 }
 
-Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const proto::Rootfs& rootfs) {
-  ContainerRoot root(config.root_dir);
+Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::string& id,
+                                           const proto::Rootfs& rootfs) {
+  ContainerRoot root(config.root_dir + "/" + id);
   const std::string& dir = root.path_;
   // Read-only is applied by the container process after it created its
   // mountpoints and cwd (like runc), in its own namespace, where it also
