@@ -36,6 +36,10 @@ class ContainerCgroup {
   std::string path_;
 };
 
+// The container's cgroup directory name: runvm-<id>, unique per id (one VM
+// may hold several containers) and within NAME_MAX.
+std::string cgroup_name(const std::string& id);
+
 // In a child of the agent, before it leaves the agent's mount namespace:
 // moves the calling process into `dir` and unshares a cgroup namespace
 // rooted there. No-op when `dir` is empty.
