@@ -235,6 +235,12 @@ std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& 
   }
   if (containers_.size() >= kMaxContainers && !make_room())
     return error_reply(req.id, make_error("too many containers in this VM"));
+  // A failed create of this id awaiting its reaping must not remove the
+  // cgroup the new container is about to join.
+  for (auto& r : retiring_)
+    if (r->id() == req.container_id) r->release_cgroup();
+  // Relay progress needs no callback: every turn of the loop ends in
+  // send_pending, which looks at the relays of exited processes.
   auto created =
       Container::create(req, config_.root, config_.dial, *loop_, config_.setup_timeout, [] {});
   if (auto* refusal = std::get_if<Container::Refusal>(&created)) {

@@ -119,6 +119,8 @@ std::optional<StepResult> Container::take_step_result() {
     if (!result.ok()) {
       proc_.abandon();
       sync_.reset();
+      // At once: a new create of this id mounts at the same path.
+      root_.unmount();
       state_ = State::kFailed;
       return result;
     }

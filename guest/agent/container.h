@@ -80,6 +80,12 @@ class Container {
   Status signal_all(int sig);
   Status resize(uint16_t rows, uint16_t cols);
 
+  // A failed create (kFailed) waits for its process to be reaped before its
+  // cgroup goes; a new container of the same id takes the cgroup over.
+  void release_cgroup() {
+    if (cgroup_) cgroup_->release();
+  }
+
   // The agent reaped the main process.
   void on_reaped(int status);
   // The exit to report now, once: the process was reaped, the output it

@@ -30,6 +30,8 @@ class ContainerCgroup {
 
   // The directory in the agent's mount namespace; empty: none.
   const std::string& path() const { return path_; }
+  // Another owner took the directory over: it is no longer removed here.
+  void release() { path_.clear(); }
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}
