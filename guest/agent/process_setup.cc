@@ -115,8 +115,6 @@ Status SetupRun::send_start() {
 
 void SetupRun::feed(const InitReport& report) {
   switch (steps_.on_report(report)) {
-    case SetupSteps::Action::kWait:
-      return;
     case SetupSteps::Action::kSendStart: {
       Status st = before_start_ ? before_start_() : Status{};
       if (st.ok()) st = send_start();

@@ -37,7 +37,6 @@ class SetupSteps {
   // kReadyThenExec: an exec, both in one request ("start" in between).
   enum class Plan { kUntilReady, kUntilExec, kReadyThenExec };
   enum class Action {
-    kWait,       // nothing yet: wait for the next report (new deadline)
     kSendStart,  // ready: let it execve, then wait for the next report
     kDone,       // the step succeeded
     kFailed,     // the step failed: refusal() says why
@@ -62,7 +61,7 @@ class SetupSteps {
   Plan plan_;
   std::string what_;
   Phase phase_;
-  Action last_ = Action::kWait;
+  Action last_ = Action::kDone;  // read once finished
   std::optional<Refusal> refusal_;
 };
 
