@@ -1,7 +1,8 @@
 // Container tests without a VM: the real Agent runs in a forked child that
-// is PID 1 of fresh PID, mount and UTS namespaces, so its mounts, hostnames
-// and kill(-1) never reach the host, and everything dies with it. The test
-// plays the host through a real AgentClient; the agent's dials reach unix
+// is PID 1 of fresh PID, mount and UTS namespaces (with a procfs of its
+// own), so its mounts, hostnames and signals never reach the host, and
+// everything dies with it. The test plays the host through a real
+// AgentClient (or, raw, speaks frames itself); the agent's dials reach unix
 // sockets the test listens on (as the shim's vsock ports). The rootfs is a
 // temp directory with busybox, bound in place of the virtio-fs share.
 #pragma once
