@@ -53,6 +53,9 @@ Result<Agent::Outcome> Agent::serve() {
   while (!outcome_) {
     auto st = loop_->run_once(-1);
     if (!st.ok()) finish(std::move(st).error());
+    // Between events, never from a relay's or step's own callback: what
+    // it reports may destroy it.
+    if (!outcome_) send_pending();
     std::erase_if(draining_, [](const auto& r) { return r->finished(); });
   }
   loop_->remove(fd_);
@@ -82,9 +85,10 @@ void Agent::on_control_readable() {
     bool shutdown = false;
     if (!reply) {
       Handled h = handle(**frame);
-      reply = proto::to_json(h.reply);
+      if (h.reply) reply = proto::to_json(*h.reply);
       shutdown = h.shutdown;
     }
+    if (!reply) continue;  // a step began: its reply comes when it finishes
     if (auto st = proto::write_frame(fd_, *reply); !st.ok())
       return finish(std::move(st).error().wrap("sending reply"));
     if (shutdown) return finish(Outcome::kShutdown);
@@ -92,35 +96,84 @@ void Agent::on_control_readable() {
 }
 
 void Agent::reap_children() {
-  // We are init: orphans land here too. Only the main process is reported.
+  // We are init: orphans land here too, abandoned set-ups among them. Only
+  // main and exec'd processes are reported.
   for (;;) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
-    if (container_ && pid == container_->pid() && !container_->exited())
-      container_->on_reaped(status);
-    for (auto& [id, e] : execs_)
+    for (auto& [cid, slot] : containers_) {
+      Container& c = *slot.container;
+      if (pid == c.pid() && !c.exited()) c.on_reaped(status);
+      for (auto& [eid, e] : slot.execs)
+        if (pid == e.process->pid() && !e.process->exited()) e.process->on_reaped(status);
+    }
+    for (auto& e : detached_execs_)
       if (pid == e->pid() && !e->exited()) e->on_reaped(status);
+    std::erase_if(retiring_, [pid](const auto& c) { return c->pid() == pid; });
   }
-  send_pending_exit();
 }
 
-void Agent::send_pending_exit() {
-  for (auto it = execs_.begin(); it != execs_.end();) {
-    auto exit = it->second->take_exit();
-    if (!exit) {
+void Agent::send(const proto::AgentMessage& m, std::string_view what) {
+  if (outcome_) return;
+  if (auto st = proto::write_frame(fd_, proto::to_json(m)); !st.ok())
+    finish(std::move(st).error().wrap("sending " + std::string(what)));
+}
+
+namespace {
+
+proto::AgentMessage step_reply(uint64_t id, const StepResult& result) {
+  if (result.ok()) return proto::Ok{id};
+  proto::ErrorReply e = error_reply(id, result.refusal->error);
+  e.exit_code = result.refusal->exit_code;
+  return e;
+}
+
+}  // namespace
+
+void Agent::send_pending() {
+  for (auto cit = containers_.begin(); cit != containers_.end();) {
+    ContainerSlot& slot = cit->second;
+    Container& c = *slot.container;
+    if (auto result = c.take_step_result()) {
+      if (slot.reply_to) send(step_reply(*slot.reply_to, *result), "reply");
+      slot.reply_to.reset();
+      if (c.state() == Container::State::kFailed) {
+        // A failed create: the id is free; no exec can have begun in it.
+        if (!c.reaped()) retiring_.push_back(std::move(slot.container));
+        cit = containers_.erase(cit);
+        continue;
+      }
+    }
+    for (auto it = slot.execs.begin(); it != slot.execs.end();) {
+      ExecSlot& e = it->second;
+      if (auto result = e.process->take_step_result()) {
+        if (e.reply_to) send(step_reply(*e.reply_to, *result), "reply");
+        e.reply_to.reset();
+        if (!result->ok()) {
+          it = slot.execs.erase(it);  // abandoned: reaped as an orphan
+          continue;
+        }
+      }
+      if (auto exit = e.process->take_exit()) {
+        for (auto& r : e.process->release_relays()) draining_.push_back(std::move(r));
+        it = slot.execs.erase(it);
+        send(*exit, "exec exit");
+        continue;
+      }
       ++it;
+    }
+    if (auto exit = c.take_exit()) send(*exit, "exit");
+    ++cit;
+  }
+  for (auto it = detached_execs_.begin(); it != detached_execs_.end();) {
+    if (auto exit = (*it)->take_exit()) {
+      for (auto& r : (*it)->release_relays()) draining_.push_back(std::move(r));
+      it = detached_execs_.erase(it);
+      send(*exit, "exec exit");
       continue;
     }
-    for (auto& r : it->second->release_relays()) draining_.push_back(std::move(r));
-    it = execs_.erase(it);
-    if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
-      return finish(std::move(st).error().wrap("sending exec exit"));
-  }
-  if (!container_) return;
-  if (auto exit = container_->take_exit()) {
-    if (auto st = proto::write_frame(fd_, proto::to_json(*exit)); !st.ok())
-      finish(std::move(st).error().wrap("sending exit"));
+    ++it;
   }
 }
 
@@ -152,31 +205,61 @@ Agent::Handled Agent::handle(std::string_view request) {
       *parsed);
 }
 
-Result<Container*> Agent::find(std::string_view container_id) {
-  if (!container_ || container_->id() != container_id)
+Result<Agent::ContainerSlot*> Agent::find(std::string_view container_id) {
+  auto it = containers_.find(container_id);
+  if (it == containers_.end())
     return make_error("container \"" + std::string(container_id) + "\" does not exist");
-  return container_.get();
+  return &it->second;
 }
 
-proto::AgentMessage Agent::create_container(const proto::Create& req) {
-  if (container_ && (!container_->exited() || container_->id() == req.container_id))
-    return error_reply(req.id, make_error("container with id exists: " + container_->id()));
-  container_.reset();
+bool Agent::make_room() {
+  for (auto it = containers_.begin(); it != containers_.end(); ++it) {
+    const ContainerSlot& slot = it->second;
+    if (slot.container->exited() && !slot.container->stepping() && !slot.reply_to &&
+        slot.execs.empty() && slot.container->exit_taken()) {
+      containers_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& req) {
+  if (auto it = containers_.find(req.container_id); it != containers_.end()) {
+    ContainerSlot& old = it->second;
+    if (!old.container->exited() || old.container->stepping())
+      return error_reply(req.id, make_error("container with id exists: " + req.container_id));
+    // Replaced after its exit: exec'd processes it left run on, detached.
+    for (auto& [eid, e] : old.execs) detached_execs_.push_back(std::move(e.process));
+    containers_.erase(it);  // unmounts its root before the new one takes the path
+  }
+  if (containers_.size() >= kMaxContainers && !make_room())
+    return error_reply(req.id, make_error("too many containers in this VM"));
+  // A failed create of this id awaiting its reaping must not remove the
+  // cgroup the new container is about to join.
+  for (auto& r : retiring_)
+    if (r->id() == req.container_id) r->release_cgroup();
+  // Relay progress needs no callback: every turn of the loop ends in
+  // send_pending, which looks at the relays of exited processes.
   auto created =
-      Container::create(req, config_.root, config_.dial, *loop_, [this] { send_pending_exit(); });
+      Container::create(req, config_.root, config_.dial, *loop_, config_.setup_timeout, [] {});
   if (auto* refusal = std::get_if<Container::Refusal>(&created)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;
     return e;
   }
-  container_ = std::move(std::get<std::unique_ptr<Container>>(created));
-  return proto::Ok{req.id};
+  ContainerSlot& slot = containers_[req.container_id];
+  slot.container = std::move(std::get<std::unique_ptr<Container>>(created));
+  slot.reply_to = req.id;
+  return std::nullopt;
 }
 
-proto::AgentMessage Agent::start_container(const proto::Start& req) {
-  auto c = find(req.container_id);
-  if (!c.ok()) return error_reply(req.id, c.error());
-  return status_reply(req.id, (*c)->start());
+std::optional<proto::AgentMessage> Agent::start_container(const proto::Start& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  if (auto st = (*slot)->container->start(); !st.ok()) return error_reply(req.id, st.error());
+  (*slot)->reply_to = req.id;
+  return std::nullopt;
 }
 
 proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
@@ -185,17 +268,11 @@ proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
     if (!e.ok()) return error_reply(req.id, e.error());
     return status_reply(req.id, (*e)->signal(static_cast<int>(req.signal)));
   }
-  auto c = find(req.container_id);
-  if (!c.ok()) return error_reply(req.id, c.error());
-  if (!req.all) return status_reply(req.id, (*c)->signal(static_cast<int>(req.signal)));
-  // kill(-1) reaches every process but the caller and PID 1: as PID 1 that is
-  // everything in the guest except the agent. Anywhere else it would hit
-  // the whole machine the agent runs on.
-  if (::getpid() != 1)
-    return error_reply(req.id, make_error("signal to all processes needs the agent as PID 1"));
-  if (::kill(-1, static_cast<int>(req.signal)) < 0 && errno != ESRCH)
-    return error_reply(req.id, errno_error("kill(-1)"));
-  return proto::Ok{req.id};
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  Container& c = *(*slot)->container;
+  int sig = static_cast<int>(req.signal);
+  return status_reply(req.id, req.all ? c.signal_all(sig) : c.signal(sig));
 }
 
 proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
@@ -204,36 +281,42 @@ proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
     if (!e.ok()) return error_reply(req.id, e.error());
     return status_reply(req.id, (*e)->resize(req.rows, req.cols));
   }
-  auto c = find(req.container_id);
-  if (!c.ok()) return error_reply(req.id, c.error());
-  return status_reply(req.id, (*c)->resize(req.rows, req.cols));
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  return status_reply(req.id, (*slot)->container->resize(req.rows, req.cols));
 }
 
 Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {
-  RUNVM_CHECK(find(container_id));
-  auto it = execs_.find(exec_id);
-  if (it == execs_.end())
+  ContainerSlot* slot = RUNVM_TRY(find(container_id));
+  auto it = slot->execs.find(exec_id);
+  if (it == slot->execs.end())
     return make_error("exec process \"" + std::string(exec_id) + "\" does not exist");
-  return it->second.get();
+  return it->second.process.get();
 }
 
-proto::AgentMessage Agent::exec_process(const proto::Exec& req) {
-  auto c = find(req.container_id);
-  if (!c.ok()) return error_reply(req.id, c.error());
-  if ((*c)->exited()) return error_reply(req.id, make_error("cannot exec in a stopped container"));
-  if (execs_.count(req.exec_id))
+std::optional<proto::AgentMessage> Agent::exec_process(const proto::Exec& req) {
+  auto found = find(req.container_id);
+  if (!found.ok()) return error_reply(req.id, found.error());
+  ContainerSlot& slot = **found;
+  Container& c = *slot.container;
+  if (c.exited()) return error_reply(req.id, make_error("cannot exec in a stopped container"));
+  // Its mount namespace is not the container's root until it is ready.
+  if (c.state() == Container::State::kCreating)
+    return error_reply(req.id,
+                       make_error("container \"" + req.container_id + "\" is being created"));
+  if (slot.execs.count(req.exec_id))
     return error_reply(req.id, make_error("exec id exists: " + req.exec_id));
-  if (execs_.size() >= kMaxExecs)
+  if (slot.execs.size() >= kMaxExecs)
     return error_reply(req.id, make_error("too many exec processes in this container"));
-  auto launched =
-      ExecProcess::launch(req, **c, config_.dial, *loop_, [this] { send_pending_exit(); });
-  if (auto* refusal = std::get_if<Container::Refusal>(&launched)) {
+  auto launched = ExecProcess::launch(req, c, config_.dial, *loop_, config_.setup_timeout, [] {});
+  if (auto* refusal = std::get_if<Refusal>(&launched)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;
     return e;
   }
-  execs_.emplace(req.exec_id, std::move(std::get<std::unique_ptr<ExecProcess>>(launched)));
-  return proto::Ok{req.id};
+  slot.execs.emplace(req.exec_id,
+                     ExecSlot{std::move(std::get<std::unique_ptr<ExecProcess>>(launched)), req.id});
+  return std::nullopt;
 }
 
 }  // namespace runvm::agent

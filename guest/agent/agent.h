@@ -3,10 +3,15 @@
 // host port, so it runs unchanged in host unit tests over socketpairs.
 //
 // One epoll loop multiplexes the control stream, SIGCHLD (a signalfd: every
-// child is reaped, the container's main process is reported with an exit
-// event) and the terminal relays of the container.
+// child is reaped, a container's main process and exec'd processes are
+// reported with exit events), the stdio relays and the set-up of every
+// process (process_setup.h). Requests are handled in arrival order; a
+// create, start or exec is answered when its step finishes, after the
+// loop's turn in which that happened, and every other request at once.
+// The VM may hold several containers, keyed by container id.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,6 +43,8 @@ struct AgentConfig {
   DialFn dial;
   RootConfig root;
   ExtensionFn extension;  // empty: none
+  // Host tests shorten it to see a set-up time out.
+  std::chrono::milliseconds setup_timeout = kSetupTimeout;
 };
 
 class Agent {
@@ -46,6 +53,8 @@ class Agent {
 
   // Live exec'd processes per container: each holds fds and relays.
   static constexpr size_t kMaxExecs = 1024;
+  // Containers per VM (a pod's); each holds mounts, a cgroup and fds.
+  static constexpr size_t kMaxContainers = 64;
 
   // control_fd is borrowed and must outlive the Agent.
   static Result<std::unique_ptr<Agent>> create(int control_fd, AgentConfig config);
@@ -60,9 +69,10 @@ class Agent {
   Result<Outcome> serve();
 
   // Handles one request body of the production protocol (the extension is
-  // not consulted); every input yields a reply, never a crash.
+  // not consulted); every input yields a reply, never a crash: at once, or
+  // (create, start, exec that began their step) when the step finishes.
   struct Handled {
-    proto::AgentMessage reply;
+    std::optional<proto::AgentMessage> reply;  // nullopt: comes later
     bool shutdown = false;
   };
   Handled handle(std::string_view request);
@@ -71,17 +81,37 @@ class Agent {
   Agent(int control_fd, AgentConfig config, std::unique_ptr<EventLoop> loop)
       : fd_(control_fd), config_(std::move(config)), loop_(std::move(loop)) {}
 
-  proto::AgentMessage create_container(const proto::Create& req);
-  proto::AgentMessage start_container(const proto::Start& req);
+  // A live exec'd process and the request waiting for its set-up.
+  struct ExecSlot {
+    std::unique_ptr<ExecProcess> process;
+    std::optional<uint64_t> reply_to;
+  };
+  // A container, the request waiting for its create or start step, and its
+  // exec'd processes by exec id (dropped once their exit was sent).
+  struct ContainerSlot {
+    std::unique_ptr<Container> container;
+    std::optional<uint64_t> reply_to;
+    std::map<std::string, ExecSlot, std::less<>> execs;
+  };
+
+  std::optional<proto::AgentMessage> create_container(const proto::Create& req);
+  std::optional<proto::AgentMessage> start_container(const proto::Start& req);
   proto::AgentMessage signal_container(const proto::Signal& req);
   proto::AgentMessage resize_container(const proto::Resize& req);
-  proto::AgentMessage exec_process(const proto::Exec& req);
+  std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
-  Result<Container*> find(std::string_view container_id);
+  // A container the host can address: created (or being created), not one
+  // whose create failed.
+  Result<ContainerSlot*> find(std::string_view container_id);
+  // Makes room at kMaxContainers: drops an exited container whose exit was
+  // sent and which has no exec'd process left.
+  bool make_room();
 
   void on_control_readable();
   void reap_children();
-  void send_pending_exit();
+  // After each turn of the loop: replies of finished steps, then exits.
+  void send_pending();
+  void send(const proto::AgentMessage& m, std::string_view what);
   void finish(Result<Outcome> outcome) {
     if (!outcome_) outcome_.emplace(std::move(outcome));
   }
@@ -90,10 +120,13 @@ class Agent {
   AgentConfig config_;
   std::unique_ptr<EventLoop> loop_;
   proto::FrameDecoder decoder_;
-  // One container per VM; an exited one is replaced by the next create.
-  std::unique_ptr<Container> container_;
-  // Live exec'd processes by exec id; dropped once their exit was sent.
-  std::map<std::string, std::unique_ptr<ExecProcess>, std::less<>> execs_;
+  std::map<std::string, ContainerSlot, std::less<>> containers_;
+  // Exec'd processes of a container replaced after its exit: still reaped
+  // and reported (exec_exit with the old id), no longer addressable.
+  std::vector<std::unique_ptr<ExecProcess>> detached_execs_;
+  // Containers whose create failed, until their abandoned process is
+  // reaped: then their root and cgroup go, with nothing left in them.
+  std::vector<std::unique_ptr<Container>> retiring_;
   // Stdio relays of reported execs, kept until they finish (what children
   // left holding its stdio write still reaches the host); dropped between
   // events, never from a relay's own callback.

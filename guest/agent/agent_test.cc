@@ -283,8 +283,10 @@ TEST(Agent, HandleSurvivesRandomInput) {
     std::string s = seeds[i % 3];
     for (int k = 0; k < 1 + i % 4; ++k) s[rng() % s.size()] = static_cast<char>(rng());
     auto h = agent.handle(s);
-    // Each reply must be encodable and parse back as an agent message.
-    EXPECT_TRUE(proto::parse_agent_message(proto::to_json(h.reply)).ok()) << s;
+    // Each reply must be encodable and parse back as an agent message. None
+    // is deferred: no input here begins a process's set-up.
+    ASSERT_TRUE(h.reply) << s;
+    EXPECT_TRUE(proto::parse_agent_message(proto::to_json(*h.reply)).ok()) << s;
   }
 }
 

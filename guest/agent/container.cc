@@ -20,16 +20,10 @@
 #include "guest/protocol/messages.h"
 
 namespace runvm::agent {
-namespace {
-
-// A process stuck in setup (e.g. a stalled share) must not wedge the agent.
-constexpr int kReadyTimeoutMs = 30000;
-
-}  // namespace
 
 std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
     const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
-    std::function<void()> on_progress) {
+    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress) {
   auto refuse = [](Error e) { return Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
@@ -41,17 +35,25 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
     if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));
     plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
   }
-  ProcessSecurity security;  // the plan points into it until the process is ready
+  ProcessSecurity security;  // the plan points into it until fork
   if (auto s = resolve_security(proc, req.linux_spec.seccomp, security, plan); !s.ok())
     return refuse(std::move(s).error());
 
-  auto root = ContainerRoot::mount(root_config, req.rootfs);
+  // What follows until fork stays synchronous: it waits only on the host
+  // (its virtio-fs shares and stdio listeners) and the guest kernel, never on
+  // anything a container controls, and a host that stalls these stalls the
+  // whole VM anyway. What a container can stall (its process reading
+  // /etc/passwd from its root, its execve) runs after fork, on the loop.
+  auto root = ContainerRoot::mount(root_config, req.container_id, req.rootfs);
   if (!root.ok()) return refuse(std::move(root).error().wrap("preparing the container root"));
   plan.root = root->path();
-  std::unique_ptr<Container> c(new Container(req.container_id, std::move(*root)));
+  std::unique_ptr<Container> c(
+      new Container(req.container_id, std::move(*root), loop, setup_timeout));
   c->seccomp_ = req.linux_spec.seccomp;
-  // One VM per container: the guest's sysctls are the container's. After the
-  // root mount, which host-side tests and the fuzzer make fail first.
+  // The guest's sysctls are VM-wide: with several containers in one VM the
+  // last create's values hold (a pod shares them, as runc's containers in
+  // one network namespace do). After the root mount, which host-side tests
+  // and the fuzzer make fail first.
   if (auto s = apply_sysctl(req.linux_spec.sysctl); !s.ok()) return refuse(std::move(s).error());
   auto cgroup = ContainerCgroup::create(root_config.cgroup_root, req.container_id, req.linux_spec);
   if (!cgroup.ok()) return refuse(std::move(cgroup).error());
@@ -79,23 +81,15 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (pid == 0) run_container_init(plan);
   c->proc_.forked(pid);
   child_sync.reset();
-
-  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
-  if (report.kind != InitReport::kReady) {
-    c->proc_.kill_and_reap();
-    if (report.kind == InitReport::kTimedOut) report.message = "container process setup timed out";
-    if (report.kind == InitReport::kClosed) report.message = "container process died during setup";
-    Refusal r{make_error(proto::printable(report.message))};
-    if (report.exit_code == kExitNotFound || report.exit_code == kExitNotExecutable)
-      r.exit_code = report.exit_code;
-    return r;
-  }
+  // The child has its copies of the plan's fds; the stdio stays until it
+  // is ready, then goes to the relays.
+  c->stdio_.emplace(std::move(*stdio));
+  c->terminal_ = proc.terminal;
+  c->on_progress_ = std::move(on_progress);
   c->sync_ = std::move(sync);
-
-  // The process holds its stdio now; ours goes, so its exit is EOF.
-  auto relays = start_stdio_relays(*stdio, proc.terminal, loop, on_progress);
-  if (!relays.ok()) return refuse(std::move(relays).error().wrap("stdio relay"));
-  c->proc_.attach_stdio(std::move(*relays), std::move(stdio->pty.master));
+  c->run_ = SetupRun::begin(loop, c->sync_.get(),
+                            SetupSteps(SetupSteps::Plan::kUntilReady, "container process"),
+                            setup_timeout);
   return c;
 }
 
@@ -103,32 +97,76 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
 // still running.
 Container::~Container() = default;
 
+std::optional<StepResult> Container::take_step_result() {
+  if (!run_ || !run_->finished()) return std::nullopt;
+  StepResult result = *run_->result();
+  run_.reset();
+  if (state_ == State::kCreating) {
+    if (result.ok()) {
+      // Ready: it unshared its mount namespace, which names its processes
+      // where there is no cgroup (container_procs.h). Without a /proc of
+      // ours (never in the VM) signal with all then has only the cgroup.
+      if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
+      // The process holds its stdio now; ours goes, so its exit is EOF.
+      auto relays = start_stdio_relays(*stdio_, terminal_, loop_, on_progress_);
+      if (relays.ok()) {
+        proc_.attach_stdio(std::move(*relays), std::move(stdio_->pty.master));
+      } else {
+        result.refusal = Refusal{std::move(relays).error().wrap("stdio relay"), std::nullopt};
+      }
+    }
+    stdio_.reset();
+    if (!result.ok()) {
+      proc_.abandon();
+      sync_.reset();
+      // At once: a new create of this id mounts at the same path.
+      root_.unmount();
+      state_ = State::kFailed;
+      return result;
+    }
+    state_ = State::kCreated;
+  } else if (state_ == State::kStarting) {
+    sync_.reset();
+    state_ = State::kRunning;
+  }
+  // A process reaped while the step ran has its sync pair closed by now.
+  if (proc_.reaped()) sync_.reset();
+  return result;
+}
+
 Status Container::start() {
+  if (state_ == State::kCreating) return make_error("container \"" + id_ + "\" is being created");
   if (proc_.exited()) return make_error("cannot start a container that has stopped");
-  if (!sync_) return make_error("cannot start an already running container");
-  UniqueFd sync = std::move(sync_);
-  const char go = init_sync::kStart;
-  if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1)
-    return errno_error("container process is gone");
-  // EOF: the close-on-exec end went with a successful execve.
-  // A process killed meanwhile also reads as EOF: its exit event follows.
-  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
-  if (report.kind == InitReport::kFailed) return make_error(proto::printable(report.message));
-  if (report.kind == InitReport::kTimedOut) return make_error("container process did not exec");
+  if (state_ != State::kCreated || !sync_)
+    return make_error("cannot start an already running container");
+  state_ = State::kStarting;
+  run_ = SetupRun::begin(loop_, sync_.get(),
+                         SetupSteps(SetupSteps::Plan::kUntilExec, "container process"),
+                         setup_timeout_);
   return {};
 }
 
 Status Container::signal(int sig) { return proc_.signal(sig); }
 
+Status Container::signal_all(int sig) {
+  if (state_ == State::kFailed) return make_error("container \"" + id_ + "\" does not exist");
+  // Until it is ready its mount namespace is not its own yet: the main
+  // process is all there is (with a cgroup, the cgroup is already right).
+  if (cgroup_dir().empty() && !mount_ns_) return proc_.signal(sig);
+  return agent::signal_all(ProcessScope{cgroup_dir(), mount_ns_}, sig);
+}
+
 Status Container::resize(uint16_t rows, uint16_t cols) { return proc_.resize(rows, cols); }
 
 void Container::on_reaped(int status) {
   proc_.on_reaped(status);
-  sync_.reset();
+  // A step still running reads its EOF from the sync pair first.
+  if (!run_) sync_.reset();
   root_.unmount();
 }
 
 std::optional<proto::Exit> Container::take_exit() {
+  if (run_ || state_ == State::kCreating || state_ == State::kFailed) return std::nullopt;
   auto status = proc_.take_exit_status();
   if (!status) return std::nullopt;
   return proto::Exit{id_, static_cast<uint32_t>(*status)};

@@ -1,19 +1,28 @@
 // One container as the agent runs it: its prepared root, its main process
 // (created blocked before execve, then started), the pty relays of a
 // terminal container, and its exit. The agent reaps; the container is told.
+//
+// create and start are steps (process_setup.h) that finish on the agent's
+// event loop: the agent takes their result after each turn of the loop
+// and replies then, answering other requests meanwhile.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "guest/agent/container_cgroup.h"
+#include "guest/agent/container_procs.h"
 #include "guest/agent/container_root.h"
 #include "guest/agent/guest_process.h"
+#include "guest/agent/process_io.h"
+#include "guest/agent/process_setup.h"
 #include "guest/agent/relay.h"
 #include "guest/protocol/container_messages.h"
 #include "spec/base/event_loop.h"
@@ -25,51 +34,88 @@ namespace runvm::agent {
 // Opens a new stream to the host on `port` (vsock CID 2 in the guest).
 using DialFn = std::function<Result<UniqueFd>(uint32_t port)>;
 
+// How long a process may take from fork to ready, and from start to its
+// execve: a stalled share must not leave a request unanswered for ever.
+inline constexpr std::chrono::milliseconds kSetupTimeout{30000};
+
 class Container {
  public:
-  // A refused create: the message for the host and, when the executable was
-  // missing or not executable, the exit code 127/126.
-  struct Refusal {
-    Error error;
-    std::optional<uint32_t> exit_code;
+  using Refusal = agent::Refusal;
+  enum class State {
+    kCreating,  // the create step runs
+    kCreated,   // blocked before execve, waiting for start
+    kStarting,  // the start step runs
+    kRunning,   // exec'd (or exited: see exited())
+    kFailed,    // the create step failed: the process was abandoned
   };
 
-  // Mounts the root, dials the stdio streams, forks the process and waits
-  // until it is ready (or reports why not; it is then reaped). on_progress
-  // runs after relay activity, so the owner can send a pending exit.
+  // Mounts the root, dials the stdio streams and forks the process; the
+  // create step then runs until it is ready (take_step_result). A refusal
+  // here means nothing was forked. on_progress runs after relay activity.
   static std::variant<std::unique_ptr<Container>, Refusal> create(
       const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
-      std::function<void()> on_progress);
+      std::chrono::milliseconds setup_timeout, std::function<void()> on_progress);
   ~Container();
 
   const std::string& id() const { return id_; }
   pid_t pid() const { return proc_.pid(); }
+  State state() const { return state_; }
   // The container's seccomp profile: exec'd processes get it too, as in runc.
   const std::optional<proto::Seccomp>& seccomp() const { return seccomp_; }
   // Its cgroup in the agent's view; exec'd processes join it. Empty: none.
   const std::string& cgroup_dir() const { return cgroup_ ? cgroup_->path() : kNone; }
   bool exited() const { return proc_.exited(); }
+  bool reaped() const { return proc_.reaped(); }
 
-  // Lets the process execve; ok once it did.
+  // A create or start step has not had its result taken yet.
+  bool stepping() const { return run_ != nullptr; }
+  // The step's result once it finished, once; the state follows it.
+  std::optional<StepResult> take_step_result();
+
+  // Begins the start step: the process may execve. An error when it
+  // cannot begin (not created, stopped).
   Status start();
   Status signal(int sig);
+  // Every process of the container (container_procs.h).
+  Status signal_all(int sig);
   Status resize(uint16_t rows, uint16_t cols);
+
+  // A failed create (kFailed) waits for its process to be reaped before its
+  // cgroup goes; a new container of the same id takes the cgroup over.
+  void release_cgroup() {
+    if (cgroup_) cgroup_->release();
+  }
 
   // The agent reaped the main process.
   void on_reaped(int status);
-  // The exit to report now, once: the process was reaped and the terminal
-  // output it wrote before exiting has been delivered.
+  // The exit to report now, once: the process was reaped, the output it
+  // wrote before exiting has been delivered and no step awaits its reply.
   std::optional<proto::Exit> take_exit();
+  bool exit_taken() const { return proc_.exit_taken(); }
 
  private:
-  Container(std::string id, ContainerRoot root)
-      : id_(std::move(id)), root_(std::move(root)), proc_("container \"" + id_ + "\"") {}
+  Container(std::string id, ContainerRoot root, EventLoop& loop,
+            std::chrono::milliseconds setup_timeout)
+      : id_(std::move(id)),
+        root_(std::move(root)),
+        loop_(loop),
+        setup_timeout_(setup_timeout),
+        proc_("container \"" + id_ + "\"") {}
 
   static inline const std::string kNone;
   std::string id_;
   ContainerRoot root_;
+  EventLoop& loop_;
+  std::chrono::milliseconds setup_timeout_;
   std::optional<ContainerCgroup> cgroup_;
-  UniqueFd sync_;  // until started; outlives proc_, which kills first
+  State state_ = State::kCreating;
+  // Until the create step finished: the stdio to relay once ready.
+  std::optional<ProcessStdio> stdio_;
+  bool terminal_ = false;
+  std::function<void()> on_progress_;
+  std::optional<NamespaceId> mount_ns_;
+  UniqueFd sync_;                  // until started; outlives proc_, which kills first
+  std::unique_ptr<SetupRun> run_;  // the step in progress; before proc_ and sync_ go
   GuestProcess proc_;
   std::optional<proto::Seccomp> seccomp_;
 };

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <set>
 #include <sstream>
 
@@ -54,6 +56,18 @@ Status write_limits(const std::string& dir, const proto::LinuxSpec& spec) {
 
 }  // namespace
 
+std::string cgroup_name(const std::string& id) {
+  constexpr size_t kMaxPlain = 249;  // "runvm-" + id within NAME_MAX (255)
+  if (id.size() <= kMaxPlain) return "runvm-" + id;
+  // Longer ids are cut, so two in one VM could share a prefix: the hash of
+  // the whole id (FNV-1a) keeps their cgroups apart.
+  uint64_t h = 0xcbf29ce484222325;
+  for (unsigned char ch : id) h = (h ^ ch) * 0x100000001b3;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "runvm-" + id.substr(0, 200) + "-" + hex;
+}
+
 Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
                                                 const proto::LinuxSpec& spec) {
   if (root.empty()) {
@@ -69,9 +83,8 @@ Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const s
   // the others (and the limits asked for) from the container.
   for (const auto& c : available)
     (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
-  // Prefixed, so no id ("pids.max") can name an interface file; cut to
-  // stay within NAME_MAX (one container per VM: a clash cannot happen).
-  std::string dir = root + "/runvm-" + id.substr(0, 200);
+  // Prefixed, so no id ("pids.max") can name an interface file.
+  std::string dir = root + "/" + cgroup_name(id);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return errno_error("creating the container's cgroup " + dir);
   ContainerCgroup cg(dir);

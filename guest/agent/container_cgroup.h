@@ -30,11 +30,17 @@ class ContainerCgroup {
 
   // The directory in the agent's mount namespace; empty: none.
   const std::string& path() const { return path_; }
+  // Another owner took the directory over: it is no longer removed here.
+  void release() { path_.clear(); }
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
+
+// The container's cgroup directory name: runvm-<id>, unique per id (one VM
+// may hold several containers) and within NAME_MAX.
+std::string cgroup_name(const std::string& id);
 
 // In a child of the agent, before it leaves the agent's mount namespace:
 // moves the calling process into `dir` and unshares a cgroup namespace

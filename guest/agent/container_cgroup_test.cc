@@ -90,5 +90,16 @@ TEST_F(ContainerCgroupTest, EmptyDirectoryIsRemoved) {
   EXPECT_FALSE(fs::exists(root_ + "/runvm-c2"));
 }
 
+// Several containers per VM: every id gets its own cgroup, long ones too.
+TEST(CgroupName, UniquePerIdWithinNameMax) {
+  EXPECT_EQ(cgroup_name("c1"), "runvm-c1");
+  std::string fits(249, 'a');
+  EXPECT_EQ(cgroup_name(fits), "runvm-" + fits);
+  std::string a = std::string(250, 'x') + "a", b = std::string(250, 'x') + "b";
+  EXPECT_NE(cgroup_name(a), cgroup_name(b));
+  EXPECT_EQ(cgroup_name(a), cgroup_name(a));
+  EXPECT_LE(cgroup_name(std::string(256, 'z')).size(), 255u);
+}
+
 }  // namespace
 }  // namespace runvm::agent

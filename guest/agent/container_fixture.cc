@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "guest/agent/agent.h"
+#include "guest/protocol/frame.h"
 #include "spec/base/unix_socket.h"
 
 namespace runvm::agent::testing {
@@ -49,7 +50,8 @@ Status build_rootfs(const std::string& root) {
 }
 
 // The agent: PID 1 of new namespaces; never returns.
-[[noreturn]] void run_agent(int control, const std::string& dir, const std::string& rootfs) {
+[[noreturn]] void run_agent(int control, const std::string& dir, const std::string& rootfs,
+                            std::chrono::milliseconds setup_timeout) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID) < 0) _exit(90);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) _exit(91);
@@ -61,6 +63,9 @@ Status build_rootfs(const std::string& root) {
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 93);
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A procfs of the new PID namespace, as the guest's is the agent's: signal
+  // with all finds a container's processes there (container_procs.h).
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) _exit(96);
   AgentConfig config;
   config.dial = [dir](uint32_t port) -> Result<UniqueFd> {
     auto fd = connect_unix(port_path(dir, port));
@@ -72,6 +77,7 @@ Status build_rootfs(const std::string& root) {
   };
   config.root.root_dir = dir + "/mnt";
   config.root.bind_rootfs = rootfs;
+  config.setup_timeout = setup_timeout;
   auto agent = Agent::create(control, std::move(config));
   if (!agent.ok() ||
       !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())
@@ -91,7 +97,7 @@ Result<UniqueFd> HostPort::accept(int timeout_ms) {
   return fd;
 }
 
-AgentProcess::AgentProcess() {
+AgentProcess::AgentProcess(AgentOptions options) {
   char tmpl[] = "/tmp/runvm-container-test-XXXXXX";
   if (!::mkdtemp(tmpl)) {
     error_ = "mkdtemp failed";
@@ -112,16 +118,26 @@ AgentProcess::AgentProcess() {
   pid_ = ::fork();
   if (pid_ == 0) {
     host.reset();
-    run_agent(guest.get(), dir_, rootfs_);
+    run_agent(guest.get(), dir_, rootfs_, options.setup_timeout);
   }
   guest.reset();
+  if (options.raw) {
+    host_ = std::move(host);
+    pollfd p{host_.get(), POLLIN, 0};
+    auto hello = ::poll(&p, 1, 10000) == 1 ? proto::read_frame(host_.get())
+                                           : Result<std::optional<std::string>>(std::nullopt);
+    if (!hello.ok() || !*hello || !proto::parse_agent_message(**hello).ok())
+      error_ = "no hello from the agent";
+    return;
+  }
   client_ = std::make_unique<AgentClient>(std::move(host));
   client_->set_timeout_ms(20000);
   if (auto hello = client_->wait_hello(10000, -1); !hello.ok()) error_ = hello.error().message;
 }
 
 AgentProcess::~AgentProcess() {
-  client_.reset();  // host gone: the agent returns, its PID namespace dies
+  client_.reset();
+  host_.reset();  // host gone: the agent returns, its PID namespace dies
   if (pid_ > 0) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (::waitpid(pid_, nullptr, WNOHANG) == 0) {

@@ -25,8 +25,11 @@ Status make_dirs(const std::string& path, mode_t mode) {
 Status ContainerRoot::mount_at(const char* source, const std::string& target, const char* fstype,
                                unsigned long flags, const char* data) {
   RUNVM_CHECK(make_dirs(target, 0755));
-  if (::mount(source, target.c_str(), fstype, flags, data) != 0)
-    return errno_error(std::string("mount ") + (fstype ? fstype : source) + " on " + target);
+  if (::mount(source, target.c_str(), fstype, flags, data) != 0) {
+    Error e = errno_error(std::string("mount ") + (fstype ? fstype : source) + " on " + target);
+    ::rmdir(target.c_str());  // one per container id: none may pile up
+    return e;
+  }
   mounts_.push_back(target);
   return {};
 }
@@ -37,8 +40,9 @@ Result<UniqueFd> ContainerRoot::clone_pts(const RootConfig& config) {
   return tree;
 }
 
-Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const proto::Rootfs& rootfs) {
-  ContainerRoot root(config.root_dir);
+Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::string& id,
+                                           const proto::Rootfs& rootfs) {
+  ContainerRoot root(config.root_dir + "/" + id);
   const std::string& dir = root.path_;
   // Read-only is applied by the container process after it created its
   // mountpoints and cwd (like runc), in its own namespace, where it also
@@ -53,7 +57,10 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const proto
 
 void ContainerRoot::unmount() {
   // Lazy: a process of the container may still hold a cwd or fd in them.
-  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+    ::umount2(it->c_str(), MNT_DETACH);
+    ::rmdir(it->c_str());  // the per-id mountpoint; fails harmlessly if in use
+  }
   mounts_.clear();
 }
 

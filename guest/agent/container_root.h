@@ -1,5 +1,6 @@
 // The container's root filesystem as the agent prepares it in its own mount
-// namespace: the virtio-fs share at root_dir. The container process enters
+// namespace: the virtio-fs share at <root_dir>/<container id> (one VM may
+// hold several containers). The container process enters
 // it in a private mount namespace (process_init.h) and makes the config's
 // mounts there, in order (container_mounts.h), with the guest's devpts
 // (where the agent allocates the container's ptys) on /dev/pts. The agent's
@@ -28,7 +29,9 @@ struct RootConfig {
 
 class ContainerRoot {
  public:
-  static Result<ContainerRoot> mount(const RootConfig& config, const proto::Rootfs& rootfs);
+  // `id` is a valid container id (container_messages.h): one path element.
+  static Result<ContainerRoot> mount(const RootConfig& config, const std::string& id,
+                                     const proto::Rootfs& rootfs);
   // A detached clone of config.pts_dir, for the container's /dev/pts.
   static Result<UniqueFd> clone_pts(const RootConfig& config);
 

@@ -242,9 +242,11 @@ TEST_F(ContainerTest, CreateRefusals) {
   EXPECT_FALSE(client().create(dial).ok());
 
   ASSERT_TRUE(client().create(AgentProcess::request("live", {"sleep", "100"})).ok());
-  st = client().create(AgentProcess::request("second", {"true"}));
+  st = client().create(AgentProcess::request("live", {"true"}));
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().message, "container with id exists: live");
+  // Another id is another container in the same VM.
+  EXPECT_TRUE(client().create(AgentProcess::request("second", {"true"})).ok());
   EXPECT_FALSE(client().resize("live", 1, 1).ok());  // no terminal
 }
 

@@ -15,28 +15,11 @@
 #include "guest/protocol/messages.h"
 
 namespace runvm::agent {
-namespace {
 
-// Setup and execve of an exec'd process must not wedge the agent.
-constexpr int kReadyTimeoutMs = 30000;
-
-Container::Refusal refusal_of(const InitReport& report) {
-  std::string message = report.message;
-  if (report.kind == InitReport::kTimedOut) message = "exec process setup timed out";
-  if (report.kind == InitReport::kClosed) message = "exec process died during setup";
-  Container::Refusal r{make_error(proto::printable(message)), std::nullopt};
-  if (report.kind == InitReport::kFailed &&
-      (report.exit_code == kExitNotFound || report.exit_code == kExitNotExecutable))
-    r.exit_code = report.exit_code;
-  return r;
-}
-
-}  // namespace
-
-std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::launch(
+std::variant<std::unique_ptr<ExecProcess>, Refusal> ExecProcess::launch(
     const proto::Exec& req, const Container& container, const DialFn& dial, EventLoop& loop,
-    std::function<void()> on_progress) {
-  auto refuse = [](Error e) { return Container::Refusal{std::move(e), std::nullopt}; };
+    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress) {
+  auto refuse = [](Error e) { return Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
   // process_init works on a create request: this one carries only what an
@@ -55,11 +38,12 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
     plan.rlimits.push_back({*resource, rlimit{r.soft, r.hard}});
   }
   // The container's seccomp profile and the exec's own capabilities, as runc
-  // applies them; the plan points into `security` until the process is ready.
+  // applies them; the plan points into `security` until fork.
   ProcessSecurity security;
   if (auto s = resolve_security(proc, container.seccomp(), security, plan); !s.ok())
     return refuse(std::move(s).error());
 
+  // Dialing waits on the host only (as Container::create's preparation).
   auto stdio = open_process_stdio(req.stdio, proc, dial);
   if (!stdio.ok()) return refuse(std::move(stdio).error());
   std::copy(std::begin(stdio->fds), std::end(stdio->fds), plan.stdio);
@@ -76,37 +60,40 @@ std::variant<std::unique_ptr<ExecProcess>, Container::Refusal> ExecProcess::laun
   if (pid == 0) run_container_init(plan);
   e->proc_.forked(pid);
   child_sync.reset();
-
-  InitReport report = read_report(sync.get(), kReadyTimeoutMs);
-  if (report.kind != InitReport::kReady) {
-    e->proc_.kill_and_reap();
-    return refusal_of(report);
-  }
-  // Relays before execve: the process may write at once. It holds its
-  // stdio now; ours goes, so its exit is EOF.
-  auto relays = start_stdio_relays(*stdio, proc.terminal, loop, on_progress);
-  if (!relays.ok()) {
-    e->proc_.kill_and_reap();
-    return refuse(std::move(relays).error().wrap("stdio relay"));
-  }
-  e->proc_.attach_stdio(std::move(*relays), std::move(stdio->pty.master));
-
-  const char go = init_sync::kStart;
-  if (::send(sync.get(), &go, 1, MSG_NOSIGNAL) != 1) {
-    e->proc_.kill_and_reap();
-    return refuse(errno_error("exec process is gone"));
-  }
-  // EOF: the close-on-exec end went with a successful execve (or the
-  // process was killed meanwhile: its exit event follows).
-  report = read_report(sync.get(), kReadyTimeoutMs);
-  if (report.kind == InitReport::kFailed || report.kind == InitReport::kTimedOut) {
-    e->proc_.kill_and_reap();
-    return refusal_of(report);
-  }
+  e->loop_ = &loop;
+  e->on_progress_ = std::move(on_progress);
+  e->stdio_.emplace(std::move(*stdio));
+  e->terminal_ = proc.terminal;
+  e->sync_ = std::move(sync);
+  ExecProcess* self = e.get();
+  e->run_ = SetupRun::begin(loop, e->sync_.get(),
+                            SetupSteps(SetupSteps::Plan::kReadyThenExec, "exec process"),
+                            setup_timeout, [self] { return self->start_relays(); });
   return e;
 }
 
-// Only when the agent ends; proc_ kills a process still running.
+// Relays before execve: the process may write at once. It holds its stdio
+// now; ours goes, so its exit is EOF.
+Status ExecProcess::start_relays() {
+  auto relays = start_stdio_relays(*stdio_, terminal_, *loop_, on_progress_);
+  if (!relays.ok()) return std::move(relays).error().wrap("stdio relay");
+  proc_.attach_stdio(std::move(*relays), std::move(stdio_->pty.master));
+  stdio_.reset();
+  return {};
+}
+
+std::optional<StepResult> ExecProcess::take_step_result() {
+  if (!run_ || !run_->finished()) return std::nullopt;
+  StepResult result = *run_->result();
+  run_.reset();
+  sync_.reset();
+  stdio_.reset();
+  if (!result.ok()) proc_.abandon();
+  return result;
+}
+
+// When the agent ends or its set-up failed; proc_ kills a process still
+// running.
 ExecProcess::~ExecProcess() = default;
 
 Status ExecProcess::signal(int sig) { return proc_.signal(sig); }
@@ -116,6 +103,7 @@ Status ExecProcess::resize(uint16_t rows, uint16_t cols) { return proc_.resize(r
 void ExecProcess::on_reaped(int status) { proc_.on_reaped(status); }
 
 std::optional<proto::ExecExit> ExecProcess::take_exit() {
+  if (run_) return std::nullopt;
   auto status = proc_.take_exit_status();
   if (!status) return std::nullopt;
   return proto::ExecExit{container_id_, exec_id_, static_cast<uint32_t>(*status)};

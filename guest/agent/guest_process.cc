@@ -6,13 +6,13 @@
 namespace runvm::agent {
 
 GuestProcess::~GuestProcess() {
-  if (pid_ > 0 && !status_) ::kill(pid_, SIGKILL);
+  if (pid_ > 0 && !exited()) ::kill(pid_, SIGKILL);
 }
 
-void GuestProcess::kill_and_reap() {
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  status_ = 0;  // reaped here: nothing to report, nothing to kill
+void GuestProcess::abandon() {
+  // Not reaped yet, so the pid is still this process (or its zombie).
+  if (pid_ > 0 && !exited()) ::kill(pid_, SIGKILL);
+  abandoned_ = true;
   exit_reported_ = true;
 }
 
@@ -30,7 +30,7 @@ std::vector<std::unique_ptr<Relay>> GuestProcess::release_relays() {
 }
 
 Status GuestProcess::signal(int sig) const {
-  if (status_) return make_error(what_ + " is not running");
+  if (exited()) return make_error(what_ + " is not running");
   if (::kill(pid_, sig) < 0) return errno_error("kill");
   return {};
 }
@@ -46,7 +46,7 @@ void GuestProcess::on_reaped(int status) {
 }
 
 std::optional<int> GuestProcess::take_exit_status() {
-  if (!status_ || exit_reported_) return std::nullopt;
+  if (!status_ || exit_reported_ || abandoned_) return std::nullopt;
   for (const auto& r : relays_.outputs)
     if (!r->quiescent()) return std::nullopt;
   exit_reported_ = true;

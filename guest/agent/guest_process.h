@@ -27,8 +27,13 @@ class GuestProcess {
   GuestProcess& operator=(const GuestProcess&) = delete;
 
   void forked(pid_t pid) { pid_ = pid; }
-  // Its set-up failed: kill and reap it here; it has no exit to report.
-  void kill_and_reap();
+  // Its set-up failed: killed unless already reaped; it has no exit to
+  // report and is no longer signalled (its pid may be reused once the
+  // agent reaped it as an orphan). Never waits: it may hang in the kernel.
+  void abandon();
+  bool abandoned() const { return abandoned_; }
+  // The agent reaped it (abandoned or not).
+  bool reaped() const { return status_.has_value(); }
   // The relays of its stdio; with a terminal, the pty master to resize.
   void attach_stdio(StdioRelays relays, UniqueFd pty_master);
   // Its exit was reported: its relays go to the caller, to be kept until
@@ -36,7 +41,7 @@ class GuestProcess {
   std::vector<std::unique_ptr<Relay>> release_relays();
 
   pid_t pid() const { return pid_; }
-  bool exited() const { return status_.has_value(); }
+  bool exited() const { return status_.has_value() || abandoned_; }
   Status signal(int sig) const;
   Status resize(uint16_t rows, uint16_t cols) const;
 
@@ -46,6 +51,8 @@ class GuestProcess {
   // The wait status to report now, once: it was reaped and the output it
   // wrote before has been delivered to the streams.
   std::optional<int> take_exit_status();
+  // take_exit_status returned it (or there is none: abandoned).
+  bool exit_taken() const { return exit_reported_; }
 
  private:
   std::string what_;
@@ -54,6 +61,7 @@ class GuestProcess {
   StdioRelays relays_;
   std::optional<int> status_;
   bool exit_reported_ = false;
+  bool abandoned_ = false;
 };
 
 }  // namespace runvm::agent

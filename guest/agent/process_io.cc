@@ -190,23 +190,18 @@ Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size) {
   return pty;
 }
 
-InitReport read_report(int sync_fd, int timeout_ms) {
-  pollfd p{sync_fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&p, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return {InitReport::kTimedOut};
+std::optional<InitReport> receive_report(int sync_fd) {
   char buf[2 + init_sync::kMaxMessage];
   ssize_t got;
   do {
-    got = ::recv(sync_fd, buf, sizeof buf, 0);
+    got = ::recv(sync_fd, buf, sizeof buf, MSG_DONTWAIT);
   } while (got < 0 && errno == EINTR);
-  if (got == 1 && buf[0] == init_sync::kReady) return {InitReport::kReady};
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
+  if (got == 1 && buf[0] == init_sync::kReady) return InitReport{InitReport::kReady};
   if (got >= 2 && buf[0] == init_sync::kFailed)
-    return {InitReport::kFailed, static_cast<uint8_t>(buf[1]),
-            std::string(buf + 2, static_cast<size_t>(got - 2))};
-  return {InitReport::kClosed};
+    return InitReport{InitReport::kFailed, static_cast<uint8_t>(buf[1]),
+                      std::string(buf + 2, static_cast<size_t>(got - 2))};
+  return InitReport{InitReport::kClosed};
 }
 
 }  // namespace runvm::agent

@@ -63,6 +63,9 @@ struct InitReport {
   uint8_t exit_code = 1;
   std::string message;
 };
-InitReport read_report(int sync_fd, int timeout_ms);
+// The report waiting on the sync fd, without blocking: nullopt when there
+// is none yet. EOF (the process exec'd or died) and anything malformed are
+// kClosed; kTimedOut is never returned (the caller keeps the deadline).
+std::optional<InitReport> receive_report(int sync_fd);
 
 }  // namespace runvm::agent

@@ -146,7 +146,7 @@ struct Start {
 };
 
 // Sends `signal` to the container's main process, or with `all` to every
-// process in the guest but the agent.
+// process of that container, none of another (PROTOCOL.md).
 struct Signal {
   static constexpr std::string_view kType = "signal";
   uint64_t id = 0;

@@ -1,14 +1,25 @@
 #include "spec/base/event_loop.h"
 
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 
 namespace runvm {
 
 namespace {
 constexpr uint64_t kWakeToken = 0;
+constexpr uint64_t kTimerToken = UINT64_MAX;  // fd tokens count up from 1
+
+int64_t monotonic_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
+}  // namespace
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   std::unique_ptr<EventLoop> loop(new EventLoop());
@@ -20,6 +31,11 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeToken;
   if (epoll_ctl(loop->epfd_.get(), EPOLL_CTL_ADD, loop->wake_fd_.get(), &ev) < 0)
+    return errno_error("epoll_ctl");
+  loop->timer_fd_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!loop->timer_fd_) return errno_error("timerfd_create");
+  ev.data.u64 = kTimerToken;
+  if (epoll_ctl(loop->epfd_.get(), EPOLL_CTL_ADD, loop->timer_fd_.get(), &ev) < 0)
     return errno_error("epoll_ctl");
   return loop;
 }
@@ -54,6 +70,63 @@ void EventLoop::remove(int fd) {
   by_fd_.erase(it);
 }
 
+Result<EventLoop::TimerId> EventLoop::add_timer(std::chrono::milliseconds delay,
+                                                std::function<void()> fn) {
+  int64_t ms = std::max<int64_t>(delay.count(), 0);
+  int64_t deadline = monotonic_ns() + ms * 1'000'000;
+  TimerId id = next_timer_++;
+  timers_.emplace(std::make_pair(deadline, id), std::move(fn));
+  deadline_of_[id] = deadline;
+  if (timers_.begin()->first.second == id) {
+    if (auto st = arm_timer_fd(); !st.ok()) {
+      cancel_timer(id);
+      return std::move(st).error();
+    }
+  }
+  return id;
+}
+
+void EventLoop::cancel_timer(TimerId id) {
+  auto it = deadline_of_.find(id);
+  if (it == deadline_of_.end()) return;
+  timers_.erase(std::make_pair(it->second, id));
+  deadline_of_.erase(it);
+  // The timerfd may stay armed for it: an early wake-up fires nothing.
+}
+
+Status EventLoop::arm_timer_fd() {
+  itimerspec spec{};
+  if (!timers_.empty()) {
+    int64_t at = std::max<int64_t>(timers_.begin()->first.first, 1);  // 0 would disarm
+    spec.it_value.tv_sec = at / 1'000'000'000;
+    spec.it_value.tv_nsec = at % 1'000'000'000;
+  }
+  if (timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) < 0)
+    return errno_error("timerfd_settime");
+  return {};
+}
+
+Status EventLoop::fire_timers() {
+  uint64_t expirations;
+  [[maybe_unused]] auto r = read(timer_fd_.get(), &expirations, sizeof expirations);
+  // Only what was due on entry: a timer a handler adds, even with no delay,
+  // waits for the next turn instead of starving the fds.
+  int64_t now = monotonic_ns();
+  std::vector<TimerId> due;
+  for (const auto& [key, fn] : timers_) {
+    if (key.first > now) break;
+    due.push_back(key.second);
+  }
+  for (TimerId id : due) {
+    auto it = deadline_of_.find(id);
+    if (it == deadline_of_.end()) continue;  // cancelled by an earlier handler
+    auto node = timers_.extract(std::make_pair(it->second, id));
+    deadline_of_.erase(it);
+    node.mapped()();  // may add or cancel timers
+  }
+  return arm_timer_fd();
+}
+
 Status EventLoop::run_once(int timeout_ms) {
   epoll_event events[64];
   int n = epoll_wait(epfd_.get(), events, 64, timeout_ms);
@@ -66,6 +139,10 @@ Status EventLoop::run_once(int timeout_ms) {
     if (token == kWakeToken) {
       uint64_t v;
       [[maybe_unused]] auto r = read(wake_fd_.get(), &v, sizeof v);
+      continue;
+    }
+    if (token == kTimerToken) {
+      RUNVM_CHECK(fire_timers());
       continue;
     }
     auto it = by_token_.find(token);

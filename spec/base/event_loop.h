@@ -1,14 +1,18 @@
-// Single-threaded epoll loop. Handlers may add/remove registrations (their
-// own included) while being dispatched: each registration has a token, and a
-// removed token is simply skipped.
+// Single-threaded epoll loop with one-shot timers. Handlers may add/remove
+// registrations and timers (their own included) while being dispatched: each
+// registration has a token, and a removed token is simply skipped. Timers
+// share one timerfd (CLOCK_MONOTONIC) armed for the earliest deadline.
 #pragma once
 
 #include <sys/epoll.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
@@ -27,6 +31,13 @@ class EventLoop {
   void remove(int fd);
   bool contains(int fd) const { return by_fd_.count(fd) != 0; }
 
+  // Runs `fn` once, from the loop, `delay` from now (0: at the next turn).
+  // Ids are never reused; cancelling a fired or unknown id does nothing.
+  using TimerId = uint64_t;
+  Result<TimerId> add_timer(std::chrono::milliseconds delay, std::function<void()> fn);
+  void cancel_timer(TimerId id);
+  size_t pending_timers() const { return timers_.size(); }
+
   // Dispatches ready events once; timeout as for epoll_wait.
   Status run_once(int timeout_ms);
   // Runs until stop() is called (from a handler or, via wakeup, another thread).
@@ -41,11 +52,19 @@ class EventLoop {
     Handler handler;
   };
   UniqueFd epfd_;
-  UniqueFd wake_fd_;  // eventfd that interrupts epoll_wait for stop()
+  UniqueFd wake_fd_;   // eventfd that interrupts epoll_wait for stop()
+  UniqueFd timer_fd_;  // armed for the earliest of timers_
   uint64_t next_token_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Entry>> by_token_;
   std::unordered_map<int, uint64_t> by_fd_;
   bool stopping_ = false;
+  // By (deadline in CLOCK_MONOTONIC ns, id); deadline_of_ finds an id's key.
+  std::map<std::pair<int64_t, TimerId>, std::function<void()>> timers_;
+  std::unordered_map<TimerId, int64_t> deadline_of_;
+  TimerId next_timer_ = 1;
+
+  Status arm_timer_fd();
+  Status fire_timers();
 };
 
 }  // namespace runvm

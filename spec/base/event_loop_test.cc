@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <thread>
+#include <vector>
 
 namespace runvm {
 namespace {
@@ -33,6 +35,86 @@ TEST(EventLoop, StopFromAnotherThread) {
   std::thread t([&] { loop->stop(); });
   EXPECT_TRUE(loop->run().ok());
   t.join();
+}
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+TEST(EventLoop, TimersFireOnceInDeadlineOrder) {
+  auto loop = *EventLoop::create();
+  std::vector<int> fired;
+  auto start = Clock::now();
+  ASSERT_TRUE(loop->add_timer(milliseconds(60), [&] { fired.push_back(60); }).ok());
+  ASSERT_TRUE(loop->add_timer(milliseconds(20), [&] { fired.push_back(20); }).ok());
+  ASSERT_TRUE(loop->add_timer(milliseconds(0), [&] { fired.push_back(0); }).ok());
+  EXPECT_EQ(loop->pending_timers(), 3u);
+  while (fired.size() < 3 && Clock::now() - start < std::chrono::seconds(5))
+    ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(fired, (std::vector<int>{0, 20, 60}));
+  EXPECT_GE(Clock::now() - start, milliseconds(60));
+  EXPECT_EQ(loop->pending_timers(), 0u);
+  // Fired means gone: nothing more arrives.
+  ASSERT_TRUE(loop->run_once(100).ok());
+  EXPECT_EQ(fired.size(), 3u);
+}
+
+TEST(EventLoop, CancelledTimerNeverFires) {
+  auto loop = *EventLoop::create();
+  int early = 0, late = 0;
+  auto id = *loop->add_timer(milliseconds(10), [&] { ++early; });
+  ASSERT_TRUE(loop->add_timer(milliseconds(50), [&] { ++late; }).ok());
+  loop->cancel_timer(id);
+  loop->cancel_timer(id);     // twice: harmless
+  loop->cancel_timer(12345);  // unknown: harmless
+  auto start = Clock::now();
+  while (late == 0 && Clock::now() - start < std::chrono::seconds(5))
+    ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(early, 0);
+  EXPECT_EQ(late, 1);
+}
+
+// A handler may cancel a timer that is due in the same turn and add new
+// ones; one added with no delay waits for the next turn.
+TEST(EventLoop, TimerHandlersMayAddAndCancel) {
+  auto loop = *EventLoop::create();
+  int second = 0, chained = 0;
+  EventLoop::TimerId second_id = 0;
+  ASSERT_TRUE(loop->add_timer(milliseconds(5),
+                              [&] {
+                                loop->cancel_timer(second_id);
+                                ASSERT_TRUE(
+                                    loop->add_timer(milliseconds(0), [&] { ++chained; }).ok());
+                              })
+                  .ok());
+  second_id = *loop->add_timer(milliseconds(5), [&] { ++second; });
+  std::this_thread::sleep_for(milliseconds(20));  // both due in one turn
+  ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(second, 0);
+  EXPECT_EQ(chained, 0);
+  ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(chained, 1);
+}
+
+// Timers and fds in one loop: a timer does not hold up ready fds.
+TEST(EventLoop, TimersAndFdsInterleave) {
+  auto loop = *EventLoop::create();
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  std::vector<std::string> order;
+  ASSERT_TRUE(loop->add(a.get(), EPOLLIN,
+                        [&](uint32_t) {
+                          char c;
+                          ASSERT_EQ(read(a.get(), &c, 1), 1);
+                          order.push_back("fd");
+                        })
+                  .ok());
+  ASSERT_TRUE(loop->add_timer(milliseconds(100), [&] { order.push_back("timer"); }).ok());
+  ASSERT_EQ(write(b.get(), "x", 1), 1);
+  auto start = Clock::now();
+  while (order.size() < 2 && Clock::now() - start < std::chrono::seconds(5))
+    ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(order, (std::vector<std::string>{"fd", "timer"}));
 }
 
 }  // namespace

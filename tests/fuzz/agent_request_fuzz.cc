@@ -20,6 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return std::move(*a);
   }();
   auto handled = agent->handle(std::string_view(reinterpret_cast<const char*>(data), size));
-  if (!proto::parse_agent_message(proto::to_json(handled.reply)).ok()) std::abort();
+  // Always at once: a deferred reply would mean a process was forked.
+  if (!handled.reply || !proto::parse_agent_message(proto::to_json(*handled.reply)).ok())
+    std::abort();
   return 0;
 }

@@ -16,6 +16,7 @@ namespace {
 
 using testing::Bundle;
 using testing::BundleSpec;
+using testing::read_file;
 using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
@@ -222,6 +223,43 @@ TEST_F(ContainerTest, CreateStartStateKillDelete) {
   ASSERT_EQ(sh("delete ck"), 0);
   EXPECT_TRUE(root_.entries().empty());
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+// kill --all reaches every process of the container (the agent's rule: its
+// cgroup subtree), not only the main process: here the main process ignores
+// SIGTERM and only its child can die of it.
+TEST_F(ContainerTest, KillAllReachesTheContainersChildren) {
+  Bundle b(
+      {.args = {"sh", "-c",
+                "trap '' TERM; echo ready; (trap - TERM; exec sleep 1000); echo child-ended-$?"}});
+  TempDir io;
+  auto sh = [&](const std::string& cmd) {
+    std::string full;
+    for (auto& a : runvm({})) full += a + " ";
+    return system(
+        (full + cmd + " </dev/null >>" + io.path() + "/out 2>>" + io.path() + "/err").c_str());
+  };
+  auto stopped = [&](int tries) {
+    for (int i = 0; i < tries; ++i) {
+      if (run_command(runvm({"state", "ka"})).out.find("\"status\": \"stopped\"") !=
+          std::string::npos)
+        return true;
+      usleep(100 * 1000);
+    }
+    return false;
+  };
+  ASSERT_EQ(sh("create -b " + b.dir() + " ka"), 0) << read_file(io.path() + "/err");
+  ASSERT_EQ(sh("start ka"), 0) << read_file(io.path() + "/err");
+  // Once the trap is set: a SIGTERM before it would end the main process.
+  for (int i = 0; i < 100 && read_file(io.path() + "/out").empty(); ++i) usleep(100 * 1000);
+  ASSERT_EQ(read_file(io.path() + "/out"), "ready\n");
+  ASSERT_EQ(sh("kill ka TERM"), 0);
+  EXPECT_FALSE(stopped(10)) << "the main process ignores SIGTERM: " << read_file(io.path() + "/out")
+                            << read_file(io.path() + "/err");
+  ASSERT_EQ(sh("kill --all ka TERM"), 0);
+  EXPECT_TRUE(stopped(100));
+  EXPECT_EQ(read_file(io.path() + "/out"), "ready\nchild-ended-143\n");
+  ASSERT_EQ(sh("delete -f ka"), 0);
 }
 
 TEST_F(ContainerTest, ForceDeleteOfRunningContainerCleansUp) {

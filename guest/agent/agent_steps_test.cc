@@ -1,0 +1,347 @@
+// The agent's loop never blocks on one process's set-up, and one agent holds
+// several containers (container_fixture.h: the real Agent as PID 1 of fresh
+// namespaces, no VM). The test speaks frames itself: replies to create,
+// start and exec may come after replies to later requests, matched by id.
+//
+// A real slow set-up: a process whose env has no HOME reads /etc/passwd
+// (process_init.cc, home_of); with a FIFO there its set-up stalls until
+// someone writes to it.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "guest/agent/container_fixture.h"
+#include "guest/protocol/frame.h"
+#include "tests/support/require.h"
+
+namespace runvm::agent {
+namespace {
+
+using proto::AgentMessage;
+using testing::AgentOptions;
+using testing::AgentProcess;
+using testing::HostPort;
+using testing::read_all;
+
+// Longer than any answer takes, far shorter than the 30 s set-up deadline:
+// an agent that blocks on a set-up misses it.
+constexpr int kAnswerMs = 5000;
+
+std::optional<uint64_t> reply_id(const AgentMessage& m) {
+  if (auto* p = std::get_if<proto::Pong>(&m)) return p->id;
+  if (auto* o = std::get_if<proto::Ok>(&m)) return o->id;
+  if (auto* e = std::get_if<proto::ErrorReply>(&m)) return e->id;
+  return std::nullopt;
+}
+
+// The host's side: sends requests, keeps every message in arrival order.
+class Host {
+ public:
+  explicit Host(int fd) : fd_(fd) {}
+
+  template <class M>
+  void send(const M& m) {
+    ASSERT_TRUE(proto::write_frame(fd_, proto::to_json(m)).ok());
+  }
+
+  // Index in log() of the first message matching `pred`, reading until one
+  // arrives; nullopt after timeout_ms without one.
+  std::optional<size_t> wait(const std::function<bool(const AgentMessage&)>& pred,
+                             int timeout_ms = kAnswerMs) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (size_t i = 0;; ++i) {
+      for (; i < log_.size(); ++i)
+        if (pred(log_[i])) return i;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1)
+        return std::nullopt;
+      auto frame = proto::read_frame(fd_);
+      if (!frame.ok() || !*frame) return std::nullopt;
+      auto msg = proto::parse_agent_message(**frame);
+      EXPECT_TRUE(msg.ok()) << **frame;
+      if (msg.ok()) log_.push_back(*msg);
+      --i;  // look at the new one
+    }
+  }
+  std::optional<size_t> reply(uint64_t id, int timeout_ms = kAnswerMs) {
+    return wait([id](const AgentMessage& m) { return reply_id(m) == id; }, timeout_ms);
+  }
+  // The reply to `id`, which must be `ok`.
+  void expect_ok(uint64_t id) {
+    auto i = reply(id);
+    ASSERT_TRUE(i) << "no reply to " << id;
+    EXPECT_TRUE(std::holds_alternative<proto::Ok>(log_[*i])) << proto::to_json(log_[*i]);
+  }
+  // The message of the error reply to `id` ("" when it is none).
+  std::string error_of(uint64_t id) {
+    auto i = reply(id);
+    if (!i) return "<no reply>";
+    auto* e = std::get_if<proto::ErrorReply>(&log_[*i]);
+    return e ? e->message : "";
+  }
+  std::optional<uint32_t> exit_status(const std::string& cid, int timeout_ms = kAnswerMs) {
+    auto i = wait(
+        [&](const AgentMessage& m) {
+          auto* e = std::get_if<proto::Exit>(&m);
+          return e && e->container_id == cid;
+        },
+        timeout_ms);
+    if (!i) return std::nullopt;
+    return std::get<proto::Exit>(log_[*i]).status;
+  }
+  std::optional<uint32_t> exec_status(const std::string& cid, const std::string& eid,
+                                      int timeout_ms = kAnswerMs) {
+    auto i = wait(
+        [&](const AgentMessage& m) {
+          auto* e = std::get_if<proto::ExecExit>(&m);
+          return e && e->container_id == cid && e->exec_id == eid;
+        },
+        timeout_ms);
+    if (!i) return std::nullopt;
+    return std::get<proto::ExecExit>(log_[*i]).status;
+  }
+  const std::vector<AgentMessage>& log() const { return log_; }
+
+ private:
+  int fd_;
+  std::vector<AgentMessage> log_;
+};
+
+proto::Create create(uint64_t id, const std::string& cid, std::vector<std::string> args,
+                     bool home = true) {
+  proto::Create c = AgentProcess::request(cid, std::move(args));
+  c.id = id;
+  if (home) c.process.env.push_back("HOME=/root");
+  return c;
+}
+
+proto::Exec exec(uint64_t id, const std::string& cid, const std::string& eid,
+                 std::vector<std::string> args, bool home = true) {
+  proto::Exec e;
+  e.id = id;
+  e.container_id = cid;
+  e.exec_id = eid;
+  e.process.args = std::move(args);
+  e.process.env = {"PATH=/bin"};
+  if (home) e.process.env.push_back("HOME=/root");
+  return e;
+}
+
+proto::Signal signal(uint64_t id, const std::string& cid, int sig, bool all = false,
+                     const std::string& eid = "") {
+  proto::Signal s;
+  s.id = id;
+  s.container_id = cid;
+  s.signal = static_cast<uint32_t>(sig);
+  s.all = all;
+  s.exec_id = eid;
+  return s;
+}
+
+bool killed_by(std::optional<uint32_t> status, int sig) {
+  return status && WIFSIGNALED(*status) && WTERMSIG(*status) == sig;
+}
+bool exited_with(std::optional<uint32_t> status, int code) {
+  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+class AgentStepsTest : public ::testing::Test {
+ protected:
+  void start_agent(AgentOptions options = {}) {
+    options.raw = true;
+    agent_ = std::make_unique<AgentProcess>(options);
+    ASSERT_EQ(agent_->setup_error(), "");
+    host_ = std::make_unique<Host>(agent_->host_fd());
+  }
+  void SetUp() override { RUNVM_REQUIRE_ROOT("mounts, namespaces"); }
+
+  // /etc/passwd of the (shared) test root becomes a FIFO: a process that
+  // looks up its HOME stalls until something writes to it.
+  void passwd_fifo() {
+    std::string passwd = agent_->rootfs() + "/etc/passwd";
+    ASSERT_EQ(::unlink(passwd.c_str()), 0);
+    ASSERT_EQ(::mkfifo(passwd.c_str(), 0644), 0);
+  }
+
+  Host& host() { return *host_; }
+  std::unique_ptr<AgentProcess> agent_;
+  std::unique_ptr<Host> host_;
+};
+
+TEST_F(AgentStepsTest, StalledExecSetUpLeavesEveryOtherRequestAnswered) {
+  start_agent();
+  host().send(create(1, "c1", {"sleep", "60"}));
+  host().expect_ok(1);
+  host().send(proto::Start{2, "c1"});
+  host().expect_ok(2);
+  passwd_fifo();
+
+  HostPort out = agent_->listen();
+  auto slow = exec(10, "c1", "e1", {"sh", "-c", "echo $HOME"}, /*home=*/false);
+  slow.stdio.stdout_port = out.port;
+  host().send(slow);
+  // While e1 is stuck reading the FIFO, everything else is answered.
+  host().send(proto::Ping{11});
+  ASSERT_TRUE(host().reply(11)) << "ping waited for the exec's set-up";
+  host().send(signal(12, "c1", SIGCONT));
+  host().expect_ok(12);
+  host().send(proto::Resize{13, "c1", 24, 80, ""});
+  EXPECT_NE(host().error_of(13).find("has no terminal"), std::string::npos);
+  host().send(signal(14, "c1", SIGCONT, false, "e1"));  // the stalled one itself
+  host().expect_ok(14);
+  EXPECT_FALSE(host().reply(10, 200)) << "e1 cannot be ready yet";
+
+  // A second exec, with HOME, is set up and runs meanwhile: it feeds the FIFO.
+  host().send(exec(15, "c1", "e2",
+                   {"sh", "-c", "echo 'root:x:0:0:root:/from-fifo:/bin/sh' > /etc/passwd"}));
+  auto e2_ok = host().reply(15);
+  ASSERT_TRUE(e2_ok);
+  EXPECT_TRUE(exited_with(host().exec_status("c1", "e2"), 0));
+  // Now e1 gets its HOME and execs: its reply follows e2's.
+  auto e1_ok = host().reply(10);
+  ASSERT_TRUE(e1_ok);
+  EXPECT_TRUE(std::holds_alternative<proto::Ok>(host().log()[*e1_ok]));
+  EXPECT_GT(*e1_ok, *e2_ok);
+  auto fd = out.accept();
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(read_all(fd->get()), "/from-fifo\n");
+  EXPECT_TRUE(exited_with(host().exec_status("c1", "e1"), 0));
+}
+
+TEST_F(AgentStepsTest, StalledCreateLeavesOtherContainersServed) {
+  start_agent();
+  passwd_fifo();
+  host().send(create(1, "slow", {"sleep", "60"}, /*home=*/false));
+  host().send(create(2, "fast", {"sleep", "60"}));
+  host().expect_ok(2);
+  host().send(proto::Start{3, "fast"});
+  host().expect_ok(3);
+  // The slow one is known but not ready: start and exec wait for nothing.
+  host().send(proto::Start{4, "slow"});
+  EXPECT_NE(host().error_of(4).find("is being created"), std::string::npos);
+  host().send(exec(5, "slow", "e1", {"true"}));
+  EXPECT_NE(host().error_of(5).find("is being created"), std::string::npos);
+  host().send(create(6, "slow", {"true"}));
+  EXPECT_EQ(host().error_of(6), "container with id exists: slow");
+  EXPECT_FALSE(host().reply(1, 200));
+
+  host().send(exec(7, "fast", "feed", {"sh", "-c", "echo 'root:x:0:0::/r:/bin/sh' > /etc/passwd"}));
+  host().expect_ok(7);
+  host().expect_ok(1);
+  host().send(proto::Start{8, "slow"});
+  host().expect_ok(8);
+  host().send(signal(9, "slow", SIGKILL));
+  host().expect_ok(9);
+  EXPECT_TRUE(killed_by(host().exit_status("slow"), SIGKILL));
+}
+
+// The deadline (shortened here) fails the step; the process is killed and
+// reported nowhere; the exec id is free again.
+TEST_F(AgentStepsTest, SetUpPastTheDeadlineIsRefused) {
+  start_agent(AgentOptions{.setup_timeout = std::chrono::milliseconds(300)});
+  host().send(create(1, "c1", {"sleep", "60"}));
+  host().expect_ok(1);
+  host().send(proto::Start{2, "c1"});
+  host().expect_ok(2);
+  passwd_fifo();
+  host().send(exec(3, "c1", "e1", {"true"}, /*home=*/false));
+  EXPECT_EQ(host().error_of(3), "exec process setup timed out");
+  host().send(exec(4, "c1", "e1", {"sh", "-c", "exit 7"}));
+  host().expect_ok(4);
+  EXPECT_TRUE(exited_with(host().exec_status("c1", "e1"), 7));
+  // Exactly one exec_exit for e1: the abandoned one has none.
+  size_t exits = 0;
+  for (const auto& m : host().log()) exits += std::holds_alternative<proto::ExecExit>(m);
+  EXPECT_EQ(exits, 1u);
+
+  host().send(create(5, "c2", {"true"}, /*home=*/false));
+  EXPECT_EQ(host().error_of(5), "container process setup timed out");
+  // Its id is free: a failed create leaves no container behind.
+  host().send(signal(6, "c2", SIGKILL));
+  EXPECT_EQ(host().error_of(6), "container \"c2\" does not exist");
+  host().send(create(7, "c2", {"true"}));
+  host().expect_ok(7);
+}
+
+TEST_F(AgentStepsTest, TwoContainersLiveAndDieIndependently) {
+  start_agent();
+  uint64_t n = 100;
+  for (const char* id : {"a", "b"}) {
+    host().send(create(++n, id, {"sleep", "60"}));
+    host().expect_ok(n);
+    host().send(proto::Start{++n, id});
+    host().expect_ok(n);
+    // Exec ids are per container: both have an e1 and an e2.
+    host().send(exec(++n, id, "e1", {"sleep", "60"}));
+    host().expect_ok(n);
+    host().send(
+        exec(++n, id, "e2", {"sh", "-c", std::string("exit ") + (id[0] == 'a' ? "3" : "4")}));
+    host().expect_ok(n);
+  }
+  EXPECT_TRUE(exited_with(host().exec_status("a", "e2"), 3));
+  EXPECT_TRUE(exited_with(host().exec_status("b", "e2"), 4));
+
+  // All of b: its main process and its exec, nothing of a.
+  host().send(signal(10, "b", SIGKILL, /*all=*/true));
+  host().expect_ok(10);
+  EXPECT_TRUE(killed_by(host().exit_status("b"), SIGKILL));
+  EXPECT_TRUE(killed_by(host().exec_status("b", "e1"), SIGKILL));
+  EXPECT_FALSE(host().exit_status("a", 300)) << "signal all of b reached a";
+  EXPECT_FALSE(host().exec_status("a", "e1", 100)) << "signal all of b reached a's exec";
+  host().send(signal(11, "a", SIGCONT, false, "e1"));
+  host().expect_ok(11);
+
+  // a's main process alone: its exec runs on.
+  host().send(signal(12, "a", SIGTERM));
+  host().expect_ok(12);
+  EXPECT_TRUE(killed_by(host().exit_status("a"), SIGTERM));
+  host().send(signal(13, "a", SIGCONT, false, "e1"));
+  host().expect_ok(13);
+  host().send(exec(14, "a", "e3", {"true"}));
+  EXPECT_EQ(host().error_of(14), "cannot exec in a stopped container");
+  // Then all of a, after its main process is gone: the exec it left.
+  host().send(signal(15, "a", SIGKILL, /*all=*/true));
+  host().expect_ok(15);
+  EXPECT_TRUE(killed_by(host().exec_status("a", "e1"), SIGKILL));
+
+  // Each exit was reported once, with its own container's id.
+  size_t a_exits = 0, b_exits = 0;
+  for (const auto& m : host().log())
+    if (auto* e = std::get_if<proto::Exit>(&m)) (e->container_id == "a" ? a_exits : b_exits)++;
+  EXPECT_EQ(a_exits, 1u);
+  EXPECT_EQ(b_exits, 1u);
+}
+
+TEST_F(AgentStepsTest, CreateRefusesALiveIdAndReplacesAnExitedOne) {
+  start_agent();
+  host().send(create(1, "x", {"sleep", "60"}));
+  host().expect_ok(1);
+  host().send(create(2, "x", {"true"}));
+  EXPECT_EQ(host().error_of(2), "container with id exists: x");
+  host().send(signal(3, "x", SIGKILL));
+  host().expect_ok(3);
+  EXPECT_TRUE(killed_by(host().exit_status("x"), SIGKILL));
+  host().send(create(4, "x", {"sh", "-c", "exit 9"}));
+  host().expect_ok(4);
+  host().send(proto::Start{5, "x"});
+  host().expect_ok(5);
+  // The new x's exit: the second exit event for that id.
+  EXPECT_TRUE(host().wait([n = 0](const AgentMessage& m) mutable {
+    auto* e = std::get_if<proto::Exit>(&m);
+    return e && e->container_id == "x" && ++n == 2 && WIFEXITED(e->status) &&
+           WEXITSTATUS(e->status) == 9;
+  }));
+}
+
+}  // namespace
+}  // namespace runvm::agent
