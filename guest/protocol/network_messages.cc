@@ -141,7 +141,7 @@ Result<MacAddress> parse_mac(std::string_view text) {
 void ConfigureNetwork::write(json::Writer& w) const {
   w.key("id").uinteger(id);
   w.key("interfaces").begin_array();
-  for (const auto& i : interfaces) {
+  for (const auto& i : network.interfaces) {
     w.begin_object();
     w.key("name").string(i.name);
     w.key("mac").string(mac_to_string(i.mac));
@@ -153,7 +153,7 @@ void ConfigureNetwork::write(json::Writer& w) const {
   }
   w.end_array();
   w.key("routes").begin_array();
-  for (const auto& r : routes) {
+  for (const auto& r : network.routes) {
     w.begin_object();
     w.key("destination");
     write_prefix(w, r.destination);
@@ -179,7 +179,7 @@ Result<ConfigureNetwork> ConfigureNetwork::parse(const json::Value& v) {
       if (i.name == "lo") return item.error("name: lo is the guest's own");
       if (!names.insert(i.name).second) return item.error("name: duplicate");
       if (!macs.insert(i.mac).second) return item.error("mac: duplicate");
-      m.interfaces.push_back(std::move(i));
+      m.network.interfaces.push_back(std::move(i));
     }
   }
   if (auto routes = RUNVM_TRY(v.get("routes"))) {
@@ -189,7 +189,7 @@ Result<ConfigureNetwork> ConfigureNetwork::parse(const json::Value& v) {
     for (const auto& item : items) {
       NetRoute r = RUNVM_TRY(parse_route(item));
       if (!names.count(r.device)) return item.error("device: not one of the interfaces");
-      m.routes.push_back(std::move(r));
+      m.network.routes.push_back(std::move(r));
     }
   }
   return m;

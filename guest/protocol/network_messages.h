@@ -67,6 +67,14 @@ struct NetRoute {
   bool operator==(const NetRoute&) const = default;
 };
 
+// A network namespace's interfaces (other than lo) and routes: what the host
+// reads (shim/net) and the guest applies (guest/agent/network.h).
+struct NetworkConfig {
+  std::vector<NetInterface> interfaces;
+  std::vector<NetRoute> routes;
+  bool operator==(const NetworkConfig&) const = default;
+};
+
 // Sets up the guest's network: loopback up, each interface (found by MAC)
 // renamed, given its MTU and addresses and brought up, then the routes
 // added. Replied with Ok or ErrorReply. Sent once, before the first create;
@@ -74,8 +82,7 @@ struct NetRoute {
 struct ConfigureNetwork {
   static constexpr std::string_view kType = "configure_network";
   uint64_t id = 0;
-  std::vector<NetInterface> interfaces;
-  std::vector<NetRoute> routes;
+  NetworkConfig network;  // wire members "interfaces" and "routes"
   void write(json::Writer& w) const;
   static Result<ConfigureNetwork> parse(const json::Value& v);
   bool operator==(const ConfigureNetwork&) const = default;

@@ -19,10 +19,10 @@ ConfigureNetwork dual_stack() {
   NetInterface eth0{"eth0", {0x02, 0x42, 0x0a, 0x58, 0x00, 0x05}, 1500, {}};
   eth0.addresses = {{IpFamily::kIpv4, "10.88.0.5", 16}, {IpFamily::kIpv6, "fd00::5", 64}};
   NetInterface eth1{"net1", {0x0a, 0, 0, 0, 0, 1}, 9000, {}};
-  m.interfaces = {eth0, eth1};
-  m.routes = {{{IpFamily::kIpv4, "0.0.0.0", 0}, "10.88.0.1", "eth0", 0},
-              {{IpFamily::kIpv6, "::", 0}, "fd00::1", "eth0", 1024},
-              {{IpFamily::kIpv4, "192.168.7.0", 24}, std::nullopt, "net1", 5}};
+  m.network.interfaces = {eth0, eth1};
+  m.network.routes = {{{IpFamily::kIpv4, "0.0.0.0", 0}, "10.88.0.1", "eth0", 0},
+                      {{IpFamily::kIpv6, "::", 0}, "fd00::1", "eth0", 1024},
+                      {{IpFamily::kIpv4, "192.168.7.0", 24}, std::nullopt, "net1", 5}};
   return m;
 }
 
@@ -33,7 +33,7 @@ TEST(NetworkMessages, RoundTrip) {
   EXPECT_EQ(std::get<ConfigureNetwork>(*back), m);
   auto empty = parse_variant<NetworkMessage>(R"({"type":"configure_network","id":1})");
   ASSERT_TRUE(empty.ok()) << error_of(empty);
-  EXPECT_TRUE(std::get<ConfigureNetwork>(*empty).interfaces.empty());
+  EXPECT_TRUE(std::get<ConfigureNetwork>(*empty).network.interfaces.empty());
 }
 
 TEST(NetworkMessages, AddressesAreCanonical) {
