@@ -23,6 +23,13 @@ struct VhostUserDevice {
   std::string tag;         // fs: mount tag seen by the guest
 };
 
+// A virtio-net device on a tap (shim/net/tap_bridge.h): QEMU inherits `fd`
+// under the same number and uses it as -netdev tap,fd=N.
+struct TapDevice {
+  int fd = -1;
+  std::string mac;  // "02:42:0a:58:00:05", the namespace interface's
+};
+
 struct VmConfig {
   std::string qemu = "qemu-system-x86_64";
   bool kvm = false;
@@ -33,7 +40,8 @@ struct VmConfig {
   std::string qmp_socket;               // QMP control socket path
   std::string engine_log;               // QEMU's own stdout/stderr
   std::vector<VhostUserDevice> devices;
-  bool start_paused = false;  // vCPUs stay stopped until resume()
+  std::vector<TapDevice> taps;  // network (issue 10); none: the guest has loopback only
+  bool start_paused = false;    // vCPUs stay stopped until resume()
   // start() fails if the control channel is not up by then; QEMU answers
   // only after vhost-user negotiation with the shim's backends.
   std::chrono::milliseconds start_timeout{10000};
