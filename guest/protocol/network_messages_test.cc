@@ -31,6 +31,9 @@ TEST(NetworkMessages, RoundTrip) {
   auto back = parse_variant<NetworkMessage>(to_json(m));
   ASSERT_TRUE(back.ok()) << error_of(back);
   EXPECT_EQ(std::get<ConfigureNetwork>(*back), m);
+  auto host = parse_host_message(to_json(HostMessage(m)));
+  ASSERT_TRUE(host.ok()) << host.error().message;
+  EXPECT_EQ(std::get<ConfigureNetwork>(*host), m);
   auto empty = parse_variant<NetworkMessage>(R"({"type":"configure_network","id":1})");
   ASSERT_TRUE(empty.ok()) << error_of(empty);
   EXPECT_TRUE(std::get<ConfigureNetwork>(*empty).network.interfaces.empty());

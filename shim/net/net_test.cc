@@ -17,6 +17,7 @@
 
 #include <cstring>
 
+#include "shim/net/container_network.h"
 #include "shim/net/netns_reader.h"
 #include "shim/net/tap_bridge.h"
 #include "spec/base/netlink_test_util.h"
@@ -212,6 +213,42 @@ TEST_F(NetTest, ALeftoverTapStillHeldIsReplaced) {
   EXPECT_NE(::ioctl(held.get(), TUNGETIFF, &ifr), 0);  // detached from its deleted link
   EXPECT_EQ(redirects_of("eth0"), std::vector<std::string>{"mirred:tap0_runvm"});
   EXPECT_EQ(redirects_of("tap0_runvm"), std::vector<std::string>{"mirred:eth0"});
+}
+
+}  // namespace
+}  // namespace runvm::net
+
+namespace runvm::net {
+namespace {
+
+oci::Config with_namespaces(std::vector<oci::Namespace> namespaces) {
+  oci::Config c;
+  c.linux_.emplace();
+  c.linux_->namespaces = std::move(namespaces);
+  return c;
+}
+
+TEST_F(NetTest, TheSpecsNetworkNamespaceDecides) {
+  // No entry (host network) and a new, empty namespace: loopback only.
+  auto host = attach_container_network(with_namespaces({}));
+  ASSERT_TRUE(host.ok()) << host.error().message;
+  EXPECT_FALSE(host->has_value());
+  auto fresh = attach_container_network(with_namespaces({{oci::NamespaceType::kNetwork, ""}}));
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+  EXPECT_FALSE(fresh->has_value());
+  EXPECT_FALSE(link_exists("tap0_runvm"));
+  // A path: taken over.
+  auto joined = attach_container_network(
+      with_namespaces({{oci::NamespaceType::kNetwork, container_.path()}}));
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  ASSERT_TRUE(joined->has_value());
+  auto devices = tap_devices(**joined);
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].mac, kMac);
+  EXPECT_EQ(devices[0].fd, (*joined)->taps()[0].fd.get());
+  auto bad = attach_container_network(with_namespaces({{oci::NamespaceType::kNetwork, "/etc"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "network namespace /etc: not a network namespace");
 }
 
 }  // namespace

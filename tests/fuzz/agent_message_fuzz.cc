@@ -1,13 +1,11 @@
 // Random bytes through the control-stream decoder and both message parsers
-// (and those of the test agent's extension, guest/test_agent, and the
-// network message): nothing may
+// (and those of the test agent's extension, guest/test_agent): nothing may
 // crash, and whatever parses must re-encode to an equal message.
 #include <cstdlib>
 #include <span>
 
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
-#include "guest/protocol/network_messages.h"
 #include "guest/test_agent/transfer_messages.h"
 
 namespace {
@@ -27,7 +25,6 @@ void round_trip_all(std::string_view body) {
   round_trip(body, proto::parse_agent_message);
   round_trip(body, test_agent::parse_test_host_message);
   round_trip(body, test_agent::parse_test_agent_message);
-  round_trip(body, proto::parse_variant<std::variant<proto::ConfigureNetwork>>);
 }
 
 }  // namespace
