@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "guest/agent/network.h"
+
 namespace runvm::agent {
 namespace {
 
@@ -198,6 +200,9 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {resize_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Exec>) {
           return {exec_process(req)};
+        } else if constexpr (std::is_same_v<T, proto::ConfigureNetwork>) {
+          // The guest's own network: no container needed (PROTOCOL.md, Network).
+          return {status_reply(req.id, configure_network(req.network))};
         } else {
           static_assert(sizeof(T) == 0, "unhandled host message");
         }

@@ -15,6 +15,7 @@
 
 #include "guest/protocol/container_messages.h"
 #include "guest/protocol/exec_messages.h"
+#include "guest/protocol/network_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -82,7 +83,8 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
-using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec>;
+using HostMessage =
+    std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec, ConfigureNetwork>;
 using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit>;
 
 // Serialises one message as a JSON object with "type" first.

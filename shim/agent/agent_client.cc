@@ -105,6 +105,11 @@ Status AgentClient::create(proto::Create req) {
   return call_refusable(req, req.id);
 }
 
+Status AgentClient::configure_network(proto::NetworkConfig network) {
+  uint64_t id = next_id_++;
+  return call_ok(proto::ConfigureNetwork{id, std::move(network)}, id);
+}
+
 Status AgentClient::exec(proto::Exec req) {
   req.id = next_id_++;
   return call_refusable(req, req.id);

@@ -41,6 +41,9 @@ class AgentClient {
   Status signal(const std::string& container_id, int sig, bool all);
   Status resize(const std::string& container_id, uint16_t rows, uint16_t cols);
 
+  // The guest's network (PROTOCOL.md, Network); Ok or the agent's error.
+  Status configure_network(proto::NetworkConfig network);
+
   // Runs an additional process (runc exec); the client assigns req.id.
   // Succeeds once it execve'd; a refusal fails like create().
   Status exec(proto::Exec req);

@@ -17,6 +17,7 @@
 #include "shim/container/agent_request.h"
 #include "shim/container/bind_shares.h"
 #include "shim/fs/stdio_fs.h"
+#include "shim/net/container_network.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
@@ -109,6 +110,9 @@ Status ContainerShim::boot() {
     if (fd >= 0) (void)fchown(fd, config.process->user.uid, static_cast<gid_t>(-1));
   if (files != std::array<int, 3>{-1, -1, -1})
     vm.shares.push_back({proto::kStdioShareTag, {}, std::make_shared<StdioFs>(files)});
+  // Network (issue 10): taps joined to the namespace's interfaces, or none.
+  network_ = RUNVM_TRY(net::attach_container_network(config));
+  if (network_) vm.taps = net::tap_devices(*network_);
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
   // that this container runs in its own VM (the compat suites check it).
@@ -116,6 +120,8 @@ Status ContainerShim::boot() {
             " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
             proto::printable(vm_->hello().agent, 64));
 
+  if (network_)
+    RUNVM_CHECK(vm_->agent().configure_network(network_->network()).context("guest network"));
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
   if (!terminal) req.process.console_size = proto::tty_stream_size(ports);
   RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));

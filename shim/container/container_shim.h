@@ -11,6 +11,7 @@
 #include "shim/client/control.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
+#include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/state_layout.h"
 #include "spec/config.h"
@@ -59,6 +60,9 @@ class ContainerShim {
   Result<int> finish(int wait_status, bool drain = true);
 
   ContainerShimOptions opts_;
+  // The container's network namespace taken over (issue 10); declared
+  // before vm_ so its taps and filters go after QEMU.
+  std::optional<net::TapBridge> network_;
   std::unique_ptr<MicroVm> vm_;
   UniqueFd control_;                // listening control socket
   std::optional<Console> console_;  // before the pumps that use its slave

@@ -59,7 +59,7 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
 
 // Runs in the forked child: async-signal-safe calls only.
 [[noreturn]] void exec_child(pid_t parent, const char* program, char* const* argv, int null_fd,
-                             int log_fd, int report_fd) {
+                             int log_fd, int report_fd, const int* inherit, size_t n_inherit) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, errno);
   // The parent may have died before the prctl took effect.
   if (::getppid() != parent) ::_exit(127);
@@ -71,6 +71,8 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
     child_fail(report_fd, errno);
   // Mark, not close, everything else: report_fd must survive until exec.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(report_fd, errno);
+  for (size_t i = 0; i < n_inherit; ++i)
+    if (::fcntl(inherit[i], F_SETFD, 0) != 0) child_fail(report_fd, errno);
   ::execv(program, argv);
   child_fail(report_fd, errno);
 }
@@ -93,8 +95,12 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
 ChildProcess::~ChildProcess() { kill_and_reap(); }
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
-                                         const std::string& log_path) {
+                                         const std::string& log_path,
+                                         const std::vector<int>& inherit) {
   if (argv.empty()) return make_error("spawn: empty argv");
+  for (int fd : inherit)
+    if (fd <= 2 || ::fcntl(fd, F_GETFD) < 0)
+      return make_error("spawn: fd " + std::to_string(fd) + " cannot be inherited");
   std::string program = RUNVM_TRY(resolve_program(argv[0]).context("spawn"));
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -120,7 +126,8 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   pid_t pid = ::fork();
   if (pid < 0) return errno_error("spawn: fork");
   if (pid == 0)
-    exec_child(parent, program.c_str(), cargv.data(), null_fd.get(), log_fd.get(), report_w.get());
+    exec_child(parent, program.c_str(), cargv.data(), null_fd.get(), log_fd.get(), report_w.get(),
+               inherit.data(), inherit.size());
 
   ChildProcess child;
   child.pid_ = pid;

@@ -22,10 +22,12 @@ class ChildProcess {
   ~ChildProcess();
 
   // Runs argv[0] (searched in PATH) with stdin from /dev/null, stdout and
-  // stderr appended to `log_path` (/dev/null when empty), no other fds, and
-  // default signal state. Fails if the program cannot be executed.
+  // stderr appended to `log_path` (/dev/null when empty), no other fds but
+  // `inherit` (under the same numbers, each above 2), and default signal
+  // state. Fails if the program cannot be executed.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
-                                    const std::string& log_path);
+                                    const std::string& log_path,
+                                    const std::vector<int>& inherit = {});
 
   bool valid() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }

@@ -54,6 +54,27 @@ TEST(ChildProcess, InheritsNoOtherFds) {
   EXPECT_EQ(WEXITSTATUS(*status), 1) << "fd " << leak.get() << " leaked into the child";
 }
 
+TEST(ChildProcess, InheritsTheFdsItIsGivenUnderTheirNumbers) {
+  TempDir dir;
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  // The child writes into the inherited pipe end by its number.
+  std::string probe = "echo through >&" + std::to_string(w.get());
+  auto c = ChildProcess::spawn({"sh", "-c", probe}, "", {w.get()});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  w.reset();
+  char buf[16] = {};
+  EXPECT_EQ(::read(r.get(), buf, sizeof buf), 8);
+  EXPECT_STREQ(buf, "through\n");
+  auto status = c->wait();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  auto bad = ChildProcess::spawn({"true"}, "", {1});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "spawn: fd 1 cannot be inherited");
+}
+
 TEST(ChildProcess, SignalMaskAndDispositionsAreReset) {
   TempDir dir;
   sigset_t block, old;

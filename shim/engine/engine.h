@@ -23,6 +23,13 @@ struct VhostUserDevice {
   std::string tag;         // fs: mount tag seen by the guest
 };
 
+// A virtio-net device on a tap (shim/net/tap_bridge.h): QEMU inherits `fd`
+// under the same number and uses it as -netdev tap,fd=N.
+struct TapDevice {
+  int fd = -1;
+  std::string mac;  // "02:42:0a:58:00:05", the namespace interface's
+};
+
 // The machine itself: the engine binary, accelerator, size and what it boots.
 // One struct for every layer that describes a VM (VmConfig for the engine
 // process, MicroVmConfig for the VM with its devices and agent), so a setting
@@ -42,7 +49,8 @@ struct VmConfig {
   std::string qmp_socket;   // QMP control socket path
   std::string engine_log;   // QEMU's own stdout/stderr
   std::vector<VhostUserDevice> devices;
-  bool start_paused = false;  // vCPUs stay stopped until resume()
+  std::vector<TapDevice> taps;  // network (issue 10); none: the guest has loopback only
+  bool start_paused = false;    // vCPUs stay stopped until resume()
   // start() fails if the control channel is not up by then; QEMU answers
   // only after vhost-user negotiation with the shim's backends.
   std::chrono::milliseconds start_timeout{10000};

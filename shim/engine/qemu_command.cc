@@ -74,6 +74,15 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
                                         // size bounds FUSE's max_pages (QEMU's default 128 → 120).
                                         ",queue-size=1024,tag=" + qemu_escape(d.tag)});
   }
+  // The container's network (shim/net): virtio-net on an inherited tap.
+  // vhost=off: the tap lives in the container's namespace, and QEMU's own
+  // virtio-net sets the tap's offloads from what the guest negotiates.
+  for (size_t i = 0; i < c.taps.size(); ++i) {
+    const std::string id = "net" + std::to_string(i);
+    a.insert(a.end(),
+             {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(c.taps[i].fd) + ",vhost=off",
+              "-device", "virtio-net-device,netdev=" + id + ",mac=" + qemu_escape(c.taps[i].mac)});
+  }
   if (c.start_paused) a.push_back("-S");
   return a;
 }

@@ -136,6 +136,18 @@ TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
   EXPECT_EQ(after(a, "-device"), "vhost-user-fs-device,chardev=vu0,queue-size=1024,tag=tag,,x");
 }
 
+TEST(QemuCommandLine, TapsAreVirtioNetDevicesOnInheritedFds) {
+  VmConfig c = base_config();
+  EXPECT_EQ(after(qemu_command_line(c), "-netdev"), "<absent>");  // loopback only
+  c.taps = {{7, "02:42:0a:58:00:05"}, {12, "02:00:00:00:00:01"}};
+  auto argv = qemu_command_line(c);
+  EXPECT_EQ(all_after(argv, "-netdev"), (std::vector<std::string>{"tap,id=net0,fd=7,vhost=off",
+                                                                  "tap,id=net1,fd=12,vhost=off"}));
+  auto devices = all_after(argv, "-device");
+  EXPECT_TRUE(has(devices, "virtio-net-device,netdev=net0,mac=02:42:0a:58:00:05"));
+  EXPECT_TRUE(has(devices, "virtio-net-device,netdev=net1,mac=02:00:00:00:00:01"));
+}
+
 TEST(QemuCommandLine, StartPausedAddsDashS) {
   VmConfig c = base_config();
   c.start_paused = true;

@@ -52,8 +52,10 @@ Status QemuEngine::start(const VmConfig& config) {
   config_ = config;
   // Remove a stale socket so the connect below can only reach this QEMU.
   ::unlink(config.qmp_socket.c_str());
-  child_ = RUNVM_TRY(
-      ChildProcess::spawn(qemu_command_line(config), config.engine_log).context("qemu start"));
+  std::vector<int> inherit;
+  for (const auto& tap : config.taps) inherit.push_back(tap.fd);
+  child_ = RUNVM_TRY(ChildProcess::spawn(qemu_command_line(config), config.engine_log, inherit)
+                         .context("qemu start"));
   if (auto st = connect_qmp(); !st) return start_failure(std::move(st).error());
   return {};
 }

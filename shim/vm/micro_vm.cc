@@ -73,6 +73,7 @@ Status MicroVm::start() {
   vm.devices.push_back(
       {VhostUserDevice::kVsock, dir + "/" + layout::kVsockBackendSocket, config_.guest_cid, ""});
   vm.devices.insert(vm.devices.end(), fs_specs.begin(), fs_specs.end());
+  vm.taps = config_.taps;
 
   engine_ = RUNVM_TRY(make_qemu_engine());
   auto t0 = std::chrono::steady_clock::now();

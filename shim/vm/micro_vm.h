@@ -38,6 +38,7 @@ struct MicroVmConfig {
   uint64_t guest_cid = 3;
   int agent_timeout_ms = 30000;
   std::vector<FsShare> shares;
+  std::vector<TapDevice> taps;  // network (shim/net); QEMU inherits their fds
   std::vector<std::pair<uint32_t, PortHandler>> port_handlers;
 };
 

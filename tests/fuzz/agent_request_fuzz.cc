@@ -1,5 +1,7 @@
 // Hostile host requests straight into the agent's handler: every input must
 // produce a reply that encodes and parses back; nothing may crash.
+#include <sched.h>
+
 #include <cstdlib>
 
 #include "guest/agent/agent.h"
@@ -11,6 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // path that does not exist): the validation before them is what is under
   // test.
   static auto agent = [] {
+    // configure_network acts on this thread's network namespace: an empty
+    // one of its own, so no input can touch the host's links (as root the
+    // fuzzer could otherwise learn a host MAC through its memcmp hooks).
+    // Without the privilege to unshare there is none to change links either.
+    (void)::unshare(CLONE_NEWNET);
     agent::AgentConfig config;
     config.dial = [](uint32_t) -> Result<UniqueFd> { return make_error("no host in the fuzzer"); };
     config.root.root_dir = "/tmp/runvm-agent-fuzz/rootfs";

@@ -1,0 +1,144 @@
+// configure_network in a throwaway namespace standing for the guest: its
+// "virtio-net devices" are veths with the MACs the host would report.
+// Needs root.
+#include "guest/agent/network.h"
+
+#include <gtest/gtest.h>
+#include <linux/if.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "spec/base/netlink_test_util.h"
+
+namespace runvm::agent {
+namespace {
+
+using nl::testing::TestNetns;
+
+template <class T>
+T must(Result<T> r) {
+  if (!r.ok()) ADD_FAILURE() << r.error().message;
+  EXPECT_TRUE(r.ok());
+  return std::move(r).value();
+}
+void must(Status s) { ASSERT_TRUE(s.ok()) << s.error().message; }
+
+class NetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    guest_ = must(TestNetns::create());
+    host_ = must(TestNetns::create());
+    // Named as the guest kernel would, eth1 first to make the renames cross.
+    must(nl::testing::add_veth(guest_, "eth0", "02:00:00:00:00:02", 1500, host_, "h2"));
+    must(nl::testing::add_veth(guest_, "eth1", "02:00:00:00:00:01", 1500, host_, "h1"));
+  }
+
+  Status configure(const proto::NetworkConfig& net) {
+    return nl::run_in_netns(guest_.fd(), [&] { return configure_network(net); });
+  }
+
+  rtnl_link* link(nl_cache* links, const std::string& name) {
+    return rtnl_link_get_by_name(links, name.c_str());
+  }
+
+  std::set<std::string> addresses_of(int ifindex) {
+    nl::Cache addrs = must(nl::addr_cache(guest_.sock()));
+    std::set<std::string> out;
+    nl::for_each<rtnl_addr>(addrs.get(), [&](rtnl_addr* a) {
+      char buf[128];
+      if (rtnl_addr_get_ifindex(a) == ifindex && rtnl_addr_get_scope(a) != RT_SCOPE_LINK)
+        out.insert(nl_addr2str(rtnl_addr_get_local(a), buf, sizeof buf));
+    });
+    return out;
+  }
+
+  // "dst via gw dev metric" of the main table's non-kernel routes.
+  std::set<std::string> routes() {
+    nl::Cache routes = must(nl::route_cache(guest_.sock()));
+    nl::Cache links = must(nl::link_cache(guest_.sock()));
+    std::set<std::string> out;
+    nl::for_each<rtnl_route>(routes.get(), [&](rtnl_route* r) {
+      if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_protocol(r) == RTPROT_KERNEL)
+        return;
+      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+      char dst[128], gw[128] = "-", dev[IFNAMSIZ] = "?";
+      nl_addr2str(rtnl_route_get_dst(r), dst, sizeof dst);
+      if (nl_addr* g = rtnl_route_nh_get_gateway(nh)) nl_addr2str(g, gw, sizeof gw);
+      rtnl_link_i2name(links.get(), rtnl_route_nh_get_ifindex(nh), dev, sizeof dev);
+      out.insert(std::string(dst) + " via " + gw + " dev " + dev + " metric " +
+                 std::to_string(rtnl_route_get_priority(r)));
+    });
+    return out;
+  }
+
+  TestNetns guest_, host_;
+};
+
+TEST_F(NetworkTest, ConfiguresInterfacesByMacAndRoutes) {
+  proto::NetworkConfig net;
+  net.interfaces = {
+      {"eth0",
+       {0x02, 0, 0, 0, 0, 1},
+       1400,
+       {{proto::IpFamily::kIpv4, "10.88.0.5", 16}, {proto::IpFamily::kIpv6, "fd00::5", 64}}},
+      {"net1", {0x02, 0, 0, 0, 0, 2}, 9000, {{proto::IpFamily::kIpv4, "192.168.7.2", 24}}}};
+  net.routes = {{{proto::IpFamily::kIpv4, "0.0.0.0", 0}, "10.88.0.1", "eth0", 0},
+                {{proto::IpFamily::kIpv6, "::", 0}, "fd00::1", "eth0", 1024},
+                {{proto::IpFamily::kIpv4, "172.16.0.0", 12}, std::nullopt, "net1", 7}};
+  must(configure(net));
+
+  nl::Cache links = must(nl::link_cache(guest_.sock()));
+  nl::Link lo(link(links.get(), "lo")), eth0(link(links.get(), "eth0")),
+      net1(link(links.get(), "net1"));
+  ASSERT_TRUE(lo && eth0 && net1);
+  EXPECT_TRUE(rtnl_link_get_flags(lo.get()) & IFF_UP);
+  EXPECT_TRUE(rtnl_link_get_flags(eth0.get()) & IFF_UP);
+  EXPECT_TRUE(rtnl_link_get_flags(net1.get()) & IFF_UP);
+  char mac[32];
+  EXPECT_STREQ(nl_addr2str(rtnl_link_get_addr(eth0.get()), mac, sizeof mac), "02:00:00:00:00:01");
+  EXPECT_EQ(rtnl_link_get_mtu(eth0.get()), 1400u);
+  EXPECT_EQ(rtnl_link_get_mtu(net1.get()), 9000u);
+  EXPECT_EQ(addresses_of(rtnl_link_get_ifindex(eth0.get())),
+            (std::set<std::string>{"10.88.0.5/16", "fd00::5/64"}));
+  EXPECT_EQ(addresses_of(rtnl_link_get_ifindex(net1.get())),
+            (std::set<std::string>{"192.168.7.2/24"}));
+  EXPECT_EQ(routes(), (std::set<std::string>{"none via 10.88.0.1 dev eth0 metric 0",
+                                             "none via fd00::1 dev eth0 metric 1024",
+                                             "172.16.0.0/12 via - dev net1 metric 7"}));
+}
+
+TEST_F(NetworkTest, LoopbackOnly) {
+  nl::Cache before = must(nl::link_cache(guest_.sock()));
+  nl::Link lo_before(link(before.get(), "lo"));
+  ASSERT_FALSE(rtnl_link_get_flags(lo_before.get()) & IFF_UP);  // a new namespace's lo is down
+  must(configure({}));
+  nl::Cache links = must(nl::link_cache(guest_.sock()));
+  nl::Link lo(link(links.get(), "lo")), eth0(link(links.get(), "eth0"));
+  ASSERT_TRUE(lo && eth0) << "devices nobody named are left as they are";
+  EXPECT_TRUE(rtnl_link_get_flags(lo.get()) & IFF_UP);
+}
+
+TEST_F(NetworkTest, MissingDeviceIsAnError) {
+  proto::NetworkConfig net;
+  net.interfaces = {{"eth0", {0x02, 0, 0, 0, 0, 9}, 1500, {}}};
+  Status s = configure(net);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "eth0: no network device with MAC 02:00:00:00:00:09");
+}
+
+TEST_F(NetworkTest, UnreachableGatewayIsAnError) {
+  proto::NetworkConfig net;
+  net.interfaces = {
+      {"eth0", {0x02, 0, 0, 0, 0, 1}, 1500, {{proto::IpFamily::kIpv4, "10.88.0.5", 16}}}};
+  net.routes = {{{proto::IpFamily::kIpv4, "0.0.0.0", 0}, "192.0.2.1", "eth0", 0}};
+  Status s = configure(net);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("route via eth0: netlink: add route 0.0.0.0/0"),
+            std::string::npos)
+      << s.error().message;
+}
+
+}  // namespace
+}  // namespace runvm::agent
