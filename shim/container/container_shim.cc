@@ -106,6 +106,7 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
   if (console_) {
     console_timer_ = RUNVM_TRY(Timer::create(loop, [this] { check_console_size(); }));
     console_timer_->arm(kConsolePoll, kConsolePoll);
+    check_console_size();
   }
   return {};
 }
@@ -157,6 +158,9 @@ void ContainerShim::write_status(const char* status) {
 void ContainerShim::on(const control::Start&, Respond respond) {
   if (started_ || starting_) return respond(make_error("container already started"));
   starting_ = true;
+  // The size the console's owner set by now is the one the process starts
+  // with: the agent handles the resize first.
+  if (console_) check_console_size();
   std::weak_ptr<bool> alive = alive_;
   vm_->agent().start(opts_.id, [this, alive, respond](AgentClient::Reply r) {
     if (alive.expired()) return respond(std::move(r.status));
