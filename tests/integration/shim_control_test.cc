@@ -161,5 +161,17 @@ TEST_F(ShimControlTest, SilentClientDoesNotBlockKill) {
   EXPECT_TRUE(becomes([&] { return stopped(); }, 15s));
 }
 
+TEST_F(ShimControlTest, RequestsForAnotherContainerAreRefused) {
+  Status r = control::call(sock_, "other", control::Kill{SIGKILL, false}, 20000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "container \"other\" is not in this shim");
+  control::Exec e;
+  e.process.args = {"true"};
+  auto exec = control::open_exec(sock_, "other", e, 20000);
+  ASSERT_TRUE(exec.ok()) << exec.error().message;
+  EXPECT_FALSE(exec->reply.status.ok());
+  EXPECT_FALSE(stopped());  // and "ct" is untouched
+}
+
 }  // namespace
 }  // namespace runvm
