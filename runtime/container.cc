@@ -63,7 +63,7 @@ Status save_state(const Container& c) {
 }
 
 Status shim_request(const Container& c, const control::Request& r) {
-  return control::call(c.dir.socket(layout::kShimSocket), r);
+  return control::call(c.dir.socket(layout::kShimSocket), c.state.id, r);
 }
 
 Result<int> parse_signal(const std::string& text) {

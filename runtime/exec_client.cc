@@ -134,7 +134,7 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
   choose_kinds(stdio.ports, process.terminal, o.detach);
   proto::Process sized = process;
   if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
-  auto session = RUNVM_TRY(control::open_exec(ct.dir.socket(layout::kShimSocket),
+  auto session = RUNVM_TRY(control::open_exec(ct.dir.socket(layout::kShimSocket), ct.state.id,
                                               {sized, stdio.ports}, kStartTimeoutMs));
   RUNVM_CHECK(std::move(session.reply.status));
 

@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "shim/container/container_shim.h"
+#include "shim/container/sandbox.h"
 #include "shim/container/vm_settings.h"
 #include "shim/engine/accel.h"
 #include "shim/vm/vm_check.h"
@@ -192,8 +192,8 @@ Result<int> run_container(Options& o, int signal_fd) {
   std::string accel_reason;
   RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm.machine, &accel_reason));
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
-  auto shim = RUNVM_TRY(ContainerShim::create(
-      {o.id, o.vm.state_dir, std::move(bundle), o.vm, o.console_socket, o.stdio_pipes}));
+  auto shim = RUNVM_TRY(Sandbox::create(
+      {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}}));
   report(o.ready_fd, "created\n");
   return shim->serve(signal_fd);
 }

@@ -102,18 +102,25 @@ Result<Exec> Exec::parse(const json::Value& v) {
   return e;
 }
 
-std::string encode(const Request& r) {
+namespace {
+// {"op":..,["container_id":..,]fields..}
+std::string encode_request(const Request& r, const std::string* container_id) {
   json::Writer w;
   w.begin_object();
   std::visit(
-      [&w](const auto& m) {
+      [&](const auto& m) {
         w.key("op").string(m.kType);
+        if (container_id) w.key("container_id").string(*container_id);
         m.write(w);
       },
       r);
   w.end_object();
   return w.str();
 }
+}  // namespace
+
+std::string encode(const Addressed& a) { return encode_request(a.request, &a.container_id); }
+std::string encode(const Request& r) { return encode_request(r, nullptr); }
 
 // A Reply is an ExecReply without a code (parse_exec_reply reads both).
 std::string encode(const Reply& r) { return encode(ExecReply{r.status, std::nullopt}); }
@@ -133,7 +140,14 @@ std::string encode(const ExecExit& e) {
   return w.str();
 }
 
-Result<Request> parse_request(std::string_view json) { return parse_op<Request>(json); }
+Result<Addressed> parse_request(std::string_view json) {
+  auto doc = RUNVM_TRY(parse_object(json));
+  std::string op = RUNVM_TRY(RUNVM_TRY(doc.root().at("op")).as_string());
+  Addressed a;
+  a.request = RUNVM_TRY(parse_as<Request>(op, doc.root()));
+  a.container_id = RUNVM_TRY(proto::parse_container_id(doc.root()));
+  return a;
+}
 
 Result<ExecFollowUp> parse_exec_follow_up(std::string_view json) {
   return parse_op<ExecFollowUp>(json);
@@ -164,14 +178,18 @@ Result<ExecExit> parse_exec_exit(std::string_view json) {
   return ExecExit{static_cast<int>(n)};
 }
 
-Status call(const std::string& socket_path, const Request& r, int timeout_ms) {
+Status call(const std::string& socket_path, const std::string& container_id, const Request& r,
+            int timeout_ms) {
   if (std::holds_alternative<Exec>(r)) return make_error("an exec needs open_exec", EINVAL);
-  auto [fd, body] = RUNVM_TRY(exchange(socket_path, encode(r), timeout_ms));
+  auto [fd, body] =
+      RUNVM_TRY(exchange(socket_path, encode(Addressed{container_id, r}), timeout_ms));
   return RUNVM_TRY(parse_reply(body)).status;
 }
 
-Result<ExecSession> open_exec(const std::string& socket_path, const Exec& e, int timeout_ms) {
-  auto [fd, body] = RUNVM_TRY(exchange(socket_path, encode(Request(e)), timeout_ms));
+Result<ExecSession> open_exec(const std::string& socket_path, const std::string& container_id,
+                              const Exec& e, int timeout_ms) {
+  auto [fd, body] =
+      RUNVM_TRY(exchange(socket_path, encode(Addressed{container_id, Request(e)}), timeout_ms));
   ExecSession s{std::move(fd), RUNVM_TRY(parse_exec_reply(body))};
   return s;
 }

@@ -6,7 +6,9 @@
 // exhaustively with std::visit. Frames are the agent protocol's
 // (guest/protocol/frame.h), bodies JSON objects.
 //
-// One request per connection, answered by a Reply; except Exec, whose
+// Every request names the container it is for (`container_id`: a shim may
+// hold several; it refuses an id it does not hold). One request per
+// connection, answered by a Reply; except Exec, whose
 // connection lives as long as the exec'd process: ExecReply, then any number
 // of ExecFollowUp requests from the client (no reply), then one ExecExit.
 #pragma once
@@ -83,8 +85,16 @@ struct Exec {
 };
 
 using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec>;
-// What the client may send on an exec's connection after its ExecReply.
+// What the client may send on an exec's connection after its ExecReply
+// (no container id: the connection is the exec's).
 using ExecFollowUp = std::variant<Kill, Resize>;
+
+// A request as it travels: for the container `container_id`.
+struct Addressed {
+  std::string container_id;  // runc's id rule (proto::valid_container_id)
+  Request request;
+  bool operator==(const Addressed&) const = default;
+};
 
 // --- shim -> client --------------------------------------------------------
 
@@ -110,13 +120,14 @@ struct ExecExit {
 
 // --- codec -----------------------------------------------------------------
 
-std::string encode(const Request& r);
+std::string encode(const Addressed& a);
+std::string encode(const Request& r);  // without an address: an exec's follow-ups
 std::string encode(const Reply& r);
 std::string encode(const ExecReply& r);
 std::string encode(const ExecExit& e);
 // Parsing is for hostile input: errors name the JSON path, unknown fields
 // are ignored, an unknown "op" is an error, numbers are range-checked.
-Result<Request> parse_request(std::string_view json);
+Result<Addressed> parse_request(std::string_view json);
 Result<ExecFollowUp> parse_exec_follow_up(std::string_view json);
 Result<Reply> parse_reply(std::string_view json);
 Result<ExecReply> parse_exec_reply(std::string_view json);
@@ -125,8 +136,9 @@ Result<ExecExit> parse_exec_exit(std::string_view json);
 // --- client ----------------------------------------------------------------
 // The CLI's one way to the shim: connect, send, await the first reply.
 
-// Sends `r` (not an Exec) and returns the shim's verdict.
-Status call(const std::string& socket_path, const Request& r, int timeout_ms = 30000);
+// Sends `r` (not an Exec) for `container_id` and returns the shim's verdict.
+Status call(const std::string& socket_path, const std::string& container_id, const Request& r,
+            int timeout_ms = 30000);
 
 // Sends `e`; on a reply the connection stays open for its follow-ups and
 // ExecExit. A refused exec is a reply, not an error: its exit code is there.
@@ -134,6 +146,7 @@ struct ExecSession {
   UniqueFd conn;
   ExecReply reply;
 };
-Result<ExecSession> open_exec(const std::string& socket_path, const Exec& e, int timeout_ms);
+Result<ExecSession> open_exec(const std::string& socket_path, const std::string& container_id,
+                              const Exec& e, int timeout_ms);
 
 }  // namespace runvm::control

@@ -15,9 +15,15 @@ namespace runvm::control {
 namespace {
 
 Request round_trip(const Request& r) {
-  auto back = parse_request(encode(r));
+  auto back = parse_request(encode(Addressed{"c1", r}));
   EXPECT_TRUE(back.ok()) << back.error().message;
-  return back.ok() ? *back : Request{};
+  if (back.ok()) EXPECT_EQ(back->container_id, "c1");
+  return back.ok() ? back->request : Request{};
+}
+
+Request parsed(std::string_view json) {
+  auto r = parse_request(json);
+  return r.ok() ? r->request : Request{Resume{}};
 }
 
 TEST(Control, EveryRequestRoundTrips) {
@@ -33,26 +39,33 @@ TEST(Control, EveryRequestRoundTrips) {
 }
 
 TEST(Control, WireNamesTheOp) {
+  EXPECT_EQ(encode(Addressed{"web", Kill{15, false}}),
+            R"({"op":"kill","container_id":"web","signal":15,"all":false})");
+  EXPECT_EQ(encode(Addressed{"web", Start{}}), R"({"op":"start","container_id":"web"})");
+  // Follow-ups on an exec's connection carry no container.
   EXPECT_EQ(encode(Kill{15, false}), R"({"op":"kill","signal":15,"all":false})");
-  EXPECT_EQ(encode(Start{}), R"({"op":"start"})");
   // "all" is optional, unknown fields are ignored.
-  EXPECT_EQ(parse_request(R"({"op":"kill","signal":2,"x":1})").value_or(Start{}),
+  EXPECT_EQ(parsed(R"({"op":"kill","container_id":"a","signal":2,"x":1})"),
             Request(Kill{2, false}));
 }
 
 TEST(Control, HostileRequestsAreRefused) {
   for (const char* bad : {
-           R"({"op":"kill","signal":0})",
-           R"({"op":"kill","signal":65})",
-           R"({"op":"kill","signal":"TERM"})",
-           R"({"op":"kill","signal":9,"all":1})",
-           R"({"op":"resize","rows":70000,"cols":1})",
-           R"({"op":"resize","rows":-1,"cols":1})",
-           R"({"op":"resize","rows":1})",
+           R"({"op":"kill","container_id":"c","signal":0})",
+           R"({"op":"start"})",
+           R"({"op":"start","container_id":""})",
+           R"({"op":"start","container_id":"../x"})",
+           R"({"op":"start","container_id":7})",
+           R"({"op":"kill","container_id":"c","signal":65})",
+           R"({"op":"kill","container_id":"c","signal":"TERM"})",
+           R"({"op":"kill","container_id":"c","signal":9,"all":1})",
+           R"({"op":"resize","container_id":"c","rows":70000,"cols":1})",
+           R"({"op":"resize","container_id":"c","rows":-1,"cols":1})",
+           R"({"op":"resize","container_id":"c","rows":1})",
            R"({"op":"exec"})",
-           R"({"op":"exec","process":{"args":["a"]}})",
-           R"({"op":"exec","process":{"args":[]},"stdio":{}})",
-           R"({"op":"exec","process":{"args":["a"]},"stdio":{"stdin_port":-4}})",
+           R"({"op":"exec","container_id":"c","process":{"args":["a"]}})",
+           R"({"op":"exec","container_id":"c","process":{"args":[]},"stdio":{}})",
+           R"({"op":"exec","container_id":"c","process":{"args":["a"]},"stdio":{"stdin_port":-4}})",
            R"({"op":"reboot"})",
            R"({"op":7})",
            R"({"signal":9})",
@@ -137,9 +150,9 @@ TEST_F(ControlClient, CallSendsAndReturnsTheVerdict) {
   ASSERT_TRUE(listener.ok());
   std::string got;
   auto t = serve_once(*listener, encode(Reply{make_error("container already started")}), &got);
-  Status s = call(path(), Start{});
+  Status s = call(path(), "c1", Start{});
   t.join();
-  EXPECT_EQ(got, encode(Start{}));
+  EXPECT_EQ(got, encode(Addressed{"c1", Start{}}));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message, "container already started");
 }
@@ -151,16 +164,16 @@ TEST_F(ControlClient, OpenExecKeepsTheConnectionAndTheCode) {
   auto t = serve_once(*listener, encode(ExecReply{make_error("no such file"), 127}), &got);
   Exec e;
   e.process.args = {"/no/such"};
-  auto s = open_exec(path(), e, 5000);
+  auto s = open_exec(path(), "c1", e, 5000);
   t.join();
-  EXPECT_EQ(parse_request(got).value_or(Start{}), Request(e));
+  EXPECT_EQ(parse_request(got).value_or(Addressed{}), (Addressed{"c1", e}));
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_TRUE(s->conn.valid());
   EXPECT_EQ(s->reply.exit_code, 127);
 }
 
 TEST_F(ControlClient, ErrorsNameTheShim) {
-  Status none = call(path(), Pause{});
+  Status none = call(path(), "c1", Pause{});
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().message.rfind("connect to the container's shim", 0), 0u)
       << none.error().message;
@@ -168,11 +181,11 @@ TEST_F(ControlClient, ErrorsNameTheShim) {
   ASSERT_TRUE(listener.ok());
   std::string got;
   auto t = serve_once(*listener, "", &got);  // hangs up without a reply
-  Status closed = call(path(), Resume{});
+  Status closed = call(path(), "c1", Resume{});
   t.join();
   ASSERT_FALSE(closed.ok());
   EXPECT_EQ(closed.error().message, "the container's shim closed the connection");
-  EXPECT_FALSE(call(path(), Exec{}).ok());  // an exec goes through open_exec
+  EXPECT_FALSE(call(path(), "c1", Exec{}).ok());  // an exec goes through open_exec
 }
 
 }  // namespace

@@ -1,27 +1,17 @@
 #include "shim/container/container_shim.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
-
-#include <array>
 
 #include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/stdio_kind.h"
-#include "shim/client/control.h"
 #include "shim/container/agent_request.h"
 #include "shim/container/bind_shares.h"
 #include "shim/fs/stdio_fs.h"
-#include "shim/net/container_network.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
-#include "spec/base/unix_socket.h"
 
 namespace runvm {
 
@@ -29,108 +19,65 @@ namespace {
 
 // How long draining output after the process exited may make no progress.
 constexpr int kDrainMs = 5000;
-// How often a console's window size is checked.
-constexpr int kConsolePollMs = 200;
+// How often a console's window size is checked: its owner resizes the
+// master, and the slave side gets no SIGWINCH unless it is our controlling
+// terminal.
+constexpr std::chrono::milliseconds kConsolePoll{200};
 
-// One end of a socketpair handed to the vsock device on the guest's first
-// connection to a port; the other end stays with the shim.
-struct StdioChannel {
-  UniqueFd host;
-  PortHandler handler;
-};
-
-Result<StdioChannel> stdio_channel() {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return errno_error("socketpair");
-  auto device_end = std::make_shared<UniqueFd>(sv[1]);
-  StdioChannel c{UniqueFd(sv[0]), [device_end]() -> Result<UniqueFd> {
-                   if (!device_end->valid())
-                     return make_error("stdio already connected", EADDRINUSE);
-                   return std::move(*device_end);
-                 }};
-  return c;
+void log_failure(const std::string& what, const AgentClient::Reply& r) {
+  if (!r.status.ok()) log::debug(what + ": " + r.status.error().message);
 }
 
 }  // namespace
 
-Result<std::unique_ptr<ContainerShim>> ContainerShim::create(ContainerShimOptions options) {
-  std::unique_ptr<ContainerShim> shim(new ContainerShim(std::move(options)));
-  RUNVM_CHECK(shim->boot());
-  return shim;
-}
-
-ContainerShim::~ContainerShim() {
-  if (in_) in_->detach();  // may sit in read(2) on a terminal forever
-  execs_.reset();          // tells waiting `runvm exec`s before the VM goes
-  vm_.reset();
-  unlink(control_path().c_str());
-}
-
-Status ContainerShim::boot() {
-  const auto& config = opts_.bundle.config;
+Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions options,
+                                                              size_t index, MicroVmConfig& vm) {
+  std::unique_ptr<ContainerShim> c(new ContainerShim(std::move(options)));
+  const auto& config = c->opts_.bundle.config;
   if (!config.process) return make_error("config.json: process: is required");
-  bool terminal = config.process->terminal;
-  // Our stdio is the container's (inherited from the caller): the process
-  // gets the same kind of fd in the guest, and no stream for /dev/null. A
-  // terminal process's pty carries stdin and stdout, relayed to the console.
-  std::optional<proto::StdioKind> kinds[3];
-  if (terminal)
-    kinds[0] = kinds[1] = proto::StdioKind::kTty;
-  else
-    for (int fd = 0; fd < 3; ++fd)
-      kinds[fd] = opts_.stdio_pipes ? proto::StdioKind::kPipe : proto::stdio_kind_of_fd(fd);
-  constexpr uint32_t kPorts[3] = {proto::kStdinPort, proto::kStdoutPort, proto::kStderrPort};
-  proto::StdioPorts ports;
-  uint32_t* port[3] = {&ports.stdin_port, &ports.stdout_port, &ports.stderr_port};
-  proto::StdioKind* kind[3] = {&ports.stdin_kind, &ports.stdout_kind, &ports.stderr_kind};
-  std::optional<StdioChannel> channels[3];
-
-  MicroVmConfig vm = opts_.vm;
-  // Regular files are served as they are (StdioFs): no stream.
-  std::array<int, 3> files = {-1, -1, -1};
-  for (int i = 0; i < 3; ++i) {
-    if (!kinds[i]) continue;
-    *kind[i] = *kinds[i];
-    if (*kinds[i] == proto::StdioKind::kFile || *kinds[i] == proto::StdioKind::kAppendFile) {
-      files[i] = i;
-      continue;
-    }
-    channels[i] = RUNVM_TRY(stdio_channel());
-    *port[i] = kPorts[i];
-    vm.port_handlers.emplace_back(kPorts[i], channels[i]->handler);
-  }
-  vm.state_dir = opts_.state_dir;
-  // A read-only root is sealed once the agent made its mountpoints in it.
-  vm.shares.push_back({kRootfsTag, FsConfig{opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
+  c->stdio_ =
+      RUNVM_TRY(plan_container_stdio(index, config.process->terminal, c->opts_.stdio_pipes, vm));
+  // Each container's root is a share of its own. A read-only root is sealed
+  // once the agent made its mountpoints in it.
+  c->rootfs_tag_ = index == 0 ? std::string(kRootfsTag) : kRootfsTag + std::to_string(index);
+  vm.shares.push_back(
+      {c->rootfs_tag_, FsConfig{c->opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
   for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
   // As runc's fixStdioPermissions, which chowns the very fd it hands over:
   // the process's user owns its stdio (uid only; refusals are ignored).
+  const auto& files = c->stdio_.files;
   for (int fd : files)
     if (fd >= 0) (void)fchown(fd, config.process->user.uid, static_cast<gid_t>(-1));
-  if (files != std::array<int, 3>{-1, -1, -1})
+  if (files != std::array<int, 3>{-1, -1, -1}) {
+    // The shim's own stdio files: only the first container's are its.
+    if (index != 0) return make_error("only the first container's stdio may be regular files");
     vm.shares.push_back({proto::kStdioShareTag, {}, std::make_shared<StdioFs>(files)});
-  // Network (issue 10): taps joined to the namespace's interfaces, or none.
-  network_ = RUNVM_TRY(net::attach_container_network(config));
-  if (network_) vm.taps = net::tap_devices(*network_);
-  vm_ = RUNVM_TRY(MicroVm::boot(vm));
-  // Which kernel and agent answered, and how fast: the proof, in the log,
-  // that this container runs in its own VM (the compat suites check it).
-  log::info("VM up in " + std::to_string(static_cast<long>(vm_->boot_to_agent_ms())) +
-            " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
-            proto::printable(vm_->hello().agent, 64));
+  }
+  return c;
+}
 
-  if (network_)
-    RUNVM_CHECK(vm_->agent().configure_network(network_->network()).context("guest network"));
-  auto req = RUNVM_TRY(make_create_request(opts_.id, config, ports).context("config.json"));
-  if (!terminal) req.process.console_size = proto::tty_stream_size(ports);
-  RUNVM_CHECK(vm_->agent().create(std::move(req)).context("unable to start container process"));
-  if (config.root.readonly) RUNVM_CHECK(vm_->seal_share_readonly(kRootfsTag));
+ContainerShim::~ContainerShim() {
+  if (in_) in_->detach();  // may sit in read(2) on a terminal forever
+  execs_.reset();          // tells waiting `runvm exec`s
+}
 
-  execs_ = std::make_unique<ExecSessions>(vm_->agent(), opts_.id);
-  control_ = RUNVM_TRY(listen_unix(control_path(), {.replace_stale = true, .mode = 0600}));
+Status ContainerShim::create(MicroVm& vm) {
+  vm_ = &vm;
+  const auto& config = opts_.bundle.config;
+  bool terminal = config.process->terminal;
+  auto req = RUNVM_TRY(make_create_request(opts_.id, config, stdio_.ports).context("config.json"));
+  req.rootfs.tag = rootfs_tag_;
+  if (!terminal) req.process.console_size = proto::tty_stream_size(stdio_.ports);
+  // Blocking: the sandbox's loop does not run yet, and nothing else waits.
+  RUNVM_CHECK(
+      vm.agent().call_sync(std::move(req)).status.context("unable to start container process"));
+  if (config.root.readonly) RUNVM_CHECK(vm.seal_share_readonly(rootfs_tag_));
+
   // Relay our own stdio, or for a terminal the console whose master the
-  // caller gets.
+  // caller gets. Blocking copies on threads: the inherited fds are shared
+  // with the caller's other processes, and making them non-blocking for an
+  // event loop would change their file description for all of them.
   int tty_in = STDIN_FILENO, tty_out = STDOUT_FILENO;
   if (terminal) {
     if (opts_.console_socket.empty()) return make_error("terminal: a console socket is required");
@@ -141,11 +88,63 @@ Status ContainerShim::boot() {
     console_ = RUNVM_TRY(Console::open_and_send(opts_.console_socket, size));
     tty_in = tty_out = console_->slave();
   }
-  if (channels[0]) in_ = std::make_unique<StdioPump>(tty_in, std::move(channels[0]->host));
-  if (channels[1]) out_ = std::make_unique<StdioPump>(std::move(channels[1]->host), tty_out);
-  if (channels[2]) err_ = std::make_unique<StdioPump>(std::move(channels[2]->host), STDERR_FILENO);
+  auto& host = stdio_.host;
+  if (host[0]) in_ = std::make_unique<StdioPump>(tty_in, std::move(host[0]));
+  if (host[1]) out_ = std::make_unique<StdioPump>(std::move(host[1]), tty_out);
+  if (host[2]) err_ = std::make_unique<StdioPump>(std::move(host[2]), STDERR_FILENO);
   write_status("created");
   return {};
+}
+
+Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) {
+  loop_ = &loop;
+  ended_ = std::move(ended);
+  AgentClient& agent = vm_->agent();
+  execs_ = std::make_unique<ExecSessions>(loop, agent, opts_.id);
+  agent.set_exit_handlers(opts_.id, {[this](const proto::Exit& e) { on_exit(e); },
+                                     [this](const proto::ExecExit& e) { execs_->on_exit(e); }});
+  if (console_) {
+    console_timer_ = RUNVM_TRY(Timer::create(loop, [this] { check_console_size(); }));
+    console_timer_->arm(kConsolePoll, kConsolePoll);
+    check_console_size();
+  }
+  return {};
+}
+
+void ContainerShim::on_exit(const proto::Exit& exit) {
+  if (std::exchange(exited_, true)) return;
+  if (console_timer_) console_timer_->disarm();
+  if (ended_) ended_(static_cast<int>(exit.status));
+}
+
+void ContainerShim::check_console_size() {
+  if (auto size = console_->size_change())
+    vm_->agent().resize(opts_.id, "", size->ws_row, size->ws_col,
+                        [](AgentClient::Reply r) { log_failure("resize", r); });
+}
+
+void ContainerShim::forward_signal(int sig) {
+  vm_->agent().signal(opts_.id, "", sig, false,
+                      [](AgentClient::Reply r) { log_failure("forward signal", r); });
+}
+
+void ContainerShim::handle(control::Request request, UniqueFd conn) {
+  if (auto* exec = std::get_if<control::Exec>(&request)) {
+    // An exec keeps its connection: the exit is reported on it.
+    execs_->open(std::move(conn), std::move(*exec));
+    return;
+  }
+  // The answer goes out whenever the agent's reply arrives; a client that
+  // left meanwhile is not missed.
+  auto shared = std::make_shared<UniqueFd>(std::move(conn));
+  Respond respond = [shared](Status s) {
+    (void)proto::write_frame(shared->get(), control::encode(control::Reply{std::move(s)}));
+  };
+  std::visit(
+      [&]<class M>(const M& m) {
+        if constexpr (!std::is_same_v<M, control::Exec>) on(m, respond);
+      },
+      request);
 }
 
 void ContainerShim::write_status(const char* status) {
@@ -156,122 +155,58 @@ void ContainerShim::write_status(const char* status) {
       write_file_atomic(opts_.state_dir + "/" + layout::kStatusFile, status, /*durable=*/false);
 }
 
-Status ContainerShim::on(const control::Start&) {
-  if (started_) return make_error("container already started");
-  RUNVM_CHECK(vm_->agent().start(opts_.id));
-  started_ = true;
-  write_status("running");
-  return {};
-}
-
-Status ContainerShim::on(const control::Kill& k) {
-  return vm_->agent().signal(opts_.id, k.signal, k.all);
-}
-
-Status ContainerShim::on(const control::Pause&) {
-  RUNVM_CHECK(vm_->engine().pause());
-  write_status("paused");
-  return {};
-}
-
-Status ContainerShim::on(const control::Resume&) {
-  RUNVM_CHECK(vm_->engine().resume());
-  write_status(started_ ? "running" : "created");
-  return {};
-}
-
-Status ContainerShim::on(const control::Resize& r) {
-  return vm_->agent().resize(opts_.id, r.rows, r.cols);
-}
-
-Status ContainerShim::handle_control(int listen_fd) {
-  UniqueFd conn(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!conn) return {};  // the client gave up; nothing to answer
-  pollfd p{conn.get(), POLLIN, 0};
-  if (poll(&p, 1, 5000) <= 0) return {};
-  auto body = proto::read_frame(conn.get());
-  Result<control::Request> req = !body.ok() ? Result<control::Request>(std::move(body).error())
-                                 : !*body   ? Result<control::Request>(make_error("empty request"))
-                                            : control::parse_request(**body);
-  if (!req.ok())
-    return proto::write_frame(conn.get(), control::encode(control::Reply{std::move(req).error()}));
-  return std::visit(
-      [&]<class M>(M& m) -> Status {
-        if constexpr (std::is_same_v<M, control::Exec>) {
-          // An exec keeps its connection: the exit is reported on it.
-          execs_->open(std::move(conn), std::move(m));
-          return {};
-        } else {
-          return proto::write_frame(conn.get(), control::encode(control::Reply{on(m)}));
-        }
-      },
-      *req);
-}
-
-Result<int> ContainerShim::serve(int signal_fd) {
-  auto& agent = vm_->agent();
-  while (true) {
-    execs_->deliver_exits();  // any agent call may have queued some
-    if (auto exit = agent.take_exit()) return finish(static_cast<int>(exit->status));
-    std::vector<pollfd> fds = {{control_.get(), POLLIN, 0},
-                               {agent.fd(), POLLIN, 0},
-                               {vm_->engine().pidfd(), POLLIN, 0},
-                               {signal_fd, POLLIN, 0}};
-    execs_->append_pollfds(fds);
-    // A console's size is polled: its owner resizes the master, and the
-    // slave side gets no SIGWINCH unless it is our controlling terminal.
-    if (poll(fds.data(), fds.size(), console_ ? kConsolePollMs : -1) < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("poll");
+void ContainerShim::on(const control::Start&, Respond respond) {
+  if (started_ || starting_) return respond(make_error("container already started"));
+  starting_ = true;
+  // The size the console's owner set by now is the one the process starts
+  // with: the agent handles the resize first.
+  if (console_) check_console_size();
+  std::weak_ptr<bool> alive = alive_;
+  vm_->agent().start(opts_.id, [this, alive, respond](AgentClient::Reply r) {
+    if (alive.expired()) return respond(std::move(r.status));
+    starting_ = false;
+    if (r.status.ok() && !exited_) {
+      started_ = true;
+      write_status("running");
     }
-    if (console_) {
-      if (auto size = console_->size_change()) {
-        auto r = agent.resize(opts_.id, size->ws_row, size->ws_col);
-        if (!r.ok()) log::debug("resize: " + r.error().message);
-        // The call may have read what made the agent's fd readable (the
-        // exit, say): poll again rather than block in pump() below.
-        continue;
-      }
-    }
-    if (fds[1].revents) {
-      auto r = agent.pump();
-      if (!r.ok()) {
-        log::error("agent: " + r.error().message);
-        return finish(SIGKILL, false);  // the guest side is gone: the process with it
-      }
-      continue;
-    }
-    if (fds[2].revents) {
-      log::error("VM exited unexpectedly: " + vm_->console_tail(3));
-      (void)vm_->wait();
-      return finish(SIGKILL, false);
-    }
-    if (fds[0].revents) {
-      auto r = handle_control(control_.get());
-      if (!r.ok()) log::debug("control: " + r.error().message);
-    }
-    for (size_t i = 4; i < fds.size(); ++i)
-      if (fds[i].revents) execs_->on_ready(fds[i].fd);
-    if (signal_fd >= 0 && (fds[3].revents & POLLIN)) {
-      signalfd_siginfo si;
-      if (read(signal_fd, &si, sizeof si) == sizeof si) {
-        // The shim's pid stands for the container: pass signals on.
-        auto r = agent.signal(opts_.id, static_cast<int>(si.ssi_signo), false);
-        if (!r.ok()) log::debug("forward signal: " + r.error().message);
-      }
-    }
-  }
+    respond(std::move(r.status));
+  });
 }
 
-Result<int> ContainerShim::finish(int wait_status, bool drain) {
+void ContainerShim::on(const control::Kill& k, Respond respond) {
+  vm_->agent().signal(opts_.id, "", k.signal, k.all,
+                      [respond](AgentClient::Reply r) { respond(std::move(r.status)); });
+}
+
+void ContainerShim::on(const control::Pause&, Respond respond) {
+  // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
+  Status s = vm_->engine().pause();
+  if (s.ok()) write_status("paused");
+  respond(std::move(s));
+}
+
+void ContainerShim::on(const control::Resume&, Respond respond) {
+  Status s = vm_->engine().resume();
+  if (s.ok()) write_status(started_ ? "running" : "created");
+  respond(std::move(s));
+}
+
+void ContainerShim::on(const control::Resize& r, Respond respond) {
+  vm_->agent().resize(opts_.id, "", r.rows, r.cols,
+                      [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
+}
+
+void ContainerShim::finish(bool drain) {
   write_status("stopped");
+  console_timer_.reset();
+  if (vm_) vm_->agent().remove_exit_handlers(opts_.id);
   // The container's end takes every other process in it along, as in runc
   // (its PID namespace dies with its init): what they wrote is delivered,
   // and nothing holds the stdio open any longer.
-  execs_->end_all(SIGKILL);
-  if (drain) {
-    auto r = vm_->agent().signal(opts_.id, SIGKILL, true);
-    if (!r.ok()) log::debug("killing the container's other processes: " + r.error().message);
+  if (execs_) execs_->end_all(SIGKILL);
+  if (drain && vm_) {
+    proto::Signal kill_all{0, opts_.id, SIGKILL, true};
+    log_failure("killing the container's other processes", vm_->agent().call_sync(kill_all));
   }
   // Output written before the exit is queued towards us: deliver all of it
   // however slowly our reader takes it, but give up on a reader that takes
@@ -284,9 +219,6 @@ Result<int> ContainerShim::finish(int wait_status, bool drain) {
   };
   if (drain && out_ && !drained(out_.get())) log::debug("stdout did not drain");
   if (drain && err_ && !drained(err_.get())) log::debug("stderr did not drain");
-  auto r = vm_->shutdown(5000);
-  if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
-  return wait_status;
 }
 
 }  // namespace runvm

@@ -1,28 +1,33 @@
-// The shim's container lifecycle: boot the VM with the bundle's rootfs on
-// virtio-fs, have the agent create the process, then serve the control
-// socket (start, kill, ...) and relay stdio until the process exits.
+// One container in the shim's VM (the VM-level part is Sandbox): its
+// process created by the agent, its stdio relays and console, its exec
+// sessions, its status file, and its answers to the control requests
+// addressed to it. Runs on the sandbox's event loop once activated: every
+// request to the agent completes in a callback and the process's exit
+// arrives as an event, so nothing here ever waits for the guest.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <vector>
 
+#include "shim/agent/agent_client.h"
 #include "shim/client/console.h"
 #include "shim/client/control.h"
+#include "shim/container/container_stdio.h"
 #include "shim/container/exec_sessions.h"
 #include "shim/container/stdio_pump.h"
-#include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
-#include "spec/base/state_layout.h"
+#include "spec/base/event_loop.h"
+#include "spec/base/timer.h"
 #include "spec/config.h"
 
 namespace runvm {
 
-struct ContainerShimOptions {
+struct ContainerOptions {
   std::string id;
-  std::string state_dir;
+  std::string state_dir;  // its status file goes there
   oci::Bundle bundle;
-  MicroVmConfig vm;            // kernel, initrd, accel, sizing; shares and ports are added here
   std::string console_socket;  // terminal: where the pty master goes
   // Pipes for the process whatever our stdio is (a foreground run: runc
   // copies through pipes of its own then); else the kinds of our stdio.
@@ -31,44 +36,57 @@ struct ContainerShimOptions {
 
 class ContainerShim {
  public:
-  // Boots and creates the container process (not yet started).
-  static Result<std::unique_ptr<ContainerShim>> create(ContainerShimOptions options);
+  // Before the VM boots: plans the stdio of the container numbered `index`
+  // in it and adds its shares and stdio ports to `vm`.
+  static Result<std::unique_ptr<ContainerShim>> prepare(ContainerOptions options, size_t index,
+                                                        MicroVmConfig& vm);
   ~ContainerShim();
+  ContainerShim(const ContainerShim&) = delete;
+  ContainerShim& operator=(const ContainerShim&) = delete;
 
-  // Serves control requests and forwards the signals in `forwarded` (a
-  // signalfd) to the container until its process exits; returns its wait
-  // status. The VM is shut down before returning.
-  Result<int> serve(int signal_fd);
+  const std::string& id() const { return opts_.id; }
+
+  // Once the VM is up, before a loop drives the agent: the agent creates the
+  // process (stopped before its execve), the stdio relays start; status
+  // "created".
+  Status create(MicroVm& vm);
+  // From now on on `loop`. `ended` runs once, with the process's wait status.
+  Status activate(EventLoop& loop, std::function<void(int wait_status)> ended);
+  // A control request addressed to this container, answered on `conn`.
+  void handle(control::Request request, UniqueFd conn);
+  // The shim's own pid stands for the container: signals sent to it go on.
+  void forward_signal(int sig);
+  // Once the loop stopped (the agent is driven by blocking calls again):
+  // status "stopped", every exec ends, and with `drain` the rest of the
+  // container's processes are killed and its output delivered.
+  void finish(bool drain);
 
  private:
-  explicit ContainerShim(ContainerShimOptions o) : opts_(std::move(o)) {}
-  Status boot();
-  std::string control_path() const {
-    return (opts_.vm.socket_dir.empty() ? opts_.state_dir : opts_.vm.socket_dir) + "/" +
-           layout::kShimSocket;
-  }
-  Status handle_control(int listen_fd);
+  using Respond = std::function<void(Status)>;
+  explicit ContainerShim(ContainerOptions o) : opts_(std::move(o)) {}
   // One per control request answered with a Reply (Exec goes to execs_):
-  // handle_control's std::visit fails to compile without each.
-  Status on(const control::Start&);
-  Status on(const control::Kill& k);
-  Status on(const control::Pause&);
-  Status on(const control::Resume&);
-  Status on(const control::Resize& r);
+  // handle's std::visit fails to compile without each.
+  void on(const control::Start&, Respond respond);
+  void on(const control::Kill& k, Respond respond);
+  void on(const control::Pause&, Respond respond);
+  void on(const control::Resume&, Respond respond);
+  void on(const control::Resize& r, Respond respond);
+  void on_exit(const proto::Exit& exit);
+  void check_console_size();
   void write_status(const char* status);
-  // `drain`: false once the VM died, as its streams did.
-  Result<int> finish(int wait_status, bool drain = true);
 
-  ContainerShimOptions opts_;
-  // The container's network namespace taken over (issue 10); declared
-  // before vm_ so its taps and filters go after QEMU.
-  std::optional<net::TapBridge> network_;
-  std::unique_ptr<MicroVm> vm_;
-  UniqueFd control_;                // listening control socket
+  ContainerOptions opts_;
+  std::string rootfs_tag_;
+  ContainerStdio stdio_;
+  MicroVm* vm_ = nullptr;
+  EventLoop* loop_ = nullptr;
   std::optional<Console> console_;  // before the pumps that use its slave
   std::unique_ptr<StdioPump> in_, out_, err_;
   std::unique_ptr<ExecSessions> execs_;  // runvm exec clients
-  bool started_ = false;
+  std::unique_ptr<Timer> console_timer_;
+  std::function<void(int)> ended_;
+  bool starting_ = false, started_ = false, exited_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace runvm

@@ -80,8 +80,7 @@ Status MicroVm::start() {
   RUNVM_CHECK(engine_->start(vm).context("start VM"));
   agent_ = std::make_unique<AgentClient>(std::move(host_end));
   agent_->set_abort_fd(engine_->pidfd());
-  hello_ =
-      RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms, engine_->pidfd()).context("boot"));
+  hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return {};

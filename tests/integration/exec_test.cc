@@ -151,7 +151,7 @@ TEST_F(ExecTest, ShimsExecReplyCarriesTheExitCode) {
         Case{"/marker", 126, "unable to start container process: exec: \"/marker\": "}}) {
     control::Exec exec;  // no stdio streams: it never gets that far
     exec.process.args = {c.path};
-    auto session = control::open_exec(sock, exec, 30000);
+    auto session = control::open_exec(sock, "ex", exec, 30000);
     ASSERT_TRUE(session.ok()) << session.error().message;
     ASSERT_FALSE(session->reply.status.ok()) << c.path;
     EXPECT_EQ(session->reply.exit_code, c.code) << c.path;

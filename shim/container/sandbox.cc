@@ -1,0 +1,114 @@
+#include "shim/container/sandbox.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "guest/protocol/frame.h"
+#include "shim/net/container_network.h"
+#include "spec/base/log.h"
+#include "spec/base/state_layout.h"
+
+namespace runvm {
+
+Result<std::unique_ptr<Sandbox>> Sandbox::create(SandboxOptions options) {
+  std::unique_ptr<Sandbox> s(new Sandbox(std::move(options)));
+  RUNVM_CHECK(s->boot());
+  return s;
+}
+
+Sandbox::~Sandbox() = default;
+
+std::string Sandbox::control_path() const {
+  const auto& vm = opts_.vm;
+  return (vm.socket_dir.empty() ? vm.state_dir : vm.socket_dir) + "/" + layout::kShimSocket;
+}
+
+Status Sandbox::boot() {
+  loop_ = RUNVM_TRY(EventLoop::create());
+  MicroVmConfig vm = opts_.vm;
+  first_ = opts_.first.id;
+  // Network (issue 10): the VM takes over the first container's network
+  // namespace (taps joined to its interfaces), or has loopback only.
+  network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
+  if (network_) vm.taps = net::tap_devices(*network_);
+  auto first = RUNVM_TRY(ContainerShim::prepare(std::move(opts_.first), 0, vm));
+  vm_ = RUNVM_TRY(MicroVm::boot(vm));
+  // Which kernel and agent answered, and how fast: the proof, in the log,
+  // that this container runs in its own VM (the compat suites check it).
+  log::info("VM up in " + std::to_string(static_cast<long>(vm_->boot_to_agent_ms())) +
+            " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
+            proto::printable(vm_->hello().agent, 64));
+  // Blocking: the loop does not run yet. Before any create, as processes
+  // expect their network at start.
+  if (network_)
+    RUNVM_CHECK(vm_->agent().configure_network(network_->network()).context("guest network"));
+  RUNVM_CHECK(first->create(*vm_));
+  containers_.emplace(first_, std::move(first));
+  control_ = RUNVM_TRY(
+      ControlServer::listen(*loop_, control_path(), [this](control::Addressed req, UniqueFd conn) {
+        on_request(std::move(req), std::move(conn));
+      }));
+  return {};
+}
+
+void Sandbox::on_request(control::Addressed req, UniqueFd conn) {
+  auto it = containers_.find(req.container_id);
+  if (it == containers_.end()) {
+    // Also a valid answer to an exec: an ExecReply without a code.
+    (void)proto::write_frame(
+        conn.get(), control::encode(control::Reply{make_error(
+                        "container \"" + req.container_id + "\" is not in this shim", ENOENT)}));
+    return;
+  }
+  it->second->handle(std::move(req.request), std::move(conn));
+}
+
+void Sandbox::on_signal(int signal_fd) {
+  signalfd_siginfo si;
+  if (read(signal_fd, &si, sizeof si) != sizeof si) return;
+  if (auto it = containers_.find(first_); it != containers_.end())
+    it->second->forward_signal(static_cast<int>(si.ssi_signo));
+}
+
+void Sandbox::end(int wait_status, bool drain) {
+  if (ending_) return;
+  ending_ = Ending{wait_status, drain};
+  loop_->stop();
+}
+
+Result<int> Sandbox::serve(int signal_fd) {
+  AgentClient& agent = vm_->agent();
+  RUNVM_CHECK(agent.attach(*loop_, [this](const Error& e) {
+    if (e.code == ECHILD) {
+      log::error("VM exited unexpectedly: " + vm_->console_tail(3));
+      (void)vm_->wait();
+    } else {
+      log::error("agent: " + e.message);
+    }
+    end(SIGKILL, false);  // the guest side is gone: the process with it
+  }));
+  for (auto& [id, c] : containers_) {
+    bool first = id == first_;
+    RUNVM_CHECK(c->activate(*loop_, [this, first, id = id](int status) {
+      if (first) return end(status, true);
+      log::info("container " + id + " exited");
+    }));
+  }
+  if (signal_fd >= 0)
+    RUNVM_CHECK(
+        loop_->add(signal_fd, EPOLLIN, [this, signal_fd](uint32_t) { on_signal(signal_fd); }));
+  Status ran = loop_->run();
+  if (signal_fd >= 0) loop_->remove(signal_fd);
+  agent.detach();  // the rest is blocking calls
+  if (!ran.ok()) {
+    log::error("event loop: " + ran.error().message);
+    end(SIGKILL, true);
+  }
+  for (auto& [id, c] : containers_) c->finish(ending_->drain);
+  auto r = vm_->shutdown(5000);
+  if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
+  return ending_->wait_status;
+}
+
+}  // namespace runvm

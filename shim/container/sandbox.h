@@ -1,0 +1,73 @@
+// The VM-level part of runvm-shim: one microVM (its devices, the agent
+// channel), the control socket and the shim's event loop, holding the
+// containers of that VM by id (ContainerShim). The first container is the
+// one the shim was started for; the VM lives as long as it does.
+//
+// Everything runs on one event loop in the main thread: control clients,
+// the agent's replies and exit events, the VM's pidfd, forwarded signals,
+// exec sessions and the console size check. No request waits for another:
+// a kill or a resize is answered while an exec is still being set up.
+// (Devices run on the VM's own device thread; stdio relays on StdioPump
+// threads, see container_shim.cc.)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "shim/container/container_shim.h"
+#include "shim/container/control_server.h"
+#include "shim/net/tap_bridge.h"
+#include "shim/vm/micro_vm.h"
+#include "spec/base/event_loop.h"
+
+namespace runvm {
+
+struct SandboxOptions {
+  MicroVmConfig vm;  // kernel, initrd, accel, sizing; shares and ports are added here
+  ContainerOptions first;
+};
+
+class Sandbox {
+ public:
+  // Boots the VM and creates the first container's process (not yet started).
+  static Result<std::unique_ptr<Sandbox>> create(SandboxOptions options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Serves control requests and forwards the signals read from `signal_fd`
+  // (a signalfd; -1: none) to the first container until its process exits;
+  // returns its wait status. The VM is shut down before returning.
+  Result<int> serve(int signal_fd);
+
+ private:
+  explicit Sandbox(SandboxOptions o) : opts_(std::move(o)) {}
+  Status boot();
+  std::string control_path() const;
+  void on_request(control::Addressed request, UniqueFd conn);
+  void on_signal(int signal_fd);
+  // The first container ended (`drain`: false once the VM died, as its
+  // streams did): the loop stops.
+  void end(int wait_status, bool drain);
+
+  SandboxOptions opts_;
+  // Declared first, destroyed last: everything below registers with it.
+  std::unique_ptr<EventLoop> loop_;
+  std::map<std::string, std::unique_ptr<ContainerShim>> containers_;  // by id
+  std::string first_;
+  // Taps of the container's network namespace: removed once QEMU is gone.
+  std::optional<net::TapBridge> network_;
+  // Destroyed before the containers: its agent client never calls back
+  // into a container that is gone.
+  std::unique_ptr<MicroVm> vm_;
+  std::unique_ptr<ControlServer> control_;
+  struct Ending {
+    int wait_status;
+    bool drain;
+  };
+  std::optional<Ending> ending_;
+};
+
+}  // namespace runvm
