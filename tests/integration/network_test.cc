@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -61,6 +63,22 @@ class NetworkTest : public ::testing::Test {
     nl::Cache cache(c);
     nl::Qdisc q(rtnl_qdisc_get_by_parent(cache.get(), *index, TC_H_INGRESS));
     return q != nullptr;
+  }
+
+  // The command lines of live processes that mention `needle` (a shim or
+  // QEMU of ours names the container's state dir under root_).
+  static std::string processes_naming(const std::string& needle) {
+    std::string found;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (cmdline.find(needle) != std::string::npos && name != std::to_string(::getpid()))
+        found += name + ": " + cmdline + "\n";
+    }
+    return found;
   }
 
   TestNetns container_, outside_;
@@ -130,6 +148,50 @@ TEST_F(NetworkTest, ANewEmptyNamespaceGivesLoopbackOnly) {
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
   EXPECT_NE(r.out.find(": lo:"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("eth0"), std::string::npos) << r.out;
+}
+
+// Bad input fails create with one line and exit 1, before any shim or QEMU:
+// nothing of the container is left (no state, no process naming its root).
+TEST_F(NetworkTest, ABadNamespacePathIsOneErrorAndLeavesNothing) {
+  std::string file = root_.path() + "-not-a-netns";
+  { std::ofstream(file) << "x"; }
+  struct Case {
+    std::string path, error;
+  } cases[] = {
+      {"/nonexistent/netns", "/nonexistent/netns: No such file or directory"},
+      {file, file + " is not a namespace"},
+      {"/proc/self/ns/pid", "/proc/self/ns/pid is a pid namespace, not network"},
+  };
+  for (const auto& c : cases) {
+    Bundle b({.args = {"true"},
+              .config_json =
+                  R"("linux":{"namespaces":[{"type":"network","path":")" + c.path + R"("}]})"});
+    auto r = run_command(runvm({"run", "-b", b.dir(), "bad"}));
+    EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << c.path << " " << r.status;
+    EXPECT_EQ(r.err, "runvm: run bad: config.json: linux.namespaces[0].path: " + c.error + "\n");
+    EXPECT_EQ(run_command(runvm({"list", "-q"})).out, "") << c.path;
+    EXPECT_EQ(processes_naming(root_.path()), "") << c.path;
+  }
+  ::unlink(file.c_str());
+}
+
+// A namespace the shim cannot take over (more interfaces than the protocol
+// carries) fails in the shim, before QEMU: one line, no tap, no filter.
+TEST_F(NetworkTest, ANamespaceTooBigToTakeOverIsOneErrorAndLeavesNothing) {
+  for (int i = 1; i <= 16; ++i) {
+    Status s = nl::testing::add_veth(container_, "eth" + std::to_string(i), "", 1500, outside_,
+                                     "peer" + std::to_string(i));
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  Bundle b({.args = {"true"}, .config_json = network_json()});
+  auto r = run_command(runvm({"run", "-b", b.dir(), "big"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("interfaces"), std::string::npos) << r.err;
+  EXPECT_EQ(run_command(runvm({"list", "-q"})).out, "");
+  EXPECT_EQ(processes_naming(root_.path()), "");
+  EXPECT_FALSE(nl::testing::ifindex(container_, "tap0_runvm").ok());
+  EXPECT_FALSE(has_ingress("eth0"));
 }
 
 }  // namespace
