@@ -7,6 +7,7 @@
 #include <linux/pkt_sched.h>
 #include <netlink/route/qdisc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,34 @@ class NetworkTest : public ::testing::Test {
     return q != nullptr;
   }
 
+  // `runvm create` with /dev/null as stdio (the shim keeps create's stdio,
+  // the container's, so nothing waits for it to close); the shim's pid, or
+  // 0 (with a test failure).
+  pid_t create_detached(const Bundle& b, const std::string& id) {
+    std::string pid_file = root_.path() + "/" + id + ".pid";
+    pid_t pid = ::fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+      auto argv = runvm({"create", "--pid-file", pid_file, "-b", b.dir(), id});
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(cargv[0], cargv.data());
+      ::_exit(127);
+    }
+    int status = -1;
+    if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      ADD_FAILURE() << "runvm create " << id << ": status " << status;
+      return 0;
+    }
+    std::ifstream in(pid_file);
+    pid_t shim = 0;
+    in >> shim;
+    return shim;
+  }
+
   // The command lines of live processes that mention `needle` (a shim or
   // QEMU of ours names the container's state dir under root_).
   static std::string processes_naming(const std::string& needle) {
@@ -105,27 +134,7 @@ TEST_F(NetworkTest, TheGuestHasTheNamespacesInterfaceAndReachesTheGateway) {
 
 TEST_F(NetworkTest, AKilledShimLeavesNothingThatBreaksTheNextContainer) {
   Bundle b({.args = {"sleep", "600"}, .config_json = network_json()});
-  // The shim keeps create's stdio (the container's): /dev/null, so nothing
-  // waits for it to close.
-  std::string pid_file = root_.path() + "/victim.pid";
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
-    auto argv = runvm({"create", "--pid-file", pid_file, "-b", b.dir(), "victim"});
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  int status = -1;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  std::ifstream in(pid_file);
-  pid_t shim = 0;
-  in >> shim;
+  pid_t shim = create_detached(b, "victim");
   ASSERT_GT(shim, 0);
   ASSERT_TRUE(has_ingress("eth0"));
   // SIGKILL: no teardown; QEMU dies with it (PR_SET_PDEATHSIG).
@@ -141,6 +150,41 @@ TEST_F(NetworkTest, AKilledShimLeavesNothingThatBreaksTheNextContainer) {
   EXPECT_FALSE(has_ingress("eth0"));
 }
 
+// A "network" entry without a path: the shim and QEMU get a fresh namespace
+// of their own, as runc's process would, not the host's. What is added to
+// it after create (as `ctr run --cni` does through the pid) cannot reach
+// the booted VM: start says so instead of running without that network.
+TEST_F(NetworkTest, AFreshNamespaceIsTheShimsOwnAndStartRefusesInterfacesAddedAfterCreate) {
+  Bundle b(
+      {.args = {"sleep", "600"}, .config_json = R"("linux":{"namespaces":[{"type":"network"}]})"});
+  pid_t shim = create_detached(b, "fresh");
+  ASSERT_GT(shim, 0);
+  struct stat ours, its;
+  ASSERT_EQ(::stat("/proc/self/ns/net", &ours), 0);
+  ASSERT_EQ(::stat(("/proc/" + std::to_string(shim) + "/ns/net").c_str(), &its), 0);
+  ASSERT_NE(ours.st_ino, its.st_ino) << "the shim runs in the host's network namespace";
+  auto ns = TestNetns::open("/proc/" + std::to_string(shim) + "/ns/net");
+  ASSERT_TRUE(ns.ok()) << ns.error().message;
+  Status s = nl::testing::add_veth(*ns, "eth0", "", 1500, outside_, "late0");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+
+  auto r = run_command(runvm({"start", "fresh"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_EQ(r.err.rfind("runvm: start fresh: the container's network namespace got interfaces "
+                        "after create (eth0): ",
+                        0),
+            0u)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = run_command(runvm({"delete", "--force", "fresh"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
+  for (int i = 0; i < 100 && ::kill(shim, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(processes_naming(root_.path()), "");
+}
+
+// Without interfaces added, the fresh namespace changes nothing: the
+// container starts and has loopback only.
 TEST_F(NetworkTest, ANewEmptyNamespaceGivesLoopbackOnly) {
   Bundle b({.args = {"busybox", "ip", "-o", "link"},
             .config_json = R"("linux":{"namespaces":[{"type":"network"}]})"});
