@@ -159,6 +159,11 @@ TEST_F(NetworkTest, AFreshNamespaceIsTheShimsOwnAndStartRefusesInterfacesAddedAf
       {.args = {"sleep", "600"}, .config_json = R"("linux":{"namespaces":[{"type":"network"}]})"});
   pid_t shim = create_detached(b, "fresh");
   ASSERT_GT(shim, 0);
+  // Also when an assertion below ends the test early: no shim or QEMU left.
+  struct DeleteAtExit {
+    std::vector<std::string> argv;
+    ~DeleteAtExit() { (void)run_command(argv); }
+  } delete_at_exit{runvm({"delete", "--force", "fresh"})};
   struct stat ours, its;
   ASSERT_EQ(::stat("/proc/self/ns/net", &ours), 0);
   ASSERT_EQ(::stat(("/proc/" + std::to_string(shim) + "/ns/net").c_str(), &its), 0);
