@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/network_namespace.h"
 #include "spec/base/log.h"
 #include "spec/base/unique_fd.h"
 
@@ -183,6 +184,7 @@ Status run_create_hooks(const Container& c, const oci::Hooks& hooks) {
 }
 
 Status start_with_hooks(const Container& c) {
+  RUNVM_CHECK(check_netns_unchanged(c.dir, static_cast<pid_t>(c.state.shim.pid)));
   auto hooks = RUNVM_TRY(load_hooks(c.dir));
   auto pre =
       run_hooks("startContainer", hooks.start_container, hook_state(c, oci::Status::kCreated));

@@ -10,6 +10,7 @@
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
 #include "runtime/namespace_paths.h"
+#include "runtime/network_namespace.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
@@ -99,7 +100,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);
   }
-  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get()));
+  bool fresh_netns = wants_fresh_netns(bundle.config);
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(), fresh_netns));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
@@ -107,6 +109,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   c.state.shim.socket = dir.socket(layout::kShimSocket);
   auto saved = save_state(c);
+  // Before the hooks: what they add is what start must refuse.
+  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {

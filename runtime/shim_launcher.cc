@@ -27,7 +27,7 @@ namespace {
 // Spawns `argv` with --ready-fd appended and reads the shim's one-line
 // report (empty when it exited without one).
 Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, int netns,
-                              std::string& report) {
+                              bool fresh_netns, std::string& report) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -51,6 +51,10 @@ Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, in
     fcntl(wr.get(), F_SETFD, 0);
     if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0) {
       dprintf(wr.get(), "error: joining the network namespace: %s\n", strerror(errno));
+      _exit(127);
+    }
+    if (netns < 0 && fresh_netns && unshare(CLONE_NEWNET) < 0) {
+      dprintf(wr.get(), "error: a new network namespace: %s\n", strerror(errno));
       _exit(127);
     }
     execv(cargv[0], cargv.data());
@@ -84,16 +88,17 @@ Error shim_failure(pid_t pid, std::string report, const std::string& what) {
 
 }  // namespace
 
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns) {
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns,
+                          bool fresh_netns) {
   std::string report;
-  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, report));
+  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, fresh_netns, report));
   if (report.rfind("created\n", 0) == 0) return pid;
   return shim_failure(pid, std::move(report), "the container was created");
 }
 
 Status run_shim_check(std::vector<std::string> argv) {
   std::string report;
-  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), false, -1, report));
+  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), false, -1, false, report));
   int status = 0;
   if (report == "ok\n") {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

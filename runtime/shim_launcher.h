@@ -24,8 +24,10 @@ Result<std::string> find_shim_binary();
 // container's stdio is the pty, and like runc nothing may keep the caller's
 // pipes open: containerd's runc shim reads `create`'s output to EOF.
 // `netns` (when valid): the network namespace the shim, and so QEMU, runs in
-// (namespace_paths.h).
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1);
+// (namespace_paths.h); else with `fresh_netns` a new, empty one
+// (network_namespace.h); else ours.
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1,
+                          bool fresh_netns = false);
 
 // Runs `argv`, a `runvm-shim --check` that prints its report on our stdout,
 // with --ready-fd appended, until it exits; its error is the shim's own.

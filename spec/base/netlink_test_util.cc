@@ -40,6 +40,13 @@ Result<TestNetns> TestNetns::create() {
   return ns;
 }
 
+Result<TestNetns> TestNetns::open(const std::string& path) {
+  TestNetns ns;
+  ns.fd_ = RUNVM_TRY(open_netns(path));
+  ns.sock_ = RUNVM_TRY(connect_route_in(ns.fd_.get()));
+  return ns;
+}
+
 std::string TestNetns::path() const {
   return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd_.get());
 }

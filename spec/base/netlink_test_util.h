@@ -14,6 +14,8 @@ namespace runvm::nl::testing {
 class TestNetns {
  public:
   static Result<TestNetns> create();
+  // An existing namespace (e.g. /proc/<pid>/ns/net), kept alive as long as this object.
+  static Result<TestNetns> open(const std::string& path);
   int fd() const { return fd_.get(); }
   // A path open_netns accepts: /proc/<pid>/fd/<fd>.
   std::string path() const;

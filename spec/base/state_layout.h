@@ -22,6 +22,9 @@ inline constexpr char kConfigFile[] = "config.json";  // the bundle's config as 
 inline constexpr char kConsoleLog[] = "console.log";  // the guest's serial console
 inline constexpr char kEngineLog[] = "qemu.log";
 inline constexpr char kShimLog[] = "shim.log";
+// The interfaces of the shim's fresh network namespace at create
+// (runtime/network_namespace.h).
+inline constexpr char kNetnsInterfacesFile[] = "netns-interfaces";
 
 // Under the root: holds the socket dirs. '@' cannot occur in an id, so
 // `list` never mistakes it for a container.

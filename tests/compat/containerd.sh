@@ -100,4 +100,37 @@ case_kill_sigkill() {
   "${C[@]}" container delete k1
 }
 
+# The CNI bridge plugin (containernetworking-plugins) gives the container
+# its network, as containerd's CRI does for a pod: a named namespace, the
+# plugin run on it with a configuration of our own (bridge and IPAM state
+# private to this run), and the container started in that namespace.
+# (`ctr run --cni` is not this: it runs CNI on the task's pid after create,
+# when the VM's network is already fixed; see runvm(8) NETWORK.)
+CNI_BIN=/usr/lib/cni
+cni() {  # command netns: runs the bridge plugin as libcni would
+  CNI_COMMAND=$1 CNI_CONTAINERID=$NS CNI_NETNS=$2 CNI_IFNAME=eth0 CNI_PATH=$CNI_BIN \
+    "$CNI_BIN/bridge" <"$T/cni.json"
+}
+case_cni_bridge_address_and_gateway() {
+  [[ -x $CNI_BIN/bridge ]] || { echo "FAIL $CNI_BIN/bridge missing (containernetworking-plugins)"; return 1; }
+  local br=rvc$$ netns=rvc$$ subnet=10.$((100 + $$ % 100)).77
+  cat >"$T/cni.json" <<EOF
+{"cniVersion": "0.4.0", "name": "$br", "type": "bridge", "bridge": "$br", "isGateway": true,
+ "ipMasq": false, "ipam": {"type": "host-local", "subnet": "$subnet.0/24",
+ "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$T/cni-ipam"}}
+EOF
+  ip netns add "$netns"
+  trap "cni DEL /run/netns/$netns >/dev/null 2>&1; ip netns del $netns; ip link del $br 2>/dev/null" EXIT
+  local result ip
+  result=$(cni ADD "/run/netns/$netns")
+  ip=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["ips"][0]["address"])' <<<"$result")
+  expect_contains "$ip" "$subnet." "the plugin's address"
+  local out
+  out=$(crun --rm --with-ns "network:/run/netns/$netns" "$IMG" n1 sh -c \
+    "ip -o -4 addr show dev eth0; ip route; ping -c 1 -W 10 $subnet.1 >/dev/null && echo gateway-ok")
+  expect_contains "$out" "inet $ip" "eth0 has the plugin's address"
+  expect_contains "$out" "default via $subnet.1 dev eth0" "default route"
+  expect_contains "$out" gateway-ok "ping the bridge"
+}
+
 run_cases

@@ -185,8 +185,92 @@ case_volumes_rw_and_ro() {
 case_network_none() {
   local out
   # Only loopback has an address, and it is up (the kernel's sit0 stays down).
-  out=$(prun --rm "$IMG" sh -c 'ip -o -4 addr | awk "{print \$2, \$4}"; cat /sys/class/net/lo/operstate')
-  expect_eq "$out" $'lo 127.0.0.1/8\nunknown' "only loopback, up"
+  out=$(prun --rm "$IMG" sh -c 'ip -o -4 addr | awk "{print \$2, \$4}"; cat /sys/class/net/lo/operstate
+    ls /sys/class/net | grep -vx -e lo -e sit0; true')
+  expect_eq "$out" $'lo 127.0.0.1/8\nunknown' "only loopback, up, no other interface"
+}
+
+# --- Networking (issue 10): the VM takes over the namespace netavark made ---
+
+# The host's own address (the default route's source), for -p from outside loopback.
+host_address() {
+  local a
+  a=$(ip -4 -o route get 1.1.1.1 2>/dev/null | grep -o 'src [0-9.]*' | cut -d' ' -f2)
+  [[ -n $a ]] || a=$(hostname -I | awk '{print $1}')
+  echo "$a"
+}
+# Per run, so a second suite on the machine does not take the same port.
+PORT=$((20000 + $$ % 20000))
+
+# The default bridge: eth0 has the address Podman reports and reaches the
+# gateway; `-p` publishes busybox httpd on 127.0.0.1 and the host's address.
+case_bridge_address_gateway_and_published_port() {
+  trap 'podman rm -f -t 0 web >/dev/null 2>&1' EXIT  # also when an expectation fails
+  podman run -d --name web -p "$PORT:80" "$IMG" sh -c \
+    'mkdir /www && echo hello-from-runvm > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+  local ip gw
+  ip=$(podman inspect web --format '{{.NetworkSettings.IPAddress}}')
+  gw=$(podman inspect web --format '{{.NetworkSettings.Gateway}}')
+  [[ -n $ip && -n $gw ]] || { echo "FAIL podman inspect: address [$ip] gateway [$gw]"; return 1; }
+  expect_contains "$(podman exec web ip -o -4 addr show dev eth0)" "inet $ip/" "eth0 has podman's address"
+  expect_contains "$(podman exec web ip route)" "default via $gw dev eth0" "default route"
+  expect_contains "$(podman exec web ping -c 1 -W 10 "$gw")" "1 packets received" "ping the gateway"
+  wait_for hello-from-runvm curl -sS --max-time 5 "http://127.0.0.1:$PORT/"
+  local host
+  host=$(host_address)
+  expect_eq "$(curl -sS --max-time 10 "http://$host:$PORT/")" hello-from-runvm "-p from $host"
+}
+
+# What Debian's /usr/share/containers/containers.conf gives every container
+# (no NET_RAW, net.ipv4.ping_group_range "0 0"): ICMP datagram sockets, as
+# iputils' ping uses. The sysctl reaches the guest kernel, so as under runc
+# the ping works with it and is refused without it. (Debian's busybox 1.35
+# ping knows raw sockets only, under runc too.)
+ICMP_PY='
+import socket, struct, sys
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+except OSError as e:
+    print("socket:", e.strerror); sys.exit(1)
+s.settimeout(10)
+s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + b"runvm", (sys.argv[1], 0))
+data, peer = s.recvfrom(64)
+print("echo reply" if data[0] == 0 else "type %d" % data[0], "from", peer[0])
+'
+case_ping_without_net_raw() {
+  local gw out rc=0
+  gw=$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}')
+  out=$(podman run --rm --cap-drop NET_RAW --sysctl 'net.ipv4.ping_group_range=0 0' "$DEB" \
+    python3 -c "$ICMP_PY" "$gw")
+  expect_eq "$out" "echo reply from $gw" "ICMP echo with ping_group_range 0 0"
+  out=$(podman run --rm --cap-drop NET_RAW "$DEB" python3 -c "$ICMP_PY" "$gw") || rc=$?
+  expect_eq "$rc/$out" "1/socket: Permission denied" "without the sysctl (the kernel's default 1 0)"
+}
+
+# A user-defined dual-stack network: two containers reach each other by
+# address and by name (aardvark-dns), over IPv4 and IPv6.
+case_user_network_dual_stack_and_names() {
+  local net=rvc$$
+  trap "podman rm -f -t 0 peer >/dev/null 2>&1; podman network rm $net >/dev/null 2>&1" EXIT
+  podman network create --ipv6 "$net" >/dev/null
+  podman run -d --name peer --network "$net" "$IMG" sleep 1000 >/dev/null
+  local f="{{(index .NetworkSettings.Networks \"$net\")"
+  local ip4 ip6 gw6
+  ip4=$(podman inspect peer --format "$f.IPAddress}}")
+  ip6=$(podman inspect peer --format "$f.GlobalIPv6Address}}")
+  gw6=$(podman inspect peer --format "$f.IPv6Gateway}}")
+  [[ -n $ip4 && -n $ip6 && -n $gw6 ]] || { echo "FAIL inspect: [$ip4] [$ip6] [$gw6]"; return 1; }
+  expect_contains "$(podman exec peer ip -o -6 addr show dev eth0 scope global)" "inet6 $ip6/" \
+    "eth0 has podman's IPv6 address"
+  expect_contains "$(podman exec peer ip -6 route)" "default via $gw6 dev eth0" "IPv6 default route"
+  local out
+  out=$(podman run --rm --network "$net" "$IMG" sh -c "
+    ping -c 1 -W 10 $ip4 >/dev/null && echo ipv4
+    ping -c 1 -W 10 $ip6 >/dev/null && echo ipv6
+    ping -4 -c 1 -W 10 peer >/dev/null && echo name-ipv4
+    ping -6 -c 1 -W 10 peer >/dev/null && echo name-ipv6
+    ping -c 1 -W 10 $gw6 >/dev/null && echo gateway-ipv6")
+  expect_eq "$out" $'ipv4\nipv6\nname-ipv4\nname-ipv6\ngateway-ipv6' "reached peer"
 }
 
 case_inspect_exit_code() {
