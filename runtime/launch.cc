@@ -56,7 +56,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
   }
-  auto assets = RUNVM_TRY(find_guest_assets("", "", ""));
+  const config::VmDefaults& vm = g.config.vm;
+  auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
 
   ContainerDir dir(g.root, o.id);
@@ -93,6 +94,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                                    assets.qemu,
                                    "--log",
                                    dir.file(layout::kShimLog)};
+  // runvm.toml's defaults; the bundle's runvm.io/* annotations override them in the shim.
+  argv.insert(argv.end(), {"--memory", std::to_string(vm.memory_mib), "--vcpus",
+                           std::to_string(vm.vcpus), "--accel", vm.accel});
   if (g.debug) argv.push_back("--debug");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {

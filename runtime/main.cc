@@ -51,6 +51,8 @@ void usage(FILE* out) {
   fprintf(out,
           "\nGlobal options:\n"
           "  --root DIR             state directory (default /run/runvm)\n"
+          "  --config FILE          configuration (default $RUNVM_CONFIG, else\n"
+          "                         /etc/runvm/runvm.toml; see runvm.toml(5))\n"
           "  --log FILE             log file (default stderr)\n"
           "  --log-format text|json log format\n"
           "  --debug                enable debug output\n"
@@ -61,15 +63,31 @@ void usage(FILE* out) {
           "  --help, -h             this help\n");
 }
 
+// The verbs that boot a VM read runvm.toml: a broken file must not keep
+// `delete`, `kill` or `state` from cleaning up.
+bool boots_vm(const char* verb) {
+  for (const char* v : {"create", "run", "check"})
+    if (strcmp(verb, v) == 0) return true;
+  return false;
+}
+
+// runc: with --log the error goes to the log file (containerd reads its
+// "msg") and, as one plain line, to stderr.
+void fail(const GlobalOptions& g, const std::string& message) {
+  log::error(message);
+  if (!g.log.empty()) fprintf(stderr, "runvm: %s\n", message.c_str());
+}
+
 void version() {
   printf("runvm version %s\ncommit: %s\nspec: 1.0.2-dev\n", RUNVM_VERSION, RUNVM_COMMIT);
 }
 
 int run(int argc, char** argv) {
   GlobalOptions g;
-  enum { kRoot = 1000, kLog, kLogFormat, kDebug, kSystemdCgroup, kRootless, kCriu };
+  enum { kRoot = 1000, kLog, kLogFormat, kDebug, kSystemdCgroup, kRootless, kCriu, kConfig };
   static const option opts[] = {
       {"root", required_argument, nullptr, kRoot},
+      {"config", required_argument, nullptr, kConfig},
       {"log", required_argument, nullptr, kLog},
       {"log-format", required_argument, nullptr, kLogFormat},
       {"debug", no_argument, nullptr, kDebug},
@@ -87,6 +105,9 @@ int run(int argc, char** argv) {
     switch (c) {
       case kRoot:
         g.root = optarg;
+        break;
+      case kConfig:
+        g.config_path = optarg;
         break;
       case kLog:
         g.log = optarg;
@@ -150,17 +171,21 @@ int run(int argc, char** argv) {
   }
   for (const auto& v : kVerbs) {
     if (strcmp(v.name, name) != 0) continue;
+    if (boots_vm(name)) {
+      auto config = config::load_runvm_config(g.config_path);
+      if (!config.ok()) {
+        fail(g, config.error().message);
+        return 1;
+      }
+      g.config = std::move(*config);
+    }
     int verb_argc = argc - optind;
     char** verb_argv = argv + optind;
     optind = 0;  // reset getopt for the verb (0 also reinitialises GNU getopt)
     auto r = v.run(g, verb_argc, verb_argv);
     if (!r.ok()) {
       std::string who = g.subject.empty() ? name : std::string(name) + " " + g.subject;
-      log::error(who + ": " + r.error().message);
-      // runc: with --log the error goes to the log file (containerd reads
-      // its "msg") and, as one plain line, to stderr.
-      if (!g.log.empty())
-        fprintf(stderr, "runvm: %s: %s\n", who.c_str(), r.error().message.c_str());
+      fail(g, who + ": " + r.error().message);
       return g.error_status;
     }
     return *r;
