@@ -9,6 +9,7 @@
 
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/namespace_paths.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
@@ -103,7 +104,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);
   }
-  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get()));
+  auto host_cgroup = RUNVM_TRY(HostCgroup::prepare(g, bundle.config));
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(),
+                                    host_cgroup ? host_cgroup->procs_fds() : std::vector<int>{}));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
@@ -119,6 +122,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     return std::move(saved).error();
   }
   guard.dir = nullptr;
+  if (host_cgroup) host_cgroup->dismiss();
   return pid;
 }
 

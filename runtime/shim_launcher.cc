@@ -27,7 +27,7 @@ namespace {
 // Spawns `argv` with --ready-fd appended and reads the shim's one-line
 // report (empty when it exited without one).
 Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, int netns,
-                              std::string& report) {
+                              std::string& report, const std::vector<int>& cgroup_procs = {}) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -52,6 +52,13 @@ Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, in
     if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0) {
       dprintf(wr.get(), "error: joining the network namespace: %s\n", strerror(errno));
       _exit(127);
+    }
+    // "0" moves the writer: the shim, and so QEMU, its child, start in the cgroup.
+    for (int fd : cgroup_procs) {
+      if (write(fd, "0", 1) != 1) {
+        dprintf(wr.get(), "error: joining the host cgroup: %s\n", strerror(errno));
+        _exit(127);
+      }
     }
     execv(cargv[0], cargv.data());
     dprintf(wr.get(), "error: exec %s: %s\n", cargv[0], strerror(errno));
@@ -84,9 +91,10 @@ Error shim_failure(pid_t pid, std::string report, const std::string& what) {
 
 }  // namespace
 
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns) {
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns,
+                          const std::vector<int>& cgroup_procs) {
   std::string report;
-  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, report));
+  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, report, cgroup_procs));
   if (report.rfind("created\n", 0) == 0) return pid;
   return shim_failure(pid, std::move(report), "the container was created");
 }

@@ -25,7 +25,9 @@ Result<std::string> find_shim_binary();
 // pipes open: containerd's runc shim reads `create`'s output to EOF.
 // `netns` (when valid): the network namespace the shim, and so QEMU, runs in
 // (namespace_paths.h).
-Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1);
+// `cgroup_procs`: cgroup.procs files the shim joins before exec (host_cgroup.h).
+Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1,
+                          const std::vector<int>& cgroup_procs = {});
 
 // Runs `argv`, a `runvm-shim --check` that prints its report on our stdout,
 // with --ready-fd appended, until it exits; its error is the shim's own.

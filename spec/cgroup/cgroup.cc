@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -185,6 +187,22 @@ Status Cgroup::set(const Limits& l) const {
     RUNVM_CHECK(write_file(d, "pids.max", *l.pids_max <= 0 ? "max" : std::to_string(*l.pids_max)));
   }
   return {};
+}
+
+std::vector<pid_t> Cgroup::pids() const {
+  std::vector<pid_t> out;
+  for (const auto& d : dirs_) {
+    std::string procs = read_small(d.path + "/cgroup.procs");
+    size_t start = 0;
+    while (start < procs.size()) {
+      size_t end = procs.find('\n', start);
+      if (end == std::string::npos) end = procs.size();
+      pid_t pid = static_cast<pid_t>(atol(procs.substr(start, end - start).c_str()));
+      if (pid > 0 && std::find(out.begin(), out.end(), pid) == out.end()) out.push_back(pid);
+      start = end + 1;
+    }
+  }
+  return out;
 }
 
 Status Cgroup::remove() const {

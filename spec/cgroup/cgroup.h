@@ -56,6 +56,8 @@ class Cgroup {
   Status join(pid_t pid) const;
   // Writes `limits` where their controllers are; fails naming the file.
   Status set(const Limits& limits) const;
+  // The processes in it, in any hierarchy (each once).
+  std::vector<pid_t> pids() const;
   // Removes the directories (not the parents, as runc); ones already gone
   // are fine. Fails, naming them, while processes are still in it.
   Status remove() const;

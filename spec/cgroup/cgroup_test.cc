@@ -178,6 +178,7 @@ TEST_F(HostCgroup, CreateJoinLimitRemove) {
     EXPECT_EQ(trimmed(read_file(mem)), "9223372036854771712");
   }
 
+  EXPECT_EQ(cg->pids(), std::vector<pid_t>{child.pid});
   // Not while the child is in it: the error names it.
   auto busy = cg->remove();
   ASSERT_FALSE(busy.ok());
@@ -185,6 +186,7 @@ TEST_F(HostCgroup, CreateJoinLimitRemove) {
             std::string::npos)
       << busy.error().message;
   child.stop();
+  EXPECT_TRUE(cg->pids().empty());
   auto removed = cg->remove();
   ASSERT_TRUE(removed.ok()) << removed.error().message;
   for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
