@@ -99,6 +99,7 @@ Result<std::string> clean_path(std::string_view path) {
 Result<Cgroup> Cgroup::resolve(const Layout& layout, std::string_view path) {
   Cgroup cg;
   cg.path_ = RUNVM_TRY(clean_path(path));
+  cg.mode_ = layout.mode;
   bool absolute = cg.path_[0] == '/';
   for (const auto& h : layout.hierarchies) {
     std::string dir = h.mountpoint;
@@ -120,7 +121,7 @@ Status Cgroup::create() const {
     for (const auto& level : levels(d.hierarchy->mountpoint, d.path)) {
       if (mkdir(level.c_str(), 0755) == 0) {
         made.push_back(level);
-        if (d.hierarchy->version == 2) delegate(*d.hierarchy, level);
+        if (mode_ == Mode::kV2) delegate(*d.hierarchy, level);
       } else if (errno != EEXIST) {
         return undo(errno_error("create cgroup " + level));
       }

@@ -50,7 +50,9 @@ class Cgroup {
 
   // Makes the directories (and missing parents). cgroup v1 cpuset
   // directories get their parent's cpus and mems (a new one has none, and
-  // no process could join it); on v2 the parents delegate the controllers.
+  // no process could join it); on v2 the parents delegate the controllers
+  // (not in the hybrid layout: its cgroup2 mount holds no limit of ours,
+  // and its root's subtree_control is the host's).
   Status create() const;
   // Moves `pid` (all its threads) into the cgroup in every hierarchy.
   Status join(pid_t pid) const;
@@ -69,6 +71,7 @@ class Cgroup {
 
  private:
   std::string path_;
+  Mode mode_ = Mode::kV1;
   std::vector<Dir> dirs_;
 };
 

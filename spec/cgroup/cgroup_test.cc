@@ -127,8 +127,12 @@ class HostCgroup : public ::testing::Test {
     auto l = detect_layout();
     RUNVM_REQUIRE(l.ok() && l->with("memory") && l->with("pids"), "cgroupfs with memory and pids");
     layout_ = std::move(*l);
+    for (const auto& h : layout_.hierarchies)
+      if (h.version == 2)
+        subtree_before_ = read_file(h.mountpoint + h.own + "/cgroup.subtree_control");
   }
   Layout layout_;
+  std::string subtree_before_;
 };
 
 // On this host's own layout (v1 or hybrid here): a relative path lands
@@ -140,6 +144,12 @@ TEST_F(HostCgroup, CreateJoinLimitRemove) {
   ASSERT_TRUE(cg->create().ok());
   ASSERT_EQ(cg->dirs().size(), layout_.hierarchies.size());
   for (const auto& d : cg->dirs()) EXPECT_TRUE(exists(d.path)) << d.path;
+  // The hybrid cgroup2 mount's delegation is the host's business, left as it was.
+  for (const auto& h : layout_.hierarchies) {
+    if (layout_.mode == Mode::kHybrid && h.version == 2) {
+      EXPECT_EQ(read_file(h.mountpoint + h.own + "/cgroup.subtree_control"), subtree_before_);
+    }
+  }
 
   Sleeper child;
   ASSERT_GT(child.pid, 0);
