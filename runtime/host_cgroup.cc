@@ -87,7 +87,10 @@ std::vector<int> HostCgroup::procs_fds() const {
 Status remove_host_cgroup(const GlobalOptions& g, const ContainerDir& dir) {
   auto config = load_config_snapshot(dir);
   if (!config.ok() || !wanted(g, *config)) return {};
-  auto layout = RUNVM_TRY(cgroup::detect_layout());
+  // No cgroupfs now: create could not have made one either.
+  auto detected = cgroup::detect_layout();
+  if (!detected.ok()) return {};
+  const cgroup::Layout& layout = *detected;
   auto cg = RUNVM_TRY(cgroup::Cgroup::resolve(layout, config->linux_->cgroups_path));
   // The shim is gone; QEMU follows it (PR_SET_PDEATHSIG) a moment later.
   // Nothing of the container may outlive delete.
