@@ -110,5 +110,21 @@ TEST_F(HostCgroupTest, ForegroundRunRemovesItAndABadPathIsOneLine) {
   EXPECT_TRUE(root_.entries().empty());
 }
 
+// A create that fails once the shim and QEMU are in the cgroup (here a
+// createRuntime hook) leaves neither them nor the cgroup behind.
+TEST_F(HostCgroupTest, FailedCreateRemovesIt) {
+  std::ofstream(config_) << "";
+  Bundle b({.args = {"true"},
+            .config_json = "\"linux\":{\"cgroupsPath\":\"" + path_ +
+                           "\"},\"hooks\":{\"createRuntime\":[{\"path\":\"/bin/false\"}]}"});
+  auto r = runvm({"create", "-b", b.dir(), "hook"});
+  EXPECT_NE(r.status, 0);
+  auto cg = cgroup::Cgroup::resolve(layout_, path_);
+  ASSERT_TRUE(cg.ok());
+  for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
 }  // namespace
 }  // namespace runvm
