@@ -71,6 +71,13 @@ bool boots_vm(const char* verb) {
   return false;
 }
 
+// `create --help` prints its usage whatever runvm.toml holds.
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+  return false;
+}
+
 // runc: with --log the error goes to the log file (containerd reads its
 // "msg") and, as one plain line, to stderr.
 void fail(const GlobalOptions& g, const std::string& message) {
@@ -171,7 +178,7 @@ int run(int argc, char** argv) {
   }
   for (const auto& v : kVerbs) {
     if (strcmp(v.name, name) != 0) continue;
-    if (boots_vm(name)) {
+    if (boots_vm(name) && !asks_for_help(argc - optind, argv + optind)) {
       auto config = config::load_runvm_config(g.config_path);
       if (!config.ok()) {
         fail(g, config.error().message);

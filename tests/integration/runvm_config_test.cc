@@ -94,6 +94,9 @@ TEST_F(RunvmConfigTest, BrokenFileIsOneLineAndOnlyVerbsThatBootReadIt) {
   }
   auto check = runvm({"--config", config}, {"check"});
   EXPECT_EQ(check.err, "runvm: " + config + ":7: vm.memory_mib: must be an integer\n");
+  auto help = runvm({"--config", config}, {"create", "--help"});
+  EXPECT_TRUE(WIFEXITED(help.status) && WEXITSTATUS(help.status) == 0) << help.err;
+  EXPECT_NE(help.out.find("usage: runvm create"), std::string::npos) << help.out;
   // `list`, `state`, `delete` must work whatever the file holds.
   auto list = runvm({"--config", config}, {"list", "-q"});
   EXPECT_TRUE(WIFEXITED(list.status) && WEXITSTATUS(list.status) == 0) << list.err;
