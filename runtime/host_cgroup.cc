@@ -15,13 +15,8 @@
 namespace runvm::cli {
 namespace {
 
-bool wanted(const GlobalOptions& g, const oci::Config& config) {
-  if (!config.linux_ || config.linux_->cgroups_path.empty()) return false;
-  if (g.systemd_cgroup) {
-    log::debug("--systemd-cgroup: no host cgroup (the systemd driver is not implemented)");
-    return false;
-  }
-  return true;
+bool wanted(const oci::Config& config) {
+  return config.linux_ && !config.linux_->cgroups_path.empty();
 }
 
 Result<cgroup::Limits> limits_for(const GlobalOptions& g, const oci::Config& config) {
@@ -47,30 +42,45 @@ Result<cgroup::Limits> limits_for(const GlobalOptions& g, const oci::Config& con
 
 Result<std::unique_ptr<HostCgroup>> HostCgroup::prepare(const GlobalOptions& g,
                                                         const oci::Config& config) {
-  if (!wanted(g, config)) return std::unique_ptr<HostCgroup>();
+  if (!wanted(config)) return std::unique_ptr<HostCgroup>();
   const std::string& path = config.linux_->cgroups_path;
-  auto limits = RUNVM_TRY(limits_for(g, config));
   std::unique_ptr<HostCgroup> h(new HostCgroup);
+  h->limits_ = RUNVM_TRY(limits_for(g, config));
+  if (g.systemd_cgroup) {
+    h->unit_ =
+        RUNVM_TRY(cgroup::parse_systemd_path(path).context("config.json: linux.cgroupsPath"));
+    // systemd names the memory limit after the hierarchy that holds it.
+    auto layout = cgroup::detect_layout();
+    h->memory_v1_ = layout.ok() && layout->with("memory") && layout->with("memory")->version == 1;
+    return h;
+  }
   h->layout_ = std::make_unique<cgroup::Layout>(
       RUNVM_TRY(cgroup::detect_layout().context("host cgroup " + path)));
   h->cgroup_ = RUNVM_TRY(
       cgroup::Cgroup::resolve(*h->layout_, path).context("config.json: linux.cgroupsPath"));
   RUNVM_CHECK(h->cgroup_->create().context("host cgroup"));
   // From here the destructor removes it unless dismissed.
-  RUNVM_CHECK(h->cgroup_->set(limits).context("host cgroup " + path));
+  RUNVM_CHECK(h->cgroup_->set(h->limits_).context("host cgroup " + path));
   for (const auto& d : h->cgroup_->dirs()) {
     std::string procs = d.path + "/cgroup.procs";
     UniqueFd fd(open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) return errno_error("host cgroup: " + procs);
     h->procs_.push_back(std::move(fd));
   }
-  log::debug("host cgroup " + path + ": memory limit " + std::to_string(*limits.memory_bytes));
+  log::debug("host cgroup " + path + ": memory limit " + std::to_string(*h->limits_.memory_bytes));
   return h;
 }
 
 HostCgroup::~HostCgroup() {
   procs_.clear();
-  if (keep_ || !cgroup_) return;
+  if (keep_) return;
+  if (unit_) {
+    // A failed create: stopping the scope kills what is in it (the shim, QEMU).
+    if (scope_started_)
+      if (auto r = cgroup::stop_unit(unit_->unit); !r.ok()) log::warn(r.error().message);
+    return;
+  }
+  if (!cgroup_) return;
   // A failed create: whatever joined it (the shim, QEMU) has been killed.
   for (pid_t pid : cgroup_->pids()) kill(pid, SIGKILL);
   for (int i = 0; i < 500 && !cgroup_->pids().empty(); ++i)
@@ -78,15 +88,28 @@ HostCgroup::~HostCgroup() {
   if (auto r = cgroup_->remove(); !r.ok()) log::warn(r.error().message);
 }
 
-std::vector<int> HostCgroup::procs_fds() const {
-  std::vector<int> fds;
-  for (const auto& fd : procs_) fds.push_back(fd.get());
-  return fds;
+ShimPlacement HostCgroup::placement() {
+  ShimPlacement p;
+  for (const auto& fd : procs_) p.cgroup_procs.push_back(fd.get());
+  if (unit_) {
+    p.place = [this](pid_t pid) -> Status {
+      RUNVM_CHECK(
+          cgroup::start_scope(*unit_, pid, limits_, memory_v1_).context("--systemd-cgroup"));
+      scope_started_ = true;
+      return {};
+    };
+  }
+  return p;
 }
 
 Status remove_host_cgroup(const GlobalOptions& g, const ContainerDir& dir) {
   auto config = load_config_snapshot(dir);
-  if (!config.ok() || !wanted(g, *config)) return {};
+  if (!config.ok() || !wanted(*config)) return {};
+  if (g.systemd_cgroup) {
+    auto unit = cgroup::parse_systemd_path(config->linux_->cgroups_path);
+    if (!unit.ok()) return {};  // create refused it: no scope
+    return cgroup::stop_unit(unit->unit).context("--systemd-cgroup");
+  }
   // No cgroupfs now: create could not have made one either.
   auto detected = cgroup::detect_layout();
   if (!detected.ok()) return {};

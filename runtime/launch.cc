@@ -106,7 +106,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   }
   auto host_cgroup = RUNVM_TRY(HostCgroup::prepare(g, bundle.config));
   pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(),
-                                    host_cgroup ? host_cgroup->procs_fds() : std::vector<int>{}));
+                                    host_cgroup ? host_cgroup->placement() : ShimPlacement{}));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;

@@ -56,7 +56,7 @@ void usage(FILE* out) {
           "  --log FILE             log file (default stderr)\n"
           "  --log-format text|json log format\n"
           "  --debug                enable debug output\n"
-          "  --systemd-cgroup       accepted for runc compatibility\n"
+          "  --systemd-cgroup       host cgroups through systemd (cgroupsPath slice:prefix:name)\n"
           "  --rootless auto|true|false  accepted for runc compatibility\n"
           "  --criu PATH            accepted for runc compatibility (no checkpointing)\n"
           "  --version, -v          print the version\n"

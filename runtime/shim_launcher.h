@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,16 @@ Result<std::string> find_shim_binary();
 // pipes open: containerd's runc shim reads `create`'s output to EOF.
 // `netns` (when valid): the network namespace the shim, and so QEMU, runs in
 // (namespace_paths.h).
-// `cgroup_procs`: cgroup.procs files the shim joins before exec (host_cgroup.h).
+// `placement`: the host cgroup the shim joins before exec (host_cgroup.h).
+struct ShimPlacement {
+  // cgroup.procs files it writes "0" to (cgroupfs).
+  std::vector<int> cgroup_procs;
+  // Called with its pid while it waits before exec (systemd's
+  // StartTransientUnit); a failure kills it and fails the launch.
+  std::function<Status(pid_t)> place;
+};
 Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1,
-                          const std::vector<int>& cgroup_procs = {});
+                          const ShimPlacement& placement = {});
 
 // Runs `argv`, a `runvm-shim --check` that prints its report on our stdout,
 // with --ready-fd appended, until it exits; its error is the shim's own.

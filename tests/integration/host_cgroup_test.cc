@@ -11,6 +11,7 @@
 
 #include "spec/base/json.h"
 #include "spec/cgroup/cgroup.h"
+#include "spec/cgroup/fake_systemd.h"
 #include "tests/integration/bundle_fixture.h"
 
 namespace runvm {
@@ -122,6 +123,64 @@ TEST_F(HostCgroupTest, FailedCreateRemovesIt) {
   auto cg = cgroup::Cgroup::resolve(layout_, path_);
   ASSERT_TRUE(cg.ok());
   for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+// --systemd-cgroup against a fake systemd on a private bus: create starts a
+// transient scope holding the shim before it runs (QEMU follows), delete
+// stops it.
+TEST_F(HostCgroupTest, SystemdScopeHoldsShimAndQemu) {
+  RUNVM_REQUIRE(system("command -v dbus-daemon >/dev/null") == 0, "dbus-daemon");
+  std::ofstream(config_) << "[vm]\noverhead_mib = 100\n";
+  auto fake = cgroup::FakeSystemd::start(files_.path(), layout_, path_);
+  ASSERT_TRUE(fake.ok()) << fake.error().message;
+  std::string scope = "runvm-sd" + std::to_string(getpid());
+  Bundle b({.args = {"sleep", "60"},
+            .config_json = "\"linux\":{\"cgroupsPath\":\"machine.slice:runvm:sd" +
+                           std::to_string(getpid()) + "\"}"});
+  std::string cmd = runvm_binary() + " --root " + root_.path() + " --config " + config_ +
+                    " --systemd-cgroup create -b " + b.dir() + " sd </dev/null >" + files_.path() +
+                    "/out 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0) << read_file(files_.path() + "/out");
+  auto calls = (*fake)->calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(calls[0].starts_with("StartTransientUnit " + scope + ".scope replace\n")) << calls[0];
+  EXPECT_NE(calls[0].find("\nSlice=machine.slice\n"), std::string::npos) << calls[0];
+  EXPECT_NE(calls[0].find("\nDelegate=true\n"), std::string::npos) << calls[0];
+  // The guest's 256 MiB plus the 100 MiB budget.
+  EXPECT_NE(calls[0].find("=" + std::to_string(356ll << 20)), std::string::npos) << calls[0];
+  auto state = json::Document::parse(runvm({"state", "sd"}).out);
+  ASSERT_TRUE(state.ok());
+  pid_t shim = static_cast<pid_t>(*(*state->root().at("pid")).as_int());
+  EXPECT_NE(calls[0].find("\nPIDs=" + std::to_string(shim) + "\n"), std::string::npos) << calls[0];
+  auto cg =
+      cgroup::Cgroup::resolve(layout_, (*fake)->cgroup_path("machine.slice", scope + ".scope"));
+  ASSERT_TRUE(cg.ok());
+  auto pids = cg->pids();
+  EXPECT_EQ(pids.size(), 2u);  // the shim and QEMU
+  EXPECT_NE(std::find(pids.begin(), pids.end(), shim), pids.end());
+
+  auto deleted = run_command(
+      {runvm_binary(), "--root", root_.path(), "--systemd-cgroup", "delete", "--force", "sd"});
+  EXPECT_EQ(deleted.status, 0) << deleted.err;
+  calls = (*fake)->calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1], "StopUnit " + scope + ".scope replace");
+  for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+TEST_F(HostCgroupTest, SystemdNotRunningIsOneLine) {
+  std::ofstream(config_) << "";
+  setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/system_bus_socket", 1);
+  Bundle b({.args = {"true"}, .config_json = R"("linux":{"cgroupsPath":"system.slice:runvm:x"})"});
+  auto r = run_command({runvm_binary(), "--root", root_.path(), "--config", config_,
+                        "--systemd-cgroup", "run", "-b", b.dir(), "x"});
+  unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  EXPECT_EQ(r.err,
+            "runvm: run x: --systemd-cgroup: systemd is not running (cannot reach the system bus: "
+            "No such file or directory)\n");
   EXPECT_TRUE(root_.entries().empty());
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
 }
