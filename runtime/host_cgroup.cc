@@ -30,6 +30,7 @@ Result<cgroup::Limits> limits_for(const GlobalOptions& g, const oci::Config& con
     guest = std::max<uint64_t>(guest, static_cast<uint64_t>(*r->memory->limit));
   l.memory_bytes = cgroup::host_memory_limit(guest, g.config.vm.overhead_mib);
   if (r && r->cpu) {
+    if (r->cpu->shares) l.cpu_shares = *r->cpu->shares;
     if (r->cpu->quota) l.cpu_quota_us = *r->cpu->quota;
     if (r->cpu->period) l.cpu_period_us = *r->cpu->period;
     if (!r->cpu->cpus.empty()) l.cpuset_cpus = r->cpu->cpus;

@@ -72,6 +72,12 @@ void delegate(const Hierarchy& h, const std::string& dir) {
 
 }  // namespace
 
+uint64_t cpu_weight_of_shares(uint64_t shares) {
+  if (shares == 0) return 0;
+  shares = std::clamp<uint64_t>(shares, 2, 262144);
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
 int64_t host_memory_limit(uint64_t guest_bytes, uint64_t overhead_mib) {
   return static_cast<int64_t>(guest_bytes + (overhead_mib << 20));
 }
@@ -161,6 +167,13 @@ Status Cgroup::set(const Limits& l) const {
     bool unlimited = *l.memory_bytes < 0;
     std::string value = unlimited ? (v == 1 ? "-1" : "max") : std::to_string(*l.memory_bytes);
     RUNVM_CHECK(write_file(d, v == 1 ? "memory.limit_in_bytes" : "memory.max", value));
+  }
+  if (l.cpu_shares && *l.cpu_shares > 0) {
+    auto [d, v] = RUNVM_TRY(dir("cpu"));
+    if (v == 1)
+      RUNVM_CHECK(write_file(d, "cpu.shares", std::to_string(*l.cpu_shares)));
+    else
+      RUNVM_CHECK(write_file(d, "cpu.weight", std::to_string(cpu_weight_of_shares(*l.cpu_shares))));
   }
   if (l.cpu_quota_us || l.cpu_period_us) {
     auto [d, v] = RUNVM_TRY(dir("cpu"));

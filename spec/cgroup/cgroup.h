@@ -23,11 +23,17 @@ struct Limits {
   // Bytes; -1: unlimited. For a microVM: the guest's RAM plus runvm.toml's
   // vm.overhead_mib (host_memory_limit), so that the guest runs out first.
   std::optional<int64_t> memory_bytes;
+  // The VM's CPU weight against others: v1 cpu.shares, v2 cpu.weight
+  // (converted as runc does).
+  std::optional<uint64_t> cpu_shares;
   std::optional<int64_t> cpu_quota_us;  // -1: unlimited
   std::optional<uint64_t> cpu_period_us;
   std::optional<std::string> cpuset_cpus, cpuset_mems;
   std::optional<int64_t> pids_max;  // <= 0: unlimited ("max"), as runc
 };
+
+// cgroup v2's cpu.weight (1..10000) for v1 cpu.shares (2..262144), runc's formula.
+uint64_t cpu_weight_of_shares(uint64_t shares);
 
 // The host limit for a guest of `guest_bytes` RAM: plus the overhead budget.
 int64_t host_memory_limit(uint64_t guest_bytes, uint64_t overhead_mib);

@@ -58,6 +58,9 @@ TEST(CgroupPath, Clean) {
   EXPECT_EQ(clean_path("/").error().message, "cgroup path \"/\" names no cgroup");
   EXPECT_FALSE(clean_path("").ok());
   EXPECT_EQ(host_memory_limit(512ull << 20, 128), 640ll << 20);
+  EXPECT_EQ(cpu_weight_of_shares(1024), 39u);  // runc's: 1 + (1022 * 9999) / 262142
+  EXPECT_EQ(cpu_weight_of_shares(2), 1u);
+  EXPECT_EQ(cpu_weight_of_shares(262144), 10000u);
 }
 
 TEST(CgroupPath, AbsoluteFromTheTopRelativeUnderOurOwn) {
@@ -94,11 +97,13 @@ TEST(CgroupV2, LimitsInV2Format) {
   ASSERT_TRUE(cg->create().ok());
   // The kernel makes a new cgroup's interface files; here the test does.
   std::string dir = mnt.path() + "/pod/c1";
-  for (const char* f : {"memory.max", "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max"})
+  for (const char* f :
+       {"memory.max", "cpu.max", "cpu.weight", "cpuset.cpus", "cpuset.mems", "pids.max"})
     std::ofstream(dir + "/" + f) << "";
   // The parent delegated the controllers (the last write is what a plain file keeps).
   EXPECT_EQ(read_file(mnt.path() + "/cgroup.subtree_control"), "+pids");
   ASSERT_TRUE(cg->set({.memory_bytes = 640ll << 20,
+                       .cpu_shares = 2048,
                        .cpu_quota_us = 50000,
                        .cpu_period_us = 100000,
                        .cpuset_cpus = "0",
@@ -107,6 +112,7 @@ TEST(CgroupV2, LimitsInV2Format) {
                   .ok());
   EXPECT_EQ(read_file(dir + "/memory.max"), "671088640");
   EXPECT_EQ(read_file(dir + "/cpu.max"), "50000 100000");
+  EXPECT_EQ(read_file(dir + "/cpu.weight"), "79");
   EXPECT_EQ(read_file(dir + "/cpuset.cpus"), "0");
   EXPECT_EQ(read_file(dir + "/pids.max"), "42");
   ASSERT_TRUE(cg->set({.memory_bytes = -1, .cpu_quota_us = -1, .pids_max = 0}).ok());
@@ -165,6 +171,7 @@ TEST_F(HostCgroup, CreateJoinLimitRemove) {
 
   Limits limits{.memory_bytes = host_memory_limit(256ull << 20, 128), .pids_max = 42};
   if (layout_.with("cpu")) {
+    limits.cpu_shares = 2048;
     limits.cpu_quota_us = 50000;
     limits.cpu_period_us = 100000;
   }
@@ -177,6 +184,7 @@ TEST_F(HostCgroup, CreateJoinLimitRemove) {
   EXPECT_EQ(trimmed(read_file(cg->dir_of("pids") + "/pids.max")), "42");
   if (layout_.with("cpu") && v1) {
     EXPECT_EQ(trimmed(read_file(cg->dir_of("cpu") + "/cpu.cfs_quota_us")), "50000");
+    EXPECT_EQ(trimmed(read_file(cg->dir_of("cpu") + "/cpu.shares")), "2048");
     EXPECT_EQ(trimmed(read_file(cg->dir_of("cpu") + "/cpu.cfs_period_us")), "100000");
   }
   if (layout_.with("cpuset")) {

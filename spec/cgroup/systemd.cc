@@ -164,6 +164,12 @@ Status start_scope(const SystemdUnit& u, pid_t pid, const Limits& limits, bool m
         *limits.memory_bytes < 0 ? UINT64_MAX : static_cast<uint64_t>(*limits.memory_bytes);
     RUNVM_CHECK(property(m.get(), memory_v1 ? "MemoryLimit" : "MemoryMax", "t", bytes));
   }
+  if (limits.cpu_shares && *limits.cpu_shares > 0) {
+    if (memory_v1)  // the v1 layout: systemd's CPUShares; v2: CPUWeight
+      RUNVM_CHECK(property(m.get(), "CPUShares", "t", *limits.cpu_shares));
+    else
+      RUNVM_CHECK(property(m.get(), "CPUWeight", "t", cpu_weight_of_shares(*limits.cpu_shares)));
+  }
   if (limits.cpu_quota_us && *limits.cpu_quota_us > 0) {
     uint64_t period = limits.cpu_period_us.value_or(100000);
     if (period == 0) period = 100000;

@@ -61,7 +61,10 @@ TEST(Systemd, StartAndStopAScopeOverDbus) {
     pause();
     _exit(0);
   }
-  Limits limits{.memory_bytes = 384ll << 20, .cpu_quota_us = 50000, .cpu_period_us = 100000};
+  Limits limits{.memory_bytes = 384ll << 20,
+                .cpu_shares = 2048,
+                .cpu_quota_us = 50000,
+                .cpu_period_us = 100000};
   auto started = start_scope({"system.slice", "runvm-test.scope"}, child, limits, true);
   ASSERT_TRUE(started.ok()) << started.error().message;
   auto calls = (*fake)->calls();
@@ -79,6 +82,7 @@ TEST(Systemd, StartAndStopAScopeOverDbus) {
                 "CPUAccounting=true\n"
                 "TasksAccounting=true\n"
                 "MemoryLimit=402653184\n"
+                "CPUShares=2048\n"
                 "CPUQuotaPerSecUSec=500000\n"
                 "CPUQuotaPeriodUSec=100000");
   auto cg = Cgroup::resolve(*layout, (*fake)->cgroup_path("system.slice", "runvm-test.scope"));
