@@ -25,14 +25,20 @@ std::vector<fs::path> asset_dirs() {
   return dirs;
 }
 
-Result<std::string> find_one(const std::string& flag_value, const char* env, const char* file,
-                             const char* what, const char* fix) {
+Result<std::string> find_one(const std::string& flag_value, const char* env,
+                             const std::string& configured, const char* file, const char* what,
+                             const char* fix) {
   std::string path = flag_value;
   if (path.empty()) {
     if (const char* e = getenv(env); e && *e) path = e;
   }
+  std::string from;
+  if (path.empty() && !configured.empty()) {
+    path = configured;
+    from = " (runvm.toml)";
+  }
   if (!path.empty()) {
-    if (access(path.c_str(), R_OK) != 0) return errno_error(std::string(what) + " " + path);
+    if (access(path.c_str(), R_OK) != 0) return errno_error(std::string(what) + " " + path + from);
     return path;
   }
   std::string looked;
@@ -65,17 +71,20 @@ Result<std::string> find_in_path(const std::string& name) {
 }  // namespace
 
 Result<GuestAssets> find_guest_assets(const std::string& kernel, const std::string& initrd,
-                                      const std::string& qemu) {
+                                      const std::string& qemu, const GuestAssets& configured) {
   GuestAssets a;
-  a.kernel = RUNVM_TRY(find_one(kernel, "RUNVM_KERNEL", "vmlinux", "guest kernel",
-                                "build it with guest/kernel/build.sh and pass --kernel or set "
-                                "RUNVM_KERNEL (./setup.sh does both)"));
-  a.initrd = RUNVM_TRY(find_one(initrd, "RUNVM_INITRD", "initramfs.cpio", "guest initramfs",
-                                "build runvm (cmake --build) or set RUNVM_INITRD"));
+  a.kernel =
+      RUNVM_TRY(find_one(kernel, "RUNVM_KERNEL", configured.kernel, "vmlinux", "guest kernel",
+                         "build it with guest/kernel/build.sh and pass --kernel or set "
+                         "RUNVM_KERNEL (./setup.sh does both)"));
+  a.initrd =
+      RUNVM_TRY(find_one(initrd, "RUNVM_INITRD", configured.initrd, "initramfs.cpio",
+                         "guest initramfs", "build runvm (cmake --build) or set RUNVM_INITRD"));
   std::string q = qemu;
   if (q.empty()) {
     if (const char* e = getenv("RUNVM_QEMU"); e && *e) q = e;
   }
+  if (q.empty()) q = configured.qemu;
   a.qemu = RUNVM_TRY(find_in_path(q.empty() ? "qemu-system-x86_64" : q));
   return a;
 }

@@ -25,20 +25,22 @@ void check_usage(FILE* out) {
           "usage: runvm check [options]\n\n"
           "Checks that this host can run microVMs: finds QEMU, the guest kernel and\n"
           "initramfs, picks the accelerator, boots a throwaway VM and talks to its agent.\n\n"
-          "  --accel auto|kvm|tcg  accelerator (default auto: kvm only on real hardware\n"
-          "                        virtualization, tcg otherwise)\n"
+          "  --accel auto|kvm|tcg  accelerator (default: runvm.toml's vm.accel, auto: kvm\n"
+          "                        only on real hardware virtualization, tcg otherwise)\n"
           "  --kernel FILE         guest kernel (default: found next to runvm, or RUNVM_KERNEL)\n"
           "  --initrd FILE         guest initramfs (default: next to runvm, or RUNVM_INITRD)\n"
           "  --qemu FILE           QEMU binary (default qemu-system-x86_64 from PATH)\n"
-          "  --memory MIB          guest memory (default 256)\n"
+          "  --memory MIB          guest memory (default: runvm.toml's vm.memory_mib, 256)\n"
           "  --pings N             agent round-trips to time (default 100)\n");
 }
 
 }  // namespace
 
 Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
-  std::string kernel, initrd, qemu, accel_text = "auto";
-  uint64_t memory = 256;
+  // runvm.toml's defaults; the flags override them.
+  const config::VmDefaults& vm = g.config.vm;
+  std::string kernel, initrd, qemu, accel_text = vm.accel;
+  uint64_t memory = vm.memory_mib;
   int pings = 100;
   static const option opts[] = {
       {"accel", required_argument, nullptr, 'a'},  {"kernel", required_argument, nullptr, 'k'},
@@ -76,7 +78,7 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   }
   if (memory < 64) return make_error("--memory: at least 64 MiB");
 
-  auto assets = RUNVM_TRY(find_guest_assets(kernel, initrd, qemu));
+  auto assets = RUNVM_TRY(find_guest_assets(kernel, initrd, qemu, {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
 
   std::error_code ec;
@@ -92,6 +94,7 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
                                         "--qemu",      assets.qemu,
                                         "--accel",     accel_text,
                                         "--memory",    std::to_string(memory),
+                                        "--vcpus",     std::to_string(vm.vcpus),
                                         "--pings",     std::to_string(pings)};
   if (log::debug_enabled()) shim_argv.push_back("--debug");
   fflush(stdout);

@@ -8,6 +8,7 @@
 
 #include "runtime/container.h"
 #include "runtime/hooks.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
 
@@ -75,6 +76,7 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);
   if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);
+  RUNVM_CHECK(remove_host_cgroup(g, ct.dir));
   RUNVM_CHECK(ct.dir.remove());
   if (hooks.ok()) run_poststop_hooks(ct, *hooks);
   return 0;

@@ -9,6 +9,7 @@
 
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/namespace_paths.h"
 #include "runtime/network_namespace.h"
 #include "runtime/shim_launcher.h"
@@ -57,7 +58,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
   }
-  auto assets = RUNVM_TRY(find_guest_assets("", "", ""));
+  const config::VmDefaults& vm = g.config.vm;
+  auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
 
   ContainerDir dir(g.root, o.id);
@@ -94,6 +96,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                                    assets.qemu,
                                    "--log",
                                    dir.file(layout::kShimLog)};
+  // runvm.toml's defaults; the bundle's runvm.io/* annotations override them in the shim.
+  argv.insert(argv.end(), {"--memory", std::to_string(vm.memory_mib), "--vcpus",
+                           std::to_string(vm.vcpus), "--accel", vm.accel});
   if (g.debug) argv.push_back("--debug");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {
@@ -101,7 +106,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     argv.push_back(console_socket);
   }
   bool fresh_netns = wants_fresh_netns(bundle.config);
-  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(), fresh_netns));
+  auto host_cgroup = RUNVM_TRY(HostCgroup::prepare(g, bundle.config));
+  pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(), fresh_netns,
+                                    host_cgroup ? host_cgroup->placement() : ShimPlacement{}));
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
@@ -119,6 +126,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     return std::move(saved).error();
   }
   guard.dir = nullptr;
+  if (host_cgroup) host_cgroup->dismiss();
   return pid;
 }
 

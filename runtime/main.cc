@@ -51,14 +51,38 @@ void usage(FILE* out) {
   fprintf(out,
           "\nGlobal options:\n"
           "  --root DIR             state directory (default /run/runvm)\n"
+          "  --config FILE          configuration (default $RUNVM_CONFIG, else\n"
+          "                         /etc/runvm/runvm.toml; see runvm.toml(5))\n"
           "  --log FILE             log file (default stderr)\n"
           "  --log-format text|json log format\n"
           "  --debug                enable debug output\n"
-          "  --systemd-cgroup       accepted for runc compatibility\n"
+          "  --systemd-cgroup       host cgroups through systemd (cgroupsPath slice:prefix:name)\n"
           "  --rootless auto|true|false  accepted for runc compatibility\n"
           "  --criu PATH            accepted for runc compatibility (no checkpointing)\n"
           "  --version, -v          print the version\n"
           "  --help, -h             this help\n");
+}
+
+// The verbs that boot a VM read runvm.toml: a broken file must not keep
+// `delete`, `kill` or `state` from cleaning up.
+bool boots_vm(const char* verb) {
+  for (const char* v : {"create", "run", "check"})
+    if (strcmp(verb, v) == 0) return true;
+  return false;
+}
+
+// `create --help` prints its usage whatever runvm.toml holds.
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+  return false;
+}
+
+// runc: with --log the error goes to the log file (containerd reads its
+// "msg") and, as one plain line, to stderr.
+void fail(const GlobalOptions& g, const std::string& message) {
+  log::error(message);
+  if (!g.log.empty()) fprintf(stderr, "runvm: %s\n", message.c_str());
 }
 
 void version() {
@@ -67,9 +91,10 @@ void version() {
 
 int run(int argc, char** argv) {
   GlobalOptions g;
-  enum { kRoot = 1000, kLog, kLogFormat, kDebug, kSystemdCgroup, kRootless, kCriu };
+  enum { kRoot = 1000, kLog, kLogFormat, kDebug, kSystemdCgroup, kRootless, kCriu, kConfig };
   static const option opts[] = {
       {"root", required_argument, nullptr, kRoot},
+      {"config", required_argument, nullptr, kConfig},
       {"log", required_argument, nullptr, kLog},
       {"log-format", required_argument, nullptr, kLogFormat},
       {"debug", no_argument, nullptr, kDebug},
@@ -87,6 +112,9 @@ int run(int argc, char** argv) {
     switch (c) {
       case kRoot:
         g.root = optarg;
+        break;
+      case kConfig:
+        g.config_path = optarg;
         break;
       case kLog:
         g.log = optarg;
@@ -150,17 +178,21 @@ int run(int argc, char** argv) {
   }
   for (const auto& v : kVerbs) {
     if (strcmp(v.name, name) != 0) continue;
+    if (boots_vm(name) && !asks_for_help(argc - optind, argv + optind)) {
+      auto config = config::load_runvm_config(g.config_path);
+      if (!config.ok()) {
+        fail(g, config.error().message);
+        return 1;
+      }
+      g.config = std::move(*config);
+    }
     int verb_argc = argc - optind;
     char** verb_argv = argv + optind;
     optind = 0;  // reset getopt for the verb (0 also reinitialises GNU getopt)
     auto r = v.run(g, verb_argc, verb_argv);
     if (!r.ok()) {
       std::string who = g.subject.empty() ? name : std::string(name) + " " + g.subject;
-      log::error(who + ": " + r.error().message);
-      // runc: with --log the error goes to the log file (containerd reads
-      // its "msg") and, as one plain line, to stderr.
-      if (!g.log.empty())
-        fprintf(stderr, "runvm: %s: %s\n", who.c_str(), r.error().message.c_str());
+      fail(g, who + ": " + r.error().message);
       return g.error_status;
     }
     return *r;

@@ -12,10 +12,12 @@
 
 #include "runtime/container.h"
 #include "runtime/hooks.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/launch.h"
 #include "runtime/run_foreground.h"
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
+#include "spec/base/log.h"
 #include "spec/base/wait_status.h"
 
 namespace runvm::cli {
@@ -101,6 +103,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   auto abandon = [&](Error e) -> Error {
     kill(shim, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
     waitpid(shim, nullptr, 0);
+    (void)remove_host_cgroup(g, dir);
     (void)dir.remove();
     return e;
   };
@@ -125,6 +128,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {
     auto hooks = load_hooks(ct->dir);
+    if (auto r = remove_host_cgroup(g, ct->dir); !r.ok()) log::warn(r.error().message);
     (void)ct->dir.remove();
     if (hooks.ok()) run_poststop_hooks(*ct, *hooks);
   }

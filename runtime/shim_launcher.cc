@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,10 +28,18 @@ namespace {
 // Spawns `argv` with --ready-fd appended and reads the shim's one-line
 // report (empty when it exited without one).
 Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, int netns,
-                              bool fresh_netns, std::string& report) {
+                              bool fresh_netns, std::string& report,
+                              const ShimPlacement& placement = {}) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  // With placement.place, the child waits on this until it is placed.
+  UniqueFd gate_rd, gate_wr;
+  if (placement.place) {
+    if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
+    gate_rd.reset(p[0]);
+    gate_wr.reset(p[1]);
+  }
   argv.push_back("--ready-fd");
   argv.push_back(std::to_string(wr.get()));
   std::vector<char*> cargv;
@@ -57,11 +66,43 @@ Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, in
       dprintf(wr.get(), "error: a new network namespace: %s\n", strerror(errno));
       _exit(127);
     }
+    if (gate_rd) {
+      gate_wr.reset();
+      char go = 0;
+      while (read(gate_rd.get(), &go, 1) < 0 && errno == EINTR) {
+      }
+      if (go != 'g') _exit(127);  // the parent reports why
+    }
+    // "0" moves the writer: the shim, and so QEMU, its child, start in the cgroup.
+    for (int fd : placement.cgroup_procs) {
+      if (write(fd, "0", 1) != 1) {
+        dprintf(wr.get(), "error: joining the host cgroup: %s\n", strerror(errno));
+        _exit(127);
+      }
+    }
     execv(cargv[0], cargv.data());
     dprintf(wr.get(), "error: exec %s: %s\n", cargv[0], strerror(errno));
     _exit(127);
   }
   wr.reset();
+  if (gate_rd) {
+    gate_rd.reset();
+    Status placed = placement.place(pid);
+    if (!placed.ok()) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return std::move(placed).error();
+    }
+    if (write(gate_wr.get(), "g", 1) != 1) {
+      Error e = errno_error("start the shim");
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return e;
+    }
+    gate_wr.reset();
+  }
   char buf[4096];
   ssize_t n;
   while ((n = read(rd.get(), buf, sizeof buf)) != 0) {
@@ -89,9 +130,10 @@ Error shim_failure(pid_t pid, std::string report, const std::string& what) {
 }  // namespace
 
 Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns,
-                          bool fresh_netns) {
+                          bool fresh_netns, const ShimPlacement& placement) {
   std::string report;
-  pid_t pid = RUNVM_TRY(spawn_reporting(std::move(argv), null_stdio, netns, fresh_netns, report));
+  pid_t pid = RUNVM_TRY(
+      spawn_reporting(std::move(argv), null_stdio, netns, fresh_netns, report, placement));
   if (report.rfind("created\n", 0) == 0) return pid;
   return shim_failure(pid, std::move(report), "the container was created");
 }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,16 @@ Result<std::string> find_shim_binary();
 // `netns` (when valid): the network namespace the shim, and so QEMU, runs in
 // (namespace_paths.h); else with `fresh_netns` a new, empty one
 // (network_namespace.h); else ours.
+// `placement`: the host cgroup the shim joins before exec (host_cgroup.h).
+struct ShimPlacement {
+  // cgroup.procs files it writes "0" to (cgroupfs).
+  std::vector<int> cgroup_procs;
+  // Called with its pid while it waits before exec (systemd's
+  // StartTransientUnit); a failure kills it and fails the launch.
+  std::function<Status(pid_t)> place;
+};
 Result<pid_t> launch_shim(std::vector<std::string> argv, bool null_stdio, int netns = -1,
-                          bool fresh_netns = false);
+                          bool fresh_netns = false, const ShimPlacement& placement = {});
 
 // Runs `argv`, a `runvm-shim --check` that prints its report on our stdout,
 // with --ready-fd appended, until it exits; its error is the shim's own.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "spec/base/result.h"
+#include "spec/runvm_config.h"
 
 namespace runvm::cli {
 
@@ -15,6 +16,11 @@ struct GlobalOptions {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";
+  // --config (runvm.toml(5)); empty: $RUNVM_CONFIG, else /etc/runvm/runvm.toml.
+  std::string config_path;
+  // Loaded by main for the verbs that boot a VM (create, run, check); the
+  // built-in defaults for the others, which must work whatever the file holds.
+  config::RunvmConfig config;
   // Set by a verb once it knows which container it acts on, so errors read
   // "runvm: create c1: ...".
   std::string subject;

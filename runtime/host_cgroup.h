@@ -1,0 +1,57 @@
+// The container's host cgroup (`linux.cgroupsPath`): made by `create`
+// before the shim runs, which is placed in it before exec, so that QEMU,
+// started by the shim, is in it too; removed by `delete` (and a foreground
+// `run`). Two drivers, as runc: cgroupfs (spec/cgroup/cgroup.h), and with
+// --systemd-cgroup a transient scope for "slice:prefix:name"
+// (spec/cgroup/systemd.h). Limits: the container's CPU quota, period (and
+// cpuset with cgroupfs), and a memory limit of the guest's RAM (or the
+// container's limit when larger) plus runvm.toml's vm.overhead_mib, so the
+// guest runs out of memory before QEMU could on the host. pids.limit is the
+// guest's: on the host it would count QEMU's threads. No cgroupsPath: no
+// host cgroup.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/container_dir.h"
+#include "runtime/shim_launcher.h"
+#include "runtime/verbs.h"
+#include "spec/base/unique_fd.h"
+#include "spec/cgroup/cgroup.h"
+#include "spec/cgroup/systemd.h"
+#include "spec/config.h"
+
+namespace runvm::cli {
+
+class HostCgroup {
+ public:
+  // cgroupfs: creates the cgroup and sets its limits. systemd: checks the
+  // path; the scope is started by placement() once the shim's pid is
+  // known. nullptr when the container has no cgroupsPath. Removed again if
+  // `create` fails (dismiss() once it succeeded).
+  static Result<std::unique_ptr<HostCgroup>> prepare(const GlobalOptions& g,
+                                                     const oci::Config& config);
+  ~HostCgroup();
+  // How the shim joins it (launch_shim).
+  ShimPlacement placement();
+  void dismiss() { keep_ = true; }
+
+ private:
+  std::unique_ptr<cgroup::Layout> layout_;
+  cgroup::Limits limits_;
+  std::optional<cgroup::Cgroup> cgroup_;     // cgroupfs
+  std::optional<cgroup::SystemdUnit> unit_;  // systemd
+  bool memory_v1_ = false;
+  bool scope_started_ = false;
+  std::vector<UniqueFd> procs_;
+  bool keep_ = false;
+};
+
+// Removes the host cgroup of a container created from the config snapshot
+// in `dir` (nothing when it has none): cgroupfs kills what is left in it
+// first (the shim and QEMU, once the container is gone); systemd stops the
+// scope, which does the same.
+Status remove_host_cgroup(const GlobalOptions& g, const ContainerDir& dir);
+
+}  // namespace runvm::cli
