@@ -236,7 +236,7 @@ void AgentClient::fail(Error e) {
 Status AgentClient::attach(EventLoop& loop, std::function<void(const Error&)> on_broken) {
   if (loop_) return make_error("agent client already attached", EBUSY);
   if (broken_) return *broken_;
-  timer_ = RUNVM_TRY(Timer::create(loop, [this] { expire(); }));
+  timer_ = std::make_unique<Timer>(loop, [this] { expire(); });
   RUNVM_CHECK(loop.add(fd_.get(), EPOLLIN, [this](uint32_t events) {
     std::weak_ptr<bool> alive = alive_;
     if (events & EPOLLOUT) flush();

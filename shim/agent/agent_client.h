@@ -28,7 +28,6 @@
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
 #include "spec/base/event_loop.h"
-#include "spec/base/timer.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm {
