@@ -1,25 +1,21 @@
 // The agent's loop never blocks on one process's set-up, and one agent holds
 // several containers (container_fixture.h: the real Agent as PID 1 of fresh
-// namespaces, no VM). The test speaks frames itself: replies to create,
+// namespaces, no VM). The test sends requests with ids it picks: replies to create,
 // start and exec may come after replies to later requests, matched by id.
 //
 // A real slow set-up: a process whose env has no HOME reads /etc/passwd
 // (process_init.cc, home_of); with a FIFO there its set-up stalls until
 // someone writes to it.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <functional>
 #include <optional>
-#include <thread>
 
 #include "guest/agent/container_fixture.h"
-#include "guest/protocol/frame.h"
 #include "tests/support/require.h"
 
 namespace runvm::agent {
@@ -28,94 +24,13 @@ namespace {
 using proto::AgentMessage;
 using testing::AgentOptions;
 using testing::AgentProcess;
+using testing::Host;
 using testing::HostPort;
 using testing::read_all;
 
 // Longer than any answer takes, far shorter than the 30 s set-up deadline:
 // an agent that blocks on a set-up misses it.
 constexpr int kAnswerMs = 5000;
-
-std::optional<uint64_t> reply_id(const AgentMessage& m) {
-  if (auto* p = std::get_if<proto::Pong>(&m)) return p->id;
-  if (auto* o = std::get_if<proto::Ok>(&m)) return o->id;
-  if (auto* e = std::get_if<proto::ErrorReply>(&m)) return e->id;
-  return std::nullopt;
-}
-
-// The host's side: sends requests, keeps every message in arrival order.
-class Host {
- public:
-  explicit Host(int fd) : fd_(fd) {}
-
-  template <class M>
-  void send(const M& m) {
-    ASSERT_TRUE(proto::write_frame(fd_, proto::to_json(m)).ok());
-  }
-
-  // Index in log() of the first message matching `pred`, reading until one
-  // arrives; nullopt after timeout_ms without one.
-  std::optional<size_t> wait(const std::function<bool(const AgentMessage&)>& pred,
-                             int timeout_ms = kAnswerMs) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (size_t i = 0;; ++i) {
-      for (; i < log_.size(); ++i)
-        if (pred(log_[i])) return i;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1)
-        return std::nullopt;
-      auto frame = proto::read_frame(fd_);
-      if (!frame.ok() || !*frame) return std::nullopt;
-      auto msg = proto::parse_agent_message(**frame);
-      EXPECT_TRUE(msg.ok()) << **frame;
-      if (msg.ok()) log_.push_back(*msg);
-      --i;  // look at the new one
-    }
-  }
-  std::optional<size_t> reply(uint64_t id, int timeout_ms = kAnswerMs) {
-    return wait([id](const AgentMessage& m) { return reply_id(m) == id; }, timeout_ms);
-  }
-  // The reply to `id`, which must be `ok`.
-  void expect_ok(uint64_t id) {
-    auto i = reply(id);
-    ASSERT_TRUE(i) << "no reply to " << id;
-    EXPECT_TRUE(std::holds_alternative<proto::Ok>(log_[*i])) << proto::to_json(log_[*i]);
-  }
-  // The message of the error reply to `id` ("" when it is none).
-  std::string error_of(uint64_t id) {
-    auto i = reply(id);
-    if (!i) return "<no reply>";
-    auto* e = std::get_if<proto::ErrorReply>(&log_[*i]);
-    return e ? e->message : "";
-  }
-  std::optional<uint32_t> exit_status(const std::string& cid, int timeout_ms = kAnswerMs) {
-    auto i = wait(
-        [&](const AgentMessage& m) {
-          auto* e = std::get_if<proto::Exit>(&m);
-          return e && e->container_id == cid;
-        },
-        timeout_ms);
-    if (!i) return std::nullopt;
-    return std::get<proto::Exit>(log_[*i]).status;
-  }
-  std::optional<uint32_t> exec_status(const std::string& cid, const std::string& eid,
-                                      int timeout_ms = kAnswerMs) {
-    auto i = wait(
-        [&](const AgentMessage& m) {
-          auto* e = std::get_if<proto::ExecExit>(&m);
-          return e && e->container_id == cid && e->exec_id == eid;
-        },
-        timeout_ms);
-    if (!i) return std::nullopt;
-    return std::get<proto::ExecExit>(log_[*i]).status;
-  }
-  const std::vector<AgentMessage>& log() const { return log_; }
-
- private:
-  int fd_;
-  std::vector<AgentMessage> log_;
-};
 
 proto::Create create(uint64_t id, const std::string& cid, std::vector<std::string> args,
                      bool home = true) {
@@ -149,19 +64,18 @@ proto::Signal signal(uint64_t id, const std::string& cid, int sig, bool all = fa
 }
 
 bool killed_by(std::optional<uint32_t> status, int sig) {
-  return status && WIFSIGNALED(*status) && WTERMSIG(*status) == sig;
+  return status && WIFSIGNALED(*status) && static_cast<int>(WTERMSIG(*status)) == sig;
 }
 bool exited_with(std::optional<uint32_t> status, int code) {
-  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+  return status && WIFEXITED(*status) && static_cast<int>(WEXITSTATUS(*status)) == code;
 }
 
 class AgentStepsTest : public ::testing::Test {
  protected:
   void start_agent(AgentOptions options = {}) {
-    options.raw = true;
     agent_ = std::make_unique<AgentProcess>(options);
     ASSERT_EQ(agent_->setup_error(), "");
-    host_ = std::make_unique<Host>(agent_->host_fd());
+    agent_->host().set_timeout_ms(kAnswerMs);
   }
   void SetUp() override { RUNVM_REQUIRE_ROOT("mounts, namespaces"); }
 
@@ -173,9 +87,8 @@ class AgentStepsTest : public ::testing::Test {
     ASSERT_EQ(::mkfifo(passwd.c_str(), 0644), 0);
   }
 
-  Host& host() { return *host_; }
+  Host& host() { return agent_->host(); }
   std::unique_ptr<AgentProcess> agent_;
-  std::unique_ptr<Host> host_;
 };
 
 TEST_F(AgentStepsTest, StalledExecSetUpLeavesEveryOtherRequestAnswered) {

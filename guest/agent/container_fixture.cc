@@ -1,6 +1,7 @@
 #include "guest/agent/container_fixture.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -86,7 +87,128 @@ Status build_rootfs(const std::string& root) {
   _exit(outcome.ok() ? 0 : 95);
 }
 
+std::optional<uint64_t> reply_id(const proto::AgentMessage& m) {
+  if (auto* p = std::get_if<proto::Pong>(&m)) return p->id;
+  if (auto* o = std::get_if<proto::Ok>(&m)) return o->id;
+  if (auto* e = std::get_if<proto::ErrorReply>(&m)) return e->id;
+  return std::nullopt;
+}
+
 }  // namespace
+
+// --- Host ---------------------------------------------------------------------
+
+void Host::send(const proto::HostMessage& m) {
+  auto sent = proto::write_frame(fd_, proto::to_json(m));
+  EXPECT_TRUE(sent.ok()) << sent.error().message;
+}
+
+std::optional<size_t> Host::wait(const std::function<bool(const proto::AgentMessage&)>& pred,
+                                 int timeout_ms) {
+  if (timeout_ms < 0) timeout_ms = timeout_ms_;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (size_t i = 0;; ++i) {
+    for (; i < log_.size(); ++i)
+      if (pred(log_[i])) return i;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    // Polled even when the time is up: what already arrived still counts.
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) != 1)
+      return std::nullopt;
+    auto frame = proto::read_frame(fd_);
+    if (!frame.ok() || !*frame) return std::nullopt;
+    auto msg = proto::parse_agent_message(**frame);
+    EXPECT_TRUE(msg.ok()) << **frame;
+    if (msg.ok()) log_.push_back(*msg);
+    --i;  // look at the new one
+  }
+}
+
+std::optional<size_t> Host::reply(uint64_t id, int timeout_ms) {
+  return wait([id](const proto::AgentMessage& m) { return reply_id(m) == id; }, timeout_ms);
+}
+
+void Host::expect_ok(uint64_t id) {
+  auto i = reply(id);
+  ASSERT_TRUE(i) << "no reply to " << id;
+  EXPECT_TRUE(std::holds_alternative<proto::Ok>(log_[*i])) << proto::to_json(log_[*i]);
+}
+
+std::string Host::error_of(uint64_t id) {
+  auto i = reply(id);
+  if (!i) return "<no reply>";
+  auto* e = std::get_if<proto::ErrorReply>(&log_[*i]);
+  return e ? e->message : "";
+}
+
+std::optional<uint32_t> Host::exit_status(const std::string& cid, int timeout_ms) {
+  auto i = wait(
+      [&](const proto::AgentMessage& m) {
+        auto* e = std::get_if<proto::Exit>(&m);
+        return e && e->container_id == cid;
+      },
+      timeout_ms);
+  if (!i) return std::nullopt;
+  return std::get<proto::Exit>(log_[*i]).status;
+}
+
+std::optional<uint32_t> Host::exec_status(const std::string& cid, const std::string& eid,
+                                          int timeout_ms) {
+  auto i = wait(
+      [&](const proto::AgentMessage& m) {
+        auto* e = std::get_if<proto::ExecExit>(&m);
+        return e && e->container_id == cid && e->exec_id == eid;
+      },
+      timeout_ms);
+  if (!i) return std::nullopt;
+  return std::get<proto::ExecExit>(log_[*i]).status;
+}
+
+Host::Reply Host::call(proto::HostMessage m) {
+  uint64_t id = next_id_++;
+  std::visit([id](auto& r) { r.id = id; }, m);
+  bool ping = std::holds_alternative<proto::Ping>(m);
+  send(m);
+  Reply r;
+  auto i = reply(id);
+  if (!i) {
+    r.error = "<no reply>";
+    return r;
+  }
+  const proto::AgentMessage& got = log_[*i];
+  if (auto* e = std::get_if<proto::ErrorReply>(&got)) {
+    r.error = e->message;
+    r.exit_code = e->exit_code;
+  } else if (std::holds_alternative<proto::Pong>(got) == ping) {
+    r.ok = true;
+  } else {
+    r.error = "unexpected reply: " + proto::to_json(got);
+  }
+  return r;
+}
+
+Host::Reply Host::signal(const std::string& cid, int sig, bool all, const std::string& eid) {
+  proto::Signal s{0, cid, static_cast<uint32_t>(sig), all};
+  s.exec_id = eid;
+  return call(std::move(s));
+}
+
+Host::Reply Host::resize(const std::string& cid, uint16_t rows, uint16_t cols,
+                         const std::string& eid) {
+  proto::Resize r{0, cid, rows, cols};
+  r.exec_id = eid;
+  return call(std::move(r));
+}
+
+std::ostream& operator<<(std::ostream& os, const Host::Reply& r) {
+  if (r.ok) return os << "ok";
+  os << "error: " << r.error;
+  if (r.exit_code) os << " (exit_code " << *r.exit_code << ")";
+  return os;
+}
+
+// --- AgentProcess ---------------------------------------------------------------
 
 Result<UniqueFd> HostPort::accept(int timeout_ms) {
   pollfd p{listener.get(), POLLIN, 0};
@@ -121,23 +243,26 @@ AgentProcess::AgentProcess(AgentOptions options) {
     run_agent(guest.get(), dir_, rootfs_, options.setup_timeout);
   }
   guest.reset();
-  if (options.raw) {
-    host_ = std::move(host);
-    pollfd p{host_.get(), POLLIN, 0};
-    auto hello = ::poll(&p, 1, 10000) == 1 ? proto::read_frame(host_.get())
-                                           : Result<std::optional<std::string>>(std::nullopt);
-    if (!hello.ok() || !*hello || !proto::parse_agent_message(**hello).ok())
-      error_ = "no hello from the agent";
-    return;
+  host_fd_ = std::move(host);
+  host_ = std::make_unique<Host>(host_fd_.get());
+  pollfd p{host_fd_.get(), POLLIN, 0};
+  auto hello = ::poll(&p, 1, 10000) == 1 ? proto::read_frame(host_fd_.get())
+                                         : Result<std::optional<std::string>>(std::nullopt);
+  std::optional<proto::AgentMessage> msg;
+  if (hello.ok() && *hello) {
+    auto parsed = proto::parse_agent_message(**hello);
+    if (parsed.ok()) msg = std::move(*parsed);
   }
-  client_ = std::make_unique<AgentClient>(std::move(host));
-  client_->set_timeout_ms(20000);
-  if (auto hello = client_->wait_hello(10000, -1); !hello.ok()) error_ = hello.error().message;
+  auto* h = msg ? std::get_if<proto::Hello>(&*msg) : nullptr;
+  if (!h)
+    error_ = "no hello from the agent";
+  else if (h->version != proto::kProtocolVersion)
+    error_ = "agent speaks protocol " + std::to_string(h->version);
 }
 
 AgentProcess::~AgentProcess() {
-  client_.reset();
-  host_.reset();  // host gone: the agent returns, its PID namespace dies
+  host_.reset();
+  host_fd_.reset();  // host gone: the agent returns, its PID namespace dies
   if (pid_ > 0) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (::waitpid(pid_, nullptr, WNOHANG) == 0) {

@@ -2,7 +2,6 @@
 // agent is PID 1 of fresh namespaces): the exec'd process runs in the
 // container's root with its own stdio and reports its own exit.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@ namespace runvm::agent {
 namespace {
 
 using testing::AgentProcess;
+using testing::Host;
 using testing::HostPort;
 using testing::read_all;
 
@@ -26,10 +26,10 @@ class ExecTest : public ::testing::Test {
     agent_ = std::make_unique<AgentProcess>();
     ASSERT_EQ(agent_->setup_error(), "");
     std::ofstream(agent_->rootfs() + "/marker") << "root of c1\n";
-    ASSERT_TRUE(client().create(AgentProcess::request("c1", {"sleep", "60"})).ok());
-    ASSERT_TRUE(client().start("c1").ok());
+    ASSERT_TRUE(host().create(AgentProcess::request("c1", {"sleep", "60"})).ok);
+    ASSERT_TRUE(host().start("c1").ok);
   }
-  AgentClient& client() { return agent_->client(); }
+  Host& host() { return agent_->host(); }
 
   proto::Exec request(std::vector<std::string> args) {
     proto::Exec e;
@@ -40,14 +40,8 @@ class ExecTest : public ::testing::Test {
     return e;
   }
 
-  Result<proto::ExecExit> wait_exec_exit(int timeout_ms = 10000) {
-    for (;;) {
-      if (auto e = client().take_exec_exit()) return *e;
-      pollfd p{client().fd(), POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) <= 0) return make_error("no exec exit");
-      RUNVM_CHECK(client().pump());
-    }
-  }
+  // The wait status of e1's exit.
+  std::optional<uint32_t> e1_exit() { return host().exec_status("c1", "e1", 10000); }
 
   std::unique_ptr<AgentProcess> agent_;
 };
@@ -56,21 +50,19 @@ TEST_F(ExecTest, RunsInTheContainerRootWithItsOwnStdioAndExit) {
   HostPort out = agent_->listen(), err = agent_->listen();
   auto req = request({"sh", "-c", "echo $FOO; cat /marker >&2; exit 5"});
   req.stdio = {0, out.port, err.port};
-  auto st = client().exec(req);
-  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto st = host().exec(req);
+  ASSERT_TRUE(st.ok) << st;
   auto out_fd = out.accept();
   auto err_fd = err.accept();
   ASSERT_TRUE(out_fd.ok() && err_fd.ok());
   EXPECT_EQ(read_all(out_fd->get()), "bar\n");
   EXPECT_EQ(read_all(err_fd->get()), "root of c1\n");
-  auto exit = wait_exec_exit();
-  ASSERT_TRUE(exit.ok()) << exit.error().message;
-  EXPECT_EQ(exit->container_id, "c1");
-  EXPECT_EQ(exit->exec_id, "e1");
-  EXPECT_TRUE(WIFEXITED(exit->status) && WEXITSTATUS(exit->status) == 5) << exit->status;
-  EXPECT_FALSE(client().take_exit()) << "the main process still runs";
+  auto status = e1_exit();
+  ASSERT_TRUE(status) << "no exit of c1's e1";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 5) << *status;
+  EXPECT_FALSE(host().exit_status("c1", 0)) << "the main process still runs";
   // The exec id is free again once its exit was sent.
-  EXPECT_TRUE(client().exec(request({"true"})).ok());
+  EXPECT_TRUE(host().exec(request({"true"})).ok);
 }
 
 // Its stdio outlives the exit report: what a child it left behind writes
@@ -79,40 +71,38 @@ TEST_F(ExecTest, OutputOfChildrenItLeftArrivesAfterItsExit) {
   HostPort out = agent_->listen();
   auto req = request({"sh", "-c", "(sleep 1; echo late) & echo early"});
   req.stdio.stdout_port = out.port;
-  ASSERT_TRUE(client().exec(req).ok());
+  ASSERT_TRUE(host().exec(req).ok);
   auto out_fd = out.accept();
   ASSERT_TRUE(out_fd.ok());
-  auto exit = wait_exec_exit();
-  ASSERT_TRUE(exit.ok()) << exit.error().message;
+  ASSERT_TRUE(e1_exit()) << "no exit of c1's e1";
   EXPECT_EQ(read_all(out_fd->get()), "early\nlate\n");
 }
 
 TEST_F(ExecTest, SignalReachesTheExecNotTheMainProcess) {
-  ASSERT_TRUE(client().exec(request({"sleep", "60"})).ok());
-  ASSERT_TRUE(client().signal_exec("c1", "e1", SIGTERM).ok());
-  auto exit = wait_exec_exit();
-  ASSERT_TRUE(exit.ok()) << exit.error().message;
-  EXPECT_TRUE(WIFSIGNALED(exit->status) && WTERMSIG(exit->status) == SIGTERM) << exit->status;
-  EXPECT_FALSE(client().take_exit());
-  EXPECT_EQ(client().signal_exec("c1", "e1", SIGTERM).error().message,
-            "agent: exec process \"e1\" does not exist");
+  ASSERT_TRUE(host().exec(request({"sleep", "60"})).ok);
+  ASSERT_TRUE(host().signal("c1", SIGTERM, false, "e1").ok);
+  auto status = e1_exit();
+  ASSERT_TRUE(status) << "no exit of c1's e1";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM) << *status;
+  EXPECT_FALSE(host().exit_status("c1", 0));
+  EXPECT_EQ(host().signal("c1", SIGTERM, false, "e1").error, "exec process \"e1\" does not exist");
 }
 
 TEST_F(ExecTest, RefusalsUseRuncWording) {
-  auto missing = client().exec(request({"nope"}));
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().message, "exec: \"nope\": executable file not found in $PATH");
-  EXPECT_EQ(missing.error().code, ENOENT);
+  auto missing = host().exec(request({"nope"}));
+  ASSERT_FALSE(missing.ok);
+  EXPECT_EQ(missing.error, "exec: \"nope\": executable file not found in $PATH");
+  EXPECT_EQ(missing.exit_code, 127u);  // the shell's "command not found"
   auto other = request({"true"});
   other.container_id = "c2";
-  EXPECT_EQ(client().exec(other).error().message, "container \"c2\" does not exist");
-  ASSERT_TRUE(client().exec(request({"sleep", "60"})).ok());
-  EXPECT_EQ(client().exec(request({"true"})).error().message, "exec id exists: e1");
-  ASSERT_TRUE(client().signal("c1", SIGKILL, false).ok());
-  ASSERT_TRUE(client().wait_exit(10000).ok());
+  EXPECT_EQ(host().exec(other).error, "container \"c2\" does not exist");
+  ASSERT_TRUE(host().exec(request({"sleep", "60"})).ok);
+  EXPECT_EQ(host().exec(request({"true"})).error, "exec id exists: e1");
+  ASSERT_TRUE(host().signal("c1", SIGKILL).ok);
+  ASSERT_TRUE(host().exit_status("c1", 10000));
   auto late = request({"true"});
   late.exec_id = "e2";
-  EXPECT_EQ(client().exec(late).error().message, "cannot exec in a stopped container");
+  EXPECT_EQ(host().exec(late).error, "cannot exec in a stopped container");
 }
 
 }  // namespace

@@ -150,16 +150,12 @@ void AgentClient::on_message(proto::AgentMessage msg) {
   if (auto* exit = std::get_if<proto::Exit>(&msg)) {
     auto it = handlers_.find(exit->container_id);
     if (it != handlers_.end() && it->second.exit) return it->second.exit(*exit);
-    if (loop_) return log::warn("agent: exit of unknown container " + exit->container_id);
-    exits_.push_back(std::move(*exit));
-    return;
+    return log::warn("agent: exit of unknown container " + exit->container_id);
   }
   if (auto* exit = std::get_if<proto::ExecExit>(&msg)) {
     auto it = handlers_.find(exit->container_id);
     if (it != handlers_.end() && it->second.exec_exit) return it->second.exec_exit(*exit);
-    if (loop_) return log::warn("agent: exec exit of unknown container " + exit->container_id);
-    exec_exits_.push_back(std::move(*exit));
-    return;
+    return log::warn("agent: exec exit of unknown container " + exit->container_id);
   }
   uint64_t id = std::visit(
       []<class M>(const M& m) -> uint64_t {
@@ -240,7 +236,7 @@ void AgentClient::fail(Error e) {
 Status AgentClient::attach(EventLoop& loop, std::function<void(const Error&)> on_broken) {
   if (loop_) return make_error("agent client already attached", EBUSY);
   if (broken_) return *broken_;
-  timer_ = RUNVM_TRY(Timer::create(loop, [this] { expire(); }));
+  timer_ = std::make_unique<Timer>(loop, [this] { expire(); });
   RUNVM_CHECK(loop.add(fd_.get(), EPOLLIN, [this](uint32_t events) {
     std::weak_ptr<bool> alive = alive_;
     if (events & EPOLLOUT) flush();
@@ -332,74 +328,8 @@ AgentClient::Reply AgentClient::call_sync(proto::HostMessage msg) {
 Status AgentClient::ping() { return call_sync(proto::Ping{}).status; }
 Status AgentClient::shutdown() { return call_sync(proto::Shutdown{}).status; }
 
-namespace {
-// The agent's tests check errno codes for the shell's 127 / 126.
-Status with_errno(AgentClient::Reply r) {
-  if (r.status.ok() || !r.exit_code) return std::move(r.status);
-  Error e = std::move(r.status).error();
-  e.code = *r.exit_code == 127 ? ENOENT : *r.exit_code == 126 ? EACCES : 0;
-  return e;
-}
-}  // namespace
-
-Status AgentClient::create(proto::Create req) { return with_errno(call_sync(std::move(req))); }
-Status AgentClient::exec(proto::Exec req) { return with_errno(call_sync(std::move(req))); }
 Status AgentClient::configure_network(proto::NetworkConfig network) {
   return call_sync(proto::ConfigureNetwork{0, std::move(network)}).status;
-}
-Status AgentClient::start(const std::string& container_id) {
-  return call_sync(proto::Start{0, container_id}).status;
-}
-Status AgentClient::signal(const std::string& container_id, int sig, bool all) {
-  RUNVM_CHECK(signal_in_range(sig));
-  return call_sync(proto::Signal{0, container_id, static_cast<uint32_t>(sig), all}).status;
-}
-Status AgentClient::signal_exec(const std::string& container_id, const std::string& exec_id,
-                                int sig) {
-  RUNVM_CHECK(signal_in_range(sig));
-  proto::Signal s{0, container_id, static_cast<uint32_t>(sig), false};
-  s.exec_id = exec_id;
-  return call_sync(std::move(s)).status;
-}
-Status AgentClient::resize(const std::string& container_id, uint16_t rows, uint16_t cols) {
-  return call_sync(proto::Resize{0, container_id, rows, cols}).status;
-}
-Status AgentClient::resize_exec(const std::string& container_id, const std::string& exec_id,
-                                uint16_t rows, uint16_t cols) {
-  proto::Resize r{0, container_id, rows, cols};
-  r.exec_id = exec_id;
-  return call_sync(std::move(r)).status;
-}
-
-std::optional<proto::Exit> AgentClient::take_exit() {
-  if (exits_.empty()) return std::nullopt;
-  proto::Exit e = std::move(exits_.front());
-  exits_.pop_front();
-  return e;
-}
-
-std::optional<proto::ExecExit> AgentClient::take_exec_exit() {
-  if (exec_exits_.empty()) return std::nullopt;
-  proto::ExecExit e = std::move(exec_exits_.front());
-  exec_exits_.pop_front();
-  return e;
-}
-
-Result<proto::Exit> AgentClient::wait_exit(int timeout_ms) {
-  RUNVM_CHECK(refuse_if_attached());
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (exits_.empty()) {
-    auto r = pump_until(deadline);
-    if (!r.ok() && r.error().code == ETIMEDOUT)
-      return make_error("no exit within " + std::to_string(timeout_ms) + " ms", ETIMEDOUT);
-    RUNVM_CHECK(std::move(r));
-  }
-  return *take_exit();
-}
-
-Status AgentClient::pump() {
-  RUNVM_CHECK(refuse_if_attached());
-  return pump_until(Clock::now() + std::chrono::hours(24));
 }
 
 }  // namespace runvm

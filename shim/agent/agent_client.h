@@ -10,16 +10,15 @@
 // delivered to the handlers registered for their container id.
 //
 // Driven either by an EventLoop (attach(): the shim) or, while no loop owns
-// the client, by the blocking conveniences below (boot's hello, vm_check's
-// pings, the shutdown, the tests), which wait on the same reading and
-// dispatching code. When the VM dies (the abort fd, its pidfd, becomes
+// the client, by call_sync and the few blocking calls built on it (boot's
+// hello, vm_check's pings, the guest network, the shutdown), which wait on
+// the same reading and dispatching code. When the VM dies (the abort fd, its pidfd, becomes
 // readable) or the stream breaks, every pending request fails with one
 // error and so does every later one.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,7 +28,6 @@
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
 #include "spec/base/event_loop.h"
-#include "spec/base/timer.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm {
@@ -98,27 +96,9 @@ class AgentClient {
   Status ping();
   // The agent acknowledges, then powers the VM off.
   Status shutdown();
-
-  // Blocking forms kept for the agent's own tests (guest/agent: a real
-  // agent in a child process, no loop): each is call_sync; create and exec
-  // fail with Error::code ENOENT / EACCES for exit_code 127 / 126, and the
-  // exits of containers without handlers are kept for take_exit/wait_exit.
-  Status create(proto::Create req);
   // The guest's network (PROTOCOL.md, Network), sent before the first
   // create; Ok or the agent's error.
   Status configure_network(proto::NetworkConfig network);
-  Status exec(proto::Exec req);
-  Status start(const std::string& container_id);
-  Status signal(const std::string& container_id, int sig, bool all);
-  Status signal_exec(const std::string& container_id, const std::string& exec_id, int sig);
-  Status resize(const std::string& container_id, uint16_t rows, uint16_t cols);
-  Status resize_exec(const std::string& container_id, const std::string& exec_id, uint16_t rows,
-                     uint16_t cols);
-  std::optional<proto::Exit> take_exit();
-  std::optional<proto::ExecExit> take_exec_exit();
-  Result<proto::Exit> wait_exit(int timeout_ms);
-  // Waits until the stream is readable, then reads and dispatches.
-  Status pump();
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -161,9 +141,6 @@ class AgentClient {
   std::unique_ptr<Timer> timer_;
   bool watching_out_ = false;
   std::function<void(const Error&)> on_broken_;
-  // The blocking forms' exits (containers without handlers).
-  std::deque<proto::Exit> exits_;
-  std::deque<proto::ExecExit> exec_exits_;
   // Set while a handler runs from the destructor's point of view: see ~AgentClient.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -241,9 +241,11 @@ TEST_F(AgentClientTest, UnansweredRequestTimesOutAlone) {
 
 TEST_F(AgentClientTest, BlockingCallsWithoutALoopOnly) {
   hello();
+  std::vector<std::string> exits;
+  client_->set_exit_handlers("a", {[&](const proto::Exit& e) { exits.push_back(e.container_id); }});
   std::thread fake([&] {
     auto req = next_request();
-    send(proto::Exit{"a", 0});  // meanwhile: kept for take_exit
+    send(proto::Exit{"a", 0});  // meanwhile: to its handler, as on a loop
     send(proto::Pong{id_of(req)});
   });
   auto hello = client_->wait_hello(1000);
@@ -251,7 +253,7 @@ TEST_F(AgentClientTest, BlockingCallsWithoutALoopOnly) {
   EXPECT_EQ(hello->agent, "fake");
   EXPECT_TRUE(client_->ping().ok());
   fake.join();
-  EXPECT_TRUE(client_->take_exit());
+  EXPECT_EQ(exits, std::vector<std::string>{"a"});
   attach();
   EXPECT_FALSE(client_->ping().ok());
   client_->detach();

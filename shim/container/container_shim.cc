@@ -104,7 +104,7 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
   agent.set_exit_handlers(opts_.id, {[this](const proto::Exit& e) { on_exit(e); },
                                      [this](const proto::ExecExit& e) { execs_->on_exit(e); }});
   if (console_) {
-    console_timer_ = RUNVM_TRY(Timer::create(loop, [this] { check_console_size(); }));
+    console_timer_ = std::make_unique<Timer>(loop, [this] { check_console_size(); });
     console_timer_->arm(kConsolePoll, kConsolePoll);
     check_console_size();
   }

@@ -19,7 +19,6 @@
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/event_loop.h"
-#include "spec/base/timer.h"
 #include "spec/config.h"
 
 namespace runvm {

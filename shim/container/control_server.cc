@@ -49,16 +49,11 @@ void ControlServer::on_accept() {
     }
     int fd = conn.get();
     auto client = std::make_unique<Client>(Client{std::move(conn), proto::FrameDecoder(), nullptr});
-    auto timer = Timer::create(loop_, [this, fd] {
+    client->deadline = std::make_unique<Timer>(loop_, [this, fd] {
       log::debug("control: a client sent no request within the time allowed");
       loop_.remove(fd);
       clients_.erase(fd);
     });
-    if (!timer.ok()) {
-      log::debug("control: " + timer.error().message);
-      continue;
-    }
-    client->deadline = std::move(*timer);
     client->deadline->arm(request_timeout_);
     if (auto added = loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_readable(fd); });
         !added.ok()) {

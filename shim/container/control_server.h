@@ -17,7 +17,6 @@
 #include "guest/protocol/frame.h"
 #include "shim/client/control.h"
 #include "spec/base/event_loop.h"
-#include "spec/base/timer.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm {

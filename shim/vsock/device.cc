@@ -2,7 +2,6 @@
 
 #include <linux/virtio_config.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -28,7 +27,6 @@ Result<std::unique_ptr<VsockDevice>> VsockDevice::create(EventLoop& loop, VsockC
 VsockDevice::~VsockDevice() {
   for (auto& [key, ch] : channels_)
     if (ch->events) loop_.remove(ch->fd.get());
-  if (timer_fd_) loop_.remove(timer_fd_.get());
 }
 
 void VsockDevice::set_port_handler(uint32_t port, std::function<Result<UniqueFd>()> open) {
@@ -81,22 +79,16 @@ void VsockDevice::queue_kicked(size_t idx) {
 }
 
 Status VsockDevice::start_timer() {
-  timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer_fd_) return errno_error("timerfd_create");
   // Deadlines are checked at a quarter of the timeout, at most once a second.
-  auto tick = std::clamp<std::chrono::milliseconds::rep>(cfg_.timeout.count() / 4, 10, 1000);
-  itimerspec its{};
-  its.it_interval.tv_sec = tick / 1000;
-  its.it_interval.tv_nsec = (tick % 1000) * 1000000;
-  its.it_value = its.it_interval;
-  if (::timerfd_settime(timer_fd_.get(), 0, &its, nullptr) < 0)
-    return errno_error("timerfd_settime");
-  return loop_.add(timer_fd_.get(), EPOLLIN, [this](uint32_t) { on_timer(); });
+  std::chrono::milliseconds tick(
+      std::clamp<std::chrono::milliseconds::rep>(cfg_.timeout.count() / 4, 10, 1000));
+  timer_ = std::make_unique<Timer>(loop_, [this] { on_timer(); });
+  timer_->arm(tick, tick);
+  if (!timer_->armed()) return make_error("vsock: the deadline timer could not be armed");
+  return {};
 }
 
 void VsockDevice::on_timer() {
-  uint64_t ticks;
-  [[maybe_unused]] auto r = ::read(timer_fd_.get(), &ticks, sizeof ticks);
   auto now = Clock::now();
   std::vector<Key> expired;
   for (auto& [key, ch] : channels_)

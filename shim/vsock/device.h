@@ -106,7 +106,7 @@ class VsockDevice : public VirtioDevice {
   EventLoop& loop_;
   VsockConfig cfg_;
   std::unique_ptr<vsock::HostListener> listener_;
-  UniqueFd timer_fd_;
+  std::unique_ptr<Timer> timer_;  // periodic: checks the channels' deadlines
   std::unordered_map<uint32_t, std::function<Result<UniqueFd>()>> port_handlers_;
   std::map<Key, std::unique_ptr<Channel>> channels_;
   std::deque<Key> ctrl_queue_;  // channels owing control packets, in order

@@ -165,4 +165,35 @@ void EventLoop::stop() {
   [[maybe_unused]] auto r = write(wake_fd_.get(), &one, sizeof one);
 }
 
+// --- Timer -------------------------------------------------------------------
+
+void Timer::arm(std::chrono::milliseconds after, std::chrono::milliseconds every) {
+  disarm();
+  every_ = std::max(every, std::chrono::milliseconds(0));
+  // As a timerfd's: the earliest is 1 ms, never "at once".
+  schedule(std::max(after, std::chrono::milliseconds(1)));
+}
+
+void Timer::disarm() {
+  if (id_) loop_.cancel_timer(*id_);
+  id_.reset();
+}
+
+void Timer::schedule(std::chrono::milliseconds delay) {
+  // add_timer fails only if the loop's timerfd cannot be set; then the timer
+  // stays disarmed, as a timerfd_settime that failed left it.
+  auto id = loop_.add_timer(delay, [this] { on_fire(); });
+  if (id.ok()) id_ = *id;
+}
+
+void Timer::on_fire() {
+  id_.reset();  // fired: nothing to cancel
+  // Periodic: the next round is due before this one's callback runs, which
+  // may disarm or re-arm it.
+  if (every_.count() > 0) schedule(every_);
+  // A copy: the callback may destroy this timer, and with it fire_.
+  auto fire = fire_;
+  fire();
+}
+
 }  // namespace runvm

@@ -1,7 +1,8 @@
 // Single-threaded epoll loop with one-shot timers. Handlers may add/remove
 // registrations and timers (their own included) while being dispatched: each
 // registration has a token, and a removed token is simply skipped. Timers
-// share one timerfd (CLOCK_MONOTONIC) armed for the earliest deadline.
+// share one timerfd (CLOCK_MONOTONIC) armed for the earliest deadline; Timer
+// (below) is the owning handle on them, one-shot or periodic.
 #pragma once
 
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -65,6 +67,33 @@ class EventLoop {
 
   Status arm_timer_fd();
   Status fire_timers();
+};
+
+// A timer of `loop` that cancels itself when destroyed: its callback runs on
+// the loop's thread like any other handler, never after the Timer is gone.
+// One-shot or periodic; re-arming replaces the previous setting.
+class Timer {
+ public:
+  // `loop` must outlive the timer.
+  Timer(EventLoop& loop, std::function<void()> fire) : loop_(loop), fire_(std::move(fire)) {}
+  ~Timer() { disarm(); }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // Fires once after `after` (at least 1 ms), then every `every` if non-zero.
+  void arm(std::chrono::milliseconds after,
+           std::chrono::milliseconds every = std::chrono::milliseconds(0));
+  void disarm();
+  bool armed() const { return id_.has_value(); }
+
+ private:
+  void schedule(std::chrono::milliseconds delay);
+  void on_fire();
+
+  EventLoop& loop_;
+  std::function<void()> fire_;
+  std::optional<EventLoop::TimerId> id_;  // set while armed
+  std::chrono::milliseconds every_{0};
 };
 
 }  // namespace runvm

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -115,6 +116,86 @@ TEST(EventLoop, TimersAndFdsInterleave) {
   while (order.size() < 2 && Clock::now() - start < std::chrono::seconds(5))
     ASSERT_TRUE(loop->run_once(1000).ok());
   EXPECT_EQ(order, (std::vector<std::string>{"fd", "timer"}));
+}
+
+// --- Timer: the owning handle on the loop's timers ---------------------------
+
+TEST(Timer, FiresOnceAfterItsDelay) {
+  auto loop = *EventLoop::create();
+  int fired = 0;
+  Timer timer(*loop, [&] { ++fired; });
+  auto t0 = Clock::now();
+  timer.arm(milliseconds(30));
+  EXPECT_TRUE(timer.armed());
+  EXPECT_EQ(loop->pending_timers(), 1u);  // one of the loop's, no fd of its own
+  ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(fired, 1);
+  EXPECT_GE(Clock::now() - t0, milliseconds(30));
+  EXPECT_FALSE(timer.armed());
+  ASSERT_TRUE(loop->run_once(100).ok());  // one-shot: nothing more
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(Timer, PeriodicUntilDisarmed) {
+  auto loop = *EventLoop::create();
+  int fired = 0;
+  Timer* self = nullptr;
+  Timer timer(*loop, [&] {
+    EXPECT_TRUE(self->armed()) << "periodic: the next round is already due";
+    if (++fired == 3) self->disarm();
+  });
+  self = &timer;
+  timer.arm(milliseconds(5), milliseconds(5));
+  for (int i = 0; i < 20 && fired < 3; ++i) ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_EQ(fired, 3);
+  EXPECT_FALSE(timer.armed());
+  ASSERT_TRUE(loop->run_once(50).ok());
+  EXPECT_EQ(fired, 3);
+  EXPECT_EQ(loop->pending_timers(), 0u);
+}
+
+TEST(Timer, RearmingReplacesAndDisarmedNeverFires) {
+  auto loop = *EventLoop::create();
+  int fired = 0;
+  Timer timer(*loop, [&] { ++fired; });
+  timer.arm(milliseconds(10));
+  timer.arm(std::chrono::seconds(10));  // replaces the first setting
+  EXPECT_EQ(loop->pending_timers(), 1u);
+  ASSERT_TRUE(loop->run_once(60).ok());
+  EXPECT_EQ(fired, 0);
+  timer.disarm();
+  EXPECT_FALSE(timer.armed());
+  EXPECT_EQ(loop->pending_timers(), 0u);
+  ASSERT_TRUE(loop->run_once(20).ok());
+  EXPECT_EQ(fired, 0);
+}
+
+TEST(Timer, DestroyedArmedItNeverFires) {
+  auto loop = *EventLoop::create();
+  int fired = 0;
+  auto timer = std::make_unique<Timer>(*loop, [&] { ++fired; });
+  timer->arm(milliseconds(1), milliseconds(1));
+  timer.reset();
+  EXPECT_EQ(loop->pending_timers(), 0u);
+  ASSERT_TRUE(loop->run_once(30).ok());
+  EXPECT_EQ(fired, 0);
+}
+
+TEST(Timer, DestroyedFromItsOwnCallback) {
+  auto loop = *EventLoop::create();
+  std::unique_ptr<Timer> timer;
+  bool fired = false;
+  auto keep = std::make_shared<int>(7);
+  timer = std::make_unique<Timer>(*loop, [&, keep] {
+    timer.reset();
+    fired = *keep == 7;  // its captures live on until it returns
+  });
+  keep.reset();
+  timer->arm(milliseconds(1), milliseconds(1));
+  ASSERT_TRUE(loop->run_once(1000).ok());
+  EXPECT_TRUE(fired);
+  EXPECT_FALSE(timer);
+  EXPECT_EQ(loop->pending_timers(), 0u);  // its next round went with it
 }
 
 }  // namespace
