@@ -66,6 +66,9 @@ Status open_stream_object(proto::StdioKind kind, bool input,
       local = std::move(pty.master);
       return {};
     }
+    case proto::StdioKind::kFile:
+    case proto::StdioKind::kAppendFile:
+      break;  // not a stream: open_stdio_file serves these
   }
   return make_error("unknown stdio kind");
 }
