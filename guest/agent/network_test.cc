@@ -10,24 +10,20 @@
 #include <set>
 
 #include "spec/base/netlink_test_util.h"
+#include "tests/support/must.h"
+#include "tests/support/require.h"
 
 namespace runvm::agent {
 namespace {
 
 using nl::testing::TestNetns;
 
-template <class T>
-T must(Result<T> r) {
-  if (!r.ok()) ADD_FAILURE() << r.error().message;
-  EXPECT_TRUE(r.ok());
-  return std::move(r).value();
-}
-void must(Status s) { ASSERT_TRUE(s.ok()) << s.error().message; }
+using testing::must;
 
 class NetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    RUNVM_REQUIRE_ROOT("network namespaces");
     guest_ = must(TestNetns::create());
     host_ = must(TestNetns::create());
     // Named as the guest kernel would, eth1 first to make the renames cross.

@@ -21,6 +21,8 @@
 #include "shim/net/netns_reader.h"
 #include "shim/net/tap_bridge.h"
 #include "spec/base/netlink_test_util.h"
+#include "tests/support/must.h"
+#include "tests/support/require.h"
 
 namespace runvm::net {
 namespace {
@@ -32,18 +34,12 @@ constexpr char kMac[] = "02:42:0a:63:00:02";
 constexpr size_t kVnetHdrSize = 10;
 constexpr uint16_t kEtherType = 0x88b5;  // IEEE local experimental: no stack reacts to it
 
-template <class T>
-T must(Result<T> r) {
-  if (!r.ok()) ADD_FAILURE() << r.error().message;
-  EXPECT_TRUE(r.ok());
-  return std::move(r).value();
-}
-void must(Status s) { ASSERT_TRUE(s.ok()) << s.error().message; }
+using testing::must;
 
 class NetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, taps, tc)";
+    RUNVM_REQUIRE_ROOT("network namespaces, taps, tc");
     container_ = must(TestNetns::create());
     outside_ = must(TestNetns::create());
     must(nl::testing::add_veth(container_, "eth0", kMac, 1400, outside_, "peer0"));

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm::cgroup {
@@ -92,7 +93,7 @@ TEST(CgroupLayout, NoCgroupsIsAnError) {
 
 TEST(CgroupLayout, ThisProcess) {
   auto l = detect_layout();
-  if (!l.ok()) GTEST_SKIP() << l.error().message;
+  RUNVM_REQUIRE(l.ok(), "a mounted cgroup hierarchy: " << (l.ok() ? "" : l.error().message));
   for (const auto& h : l->hierarchies) {
     EXPECT_TRUE(h.version == 1 || h.version == 2);
     EXPECT_TRUE(h.own.starts_with("/")) << h.mountpoint;
