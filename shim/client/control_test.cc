@@ -17,7 +17,9 @@ namespace {
 Request round_trip(const Request& r) {
   auto back = parse_request(encode(Addressed{"c1", r}));
   EXPECT_TRUE(back.ok()) << back.error().message;
-  if (back.ok()) EXPECT_EQ(back->container_id, "c1");
+  if (back.ok()) {
+    EXPECT_EQ(back->container_id, "c1");
+  }
   return back.ok() ? back->request : Request{};
 }
 
