@@ -1,6 +1,7 @@
 // runvm.toml (runvm.toml(5)) through the real runvm binary: its defaults
-// size the guest, a container's runvm.io/* annotations override them, and a
-// broken file is one line naming the key and its line, with nothing booted.
+// size the guest, a container's linux.resources and runvm.io/* annotations
+// override them, and a broken file is one line naming the key and its line,
+// with nothing booted.
 #include "spec/runvm_config.h"
 
 #include <stdlib.h>
@@ -82,6 +83,20 @@ TEST_F(RunvmConfigTest, FileSizesTheGuestAndAnnotationsOverrideIt) {
   EXPECT_GT(ann_mib, 352);
   EXPECT_LE(ann_mib, 384);
   EXPECT_EQ(ann_cpus, 2);
+}
+
+// The container's linux.resources size the guest over the file's defaults:
+// RAM from memory.limit, vCPUs from the CPU quota (spec/vm_sizing.h).
+TEST_F(RunvmConfigTest, ResourcesSizeTheGuestOverTheFile) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  std::string config = write_config("[vm]\nmemory_mib = 512\nvcpus = 1\n");
+  Bundle b({.args = kProbe,
+            .config_json = R"("linux":{"resources":{"memory":{"limit":314572800},)"
+                           R"("cpu":{"quota":200000,"period":100000}}})"});
+  auto [mib, cpus] = guest_size(runvm({"--config", config}, {"run", "-b", b.dir(), "sized"}));
+  EXPECT_GT(mib, 270);
+  EXPECT_LE(mib, 300);
+  EXPECT_EQ(cpus, 2);
 }
 
 TEST_F(RunvmConfigTest, BrokenFileIsOneLineAndOnlyVerbsThatBootReadIt) {
