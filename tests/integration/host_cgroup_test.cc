@@ -149,8 +149,8 @@ TEST_F(HostCgroupTest, SystemdScopeHoldsShimAndQemu) {
   EXPECT_TRUE(calls[0].starts_with("StartTransientUnit " + scope + ".scope replace\n")) << calls[0];
   EXPECT_NE(calls[0].find("\nSlice=machine.slice\n"), std::string::npos) << calls[0];
   EXPECT_NE(calls[0].find("\nDelegate=true\n"), std::string::npos) << calls[0];
-  // The guest's 256 MiB plus the 100 MiB budget.
-  EXPECT_NE(calls[0].find("=" + std::to_string(356ll << 20)), std::string::npos) << calls[0];
+  // The guest's default 2048 MiB plus the 100 MiB budget.
+  EXPECT_NE(calls[0].find("=" + std::to_string(2148ll << 20)), std::string::npos) << calls[0];
   auto state = json::Document::parse(runvm({"state", "sd"}).out);
   ASSERT_TRUE(state.ok());
   pid_t shim = static_cast<pid_t>(*(*state->root().at("pid")).as_int());

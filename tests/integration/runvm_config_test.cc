@@ -70,10 +70,10 @@ TEST_F(RunvmConfigTest, FileSizesTheGuestAndAnnotationsOverrideIt) {
   EXPECT_GT(mib, 480);
   EXPECT_LE(mib, 512);
   EXPECT_EQ(cpus, 2);
-  // Without the file: the built-in default (256 MiB, 1 vCPU).
+  // Without the file: the built-in default (2048 MiB, 1 vCPU).
   auto [def_mib, def_cpus] = guest_size(runvm({}, {"run", "-b", b.dir(), "builtin"}));
-  EXPECT_GT(def_mib, 224);
-  EXPECT_LE(def_mib, 256);
+  EXPECT_GT(def_mib, 1900);
+  EXPECT_LE(def_mib, 2048);
   EXPECT_EQ(def_cpus, 1);
   // RUNVM_CONFIG names the file too; the container's annotation wins over it.
   Bundle annotated({.args = kProbe, .config_json = R"("annotations":{"runvm.io/memory":"384M"})"});
