@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "runtime/container.h"
@@ -37,12 +38,9 @@ void print_stats(const oci::ContainerState& s) {
 
 // The OOM kills the shim recorded so far (layout::kOomKillsFile).
 uint64_t oom_kills(const ContainerDir& dir) {
-  FILE* f = fopen(dir.file(layout::kOomKillsFile).c_str(), "re");
-  if (!f) return 0;
-  unsigned long long n = 0;
-  if (fscanf(f, "%llu", &n) != 1) n = 0;
-  fclose(f);
-  return n;
+  std::ifstream in(dir.file(layout::kOomKillsFile));
+  uint64_t n = 0;
+  return in >> n ? n : 0;
 }
 
 void print_oom(const std::string& id) {
