@@ -30,7 +30,7 @@ void check_usage(FILE* out) {
           "  --kernel FILE         guest kernel (default: found next to runvm, or RUNVM_KERNEL)\n"
           "  --initrd FILE         guest initramfs (default: next to runvm, or RUNVM_INITRD)\n"
           "  --qemu FILE           QEMU binary (default qemu-system-x86_64 from PATH)\n"
-          "  --memory MIB          guest memory (default: runvm.toml's vm.memory_mib, 256)\n"
+          "  --memory MIB          guest memory (default: runvm.toml's vm.memory_mib, 2048)\n"
           "  --pings N             agent round-trips to time (default 100)\n");
 }
 

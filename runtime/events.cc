@@ -1,11 +1,13 @@
-// `runvm events`: runc's event stream for a container. Only "stats"
-// events: they measure the container's host processes (shim and QEMU, which
-// run all of the guest); runvm sees no OOM events (the guest kernel handles
-// memory pressure inside the VM).
+// `runvm events`: runc's event stream for a container. "stats" events
+// measure the container's host processes (shim and QEMU, which run all of
+// the guest); "oom" events, as runc's, come from the OOM kills in the
+// container's guest cgroup, which the shim records when the agent reports
+// them with the container's exit.
 #include <getopt.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "runtime/container.h"
@@ -13,6 +15,7 @@
 #include "runtime/host_procs.h"
 #include "runtime/stats_json.h"
 #include "runtime/verbs.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm::cli {
 
@@ -29,6 +32,19 @@ void events_usage(FILE* out) {
 void print_stats(const oci::ContainerState& s) {
   auto u = host_usage(process_tree(static_cast<pid_t>(s.shim.pid)));
   std::string line = stats_event_json(s.id, u);
+  fwrite(line.data(), 1, line.size(), stdout);
+  fflush(stdout);
+}
+
+// The OOM kills the shim recorded so far (layout::kOomKillsFile).
+uint64_t oom_kills(const ContainerDir& dir) {
+  std::ifstream in(dir.file(layout::kOomKillsFile));
+  uint64_t n = 0;
+  return in >> n ? n : 0;
+}
+
+void print_oom(const std::string& id) {
+  std::string line = oom_event_json(id);
   fwrite(line.data(), 1, line.size(), stdout);
   fflush(stdout);
 }
@@ -68,11 +84,23 @@ Result<int> verb_events(GlobalOptions& g, int argc, char** argv) {
     print_stats(ct.state);
     return 0;
   }
-  // runc's stream ends when the container's cgroup goes; ours when its shim does.
+  // runc's stream ends when the container's cgroup goes; ours when its shim
+  // does. OOM kills are looked for more often than stats are printed, so
+  // they come out about when they happen, as runc's do.
+  constexpr std::chrono::milliseconds kOomPoll{100};
+  using Clock = std::chrono::steady_clock;
+  uint64_t ooms = oom_kills(ct.dir);
+  auto next_stats = Clock::now() + std::chrono::nanoseconds(interval_ns);
   while (true) {
-    std::this_thread::sleep_for(std::chrono::nanoseconds(interval_ns));
-    if (!shim_alive(ct.state)) return 0;
-    print_stats(ct.state);
+    auto now = Clock::now();
+    std::this_thread::sleep_for(std::min<Clock::duration>(kOomPoll, next_stats - now));
+    bool alive = shim_alive(ct.state);
+    for (uint64_t n = oom_kills(ct.dir); ooms < n; ++ooms) print_oom(ct.state.id);
+    if (!alive) return 0;
+    if (Clock::now() >= next_stats) {
+      print_stats(ct.state);
+      next_stats += std::chrono::nanoseconds(interval_ns);
+    }
   }
 }
 

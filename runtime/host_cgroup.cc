@@ -10,7 +10,7 @@
 
 #include "runtime/config_snapshot.h"
 #include "spec/base/log.h"
-#include "spec/vm_annotations.h"
+#include "spec/vm_sizing.h"
 
 namespace runvm::cli {
 namespace {
@@ -21,10 +21,10 @@ bool wanted(const oci::Config& config) {
 
 Result<cgroup::Limits> limits_for(const GlobalOptions& g, const oci::Config& config) {
   cgroup::Limits l;
-  // The guest's RAM as the shim will size it: the runvm.io/memory
-  // annotation, else runvm.toml's default.
-  auto vm = RUNVM_TRY(oci::parse_vm_annotations(config.annotations).context("config.json"));
-  uint64_t guest = vm.memory_mib.value_or(g.config.vm.memory_mib) << 20;
+  // The guest's RAM as the shim will size it (spec/vm_sizing.h).
+  auto vm = RUNVM_TRY(
+      oci::size_vm(config, {g.config.vm.memory_mib, g.config.vm.vcpus}).context("config.json"));
+  uint64_t guest = vm.memory_mib << 20;
   const auto& r = config.linux_->resources;
   if (r && r->memory && r->memory->limit && *r->memory->limit > 0)
     guest = std::max<uint64_t>(guest, static_cast<uint64_t>(*r->memory->limit));

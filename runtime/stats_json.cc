@@ -55,4 +55,10 @@ std::string stats_event_json(const std::string& id, const HostUsage& u) {
   return w.str() + "\n";
 }
 
+std::string oom_event_json(const std::string& id) {
+  json::Writer w;
+  w.begin_object().key("type").string("oom").key("id").string(id).end_object();
+  return w.str() + "\n";
+}
+
 }  // namespace runvm::cli

@@ -15,4 +15,7 @@ namespace runvm::cli {
 // where runc's encoding omits zero values).
 std::string stats_event_json(const std::string& id, const HostUsage& u);
 
+// runc's OOM event: {"type":"oom","id":ID} (no data), one line.
+std::string oom_event_json(const std::string& id);
+
 }  // namespace runvm::cli

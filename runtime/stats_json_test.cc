@@ -30,5 +30,9 @@ TEST(StatsJson, ZeroValuesAreOmittedWhereGoOmitsThem) {
   EXPECT_TRUE(json::Document::parse(line).ok());
 }
 
+TEST(StatsJson, OomEventIsRuncs) {
+  EXPECT_EQ(oom_event_json("web"), "{\"type\":\"oom\",\"id\":\"web\"}\n");
+}
+
 }  // namespace
 }  // namespace runvm::cli

@@ -23,7 +23,7 @@ TEST(RunvmConfig, EmptyFileIsTheBuiltInDefaults) {
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->vm, VmDefaults{});
   EXPECT_EQ(c->path, kPath);
-  EXPECT_EQ(c->vm.memory_mib, 256u);
+  EXPECT_EQ(c->vm.memory_mib, 2048u);
   EXPECT_EQ(c->vm.vcpus, 1u);
   EXPECT_EQ(c->vm.accel, "auto");
 }

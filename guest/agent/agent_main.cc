@@ -38,6 +38,7 @@ Status setup_system() {
   // the container's exit.
   RUNVM_CHECK(mount_pseudo_filesystems());
   RUNVM_CHECK(bring_up_loopback());
+  RUNVM_CHECK(allow_overcommit());
   // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
   return attach_console();
 }

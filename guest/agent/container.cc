@@ -169,7 +169,9 @@ std::optional<proto::Exit> Container::take_exit() {
   if (run_ || state_ == State::kCreating || state_ == State::kFailed) return std::nullopt;
   auto status = proc_.take_exit_status();
   if (!status) return std::nullopt;
-  return proto::Exit{id_, static_cast<uint32_t>(*status)};
+  uint64_t ooms = cgroup_ ? cgroup_->oom_kills() : 0;
+  return proto::Exit{id_, static_cast<uint32_t>(*status),
+                     static_cast<uint32_t>(std::min<uint64_t>(ooms, UINT32_MAX))};
 }
 
 }  // namespace runvm::agent

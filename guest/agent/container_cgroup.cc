@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <set>
@@ -24,13 +27,45 @@ bool exists(const std::string& path) {
 Status check_available(const std::set<std::string>& available, const proto::LinuxSpec& spec) {
   if (spec.pids_limit && !available.count("pids"))
     return make_error("linux.resources.pids: the guest kernel has no pids cgroup controller");
+  if (spec.memory_limit && !available.count("memory"))
+    return make_error("linux.resources.memory: the guest kernel has no memory cgroup controller");
+  if ((spec.cpu_quota || spec.cpu_period || spec.cpu_weight) && !available.count("cpu"))
+    return make_error("linux.resources.cpu: the guest kernel has no cpu cgroup controller");
   if (!spec.hugepage_limits.empty() && !available.count("hugetlb"))
     return make_error(
         "linux.resources.hugepageLimits: the guest kernel has no hugetlb cgroup controller");
   return {};
 }
 
-Status write_limits(const std::string& dir, const proto::LinuxSpec& spec) {
+uint64_t total_ram() {
+  struct sysinfo si;
+  if (::sysinfo(&si) != 0) return 0;
+  return static_cast<uint64_t>(si.totalram) * si.mem_unit;
+}
+
+Status write_cpu(const std::string& dir, const proto::LinuxSpec& spec) {
+  if (spec.cpu_quota || spec.cpu_period) {
+    // As runc: a period alone keeps the quota unlimited; a quota alone
+    // takes the kernel's default period.
+    std::string quota =
+        spec.cpu_quota && *spec.cpu_quota > 0 ? std::to_string(*spec.cpu_quota) : "max";
+    std::string v = quota + " " + std::to_string(spec.cpu_period.value_or(100000));
+    RUNVM_CHECK(write_kernel_file(dir + "/cpu.max", v).context("linux.resources.cpu.quota"));
+  }
+  if (spec.cpu_weight)
+    RUNVM_CHECK(write_kernel_file(dir + "/cpu.weight", std::to_string(*spec.cpu_weight))
+                    .context("linux.resources.cpu.shares"));
+  return {};
+}
+
+Status write_limits(const std::string& dir, const proto::LinuxSpec& spec,
+                    const std::set<std::string>& available, uint64_t guest_ram) {
+  if (available.count("memory")) {
+    uint64_t max = container_memory_max(spec.memory_limit, guest_ram ? guest_ram : total_ram());
+    RUNVM_CHECK(write_kernel_file(dir + "/memory.max", std::to_string(max))
+                    .context("linux.resources.memory.limit"));
+  }
+  RUNVM_CHECK(write_cpu(dir, spec));
   if (spec.pids_limit) {
     // runc: a negative limit means none.
     std::string v = *spec.pids_limit > 0 ? std::to_string(*spec.pids_limit) : "max";
@@ -68,8 +103,39 @@ std::string cgroup_name(const std::string& id) {
   return "runvm-" + id.substr(0, 200) + "-" + hex;
 }
 
+uint64_t container_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram) {
+  // What the agent, its relays and the guest kernel's own allocations need
+  // beyond the container (the agent is static and small; 128 MiB guests have
+  // ~104 MiB available after boot): 16 MiB, or 1/32 of larger guests.
+  constexpr uint64_t kMinReserve = 16ull << 20;
+  uint64_t reserve = std::max(kMinReserve, guest_ram / 32);
+  // A guest too small for the reserve: half of it, so the cgroup still caps.
+  uint64_t cap = guest_ram > 2 * reserve ? guest_ram - reserve : guest_ram / 2;
+  return limit ? std::min(*limit, cap) : cap;
+}
+
+std::optional<uint64_t> parse_oom_kills(std::string_view events) {
+  constexpr std::string_view kKey = "oom_kill ";
+  size_t at = 0;
+  while (at < events.size()) {
+    size_t end = events.find('\n', at);
+    if (end == std::string_view::npos) end = events.size();
+    std::string_view line = events.substr(at, end - at);
+    if (line.starts_with(kKey)) {
+      std::string_view digits = line.substr(kKey.size());
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size())
+        return std::nullopt;
+      return n;
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
 Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
-                                                const proto::LinuxSpec& spec) {
+                                                const proto::LinuxSpec& spec, uint64_t guest_ram) {
   if (root.empty()) {
     RUNVM_CHECK(check_available({}, spec));
     return ContainerCgroup();
@@ -88,8 +154,15 @@ Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const s
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return errno_error("creating the container's cgroup " + dir);
   ContainerCgroup cg(dir);
-  RUNVM_CHECK(write_limits(dir, spec));
+  RUNVM_CHECK(write_limits(dir, spec, available, guest_ram));
   return cg;
+}
+
+uint64_t ContainerCgroup::oom_kills() const {
+  if (path_.empty()) return 0;
+  auto events = read_kernel_file(path_ + "/memory.events");
+  if (!events.ok()) return 0;
+  return parse_oom_kills(*events).value_or(0);
 }
 
 ContainerCgroup::~ContainerCgroup() {

@@ -1,15 +1,22 @@
 // The container's cgroup in the guest's cgroup2 hierarchy: <root>/<id>, with
 // every controller the guest kernel has enabled for it, so the container
 // sees its usual files; linux.resources that belong inside the guest are
-// written there (pids.max, hugetlb.<size>.max). The container process moves
-// itself in and unshares a cgroup namespace rooted there (process_init.h),
-// so a cgroup mount in the container shows its own limits at the top; exec'd
-// processes join the same cgroup. VM-wide sizing (memory, vCPUs) is the
-// VM's, set from annotations on the host. The directory is removed on
-// destruction when it is empty.
+// written there (pids.max, hugetlb.<size>.max, memory.max, cpu.max,
+// cpu.weight). memory.max is kept a little under the guest's RAM even
+// without a limit, so a container that runs out is OOM-killed in its cgroup
+// (counted in memory.events, reported with its exit) rather than starving
+// the agent and the guest kernel. The container process moves itself in and
+// unshares a cgroup namespace rooted there (process_init.h), so a cgroup
+// mount in the container shows its own limits at the top; exec'd processes
+// join the same cgroup. The VM itself is sized from the same resources on
+// the host (spec/vm_sizing.h). The directory is removed on destruction when
+// it is empty.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "guest/protocol/linux_spec.h"
 #include "spec/base/result.h"
@@ -19,8 +26,9 @@ namespace runvm::agent {
 class ContainerCgroup {
  public:
   // `root` empty: no cgroups (host-side tests); asking for limits then fails.
+  // `guest_ram`: the guest's RAM in bytes (0: the kernel's total, sysinfo).
   static Result<ContainerCgroup> create(const std::string& root, const std::string& id,
-                                        const proto::LinuxSpec& spec);
+                                        const proto::LinuxSpec& spec, uint64_t guest_ram = 0);
 
   ContainerCgroup() = default;
   ContainerCgroup(ContainerCgroup&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
@@ -32,11 +40,21 @@ class ContainerCgroup {
   const std::string& path() const { return path_; }
   // Another owner took the directory over: it is no longer removed here.
   void release() { path_.clear(); }
+  // Processes of the cgroup the OOM killer killed so far (memory.events
+  // oom_kill); 0 without a cgroup or memory controller.
+  uint64_t oom_kills() const;
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
+
+// The container's memory.max: its limit (none: unlimited), at most the
+// guest's RAM less what the agent and the guest kernel keep for themselves.
+uint64_t container_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram);
+
+// memory.events' oom_kill count; nullopt when the line is missing or bad.
+std::optional<uint64_t> parse_oom_kills(std::string_view memory_events);
 
 // The container's cgroup directory name: runvm-<id>, unique per id (one VM
 // may hold several containers) and within NAME_MAX.

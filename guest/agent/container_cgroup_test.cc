@@ -90,6 +90,75 @@ TEST_F(ContainerCgroupTest, EmptyDirectoryIsRemoved) {
   EXPECT_FALSE(fs::exists(root_ + "/runvm-c2"));
 }
 
+TEST_F(ContainerCgroupTest, MemoryAndCpuLimitsAreWritten) {
+  controllers("cpu memory pids");
+  fs::create_directories(root_ + "/runvm-c3");
+  for (const char* f : {"memory.max", "cpu.max", "cpu.weight"})
+    std::ofstream(root_ + "/runvm-c3/" + f);
+  proto::LinuxSpec spec;
+  spec.memory_limit = 128ull << 20;
+  spec.cpu_quota = 150000;
+  spec.cpu_period = 100000;
+  spec.cpu_weight = 39;
+  {
+    auto cg = ContainerCgroup::create(root_, "c3", spec, 1ull << 30);
+    ASSERT_TRUE(cg.ok()) << cg.error().message;
+    EXPECT_EQ(slurp(root_ + "/runvm-c3/memory.max"), std::to_string(128ull << 20));
+    EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "150000 100000");
+    EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.weight"), "39");
+    EXPECT_EQ(cg->oom_kills(), 0u);  // no memory.events
+    std::ofstream(root_ + "/runvm-c3/memory.events")
+        << "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
+    EXPECT_EQ(cg->oom_kills(), 1u);
+  }
+  // No limit: still capped under the guest's RAM; a quota alone takes the
+  // kernel's default period, a period alone keeps the quota unlimited.
+  proto::LinuxSpec none;
+  none.cpu_quota = 50000;
+  ASSERT_TRUE(ContainerCgroup::create(root_, "c3", none, 1ull << 30).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c3/memory.max"), std::to_string((1ull << 30) - (32ull << 20)));
+  EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "50000 100000");
+  none.cpu_quota = -1;
+  none.cpu_period = 200000;
+  ASSERT_TRUE(ContainerCgroup::create(root_, "c3", none, 1ull << 30).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "max 200000");
+}
+
+TEST_F(ContainerCgroupTest, MissingMemoryOrCpuControllerIsAClearError) {
+  controllers("pids");
+  proto::LinuxSpec spec;
+  spec.memory_limit = 1 << 20;
+  auto m = ContainerCgroup::create(root_, "c4", spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message,
+            "linux.resources.memory: the guest kernel has no memory cgroup controller");
+  proto::LinuxSpec cpu;
+  cpu.cpu_weight = 5;
+  auto c = ContainerCgroup::create(root_, "c4", cpu);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message,
+            "linux.resources.cpu: the guest kernel has no cpu cgroup controller");
+}
+
+TEST(ContainerMemoryMax, LimitCappedUnderTheGuestRam) {
+  constexpr uint64_t MiB = 1 << 20;
+  // 16 MiB kept for the agent and the kernel, or 1/32 of larger guests.
+  EXPECT_EQ(container_memory_max(std::nullopt, 117 * MiB), 101 * MiB);
+  EXPECT_EQ(container_memory_max(128 * MiB, 117 * MiB), 101 * MiB);
+  EXPECT_EQ(container_memory_max(64 * MiB, 117 * MiB), 64 * MiB);
+  EXPECT_EQ(container_memory_max(std::nullopt, 2048 * MiB), 1984 * MiB);
+  EXPECT_EQ(container_memory_max(std::nullopt, 20 * MiB), 10 * MiB);
+}
+
+TEST(ContainerMemoryMax, OomKillsParsing) {
+  EXPECT_EQ(parse_oom_kills("low 0\noom 3\noom_kill 2\n"), 2u);
+  EXPECT_EQ(parse_oom_kills("oom_kill 0"), 0u);
+  EXPECT_FALSE(parse_oom_kills(""));
+  EXPECT_FALSE(parse_oom_kills("oom 1\n"));
+  EXPECT_FALSE(parse_oom_kills("oom_kill x\n"));
+  EXPECT_FALSE(parse_oom_kills("oom_kill 99999999999999999999999\n"));
+}
+
 // Several containers per VM: every id gets its own cgroup, long ones too.
 TEST(CgroupName, UniquePerIdWithinNameMax) {
   EXPECT_EQ(cgroup_name("c1"), "runvm-c1");

@@ -63,6 +63,12 @@ Status bring_up_loopback() {
   return {};
 }
 
+Status allow_overcommit() {
+  UniqueFd fd(::open("/proc/sys/vm/overcommit_memory", O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), "1", 1) != 1) return errno_error("vm.overcommit_memory");
+  return {};
+}
+
 Status attach_console() {
   UniqueFd fd(::open("/dev/console", O_RDWR | O_NOCTTY));
   if (!fd) return errno_error("open /dev/console");

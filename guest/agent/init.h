@@ -20,6 +20,14 @@ Status mount_pseudo_filesystems();
 // has it: containers bind 127.0.0.1 and expect it to work.
 Status bring_up_loopback();
 
+// vm.overcommit_memory = 1: the guest is sized to the container's memory
+// limit, and the kernel's heuristic would refuse any single allocation
+// larger than that RAM (ENOMEM, "dd: out of memory"), where on a host of
+// runc's the allocation succeeds and touching it past the limit gets the
+// process OOM-killed (137). The container's memory.max (container_cgroup.h)
+// is what bounds it. A container's linux.sysctl may set it back.
+Status allow_overcommit();
+
 // Points fds 0-2 at /dev/console.
 Status attach_console();
 

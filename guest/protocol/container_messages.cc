@@ -303,11 +303,14 @@ Result<Resize> Resize::parse(const json::Value& v) {
 void Exit::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("status").uinteger(status);
+  if (oom_kills) w.key("oom_kills").uinteger(oom_kills);
 }
 Result<Exit> Exit::parse(const json::Value& v) {
   Exit m;
   m.container_id = RUNVM_TRY(parse_container_id(v));
   m.status = RUNVM_TRY(parse_wait_status(v));
+  m.oom_kills =
+      static_cast<uint32_t>(RUNVM_TRY(fields::opt_bounded(v, "oom_kills", UINT32_MAX, 0)));
   return m;
 }
 

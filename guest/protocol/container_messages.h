@@ -178,6 +178,9 @@ struct Exit {
   static constexpr std::string_view kType = "exit";
   std::string container_id;
   uint32_t status = 0;  // at most 0xffff
+  // Processes of the container's cgroup the guest's OOM killer killed
+  // (memory.events oom_kill); sent when not 0.
+  uint32_t oom_kills = 0;
   void write(json::Writer& w) const;
   static Result<Exit> parse(const json::Value& v);
   bool operator==(const Exit&) const = default;

@@ -38,7 +38,8 @@ TEST(ContainerMessages, RoundTrip) {
     ASSERT_TRUE(back.ok()) << error_of(back) << to_json(m);
     EXPECT_EQ(*back, m) << to_json(m);
   }
-  AgentMessage agent[] = {Exit{"c", 0x8b}, ErrorReply{3, "exec: \"x\": nope", 127}};
+  AgentMessage agent[] = {Exit{"c", 0x8b}, Exit{"c", 0x9, 2},
+                          ErrorReply{3, "exec: \"x\": nope", 127}};
   for (const auto& m : agent) {
     auto back = parse_agent_message(to_json(m));
     ASSERT_TRUE(back.ok()) << error_of(back);
@@ -59,6 +60,8 @@ TEST(ContainerMessages, MinimalCreateGetsDefaults) {
   EXPECT_FALSE(c.process.console_size);
   EXPECT_EQ(c.stdio, StdioPorts{});
   EXPECT_EQ(to_json(Exit{"c", 256}), R"({"type":"exit","container_id":"c","status":256})");
+  EXPECT_EQ(to_json(Exit{"c", 9, 1}),
+            R"({"type":"exit","container_id":"c","status":9,"oom_kills":1})");
 }
 
 TEST(ContainerMessages, HostileCreatesNameThePath) {

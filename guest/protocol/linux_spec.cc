@@ -245,6 +245,10 @@ void write_linux_spec(json::Writer& w, const LinuxSpec& l) {
   w.end_array();
   w.key("rootfs_propagation").string(l.rootfs_propagation);
   if (l.pids_limit) w.key("pids_limit").integer(*l.pids_limit);
+  if (l.memory_limit) w.key("memory_limit").uinteger(*l.memory_limit);
+  if (l.cpu_quota) w.key("cpu_quota").integer(*l.cpu_quota);
+  if (l.cpu_period) w.key("cpu_period").uinteger(*l.cpu_period);
+  if (l.cpu_weight) w.key("cpu_weight").uinteger(*l.cpu_weight);
   w.key("hugepage_limits").begin_array();
   for (const auto& h : l.hugepage_limits) {
     w.begin_object();
@@ -278,6 +282,20 @@ Result<LinuxSpec> parse_linux_spec(const json::Value& v) {
       return p->error("unknown propagation");
   }
   if (auto p = RUNVM_TRY(v.get("pids_limit"))) l.pids_limit = RUNVM_TRY(p->as_int());
+  if (auto p = RUNVM_TRY(v.get("memory_limit"))) {
+    l.memory_limit = RUNVM_TRY(fields::bounded(*p, INT64_MAX));
+    if (*l.memory_limit == 0) return p->error("must be positive");
+  }
+  if (auto p = RUNVM_TRY(v.get("cpu_quota"))) l.cpu_quota = RUNVM_TRY(p->as_int());
+  // The kernel's bounds for cpu.max's period and cpu.weight.
+  if (auto p = RUNVM_TRY(v.get("cpu_period"))) {
+    l.cpu_period = RUNVM_TRY(fields::bounded(*p, 1000000));
+    if (*l.cpu_period < 1000) return p->error("must be between 1000 and 1000000");
+  }
+  if (auto p = RUNVM_TRY(v.get("cpu_weight"))) {
+    l.cpu_weight = RUNVM_TRY(fields::bounded(*p, 10000));
+    if (*l.cpu_weight == 0) return p->error("must be between 1 and 10000");
+  }
   l.hugepage_limits = RUNVM_TRY(objects<HugepageLimit>(v, "hugepage_limits", parse_hugepage_limit));
   if (auto sysctl = RUNVM_TRY(v.get("sysctl"))) {
     auto members = RUNVM_TRY(sysctl->as_object());

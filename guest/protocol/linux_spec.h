@@ -108,6 +108,14 @@ struct LinuxSpec {
   std::vector<Device> devices;
   std::string rootfs_propagation;     // "" or shared/slave/private/unbindable, r*
   std::optional<int64_t> pids_limit;  // the container's pids.max; <= 0: "max"
+  // linux.resources.memory.limit (> 0): the container's memory.max, capped
+  // under the guest's RAM by the agent.
+  std::optional<uint64_t> memory_limit;
+  // linux.resources.cpu: cpu.max's quota (<= 0: "max") and period, and
+  // cpu.weight (1..10000, converted from shares on the host).
+  std::optional<int64_t> cpu_quota;
+  std::optional<uint64_t> cpu_period;
+  std::optional<uint64_t> cpu_weight;
   std::vector<HugepageLimit> hugepage_limits;
   std::map<std::string, std::string> sysctl;
   std::optional<Seccomp> seccomp;

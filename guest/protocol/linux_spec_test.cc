@@ -25,6 +25,10 @@ Create full_create() {
   l.devices = {{"c", "/dev/fuse", 10, 229, 0600, 1, 2}, {"p", "/dev/fifo", 0, 0, 0666, 0, 0}};
   l.rootfs_propagation = "rslave";
   l.pids_limit = 100;
+  l.memory_limit = 128 << 20;
+  l.cpu_quota = 50000;
+  l.cpu_period = 100000;
+  l.cpu_weight = 39;
   l.hugepage_limits = {{"2MB", 4 << 20}};
   l.sysctl = {{"vm.overcommit_ratio", "77"}};
   l.seccomp =
@@ -100,6 +104,15 @@ TEST(LinuxSpec, HostileValuesAreErrors) {
   EXPECT_NE(
       bad(R"("process":{"args":["sh"]},"linux":{"hugepage_limits":[{"page_size":"../x","limit":1}]})"),
       "(parsed)");
+  EXPECT_EQ(bad(R"("process":{"args":["sh"]},"linux":{"memory_limit":0})"),
+            "linux.memory_limit: must be positive");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"memory_limit":-1})"), "(parsed)");
+  EXPECT_EQ(bad(R"("process":{"args":["sh"]},"linux":{"cpu_period":999})"),
+            "linux.cpu_period: must be between 1000 and 1000000");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"cpu_period":1000001})"), "(parsed)");
+  EXPECT_EQ(bad(R"("process":{"args":["sh"]},"linux":{"cpu_weight":0})"),
+            "linux.cpu_weight: must be between 1 and 10000");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"cpu_weight":10001})"), "(parsed)");
   EXPECT_NE(
       bad(R"("process":{"args":["sh"],"io_priority":{"class":"IOPRIO_CLASS_BE","priority":8}})"),
       "(parsed)");

@@ -1,6 +1,7 @@
 #include "shim/container/agent_request.h"
 
 #include "shim/container/bind_shares.h"
+#include "spec/cgroup/cgroup.h"
 
 namespace runvm {
 
@@ -21,6 +22,15 @@ Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config) {
       out.pids_limit = l.resources->pids->limit;
     for (const auto& h : l.resources->hugepage_limits)
       out.hugepage_limits.push_back({h.page_size, h.limit});
+    // runc: 0 and negative memory limits mean none.
+    const auto& m = l.resources->memory;
+    if (m && m->limit && *m->limit > 0) out.memory_limit = static_cast<uint64_t>(*m->limit);
+    if (const auto& c = l.resources->cpu) {
+      if (c->quota) out.cpu_quota = *c->quota;
+      // The kernel's bounds; out of them the host cgroup has refused it.
+      if (c->period && *c->period >= 1000 && *c->period <= 1000000) out.cpu_period = *c->period;
+      if (c->shares && *c->shares > 0) out.cpu_weight = cgroup::cpu_weight_of_shares(*c->shares);
+    }
   }
   out.masked_paths = l.masked_paths;
   out.readonly_paths = l.readonly_paths;

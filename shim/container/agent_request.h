@@ -15,4 +15,8 @@ Result<proto::Create> make_create_request(const std::string& container_id,
                                           const oci::Config& config,
                                           const proto::StdioPorts& stdio);
 
+// The request's `linux` part: mounts, devices, the resources the guest's
+// cgroup of the container applies, seccomp and paths.
+Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config);
+
 }  // namespace runvm

@@ -1,7 +1,11 @@
 #include "shim/container/container_shim.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "guest/protocol/constants.h"
 #include "guest/protocol/frame.h"
@@ -113,8 +117,24 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
 
 void ContainerShim::on_exit(const proto::Exit& exit) {
   if (std::exchange(exited_, true)) return;
+  if (exit.oom_kills) record_oom(exit.oom_kills);
   if (console_timer_) console_timer_->disarm();
   if (ended_) ended_(static_cast<int>(exit.status));
+}
+
+void ContainerShim::record_oom(uint32_t kills) {
+  log::info("container " + opts_.id + ": " + std::to_string(kills) +
+            " process(es) OOM-killed in the guest");
+  auto s = write_file_atomic(opts_.state_dir + "/" + layout::kOomKillsFile, std::to_string(kills),
+                             /*durable=*/false);
+  if (!s.ok()) log::warn("recording the OOM kill: " + s.error().message);
+  // <bundle>/oom is where conmon records an OOM kill it saw in the
+  // container's cgroup; Podman and CRI-O read it for OOMKilled. The host
+  // cgroup never sees this one (the guest's kernel killed), so the shim
+  // leaves the same mark.
+  UniqueFd fd(::open((opts_.bundle.dir + "/oom").c_str(),
+                     O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) log::warn("recording the OOM kill in " + opts_.bundle.dir + ": " + strerror(errno));
 }
 
 void ContainerShim::check_console_size() {

@@ -71,6 +71,9 @@ class ContainerShim {
   void on(const control::Resume&, Respond respond);
   void on(const control::Resize& r, Respond respond);
   void on_exit(const proto::Exit& exit);
+  // The guest's OOM killer killed `kills` of its processes: recorded for
+  // `runvm events` and for Podman/CRI-O (<bundle>/oom, as conmon).
+  void record_oom(uint32_t kills);
   void check_console_size();
   void write_status(const char* status);
 

@@ -2,14 +2,18 @@
 
 #include "shim/engine/accel.h"
 #include "spec/vm_annotations.h"
+#include "spec/vm_sizing.h"
 
 namespace runvm {
 
 Status apply_vm_settings(const oci::Config& config, MachineConfig& vm, std::string* accel_reason,
                          const std::string& accel_root) {
   oci::VmSettings s = RUNVM_TRY(oci::parse_vm_annotations(config.annotations));
-  if (s.memory_mib) vm.memory_mib = *s.memory_mib;
-  if (s.vcpus) vm.vcpus = *s.vcpus;
+  // The flags (runvm.toml's) are the defaults the container's resources and
+  // annotations size from.
+  oci::VmSize size = RUNVM_TRY(oci::size_vm(config, {vm.memory_mib, vm.vcpus}));
+  vm.memory_mib = size.memory_mib;
+  vm.vcpus = size.vcpus;
   if (!s.kernel_cmdline.empty())
     vm.cmdline_extra += (vm.cmdline_extra.empty() ? "" : " ") + s.kernel_cmdline;
   if (s.accel) {

@@ -1,6 +1,7 @@
-// A container's runvm.io/* annotations (spec/vm_annotations.h) applied to the
-// microVM it boots: memory, vCPUs, accelerator and kernel command line
-// extras override the shim's defaults and flags.
+// A container's linux.resources and runvm.io/* annotations applied to the
+// microVM it boots: memory and vCPUs sized as spec/vm_sizing.h says from the
+// shim's flags; the accelerator and kernel command line extras of the
+// annotations (spec/vm_annotations.h) override the flags.
 #pragma once
 
 #include <string>

@@ -113,10 +113,18 @@ TEST(QemuCommandLine, VhostUserDevices) {
   EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu0,path=/run/vm/vsock.sock"));
   EXPECT_THAT(chardevs, ::testing::Contains("socket,id=vu1,path=/run/vm/fs.sock"));
   auto devices = all_after(a, "-device");
-  ASSERT_EQ(devices.size(), 2u);
+  ASSERT_EQ(devices.size(), 3u);
   // The guest CID comes from the backend's config space, not the command line.
   EXPECT_EQ(devices[0], "vhost-user-vsock-device,chardev=vu0");
   EXPECT_EQ(devices[1], "vhost-user-fs-device,chardev=vu1,queue-size=1024,tag=rootfs");
+  EXPECT_EQ(devices[2], "virtio-balloon-device,free-page-reporting=on");
+}
+
+TEST(QemuCommandLine, BalloonReportsFreePagesLast) {
+  auto a = qemu_command_line(base_config());
+  auto devices = all_after(a, "-device");
+  ASSERT_FALSE(devices.empty());
+  EXPECT_EQ(devices.back(), "virtio-balloon-device,free-page-reporting=on");
 }
 
 TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {

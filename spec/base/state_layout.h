@@ -22,6 +22,9 @@ inline constexpr char kConfigFile[] = "config.json";  // the bundle's config as 
 inline constexpr char kConsoleLog[] = "console.log";  // the guest's serial console
 inline constexpr char kEngineLog[] = "qemu.log";
 inline constexpr char kShimLog[] = "shim.log";
+// The number of the container's processes the guest OOM-killed, written by
+// the shim when its exit reports any (`runvm events` turns it into "oom").
+inline constexpr char kOomKillsFile[] = "oom-kills";
 // The interfaces of the shim's fresh network namespace at create
 // (runtime/network_namespace.h).
 inline constexpr char kNetnsInterfacesFile[] = "netns-interfaces";

@@ -79,10 +79,11 @@ TEST_F(HostCgroupTest, ShimAndQemuJoinAtCreateDeleteRemovesIt) {
   for (pid_t pid : cg->pids())
     if (pid != shim) qemu_cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
   EXPECT_NE(qemu_cmdline.find("qemu-system"), std::string::npos) << qemu_cmdline;
-  // The guest's 192 MiB (above the 128 MiB limit) plus the 100 MiB budget.
+  // The guest sized by the 128 MiB limit (not runvm.toml's 192) plus the
+  // 100 MiB budget.
   if (layout_.with("memory")->version == 1) {
     EXPECT_EQ(trimmed(read_file(cg->dir_of("memory") + "/memory.limit_in_bytes")),
-              std::to_string(292ll << 20));
+              std::to_string(228ll << 20));
   }
   if (const auto* cpu = layout_.with("cpu"); cpu && cpu->version == 1) {
     EXPECT_EQ(trimmed(read_file(cg->dir_of("cpu") + "/cpu.cfs_quota_us")), "50000");
@@ -148,8 +149,8 @@ TEST_F(HostCgroupTest, SystemdScopeHoldsShimAndQemu) {
   EXPECT_TRUE(calls[0].starts_with("StartTransientUnit " + scope + ".scope replace\n")) << calls[0];
   EXPECT_NE(calls[0].find("\nSlice=machine.slice\n"), std::string::npos) << calls[0];
   EXPECT_NE(calls[0].find("\nDelegate=true\n"), std::string::npos) << calls[0];
-  // The guest's 256 MiB plus the 100 MiB budget.
-  EXPECT_NE(calls[0].find("=" + std::to_string(356ll << 20)), std::string::npos) << calls[0];
+  // The guest's default 2048 MiB plus the 100 MiB budget.
+  EXPECT_NE(calls[0].find("=" + std::to_string(2148ll << 20)), std::string::npos) << calls[0];
   auto state = json::Document::parse(runvm({"state", "sd"}).out);
   ASSERT_TRUE(state.ok());
   pid_t shim = static_cast<pid_t>(*(*state->root().at("pid")).as_int());

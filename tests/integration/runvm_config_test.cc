@@ -1,6 +1,7 @@
 // runvm.toml (runvm.toml(5)) through the real runvm binary: its defaults
-// size the guest, a container's runvm.io/* annotations override them, and a
-// broken file is one line naming the key and its line, with nothing booted.
+// size the guest, a container's linux.resources and runvm.io/* annotations
+// override them, and a broken file is one line naming the key and its line,
+// with nothing booted.
 #include "spec/runvm_config.h"
 
 #include <stdlib.h>
@@ -69,10 +70,10 @@ TEST_F(RunvmConfigTest, FileSizesTheGuestAndAnnotationsOverrideIt) {
   EXPECT_GT(mib, 480);
   EXPECT_LE(mib, 512);
   EXPECT_EQ(cpus, 2);
-  // Without the file: the built-in default (256 MiB, 1 vCPU).
+  // Without the file: the built-in default (2048 MiB, 1 vCPU).
   auto [def_mib, def_cpus] = guest_size(runvm({}, {"run", "-b", b.dir(), "builtin"}));
-  EXPECT_GT(def_mib, 224);
-  EXPECT_LE(def_mib, 256);
+  EXPECT_GT(def_mib, 1900);
+  EXPECT_LE(def_mib, 2048);
   EXPECT_EQ(def_cpus, 1);
   // RUNVM_CONFIG names the file too; the container's annotation wins over it.
   Bundle annotated({.args = kProbe, .config_json = R"("annotations":{"runvm.io/memory":"384M"})"});
@@ -82,6 +83,20 @@ TEST_F(RunvmConfigTest, FileSizesTheGuestAndAnnotationsOverrideIt) {
   EXPECT_GT(ann_mib, 352);
   EXPECT_LE(ann_mib, 384);
   EXPECT_EQ(ann_cpus, 2);
+}
+
+// The container's linux.resources size the guest over the file's defaults:
+// RAM from memory.limit, vCPUs from the CPU quota (spec/vm_sizing.h).
+TEST_F(RunvmConfigTest, ResourcesSizeTheGuestOverTheFile) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  std::string config = write_config("[vm]\nmemory_mib = 512\nvcpus = 1\n");
+  Bundle b({.args = kProbe,
+            .config_json = R"("linux":{"resources":{"memory":{"limit":314572800},)"
+                           R"("cpu":{"quota":200000,"period":100000}}})"});
+  auto [mib, cpus] = guest_size(runvm({"--config", config}, {"run", "-b", b.dir(), "sized"}));
+  EXPECT_GT(mib, 270);
+  EXPECT_LE(mib, 300);
+  EXPECT_EQ(cpus, 2);
 }
 
 TEST_F(RunvmConfigTest, BrokenFileIsOneLineAndOnlyVerbsThatBootReadIt) {
