@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -99,6 +100,18 @@ Status ContainerDir::remove() const {
   std::filesystem::remove_all(socket_dir(), ec);
   if (ec) return make_error("remove " + socket_dir() + ": " + ec.message(), ec.value());
   rmdir((root_ + "/" + layout::kSocketsDir).c_str());  // only when empty; keeps the root as it was
+  // A pod sandbox's share holds its members' rootfs bound by its shim, which
+  // unbinds them as they end; a shim killed first leaves them. remove_all
+  // would descend into the members' own files: unmount first, and remove
+  // nothing if one stays mounted.
+  std::string pod = path() + "/" + layout::kPodDir;
+  for (const auto& e : std::filesystem::directory_iterator(pod, ec)) {
+    std::string member = e.path().string();
+    if (umount2(member.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      return errno_error("unmount " + member);
+    if (rmdir(member.c_str()) != 0 && errno != ENOENT) return errno_error("remove " + member);
+  }
+  ec.clear();
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());
   return {};

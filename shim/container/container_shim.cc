@@ -57,6 +57,25 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions o
   return c;
 }
 
+Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare_member(ContainerOptions options,
+                                                                     const proto::StdioPorts& stdio,
+                                                                     std::string share_tag) {
+  std::unique_ptr<ContainerShim> c(new ContainerShim(std::move(options)));
+  const auto& config = c->opts_.bundle.config;
+  if (!config.process) return make_error("config.json: process: is required");
+  if (config.process->terminal)
+    return make_error("config.json: process.terminal: not supported for pod members yet");
+  // A running VM gets no new device: a member's bind sources would have to
+  // come through the pod share too (not built yet).
+  auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
+  if (!mount_plan.shares.empty())
+    return make_error("config.json: mounts: bind mounts are not supported for pod members yet");
+  c->stdio_.ports = stdio;
+  c->rootfs_tag_ = std::move(share_tag);
+  c->rootfs_path_ = c->opts_.id;
+  return c;
+}
+
 ContainerShim::~ContainerShim() {
   if (in_) in_->detach();  // may sit in read(2) on a terminal forever
   execs_.reset();          // tells waiting `runvm exec`s
@@ -94,6 +113,36 @@ Status ContainerShim::create(MicroVm& vm) {
   if (host[2]) err_ = std::make_unique<StdioPump>(std::move(host[2]), STDERR_FILENO);
   write_status("created");
   return {};
+}
+
+void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<void(int)> ended,
+                                  std::function<void(Status)> done) {
+  vm_ = &vm;
+  const auto& config = opts_.bundle.config;
+  auto req = make_create_request(opts_.id, config, stdio_.ports);
+  if (!req.ok()) return done(std::move(req).error().wrap("config.json"));
+  req->rootfs.tag = rootfs_tag_;
+  req->rootfs.path = rootfs_path_;
+  req->process.console_size = proto::tty_stream_size(stdio_.ports);
+  std::weak_ptr<bool> alive = alive_;
+  vm.agent().create(std::move(*req), [this, alive, &loop, ended = std::move(ended),
+                                      done = std::move(done)](AgentClient::Reply r) mutable {
+    Status s = std::move(r.status).context("unable to start container process");
+    if (s.ok() && !alive.expired()) {
+      write_status("created");
+      s = activate(loop, std::move(ended));
+    }
+    done(std::move(s));  // last: it may destroy this container
+  });
+}
+
+void ContainerShim::end_member() {
+  write_status("stopped");
+  console_timer_.reset();
+  if (execs_) execs_->end_all(SIGKILL);
+  // As a container's end in runc: the rest of its processes go too.
+  vm_->agent().signal(opts_.id, "", SIGKILL, true,
+                      [](AgentClient::Reply r) { log_failure("killing a member's processes", r); });
 }
 
 Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) {
@@ -142,7 +191,10 @@ void ContainerShim::handle(control::Request request, UniqueFd conn) {
   };
   std::visit(
       [&]<class M>(const M& m) {
-        if constexpr (!std::is_same_v<M, control::Exec>) on(m, respond);
+        if constexpr (std::is_same_v<M, control::Create>)
+          respond(make_error("container \"" + opts_.id + "\" already exists", EEXIST));
+        else if constexpr (!std::is_same_v<M, control::Exec>)
+          on(m, respond);
       },
       request);
 }

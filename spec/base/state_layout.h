@@ -25,6 +25,8 @@ inline constexpr char kShimLog[] = "shim.log";
 // The interfaces of the shim's fresh network namespace at create
 // (runtime/network_namespace.h).
 inline constexpr char kNetnsInterfacesFile[] = "netns-interfaces";
+// A pod sandbox's share (issue 12): its members' rootfs, bound by its shim.
+inline constexpr char kPodDir[] = "pod";
 
 // Under the root: holds the socket dirs. '@' cannot occur in an id, so
 // `list` never mistakes it for a container.

@@ -1,0 +1,112 @@
+#include "runtime/pod_member.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/exec_client.h"
+#include "spec/base/state_layout.h"
+#include "spec/base/wait_status.h"
+
+namespace runvm::cli {
+
+std::optional<std::string> runvm_shim_owner(const std::string& root, long pid) {
+  DIR* d = opendir(root.c_str());
+  if (!d) return std::nullopt;
+  std::optional<std::string> owner;
+  while (dirent* e = readdir(d)) {
+    std::string id = e->d_name;
+    if (!validate_id(id).ok()) continue;  // ".", "..", the socket dirs
+    std::ifstream in(root + "/" + id + "/" + layout::kStateFile);
+    if (!in) continue;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto state = oci::parse_persisted_state(text.str());
+    if (!state.ok() || state->shim.pid != pid || !shim_alive(*state)) continue;
+    owner = id;
+    break;
+  }
+  closedir(d);
+  return owner;
+}
+
+Result<Container> running_sandbox(const GlobalOptions& g, const std::string& sandbox_id) {
+  auto not_running = [&] {
+    return make_error("sandbox \"" + sandbox_id + "\": not a running runvm container", ESRCH);
+  };
+  if (!validate_id(sandbox_id).ok()) return not_running();
+  auto c = load_container(g, sandbox_id);
+  if (!c.ok()) return not_running();
+  if (c->state.status != oci::Status::kCreated && c->state.status != oci::Status::kRunning)
+    return not_running();
+  auto pod = c->state.shim.extra.find(kPodExtraKey);
+  if (pod == c->state.shim.extra.end() || pod->second != kPodSandbox)
+    return make_error("sandbox \"" + sandbox_id +
+                      "\": its VM takes no members (not created as a pod sandbox)");
+  return c;
+}
+
+Result<PodRole> container_pod_role(const GlobalOptions& g, const oci::Config& config,
+                                   const std::string& id) {
+  return pod_role(config, id, [&](long pid) { return runvm_shim_owner(g.root, pid); });
+}
+
+std::string shim_socket_of(const Container& c) {
+  return c.state.shim.socket.empty() ? c.dir.socket(layout::kShimSocket) : c.state.shim.socket;
+}
+
+std::string vsock_socket_of(const Container& c) {
+  std::string shim = shim_socket_of(c);
+  return shim.substr(0, shim.rfind('/') + 1) + layout::kVsockSocket;
+}
+
+namespace {
+
+// The relay, in the child: never returns.
+[[noreturn]] void run_relay(const Container& member, const Container& sandbox, int report) {
+  auto streams = open_relay_streams(vsock_socket_of(sandbox), [&](const proto::StdioPorts& ports) {
+    control::Create req{member.state.bundle, member.dir.path(), ports};
+    // The agent creates the process under TCG in seconds; be generous.
+    return control::open_member(shim_socket_of(sandbox), member.state.id, req, 60000);
+  });
+  std::string line = streams.ok() ? "created\n" : "error: " + streams.error().message + "\n";
+  [[maybe_unused]] auto w = write(report, line.data(), line.size());
+  close(report);
+  if (!streams.ok()) _exit(1);
+  auto status = relay_exec(std::move(*streams));
+  if (!status.ok()) _exit(1);
+  _exit(become_wait_status(*status));
+}
+
+}  // namespace
+
+Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t child = fork();
+  if (child < 0) return errno_error("fork");
+  if (child == 0) {
+    rd.reset();
+    run_relay(member, sandbox, wr.release());
+  }
+  wr.reset();
+  std::string line;
+  char buf[512];
+  for (ssize_t n; (n = read(rd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  if (line == "created\n") return child;
+  waitpid(child, nullptr, 0);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (line.rfind("error: ", 0) == 0) return make_error(line.substr(7));
+  return make_error("the member's relay exited before reporting");
+}
+
+}  // namespace runvm::cli
