@@ -1,0 +1,176 @@
+// Pods (issue 12) through the real runvm binary: a sandbox container and
+// members created by `runvm create` with containerd CRI annotations run in
+// ONE VM (one QEMU; the same guest kernel release and boot id), a member's exit
+// status arrives through its relay process, and deleting leaves nothing.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::read_file;
+using testing::run_command;
+using testing::runvm_binary;
+using testing::TempDir;
+
+constexpr char kProc[] = R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
+
+std::string annotations(const std::string& type, const std::string& sandbox) {
+  std::string a = R"("annotations":{"io.kubernetes.cri.container-type":")" + type + "\"";
+  if (!sandbox.empty()) a += R"(,"io.kubernetes.cri.sandbox-id":")" + sandbox + "\"";
+  return a + "}";
+}
+
+class PodTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RUNVM_REQUIRE_VM_ASSETS();
+    // Members' relays outlive `runvm create`: adopt them to read their status.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+  void TearDown() override {
+    for (const char* id : {"m1", "m2", "sb"}) cli({"delete", "--force", id});
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  std::vector<std::string> runvm(std::vector<std::string> args) {
+    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  testing::CommandResult cli(std::vector<std::string> args) { return run_command(runvm(args)); }
+  // create/start leave a process behind that keeps the stdio it inherits: files.
+  int detached(const std::string& cmd, const std::string& out) {
+    std::string full;
+    for (auto& a : runvm({})) full += a + " ";
+    return system((full + cmd + " </dev/null >" + out + " 2>>" + io_.path() + "/err").c_str());
+  }
+  static long read_pid(const std::string& file) {
+    long pid = 0;
+    std::ifstream(file) >> pid;
+    return pid;
+  }
+  std::string exec_out(const std::string& id, std::vector<std::string> args) {
+    std::vector<std::string> a = {"exec", id};
+    a.insert(a.end(), args.begin(), args.end());
+    auto r = cli(a);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.out;
+  }
+  // QEMU processes themselves (the shim's command line names QEMU too).
+  std::vector<pid_t> qemus_of_root() {
+    std::vector<pid_t> out;
+    for (pid_t p : testing::qemu_processes_mentioning(root_.path()))
+      if (read_file("/proc/" + std::to_string(p) + "/comm").rfind("qemu-system", 0) == 0)
+        out.push_back(p);
+    return out;
+  }
+  static std::string describe(const std::vector<pid_t>& pids) {
+    std::string s;
+    for (pid_t p : pids) {
+      std::string cmd = read_file("/proc/" + std::to_string(p) + "/cmdline");
+      for (char& c : cmd)
+        if (c == '\0') c = ' ';
+      s += std::to_string(p) + " (parent " +
+           read_file("/proc/" + std::to_string(p) + "/stat").substr(0, 60) +
+           "): " + cmd.substr(0, 300) + "\n";
+    }
+    return s;
+  }
+  bool mounted_under_root() {
+    return read_file("/proc/self/mountinfo").find(root_.path()) != std::string::npos;
+  }
+  TempDir root_, io_;
+};
+
+TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = std::string(kProc) + "," + annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  std::string kernel = exec_out("sb", {"cat", "/proc/sys/kernel/osrelease"});
+  std::string boot_id = exec_out("sb", {"cat", "/proc/sys/kernel/random/boot_id"});
+  ASSERT_FALSE(kernel.empty());
+  ASSERT_EQ(boot_id.size(), 37u) << boot_id;
+  auto qemus = qemus_of_root();
+  ASSERT_EQ(qemus.size(), 1u) << describe(qemus);
+
+  // m1: its output and exit code 7, through its relay.
+  BundleSpec m1_spec;
+  m1_spec.args = {"sh", "-c",
+                  "cat /proc/sys/kernel/osrelease /proc/sys/kernel/random/boot_id; exit 7"};
+  m1_spec.config_json = std::string(kProc) + "," + annotations("container", "sb");
+  Bundle m1(m1_spec);
+  std::string m1_pid_file = io_.path() + "/m1.pid", m1_out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m1.dir() + " --pid-file " + m1_pid_file + " m1", m1_out),
+            0)
+      << read_file(io_.path() + "/err");
+  long relay = read_pid(m1_pid_file);
+  ASSERT_GT(relay, 0);
+  // No VM of its own: the relay is not a shim, and still one QEMU.
+  EXPECT_EQ(qemus_of_root(), qemus);
+  EXPECT_NE(read_file("/proc/" + std::to_string(relay) + "/cmdline").find("runvm"),
+            std::string::npos);
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"created\""), std::string::npos);
+  // Its rootfs is bound in the sandbox's share while it lives.
+  EXPECT_TRUE(mounted_under_root());
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << status;
+  EXPECT_EQ(read_file(m1_out), kernel + boot_id);
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"stopped\""), std::string::npos);
+
+  // m2: killed by a signal, its relay dies of the same one.
+  BundleSpec m2_spec;
+  m2_spec.args = {"sleep", "600"};
+  m2_spec.config_json = std::string(kProc) + "," + annotations("container", "sb");
+  Bundle m2(m2_spec);
+  std::string m2_pid_file = io_.path() + "/m2.pid";
+  ASSERT_EQ(detached("create --bundle " + m2.dir() + " --pid-file " + m2_pid_file + " m2",
+                     io_.path() + "/m2.out"),
+            0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m2"}).status, 0);
+  EXPECT_NE(cli({"state", "m2"}).out.find("\"running\""), std::string::npos);
+  ASSERT_EQ(cli({"kill", "m2", "TERM"}).status, 0);
+  long relay2 = read_pid(m2_pid_file);
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay2), &status, 0), relay2);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  // The sandbox runs on.
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "m2"}).status, 0);
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+  for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
+  EXPECT_TRUE(qemus_of_root().empty());
+  EXPECT_FALSE(mounted_under_root());
+}
+
+TEST_F(PodTest, AMemberOfNoRunningSandboxIsOneError) {
+  BundleSpec spec;
+  spec.config_json = annotations("container", "nope");
+  Bundle b(spec);
+  auto r = cli({"create", "--bundle", b.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err, "runvm: create m1: sandbox \"nope\": not a running runvm container\n");
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+}  // namespace
+}  // namespace runvm
