@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,7 +79,9 @@ namespace {
   close(report);
   if (!streams.ok()) _exit(1);
   auto status = relay_exec(std::move(*streams));
-  if (!status.ok()) _exit(1);
+  // The shim went without reporting: its VM, and the member in it, are
+  // gone (the sandbox was deleted or killed). Say so as runc's init would.
+  if (!status.ok()) status = SIGKILL;
   _exit(become_wait_status(*status));
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/integration/bundle_fixture.h"
@@ -160,6 +161,59 @@ TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
   for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
   EXPECT_TRUE(qemus_of_root().empty());
   EXPECT_FALSE(mounted_under_root());
+}
+
+// As runc's pods: the sandbox's end takes its members along, and their
+// state says so.
+TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string pid_file = io_.path() + "/m1.pid";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1",
+                     io_.path() + "/m1.out"),
+            0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  EXPECT_TRUE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  long relay = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"stopped\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_FALSE(mounted_under_root());
+  for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
+  EXPECT_TRUE(qemus_of_root().empty());
+}
+
+// The member's bundle must come with a sandbox that takes members.
+TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
+  BundleSpec plain_spec;
+  plain_spec.args = {"sleep", "600"};
+  Bundle plain(plain_spec);
+  ASSERT_EQ(detached("create --bundle " + plain.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  BundleSpec m_spec;
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  auto r = cli({"create", "--bundle", m.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err,
+            "runvm: create m1: sandbox \"sb\": its VM takes no members (not created as a pod "
+            "sandbox)\n");
+  EXPECT_FALSE(std::filesystem::exists(root_.path() + "/m1"));
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
 }
 
 TEST_F(PodTest, AMemberOfNoRunningSandboxIsOneError) {
