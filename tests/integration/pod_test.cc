@@ -146,6 +146,8 @@ TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
       << read_file(io_.path() + "/err");
   ASSERT_EQ(cli({"start", "m2"}).status, 0);
   EXPECT_NE(cli({"state", "m2"}).out.find("\"running\""), std::string::npos);
+  // exec reaches the member, in the same VM.
+  EXPECT_EQ(exec_out("m2", {"cat", "/proc/sys/kernel/random/boot_id"}), boot_id);
   ASSERT_EQ(cli({"kill", "m2", "TERM"}).status, 0);
   long relay2 = read_pid(m2_pid_file);
   ASSERT_EQ(waitpid(static_cast<pid_t>(relay2), &status, 0), relay2);
