@@ -94,6 +94,14 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   auto role = RUNVM_TRY(container_pod_role(g, bundle.config, o.id).context("config.json"));
   std::optional<Container> sandbox;
   if (role.kind == PodRole::kMember) {
+    if (std::string why = member_unsupported(bundle.config); !why.empty()) {
+      if (log::debug_enabled())
+        log::warn("pod member " + o.id + " gets a VM of its own: " + why +
+                  " not supported in its sandbox's VM yet");
+      role = {};
+    }
+  }
+  if (role.kind == PodRole::kMember) {
     auto s = running_sandbox(g, role.sandbox_id);
     if (s.ok())
       sandbox = std::move(*s);

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "spec/config_check.h"
+
 namespace runvm::cli {
 
 namespace {
@@ -33,6 +35,14 @@ Result<std::optional<PodRole>> from_annotations(const oci::Config& c, const std:
 }
 
 }  // namespace
+
+std::string member_unsupported(const oci::Config& config) {
+  if (config.process && config.process->terminal) return "a terminal";
+  for (size_t i = 0; i < config.mounts.size(); ++i)
+    if (oci::is_bind_mount(config.mounts[i]))
+      return "bind mounts (mounts[" + std::to_string(i) + "])";
+  return "";
+}
 
 std::optional<long> proc_ns_pid(const std::string& path) {
   constexpr std::string_view kPrefix = "/proc/";

@@ -218,6 +218,39 @@ TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
 }
 
+// Until bind sources reach a running VM through the pod share, a member
+// with bind mounts (as every Kubernetes container has) keeps a VM of its
+// own, as before pods, and runs.
+TEST_F(PodTest, AMemberWithBindMountsGetsAVmOfItsOwn) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  TempDir data;
+  std::ofstream(data.path() + "/hello") << "from-the-host\n";
+  BundleSpec m_spec;
+  m_spec.args = {"cat", "/data/hello"};
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind","ro"]}],)" +
+                       annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string pid_file = io_.path() + "/m1.pid", out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1", out), 0)
+      << read_file(io_.path() + "/err");
+  EXPECT_EQ(qemus_of_root().size(), 2u);
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(read_file(out), "from-the-host\n");
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 TEST_F(PodTest, AMemberOfNoRunningSandboxIsOneError) {
   BundleSpec spec;
   spec.config_json = annotations("container", "nope");
