@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "spec/config_check.h"
-
 namespace runvm::cli {
 
 namespace {
@@ -38,9 +36,6 @@ Result<std::optional<PodRole>> from_annotations(const oci::Config& c, const std:
 
 std::string member_unsupported(const oci::Config& config) {
   if (config.process && config.process->terminal) return "a terminal";
-  for (size_t i = 0; i < config.mounts.size(); ++i)
-    if (oci::is_bind_mount(config.mounts[i]))
-      return "bind mounts (mounts[" + std::to_string(i) + "])";
   return "";
 }
 

@@ -45,10 +45,8 @@ Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
                          const ShimOwner& shim_owner);
 
 // What keeps a member out of its sandbox's VM for now (empty: nothing): a
-// terminal, or bind mounts (their sources would have to reach the running VM
-// through the pod share: not built yet). Such a member gets a VM of its own,
-// as before pods, so Kubernetes pods (whose containers always bind
-// /etc/hosts and friends) keep working meanwhile.
+// terminal (its console would have to pass through the relay: not built
+// yet). Such a member gets a VM of its own, as before pods.
 std::string member_unsupported(const oci::Config& config);
 
 // The pid in "/proc/<pid>/ns/<name>", if `path` is exactly that.

@@ -57,19 +57,15 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions o
   return c;
 }
 
-Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare_member(ContainerOptions options,
-                                                                     const proto::StdioPorts& stdio,
-                                                                     std::string share_tag) {
+Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare_member(
+    ContainerOptions options, const proto::StdioPorts& stdio, std::string share_tag,
+    std::vector<proto::Mount> mounts) {
   std::unique_ptr<ContainerShim> c(new ContainerShim(std::move(options)));
   const auto& config = c->opts_.bundle.config;
   if (!config.process) return make_error("config.json: process: is required");
   if (config.process->terminal)
     return make_error("config.json: process.terminal: not supported for pod members yet");
-  // A running VM gets no new device: a member's bind sources would have to
-  // come through the pod share too (not built yet).
-  auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
-  if (!mount_plan.shares.empty())
-    return make_error("config.json: mounts: bind mounts are not supported for pod members yet");
+  c->member_mounts_ = std::move(mounts);
   c->stdio_.ports = stdio;
   c->rootfs_tag_ = std::move(share_tag);
   c->rootfs_path_ = c->opts_.id;
@@ -123,6 +119,8 @@ void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<vo
   if (!req.ok()) return done(std::move(req).error().wrap("config.json"));
   req->rootfs.tag = rootfs_tag_;
   req->rootfs.path = rootfs_path_;
+  // A running VM gets no new device: the binds come through the pod share.
+  req->linux_spec.mounts = member_mounts_;
   req->process.console_size = proto::tty_stream_size(stdio_.ports);
   std::weak_ptr<bool> alive = alive_;
   vm.agent().create(std::move(*req), [this, alive, &loop, ended = std::move(ended),

@@ -41,11 +41,13 @@ class ContainerShim {
                                                         MicroVmConfig& vm);
   // A pod member added to a running VM (issue 12): its stdio ports are its
   // relay's (the client listens on them, as for an exec), its root the
-  // directory named by its id at the top of the share `share_tag`. Bind
-  // mounts and a terminal are not supported for members yet.
+  // directory named by its id at the top of the share `share_tag`, its
+  // mounts `mounts` (binds in that share: member_binds.h). A terminal is
+  // not supported for members yet.
   static Result<std::unique_ptr<ContainerShim>> prepare_member(ContainerOptions options,
                                                                const proto::StdioPorts& stdio,
-                                                               std::string share_tag);
+                                                               std::string share_tag,
+                                                               std::vector<proto::Mount> mounts);
   ~ContainerShim();
   ContainerShim(const ContainerShim&) = delete;
   ContainerShim& operator=(const ContainerShim&) = delete;
@@ -92,6 +94,7 @@ class ContainerShim {
   ContainerOptions opts_;
   std::string rootfs_tag_;
   std::string rootfs_path_;  // a member's directory in the pod share
+  std::vector<proto::Mount> member_mounts_;
   ContainerStdio stdio_;
   MicroVm* vm_ = nullptr;
   EventLoop* loop_ = nullptr;

@@ -19,6 +19,7 @@
 #include "guest/protocol/frame.h"
 #include "shim/container/container_shim.h"
 #include "shim/container/control_server.h"
+#include "shim/container/member_binds.h"
 #include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/event_loop.h"
@@ -85,6 +86,7 @@ class Sandbox {
     UniqueFd conn;  // the member's relay; invalid once it left
     proto::FrameDecoder decoder{64 * 1024};
     std::string mountpoint;  // its rootfs bound in pod_dir_; empty once gone
+    MemberBinds binds;       // its bind sources in pod_dir_
   };
   std::map<std::string, std::unique_ptr<Member>> members_;  // by id, until they end
 };

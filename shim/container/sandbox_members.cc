@@ -63,9 +63,17 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
     return refuse(member->conn.get(), std::move(e));
   }
   member->mountpoint = mountpoint;
+  std::vector<proto::Mount> mounts;
+  auto binds = MemberBinds::bind(pod_dir_, id, kPodShareTag, bundle->config.mounts, mounts);
+  if (!binds.ok()) {
+    unbind(member->mountpoint);
+    return refuse(member->conn.get(), std::move(binds).error().wrap("config.json"));
+  }
+  member->binds = std::move(*binds);
   auto c = ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false},
-                                         req.stdio, kPodShareTag);
+                                         req.stdio, kPodShareTag, std::move(mounts));
   if (!c.ok()) {
+    member->binds.release();
     unbind(member->mountpoint);
     return refuse(member->conn.get(), std::move(c).error());
   }
@@ -93,6 +101,7 @@ void Sandbox::member_created(const std::string& id, Status s) {
     vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
     return;  // its exit ends it
   }
+  m.binds.release();
   unbind(m.mountpoint);
   members_.erase(it);
   containers_.erase(id);  // never activated: nothing refers to it
@@ -139,22 +148,29 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   auto it = members_.find(id);
   if (it == members_.end()) return;
   Member& m = *it->second;
+  // Unbound before the relay hears of the exit: once the member's pid is
+  // gone, nothing of it is left on the host.
+  m.binds.release();
+  unbind(m.mountpoint);
   if (m.conn) {
     loop_->remove(m.conn.get());
     (void)proto::write_frame(m.conn.get(), control::encode(control::ExecExit{wait_status}));
   }
-  unbind(m.mountpoint);
   members_.erase(it);
 }
 
 void Sandbox::end_members(int wait_status) {
   for (auto& [id, m] : members_) {
+    m->binds.release();
+    unbind(m->mountpoint);
     if (m->conn)
       (void)proto::write_frame(m->conn.get(), control::encode(control::ExecExit{wait_status}));
-    unbind(m->mountpoint);
   }
   members_.clear();
-  if (!pod_dir_.empty()) rmdir(pod_dir_.c_str());
+  if (!pod_dir_.empty()) {
+    rmdir((pod_dir_ + "/" + kPodBindsDir).c_str());
+    rmdir(pod_dir_.c_str());
+  }
 }
 
 }  // namespace runvm

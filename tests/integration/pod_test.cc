@@ -218,37 +218,42 @@ TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
 }
 
-// Until bind sources reach a running VM through the pod share, a member
-// with bind mounts (as every Kubernetes container has) keeps a VM of its
-// own, as before pods, and runs.
-TEST_F(PodTest, AMemberWithBindMountsGetsAVmOfItsOwn) {
+// A member's bind sources reach the running VM through the pod share: a
+// read-only directory and a file, as Kubernetes binds /etc/hosts.
+TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
   BundleSpec sb_spec;
   sb_spec.args = {"sleep", "600"};
   sb_spec.config_json = annotations("sandbox", "");
   Bundle sb(sb_spec);
   ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
       << read_file(io_.path() + "/err");
-  TempDir data;
+  TempDir data, etc;
   std::ofstream(data.path() + "/hello") << "from-the-host\n";
+  std::ofstream(etc.path() + "/hosts") << "127.0.0.1 pod\n";
   BundleSpec m_spec;
-  m_spec.args = {"cat", "/data/hello"};
+  m_spec.args = {"sh", "-c", "cat /data/hello /etc/hosts; echo x > /data/new || exit 3"};
   m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
-                       data.path() + R"(","options":["rbind","ro"]}],)" +
-                       annotations("container", "sb");
+                       data.path() + R"(","options":["rbind","ro"]},)" +
+                       R"({"destination":"/etc/hosts","type":"bind","source":")" + etc.path() +
+                       R"(/hosts","options":["bind"]}],)" + annotations("container", "sb");
   Bundle m(m_spec);
   std::string pid_file = io_.path() + "/m1.pid", out = io_.path() + "/m1.out";
   ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1", out), 0)
       << read_file(io_.path() + "/err");
-  EXPECT_EQ(qemus_of_root().size(), 2u);
+  EXPECT_EQ(qemus_of_root().size(), 1u);
   ASSERT_EQ(cli({"start", "m1"}).status, 0);
   long pid = read_pid(pid_file);
   int status = 0;
   ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(read_file(out), "from-the-host\n");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  EXPECT_EQ(read_file(out), "from-the-host\n127.0.0.1 pod\n");
+  EXPECT_FALSE(std::filesystem::exists(data.path() + "/new"));
+  EXPECT_FALSE(mounted_under_root());
   EXPECT_EQ(cli({"delete", "m1"}).status, 0);
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
   EXPECT_TRUE(root_.entries().empty());
+  // The sources are as they were.
+  EXPECT_EQ(read_file(etc.path() + "/hosts"), "127.0.0.1 pod\n");
 }
 
 TEST_F(PodTest, AMemberOfNoRunningSandboxIsOneError) {
