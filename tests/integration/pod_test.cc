@@ -199,6 +199,45 @@ TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
   EXPECT_TRUE(qemus_of_root().empty());
 }
 
+// The VM dying under the pod (its QEMU killed) stops every member, and
+// state tells the truth for each.
+TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::vector<long> relays;
+  for (const char* id : {"m1", "m2"}) {
+    std::string pid_file = io_.path() + "/" + id + ".pid";
+    ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " " + id,
+                       io_.path() + "/" + id + ".out"),
+              0)
+        << read_file(io_.path() + "/err");
+    relays.push_back(read_pid(pid_file));
+  }
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);  // m2 stays created
+  auto qemus = qemus_of_root();
+  ASSERT_EQ(qemus.size(), 1u);
+  ASSERT_EQ(kill(qemus[0], SIGKILL), 0);
+  for (long relay : relays) {
+    int status = 0;
+    ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  }
+  for (const char* id : {"m1", "m2"})
+    EXPECT_NE(cli({"state", id}).out.find("\"stopped\""), std::string::npos) << id;
+  EXPECT_FALSE(mounted_under_root());
+  for (const char* id : {"m1", "m2", "sb"}) EXPECT_EQ(cli({"delete", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 // The member's bundle must come with a sandbox that takes members.
 TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
   BundleSpec plain_spec;
