@@ -166,10 +166,10 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
 }
 
 Result<ExecStreams> open_relay_streams(
-    const std::string& vsock_path,
+    const std::string& vsock_path, bool terminal,
     const std::function<Result<UniqueFd>(const proto::StdioPorts&)>& open) {
   auto stdio = RUNVM_TRY(listen_stdio(vsock_path));
-  choose_kinds(stdio.ports, /*terminal=*/false, /*detach=*/true);
+  choose_kinds(stdio.ports, terminal, /*detach=*/true);
   ExecStreams streams;
   streams.control = RUNVM_TRY(open(stdio.ports));
   RUNVM_CHECK(accept_streams(std::move(stdio), streams));

@@ -26,11 +26,12 @@ struct ExecRun {
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o);
 
 // What a pod member's relay shares with a detached exec: three fresh
-// hybrid-vsock stdio ports on `vsock_path` with the kinds of our own stdio,
+// hybrid-vsock stdio ports on `vsock_path` with the kinds of our own stdio
+// (or a terminal's),
 // `open` (which sends the request naming them and returns the shim's
 // connection once it accepted), then the guest's streams.
 Result<ExecStreams> open_relay_streams(
-    const std::string& vsock_path,
+    const std::string& vsock_path, bool terminal,
     const std::function<Result<UniqueFd>(const proto::StdioPorts&)>& open);
 
 }  // namespace runvm::cli

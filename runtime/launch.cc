@@ -49,10 +49,9 @@ Container new_container(const ContainerDir& dir, const std::string& id, const oc
 // A pod member: no VM, no host cgroup (its resources are its sandbox VM's);
 // its pid is its relay's (pod_member.h), its shim socket its sandbox's.
 Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
-                            const oci::Bundle& bundle, const Container& sandbox) {
+                            const oci::Bundle& bundle, const Container& sandbox,
+                            const std::string& console_socket) {
   (void)g;
-  if (bundle.config.process->terminal)
-    return make_error("a terminal is not supported for pod members yet");
   ContainerDir dir(g.root, o.id);
   RUNVM_CHECK(dir.create());
   DirGuard guard{&dir};
@@ -61,7 +60,7 @@ Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
   c.state.shim.extra[kPodMemberOf] = sandbox.state.id;
   RUNVM_CHECK(save_state(c));
   RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
-  pid_t pid = RUNVM_TRY(launch_member_relay(c, sandbox));
+  pid_t pid = RUNVM_TRY(launch_member_relay(c, sandbox, *bundle.config.process, console_socket));
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
   c.state.shim.pid = pid;
@@ -94,14 +93,6 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   auto role = RUNVM_TRY(container_pod_role(g, bundle.config, o.id).context("config.json"));
   std::optional<Container> sandbox;
   if (role.kind == PodRole::kMember) {
-    if (std::string why = member_unsupported(bundle.config); !why.empty()) {
-      if (log::debug_enabled())
-        log::warn("pod member " + o.id + " gets a VM of its own: " + why +
-                  " not supported in its sandbox's VM yet");
-      role = {};
-    }
-  }
-  if (role.kind == PodRole::kMember) {
     auto s = running_sandbox(g, role.sandbox_id);
     if (s.ok())
       sandbox = std::move(*s);
@@ -126,7 +117,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
   }
-  if (sandbox) return create_member(g, o, bundle, *sandbox);
+  if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket);
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "runtime/exec_client.h"
+#include "shim/client/console.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/wait_status.h"
 
@@ -68,16 +69,42 @@ std::string vsock_socket_of(const Container& c) {
 namespace {
 
 // The relay, in the child: never returns.
-[[noreturn]] void run_relay(const Container& member, const Container& sandbox, int report) {
-  auto streams = open_relay_streams(vsock_socket_of(sandbox), [&](const proto::StdioPorts& ports) {
-    control::Create req{member.state.bundle, member.dir.path(), ports};
-    // The agent creates the process under TCG in seconds; be generous.
-    return control::open_member(shim_socket_of(sandbox), member.state.id, req, 60000);
-  });
-  std::string line = streams.ok() ? "created\n" : "error: " + streams.error().message + "\n";
-  [[maybe_unused]] auto w = write(report, line.data(), line.size());
+[[noreturn]] void run_relay(const Container& member, const Container& sandbox,
+                            const oci::Process& process, const std::string& console_socket,
+                            int report) {
+  auto fail = [&](const Error& e) {
+    std::string line = "error: " + e.message + "\n";
+    [[maybe_unused]] auto w = write(report, line.data(), line.size());
+    _exit(1);
+  };
+  std::optional<Console> console;
+  if (process.terminal) {
+    std::optional<winsize> size;
+    if (process.console_size)
+      size = winsize{static_cast<unsigned short>(process.console_size->height),
+                     static_cast<unsigned short>(process.console_size->width), 0, 0};
+    auto c = Console::open_and_send(console_socket, size);
+    if (!c.ok()) fail(c.error());
+    console = std::move(*c);
+  }
+  auto streams = open_relay_streams(
+      vsock_socket_of(sandbox), process.terminal, [&](const proto::StdioPorts& ports) {
+        control::Create req{member.state.bundle, member.dir.path(), ports};
+        // The agent creates the process under TCG in seconds; be generous.
+        return control::open_member(shim_socket_of(sandbox), member.state.id, req, 60000);
+      });
+  if (!streams.ok()) fail(streams.error());
+  streams->terminal = process.terminal;
+  if (console) streams->tty.console = &*console;
+  [[maybe_unused]] auto w = write(report, "created\n", 8);
   close(report);
-  if (!streams.ok()) _exit(1);
+  // With a console the caller's stdio is not the process's: let it go, or a
+  // caller reading it to EOF (go-runc, conmon) waits for the member.
+  if (console) {
+    UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (null)
+      for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) dup2(null.get(), fd);
+  }
   auto status = relay_exec(std::move(*streams));
   // The shim went without reporting: its VM, and the member in it, are
   // gone (the sandbox was deleted or killed). Say so as runc's init would.
@@ -87,7 +114,8 @@ namespace {
 
 }  // namespace
 
-Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox) {
+Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
+                                  const oci::Process& process, const std::string& console_socket) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -95,7 +123,7 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
   if (child < 0) return errno_error("fork");
   if (child == 0) {
     rd.reset();
-    run_relay(member, sandbox, wr.release());
+    run_relay(member, sandbox, process, console_socket, wr.release());
   }
   wr.reset();
   std::string line;

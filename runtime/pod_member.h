@@ -40,7 +40,10 @@ std::string vsock_socket_of(const Container& c);
 
 // Forks the member's relay: it sends control::Create for `member` (whose
 // state dir exists) to the sandbox's shim and, once the member's process is
-// created, stays to relay it. Returns the relay's pid (the member's pid).
-Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox);
+// created, stays to relay it. With a terminal, the relay sends the pty
+// master to `console_socket` first (runc's protocol) and relays the guest's
+// pty to its slave. Returns the relay's pid (the member's pid).
+Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
+                                  const oci::Process& process, const std::string& console_socket);
 
 }  // namespace runvm::cli

@@ -34,11 +34,6 @@ Result<std::optional<PodRole>> from_annotations(const oci::Config& c, const std:
 
 }  // namespace
 
-std::string member_unsupported(const oci::Config& config) {
-  if (config.process && config.process->terminal) return "a terminal";
-  return "";
-}
-
 std::optional<long> proc_ns_pid(const std::string& path) {
   constexpr std::string_view kPrefix = "/proc/";
   if (path.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;

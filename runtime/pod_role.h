@@ -44,11 +44,6 @@ using ShimOwner = std::function<std::optional<std::string>(long pid)>;
 Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
                          const ShimOwner& shim_owner);
 
-// What keeps a member out of its sandbox's VM for now (empty: nothing): a
-// terminal (its console would have to pass through the relay: not built
-// yet). Such a member gets a VM of its own, as before pods.
-std::string member_unsupported(const oci::Config& config);
-
 // The pid in "/proc/<pid>/ns/<name>", if `path` is exactly that.
 std::optional<long> proc_ns_pid(const std::string& path);
 

@@ -74,17 +74,6 @@ TEST(PodRole, AnnotationsWinOverNamespacePaths) {
   EXPECT_EQ(*pod_role(c, "p", owner), (PodRole{PodRole::kSandbox, ""}));
 }
 
-TEST(PodRole, WhatKeepsAMemberOutOfItsSandboxsVm) {
-  oci::Config c;
-  EXPECT_EQ(member_unsupported(c), "");
-  c.mounts.push_back({"/proc", "proc", "proc", {}});
-  c.mounts.push_back({"/etc/hosts", "bind", "/var/lib/x/hosts", {"rbind", "ro"}});
-  EXPECT_EQ(member_unsupported(c), "");
-  c.process.emplace();
-  c.process->terminal = true;
-  EXPECT_EQ(member_unsupported(c), "a terminal");
-}
-
 TEST(PodRole, ProcNsPid) {
   EXPECT_EQ(proc_ns_pid("/proc/123/ns/ipc"), 123);
   EXPECT_EQ(proc_ns_pid("/proc/self/ns/ipc"), std::nullopt);

@@ -63,8 +63,6 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare_member(
   std::unique_ptr<ContainerShim> c(new ContainerShim(std::move(options)));
   const auto& config = c->opts_.bundle.config;
   if (!config.process) return make_error("config.json: process: is required");
-  if (config.process->terminal)
-    return make_error("config.json: process.terminal: not supported for pod members yet");
   c->member_mounts_ = std::move(mounts);
   c->stdio_.ports = stdio;
   c->rootfs_tag_ = std::move(share_tag);
@@ -121,7 +119,8 @@ void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<vo
   req->rootfs.path = rootfs_path_;
   // A running VM gets no new device: the binds come through the pod share.
   req->linux_spec.mounts = member_mounts_;
-  req->process.console_size = proto::tty_stream_size(stdio_.ports);
+  // A terminal's size is the config's, then the relay's resizes.
+  if (!config.process->terminal) req->process.console_size = proto::tty_stream_size(stdio_.ports);
   std::weak_ptr<bool> alive = alive_;
   vm.agent().create(std::move(*req), [this, alive, &loop, ended = std::move(ended),
                                       done = std::move(done)](AgentClient::Reply r) mutable {

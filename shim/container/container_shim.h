@@ -42,8 +42,8 @@ class ContainerShim {
   // A pod member added to a running VM (issue 12): its stdio ports are its
   // relay's (the client listens on them, as for an exec), its root the
   // directory named by its id at the top of the share `share_tag`, its
-  // mounts `mounts` (binds in that share: member_binds.h). A terminal is
-  // not supported for members yet.
+  // mounts `mounts` (binds in that share: member_binds.h). A terminal's
+  // pty is relayed by the relay, whose console it is.
   static Result<std::unique_ptr<ContainerShim>> prepare_member(ContainerOptions options,
                                                                const proto::StdioPorts& stdio,
                                                                std::string share_tag,

@@ -2,6 +2,7 @@
 // members created by `runvm create` with containerd CRI annotations run in
 // ONE VM (one QEMU; the same guest kernel release and boot id), a member's exit
 // status arrives through its relay process, and deleting leaves nothing.
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/bundle_fixture.h"
 
@@ -235,6 +237,52 @@ TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
     EXPECT_NE(cli({"state", id}).out.find("\"stopped\""), std::string::npos) << id;
   EXPECT_FALSE(mounted_under_root());
   for (const char* id : {"m1", "m2", "sb"}) EXPECT_EQ(cli({"delete", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// A member with a terminal: its relay sends the pty master to the console
+// socket (runc's protocol) and relays the guest's pty.
+TEST_F(PodTest, AMembersTerminalGoesToItsConsoleSocket) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  BundleSpec m_spec;
+  m_spec.args = {"sh", "-c", "test -t 0 && test -t 1 && echo tty-$((6*7)); exit 5"};
+  m_spec.terminal = true;
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string sock = io_.path() + "/console.sock", pid_file = io_.path() + "/m1.pid";
+  UniqueFd listener = testing::listen_console(sock);
+  ASSERT_TRUE(listener.valid());
+  int master = -1;
+  std::thread receiver([&] { master = testing::accept_console_master(listener.get()); });
+  int created = detached("create --bundle " + m.dir() + " --console-socket " + sock +
+                             " --pid-file " + pid_file + " m1",
+                         io_.path() + "/m1.out");
+  receiver.join();
+  ASSERT_EQ(created, 0) << read_file(io_.path() + "/err");
+  ASSERT_GE(master, 0);
+  UniqueFd m_fd(master);
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  std::string seen;
+  char buf[256];
+  for (;;) {
+    pollfd p{m_fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 20000) <= 0) break;
+    ssize_t n = read(m_fd.get(), buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the relay, holding the slave, is gone
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(seen.find("tty-42"), std::string::npos) << seen;
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5) << status;
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
   EXPECT_TRUE(root_.entries().empty());
 }
 
