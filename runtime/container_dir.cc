@@ -126,15 +126,7 @@ std::string unescape_mountinfo(const std::string& field) {
 
 // Detaches every mount whose mountpoint is below `prefix` (deepest first).
 Status unmount_below(const std::string& prefix) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::vector<std::string> points;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    if (!(fields >> id >> parent >> dev >> root >> point)) continue;
-    point = unescape_mountinfo(point);
-    if (point.compare(0, prefix.size(), prefix) == 0) points.push_back(point);
-  }
+  std::vector<std::string> points = mounts_below(prefix);
   std::sort(points.begin(), points.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& p : points)
@@ -144,6 +136,19 @@ Status unmount_below(const std::string& prefix) {
 }
 
 }  // namespace
+
+std::vector<std::string> mounts_below(const std::string& prefix) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    if (!(fields >> id >> parent >> dev >> root >> point)) continue;
+    point = unescape_mountinfo(point);
+    if (point.compare(0, prefix.size(), prefix) == 0) points.push_back(point);
+  }
+  return points;
+}
 
 Status ContainerDir::remove() const {
   std::error_code ec;

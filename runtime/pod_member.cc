@@ -11,6 +11,7 @@
 
 #include "runtime/exec_client.h"
 #include "shim/client/console.h"
+#include "spec/base/log.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/wait_status.h"
 
@@ -138,6 +139,23 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
   while (!line.empty() && line.back() == '\n') line.pop_back();
   if (line.rfind("error: ", 0) == 0) return make_error(line.substr(7));
   return make_error("the member's relay exited before reporting");
+}
+
+void wait_member_unbound(const GlobalOptions& g, const Container& member) {
+  auto sb = member.state.shim.extra.find(kPodMemberOf);
+  if (sb == member.state.shim.extra.end() || !validate_id(sb->second).ok()) return;
+  std::string pod = g.root + "/" + sb->second + "/" + layout::kPodDir + "/";
+  std::string rootfs = pod + member.state.id;
+  std::string binds = pod + layout::kPodBindsDir + "/" + member.state.id + "/";
+  auto bound = [&] {
+    for (const auto& p : mounts_below(pod))
+      if (p == rootfs || p.rfind(binds, 0) == 0) return true;
+    return false;
+  };
+  // The shim unbinds when the agent reports the member's exit: well within
+  // this under TCG.
+  for (int i = 0; i < 1000 && bound(); ++i) usleep(10 * 1000);
+  if (bound()) log::warn("pod member " + member.state.id + ": still bound in " + pod);
 }
 
 }  // namespace runvm::cli

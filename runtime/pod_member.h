@@ -46,4 +46,9 @@ std::string vsock_socket_of(const Container& c);
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket);
 
+// After a member's relay was killed: waits (bounded) until its sandbox's
+// shim unbound the member's rootfs and bind sources, so that `delete`
+// leaves no mount behind. Nothing to wait for when `member` is no member.
+void wait_member_unbound(const GlobalOptions& g, const Container& member);
+
 }  // namespace runvm::cli

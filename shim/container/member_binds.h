@@ -12,11 +12,12 @@
 
 #include "guest/protocol/linux_spec.h"
 #include "spec/base/result.h"
+#include "spec/base/state_layout.h"
 #include "spec/config.h"
 
 namespace runvm {
 
-inline constexpr char kPodBindsDir[] = "@binds";
+using layout::kPodBindsDir;
 
 class MemberBinds {
  public:

@@ -27,6 +27,9 @@ inline constexpr char kShimLog[] = "shim.log";
 inline constexpr char kNetnsInterfacesFile[] = "netns-interfaces";
 // A pod sandbox's share (issue 12): its members' rootfs, bound by its shim.
 inline constexpr char kPodDir[] = "pod";
+// In the pod dir: members' bind sources, at <member id>/<n>/<name> ('@' is in
+// no container id).
+inline constexpr char kPodBindsDir[] = "@binds";
 
 // Under the root: holds the socket dirs. '@' cannot occur in an id, so
 // `list` never mistakes it for a container.

@@ -201,6 +201,33 @@ TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
   EXPECT_TRUE(qemus_of_root().empty());
 }
 
+// delete --force of a running member: when it returns, the member's
+// rootfs and binds are unbound, and the sandbox runs on.
+TEST_F(PodTest, ForcedDeleteOfARunningMemberLeavesNoMount) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  TempDir data;
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind"]}],)" + annotations("container", "sb");
+  Bundle m(m_spec);
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " m1", io_.path() + "/m1.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  EXPECT_TRUE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "m1"}).status, 0);
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 // The VM dying under the pod (its QEMU killed) stops every member, and
 // state tells the truth for each.
 TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
