@@ -53,6 +53,7 @@ class ContainerShim {
   ContainerShim& operator=(const ContainerShim&) = delete;
 
   const std::string& id() const { return opts_.id; }
+  bool readonly_root() const { return opts_.bundle.config.root.readonly; }
 
   // Once the VM is up, before a loop drives the agent: the agent creates the
   // process (stopped before its execve), the stdio relays start; status

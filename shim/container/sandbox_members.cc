@@ -90,6 +90,12 @@ void Sandbox::member_created(const std::string& id, Status s) {
   auto it = members_.find(id);
   if (it == members_.end()) return;
   Member& m = *it->second;
+  // A read-only root is sealed on the host too once the agent made its
+  // mountpoints in it, as the first container's share is (seal_share_readonly).
+  if (auto c = containers_.find(id);
+      s.ok() && c != containers_.end() && c->second->readonly_root() &&
+      mount(nullptr, m.mountpoint.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    s = errno_error("read-only rootfs " + m.mountpoint);
   bool ok = s.ok();
   auto sent = proto::write_frame(m.conn.get(), control::encode(control::Reply{std::move(s)}));
   if (ok && sent.ok())

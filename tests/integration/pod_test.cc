@@ -333,7 +333,8 @@ TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
 }
 
 // A member's bind sources reach the running VM through the pod share: a
-// read-only directory and a file, as Kubernetes binds /etc/hosts.
+// read-only directory and a file, as Kubernetes binds /etc/hosts; and a
+// read-only root stays read-only.
 TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
   BundleSpec sb_spec;
   sb_spec.args = {"sleep", "600"};
@@ -345,7 +346,9 @@ TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
   std::ofstream(data.path() + "/hello") << "from-the-host\n";
   std::ofstream(etc.path() + "/hosts") << "127.0.0.1 pod\n";
   BundleSpec m_spec;
-  m_spec.args = {"sh", "-c", "cat /data/hello /etc/hosts; echo x > /data/new || exit 3"};
+  m_spec.args = {"sh", "-c",
+                 "cat /data/hello /etc/hosts; echo x > /data/new || echo x > /root-file || exit 3"};
+  m_spec.readonly_root = true;
   m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
                        data.path() + R"(","options":["rbind","ro"]},)" +
                        R"({"destination":"/etc/hosts","type":"bind","source":")" + etc.path() +
@@ -362,6 +365,7 @@ TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
   EXPECT_EQ(read_file(out), "from-the-host\n127.0.0.1 pod\n");
   EXPECT_FALSE(std::filesystem::exists(data.path() + "/new"));
+  EXPECT_FALSE(std::filesystem::exists(m.rootfs() + "/root-file"));
   EXPECT_FALSE(mounted_under_root());
   EXPECT_EQ(cli({"delete", "m1"}).status, 0);
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
