@@ -228,6 +228,10 @@ void ContainerShim::on(const control::Kill& k, Respond respond) {
 }
 
 void ContainerShim::on(const control::Pause&, Respond respond) {
+  // A member's pause needs the guest's freezer for its cgroup alone: the
+  // VM's vCPUs are the whole pod's.
+  if (!rootfs_path_.empty())
+    return respond(make_error("pausing a pod member is not supported yet", ENOTSUP));
   // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
   Status s = vm_->engine().pause();
   if (s.ok()) write_status("paused");
@@ -235,6 +239,8 @@ void ContainerShim::on(const control::Pause&, Respond respond) {
 }
 
 void ContainerShim::on(const control::Resume&, Respond respond) {
+  if (!rootfs_path_.empty())
+    return respond(make_error("resuming a pod member is not supported yet", ENOTSUP));
   Status s = vm_->engine().resume();
   if (s.ok()) write_status(started_ ? "running" : "created");
   respond(std::move(s));
