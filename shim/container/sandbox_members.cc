@@ -107,10 +107,14 @@ void Sandbox::member_created(const std::string& id, Status s) {
     vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
     return;  // its exit ends it
   }
+  // Refused after the agent created it (the host-side seal failed): its
+  // process goes, and nothing calls back into the container erased here.
+  vm_->agent().remove_exit_handlers(id);
+  vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
   m.binds.release();
   unbind(m.mountpoint);
   members_.erase(it);
-  containers_.erase(id);  // never activated: nothing refers to it
+  containers_.erase(id);
 }
 
 void Sandbox::member_readable(const std::string& id) {

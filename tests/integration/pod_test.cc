@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -230,6 +231,34 @@ TEST_F(PodTest, ForcedDeleteOfARunningMemberLeavesNoMount) {
   EXPECT_EQ(cli({"delete", "--force", "m1"}).status, 0);
   EXPECT_FALSE(mounted_under_root());
   EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// A member the agent refuses (no such executable): create fails with runc's
+// line and leaves no state, relay or mount; the sandbox runs on.
+TEST_F(PodTest, ARefusedMemberLeavesNothing) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  TempDir data;
+  BundleSpec m_spec;
+  m_spec.args = {"/no/such"};
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind"]}],)" + annotations("container", "sb");
+  Bundle m(m_spec);
+  auto r = cli({"create", "--bundle", m.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_NE(r.err.find("runvm: create m1: unable to start container process: exec: \"/no/such\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(root_.path() + "/m1"));
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"created\""), std::string::npos);
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
   EXPECT_TRUE(root_.entries().empty());
 }
