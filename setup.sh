@@ -19,7 +19,7 @@ apt_packages=(
   libnl-3-dev libnl-route-3-dev
   qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils
   busybox-static golang-go
-  podman conmon netavark aardvark-dns iptables containerd containernetworking-plugins umoci tmux
+  podman conmon netavark aardvark-dns iptables containerd containernetworking-plugins umoci tmux catatonit
   runc debootstrap curl iperf3
 )
 

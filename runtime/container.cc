@@ -63,7 +63,10 @@ Status save_state(const Container& c) {
 }
 
 Status shim_request(const Container& c, const control::Request& r) {
-  return control::call(c.dir.socket(layout::kShimSocket), c.state.id, r);
+  // A pod member's shim is its sandbox's (runtime/pod_member.h).
+  std::string socket =
+      c.state.shim.socket.empty() ? c.dir.socket(layout::kShimSocket) : c.state.shim.socket;
+  return control::call(socket, c.state.id, r);
 }
 
 Result<int> parse_signal(const std::string& text) {

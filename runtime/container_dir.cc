@@ -2,11 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
 
 #include "spec/base/unix_socket.h"
 
@@ -94,11 +99,68 @@ Result<UniqueFd> ContainerDir::lock() const {
   return fd;
 }
 
+namespace {
+
+// Mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = field[i + k];
+        ok = ok && c >= '0' && c <= '7';
+        v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+// Detaches every mount whose mountpoint is below `prefix` (deepest first).
+Status unmount_below(const std::string& prefix) {
+  std::vector<std::string> points = mounts_below(prefix);
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& p : points)
+    if (umount2(p.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      return errno_error("unmount " + p);
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> mounts_below(const std::string& prefix) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    if (!(fields >> id >> parent >> dev >> root >> point)) continue;
+    point = unescape_mountinfo(point);
+    if (point.compare(0, prefix.size(), prefix) == 0) points.push_back(point);
+  }
+  return points;
+}
+
 Status ContainerDir::remove() const {
   std::error_code ec;
   std::filesystem::remove_all(socket_dir(), ec);
   if (ec) return make_error("remove " + socket_dir() + ": " + ec.message(), ec.value());
   rmdir((root_ + "/" + layout::kSocketsDir).c_str());  // only when empty; keeps the root as it was
+  // A pod sandbox's share holds its members' rootfs and bind sources, bound
+  // by its shim, which unbinds them as they end; a shim killed first leaves
+  // them. remove_all would descend into the members' own files: unmount
+  // first, and remove nothing if one stays mounted.
+  RUNVM_CHECK(unmount_below(path() + "/" + layout::kPodDir + "/"));
+  ec.clear();
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());
   return {};

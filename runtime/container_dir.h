@@ -7,12 +7,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "spec/base/result.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/unique_fd.h"
 
 namespace runvm::cli {
+
+// The mountpoints in our mount namespace that start with `prefix`.
+std::vector<std::string> mounts_below(const std::string& prefix);
 
 // runc's rule: letters, digits, '_', '+', '-', '.'; not "." or "..".
 Status validate_id(const std::string& id);

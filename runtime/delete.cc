@@ -9,6 +9,7 @@
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/host_cgroup.h"
+#include "runtime/pod_member.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
 
@@ -73,6 +74,8 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
     // allows itself 5 s): let it, then end it. No process outlives delete.
     RUNVM_CHECK(end_shim(ct.state, std::chrono::seconds(6)));
   }
+  // A pod member's rootfs and binds are its sandbox shim's to unbind.
+  wait_member_unbound(g, ct);
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);
   if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);

@@ -11,6 +11,7 @@
 
 #include "guest/protocol/constants.h"
 #include "guest/protocol/stdio_kind.h"
+#include "runtime/pod_member.h"
 #include "shim/client/control.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/unix_socket.h"
@@ -130,12 +131,13 @@ void stdio_to_null() {
 }  // namespace
 
 Result<int> run_exec(const Container& ct, const proto::Process& process, const ExecRun& o) {
-  auto stdio = RUNVM_TRY(listen_stdio(ct.dir.socket(layout::kVsockSocket)));
+  // A pod member's VM is its sandbox's: so are the sockets.
+  auto stdio = RUNVM_TRY(listen_stdio(vsock_socket_of(ct)));
   choose_kinds(stdio.ports, process.terminal, o.detach);
   proto::Process sized = process;
   if (!process.terminal) sized.console_size = proto::tty_stream_size(stdio.ports);
-  auto session = RUNVM_TRY(control::open_exec(ct.dir.socket(layout::kShimSocket), ct.state.id,
-                                              {sized, stdio.ports}, kStartTimeoutMs));
+  auto session = RUNVM_TRY(
+      control::open_exec(shim_socket_of(ct), ct.state.id, {sized, stdio.ports}, kStartTimeoutMs));
   RUNVM_CHECK(std::move(session.reply.status));
 
   ExecStreams streams;
@@ -161,6 +163,17 @@ Result<int> run_exec(const Container& ct, const proto::Process& process, const E
   // We only hand over: the child holds the process's streams from now on.
   if (!o.pid_file.empty()) RUNVM_CHECK(write_pid_file(o.pid_file, child));
   return 0;
+}
+
+Result<ExecStreams> open_relay_streams(
+    const std::string& vsock_path, bool terminal,
+    const std::function<Result<UniqueFd>(const proto::StdioPorts&)>& open) {
+  auto stdio = RUNVM_TRY(listen_stdio(vsock_path));
+  choose_kinds(stdio.ports, terminal, /*detach=*/true);
+  ExecStreams streams;
+  streams.control = RUNVM_TRY(open(stdio.ports));
+  RUNVM_CHECK(accept_streams(std::move(stdio), streams));
+  return streams;
 }
 
 }  // namespace runvm::cli

@@ -12,6 +12,7 @@
 #include "runtime/host_cgroup.h"
 #include "runtime/namespace_paths.h"
 #include "runtime/network_namespace.h"
+#include "runtime/pod_member.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
@@ -31,6 +32,51 @@ struct DirGuard {
   }
 };
 
+Container new_container(const ContainerDir& dir, const std::string& id, const oci::Bundle& bundle) {
+  Container c{dir, {}};
+  c.state.oci_version = bundle.config.oci_version;
+  c.state.id = id;
+  c.state.status = oci::Status::kCreating;
+  c.state.bundle = bundle.dir;
+  c.state.rootfs = bundle.rootfs;
+  c.state.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  c.state.annotations = bundle.config.annotations;
+  return c;
+}
+
+// A pod member: no VM, no host cgroup (its resources are its sandbox VM's);
+// its pid is its relay's (pod_member.h), its shim socket its sandbox's.
+Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
+                            const oci::Bundle& bundle, const Container& sandbox,
+                            const std::string& console_socket) {
+  (void)g;
+  ContainerDir dir(g.root, o.id);
+  RUNVM_CHECK(dir.create());
+  DirGuard guard{&dir};
+  Container c = new_container(dir, o.id, bundle);
+  c.state.shim.socket = shim_socket_of(sandbox);
+  c.state.shim.extra[kPodMemberOf] = sandbox.state.id;
+  RUNVM_CHECK(save_state(c));
+  RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
+  pid_t pid = RUNVM_TRY(launch_member_relay(c, sandbox, *bundle.config.process, console_socket));
+  c.state.pid = pid;
+  c.state.status = oci::Status::kCreated;
+  c.state.shim.pid = pid;
+  c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
+  auto saved = save_state(c);
+  if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
+  if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
+  if (!saved.ok()) {
+    kill(pid, SIGKILL);  // its shim connection closes: the member goes
+    waitpid(pid, nullptr, 0);
+    return std::move(saved).error();
+  }
+  guard.dir = nullptr;
+  return pid;
+}
+
 }  // namespace
 
 Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
@@ -41,8 +87,21 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   auto bundle = RUNVM_TRY(oci::load_bundle(bundle_dir));
   if (!bundle.config.process) return make_error("config.json: process: is required");
   RUNVM_CHECK(oci::check_supported(bundle.config).context("config.json"));
+  // Pods (issue 12): a member runs in its sandbox's VM, which must be ours
+  // and running. One found only by a namespace path whose VM takes no
+  // members keeps a VM of its own, as before pods.
+  auto role = RUNVM_TRY(container_pod_role(g, bundle.config, o.id).context("config.json"));
+  std::optional<Container> sandbox;
+  if (role.kind == PodRole::kMember) {
+    auto s = running_sandbox(g, role.sandbox_id);
+    if (s.ok())
+      sandbox = std::move(*s);
+    else if (!role.by_namespace)
+      return std::move(s).error();
+  }
   UniqueFd netns;
-  if (bundle.config.linux_)
+  // A member's namespace paths name its sandbox's: its VM's, already set.
+  if (bundle.config.linux_ && !sandbox)
     netns =
         RUNVM_TRY(check_namespace_paths(bundle.config.linux_->namespaces).context("config.json"));
   for (const auto& line : oci::ignored_settings(bundle.config))
@@ -58,6 +117,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
   }
+  if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket);
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
@@ -66,16 +126,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   RUNVM_CHECK(dir.create());
   DirGuard guard{&dir};
 
-  Container c{dir, {}};
-  c.state.oci_version = bundle.config.oci_version;
-  c.state.id = o.id;
-  c.state.status = oci::Status::kCreating;
-  c.state.bundle = bundle.dir;
-  c.state.rootfs = bundle.rootfs;
-  c.state.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-  c.state.annotations = bundle.config.annotations;
+  Container c = new_container(dir, o.id, bundle);
+  if (role.kind == PodRole::kSandbox) c.state.shim.extra[kPodExtraKey] = kPodSandbox;
   RUNVM_CHECK(save_state(c));
   RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
 
@@ -100,6 +152,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   argv.insert(argv.end(), {"--memory", std::to_string(vm.memory_mib), "--vcpus",
                            std::to_string(vm.vcpus), "--accel", vm.accel});
   if (g.debug) argv.push_back("--debug");
+  if (role.kind == PodRole::kSandbox) argv.push_back("--pod");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {
     argv.push_back("--console-socket");

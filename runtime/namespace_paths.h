@@ -10,8 +10,9 @@
 //            be shared with it, so such a path is refused. A runvm
 //            container's namespace (/proc/<pid>/ns/... of a runvm-shim, as
 //            Kubernetes and Podman pods pass for ipc, uts and pid) is
-//            accepted; sharing it between VMs is future pod work, until then
-//            each container has its own.
+//            accepted: if that container is a pod sandbox, the container is
+//            a member of its VM (runtime/pod_role.h; this check is skipped
+//            then), else it has its own.
 // man/runvm.8 (NAMESPACES) says the same.
 #pragma once
 

@@ -31,6 +31,7 @@ struct Options {
   bool debug = false;
   bool stdio_pipes = false;
   bool check = false;
+  bool pod = false;
   int pings = 100;
 };
 
@@ -48,6 +49,8 @@ void usage(FILE* out) {
           "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
           "  --stdio-pipes         the process gets pipes whatever our stdio is (as from a\n"
           "                        foreground runc run, which copies through its own pipes)\n"
+          "  --pod                 a pod sandbox: its VM takes members (runvm create of\n"
+          "                        a container of its pod; shim/client/CONTROL.md)\n"
           "  --check               boot a throwaway VM, time --pings N agent round-trips\n"
           "                        (default 100), shut it down and print the report\n"
           "                        (`runvm check`); reports \"ok\" on --ready-fd\n"
@@ -73,6 +76,7 @@ Result<Options> parse(int argc, char** argv) {
       {"debug", no_argument, nullptr, 'd'},
       {"stdio-pipes", no_argument, nullptr, 'P'},
       {"check", no_argument, nullptr, 'K'},
+      {"pod", no_argument, nullptr, 'O'},
       {"pings", required_argument, nullptr, 'p'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -127,6 +131,9 @@ Result<Options> parse(int argc, char** argv) {
         break;
       case 'K':
         o.check = true;
+        break;
+      case 'O':
+        o.pod = true;
         break;
       case 'p':
         o.pings = std::max(1, atoi(optarg));
@@ -193,7 +200,7 @@ Result<int> run_container(Options& o, int signal_fd) {
   RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm.machine, &accel_reason));
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
   auto shim = RUNVM_TRY(Sandbox::create(
-      {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}}));
+      {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}, o.pod}));
   report(o.ready_fd, "created\n");
   return shim->serve(signal_fd);
 }

@@ -47,10 +47,35 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::
   // Read-only is applied by the container process after it created its
   // mountpoints and cwd (like runc), in its own namespace, where it also
   // makes every other mount (container_mounts.h).
-  if (config.bind_rootfs.empty())
+  if (config.bind_rootfs.empty() && !rootfs.path.empty()) {
+    // A pod member: its root is a directory at the top of the pod's share.
+    // The share is mounted apart (the same superblock each time: virtio-fs
+    // has one per device), the directory bound onto the container's root,
+    // and the share's own mount dropped again at once.
+    std::string staging = config.root_dir + "/.share-" + id;
+    RUNVM_CHECK(make_dirs(staging, 0700));
+    Status bound;
+    if (::mount(rootfs.tag.c_str(), staging.c_str(), "virtiofs", 0, nullptr) != 0) {
+      bound = errno_error("mount virtiofs on " + staging);
+    } else {
+      // O_NOFOLLOW-like: the name is one element and the host made it a
+      // directory; a symlink there is refused rather than followed.
+      struct stat st;
+      std::string source = staging + "/" + rootfs.path;
+      if (::lstat(source.c_str(), &st) != 0)
+        bound = errno_error("rootfs " + rootfs.path);
+      else if (!S_ISDIR(st.st_mode))
+        bound = make_error("rootfs " + rootfs.path + ": not a directory", ENOTDIR);
+      else
+        bound = root.mount_at(source.c_str(), dir, nullptr, MS_BIND, nullptr);
+      ::umount2(staging.c_str(), MNT_DETACH);
+    }
+    ::rmdir(staging.c_str());
+    RUNVM_CHECK(std::move(bound).context("rootfs share \"" + rootfs.tag + "\""));
+  } else if (config.bind_rootfs.empty()) {
     RUNVM_CHECK(root.mount_at(rootfs.tag.c_str(), dir, "virtiofs", 0, nullptr)
                     .context("rootfs share \"" + rootfs.tag + "\""));
-  else
+  } else
     RUNVM_CHECK(root.mount_at(config.bind_rootfs.c_str(), dir, nullptr, MS_BIND, nullptr));
   return root;
 }

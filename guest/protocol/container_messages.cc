@@ -31,6 +31,10 @@ Result<Rootfs> parse_rootfs(const json::Value& v) {
   r.tag = RUNVM_TRY(fields::string(v, "tag"));
   if (r.tag.empty()) return RUNVM_TRY(v.at("tag")).error("must not be empty");
   r.readonly = RUNVM_TRY(fields::opt_bool(v, "readonly", false));
+  r.path = RUNVM_TRY(fields::opt_string(v, "path", ""));
+  // One name under the share's top: never "..", never a path elsewhere.
+  if (!r.path.empty() && !valid_container_id(r.path))
+    return RUNVM_TRY(v.at("path")).error("must be one name ([A-Za-z0-9_+.-]+, not . or ..)");
   return r;
 }
 
@@ -234,6 +238,7 @@ void Create::write(json::Writer& w) const {
   w.key("rootfs").begin_object();
   w.key("tag").string(rootfs.tag);
   w.key("readonly").boolean(rootfs.readonly);
+  if (!rootfs.path.empty()) w.key("path").string(rootfs.path);
   w.end_object();
   w.key("hostname").string(hostname);
   write_process_stdio(w, process, stdio);

@@ -25,10 +25,13 @@ inline constexpr uint32_t kMaxSignal = 64;   // SIGRTMAX on Linux
 // runc's rule for ids: [A-Za-z0-9_+.-]+, and not "." or "..".
 bool valid_container_id(std::string_view id);
 
-// The container's root filesystem: the virtio-fs share `tag`.
+// The container's root filesystem: the virtio-fs share `tag`, or with
+// `path` the directory of that name at the share's top (a pod member's root
+// in its sandbox's pod share: one path element, the container id rule).
 struct Rootfs {
   std::string tag;
   bool readonly = false;
+  std::string path;
   bool operator==(const Rootfs&) const = default;
 };
 

@@ -16,7 +16,7 @@ Create full_create() {
   Create c;
   c.id = 4;
   c.container_id = "web-1_a.b+c";
-  c.rootfs = {"rootfs0", true};
+  c.rootfs = {"pod", true, "web-2"};
   c.hostname = "box";
   c.process.terminal = true;
   c.process.args = {"/bin/sh", "-c", "echo \"hi\"\n"};
@@ -93,6 +93,10 @@ TEST(ContainerMessages, HostileCreatesNameThePath) {
        "container_id: must match [A-Za-z0-9_+.-]+ (at most 256)"},
       {R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":""},"process":{}})",
        "rootfs.tag: must not be empty"},
+      {R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":"t","path":".."},"process":{}})",
+       "rootfs.path: must be one name ([A-Za-z0-9_+.-]+, not . or ..)"},
+      {R"({"type":"create","id":1,"container_id":"c","rootfs":{"tag":"t","path":"a/b"},"process":{}})",
+       "rootfs.path: must be one name ([A-Za-z0-9_+.-]+, not . or ..)"},
       {R"({"type":"signal","id":1,"container_id":"c","signal":0})", "signal: must be at least 1"},
       {R"({"type":"signal","id":1,"container_id":"c","signal":65})", "signal: must be at most 64"},
       {R"({"type":"resize","id":1,"container_id":"c","rows":1})", "cols: is required"},

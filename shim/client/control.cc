@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include "guest/protocol/fields.h"
 #include "guest/protocol/frame.h"
 #include "guest/protocol/messages.h"
 #include "spec/base/unix_socket.h"
@@ -95,6 +96,25 @@ void Exec::write(json::Writer& w) const {
   w.key("stdio");
   proto::write_stdio(w, stdio);
 }
+void Create::write(json::Writer& w) const {
+  w.key("bundle").string(bundle);
+  w.key("state_dir").string(state_dir);
+  w.key("stdio");
+  proto::write_stdio(w, stdio);
+}
+
+Result<Create> Create::parse(const json::Value& v) {
+  Create c;
+  c.bundle = RUNVM_TRY(proto::fields::string(v, "bundle"));
+  c.state_dir = RUNVM_TRY(proto::fields::string(v, "state_dir"));
+  for (const std::string* path : {&c.bundle, &c.state_dir})
+    if (path->empty() || (*path)[0] != '/' || path->size() > 4096 ||
+        path->find('\0') != std::string::npos)
+      return make_error("bundle and state_dir: must be absolute paths", EINVAL);
+  c.stdio = RUNVM_TRY(proto::parse_stdio(RUNVM_TRY(v.at("stdio"))));
+  return c;
+}
+
 Result<Exec> Exec::parse(const json::Value& v) {
   Exec e;
   e.process = RUNVM_TRY(proto::parse_process(RUNVM_TRY(v.at("process"))));
@@ -192,6 +212,14 @@ Result<ExecSession> open_exec(const std::string& socket_path, const std::string&
       RUNVM_TRY(exchange(socket_path, encode(Addressed{container_id, Request(e)}), timeout_ms));
   ExecSession s{std::move(fd), RUNVM_TRY(parse_exec_reply(body))};
   return s;
+}
+
+Result<UniqueFd> open_member(const std::string& socket_path, const std::string& container_id,
+                             const Create& c, int timeout_ms) {
+  auto [fd, body] =
+      RUNVM_TRY(exchange(socket_path, encode(Addressed{container_id, Request(c)}), timeout_ms));
+  RUNVM_CHECK(RUNVM_TRY(parse_reply(body)).status);
+  return std::move(fd);
 }
 
 }  // namespace runvm::control

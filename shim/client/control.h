@@ -84,7 +84,25 @@ struct Exec {
   bool operator==(const Exec&) const = default;
 };
 
-using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec>;
+// Adds a pod member (issue 12) to the sandbox's VM: the member's bundle
+// (the shim loads and checks its config.json, binds its rootfs into the
+// pod's share and asks the agent to create its process, stopped before exec
+// until a Start for its id), the member's own state dir (its status file)
+// and its stdio. Like Exec, the client (the member's relay) listens on the
+// hybrid-vsock stdio ports itself and keeps the connection: a Reply, then
+// follow-ups (ExecFollowUp: to the member's process), then one ExecExit
+// with its wait status. The connection closing kills the member.
+struct Create {
+  static constexpr std::string_view kType = "create";
+  std::string bundle;     // absolute
+  std::string state_dir;  // absolute
+  proto::StdioPorts stdio;
+  void write(json::Writer& w) const;
+  static Result<Create> parse(const json::Value& v);
+  bool operator==(const Create&) const = default;
+};
+
+using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create>;
 // What the client may send on an exec's connection after its ExecReply
 // (no container id: the connection is the exec's).
 using ExecFollowUp = std::variant<Kill, Resize>;
@@ -134,6 +152,12 @@ Result<ExecReply> parse_exec_reply(std::string_view json);
 Result<ExecExit> parse_exec_exit(std::string_view json);
 
 // --- client ----------------------------------------------------------------
+
+// Sends `c` for member `container_id`; on success the connection stays open
+// (follow-ups, then ExecExit).
+Result<UniqueFd> open_member(const std::string& socket_path, const std::string& container_id,
+                             const Create& c, int timeout_ms);
+
 // The CLI's one way to the shim: connect, send, await the first reply.
 
 // Sends `r` (not an Exec) for `container_id` and returns the shim's verdict.

@@ -23,6 +23,19 @@ Request round_trip(const Request& r) {
   return back.ok() ? back->request : Request{};
 }
 
+TEST(Control, CreateNeedsAbsolutePaths) {
+  for (const char* json :
+       {R"({"op":"create","container_id":"c2","bundle":"b","state_dir":"/s","stdio":{}})",
+        R"({"op":"create","container_id":"c2","bundle":"/b","state_dir":"","stdio":{}})",
+        R"({"op":"create","container_id":"c2","bundle":"/b","stdio":{}})",
+        R"({"op":"create","container_id":"c2","bundle":"/b","state_dir":"/s"})"})
+    EXPECT_FALSE(parse_request(json).ok()) << json;
+  auto ok = parse_request(
+      R"({"op":"create","container_id":"c2","bundle":"/b","state_dir":"/s","stdio":{}})");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(std::get<Create>(ok->request).bundle, "/b");
+}
+
 Request parsed(std::string_view json) {
   auto r = parse_request(json);
   return r.ok() ? r->request : Request{Resume{}};
@@ -36,7 +49,8 @@ TEST(Control, EveryRequestRoundTrips) {
   exec.stdio = {70001, 70002, 70003};
   for (const Request& r :
        {Request(Start{}), Request(Kill{9, true}), Request(Kill{64, false}), Request(Pause{}),
-        Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec)})
+        Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec),
+        Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}})})
     EXPECT_EQ(round_trip(r), r) << encode(r);
 }
 

@@ -8,6 +8,8 @@
 namespace runvm {
 
 inline constexpr char kRootfsTag[] = "rootfs";
+// A pod sandbox's share of its members' roots (Sandbox, issue 12).
+inline constexpr char kPodShareTag[] = "pod";
 
 // `stdio`: the host vsock ports on which the shim serves the container's
 // stdio (0: none, /dev/null) and their kinds.

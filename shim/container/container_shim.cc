@@ -61,6 +61,19 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions o
   return c;
 }
 
+Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare_member(
+    ContainerOptions options, const proto::StdioPorts& stdio, std::string share_tag,
+    std::vector<proto::Mount> mounts) {
+  std::unique_ptr<ContainerShim> c(new ContainerShim(std::move(options)));
+  const auto& config = c->opts_.bundle.config;
+  if (!config.process) return make_error("config.json: process: is required");
+  c->member_mounts_ = std::move(mounts);
+  c->stdio_.ports = stdio;
+  c->rootfs_tag_ = std::move(share_tag);
+  c->rootfs_path_ = c->opts_.id;
+  return c;
+}
+
 ContainerShim::~ContainerShim() {
   if (in_) in_->detach();  // may sit in read(2) on a terminal forever
   execs_.reset();          // tells waiting `runvm exec`s
@@ -98,6 +111,39 @@ Status ContainerShim::create(MicroVm& vm) {
   if (host[2]) err_ = std::make_unique<StdioPump>(std::move(host[2]), STDERR_FILENO);
   write_status("created");
   return {};
+}
+
+void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<void(int)> ended,
+                                  std::function<void(Status)> done) {
+  vm_ = &vm;
+  const auto& config = opts_.bundle.config;
+  auto req = make_create_request(opts_.id, config, stdio_.ports);
+  if (!req.ok()) return done(std::move(req).error().wrap("config.json"));
+  req->rootfs.tag = rootfs_tag_;
+  req->rootfs.path = rootfs_path_;
+  // A running VM gets no new device: the binds come through the pod share.
+  req->linux_spec.mounts = member_mounts_;
+  // A terminal's size is the config's, then the relay's resizes.
+  if (!config.process->terminal) req->process.console_size = proto::tty_stream_size(stdio_.ports);
+  std::weak_ptr<bool> alive = alive_;
+  vm.agent().create(std::move(*req), [this, alive, &loop, ended = std::move(ended),
+                                      done = std::move(done)](AgentClient::Reply r) mutable {
+    Status s = std::move(r.status).context("unable to start container process");
+    if (s.ok() && !alive.expired()) {
+      write_status("created");
+      s = activate(loop, std::move(ended));
+    }
+    done(std::move(s));  // last: it may destroy this container
+  });
+}
+
+void ContainerShim::end_member() {
+  write_status("stopped");
+  console_timer_.reset();
+  if (execs_) execs_->end_all(SIGKILL);
+  // As a container's end in runc: the rest of its processes go too.
+  vm_->agent().signal(opts_.id, "", SIGKILL, true,
+                      [](AgentClient::Reply r) { log_failure("killing a member's processes", r); });
 }
 
 Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) {
@@ -162,7 +208,10 @@ void ContainerShim::handle(control::Request request, UniqueFd conn) {
   };
   std::visit(
       [&]<class M>(const M& m) {
-        if constexpr (!std::is_same_v<M, control::Exec>) on(m, respond);
+        if constexpr (std::is_same_v<M, control::Create>)
+          respond(make_error("container \"" + opts_.id + "\" already exists", EEXIST));
+        else if constexpr (!std::is_same_v<M, control::Exec>)
+          on(m, respond);
       },
       request);
 }
@@ -199,6 +248,10 @@ void ContainerShim::on(const control::Kill& k, Respond respond) {
 }
 
 void ContainerShim::on(const control::Pause&, Respond respond) {
+  // A member's pause needs the guest's freezer for its cgroup alone: the
+  // VM's vCPUs are the whole pod's.
+  if (!rootfs_path_.empty())
+    return respond(make_error("pausing a pod member is not supported yet", ENOTSUP));
   // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
   Status s = vm_->engine().pause();
   if (s.ok()) write_status("paused");
@@ -206,6 +259,8 @@ void ContainerShim::on(const control::Pause&, Respond respond) {
 }
 
 void ContainerShim::on(const control::Resume&, Respond respond) {
+  if (!rootfs_path_.empty())
+    return respond(make_error("resuming a pod member is not supported yet", ENOTSUP));
   Status s = vm_->engine().resume();
   if (s.ok()) write_status(started_ ? "running" : "created");
   respond(std::move(s));

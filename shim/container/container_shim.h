@@ -39,16 +39,34 @@ class ContainerShim {
   // in it and adds its shares and stdio ports to `vm`.
   static Result<std::unique_ptr<ContainerShim>> prepare(ContainerOptions options, size_t index,
                                                         MicroVmConfig& vm);
+  // A pod member added to a running VM (issue 12): its stdio ports are its
+  // relay's (the client listens on them, as for an exec), its root the
+  // directory named by its id at the top of the share `share_tag`, its
+  // mounts `mounts` (binds in that share: member_binds.h). A terminal's
+  // pty is relayed by the relay, whose console it is.
+  static Result<std::unique_ptr<ContainerShim>> prepare_member(ContainerOptions options,
+                                                               const proto::StdioPorts& stdio,
+                                                               std::string share_tag,
+                                                               std::vector<proto::Mount> mounts);
   ~ContainerShim();
   ContainerShim(const ContainerShim&) = delete;
   ContainerShim& operator=(const ContainerShim&) = delete;
 
   const std::string& id() const { return opts_.id; }
+  bool readonly_root() const { return opts_.bundle.config.root.readonly; }
 
   // Once the VM is up, before a loop drives the agent: the agent creates the
   // process (stopped before its execve), the stdio relays start; status
   // "created".
   Status create(MicroVm& vm);
+  // A member's create, on the running loop: the agent creates the process
+  // (stopped before its execve); once it did, status "created" and the
+  // container is activated with `ended`. `done` runs last, with the outcome.
+  void create_member(MicroVm& vm, EventLoop& loop, std::function<void(int wait_status)> ended,
+                     std::function<void(Status)> done);
+  // A member's process ended (on the loop): status "stopped", its execs end
+  // and the rest of its processes are killed (nothing is waited for).
+  void end_member();
   // From now on on `loop`. `ended` runs once, with the process's wait status.
   Status activate(EventLoop& loop, std::function<void(int wait_status)> ended);
   // A control request addressed to this container, answered on `conn`.
@@ -79,6 +97,8 @@ class ContainerShim {
 
   ContainerOptions opts_;
   std::string rootfs_tag_;
+  std::string rootfs_path_;  // a member's directory in the pod share
+  std::vector<proto::Mount> member_mounts_;
   ContainerStdio stdio_;
   MicroVm* vm_ = nullptr;
   EventLoop* loop_ = nullptr;

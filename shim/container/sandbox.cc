@@ -2,9 +2,11 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest/protocol/frame.h"
+#include "shim/container/agent_request.h"
 #include "shim/net/container_network.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
@@ -33,6 +35,16 @@ Status Sandbox::boot() {
   network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
   if (network_) vm.taps = net::tap_devices(*network_);
   auto first = RUNVM_TRY(ContainerShim::prepare(std::move(opts_.first), 0, vm));
+  if (opts_.pod) {
+    pod_dir_ = vm.state_dir + "/" + layout::kPodDir;
+    if (mkdir(pod_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+      Error e = errno_error("mkdir " + pod_dir_);
+      pod_dir_.clear();
+      return e;
+    }
+    // Coherent: members' roots appear in it after boot.
+    vm.shares.push_back({kPodShareTag, FsConfig{pod_dir_, CachePolicy::kCoherent, false}});
+  }
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
   // that this container runs in its own VM (the compat suites check it).
@@ -53,6 +65,8 @@ Status Sandbox::boot() {
 }
 
 void Sandbox::on_request(control::Addressed req, UniqueFd conn) {
+  if (auto* create = std::get_if<control::Create>(&req.request))
+    return add_member(req.container_id, std::move(*create), std::move(conn));
   auto it = containers_.find(req.container_id);
   if (it == containers_.end()) {
     // Also a valid answer to an exec: an ExecReply without a code.
@@ -92,7 +106,6 @@ Result<int> Sandbox::serve(int signal_fd) {
     bool first = id == first_;
     RUNVM_CHECK(c->activate(*loop_, [this, first, id = id](int status) {
       if (first) return end(status, true);
-      log::info("container " + id + " exited");
     }));
   }
   if (signal_fd >= 0)
@@ -106,6 +119,9 @@ Result<int> Sandbox::serve(int signal_fd) {
     end(SIGKILL, true);
   }
   for (auto& [id, c] : containers_) c->finish(ending_->drain);
+  // The members' processes went with the first's (as runc's: the sandbox's
+  // end kills its pod); their relays exit as killed.
+  end_members(SIGKILL);
   auto r = vm_->shutdown(5000);
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return ending_->wait_status;

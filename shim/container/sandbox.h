@@ -16,8 +16,10 @@
 #include <optional>
 #include <string>
 
+#include "guest/protocol/frame.h"
 #include "shim/container/container_shim.h"
 #include "shim/container/control_server.h"
+#include "shim/container/member_binds.h"
 #include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/event_loop.h"
@@ -27,6 +29,9 @@ namespace runvm {
 struct SandboxOptions {
   MicroVmConfig vm;  // kernel, initrd, accel, sizing; shares and ports are added here
   ContainerOptions first;
+  // A pod sandbox (issue 12): the VM exports <state dir>/pod as the share
+  // "pod", where members' rootfs are bound, and takes members (Create).
+  bool pod = false;
 };
 
 class Sandbox {
@@ -48,6 +53,14 @@ class Sandbox {
   std::string control_path() const;
   void on_request(control::Addressed request, UniqueFd conn);
   void on_signal(int signal_fd);
+  // Pod members (sandbox_members.cc): a Create on `conn`, answered there;
+  // the member's relay then holds `conn` for its follow-ups and exit.
+  void add_member(const std::string& id, control::Create req, UniqueFd conn);
+  void member_created(const std::string& id, Status s);
+  void member_readable(const std::string& id);
+  void member_ended(const std::string& id, int wait_status);
+  // After the loop: every member's relay gets `wait_status`, every bind goes.
+  void end_members(int wait_status);
   // The first container ended (`drain`: false once the VM died, as its
   // streams did): the loop stops.
   void end(int wait_status, bool drain);
@@ -68,6 +81,14 @@ class Sandbox {
     bool drain;
   };
   std::optional<Ending> ending_;
+  std::string pod_dir_;  // a pod sandbox's share on the host
+  struct Member {
+    UniqueFd conn;  // the member's relay; invalid once it left
+    proto::FrameDecoder decoder{64 * 1024};
+    std::string mountpoint;  // its rootfs bound in pod_dir_; empty once gone
+    MemberBinds binds;       // its bind sources in pod_dir_
+  };
+  std::map<std::string, std::unique_ptr<Member>> members_;  // by id, until they end
 };
 
 }  // namespace runvm

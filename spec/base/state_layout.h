@@ -28,6 +28,11 @@ inline constexpr char kOomKillsFile[] = "oom-kills";
 // The interfaces of the shim's fresh network namespace at create
 // (runtime/network_namespace.h).
 inline constexpr char kNetnsInterfacesFile[] = "netns-interfaces";
+// A pod sandbox's share (issue 12): its members' rootfs, bound by its shim.
+inline constexpr char kPodDir[] = "pod";
+// In the pod dir: members' bind sources, at <member id>/<n>/<name> ('@' is in
+// no container id).
+inline constexpr char kPodBindsDir[] = "@binds";
 
 // Under the root: holds the socket dirs. '@' cannot occur in an id, so
 // `list` never mistakes it for a container.

@@ -1,0 +1,50 @@
+// Which part of a pod a container is, from what the engines already put in
+// its config.json (issue 12: one VM per pod):
+//   containerd CRI  annotations io.kubernetes.cri.container-type
+//                   ("sandbox"/"container") and io.kubernetes.cri.sandbox-id;
+//   CRI-O           io.kubernetes.cri-o.ContainerType and
+//                   io.kubernetes.cri-o.SandboxID;
+//   Podman pods and any runc user: a linux.namespaces path
+//                   /proc/<pid>/ns/... whose <pid> is a runvm container's
+//                   shim (the infra container's), looked up under --root.
+// A sandbox gets a VM that can take members; a member runs in its
+// sandbox's VM. The annotations win over a namespace path.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "spec/base/result.h"
+#include "spec/config.h"
+
+namespace runvm::cli {
+
+inline constexpr char kCriContainerType[] = "io.kubernetes.cri.container-type";
+inline constexpr char kCriSandboxId[] = "io.kubernetes.cri.sandbox-id";
+inline constexpr char kCrioContainerType[] = "io.kubernetes.cri-o.ContainerType";
+inline constexpr char kCrioSandboxId[] = "io.kubernetes.cri-o.SandboxID";
+
+struct PodRole {
+  enum Kind { kNone, kSandbox, kMember };
+  Kind kind = kNone;
+  std::string sandbox_id;  // kMember: the sandbox container's id
+  // kMember found from a namespace path, not annotations: a sandbox that
+  // takes no members then leaves the container in a VM of its own.
+  bool by_namespace = false;
+  bool operator==(const PodRole&) const = default;
+};
+
+// The id of the runvm container whose shim has pid `pid`, if any.
+using ShimOwner = std::function<std::optional<std::string>(long pid)>;
+
+// The container's role. A member whose sandbox id is its own id, or an
+// unknown container type, is an error naming the annotation. `self` is the
+// container's own id.
+Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
+                         const ShimOwner& shim_owner);
+
+// The pid in "/proc/<pid>/ns/<name>", if `path` is exactly that.
+std::optional<long> proc_ns_pid(const std::string& path);
+
+}  // namespace runvm::cli

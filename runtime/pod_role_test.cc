@@ -1,0 +1,89 @@
+#include "runtime/pod_role.h"
+
+#include <gtest/gtest.h>
+
+namespace runvm::cli {
+namespace {
+
+oci::Config with(std::map<std::string, std::string> annotations) {
+  oci::Config c;
+  c.annotations = std::move(annotations);
+  return c;
+}
+
+std::optional<std::string> no_shims(long) { return std::nullopt; }
+
+TEST(PodRole, NoAnnotationsNoNamespacesIsNone) {
+  EXPECT_EQ(*pod_role(oci::Config{}, "c", no_shims), PodRole{});
+}
+
+TEST(PodRole, ContainerdSandboxAndMember) {
+  EXPECT_EQ(*pod_role(with({{kCriContainerType, "sandbox"}, {kCriSandboxId, "p"}}), "p", no_shims),
+            (PodRole{PodRole::kSandbox, ""}));
+  EXPECT_EQ(
+      *pod_role(with({{kCriContainerType, "container"}, {kCriSandboxId, "p"}}), "c", no_shims),
+      (PodRole{PodRole::kMember, "p"}));
+}
+
+TEST(PodRole, CrioSandboxAndMember) {
+  EXPECT_EQ(*pod_role(with({{kCrioContainerType, "sandbox"}}), "p", no_shims),
+            (PodRole{PodRole::kSandbox, ""}));
+  EXPECT_EQ(
+      *pod_role(with({{kCrioContainerType, "container"}, {kCrioSandboxId, "p"}}), "c", no_shims),
+      (PodRole{PodRole::kMember, "p"}));
+}
+
+TEST(PodRole, BadAnnotationsAreOneError) {
+  auto unknown = pod_role(with({{kCriContainerType, "pause"}}), "c", no_shims);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "annotations: io.kubernetes.cri.container-type: unknown container type \"pause\"");
+  auto no_id = pod_role(with({{kCriContainerType, "container"}}), "c", no_shims);
+  ASSERT_FALSE(no_id.ok());
+  EXPECT_NE(no_id.error().message.find("io.kubernetes.cri.sandbox-id is missing"),
+            std::string::npos);
+  auto self =
+      pod_role(with({{kCrioContainerType, "container"}, {kCrioSandboxId, "c"}}), "c", no_shims);
+  ASSERT_FALSE(self.ok());
+  auto id_only = pod_role(with({{kCriSandboxId, "p"}}), "c", no_shims);
+  ASSERT_FALSE(id_only.ok());
+}
+
+oci::Config joining(std::vector<std::string> paths) {
+  oci::Config c;
+  c.linux_.emplace();
+  for (auto& p : paths) c.linux_->namespaces.push_back({oci::NamespaceType::kIpc, p});
+  return c;
+}
+
+TEST(PodRole, NamespaceOfARunvmShimMakesAMember) {
+  auto owner = [](long pid) -> std::optional<std::string> {
+    if (pid == 4242) return "infra";
+    return std::nullopt;
+  };
+  EXPECT_EQ(*pod_role(joining({"/proc/1/ns/net", "/proc/4242/ns/ipc"}), "c", owner),
+            (PodRole{PodRole::kMember, "infra", true}));
+  // Not a runvm shim's: no pod (the namespace paths' own checks apply).
+  EXPECT_EQ(*pod_role(joining({"/proc/77/ns/ipc", "/var/run/netns/x"}), "c", owner), PodRole{});
+}
+
+TEST(PodRole, AnnotationsWinOverNamespacePaths) {
+  auto c = joining({"/proc/4242/ns/ipc"});
+  c.annotations = {{kCriContainerType, "sandbox"}};
+  auto owner = [](long) -> std::optional<std::string> { return "infra"; };
+  EXPECT_EQ(*pod_role(c, "p", owner), (PodRole{PodRole::kSandbox, ""}));
+}
+
+TEST(PodRole, ProcNsPid) {
+  EXPECT_EQ(proc_ns_pid("/proc/123/ns/ipc"), 123);
+  EXPECT_EQ(proc_ns_pid("/proc/self/ns/ipc"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("/proc/123/ns/"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("/proc/123/ns/a/b"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("/proc/0123/ns/ipc"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("/proc/1234567890/ns/ipc"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("/proc//ns/ipc"), std::nullopt);
+  EXPECT_EQ(proc_ns_pid("proc/1/ns/ipc"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace runvm::cli

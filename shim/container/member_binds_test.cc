@@ -1,0 +1,84 @@
+#include "shim/container/member_binds.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/read_file.h"
+#include "tests/support/temp_dir.h"
+
+namespace runvm {
+namespace {
+
+bool mounted_below(const std::string& dir) {
+  return testing::read_file("/proc/self/mountinfo").find(dir + "/") != std::string::npos;
+}
+
+class MemberBindsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "bind mounts need root";
+    std::ofstream(src_.path() + "/file") << "f\n";
+    std::filesystem::create_directory(src_.path() + "/dir");
+    std::ofstream(src_.path() + "/dir/inside") << "i\n";
+  }
+  testing::TempDir pod_{"runvm-pod"}, src_{"runvm-src"};
+};
+
+TEST_F(MemberBindsTest, BindsSourcesUnderTheirNamesAndReleasesThem) {
+  std::vector<oci::Mount> mounts = {
+      {"/proc", "proc", "proc", {}},
+      {"/data", "bind", src_.path() + "/dir", {"rbind", "ro"}},
+      {"/etc/hosts", "", src_.path() + "/file", {"bind"}},
+  };
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod", mounts, out);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].share, "");
+  EXPECT_EQ(out[0].source, "proc");
+  EXPECT_EQ(out[1].share, "pod");
+  EXPECT_EQ(out[1].source, "@binds/m1/1/dir");
+  EXPECT_EQ(out[2].source, "@binds/m1/2/file");
+  EXPECT_EQ(out[2].destination, "/etc/hosts");
+  EXPECT_EQ(testing::read_file(pod_.path() + "/@binds/m1/1/dir/inside"), "i\n");
+  EXPECT_EQ(testing::read_file(pod_.path() + "/@binds/m1/2/file"), "f\n");
+  // Read-only on the host too: the share's writes fail there.
+  int fd = open((pod_.path() + "/@binds/m1/1/dir/new").c_str(), O_CREAT | O_WRONLY, 0600);
+  EXPECT_LT(fd, 0);
+  EXPECT_EQ(errno, EROFS);
+  if (fd >= 0) close(fd);
+  b->release();
+  EXPECT_FALSE(mounted_below(pod_.path()));
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/@binds/m1"));
+  // The sources are untouched.
+  EXPECT_EQ(testing::read_file(src_.path() + "/dir/inside"), "i\n");
+  EXPECT_EQ(testing::read_file(src_.path() + "/file"), "f\n");
+}
+
+TEST_F(MemberBindsTest, AMissingSourceFailsAndLeavesNothing) {
+  std::vector<oci::Mount> mounts = {
+      {"/data", "bind", src_.path() + "/dir", {"rbind"}},
+      {"/x", "bind", src_.path() + "/missing", {"rbind"}},
+  };
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod", mounts, out);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "mounts[1].source: \"" + src_.path() + "/missing\" does not exist");
+  EXPECT_FALSE(mounted_below(pod_.path()));
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/@binds/m1"));
+}
+
+TEST_F(MemberBindsTest, NoBindsMakeNothing) {
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod", {{"/proc", "proc", "proc", {}}}, out);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(pod_.path()));
+}
+
+}  // namespace
+}  // namespace runvm

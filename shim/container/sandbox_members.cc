@@ -1,0 +1,186 @@
+// Pod members (issue 12): containers added to a running pod sandbox's VM by
+// a Create on the control socket (shim/client/CONTROL.md). A member's rootfs
+// reaches the guest through the VM's existing "pod" share: it is bound at
+// <pod dir>/<id> here and the agent binds that directory as the member's
+// root. Nothing resolves outside it: the share's backend never leaves its
+// directory, and the agent takes one name from its top. The bind goes when
+// the member ends (or the sandbox does), and the member's relay, which holds
+// the Create connection, gets the exit status there.
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest/protocol/frame.h"
+#include "shim/container/agent_request.h"
+#include "shim/container/sandbox.h"
+#include "spec/base/log.h"
+
+namespace runvm {
+
+namespace {
+
+void refuse(int conn, Error e) {
+  (void)proto::write_frame(conn, control::encode(control::Reply{std::move(e)}));
+}
+
+void unbind(std::string& mountpoint) {
+  if (mountpoint.empty()) return;
+  // Lazy: the guest's share may still hold inodes in it; the host's view
+  // goes at once.
+  if (umount2(mountpoint.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+    log::warn("unmount " + mountpoint + ": " + strerror(errno));
+  rmdir(mountpoint.c_str());
+  mountpoint.clear();
+}
+
+}  // namespace
+
+void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd conn) {
+  if (pod_dir_.empty())
+    return refuse(conn.get(), make_error("the VM of \"" + first_ +
+                                         "\" takes no members: not created as a pod sandbox"));
+  if (ending_) return refuse(conn.get(), make_error("the pod sandbox is stopping"));
+  if (auto it = containers_.find(id); it != containers_.end()) {
+    // A member that ended may be created again under its id.
+    if (id == first_ || members_.count(id))
+      return refuse(conn.get(), make_error("container \"" + id + "\" already exists", EEXIST));
+    vm_->agent().remove_exit_handlers(id);
+    containers_.erase(it);
+  }
+  auto bundle = oci::load_bundle(req.bundle);
+  if (!bundle.ok()) return refuse(conn.get(), std::move(bundle).error());
+  auto member = std::make_unique<Member>();
+  member->conn = std::move(conn);
+  std::string mountpoint = pod_dir_ + "/" + id;
+  if (mkdir(mountpoint.c_str(), 0700) != 0)
+    return refuse(member->conn.get(), errno_error("mkdir " + mountpoint));
+  // Not recursive: the rootfs itself (a plain directory or an overlay
+  // mount), nothing mounted below it on the host.
+  if (mount(bundle->rootfs.c_str(), mountpoint.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    Error e = errno_error("bind " + bundle->rootfs + " into the pod share");
+    rmdir(mountpoint.c_str());
+    return refuse(member->conn.get(), std::move(e));
+  }
+  member->mountpoint = mountpoint;
+  std::vector<proto::Mount> mounts;
+  auto binds = MemberBinds::bind(pod_dir_, id, kPodShareTag, bundle->config.mounts, mounts);
+  if (!binds.ok()) {
+    unbind(member->mountpoint);
+    return refuse(member->conn.get(), std::move(binds).error().wrap("config.json"));
+  }
+  member->binds = std::move(*binds);
+  auto c = ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false},
+                                         req.stdio, kPodShareTag, std::move(mounts));
+  if (!c.ok()) {
+    member->binds.release();
+    unbind(member->mountpoint);
+    return refuse(member->conn.get(), std::move(c).error());
+  }
+  ContainerShim& shim = **c;
+  containers_.emplace(id, std::move(*c));
+  members_.emplace(id, std::move(member));
+  log::info("pod member " + id + ": creating");
+  shim.create_member(
+      *vm_, *loop_, [this, id](int status) { member_ended(id, status); },
+      [this, id](Status s) { member_created(id, std::move(s)); });
+}
+
+void Sandbox::member_created(const std::string& id, Status s) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return;
+  Member& m = *it->second;
+  // A read-only root is sealed on the host too once the agent made its
+  // mountpoints in it, as the first container's share is (seal_share_readonly).
+  if (auto c = containers_.find(id);
+      s.ok() && c != containers_.end() && c->second->readonly_root() &&
+      mount(nullptr, m.mountpoint.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    s = errno_error("read-only rootfs " + m.mountpoint);
+  bool ok = s.ok();
+  auto sent = proto::write_frame(m.conn.get(), control::encode(control::Reply{std::move(s)}));
+  if (ok && sent.ok())
+    sent = loop_->add(m.conn.get(), EPOLLIN, [this, id](uint32_t) { member_readable(id); });
+  if (ok && sent.ok()) return;
+  if (ok) {
+    // Its relay is gone already: the member's pid is gone, so is it.
+    log::debug("pod member " + id + ": relay left before the reply");
+    vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
+    return;  // its exit ends it
+  }
+  // Refused after the agent created it (the host-side seal failed): its
+  // process goes, and nothing calls back into the container erased here.
+  vm_->agent().remove_exit_handlers(id);
+  vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
+  m.binds.release();
+  unbind(m.mountpoint);
+  members_.erase(it);
+  containers_.erase(id);
+}
+
+void Sandbox::member_readable(const std::string& id) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return;
+  Member& m = *it->second;
+  char buf[4096];
+  ssize_t n = read(m.conn.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  Status fed = n > 0 ? m.decoder.feed(std::string_view(buf, static_cast<size_t>(n)))
+                     : Status(make_error("relay left"));
+  while (fed.ok()) {
+    auto frame = m.decoder.next();
+    if (!frame.ok()) fed = std::move(frame).error();
+    if (!fed.ok() || !*frame) break;
+    auto req = control::parse_exec_follow_up(**frame);
+    if (!req.ok()) {
+      log::debug("pod member " + id + ": " + req.error().message);
+      continue;
+    }
+    auto log_failure = [id](AgentClient::Reply r) {
+      if (!r.status.ok()) log::debug("pod member " + id + ": " + r.status.error().message);
+    };
+    if (auto* k = std::get_if<control::Kill>(&*req))
+      vm_->agent().signal(id, "", k->signal, k->all, log_failure);
+    else if (auto* r = std::get_if<control::Resize>(&*req))
+      vm_->agent().resize(id, "", r->rows, r->cols, log_failure);
+  }
+  if (fed.ok()) return;
+  // The relay stands for the member's process: without it, the member goes
+  // (as a runc container whose init was killed).
+  log::debug("pod member " + id + ": " + fed.error().message + ": killing it");
+  loop_->remove(m.conn.get());
+  m.conn.reset();
+  vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
+}
+
+void Sandbox::member_ended(const std::string& id, int wait_status) {
+  log::info("pod member " + id + " exited");
+  if (auto c = containers_.find(id); c != containers_.end()) c->second->end_member();
+  auto it = members_.find(id);
+  if (it == members_.end()) return;
+  Member& m = *it->second;
+  // Unbound before the relay hears of the exit: once the member's pid is
+  // gone, nothing of it is left on the host.
+  m.binds.release();
+  unbind(m.mountpoint);
+  if (m.conn) {
+    loop_->remove(m.conn.get());
+    (void)proto::write_frame(m.conn.get(), control::encode(control::ExecExit{wait_status}));
+  }
+  members_.erase(it);
+}
+
+void Sandbox::end_members(int wait_status) {
+  for (auto& [id, m] : members_) {
+    m->binds.release();
+    unbind(m->mountpoint);
+    if (m->conn)
+      (void)proto::write_frame(m->conn.get(), control::encode(control::ExecExit{wait_status}));
+  }
+  members_.clear();
+  if (!pod_dir_.empty()) {
+    rmdir((pod_dir_ + "/" + kPodBindsDir).c_str());
+    rmdir(pod_dir_.c_str());
+  }
+}
+
+}  // namespace runvm

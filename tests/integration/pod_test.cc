@@ -1,0 +1,423 @@
+// Pods (issue 12) through the real runvm binary: a sandbox container and
+// members created by `runvm create` with containerd CRI annotations run in
+// ONE VM (one QEMU; the same guest kernel release and boot id), a member's exit
+// status arrives through its relay process, and deleting leaves nothing.
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/integration/bundle_fixture.h"
+
+namespace runvm {
+namespace {
+
+using testing::Bundle;
+using testing::BundleSpec;
+using testing::read_file;
+using testing::run_command;
+using testing::runvm_binary;
+using testing::TempDir;
+
+constexpr char kProc[] = R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
+
+std::string annotations(const std::string& type, const std::string& sandbox) {
+  std::string a = R"("annotations":{"io.kubernetes.cri.container-type":")" + type + "\"";
+  if (!sandbox.empty()) a += R"(,"io.kubernetes.cri.sandbox-id":")" + sandbox + "\"";
+  return a + "}";
+}
+
+class PodTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RUNVM_REQUIRE_VM_ASSETS();
+    // Members' relays outlive `runvm create`: adopt them to read their status.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+  void TearDown() override {
+    for (const char* id : {"m1", "m2", "sb"}) cli({"delete", "--force", id});
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  std::vector<std::string> runvm(std::vector<std::string> args) {
+    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  testing::CommandResult cli(std::vector<std::string> args) { return run_command(runvm(args)); }
+  // create/start leave a process behind that keeps the stdio it inherits: files.
+  int detached(const std::string& cmd, const std::string& out) {
+    std::string full;
+    for (auto& a : runvm({})) full += a + " ";
+    return system((full + cmd + " </dev/null >" + out + " 2>>" + io_.path() + "/err").c_str());
+  }
+  static long read_pid(const std::string& file) {
+    long pid = 0;
+    std::ifstream(file) >> pid;
+    return pid;
+  }
+  std::string exec_out(const std::string& id, std::vector<std::string> args) {
+    std::vector<std::string> a = {"exec", id};
+    a.insert(a.end(), args.begin(), args.end());
+    auto r = cli(a);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.out;
+  }
+  // QEMU processes themselves (the shim's command line names QEMU too).
+  std::vector<pid_t> qemus_of_root() {
+    std::vector<pid_t> out;
+    for (pid_t p : testing::qemu_processes_mentioning(root_.path()))
+      if (read_file("/proc/" + std::to_string(p) + "/comm").rfind("qemu-system", 0) == 0)
+        out.push_back(p);
+    return out;
+  }
+  static std::string describe(const std::vector<pid_t>& pids) {
+    std::string s;
+    for (pid_t p : pids) {
+      std::string cmd = read_file("/proc/" + std::to_string(p) + "/cmdline");
+      for (char& c : cmd)
+        if (c == '\0') c = ' ';
+      s += std::to_string(p) + " (parent " +
+           read_file("/proc/" + std::to_string(p) + "/stat").substr(0, 60) +
+           "): " + cmd.substr(0, 300) + "\n";
+    }
+    return s;
+  }
+  bool mounted_under_root() {
+    return read_file("/proc/self/mountinfo").find(root_.path()) != std::string::npos;
+  }
+  TempDir root_, io_;
+};
+
+TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = std::string(kProc) + "," + annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  std::string kernel = exec_out("sb", {"cat", "/proc/sys/kernel/osrelease"});
+  std::string boot_id = exec_out("sb", {"cat", "/proc/sys/kernel/random/boot_id"});
+  ASSERT_FALSE(kernel.empty());
+  ASSERT_EQ(boot_id.size(), 37u) << boot_id;
+  auto qemus = qemus_of_root();
+  ASSERT_EQ(qemus.size(), 1u) << describe(qemus);
+
+  // m1: its output and exit code 7, through its relay.
+  BundleSpec m1_spec;
+  m1_spec.args = {"sh", "-c",
+                  "cat /proc/sys/kernel/osrelease /proc/sys/kernel/random/boot_id; exit 7"};
+  m1_spec.config_json = std::string(kProc) + "," + annotations("container", "sb");
+  Bundle m1(m1_spec);
+  std::string m1_pid_file = io_.path() + "/m1.pid", m1_out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m1.dir() + " --pid-file " + m1_pid_file + " m1", m1_out),
+            0)
+      << read_file(io_.path() + "/err");
+  long relay = read_pid(m1_pid_file);
+  ASSERT_GT(relay, 0);
+  // No VM of its own: the relay is not a shim, and still one QEMU.
+  EXPECT_EQ(qemus_of_root(), qemus);
+  EXPECT_NE(read_file("/proc/" + std::to_string(relay) + "/cmdline").find("runvm"),
+            std::string::npos);
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"created\""), std::string::npos);
+  // Its rootfs is bound in the sandbox's share while it lives.
+  EXPECT_TRUE(mounted_under_root());
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << status;
+  EXPECT_EQ(read_file(m1_out), kernel + boot_id);
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"stopped\""), std::string::npos);
+
+  // m2: killed by a signal, its relay dies of the same one.
+  BundleSpec m2_spec;
+  m2_spec.args = {"sleep", "600"};
+  m2_spec.config_json = std::string(kProc) + "," + annotations("container", "sb");
+  Bundle m2(m2_spec);
+  std::string m2_pid_file = io_.path() + "/m2.pid";
+  ASSERT_EQ(detached("create --bundle " + m2.dir() + " --pid-file " + m2_pid_file + " m2",
+                     io_.path() + "/m2.out"),
+            0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m2"}).status, 0);
+  EXPECT_NE(cli({"state", "m2"}).out.find("\"running\""), std::string::npos);
+  // Until the guest's freezer serves it, pausing a member (which would stop
+  // the whole pod's VM) is refused with one line.
+  auto paused = cli({"pause", "m2"});
+  EXPECT_EQ(WEXITSTATUS(paused.status), 1);
+  EXPECT_EQ(paused.err, "runvm: pause m2: pausing a pod member is not supported yet\n");
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+  // exec reaches the member, in the same VM.
+  EXPECT_EQ(exec_out("m2", {"cat", "/proc/sys/kernel/random/boot_id"}), boot_id);
+  ASSERT_EQ(cli({"kill", "m2", "TERM"}).status, 0);
+  long relay2 = read_pid(m2_pid_file);
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay2), &status, 0), relay2);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  // The sandbox runs on.
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "m2"}).status, 0);
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+  for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
+  EXPECT_TRUE(qemus_of_root().empty());
+  EXPECT_FALSE(mounted_under_root());
+}
+
+// As runc's pods: the sandbox's end takes its members along, and their
+// state says so.
+TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string pid_file = io_.path() + "/m1.pid";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1",
+                     io_.path() + "/m1.out"),
+            0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  EXPECT_TRUE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  long relay = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_NE(cli({"state", "m1"}).out.find("\"stopped\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_FALSE(mounted_under_root());
+  for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
+  EXPECT_TRUE(qemus_of_root().empty());
+}
+
+// delete --force of a running member: when it returns, the member's
+// rootfs and binds are unbound, and the sandbox runs on.
+TEST_F(PodTest, ForcedDeleteOfARunningMemberLeavesNoMount) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  TempDir data;
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind"]}],)" + annotations("container", "sb");
+  Bundle m(m_spec);
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " m1", io_.path() + "/m1.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  EXPECT_TRUE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "--force", "m1"}).status, 0);
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// A member the agent refuses (no such executable): create fails with runc's
+// line and leaves no state, relay or mount; the sandbox runs on.
+TEST_F(PodTest, ARefusedMemberLeavesNothing) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  TempDir data;
+  BundleSpec m_spec;
+  m_spec.args = {"/no/such"};
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind"]}],)" + annotations("container", "sb");
+  Bundle m(m_spec);
+  auto r = cli({"create", "--bundle", m.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_NE(r.err.find("runvm: create m1: unable to start container process: exec: \"/no/such\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(root_.path() + "/m1"));
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_NE(cli({"state", "sb"}).out.find("\"created\""), std::string::npos);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// The VM dying under the pod (its QEMU killed) stops every member, and
+// state tells the truth for each.
+TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec m_spec;
+  m_spec.args = {"sleep", "600"};
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::vector<long> relays;
+  for (const char* id : {"m1", "m2"}) {
+    std::string pid_file = io_.path() + "/" + id + ".pid";
+    ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " " + id,
+                       io_.path() + "/" + id + ".out"),
+              0)
+        << read_file(io_.path() + "/err");
+    relays.push_back(read_pid(pid_file));
+  }
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);  // m2 stays created
+  auto qemus = qemus_of_root();
+  ASSERT_EQ(qemus.size(), 1u);
+  ASSERT_EQ(kill(qemus[0], SIGKILL), 0);
+  for (long relay : relays) {
+    int status = 0;
+    ASSERT_EQ(waitpid(static_cast<pid_t>(relay), &status, 0), relay);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  }
+  for (const char* id : {"m1", "m2"})
+    EXPECT_NE(cli({"state", id}).out.find("\"stopped\""), std::string::npos) << id;
+  EXPECT_FALSE(mounted_under_root());
+  for (const char* id : {"m1", "m2", "sb"}) EXPECT_EQ(cli({"delete", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// A member with a terminal: its relay sends the pty master to the console
+// socket (runc's protocol) and relays the guest's pty.
+TEST_F(PodTest, AMembersTerminalGoesToItsConsoleSocket) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  BundleSpec m_spec;
+  m_spec.args = {"sh", "-c", "test -t 0 && test -t 1 && echo tty-$((6*7)); exit 5"};
+  m_spec.terminal = true;
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string sock = io_.path() + "/console.sock", pid_file = io_.path() + "/m1.pid";
+  UniqueFd listener = testing::listen_console(sock);
+  ASSERT_TRUE(listener.valid());
+  int master = -1;
+  std::thread receiver([&] { master = testing::accept_console_master(listener.get()); });
+  int created = detached("create --bundle " + m.dir() + " --console-socket " + sock +
+                             " --pid-file " + pid_file + " m1",
+                         io_.path() + "/m1.out");
+  receiver.join();
+  ASSERT_EQ(created, 0) << read_file(io_.path() + "/err");
+  ASSERT_GE(master, 0);
+  UniqueFd m_fd(master);
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  std::string seen;
+  char buf[256];
+  for (;;) {
+    pollfd p{m_fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 20000) <= 0) break;
+    ssize_t n = read(m_fd.get(), buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the relay, holding the slave, is gone
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(seen.find("tty-42"), std::string::npos) << seen;
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 5) << status;
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// The member's bundle must come with a sandbox that takes members.
+TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
+  BundleSpec plain_spec;
+  plain_spec.args = {"sleep", "600"};
+  Bundle plain(plain_spec);
+  ASSERT_EQ(detached("create --bundle " + plain.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  BundleSpec m_spec;
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  auto r = cli({"create", "--bundle", m.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err,
+            "runvm: create m1: sandbox \"sb\": its VM takes no members (not created as a pod "
+            "sandbox)\n");
+  EXPECT_FALSE(std::filesystem::exists(root_.path() + "/m1"));
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+}
+
+// A member's bind sources reach the running VM through the pod share: a
+// read-only directory and a file, as Kubernetes binds /etc/hosts; and a
+// read-only root stays read-only.
+TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
+  BundleSpec sb_spec;
+  sb_spec.args = {"sleep", "600"};
+  sb_spec.config_json = annotations("sandbox", "");
+  Bundle sb(sb_spec);
+  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
+      << read_file(io_.path() + "/err");
+  TempDir data, etc;
+  std::ofstream(data.path() + "/hello") << "from-the-host\n";
+  std::ofstream(etc.path() + "/hosts") << "127.0.0.1 pod\n";
+  BundleSpec m_spec;
+  m_spec.args = {"sh", "-c",
+                 "cat /data/hello /etc/hosts; echo x > /data/new || echo x > /root-file || exit 3"};
+  m_spec.readonly_root = true;
+  m_spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                       data.path() + R"(","options":["rbind","ro"]},)" +
+                       R"({"destination":"/etc/hosts","type":"bind","source":")" + etc.path() +
+                       R"(/hosts","options":["bind"]}],)" + annotations("container", "sb");
+  Bundle m(m_spec);
+  std::string pid_file = io_.path() + "/m1.pid", out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1", out), 0)
+      << read_file(io_.path() + "/err");
+  EXPECT_EQ(qemus_of_root().size(), 1u);
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+  EXPECT_EQ(read_file(out), "from-the-host\n127.0.0.1 pod\n");
+  EXPECT_FALSE(std::filesystem::exists(data.path() + "/new"));
+  EXPECT_FALSE(std::filesystem::exists(m.rootfs() + "/root-file"));
+  EXPECT_FALSE(mounted_under_root());
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+  // The sources are as they were.
+  EXPECT_EQ(read_file(etc.path() + "/hosts"), "127.0.0.1 pod\n");
+}
+
+TEST_F(PodTest, AMemberOfNoRunningSandboxIsOneError) {
+  BundleSpec spec;
+  spec.config_json = annotations("container", "nope");
+  Bundle b(spec);
+  auto r = cli({"create", "--bundle", b.dir(), "m1"});
+  EXPECT_EQ(WEXITSTATUS(r.status), 1);
+  EXPECT_EQ(r.err, "runvm: create m1: sandbox \"nope\": not a running runvm container\n");
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+}  // namespace
+}  // namespace runvm
