@@ -34,6 +34,11 @@ Result<std::optional<PodRole>> from_annotations(const oci::Config& c, const std:
 
 }  // namespace
 
+bool is_podman_infra(const oci::Config& config) {
+  if (annotation(config, kContainerManager) != "libpod") return false;
+  return config.process && config.process->args == std::vector<std::string>{"/catatonit", "-P"};
+}
+
 std::optional<long> proc_ns_pid(const std::string& path) {
   constexpr std::string_view kPrefix = "/proc/";
   if (path.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
@@ -54,6 +59,7 @@ Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
     return *r;
   if (auto r = RUNVM_TRY(from_annotations(config, self, kCrioContainerType, kCrioSandboxId)))
     return *r;
+  if (is_podman_infra(config)) return PodRole{PodRole::kSandbox, ""};
   // Podman's pods and runc users: joining a namespace of a runvm shim's.
   if (config.linux_ && shim_owner) {
     for (const auto& ns : config.linux_->namespaces) {

@@ -4,6 +4,13 @@
 //                   ("sandbox"/"container") and io.kubernetes.cri.sandbox-id;
 //   CRI-O           io.kubernetes.cri-o.ContainerType and
 //                   io.kubernetes.cri-o.SandboxID;
+//   Podman 4 pods  the infra container is a sandbox: annotation
+//                   io.container.manager=libpod and process.args exactly
+//                   ["/catatonit", "-P"] (Podman sets no pod annotation;
+//                   catatonit's -P "pause" mode is what only the infra
+//                   container runs; `podman run --init` runs
+//                   /run/podman-init instead). Its members are found from
+//                   their namespace paths, as below;
 //   Podman pods and any runc user: a linux.namespaces path
 //                   /proc/<pid>/ns/... whose <pid> is a runvm container's
 //                   shim (the infra container's), looked up under --root.
@@ -24,6 +31,7 @@ inline constexpr char kCriContainerType[] = "io.kubernetes.cri.container-type";
 inline constexpr char kCriSandboxId[] = "io.kubernetes.cri.sandbox-id";
 inline constexpr char kCrioContainerType[] = "io.kubernetes.cri-o.ContainerType";
 inline constexpr char kCrioSandboxId[] = "io.kubernetes.cri-o.SandboxID";
+inline constexpr char kContainerManager[] = "io.container.manager";
 
 struct PodRole {
   enum Kind { kNone, kSandbox, kMember };
@@ -43,6 +51,9 @@ using ShimOwner = std::function<std::optional<std::string>(long pid)>;
 // container's own id.
 Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
                          const ShimOwner& shim_owner);
+
+// Whether `config` is a Podman pod's infra container (see above).
+bool is_podman_infra(const oci::Config& config);
 
 // The pid in "/proc/<pid>/ns/<name>", if `path` is exactly that.
 std::optional<long> proc_ns_pid(const std::string& path);

@@ -74,6 +74,51 @@ TEST(PodRole, AnnotationsWinOverNamespacePaths) {
   EXPECT_EQ(*pod_role(c, "p", owner), (PodRole{PodRole::kSandbox, ""}));
 }
 
+oci::Config podman(std::vector<std::string> args, std::string manager = "libpod") {
+  oci::Config c;
+  c.annotations = {{kContainerManager, manager}, {"io.podman.annotations.init", "FALSE"}};
+  c.process.emplace();
+  c.process->args = std::move(args);
+  return c;
+}
+
+TEST(PodRole, PodmanInfraIsASandbox) {
+  // As Podman 4.3 writes a pod's infra container.
+  EXPECT_EQ(*pod_role(podman({"/catatonit", "-P"}), "infra", no_shims),
+            (PodRole{PodRole::kSandbox, ""}));
+}
+
+TEST(PodRole, OtherPodmanContainersAreNotSandboxes) {
+  // `podman run --init`, catatonit not in pause mode, another manager, no process.
+  EXPECT_EQ(*pod_role(podman({"/run/podman-init", "--", "sh"}), "c", no_shims), PodRole{});
+  EXPECT_EQ(*pod_role(podman({"/catatonit", "--", "sh"}), "c", no_shims), PodRole{});
+  EXPECT_EQ(*pod_role(podman({"/catatonit", "-P", "x"}), "c", no_shims), PodRole{});
+  EXPECT_EQ(*pod_role(podman({"catatonit", "-P"}), "c", no_shims), PodRole{});
+  EXPECT_EQ(*pod_role(podman({"/catatonit", "-P"}, "cri-o"), "c", no_shims), PodRole{});
+  auto no_process = podman({});
+  no_process.process.reset();
+  EXPECT_EQ(*pod_role(no_process, "c", no_shims), PodRole{});
+  EXPECT_FALSE(is_podman_infra(oci::Config{}));
+}
+
+TEST(PodRole, PodmanMemberJoinsTheInfraShimsNamespaces) {
+  auto c = podman({"httpd", "-f"});
+  c.linux_.emplace();
+  c.linux_->namespaces.push_back({oci::NamespaceType::kUts, "/proc/4242/ns/uts"});
+  auto owner = [](long pid) -> std::optional<std::string> {
+    if (pid == 4242) return "infra";
+    return std::nullopt;
+  };
+  EXPECT_EQ(*pod_role(c, "c", owner), (PodRole{PodRole::kMember, "infra", true}));
+}
+
+TEST(PodRole, CriAnnotationsWinOverPodmanInfra) {
+  auto c = podman({"/catatonit", "-P"});
+  c.annotations[kCriContainerType] = "container";
+  c.annotations[kCriSandboxId] = "p";
+  EXPECT_EQ(*pod_role(c, "c", no_shims), (PodRole{PodRole::kMember, "p"}));
+}
+
 TEST(PodRole, ProcNsPid) {
   EXPECT_EQ(proc_ns_pid("/proc/123/ns/ipc"), 123);
   EXPECT_EQ(proc_ns_pid("/proc/self/ns/ipc"), std::nullopt);
