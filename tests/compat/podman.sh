@@ -295,4 +295,50 @@ case_kill_signal_and_wait() {
   podman rm k1 >/dev/null
 }
 
+# --- Pods (issue 12): a Podman pod is one VM ---
+
+# The infra container is the sandbox (libpod + catatonit -P); both members
+# join its VM through /proc/<infra shim>/ns/{ipc,uts,net}: they share
+# localhost and the hostname, run in ONE QEMU (same guest boot_id), and
+# `podman pod rm -f` leaves no QEMU, shim, relay, mount or socket behind.
+# QEMU processes of this suite (by name: a shim's cmdline names QEMU too).
+qemu_count() {
+  local p n=0
+  for p in $(pgrep qemu-system); do grep -qF "$T/" "/proc/$p/cmdline" 2>/dev/null && n=$((n + 1)); done
+  echo $n
+}
+case_pod_members_share_one_vm() {
+  local pod=rvcpod$$
+  trap "podman pod rm -f -t 0 $pod >/dev/null 2>&1" EXIT
+  podman pod create --name "$pod" >/dev/null
+  podman run -d --pod "$pod" --name "$pod-web" "$IMG" sh -c \
+    "mkdir /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 127.0.0.1:$PORT -h /www" >/dev/null
+  podman run -d --pod "$pod" --name "$pod-cli" "$IMG" sleep 1000 >/dev/null
+  local infra
+  infra=$(podman pod inspect "$pod" --format '{{.InfraContainerID}}')
+  [[ -n $infra ]] || { echo "FAIL no infra container"; return 1; }
+  expect_eq "$(grep -c . "$T/proof/created")" 3 "infra and two members created through runvm"
+  [[ -d $ROOT/$infra/pod ]] || { echo "FAIL the infra container is no pod sandbox (no $ROOT/$infra/pod)"; return 1; }
+  wait_for hello-from-pod podman exec "$pod-cli" wget -qO- "http://127.0.0.1:$PORT/"
+  local h1 h2 b1 b2
+  h1=$(podman exec "$pod-web" hostname)
+  h2=$(podman exec "$pod-cli" hostname)
+  expect_eq "$h2" "$h1" "one hostname"
+  b1=$(podman exec "$pod-web" cat /proc/sys/kernel/random/boot_id)
+  b2=$(podman exec "$pod-cli" cat /proc/sys/kernel/random/boot_id)
+  expect_eq "$b2" "$b1" "one guest kernel (boot_id)"
+  [[ $b1 != "$(cat /proc/sys/kernel/random/boot_id)" ]] || { echo "FAIL boot_id is the host's"; return 1; }
+  expect_eq "$(qemu_count)" 1 "one QEMU for the pod"
+  local pids p
+  pids="$(podman inspect "$pod-web" "$pod-cli" --format '{{.State.Pid}}')"
+  podman pod rm -f -t 0 "$pod" >/dev/null
+  for p in $pids; do
+    [[ ! -e /proc/$p ]] || { echo "FAIL member relay $p still runs: $(tr '\0' ' ' </proc/$p/cmdline)"; return 1; }
+  done
+  expect_eq "$(pgrep -f "qemu-system.*$T|runvm-shim .*$T|$ROOT" | grep -vx $$)" "" "no QEMU, shim or relay left"
+  expect_eq "$("$RUNVM" --root "$ROOT" list -q)" "" "no runvm container left"
+  expect_eq "$(awk -v r="$ROOT/" 'index($2, r) == 1' /proc/self/mounts)" "" "no mount left under --root"
+  expect_eq "$(find "$ROOT" -type s 2>/dev/null)" "" "no socket left under --root"
+}
+
 run_cases
