@@ -96,25 +96,29 @@ void Sandbox::member_created(const std::string& id, Status s) {
       s.ok() && c != containers_.end() && c->second->readonly_root() &&
       mount(nullptr, m.mountpoint.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
     s = errno_error("read-only rootfs " + m.mountpoint);
-  bool ok = s.ok();
-  auto sent = proto::write_frame(m.conn.get(), control::encode(control::Reply{std::move(s)}));
-  if (ok && sent.ok())
-    sent = loop_->add(m.conn.get(), EPOLLIN, [this, id](uint32_t) { member_readable(id); });
-  if (ok && sent.ok()) return;
-  if (ok) {
-    // Its relay is gone already: the member's pid is gone, so is it.
-    log::debug("pod member " + id + ": relay left before the reply");
+  if (!s.ok()) {
+    // Refused (by the agent, or after it created it: the host-side seal
+    // failed): its process goes, and nothing calls back into the container
+    // erased here. Undone before the reply, so that a caller that reads the
+    // refusal finds no bind left in the pod share.
+    vm_->agent().remove_exit_handlers(id);
     vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
-    return;  // its exit ends it
+    UniqueFd conn = std::move(m.conn);
+    m.binds.release();
+    unbind(m.mountpoint);
+    members_.erase(it);
+    containers_.erase(id);
+    (void)proto::write_frame(conn.get(), control::encode(control::Reply{std::move(s)}));
+    return;
   }
-  // Refused after the agent created it (the host-side seal failed): its
-  // process goes, and nothing calls back into the container erased here.
-  vm_->agent().remove_exit_handlers(id);
+  auto sent = proto::write_frame(m.conn.get(), control::encode(control::Reply{std::move(s)}));
+  if (sent.ok())
+    sent = loop_->add(m.conn.get(), EPOLLIN, [this, id](uint32_t) { member_readable(id); });
+  if (sent.ok()) return;
+  // Its relay is gone already: the member's pid is gone, so is it.
+  log::debug("pod member " + id + ": relay left before the reply");
   vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
-  m.binds.release();
-  unbind(m.mountpoint);
-  members_.erase(it);
-  containers_.erase(id);
+  // its exit ends it
 }
 
 void Sandbox::member_readable(const std::string& id) {
