@@ -257,7 +257,7 @@ TEST_F(PodTest, ARefusedMemberLeavesNothing) {
       << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(std::filesystem::exists(root_.path() + "/m1"));
-  EXPECT_FALSE(mounted_under_root());
+  EXPECT_FALSE(mounted_under_root()) << read_file("/proc/self/mountinfo");
   EXPECT_NE(cli({"state", "sb"}).out.find("\"created\""), std::string::npos);
   EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
   EXPECT_TRUE(root_.entries().empty());
