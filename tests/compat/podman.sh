@@ -341,4 +341,27 @@ case_pod_members_share_one_vm() {
   expect_eq "$(find "$ROOT" -type s 2>/dev/null)" "" "no socket left under --root"
 }
 
+# `podman pod stop` then `podman pod start`: the infra container gets a new
+# VM and the members join it again (still one QEMU, one boot_id).
+case_pod_stop_start() {
+  local pod=rvcpss$$
+  trap "podman pod rm -f -t 0 $pod >/dev/null 2>&1" EXIT
+  podman pod create --name "$pod" >/dev/null
+  podman run -d --pod "$pod" --name "$pod-a" "$IMG" sleep 1000 >/dev/null
+  podman run -d --pod "$pod" --name "$pod-b" "$IMG" sleep 1000 >/dev/null
+  local before
+  before=$(podman exec "$pod-a" cat /proc/sys/kernel/random/boot_id)
+  podman pod stop -t 0 "$pod" >/dev/null
+  expect_eq "$(qemu_count)" 0 "no QEMU once the pod stopped"
+  podman pod start "$pod" >/dev/null
+  local a b
+  a=$(podman exec "$pod-a" cat /proc/sys/kernel/random/boot_id)
+  b=$(podman exec "$pod-b" cat /proc/sys/kernel/random/boot_id)
+  expect_eq "$b" "$a" "one guest kernel after the restart"
+  [[ $a != "$before" ]] || { echo "FAIL the same VM after pod stop/start"; return 1; }
+  expect_eq "$(qemu_count)" 1 "one QEMU for the restarted pod"
+  podman pod rm -f -t 0 "$pod" >/dev/null
+  expect_eq "$(qemu_count)" 0 "no QEMU after pod rm"
+}
+
 run_cases
