@@ -1,6 +1,7 @@
 #include "spec/cgroup/fake_systemd.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "spec/base/unique_fd.h"
 #include "spec/cgroup/cgroup.h"
 
 namespace runvm::cgroup {
@@ -72,20 +74,30 @@ Result<std::unique_ptr<FakeSystemd>> FakeSystemd::start(const std::string& dir, 
       << "</listen><auth>EXTERNAL</auth><policy context=\"default\">"
          "<allow user=\"*\"/><allow own=\"*\"/><allow send_destination=\"*\"/>"
          "<allow receive_sender=\"*\"/></policy></busconfig>\n";
+  // dbus-daemon prints its address on this pipe once it listens: the socket
+  // file alone appears at bind(), before listen(), and a client connecting
+  // in between is refused.
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) < 0) return errno_error("pipe");
+  UniqueFd ready_rd(ready[0]), ready_wr(ready[1]);
   f->daemon_ = fork();
   if (f->daemon_ < 0) return errno_error("fork");
   if (f->daemon_ == 0) {
     // Its complaints (it cannot raise its fd limit here) go to a log.
     int log = open((dir + "/dbus-daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log >= 0) dup2(log, 2);
+    fcntl(ready_wr.get(), F_SETFD, 0);
     std::string arg = "--config-file=" + conf;
-    execlp("dbus-daemon", "dbus-daemon", arg.c_str(), "--nofork", "--nopidfile",
+    std::string print = "--print-address=" + std::to_string(ready_wr.get());
+    execlp("dbus-daemon", "dbus-daemon", arg.c_str(), "--nofork", "--nopidfile", print.c_str(),
            static_cast<char*>(nullptr));
     _exit(127);
   }
-  struct stat st;
-  for (int i = 0; i < 500 && stat(f->socket_.c_str(), &st) != 0; ++i) usleep(10 * 1000);
-  if (stat(f->socket_.c_str(), &st) != 0) return make_error("dbus-daemon did not start");
+  ready_wr.reset();
+  pollfd p{ready_rd.get(), POLLIN, 0};
+  char line[512];
+  if (poll(&p, 1, 5000) != 1 || read(ready_rd.get(), line, sizeof line) <= 0)
+    return make_error("dbus-daemon did not start (see " + dir + "/dbus-daemon.log)");
   std::string address = "unix:path=" + f->socket_;
   int r = sd_bus_new(&f->bus_);
   if (r >= 0) r = sd_bus_set_address(f->bus_, address.c_str());
