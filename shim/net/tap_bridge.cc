@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "shim/net/netns_reader.h"
+#include "shim/net/tap_holder.h"
 #include "spec/base/log.h"
 
 namespace runvm::net {
@@ -80,8 +81,9 @@ Status add_redirect(nl_sock* sock, int from, int to) {
 }
 
 // Taps of ours a killed shim left (a tap outlives it only while another
-// process, such as an orphaned QEMU, holds its fd).
-Status remove_stale_taps(nl_sock* sock) {
+// process, such as an orphaned QEMU, holds its fd). A tap a live shim holds
+// is another container's VM's: refused rather than taken from it.
+Status remove_stale_taps(nl_sock* sock, int netns_fd) {
   nl::Cache links = RUNVM_TRY(nl::link_cache(sock));
   std::vector<int> stale;
   nl::for_each<rtnl_link>(links.get(), [&](rtnl_link* l) {
@@ -91,6 +93,12 @@ Status remove_stale_taps(nl_sock* sock) {
       if (kind && name && std::strcmp(kind, "tun") == 0 && TapBridge::tap_name(i) == name)
         stale.push_back(rtnl_link_get_ifindex(l));
   });
+  for (size_t i = 0; i < proto::kMaxInterfaces && !stale.empty(); ++i)
+    if (auto holder = live_shim_holding(netns_fd, TapBridge::tap_name(i)))
+      return make_error("in use by the VM of another runvm container (shim pid " +
+                            std::to_string(*holder) +
+                            "): containers that share a network namespace must be in one pod",
+                        EBUSY);
   for (int ifindex : stale) RUNVM_CHECK(nl::delete_link(sock, ifindex).context("stale tap"));
   return {};
 }
@@ -158,7 +166,7 @@ Result<TapBridge> TapBridge::attach(const std::string& netns_path) {
     b.path_ = netns_path;
     b.sock_ = RUNVM_TRY(nl::connect_route_in(ns.get()));
     b.network_ = RUNVM_TRY(read_network(b.sock_.get()));
-    RUNVM_CHECK(remove_stale_taps(b.sock_.get()));
+    RUNVM_CHECK(remove_stale_taps(b.sock_.get(), ns.get()));
     for (size_t i = 0; i < b.network_.interfaces.size(); ++i) {
       const auto& iface = b.network_.interfaces[i];
       auto ctx = "interface " + iface.name;

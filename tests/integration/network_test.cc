@@ -150,6 +150,36 @@ TEST_F(NetworkTest, AKilledShimLeavesNothingThatBreaksTheNextContainer) {
   EXPECT_FALSE(has_ingress("eth0"));
 }
 
+// Two VMs cannot share one interface: a second container naming a namespace
+// whose interface a running container's VM holds (podman run --network
+// container:X) is refused in one line, and the first keeps its network.
+TEST_F(NetworkTest, ANamespaceARunningVmHoldsIsRefusedAndKeepsItsNetwork) {
+  Bundle first_bundle({.args = {"sleep", "600"}, .config_json = network_json()});
+  pid_t shim = create_detached(first_bundle, "first");
+  ASSERT_GT(shim, 0);
+  struct DeleteAtExit {
+    std::vector<std::string> argv;
+    ~DeleteAtExit() { (void)run_command(argv); }
+  } delete_at_exit{runvm({"delete", "--force", "first"})};
+  ASSERT_EQ(run_command(runvm({"start", "first"})).status, 0);
+
+  Bundle second({.args = {"true"}, .config_json = network_json()});
+  auto r = run_command(runvm({"run", "-b", second.dir(), "second"}));
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1) << r.status;
+  EXPECT_NE(r.err.find("in use by the VM of another runvm container (shim pid " +
+                       std::to_string(shim) + ")"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(processes_naming(root_.path() + "/second"), "");
+
+  // The first VM's path through its tap is intact.
+  auto ping =
+      run_command(runvm({"exec", "first", "busybox", "ping", "-c", "1", "-W", "10", "10.99.0.1"}));
+  EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
+  EXPECT_TRUE(has_ingress("eth0"));
+}
+
 // A "network" entry without a path: the shim and QEMU get a fresh namespace
 // of their own, as runc's process would, not the host's. What is added to
 // it after create (as `ctr run --cni` does through the pid) cannot reach
