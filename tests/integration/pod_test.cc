@@ -58,6 +58,17 @@ class PodTest : public ::testing::Test {
     for (auto& a : runvm({})) full += a + " ";
     return system((full + cmd + " </dev/null >" + out + " 2>>" + io_.path() + "/err").c_str());
   }
+  // The pod sandbox "sb" (`sleep 600`; `extra_config`: more config.json
+  // members before its annotations), created and not started; its bundle
+  // lives as long as the test.
+  void create_sandbox(const std::string& extra_config = "") {
+    BundleSpec spec;
+    spec.args = {"sleep", "600"};
+    spec.config_json = extra_config + annotations("sandbox", "");
+    sandbox_ = std::make_unique<Bundle>(spec);
+    ASSERT_EQ(detached("create --bundle " + sandbox_->dir() + " sb", io_.path() + "/sb.out"), 0)
+        << read_file(io_.path() + "/err");
+  }
   static long read_pid(const std::string& file) {
     long pid = 0;
     std::ifstream(file) >> pid;
@@ -94,15 +105,12 @@ class PodTest : public ::testing::Test {
     return read_file("/proc/self/mountinfo").find(root_.path()) != std::string::npos;
   }
   TempDir root_, io_;
+  std::unique_ptr<Bundle> sandbox_;
 };
 
 TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = std::string(kProc) + "," + annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox(std::string(kProc) + ",");
+  if (HasFatalFailure()) return;
   ASSERT_EQ(cli({"start", "sb"}).status, 0);
   std::string kernel = exec_out("sb", {"cat", "/proc/sys/kernel/osrelease"});
   std::string boot_id = exec_out("sb", {"cat", "/proc/sys/kernel/random/boot_id"});
@@ -177,12 +185,8 @@ TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
 // As runc's pods: the sandbox's end takes its members along, and their
 // state says so.
 TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   ASSERT_EQ(cli({"start", "sb"}).status, 0);
   BundleSpec m_spec;
   m_spec.args = {"sleep", "600"};
@@ -211,12 +215,8 @@ TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
 // delete --force of a running member: when it returns, the member's
 // rootfs and binds are unbound, and the sandbox runs on.
 TEST_F(PodTest, ForcedDeleteOfARunningMemberLeavesNoMount) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   ASSERT_EQ(cli({"start", "sb"}).status, 0);
   TempDir data;
   BundleSpec m_spec;
@@ -238,12 +238,8 @@ TEST_F(PodTest, ForcedDeleteOfARunningMemberLeavesNoMount) {
 // A member the agent refuses (no such executable): create fails with runc's
 // line and leaves no state, relay or mount; the sandbox runs on.
 TEST_F(PodTest, ARefusedMemberLeavesNothing) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   TempDir data;
   BundleSpec m_spec;
   m_spec.args = {"/no/such"};
@@ -266,12 +262,8 @@ TEST_F(PodTest, ARefusedMemberLeavesNothing) {
 // The VM dying under the pod (its QEMU killed) stops every member, and
 // state tells the truth for each.
 TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   ASSERT_EQ(cli({"start", "sb"}).status, 0);
   BundleSpec m_spec;
   m_spec.args = {"sleep", "600"};
@@ -305,12 +297,8 @@ TEST_F(PodTest, KillingTheSandboxsQemuStopsEveryMember) {
 // A member with a terminal: its relay sends the pty master to the console
 // socket (runc's protocol) and relays the guest's pty.
 TEST_F(PodTest, AMembersTerminalGoesToItsConsoleSocket) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   BundleSpec m_spec;
   m_spec.args = {"sh", "-c", "test -t 0 && test -t 1 && echo tty-$((6*7)); exit 5"};
   m_spec.terminal = true;
@@ -371,12 +359,8 @@ TEST_F(PodTest, AMemberOfAContainerThatIsNoSandboxIsOneError) {
 // read-only directory and a file, as Kubernetes binds /etc/hosts; and a
 // read-only root stays read-only.
 TEST_F(PodTest, AMembersBindMountsComeThroughThePodShare) {
-  BundleSpec sb_spec;
-  sb_spec.args = {"sleep", "600"};
-  sb_spec.config_json = annotations("sandbox", "");
-  Bundle sb(sb_spec);
-  ASSERT_EQ(detached("create --bundle " + sb.dir() + " sb", io_.path() + "/sb.out"), 0)
-      << read_file(io_.path() + "/err");
+  create_sandbox();
+  if (HasFatalFailure()) return;
   TempDir data, etc;
   std::ofstream(data.path() + "/hello") << "from-the-host\n";
   std::ofstream(etc.path() + "/hosts") << "127.0.0.1 pod\n";
