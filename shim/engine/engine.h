@@ -41,6 +41,7 @@ struct MachineConfig {
   uint64_t memory_mib = 256;
   std::string kernel, initrd;
   std::string cmdline_extra;  // appended to the engine's own kernel command line
+  std::string cpuset;         // linux.resources.cpu.cpus: the vCPU threads are pinned to it
 };
 
 struct VmConfig {

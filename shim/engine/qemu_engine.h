@@ -29,6 +29,8 @@ class QemuEngine final : public Engine {
 
  private:
   Status connect_qmp();
+  // Pins the vCPU threads to config_.machine.cpuset (shim/engine/vcpu_affinity.h).
+  Status pin_vcpus();
   // One line for a failed start: how QEMU ended and its last log line.
   Error start_failure(Error cause);
 
