@@ -101,6 +101,14 @@ Status QemuEngine::resume() {
   return {};
 }
 
+Status QemuEngine::set_memory(uint64_t bytes) {
+  if (bytes > config_.machine.memory_mib << 20)
+    return make_error("memory " + std::to_string(bytes) + " is more than the boot size");
+  // virtio-balloon: QEMU's target is the guest's RAM, not the balloon's size.
+  RUNVM_TRY(qmp("balloon", "{\"value\":" + std::to_string(bytes) + "}"));
+  return {};
+}
+
 Status QemuEngine::stop() {
   if (!child_.valid() || child_.exited()) {
     qmp_.reset();

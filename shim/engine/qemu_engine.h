@@ -19,6 +19,7 @@ class QemuEngine final : public Engine {
   Status start(const VmConfig& config) override;
   Status pause() override;
   Status resume() override;
+  Status set_memory(uint64_t bytes) override;
   Status stop() override;
   Result<int> wait() override;
   pid_t pid() const override { return child_.pid(); }

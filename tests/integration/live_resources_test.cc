@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/integration/bundle_fixture.h"
 
 namespace runvm {
@@ -84,6 +87,66 @@ TEST_F(LiveResourcesTest, CpusetPinsTheVcpuThreads) {
   // cgroup's cpuset (which is all CPUs on a host without a cgroup driver).
   if (sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_TRUE(unpinned_other);
   EXPECT_EQ(runvm({"delete", "--force", "pin"}).status, 0);
+}
+
+// runvm update --memory: the guest's RAM shrinks with the balloon and the
+// container cgroup's memory.max follows; growing back up to the boot size
+// works, past it is one line naming the field.
+TEST_F(LiveResourcesTest, UpdateMemoryBalloonsTheGuestAndItsCgroup) {
+  Bundle b({.args = {"sleep", "120"},
+            .config_json =
+                R"("linux":{"resources":{"memory":{"limit":536870912}}},)"
+                R"("mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}])"});
+  std::string out = files_.path() + "/out";
+  std::string cmd = runvm_binary() + " --root " + root_.path() + " create -b " + b.dir() +
+                    " upd </dev/null >" + out + " 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0) << read_file(out);
+  ASSERT_EQ(runvm({"start", "upd"}).status, 0);
+  // MemTotal (MiB) and memory.max (bytes) as the container sees them.
+  auto probe = [&](uint64_t& mem_total_mib, uint64_t& memory_max) {
+    auto r = runvm({"exec", "upd", "sh", "-c",
+                    "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo; "
+                    "cat /cg/memory.max"});
+    unsigned long long kib = 0, max = 0;
+    if (r.status != 0 || sscanf(r.out.c_str(), "%llu\n%llu", &kib, &max) != 2) return false;
+    mem_total_mib = kib / 1024;
+    memory_max = max;
+    return true;
+  };
+  uint64_t total = 0, max = 0;
+  ASSERT_TRUE(probe(total, max));
+  EXPECT_GT(total, 400u);
+  const uint64_t boot_total = total;
+  // At boot: the limit capped under the guest's RAM less the agent's reserve.
+  EXPECT_LT(max, 512ull << 20);
+  EXPECT_GT(max, 400ull << 20);
+
+  auto down = runvm({"update", "--memory", "256m", "upd"});
+  ASSERT_EQ(down.status, 0) << down.err;
+  // The guest gives its pages to the balloon at its own pace.
+  for (int i = 0; i < 100 && probe(total, max) && total > 256; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LE(total, 256u);
+  EXPECT_GT(total, 200u);
+  EXPECT_EQ(max, (256ull << 20) - (16ull << 20));  // under the ballooned RAM
+
+  auto up = runvm({"update", "--memory", "512m", "upd"});
+  ASSERT_EQ(up.status, 0) << up.err;
+  for (int i = 0; i < 100 && probe(total, max) && total < boot_total; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(total, boot_total);
+  EXPECT_EQ(max, (512ull << 20) - (16ull << 20));
+
+  auto past = runvm({"update", "--memory", "1g", "upd"});
+  EXPECT_EQ(past.status, 1 << 8);
+  EXPECT_EQ(past.err,
+            "runvm: update upd: memory.limit: 1073741824 is more than the VM's boot size "
+            "536870912 (the maximum)\n");
+  auto cpus = runvm({"update", "--cpu-quota", "50000", "upd"});
+  EXPECT_EQ(cpus.status, 1 << 8);
+  EXPECT_NE(cpus.err.find("cpu.quota: cannot be changed on a running microVM"), std::string::npos)
+      << cpus.err;
+  EXPECT_EQ(runvm({"delete", "--force", "upd"}).status, 0);
 }
 
 }  // namespace
