@@ -1,5 +1,7 @@
-// `runvm update`: runc's resource update. A microVM's resources are fixed
-// at boot, so only updates that change nothing succeed (update_request.h).
+// `runvm update`: runc's resource update. memory.limit changes live through
+// the shim (balloon and guest cgroup, control::UpdateMemory); the other
+// resources are fixed at boot, so only updates repeating them succeed
+// (update_request.h).
 #include <getopt.h>
 
 #include <charconv>
