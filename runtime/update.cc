@@ -1,7 +1,10 @@
-// `runvm update`: runc's resource update. A microVM's resources are fixed
-// at boot, so only updates that change nothing succeed (update_request.h).
+// `runvm update`: runc's resource update. memory.limit changes live through
+// the shim (balloon and guest cgroup, control::UpdateMemory); the other
+// resources are fixed at boot, so only updates repeating them succeed
+// (update_request.h).
 #include <getopt.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -28,9 +31,10 @@ constexpr int kFirst = 1000;
 void update_usage(FILE* out) {
   fprintf(out,
           "usage: runvm update [options] CONTAINER_ID\n\n"
-          "Updates a container's resources. A microVM's memory, vCPUs and cgroup limits\n"
-          "are fixed when it boots: an update that repeats the container's values (or\n"
-          "sets nothing) succeeds; any change fails naming the field.\n\n"
+          "Updates a container's resources. The memory limit changes live, up to the\n"
+          "size the microVM booted with (its balloon and the container's cgroup);\n"
+          "vCPUs and the other limits are fixed at boot: an update that repeats the\n"
+          "container's values succeeds, any other change fails naming the field.\n\n"
           "  -r, --resources FILE   LinuxResources JSON ('-' reads stdin); flags are\n"
           "                         then ignored, as in runc\n"
           "  runc's flags: --blkio-weight --cpu-period --cpu-quota --cpu-rt-period\n"
@@ -92,7 +96,24 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   auto config = RUNVM_TRY(load_config_snapshot(ct.dir));
   std::optional<oci::Resources> current;
   if (config.linux_) current = config.linux_->resources;
-  RUNVM_CHECK(check_updates(updates, current));
+  // memory.limit changes live (the guest's balloon and its cgroup, through
+  // the shim); every other field must repeat the container's value.
+  std::optional<uint64_t> memory;
+  std::vector<ResourceUpdate> fixed;
+  for (const auto& u : updates) {
+    if (u.field != "memory.limit") {
+      fixed.push_back(u);
+      continue;
+    }
+    int64_t limit = 0;
+    auto [end, ec] = std::from_chars(u.value.data(), u.value.data() + u.value.size(), limit);
+    // runc: -1 is no limit, which the VM's fixed RAM cannot give.
+    if (ec != std::errc() || end != u.value.data() + u.value.size() || limit <= 0)
+      return make_error("memory.limit: " + u.value + " cannot be set on a running microVM");
+    memory = static_cast<uint64_t>(limit);
+  }
+  RUNVM_CHECK(check_updates(fixed, current));
+  if (memory) RUNVM_CHECK(shim_request(ct, control::UpdateMemory{*memory}));
   return 0;
 }
 

@@ -1,8 +1,9 @@
 // `runvm update`: what was asked (runc's flags or its -r resources JSON) and
-// whether runvm can do it. A microVM's memory and vCPUs are fixed when it
-// boots and its cgroup knobs live in the guest, so no resource can change
-// on a running container: an update that repeats the container's current
-// value (or sets nothing) succeeds, anything else fails naming the field.
+// whether runvm can do it. memory.limit is applied live by runvm update
+// (through the shim); for every other field check_updates() decides: a
+// microVM's vCPUs are fixed when it boots and its cgroup knobs live in the
+// guest, so an update that repeats the container's current value (or sets
+// nothing) succeeds, anything else fails naming the field.
 #pragma once
 
 #include <optional>

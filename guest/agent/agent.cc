@@ -198,6 +198,8 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {signal_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Resize>) {
           return {resize_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::UpdateMemory>) {
+          return {update_memory(req)};
         } else if constexpr (std::is_same_v<T, proto::Exec>) {
           return {exec_process(req)};
         } else if constexpr (std::is_same_v<T, proto::ConfigureNetwork>) {
@@ -289,6 +291,14 @@ proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
   auto slot = find(req.container_id);
   if (!slot.ok()) return error_reply(req.id, slot.error());
   return status_reply(req.id, (*slot)->container->resize(req.rows, req.cols));
+}
+
+proto::AgentMessage Agent::update_memory(const proto::UpdateMemory& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  std::optional<uint64_t> limit;
+  if (req.limit) limit = req.limit;
+  return status_reply(req.id, (*slot)->container->update_memory(limit, req.guest_ram));
 }
 
 Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {

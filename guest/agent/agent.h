@@ -98,6 +98,7 @@ class Agent {
   std::optional<proto::AgentMessage> start_container(const proto::Start& req);
   proto::AgentMessage signal_container(const proto::Signal& req);
   proto::AgentMessage resize_container(const proto::Resize& req);
+  proto::AgentMessage update_memory(const proto::UpdateMemory& req);
   std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   // A container the host can address: created (or being created), not one

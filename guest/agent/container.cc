@@ -158,6 +158,11 @@ Status Container::signal_all(int sig) {
 
 Status Container::resize(uint16_t rows, uint16_t cols) { return proc_.resize(rows, cols); }
 
+Status Container::update_memory(std::optional<uint64_t> limit, uint64_t guest_ram) {
+  if (!cgroup_) return make_error("memory.limit: the container has no cgroup", ENOTSUP);
+  return cgroup_->set_memory_max(limit, guest_ram);
+}
+
 void Container::on_reaped(int status) {
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.

@@ -58,6 +58,17 @@ Status write_cpu(const std::string& dir, const proto::LinuxSpec& spec) {
   return {};
 }
 
+}  // namespace
+
+Status ContainerCgroup::set_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram) {
+  if (path_.empty()) return make_error("memory.limit: the guest has no cgroups", ENOTSUP);
+  return write_kernel_file(path_ + "/memory.max",
+                           std::to_string(container_memory_max(limit, guest_ram)))
+      .context("memory.limit");
+}
+
+namespace {
+
 Status write_limits(const std::string& dir, const proto::LinuxSpec& spec,
                     const std::set<std::string>& available, uint64_t guest_ram) {
   if (available.count("memory")) {

@@ -43,6 +43,9 @@ class ContainerCgroup {
   // Processes of the cgroup the OOM killer killed so far (memory.events
   // oom_kill); 0 without a cgroup or memory controller.
   uint64_t oom_kills() const;
+  // A live update of memory.max: `limit` (none: unlimited) capped under
+  // `guest_ram` as at create. Fails without a memory controller.
+  Status set_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram);
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}

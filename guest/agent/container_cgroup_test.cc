@@ -124,6 +124,28 @@ TEST_F(ContainerCgroupTest, MemoryAndCpuLimitsAreWritten) {
   EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "max 200000");
 }
 
+// runvm update --memory: memory.max follows the new limit, capped under the
+// guest's new (ballooned) RAM; no cgroup is one line naming the field.
+TEST_F(ContainerCgroupTest, MemoryMaxIsUpdatedLive) {
+  controllers("memory");
+  fs::create_directories(root_ + "/runvm-c5");
+  std::ofstream(root_ + "/runvm-c5/memory.max");
+  proto::LinuxSpec spec;
+  spec.memory_limit = 512ull << 20;
+  auto cg = ContainerCgroup::create(root_, "c5", spec, 1ull << 30);
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  EXPECT_EQ(slurp(root_ + "/runvm-c5/memory.max"), std::to_string(512ull << 20));
+  ASSERT_TRUE(cg->set_memory_max(256ull << 20, 1ull << 30).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c5/memory.max"), std::to_string(256ull << 20));
+  ASSERT_TRUE(cg->set_memory_max(std::nullopt, 256ull << 20).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c5/memory.max"), std::to_string((256ull << 20) - (16ull << 20)));
+  auto none = ContainerCgroup::create("", "c5", {});
+  ASSERT_TRUE(none.ok());
+  auto refused = none->set_memory_max(1ull << 20, 1ull << 30);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "memory.limit: the guest has no cgroups");
+}
+
 TEST_F(ContainerCgroupTest, MissingMemoryOrCpuControllerIsAClearError) {
   controllers("pids");
   proto::LinuxSpec spec;

@@ -305,6 +305,24 @@ Result<Resize> Resize::parse(const json::Value& v) {
   return m;
 }
 
+void UpdateMemory::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  w.key("limit").uinteger(limit);
+  w.key("guest_ram").uinteger(guest_ram);
+}
+Result<UpdateMemory> UpdateMemory::parse(const json::Value& v) {
+  // Past any guest's RAM; keeps the arithmetic on them far from overflow.
+  constexpr uint64_t kMaxBytes = 1ull << 50;
+  UpdateMemory m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  m.limit = RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("limit")), kMaxBytes));
+  m.guest_ram = RUNVM_TRY(fields::bounded(RUNVM_TRY(v.at("guest_ram")), kMaxBytes));
+  if (m.guest_ram < (1ull << 20)) return make_error("guest_ram: must be at least 1 MiB");
+  return m;
+}
+
 void Exit::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("status").uinteger(status);

@@ -175,6 +175,21 @@ struct Resize {
   bool operator==(const Resize&) const = default;
 };
 
+// Changes the container's memory limit live (runvm update --memory): the
+// host has resized the guest's balloon to `guest_ram` bytes; the agent sets
+// the container cgroup's memory.max from `limit` (0: none) capped under that
+// RAM, as at create (guest/agent/container_cgroup.h).
+struct UpdateMemory {
+  static constexpr std::string_view kType = "update_memory";
+  uint64_t id = 0;
+  std::string container_id;
+  uint64_t limit = 0;      // bytes; 0: no limit
+  uint64_t guest_ram = 0;  // bytes, 1 MiB .. 2^50
+  void write(json::Writer& w) const;
+  static Result<UpdateMemory> parse(const json::Value& v);
+  bool operator==(const UpdateMemory&) const = default;
+};
+
 // agent -> host, unsolicited (no id): the container's main process was
 // reaped. `status` is the raw wait status (WEXITSTATUS/WTERMSIG apply).
 struct Exit {

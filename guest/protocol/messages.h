@@ -83,8 +83,8 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
-using HostMessage =
-    std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec, ConfigureNetwork>;
+using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
+                                 ConfigureNetwork, UpdateMemory>;
 using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit>;
 
 // Serialises one message as a JSON object with "type" first.

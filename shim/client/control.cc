@@ -90,6 +90,14 @@ Result<Resize> Resize::parse(const json::Value& v) {
   return r;
 }
 
+void UpdateMemory::write(json::Writer& w) const { w.key("limit").uinteger(limit); }
+Result<UpdateMemory> UpdateMemory::parse(const json::Value& v) {
+  auto field = RUNVM_TRY(v.at("limit"));
+  uint64_t n = RUNVM_TRY(field.as_uint());
+  if (n == 0 || n > (1ull << 50)) return field.error("out of range");
+  return UpdateMemory{n};
+}
+
 void Exec::write(json::Writer& w) const {
   w.key("process");
   proto::write_process(w, process);

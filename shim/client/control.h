@@ -71,6 +71,18 @@ struct Resize {
   bool operator==(const Resize&) const = default;
 };
 
+// runvm update --memory: the container's new memory limit in bytes. The
+// shim shrinks (or grows back) the guest's RAM with the balloon, at most to
+// the size the VM booted with, and the agent sets the container cgroup's
+// memory.max (guest/protocol UpdateMemory).
+struct UpdateMemory {
+  static constexpr std::string_view kType = "update_memory";
+  uint64_t limit = 0;  // bytes, 1 .. 2^50
+  void write(json::Writer& w) const;
+  static Result<UpdateMemory> parse(const json::Value& v);
+  bool operator==(const UpdateMemory&) const = default;
+};
+
 // Runs a further process in the container. `process` and `stdio` are the
 // agent protocol's (container_messages.h): the client listens on the
 // hybrid-vsock ports itself, so the stdio bytes never pass through the
@@ -102,7 +114,7 @@ struct Create {
   bool operator==(const Create&) const = default;
 };
 
-using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create>;
+using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create, UpdateMemory>;
 // What the client may send on an exec's connection after its ExecReply
 // (no container id: the connection is the exec's).
 using ExecFollowUp = std::variant<Kill, Resize>;

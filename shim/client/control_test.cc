@@ -50,7 +50,8 @@ TEST(Control, EveryRequestRoundTrips) {
   for (const Request& r :
        {Request(Start{}), Request(Kill{9, true}), Request(Kill{64, false}), Request(Pause{}),
         Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec),
-        Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}})})
+        Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}}),
+        Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50})})
     EXPECT_EQ(round_trip(r), r) << encode(r);
 }
 

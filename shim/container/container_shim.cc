@@ -271,6 +271,27 @@ void ContainerShim::on(const control::Resize& r, Respond respond) {
                       [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
 }
 
+void ContainerShim::on(const control::UpdateMemory& u, Respond respond) {
+  // A member shares the pod's VM: its RAM is not the member's to change.
+  if (!rootfs_path_.empty())
+    return respond(make_error("memory.limit: cannot change for a pod member", ENOTSUP));
+  // The guest's RAM follows the limit as at boot (spec/vm_sizing.h: whole
+  // MiB, at least 64), up to the boot size: the balloon can only give back
+  // what QEMU's -m reserved.
+  constexpr uint64_t kMiB = 1ull << 20;
+  const uint64_t boot = vm_->machine().memory_mib * kMiB;
+  uint64_t ram = std::max<uint64_t>((u.limit + kMiB - 1) / kMiB * kMiB, 64 * kMiB);
+  if (ram > boot)
+    return respond(make_error("memory.limit: " + std::to_string(u.limit) +
+                                  " is more than the VM's boot size " + std::to_string(boot) +
+                                  " (the maximum)",
+                              EINVAL));
+  if (auto s = vm_->engine().set_memory(ram); !s.ok()) return respond(std::move(s));
+  proto::UpdateMemory req{0, opts_.id, u.limit, ram};
+  vm_->agent().request(std::move(req),
+                       [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
+}
+
 void ContainerShim::finish(bool drain) {
   write_status("stopped");
   console_timer_.reset();

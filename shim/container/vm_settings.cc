@@ -14,6 +14,8 @@ Status apply_vm_settings(const oci::Config& config, MachineConfig& vm, std::stri
   oci::VmSize size = RUNVM_TRY(oci::size_vm(config, {vm.memory_mib, vm.vcpus}));
   vm.memory_mib = size.memory_mib;
   vm.vcpus = size.vcpus;
+  if (config.linux_ && config.linux_->resources && config.linux_->resources->cpu)
+    vm.cpuset = config.linux_->resources->cpu->cpus;
   if (!s.kernel_cmdline.empty())
     vm.cmdline_extra += (vm.cmdline_extra.empty() ? "" : " ") + s.kernel_cmdline;
   if (s.accel) {

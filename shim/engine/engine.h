@@ -41,6 +41,7 @@ struct MachineConfig {
   uint64_t memory_mib = 256;
   std::string kernel, initrd;
   std::string cmdline_extra;  // appended to the engine's own kernel command line
+  std::string cpuset;         // linux.resources.cpu.cpus: the vCPU threads are pinned to it
 };
 
 struct VmConfig {
@@ -64,6 +65,9 @@ class Engine {
   virtual Status start(const VmConfig& config) = 0;
   virtual Status pause() = 0;
   virtual Status resume() = 0;
+  // The guest's RAM from now on, in bytes, at most the boot size: a balloon
+  // takes the rest back (the guest sees MemTotal drop).
+  virtual Status set_memory(uint64_t bytes) = 0;
   // Asks the VM to quit; escalates to SIGKILL after a short grace. Does not
   // reap: wait() does, so an event loop watching pidfd() stays in charge.
   virtual Status stop() = 0;

@@ -23,6 +23,10 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
       "microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=on",
       "-nodefaults",
       "-no-user-config",
+      // Names QEMU's threads ("CPU 0/TCG"), so ps and top show which are
+      // the vCPUs the cpuset pins (vcpu_affinity.h).
+      "-name",
+      "runvm,debug-threads=on",
       "-nographic",
       "-no-reboot",
       "-accel",

@@ -49,6 +49,7 @@ TEST(QemuCommandLine, TcgDefaults) {
   EXPECT_EQ(after(a, "-accel"), "tcg");
   EXPECT_EQ(after(a, "-cpu"), "max");
   EXPECT_EQ(after(a, "-smp"), "1");
+  EXPECT_EQ(after(a, "-name"), "runvm,debug-threads=on");
   for (auto f : {"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"})
     EXPECT_TRUE(has(a, f)) << f;
   EXPECT_FALSE(has(a, "-S"));

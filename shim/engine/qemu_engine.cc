@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "shim/engine/qemu_command.h"
+#include "shim/engine/vcpu_affinity.h"
 
 namespace runvm {
 namespace {
@@ -57,7 +58,22 @@ Status QemuEngine::start(const VmConfig& config) {
   child_ = RUNVM_TRY(ChildProcess::spawn(qemu_command_line(config), config.engine_log, inherit)
                          .context("qemu start"));
   if (auto st = connect_qmp(); !st) return start_failure(std::move(st).error());
+  if (auto st = pin_vcpus(); !st) {
+    child_.kill_and_reap();
+    qmp_.reset();
+    return std::move(st).error().wrap("qemu start");
+  }
   return {};
+}
+
+Status QemuEngine::pin_vcpus() {
+  if (config_.machine.cpuset.empty()) return {};
+  // The vCPU threads exist once QMP answers (QEMU creates them before it
+  // serves the monitor), so they are pinned before the guest runs much.
+  cpu_set_t mask = RUNVM_TRY(cpu_mask_from_list(config_.machine.cpuset));
+  auto reply = RUNVM_TRY(qmp("query-cpus-fast"));
+  auto tids = RUNVM_TRY(vcpu_threads_from_qmp(reply));
+  return pin_threads(tids, mask).context("cpuset " + config_.machine.cpuset);
 }
 
 Status QemuEngine::connect_qmp() {
@@ -82,6 +98,14 @@ Status QemuEngine::pause() {
 
 Status QemuEngine::resume() {
   RUNVM_TRY(qmp("cont"));
+  return {};
+}
+
+Status QemuEngine::set_memory(uint64_t bytes) {
+  if (bytes > config_.machine.memory_mib << 20)
+    return make_error("memory " + std::to_string(bytes) + " is more than the boot size");
+  // virtio-balloon: QEMU's target is the guest's RAM, not the balloon's size.
+  RUNVM_TRY(qmp("balloon", "{\"value\":" + std::to_string(bytes) + "}"));
   return {};
 }
 

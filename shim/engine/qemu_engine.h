@@ -19,6 +19,7 @@ class QemuEngine final : public Engine {
   Status start(const VmConfig& config) override;
   Status pause() override;
   Status resume() override;
+  Status set_memory(uint64_t bytes) override;
   Status stop() override;
   Result<int> wait() override;
   pid_t pid() const override { return child_.pid(); }
@@ -29,6 +30,8 @@ class QemuEngine final : public Engine {
 
  private:
   Status connect_qmp();
+  // Pins the vCPU threads to config_.machine.cpuset (shim/engine/vcpu_affinity.h).
+  Status pin_vcpus();
   // One line for a failed start: how QEMU ended and its last log line.
   Error start_failure(Error cause);
 

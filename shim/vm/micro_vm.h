@@ -52,6 +52,8 @@ class MicroVm {
   // Wall time from engine start to the agent's hello.
   double boot_to_agent_ms() const { return boot_to_agent_ms_; }
   Engine& engine() { return *engine_; }
+  // What the VM booted with (its RAM is the most set_memory may give it).
+  const MachineConfig& machine() const { return config_.machine; }
 
   // Hybrid vsock socket: host clients CONNECT here; guest connections to
   // host port P go to vsock_path() + "_P".

@@ -1,11 +1,13 @@
 // Drives QmpProtocol with what a hostile or broken QEMU could send: each
 // input line is fed as received, and commands are started whenever the
 // session allows, so replies meet every state (greeting, negotiation, a
-// pending command, none). Asserts the state machine's own invariants.
+// pending command, none); replies go through the query-cpus-fast parser
+// and every line through the cpuset parser. Asserts the state machine's own invariants.
 #include <cstdlib>
 #include <string_view>
 
 #include "shim/engine/qmp.h"
+#include "shim/engine/vcpu_affinity.h"
 
 using namespace runvm;
 
@@ -26,6 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Only the greeting makes the protocol speak on its own.
     if (!step->send.empty() && before != QmpProtocol::State::kAwaitGreeting) std::abort();
     if (step->reply && p.busy()) std::abort();
+    // A reply's return value as query-cpus-fast's (shim/engine/vcpu_affinity.h):
+    // only positive thread ids come out; the line doubles as a cpuset list.
+    if (step->reply && *step->reply) {
+      if (auto tids = vcpu_threads_from_qmp(**step->reply))
+        for (pid_t t : *tids)
+          if (t <= 0) std::abort();
+    }
+    (void)cpu_mask_from_list(line);
     if (p.ready() && !p.busy()) {
       const size_t n = events++;
       auto cmd = p.command(n % 2 ? "query-status" : "cont", n % 3 ? "" : R"({"a":1})");

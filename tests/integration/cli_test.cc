@@ -191,9 +191,18 @@ TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
   EXPECT_EQ(exit_code(cli({"events", "--interval", "0s", "lc"})), 1);
 
   EXPECT_EQ(exit_code(cli({"update", "lc"})), 0);  // nothing asked: nothing to do
+  // The memory limit changes live up to the boot size (2 GiB by default);
+  // the rest is fixed at boot.
   auto upd = cli({"update", "--memory", "1g", "lc"});
-  EXPECT_EQ(exit_code(upd), 1);
-  EXPECT_EQ(upd.err, "runvm: update lc: memory.limit: cannot be changed on a running microVM\n");
+  EXPECT_EQ(exit_code(upd), 0) << upd.err;
+  auto past = cli({"update", "--memory", "4g", "lc"});
+  EXPECT_EQ(exit_code(past), 1);
+  EXPECT_EQ(past.err,
+            "runvm: update lc: memory.limit: 4294967296 is more than the VM's boot size "
+            "2147483648 (the maximum)\n");
+  auto quota = cli({"update", "--cpu-quota", "50000", "lc"});
+  EXPECT_EQ(exit_code(quota), 1);
+  EXPECT_EQ(quota.err, "runvm: update lc: cpu.quota: cannot be changed on a running microVM\n");
 
   ASSERT_EQ(exit_code(cli({"pause", "lc"})), 0);
   EXPECT_EQ(status_of("lc"), "paused");
