@@ -90,6 +90,7 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
     for (const auto& [flag, value] : flags)
       if (auto u = RUNVM_TRY(update_from_flag(flag, value))) updates.push_back(*u);
   }
+  updates = RUNVM_TRY(drop_swap_without_effect(std::move(updates)));
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));
   auto lock = RUNVM_TRY(ct.dir.lock());
   if (ct.state.status == oci::Status::kStopped) return make_error("container not running");

@@ -1,5 +1,7 @@
 #include "runtime/update_request.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <utility>
@@ -144,6 +146,29 @@ Result<std::optional<ResourceUpdate>> update_from_flag(std::string_view flag,
     return std::optional<ResourceUpdate>(ResourceUpdate{path_of(f), canonical});
   }
   return make_error("unknown update flag --" + std::string(flag));
+}
+
+Result<std::vector<ResourceUpdate>> drop_swap_without_effect(std::vector<ResourceUpdate> updates) {
+  auto find = [&](std::string_view field) {
+    return std::find_if(updates.begin(), updates.end(),
+                        [&](const ResourceUpdate& u) { return u.field == field; });
+  };
+  auto number = [](const std::string& v) -> std::optional<int64_t> {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    return n;
+  };
+  auto swap = find("memory.swap");
+  auto limit = find("memory.limit");
+  if (swap == updates.end() || limit == updates.end()) return updates;
+  auto s = number(swap->value), l = number(limit->value);
+  if (!s || !l) return updates;  // check_updates names what is wrong
+  if (*s != -1 && *s < *l)
+    return make_error("memory.swap: " + swap->value + " is less than memory.limit " + limit->value +
+                      " (it counts memory plus swap)");
+  updates.erase(swap);
+  return updates;
 }
 
 Status check_updates(const std::vector<ResourceUpdate>& updates,

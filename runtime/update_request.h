@@ -33,6 +33,12 @@ Result<int64_t> parse_ram_in_bytes(std::string_view text);
 Result<std::optional<ResourceUpdate>> update_from_flag(std::string_view flag,
                                                        const std::string& value);
 
+// memory.swap beside a memory.limit (Podman sends both): the guest has no
+// swap, so -1 or a value of at least the limit asks for nothing more, as on
+// a host without swap, and is dropped. Less than the limit is an error, as
+// in runc (memory.swap counts memory plus swap).
+Result<std::vector<ResourceUpdate>> drop_swap_without_effect(std::vector<ResourceUpdate> updates);
+
 // Succeeds when every update repeats the value in `current` (the config the
 // container was created from).
 Status check_updates(const std::vector<ResourceUpdate>& updates,

@@ -55,5 +55,23 @@ TEST(UpdateRequest, OnlyNoOpUpdatesPass) {
   EXPECT_FALSE(check_updates({{"memory.limit", "2"}}, std::nullopt).ok());
 }
 
+TEST(UpdateRequest, SwapBesideALimitIsDroppedWhenItAsksForNothing) {
+  using U = ResourceUpdate;
+  // Podman: swap twice the limit; or -1.
+  for (const char* swap : {"536870912", "268435456", "-1"}) {
+    auto r = drop_swap_without_effect({{"memory.limit", "268435456"}, {"memory.swap", swap}});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(*r, (std::vector<U>{{"memory.limit", "268435456"}})) << swap;
+  }
+  auto less = drop_swap_without_effect({{"memory.limit", "268435456"}, {"memory.swap", "1024"}});
+  ASSERT_FALSE(less.ok());
+  EXPECT_EQ(less.error().message,
+            "memory.swap: 1024 is less than memory.limit 268435456 (it counts memory plus swap)");
+  // Swap alone is left to check_updates (a field the VM cannot change live).
+  auto alone = drop_swap_without_effect({{"memory.swap", "-1"}});
+  ASSERT_TRUE(alone.ok());
+  EXPECT_EQ(alone->size(), 1u);
+}
+
 }  // namespace
 }  // namespace runvm::cli
