@@ -20,7 +20,7 @@ apt_packages=(
   qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils
   busybox-static golang-go
   podman conmon netavark aardvark-dns iptables containerd containernetworking-plugins umoci tmux catatonit
-  runc debootstrap curl iperf3 dbus-daemon
+  runc debootstrap curl iperf3 dbus-daemon iproute2 python3
 )
 
 step() { printf '== %s\n' "$*" >&2; }
