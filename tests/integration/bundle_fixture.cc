@@ -63,6 +63,12 @@ void Bundle::write_config(const BundleSpec& spec) {
 
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }
 
+std::vector<std::string> runvm_argv(const std::string& root, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {runvm_binary(), "--root", root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 UniqueFd listen_console(const std::string& path) {
   auto fd = listen_unix(path, {.backlog = 1});
   return fd ? std::move(*fd) : UniqueFd();

@@ -53,5 +53,7 @@ UniqueFd listen_console(const std::string& path);
 int accept_console_master(int listener);
 
 std::string runvm_binary();
+// `runvm --root <root> args...`: the command line every CLI test runs.
+std::vector<std::string> runvm_argv(const std::string& root, const std::vector<std::string>& args);
 
 }  // namespace runvm::testing

@@ -26,8 +26,7 @@ using testing::read_file;
 class CliTest : public ::testing::Test {
  protected:
   std::vector<std::string> runvm(std::vector<std::string> args) {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   testing::CommandResult cli(std::vector<std::string> args) { return run_command(runvm(args)); }

@@ -268,8 +268,7 @@ class ExecTtyTest : public ::testing::Test {
     if (bundle_) (void)run_command(runvm({"delete", "--force", "et"}));
   }
   std::vector<std::string> runvm(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   TempDir root_;

@@ -26,8 +26,7 @@ class ContainerTest : public ::testing::Test {
   void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
   // runvm with our private --root.
   std::vector<std::string> runvm(std::vector<std::string> args) {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   testing::CommandResult run(const Bundle& b, const std::string& id,

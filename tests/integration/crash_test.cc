@@ -54,8 +54,7 @@ class CrashTest : public ::testing::Test {
     if (bundle_) (void)run_command(runvm({"delete", "--force", "cr"}));
   }
   std::vector<std::string> runvm(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   std::string status() {

@@ -38,8 +38,7 @@ class ExecTest : public ::testing::Test {
   }
   std::string base() const { return runvm_binary() + " --root " + root_.path() + " "; }
   std::vector<std::string> runvm(std::vector<std::string> args) {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   TempDir root_, logs_;

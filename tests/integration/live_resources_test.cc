@@ -40,8 +40,7 @@ class LiveResourcesTest : public ::testing::Test {
     EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
   }
   testing::CommandResult runvm(std::vector<std::string> args) {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return run_command(argv);
   }
   pid_t qemu_pid() {

@@ -52,8 +52,7 @@ class NetworkTest : public ::testing::Test {
     return R"("linux":{"namespaces":[{"type":"network","path":")" + container_.path() + R"("}]})";
   }
   std::vector<std::string> runvm(std::vector<std::string> args) {
-    std::vector<std::string> argv = {runvm_binary(), "--root", root_.path()};
-    argv.insert(argv.end(), args.begin(), args.end());
+    auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
   bool has_ingress(const std::string& link) {
