@@ -82,7 +82,10 @@ bool asks_for_help(int argc, char** argv) {
 // "msg") and, as one plain line, to stderr.
 void fail(const GlobalOptions& g, const std::string& message) {
   log::error(message);
-  if (!g.log.empty()) fprintf(stderr, "runvm: %s\n", message.c_str());
+  // With --log, the log gets the error and stderr the bare line, as runc
+  // does: engines print it after the runtime's name ("runvm: ..."), so a
+  // prefix here would show twice.
+  if (!g.log.empty()) fprintf(stderr, "%s\n", message.c_str());
 }
 
 void version() {

@@ -280,6 +280,23 @@ case_inspect_exit_code() {
   podman rm x1 >/dev/null
 }
 
+# A command that is not in the image: exit 127 as under runc, and the
+# error printed once, after Podman's "runvm: " (not "runvm: runvm: ").
+case_missing_command_one_clear_line() {
+  local rc=0
+  # A failed create leaves nothing behind, its shim log included, so there
+  # is no proof file; the other cases prove the VM.
+  PROVE_VM=0
+  prun --rm "$IMG" /nonexistent >/dev/null 2>"$T/err" || rc=$?
+  expect_eq "$rc" 127 "exit code"
+  expect_contains "$(cat "$T/err")" 'Error: runvm: create ' "one runvm prefix"
+  expect_contains "$(cat "$T/err")" '"/nonexistent"' "names the command"
+  if grep -q "runvm: runvm:" "$T/err"; then
+    echo "doubled prefix: $(cat "$T/err")" >&2
+    return 1
+  fi
+}
+
 case_memory_and_cpus_accepted() {
   local out
   out=$(prun --rm --memory 256m --cpus 1 "$IMG" echo sized)

@@ -123,7 +123,8 @@ TEST_F(CliTest, LogFileGetsRuncJsonAndStderrOneLine) {
   auto r = run_command({runvm_binary(), "--root", root_.path(), "--log", log, "--log-format",
                         "json", "state", "nope"});
   EXPECT_EQ(exit_code(r), 1);
-  EXPECT_EQ(r.err, "runvm: state nope: container does not exist\n");
+  // As runc: the bare line, which engines print after the runtime's name.
+  EXPECT_EQ(r.err, "state nope: container does not exist\n");
   std::string line = read_file(log);
   ASSERT_FALSE(line.empty());
   EXPECT_EQ(line.back(), '\n');
