@@ -5,8 +5,8 @@ Our own CRI v1 client (gRPC over containerd's socket, the messages of
 api.proto beside this file) runs one pod under the `runvm` RuntimeClass
 handler and checks what issue 12 asks of it:
 
-  RunPodSandbox -> CreateContainer x2 -> StartContainer x2 (pod network
-  from CNI);
+  RunPodSandbox -> CreateContainer x2 -> StartContainer x2; the pod's
+  address from CNI is the guest's eth0;
   the two containers talk over 127.0.0.1 and see one hostname;
   ExecSync exit codes and output, StopContainer's grace period and
   ContainerStatus exit codes (143 from a TERM trap, 137 after the grace
@@ -238,6 +238,13 @@ def scenario(sandbox_ids):
     expect(kernel != os.uname().release and kernel.endswith("-runvm"),
            "the containers run on runvm's guest kernel", f"uname -r in the pod: {kernel!r}, "
            f"host: {os.uname().release!r}")
+
+    # The pod's network: the address CNI gave the pod's namespace is the
+    # guest's eth0 (the VM took the namespace over).
+    expect(ps.network.ip != "", "PodSandboxStatus has the pod IP CNI gave")
+    rc, addrs, _ = exec_sync(ids["client"], ["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
+    expect(f"inet {ps.network.ip}/" in addrs, "the pod IP from CNI is the guest's eth0",
+           f"pod IP {ps.network.ip}, eth0: {addrs!r}")
 
     # Localhost between the containers: the client fetches what the server
     # wrote, over 127.0.0.1 (httpd needs a moment to listen: bounded wait).
