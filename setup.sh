@@ -21,6 +21,7 @@ apt_packages=(
   busybox-static golang-go
   podman conmon netavark aardvark-dns iptables containerd containernetworking-plugins umoci tmux catatonit
   runc debootstrap curl iperf3 dbus-daemon iproute2 python3
+  python3-grpcio python3-grpc-tools python3-protobuf
 )
 
 step() { printf '== %s\n' "$*" >&2; }

@@ -35,7 +35,14 @@ Result<int> verb_kill(GlobalOptions& g, int argc, char** argv) {
   g.subject = argv[optind];
   int sig = nargs == 2 ? RUNVM_TRY(parse_signal(argv[optind + 1])) : SIGTERM;
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));
-  if (ct.state.status == oci::Status::kStopped) return make_error("container not running");
+  if (ct.state.status == oci::Status::kStopped) {
+    // As runc: --all on a stopped container succeeds, there being nothing
+    // left to signal (its VM, or a pod member's PID namespace in its pod's
+    // VM, ended with its process). containerd's runc shim sends it when it
+    // deletes an exited task, and cannot tell our error from a failure.
+    if (all) return 0;
+    return make_error("container not running");
+  }
   // Signal 0 (runc's liveness probe) asks only that: the shim standing for
   // the process is alive, or the status would read stopped.
   if (sig == 0) return 0;

@@ -26,17 +26,8 @@ EXTRA_DIAGNOSTICS='echo "---- containerd log (last 20)"; tail -n 20 "$CD/contain
 
 # The image: busybox-static in an OCI archive made with umoci.
 make_busybox_rootfs "$T/rootfs"
-(
-  set -e
-  cd "$T"
-  umoci init --layout oci
-  umoci new --image oci:busybox
-  umoci unpack --rootless --image oci:busybox ub >/dev/null
-  cp -a rootfs/. ub/rootfs/
-  umoci repack --image oci:busybox ub
-  umoci config --image oci:busybox --config.cmd sh
-  tar -C oci -cf busybox-oci.tar .
-) >"$T/umoci.log" 2>&1 || { cat "$T/umoci.log"; exit 1; }
+add_oci_image busybox "$T/rootfs" --config.cmd sh || exit 1
+tar -C "$T/oci" -cf "$T/busybox-oci.tar" . || exit 1
 "${C[@]}" image import --base-name localhost/busybox "$T/busybox-oci.tar" >/dev/null || exit 1
 IMG=localhost/busybox:busybox
 

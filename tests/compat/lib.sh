@@ -118,6 +118,27 @@ make_busybox_rootfs() {
   "$(dirname "${BASH_SOURCE[0]}")/../images/busybox_rootfs.sh" "$1"
 }
 
+# Adds image NAME to the OCI layout $T/oci (made on first use) with the
+# root filesystem in ROOTFS, then `umoci config` ARGS (its --config.* flags).
+# The suites import the layout's tar with `ctr image import`: no registry.
+# usage: add_oci_image NAME ROOTFS [umoci config flags...]
+add_oci_image() {
+  local name=$1 rootfs=$2
+  shift 2
+  (
+    set -e
+    cd "$T"
+    [[ -d oci ]] || umoci init --layout oci
+    umoci new --image "oci:$name"
+    rm -rf "unpack-$name"
+    umoci unpack --rootless --image "oci:$name" "unpack-$name" >/dev/null
+    cp -a "$rootfs/." "unpack-$name/rootfs/"
+    umoci repack --image "oci:$name" "unpack-$name"
+    rm -rf "unpack-$name"
+    umoci config --image "oci:$name" "$@"
+  ) >>"$T/umoci.log" 2>&1 || { cat "$T/umoci.log" >&2; return 1; }
+}
+
 # Starts a private containerd in $CD: root, state and sockets under $T
 # (only shim sockets and fifos still go to /run/containerd/{s,fifo}).
 # $1: extra top-level TOML lines; stdin: extra tables. Sets C=(ctr ...).

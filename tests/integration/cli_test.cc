@@ -222,6 +222,10 @@ TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
   auto probe = cli({"kill", "lc", "0"});
   EXPECT_EQ(exit_code(probe), 1);
   EXPECT_EQ(probe.err, "runvm: kill lc: container not running\n");
+  EXPECT_EQ(cli({"kill", "lc", "KILL"}).err, "runvm: kill lc: container not running\n");
+  // runc's `kill --all` on a stopped container succeeds: nothing is left.
+  auto all = cli({"kill", "--all", "lc", "KILL"});
+  EXPECT_EQ(exit_code(all), 0) << all.err;
   ASSERT_EQ(exit_code(cli({"delete", "lc"})), 0);
   EXPECT_EQ(cli({"list", "--format", "json"}).out, "null\n");
   expect_clean();
