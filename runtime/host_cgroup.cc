@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "runtime/config_snapshot.h"
@@ -101,6 +103,69 @@ ShimPlacement HostCgroup::placement() {
     };
   }
   return p;
+}
+
+Result<HostCgroupUpdate> HostCgroupUpdate::open(const GlobalOptions& g, const oci::Config& config) {
+  HostCgroupUpdate h;
+  if (!wanted(config)) return h;
+  const std::string& path = config.linux_->cgroups_path;
+  auto layout = cgroup::detect_layout();
+  if (g.systemd_cgroup) {
+    h.unit_ = RUNVM_TRY(cgroup::parse_systemd_path(path).context("config.json: linux.cgroupsPath"));
+    h.memory_v1_ = layout.ok() && layout->with("memory") && layout->with("memory")->version == 1;
+    return h;
+  }
+  h.layout_ =
+      std::make_unique<cgroup::Layout>(RUNVM_TRY(std::move(layout).context("host cgroup " + path)));
+  h.cgroup_ = RUNVM_TRY(
+      cgroup::Cgroup::resolve(*h.layout_, path).context("config.json: linux.cgroupsPath"));
+  return h;
+}
+
+Status HostCgroupUpdate::set(const cgroup::Limits& limits) {
+  if (unit_)
+    return cgroup::set_unit_limits(unit_->unit, limits, memory_v1_).context("--systemd-cgroup");
+  if (!cgroup_) return {};
+  return cgroup_->set(limits).context("host cgroup");
+}
+
+std::optional<int64_t> HostCgroupUpdate::memory_limit() const {
+  if (!cgroup_) return std::nullopt;
+  std::string dir = cgroup_->dir_of("memory");
+  if (dir.empty()) return std::nullopt;
+  for (const char* file : {"/memory.limit_in_bytes", "/memory.max"}) {
+    std::ifstream in(dir + file);
+    std::string text;
+    if (!(in >> text)) continue;
+    if (text == "max") return -1;
+    char* end = nullptr;
+    long long n = strtoll(text.c_str(), &end, 10);
+    if (*end == '\0') return n;
+  }
+  return std::nullopt;
+}
+
+Status HostCgroupUpdate::lower_memory(int64_t bytes, std::chrono::milliseconds settle) {
+  if (!cgroup_) return set({.memory_bytes = bytes});
+  auto deadline = std::chrono::steady_clock::now() + settle;
+  int64_t usage = 0;
+  while (true) {
+    usage = RUNVM_TRY(cgroup_->memory_usage().context("host cgroup"));
+    if (usage <= bytes) {
+      auto s = cgroup_->set({.memory_bytes = bytes});
+      // v1: EBUSY when what the VM touched meanwhile cannot be reclaimed.
+      if (s.ok() || s.error().code != EBUSY) return std::move(s).context("host cgroup");
+    }
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return make_error("the host cgroup keeps its limit: the VM still uses " + std::to_string(usage) +
+                    " bytes there, more than the new limit " + std::to_string(bytes) +
+                    " (the guest's RAM plus vm.overhead_mib)");
+}
+
+int64_t host_memory_for_update(const GlobalOptions& g, uint64_t bytes) {
+  return cgroup::host_memory_limit(oci::guest_mib_for_limit(bytes) << 20, g.config.vm.overhead_mib);
 }
 
 Status remove_host_cgroup(const GlobalOptions& g, const ContainerDir& dir) {

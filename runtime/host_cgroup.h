@@ -11,7 +11,9 @@
 // host cgroup.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "runtime/container_dir.h"
@@ -47,6 +49,35 @@ class HostCgroup {
   std::vector<UniqueFd> procs_;
   bool keep_ = false;
 };
+
+// runvm update's hold on a running container's host cgroup: cgroupfs writes
+// (spec/cgroup/cgroup.h); with --systemd-cgroup the scope's properties
+// (SetUnitProperties). Inactive, every call a no-op, when the container has
+// no cgroupsPath.
+class HostCgroupUpdate {
+ public:
+  static Result<HostCgroupUpdate> open(const GlobalOptions& g, const oci::Config& config);
+  bool active() const { return cgroup_.has_value() || unit_.has_value(); }
+  Status set(const cgroup::Limits& limits);
+  // The memory limit now (-1: none); nullopt when unknown (systemd, inactive).
+  std::optional<int64_t> memory_limit() const;
+  // Lowers the memory limit once the VM's usage is under it: the balloon
+  // returns the guest's pages a moment after it was set, and a limit under
+  // the usage would have the host's OOM killer take QEMU (v2) or be refused
+  // (v1). Fails, leaving the limit as it was, after `settle`.
+  Status lower_memory(int64_t bytes, std::chrono::milliseconds settle);
+
+ private:
+  std::unique_ptr<cgroup::Layout> layout_;
+  std::optional<cgroup::Cgroup> cgroup_;     // cgroupfs
+  std::optional<cgroup::SystemdUnit> unit_;  // systemd
+  bool memory_v1_ = false;
+};
+
+// The host cgroup's memory limit for a container limit of `bytes` on a
+// running VM: the guest's RAM as the balloon leaves it (whole MiB, at least
+// 64, spec/vm_sizing.h) plus runvm.toml's vm.overhead_mib.
+int64_t host_memory_for_update(const GlobalOptions& g, uint64_t bytes);
 
 // Removes the host cgroup of a container created from the config snapshot
 // in `dir` (nothing when it has none): cgroupfs kills what is left in it

@@ -1,10 +1,12 @@
-// `runvm update`: runc's resource update. memory.limit changes live through
-// the shim (balloon and guest cgroup, control::UpdateMemory); the other
-// resources are fixed at boot, so only updates repeating them succeed
-// (update_request.h).
+// `runvm update`: runc's resource update. What changes live
+// (update_request.h, LivePlan): memory.limit (balloon, guest and host
+// cgroup), cpu quota/period/shares and pids.limit (guest cgroup; cpu also
+// the host's), cpu.cpus (QEMU's vCPU threads, host cpuset). Other fields
+// are fixed at boot: only updates repeating them succeed. Successful
+// changes are recorded in the config snapshot (config_snapshot.h).
 #include <getopt.h>
 
-#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -12,8 +14,10 @@
 
 #include "runtime/config_snapshot.h"
 #include "runtime/container.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/update_request.h"
 #include "runtime/verbs.h"
+#include "spec/base/state_layout.h"
 
 namespace runvm::cli {
 
@@ -27,6 +31,23 @@ constexpr const char* kFlags[] = {
     "mem-bw-schema", "cpu-idle",
 };
 constexpr int kFirst = 1000;
+
+// How long a lowered memory limit waits for the balloon to return the
+// guest's pages before the host cgroup's limit follows.
+constexpr std::chrono::seconds kMemorySettle{10};
+
+// After the VM refused a CPU update: the host cgroup back to the
+// container's values (best effort: the error is the VM's).
+void set_back(HostCgroupUpdate& host, const std::optional<oci::Resources>& current) {
+  if (!host.active()) return;
+  cgroup::Limits l;
+  const oci::CpuResources* cpu = current && current->cpu ? &*current->cpu : nullptr;
+  l.cpu_quota_us = cpu && cpu->quota ? *cpu->quota : -1;
+  l.cpu_period_us = cpu && cpu->period ? *cpu->period : 100000;
+  if (cpu && cpu->shares) l.cpu_shares = *cpu->shares;
+  if (cpu && !cpu->cpus.empty()) l.cpuset_cpus = cpu->cpus;
+  (void)host.set(l);
+}
 
 void update_usage(FILE* out) {
   fprintf(out,
@@ -97,24 +118,75 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   auto config = RUNVM_TRY(load_config_snapshot(ct.dir));
   std::optional<oci::Resources> current;
   if (config.linux_) current = config.linux_->resources;
-  // memory.limit changes live (the guest's balloon and its cgroup, through
-  // the shim); every other field must repeat the container's value.
-  std::optional<uint64_t> memory;
-  std::vector<ResourceUpdate> fixed;
-  for (const auto& u : updates) {
-    if (u.field != "memory.limit") {
-      fixed.push_back(u);
-      continue;
+  // Everything is checked before anything changes; fixed fields must repeat
+  // the container's value.
+  LivePlan plan = RUNVM_TRY(plan_live_update(updates, current));
+  if (plan.empty()) return 0;
+  // A pod member has no host cgroup of its own: the sandbox's holds the VM.
+  bool member = ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
+  HostCgroupUpdate host;
+  if (!member) host = RUNVM_TRY(HostCgroupUpdate::open(g, config));
+  // What changed so far goes into the config snapshot, also when a later
+  // step fails, so that state and the next update compare against it.
+  std::vector<ResourceUpdate> done;
+  auto record = [&](std::initializer_list<std::string_view> fields) {
+    for (const auto& c : plan.changes)
+      for (auto f : fields)
+        if (c.field == f) done.push_back(c);
+  };
+  auto finish = [&](Status s) -> Status {
+    if (!done.empty())
+      if (auto saved = save_resource_updates(ct.dir, done); !saved.ok()) return s.ok() ? saved : s;
+    return s;
+  };
+
+  // CPU: the host cgroup first (it checks the cpuset against the host's
+  // CPUs, as runc's write would), then the VM (vCPU threads, the guest's
+  // cgroup). A VM failure sets the host back.
+  cgroup::Limits host_cpu;
+  host_cpu.cpu_quota_us = plan.cpu_quota;
+  host_cpu.cpu_period_us = plan.cpu_period;
+  host_cpu.cpu_shares = plan.cpu_shares;
+  if (!plan.cpus.empty()) host_cpu.cpuset_cpus = plan.cpus;
+  control::UpdateResources vm{plan.cpu_quota, plan.cpu_period, plan.cpu_shares, plan.pids_limit,
+                              plan.cpus};
+  if (vm.cpu_quota || vm.cpu_shares || vm.pids_limit || !vm.cpus.empty()) {
+    if (host_cpu.cpuset_cpus)
+      RUNVM_CHECK(host.set({.cpuset_cpus = host_cpu.cpuset_cpus}).context("cpu.cpus"));
+    Status s;
+    if (host_cpu.cpu_shares)
+      s = host.set({.cpu_shares = host_cpu.cpu_shares}).context("cpu.shares");
+    if (s.ok() && host_cpu.cpu_quota_us)
+      s = host.set({.cpu_quota_us = host_cpu.cpu_quota_us, .cpu_period_us = host_cpu.cpu_period_us})
+              .context("cpu.quota");
+    if (s.ok()) s = shim_request(ct, vm);
+    if (!s.ok()) {
+      set_back(host, current);
+      return std::move(s).error();
     }
-    int64_t limit = 0;
-    auto [end, ec] = std::from_chars(u.value.data(), u.value.data() + u.value.size(), limit);
-    // runc: -1 is no limit, which the VM's fixed RAM cannot give.
-    if (ec != std::errc() || end != u.value.data() + u.value.size() || limit <= 0)
-      return make_error("memory.limit: " + u.value + " cannot be set on a running microVM");
-    memory = static_cast<uint64_t>(limit);
+    record({"cpu.quota", "cpu.period", "cpu.shares", "pids.limit", "cpu.cpus"});
   }
-  RUNVM_CHECK(check_updates(fixed, current));
-  if (memory) RUNVM_CHECK(shim_request(ct, control::UpdateMemory{*memory}));
+
+  // Memory: raised on the host before the guest may use more; lowered there
+  // after the balloon took it from the guest.
+  if (plan.memory) {
+    int64_t new_host = host_memory_for_update(g, *plan.memory);
+    std::optional<int64_t> old_host = host.memory_limit();
+    bool raise = !old_host || *old_host < 0 || new_host >= *old_host;
+    if (raise && host.active())
+      if (auto s = host.set({.memory_bytes = new_host}); !s.ok())
+        return finish(std::move(s).context("memory.limit")).error();
+    if (auto s = shim_request(ct, control::UpdateMemory{*plan.memory}); !s.ok()) {
+      if (raise && old_host) (void)host.set({.memory_bytes = *old_host});
+      return finish(std::move(s)).error();
+    }
+    record({"memory.limit"});
+    if (!raise) {
+      RUNVM_CHECK(finish(host.lower_memory(new_host, kMemorySettle).context("memory.limit")));
+      return 0;
+    }
+  }
+  RUNVM_CHECK(finish({}));
   return 0;
 }
 

@@ -180,4 +180,147 @@ Status check_updates(const std::vector<ResourceUpdate>& updates,
   return {};
 }
 
+namespace {
+
+std::optional<int64_t> as_number(const std::string& v) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+const Field* field_of(std::string_view path) {
+  for (const auto& f : kFields)
+    if (path_of(f) == path) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+Result<LivePlan> plan_live_update(const std::vector<ResourceUpdate>& updates,
+                                  const std::optional<oci::Resources>& current) {
+  LivePlan plan;
+  std::vector<ResourceUpdate> fixed;
+  auto out_of_range = [](const ResourceUpdate& u, std::string_view range) {
+    return make_error(u.field + ": " + u.value + " is out of range (" + std::string(range) + ")");
+  };
+  bool cpu_max = false;
+  for (const auto& u : updates) {
+    bool live = u.field == "memory.limit" || u.field == "cpu.quota" || u.field == "cpu.period" ||
+                u.field == "cpu.shares" || u.field == "pids.limit" || u.field == "cpu.cpus";
+    if (!live) {
+      fixed.push_back(u);
+      continue;
+    }
+    if (u.field == "cpu.cpus") {
+      // Checked fully by the host cgroup and the shim; a list's characters here.
+      if (u.value.find_first_not_of("0123456789-,") != std::string::npos || u.value.size() > 1024)
+        return make_error("cpu.cpus: \"" + u.value.substr(0, 64) + "\" is not a CPU list");
+      plan.cpus = u.value;
+      plan.changes.push_back(u);
+      continue;
+    }
+    auto n = as_number(u.value);
+    if (!n) return make_error(u.field + ": " + u.value + " is not a number");
+    if (u.field == "memory.limit") {
+      // runc: -1 is no limit, which the VM's fixed RAM cannot give.
+      if (*n <= 0)
+        return make_error("memory.limit: " + u.value + " cannot be set on a running microVM");
+      if (*n > (1ll << 50)) return out_of_range(u, "at most 2^50");
+      plan.memory = static_cast<uint64_t>(*n);
+    } else if (u.field == "cpu.quota") {
+      // runc: 0 leaves it; negative is none.
+      if (*n == 0) continue;
+      if (*n > 0 && (*n < 1000 || *n > (1ll << 40))) return out_of_range(u, "1000 .. 2^40, or -1");
+      plan.cpu_quota = *n < 0 ? -1 : *n;
+      cpu_max = true;
+    } else if (u.field == "cpu.period") {
+      if (*n == 0) continue;
+      if (*n < 1000 || *n > 1000000) return out_of_range(u, "1000 .. 1000000");
+      plan.cpu_period = static_cast<uint64_t>(*n);
+      cpu_max = true;
+    } else if (u.field == "cpu.shares") {
+      if (*n == 0) continue;
+      if (*n < 2 || *n > 262144) return out_of_range(u, "2 .. 262144");
+      plan.cpu_shares = static_cast<uint64_t>(*n);
+    } else if (u.field == "pids.limit") {
+      if (*n == 0) continue;
+      if (*n > (1ll << 22)) return out_of_range(u, "at most 2^22, or -1");
+      plan.pids_limit = *n < 0 ? -1 : *n;
+    }
+    plan.changes.push_back({u.field, std::to_string(*n < 0 ? -1 : *n)});
+  }
+  RUNVM_CHECK(check_updates(fixed, current));
+  if (cpu_max) {
+    // cpu.max holds both: what is not updated keeps the container's value.
+    const oci::CpuResources* cpu = current && current->cpu ? &*current->cpu : nullptr;
+    if (!plan.cpu_quota) plan.cpu_quota = cpu && cpu->quota && *cpu->quota > 0 ? *cpu->quota : -1;
+    if (!plan.cpu_period)
+      plan.cpu_period = cpu && cpu->period && *cpu->period >= 1000 && *cpu->period <= 1000000
+                            ? *cpu->period
+                            : 100000;
+  }
+  return plan;
+}
+
+void apply_updates(oci::Resources& r, const std::vector<ResourceUpdate>& updates) {
+  for (const auto& u : updates) {
+    auto n = as_number(u.value);
+    if (u.field == "cpu.cpus" || u.field == "cpu.mems") {
+      if (!r.cpu) r.cpu.emplace();
+      (u.field == "cpu.cpus" ? r.cpu->cpus : r.cpu->mems) = u.value;
+      continue;
+    }
+    if (!n) continue;
+    if (u.field.starts_with("memory.")) {
+      if (!r.memory) r.memory.emplace();
+      if (u.field == "memory.limit") r.memory->limit = *n;
+      if (u.field == "memory.reservation") r.memory->reservation = *n;
+      if (u.field == "memory.swap") r.memory->swap = *n;
+    } else if (u.field.starts_with("cpu.")) {
+      if (!r.cpu) r.cpu.emplace();
+      if (u.field == "cpu.quota") r.cpu->quota = *n;
+      if (u.field == "cpu.period" && *n > 0) r.cpu->period = static_cast<uint64_t>(*n);
+      if (u.field == "cpu.shares" && *n > 0) r.cpu->shares = static_cast<uint64_t>(*n);
+    } else if (u.field == "pids.limit") {
+      if (!r.pids) r.pids.emplace();
+      r.pids->limit = *n;
+    }
+  }
+}
+
+std::string resources_json(const std::vector<ResourceUpdate>& base,
+                           const std::vector<ResourceUpdate>& more) {
+  std::vector<ResourceUpdate> all = base;
+  for (const auto& u : more) {
+    auto it = std::find_if(all.begin(), all.end(),
+                           [&](const ResourceUpdate& a) { return a.field == u.field; });
+    if (it != all.end())
+      it->value = u.value;
+    else
+      all.push_back(u);
+  }
+  json::Writer w;
+  w.begin_object();
+  for (const char* object : {"memory", "cpu", "blockIO", "pids", "intelRdt"}) {
+    bool open = false;
+    for (const auto& u : all) {
+      const Field* f = field_of(u.field);
+      if (!f || std::string_view(f->object) != object) continue;
+      if (!open) w.key(object).begin_object();
+      open = true;
+      w.key(f->member);
+      if (f->is_string)
+        w.string(u.value);
+      else if (auto n = as_number(u.value))
+        w.integer(*n);
+      else
+        w.null();
+    }
+    if (open) w.end_object();
+  }
+  w.end_object();
+  return w.str();
+}
+
 }  // namespace runvm::cli

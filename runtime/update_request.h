@@ -44,4 +44,35 @@ Result<std::vector<ResourceUpdate>> drop_swap_without_effect(std::vector<Resourc
 Status check_updates(const std::vector<ResourceUpdate>& updates,
                      const std::optional<oci::Resources>& current);
 
+// What runvm update does live, checked before anything changes. memory.limit
+// (the balloon, the guest's and the host's cgroup); cpu.quota and cpu.period
+// (cpu.max in the guest and the host, always both: the merged values);
+// cpu.shares (guest cpu.weight, host cpu.shares/weight); pids.limit (the
+// guest's only, as at create: on the host it would count QEMU's threads);
+// cpu.cpus (QEMU's vCPU threads re-pinned, the host cpuset). Every other
+// field must repeat the current value (check_updates).
+struct LivePlan {
+  std::optional<uint64_t> memory;      // bytes, > 0
+  std::optional<int64_t> cpu_quota;    // set with cpu_period: -1 = none
+  std::optional<uint64_t> cpu_period;  // set with cpu_quota
+  std::optional<uint64_t> cpu_shares;  // 2 .. 262144
+  std::optional<int64_t> pids_limit;   // -1: none
+  std::string cpus;                    // "": unchanged
+  // The updates that change something, normalised, for the config snapshot.
+  std::vector<ResourceUpdate> changes;
+  bool empty() const { return changes.empty(); }
+};
+// Errors name the field: "cpu.period: 500 is out of range (1000 .. 1000000)".
+Result<LivePlan> plan_live_update(const std::vector<ResourceUpdate>& updates,
+                                  const std::optional<oci::Resources>& current);
+
+// Sets the updated fields in `r` (the config snapshot after runvm update).
+// Fields runvm does not keep in oci::Resources are skipped.
+void apply_updates(oci::Resources& r, const std::vector<ResourceUpdate>& updates);
+
+// The updates as a runtime-spec LinuxResources object (parse_resources_json
+// reads it back); `base` first, each field of `more` replacing its own.
+std::string resources_json(const std::vector<ResourceUpdate>& base,
+                           const std::vector<ResourceUpdate>& more);
+
 }  // namespace runvm::cli

@@ -27,11 +27,7 @@ std::optional<unsigned> number(std::string_view s) {
 
 std::optional<uint64_t> memory_from_limit(const Resources& r) {
   if (!r.memory || !r.memory->limit || *r.memory->limit <= 0) return std::nullopt;
-  uint64_t bytes = static_cast<uint64_t>(*r.memory->limit);
-  uint64_t mib = bytes / kMiB + (bytes % kMiB ? 1 : 0);
-  // Below the floor the guest still gets 64 MiB: the container's own limit
-  // is enforced by its cgroup in the guest.
-  return std::clamp(mib, kMinMemoryMib, kMaxMemoryMib);
+  return guest_mib_for_limit(static_cast<uint64_t>(*r.memory->limit));
 }
 
 Result<std::optional<unsigned>> vcpus_from_cpu(const Resources& r) {
@@ -71,6 +67,13 @@ std::optional<unsigned> count_cpu_list(std::string_view list) {
     list.remove_prefix(comma + 1);
   }
   return static_cast<unsigned>(total);
+}
+
+uint64_t guest_mib_for_limit(uint64_t bytes) {
+  uint64_t mib = bytes / kMiB + (bytes % kMiB ? 1 : 0);
+  // Below the floor the guest still gets 64 MiB: the container's own limit
+  // is enforced by its cgroup in the guest.
+  return std::clamp(mib, kMinMemoryMib, kMaxMemoryMib);
 }
 
 Result<VmSize> size_vm(const Config& config, VmSize defaults) {

@@ -30,6 +30,10 @@ struct VmSize {
 // or the JSON path (linux.resources.cpu.cpus).
 Result<VmSize> size_vm(const Config& config, VmSize defaults);
 
+// The guest RAM in MiB for a memory limit of `bytes` (> 0): rounded up to
+// whole MiB, at least 64. runvm update balloons a running guest to it.
+uint64_t guest_mib_for_limit(uint64_t bytes);
+
 // The number of CPUs in a cpuset list ("0-3,5" -> 5); nullopt when malformed
 // (empty parts, reversed ranges, numbers past 2^20).
 std::optional<unsigned> count_cpu_list(std::string_view list);

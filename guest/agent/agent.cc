@@ -200,6 +200,8 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {resize_container(req)};
         } else if constexpr (std::is_same_v<T, proto::UpdateMemory>) {
           return {update_memory(req)};
+        } else if constexpr (std::is_same_v<T, proto::UpdateResources>) {
+          return {update_resources(req)};
         } else if constexpr (std::is_same_v<T, proto::Exec>) {
           return {exec_process(req)};
         } else if constexpr (std::is_same_v<T, proto::ConfigureNetwork>) {
@@ -299,6 +301,12 @@ proto::AgentMessage Agent::update_memory(const proto::UpdateMemory& req) {
   std::optional<uint64_t> limit;
   if (req.limit) limit = req.limit;
   return status_reply(req.id, (*slot)->container->update_memory(limit, req.guest_ram));
+}
+
+proto::AgentMessage Agent::update_resources(const proto::UpdateResources& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  return status_reply(req.id, (*slot)->container->update_resources(req));
 }
 
 Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {

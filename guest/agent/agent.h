@@ -99,6 +99,7 @@ class Agent {
   proto::AgentMessage signal_container(const proto::Signal& req);
   proto::AgentMessage resize_container(const proto::Resize& req);
   proto::AgentMessage update_memory(const proto::UpdateMemory& req);
+  proto::AgentMessage update_resources(const proto::UpdateResources& req);
   std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   // A container the host can address: created (or being created), not one

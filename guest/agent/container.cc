@@ -163,6 +163,11 @@ Status Container::update_memory(std::optional<uint64_t> limit, uint64_t guest_ra
   return cgroup_->set_memory_max(limit, guest_ram);
 }
 
+Status Container::update_resources(const proto::UpdateResources& u) {
+  if (!cgroup_) return make_error("the container has no cgroup", ENOTSUP);
+  return cgroup_->update(u);
+}
+
 void Container::on_reaped(int status) {
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.

@@ -81,6 +81,7 @@ class Container {
   Status resize(uint16_t rows, uint16_t cols);
   // runvm update --memory: the cgroup's memory.max (ContainerCgroup::set_memory_max).
   Status update_memory(std::optional<uint64_t> limit, uint64_t guest_ram);
+  Status update_resources(const proto::UpdateResources& u);
 
   // A failed create (kFailed) waits for its process to be reaped before its
   // cgroup goes; a new container of the same id takes the cgroup over.

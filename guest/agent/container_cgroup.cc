@@ -67,6 +67,25 @@ Status ContainerCgroup::set_memory_max(std::optional<uint64_t> limit, uint64_t g
       .context("memory.limit");
 }
 
+Status ContainerCgroup::update(const proto::UpdateResources& u) {
+  if (path_.empty()) return make_error("the guest has no cgroups", ENOTSUP);
+  if (u.cpu_quota || u.cpu_period) {
+    // cpu.max takes both: the host sends the container's merged values.
+    std::string quota = u.cpu_quota && *u.cpu_quota > 0 ? std::to_string(*u.cpu_quota) : "max";
+    RUNVM_CHECK(write_kernel_file(path_ + "/cpu.max",
+                                  quota + " " + std::to_string(u.cpu_period.value_or(100000)))
+                    .context(u.cpu_quota ? "cpu.quota" : "cpu.period"));
+  }
+  if (u.cpu_weight)
+    RUNVM_CHECK(write_kernel_file(path_ + "/cpu.weight", std::to_string(*u.cpu_weight))
+                    .context("cpu.shares"));
+  if (u.pids_limit) {
+    std::string v = *u.pids_limit > 0 ? std::to_string(*u.pids_limit) : "max";
+    RUNVM_CHECK(write_kernel_file(path_ + "/pids.max", v).context("pids.limit"));
+  }
+  return {};
+}
+
 namespace {
 
 Status write_limits(const std::string& dir, const proto::LinuxSpec& spec,

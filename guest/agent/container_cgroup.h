@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "guest/protocol/container_messages.h"
 #include "guest/protocol/linux_spec.h"
 #include "spec/base/result.h"
 
@@ -46,6 +47,9 @@ class ContainerCgroup {
   // A live update of memory.max: `limit` (none: unlimited) capped under
   // `guest_ram` as at create. Fails without a memory controller.
   Status set_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram);
+  // A live update of cpu.max (quota and period together), cpu.weight and
+  // pids.max; absent ones stay. Errors name the runtime-spec field.
+  Status update(const proto::UpdateResources& u);
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}

@@ -146,6 +146,34 @@ TEST_F(ContainerCgroupTest, MemoryMaxIsUpdatedLive) {
   EXPECT_EQ(refused.error().message, "memory.limit: the guest has no cgroups");
 }
 
+// runvm update --cpu-quota/--cpu-share/--pids-limit: the files follow; what
+// is absent stays; no limit is "max"; a missing file names the field.
+TEST_F(ContainerCgroupTest, CpuAndPidsAreUpdatedLive) {
+  controllers("cpu pids");
+  fs::create_directories(root_ + "/runvm-c6");
+  for (const char* f : {"cpu.max", "cpu.weight", "pids.max"})
+    std::ofstream(root_ + "/runvm-c6/" + f) << "unchanged";
+  auto cg = ContainerCgroup::create(root_, "c6", {});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  ASSERT_TRUE(cg->update({1, "c6", 50000, 100000, std::nullopt, 20}).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/cpu.max"), "50000 100000");
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/cpu.weight"), "unchanged");
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/pids.max"), "20");
+  ASSERT_TRUE(cg->update({2, "c6", -1, 20000, 39, -1}).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/cpu.max"), "max 20000");
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/cpu.weight"), "39");
+  EXPECT_EQ(slurp(root_ + "/runvm-c6/pids.max"), "max");
+  fs::remove(root_ + "/runvm-c6/pids.max");
+  auto missing = cg->update({3, "c6", std::nullopt, std::nullopt, std::nullopt, 5});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message.rfind("pids.limit: open ", 0), 0u) << missing.error().message;
+  auto none = ContainerCgroup::create("", "c6", {});
+  ASSERT_TRUE(none.ok());
+  auto refused = none->update({4, "c6", std::nullopt, std::nullopt, std::nullopt, 5});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "the guest has no cgroups");
+}
+
 TEST_F(ContainerCgroupTest, MissingMemoryOrCpuControllerIsAClearError) {
   controllers("pids");
   proto::LinuxSpec spec;

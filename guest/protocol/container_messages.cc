@@ -323,6 +323,44 @@ Result<UpdateMemory> UpdateMemory::parse(const json::Value& v) {
   return m;
 }
 
+void UpdateResources::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+  if (cpu_quota) w.key("cpu_quota").integer(*cpu_quota);
+  if (cpu_period) w.key("cpu_period").uinteger(*cpu_period);
+  if (cpu_weight) w.key("cpu_weight").uinteger(*cpu_weight);
+  if (pids_limit) w.key("pids_limit").integer(*pids_limit);
+}
+Result<UpdateResources> UpdateResources::parse(const json::Value& v) {
+  constexpr int64_t kMaxQuota = 1ll << 40;
+  constexpr int64_t kMaxPids = 1ll << 22;  // PID_MAX_LIMIT
+  UpdateResources m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  if (auto f = RUNVM_TRY(v.get("cpu_quota"))) {
+    int64_t q = RUNVM_TRY(f->as_int());
+    if (q > kMaxQuota || (q > 0 && q < 1000))
+      return f->error("must be at most 0 (no limit) or between 1000 and 2^40");
+    m.cpu_quota = q <= 0 ? -1 : q;
+  }
+  if (auto f = RUNVM_TRY(v.get("cpu_period"))) {
+    m.cpu_period = RUNVM_TRY(fields::bounded(*f, 1000000));
+    if (*m.cpu_period < 1000) return f->error("must be between 1000 and 1000000");
+  }
+  if (auto f = RUNVM_TRY(v.get("cpu_weight"))) {
+    m.cpu_weight = RUNVM_TRY(fields::bounded(*f, 10000));
+    if (*m.cpu_weight == 0) return f->error("must be between 1 and 10000");
+  }
+  if (auto f = RUNVM_TRY(v.get("pids_limit"))) {
+    int64_t n = RUNVM_TRY(f->as_int());
+    if (n > kMaxPids) return f->error("must be at most 2^22");
+    m.pids_limit = n <= 0 ? -1 : n;
+  }
+  if (!m.cpu_quota && !m.cpu_period && !m.cpu_weight && !m.pids_limit)
+    return make_error("update_resources: nothing to update");
+  return m;
+}
+
 void Exit::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("status").uinteger(status);

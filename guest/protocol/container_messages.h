@@ -190,6 +190,27 @@ struct UpdateMemory {
   bool operator==(const UpdateMemory&) const = default;
 };
 
+// Changes the container cgroup's CPU and pids limits live (runvm update
+// --cpu-quota/--cpu-period/--cpu-share/--pids-limit). Absent members stay as
+// they are; at least one is present. cpu.max is written whole, so the host
+// sends the quota and the period together (the container's merged values).
+struct UpdateResources {
+  static constexpr std::string_view kType = "update_resources";
+  // cpu.max's quota in us (<= 0: "max"; else 1000 .. 2^40) and period (1000 ..
+  // 1000000, the kernel's bounds); cpu.weight 1..10000 (converted from shares
+  // on the host, as at create); pids.max (<= 0: "max", else at most 2^22,
+  // the kernel's PID_MAX_LIMIT).
+  uint64_t id = 0;
+  std::string container_id;
+  std::optional<int64_t> cpu_quota;
+  std::optional<uint64_t> cpu_period;
+  std::optional<uint64_t> cpu_weight;
+  std::optional<int64_t> pids_limit;
+  void write(json::Writer& w) const;
+  static Result<UpdateResources> parse(const json::Value& v);
+  bool operator==(const UpdateResources&) const = default;
+};
+
 // agent -> host, unsolicited (no id): the container's main process was
 // reaped. `status` is the raw wait status (WEXITSTATUS/WTERMSIG apply).
 struct Exit {

@@ -36,7 +36,10 @@ TEST(ContainerMessages, RoundTrip) {
                         Signal{6, "c", 9, true},
                         Resize{7, "c", 65535, 1},
                         UpdateMemory{8, "c", 256ull << 20, 512ull << 20},
-                        UpdateMemory{9, "c", 0, 1ull << 20}};
+                        UpdateMemory{9, "c", 0, 1ull << 20},
+                        UpdateResources{10, "c", 50000, 100000, 100, 50},
+                        UpdateResources{11, "c", -1, std::nullopt, std::nullopt, -1},
+                        UpdateResources{12, "c", std::nullopt, std::nullopt, std::nullopt, 1}};
   for (const auto& m : host) {
     auto back = parse_host_message(to_json(m));
     ASSERT_TRUE(back.ok()) << error_of(back) << to_json(m);
@@ -49,6 +52,30 @@ TEST(ContainerMessages, RoundTrip) {
     ASSERT_TRUE(back.ok()) << error_of(back);
     EXPECT_EQ(*back, m);
   }
+}
+
+TEST(ContainerMessages, UpdateResourcesChecksRanges) {
+  auto parse = [](std::string_view members) {
+    return error_of(
+        parse_host_message(std::string(R"({"type":"update_resources","id":1,"container_id":"c")") +
+                           std::string(members) + "}"));
+  };
+  EXPECT_EQ(parse(""), "update_resources: nothing to update");
+  EXPECT_EQ(parse(R"(,"cpu_quota":999)"),
+            "cpu_quota: must be at most 0 (no limit) or between 1000 and 2^40");
+  EXPECT_EQ(parse(R"(,"cpu_quota":1099511627777)"),
+            "cpu_quota: must be at most 0 (no limit) or between 1000 and 2^40");
+  EXPECT_EQ(parse(R"(,"cpu_period":999)"), "cpu_period: must be between 1000 and 1000000");
+  EXPECT_EQ(parse(R"(,"cpu_period":1000001)"), "cpu_period: must be at most 1000000");
+  EXPECT_EQ(parse(R"(,"cpu_weight":0)"), "cpu_weight: must be between 1 and 10000");
+  EXPECT_EQ(parse(R"(,"pids_limit":4194305)"), "pids_limit: must be at most 2^22");
+  EXPECT_EQ(parse(R"(,"pids_limit":"5")").find("pids_limit"), 0u);
+  // No limit is one value on the wire, however it was asked for.
+  auto m = parse_host_message(
+      R"({"type":"update_resources","id":1,"container_id":"c","cpu_quota":0,"pids_limit":-7})");
+  ASSERT_TRUE(m.ok()) << error_of(m);
+  EXPECT_EQ(std::get<UpdateResources>(*m).cpu_quota, -1);
+  EXPECT_EQ(std::get<UpdateResources>(*m).pids_limit, -1);
 }
 
 TEST(ContainerMessages, MinimalCreateGetsDefaults) {

@@ -98,6 +98,45 @@ Result<UpdateMemory> UpdateMemory::parse(const json::Value& v) {
   return UpdateMemory{n};
 }
 
+void UpdateResources::write(json::Writer& w) const {
+  if (cpu_quota) w.key("cpu_quota").integer(*cpu_quota);
+  if (cpu_period) w.key("cpu_period").uinteger(*cpu_period);
+  if (cpu_shares) w.key("cpu_shares").uinteger(*cpu_shares);
+  if (pids_limit) w.key("pids_limit").integer(*pids_limit);
+  if (!cpus.empty()) w.key("cpus").string(cpus);
+}
+Result<UpdateResources> UpdateResources::parse(const json::Value& v) {
+  UpdateResources u;
+  if (auto f = RUNVM_TRY(v.get("cpu_quota"))) {
+    int64_t q = RUNVM_TRY(f->as_int());
+    if (q > (1ll << 40) || (q > 0 && q < 1000)) return f->error("out of range");
+    u.cpu_quota = q <= 0 ? -1 : q;
+  }
+  if (auto f = RUNVM_TRY(v.get("cpu_period"))) {
+    u.cpu_period = RUNVM_TRY(f->as_uint());
+    if (*u.cpu_period < 1000 || *u.cpu_period > 1000000) return f->error("out of range");
+  }
+  if (auto f = RUNVM_TRY(v.get("cpu_shares"))) {
+    u.cpu_shares = RUNVM_TRY(f->as_uint());
+    if (*u.cpu_shares < 2 || *u.cpu_shares > 262144) return f->error("out of range");
+  }
+  if (auto f = RUNVM_TRY(v.get("pids_limit"))) {
+    int64_t n = RUNVM_TRY(f->as_int());
+    if (n > (1ll << 22)) return f->error("out of range");
+    u.pids_limit = n <= 0 ? -1 : n;
+  }
+  if (auto f = RUNVM_TRY(v.get("cpus"))) {
+    u.cpus = RUNVM_TRY(f->as_string());
+    // A cpuset list: digits, '-' and ','; the shim parses it fully.
+    if (u.cpus.empty() || u.cpus.size() > 1024 ||
+        u.cpus.find_first_not_of("0123456789-,") != std::string::npos)
+      return f->error("not a CPU list");
+  }
+  if (!u.cpu_quota && !u.cpu_period && !u.cpu_shares && !u.pids_limit && u.cpus.empty())
+    return make_error("update_resources: nothing to update");
+  return u;
+}
+
 void Exec::write(json::Writer& w) const {
   w.key("process");
   proto::write_process(w, process);

@@ -83,6 +83,24 @@ struct UpdateMemory {
   bool operator==(const UpdateMemory&) const = default;
 };
 
+// runvm update of the limits that change live besides memory: the host
+// cgroup is the CLI's; the shim re-pins QEMU's vCPU threads to `cpus` (the
+// VM's, so refused for a pod member) and has the agent write the container
+// cgroup's cpu.max, cpu.weight (from shares, as at create) and pids.max
+// (guest/protocol UpdateResources). Absent members stay; at least one is
+// present. cpu_quota <= 0 and pids_limit <= 0: no limit.
+struct UpdateResources {
+  static constexpr std::string_view kType = "update_resources";
+  std::optional<int64_t> cpu_quota;    // us; else 1000 .. 2^40
+  std::optional<uint64_t> cpu_period;  // us, 1000 .. 1000000
+  std::optional<uint64_t> cpu_shares;  // 2 .. 262144
+  std::optional<int64_t> pids_limit;   // at most 2^22
+  std::string cpus;                    // cpuset list ("0-1"); "": unchanged
+  void write(json::Writer& w) const;
+  static Result<UpdateResources> parse(const json::Value& v);
+  bool operator==(const UpdateResources&) const = default;
+};
+
 // Runs a further process in the container. `process` and `stdio` are the
 // agent protocol's (container_messages.h): the client listens on the
 // hybrid-vsock ports itself, so the stdio bytes never pass through the
@@ -114,7 +132,8 @@ struct Create {
   bool operator==(const Create&) const = default;
 };
 
-using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create, UpdateMemory>;
+using Request =
+    std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create, UpdateMemory, UpdateResources>;
 // What the client may send on an exec's connection after its ExecReply
 // (no container id: the connection is the exec's).
 using ExecFollowUp = std::variant<Kill, Resize>;

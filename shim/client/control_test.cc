@@ -51,7 +51,10 @@ TEST(Control, EveryRequestRoundTrips) {
        {Request(Start{}), Request(Kill{9, true}), Request(Kill{64, false}), Request(Pause{}),
         Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec),
         Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}}),
-        Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50})})
+        Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50}),
+        Request(UpdateResources{50000, 100000, 512, 50, "0-1"}),
+        Request(UpdateResources{-1, std::nullopt, std::nullopt, -1, ""}),
+        Request(UpdateResources{std::nullopt, std::nullopt, std::nullopt, std::nullopt, "3"})})
     EXPECT_EQ(round_trip(r), r) << encode(r);
 }
 
@@ -83,6 +86,13 @@ TEST(Control, HostileRequestsAreRefused) {
            R"({"op":"exec","container_id":"c","process":{"args":["a"]}})",
            R"({"op":"exec","container_id":"c","process":{"args":[]},"stdio":{}})",
            R"({"op":"exec","container_id":"c","process":{"args":["a"]},"stdio":{"stdin_port":-4}})",
+           R"({"op":"update_resources","container_id":"c"})",
+           R"({"op":"update_resources","container_id":"c","cpu_quota":999})",
+           R"({"op":"update_resources","container_id":"c","cpu_period":100})",
+           R"({"op":"update_resources","container_id":"c","cpu_shares":1})",
+           R"({"op":"update_resources","container_id":"c","pids_limit":4194305})",
+           R"({"op":"update_resources","container_id":"c","cpus":"0;rm"})",
+           R"({"op":"update_resources","container_id":"c","cpus":""})",
            R"({"op":"reboot"})",
            R"({"op":7})",
            R"({"signal":9})",

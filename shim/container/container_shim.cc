@@ -16,6 +16,8 @@
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
+#include "spec/cgroup/cgroup.h"
+#include "spec/vm_sizing.h"
 
 namespace runvm {
 
@@ -280,7 +282,7 @@ void ContainerShim::on(const control::UpdateMemory& u, Respond respond) {
   // what QEMU's -m reserved.
   constexpr uint64_t kMiB = 1ull << 20;
   const uint64_t boot = vm_->machine().memory_mib * kMiB;
-  uint64_t ram = std::max<uint64_t>((u.limit + kMiB - 1) / kMiB * kMiB, 64 * kMiB);
+  uint64_t ram = oci::guest_mib_for_limit(u.limit) * kMiB;
   if (ram > boot)
     return respond(make_error("memory.limit: " + std::to_string(u.limit) +
                                   " is more than the VM's boot size " + std::to_string(boot) +
@@ -288,6 +290,21 @@ void ContainerShim::on(const control::UpdateMemory& u, Respond respond) {
                               EINVAL));
   if (auto s = vm_->engine().set_memory(ram); !s.ok()) return respond(std::move(s));
   proto::UpdateMemory req{0, opts_.id, u.limit, ram};
+  vm_->agent().request(std::move(req),
+                       [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
+}
+
+void ContainerShim::on(const control::UpdateResources& u, Respond respond) {
+  if (!u.cpus.empty()) {
+    // The vCPU threads are the whole pod's, not a member's.
+    if (!rootfs_path_.empty())
+      return respond(make_error("cpu.cpus: cannot change for a pod member", ENOTSUP));
+    if (auto s = vm_->engine().set_cpuset(u.cpus); !s.ok())
+      return respond(std::move(s).error().wrap("cpu.cpus"));
+  }
+  proto::UpdateResources req{0, opts_.id, u.cpu_quota, u.cpu_period, std::nullopt, u.pids_limit};
+  if (u.cpu_shares) req.cpu_weight = cgroup::cpu_weight_of_shares(*u.cpu_shares);
+  if (!req.cpu_quota && !req.cpu_period && !req.cpu_weight && !req.pids_limit) return respond({});
   vm_->agent().request(std::move(req),
                        [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
 }

@@ -68,6 +68,9 @@ class Engine {
   // The guest's RAM from now on, in bytes, at most the boot size: a balloon
   // takes the rest back (the guest sees MemTotal drop).
   virtual Status set_memory(uint64_t bytes) = 0;
+  // Pins the vCPU threads to `cpus` (a cpuset list) from now on. The vCPU
+  // count stays: microvm has no CPU hotplug.
+  virtual Status set_cpuset(const std::string& cpus) = 0;
   // Asks the VM to quit; escalates to SIGKILL after a short grace. Does not
   // reap: wait() does, so an event loop watching pidfd() stays in charge.
   virtual Status stop() = 0;

@@ -76,6 +76,15 @@ Status QemuEngine::pin_vcpus() {
   return pin_threads(tids, mask).context("cpuset " + config_.machine.cpuset);
 }
 
+Status QemuEngine::set_cpuset(const std::string& cpus) {
+  cpu_set_t mask = RUNVM_TRY(cpu_mask_from_list(cpus));
+  auto reply = RUNVM_TRY(qmp("query-cpus-fast"));
+  auto tids = RUNVM_TRY(vcpu_threads_from_qmp(reply));
+  RUNVM_CHECK(pin_threads(tids, mask).context("cpuset " + cpus));
+  config_.machine.cpuset = cpus;
+  return {};
+}
+
 Status QemuEngine::connect_qmp() {
   const auto deadline = QmpClient::Clock::now() + config_.start_timeout;
   auto fd =

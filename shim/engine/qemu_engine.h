@@ -20,6 +20,7 @@ class QemuEngine final : public Engine {
   Status pause() override;
   Status resume() override;
   Status set_memory(uint64_t bytes) override;
+  Status set_cpuset(const std::string& cpus) override;
   Status stop() override;
   Result<int> wait() override;
   pid_t pid() const override { return child_.pid(); }

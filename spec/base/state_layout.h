@@ -19,6 +19,8 @@ inline constexpr char kStateFile[] = "state.json";  // written by runvm create (
 inline constexpr char kStatusFile[] = "status";     // written by the shim at each transition
 inline constexpr char kLockFile[] = "lock";         // flock()ed by verbs that change the container
 inline constexpr char kConfigFile[] = "config.json";  // the bundle's config as created
+// runvm update's successful changes over kConfigFile (a LinuxResources object).
+inline constexpr char kResourceUpdatesFile[] = "resources.json";
 inline constexpr char kConsoleLog[] = "console.log";  // the guest's serial console
 inline constexpr char kEngineLog[] = "qemu.log";
 inline constexpr char kShimLog[] = "shim.log";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -201,6 +202,21 @@ Status Cgroup::set(const Limits& l) const {
     RUNVM_CHECK(write_file(d, "pids.max", *l.pids_max <= 0 ? "max" : std::to_string(*l.pids_max)));
   }
   return {};
+}
+
+Result<int64_t> Cgroup::memory_usage() const {
+  std::string d = dir_of("memory");
+  if (d.empty()) return make_error("no cgroup hierarchy has the memory controller");
+  bool v1 = false;
+  for (const auto& x : dirs_)
+    if (x.path == d) v1 = x.hierarchy->version == 1;
+  std::string file = d + (v1 ? "/memory.usage_in_bytes" : "/memory.current");
+  std::string text = trimmed(read_small(file));
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return make_error("cannot read " + file);
+  return n;
 }
 
 std::vector<pid_t> Cgroup::pids() const {

@@ -64,6 +64,9 @@ class Cgroup {
   Status join(pid_t pid) const;
   // Writes `limits` where their controllers are; fails naming the file.
   Status set(const Limits& limits) const;
+  // The memory controller's usage in bytes (v1 memory.usage_in_bytes, v2
+  // memory.current).
+  Result<int64_t> memory_usage() const;
   // The processes in it, in any hierarchy (each once).
   std::vector<pid_t> pids() const;
   // Removes the directories (not the parents, as runc); ones already gone

@@ -124,6 +124,11 @@ TEST(CgroupV2, LimitsInV2Format) {
   auto missing = cg->set({.pids_max = 3});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, dir + "/pids.max: No such file or directory");
+  // runvm update waits on the usage before it lowers the limit.
+  std::ofstream(dir + "/memory.current") << "12345\n";
+  EXPECT_EQ(*cg->memory_usage(), 12345);
+  std::ofstream(dir + "/memory.current") << "x";
+  EXPECT_EQ(cg->memory_usage().error().message, "cannot read " + dir + "/memory.current");
 }
 
 class HostCgroup : public ::testing::Test {

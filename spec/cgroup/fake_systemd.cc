@@ -105,13 +105,15 @@ Result<std::unique_ptr<FakeSystemd>> FakeSystemd::start(const std::string& dir, 
   if (r >= 0) r = sd_bus_start(f->bus_);
   if (r >= 0) r = sd_bus_request_name(f->bus_, "org.freedesktop.systemd1", 0);
   if (r < 0) return errno_error("fake systemd: bus", -r);
-  // A plain object callback: the two Manager methods runvm calls.
+  // A plain object callback: the Manager methods runvm calls.
   r = sd_bus_add_object(
       f->bus_, &f->slot_, kPath,
       [](sd_bus_message* m, void* self, sd_bus_error* e) -> int {
         if (sd_bus_message_is_method_call(m, kManager, "StartTransientUnit"))
           return on_start(m, self, e);
         if (sd_bus_message_is_method_call(m, kManager, "StopUnit")) return on_stop(m, self, e);
+        if (sd_bus_message_is_method_call(m, kManager, "SetUnitProperties"))
+          return on_set(m, self, e);
         return 0;
       },
       f.get());
@@ -196,6 +198,37 @@ int FakeSystemd::on_start(sd_bus_message* m, void* self, sd_bus_error* e) {
     return sd_bus_error_set(e, "org.freedesktop.systemd1.UnitFailed",
                             placed.error().message.c_str());
   return f->job_done(m, unit);
+}
+
+int FakeSystemd::on_set(sd_bus_message* m, void* self, sd_bus_error* e) {
+  auto* f = static_cast<FakeSystemd*>(self);
+  const char* unit;
+  int runtime = 0;
+  int r = sd_bus_message_read(m, "sb", &unit, &runtime);
+  if (r < 0) return r;
+  std::string record = std::string("SetUnitProperties ") + unit + (runtime ? " true" : " false");
+  std::vector<pid_t> pids;
+  r = sd_bus_message_enter_container(m, 'a', "(sv)");
+  if (r < 0) return r;
+  while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
+    const char* name;
+    std::string value;
+    r = sd_bus_message_read(m, "s", &name);
+    if (r >= 0) r = read_variant(m, value, pids);
+    if (r >= 0) r = sd_bus_message_exit_container(m);
+    if (r < 0) return r;
+    record += std::string("\n") + name + "=" + value;
+  }
+  if (r < 0) return r;
+  bool known = false;
+  {
+    std::lock_guard lock(f->mu_);
+    f->calls_.push_back(record);
+    for (const auto& u : f->units_) known = known || u.first == unit;
+  }
+  if (!known)
+    return sd_bus_error_setf(e, "org.freedesktop.systemd1.NoSuchUnit", "Unit %s not loaded.", unit);
+  return sd_bus_reply_method_return(m, "");
 }
 
 int FakeSystemd::on_stop(sd_bus_message* m, void* self, sd_bus_error* e) {

@@ -1,6 +1,6 @@
 // Tests only: a private dbus-daemon with a small fake
 // org.freedesktop.systemd1 on it, for the systemd cgroup driver on hosts
-// without systemd. It records StartTransientUnit and StopUnit calls, makes
+// without systemd. It records StartTransientUnit, SetUnitProperties and StopUnit calls, makes
 // the scope's cgroup (cgroupfs, under <base>/<slice>/<unit>, relative to the
 // test's own cgroup), moves the PIDs into it, and reports each job done
 // with JobRemoved, as systemd does. DBUS_SYSTEM_BUS_ADDRESS points at it
@@ -32,7 +32,7 @@ class FakeSystemd {
 
   // One entry per call: "StartTransientUnit UNIT MODE" then a line per
   // property ("PIDs=123", "Delegate=true", "MemoryMax=402653184"...);
-  // "StopUnit UNIT MODE".
+  // "StopUnit UNIT MODE"; "SetUnitProperties UNIT RUNTIME" then its properties.
   std::vector<std::string> calls() const;
   // The relative cgroup path of a unit the fake started.
   std::string cgroup_path(const std::string& slice, const std::string& unit) const {
@@ -43,6 +43,7 @@ class FakeSystemd {
   FakeSystemd() = default;
   static int on_start(sd_bus_message* m, void* self, sd_bus_error* e);
   static int on_stop(sd_bus_message* m, void* self, sd_bus_error* e);
+  static int on_set(sd_bus_message* m, void* self, sd_bus_error* e);
   int job_done(sd_bus_message* m, const std::string& unit);
   void serve();
 

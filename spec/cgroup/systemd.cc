@@ -114,6 +114,35 @@ Status property(sd_bus_message* m, const char* name, const char* sig, A... value
   return {};
 }
 
+// The unit properties runc sets for `limits` (memory_v1: the v1 names).
+Status append_limits(sd_bus_message* m, const Limits& limits, bool memory_v1) {
+  if (limits.memory_bytes) {
+    uint64_t bytes =
+        *limits.memory_bytes < 0 ? UINT64_MAX : static_cast<uint64_t>(*limits.memory_bytes);
+    RUNVM_CHECK(property(m, memory_v1 ? "MemoryLimit" : "MemoryMax", "t", bytes));
+  }
+  if (limits.cpu_shares && *limits.cpu_shares > 0) {
+    if (memory_v1)  // the v1 layout: systemd's CPUShares; v2: CPUWeight
+      RUNVM_CHECK(property(m, "CPUShares", "t", *limits.cpu_shares));
+    else
+      RUNVM_CHECK(property(m, "CPUWeight", "t", cpu_weight_of_shares(*limits.cpu_shares)));
+  }
+  if (limits.cpu_quota_us && *limits.cpu_quota_us > 0) {
+    uint64_t period = limits.cpu_period_us.value_or(100000);
+    if (period == 0) period = 100000;
+    // systemd counts CPU time per second, in whole 10 ms: round up, as runc.
+    uint64_t per_sec = static_cast<uint64_t>(*limits.cpu_quota_us) * 1000000 / period;
+    per_sec = (per_sec + 9999) / 10000 * 10000;
+    RUNVM_CHECK(property(m, "CPUQuotaPerSecUSec", "t", per_sec));
+  } else if (limits.cpu_quota_us && *limits.cpu_quota_us < 0) {
+    // No quota: systemd's infinity (runvm update --cpu-quota -1).
+    RUNVM_CHECK(property(m, "CPUQuotaPerSecUSec", "t", UINT64_MAX));
+  }
+  if (limits.cpu_period_us)
+    RUNVM_CHECK(property(m, "CPUQuotaPeriodUSec", "t", *limits.cpu_period_us));
+  return {};
+}
+
 }  // namespace
 
 Result<SystemdUnit> parse_systemd_path(std::string_view path) {
@@ -159,31 +188,40 @@ Status start_scope(const SystemdUnit& u, pid_t pid, const Limits& limits, bool m
   RUNVM_CHECK(property(m.get(), "MemoryAccounting", "b", 1));
   RUNVM_CHECK(property(m.get(), "CPUAccounting", "b", 1));
   RUNVM_CHECK(property(m.get(), "TasksAccounting", "b", 1));
-  if (limits.memory_bytes) {
-    uint64_t bytes =
-        *limits.memory_bytes < 0 ? UINT64_MAX : static_cast<uint64_t>(*limits.memory_bytes);
-    RUNVM_CHECK(property(m.get(), memory_v1 ? "MemoryLimit" : "MemoryMax", "t", bytes));
-  }
-  if (limits.cpu_shares && *limits.cpu_shares > 0) {
-    if (memory_v1)  // the v1 layout: systemd's CPUShares; v2: CPUWeight
-      RUNVM_CHECK(property(m.get(), "CPUShares", "t", *limits.cpu_shares));
-    else
-      RUNVM_CHECK(property(m.get(), "CPUWeight", "t", cpu_weight_of_shares(*limits.cpu_shares)));
-  }
-  if (limits.cpu_quota_us && *limits.cpu_quota_us > 0) {
-    uint64_t period = limits.cpu_period_us.value_or(100000);
-    if (period == 0) period = 100000;
-    // systemd counts CPU time per second, in whole 10 ms: round up, as runc.
-    uint64_t per_sec = static_cast<uint64_t>(*limits.cpu_quota_us) * 1000000 / period;
-    per_sec = (per_sec + 9999) / 10000 * 10000;
-    RUNVM_CHECK(property(m.get(), "CPUQuotaPerSecUSec", "t", per_sec));
-  }
-  if (limits.cpu_period_us)
-    RUNVM_CHECK(property(m.get(), "CPUQuotaPeriodUSec", "t", *limits.cpu_period_us));
+  RUNVM_CHECK(append_limits(m.get(), limits, memory_v1));
   r = sd_bus_message_close_container(m.get());
   if (r >= 0) r = sd_bus_message_append(m.get(), "a(sa(sv))", 0);
   if (r < 0) return sd_error("StartTransientUnit", r);
   return run_job(bus.get(), m.get(), "systemd unit " + u.unit, false);
+}
+
+Status set_unit_limits(const std::string& unit, const Limits& limits, bool memory_v1) {
+  Bus bus = RUNVM_TRY(connect());
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(bus.get(), &raw, kService, kPath, kManager,
+                                         "SetUnitProperties");
+  if (r < 0) return sd_error("SetUnitProperties", r);
+  Message m(raw);
+  // runtime: the change lasts as long as the transient unit does.
+  r = sd_bus_message_append(m.get(), "sb", unit.c_str(), 1);
+  if (r >= 0) r = sd_bus_message_open_container(m.get(), 'a', "(sv)");
+  if (r < 0) return sd_error("SetUnitProperties", r);
+  RUNVM_CHECK(append_limits(m.get(), limits, memory_v1));
+  r = sd_bus_message_close_container(m.get());
+  if (r < 0) return sd_error("SetUnitProperties", r);
+  BusError error;
+  sd_bus_message* raw_reply = nullptr;
+  r = sd_bus_call(bus.get(), m.get(), 0, &error.e, &raw_reply);
+  Message reply(raw_reply);
+  if (r < 0) {
+    std::string name = error.e.name ? error.e.name : "";
+    std::string msg = error.e.message ? error.e.message : strerror(-r);
+    if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+        name == "org.freedesktop.DBus.Error.NameHasNoOwner")
+      return make_error("systemd is not running (" + msg + ")");
+    return make_error("systemd unit " + unit + ": " + msg);
+  }
+  return {};
 }
 
 Status stop_unit(const std::string& unit) {

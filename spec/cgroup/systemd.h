@@ -30,6 +30,10 @@ Result<SystemdUnit> parse_systemd_path(std::string_view cgroups_path);
 // not there: "systemd is not running (...)".
 Status start_scope(const SystemdUnit& u, pid_t pid, const Limits& limits, bool memory_v1);
 
+// runvm update: the running unit's limits (as start_scope names them) with
+// SetUnitProperties, for the unit's runtime.
+Status set_unit_limits(const std::string& unit, const Limits& limits, bool memory_v1);
+
 // Stops the unit (killing what is left in it) and waits for the job; a
 // unit that is not there is fine.
 Status stop_unit(const std::string& unit);

@@ -89,14 +89,31 @@ TEST(Systemd, StartAndStopAScopeOverDbus) {
   ASSERT_TRUE(cg.ok());
   EXPECT_EQ(cg->pids(), std::vector<pid_t>{child});
 
+  // runvm update: the running unit's new limits, for its runtime; no quota
+  // is systemd's infinity.
+  auto set = set_unit_limits(
+      "runvm-test.scope", {.memory_bytes = 256ll << 20, .cpu_quota_us = -1, .cpu_period_us = 50000},
+      true);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  auto unknown = set_unit_limits("runvm-none.scope", {.memory_bytes = 1}, true);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "systemd unit runvm-none.scope: Unit runvm-none.scope not loaded.");
+
   auto stopped = stop_unit("runvm-test.scope");
   ASSERT_TRUE(stopped.ok()) << stopped.error().message;
   int status = 0;
   EXPECT_EQ(waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   calls = (*fake)->calls();
-  ASSERT_EQ(calls.size(), 2u);
-  EXPECT_EQ(calls[1], "StopUnit runvm-test.scope replace");
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[1],
+            "SetUnitProperties runvm-test.scope true\n"
+            "MemoryLimit=268435456\n"
+            "CPUQuotaPerSecUSec=18446744073709551615\n"
+            "CPUQuotaPeriodUSec=50000");
+  EXPECT_EQ(calls[2], "SetUnitProperties runvm-none.scope true\nMemoryLimit=1");
+  EXPECT_EQ(calls[3], "StopUnit runvm-test.scope replace");
   for (const auto& d : cg->dirs()) EXPECT_NE(access(d.path.c_str(), F_OK), 0) << d.path;
   // A unit that is not there: nothing to stop.
   EXPECT_TRUE(stop_unit("runvm-test.scope").ok());
