@@ -62,11 +62,13 @@ Status save_state(const Container& c) {
   return write_file_atomic(c.dir.file(layout::kStateFile), oci::persisted_state_json(c.state));
 }
 
-Status shim_request(const Container& c, const control::Request& r) {
+std::string shim_socket(const Container& c) {
   // A pod member's shim is its sandbox's (runtime/pod_member.h).
-  std::string socket =
-      c.state.shim.socket.empty() ? c.dir.socket(layout::kShimSocket) : c.state.shim.socket;
-  return control::call(socket, c.state.id, r);
+  return c.state.shim.socket.empty() ? c.dir.socket(layout::kShimSocket) : c.state.shim.socket;
+}
+
+Status shim_request(const Container& c, const control::Request& r) {
+  return control::call(shim_socket(c), c.state.id, r);
 }
 
 Result<int> parse_signal(const std::string& text) {

@@ -26,6 +26,8 @@ bool shim_alive(const oci::ContainerState& s);
 
 // Sends a control request to the container's shim.
 Status shim_request(const Container& c, const control::Request& r);
+// The control socket of the shim that holds the container.
+std::string shim_socket(const Container& c);
 
 // Parses "SIGTERM", "TERM", "15".
 Result<int> parse_signal(const std::string& text);

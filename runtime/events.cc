@@ -1,8 +1,9 @@
-// `runvm events`: runc's event stream for a container. "stats" events
-// measure the container's host processes (shim and QEMU, which run all of
-// the guest); "oom" events, as runc's, come from the OOM kills in the
-// container's guest cgroup, which the shim records when the agent reports
-// them with the container's exit.
+// `runvm events`: runc's event stream for a container. "stats" events carry
+// the numbers of the container's cgroup in the guest (the agent's, through
+// the shim: control `stats`) in runc's slots, and the container's host
+// processes (shim and QEMU, which run all of the guest) in "runvm_host";
+// "oom" events, as runc's, come from the OOM kills in the container's guest
+// cgroup, which the agent reports as they happen and the shim records.
 #include <getopt.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "runtime/host_procs.h"
 #include "runtime/stats_json.h"
 #include "runtime/verbs.h"
+#include "spec/base/log.h"
 #include "spec/base/state_layout.h"
 
 namespace runvm::cli {
@@ -29,9 +31,25 @@ void events_usage(FILE* out) {
           "  --stats              print the stats once and exit\n");
 }
 
-void print_stats(const oci::ContainerState& s) {
-  auto u = host_usage(process_tree(static_cast<pid_t>(s.shim.pid)));
-  std::string line = stats_event_json(s.id, u);
+// A busy guest under TCG can take a while; a stuck one must not stall the
+// stream for the shim's 30 s.
+constexpr int kStatsTimeoutMs = 5000;
+
+void print_stats(const GlobalOptions& g, const Container& ct) {
+  std::optional<proto::ContainerStats> guest;
+  // A paused VM's agent cannot answer (its vCPUs are stopped): host numbers
+  // only, as runc has none for what it cannot read.
+  auto now = load_container(g, ct.state.id);
+  bool paused = now.ok() && now->state.status == oci::Status::kPaused;
+  if (!paused) {
+    auto s = control::stats(shim_socket(ct), ct.state.id, kStatsTimeoutMs);
+    if (s.ok())
+      guest = std::move(*s);
+    else
+      log::warn("events: no guest stats for " + ct.state.id + ": " + s.error().message);
+  }
+  auto u = host_usage(process_tree(static_cast<pid_t>(ct.state.shim.pid)));
+  std::string line = stats_event_json(ct.state.id, guest ? &*guest : nullptr, u);
   fwrite(line.data(), 1, line.size(), stdout);
   fflush(stdout);
 }
@@ -81,7 +99,7 @@ Result<int> verb_events(GlobalOptions& g, int argc, char** argv) {
   if (ct.state.status == oci::Status::kStopped)
     return make_error("container with id " + ct.state.id + " is not running");
   if (once) {
-    print_stats(ct.state);
+    print_stats(g, ct);
     return 0;
   }
   // runc's stream ends when the container's cgroup goes; ours when its shim
@@ -98,7 +116,7 @@ Result<int> verb_events(GlobalOptions& g, int argc, char** argv) {
     for (uint64_t n = oom_kills(ct.dir); ooms < n; ++ooms) print_oom(ct.state.id);
     if (!alive) return 0;
     if (Clock::now() >= next_stats) {
-      print_stats(ct.state);
+      print_stats(g, ct);
       next_stats += std::chrono::nanoseconds(interval_ns);
     }
   }

@@ -4,16 +4,23 @@
 
 #include <string>
 
+#include "guest/protocol/stats_messages.h"
 #include "runtime/host_procs.h"
 
 namespace runvm::cli {
 
 // {"type":"stats","id":ID,"data":{...}} and a newline, as Go's
-// json.Encoder writes it. Filled from the container's host processes:
-// cpu.usage (total/kernel/user), memory.usage.usage (resident bytes) and
-// pids.current; what runvm cannot measure stays zero (and is then left out
-// where runc's encoding omits zero values).
-std::string stats_event_json(const std::string& id, const HostUsage& u);
+// json.Encoder writes it. runc's slots hold the container's own numbers:
+// its cgroup in the guest (`guest`, the agent's, as runc reads a cgroup2
+// container: cpu, memory with memory.stat as "raw", pids, hugetlb). The
+// host side, the shim and QEMU that run the whole guest, has no slot in
+// runc's shape: it goes in an extra member of data, "runvm_host"
+// ({"processes","cpu":{"total","kernel","user"},"rss"}), which runc's
+// decoders ignore. Without `guest` (a paused VM cannot answer) runc's slots
+// stay zero, as runc's are for what it cannot read; zero values are left out
+// where runc's encoding omits them.
+std::string stats_event_json(const std::string& id, const proto::ContainerStats* guest,
+                             const HostUsage& host);
 
 // runc's OOM event: {"type":"oom","id":ID} (no data), one line.
 std::string oom_event_json(const std::string& id);

@@ -1,6 +1,7 @@
 #include "guest/agent/agent.h"
 
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -9,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "guest/agent/cgroup_stats.h"
 #include "guest/agent/network.h"
 
 namespace runvm::agent {
@@ -28,7 +30,11 @@ proto::AgentMessage status_reply(uint64_t id, const Status& st) {
 
 Result<std::unique_ptr<Agent>> Agent::create(int control_fd, AgentConfig config) {
   auto loop = RUNVM_TRY(EventLoop::create());
-  return std::unique_ptr<Agent>(new Agent(control_fd, std::move(config), std::move(loop)));
+  // Without inotify (a kernel built without it) OOM kills are still
+  // reported with the container's exit, only not as they happen.
+  UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  return std::unique_ptr<Agent>(
+      new Agent(control_fd, std::move(config), std::move(loop), std::move(inotify)));
 }
 
 Status Agent::send_hello(const proto::Hello& hello) {
@@ -51,6 +57,8 @@ Result<Agent::Outcome> Agent::serve() {
     }
     reap_children();  // signals coalesce: reap whatever exited
   }));
+  if (inotify_)
+    RUNVM_CHECK(loop_->add(inotify_.get(), EPOLLIN, [this](uint32_t) { on_oom_watch(); }));
   reap_children();  // children that exited before the signalfd existed
   while (!outcome_) {
     auto st = loop_->run_once(-1);
@@ -62,6 +70,7 @@ Result<Agent::Outcome> Agent::serve() {
   }
   loop_->remove(fd_);
   loop_->remove(sigfd.get());
+  if (inotify_) loop_->remove(inotify_.get());
   return std::move(*outcome_);
 }
 
@@ -94,6 +103,20 @@ void Agent::on_control_readable() {
     if (auto st = proto::write_frame(fd_, *reply); !st.ok())
       return finish(std::move(st).error().wrap("sending reply"));
     if (shutdown) return finish(Outcome::kShutdown);
+  }
+}
+
+void Agent::on_oom_watch() {
+  // The events only say that some memory.events changed (the kernel
+  // notifies on every counter): compare the counts of all.
+  alignas(inotify_event) char buf[4096];
+  while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+  }
+  for (auto& [id, slot] : containers_) {
+    uint64_t kills = slot.container->oom_kills();
+    if (kills <= slot.ooms_sent) continue;
+    slot.ooms_sent = kills;
+    send(proto::Oom{id, kills}, "oom event");
   }
 }
 
@@ -202,6 +225,8 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {update_memory(req)};
         } else if constexpr (std::is_same_v<T, proto::UpdateResources>) {
           return {update_resources(req)};
+        } else if constexpr (std::is_same_v<T, proto::StatsRequest>) {
+          return {container_stats(req)};
         } else if constexpr (std::is_same_v<T, proto::Exec>) {
           return {exec_process(req)};
         } else if constexpr (std::is_same_v<T, proto::ConfigureNetwork>) {
@@ -260,6 +285,13 @@ std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& 
   ContainerSlot& slot = containers_[req.container_id];
   slot.container = std::move(std::get<std::unique_ptr<Container>>(created));
   slot.reply_to = req.id;
+  // A cgroup of the same id taken over from a failed create keeps its count.
+  slot.ooms_sent = slot.container->oom_kills();
+  if (inotify_ && !slot.container->cgroup_dir().empty()) {
+    // The watch goes with the cgroup directory (IN_IGNORED): nothing to undo.
+    std::string events = slot.container->cgroup_dir() + "/memory.events";
+    (void)::inotify_add_watch(inotify_.get(), events.c_str(), IN_MODIFY);
+  }
   return std::nullopt;
 }
 
@@ -307,6 +339,17 @@ proto::AgentMessage Agent::update_resources(const proto::UpdateResources& req) {
   auto slot = find(req.container_id);
   if (!slot.ok()) return error_reply(req.id, slot.error());
   return status_reply(req.id, (*slot)->container->update_resources(req));
+}
+
+proto::AgentMessage Agent::container_stats(const proto::StatsRequest& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  const std::string& dir = (*slot)->container->cgroup_dir();
+  if (dir.empty()) return error_reply(req.id, make_error("the container has no cgroup", ENOTSUP));
+  auto stats = read_cgroup_stats(dir);
+  if (!stats.ok()) return error_reply(req.id, stats.error());
+  stats->id = req.id;
+  return *stats;
 }
 
 Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {

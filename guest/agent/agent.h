@@ -8,7 +8,9 @@
 // process (process_setup.h). Requests are handled in arrival order; a
 // create, start or exec is answered when its step finishes, after the
 // loop's turn in which that happened, and every other request at once.
-// The VM may hold several containers, keyed by container id.
+// The VM may hold several containers, keyed by container id. OOM kills in a
+// container's cgroup are watched (inotify on its memory.events, on the same
+// loop) and reported as they happen (`oom` events).
 #pragma once
 
 #include <chrono>
@@ -78,8 +80,11 @@ class Agent {
   Handled handle(std::string_view request);
 
  private:
-  Agent(int control_fd, AgentConfig config, std::unique_ptr<EventLoop> loop)
-      : fd_(control_fd), config_(std::move(config)), loop_(std::move(loop)) {}
+  Agent(int control_fd, AgentConfig config, std::unique_ptr<EventLoop> loop, UniqueFd inotify)
+      : fd_(control_fd),
+        config_(std::move(config)),
+        loop_(std::move(loop)),
+        inotify_(std::move(inotify)) {}
 
   // A live exec'd process and the request waiting for its set-up.
   struct ExecSlot {
@@ -92,6 +97,7 @@ class Agent {
     std::unique_ptr<Container> container;
     std::optional<uint64_t> reply_to;
     std::map<std::string, ExecSlot, std::less<>> execs;
+    uint64_t ooms_sent = 0;  // the oom_kills of the last `oom` event sent
   };
 
   std::optional<proto::AgentMessage> create_container(const proto::Create& req);
@@ -100,6 +106,7 @@ class Agent {
   proto::AgentMessage resize_container(const proto::Resize& req);
   proto::AgentMessage update_memory(const proto::UpdateMemory& req);
   proto::AgentMessage update_resources(const proto::UpdateResources& req);
+  proto::AgentMessage container_stats(const proto::StatsRequest& req);
   std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   // A container the host can address: created (or being created), not one
@@ -110,6 +117,9 @@ class Agent {
   bool make_room();
 
   void on_control_readable();
+  // memory.events of a container's cgroup changed (or may have): an `oom`
+  // event for each container whose oom_kill count grew since the last.
+  void on_oom_watch();
   void reap_children();
   // After each turn of the loop: replies of finished steps, then exits.
   void send_pending();
@@ -121,6 +131,7 @@ class Agent {
   int fd_;
   AgentConfig config_;
   std::unique_ptr<EventLoop> loop_;
+  UniqueFd inotify_;  // watches memory.events; invalid: no live oom events
   proto::FrameDecoder decoder_;
   std::map<std::string, ContainerSlot, std::less<>> containers_;
   // Exec'd processes of a container replaced after its exit: still reaped

@@ -79,6 +79,8 @@ class Container {
   // Every process of the container (container_procs.h).
   Status signal_all(int sig);
   Status resize(uint16_t rows, uint16_t cols);
+  // The OOM kills of its cgroup so far (ContainerCgroup::oom_kills).
+  uint64_t oom_kills() const { return cgroup_ ? cgroup_->oom_kills() : 0; }
   // runvm update --memory: the cgroup's memory.max (ContainerCgroup::set_memory_max).
   Status update_memory(std::optional<uint64_t> limit, uint64_t guest_ram);
   Status update_resources(const proto::UpdateResources& u);

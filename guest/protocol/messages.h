@@ -16,6 +16,7 @@
 #include "guest/protocol/container_messages.h"
 #include "guest/protocol/exec_messages.h"
 #include "guest/protocol/network_messages.h"
+#include "guest/protocol/stats_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -84,8 +85,9 @@ struct Shutdown {
 };
 
 using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
-                                 ConfigureNetwork, UpdateMemory, UpdateResources>;
-using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit>;
+using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
+                                 ConfigureNetwork, UpdateMemory, UpdateResources, StatsRequest>;
+using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit, ContainerStats, Oom>;
 
 // Serialises one message as a JSON object with "type" first.
 template <class M>

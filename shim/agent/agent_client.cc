@@ -47,7 +47,8 @@ void AgentClient::request(proto::HostMessage msg, Done done) {
   uint64_t id = next_id_++;
   id_of(msg) = id;
   Pending p;
-  p.expects_pong = std::holds_alternative<proto::Ping>(msg);
+  if (std::holds_alternative<proto::Ping>(msg)) p.expects = proto::Pong::kType;
+  if (std::holds_alternative<proto::StatsRequest>(msg)) p.expects = proto::ContainerStats::kType;
   p.verbatim =
       std::holds_alternative<proto::Create>(msg) || std::holds_alternative<proto::Exec>(msg);
   p.deadline = Clock::now() + timeout_;
@@ -157,6 +158,11 @@ void AgentClient::on_message(proto::AgentMessage msg) {
     if (it != handlers_.end() && it->second.exec_exit) return it->second.exec_exit(*exit);
     return log::warn("agent: exec exit of unknown container " + exit->container_id);
   }
+  if (auto* oom = std::get_if<proto::Oom>(&msg)) {
+    auto it = handlers_.find(oom->container_id);
+    if (it != handlers_.end() && it->second.oom) return it->second.oom(*oom);
+    return log::warn("agent: oom event of unknown container " + oom->container_id);
+  }
   uint64_t id = std::visit(
       []<class M>(const M& m) -> uint64_t {
         if constexpr (requires(const M& x) { x.id; })
@@ -175,8 +181,10 @@ void AgentClient::on_message(proto::AgentMessage msg) {
     std::string text = proto::printable(err->message);
     reply.status = make_error(p.verbatim ? text : "agent: " + text);
     reply.exit_code = err->exit_code;
-  } else if (std::holds_alternative<proto::Pong>(msg) != p.expects_pong) {
+  } else if (type_of(msg) != p.expects) {
     reply.status = make_error("agent: unexpected message \"" + std::string(type_of(msg)) + "\"");
+  } else if (auto* stats = std::get_if<proto::ContainerStats>(&msg)) {
+    reply.stats = std::move(*stats);
   }
   complete(id, std::move(reply));
 }

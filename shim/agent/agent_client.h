@@ -6,7 +6,7 @@
 // Asynchronous: request() writes a request with a fresh id and returns; the
 // agent's reply, in whatever order replies arrive, completes it through its
 // Done callback (once, always: the reply, a timeout after timeout_ms, or
-// the failure of the whole channel). Exits (`exit`, `exec_exit`) are events
+// the failure of the whole channel). Exits (`exit`, `exec_exit`) and `oom` are events
 // delivered to the handlers registered for their container id.
 //
 // Driven either by an EventLoop (attach(): the shim) or, while no loop owns
@@ -40,12 +40,15 @@ class AgentClient {
     // A refused create/exec: the agent's exit_code as it sent it (127: no
     // such executable, 126: not executable).
     std::optional<uint32_t> exit_code;
+    // The agent's answer to a StatsRequest.
+    std::optional<proto::ContainerStats> stats;
   };
   using Done = std::function<void(Reply)>;
   // Per container id. Unset members drop their events (logged).
   struct ExitHandlers {
     std::function<void(const proto::Exit&)> exit;
     std::function<void(const proto::ExecExit&)> exec_exit;
+    std::function<void(const proto::Oom&)> oom;  // live OOM kills in its cgroup
   };
 
   explicit AgentClient(UniqueFd fd);
@@ -103,7 +106,7 @@ class AgentClient {
  private:
   using Clock = std::chrono::steady_clock;
   struct Pending {
-    bool expects_pong = false;
+    std::string_view expects = proto::Ok::kType;  // the reply's type (or `error`)
     bool verbatim = false;  // create/exec: the agent's message is runc's, as is
     Clock::time_point deadline;
     Done done;

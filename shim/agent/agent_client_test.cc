@@ -107,6 +107,45 @@ TEST_F(AgentClientTest, RefusedExecCarriesTheAgentsExitCodeAsIs) {
   EXPECT_EQ(done[0].exit_code, 127u);
 }
 
+TEST_F(AgentClientTest, StatsRepliesCarryTheNumbersAndOnlyStatsAnswersStats) {
+  hello();
+  attach();
+  std::vector<Reply> done;
+  client_->request(proto::StatsRequest{0, "a"}, record(done));
+  client_->request(proto::StatsRequest{0, "a"}, record(done));
+  client_->start("a", record(done));
+  auto first = next_request(), second = next_request(), start = next_request();
+  proto::ContainerStats s;
+  s.id = id_of(first);
+  s.memory_usage = 50ull << 20;
+  send(s);
+  send(proto::Ok{id_of(second)});  // not a stats reply
+  s.id = id_of(start);
+  send(s);  // a stats reply for a start
+  run_until([&] { return done.size() == 3; });
+  ASSERT_EQ(done.size(), 3u);
+  ASSERT_TRUE(done[0].status.ok());
+  ASSERT_TRUE(done[0].stats);
+  EXPECT_EQ(done[0].stats->memory_usage, 50ull << 20);
+  EXPECT_EQ(done[1].status.error().message, "agent: unexpected message \"ok\"");
+  EXPECT_FALSE(done[1].stats);
+  EXPECT_EQ(done[2].status.error().message, "agent: unexpected message \"stats\"");
+  EXPECT_FALSE(done[2].stats);
+}
+
+TEST_F(AgentClientTest, OomEventsGoToTheirContainersHandler) {
+  hello();
+  attach();
+  std::vector<uint64_t> ooms;
+  client_->set_exit_handlers("a",
+                             {{}, {}, [&](const proto::Oom& o) { ooms.push_back(o.oom_kills); }});
+  send(proto::Oom{"b", 1});  // no handler: dropped
+  send(proto::Oom{"a", 2});
+  run_until([&] { return !ooms.empty(); });
+  EXPECT_EQ(ooms, std::vector<uint64_t>{2});
+  EXPECT_TRUE(broken_.empty());
+}
+
 TEST_F(AgentClientTest, ExitsGoToTheirContainersHandlers) {
   hello();
   attach();

@@ -245,6 +245,34 @@ Result<ExecExit> parse_exec_exit(std::string_view json) {
   return ExecExit{static_cast<int>(n)};
 }
 
+std::string encode(const StatsReply& r) {
+  if (!r.status.ok()) return encode(Reply{r.status});
+  json::Writer w;
+  w.begin_object().key("ok").boolean(true).key("stats").begin_object();
+  proto::write_stats_members(w, r.stats);
+  w.end_object().end_object();
+  return w.str();
+}
+
+Result<StatsReply> parse_stats_reply(std::string_view json) {
+  auto doc = RUNVM_TRY(parse_object(json));
+  StatsReply r{RUNVM_TRY(parse_status(doc.root(), "shim refused the stats")), {}};
+  if (!r.status.ok()) return r;
+  json::Value stats = RUNVM_TRY(doc.root().at("stats"));
+  if (!stats.is_object()) return stats.error("must be an object");
+  r.stats = RUNVM_TRY(proto::parse_stats_members(stats));
+  return r;
+}
+
+Result<proto::ContainerStats> stats(const std::string& socket_path, const std::string& container_id,
+                                    int timeout_ms) {
+  auto [fd, body] = RUNVM_TRY(
+      exchange(socket_path, encode(Addressed{container_id, Request(Stats{})}), timeout_ms));
+  StatsReply r = RUNVM_TRY(parse_stats_reply(body));
+  RUNVM_CHECK(r.status);
+  return std::move(r.stats);
+}
+
 Status call(const std::string& socket_path, const std::string& container_id, const Request& r,
             int timeout_ms) {
   if (std::holds_alternative<Exec>(r)) return make_error("an exec needs open_exec", EINVAL);

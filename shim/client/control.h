@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "guest/protocol/container_messages.h"
+#include "guest/protocol/stats_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
@@ -101,6 +102,15 @@ struct UpdateResources {
   bool operator==(const UpdateResources&) const = default;
 };
 
+// runvm events: the numbers of the container's cgroup in the guest (the
+// agent's `stats`), answered by a StatsReply instead of a Reply.
+struct Stats {
+  static constexpr std::string_view kType = "stats";
+  void write(json::Writer&) const {}
+  static Result<Stats> parse(const json::Value&) { return Stats{}; }
+  bool operator==(const Stats&) const = default;
+};
+
 // Runs a further process in the container. `process` and `stdio` are the
 // agent protocol's (container_messages.h): the client listens on the
 // hybrid-vsock ports itself, so the stdio bytes never pass through the
@@ -132,8 +142,8 @@ struct Create {
   bool operator==(const Create&) const = default;
 };
 
-using Request =
-    std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create, UpdateMemory, UpdateResources>;
+using Request = std::variant<Start, Kill, Pause, Resume, Resize, Exec, Create, UpdateMemory,
+                             UpdateResources, Stats>;
 // What the client may send on an exec's connection after its ExecReply
 // (no container id: the connection is the exec's).
 using ExecFollowUp = std::variant<Kill, Resize>;
@@ -161,6 +171,13 @@ struct ExecReply {
   std::optional<int> exit_code;  // 0..255, only with a failure
 };
 
+// The answer to Stats: a Reply with the agent's numbers when ok
+// ({"ok":true,"stats":{...}}, the members of the agent's `stats` reply).
+struct StatsReply {
+  Status status;
+  proto::ContainerStats stats;  // id 0
+};
+
 // The exec'd process was reaped (or the container ended, taking it along).
 struct ExecExit {
   int wait_status = 0;  // raw, as waitpid(2)'s
@@ -174,6 +191,7 @@ std::string encode(const Request& r);  // without an address: an exec's follow-u
 std::string encode(const Reply& r);
 std::string encode(const ExecReply& r);
 std::string encode(const ExecExit& e);
+std::string encode(const StatsReply& r);
 // Parsing is for hostile input: errors name the JSON path, unknown fields
 // are ignored, an unknown "op" is an error, numbers are range-checked.
 Result<Addressed> parse_request(std::string_view json);
@@ -181,6 +199,7 @@ Result<ExecFollowUp> parse_exec_follow_up(std::string_view json);
 Result<Reply> parse_reply(std::string_view json);
 Result<ExecReply> parse_exec_reply(std::string_view json);
 Result<ExecExit> parse_exec_exit(std::string_view json);
+Result<StatsReply> parse_stats_reply(std::string_view json);
 
 // --- client ----------------------------------------------------------------
 
@@ -194,6 +213,10 @@ Result<UniqueFd> open_member(const std::string& socket_path, const std::string& 
 // Sends `r` (not an Exec) for `container_id` and returns the shim's verdict.
 Status call(const std::string& socket_path, const std::string& container_id, const Request& r,
             int timeout_ms = 30000);
+
+// Asks for the container's guest cgroup numbers (Stats).
+Result<proto::ContainerStats> stats(const std::string& socket_path, const std::string& container_id,
+                                    int timeout_ms);
 
 // Sends `e`; on a reply the connection stays open for its follow-ups and
 // ExecExit. A refused exec is a reply, not an error: its exit code is there.

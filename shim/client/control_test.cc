@@ -54,8 +54,28 @@ TEST(Control, EveryRequestRoundTrips) {
         Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50}),
         Request(UpdateResources{50000, 100000, 512, 50, "0-1"}),
         Request(UpdateResources{-1, std::nullopt, std::nullopt, -1, ""}),
-        Request(UpdateResources{std::nullopt, std::nullopt, std::nullopt, std::nullopt, "3"})})
+        Request(UpdateResources{std::nullopt, std::nullopt, std::nullopt, std::nullopt, "3"}), Request(Stats{})})
     EXPECT_EQ(round_trip(r), r) << encode(r);
+}
+
+TEST(Control, StatsReplyCarriesTheAgentsNumbers) {
+  StatsReply r;
+  r.stats.memory_usage = 50ull << 20;
+  r.stats.memory_stat = {{"anon", 4096}};
+  r.stats.hugetlb = {{"2MB", 0, 1}};
+  r.stats.oom_kills = 1;
+  auto back = parse_stats_reply(encode(r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(back->status.ok());
+  EXPECT_EQ(back->stats, r.stats);
+  auto refused = parse_stats_reply(encode(StatsReply{make_error("agent: no cgroup"), {}}));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status.error().message, "agent: no cgroup");
+  // Hostile: no stats with ok, stats of the wrong shape, bad numbers.
+  for (const char* json : {R"({"ok":true})", R"({"ok":true,"stats":[]})",
+                           R"({"ok":true,"stats":{"memory":{"usage":-1}}})",
+                           R"({"ok":true,"stats":{"memory":{"stat":{"A":1}}}})"})
+    EXPECT_FALSE(parse_stats_reply(json).ok()) << json;
 }
 
 TEST(Control, WireNamesTheOp) {

@@ -154,7 +154,8 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
   AgentClient& agent = vm_->agent();
   execs_ = std::make_unique<ExecSessions>(loop, agent, opts_.id);
   agent.set_exit_handlers(opts_.id, {[this](const proto::Exit& e) { on_exit(e); },
-                                     [this](const proto::ExecExit& e) { execs_->on_exit(e); }});
+                                     [this](const proto::ExecExit& e) { execs_->on_exit(e); },
+                                     [this](const proto::Oom& o) { record_oom(o.oom_kills); }});
   if (console_) {
     console_timer_ = std::make_unique<Timer>(loop, [this] { check_console_size(); });
     console_timer_->arm(kConsolePoll, kConsolePoll);
@@ -170,9 +171,13 @@ void ContainerShim::on_exit(const proto::Exit& exit) {
   if (ended_) ended_(static_cast<int>(exit.status));
 }
 
-void ContainerShim::record_oom(uint32_t kills) {
+void ContainerShim::record_oom(uint64_t kills) {
+  // A count, not an increment: the live `oom` events and the exit's carry
+  // the same cgroup counter, so the second telling of a kill is no news.
+  if (kills <= oom_kills_) return;
+  oom_kills_ = kills;
   log::info("container " + opts_.id + ": " + std::to_string(kills) +
-            " process(es) OOM-killed in the guest");
+            " process(es) OOM-killed in the guest so far");
   auto s = write_file_atomic(opts_.state_dir + "/" + layout::kOomKillsFile, std::to_string(kills),
                              /*durable=*/false);
   if (!s.ok()) log::warn("recording the OOM kill: " + s.error().message);
@@ -205,6 +210,7 @@ void ContainerShim::handle(control::Request request, UniqueFd conn) {
   // The answer goes out whenever the agent's reply arrives; a client that
   // left meanwhile is not missed.
   auto shared = std::make_shared<UniqueFd>(std::move(conn));
+  if (std::holds_alternative<control::Stats>(request)) return stats(shared);
   Respond respond = [shared](Status s) {
     (void)proto::write_frame(shared->get(), control::encode(control::Reply{std::move(s)}));
   };
@@ -212,10 +218,20 @@ void ContainerShim::handle(control::Request request, UniqueFd conn) {
       [&]<class M>(const M& m) {
         if constexpr (std::is_same_v<M, control::Create>)
           respond(make_error("container \"" + opts_.id + "\" already exists", EEXIST));
-        else if constexpr (!std::is_same_v<M, control::Exec>)
+        else if constexpr (!std::is_same_v<M, control::Exec> && !std::is_same_v<M, control::Stats>)
           on(m, respond);
       },
       request);
+}
+
+void ContainerShim::stats(std::shared_ptr<UniqueFd> conn) {
+  proto::StatsRequest req{0, opts_.id};
+  vm_->agent().request(std::move(req), [conn](AgentClient::Reply r) {
+    control::StatsReply reply{std::move(r.status), {}};
+    if (reply.status.ok() && r.stats) reply.stats = std::move(*r.stats);
+    reply.stats.id = 0;  // the agent's request id means nothing to the client
+    (void)proto::write_frame(conn->get(), control::encode(reply));
+  });
 }
 
 void ContainerShim::write_status(const char* status) {

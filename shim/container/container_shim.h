@@ -90,10 +90,14 @@ class ContainerShim {
   void on(const control::Resize& r, Respond respond);
   void on(const control::UpdateMemory& u, Respond respond);
   void on(const control::UpdateResources& u, Respond respond);
+  // Stats: the agent's numbers, answered with a StatsReply on `conn`.
+  void stats(std::shared_ptr<UniqueFd> conn);
   void on_exit(const proto::Exit& exit);
-  // The guest's OOM killer killed `kills` of its processes: recorded for
-  // `runvm events` and for Podman/CRI-O (<bundle>/oom, as conmon).
-  void record_oom(uint32_t kills);
+  // The guest's OOM killer has killed `kills` of its processes so far (a
+  // live `oom` event or the exit's count): when more than recorded, the
+  // count goes to <state dir>/oom_kills for `runvm events` and the mark to
+  // <bundle>/oom for Podman/CRI-O (as conmon leaves it).
+  void record_oom(uint64_t kills);
   void check_console_size();
   void write_status(const char* status);
 
@@ -110,6 +114,7 @@ class ContainerShim {
   std::unique_ptr<Timer> console_timer_;
   std::function<void(int)> ended_;
   bool starting_ = false, started_ = false, exited_ = false;
+  uint64_t oom_kills_ = 0;  // recorded so far
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
