@@ -85,7 +85,6 @@ struct Shutdown {
 };
 
 using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
-using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
                                  ConfigureNetwork, UpdateMemory, UpdateResources, StatsRequest>;
 using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit, ContainerStats, Oom>;
 

@@ -54,7 +54,8 @@ TEST(Control, EveryRequestRoundTrips) {
         Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50}),
         Request(UpdateResources{50000, 100000, 512, 50, "0-1"}),
         Request(UpdateResources{-1, std::nullopt, std::nullopt, -1, ""}),
-        Request(UpdateResources{std::nullopt, std::nullopt, std::nullopt, std::nullopt, "3"}), Request(Stats{})})
+        Request(UpdateResources{std::nullopt, std::nullopt, std::nullopt, std::nullopt, "3"}),
+        Request(Stats{})})
     EXPECT_EQ(round_trip(r), r) << encode(r);
 }
 
