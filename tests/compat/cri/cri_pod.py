@@ -7,7 +7,8 @@ handler and checks what issue 12 asks of it:
 
   RunPodSandbox -> CreateContainer x2 -> StartContainer x2; the pod's
   address from CNI is the guest's eth0;
-  the two containers talk over 127.0.0.1 and see one hostname;
+  the two containers talk over 127.0.0.1 and see one hostname; a
+  container's memory limit is its cgroup's in the guest;
   ExecSync exit codes and output, StopContainer's grace period and
   ContainerStatus exit codes (143 from a TERM trap, 137 after the grace
   period, 3 from a container that exits by itself);
@@ -132,13 +133,15 @@ def pod_config():
     )
 
 
-def container_config(name, script):
+def container_config(name, script, memory=0):
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name=name),
         image=pb.ImageSpec(image=ARGS.image),
         command=["sh", "-c", script],
         log_path=f"{name}.log",
-        linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        linux=pb.LinuxContainerConfig(
+            resources=pb.LinuxContainerResources(memory_limit_in_bytes=memory),
+            security_context=pb.LinuxContainerSecurityContext(
             namespace_options=pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD))),
     )
 
@@ -204,16 +207,17 @@ def scenario(sandbox_ids):
     expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
     step(f"pod IP {ps.network.ip or '(none)'}")
 
-    def run(name, script):
+    def run(name, script, memory=0):
         t0 = time.monotonic()
         cid = rt.CreateContainer(pb.CreateContainerRequest(
-            pod_sandbox_id=pod, config=container_config(name, script), sandbox_config=cfg),
+            pod_sandbox_id=pod, config=container_config(name, script, memory),
+            sandbox_config=cfg),
             timeout=120).container_id
         rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=120)
         step(f"CreateContainer+StartContainer {name} {cid[:12]} ({time.monotonic() - t0:.1f}s)")
         return cid
 
-    ids = {name: run(name, script) for name, script in (("server", SERVER), ("client", CLIENT))}
+    ids = {"server": run("server", SERVER), "client": run("client", CLIENT, memory=96 << 20)}
     for name in ids:
         wait_state(ids[name], pb.CONTAINER_RUNNING)
 
@@ -263,6 +267,12 @@ def scenario(sandbox_ids):
     rc, kernel2, _ = exec_sync(ids["client"], ["wget", "-qO-", "http://127.0.0.1:8080/kernel"])
     expect_eq(kernel2.strip(), kernel, "the server's kernel is the client's (one VM)")
     step(f"127.0.0.1 between the containers; one hostname {own.strip()!r}; kernel {kernel}")
+
+    # A container's memory limit bounds its own cgroup in the guest (the VM
+    # is the pod's, sized once).
+    rc, limit, err = exec_sync(ids["client"], ["cat", "/sys/fs/cgroup/memory.max"])
+    expect_eq((rc, limit.strip()), (0, str(96 << 20)),
+              f"client's memory.max in the guest (its 96 MiB limit; stderr {err!r})")
 
     # ExecSync's exit code and output streams.
     rc, out, err = exec_sync(ids["server"], ["sh", "-c", "echo out; echo err >&2; exit 7"])
