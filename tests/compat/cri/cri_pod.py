@@ -179,7 +179,7 @@ def log_of(name):
 
 # The server keeps its pod's hostname in a file it serves over loopback; on
 # TERM it stops httpd and exits 143, as a well-behaved workload does.
-SERVER = ("mkdir -p /www && hostname > /www/host && uname -r > /www/kernel && "
+SERVER = ("mkdir -p /www; hostname > /www/host; uname -r > /www/kernel; "
           "httpd -f -p 127.0.0.1:8080 -h /www & "
           "trap 'kill $!; echo got TERM; exit 143' TERM; echo serving; wait")
 # The client ignores TERM: StopContainer must SIGKILL it after the grace period.
@@ -187,7 +187,6 @@ CLIENT = "trap '' TERM; echo idle; while :; do sleep 1; done"
 
 
 def scenario(sandbox_ids):
-    import grpc  # noqa: F401 (imported for its errors in main)
     v = rt.Version(pb.VersionRequest(version="v1"), timeout=10)
     step(f"runtime {v.runtime_name} {v.runtime_version}, CRI {v.runtime_api_version}")
     image = img.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=ARGS.image)),
