@@ -14,6 +14,7 @@ handler and checks what issue 12 asks of it:
   period, 3 from a container that exits by itself);
   exactly one QEMU for the pod, whatever its containers do (runvm ran it:
   the guest's own kernel);
+  a second pod gets a VM of its own, its own hostname and loopback;
   StopPodSandbox kills a container still running (137), and with
   RemovePodSandbox leaves no QEMU, shim, relay, mount or socket behind.
 
@@ -122,11 +123,11 @@ def our_sockets():
 
 # --- the CRI calls ------------------------------------------------------------
 
-def pod_config():
+def pod_config(name, hostname):
     NS = pb.NamespaceOption
     return pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name="web", uid="rvc-uid-1", namespace="default"),
-        hostname="rvc-pod",
+        metadata=pb.PodSandboxMetadata(name=name, uid=f"rvc-uid-{name}", namespace="default"),
+        hostname=hostname,
         log_directory=ARGS.log_dir,
         linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
             namespace_options=NS(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD))),
@@ -194,19 +195,20 @@ def scenario(sandbox_ids):
     expect(image.id != "", "ImageStatus: the imported image is known to the CRI plugin",
            ARGS.image)
 
-    before = len(ours("qemu"))
-    cfg = pod_config()
-    t0 = time.monotonic()
-    pod = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg, runtime_handler=ARGS.handler),
-                           timeout=120).pod_sandbox_id
-    sandbox_ids.append(pod)
-    step(f"RunPodSandbox {pod[:12]} ({time.monotonic() - t0:.1f}s)")
-    ps = rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod), timeout=30).status
-    expect_eq(pb.PodSandboxState.Name(ps.state), "SANDBOX_READY", "PodSandboxStatus state")
-    expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
-    step(f"pod IP {ps.network.ip or '(none)'}")
+    def start_pod(name, hostname):
+        cfg = pod_config(name, hostname)
+        t0 = time.monotonic()
+        pod = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg, runtime_handler=ARGS.handler),
+                               timeout=120).pod_sandbox_id
+        sandbox_ids.append(pod)
+        step(f"RunPodSandbox {name} {pod[:12]} ({time.monotonic() - t0:.1f}s)")
+        ps = rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod),
+                                 timeout=30).status
+        expect_eq(pb.PodSandboxState.Name(ps.state), "SANDBOX_READY", "PodSandboxStatus state")
+        expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
+        return pod, cfg, ps
 
-    def run(name, script, memory=0):
+    def run(pod, cfg, name, script, memory=0):
         t0 = time.monotonic()
         cid = rt.CreateContainer(pb.CreateContainerRequest(
             pod_sandbox_id=pod, config=container_config(name, script, memory),
@@ -216,7 +218,23 @@ def scenario(sandbox_ids):
         step(f"CreateContainer+StartContainer {name} {cid[:12]} ({time.monotonic() - t0:.1f}s)")
         return cid
 
-    ids = {"server": run("server", SERVER), "client": run("client", CLIENT, memory=96 << 20)}
+    def remove_pod(pod):  # StopPodSandbox again is a no-op, as for the kubelet
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+        sandbox_ids.remove(pod)
+
+    def qemus_settle(want):
+        """This suite's QEMUs once their number is `want` (a VM's end is
+        asynchronous to the CRI call that stopped it), bounded."""
+        deadline = time.monotonic() + 15
+        while len(ours("qemu")) - before != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return len(ours("qemu")) - before
+
+    before = len(ours("qemu"))
+    pod, cfg, ps = start_pod("web", "rvc-pod")
+    ids = {"server": run(pod, cfg, "server", SERVER),
+           "client": run(pod, cfg, "client", CLIENT, memory=96 << 20)}
     for name in ids:
         wait_state(ids[name], pb.CONTAINER_RUNNING)
 
@@ -267,6 +285,27 @@ def scenario(sandbox_ids):
     expect_eq(kernel2.strip(), kernel, "the server's kernel is the client's (one VM)")
     step(f"127.0.0.1 between the containers; one hostname {own.strip()!r}; kernel {kernel}")
 
+    # A second pod gets a VM of its own, with its own hostname and loopback
+    # (the first pod's server is not on its 127.0.0.1).
+    pod2, cfg2, _ = start_pod("web2", "rvc-pod2")
+    other = run(pod2, cfg2, "other", CLIENT)
+    wait_state(other, pb.CONTAINER_RUNNING)
+    expect_eq(len(ours("qemu")) - before, 2, f"QEMU processes for two pods ({ours('qemu')})")
+    rc, host2, _ = exec_sync(other, ["hostname"])
+    expect_eq(host2.strip(), "rvc-pod2", "the second pod's hostname")
+    rc, _, _ = exec_sync(other, ["wget", "-T", "3", "-qO-", "http://127.0.0.1:8080/host"])
+    expect(rc != 0, "the first pod's server is not on the second pod's 127.0.0.1")
+    # StopPodSandbox must kill what still runs in the pod.
+    t0 = time.monotonic()
+    rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod2), timeout=120)
+    took = time.monotonic() - t0
+    s = status(other)
+    expect_eq((pb.ContainerState.Name(s.state), s.exit_code), ("CONTAINER_EXITED", 137),
+              "a container still running when its pod is stopped: state, exit code")
+    remove_pod(pod2)
+    expect_eq(qemus_settle(1), 1, "QEMU processes once the second pod is removed")
+    step(f"a second pod: its own VM and hostname; removed running ({took:.1f}s)")
+
     # A container's memory limit bounds its own cgroup in the guest (the VM
     # is the pod's, sized once).
     rc, limit, err = exec_sync(ids["client"], ["cat", "/sys/fs/cgroup/memory.max"])
@@ -300,25 +339,14 @@ def scenario(sandbox_ids):
     # A container that exits by itself, started in the running pod after the
     # others stopped: its own exit code. (containerd's runc shim then sends
     # `kill --all` to the exited container: see runvm-kill(8).)
-    ids["job"] = run("job", "exit 3")
+    ids["job"] = run(pod, cfg, "job", "exit 3")
     s = wait_state(ids["job"], pb.CONTAINER_EXITED)
     expect_eq((s.exit_code, s.reason), (3, "Error"), "job's exit code and reason")
+    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 3 containers in the pod")
     for name in ids:
         rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ids[name]), timeout=60)
-    # StopPodSandbox must kill what still runs in the pod.
-    last = run("last", CLIENT)
-    wait_state(last, pb.CONTAINER_RUNNING)
-    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 4 containers in the pod")
-    t0 = time.monotonic()
-    rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=120)
-    took = time.monotonic() - t0
-    s = status(last)
-    expect_eq((pb.ContainerState.Name(s.state), s.exit_code), ("CONTAINER_EXITED", 137),
-              "a container still running when its pod is stopped: state, exit code")
-    rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=120)
-    sandbox_ids.remove(pod)
-    step(f"job exited 3; StopPodSandbox killed the last container ({took:.1f}s); "
-         "RemovePodSandbox")
+    remove_pod(pod)
+    step("job exited 3; RemoveContainer, StopPodSandbox, RemovePodSandbox")
 
     # The runc v2 shim reaps asynchronously: bounded wait for the last exits.
     deadline = time.monotonic() + 15
