@@ -11,7 +11,8 @@ handler and checks what issue 12 asks of them:
   container's memory limit is its cgroup's in the guest;
   ExecSync exit codes and output, StopContainer's grace period and
   ContainerStatus exit codes (143 from a TERM trap, 137 after the grace
-  period, 3 from a container that exits by itself);
+  period, 3 from a container that exits by itself, 4 from one with a
+  terminal, whose stdout is a pty);
   exactly one QEMU for the pod, whatever its containers do (runvm ran it:
   the guest's own kernel);
   a second pod gets a VM of its own, its own hostname and loopback;
@@ -137,9 +138,10 @@ def pod_config(name, hostname):
     )
 
 
-def container_config(name, script, memory=0):
+def container_config(name, script, memory=0, tty=False):
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name=name),
+        tty=tty,
         image=pb.ImageSpec(image=ARGS.image),
         command=["sh", "-c", script],
         log_path=f"{name}.log",
@@ -211,10 +213,10 @@ def scenario(sandbox_ids):
         expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
         return pod, cfg, ps
 
-    def run(pod, cfg, name, script, memory=0):
+    def run(pod, cfg, name, script, memory=0, tty=False):
         t0 = time.monotonic()
         cid = rt.CreateContainer(pb.CreateContainerRequest(
-            pod_sandbox_id=pod, config=container_config(name, script, memory),
+            pod_sandbox_id=pod, config=container_config(name, script, memory, tty),
             sandbox_config=cfg),
             timeout=120).container_id
         rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=120)
@@ -345,11 +347,17 @@ def scenario(sandbox_ids):
     ids["job"] = run(pod, cfg, "job", "exit 3")
     s = wait_state(ids["job"], pb.CONTAINER_EXITED)
     expect_eq((s.exit_code, s.reason), (3, "Error"), "job's exit code and reason")
-    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 3 containers in the pod")
+    # A container with a terminal (`kubectl run -t`): its pty comes through
+    # the console socket of containerd's shim.
+    ids["tty"] = run(pod, cfg, "tty", "tty; exit 4", tty=True)
+    s = wait_state(ids["tty"], pb.CONTAINER_EXITED)
+    expect_eq(s.exit_code, 4, f"tty's exit code (log {log_of('tty')!r})")
+    expect("/dev/pts/" in log_of("tty"), "a tty container's stdout is a pty", repr(log_of("tty")))
+    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 4 containers in the pod")
     for name in ids:
         rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ids[name]), timeout=60)
     remove_pod(pod)
-    step("job exited 3; RemoveContainer, StopPodSandbox, RemovePodSandbox")
+    step("job exited 3, tty 4 on a pty; RemoveContainer, StopPodSandbox, RemovePodSandbox")
 
     # The runc v2 shim reaps asynchronously: bounded wait for the last exits.
     deadline = time.monotonic() + 15
