@@ -11,8 +11,10 @@
 #include <fstream>
 #include <thread>
 
+#include "runtime/config_snapshot.h"
 #include "runtime/container.h"
 #include "runtime/duration.h"
+#include "runtime/host_cgroup_memory.h"
 #include "runtime/host_procs.h"
 #include "runtime/stats_json.h"
 #include "runtime/verbs.h"
@@ -48,8 +50,15 @@ void print_stats(const GlobalOptions& g, const Container& ct) {
     else
       log::warn("events: no guest stats for " + ct.state.id + ": " + s.error().message);
   }
-  auto u = host_usage(process_tree(static_cast<pid_t>(ct.state.shim.pid)));
-  std::string line = stats_event_json(ct.state.id, guest ? &*guest : nullptr, u);
+  auto shim = static_cast<pid_t>(ct.state.shim.pid);
+  auto u = host_usage(process_tree(shim));
+  // Without a cgroupsPath the shim is in its caller's cgroup: not the
+  // container's numbers.
+  std::optional<HostCgroupMemory> cg;
+  auto config = load_config_snapshot(ct.dir);
+  if (config.ok() && config->linux_ && !config->linux_->cgroups_path.empty())
+    cg = host_cgroup_memory(shim);
+  std::string line = stats_event_json(ct.state.id, guest ? &*guest : nullptr, u, cg);
   fwrite(line.data(), 1, line.size(), stdout);
   fflush(stdout);
 }

@@ -57,18 +57,25 @@ void memory(json::Writer& w, const proto::ContainerStats& g) {
   w.end_object();
 }
 
-void host_object(json::Writer& w, const HostUsage& u) {
+void host_object(json::Writer& w, const HostUsage& u, const std::optional<HostCgroupMemory>& cg) {
   w.key("runvm_host").begin_object();
   w.key("processes").uinteger(u.processes);
   w.key("cpu").begin_object().key("total").uinteger(u.user_ns + u.kernel_ns);
   w.key("kernel").uinteger(u.kernel_ns).key("user").uinteger(u.user_ns).end_object();
-  w.key("rss").uinteger(u.rss_bytes).end_object();
+  w.key("rss").uinteger(u.rss_bytes);
+  if (cg) {
+    w.key("cgroup").begin_object().key("memory").begin_object();
+    w.key("usage").uinteger(cg->usage).key("limit").uinteger(cg->limit);
+    w.end_object().end_object();
+  }
+  w.end_object();
 }
 
 }  // namespace
 
 std::string stats_event_json(const std::string& id, const proto::ContainerStats* guest,
-                             const HostUsage& host) {
+                             const HostUsage& host,
+                             const std::optional<HostCgroupMemory>& host_cgroup) {
   static const proto::ContainerStats kNone{};
   const proto::ContainerStats& g = guest ? *guest : kNone;
   json::Writer w;
@@ -107,7 +114,7 @@ std::string stats_event_json(const std::string& id, const proto::ContainerStats*
   w.end_object();
   w.key("intel_rdt").begin_object().end_object();
   w.key("network_interfaces").null();
-  host_object(w, host);
+  host_object(w, host, host_cgroup);
   w.end_object().end_object();
   return w.str() + "\n";
 }

@@ -46,6 +46,15 @@ TEST(StatsJson, RuncEventShapeWithGuestNumbers) {
             "\n");
 }
 
+TEST(StatsJson, HostCgroupMemoryGoesWithTheHostNumbers) {
+  proto::ContainerStats g = guest_stats();
+  std::string line =
+      stats_event_json("c1", &g, HostUsage{}, HostCgroupMemory{121425920, 536870912});
+  EXPECT_NE(line.find(R"("rss":0,"cgroup":{"memory":{"usage":121425920,"limit":536870912}}}}})"),
+            std::string::npos)
+      << line;
+}
+
 TEST(StatsJson, NoLimitIsRuncsLargestValue) {
   proto::ContainerStats g = guest_stats();
   g.memory_limit = 0;

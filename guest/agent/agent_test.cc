@@ -271,6 +271,17 @@ TEST(Agent, TruncatedFrameIsError) {
   EXPECT_NE(out.error().message.find("EOF"), std::string::npos);
 }
 
+TEST(Agent, StatsOfAnUnknownContainerIsAnError) {
+  auto made = Agent::create(-1, AgentConfig{refuse_dial, {}, {}});
+  ASSERT_TRUE(made.ok());
+  auto h = (*made)->handle(R"({"type":"stats","id":3,"container_id":"nope"})");
+  ASSERT_TRUE(h.reply);
+  auto* err = std::get_if<proto::ErrorReply>(&*h.reply);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->id, 3u);
+  EXPECT_EQ(err->message, "container \"nope\" does not exist");
+}
+
 TEST(Agent, HandleSurvivesRandomInput) {
   auto made = Agent::create(-1, AgentConfig{refuse_dial, {}, {}});
   ASSERT_TRUE(made.ok());

@@ -82,6 +82,31 @@ case_detached_exec_ps_pause_kill_delete() {
   expect_eq "$("${C[@]}" c ls -q)" "" "container deleted"
 }
 
+# containerd's runc shim reads the host cgroup of the task's pid (the
+# runvm-shim, which QEMU shares: the cgroupsPath ctr sets), never the
+# runtime: its metrics are the VM's host memory, which grows with what the
+# guest touches. A 56 MiB file in the container's /dev/shm (64 MiB) must
+# show there.
+metrics_usage() {
+  "${C[@]}" task metrics "$1" | awk '$1 == "memory.usage_in_bytes" {print $2}'
+}
+case_task_metrics_follow_the_guest() {
+  crun -d "$IMG" m1 sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done
+    dd if=/dev/zero of=/dev/shm/fill bs=1M count=56 2>/dev/null; echo filled > /tmp/done; sleep 600' >/dev/null
+  wait_for RUNNING task_status m1
+  local before after
+  before=$(metrics_usage m1)
+  expect_ge "$before" $((16 << 20)) "task metrics memory.usage_in_bytes of the idle VM"
+  "${C[@]}" task exec --exec-id go m1 touch /tmp/go
+  wait_for filled "${C[@]}" task exec --exec-id done m1 cat /tmp/done
+  after=$(metrics_usage m1)
+  expect_ge "$after" $((before + (40 << 20))) "memory.usage_in_bytes after the guest wrote 56 MiB"
+  "${C[@]}" task kill -s SIGKILL m1
+  wait_for STOPPED task_status m1
+  "${C[@]}" task delete m1 >/dev/null 2>&1 || true
+  "${C[@]}" container delete m1
+}
+
 case_kill_sigkill() {
   crun -d "$IMG" k1 sh -c 'trap "" TERM; sleep 1000' >/dev/null
   wait_for RUNNING task_status k1

@@ -33,6 +33,13 @@ ROOT=$T/rr/k8s.io
 # has an address and its containers share the VM's loopback. A bridge of our
 # own (name and subnet per run, IPAM state in $T), the distribution's
 # plugins (containernetworking-plugins; the CRI adds `loopback` itself).
+CNI_BIN=/usr/lib/cni
+for p in bridge host-local loopback; do
+  [[ -x $CNI_BIN/$p ]] && continue
+  log "missing $CNI_BIN/$p (containernetworking-plugins)"
+  [[ ${RUNVM_REQUIRE_VM:-0} == 1 ]] && exit 1
+  exit 77
+done
 BRIDGE=rvk$$
 SUBNET=10.$((100 + $$ % 100)).78
 mkdir -p "$T/cni-conf"
@@ -64,7 +71,7 @@ start_containerd < <(
   stream_server_port = "0"
   sandbox_image = "$PAUSE"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "$CNI_BIN"
     conf_dir = "$T/cni-conf"
 TOML
   grep -v '^version' "$DOCS/containerd-runvm.toml" |

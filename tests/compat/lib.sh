@@ -189,6 +189,12 @@ expect_eq() {  # actual expected what
     return 1
   fi
 }
+expect_ge() {  # actual minimum what (integers)
+  if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < $2)); then
+    printf 'FAIL %s: got [%s], want at least %s\n' "$3" "$1" "$2"
+    return 1
+  fi
+}
 expect_contains() {  # haystack needle what
   if [[ $1 != *"$2"* ]]; then
     printf 'FAIL %s: [%s] does not contain [%s]\n' "$3" "$1" "$2"

@@ -303,6 +303,29 @@ case_memory_and_cpus_accepted() {
   expect_eq "$out" sized "--memory/--cpus"
 }
 
+# podman stats reads the container's host cgroup (the cgroupsPath runvm's
+# shim and QEMU join), never the runtime: the VM's host memory, which grows
+# with what the guest touches (a 56 MiB file in its /dev/shm here).
+stats_mem_bytes() {  # "89.93MiB / 512MiB" -> 94297620
+  podman stats --no-stream --format '{{.MemUsageBytes}}' "$1" | python3 -c '
+import re, sys
+v, u = re.match(r"([0-9.]+)\s*([A-Za-z]*)", sys.stdin.read().split("/")[0].strip()).groups()
+print(int(float(v) * {"B": 1, "kB": 1e3, "KiB": 1024, "MB": 1e6, "MiB": 1 << 20,
+                      "GB": 1e9, "GiB": 1 << 30}[u]))'
+}
+case_stats_show_the_vms_memory() {
+  prun -d --name st --memory 512m "$IMG" sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done
+    dd if=/dev/zero of=/dev/shm/fill bs=1M count=56 2>/dev/null; echo filled >/tmp/done; sleep 600' >/dev/null
+  local before after
+  before=$(stats_mem_bytes st)
+  expect_ge "$before" $((16 << 20)) "podman stats memory of the idle VM"
+  podman exec st touch /tmp/go
+  wait_for filled podman exec st cat /tmp/done
+  after=$(stats_mem_bytes st)
+  expect_ge "$after" $((before + (40 << 20))) "podman stats memory after the guest wrote 56 MiB"
+  podman rm -f -t 0 st >/dev/null
+}
+
 case_kill_signal_and_wait() {
   prun -d --name k1 "$IMG" sh -c 'trap "echo got USR1; exit 9" USR1; echo ready; while :; do sleep 0.1; done' >/dev/null
   wait_for ready podman logs k1

@@ -33,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto back = parse_exec_reply(encode(*r));
     check(back.ok() && back->status.ok() == r->status.ok() && back->exit_code == r->exit_code);
   }
+  if (auto r = parse_stats_reply(in); r.ok()) {
+    auto back = parse_stats_reply(encode(*r));
+    check(back.ok() && back->status.ok() == r->status.ok());
+    if (r->status.ok()) check(back->stats == r->stats);
+  }
   if (auto e = parse_exec_exit(in); e.ok()) {
     auto back = parse_exec_exit(encode(*e));
     check(back.ok() && *back == *e);

@@ -214,6 +214,12 @@ TEST_F(CliTest, LifecycleThroughListPauseResumePsEventsUpdate) {
   EXPECT_EQ(status_of("lc"), "paused");
   auto again = cli({"pause", "lc"});
   EXPECT_EQ(again.err, "runvm: pause lc: container not running\n");
+  // A paused guest cannot answer: the host numbers only, at once.
+  auto paused = cli({"events", "--stats", "lc"});
+  EXPECT_EQ(exit_code(paused), 0) << paused.err;
+  EXPECT_NE(paused.out.find(R"("cpu":{"usage":{"kernel":0,"user":0})"), std::string::npos)
+      << paused.out;
+  EXPECT_NE(paused.out.find(R"("runvm_host":{"processes":)"), std::string::npos) << paused.out;
   ASSERT_EQ(exit_code(cli({"resume", "lc"})), 0);
   EXPECT_EQ(status_of("lc"), "running");
   EXPECT_EQ(cli({"resume", "lc"}).err, "runvm: resume lc: container not paused\n");

@@ -14,6 +14,7 @@
 
 #include "spec/base/json.h"
 #include "tests/integration/bundle_fixture.h"
+#include "tests/support/require.h"
 
 namespace runvm {
 namespace {
@@ -24,9 +25,13 @@ using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
-// 256 MiB of memory and a tmpfs whose pages are charged to the writer's cgroup.
-constexpr char kConfig[] = R"("linux":{"resources":{"memory":{"limit":268435456}}},)"
-                           R"("mounts":[{"destination":"/fill","type":"tmpfs","source":"tmpfs"}])";
+// 256 MiB of memory, a host cgroup (relative: under the test's own) and a
+// tmpfs whose pages are charged to the writer's cgroup.
+std::string config_with_cgroup(const std::string& path) {
+  return R"("linux":{"cgroupsPath":")" + path +
+         R"(","resources":{"memory":{"limit":268435456}}},)"
+         R"("mounts":[{"destination":"/fill","type":"tmpfs","source":"tmpfs"}])";
+}
 
 class GuestStatsTest : public ::testing::Test {
  protected:
@@ -75,7 +80,9 @@ uint64_t member(const json::Value& v, std::initializer_list<const char*> path) {
 }
 
 TEST_F(GuestStatsTest, EventsStatsShowTheGuestMemoryGrow) {
-  Bundle b({.args = {"sleep", "600"}, .config_json = kConfig});
+  RUNVM_REQUIRE(geteuid() == 0, "root (to make the host cgroup)");
+  Bundle b({.args = {"sleep", "600"},
+            .config_json = config_with_cgroup("runvm-stats-" + std::to_string(getpid()))});
   run_detached(b, "st");
   auto before = stats("st");
   ASSERT_TRUE(before);
@@ -90,6 +97,9 @@ TEST_F(GuestStatsTest, EventsStatsShowTheGuestMemoryGrow) {
   // The host side, in its own member: shim and QEMU.
   EXPECT_EQ(member(data, {"runvm_host", "processes"}), 2u);
   EXPECT_GT(member(data, {"runvm_host", "rss"}), 10ull << 20);
+  // Their host cgroup (what containerd and Podman read): QEMU's memory.
+  uint64_t host0 = member(data, {"runvm_host", "cgroup", "memory", "usage"});
+  EXPECT_GT(host0, 10ull << 20);
 
   auto fill = runvm({"exec", "st", "sh", "-c", "dd if=/dev/zero of=/fill/x bs=1M count=50"});
   ASSERT_EQ(fill.status, 0) << fill.err;
@@ -100,6 +110,8 @@ TEST_F(GuestStatsTest, EventsStatsShowTheGuestMemoryGrow) {
   EXPECT_GE(usage1, usage0 + (48ull << 20)) << "before " << usage0 << ", after " << usage1;
   EXPECT_GE(member(data, {"memory", "usage", "max"}), usage1);
   EXPECT_GE(member(data, {"memory", "raw", "shmem"}), 50ull << 20);
+  // The guest RAM the allocation touched is QEMU's on the host.
+  EXPECT_GE(member(data, {"runvm_host", "cgroup", "memory", "usage"}), host0 + (40ull << 20));
   EXPECT_EQ(runvm({"delete", "--force", "st"}).status, 0);
 }
 

@@ -2,17 +2,20 @@
 """A Kubernetes pod through containerd's CRI plugin, as the kubelet drives it.
 
 Our own CRI v1 client (gRPC over containerd's socket, the messages of
-api.proto beside this file) runs one pod under the `runvm` RuntimeClass
-handler and checks what issue 12 asks of it:
+api.proto beside this file) runs pods under the `runvm` RuntimeClass
+handler and checks what issue 12 asks of them:
 
   RunPodSandbox -> CreateContainer x2 -> StartContainer x2; the pod's
   address from CNI is the guest's eth0;
-  the two containers talk over 127.0.0.1 and see one hostname;
+  the two containers talk over 127.0.0.1 and see one hostname; a
+  container's memory limit is its cgroup's in the guest;
   ExecSync exit codes and output, StopContainer's grace period and
   ContainerStatus exit codes (143 from a TERM trap, 137 after the grace
-  period, 3 from a container that exits by itself);
+  period, 3 from a container that exits by itself, 4 from one with a
+  terminal, whose stdout is a pty);
   exactly one QEMU for the pod, whatever its containers do (runvm ran it:
   the guest's own kernel);
+  a second pod gets a VM of its own, its own hostname and loopback;
   StopPodSandbox kills a container still running (137), and with
   RemovePodSandbox leaves no QEMU, shim, relay, mount or socket behind.
 
@@ -101,8 +104,11 @@ def ours(kind):
 
 
 def our_mounts():
+    """Mounts under the suite's dir: runvm's (the members' binds into the
+    pod share) and containerd's (rootfs overlays, the pod's /dev/shm), which
+    it can only unmount once runvm let go of them."""
     with open("/proc/self/mounts") as f:
-        return [l.split()[1] for l in f if ARGS.state_root in l.split()[1]]
+        return [m for m in (line.split()[1] for line in f) if m.startswith(ARGS.match)]
 
 
 def our_sockets():
@@ -121,24 +127,27 @@ def our_sockets():
 
 # --- the CRI calls ------------------------------------------------------------
 
-def pod_config():
+def pod_config(name, hostname):
     NS = pb.NamespaceOption
     return pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name="web", uid="rvc-uid-1", namespace="default"),
-        hostname="rvc-pod",
+        metadata=pb.PodSandboxMetadata(name=name, uid=f"rvc-uid-{name}", namespace="default"),
+        hostname=hostname,
         log_directory=ARGS.log_dir,
         linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
             namespace_options=NS(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD))),
     )
 
 
-def container_config(name, script):
+def container_config(name, script, memory=0, tty=False):
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name=name),
+        tty=tty,
         image=pb.ImageSpec(image=ARGS.image),
         command=["sh", "-c", script],
         log_path=f"{name}.log",
-        linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        linux=pb.LinuxContainerConfig(
+            resources=pb.LinuxContainerResources(memory_limit_in_bytes=memory),
+            security_context=pb.LinuxContainerSecurityContext(
             namespace_options=pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD))),
     )
 
@@ -176,7 +185,7 @@ def log_of(name):
 
 # The server keeps its pod's hostname in a file it serves over loopback; on
 # TERM it stops httpd and exits 143, as a well-behaved workload does.
-SERVER = ("mkdir -p /www && hostname > /www/host && uname -r > /www/kernel && "
+SERVER = ("mkdir -p /www; hostname > /www/host; uname -r > /www/kernel; "
           "httpd -f -p 127.0.0.1:8080 -h /www & "
           "trap 'kill $!; echo got TERM; exit 143' TERM; echo serving; wait")
 # The client ignores TERM: StopContainer must SIGKILL it after the grace period.
@@ -184,7 +193,6 @@ CLIENT = "trap '' TERM; echo idle; while :; do sleep 1; done"
 
 
 def scenario(sandbox_ids):
-    import grpc  # noqa: F401 (imported for its errors in main)
     v = rt.Version(pb.VersionRequest(version="v1"), timeout=10)
     step(f"runtime {v.runtime_name} {v.runtime_version}, CRI {v.runtime_api_version}")
     image = img.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=ARGS.image)),
@@ -192,28 +200,46 @@ def scenario(sandbox_ids):
     expect(image.id != "", "ImageStatus: the imported image is known to the CRI plugin",
            ARGS.image)
 
-    before = len(ours("qemu"))
-    cfg = pod_config()
-    t0 = time.monotonic()
-    pod = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg, runtime_handler=ARGS.handler),
-                           timeout=120).pod_sandbox_id
-    sandbox_ids.append(pod)
-    step(f"RunPodSandbox {pod[:12]} ({time.monotonic() - t0:.1f}s)")
-    ps = rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod), timeout=30).status
-    expect_eq(pb.PodSandboxState.Name(ps.state), "SANDBOX_READY", "PodSandboxStatus state")
-    expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
-    step(f"pod IP {ps.network.ip or '(none)'}")
+    def start_pod(name, hostname):
+        cfg = pod_config(name, hostname)
+        t0 = time.monotonic()
+        pod = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg, runtime_handler=ARGS.handler),
+                               timeout=120).pod_sandbox_id
+        sandbox_ids.append(pod)
+        step(f"RunPodSandbox {name} {pod[:12]} ({time.monotonic() - t0:.1f}s)")
+        ps = rt.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod),
+                                 timeout=30).status
+        expect_eq(pb.PodSandboxState.Name(ps.state), "SANDBOX_READY", "PodSandboxStatus state")
+        expect_eq(ps.runtime_handler, ARGS.handler, "PodSandboxStatus runtime_handler")
+        return pod, cfg, ps
 
-    def run(name, script):
+    def run(pod, cfg, name, script, memory=0, tty=False):
         t0 = time.monotonic()
         cid = rt.CreateContainer(pb.CreateContainerRequest(
-            pod_sandbox_id=pod, config=container_config(name, script), sandbox_config=cfg),
+            pod_sandbox_id=pod, config=container_config(name, script, memory, tty),
+            sandbox_config=cfg),
             timeout=120).container_id
         rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=120)
         step(f"CreateContainer+StartContainer {name} {cid[:12]} ({time.monotonic() - t0:.1f}s)")
         return cid
 
-    ids = {name: run(name, script) for name, script in (("server", SERVER), ("client", CLIENT))}
+    def remove_pod(pod):  # StopPodSandbox again is a no-op, as for the kubelet
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+        sandbox_ids.remove(pod)
+
+    def qemus_settle(want):
+        """This suite's QEMUs once their number is `want` (a VM's end is
+        asynchronous to the CRI call that stopped it), bounded."""
+        deadline = time.monotonic() + 15
+        while len(ours("qemu")) - before != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return len(ours("qemu")) - before
+
+    before = len(ours("qemu"))
+    pod, cfg, ps = start_pod("web", "rvc-pod")
+    ids = {"server": run(pod, cfg, "server", SERVER),
+           "client": run(pod, cfg, "client", CLIENT, memory=96 << 20)}
     for name in ids:
         wait_state(ids[name], pb.CONTAINER_RUNNING)
 
@@ -226,8 +252,8 @@ def scenario(sandbox_ids):
     # share, the shim's sockets.
     expect_eq(len(ours("shim")), 1, f"runvm-shim processes ({ours('shim')})")
     expect_eq(len(ours("relay")), 2, f"member relays ({ours('relay')})")
-    expect(len(our_mounts()) >= 2, "the members' rootfs binds under runvm's root",
-           repr(our_mounts()))
+    binds = [m for m in our_mounts() if m.startswith(ARGS.state_root)]
+    expect(len(binds) >= 2, "the members' rootfs binds under runvm's root", repr(our_mounts()))
     expect(our_sockets(), "the sandbox shim's sockets under runvm's root")
     step(f"on the host: {len(qemus)} QEMU, 1 shim, 2 relays, {len(our_mounts())} mounts")
 
@@ -264,6 +290,33 @@ def scenario(sandbox_ids):
     expect_eq(kernel2.strip(), kernel, "the server's kernel is the client's (one VM)")
     step(f"127.0.0.1 between the containers; one hostname {own.strip()!r}; kernel {kernel}")
 
+    # A second pod gets a VM of its own, with its own hostname and loopback
+    # (the first pod's server is not on its 127.0.0.1).
+    pod2, cfg2, _ = start_pod("web2", "rvc-pod2")
+    other = run(pod2, cfg2, "other", CLIENT)
+    wait_state(other, pb.CONTAINER_RUNNING)
+    expect_eq(len(ours("qemu")) - before, 2, f"QEMU processes for two pods ({ours('qemu')})")
+    rc, host2, _ = exec_sync(other, ["hostname"])
+    expect_eq(host2.strip(), "rvc-pod2", "the second pod's hostname")
+    rc, _, _ = exec_sync(other, ["wget", "-T", "3", "-qO-", "http://127.0.0.1:8080/host"])
+    expect(rc != 0, "the first pod's server is not on the second pod's 127.0.0.1")
+    # StopPodSandbox must kill what still runs in the pod.
+    t0 = time.monotonic()
+    rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod2), timeout=120)
+    took = time.monotonic() - t0
+    s = status(other)
+    expect_eq((pb.ContainerState.Name(s.state), s.exit_code), ("CONTAINER_EXITED", 137),
+              "a container still running when its pod is stopped: state, exit code")
+    remove_pod(pod2)
+    expect_eq(qemus_settle(1), 1, "QEMU processes once the second pod is removed")
+    step(f"a second pod: its own VM and hostname; removed running ({took:.1f}s)")
+
+    # A container's memory limit bounds its own cgroup in the guest (the VM
+    # is the pod's, sized once).
+    rc, limit, err = exec_sync(ids["client"], ["cat", "/sys/fs/cgroup/memory.max"])
+    expect_eq((rc, limit.strip()), (0, str(96 << 20)),
+              f"client's memory.max in the guest (its 96 MiB limit; stderr {err!r})")
+
     # ExecSync's exit code and output streams.
     rc, out, err = exec_sync(ids["server"], ["sh", "-c", "echo out; echo err >&2; exit 7"])
     expect_eq((rc, out, err), (7, "out\n", "err\n"), "ExecSync exit code, stdout, stderr")
@@ -291,25 +344,20 @@ def scenario(sandbox_ids):
     # A container that exits by itself, started in the running pod after the
     # others stopped: its own exit code. (containerd's runc shim then sends
     # `kill --all` to the exited container: see runvm-kill(8).)
-    ids["job"] = run("job", "exit 3")
+    ids["job"] = run(pod, cfg, "job", "exit 3")
     s = wait_state(ids["job"], pb.CONTAINER_EXITED)
     expect_eq((s.exit_code, s.reason), (3, "Error"), "job's exit code and reason")
+    # A container with a terminal (`kubectl run -t`): its pty comes through
+    # the console socket of containerd's shim.
+    ids["tty"] = run(pod, cfg, "tty", "tty; exit 4", tty=True)
+    s = wait_state(ids["tty"], pb.CONTAINER_EXITED)
+    expect_eq(s.exit_code, 4, f"tty's exit code (log {log_of('tty')!r})")
+    expect("/dev/pts/" in log_of("tty"), "a tty container's stdout is a pty", repr(log_of("tty")))
+    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 4 containers in the pod")
     for name in ids:
         rt.RemoveContainer(pb.RemoveContainerRequest(container_id=ids[name]), timeout=60)
-    # StopPodSandbox must kill what still runs in the pod.
-    last = run("last", CLIENT)
-    wait_state(last, pb.CONTAINER_RUNNING)
-    expect_eq(len(ours("qemu")) - before, 1, "QEMU processes after 4 containers in the pod")
-    t0 = time.monotonic()
-    rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=120)
-    took = time.monotonic() - t0
-    s = status(last)
-    expect_eq((pb.ContainerState.Name(s.state), s.exit_code), ("CONTAINER_EXITED", 137),
-              "a container still running when its pod is stopped: state, exit code")
-    rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=120)
-    sandbox_ids.remove(pod)
-    step(f"job exited 3; StopPodSandbox killed the last container ({took:.1f}s); "
-         "RemovePodSandbox")
+    remove_pod(pod)
+    step("job exited 3, tty 4 on a pty; RemoveContainer, StopPodSandbox, RemovePodSandbox")
 
     # The runc v2 shim reaps asynchronously: bounded wait for the last exits.
     deadline = time.monotonic() + 15
