@@ -52,10 +52,12 @@ void set_back(HostCgroupUpdate& host, const std::optional<oci::Resources>& curre
 void update_usage(FILE* out) {
   fprintf(out,
           "usage: runvm update [options] CONTAINER_ID\n\n"
-          "Updates a container's resources. The memory limit changes live, up to the\n"
-          "size the microVM booted with (its balloon and the container's cgroup);\n"
-          "vCPUs and the other limits are fixed at boot: an update that repeats the\n"
-          "container's values succeeds, any other change fails naming the field.\n\n"
+          "Updates a container's resources live: the memory limit (up to the size the\n"
+          "microVM booted with: its balloon), cpu quota, period and shares, the pids\n"
+          "limit (the guest's cgroup and the host's) and cpuset-cpus (QEMU's vCPU\n"
+          "threads). The vCPU count and the other limits are fixed at boot: an update\n"
+          "that repeats the container's values succeeds, any other change fails\n"
+          "naming the field.\n\n"
           "  -r, --resources FILE   LinuxResources JSON ('-' reads stdin); flags are\n"
           "                         then ignored, as in runc\n"
           "  runc's flags: --blkio-weight --cpu-period --cpu-quota --cpu-rt-period\n"
