@@ -18,6 +18,7 @@
 #include "runtime/update_request.h"
 #include "runtime/verbs.h"
 #include "spec/base/state_layout.h"
+#include "spec/vm_sizing.h"
 
 namespace runvm::cli {
 
@@ -173,7 +174,16 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   // after the balloon took it from the guest.
   if (plan.memory) {
     int64_t new_host = host_memory_for_update(g, *plan.memory);
+    // systemd's limit is not read back: the one the container's current
+    // limit (or its boot size) gave.
     std::optional<int64_t> old_host = host.memory_limit();
+    if (!old_host && host.active()) {
+      const auto& m = current ? current->memory : std::nullopt;
+      if (m && m->limit && *m->limit > 0)
+        old_host = host_memory_for_update(g, static_cast<uint64_t>(*m->limit));
+      else if (auto vm = oci::size_vm(config, {g.config.vm.memory_mib, g.config.vm.vcpus}); vm.ok())
+        old_host = cgroup::host_memory_limit(vm->memory_mib << 20, g.config.vm.overhead_mib);
+    }
     bool raise = !old_host || *old_host < 0 || new_host >= *old_host;
     if (raise && host.active())
       if (auto s = host.set({.memory_bytes = new_host}); !s.ok())
