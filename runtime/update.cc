@@ -126,7 +126,8 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   LivePlan plan = RUNVM_TRY(plan_live_update(updates, current));
   if (plan.empty()) return 0;
   // A pod member has no host cgroup of its own: the sandbox's holds the VM.
-  bool member = ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
+  bool member =
+      !ct.state.shim.socket.empty() && ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
   HostCgroupUpdate host;
   if (!member) host = RUNVM_TRY(HostCgroupUpdate::open(g, config));
   // What changed so far goes into the config snapshot, also when a later
