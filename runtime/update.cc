@@ -125,6 +125,10 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   // the container's value.
   LivePlan plan = RUNVM_TRY(plan_live_update(updates, current));
   if (plan.empty()) return 0;
+  // The guest's agent applies the limits: with the vCPUs stopped it would
+  // answer only after a resume, long after the request timed out.
+  if (ct.state.status == oci::Status::kPaused)
+    return make_error("container is paused: resume it to change its resources");
   // A pod member has no host cgroup of its own: the sandbox's holds the VM.
   bool member =
       !ct.state.shim.socket.empty() && ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);

@@ -241,6 +241,13 @@ TEST_F(LiveResourcesTest, UpdateCpuPidsCpusetInTheGuestAndTheHost) {
   EXPECT_NE(bomb.status, 0);
   EXPECT_NE(bomb.err.find("can't fork"), std::string::npos) << bomb.out << bomb.err;
   EXPECT_NE(guest("/cg/pids.max"), "20") << "no exec fits under the limit";
+  // A paused VM's agent cannot answer: refused at once, nothing changes.
+  ASSERT_EQ(run({"pause", "live"}).status, 0);
+  auto paused = run({"update", "--cpu-quota", "50000", "live"});
+  EXPECT_EQ(paused.err,
+            "runvm: update live: container is paused: resume it to change its resources\n");
+  EXPECT_EQ(host("cpu", "cpu.cfs_quota_us"), "150000");
+  ASSERT_EQ(run({"resume", "live"}).status, 0);
   // No limits: -1, as runc.
   auto none = run({"update", "--cpu-quota", "-1", "--pids-limit", "-1", "live"});
   ASSERT_EQ(none.status, 0) << none.err;
