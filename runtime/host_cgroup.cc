@@ -147,13 +147,16 @@ std::optional<int64_t> HostCgroupUpdate::memory_limit() const {
 
 Status HostCgroupUpdate::lower_memory(int64_t bytes, std::chrono::milliseconds settle) {
   if (!cgroup_) return set({.memory_bytes = bytes});
+  // v1 refuses a limit it cannot reclaim down to (EBUSY), reclaiming page
+  // cache first: try it. v2 would OOM-kill instead: wait for the usage.
+  const cgroup::Hierarchy* memory = layout_->with("memory");
+  const bool v1 = memory && memory->version == 1;
   auto deadline = std::chrono::steady_clock::now() + settle;
   int64_t usage = 0;
   while (true) {
     usage = RUNVM_TRY(cgroup_->memory_usage().context("host cgroup"));
-    if (usage <= bytes) {
+    if (v1 || usage <= bytes) {
       auto s = cgroup_->set({.memory_bytes = bytes});
-      // v1: EBUSY when what the VM touched meanwhile cannot be reclaimed.
       if (s.ok() || s.error().code != EBUSY) return std::move(s).context("host cgroup");
     }
     if (std::chrono::steady_clock::now() > deadline) break;

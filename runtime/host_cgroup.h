@@ -8,7 +8,8 @@
 // container's limit when larger) plus runvm.toml's vm.overhead_mib, so the
 // guest runs out of memory before QEMU could on the host. pids.limit is the
 // guest's: on the host it would count QEMU's threads. No cgroupsPath: no
-// host cgroup.
+// host cgroup. `runvm update` changes the same limits live
+// (HostCgroupUpdate).
 #pragma once
 
 #include <chrono>

@@ -63,10 +63,11 @@ void usage(FILE* out) {
           "  --help, -h             this help\n");
 }
 
-// The verbs that boot a VM read runvm.toml: a broken file must not keep
-// `delete`, `kill` or `state` from cleaning up.
+// The verbs that boot a VM read runvm.toml, and update (the host cgroup's
+// memory limit adds vm.overhead_mib): a broken file must not keep `delete`,
+// `kill` or `state` from cleaning up.
 bool boots_vm(const char* verb) {
-  for (const char* v : {"create", "run", "check"})
+  for (const char* v : {"create", "run", "check", "update"})
     if (strcmp(verb, v) == 0) return true;
   return false;
 }

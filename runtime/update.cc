@@ -18,6 +18,7 @@
 #include "runtime/update_request.h"
 #include "runtime/verbs.h"
 #include "spec/base/state_layout.h"
+#include "spec/vm_sizing.h"
 
 namespace runvm::cli {
 
@@ -52,10 +53,12 @@ void set_back(HostCgroupUpdate& host, const std::optional<oci::Resources>& curre
 void update_usage(FILE* out) {
   fprintf(out,
           "usage: runvm update [options] CONTAINER_ID\n\n"
-          "Updates a container's resources. The memory limit changes live, up to the\n"
-          "size the microVM booted with (its balloon and the container's cgroup);\n"
-          "vCPUs and the other limits are fixed at boot: an update that repeats the\n"
-          "container's values succeeds, any other change fails naming the field.\n\n"
+          "Updates a container's resources live: the memory limit (up to the size the\n"
+          "microVM booted with: its balloon), cpu quota, period and shares, the pids\n"
+          "limit (the guest's cgroup and the host's) and cpuset-cpus (QEMU's vCPU\n"
+          "threads). The vCPU count and the other limits are fixed at boot: an update\n"
+          "that repeats the container's values succeeds, any other change fails\n"
+          "naming the field.\n\n"
           "  -r, --resources FILE   LinuxResources JSON ('-' reads stdin); flags are\n"
           "                         then ignored, as in runc\n"
           "  runc's flags: --blkio-weight --cpu-period --cpu-quota --cpu-rt-period\n"
@@ -122,8 +125,13 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   // the container's value.
   LivePlan plan = RUNVM_TRY(plan_live_update(updates, current));
   if (plan.empty()) return 0;
+  // The guest's agent applies the limits: with the vCPUs stopped it would
+  // answer only after a resume, long after the request timed out.
+  if (ct.state.status == oci::Status::kPaused)
+    return make_error("container is paused: resume it to change its resources");
   // A pod member has no host cgroup of its own: the sandbox's holds the VM.
-  bool member = ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
+  bool member =
+      !ct.state.shim.socket.empty() && ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
   HostCgroupUpdate host;
   if (!member) host = RUNVM_TRY(HostCgroupUpdate::open(g, config));
   // What changed so far goes into the config snapshot, also when a later
@@ -171,7 +179,16 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   // after the balloon took it from the guest.
   if (plan.memory) {
     int64_t new_host = host_memory_for_update(g, *plan.memory);
+    // systemd's limit is not read back: the one the container's current
+    // limit (or its boot size) gave.
     std::optional<int64_t> old_host = host.memory_limit();
+    if (!old_host && host.active()) {
+      const auto& m = current ? current->memory : std::nullopt;
+      if (m && m->limit && *m->limit > 0)
+        old_host = host_memory_for_update(g, static_cast<uint64_t>(*m->limit));
+      else if (auto vm = oci::size_vm(config, {g.config.vm.memory_mib, g.config.vm.vcpus}); vm.ok())
+        old_host = cgroup::host_memory_limit(vm->memory_mib << 20, g.config.vm.overhead_mib);
+    }
     bool raise = !old_host || *old_host < 0 || new_host >= *old_host;
     if (raise && host.active())
       if (auto s = host.set({.memory_bytes = new_host}); !s.ok())

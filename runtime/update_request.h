@@ -1,9 +1,9 @@
 // `runvm update`: what was asked (runc's flags or its -r resources JSON) and
-// whether runvm can do it. memory.limit is applied live by runvm update
-// (through the shim); for every other field check_updates() decides: a
-// microVM's vCPUs are fixed when it boots and its cgroup knobs live in the
-// guest, so an update that repeats the container's current value (or sets
-// nothing) succeeds, anything else fails naming the field.
+// whether runvm can do it. plan_live_update() takes the fields that change
+// live (LivePlan); for every other field check_updates() decides: a
+// microVM's vCPUs are fixed when it boots, so an update that repeats the
+// container's current value (or sets nothing) succeeds, anything else fails
+// naming the field.
 #pragma once
 
 #include <optional>

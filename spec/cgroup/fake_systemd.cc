@@ -49,6 +49,17 @@ int read_variant(sd_bus_message* m, std::string& out, std::vector<pid_t>& pids) 
       pids.push_back(static_cast<pid_t>(u));
     }
     if (r >= 0) r = sd_bus_message_exit_container(m);
+  } else if (sig == "ay") {
+    // A CPU mask (AllowedCPUs): its bytes in hex.
+    const void* data = nullptr;
+    size_t size = 0;
+    r = sd_bus_message_read_array(m, 'y', &data, &size);
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; r >= 0 && i < size; ++i) {
+      uint8_t b = static_cast<const uint8_t*>(data)[i];
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
   } else {
     out = "(" + sig + ")";
     r = sd_bus_message_skip(m, contents);

@@ -2,9 +2,12 @@
 
 #include <systemd/sd-bus.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace runvm::cgroup {
 namespace {
@@ -114,6 +117,48 @@ Status property(sd_bus_message* m, const char* name, const char* sig, A... value
   return {};
 }
 
+// A cpuset list ("0-3,8") as systemd's CPU mask: byte i bit j is CPU 8i+j.
+Result<std::vector<uint8_t>> cpu_mask_bytes(std::string_view list) {
+  constexpr unsigned kMaxCpu = 8192;  // systemd's CPU_SET_MAX would be far larger
+  auto bad = [&] {
+    return make_error("cpuset \"" + std::string(list.substr(0, 64)) + "\" is not a CPU list");
+  };
+  std::vector<uint8_t> bytes;
+  auto number = [](std::string_view s) -> std::optional<unsigned> {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n >= kMaxCpu)
+      return std::nullopt;
+    return n;
+  };
+  while (!list.empty() || bytes.empty()) {
+    size_t comma = list.find(',');
+    std::string_view part = list.substr(0, comma);
+    size_t dash = part.find('-');
+    auto first = number(part.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : number(part.substr(dash + 1));
+    if (!first || !last || *last < *first) return bad();
+    if (bytes.size() < *last / 8 + 1) bytes.resize(*last / 8 + 1);
+    for (unsigned c = *first; c <= *last; ++c) bytes[c / 8] |= static_cast<uint8_t>(1u << (c % 8));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+    if (list.empty()) return bad();
+  }
+  return bytes;
+}
+
+// One (say) property: sd_bus_message_append cannot take an array by pointer.
+Status bytes_property(sd_bus_message* m, const char* name, const std::vector<uint8_t>& bytes) {
+  int r = sd_bus_message_open_container(m, 'r', "sv");
+  if (r >= 0) r = sd_bus_message_append(m, "s", name);
+  if (r >= 0) r = sd_bus_message_open_container(m, 'v', "ay");
+  if (r >= 0) r = sd_bus_message_append_array(m, 'y', bytes.data(), bytes.size());
+  if (r >= 0) r = sd_bus_message_close_container(m);
+  if (r >= 0) r = sd_bus_message_close_container(m);
+  if (r < 0) return sd_error(std::string("property ") + name, r);
+  return {};
+}
+
 // The unit properties runc sets for `limits` (memory_v1: the v1 names).
 Status append_limits(sd_bus_message* m, const Limits& limits, bool memory_v1) {
   if (limits.memory_bytes) {
@@ -140,6 +185,11 @@ Status append_limits(sd_bus_message* m, const Limits& limits, bool memory_v1) {
   }
   if (limits.cpu_period_us)
     RUNVM_CHECK(property(m, "CPUQuotaPeriodUSec", "t", *limits.cpu_period_us));
+  // systemd has the cpuset controller on cgroup v2 only (as runc, the v1
+  // layout leaves it: the vCPU threads are pinned by the shim anyway).
+  if (limits.cpuset_cpus && !memory_v1)
+    RUNVM_CHECK(bytes_property(
+        m, "AllowedCPUs", RUNVM_TRY(cpu_mask_bytes(*limits.cpuset_cpus).context("AllowedCPUs"))));
   return {};
 }
 

@@ -25,7 +25,8 @@ struct SystemdUnit {
 Result<SystemdUnit> parse_systemd_path(std::string_view cgroups_path);
 
 // Starts `u` as a transient scope holding `pid`, with `limits` (memory,
-// CPU quota and period; `memory_v1`: MemoryLimit instead of MemoryMax) and
+// CPU shares, quota and period; the cpuset as AllowedCPUs on cgroup v2;
+// `memory_v1`, the v1 layout: MemoryLimit instead of MemoryMax) and
 // Delegate=yes, and waits for its job. Fails with one line when systemd is
 // not there: "systemd is not running (...)".
 Status start_scope(const SystemdUnit& u, pid_t pid, const Limits& limits, bool memory_v1);

@@ -115,6 +115,27 @@ TEST(Systemd, StartAndStopAScopeOverDbus) {
   EXPECT_EQ(calls[2], "SetUnitProperties runvm-none.scope true\nMemoryLimit=1");
   EXPECT_EQ(calls[3], "StopUnit runvm-test.scope replace");
   for (const auto& d : cg->dirs()) EXPECT_NE(access(d.path.c_str(), F_OK), 0) << d.path;
+
+  // cgroup v2's names, and the cpuset as systemd's CPU mask (AllowedCPUs:
+  // CPUs 0, 1 and 9 are bytes 0x03 0x02).
+  pid_t other = fork();
+  if (other == 0) {
+    pause();
+    _exit(0);
+  }
+  auto v2 =
+      start_scope({"system.slice", "runvm-v2.scope"}, other,
+                  {.memory_bytes = 1 << 20, .cpu_shares = 2048, .cpuset_cpus = "0-1,9"}, false);
+  ASSERT_TRUE(v2.ok()) << v2.error().message;
+  calls = (*fake)->calls();
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_NE(calls[4].find("\nMemoryMax=1048576\nCPUWeight=79\nAllowedCPUs=0302"), std::string::npos)
+      << calls[4];
+  auto bad = set_unit_limits("runvm-v2.scope", {.cpuset_cpus = "1-0"}, false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "AllowedCPUs: cpuset \"1-0\" is not a CPU list");
+  ASSERT_TRUE(stop_unit("runvm-v2.scope").ok());
+  EXPECT_EQ(waitpid(other, &status, 0), other);
   // A unit that is not there: nothing to stop.
   EXPECT_TRUE(stop_unit("runvm-test.scope").ok());
 }

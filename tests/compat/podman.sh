@@ -326,6 +326,27 @@ case_stats_show_the_vms_memory() {
   podman rm -f -t 0 st >/dev/null
 }
 
+# podman update (4.3: no --pids-limit) changes the running VM: the guest
+# cgroup's cpu.max and the balloon's MemTotal; what cannot
+# change live is one line naming the field, podman's exit status 125.
+case_update_live() {
+  prun -d --name up1 --memory 512m "$IMG" sleep 1000 >/dev/null
+  podman update --cpus 1 --memory 300m up1 >/dev/null
+  expect_eq "$(podman exec up1 sh -c 'cat /sys/fs/cgroup/cpu.max')" "100000 100000" "guest cpu.max"
+  local total=999999
+  for _ in $(seq 50); do
+    total=$(podman exec up1 sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+    ((total <= 300 * 1024)) && break
+    sleep 0.3
+  done
+  ((total <= 300 * 1024)) || { echo "FAIL MemTotal ${total} kB after update --memory 300m"; return 1; }
+  local rc=0
+  podman update --cpuset-mems 0 up1 2>"$T/err" || rc=$?
+  expect_eq "$rc" 125 "podman update --cpuset-mems exit status"
+  expect_contains "$(cat "$T/err")" "cpu.mems: cannot be changed on a running microVM" "the field named"
+  podman rm -f -t 0 up1 >/dev/null
+}
+
 case_kill_signal_and_wait() {
   prun -d --name k1 "$IMG" sh -c 'trap "echo got USR1; exit 9" USR1; echo ready; while :; do sleep 0.1; done' >/dev/null
   wait_for ready podman logs k1

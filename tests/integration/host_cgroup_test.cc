@@ -162,12 +162,26 @@ TEST_F(HostCgroupTest, SystemdScopeHoldsShimAndQemu) {
   EXPECT_EQ(pids.size(), 2u);  // the shim and QEMU
   EXPECT_NE(std::find(pids.begin(), pids.end(), shim), pids.end());
 
+  // runvm update: the scope's properties through SetUnitProperties, the CPU
+  // first; the memory limit lowered (1 GiB plus the budget) once the
+  // balloon took the guest's RAM.
+  ASSERT_EQ(runvm({"start", "sd"}).status, 0);
+  auto updated =
+      runvm({"--systemd-cgroup", "update", "--cpu-quota", "150000", "--memory", "1g", "sd"});
+  EXPECT_EQ(updated.status, 0) << updated.err;
+  calls = (*fake)->calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[1], "SetUnitProperties " + scope +
+                          ".scope true\nCPUQuotaPerSecUSec=1500000\nCPUQuotaPeriodUSec=100000");
+  EXPECT_EQ(calls[2], "SetUnitProperties " + scope +
+                          ".scope true\nMemoryLimit=" + std::to_string(1124ll << 20));
+
   auto deleted = run_command(
       {runvm_binary(), "--root", root_.path(), "--systemd-cgroup", "delete", "--force", "sd"});
   EXPECT_EQ(deleted.status, 0) << deleted.err;
   calls = (*fake)->calls();
-  ASSERT_EQ(calls.size(), 2u);
-  EXPECT_EQ(calls[1], "StopUnit " + scope + ".scope replace");
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[3], "StopUnit " + scope + ".scope replace");
   for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
   EXPECT_TRUE(root_.entries().empty());
 }
