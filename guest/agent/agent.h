@@ -88,10 +88,16 @@ class Agent {
   };
   // A container, the request waiting for its create or start step, and its
   // exec'd processes by exec id (dropped once their exit was sent).
+  // A freeze waiting for the kernel to report the cgroup frozen.
+  struct Freezing {
+    uint64_t reply_to = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
   struct ContainerSlot {
     std::unique_ptr<Container> container;
     std::optional<uint64_t> reply_to;
     std::map<std::string, ExecSlot, std::less<>> execs;
+    std::optional<Freezing> freezing;
   };
 
   std::optional<proto::AgentMessage> create_container(const proto::Create& req);
@@ -99,6 +105,11 @@ class Agent {
   proto::AgentMessage signal_container(const proto::Signal& req);
   proto::AgentMessage resize_container(const proto::Resize& req);
   proto::AgentMessage update_memory(const proto::UpdateMemory& req);
+  // Freeze is answered once cgroup.events says "frozen 1" (send_pending
+  // looks, polled by freeze_poll_), or after kFreezeTimeout, thawed again.
+  std::optional<proto::AgentMessage> freeze_container(const proto::Freeze& req);
+  proto::AgentMessage thaw_container(const proto::Thaw& req);
+  void check_freezing(ContainerSlot& slot);
   std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   // A container the host can address: created (or being created), not one
@@ -133,6 +144,9 @@ class Agent {
   // events, never from a relay's own callback.
   std::vector<std::unique_ptr<Relay>> draining_;
   std::optional<Result<Outcome>> outcome_;  // set: serve() returns it
+  // Wakes the loop while a freeze waits (the kernel's cgroup.events
+  // notification needs an fd per cgroup; a short poll is enough, as runc's).
+  std::unique_ptr<Timer> freeze_poll_;
 };
 
 }  // namespace runvm::agent

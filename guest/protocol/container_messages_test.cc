@@ -36,7 +36,9 @@ TEST(ContainerMessages, RoundTrip) {
                         Signal{6, "c", 9, true},
                         Resize{7, "c", 65535, 1},
                         UpdateMemory{8, "c", 256ull << 20, 512ull << 20},
-                        UpdateMemory{9, "c", 0, 1ull << 20}};
+                        UpdateMemory{9, "c", 0, 1ull << 20},
+                        Freeze{10, "c"},
+                        Thaw{11, "c"}};
   for (const auto& m : host) {
     auto back = parse_host_message(to_json(m));
     ASSERT_TRUE(back.ok()) << error_of(back) << to_json(m);

@@ -84,7 +84,7 @@ struct Shutdown {
 };
 
 using HostMessage = std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec,
-                                 ConfigureNetwork, UpdateMemory>;
+                                 ConfigureNetwork, UpdateMemory, Freeze, Thaw>;
 using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit>;
 
 // Serialises one message as a JSON object with "type" first.

@@ -123,6 +123,9 @@ void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<vo
   req->rootfs.path = rootfs_path_;
   // A running VM gets no new device: the binds come through the pod share.
   req->linux_spec.mounts = member_mounts_;
+  // The first container is in the agent's PID namespace; a member that asks
+  // for a new one gets it (one joining any, the sandbox's, shares that).
+  req->linux_spec.new_pid_ns = wants_own_pid_namespace(config);
   // A terminal's size is the config's, then the relay's resizes.
   if (!config.process->terminal) req->process.console_size = proto::tty_stream_size(stdio_.ports);
   std::weak_ptr<bool> alive = alive_;
@@ -248,22 +251,50 @@ void ContainerShim::on(const control::Kill& k, Respond respond) {
 }
 
 void ContainerShim::on(const control::Pause&, Respond respond) {
-  // A member's pause needs the guest's freezer for its cgroup alone: the
-  // VM's vCPUs are the whole pod's.
-  if (!rootfs_path_.empty())
-    return respond(make_error("pausing a pod member is not supported yet", ENOTSUP));
+  // A member: the guest's freezer for its cgroup alone, as runc freezes a
+  // container's cgroup even when it shares a PID namespace; the VM's vCPUs
+  // are the whole pod's.
+  if (!rootfs_path_.empty()) return freeze_member(true, std::move(respond));
   // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
-  Status s = vm_->engine().pause();
+  Status s = vm_->pause();
   if (s.ok()) write_status("paused");
   respond(std::move(s));
 }
 
 void ContainerShim::on(const control::Resume&, Respond respond) {
-  if (!rootfs_path_.empty())
-    return respond(make_error("resuming a pod member is not supported yet", ENOTSUP));
-  Status s = vm_->engine().resume();
+  if (!rootfs_path_.empty()) return freeze_member(false, std::move(respond));
+  Status s = vm_->resume();
   if (s.ok()) write_status(started_ ? "running" : "created");
   respond(std::move(s));
+}
+
+void ContainerShim::freeze_member(bool frozen, Respond respond) {
+  const char* status = frozen ? "paused" : started_ ? "running" : "created";
+  std::weak_ptr<bool> alive = alive_;
+  auto id = opts_.id;
+  if (vm_->paused()) {
+    // The sandbox is paused too (`podman pod pause` pauses the infra and
+    // the members in any order): no process of the VM runs, and the agent
+    // takes the request once the vCPUs run again, first thing. Answered
+    // now: waiting would block the caller until the sandbox resumed.
+    write_status(status);
+    vm_->agent().request(frozen ? proto::HostMessage(proto::Freeze{0, id}) : proto::Thaw{0, id},
+                         [this, alive, id](AgentClient::Reply r) {
+                           if (r.status.ok()) return;
+                           log::warn("pod member " + id + ": " + r.status.error().message);
+                           if (!alive.expired() && !exited_)
+                             write_status(started_ ? "running" : "created");
+                         });
+    return respond({});
+  }
+  auto done = [this, alive, status, respond](AgentClient::Reply r) {
+    if (r.status.ok() && !alive.expired() && !exited_) write_status(status);
+    respond(std::move(r.status));
+  };
+  if (frozen)
+    vm_->agent().request(proto::Freeze{0, id}, std::move(done));
+  else
+    vm_->agent().request(proto::Thaw{0, id}, std::move(done));
 }
 
 void ContainerShim::on(const control::Resize& r, Respond respond) {

@@ -89,6 +89,8 @@ class ContainerShim {
   void on(const control::Resume&, Respond respond);
   void on(const control::Resize& r, Respond respond);
   void on(const control::UpdateMemory& u, Respond respond);
+  // A member's pause/resume: the agent's freeze/thaw of its guest cgroup.
+  void freeze_member(bool frozen, Respond respond);
   void on_exit(const proto::Exit& exit);
   // The guest's OOM killer killed `kills` of its processes: recorded for
   // `runvm events` and for Podman/CRI-O (<bundle>/oom, as conmon).

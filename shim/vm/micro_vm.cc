@@ -86,6 +86,18 @@ Status MicroVm::start() {
   return {};
 }
 
+Status MicroVm::pause() {
+  RUNVM_CHECK(engine_->pause());
+  paused_ = true;
+  return {};
+}
+
+Status MicroVm::resume() {
+  RUNVM_CHECK(engine_->resume());
+  paused_ = false;
+  return {};
+}
+
 Status MicroVm::seal_share_readonly(const std::string& tag) {
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     if (config_.shares[i].tag != tag) continue;

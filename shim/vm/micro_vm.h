@@ -63,6 +63,12 @@ class MicroVm {
   }
   std::string console_log() const { return config_.state_dir + "/" + layout::kConsoleLog; }
 
+  // Stops / restarts every vCPU (runvm pause of the VM's first container).
+  // While stopped, the agent answers nothing: a pod member's freeze waits.
+  Status pause();
+  Status resume();
+  bool paused() const { return paused_; }
+
   // Makes the share tagged `tag` read-only from now on (PassthroughFs::seal_readonly).
   Status seal_share_readonly(const std::string& tag);
 
@@ -93,6 +99,7 @@ class MicroVm {
   proto::Hello hello_;
   double boot_to_agent_ms_ = 0;
   bool reaped_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace runvm
