@@ -255,10 +255,13 @@ void ContainerShim::on(const control::Pause&, Respond respond) {
   // container's cgroup even when it shares a PID namespace; the VM's vCPUs
   // are the whole pod's.
   if (!rootfs_path_.empty()) return freeze_member(true, std::move(respond));
-  // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
-  Status s = vm_->pause();
-  if (s.ok()) write_status("paused");
-  respond(std::move(s));
+  // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest;
+  // after the members' freezes in flight, which the agent must answer.
+  std::weak_ptr<bool> alive = alive_;
+  vm_->pause_when_idle([this, alive, respond](Status s) {
+    if (s.ok() && !alive.expired()) write_status("paused");
+    respond(std::move(s));
+  });
 }
 
 void ContainerShim::on(const control::Resume&, Respond respond) {
@@ -269,32 +272,38 @@ void ContainerShim::on(const control::Resume&, Respond respond) {
 }
 
 void ContainerShim::freeze_member(bool frozen, Respond respond) {
-  const char* status = frozen ? "paused" : started_ ? "running" : "created";
   std::weak_ptr<bool> alive = alive_;
-  auto id = opts_.id;
-  if (vm_->paused()) {
-    // The sandbox is paused too (`podman pod pause` pauses the infra and
-    // the members in any order): no process of the VM runs, and the agent
-    // takes the request once the vCPUs run again, first thing. Answered
-    // now: waiting would block the caller until the sandbox resumed.
-    write_status(status);
-    vm_->agent().request(frozen ? proto::HostMessage(proto::Freeze{0, id}) : proto::Thaw{0, id},
-                         [this, alive, id](AgentClient::Reply r) {
-                           if (r.status.ok()) return;
-                           log::warn("pod member " + id + ": " + r.status.error().message);
-                           if (!alive.expired() && !exited_)
-                             write_status(started_ ? "running" : "created");
-                         });
-    return respond({});
-  }
-  auto done = [this, alive, status, respond](AgentClient::Reply r) {
-    if (r.status.ok() && !alive.expired() && !exited_) write_status(status);
-    respond(std::move(r.status));
+  auto send = [this, alive, frozen, id = opts_.id](std::function<void(Status)> done) {
+    vm_->begin_vcpu_request();
+    proto::HostMessage req = frozen ? proto::HostMessage(proto::Freeze{0, id}) : proto::Thaw{0, id};
+    // vm_ outlives every agent callback (the agent client is the VM's).
+    MicroVm* vm = vm_;
+    vm_->agent().request(std::move(req), [vm, done](AgentClient::Reply r) {
+      vm->end_vcpu_request();
+      done(std::move(r.status));
+    });
   };
-  if (frozen)
-    vm_->agent().request(proto::Freeze{0, id}, std::move(done));
-  else
-    vm_->agent().request(proto::Thaw{0, id}, std::move(done));
+  const char* status = frozen ? "paused" : started_ ? "running" : "created";
+  if (!vm_->paused()) {
+    return send([this, alive, status, respond](Status s) {
+      if (s.ok() && !alive.expired() && !exited_) write_status(status);
+      respond(std::move(s));
+    });
+  }
+  // The sandbox is paused (`podman pod pause` pauses the infra and the
+  // members in any order): no process of the VM runs. Answered now, as
+  // waiting would block the caller until the sandbox resumes; sent right
+  // after it does, so the member runs only until the agent froze it.
+  write_status(status);
+  respond({});
+  vm_->when_running([this, alive, send, id = opts_.id] {
+    if (alive.expired()) return;
+    send([this, alive, id](Status s) {
+      if (s.ok()) return;
+      log::warn("pod member " + id + ": " + s.error().message);
+      if (!alive.expired() && !exited_) write_status(started_ ? "running" : "created");
+    });
+  });
 }
 
 void ContainerShim::on(const control::Resize& r, Respond respond) {
