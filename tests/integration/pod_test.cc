@@ -28,9 +28,12 @@ using testing::TempDir;
 
 constexpr char kProc[] = R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
 
-std::string annotations(const std::string& type, const std::string& sandbox) {
+// `more`: further annotations, e.g. R"("k":"v")".
+std::string annotations(const std::string& type, const std::string& sandbox,
+                        const std::string& more = "") {
   std::string a = R"("annotations":{"io.kubernetes.cri.container-type":")" + type + "\"";
   if (!sandbox.empty()) a += R"(,"io.kubernetes.cri.sandbox-id":")" + sandbox + "\"";
+  if (!more.empty()) a += "," + more;
   return a + "}";
 }
 
@@ -61,10 +64,10 @@ class PodTest : public ::testing::Test {
   // The pod sandbox "sb" (`sleep 600`; `extra_config`: more config.json
   // members before its annotations), created and not started; its bundle
   // lives as long as the test.
-  void create_sandbox(const std::string& extra_config = "") {
+  void create_sandbox(const std::string& extra_config = "", const std::string& more = "") {
     BundleSpec spec;
     spec.args = {"sleep", "600"};
-    spec.config_json = extra_config + annotations("sandbox", "");
+    spec.config_json = extra_config + annotations("sandbox", "", more);
     sandbox_ = std::make_unique<Bundle>(spec);
     ASSERT_EQ(detached("create --bundle " + sandbox_->dir() + " sb", io_.path() + "/sb.out"), 0)
         << read_file(io_.path() + "/err");
@@ -307,6 +310,48 @@ TEST_F(PodTest, AMemberHasItsOwnPidNamespaceUnlessItSharesTheSandboxs) {
   EXPECT_EQ(exec_out("m2", {"sh", "-c", count}), "3\n");
   for (const char* id : {"m1", "m2", "sb"})
     EXPECT_EQ(cli({"delete", "--force", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// The pod's VM is sized from containerd's sandbox annotations (the pod's
+// summed limits), and a member's own limits bound its cgroup in the guest.
+TEST_F(PodTest, TheSandboxAnnotationsSizeThePodAndMembersKeepTheirLimits) {
+  create_sandbox("", R"("io.kubernetes.cri.sandbox-memory":"402653184",)"
+                     R"("io.kubernetes.cri.sandbox-cpu-quota":"0",)"
+                     R"("io.kubernetes.cri.sandbox-cpu-period":"100000")");
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec spec;
+  spec.args = {"sh", "-c",
+               "grep MemTotal /proc/meminfo; cat /cg/memory.max /cg/pids.max /cg/cpu.max"};
+  spec.config_json = R"("mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}],)"
+                     R"("linux":{"resources":{"memory":{"limit":67108864},"pids":{"limit":50},)"
+                     R"("cpu":{"quota":50000,"period":100000}}},)" +
+                     annotations("container", "sb");
+  Bundle m(spec);
+  std::string pid_file = io_.path() + "/m1.pid", out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1", out), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << read_file(out);
+  unsigned long long total_kib = 0, max = 0;
+  unsigned pids = 0;
+  char cpu[64] = {};
+  ASSERT_EQ(sscanf(read_file(out).c_str(), "MemTotal: %llu kB\n%llu\n%u\n%63[^\n]", &total_kib,
+                   &max, &pids, cpu),
+            4)
+      << read_file(out);
+  // 384 MiB of guest RAM (less what the kernel keeps), not the 2 GiB default.
+  EXPECT_GT(total_kib, 300ull * 1024) << read_file(out);
+  EXPECT_LE(total_kib, 384ull * 1024) << read_file(out);
+  EXPECT_EQ(max, 64ull << 20);
+  EXPECT_EQ(pids, 50u);
+  EXPECT_STREQ(cpu, "50000 100000");
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
   EXPECT_TRUE(root_.entries().empty());
 }
 
