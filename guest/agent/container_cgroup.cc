@@ -178,8 +178,12 @@ Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const s
     (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
   // Prefixed, so no id ("pids.max") can name an interface file.
   std::string dir = root + "/" + cgroup_name(id);
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return errno_error("creating the container's cgroup " + dir);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
+    // Taken over from an earlier container of this id (processes it left
+    // kept it): one paused when it ended must not freeze the new one.
+    if (exists(dir + "/cgroup.freeze")) RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+  }
   ContainerCgroup cg(dir);
   RUNVM_CHECK(write_limits(dir, spec, available, guest_ram));
   return cg;

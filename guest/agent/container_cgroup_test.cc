@@ -129,7 +129,10 @@ TEST_F(ContainerCgroupTest, MemoryAndCpuLimitsAreWritten) {
   // kernel's default period, a period alone keeps the quota unlimited.
   proto::LinuxSpec none;
   none.cpu_quota = 50000;
+  // Taken over frozen (its container ended paused): thawed for the new one.
+  std::ofstream(root_ + "/runvm-c3/cgroup.freeze") << "1";
   ASSERT_TRUE(ContainerCgroup::create(root_, "c3", none, 1ull << 30).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c3/cgroup.freeze"), "0");
   EXPECT_EQ(slurp(root_ + "/runvm-c3/memory.max"), std::to_string((1ull << 30) - (32ull << 20)));
   EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "50000 100000");
   none.cpu_quota = -1;
