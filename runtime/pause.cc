@@ -12,7 +12,8 @@ Result<int> verb_pause(GlobalOptions& g, int argc, char** argv) {
   auto id =
       RUNVM_TRY(parse_id_only(g, argc, argv,
                               "usage: runvm pause CONTAINER_ID\n\n"
-                              "Suspends all processes of the container by pausing its microVM.\n"));
+                              "Suspends all processes of the container by pausing its microVM\n"
+                              "(a pod member: by freezing its cgroup in the guest).\n"));
   if (!id) return 0;
   auto ct = RUNVM_TRY(load_container(g, *id));
   auto lock = RUNVM_TRY(ct.dir.lock());

@@ -34,9 +34,42 @@ Result<std::optional<PodRole>> from_annotations(const oci::Config& c, const std:
 
 }  // namespace
 
+namespace {
+
+bool is_pod_id(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+}  // namespace
+
+bool in_podman_pod_cgroup(const std::string& cgroups_path) {
+  // systemd: "machine-libpod_pod_<pod id>.slice:libpod:<id>" (rootless:
+  // "user-libpod_pod_<pod id>.slice:...").
+  if (auto at = cgroups_path.find("libpod_pod_"); at != std::string::npos) {
+    std::string_view rest = std::string_view(cgroups_path).substr(at + 11);
+    return rest.size() > 64 && is_pod_id(rest.substr(0, 64)) && rest.substr(64, 6) == ".slice";
+  }
+  // cgroupfs: "<cgroup parent>/<pod id>/libpod-<id>".
+  size_t last = cgroups_path.rfind('/');
+  if (last == std::string::npos || last < 65) return false;
+  size_t parent = cgroups_path.rfind('/', last - 1);
+  if (parent == std::string::npos) return false;
+  return is_pod_id(std::string_view(cgroups_path).substr(parent + 1, last - parent - 1)) &&
+         cgroups_path.compare(last + 1, 7, "libpod-") == 0;
+}
+
 bool is_podman_infra(const oci::Config& config) {
   if (annotation(config, kContainerManager) != "libpod") return false;
-  return config.process && config.process->args == std::vector<std::string>{"/catatonit", "-P"};
+  if (config.process && config.process->args == std::vector<std::string>{"/catatonit", "-P"})
+    return true;
+  // `pod create --infra-command/--infra-image`: any command. The infra is
+  // the container of a pod's cgroup that joins no other container's
+  // namespace (the members join the infra's through /proc/<pid>/ns); a
+  // network namespace Podman made for the pod is a /run/netns path.
+  if (!config.linux_ || !in_podman_pod_cgroup(config.linux_->cgroups_path)) return false;
+  for (const auto& ns : config.linux_->namespaces)
+    if (proc_ns_pid(ns.path)) return false;
+  return true;
 }
 
 std::optional<long> proc_ns_pid(const std::string& path) {

@@ -9,7 +9,11 @@
 //                   ["/catatonit", "-P"] (Podman sets no pod annotation;
 //                   catatonit's -P "pause" mode is what only the infra
 //                   container runs; `podman run --init` runs
-//                   /run/podman-init instead). Its members are found from
+//                   /run/podman-init instead); with --infra-command or
+//                   --infra-image any command: then the container of a
+//                   pod's cgroup (linux.cgroupsPath names the pod id) that
+//                   joins no /proc/<pid>/ns of another container, as the
+//                   members join the infra's. Its members are found from
 //                   their namespace paths, as below;
 //   Podman pods and any runc user: a linux.namespaces path
 //                   /proc/<pid>/ns/... whose <pid> is a runvm container's
@@ -54,6 +58,11 @@ Result<PodRole> pod_role(const oci::Config& config, const std::string& self,
 
 // Whether `config` is a Podman pod's infra container (see above).
 bool is_podman_infra(const oci::Config& config);
+
+// Whether a linux.cgroupsPath is a container's in a Podman pod's cgroup:
+// "<parent>/<64-hex pod id>/libpod-<id>" (cgroupfs) or
+// "...libpod_pod_<64-hex pod id>.slice:libpod:<id>" (systemd).
+bool in_podman_pod_cgroup(const std::string& cgroups_path);
 
 // The pid in "/proc/<pid>/ns/<name>", if `path` is exactly that.
 std::optional<long> proc_ns_pid(const std::string& path);

@@ -112,6 +112,51 @@ TEST(PodRole, PodmanMemberJoinsTheInfraShimsNamespaces) {
   EXPECT_EQ(*pod_role(c, "c", owner), (PodRole{PodRole::kMember, "infra", true}));
 }
 
+// `podman pod create --infra-command /bin/sleep` (Podman 4.3's config.json,
+// cgroupfs manager): no catatonit, but the pod's cgroup and no namespace of
+// another container's.
+TEST(PodRole, PodmanCustomInfraIsASandbox) {
+  const std::string pod = "7caf4122271226c2cf0ff17461b066b5e338ba013b99b827a865a384b3738569";
+  auto c = podman({"/bin/sleep"});
+  c.linux_.emplace();
+  c.linux_->cgroups_path = "/libpod_parent/" + pod + "/libpod-c3e60f4cf98d";
+  for (auto t : {oci::NamespaceType::kPid, oci::NamespaceType::kIpc, oci::NamespaceType::kUts})
+    c.linux_->namespaces.push_back({t, ""});
+  c.linux_->namespaces.push_back({oci::NamespaceType::kNetwork, "/run/netns/netns-1a2b"});
+  EXPECT_TRUE(is_podman_infra(c));
+  EXPECT_EQ(*pod_role(c, "infra", no_shims), (PodRole{PodRole::kSandbox, ""}));
+  // systemd's cgroup manager names the pod in the slice.
+  c.linux_->cgroups_path = "machine-libpod_pod_" + pod + ".slice:libpod:c3e60f4cf98d";
+  EXPECT_TRUE(is_podman_infra(c));
+  // A member joins the infra's namespaces: not a sandbox (a member when the
+  // infra is a runvm shim).
+  auto m = c;
+  m.linux_->namespaces.push_back({oci::NamespaceType::kUts, "/proc/4242/ns/uts"});
+  EXPECT_FALSE(is_podman_infra(m));
+  // A container of no pod, or of another manager: not one either.
+  auto plain = c;
+  plain.linux_->cgroups_path = "/libpod_parent/libpod-ff21ecc495e5";
+  EXPECT_FALSE(is_podman_infra(plain));
+  auto other = c;
+  other.annotations[kContainerManager] = "cri-o";
+  EXPECT_FALSE(is_podman_infra(other));
+}
+
+TEST(PodRole, PodmanPodCgroup) {
+  const std::string pod(64, 'a');
+  EXPECT_TRUE(in_podman_pod_cgroup("/libpod_parent/" + pod + "/libpod-x"));
+  EXPECT_TRUE(in_podman_pod_cgroup("/" + pod + "/libpod-x"));
+  EXPECT_TRUE(in_podman_pod_cgroup("user-libpod_pod_" + pod + ".slice:libpod:x"));
+  EXPECT_FALSE(in_podman_pod_cgroup("/libpod_parent/" + pod + "/other-x"));
+  EXPECT_FALSE(in_podman_pod_cgroup("/libpod_parent/" + pod.substr(1) + "/libpod-x"));
+  EXPECT_FALSE(in_podman_pod_cgroup("/libpod_parent/" + std::string(64, 'G') + "/libpod-x"));
+  EXPECT_FALSE(in_podman_pod_cgroup("machine-libpod_pod_" + pod + ":libpod:x"));
+  EXPECT_FALSE(in_podman_pod_cgroup("machine-libpod_pod_abc.slice:libpod:x"));
+  EXPECT_FALSE(in_podman_pod_cgroup(""));
+  EXPECT_FALSE(in_podman_pod_cgroup("/libpod-x"));
+  EXPECT_FALSE(in_podman_pod_cgroup(pod + "/libpod-x"));
+}
+
 TEST(PodRole, CriAnnotationsWinOverPodmanInfra) {
   auto c = podman({"/catatonit", "-P"});
   c.annotations[kCriContainerType] = "container";

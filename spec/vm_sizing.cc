@@ -49,6 +49,42 @@ Result<std::optional<unsigned>> vcpus_from_cpu(const Resources& r) {
   return std::optional<unsigned>(static_cast<unsigned>(std::clamp<uint64_t>(*n, 1, kMaxVcpus)));
 }
 
+// containerd's CRI (1.6.7 on, 1.7) puts the pod's resources on its sandbox's
+// spec: the sum of its containers' limits, as the kubelet passes them. Absent,
+// 0 or negative: none.
+Result<std::optional<uint64_t>> cri_sandbox_value(const Config& c, const char* key) {
+  auto it = c.annotations.find(key);
+  if (it == c.annotations.end()) return std::optional<uint64_t>();
+  const std::string& text = it->second;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return make_error(std::string("annotations[\"") + key + "\"]: " + fields::quote(text) +
+                      " is not an integer");
+  if (n <= 0) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<uint64_t>(n));
+}
+
+struct PodSize {
+  std::optional<uint64_t> memory_mib;
+  std::optional<unsigned> vcpus;
+};
+
+Result<PodSize> cri_sandbox_size(const Config& c) {
+  PodSize p;
+  if (auto bytes = RUNVM_TRY(cri_sandbox_value(c, kCriSandboxMemory))) {
+    uint64_t mib = *bytes / kMiB + (*bytes % kMiB ? 1 : 0);
+    p.memory_mib = std::clamp(mib, kMinMemoryMib, kMaxMemoryMib);
+  }
+  auto quota = RUNVM_TRY(cri_sandbox_value(c, kCriSandboxCpuQuota));
+  auto period = RUNVM_TRY(cri_sandbox_value(c, kCriSandboxCpuPeriod));
+  if (quota && period) {
+    uint64_t n = *quota / *period + (*quota % *period ? 1 : 0);
+    p.vcpus = static_cast<unsigned>(std::clamp<uint64_t>(n, 1, kMaxVcpus));
+  }
+  return p;
+}
+
 }  // namespace
 
 std::optional<unsigned> count_cpu_list(std::string_view list) {
@@ -78,15 +114,20 @@ uint64_t guest_mib_for_limit(uint64_t bytes) {
 
 Result<VmSize> size_vm(const Config& config, VmSize defaults) {
   VmSettings s = RUNVM_TRY(parse_vm_annotations(config.annotations));
+  PodSize pod = RUNVM_TRY(cri_sandbox_size(config));
   VmSize size = defaults;
   const Resources* r =
       config.linux_ && config.linux_->resources ? &*config.linux_->resources : nullptr;
   if (s.memory_mib)
     size.memory_mib = *s.memory_mib;
+  else if (pod.memory_mib)
+    size.memory_mib = *pod.memory_mib;
   else if (auto m = r ? memory_from_limit(*r) : std::nullopt)
     size.memory_mib = *m;
   if (s.vcpus) {
     size.vcpus = *s.vcpus;
+  } else if (pod.vcpus) {
+    size.vcpus = *pod.vcpus;
   } else if (r) {
     if (auto n = RUNVM_TRY(vcpus_from_cpu(*r))) size.vcpus = *n;
   }

@@ -2,11 +2,17 @@
 // container's linux.resources, so the guest holds what the container may use
 // and no more (the host cgroup adds runvm.toml's overhead budget for QEMU
 // and the shim outside the guest, runtime/host_cgroup.h):
-//   memory: runvm.io/memory, else memory.limit (rounded up to MiB, at least
-//           64 MiB), else the default;
-//   vCPUs:  runvm.io/vcpus, else ceil(cpu.quota / cpu.period) and the number
-//           of CPUs in cpu.cpus (the smaller when both are set), else the
-//           default; at most 64 (the guest kernel's NR_CPUS).
+//   memory: runvm.io/memory, else a pod sandbox's
+//           io.kubernetes.cri.sandbox-memory (below), else memory.limit
+//           (rounded up to MiB, at least 64 MiB), else the default;
+//   vCPUs:  runvm.io/vcpus, else a pod sandbox's
+//           ceil(io.kubernetes.cri.sandbox-cpu-quota / -cpu-period), else
+//           ceil(cpu.quota / cpu.period) and the number of CPUs in cpu.cpus
+//           (the smaller when both are set), else the default; at most 64
+//           (the guest kernel's NR_CPUS).
+// containerd's CRI (1.6.7 on) puts the pod's resources, the sum of its
+// containers' limits, on the sandbox's spec as those annotations (0: none);
+// a pod's VM is its sandbox's, so they size the whole pod.
 // Shared by the CLI (host cgroup limit) and the shim (QEMU's -m/-smp), so
 // both size the same VM.
 #pragma once
@@ -19,6 +25,10 @@
 #include "spec/config.h"
 
 namespace runvm::oci {
+
+inline constexpr char kCriSandboxMemory[] = "io.kubernetes.cri.sandbox-memory";
+inline constexpr char kCriSandboxCpuQuota[] = "io.kubernetes.cri.sandbox-cpu-quota";
+inline constexpr char kCriSandboxCpuPeriod[] = "io.kubernetes.cri.sandbox-cpu-period";
 
 struct VmSize {
   uint64_t memory_mib = 256;

@@ -80,6 +80,40 @@ TEST(VmSizing, AnnotationsOverrideTheResources) {
   EXPECT_EQ(size(with_resources(r)), (VmSize{300, 4}));
 }
 
+// A CRI pod sandbox (containerd 1.6.7 on): the pod's summed limits size its
+// VM, over the pause container's own resources, under runvm.io/*.
+TEST(VmSizing, CriSandboxAnnotationsSizeThePod) {
+  std::map<std::string, std::string> pod = {{"io.kubernetes.cri.container-type", "sandbox"},
+                                            {kCriSandboxMemory, "629145600"},
+                                            {kCriSandboxCpuQuota, "150000"},
+                                            {kCriSandboxCpuPeriod, "100000"},
+                                            {"io.kubernetes.cri.sandbox-cpu-shares", "102"}};
+  Resources pause = cpu(std::nullopt, std::nullopt);
+  pause.cpu->shares = 2;
+  EXPECT_EQ(size(with_resources(pause, pod)), (VmSize{600, 2}));
+  // Over the container's own limits too; runvm.io/* over both.
+  EXPECT_EQ(size(with_resources(memory(1 << 30), pod)), (VmSize{600, 2}));
+  auto annotated = pod;
+  annotated["runvm.io/memory"] = "1G";
+  annotated["runvm.io/vcpus"] = "3";
+  EXPECT_EQ(size(with_resources(pause, annotated)), (VmSize{1024, 3}));
+  // 0 (no container has a limit; containerd writes it so) is none; a small
+  // pod still gets the floor.
+  auto unlimited = pod;
+  unlimited[kCriSandboxMemory] = "0";
+  unlimited[kCriSandboxCpuQuota] = "0";
+  EXPECT_EQ(size(with_resources(pause, unlimited)), kDefaults);
+  unlimited[kCriSandboxCpuQuota] = "-1";
+  unlimited[kCriSandboxMemory] = "1048576";
+  EXPECT_EQ(size(with_resources(pause, unlimited)), (VmSize{64, 1}));
+  auto bad = pod;
+  bad[kCriSandboxMemory] = "600M";
+  auto r = size_vm(with_resources(pause, bad), kDefaults);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "annotations[\"io.kubernetes.cri.sandbox-memory\"]: \"600M\" is not an integer");
+}
+
 TEST(VmSizing, ErrorsNameTheAnnotationOrThePath) {
   auto a = size_vm(with_resources(Resources{}, {{"runvm.io/vcpus", "999"}}), kDefaults);
   ASSERT_FALSE(a.ok());

@@ -26,6 +26,11 @@ proto::AgentMessage status_reply(uint64_t id, const Status& st) {
   return proto::Ok{id};
 }
 
+// runc waits up to 10 s (fs2 freezer); a process stuck in the kernel (a
+// virtio-fs request the host does not answer) keeps a cgroup from freezing.
+constexpr std::chrono::milliseconds kFreezeTimeout{10000};
+constexpr std::chrono::milliseconds kFreezePoll{10};
+
 }  // namespace
 
 Result<std::unique_ptr<Agent>> Agent::create(int control_fd, AgentConfig config) {
@@ -157,6 +162,12 @@ proto::AgentMessage step_reply(uint64_t id, const StepResult& result) {
 }  // namespace
 
 void Agent::send_pending() {
+  bool freezing = false;
+  for (auto& [id, slot] : containers_) {
+    check_freezing(slot);
+    freezing = freezing || slot.freezing;
+  }
+  if (!freezing && freeze_poll_) freeze_poll_->disarm();
   for (auto cit = containers_.begin(); cit != containers_.end();) {
     ContainerSlot& slot = cit->second;
     Container& c = *slot.container;
@@ -227,6 +238,10 @@ Agent::Handled Agent::handle(std::string_view request) {
           return {update_resources(req)};
         } else if constexpr (std::is_same_v<T, proto::StatsRequest>) {
           return {container_stats(req)};
+        } else if constexpr (std::is_same_v<T, proto::Freeze>) {
+          return {freeze_container(req)};
+        } else if constexpr (std::is_same_v<T, proto::Thaw>) {
+          return {thaw_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Exec>) {
           return {exec_process(req)};
         } else if constexpr (std::is_same_v<T, proto::ConfigureNetwork>) {
@@ -250,7 +265,7 @@ bool Agent::make_room() {
   for (auto it = containers_.begin(); it != containers_.end(); ++it) {
     const ContainerSlot& slot = it->second;
     if (slot.container->exited() && !slot.container->stepping() && !slot.reply_to &&
-        slot.execs.empty() && slot.container->exit_taken()) {
+        !slot.freezing && slot.execs.empty() && slot.container->exit_taken()) {
       containers_.erase(it);
       return true;
     }
@@ -261,7 +276,7 @@ bool Agent::make_room() {
 std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& req) {
   if (auto it = containers_.find(req.container_id); it != containers_.end()) {
     ContainerSlot& old = it->second;
-    if (!old.container->exited() || old.container->stepping())
+    if (!old.container->exited() || old.container->stepping() || old.freezing)
       return error_reply(req.id, make_error("container with id exists: " + req.container_id));
     // Replaced after its exit: exec'd processes it left run on, detached.
     for (auto& [eid, e] : old.execs) detached_execs_.push_back(std::move(e.process));
@@ -350,6 +365,47 @@ proto::AgentMessage Agent::container_stats(const proto::StatsRequest& req) {
   if (!stats.ok()) return error_reply(req.id, stats.error());
   stats->id = req.id;
   return *stats;
+}
+
+std::optional<proto::AgentMessage> Agent::freeze_container(const proto::Freeze& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  ContainerSlot& s = **slot;
+  if (s.container->exited()) return error_reply(req.id, make_error("container not running"));
+  if (s.freezing) return error_reply(req.id, make_error("the container is being frozen already"));
+  if (auto st = s.container->set_frozen(true); !st.ok()) return error_reply(req.id, st.error());
+  s.freezing = Freezing{req.id, std::chrono::steady_clock::now() + kFreezeTimeout};
+  if (!freeze_poll_) freeze_poll_ = std::make_unique<Timer>(*loop_, [] {});
+  if (!freeze_poll_->armed()) freeze_poll_->arm(kFreezePoll, kFreezePoll);
+  return std::nullopt;  // send_pending looks after this turn
+}
+
+proto::AgentMessage Agent::thaw_container(const proto::Thaw& req) {
+  auto slot = find(req.container_id);
+  if (!slot.ok()) return error_reply(req.id, slot.error());
+  ContainerSlot& s = **slot;
+  Status st = s.container->set_frozen(false);
+  if (s.freezing) {
+    send(error_reply(s.freezing->reply_to, make_error("thawed before it froze")), "reply");
+    s.freezing.reset();
+  }
+  return status_reply(req.id, st);
+}
+
+void Agent::check_freezing(ContainerSlot& slot) {
+  if (!slot.freezing) return;
+  auto frozen = slot.container->frozen();
+  bool late = std::chrono::steady_clock::now() >= slot.freezing->deadline;
+  if (frozen.ok() && !*frozen && !late) return;
+  uint64_t id = slot.freezing->reply_to;
+  slot.freezing.reset();
+  if (frozen.ok() && *frozen) return send(proto::Ok{id}, "reply");
+  // As runc: a freeze that does not complete is undone.
+  (void)slot.container->set_frozen(false);
+  if (!frozen.ok()) return send(error_reply(id, frozen.error()), "reply");
+  send(error_reply(id, make_error("the container did not freeze within " +
+                                  std::to_string(kFreezeTimeout.count() / 1000) + " s")),
+       "reply");
 }
 
 Result<ExecProcess*> Agent::find_exec(std::string_view container_id, std::string_view exec_id) {

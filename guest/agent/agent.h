@@ -93,11 +93,17 @@ class Agent {
   };
   // A container, the request waiting for its create or start step, and its
   // exec'd processes by exec id (dropped once their exit was sent).
+  // A freeze waiting for the kernel to report the cgroup frozen.
+  struct Freezing {
+    uint64_t reply_to = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
   struct ContainerSlot {
     std::unique_ptr<Container> container;
     std::optional<uint64_t> reply_to;
     std::map<std::string, ExecSlot, std::less<>> execs;
     uint64_t ooms_sent = 0;  // the oom_kills of the last `oom` event sent
+    std::optional<Freezing> freezing;
   };
 
   std::optional<proto::AgentMessage> create_container(const proto::Create& req);
@@ -107,6 +113,11 @@ class Agent {
   proto::AgentMessage update_memory(const proto::UpdateMemory& req);
   proto::AgentMessage update_resources(const proto::UpdateResources& req);
   proto::AgentMessage container_stats(const proto::StatsRequest& req);
+  // Freeze is answered once cgroup.events says "frozen 1" (send_pending
+  // looks, polled by freeze_poll_), or after kFreezeTimeout, thawed again.
+  std::optional<proto::AgentMessage> freeze_container(const proto::Freeze& req);
+  proto::AgentMessage thaw_container(const proto::Thaw& req);
+  void check_freezing(ContainerSlot& slot);
   std::optional<proto::AgentMessage> exec_process(const proto::Exec& req);
   Result<ExecProcess*> find_exec(std::string_view container_id, std::string_view exec_id);
   // A container the host can address: created (or being created), not one
@@ -145,6 +156,9 @@ class Agent {
   // events, never from a relay's own callback.
   std::vector<std::unique_ptr<Relay>> draining_;
   std::optional<Result<Outcome>> outcome_;  // set: serve() returns it
+  // Wakes the loop while a freeze waits (the kernel's cgroup.events
+  // notification needs an fd per cgroup; a short poll is enough, as runc's).
+  std::unique_ptr<Timer> freeze_poll_;
 };
 
 }  // namespace runvm::agent

@@ -253,6 +253,22 @@ TEST(Agent, GarbageGetsErrorRepliesAndServingGoesOn) {
   EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 1u);
 }
 
+// freeze and thaw name a container: an unknown one is an error reply at once
+// (the host must never wait for a freeze of nothing).
+TEST(Agent, FreezeAndThawOfAnUnknownContainerAreErrors) {
+  Harness h;
+  h.start();
+  h.send(R"({"type":"freeze","id":3,"container_id":"nope"})");
+  auto err = expect_reply<proto::ErrorReply>(h.recv());
+  EXPECT_EQ(err.id, 3u);
+  EXPECT_EQ(err.message, "container \"nope\" does not exist");
+  h.send(R"({"type":"thaw","id":4,"container_id":"nope"})");
+  EXPECT_EQ(expect_reply<proto::ErrorReply>(h.recv()).id, 4u);
+  h.send(R"({"type":"freeze","id":5,"container_id":"../x"})");
+  EXPECT_NE(expect_reply<proto::ErrorReply>(h.recv()).message.find("bad request"),
+            std::string::npos);
+}
+
 TEST(Agent, OversizedFrameEndsServing) {
   Harness h;
   h.start();

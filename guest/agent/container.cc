@@ -14,6 +14,7 @@
 #include "guest/agent/container_mounts.h"
 #include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
+#include "guest/agent/pid_namespace.h"
 #include "guest/agent/process_init.h"
 #include "guest/agent/process_io.h"
 #include "guest/agent/process_security.h"
@@ -76,10 +77,12 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   UniqueFd sync(pair[0]), child_sync(pair[1]);
   plan.sync_fd = child_sync.get();
 
-  pid_t pid = ::fork();
-  if (pid < 0) return refuse(errno_error("fork"));
+  auto forked = fork_in_pid_namespace({req.linux_spec.new_pid_ns, 0});
+  if (!forked.ok()) return refuse(std::move(forked).error());
+  pid_t pid = *forked;
   if (pid == 0) run_container_init(plan);
   c->proc_.forked(pid);
+  c->own_pid_ns_ = req.linux_spec.new_pid_ns;
   child_sync.reset();
   // The child has its copies of the plan's fds; the stdio stays until it
   // is ready, then goes to the relays.
@@ -166,6 +169,16 @@ Status Container::update_memory(std::optional<uint64_t> limit, uint64_t guest_ra
 Status Container::update_resources(const proto::UpdateResources& u) {
   if (!cgroup_) return make_error("the container has no cgroup", ENOTSUP);
   return cgroup_->update(u);
+}
+
+Status Container::set_frozen(bool frozen) {
+  if (!cgroup_) return make_error("the container has no cgroup to freeze", ENOTSUP);
+  return cgroup_->set_frozen(frozen);
+}
+
+Result<bool> Container::frozen() const {
+  if (!cgroup_) return make_error("the container has no cgroup to freeze", ENOTSUP);
+  return cgroup_->frozen();
 }
 
 void Container::on_reaped(int status) {

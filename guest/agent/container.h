@@ -65,6 +65,9 @@ class Container {
   // Its cgroup in the agent's view; exec'd processes join it. Empty: none.
   const std::string& cgroup_dir() const { return cgroup_ ? cgroup_->path() : kNone; }
   bool exited() const { return proc_.exited(); }
+  // Its main process is PID 1 of a namespace of its own (pid_namespace.h):
+  // exec'd processes join it.
+  bool own_pid_ns() const { return own_pid_ns_; }
   bool reaped() const { return proc_.reaped(); }
 
   // A create or start step has not had its result taken yet.
@@ -84,6 +87,10 @@ class Container {
   // runvm update --memory: the cgroup's memory.max (ContainerCgroup::set_memory_max).
   Status update_memory(std::optional<uint64_t> limit, uint64_t guest_ram);
   Status update_resources(const proto::UpdateResources& u);
+  // runvm pause/resume of a pod member: its cgroup's freezer
+  // (ContainerCgroup::set_frozen, frozen).
+  Status set_frozen(bool frozen);
+  Result<bool> frozen() const;
 
   // A failed create (kFailed) waits for its process to be reaped before its
   // cgroup goes; a new container of the same id takes the cgroup over.
@@ -123,6 +130,7 @@ class Container {
   std::unique_ptr<SetupRun> run_;  // the step in progress; before proc_ and sync_ go
   GuestProcess proc_;
   std::optional<proto::Seccomp> seccomp_;
+  bool own_pid_ns_ = false;
 };
 
 }  // namespace runvm::agent

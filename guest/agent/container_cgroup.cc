@@ -144,15 +144,14 @@ uint64_t container_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram)
   return limit ? std::min(*limit, cap) : cap;
 }
 
-std::optional<uint64_t> parse_oom_kills(std::string_view events) {
-  constexpr std::string_view kKey = "oom_kill ";
+std::optional<uint64_t> parse_events_value(std::string_view events, std::string_view key) {
   size_t at = 0;
   while (at < events.size()) {
     size_t end = events.find('\n', at);
     if (end == std::string_view::npos) end = events.size();
     std::string_view line = events.substr(at, end - at);
-    if (line.starts_with(kKey)) {
-      std::string_view digits = line.substr(kKey.size());
+    if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ' ') {
+      std::string_view digits = line.substr(key.size() + 1);
       uint64_t n = 0;
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
       if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size())
@@ -162,6 +161,23 @@ std::optional<uint64_t> parse_oom_kills(std::string_view events) {
     at = end + 1;
   }
   return std::nullopt;
+}
+
+std::optional<uint64_t> parse_oom_kills(std::string_view events) {
+  return parse_events_value(events, "oom_kill");
+}
+
+Status ContainerCgroup::set_frozen(bool frozen) {
+  if (path_.empty()) return make_error("the container has no cgroup to freeze", ENOTSUP);
+  return write_kernel_file(path_ + "/cgroup.freeze", frozen ? "1" : "0");
+}
+
+Result<bool> ContainerCgroup::frozen() const {
+  if (path_.empty()) return make_error("the container has no cgroup to freeze", ENOTSUP);
+  std::string events = RUNVM_TRY(read_kernel_file(path_ + "/cgroup.events"));
+  auto v = parse_events_value(events, "frozen");
+  if (!v || *v > 1) return make_error(path_ + "/cgroup.events: no \"frozen\" line");
+  return *v == 1;
 }
 
 Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
@@ -181,8 +197,12 @@ Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const s
     (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
   // Prefixed, so no id ("pids.max") can name an interface file.
   std::string dir = root + "/" + cgroup_name(id);
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return errno_error("creating the container's cgroup " + dir);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
+    // Taken over from an earlier container of this id (processes it left
+    // kept it): one paused when it ended must not freeze the new one.
+    if (exists(dir + "/cgroup.freeze")) RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+  }
   ContainerCgroup cg(dir);
   RUNVM_CHECK(write_limits(dir, spec, available, guest_ram));
   return cg;

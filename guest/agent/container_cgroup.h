@@ -50,6 +50,10 @@ class ContainerCgroup {
   // A live update of cpu.max (quota and period together), cpu.weight and
   // pids.max; absent ones stay. Errors name the runtime-spec field.
   Status update(const proto::UpdateResources& u);
+  // cgroup v2's freezer: cgroup.freeze, and whether cgroup.events says
+  // "frozen 1" yet (the kernel freezes asynchronously).
+  Status set_frozen(bool frozen);
+  Result<bool> frozen() const;
 
  private:
   explicit ContainerCgroup(std::string path) : path_(std::move(path)) {}
@@ -62,6 +66,9 @@ uint64_t container_memory_max(std::optional<uint64_t> limit, uint64_t guest_ram)
 
 // memory.events' oom_kill count; nullopt when the line is missing or bad.
 std::optional<uint64_t> parse_oom_kills(std::string_view memory_events);
+// The number after `key` on its line of a cgroup "key value" file
+// (memory.events, cgroup.events); nullopt when missing or bad.
+std::optional<uint64_t> parse_events_value(std::string_view events, std::string_view key);
 
 // The container's cgroup directory name: runvm-<id>, unique per id (one VM
 // may hold several containers) and within NAME_MAX.

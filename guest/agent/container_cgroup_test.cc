@@ -110,12 +110,29 @@ TEST_F(ContainerCgroupTest, MemoryAndCpuLimitsAreWritten) {
     std::ofstream(root_ + "/runvm-c3/memory.events")
         << "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
     EXPECT_EQ(cg->oom_kills(), 1u);
+    // The freezer: the request written, the state read from cgroup.events.
+    std::ofstream(root_ + "/runvm-c3/cgroup.freeze") << "0";
+    ASSERT_TRUE(cg->set_frozen(true).ok());
+    EXPECT_EQ(slurp(root_ + "/runvm-c3/cgroup.freeze"), "1");
+    EXPECT_FALSE(cg->frozen().ok());  // no cgroup.events
+    std::ofstream(root_ + "/runvm-c3/cgroup.events") << "populated 1\nfrozen 0\n";
+    ASSERT_TRUE(cg->frozen().ok());
+    EXPECT_FALSE(*cg->frozen());
+    std::ofstream(root_ + "/runvm-c3/cgroup.events") << "populated 1\nfrozen 1\n";
+    EXPECT_TRUE(*cg->frozen());
+    std::ofstream(root_ + "/runvm-c3/cgroup.events") << "populated 1\nfrozen 7\n";
+    EXPECT_FALSE(cg->frozen().ok());
+    ASSERT_TRUE(cg->set_frozen(false).ok());
+    EXPECT_EQ(slurp(root_ + "/runvm-c3/cgroup.freeze"), "0");
   }
   // No limit: still capped under the guest's RAM; a quota alone takes the
   // kernel's default period, a period alone keeps the quota unlimited.
   proto::LinuxSpec none;
   none.cpu_quota = 50000;
+  // Taken over frozen (its container ended paused): thawed for the new one.
+  std::ofstream(root_ + "/runvm-c3/cgroup.freeze") << "1";
   ASSERT_TRUE(ContainerCgroup::create(root_, "c3", none, 1ull << 30).ok());
+  EXPECT_EQ(slurp(root_ + "/runvm-c3/cgroup.freeze"), "0");
   EXPECT_EQ(slurp(root_ + "/runvm-c3/memory.max"), std::to_string((1ull << 30) - (32ull << 20)));
   EXPECT_EQ(slurp(root_ + "/runvm-c3/cpu.max"), "50000 100000");
   none.cpu_quota = -1;
@@ -207,6 +224,10 @@ TEST(ContainerMemoryMax, OomKillsParsing) {
   EXPECT_FALSE(parse_oom_kills("oom 1\n"));
   EXPECT_FALSE(parse_oom_kills("oom_kill x\n"));
   EXPECT_FALSE(parse_oom_kills("oom_kill 99999999999999999999999\n"));
+  EXPECT_FALSE(parse_oom_kills("oom_killx 1\n"));
+  EXPECT_EQ(parse_events_value("populated 0\nfrozen 1\n", "frozen"), 1u);
+  EXPECT_FALSE(parse_events_value("frozen\n", "frozen"));
+  EXPECT_FALSE(parse_events_value("frozen \n", "frozen"));
 }
 
 // Several containers per VM: every id gets its own cgroup, long ones too.

@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include <algorithm>
 
 #include "guest/agent/look_path.h"
+#include "guest/agent/pid_namespace.h"
 #include "guest/agent/process_init.h"
 #include "guest/agent/process_io.h"
 #include "guest/agent/process_security.h"
@@ -31,6 +34,9 @@ std::variant<std::unique_ptr<ExecProcess>, Refusal> ExecProcess::launch(
   plan.request = &as_create;
   plan.terminal = proc.terminal;
   plan.join_pid = container.pid();
+  UniqueFd join_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, container.pid(), 0)));
+  if (!join_pidfd) return refuse(errno_error("pidfd_open of the container process"));
+  plan.join_pidfd = join_pidfd.get();
   plan.cgroup_dir = container.cgroup_dir();
   for (const auto& r : proc.rlimits) {
     auto resource = rlimit_resource(r.type);
@@ -55,8 +61,9 @@ std::variant<std::unique_ptr<ExecProcess>, Refusal> ExecProcess::launch(
   plan.sync_fd = child_sync.get();
 
   std::unique_ptr<ExecProcess> e(new ExecProcess(req.container_id, req.exec_id));
-  pid_t pid = ::fork();
-  if (pid < 0) return refuse(errno_error("fork"));
+  auto forked = fork_in_pid_namespace({false, container.own_pid_ns() ? container.pid() : 0});
+  if (!forked.ok()) return refuse(std::move(forked).error());
+  pid_t pid = *forked;
   if (pid == 0) run_container_init(plan);
   e->proc_.forked(pid);
   child_sync.reset();

@@ -89,15 +89,13 @@ Status enter_root(const std::string& root) {
   return {};
 }
 
-// setns into the mount namespace of `pid`: our root and cwd become the
-// namespace's root, which is the container's (pivoted or moved over /). A
-// pidfd, not /proc/<pid>/ns/mnt: /proc may belong to another pid namespace.
-Status join_root(pid_t pid) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errno_error("pidfd_open of the container process");
-  int r = ::setns(fd, CLONE_NEWNS);
+// setns into the mount namespace of the process of `pidfd`: our root and
+// cwd become the namespace's root, which is the container's (pivoted or
+// moved over /). A pidfd, not /proc/<pid>/ns/mnt: /proc may belong to
+// another pid namespace.
+Status join_root(int pidfd) {
+  int r = ::setns(pidfd, CLONE_NEWNS);
   int e = errno;
-  ::close(fd);
   if (r < 0)
     return make_error(std::string("joining the container's mount namespace: ") + std::strerror(e),
                       e);
@@ -150,7 +148,7 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   // While the agent's cgroup mount is still in view.
   RUNVM_CHECK(enter_cgroup(plan.cgroup_dir));
   if (plan.join_pid > 0) {
-    RUNVM_CHECK(join_root(plan.join_pid));
+    RUNVM_CHECK(join_root(plan.join_pidfd));
   } else {
     RUNVM_CHECK(enter_root(plan.root));
     const proto::LinuxSpec& lx = req.linux_spec;

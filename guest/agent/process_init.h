@@ -44,6 +44,9 @@ struct InitPlan {
   // root) instead of entering `root`; hostname and read-only root are
   // already the container's.
   pid_t join_pid = 0;
+  // A pidfd of join_pid, opened by the agent: in the child the number may
+  // name nothing (it is in the container's own PID namespace by then).
+  int join_pidfd = -1;
   // Resolved before fork (process_security.h); null: leave alone / none.
   const CapabilityPlan* capabilities = nullptr;
   const SeccompFilter* seccomp = nullptr;

@@ -361,6 +361,21 @@ Result<UpdateResources> UpdateResources::parse(const json::Value& v) {
   return m;
 }
 
+template <bool kFrozen>
+void FreezeRequest<kFrozen>::write(json::Writer& w) const {
+  w.key("id").uinteger(id);
+  w.key("container_id").string(container_id);
+}
+template <bool kFrozen>
+Result<FreezeRequest<kFrozen>> FreezeRequest<kFrozen>::parse(const json::Value& v) {
+  FreezeRequest m;
+  m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.container_id = RUNVM_TRY(parse_container_id(v));
+  return m;
+}
+template struct FreezeRequest<true>;
+template struct FreezeRequest<false>;
+
 void Exit::write(json::Writer& w) const {
   w.key("container_id").string(container_id);
   w.key("status").uinteger(status);

@@ -210,6 +210,20 @@ struct UpdateResources {
   static Result<UpdateResources> parse(const json::Value& v);
   bool operator==(const UpdateResources&) const = default;
 };
+// Freezes (`freeze`) or thaws (`thaw`) every process of the container: its
+// guest cgroup's cgroup.freeze (runvm pause/resume of a pod member, whose
+// VM's vCPUs are the pod's). Ok once cgroup.events says so.
+template <bool kFrozen>
+struct FreezeRequest {
+  static constexpr std::string_view kType = kFrozen ? "freeze" : "thaw";
+  uint64_t id = 0;
+  std::string container_id;
+  void write(json::Writer& w) const;
+  static Result<FreezeRequest> parse(const json::Value& v);
+  bool operator==(const FreezeRequest&) const = default;
+};
+using Freeze = FreezeRequest<true>;
+using Thaw = FreezeRequest<false>;
 
 // agent -> host, unsolicited (no id): the container's main process was
 // reaped. `status` is the raw wait status (WEXITSTATUS/WTERMSIG apply).

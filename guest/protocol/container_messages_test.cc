@@ -39,7 +39,10 @@ TEST(ContainerMessages, RoundTrip) {
                         UpdateMemory{9, "c", 0, 1ull << 20},
                         UpdateResources{10, "c", 50000, 100000, 100, 50},
                         UpdateResources{11, "c", -1, std::nullopt, std::nullopt, -1},
-                        UpdateResources{12, "c", std::nullopt, std::nullopt, std::nullopt, 1}};
+                        UpdateResources{12, "c", std::nullopt, std::nullopt, std::nullopt, 1},
+
+                        Freeze{13, "c"},
+                        Thaw{14, "c"}};
   for (const auto& m : host) {
     auto back = parse_host_message(to_json(m));
     ASSERT_TRUE(back.ok()) << error_of(back) << to_json(m);

@@ -266,6 +266,7 @@ void write_linux_spec(json::Writer& w, const LinuxSpec& l) {
   }
   write_strings(w, "masked_paths", l.masked_paths);
   write_strings(w, "readonly_paths", l.readonly_paths);
+  if (l.new_pid_ns) w.key("new_pid_namespace").boolean(true);
   w.end_object();
 }
 
@@ -308,6 +309,7 @@ Result<LinuxSpec> parse_linux_spec(const json::Value& v) {
   for (const auto* paths : {&l.masked_paths, &l.readonly_paths})
     for (const auto& p : *paths)
       if (!absolute(p)) return make_error(v.path() + ": paths must be absolute: \"" + p + "\"");
+  l.new_pid_ns = RUNVM_TRY(fields::opt_bool(v, "new_pid_namespace", false));
   return l;
 }
 

@@ -121,6 +121,10 @@ struct LinuxSpec {
   std::optional<Seccomp> seccomp;
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
+  // A PID namespace of its own (a pod member whose spec asks for a new one);
+  // otherwise the agent's, which the VM's first container and members that
+  // share the sandbox's PID namespace live in. Wire: "new_pid_namespace".
+  bool new_pid_ns = false;
   bool operator==(const LinuxSpec&) const = default;
 };
 

@@ -39,6 +39,7 @@ Create full_create() {
               {{{"mkdir"}, "SCMP_ACT_ERRNO", 13, {{1, 0x1ff, UINT64_MAX, "SCMP_CMP_MASKED_EQ"}}}}};
   l.masked_paths = {"/proc/kcore"};
   l.readonly_paths = {"/proc/sys"};
+  l.new_pid_ns = true;
   return c;
 }
 
@@ -78,6 +79,7 @@ TEST(LinuxSpec, HostileValuesAreErrors) {
     return c.ok() ? std::string("(parsed)") : c.error().message;
   };
   EXPECT_NE(bad(R"("process":{"args":["sh"],"oom_score_adj":1001})"), "(parsed)");
+  EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"new_pid_namespace":1})"), "(parsed)");
   EXPECT_NE(bad(R"("process":{"args":["sh"],"capabilities":{"bounding":[1]}})"), "(parsed)");
   EXPECT_NE(bad(R"("process":{"args":["sh"]},"linux":{"mounts":[{"destination":"rel"}]})"),
             "(parsed)");

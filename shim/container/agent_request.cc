@@ -52,6 +52,13 @@ Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config) {
   return out;
 }
 
+bool wants_own_pid_namespace(const oci::Config& config) {
+  if (!config.linux_) return false;
+  for (const auto& ns : config.linux_->namespaces)
+    if (ns.type == oci::NamespaceType::kPid) return ns.path.empty();
+  return false;
+}
+
 Result<proto::Create> make_create_request(const std::string& container_id,
                                           const oci::Config& config,
                                           const proto::StdioPorts& stdio) {

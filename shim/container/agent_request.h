@@ -21,4 +21,11 @@ Result<proto::Create> make_create_request(const std::string& container_id,
 // cgroup of the container applies, seccomp and paths.
 Result<proto::LinuxSpec> make_linux_spec(const oci::Config& config);
 
+// Whether a pod member gets a PID namespace of its own in the guest: its
+// linux.namespaces has a "pid" entry without a path (a new one). With a
+// path it joins one: Podman's `--share pid` and the CRI's NamespaceMode POD
+// name the sandbox's (/proc/<sandbox pid>/ns/pid), so it shares the
+// sandbox's, the agent's; with no entry (runc: the host's) it does too.
+bool wants_own_pid_namespace(const oci::Config& config);
+
 }  // namespace runvm

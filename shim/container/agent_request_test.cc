@@ -43,5 +43,21 @@ TEST(AgentRequest, NoLimitsSendNone) {
   EXPECT_FALSE(none->memory_limit);
 }
 
+// A member's PID namespace: its own only for a new one (runc's "pid"
+// entry without a path); the sandbox's path (Podman --share pid, CRI
+// NamespaceMode POD) or no entry shares the agent's.
+TEST(AgentRequest, OwnPidNamespaceOnlyForANewOne) {
+  oci::Config c;
+  EXPECT_FALSE(wants_own_pid_namespace(c));
+  c.linux_.emplace();
+  EXPECT_FALSE(wants_own_pid_namespace(c));
+  c.linux_->namespaces.push_back({oci::NamespaceType::kMount, ""});
+  EXPECT_FALSE(wants_own_pid_namespace(c));
+  c.linux_->namespaces.push_back({oci::NamespaceType::kPid, ""});
+  EXPECT_TRUE(wants_own_pid_namespace(c));
+  c.linux_->namespaces.back().path = "/proc/4242/ns/pid";
+  EXPECT_FALSE(wants_own_pid_namespace(c));
+}
+
 }  // namespace
 }  // namespace runvm

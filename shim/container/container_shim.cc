@@ -125,6 +125,9 @@ void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<vo
   req->rootfs.path = rootfs_path_;
   // A running VM gets no new device: the binds come through the pod share.
   req->linux_spec.mounts = member_mounts_;
+  // The first container is in the agent's PID namespace; a member that asks
+  // for a new one gets it (one joining any, the sandbox's, shares that).
+  req->linux_spec.new_pid_ns = wants_own_pid_namespace(config);
   // A terminal's size is the config's, then the relay's resizes.
   if (!config.process->terminal) req->process.console_size = proto::tty_stream_size(stdio_.ports);
   std::weak_ptr<bool> alive = alive_;
@@ -266,22 +269,59 @@ void ContainerShim::on(const control::Kill& k, Respond respond) {
 }
 
 void ContainerShim::on(const control::Pause&, Respond respond) {
-  // A member's pause needs the guest's freezer for its cgroup alone: the
-  // VM's vCPUs are the whole pod's.
-  if (!rootfs_path_.empty())
-    return respond(make_error("pausing a pod member is not supported yet", ENOTSUP));
-  // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest.
-  Status s = vm_->engine().pause();
-  if (s.ok()) write_status("paused");
-  respond(std::move(s));
+  // A member: the guest's freezer for its cgroup alone, as runc freezes a
+  // container's cgroup even when it shares a PID namespace; the VM's vCPUs
+  // are the whole pod's.
+  if (!rootfs_path_.empty()) return freeze_member(true, std::move(respond));
+  // The whole VM's vCPUs: a QMP exchange with our own QEMU, not the guest;
+  // after the members' freezes in flight, which the agent must answer.
+  std::weak_ptr<bool> alive = alive_;
+  vm_->pause_when_idle([this, alive, respond](Status s) {
+    if (s.ok() && !alive.expired()) write_status("paused");
+    respond(std::move(s));
+  });
 }
 
 void ContainerShim::on(const control::Resume&, Respond respond) {
-  if (!rootfs_path_.empty())
-    return respond(make_error("resuming a pod member is not supported yet", ENOTSUP));
-  Status s = vm_->engine().resume();
+  if (!rootfs_path_.empty()) return freeze_member(false, std::move(respond));
+  Status s = vm_->resume();
   if (s.ok()) write_status(started_ ? "running" : "created");
   respond(std::move(s));
+}
+
+void ContainerShim::freeze_member(bool frozen, Respond respond) {
+  std::weak_ptr<bool> alive = alive_;
+  auto send = [this, alive, frozen, id = opts_.id](std::function<void(Status)> done) {
+    vm_->begin_vcpu_request();
+    proto::HostMessage req = frozen ? proto::HostMessage(proto::Freeze{0, id}) : proto::Thaw{0, id};
+    // vm_ outlives every agent callback (the agent client is the VM's).
+    MicroVm* vm = vm_;
+    vm_->agent().request(std::move(req), [vm, done](AgentClient::Reply r) {
+      vm->end_vcpu_request();
+      done(std::move(r.status));
+    });
+  };
+  const char* status = frozen ? "paused" : started_ ? "running" : "created";
+  if (!vm_->paused()) {
+    return send([this, alive, status, respond](Status s) {
+      if (s.ok() && !alive.expired() && !exited_) write_status(status);
+      respond(std::move(s));
+    });
+  }
+  // The sandbox is paused (`podman pod pause` pauses the infra and the
+  // members in any order): no process of the VM runs. Answered now, as
+  // waiting would block the caller until the sandbox resumes; sent right
+  // after it does, so the member runs only until the agent froze it.
+  write_status(status);
+  respond({});
+  vm_->when_running([this, alive, send, id = opts_.id] {
+    if (alive.expired()) return;
+    send([this, alive, id](Status s) {
+      if (s.ok()) return;
+      log::warn("pod member " + id + ": " + s.error().message);
+      if (!alive.expired() && !exited_) write_status(started_ ? "running" : "created");
+    });
+  });
 }
 
 void ContainerShim::on(const control::Resize& r, Respond respond) {

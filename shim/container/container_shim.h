@@ -92,6 +92,8 @@ class ContainerShim {
   void on(const control::UpdateResources& u, Respond respond);
   // Stats: the agent's numbers, answered with a StatsReply on `conn`.
   void stats(std::shared_ptr<UniqueFd> conn);
+  // A member's pause/resume: the agent's freeze/thaw of its guest cgroup.
+  void freeze_member(bool frozen, Respond respond);
   void on_exit(const proto::Exit& exit);
   // The guest's OOM killer has killed `kills` of its processes so far (a
   // live `oom` event or the exit's count): when more than recorded, the

@@ -86,6 +86,39 @@ Status MicroVm::start() {
   return {};
 }
 
+Status MicroVm::pause() {
+  RUNVM_CHECK(engine_->pause());
+  paused_ = true;
+  return {};
+}
+
+Status MicroVm::resume() {
+  RUNVM_CHECK(engine_->resume());
+  paused_ = false;
+  auto queued = std::move(after_resume_);
+  after_resume_.clear();
+  for (auto& fn : queued) fn();
+  return {};
+}
+
+void MicroVm::end_vcpu_request() {
+  if (--vcpu_requests_ > 0) return;
+  auto queued = std::move(after_idle_);
+  after_idle_.clear();
+  for (auto& fn : queued) fn();
+}
+
+void MicroVm::pause_when_idle(std::function<void(Status)> done) {
+  auto go = [this, done = std::move(done)] { done(pause()); };
+  if (vcpu_requests_ == 0) return go();
+  after_idle_.push_back(std::move(go));
+}
+
+void MicroVm::when_running(std::function<void()> fn) {
+  if (!paused_) return fn();
+  after_resume_.push_back(std::move(fn));
+}
+
 Status MicroVm::seal_share_readonly(const std::string& tag) {
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     if (config_.shares[i].tag != tag) continue;

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "guest/protocol/messages.h"
 #include "shim/agent/agent_client.h"
@@ -63,6 +65,21 @@ class MicroVm {
   }
   std::string console_log() const { return config_.state_dir + "/" + layout::kConsoleLog; }
 
+  // Stops / restarts every vCPU (runvm pause of the VM's first container).
+  // While stopped, the agent answers nothing.
+  Status pause();
+  Status resume();
+  bool paused() const { return paused_; }
+  // Agent requests that need the vCPUs to run until answered (a pod
+  // member's freeze or thaw): bracketed by begin/end_vcpu_request.
+  // pause_when_idle stops the vCPUs once none is in flight (`podman pod
+  // pause` pauses the infra and the members at once), then calls `done`.
+  // when_running runs `fn` now, or right after resume().
+  void begin_vcpu_request() { ++vcpu_requests_; }
+  void end_vcpu_request();
+  void pause_when_idle(std::function<void(Status)> done);
+  void when_running(std::function<void()> fn);
+
   // Makes the share tagged `tag` read-only from now on (PassthroughFs::seal_readonly).
   Status seal_share_readonly(const std::string& tag);
 
@@ -93,6 +110,9 @@ class MicroVm {
   proto::Hello hello_;
   double boot_to_agent_ms_ = 0;
   bool reaped_ = false;
+  bool paused_ = false;
+  int vcpu_requests_ = 0;
+  std::vector<std::function<void()>> after_idle_, after_resume_;
 };
 
 }  // namespace runvm

@@ -425,4 +425,50 @@ case_pod_stop_start() {
   expect_eq "$(qemu_count)" 0 "no QEMU after pod rm"
 }
 
+# A pod whose infra runs another image (and command) is one VM too; a member
+# is PID 1 of its own namespace (Podman shares no pid namespace by default)
+# or shares the infra's with --share pid; `podman pause` of a member freezes
+# it alone, `pod pause`/`unpause` all of them.
+case_pod_custom_infra_pause() {
+  local pod=rvcpci$$
+  trap "podman pod rm -f -t 0 $pod >/dev/null 2>&1" EXIT
+  # --infra-command takes one word (no arguments): an image whose command sleeps.
+  podman import -q --change 'CMD ["sleep","100000"]' "$T/busybox.tar" localhost/infra:compat >/dev/null
+  podman pod create --name "$pod" --infra-image localhost/infra:compat >/dev/null
+  podman run -d --pod "$pod" --name "$pod-a" "$IMG" sh -c 'while :; do date +%s%N >/tmp/tick; sleep 0.2; done' >/dev/null
+  podman run -d --pod "$pod" --name "$pod-b" "$IMG" sleep 1000 >/dev/null
+  local infra
+  infra=$(podman pod inspect "$pod" --format '{{.InfraContainerID}}')
+  [[ -d $ROOT/$infra/pod ]] || { echo "FAIL the custom infra container is no pod sandbox"; return 1; }
+  expect_eq "$(qemu_count)" 1 "one QEMU for the pod"
+  expect_eq "$(podman exec "$pod-b" cat /proc/1/comm)" sleep "a member's PID 1 is its own process"
+  expect_eq "$(podman exec "$pod-b" sh -c 'cat /proc/[0-9]*/comm' | grep -c sleep)" 1 "a member sees only its processes"
+  podman pause "$pod-a" >/dev/null
+  expect_eq "$(podman inspect "$pod-a" --format '{{.State.Status}}')" paused "member paused"
+  expect_eq "$(podman inspect "$pod-b" --format '{{.State.Status}}')" running "other member running"
+  local t1 t2
+  t1=$(tr -d '\n' <"$(podman inspect "$pod-a" --format '{{.GraphDriver.Data.MergedDir}}')/tmp/tick")
+  sleep 2
+  t2=$(tr -d '\n' <"$(podman inspect "$pod-a" --format '{{.GraphDriver.Data.MergedDir}}')/tmp/tick")
+  expect_eq "$t2" "$t1" "a paused member does not run"
+  podman unpause "$pod-a" >/dev/null
+  wait_for running podman inspect "$pod-a" --format '{{.State.Status}}'
+  podman pod pause "$pod" >/dev/null
+  expect_eq "$(podman pod inspect "$pod" --format '{{.State}}')" Paused "pod paused"
+  podman pod unpause "$pod" >/dev/null
+  expect_eq "$(podman pod inspect "$pod" --format '{{.State}}')" Running "pod running again"
+  t1=$(podman exec "$pod-a" cat /tmp/tick)
+  sleep 2
+  t2=$(podman exec "$pod-a" cat /tmp/tick)
+  [[ $t2 != "$t1" ]] || { echo "FAIL the member does not run after pod unpause"; return 1; }
+  podman pod rm -f -t 0 "$pod" >/dev/null
+  expect_eq "$(qemu_count)" 0 "no QEMU after pod rm"
+  # --share pid: the members join the infra's (/proc/<infra pid>/ns/pid).
+  podman pod create --name "$pod" --share pid,net,ipc,uts >/dev/null
+  podman run -d --pod "$pod" --name "$pod-c" "$IMG" sleep 1000 >/dev/null
+  [[ $(podman exec "$pod-c" cat /proc/1/comm) != sleep ]] || { echo "FAIL a member sharing the infra's pid namespace is PID 1"; return 1; }
+  expect_contains "$(podman exec "$pod-c" sh -c 'cat /proc/[0-9]*/comm')" catatonit "the infra's process in view"
+  podman pod rm -f -t 0 "$pod" >/dev/null
+}
+
 run_cases

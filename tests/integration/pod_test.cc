@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "tests/integration/bundle_fixture.h"
@@ -27,9 +28,12 @@ using testing::TempDir;
 
 constexpr char kProc[] = R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
 
-std::string annotations(const std::string& type, const std::string& sandbox) {
+// `more`: further annotations, e.g. R"("k":"v")".
+std::string annotations(const std::string& type, const std::string& sandbox,
+                        const std::string& more = "") {
   std::string a = R"("annotations":{"io.kubernetes.cri.container-type":")" + type + "\"";
   if (!sandbox.empty()) a += R"(,"io.kubernetes.cri.sandbox-id":")" + sandbox + "\"";
+  if (!more.empty()) a += "," + more;
   return a + "}";
 }
 
@@ -60,10 +64,10 @@ class PodTest : public ::testing::Test {
   // The pod sandbox "sb" (`sleep 600`; `extra_config`: more config.json
   // members before its annotations), created and not started; its bundle
   // lives as long as the test.
-  void create_sandbox(const std::string& extra_config = "") {
+  void create_sandbox(const std::string& extra_config = "", const std::string& more = "") {
     BundleSpec spec;
     spec.args = {"sleep", "600"};
-    spec.config_json = extra_config + annotations("sandbox", "");
+    spec.config_json = extra_config + annotations("sandbox", "", more);
     sandbox_ = std::make_unique<Bundle>(spec);
     ASSERT_EQ(detached("create --bundle " + sandbox_->dir() + " sb", io_.path() + "/sb.out"), 0)
         << read_file(io_.path() + "/err");
@@ -156,12 +160,6 @@ TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
       << read_file(io_.path() + "/err");
   ASSERT_EQ(cli({"start", "m2"}).status, 0);
   EXPECT_NE(cli({"state", "m2"}).out.find("\"running\""), std::string::npos);
-  // Until the guest's freezer serves it, pausing a member (which would stop
-  // the whole pod's VM) is refused with one line.
-  auto paused = cli({"pause", "m2"});
-  EXPECT_EQ(WEXITSTATUS(paused.status), 1);
-  EXPECT_EQ(paused.err, "runvm: pause m2: pausing a pod member is not supported yet\n");
-  EXPECT_NE(cli({"state", "sb"}).out.find("\"running\""), std::string::npos);
   // exec reaches the member, in the same VM.
   EXPECT_EQ(exec_out("m2", {"cat", "/proc/sys/kernel/random/boot_id"}), boot_id);
   ASSERT_EQ(cli({"kill", "m2", "TERM"}).status, 0);
@@ -179,6 +177,182 @@ TEST_F(PodTest, MembersRunInTheSandboxVmAndReportTheirStatus) {
   for (int i = 0; i < 50 && !qemus_of_root().empty(); ++i) usleep(100 * 1000);
   EXPECT_TRUE(qemus_of_root().empty());
   EXPECT_FALSE(mounted_under_root());
+}
+
+// pause/resume of a member freeze its guest cgroup alone (as runc freezes
+// one container's cgroup): its output stops while the sandbox's other
+// member writes on, and resume lets it go on. Pausing the sandbox stops the
+// whole VM; a member paused meanwhile (`podman pod pause` pauses them all,
+// in any order) is answered at once and stays frozen once the VM runs again.
+TEST_F(PodTest, PausingAMemberFreezesItAlone) {
+  create_sandbox();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec m_spec;
+  m_spec.args = {"sh", "-c", "while :; do echo x; sleep 0.1; done"};
+  m_spec.config_json = annotations("container", "sb");
+  Bundle m(m_spec);
+  std::map<std::string, long> relays;
+  for (const char* id : {"m1", "m2"}) {
+    std::string pid_file = io_.path() + "/" + id + ".pid";
+    ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " " + id,
+                       io_.path() + "/" + id + ".out"),
+              0)
+        << read_file(io_.path() + "/err");
+    relays[id] = read_pid(pid_file);
+    ASSERT_EQ(cli({"start", id}).status, 0);
+  }
+  auto written = [&](const std::string& id) { return read_file(io_.path() + "/" + id + ".out"); };
+  // Whether `id` writes more within 20 s (TCG is slow, a frozen one never does).
+  auto advances = [&](const std::string& id) {
+    size_t before = written(id).size();
+    for (int i = 0; i < 200; ++i, usleep(100 * 1000))
+      if (written(id).size() > before) return true;
+    return false;
+  };
+  // Whether `id` writes nothing for 2 s, after what was on its way arrived.
+  auto stands_still = [&](const std::string& id) {
+    usleep(500 * 1000);
+    size_t before = written(id).size();
+    usleep(2000 * 1000);
+    return written(id).size() == before;
+  };
+  auto status_of = [&](const std::string& id) {
+    std::string out = cli({"state", id}).out;
+    for (const char* s : {"created", "running", "paused", "stopped"})
+      if (out.find("\"status\": \"" + std::string(s) + "\"") != std::string::npos) return s;
+    return "?";
+  };
+  ASSERT_TRUE(advances("m1"));
+  ASSERT_EQ(cli({"pause", "m1"}).status, 0);
+  EXPECT_STREQ(status_of("m1"), "paused");
+  EXPECT_TRUE(stands_still("m1"));
+  EXPECT_TRUE(advances("m2"));
+  EXPECT_STREQ(status_of("m2"), "running");
+  EXPECT_STREQ(status_of("sb"), "running");
+  auto exec = cli({"exec", "m1", "true"});
+  EXPECT_EQ(exec.err, "runvm: exec m1: cannot exec in a paused container\n");
+  EXPECT_EQ(WEXITSTATUS(cli({"pause", "m1"}).status), 1);  // runc: not running
+  ASSERT_EQ(cli({"resume", "m1"}).status, 0);
+  EXPECT_STREQ(status_of("m1"), "running");
+  EXPECT_TRUE(advances("m1"));
+
+  // The sandbox paused: the VM stops; m2 is paused meanwhile.
+  ASSERT_EQ(cli({"pause", "sb"}).status, 0);
+  EXPECT_STREQ(status_of("sb"), "paused");
+  EXPECT_TRUE(stands_still("m1"));
+  ASSERT_EQ(cli({"pause", "m2"}).status, 0);
+  EXPECT_STREQ(status_of("m2"), "paused");
+  ASSERT_EQ(cli({"resume", "sb"}).status, 0);
+  EXPECT_TRUE(advances("m1"));
+  EXPECT_TRUE(stands_still("m2"));
+  EXPECT_STREQ(status_of("m2"), "paused");
+  ASSERT_EQ(cli({"resume", "m2"}).status, 0);
+  EXPECT_TRUE(advances("m2"));
+
+  // A paused member still dies of SIGKILL (the cgroup v2 freezer lets it).
+  ASSERT_EQ(cli({"pause", "m1"}).status, 0);
+  ASSERT_EQ(cli({"kill", "m1", "KILL"}).status, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(relays["m1"]), &status, 0), relays["m1"]);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_STREQ(status_of("m1"), "stopped");
+  for (const char* id : {"m1", "m2", "sb"})
+    EXPECT_EQ(cli({"delete", "--force", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_FALSE(mounted_under_root());
+}
+
+// A member whose spec asks for a new PID namespace is PID 1 of its own in
+// the guest, and its exec'd processes join it; one that names the
+// sandbox's (Podman --share pid, CRI NamespaceMode POD) shares the
+// sandbox's and is no PID 1.
+TEST_F(PodTest, AMemberHasItsOwnPidNamespaceUnlessItSharesTheSandboxs) {
+  create_sandbox(std::string(kProc) + ",");
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  std::string state = cli({"state", "sb"}).out;
+  auto at = state.find("\"pid\": ");
+  ASSERT_NE(at, std::string::npos) << state;
+  long sb_pid = std::atol(state.c_str() + at + 7);
+  ASSERT_GT(sb_pid, 0) << state;
+  auto member = [&](const std::string& id, const std::string& pid_ns) {
+    BundleSpec spec;
+    spec.args = {"sh", "-c", "echo pid=$$; exec sleep 600"};
+    spec.config_json = std::string(kProc) + R"(,"linux":{"namespaces":[)" + pid_ns +
+                       R"(,{"type":"mount"}]},)" + annotations("container", "sb");
+    auto b = std::make_unique<Bundle>(spec);
+    EXPECT_EQ(detached("create --bundle " + b->dir() + " " + id, io_.path() + "/" + id + ".out"), 0)
+        << read_file(io_.path() + "/err");
+    EXPECT_EQ(cli({"start", id}).status, 0);
+    return b;
+  };
+  auto own = member("m1", R"({"type":"pid"})");
+  auto shared =
+      member("m2", R"({"type":"pid","path":"/proc/)" + std::to_string(sb_pid) + R"(/ns/pid"})");
+  auto first_line = [&](const std::string& id) {
+    std::string out;
+    for (int i = 0; i < 200 && out.find('\n') == std::string::npos; ++i, usleep(100 * 1000))
+      out = read_file(io_.path() + "/" + id + ".out");
+    return out.substr(0, out.find('\n'));
+  };
+  EXPECT_EQ(first_line("m1"), "pid=1");
+  std::string m2 = first_line("m2");
+  ASSERT_EQ(m2.rfind("pid=", 0), 0u) << m2;
+  EXPECT_GT(std::atol(m2.c_str() + 4), 1) << m2;
+  // An exec joins m1's namespace: its own pid is in m1's /proc, whose PID 1
+  // is m1's sleep; m1 sees no process of the sandbox's.
+  EXPECT_EQ(exec_out("m1", {"sh", "-c", "test -d /proc/$$ && cat /proc/1/comm"}), "sleep\n");
+  // The three sleeps (sandbox, m1, m2) are all in the sandbox's namespace's
+  // view, one in m1's.
+  std::string count = "cat /proc/[0-9]*/comm | grep -c sleep";
+  EXPECT_EQ(exec_out("m1", {"sh", "-c", count}), "1\n");
+  EXPECT_EQ(exec_out("m2", {"sh", "-c", count}), "3\n");
+  for (const char* id : {"m1", "m2", "sb"})
+    EXPECT_EQ(cli({"delete", "--force", id}).status, 0) << id;
+  EXPECT_TRUE(root_.entries().empty());
+}
+
+// The pod's VM is sized from containerd's sandbox annotations (the pod's
+// summed limits), and a member's own limits bound its cgroup in the guest.
+TEST_F(PodTest, TheSandboxAnnotationsSizeThePodAndMembersKeepTheirLimits) {
+  create_sandbox("", R"("io.kubernetes.cri.sandbox-memory":"402653184",)"
+                     R"("io.kubernetes.cri.sandbox-cpu-quota":"0",)"
+                     R"("io.kubernetes.cri.sandbox-cpu-period":"100000")");
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec spec;
+  spec.args = {"sh", "-c",
+               "grep MemTotal /proc/meminfo; cat /cg/memory.max /cg/pids.max /cg/cpu.max"};
+  spec.config_json = R"("mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}],)"
+                     R"("linux":{"resources":{"memory":{"limit":67108864},"pids":{"limit":50},)"
+                     R"("cpu":{"quota":50000,"period":100000}}},)" +
+                     annotations("container", "sb");
+  Bundle m(spec);
+  std::string pid_file = io_.path() + "/m1.pid", out = io_.path() + "/m1.out";
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " --pid-file " + pid_file + " m1", out), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  long pid = read_pid(pid_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(pid), &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << read_file(out);
+  unsigned long long total_kib = 0, max = 0;
+  unsigned pids = 0;
+  char cpu[64] = {};
+  ASSERT_EQ(sscanf(read_file(out).c_str(), "MemTotal: %llu kB\n%llu\n%u\n%63[^\n]", &total_kib,
+                   &max, &pids, cpu),
+            4)
+      << read_file(out);
+  // 384 MiB of guest RAM (less what the kernel keeps), not the 2 GiB default.
+  EXPECT_GT(total_kib, 300ull * 1024) << read_file(out);
+  EXPECT_LE(total_kib, 384ull * 1024) << read_file(out);
+  EXPECT_EQ(max, 64ull << 20);
+  EXPECT_EQ(pids, 50u);
+  EXPECT_STREQ(cpu, "50000 100000");
+  EXPECT_EQ(cli({"delete", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
 }
 
 // As runc's pods: the sandbox's end takes its members along, and their
