@@ -84,10 +84,9 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
-using HostMessage = std::variant < Ping, Shutdown, Create, Start, Signal, Resize, Exec,
-      using HostMessage =
-          std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec, ConfigureNetwork,
-                       UpdateMemory, UpdateResources, StatsRequest, Freeze, Thaw>;
+using HostMessage =
+    std::variant<Ping, Shutdown, Create, Start, Signal, Resize, Exec, ConfigureNetwork,
+                 UpdateMemory, UpdateResources, StatsRequest, Freeze, Thaw>;
 using AgentMessage = std::variant<Hello, Pong, Ok, ErrorReply, Exit, ExecExit, ContainerStats, Oom>;
 
 // Serialises one message as a JSON object with "type" first.
