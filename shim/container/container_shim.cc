@@ -330,14 +330,19 @@ void ContainerShim::on(const control::Resize& r, Respond respond) {
 }
 
 void ContainerShim::on(const control::UpdateMemory& u, Respond respond) {
-  // A member shares the pod's VM: its RAM is not the member's to change.
-  if (!rootfs_path_.empty())
-    return respond(make_error("memory.limit: cannot change for a pod member", ENOTSUP));
+  constexpr uint64_t kMiB = 1ull << 20;
+  const uint64_t boot = vm_->machine().memory_mib * kMiB;
+  // A member shares the pod's VM, whose RAM is not the member's to change:
+  // only its cgroup in the guest follows (Kubernetes' in-place resize of one
+  // container of a pod), capped by the agent under the VM's RAM.
+  if (!rootfs_path_.empty()) {
+    proto::UpdateMemory req{0, opts_.id, u.limit, boot};
+    return vm_->agent().request(
+        std::move(req), [respond](AgentClient::Reply reply) { respond(std::move(reply.status)); });
+  }
   // The guest's RAM follows the limit as at boot (spec/vm_sizing.h: whole
   // MiB, at least 64), up to the boot size: the balloon can only give back
   // what QEMU's -m reserved.
-  constexpr uint64_t kMiB = 1ull << 20;
-  const uint64_t boot = vm_->machine().memory_mib * kMiB;
   uint64_t ram = oci::guest_mib_for_limit(u.limit) * kMiB;
   if (ram > boot)
     return respond(make_error("memory.limit: " + std::to_string(u.limit) +

@@ -355,6 +355,48 @@ TEST_F(PodTest, TheSandboxAnnotationsSizeThePodAndMembersKeepTheirLimits) {
   EXPECT_TRUE(root_.entries().empty());
 }
 
+// Kubernetes resizes one container of a pod in place
+// (UpdateContainerResources): the member's cgroup in the guest follows, the
+// pod's VM keeps its size, and the vCPU pinning stays the pod's.
+TEST_F(PodTest, UpdatingAMemberChangesItsGuestCgroupOnly) {
+  create_sandbox();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(cli({"start", "sb"}).status, 0);
+  BundleSpec spec;
+  spec.args = {"sleep", "1000"};
+  spec.config_json = R"("mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}],)"
+                     R"("linux":{"resources":{"memory":{"limit":67108864}}},)" +
+                     annotations("container", "sb");
+  Bundle m(spec);
+  ASSERT_EQ(detached("create --bundle " + m.dir() + " m1", io_.path() + "/m1.out"), 0)
+      << read_file(io_.path() + "/err");
+  ASSERT_EQ(cli({"start", "m1"}).status, 0);
+  auto upd = cli({"update", "--memory", "100m", "--pids-limit", "30", "--cpu-quota", "20000",
+                  "--cpu-period", "100000", "m1"});
+  EXPECT_EQ(upd.status, 0) << upd.err;
+  auto seen = cli({"exec", "m1", "sh", "-c",
+                   "cat /cg/memory.max /cg/pids.max /cg/cpu.max; grep MemTotal /proc/meminfo"});
+  ASSERT_EQ(seen.status, 0) << seen.err;
+  unsigned long long max = 0, total_kib = 0;
+  unsigned pids = 0;
+  char cpu[64] = {};
+  ASSERT_EQ(sscanf(seen.out.c_str(), "%llu\n%u\n%63[^\n]\nMemTotal: %llu kB", &max, &pids, cpu,
+                   &total_kib),
+            4)
+      << seen.out;
+  EXPECT_EQ(max, 100ull << 20);
+  EXPECT_EQ(pids, 30u);
+  EXPECT_STREQ(cpu, "20000 100000");
+  EXPECT_GT(total_kib, 1024ull * 1024) << "the pod's 2 GiB VM was not ballooned: " << seen.out;
+  auto cpus = cli({"update", "--cpuset-cpus", "0", "m1"});
+  EXPECT_EQ(cpus.status, 1 << 8);
+  EXPECT_NE(cpus.err.find("cpu.cpus: cannot change for a pod member"), std::string::npos)
+      << cpus.err;
+  EXPECT_EQ(cli({"delete", "--force", "m1"}).status, 0);
+  EXPECT_EQ(cli({"delete", "--force", "sb"}).status, 0);
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 // As runc's pods: the sandbox's end takes its members along, and their
 // state says so.
 TEST_F(PodTest, DeletingTheSandboxStopsItsMembers) {
