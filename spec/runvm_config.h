@@ -29,6 +29,9 @@ inline constexpr uint64_t kMinMemoryMib = 64;          // the agent needs room
 inline constexpr uint64_t kMaxMemoryMib = 1ull << 20;  // 1 TiB
 inline constexpr unsigned kMaxVcpus = 64;              // the guest kernel's NR_CPUS
 inline constexpr uint64_t kMaxOverheadMib = 1ull << 16;
+// QEMU's largest TCG translation cache on x86-64 hosts (its generated code
+// jumps within ±2 GiB).
+inline constexpr uint64_t kMaxTcgTbSizeMib = 2048;
 
 // [vm]: what a microVM gets when its container asks for nothing else.
 struct VmDefaults {
@@ -44,6 +47,12 @@ struct VmDefaults {
   // host. QEMU's own PSS is ~73 MiB under TCG today.
   uint64_t overhead_mib = 128;
   std::string accel = "auto";  // auto|kvm|tcg
+  // TCG's translation cache in MiB (-accel tcg,tb-size=); 0: QEMU's own
+  // default, 1 GiB. QEMU never returns what it fills: booting fills ~30 MiB,
+  // a node + python run 131 MiB, and it keeps growing with every new program
+  // up to the size. 64 caps that without slowing boot or that run (32: +14%,
+  // 16: +50%, 8: 2.7x, from retranslating after flushes); bench/density.sh.
+  uint64_t tcg_tb_size = 64;
   // Empty: found next to runvm (build tree or <prefix>/lib/runvm), as
   // without a configuration file. Absolute paths when set.
   std::string kernel;
