@@ -44,10 +44,11 @@ struct VmDefaults {
   // Host memory budget for QEMU and the shim themselves, on top of the
   // guest's RAM: what the container's host cgroup limit is raised by, so the
   // guest runs out of memory (and OOM-kills inside) before QEMU could on the
-  // host. QEMU's own PSS under TCG (bench/density.sh): ~51 MiB idle, 30 of
-  // it translated code; ~106 MiB once tcg_tb_size's 64 MiB of code is full
-  // (with QEMU's 1 GiB cache it outgrows this budget: 198 MiB after a node
-  // and python3 run).
+  // host. QEMU's own memory under TCG (bench/density.sh): ~51 MiB PSS per
+  // idle container (30 of it translated code), 100-125 MiB (one container,
+  // its shared files counted whole) once tcg_tb_size's 64 MiB of code is
+  // full; with QEMU's 1 GiB cache it would outgrow this budget (131 MiB of
+  // code after a node and python3 run).
   uint64_t overhead_mib = 128;
   std::string accel = "auto";  // auto|kvm|tcg
   // TCG's translation cache in MiB (-accel tcg,tb-size=); 0: QEMU's own
