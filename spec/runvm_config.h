@@ -54,8 +54,8 @@ struct VmDefaults {
   // TCG's translation cache in MiB (-accel tcg,tb-size=); 0: QEMU's own
   // default, 1 GiB. QEMU never returns what it fills: booting fills ~30 MiB,
   // a node + python run 131 MiB, and it keeps growing with every new program
-  // up to the size. 64 caps that without slowing boot or that run (32: +14%,
-  // 16: +50%, 8: 2.7x, from retranslating after flushes); bench/density.sh.
+  // up to the size. 64 caps that without slowing boot or that run (32: +10%,
+  // 16: +45%, 8: 2.7x QEMU CPU time, retranslating after flushes); bench/density.sh.
   uint64_t tcg_tb_size = 64;
   // Empty: found next to runvm (build tree or <prefix>/lib/runvm), as
   // without a configuration file. Absolute paths when set.
