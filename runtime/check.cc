@@ -87,15 +87,16 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
   // The throwaway state directory, removed however check ends.
   auto dir = RUNVM_TRY(TempDir::create(g.root, ".check").context("create state dir"));
 
-  std::vector<std::string> shim_argv = {shim_bin,      "--check",
-                                        "--state-dir", dir.path(),
-                                        "--kernel",    assets.kernel,
-                                        "--initrd",    assets.initrd,
-                                        "--qemu",      assets.qemu,
-                                        "--accel",     accel_text,
-                                        "--memory",    std::to_string(memory),
-                                        "--vcpus",     std::to_string(vm.vcpus),
-                                        "--pings",     std::to_string(pings)};
+  std::vector<std::string> shim_argv = {shim_bin,        "--check",
+                                        "--state-dir",   dir.path(),
+                                        "--kernel",      assets.kernel,
+                                        "--initrd",      assets.initrd,
+                                        "--qemu",        assets.qemu,
+                                        "--accel",       accel_text,
+                                        "--memory",      std::to_string(memory),
+                                        "--vcpus",       std::to_string(vm.vcpus),
+                                        "--tcg-tb-size", std::to_string(vm.tcg_tb_size),
+                                        "--pings",       std::to_string(pings)};
   if (log::debug_enabled()) shim_argv.push_back("--debug");
   fflush(stdout);
   RUNVM_CHECK(run_shim_check(std::move(shim_argv)));

@@ -149,8 +149,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
                                    "--log",
                                    dir.file(layout::kShimLog)};
   // runvm.toml's defaults; the bundle's runvm.io/* annotations override them in the shim.
-  argv.insert(argv.end(), {"--memory", std::to_string(vm.memory_mib), "--vcpus",
-                           std::to_string(vm.vcpus), "--accel", vm.accel});
+  argv.insert(argv.end(),
+              {"--memory", std::to_string(vm.memory_mib), "--vcpus", std::to_string(vm.vcpus),
+               "--accel", vm.accel, "--tcg-tb-size", std::to_string(vm.tcg_tb_size)});
   if (g.debug) argv.push_back("--debug");
   if (role.kind == PodRole::kSandbox) argv.push_back("--pod");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");

@@ -20,6 +20,7 @@
 #include "shim/vm/vm_check.h"
 #include "spec/base/log.h"
 #include "spec/base/wait_status.h"
+#include "spec/runvm_config.h"
 
 namespace runvm {
 namespace {
@@ -44,6 +45,7 @@ void usage(FILE* out) {
           "  --accel MODE          auto|kvm|tcg (default auto)\n"
           "  --memory MIB          guest memory (default 256)\n"
           "  --vcpus N             guest vCPUs (default 1)\n"
+          "  --tcg-tb-size MIB     TCG translation cache (default 0: QEMU's, 1 GiB)\n"
           "  --ready-fd FD         report \"created\" or \"error: ...\" on FD, then close it\n"
           "  --log FILE            diagnostics (default stderr)\n"
           "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
@@ -68,6 +70,7 @@ Result<Options> parse(int argc, char** argv) {
       {"accel", required_argument, nullptr, 'a'},
       {"memory", required_argument, nullptr, 'm'},
       {"vcpus", required_argument, nullptr, 'c'},
+      {"tcg-tb-size", required_argument, nullptr, 'T'},
       {"ready-fd", required_argument, nullptr, 'r'},
       {"id", required_argument, nullptr, 'I'},
       {"bundle", required_argument, nullptr, 'b'},
@@ -107,6 +110,9 @@ Result<Options> parse(int argc, char** argv) {
         break;
       case 'c':
         o.vm.machine.vcpus = static_cast<unsigned>(strtoul(optarg, nullptr, 10));
+        break;
+      case 'T':
+        o.vm.machine.tcg_tb_size_mib = strtoull(optarg, nullptr, 10);
         break;
       case 'r':
         o.ready_fd = atoi(optarg);
@@ -149,6 +155,8 @@ Result<Options> parse(int argc, char** argv) {
     return make_error("--state-dir, --kernel and --initrd are required");
   if (o.vm.machine.memory_mib < 64 || o.vm.machine.vcpus < 1)
     return make_error("--memory >= 64 and --vcpus >= 1");
+  if (o.vm.machine.tcg_tb_size_mib > config::kMaxTcgTbSizeMib)
+    return make_error("--tcg-tb-size <= " + std::to_string(config::kMaxTcgTbSizeMib));
   if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
   if (o.check && !o.bundle.empty()) return make_error("--check runs no container");
   return o;

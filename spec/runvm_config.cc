@@ -120,6 +120,11 @@ const std::vector<Key>& vm_keys() {
          vm.accel = s;
          return {};
        }},
+      {"tcg_tb_size",
+       [](const Ctx& c, const toml::node& n, VmDefaults& vm) -> Status {
+         vm.tcg_tb_size = RUNVM_TRY(integer(c, n, "vm.tcg_tb_size", 0, kMaxTcgTbSizeMib));
+         return {};
+       }},
       {"kernel",
        [](const Ctx& c, const toml::node& n, VmDefaults& vm) -> Status {
          vm.kernel = RUNVM_TRY(file_path(c, n, "vm.kernel"));

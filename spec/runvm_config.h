@@ -29,6 +29,9 @@ inline constexpr uint64_t kMinMemoryMib = 64;          // the agent needs room
 inline constexpr uint64_t kMaxMemoryMib = 1ull << 20;  // 1 TiB
 inline constexpr unsigned kMaxVcpus = 64;              // the guest kernel's NR_CPUS
 inline constexpr uint64_t kMaxOverheadMib = 1ull << 16;
+// QEMU's largest TCG translation cache on x86-64 hosts (its generated code
+// jumps within ±2 GiB).
+inline constexpr uint64_t kMaxTcgTbSizeMib = 2048;
 
 // [vm]: what a microVM gets when its container asks for nothing else.
 struct VmDefaults {
@@ -41,9 +44,19 @@ struct VmDefaults {
   // Host memory budget for QEMU and the shim themselves, on top of the
   // guest's RAM: what the container's host cgroup limit is raised by, so the
   // guest runs out of memory (and OOM-kills inside) before QEMU could on the
-  // host. QEMU's own PSS is ~73 MiB under TCG today.
+  // host. QEMU's own memory under TCG (bench/density.sh): ~51 MiB PSS per
+  // idle container (30 of it translated code), 100-125 MiB (one container,
+  // its shared files counted whole) once tcg_tb_size's 64 MiB of code is
+  // full; with QEMU's 1 GiB cache it would outgrow this budget (131 MiB of
+  // code after a node and python3 run).
   uint64_t overhead_mib = 128;
   std::string accel = "auto";  // auto|kvm|tcg
+  // TCG's translation cache in MiB (-accel tcg,tb-size=); 0: QEMU's own
+  // default, 1 GiB. QEMU never returns what it fills: booting fills ~30 MiB,
+  // a node + python run 131 MiB, and it keeps growing with every new program
+  // up to the size. 64 caps that without slowing boot or that run (32: +10%,
+  // 16: +45%, 8: 2.7x QEMU CPU time, retranslating after flushes); bench/density.sh.
+  uint64_t tcg_tb_size = 64;
   // Empty: found next to runvm (build tree or <prefix>/lib/runvm), as
   // without a configuration file. Absolute paths when set.
   std::string kernel;

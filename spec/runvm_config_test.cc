@@ -26,6 +26,7 @@ TEST(RunvmConfig, EmptyFileIsTheBuiltInDefaults) {
   EXPECT_EQ(c->vm.memory_mib, 2048u);
   EXPECT_EQ(c->vm.vcpus, 1u);
   EXPECT_EQ(c->vm.accel, "auto");
+  EXPECT_EQ(c->vm.tcg_tb_size, 64u);
 }
 
 TEST(RunvmConfig, EveryKey) {
@@ -36,6 +37,7 @@ memory_mib = 512
 vcpus = 2
 overhead_mib = 96
 accel = "tcg"
+tcg_tb_size = 32
 kernel = "/opt/runvm/vmlinux"
 initrd = "/opt/runvm/initramfs.cpio"
 qemu = "/usr/bin/qemu-system-x86_64"
@@ -46,6 +48,7 @@ qemu = "/usr/bin/qemu-system-x86_64"
   EXPECT_EQ(c->vm.vcpus, 2u);
   EXPECT_EQ(c->vm.overhead_mib, 96u);
   EXPECT_EQ(c->vm.accel, "tcg");
+  EXPECT_EQ(c->vm.tcg_tb_size, 32u);
   EXPECT_EQ(c->vm.kernel, "/opt/runvm/vmlinux");
   EXPECT_EQ(c->vm.initrd, "/opt/runvm/initramfs.cpio");
   EXPECT_EQ(c->vm.qemu, "/usr/bin/qemu-system-x86_64");
@@ -82,6 +85,11 @@ TEST(RunvmConfig, BadNumbersNameKeyAndBounds) {
   EXPECT_EQ(error_of("[vm]\noverhead_mib = 65537\n"),
             "/etc/runvm/runvm.toml:2: vm.overhead_mib: must be between 0 and 65536");
   EXPECT_EQ(error_of("[vm]\noverhead_mib = 0\n"), "ok");
+  EXPECT_EQ(error_of("[vm]\ntcg_tb_size = 2049\n"),
+            "/etc/runvm/runvm.toml:2: vm.tcg_tb_size: must be between 0 and 2048");
+  EXPECT_EQ(error_of("[vm]\ntcg_tb_size = \"64M\"\n"),
+            "/etc/runvm/runvm.toml:2: vm.tcg_tb_size: must be an integer");
+  EXPECT_EQ(error_of("[vm]\ntcg_tb_size = 0\n"), "ok");  // QEMU's own default
   // Out of int64's range is TOML's own error, still on one line with the line.
   std::string huge = error_of("[vm]\nmemory_mib = 99999999999999999999\n");
   EXPECT_TRUE(huge.starts_with("/etc/runvm/runvm.toml:2: ")) << huge;
@@ -104,7 +112,8 @@ TEST(RunvmConfig, BadStrings) {
 TEST(RunvmConfig, UnknownKeysNameKeyAndLine) {
   EXPECT_EQ(error_of("[vm]\nmemory_mib = 512\nmemroy_mib = 512\n"),
             "/etc/runvm/runvm.toml:3: vm.memroy_mib: unknown key (known: vm.memory_mib, "
-            "vm.vcpus, vm.overhead_mib, vm.accel, vm.kernel, vm.initrd, vm.qemu)");
+            "vm.vcpus, vm.overhead_mib, vm.accel, vm.tcg_tb_size, vm.kernel, vm.initrd, "
+            "vm.qemu)");
   EXPECT_EQ(error_of("\n[pool]\nsize = 2\n"),
             "/etc/runvm/runvm.toml:2: pool: unknown key (known: [vm])");
   EXPECT_EQ(error_of("memory_mib = 512\n"),
@@ -113,8 +122,8 @@ TEST(RunvmConfig, UnknownKeysNameKeyAndLine) {
   std::string odd = error_of("[vm]\n\"a\\nb\\u00e9\" = 1\n");
   EXPECT_EQ(odd,
             "/etc/runvm/runvm.toml:2: vm.a\\x0ab\\xc3\\xa9: unknown key (known: "
-            "vm.memory_mib, vm.vcpus, vm.overhead_mib, vm.accel, vm.kernel, vm.initrd, "
-            "vm.qemu)");
+            "vm.memory_mib, vm.vcpus, vm.overhead_mib, vm.accel, vm.tcg_tb_size, vm.kernel, "
+            "vm.initrd, vm.qemu)");
 }
 
 TEST(RunvmConfig, SyntaxErrorsAreOneLineWithTheLine) {
@@ -174,7 +183,7 @@ TEST(RunvmConfig, InstalledFileShowsEveryDefault) {
     uncommented += line + "\n";
     start = end + 1;
   }
-  EXPECT_EQ(keys, 7u) << uncommented;  // every key of [vm]
+  EXPECT_EQ(keys, 8u) << uncommented;  // every key of [vm]
   auto all = parse_runvm_config(uncommented, "runvm.toml");
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(all->vm, VmDefaults{});

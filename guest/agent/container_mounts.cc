@@ -62,13 +62,36 @@ std::string without_trailing_slashes(std::string p) {
   return p;
 }
 
+// The guest's /proc/sys/vm/drop_caches (open_dentry_cache_control).
+UniqueFd& drop_caches() {
+  static UniqueFd fd;
+  return fd;
+}
+
+// mkdir said EEXIST: the host has `path`, but the guest may still cache the
+// miss its own lookup got just before the mkdir. That happens when another VM
+// shares this rootfs (containers of one bundle started at once) and creates
+// the same mountpoint in between: the rootfs share lets the guest cache
+// misses (exclusive cache policy, shim/fs) and virtio-fs cannot invalidate
+// them, so the mount on `path` would fail with ENOENT. Dropping the guest's
+// unused dentries forgets the miss.
+Status expect_exists(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 || errno != ENOENT) return {};
+  if (drop_caches() && ::pwrite(drop_caches().get(), "2", 1, 0) < 0)
+    return errno_error("dropping the guest's dentry cache for " + path);
+  if (::lstat(path.c_str(), &st) == 0) return {};
+  return errno_error("mkdir " + path + ": exists on the host, missing in the guest");
+}
+
 // mkdir -p; absolute paths inside the container.
 Status make_dirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i != path.size() && path[i] != '/') continue;
     std::string prefix = path.substr(0, i);
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
-      return errno_error("mkdir " + prefix);
+    if (::mkdir(prefix.c_str(), 0755) == 0) continue;
+    if (errno != EEXIST) return errno_error("mkdir " + prefix);
+    RUNVM_CHECK(expect_exists(prefix));
   }
   return {};
 }
@@ -230,6 +253,10 @@ Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>
     if (!out[i]) return errno_error(where + ": " + m.source, e);
   }
   return out;
+}
+
+void open_dentry_cache_control() {
+  drop_caches() = UniqueFd(::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC));
 }
 
 Status apply_mounts(const std::vector<proto::Mount>& mounts, const std::vector<int>& sources,

@@ -53,6 +53,12 @@ std::vector<OrderedMount> order_mounts(const std::vector<proto::Mount>& mounts);
 Result<std::vector<UniqueFd>> clone_bind_sources(const std::vector<proto::Mount>& mounts,
                                                  const std::string& staging);
 
+// In the container process, before it enters the root (while the guest's
+// /proc is in view): keeps the guest's dentry cache control open, with which
+// apply_mounts forgets a mountpoint's cached miss that another VM sharing the
+// rootfs made stale. Best effort: without it such a mount fails as before.
+void open_dentry_cache_control();
+
 // In the container process, after it entered the root: `sources` from
 // clone_bind_sources, by index (-1: none); `pts_tree` a detached clone of
 // the guest's devpts. A read-only tmpfs /dev is mounted writable, to be

@@ -150,6 +150,7 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   if (plan.join_pid > 0) {
     RUNVM_CHECK(join_root(plan.join_pidfd));
   } else {
+    open_dentry_cache_control();
     RUNVM_CHECK(enter_root(plan.root));
     const proto::LinuxSpec& lx = req.linux_spec;
     RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources, plan.pts_tree));

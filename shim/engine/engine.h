@@ -39,6 +39,9 @@ struct MachineConfig {
   bool kvm = false;
   unsigned vcpus = 1;
   uint64_t memory_mib = 256;
+  // TCG only: the translation cache's size (-accel tcg,tb-size=); 0: QEMU's
+  // default (1 GiB). runvm.toml's vm.tcg_tb_size.
+  uint64_t tcg_tb_size_mib = 0;
   std::string kernel, initrd;
   std::string cmdline_extra;  // appended to the engine's own kernel command line
   std::string cpuset;         // linux.resources.cpu.cpus: the vCPU threads are pinned to it

@@ -15,6 +15,10 @@ std::string qemu_escape(std::string_view value) {
 std::vector<std::string> qemu_command_line(const VmConfig& c) {
   const MachineConfig& m = c.machine;
   const std::string mem = std::to_string(m.memory_mib) + "M";
+  // QEMU fills the translation cache as it translates and never gives it
+  // back, so its size bounds TCG's memory beside the guest's (runvm.toml(5)).
+  std::string accel = m.kvm ? "kvm" : "tcg";
+  if (!m.kvm && m.tcg_tb_size_mib > 0) accel += ",tb-size=" + std::to_string(m.tcg_tb_size_mib);
   std::vector<std::string> a = {
       m.qemu,
       // acpi=off: QEMU then lists the virtio-mmio devices on the kernel
@@ -30,7 +34,7 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
       "-nographic",
       "-no-reboot",
       "-accel",
-      m.kvm ? "kvm" : "tcg",
+      accel,
       "-cpu",
       m.kvm ? "host" : "max",
       "-smp",

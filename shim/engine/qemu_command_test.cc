@@ -59,6 +59,14 @@ TEST(QemuCommandLine, TcgDefaults) {
   EXPECT_EQ(after(a, "-global"), "virtio-mmio.force-legacy=false");
 }
 
+TEST(QemuCommandLine, TcgTranslationCacheSizeOnlyUnderTcg) {
+  VmConfig c = base_config();
+  c.machine.tcg_tb_size_mib = 64;
+  EXPECT_EQ(after(qemu_command_line(c), "-accel"), "tcg,tb-size=64");
+  c.machine.kvm = true;  // KVM has no translation cache: the option would be refused
+  EXPECT_EQ(after(qemu_command_line(c), "-accel"), "kvm");
+}
+
 TEST(QemuCommandLine, KvmUsesHostCpu) {
   VmConfig c = base_config();
   c.machine.kvm = true;

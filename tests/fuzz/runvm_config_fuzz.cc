@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const VmDefaults& vm = c->vm;
   if (vm.memory_mib < kMinMemoryMib || vm.memory_mib > kMaxMemoryMib) std::abort();
   if (vm.vcpus < 1 || vm.vcpus > kMaxVcpus || vm.overhead_mib > kMaxOverheadMib) std::abort();
+  if (vm.tcg_tb_size > kMaxTcgTbSizeMib) std::abort();
   if (vm.accel != "auto" && vm.accel != "kvm" && vm.accel != "tcg") std::abort();
   for (const std::string* p : {&vm.kernel, &vm.initrd})
     if (!p->empty() && (*p)[0] != '/') std::abort();

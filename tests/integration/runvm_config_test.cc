@@ -121,6 +121,34 @@ TEST_F(RunvmConfigTest, BrokenFileIsOneLineAndOnlyVerbsThatBootReadIt) {
   EXPECT_EQ(r.err, "runvm: " + missing + ": No such file or directory\n");
 }
 
+// QEMU's -accel of a running container from each file, NULs as spaces.
+TEST_F(RunvmConfigTest, TcgTranslationCacheSizeReachesQemu) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sleep", "1000"}});
+  auto accel_of = [&](const std::string& toml, const std::string& id) {
+    // The shim stays: it must not hold the pipes run_command reads to EOF.
+    std::string cmd = runvm_binary() + " --root " + root_.path() + " --config " +
+                      write_config(toml) + " run -d -b " + b.dir() + " " + id +
+                      " </dev/null >/dev/null 2>" + files_.path() + "/err";
+    EXPECT_EQ(run_command({"/bin/sh", "-c", cmd}).status, 0)
+        << testing::read_file(files_.path() + "/err");
+    // The shim's command line names QEMU too: QEMU's is the one with -accel.
+    std::string accel = "no qemu";
+    for (pid_t pid : testing::qemu_processes_mentioning(root_.path() + "/" + id + "/")) {
+      std::string cmdline = testing::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+      size_t at = cmdline.find(std::string("\0-accel\0", 8));
+      if (at != std::string::npos)
+        accel = cmdline.substr(at + 8, cmdline.find('\0', at + 8) - at - 8);
+    }
+    EXPECT_EQ(runvm({}, {"delete", "-f", id}).status, 0);
+    return accel;
+  };
+  EXPECT_EQ(accel_of("[vm]\naccel = \"tcg\"\ntcg_tb_size = 24\n", "tb24"), "tcg,tb-size=24");
+  EXPECT_EQ(accel_of("[vm]\naccel = \"tcg\"\n", "tbdefault"), "tcg,tb-size=64");
+  // 0: QEMU's own default, no option.
+  EXPECT_EQ(accel_of("[vm]\naccel = \"tcg\"\ntcg_tb_size = 0\n", "tbqemu"), "tcg");
+}
+
 TEST_F(RunvmConfigTest, AssetPathsComeFromTheFile) {
   Bundle b({.args = {"true"}});
   auto kernel = runvm({"--config", write_config("[vm]\nkernel = \"/nonexistent/vmlinux\"\n")},
