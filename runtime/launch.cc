@@ -60,7 +60,8 @@ Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
   c.state.shim.extra[kPodMemberOf] = sandbox.state.id;
   RUNVM_CHECK(save_state(c));
   RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
-  pid_t pid = RUNVM_TRY(launch_member_relay(c, sandbox, *bundle.config.process, console_socket));
+  pid_t pid = RUNVM_TRY(
+      launch_member_relay(c, sandbox, *bundle.config.process, console_socket, lock.get()));
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
   c.state.shim.pid = pid;
