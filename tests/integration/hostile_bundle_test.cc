@@ -110,7 +110,7 @@ const HostileCase kCases[] = {
     {"HookPathMissing",
      {.config_json = R"("hooks":{"prestart":[{"path":"/no/such/hook"}]})"},
      [](const Bundle&, auto&) {},
-     "prestart hook #0: exec /no/such/hook: No such file or directory"},
+     "config.json: hooks.prestart[0].path: \"/no/such/hook\": No such file or directory"},
     {"ConsoleSocketNotASocket",
      {.terminal = true},
      [](const Bundle& b, std::vector<std::string>& args) {
