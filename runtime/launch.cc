@@ -1,6 +1,7 @@
 #include "runtime/launch.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,6 +119,12 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   if (terminal) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
+    // Checked before a VM boots for nothing; connecting to it comes later.
+    struct stat st;
+    if (stat(console_socket.c_str(), &st) != 0)
+      return errno_error("--console-socket " + console_socket);
+    if (!S_ISSOCK(st.st_mode))
+      return make_error("--console-socket " + console_socket + ": not a socket");
   }
   if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket, lock_out);
   const config::VmDefaults& vm = g.config.vm;

@@ -117,7 +117,13 @@ const HostileCase kCases[] = {
        write(b.dir() + "/not-a-socket", "x");
        args.insert(args.end(), {"--console-socket", b.dir() + "/not-a-socket"});
      },
-     "connect to console socket <bundle>/not-a-socket: Connection refused"},
+     "--console-socket <bundle>/not-a-socket: not a socket"},
+    {"ConsoleSocketMissing",
+     {.terminal = true},
+     [](const Bundle& b, std::vector<std::string>& args) {
+       args.insert(args.end(), {"--console-socket", b.dir() + "/no-socket"});
+     },
+     "--console-socket <bundle>/no-socket: No such file or directory"},
 };
 
 class HostileBundleTest : public ::testing::TestWithParam<HostileCase> {
