@@ -38,13 +38,22 @@ bool shim_alive(const oci::ContainerState& s) {
   return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
 }
 
-Result<Container> load_container(const GlobalOptions& g, const std::string& id) {
+namespace {
+
+// `we_lock`: the caller holds the container's lock, so no create of it runs.
+Result<Container> load(const GlobalOptions& g, const std::string& id, bool we_lock) {
   RUNVM_CHECK(validate_id(id));
   Container c{ContainerDir(g.root, id), {}};
   if (!c.dir.exists()) return make_error("container does not exist", ENOENT);
   auto text = read_file(c.dir.file(layout::kStateFile));
   if (!text.ok()) return make_error("container does not exist", ENOENT);
   c.state = RUNVM_TRY(oci::parse_persisted_state(*text).context("state.json"));
+  // `create` writes "creating" and holds the lock until it writes "created"
+  // (or removes the directory): the lock held says it is still at work.
+  if (c.state.status == oci::Status::kCreating && !we_lock && c.dir.locked_by_other()) {
+    c.state.pid = 0;
+    return c;
+  }
   // The shim owns the live status; a dead shim means a stopped container.
   if (!shim_alive(c.state)) {
     c.state.status = oci::Status::kStopped;
@@ -56,6 +65,19 @@ Result<Container> load_container(const GlobalOptions& g, const std::string& id) 
     if (c.state.status == oci::Status::kStopped) c.state.pid = 0;
   }
   return c;
+}
+
+}  // namespace
+
+Result<Container> load_container(const GlobalOptions& g, const std::string& id) {
+  return load(g, id, false);
+}
+
+Result<LockedContainer> lock_container(const GlobalOptions& g, const std::string& id) {
+  RUNVM_CHECK(validate_id(id));
+  auto lock = RUNVM_TRY(ContainerDir(g.root, id).lock());
+  auto ct = RUNVM_TRY(load(g, id, true));
+  return LockedContainer{std::move(ct), std::move(lock)};
 }
 
 Status save_state(const Container& c) {

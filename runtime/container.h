@@ -17,7 +17,18 @@ struct Container {
 };
 
 // Fails with runc's "container does not exist" when there is no such id.
+// A container whose `create` is still running reads "creating" (pid 0); one
+// left "creating" by a create that died reads stopped.
 Result<Container> load_container(const GlobalOptions& g, const std::string& id);
+
+// The container loaded under its lock, so the state read stays true until
+// `lock` goes. Waits for a `create` in progress to finish; ENOENT if the
+// container does not exist or that create failed.
+struct LockedContainer {
+  Container ct;
+  UniqueFd lock;
+};
+Result<LockedContainer> lock_container(const GlobalOptions& g, const std::string& id);
 Status save_state(const Container& c);
 
 // True while the shim process recorded in the state still runs (pid and

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -55,7 +56,7 @@ bool ContainerDir::exists() const {
   return stat(path().c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Status ContainerDir::create() {
+Result<UniqueFd> ContainerDir::create() {
   size_t limit = kUnixPathMax;
   if (size_t extra = socket_dir().size() - root_.size();
       root_.size() + extra + kLongestSocketName > limit)
@@ -68,12 +69,23 @@ Status ContainerDir::create() {
     if (errno == EEXIST) return make_error("container with given ID already exists", EEXIST);
     return errno_error("mkdir " + path());
   }
+  // Locked before state.json exists: every other verb finds the container
+  // only through state.json, so none can see it unlocked before it is made.
+  UniqueFd lock_fd(
+      open(file(layout::kLockFile).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!lock_fd || flock(lock_fd.get(), LOCK_EX) < 0) {
+    auto e = errno_error("lock " + file(layout::kLockFile));
+    (void)remove();
+    return e;
+  }
   // The id is ours now, so a socket dir left by a crashed namesake is stale.
   std::filesystem::remove_all(socket_dir(), ec);
   // `delete` of another container may rmdir an empty <root>/@s between our
   // two mkdirs; then make it again.
+  // Many deletes at once can do it again between our retries: a bounded
+  // number of them, each needing @s empty at that instant.
   int err = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
     err = 0;
     if (mkdir((root_ + "/" + layout::kSocketsDir).c_str(), 0711) < 0 && errno != EEXIST)
       err = errno;
@@ -84,19 +96,37 @@ Status ContainerDir::create() {
     (void)remove();
     return make_error("mkdir " + socket_dir() + ": " + strerror(err), err);
   }
-  return {};
+  return lock_fd;
 }
 
 Result<UniqueFd> ContainerDir::lock() const {
-  UniqueFd fd(open(file(layout::kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  // Never O_CREAT: a lock file made in a directory that a delete is
+  // removing would leave it non-empty. create() makes it; only a container
+  // from a runvm that did not (its state.json there, no lock) gets one here.
+  UniqueFd fd(open(file(layout::kLockFile).c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd && errno == ENOENT && access(file(layout::kStateFile).c_str(), F_OK) == 0)
+    fd = UniqueFd(open(file(layout::kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) {
-    if (errno == ENOENT) return make_error("container does not exist: " + id_, ENOENT);
+    if (errno == ENOENT || errno == ENOTDIR) return make_error("container does not exist", ENOENT);
     return errno_error("lock " + id_);
   }
   while (flock(fd.get(), LOCK_EX) < 0) {
     if (errno != EINTR) return errno_error("flock " + id_);
   }
+  // Removed while we waited (a failed create, a delete before us): the
+  // lock we hold is of a container that is gone.
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return errno_error("lock " + id_);
+  if (st.st_nlink == 0) return make_error("container does not exist", ENOENT);
   return fd;
+}
+
+bool ContainerDir::locked_by_other() const {
+  UniqueFd fd(open(file(layout::kLockFile).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  // A shared lock is refused only while someone holds it exclusively; ours
+  // goes with the fd.
+  return flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 namespace {
@@ -160,6 +190,8 @@ Status ContainerDir::remove() const {
   // them. remove_all would descend into the members' own files: unmount
   // first, and remove nothing if one stays mounted.
   RUNVM_CHECK(unmount_below(path() + "/" + layout::kPodDir + "/"));
+  // state.json first: lock() makes a missing lock file only while it is there.
+  unlink(file(layout::kStateFile).c_str());
   ec.clear();
   std::filesystem::remove_all(path(), ec);
   if (ec) return make_error("remove " + path() + ": " + ec.message(), ec.value());

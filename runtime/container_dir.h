@@ -32,11 +32,19 @@ class ContainerDir {
   std::string socket(const char* name) const { return socket_dir() + "/" + name; }
   bool exists() const;
 
-  // Creates both directories; fails with runc's message if the id is taken,
-  // or if the root is too long for socket paths.
-  Status create();
+  // Creates both directories and returns the container's lock, taken before
+  // any other caller can see the id: `create` holds it until the state it
+  // writes is final, so a concurrent delete waits instead of removing a
+  // half-made container. Fails with runc's message if the id is taken, or
+  // if the root is too long for socket paths.
+  Result<UniqueFd> create();
   // Takes the container's lock (blocking); released with the returned fd.
+  // Fails with ENOENT if the container does not exist or was removed while
+  // we waited (a failed create removes its directory under the lock).
   Result<UniqueFd> lock() const;
+  // True while another caller holds the lock: `state` reads "creating" as
+  // live only then; a creator that died took its lock with it.
+  bool locked_by_other() const;
   // Removes both directories and everything in them.
   Status remove() const;
 

@@ -56,14 +56,15 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   }
   if (optind != argc - 1) return make_error("requires exactly one argument: CONTAINER_ID");
   g.subject = argv[optind];
-  auto loaded = load_container(g, argv[optind]);
-  if (!loaded.ok()) {
+  // Under the lock: a `create` in progress finishes first (runc would
+  // remove its directory under it), and what we read stays true.
+  auto locked = lock_container(g, argv[optind]);
+  if (!locked.ok()) {
     // runc: deleting a container that does not exist fails unless forced.
-    if (force && loaded.error().code == ENOENT) return 0;
-    return std::move(loaded).error();
+    if (force && locked.error().code == ENOENT) return 0;
+    return std::move(locked).error();
   }
-  auto& ct = *loaded;
-  auto lock = RUNVM_TRY(ct.dir.lock());
+  auto& ct = locked->ct;
   if (ct.state.status != oci::Status::kStopped) {
     if (!force && ct.state.status != oci::Status::kCreated)
       return make_error("cannot delete container " + ct.state.id +

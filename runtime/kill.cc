@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "runtime/container.h"
 #include "runtime/verbs.h"
@@ -35,6 +36,13 @@ Result<int> verb_kill(GlobalOptions& g, int argc, char** argv) {
   g.subject = argv[optind];
   int sig = nargs == 2 ? RUNVM_TRY(parse_signal(argv[optind + 1])) : SIGTERM;
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));
+  // Its shim is not up before `create` is done: wait for that (the lock),
+  // then signal what it made. Other states need no lock to be signalled.
+  std::optional<LockedContainer> locked;
+  if (ct.state.status == oci::Status::kCreating) {
+    locked.emplace(RUNVM_TRY(lock_container(g, argv[optind])));
+    ct = locked->ct;
+  }
   if (ct.state.status == oci::Status::kStopped) {
     // As runc: --all on a stopped container succeeds, there being nothing
     // left to signal (its VM, or a pod member's PID namespace in its pod's

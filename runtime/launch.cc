@@ -1,6 +1,7 @@
 #include "runtime/launch.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,17 +51,18 @@ Container new_container(const ContainerDir& dir, const std::string& id, const oc
 // its pid is its relay's (pod_member.h), its shim socket its sandbox's.
 Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
                             const oci::Bundle& bundle, const Container& sandbox,
-                            const std::string& console_socket) {
-  (void)g;
+                            const std::string& console_socket, UniqueFd* lock_out) {
   ContainerDir dir(g.root, o.id);
-  RUNVM_CHECK(dir.create());
+  // Held until the state is final; the guard, declared after, goes first.
+  UniqueFd lock = RUNVM_TRY(dir.create());
   DirGuard guard{&dir};
   Container c = new_container(dir, o.id, bundle);
   c.state.shim.socket = shim_socket_of(sandbox);
   c.state.shim.extra[kPodMemberOf] = sandbox.state.id;
   RUNVM_CHECK(save_state(c));
   RUNVM_CHECK(save_config_snapshot(dir, bundle.dir));
-  pid_t pid = RUNVM_TRY(launch_member_relay(c, sandbox, *bundle.config.process, console_socket));
+  pid_t pid = RUNVM_TRY(
+      launch_member_relay(c, sandbox, *bundle.config.process, console_socket, lock.get()));
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;
   c.state.shim.pid = pid;
@@ -74,12 +76,13 @@ Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
     return std::move(saved).error();
   }
   guard.dir = nullptr;
+  if (lock_out) *lock_out = std::move(lock);
   return pid;
 }
 
 }  // namespace
 
-Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
+Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, UniqueFd* lock_out) {
   RUNVM_CHECK(validate_id(o.id));
   std::error_code ec;
   std::string bundle_dir = std::filesystem::absolute(o.bundle, ec).lexically_normal().string();
@@ -116,14 +119,22 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   if (terminal) {
     console_socket = std::filesystem::absolute(o.console_socket, ec).string();
     if (ec) return make_error("--console-socket: " + ec.message());
+    // Checked before a VM boots for nothing; connecting to it comes later.
+    struct stat st;
+    if (stat(console_socket.c_str(), &st) != 0)
+      return errno_error("--console-socket " + console_socket);
+    if (!S_ISSOCK(st.st_mode))
+      return make_error("--console-socket " + console_socket + ": not a socket");
   }
-  if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket);
+  if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket, lock_out);
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());
 
   ContainerDir dir(g.root, o.id);
-  RUNVM_CHECK(dir.create());
+  // Held until the state is final (a concurrent delete, kill or start
+  // waits; state reads "creating"); the guard, declared after, goes first.
+  UniqueFd lock = RUNVM_TRY(dir.create());
   DirGuard guard{&dir};
 
   Container c = new_container(dir, o.id, bundle);
@@ -181,6 +192,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o) {
   }
   guard.dir = nullptr;
   if (host_cgroup) host_cgroup->dismiss();
+  if (lock_out) *lock_out = std::move(lock);
   return pid;
 }
 

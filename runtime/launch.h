@@ -23,6 +23,9 @@ struct CreateOptions {
 };
 
 // Returns the shim's pid (the container's pid). The shim is our child.
-Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o);
+// The container's lock is held until its state is final; with `lock_out`
+// it is handed over instead of released (`run` keeps it through start).
+Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o,
+                               UniqueFd* lock_out = nullptr);
 
 }  // namespace runvm::cli

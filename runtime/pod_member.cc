@@ -116,7 +116,8 @@ namespace {
 }  // namespace
 
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
-                                  const oci::Process& process, const std::string& console_socket) {
+                                  const oci::Process& process, const std::string& console_socket,
+                                  int lock_fd) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -124,6 +125,7 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
   if (child < 0) return errno_error("fork");
   if (child == 0) {
     rd.reset();
+    if (lock_fd >= 0) close(lock_fd);
     run_relay(member, sandbox, process, console_socket, wr.release());
   }
   wr.reset();

@@ -42,9 +42,12 @@ std::string vsock_socket_of(const Container& c);
 // state dir exists) to the sandbox's shim and, once the member's process is
 // created, stays to relay it. With a terminal, the relay sends the pty
 // master to `console_socket` first (runc's protocol) and relays the guest's
-// pty to its slave. Returns the relay's pid (the member's pid).
+// pty to its slave. Returns the relay's pid (the member's pid). `lock_fd`,
+// create's hold on the member's lock, is closed in the relay: a fork shares
+// the flock, and the relay lives as long as the member.
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
-                                  const oci::Process& process, const std::string& console_socket);
+                                  const oci::Process& process, const std::string& console_socket,
+                                  int lock_fd);
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`

@@ -97,7 +97,10 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
     receiver.emplace(RUNVM_TRY(ConsoleReceiver::listen()));
     o.console_socket = receiver->path();
   }
-  pid_t shim = RUNVM_TRY(create_container(g, o));
+  // Locked from create through start: a concurrent delete waits for a
+  // running container instead of taking a created one from under us.
+  UniqueFd lock;
+  pid_t shim = RUNVM_TRY(create_container(g, o, &lock));
   ContainerDir dir(g.root, o.id);
   // A failure takes the container down, leaving nothing behind.
   auto abandon = [&](Error e) -> Error {
@@ -121,6 +124,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   }
   auto started = start_with_hooks(*ct);
   if (!started.ok()) return abandon(std::move(started).error());
+  lock.reset();
   if (detach) return 0;
 
   auto status = wait_for_shim(shim, std::move(master), host ? &*host : nullptr);

@@ -13,8 +13,9 @@ Result<int> verb_start(GlobalOptions& g, int argc, char** argv) {
       g, argc, argv,
       "usage: runvm start CONTAINER_ID\n\nStarts the process of a created container.\n"));
   if (!id) return 0;
-  auto ct = RUNVM_TRY(load_container(g, *id));
-  auto lock = RUNVM_TRY(ct.dir.lock());
+  // Under the lock: a `create` in progress finishes first.
+  auto locked = RUNVM_TRY(lock_container(g, *id));
+  auto& ct = locked.ct;
   switch (ct.state.status) {
     case oci::Status::kCreated:
       break;

@@ -95,7 +95,7 @@ TEST_F(LoadBundle, OversizedConfig) {
   write_config(big);
   auto b = load_bundle(dir_);
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.error().message, "config.json: larger than 16777216 bytes");
+  EXPECT_EQ(b.error().message, "config.json: larger than 10485760 bytes");
 }
 
 TEST_F(LoadBundle, MissingRootfs) {
@@ -112,6 +112,42 @@ TEST_F(LoadBundle, RootfsNotADirectory) {
   auto b = load_bundle(dir_);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().message, "config.json: root.path: " + dir_ + "/rootfs: not a directory");
+}
+
+TEST_F(LoadBundle, ARelativeRootfsThatLeadsOutOfTheBundleIsRefused) {
+  fs::create_directory_symlink("/", dir_ + "/rootfs");
+  write_config(kConfig);
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message,
+            "config.json: root.path: " + dir_ + "/rootfs resolves to /, outside the bundle");
+  // Within the bundle a symlink is fine.
+  fs::remove(dir_ + "/rootfs");
+  fs::create_directory(dir_ + "/real");
+  fs::create_directory_symlink("real", dir_ + "/rootfs");
+  EXPECT_TRUE(load_bundle(dir_).ok());
+}
+
+TEST_F(LoadBundle, ARelativeBindSourceThatLeadsOutOfTheBundleIsRefused) {
+  fs::create_directory(dir_ + "/rootfs");
+  fs::create_symlink("/etc/passwd", dir_ + "/data");
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"mounts":[
+      {"destination":"/a","type":"bind","source":"data"}]})");
+  auto b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "config.json: mounts[0].source: " + dir_ +
+                                   "/data resolves to /etc/passwd, outside the bundle");
+  // "..": out of the bundle without any symlink.
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"mounts":[
+      {"destination":"/a","type":"bind","source":"../"}]})");
+  b = load_bundle(dir_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("outside the bundle"), std::string::npos);
+  // An absolute source is the caller's: followed, as runc does.
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"mounts":[
+      {"destination":"/a","type":"bind","source":")" +
+               dir_ + R"(/data"}]})");
+  EXPECT_TRUE(load_bundle(dir_).ok());
 }
 
 }  // namespace

@@ -240,10 +240,13 @@ struct Bundle {
   Config config;
 };
 
-inline constexpr size_t kMaxConfigSize = 16 << 20;
+// Far above any real config (Kubernetes' are tens of KiB); a bigger one is
+// refused before it is parsed.
+inline constexpr size_t kMaxConfigSize = 10 << 20;
 
 // Reads <bundle_dir>/config.json (at most kMaxConfigSize bytes), parses it
-// and resolves root.path against the bundle. Errors start "config.json: ".
+// and resolves root.path against the bundle. A relative root.path or bind
+// source must resolve inside the bundle. Errors start "config.json: ".
 Result<Bundle> load_bundle(const std::string& bundle_dir);
 
 }  // namespace runvm::oci

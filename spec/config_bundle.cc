@@ -35,6 +35,23 @@ Result<std::string> read_small_file(const std::string& path, size_t limit) {
   }
 }
 
+// A path the bundle names relative to itself must stay in it once every
+// symlink is followed. Absolute paths are the caller's to choose (Podman's
+// rootfs is outside its bundle; a bind source may be a symlink, as
+// /etc/resolv.conf often is), as with runc, which follows symlinks in both;
+// the bundle's author could name any host path directly there. A relative
+// path is the one an engine may accept from a bundle without reading it,
+// and it must not reach /etc/shadow through bundle/data -> /etc/shadow.
+// A path that does not exist is left for the caller's checks to report.
+Status check_inside(const std::string& bundle_real, const std::string& path,
+                    const std::string& what) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) return {};
+  std::string r = resolved;
+  if (r == bundle_real || r.rfind(bundle_real + "/", 0) == 0 || bundle_real == "/") return {};
+  return make_error(what + ": " + path + " resolves to " + r + ", outside the bundle");
+}
+
 }  // namespace
 
 Result<Bundle> load_bundle(const std::string& bundle_dir) {
@@ -48,9 +65,18 @@ Result<Bundle> load_bundle(const std::string& bundle_dir) {
                                                           : b.dir + "/" + b.config.root.path);
   // The runtime spec (and runc): a relative bind source is relative to the
   // bundle. Resolved here, so everything after sees host paths only.
-  for (Mount& m : b.config.mounts)
-    if (is_bind_mount(m) && !m.source.empty() && m.source.front() != '/')
+  char real_dir[PATH_MAX];
+  if (!::realpath(b.dir.c_str(), real_dir)) return errno_error("bundle " + b.dir);
+  for (size_t i = 0; i < b.config.mounts.size(); ++i) {
+    Mount& m = b.config.mounts[i];
+    if (is_bind_mount(m) && !m.source.empty() && m.source.front() != '/') {
       m.source = clean_path(b.dir + "/" + m.source);
+      RUNVM_CHECK(check_inside(real_dir, m.source,
+                               "config.json: mounts[" + std::to_string(i) + "].source"));
+    }
+  }
+  if (b.config.root.path.front() != '/')
+    RUNVM_CHECK(check_inside(real_dir, b.rootfs, "config.json: root.path"));
   struct stat st;
   if (::stat(b.rootfs.c_str(), &st) != 0) return errno_error("config.json: root.path: " + b.rootfs);
   if (!S_ISDIR(st.st_mode))

@@ -3,6 +3,7 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -134,9 +135,33 @@ bool is_bind_mount(const Mount& m) {
                      [](const std::string& o) { return o == "bind" || o == "rbind"; });
 }
 
+// A hook that cannot run fails create: found here, before a VM boots for
+// nothing, rather than when its turn comes. Hooks run on the host as the
+// caller, who chose them; they are not the bundle's to reach.
+runvm::Status check_hooks(const Hooks& hooks) {
+  const std::pair<const char*, const std::vector<Hook>*> lists[] = {
+      {"hooks.prestart", &hooks.prestart},
+      {"hooks.createRuntime", &hooks.create_runtime},
+      {"hooks.createContainer", &hooks.create_container},
+      {"hooks.startContainer", &hooks.start_container},
+      {"hooks.poststart", &hooks.poststart},
+      {"hooks.poststop", &hooks.poststop}};
+  for (const auto& [name, list] : lists)
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string& path = (*list)[i].path;
+      std::string where = at(name, i) + ".path: " + quote(path);
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0) return errno_error(where);
+      if (!S_ISREG(st.st_mode)) return make_error(where + " is not a regular file");
+      if (::access(path.c_str(), X_OK) != 0) return errno_error(where);
+    }
+  return {};
+}
+
 runvm::Status check_supported(const Config& config) {
   if (config.process) RUNVM_CHECK(check_process(*config.process));
   RUNVM_CHECK(check_mounts(config.mounts));
+  RUNVM_CHECK(check_hooks(config.hooks));
   if (config.domainname.size() > 64) return make_error("domainname: longer than 64 bytes");
   RUNVM_CHECK(parse_vm_annotations(config.annotations));
   if (!config.linux_) return {};

@@ -1,8 +1,12 @@
 #include "spec/config_check.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
 #include <string>
+
+#include "tests/support/temp_dir.h"
 
 namespace runvm::oci {
 namespace {
@@ -18,6 +22,20 @@ std::string check(std::string_view process_members, std::string_view top_members
   if (!c.ok()) return "parse: " + c.error().message;
   runvm::Status s = check_supported(*c);
   return s.ok() ? "ok" : s.error().message;
+}
+
+TEST(CheckSupported, HooksMustBeThereAndRunnable) {
+  EXPECT_EQ(check("", R"("hooks":{"prestart":[{"path":"/bin/true"}]})"), "ok");
+  EXPECT_EQ(check("", R"("hooks":{"poststop":[{"path":"/bin/true"},{"path":"/no/such"}]})"),
+            "hooks.poststop[1].path: \"/no/such\": No such file or directory");
+  EXPECT_EQ(check("", R"("hooks":{"createRuntime":[{"path":"/"}]})"),
+            "hooks.createRuntime[0].path: \"/\" is not a regular file");
+  runvm::testing::TempDir dir{"runvm-hook"};
+  std::string plain = dir.path() + "/not-executable";
+  std::ofstream(plain) << "#!/bin/sh\n";
+  chmod(plain.c_str(), 0644);
+  EXPECT_EQ(check("", R"("hooks":{"startContainer":[{"path":")" + plain + R"("}]})"),
+            "hooks.startContainer[0].path: \"" + plain + "\": Permission denied");
 }
 
 TEST(CheckSupported, KnownCapabilitiesPass) {

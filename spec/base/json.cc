@@ -13,7 +13,10 @@ Error Value::error(std::string_view msg) const {
 
 Result<std::optional<Value>> Value::get(std::string_view key) const {
   if (!is_object()) return error("must be an object");
-  for (size_t i = 0; i < v_->u.object.len; ++i) {
+  // The last of duplicate members, as Go's encoding/json (runc, the engines)
+  // reads them: a config must not say one thing to an engine's checks and
+  // another to us.
+  for (size_t i = v_->u.object.len; i-- > 0;) {
     if (key == v_->u.object.keys[i]) {
       std::string p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
       return std::optional<Value>(Value(v_->u.object.values[i], std::move(p)));

@@ -30,6 +30,13 @@ TEST(Json, ParseErrorIsOneLine) {
   EXPECT_FALSE(Document::parse(std::string_view("{}\0x", 4)).ok());
 }
 
+TEST(Json, LookupsTakeTheLastOfDuplicateMembersAsGoDoes) {
+  auto d = Document::parse(R"({"a":{"b":"first","b":"last"},"n":1,"n":"x"})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*(*(*d->root().at("a")).at("b")).as_string(), "last");
+  EXPECT_EQ((*d->root().at("n")).as_int().error().message, "n: must be an integer");
+}
+
 TEST(Json, LargeUnsigned) {
   auto doc = Document::parse(R"({"a":18446744073709551615,"b":-1})");
   ASSERT_TRUE(doc.ok());

@@ -5,12 +5,17 @@
 // run it with `ctest --test-dir build -L stress`. RUNVM_STRESS_SEQUENTIAL,
 // RUNVM_STRESS_PARALLEL and RUNVM_STRESS_CONCURRENCY override the counts
 // (200, 50 and 10: 2 cores under TCG cannot boot 50 VMs at once usefully).
+// RUNVM_STRESS_CYCLES (50) counts the create/start/delete cycles raced by
+// deletes of other ids (issue 15).
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -92,6 +97,46 @@ struct Tally {
   }
 };
 
+// Any process (a shim, QEMU) whose command line mentions `needle`.
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::string cmdline = testing::read_file(e.path() / "cmdline");
+    if (cmdline.find(needle) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// `runvm <args>` with stdin and stdout on /dev/null and stderr in `err`:
+// a create leaves a shim that keeps what it inherits, so no pipes. Returns
+// "" on exit 0, else what went wrong.
+std::string runvm_quiet(const std::string& root, const std::vector<std::string>& args,
+                        const std::string& err) {
+  auto argv = testing::runvm_argv(root, args);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(e, 2);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return "fork/wait failed";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  std::string what;
+  for (size_t i = 3; i < argv.size(); ++i) what += argv[i] + " ";
+  return what + "-> wait status " + std::to_string(status) + ": " + testing::read_file(err);
+}
+
 class StressTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -102,6 +147,7 @@ class StressTest : public ::testing::Test {
     // Nothing may outlive the runs: no state, no QEMU.
     EXPECT_TRUE(root_.entries().empty()) << "state left under " << root_.path();
     EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty()) << "QEMU left running";
+    EXPECT_TRUE(processes_mentioning(root_.path()).empty()) << "a shim or QEMU left running";
   }
   TempDir root_;
 };
@@ -141,6 +187,80 @@ TEST_F(StressTest, OverlappingStartsAllSucceed) {
   std::cout << report;
   EXPECT_EQ(tally.done, n) << report;
   EXPECT_TRUE(tally.failures.empty()) << report;
+}
+
+// Issue 15: a `delete` arriving while another caller creates must neither
+// remove the half-made container nor fail. Workers run create, start,
+// state, delete -f of their own ids while others keep deleting ids that
+// are not (yet or any more) there and listing the root; every container
+// removal empties <root>/@s at times, under the creates' feet.
+TEST_F(StressTest, CreateStartDeleteCyclesWithDeletesOfOtherIds) {
+  const int n = env_count("RUNVM_STRESS_CYCLES", 50);
+  const int concurrency = std::min(n, env_count("RUNVM_STRESS_CONCURRENCY", 10));
+  TempDir io;
+  std::vector<std::unique_ptr<Bundle>> bundles;
+  for (int w = 0; w < concurrency; ++w)
+    bundles.push_back(std::make_unique<Bundle>(testing::BundleSpec{.args = {"sleep", "1000"}}));
+  Tally tally;
+  std::atomic<int> next{0};
+  std::atomic<bool> cycling{true};
+  std::mutex mu;
+  std::vector<std::string> other_failures, finished;
+  int other_calls = 0;
+  const auto t0 = Clock::now();
+  std::vector<std::thread> others;
+  for (int d = 0; d < 2; ++d)
+    others.emplace_back([&, d] {
+      std::string err = io.path() + "/other-" + std::to_string(d);
+      for (int k = 0; cycling; ++k) {
+        // Ids never created, and ids of cycles that are over.
+        std::string id = "ghost-" + std::to_string(d) + "-" + std::to_string(k);
+        if (k % 2) {
+          std::lock_guard lock(mu);
+          if (!finished.empty()) id = finished[k % finished.size()];
+        }
+        std::string e = runvm_quiet(root_.path(), {"delete", "--force", id}, err);
+        if (e.empty() && k % 5 == 0) e = runvm_quiet(root_.path(), {"list"}, err);
+        // Often enough to overlap every step of every cycle, not so often
+        // that the VMs boot on what CPU is left.
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::lock_guard lock(mu);
+        ++other_calls;
+        if (!e.empty() && other_failures.size() < kMaxFailures) other_failures.push_back(e);
+      }
+    });
+  std::vector<std::thread> workers;
+  for (int w = 0; w < concurrency; ++w)
+    workers.emplace_back([&, w] {
+      std::string err = io.path() + "/worker-" + std::to_string(w);
+      for (int i; (i = next++) < n && !tally.enough_failures();) {
+        std::string id = "cyc-" + std::to_string(i);
+        const auto c0 = Clock::now();
+        Start s;
+        s.detail = runvm_quiet(root_.path(), {"create", "--bundle", bundles[w]->dir(), id}, err);
+        if (s.detail.empty()) s.detail = runvm_quiet(root_.path(), {"start", id}, err);
+        if (s.detail.empty()) s.detail = runvm_quiet(root_.path(), {"state", id}, err);
+        // Whatever failed, the cycle leaves nothing: delete is part of it.
+        std::string del = runvm_quiet(root_.path(), {"delete", "--force", id}, err);
+        if (s.detail.empty()) s.detail = del;
+        {
+          std::lock_guard lock(mu);
+          finished.push_back(id);
+        }
+        s.ok = s.detail.empty();
+        s.ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
+        tally.add(s);
+      }
+    });
+  for (auto& t : workers) t.join();
+  cycling = false;
+  for (auto& t : others) t.join();
+  std::string report = tally.report("stress_create_delete_cycles", Clock::now() - t0);
+  std::cout << report << "  other callers: " << other_calls << " calls, " << other_failures.size()
+            << " failures\n";
+  EXPECT_EQ(tally.done, n) << report;
+  EXPECT_TRUE(tally.failures.empty()) << report;
+  for (auto& f : other_failures) ADD_FAILURE() << "other caller: " << f;
 }
 
 }  // namespace
