@@ -10,6 +10,7 @@
 
 #include "guest/protocol/constants.h"
 #include "spec/base/log.h"
+#include "spec/base/timeline.h"
 
 namespace runvm {
 
@@ -75,6 +76,7 @@ Status MicroVm::start() {
   vm.devices.insert(vm.devices.end(), fs_specs.begin(), fs_specs.end());
   vm.taps = config_.taps;
 
+  timeline::mark("backends_listening");
   engine_ = RUNVM_TRY(make_qemu_engine());
   auto t0 = std::chrono::steady_clock::now();
   RUNVM_CHECK(engine_->start(vm).context("start VM"));
@@ -83,6 +85,8 @@ Status MicroVm::start() {
   hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  // boot_ns: the guest's CLOCK_BOOTTIME as its agent started (kernel boot done).
+  timeline::mark("agent_hello", "guest_boot_ms=" + std::to_string(hello_.boot_ns / 1'000'000));
   return {};
 }
 
@@ -135,10 +139,12 @@ Result<int> MicroVm::shutdown(int timeout_ms) {
   auto r = agent_ ? agent_->shutdown() : Status(make_error("no agent"));
   if (!r.ok()) log::debug("agent shutdown: " + r.error().message + "; stopping the engine");
   pollfd p{engine_->pidfd(), POLLIN, 0};
+  if (r.ok()) timeline::mark("agent_shutdown");
   int n = r.ok() ? poll(&p, 1, timeout_ms) : 0;
   if (n <= 0) RUNVM_CHECK(engine_->stop());
   auto status = RUNVM_TRY(engine_->wait());
   reaped_ = true;
+  timeline::mark("vm_exited");
   return status;
 }
 
