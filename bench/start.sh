@@ -11,6 +11,10 @@
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
 # per-phase medians: where the cold path's time goes.
 # start_cold_over_bare is the cold start's median over the bare boot's.
+# With COMPARE_BUILD=DIR (another build, or a copy of its runtime/runvm,
+# shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
+# `runvm run` is timed in the same rounds too (start_compare_*): a change's
+# before and after, side by side.
 # Usage: bench/start.sh [rounds] (default 7). BUILD_DIR defaults to ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +77,7 @@ CONF
 fi
 podman_run() { podman --runtime "$1" run --rm --network none localhost/busybox:bench true; }
 runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+compare_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
 runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
 # The timeline: runvm's log and the kept container's shim.log.
 runvm_debug_run() {
@@ -85,6 +90,7 @@ runvm_debug_run() {
 # One untimed round first: page cache, podman's first-run set-up.
 bare_boot_once >/dev/null
 runvm_run warm >/dev/null </dev/null
+if [ -n "${COMPARE_BUILD:-}" ]; then compare_run warm >/dev/null </dev/null; fi
 if command -v runc >/dev/null; then runc_run warm </dev/null >/dev/null; fi
 if [ "$podman_on" = 1 ]; then
   podman_run "$runvm" >/dev/null </dev/null
@@ -95,6 +101,7 @@ fi
 for i in $(seq "$rounds"); do
   bare_boot_once >>"$tmp/bare"
   timed runvm_run "c$i" >>"$tmp/cold"
+  if [ -n "${COMPARE_BUILD:-}" ]; then timed compare_run "o$i" >>"$tmp/compare"; fi
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
@@ -108,6 +115,11 @@ cold=$(median <"$tmp/cold")
 echo "METRIC bare_qemu_boot_ms $bare ms"
 echo "METRIC start_cold_ms $cold ms"
 echo "METRIC start_cold_over_bare $(awk -v c="$cold" -v b="$bare" 'BEGIN {printf "%.2f", c / b}')"
+if [ -n "${COMPARE_BUILD:-}" ]; then
+  compare=$(median <"$tmp/compare")
+  echo "METRIC start_compare_ms $compare ms"
+  echo "METRIC start_compare_over_bare $(awk -v c="$compare" -v b="$bare" 'BEGIN {printf "%.2f", c / b}')"
+fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then
   echo "METRIC podman_runvm_run_ms $(median <"$tmp/podman_runvm") ms"

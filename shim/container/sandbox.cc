@@ -127,7 +127,7 @@ Result<int> Sandbox::serve(int signal_fd) {
   // The members' processes went with the first's (as runc's: the sandbox's
   // end kills its pod); their relays exit as killed.
   end_members(SIGKILL);
-  auto r = vm_->shutdown(5000);
+  auto r = vm_->shutdown();
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return ending_->wait_status;
 }
