@@ -137,6 +137,12 @@ Status QemuEngine::stop() {
   return {};
 }
 
+Status QemuEngine::kill() {
+  qmp_.reset();
+  if (!child_.valid() || child_.exited()) return {};
+  return child_.signal(SIGKILL).context("qemu kill");
+}
+
 Result<int> QemuEngine::wait() {
   if (!child_.valid()) return make_error("qemu: never started", ECHILD);
   qmp_.reset();

@@ -84,8 +84,9 @@ class MicroVm {
   Status seal_share_readonly(const std::string& tag);
 
   // Orderly stop: the agent syncs the guest's file systems and acknowledges,
-  // then the engine quits (QMP `quit`, killed if it does not). Returns the
-  // engine's wait status.
+  // then the engine is killed (nothing is left in the guest), and 0 returned.
+  // Without the agent's ok the engine quits (QMP `quit`, killed if it does
+  // not), and its wait status is returned.
   Result<int> shutdown();
 
   // Waits for the engine to exit on its own (e.g. the guest powered off).
