@@ -10,7 +10,9 @@
 # and `runvm --debug run` of `true`, whose phase timeline (shim.log and
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
 # per-phase medians: where the cold path's time goes.
-# start_cold_over_bare is the cold start's median over the bare boot's.
+# start_cold_over_bare is the median of each round's cold start over that
+# round's bare boot: paired in time, so load that drifts between rounds (other
+# work on the host) cancels out better than in a ratio of the two medians.
 # With COMPARE_BUILD=DIR (another build, or a copy of its runtime/runvm,
 # shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
 # `runvm run` is timed in the same rounds too (start_compare_*): a change's
@@ -99,9 +101,15 @@ fi
 
 : >"$tmp/phases.log"
 for i in $(seq "$rounds"); do
-  bare_boot_once >>"$tmp/bare"
-  timed runvm_run "c$i" >>"$tmp/cold"
-  if [ -n "${COMPARE_BUILD:-}" ]; then timed compare_run "o$i" >>"$tmp/compare"; fi
+  b=$(bare_boot_once)
+  echo "$b" >>"$tmp/bare"
+  # The two builds take turns going first.
+  for which in $( ((i % 2)) && echo cold compare || echo compare cold); do
+    [ "$which" = compare ] && [ -z "${COMPARE_BUILD:-}" ] && continue
+    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); else c=$(timed compare_run "o$i"); fi
+    echo "$c" >>"$tmp/$which"
+    awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
+  done
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
@@ -114,11 +122,12 @@ bare=$(median <"$tmp/bare")
 cold=$(median <"$tmp/cold")
 echo "METRIC bare_qemu_boot_ms $bare ms"
 echo "METRIC start_cold_ms $cold ms"
-echo "METRIC start_cold_over_bare $(awk -v c="$cold" -v b="$bare" 'BEGIN {printf "%.2f", c / b}')"
+ratio() { median | awk '{printf "%.2f", $1}'; }
+echo "METRIC start_cold_over_bare $(ratio <"$tmp/cold_ratio")"
 if [ -n "${COMPARE_BUILD:-}" ]; then
   compare=$(median <"$tmp/compare")
   echo "METRIC start_compare_ms $compare ms"
-  echo "METRIC start_compare_over_bare $(awk -v c="$compare" -v b="$bare" 'BEGIN {printf "%.2f", c / b}')"
+  echo "METRIC start_compare_over_bare $(ratio <"$tmp/compare_ratio")"
 fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then
