@@ -33,19 +33,10 @@ for _ in $(seq "$runs"); do
 done
 
 # --- bare QEMU: same kernel and machine, /init powers off ---------------------
-cc -static -O2 -o "$tmp/poweroff" bench/poweroff_init.c
-"$build/guest/runvm-mkinitramfs" --agent "$tmp/poweroff" --out "$tmp/poweroff.cpio"
+source bench/bare_boot.sh
+bare_boot_prepare "$build" "$tmp"
 : >"$tmp/bare"
-for _ in $(seq "$runs"); do
-  t0=$(now_ms)
-  qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=on \
-    -nodefaults -no-user-config -nographic -no-reboot -accel tcg -cpu max -smp 1 -m 256 \
-    -object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
-    -kernel "$kernel" -initrd "$tmp/poweroff.cpio" \
-    -append "console=ttyS0 reboot=t panic=-1 no_timer_check quiet" -serial "file:$tmp/bare-console.log"
-  t1=$(now_ms)
-  echo $((t1 - t0)) >>"$tmp/bare"
-done
+for _ in $(seq "$runs"); do bare_boot_once >>"$tmp/bare"; done
 
 # --- shim RSS with a booted VM ------------------------------------------------
 mkdir -p "$tmp/shim"

@@ -17,6 +17,7 @@
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
+#include "spec/base/timeline.h"
 #include "spec/config.h"
 #include "spec/config_check.h"
 #include "spec/proc_start_time.h"
@@ -163,7 +164,8 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   argv.insert(argv.end(),
               {"--memory", std::to_string(vm.memory_mib), "--vcpus", std::to_string(vm.vcpus),
                "--accel", vm.accel, "--tcg-tb-size", std::to_string(vm.tcg_tb_size)});
-  if (g.debug) argv.push_back("--debug");
+  if (g.debug)
+    argv.insert(argv.end(), {"--debug", "--debug-origin", std::to_string(timeline::origin_ns())});
   if (role.kind == PodRole::kSandbox) argv.push_back("--pod");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
   if (terminal) {
@@ -172,8 +174,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   }
   bool fresh_netns = wants_fresh_netns(bundle.config);
   auto host_cgroup = RUNVM_TRY(HostCgroup::prepare(g, bundle.config));
+  timeline::mark("shim_launch");
   pid_t pid = RUNVM_TRY(launch_shim(std::move(argv), terminal, netns.get(), fresh_netns,
                                     host_cgroup ? host_cgroup->placement() : ShimPlacement{}));
+  timeline::mark("shim_created");
 
   c.state.pid = pid;
   c.state.status = oci::Status::kCreated;

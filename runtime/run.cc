@@ -18,6 +18,7 @@
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
+#include "spec/base/timeline.h"
 #include "spec/base/wait_status.h"
 
 namespace runvm::cli {
@@ -125,10 +126,12 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   auto started = start_with_hooks(*ct);
   if (!started.ok()) return abandon(std::move(started).error());
   lock.reset();
+  timeline::mark("start_done");
   if (detach) return 0;
 
   auto status = wait_for_shim(shim, std::move(master), host ? &*host : nullptr);
   host.reset();
+  timeline::mark("shim_exited");
   if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {
     auto hooks = load_hooks(ct->dir);
@@ -136,6 +139,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
     (void)ct->dir.remove();
     if (hooks.ok()) run_poststop_hooks(*ct, *hooks);
   }
+  timeline::mark("run_done");
   return become_wait_status(*status);  // the same wait status as the process, as runc
 }
 

@@ -19,6 +19,7 @@
 #include "shim/engine/accel.h"
 #include "shim/vm/vm_check.h"
 #include "spec/base/log.h"
+#include "spec/base/timeline.h"
 #include "spec/base/wait_status.h"
 #include "spec/runvm_config.h"
 
@@ -34,6 +35,7 @@ struct Options {
   bool check = false;
   bool pod = false;
   int pings = 100;
+  int64_t debug_origin = -1;  // --debug-origin
 };
 
 void usage(FILE* out) {
@@ -56,7 +58,9 @@ void usage(FILE* out) {
           "  --check               boot a throwaway VM, time --pings N agent round-trips\n"
           "                        (default 100), shut it down and print the report\n"
           "                        (`runvm check`); reports \"ok\" on --ready-fd\n"
-          "  --debug               debug logging\n");
+          "  --debug               debug logging, with a phase timeline\n"
+          "  --debug-origin NS     the timeline counts from NS (CLOCK_MONOTONIC ns;\n"
+          "                        runvm passes its own start), not from the shim's\n");
 }
 
 Result<Options> parse(int argc, char** argv) {
@@ -81,6 +85,7 @@ Result<Options> parse(int argc, char** argv) {
       {"check", no_argument, nullptr, 'K'},
       {"pod", no_argument, nullptr, 'O'},
       {"pings", required_argument, nullptr, 'p'},
+      {"debug-origin", required_argument, nullptr, 'o'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -144,6 +149,9 @@ Result<Options> parse(int argc, char** argv) {
       case 'p':
         o.pings = std::max(1, atoi(optarg));
         break;
+      case 'o':
+        o.debug_origin = strtoll(optarg, nullptr, 10);
+        break;
       case 'h':
         usage(stdout);
         exit(0);
@@ -195,6 +203,7 @@ sigset_t forwarded_signals() {
 Result<int> run_vm_only(Options& o, int signal_fd) {
   auto vm = RUNVM_TRY(MicroVm::boot(o.vm));
   report(o.ready_fd, "created\n");
+  timeline::mark("created_reported");
   pollfd fds[2] = {{signal_fd, POLLIN, 0}, {vm->engine().pidfd(), POLLIN, 0}};
   while (poll(fds, 2, -1) < 0 && errno == EINTR) {
   }
@@ -210,6 +219,7 @@ Result<int> run_container(Options& o, int signal_fd) {
   auto shim = RUNVM_TRY(Sandbox::create(
       {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}, o.pod}));
   report(o.ready_fd, "created\n");
+  timeline::mark("created_reported");
   return shim->serve(signal_fd);
 }
 
@@ -231,6 +241,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::configure(opts->debug, opts->log_file, log::Format::kText);
+  if (opts->debug_origin > 0 && opts->debug_origin <= timeline::now_ns())
+    timeline::set_origin(opts->debug_origin);
+  timeline::mark("shim_exec");
   auto accel = pick_accel(*opts);
   if (opts->check) {
     // The error is `runvm check`'s to print: one line, not logged twice.
@@ -260,5 +273,6 @@ int main(int argc, char** argv) {
     log::error("shim: " + status.error().message);
     return 1;
   }
+  timeline::mark("shim_exit");
   return become_wait_status(*status);  // the container's own wait status
 }

@@ -105,6 +105,7 @@ void Agent::on_control_readable() {
       shutdown = h.shutdown;
     }
     if (!reply) continue;  // a step began: its reply comes when it finishes
+    if (shutdown && config_.before_shutdown_ok) config_.before_shutdown_ok();
     if (auto st = proto::write_frame(fd_, *reply); !st.ok())
       return finish(std::move(st).error().wrap("sending reply"));
     if (shutdown) return finish(Outcome::kShutdown);

@@ -45,6 +45,10 @@ struct AgentConfig {
   DialFn dial;
   RootConfig root;
   ExtensionFn extension;  // empty: none
+  // Runs before `shutdown`'s `ok` goes out (empty: nothing). PID 1 syncs the
+  // guest's file systems there: the host stops the VM as soon as it has the
+  // `ok`, so nothing written may still be only in the guest.
+  std::function<void()> before_shutdown_ok;
   // Host tests shorten it to see a set-up time out.
   std::chrono::milliseconds setup_timeout = kSetupTimeout;
 };

@@ -1,8 +1,10 @@
 #include "guest/agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <future>
 #include <optional>
 #include <random>
@@ -32,12 +34,14 @@ Result<UniqueFd> refuse_dial(uint32_t port) {
 // Runs Agent::serve() on a thread; the test plays the host on the other end.
 class Harness {
  public:
-  explicit Harness(DialFn dial = refuse_dial, ExtensionFn extension = {}) {
+  explicit Harness(DialFn dial = refuse_dial, ExtensionFn extension = {},
+                   std::function<void()> before_shutdown_ok = {}) {
     auto [h, g] = socket_pair();
     host_ = std::move(h);
     guest_ = std::move(g);
-    auto agent =
-        Agent::create(guest_.get(), AgentConfig{std::move(dial), {}, std::move(extension)});
+    AgentConfig config{std::move(dial), {}, std::move(extension)};
+    config.before_shutdown_ok = std::move(before_shutdown_ok);
+    auto agent = Agent::create(guest_.get(), std::move(config));
     EXPECT_TRUE(agent.ok());
     agent_ = std::move(*agent);
   }
@@ -221,6 +225,30 @@ TEST(Agent, ShutdownAcknowledgedThenStops) {
   h.send(R"({"type":"shutdown","id":11})");
   EXPECT_EQ(expect_reply<proto::Ok>(h.recv()).id, 11u);
   auto out = h.finish(/*close_host=*/false);  // must stop without our EOF
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, Agent::Outcome::kShutdown);
+}
+
+// PID 1 syncs there: the host stops the VM as soon as the ok arrives.
+TEST(Agent, ShutdownHookRunsBeforeTheOkIsSent) {
+  int host_fd = -1;
+  std::atomic<int> runs{0};
+  std::atomic<bool> ok_was_out{false};
+  Harness h(refuse_dial, {}, [&] {
+    ++runs;
+    pollfd p{host_fd, POLLIN, 0};
+    ok_was_out = ::poll(&p, 1, 0) != 0;
+  });
+  host_fd = h.host_fd();
+  h.start();
+  h.send(R"({"type":"ping","id":10})");
+  EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 10u);
+  EXPECT_EQ(runs, 0);  // not for any other request
+  h.send(R"({"type":"shutdown","id":11})");
+  EXPECT_EQ(expect_reply<proto::Ok>(h.recv()).id, 11u);
+  EXPECT_EQ(runs, 1);
+  EXPECT_FALSE(ok_was_out);
+  auto out = h.finish(/*close_host=*/false);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, Agent::Outcome::kShutdown);
 }

@@ -16,6 +16,7 @@
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
+#include "spec/base/timeline.h"
 #include "spec/cgroup/cgroup.h"
 #include "spec/vm_sizing.h"
 
@@ -169,6 +170,7 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
 
 void ContainerShim::on_exit(const proto::Exit& exit) {
   if (std::exchange(exited_, true)) return;
+  timeline::mark("process_exited");
   if (exit.oom_kills) record_oom(exit.oom_kills);
   if (console_timer_) console_timer_->disarm();
   if (ended_) ended_(static_cast<int>(exit.status));
@@ -248,6 +250,7 @@ void ContainerShim::write_status(const char* status) {
 void ContainerShim::on(const control::Start&, Respond respond) {
   if (started_ || starting_) return respond(make_error("container already started"));
   starting_ = true;
+  timeline::mark("start_requested");
   // The size the console's owner set by now is the one the process starts
   // with: the agent handles the resize first.
   if (console_) check_console_size();
@@ -255,6 +258,7 @@ void ContainerShim::on(const control::Start&, Respond respond) {
   vm_->agent().start(opts_.id, [this, alive, respond](AgentClient::Reply r) {
     if (alive.expired()) return respond(std::move(r.status));
     starting_ = false;
+    if (r.status.ok()) timeline::mark("started");
     if (r.status.ok() && !exited_) {
       started_ = true;
       write_status("running");

@@ -10,6 +10,7 @@
 #include "shim/net/container_network.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
+#include "spec/base/timeline.h"
 
 namespace runvm {
 
@@ -53,9 +54,12 @@ Status Sandbox::boot() {
             proto::printable(vm_->hello().agent, 64));
   // Blocking: the loop does not run yet. Before any create, as processes
   // expect their network at start.
-  if (network_)
+  if (network_) {
     RUNVM_CHECK(vm_->agent().configure_network(network_->network()).context("guest network"));
+    timeline::mark("network_configured");
+  }
   RUNVM_CHECK(first->create(*vm_));
+  timeline::mark("container_created");
   containers_.emplace(first_, std::move(first));
   control_ = RUNVM_TRY(
       ControlServer::listen(*loop_, control_path(), [this](control::Addressed req, UniqueFd conn) {
@@ -119,10 +123,11 @@ Result<int> Sandbox::serve(int signal_fd) {
     end(SIGKILL, true);
   }
   for (auto& [id, c] : containers_) c->finish(ending_->drain);
+  timeline::mark("output_drained");
   // The members' processes went with the first's (as runc's: the sandbox's
   // end kills its pod); their relays exit as killed.
   end_members(SIGKILL);
-  auto r = vm_->shutdown(5000);
+  auto r = vm_->shutdown();
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return ending_->wait_status;
 }

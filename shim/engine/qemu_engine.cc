@@ -7,6 +7,7 @@
 
 #include "shim/engine/qemu_command.h"
 #include "shim/engine/vcpu_affinity.h"
+#include "spec/base/timeline.h"
 
 namespace runvm {
 namespace {
@@ -57,7 +58,9 @@ Status QemuEngine::start(const VmConfig& config) {
   for (const auto& tap : config.taps) inherit.push_back(tap.fd);
   child_ = RUNVM_TRY(ChildProcess::spawn(qemu_command_line(config), config.engine_log, inherit)
                          .context("qemu start"));
+  timeline::mark("qemu_spawned");
   if (auto st = connect_qmp(); !st) return start_failure(std::move(st).error());
+  timeline::mark("qmp_ready");
   if (auto st = pin_vcpus(); !st) {
     child_.kill_and_reap();
     qmp_.reset();
@@ -132,6 +135,12 @@ Status QemuEngine::stop() {
   auto killed = RUNVM_TRY(child_.wait_exit(kQuitGrace));
   if (!killed) return make_error("qemu stop: process did not die after SIGKILL");
   return {};
+}
+
+Status QemuEngine::kill() {
+  qmp_.reset();
+  if (!child_.valid() || child_.exited()) return {};
+  return child_.signal(SIGKILL).context("qemu kill");
 }
 
 Result<int> QemuEngine::wait() {

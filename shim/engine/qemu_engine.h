@@ -22,6 +22,7 @@ class QemuEngine final : public Engine {
   Status set_memory(uint64_t bytes) override;
   Status set_cpuset(const std::string& cpus) override;
   Status stop() override;
+  Status kill() override;
   Result<int> wait() override;
   pid_t pid() const override { return child_.pid(); }
   int pidfd() const override { return child_.pidfd(); }

@@ -182,5 +182,21 @@ TEST_F(QemuEngineTest, StopEscalatesToSigkillWhenQmpIsUnresponsive) {
       << describe_wait_status(*status);
 }
 
+TEST_F(QemuEngineTest, KillEndsQemuAtOnceAndLeavesTheReapingToWait) {
+  QemuEngine e;
+  VmConfig c = config();
+  c.start_paused = true;
+  ASSERT_TRUE(e.start(c).ok()) << read_file(c.engine_log);
+  pid_t pid = e.pid();
+  ASSERT_TRUE(e.kill().ok());
+  auto status = e.wait();
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+      << describe_wait_status(*status);
+  EXPECT_TRUE(pid_gone(pid));
+  EXPECT_FALSE(e.pause().ok()) << "no control channel after a kill";
+  EXPECT_TRUE(e.kill().ok()) << "a second kill finds nothing to do";
+}
+
 }  // namespace
 }  // namespace runvm

@@ -83,9 +83,11 @@ class MicroVm {
   // Makes the share tagged `tag` read-only from now on (PassthroughFs::seal_readonly).
   Status seal_share_readonly(const std::string& tag);
 
-  // Orderly stop: the agent powers off, the engine exits; falls back to
-  // killing the engine after timeout_ms. Returns the engine's wait status.
-  Result<int> shutdown(int timeout_ms = 10000);
+  // Orderly stop: the agent syncs the guest's file systems and acknowledges,
+  // then the engine is killed (nothing is left in the guest), and 0 returned.
+  // Without the agent's ok the engine quits (QMP `quit`, killed if it does
+  // not), and its wait status is returned.
+  Result<int> shutdown();
 
   // Waits for the engine to exit on its own (e.g. the guest powered off).
   Result<int> wait();

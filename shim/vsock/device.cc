@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
+
+#include "spec/base/timeline.h"
 
 namespace runvm {
 
@@ -53,6 +56,8 @@ void VsockDevice::queue_started(size_t idx, VirtQueue* q) {
     queue_kicked(kRxQueue);  // buffers may already be waiting
   } else {
     txq_ = q;
+    // The guest's driver is up: a milestone of its kernel's boot.
+    if (!std::exchange(tx_started_once_, true)) timeline::mark("vsock_driver_ready");
     run_tx();
   }
 }

@@ -116,6 +116,7 @@ class VsockDevice : public VirtioDevice {
   VirtQueue* rxq_ = nullptr;
   VirtQueue* txq_ = nullptr;
   bool broken_[2] = {false, false};
+  bool tx_started_once_ = false;
   bool rx_stalled_ = false;    // no rx buffers: host reads wait for an rx kick
   bool tx_throttled_ = false;  // too many RSTs owed: tx waits for an rx kick
   DescChain rx_chain_, tx_chain_;

@@ -1,0 +1,25 @@
+# Sourced by the boot benchmarks: bare QEMU with runvm's kernel and machine
+# (microvm, the same memory backend), booting an initrd whose /init powers
+# off at once. The floor a cold container start is measured against.
+# usage: bare_boot_prepare BUILD TMPDIR; then bare_boot_once prints its ms.
+
+bare_boot_prepare() {
+  local build=$1 tmp=$2
+  BARE_KERNEL=$build/guest/vmlinux
+  BARE_TMP=$tmp
+  cc -static -O2 -o "$tmp/poweroff" "$(dirname "${BASH_SOURCE[0]}")/poweroff_init.c"
+  "$build/guest/runvm-mkinitramfs" --agent "$tmp/poweroff" --out "$tmp/poweroff.cpio"
+}
+
+bare_boot_once() {
+  local t0 t1
+  t0=$(date +%s%3N)
+  qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=on \
+    -nodefaults -no-user-config -nographic -no-reboot -accel tcg -cpu max -smp 1 -m 256 \
+    -object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
+    -kernel "$BARE_KERNEL" -initrd "$BARE_TMP/poweroff.cpio" \
+    -append "console=ttyS0 reboot=t panic=-1 no_timer_check quiet" \
+    -serial "file:$BARE_TMP/bare-console.log"
+  t1=$(date +%s%3N)
+  echo $((t1 - t0))
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Cold start benchmark (issue 14), side by side in one run. Each round runs
+# every variant once, in turn, so load on the host falls on all alike:
+#   bare:   QEMU booting runvm's kernel and machine to an /init that powers
+#           off at once (bench/bare_boot.sh): the floor
+#   cold:   `runvm run` of `true` (create, start, exit, delete), a cold boot
+#   runc:   `runc run` of the same bundle
+#   podman: `podman --runtime runvm|runc run --rm --network none busybox true`
+#           (private storage and configuration; NO_PODMAN=1 skips it)
+# and `runvm --debug run` of `true`, whose phase timeline (shim.log and
+# runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
+# per-phase medians: where the cold path's time goes.
+# start_cold_over_bare is the median of each round's cold start over that
+# round's bare boot: paired in time, so load that drifts between rounds (other
+# work on the host) cancels out better than in a ratio of the two medians.
+# With COMPARE_BUILD=DIR (another build, or a copy of its runtime/runvm,
+# shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
+# `runvm run` is timed in the same rounds too (start_compare_*): a change's
+# before and after, side by side.
+# Usage: bench/start.sh [rounds] (default 7). BUILD_DIR defaults to ./build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+rounds=${1:-7}
+runvm=$(readlink -f "$build/runtime/runvm")
+for f in "$runvm" "$build/shim/runvm-shim" "$build/guest/vmlinux"; do
+  [ -e "$f" ] || { echo "bench: missing $f (run ./setup.sh demo first)" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+podman_on=0
+if [ "${NO_PODMAN:-0}" != 1 ] && command -v podman >/dev/null; then podman_on=1; fi
+cleanup() {
+  if [ "$podman_on" = 1 ]; then
+    podman rm -af -t 0 >/dev/null 2>&1 || true
+    podman system reset -f >/dev/null 2>&1 || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+now_ms() { date +%s%3N; }
+# Milliseconds the command took; its output is dropped, a failure ends the bench.
+timed() {
+  local t0 t1
+  t0=$(now_ms)
+  "$@" </dev/null >/dev/null 2>"$tmp/last.err" || { echo "bench: $* failed:" >&2; cat "$tmp/last.err" >&2; exit 1; }
+  t1=$(now_ms)
+  echo $((t1 - t0))
+}
+
+source bench/bare_boot.sh
+bare_boot_prepare "$build" "$tmp"
+
+tests/images/busybox_rootfs.sh "$tmp/b/rootfs"
+(cd "$tmp/b" && "$runvm" spec)
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$tmp/b/config.json"
+
+if [ "$podman_on" = 1 ]; then
+  mkdir -p "$tmp/podman/tmp"
+  # No default ulimits: runc here may not set any (EPERM), even the host's own.
+  cat >"$tmp/podman/containers.conf" <<CONF
+[containers]
+default_ulimits = []
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+tmp_dir = "$tmp/podman/tmp"
+CONF
+  cat >"$tmp/podman/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$tmp/podman/graph"
+runroot = "$tmp/podman/run"
+CONF
+  export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
+  tar -C "$tmp/b/rootfs" -cf "$tmp/busybox.tar" .
+  podman import -q "$tmp/busybox.tar" localhost/busybox:bench >/dev/null
+fi
+podman_run() { podman --runtime "$1" run --rm --network none localhost/busybox:bench true; }
+runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+compare_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
+# The timeline: runvm's log and the kept container's shim.log.
+runvm_debug_run() {
+  "$runvm" --root "$tmp/root" --debug --log "$tmp/runvm-debug.log" run --keep -b "$tmp/b" "$1"
+  cat "$tmp/runvm-debug.log" "$tmp/root/$1/shim.log" >>"$tmp/phases.log"
+  rm -f "$tmp/runvm-debug.log"
+  "$runvm" --root "$tmp/root" delete "$1"
+}
+
+# One untimed round first: page cache, podman's first-run set-up.
+bare_boot_once >/dev/null
+runvm_run warm >/dev/null </dev/null
+if [ -n "${COMPARE_BUILD:-}" ]; then compare_run warm >/dev/null </dev/null; fi
+if command -v runc >/dev/null; then runc_run warm </dev/null >/dev/null; fi
+if [ "$podman_on" = 1 ]; then
+  podman_run "$runvm" >/dev/null </dev/null
+  podman_run runc >/dev/null </dev/null
+fi
+
+: >"$tmp/phases.log"
+for i in $(seq "$rounds"); do
+  b=$(bare_boot_once)
+  echo "$b" >>"$tmp/bare"
+  # The two builds take turns going first.
+  for which in $( ((i % 2)) && echo cold compare || echo compare cold); do
+    [ "$which" = compare ] && [ -z "${COMPARE_BUILD:-}" ] && continue
+    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); else c=$(timed compare_run "o$i"); fi
+    echo "$c" >>"$tmp/$which"
+    awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
+  done
+  timed runvm_debug_run "d$i" >/dev/null
+  if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
+  if [ "$podman_on" = 1 ]; then
+    timed podman_run "$runvm" >>"$tmp/podman_runvm"
+    timed podman_run runc >>"$tmp/podman_runc"
+  fi
+done
+
+bare=$(median <"$tmp/bare")
+cold=$(median <"$tmp/cold")
+echo "METRIC bare_qemu_boot_ms $bare ms"
+echo "METRIC start_cold_ms $cold ms"
+ratio() { median | awk '{printf "%.2f", $1}'; }
+echo "METRIC start_cold_over_bare $(ratio <"$tmp/cold_ratio")"
+if [ -n "${COMPARE_BUILD:-}" ]; then
+  compare=$(median <"$tmp/compare")
+  echo "METRIC start_compare_ms $compare ms"
+  echo "METRIC start_compare_over_bare $(ratio <"$tmp/compare_ratio")"
+fi
+[ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
+if [ "$podman_on" = 1 ]; then
+  echo "METRIC podman_runvm_run_ms $(median <"$tmp/podman_runvm") ms"
+  echo "METRIC podman_runc_run_ms $(median <"$tmp/podman_runc") ms"
+fi
+# Per phase: the median of its time since runvm began; guest_boot is the
+# guest's own clock when its agent started (the kernel's boot).
+awk '{
+  for (i = 1; i < NF; i++) if ($i == "phase") { print $(i + 1), $(i + 2); break }
+  if (match($0, /guest_boot_ms=[0-9]+/)) print "guest_boot", substr($0, RSTART + 14, RLENGTH - 14)
+}' "$tmp/phases.log" >"$tmp/phases"
+awk '!seen[$1]++ {print $1}' "$tmp/phases" | while read -r phase; do
+  echo "$(awk -v p="$phase" '$1 == p {print $2}' "$tmp/phases" | median) $phase"
+done | sort -n | while read -r ms phase; do echo "METRIC phase_${phase}_ms $ms ms"; done
