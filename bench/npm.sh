@@ -19,6 +19,7 @@
 # counts (npm_fuse_requests, npm_fuse_<OPCODE>). NPM_BENCH_STATS=<file> keeps
 # our backend's full per-opcode table (count, service time) of every run.
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
+# NPM_BENCH_VARIANTS a subset of the variants;
 # NPM_BENCH_PACKAGE another package.json (a small one while developing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,8 @@ package=${NPM_BENCH_PACKAGE:-bench/npm/package.json}
 kernel=$build/guest/vmlinux
 harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
-variants=(ours virtiofsd tmpfs runc)
+# NPM_BENCH_VARIANTS: a subset (e.g. "ours tmpfs" for one backend change's figure).
+read -r -a variants <<<"${NPM_BENCH_VARIANTS:-ours virtiofsd tmpfs runc}"
 
 [ -e "$kernel" ] || { echo "bench: missing $kernel (run ./setup.sh demo first)" >&2; exit 1; }
 for f in "$virtiofsd" /bin/busybox; do
@@ -146,10 +148,13 @@ done
 
 for v in "${variants[@]}"; do echo "METRIC npm_ci_${v}_s $(median <"$tmp/res/$v") s"; done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "inf"), (b > 0 ? a / b : 0) }'; }
-ours=$(median <"$tmp/res/ours")
-echo "METRIC npm_bind_over_tmpfs $(ratio "$ours" "$(median <"$tmp/res/tmpfs")")"
-echo "METRIC npm_virtiofsd_over_ours $(ratio "$(median <"$tmp/res/virtiofsd")" "$ours")"
-echo "METRIC npm_bind_over_runc $(ratio "$ours" "$(median <"$tmp/res/runc")")"
+metric_ratio() {  # name a b: a's median over b's, if both ran
+  [ -s "$tmp/res/$2" ] && [ -s "$tmp/res/$3" ] || return 0
+  echo "METRIC $1 $(ratio "$(median <"$tmp/res/$2")" "$(median <"$tmp/res/$3")")"
+}
+metric_ratio npm_bind_over_tmpfs ours tmpfs
+metric_ratio npm_virtiofsd_over_ours virtiofsd ours
+metric_ratio npm_bind_over_runc ours runc
 # Our backend's requests in the last run, by opcode (most first).
 if [ -s "$tmp/stats" ]; then
   awk '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); print "METRIC npm_fuse_" $2 " " c[2] }
