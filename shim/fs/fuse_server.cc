@@ -42,9 +42,11 @@ uint32_t FuseServer::handle(const DescChain& chain) {
           {reinterpret_cast<const char*>(req->args.data()) + sizeof(fuse_getxattr_in),
            req->args.size() - sizeof(fuse_getxattr_in)}))
     stats_.record_capability_query();
-  stats_.record(opcode, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                  std::chrono::steady_clock::now() - start)
-                                                  .count()));
+  stats_.record(opcode,
+                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - start)
+                                          .count()),
+                rw.error_sent() != 0);
   return len;
 }
 

@@ -112,9 +112,10 @@ std::string opcode_name(uint32_t op) {
   }
 }
 
-void Stats::record(uint32_t opcode, uint64_t ns) {
+void Stats::record(uint32_t opcode, uint64_t ns, bool failed) {
   Slot& s = slots_[opcode < kSlots ? opcode : kOtherSlot];
   s.count.fetch_add(1, std::memory_order_relaxed);
+  if (failed) s.errors.fetch_add(1, std::memory_order_relaxed);
   s.total_ns.fetch_add(ns, std::memory_order_relaxed);
   uint64_t max = s.max_ns.load(std::memory_order_relaxed);
   // Only a new maximum pays for the compare-exchange.
@@ -126,8 +127,8 @@ std::vector<Stats::Entry> Stats::snapshot() const {
   std::vector<Entry> out;
   for (uint32_t op = 0; op < kSlots; ++op) {
     const Slot& s = slots_[op];
-    Entry e{op, s.count.load(std::memory_order_relaxed), s.total_ns.load(std::memory_order_relaxed),
-            s.max_ns.load(std::memory_order_relaxed)};
+    Entry e{op, s.count.load(std::memory_order_relaxed), s.errors.load(std::memory_order_relaxed),
+            s.total_ns.load(std::memory_order_relaxed), s.max_ns.load(std::memory_order_relaxed)};
     if (e.count) out.push_back(e);
   }
   std::stable_sort(out.begin(), out.end(),
@@ -149,8 +150,10 @@ std::string Stats::format() const {
     total += e.count;
     total_ns += e.total_ns;
     const std::string name = e.opcode == kOtherSlot ? "OTHER" : opcode_name(e.opcode);
-    std::snprintf(line, sizeof line, "fuse %s count=%llu total_ms=%.1f avg_us=%.1f max_us=%.1f\n",
-                  name.c_str(), static_cast<unsigned long long>(e.count), e.total_ns / 1e6,
+    std::snprintf(line, sizeof line,
+                  "fuse %s count=%llu errors=%llu total_ms=%.1f avg_us=%.1f max_us=%.1f\n",
+                  name.c_str(), static_cast<unsigned long long>(e.count),
+                  static_cast<unsigned long long>(e.errors), e.total_ns / 1e6,
                   e.total_ns / 1e3 / static_cast<double>(e.count), e.max_ns / 1e3);
     out += line;
   }

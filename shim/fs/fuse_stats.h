@@ -25,10 +25,12 @@ class Stats {
 
   struct Entry {
     uint32_t opcode = 0;  // kOtherSlot: any opcode >= kSlots
-    uint64_t count = 0, total_ns = 0, max_ns = 0;
+    uint64_t count = 0, errors = 0, total_ns = 0, max_ns = 0;
   };
 
-  void record(uint32_t opcode, uint64_t ns);
+  // One request served in `ns`; `failed`: answered with an error (for
+  // LOOKUP mostly ENOENT: misses the guest could not cache).
+  void record(uint32_t opcode, uint64_t ns, bool failed = false);
   // GETXATTR of "security.capability": the kernel asks it before every write
   // and chown unless told not to, so it is counted on its own as well.
   void record_capability_query() { cap_queries_.fetch_add(1, std::memory_order_relaxed); }
@@ -37,13 +39,14 @@ class Stats {
   std::vector<Entry> snapshot() const;
   uint64_t total_requests() const;
   uint64_t capability_queries() const { return cap_queries_.load(std::memory_order_relaxed); }
-  // One line per opcode ("fuse GETATTR count=.. total_ms=.. avg_us=.. max_us=..")
+  // One line per opcode ("fuse GETATTR count=.. errors=.. total_ms=.. avg_us=..
+  // max_us=..")
   // plus totals, for a log or a stats file.
   std::string format() const;
 
  private:
   struct Slot {
-    std::atomic<uint64_t> count{0}, total_ns{0}, max_ns{0};
+    std::atomic<uint64_t> count{0}, errors{0}, total_ns{0}, max_ns{0};
   };
   std::array<Slot, kSlots> slots_;
   std::atomic<uint64_t> cap_queries_{0};

@@ -13,17 +13,19 @@ TEST(FuseStatsTest, CountsTotalAndMaxPerOpcode) {
   Stats s;
   s.record(FUSE_LOOKUP, 100);
   s.record(FUSE_LOOKUP, 300);
-  s.record(FUSE_LOOKUP, 200);
+  s.record(FUSE_LOOKUP, 200, /*failed=*/true);
   s.record(FUSE_WRITE, 5000);
   auto snap = s.snapshot();
   ASSERT_EQ(snap.size(), 2u);
   // Most requests first.
   EXPECT_EQ(snap[0].opcode, static_cast<uint32_t>(FUSE_LOOKUP));
   EXPECT_EQ(snap[0].count, 3u);
+  EXPECT_EQ(snap[0].errors, 1u);
   EXPECT_EQ(snap[0].total_ns, 600u);
   EXPECT_EQ(snap[0].max_ns, 300u);
   EXPECT_EQ(snap[1].opcode, static_cast<uint32_t>(FUSE_WRITE));
   EXPECT_EQ(snap[1].count, 1u);
+  EXPECT_EQ(snap[1].errors, 0u);
   EXPECT_EQ(snap[1].max_ns, 5000u);
   EXPECT_EQ(s.total_requests(), 4u);
 }
@@ -44,11 +46,11 @@ TEST(FuseStatsTest, HostileOpcodesShareTheOtherSlot) {
 TEST(FuseStatsTest, FormatNamesOpcodesAndTotals) {
   Stats s;
   s.record(FUSE_GETXATTR, 2000);
-  s.record(FUSE_GETXATTR, 4000);
+  s.record(FUSE_GETXATTR, 4000, true);
   s.record_capability_query();
   s.record(FUSE_CREATE, 1000);
   const std::string text = s.format();
-  EXPECT_NE(text.find("fuse GETXATTR count=2 total_ms=0.0 avg_us=3.0 max_us=4.0\n"),
+  EXPECT_NE(text.find("fuse GETXATTR count=2 errors=1 total_ms=0.0 avg_us=3.0 max_us=4.0\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("fuse CREATE count=1"), std::string::npos) << text;
