@@ -16,7 +16,7 @@
 # kernel); later runs are offline.
 # Prints METRIC npm_ci_<variant>_s (median), npm_bind_over_tmpfs,
 # npm_virtiofsd_over_ours, npm_bind_over_runc and our backend's FUSE request
-# counts (npm_fuse_requests, npm_fuse_<OPCODE>). NPM_BENCH_STATS=<file> keeps
+# counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors). NPM_BENCH_STATS=<file> keeps
 # our backend's full per-opcode table (count, service time) of every run.
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
 # NPM_BENCH_VARIANTS a subset of the variants;
@@ -157,7 +157,8 @@ metric_ratio npm_virtiofsd_over_ours virtiofsd ours
 metric_ratio npm_bind_over_runc ours runc
 # Our backend's requests in the last run, by opcode (most first).
 if [ -s "$tmp/stats" ]; then
-  awk '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); print "METRIC npm_fuse_" $2 " " c[2] }
+  awk '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
+         print "METRIC npm_fuse_" $2 " " c[2]; if (e[2] > 0) print "METRIC npm_fuse_" $2 "_errors " e[2] }
        $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
          print "METRIC npm_fuse_requests " c[2]; print "METRIC npm_fuse_getxattr_capability " x[2] }' "$tmp/stats"
   sed 's/^/bench: /' "$tmp/stats" >&2
