@@ -16,8 +16,9 @@
 # kernel); later runs are offline.
 # Prints METRIC npm_ci_<variant>_s (median), npm_bind_over_tmpfs,
 # npm_virtiofsd_over_ours, npm_bind_over_runc and our backend's FUSE request
-# counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors). NPM_BENCH_STATS=<file> keeps
-# our backend's full per-opcode table (count, service time) of every run.
+# counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors).
+# NPM_BENCH_STATS=<file> keeps our backend's full per-opcode table (count,
+# errors, service time) of every run.
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
 # NPM_BENCH_VARIANTS a subset of the variants;
 # NPM_BENCH_PACKAGE another package.json (a small one while developing).
