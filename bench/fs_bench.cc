@@ -30,11 +30,17 @@ namespace {
 constexpr char kTag[] = "share";
 constexpr char kUsage[] =
     "usage: runvm-fs-bench --backend ours|virtiofsd|tmpfs --kernel PATH --initrd PATH\n"
-    "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n";
+    "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n"
+    "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
+    "         [--stats FILE]\n";
 
 struct Options {
   std::string backend, kernel, initrd, state, share;
   std::string virtiofsd = "/usr/lib/qemu/virtiofsd";
+  // Our cache policy: exclusive as for a bundle rootfs, coherent as for a bind mount.
+  CachePolicy policy = CachePolicy::kExclusive;
+  std::string virtiofsd_cache = "auto";
+  std::string stats;           // our backend's per-opcode request counts go here
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
 };
@@ -61,6 +67,12 @@ Result<Options> parse(int argc, char** argv) {
       o.memory_mib = std::stoull(val);
     else if (arg == "--timeout")
       o.timeout_s = std::stoi(val);
+    else if (arg == "--policy" && (val == "exclusive" || val == "coherent"))
+      o.policy = val == "exclusive" ? CachePolicy::kExclusive : CachePolicy::kCoherent;
+    else if (arg == "--virtiofsd-cache" && (val == "auto" || val == "always" || val == "none"))
+      o.virtiofsd_cache = val;
+    else if (arg == "--stats")
+      o.stats = val;
     else
       return make_error("unknown option " + arg);
   }
@@ -99,10 +111,9 @@ struct OurBackend {
   std::unique_ptr<vhost_user::VhostUserServer> server;
   std::optional<LoopThread> thread;
 
-  Status start(const std::string& dir, const std::string& sock) {
+  Status start(const std::string& dir, CachePolicy policy, const std::string& sock) {
     loop = RUNVM_TRY(EventLoop::create());
-    // kExclusive: the directory belongs to this guest alone, as a bundle rootfs does.
-    device = RUNVM_TRY(FsDevice::create(*loop, {dir, CachePolicy::kExclusive, false}));
+    device = RUNVM_TRY(FsDevice::create(*loop, {dir, policy, false}));
     server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
     thread.emplace(*loop);
     return {};
@@ -111,9 +122,9 @@ struct OurBackend {
 
 // virtiofsd creates its socket once it is ready to accept QEMU.
 Status start_virtiofsd(const Options& o, const std::string& sock, ChildProcess& child) {
-  child = RUNVM_TRY(ChildProcess::spawn(
-      {o.virtiofsd, "--socket-path=" + sock, "-o", "source=" + o.share, "-o", "cache=auto"},
-      o.state + "/virtiofsd.log"));
+  child = RUNVM_TRY(ChildProcess::spawn({o.virtiofsd, "--socket-path=" + sock, "-o",
+                                         "source=" + o.share, "-o", "cache=" + o.virtiofsd_cache},
+                                        o.state + "/virtiofsd.log"));
   for (int i = 0; i < 500; ++i) {
     if (access(sock.c_str(), F_OK) == 0) return {};
     if (child.exited()) return make_error("virtiofsd exited: " + slurp(o.state + "/virtiofsd.log"));
@@ -126,7 +137,7 @@ Status run(const Options& o) {
   const std::string sock = o.state + "/fs.sock";
   OurBackend ours;
   ChildProcess virtiofsd;
-  if (o.backend == "ours") RUNVM_CHECK(ours.start(o.share, sock));
+  if (o.backend == "ours") RUNVM_CHECK(ours.start(o.share, o.policy, sock));
   if (o.backend == "virtiofsd") RUNVM_CHECK(start_virtiofsd(o, sock, virtiofsd));
 
   VmConfig vm;
@@ -149,6 +160,10 @@ Status run(const Options& o) {
   if (!finished) (void)engine->stop();
   (void)RUNVM_TRY(engine->wait());
   if (virtiofsd.valid()) virtiofsd.kill_and_reap();
+  if (ours.device && !o.stats.empty()) {
+    std::ofstream out(o.stats, std::ios::app);
+    out << ours.device->stats().format();
+  }
 
   const std::string console = slurp(vm.console_log);
   std::istringstream lines(console);

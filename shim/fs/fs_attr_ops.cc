@@ -65,6 +65,10 @@ uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
                     : ::fchmodat(proc_fd_.get(), name.c_str(), in.mode & 07777, 0);
     if (r != 0) return rw.error(errno);
   }
+  // Truncate by a caller without CAP_FSETID, or chown (which the host's
+  // chown already did) unless an explicit mode follows: set-id bits go first.
+  if ((in.valid & FATTR_KILL_SUIDGID) && !(in.valid & FATTR_MODE) && inode->type == S_IFREG)
+    if (int err = kill_suidgid(inode->fd.get())) return rw.error(err);
   if (in.valid & FATTR_SIZE) {
     if (in.size > static_cast<uint64_t>(INT64_MAX)) return rw.error(EINVAL);
     int r;

@@ -36,6 +36,8 @@ class FsDevice : public VirtioDevice {
   void queue_stopped(size_t idx) override;
   void queue_kicked(size_t idx) override;
 
+  // Requests served so far, per FUSE opcode.
+  const fuse::Stats& stats() const { return server_->stats(); }
   // The passthrough server; null for another kind.
   PassthroughFs* fs() { return fs_; }
 

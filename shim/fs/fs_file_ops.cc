@@ -34,6 +34,9 @@ uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
   if (inode->type == S_IFDIR) return rw.error(EISDIR);
   auto fd = reopen(*inode, open_flags_for_host(in.flags));
   if (!fd.ok()) return rw.error(fd.error().code);
+  // O_TRUNC by a caller without CAP_FSETID (the file is empty by now).
+  if ((in.open_flags & FUSE_OPEN_KILL_SUIDGID) && (in.flags & O_TRUNC))
+    if (int err = kill_suidgid(fd->get())) return rw.error(err);
   fuse_open_out out{};
   out.fh = handles_.add(std::move(*fd));
   out.open_flags = open_reply_flags();
@@ -72,6 +75,9 @@ uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
     fd.reset(::openat(proc_fd_.get(), fd_name(path.get()).c_str(), flags & ~O_NOFOLLOW));
     if (!fd) return rw.error(errno);
   }
+  // An existing file truncated by a caller without CAP_FSETID.
+  if (!created && (in.open_flags & FUSE_OPEN_KILL_SUIDGID) && (in.flags & O_TRUNC))
+    if (int err = kill_suidgid(fd.get())) return rw.error(err);
   if (const mode_t lost = mode & 0777 & host_umask_; created && lost) {
     struct stat st;
     if (::fstat(fd.get(), &st) == 0) (void)::fchmod(fd.get(), (st.st_mode & 07777) | lost);
@@ -127,6 +133,9 @@ uint32_t PassthroughFs::op_write(const Request& req, Reply& rw) {
   int fd = handles_.get(in.fh);
   if (fd < 0) return rw.error(EBADF);
   if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  // Before the data goes in, as the kernel does: never a modified set-id file.
+  if (in.write_flags & FUSE_WRITE_KILL_SUIDGID)
+    if (int err = kill_suidgid(fd)) return rw.error(err);
   const auto& iov = req.write_data;
   size_t done = 0;
   for (size_t i = 0; i < iov.size();) {
@@ -169,9 +178,11 @@ uint32_t PassthroughFs::op_flush(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_flush_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  // Locks stay in the guest (no FUSE_POSIX_LOCKS) and writes are synchronous:
-  // nothing to flush.
-  return handles_.get(in.fh) < 0 ? rw.error(EBADF) : rw.ok();
+  // Locks stay in the guest (no FUSE_POSIX_LOCKS) and writes are synchronous
+  // (the guest writes its dirty pages back before it sends FLUSH): nothing to
+  // flush, ever. ENOSYS makes the guest stop sending FLUSH (fc->no_flush), one
+  // synchronous round trip less per close().
+  return rw.error(ENOSYS);
 }
 
 uint32_t PassthroughFs::op_fallocate(const Request& req, Reply& rw) {

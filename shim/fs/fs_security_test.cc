@@ -283,5 +283,60 @@ TEST_F(FsSecurityTest, ModesAreExactDespiteHostUmaskAndSetgidDirsApply) {
   EXPECT_EQ(st.st_uid, 1000u);
 }
 
+// FUSE_HANDLE_KILLPRIV_V2: the guest stops clearing set-id bits itself (and
+// stops asking for security.capability before each write); we must do it
+// whenever it says the caller lacks CAP_FSETID, before the data changes.
+TEST_F(FsSecurityTest, SetIdBitsAreKilledWhenTheGuestAsks) {
+  RUNVM_REQUIRE_ROOT("writes without killing set-id bits need CAP_FSETID");
+  auto [f, fh] = c().create(kRoot, "f", 0755);
+  ASSERT_NE(f, 0u);
+  const std::string path = dir / "f";
+  auto mode = [&] {
+    struct stat st;
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    return st.st_mode & 07777;
+  };
+  ASSERT_EQ(::chmod(path.c_str(), 06755), 0);
+  EXPECT_EQ(c().write(fh, 0, {'a'}), 0);  // a caller with CAP_FSETID: bits stay
+  EXPECT_EQ(mode(), 06755u);
+  EXPECT_EQ(c().write(fh, 1, {'b'}, nullptr, FUSE_WRITE_KILL_SUIDGID), 0);
+  EXPECT_EQ(mode(), 0755u);
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "ab");
+
+  // Set-group-ID without group execute is not a privilege: it stays.
+  ASSERT_EQ(::chmod(path.c_str(), 06745), 0);
+  EXPECT_EQ(c().write(fh, 0, {'c'}, nullptr, FUSE_WRITE_KILL_SUIDGID), 0);
+  EXPECT_EQ(mode(), 02745u);
+
+  // Truncate.
+  ASSERT_EQ(::chmod(path.c_str(), 06755), 0);
+  fuse_setattr_in trunc{};
+  trunc.valid = FATTR_SIZE | FATTR_KILL_SUIDGID;
+  trunc.size = 1;
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(trunc)).error, 0);
+  EXPECT_EQ(mode(), 0755u);
+  // An explicit mode in the same request is what the file gets.
+  trunc.valid = FATTR_SIZE | FATTR_MODE | FATTR_KILL_SUIDGID;
+  trunc.mode = 04711;
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(trunc)).error, 0);
+  EXPECT_EQ(mode(), 04711u);
+
+  // Open with O_TRUNC, and create of an existing file with O_TRUNC.
+  ASSERT_EQ(::chmod(path.c_str(), 06755), 0);
+  EXPECT_NE(c().open(f, O_WRONLY | O_TRUNC, FUSE_OPEN, FUSE_OPEN_KILL_SUIDGID), 0u);
+  EXPECT_EQ(mode(), 0755u);
+  ASSERT_EQ(::chmod(path.c_str(), 06755), 0);
+  EXPECT_NE(c().open(f, O_WRONLY, FUSE_OPEN, FUSE_OPEN_KILL_SUIDGID), 0u);  // no O_TRUNC
+  EXPECT_EQ(mode(), 06755u);
+  fuse_create_in cin{O_WRONLY | O_TRUNC, 0644, 022, FUSE_OPEN_KILL_SUIDGID};
+  EXPECT_EQ(c().call(FUSE_CREATE, kRoot, Args().add(cin).str("f")).error, 0);
+  EXPECT_EQ(mode(), 0755u);
+}
+
+TEST_F(FsSecurityTest, InitTakesOverKillingPrivileges) {
+  EXPECT_TRUE(c().init().flags & FUSE_HANDLE_KILLPRIV_V2);
+}
+
 }  // namespace
 }  // namespace runvm

@@ -89,6 +89,7 @@ uint32_t ReplyWriter::write_header(int err, size_t payload_len) {
   fuse_out_header h{static_cast<uint32_t>(sizeof h + payload_len), -err, unique_};
   ChainWriter w(out_);
   w.write(&h, sizeof h);
+  error_sent_ = err;
   return h.len;
 }
 

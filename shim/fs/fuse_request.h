@@ -106,11 +106,14 @@ class ReplyWriter {
   // bytes, then finish() with how many were filled.
   std::vector<iovec> payload_iov(size_t max) const;
   uint32_t finish(size_t payload_len);
+  // The errno of the reply written (0: a success, or none written yet).
+  int error_sent() const { return error_sent_; }
 
  private:
   uint32_t write_header(int err, size_t payload_len);
   const std::vector<std::span<uint8_t>>& out_;
   uint64_t unique_;
+  int error_sent_ = 0;
 };
 
 }  // namespace runvm::fuse

@@ -1,6 +1,7 @@
 #include "shim/fs/fuse_server.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace runvm {
 
@@ -25,6 +26,7 @@ int FuseServer::parse_init(const fuse::Request& req, fuse_init_in& in) {
 }
 
 uint32_t FuseServer::handle(const DescChain& chain) {
+  const auto start = std::chrono::steady_clock::now();
   std::optional<uint64_t> unique;
   auto req = parser_.parse(chain, unique);
   if (!req.ok()) {
@@ -33,7 +35,19 @@ uint32_t FuseServer::handle(const DescChain& chain) {
     return rw.error(req.error().code ? req.error().code : EINVAL);
   }
   fuse::ReplyWriter rw(chain.writable, req->in.unique);
-  return dispatch(*req, rw);
+  const uint32_t len = dispatch(*req, rw);
+  const uint32_t opcode = req->in.opcode;
+  if (opcode == FUSE_GETXATTR && req->args.size() > sizeof(fuse_getxattr_in) &&
+      fuse::is_capability_getxattr(
+          {reinterpret_cast<const char*>(req->args.data()) + sizeof(fuse_getxattr_in),
+           req->args.size() - sizeof(fuse_getxattr_in)}))
+    stats_.record_capability_query();
+  stats_.record(opcode,
+                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - start)
+                                          .count()),
+                rw.error_sent() != 0);
+  return len;
 }
 
 }  // namespace runvm

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "shim/fs/fuse_request.h"
+#include "shim/fs/fuse_stats.h"
 #include "shim/virtio/virtqueue.h"
 
 namespace runvm {
@@ -25,6 +26,8 @@ class FuseServer {
   // Caps INIT's max_pages so a request fits in a queue of `queue_size`
   // descriptors (we take no indirect descriptors).
   void set_queue_size(uint16_t queue_size);
+  // Requests served so far, per opcode, with the time spent serving them.
+  const fuse::Stats& stats() const { return stats_; }
 
  protected:
   explicit FuseServer(uint32_t max_pages) : max_pages_(max_pages) {}
@@ -37,6 +40,7 @@ class FuseServer {
 
  private:
   fuse::RequestParser parser_;
+  fuse::Stats stats_;
   uint32_t max_pages_;
 };
 

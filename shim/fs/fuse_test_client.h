@@ -128,15 +128,17 @@ class FuseTestClient {
     std::memcpy(&out, r.data.data(), sizeof out);
     return {out.e.nodeid, out.o.fh};
   }
-  uint64_t open(uint64_t node, uint32_t flags, uint32_t opcode = FUSE_OPEN) {
-    auto r = call(opcode, node, Args().add(fuse_open_in{flags, 0}));
+  uint64_t open(uint64_t node, uint32_t flags, uint32_t opcode = FUSE_OPEN,
+                uint32_t open_flags = 0) {
+    auto r = call(opcode, node, Args().add(fuse_open_in{flags, open_flags}));
     last_error = r.error;
     return r.error ? 0 : r.as<fuse_open_out>().fh;
   }
   int write(uint64_t fh, uint64_t off, const std::vector<uint8_t>& data,
-            uint32_t* written = nullptr) {
+            uint32_t* written = nullptr, uint32_t write_flags = 0) {
     fuse_write_in w{};
     w.fh = fh;
+    w.write_flags = write_flags;
     w.offset = off;
     w.size = static_cast<uint32_t>(data.size());
     auto r = call(FUSE_WRITE, 0, Args().add(w), 1 << 16, data);

@@ -174,7 +174,12 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   handles_.clear();
 
   uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
-                  FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC;
+                  FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC |
+                  // We kill set-id bits ourselves (kill_suidgid); the host kernel
+                  // removes security.capability on our writes, truncates and
+                  // chowns. In return the guest marks inodes S_NOSEC and stops
+                  // asking GETXATTR security.capability before every write.
+                  FUSE_HANDLE_KILLPRIV_V2;
   if (cfg_.cache == CachePolicy::kExclusive) {
     want |= FUSE_CACHE_SYMLINKS;
     if (!readonly()) want |= FUSE_WRITEBACK_CACHE;
@@ -248,6 +253,20 @@ Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_vi
 }
 
 std::string PassthroughFs::fd_name(int fd) { return std::to_string(fd); }
+
+int PassthroughFs::kill_suidgid(int fd) const {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return 0;
+  // As the kernel's setattr_should_drop_suidgid: S_ISGID only with group execute
+  // (without it, it marks mandatory locking, not privilege).
+  mode_t kill = st.st_mode & S_ISUID;
+  if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) kill |= S_ISGID;
+  if (!kill) return 0;
+  if (::fchmodat(proc_fd_.get(), fd_name(fd).c_str(), st.st_mode & 07777 & ~kill, 0) != 0)
+    return errno;
+  return 0;
+}
 
 Result<UniqueFd> PassthroughFs::reopen(const Inode& inode, int flags) const {
   flags |= O_CLOEXEC | O_NOCTTY;

@@ -65,6 +65,11 @@ class PassthroughFs : public FuseServer {
   void apply_exact_mode(const Inode& inode, mode_t mode) const;
   int open_flags_for_host(uint32_t guest_flags) const;
   uint32_t open_reply_flags() const;
+  // FUSE_HANDLE_KILLPRIV_V2: the guest leaves clearing set-user-ID (and
+  // group-executable set-group-ID) bits on write, truncate and chown to us.
+  // Clears them on the regular file `fd` refers to (any kind of fd); 0 or an
+  // errno. Our writes run with CAP_FSETID, so the host kernel would not.
+  int kill_suidgid(int fd) const;
   bool read_only_request(uint32_t opcode) const;
   // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
   bool hidden(const Inode& dir, std::string_view name) const;

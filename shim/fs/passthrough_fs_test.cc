@@ -52,6 +52,24 @@ TEST_F(PassthroughFsTest, RequestsBeforeInitFailAndUnknownOpcodesAreEnosys) {
   EXPECT_EQ(c().call(FUSE_INTERRUPT, kRoot, Args().add(fuse_interrupt_in{1})).used, 0u);
 }
 
+TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
+  c().init();
+  std::ofstream(dir / "here") << "x";
+  EXPECT_NE(c().lookup(kRoot, "here"), 0u);
+  EXPECT_EQ(c().lookup(kRoot, "missing"), 0u);
+  EXPECT_EQ(c().lookup(kRoot, "../escape"), 0u);  // refused before any syscall
+  c().call(9999, kRoot);                          // ENOSYS, in the shared slot
+  std::map<uint32_t, fuse::Stats::Entry> by_op;
+  for (const auto& e : fs->stats().snapshot()) by_op[e.opcode] = e;
+  EXPECT_EQ(by_op[FUSE_INIT].count, 1u);
+  EXPECT_EQ(by_op[FUSE_INIT].errors, 0u);
+  EXPECT_EQ(by_op[FUSE_LOOKUP].count, 3u);
+  EXPECT_EQ(by_op[FUSE_LOOKUP].errors, 2u);
+  EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].count, 1u);
+  EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].errors, 1u);
+  EXPECT_EQ(fs->stats().total_requests(), 5u);
+}
+
 TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   fuse_init_in old{};
   old.major = 7;
@@ -365,7 +383,8 @@ TEST_F(PassthroughFsTest, StatfsAccessFsyncFallocateLseekCopyRange) {
   EXPECT_EQ(c().call(FUSE_FSYNC, f, Args().add(fs_in)).error, 0);
   fuse_flush_in fl{};
   fl.fh = fh;
-  EXPECT_EQ(c().call(FUSE_FLUSH, f, Args().add(fl)).error, 0);
+  // Nothing to flush: ENOSYS, so the guest stops asking.
+  EXPECT_EQ(c().call(FUSE_FLUSH, f, Args().add(fl)).error, ENOSYS);
   fuse_lseek_in ls{fh, 0, SEEK_END, 0};
   EXPECT_EQ(c().call(FUSE_LSEEK, f, Args().add(ls)).as<fuse_lseek_out>().offset, 1u << 20);
   ls.whence = 77;

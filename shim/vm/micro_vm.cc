@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 
@@ -165,6 +166,22 @@ void MicroVm::stop_loop() {
   }
 }
 
+void MicroVm::report_fs_stats() const {
+  // RUNVM_FS_STATS=<file>: benchmarks collect the counts of every VM there.
+  const char* path = getenv("RUNVM_FS_STATS");
+  if (!log::debug_enabled() && !(path && *path)) return;
+  std::string text;
+  for (size_t i = 0; i < fs_devices_.size() && i < config_.shares.size(); ++i) {
+    const std::string stats = fs_devices_[i]->stats().format();
+    log::debug("virtio-fs " + config_.shares[i].tag + " requests:\n" + stats);
+    text += "share " + config_.shares[i].tag + "\n" + stats;
+  }
+  if (path && *path) {
+    std::ofstream out(path, std::ios::app);
+    out << text;
+  }
+}
+
 MicroVm::~MicroVm() {
   // The engine goes first: once QEMU is gone nothing talks to the backends.
   if (engine_ && !reaped_) {
@@ -176,6 +193,7 @@ MicroVm::~MicroVm() {
   agent_.reset();
   vsock_server_.reset();
   vsock_.reset();
+  report_fs_stats();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
   unlink((socket_dir() + "/" + layout::kQmpSocket).c_str());

@@ -99,6 +99,8 @@ class MicroVm {
   explicit MicroVm(MicroVmConfig config) : config_(std::move(config)) {}
   Status start();
   void stop_loop();
+  // Per-share FUSE request counts: to the debug log and to $RUNVM_FS_STATS.
+  void report_fs_stats() const;
 
   MicroVmConfig config_;
   std::unique_ptr<EventLoop> loop_;

@@ -53,6 +53,11 @@ mv /mnt/dir/n.txt /mnt/dir/moved.txt
 touch /mnt/gone && rm /mnt/gone
 mkdir /mnt/userdir && chown 1000:1000 /mnt/userdir
 su user -c 'echo u > /mnt/userdir/u.txt; mkdir /mnt/userdir/ud; echo denied > /mnt/rootonly 2>/dev/null || echo USER-DENIED'
+for f in suid trunc root; do echo x > /mnt/userdir/$f; done
+chown 1000:1000 /mnt/userdir/suid /mnt/userdir/trunc
+chmod 06775 /mnt/userdir/suid /mnt/userdir/trunc /mnt/userdir/root
+su user -c 'echo more >> /mnt/userdir/suid; : > /mnt/userdir/trunc'
+echo more >> /mnt/userdir/root
 sync
 echo 3 > /proc/sys/vm/drop_caches
 seq 1 200000 | cmp - /mnt/seq.txt && echo SEQ-OK
@@ -192,6 +197,17 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   EXPECT_EQ(st.st_mode & 07777, 0644u);  // the guest's umask 022, applied once
   ASSERT_EQ(lstat((d + "/userdir/ud").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
+
+  // A write or truncate by a caller without CAP_FSETID drops set-id bits (the
+  // guest leaves that to us: FUSE_HANDLE_KILLPRIV_V2); root's write keeps them.
+  ASSERT_EQ(lstat((d + "/userdir/suid").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0775u);
+  EXPECT_EQ(read_file(d + "/userdir/suid"), "x\nmore\n");
+  ASSERT_EQ(lstat((d + "/userdir/trunc").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0775u);
+  EXPECT_EQ(st.st_size, 0);
+  ASSERT_EQ(lstat((d + "/userdir/root").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 06775u);
 
   std::ostringstream seq;
   for (int i = 1; i <= kSeqCount; ++i) seq << i << '\n';

@@ -1,0 +1,58 @@
+// FUSE request accounting: per opcode, how many requests the backend served
+// and how long it took to serve them (from parsed request to finished reply,
+// the backend's own share of a round trip). Recording is a few relaxed atomic
+// adds, so it stays on for every device; a reader on another thread (the
+// shim's teardown, a benchmark) takes a snapshot while requests go on.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace runvm::fuse {
+
+// "LOOKUP", "GETATTR", ...; "OP<n>" for one we have no name for.
+std::string opcode_name(uint32_t opcode);
+
+class Stats {
+ public:
+  // Opcodes below kSlots get their own slot; larger ones share kOtherSlot.
+  static constexpr uint32_t kSlots = 64;
+  static constexpr uint32_t kOtherSlot = 0;  // FUSE has no opcode 0
+
+  struct Entry {
+    uint32_t opcode = 0;  // kOtherSlot: any opcode >= kSlots
+    uint64_t count = 0, errors = 0, total_ns = 0, max_ns = 0;
+  };
+
+  // One request served in `ns`; `failed`: answered with an error (for
+  // LOOKUP mostly ENOENT: misses the guest could not cache).
+  void record(uint32_t opcode, uint64_t ns, bool failed = false);
+  // GETXATTR of "security.capability": the kernel asks it before every write
+  // and chown unless told not to, so it is counted on its own as well.
+  void record_capability_query() { cap_queries_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Opcodes seen, most requests first (ties: lower opcode first).
+  std::vector<Entry> snapshot() const;
+  uint64_t total_requests() const;
+  uint64_t capability_queries() const { return cap_queries_.load(std::memory_order_relaxed); }
+  // One line per opcode ("fuse GETATTR count=.. errors=.. total_ms=.. avg_us=..
+  // max_us=..")
+  // plus totals, for a log or a stats file.
+  std::string format() const;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> count{0}, errors{0}, total_ns{0}, max_ns{0};
+  };
+  std::array<Slot, kSlots> slots_;
+  std::atomic<uint64_t> cap_queries_{0};
+};
+
+// True if a GETXATTR request's arguments name security.capability.
+bool is_capability_getxattr(std::string_view args_after_getxattr_in);
+
+}  // namespace runvm::fuse
