@@ -81,6 +81,36 @@ int accept_console_master(int listener) {
   return master ? master->release() : -1;
 }
 
+pid_t spawn_to_files(const std::vector<std::string>& argv, const std::string& out,
+                     const std::string& err) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    auto open_or_null = [](const std::string& path) {
+      return path.empty() ? open("/dev/null", O_WRONLY)
+                          : open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    };
+    int in = open("/dev/null", O_RDONLY), o = open_or_null(out), e = open_or_null(err);
+    if (in < 0 || o < 0 || e < 0) _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int run_to_files(const std::vector<std::string>& argv, const std::string& out,
+                 const std::string& err) {
+  pid_t pid = spawn_to_files(argv, out, err);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return status;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};

@@ -46,6 +46,15 @@ struct CommandResult {
 // Runs argv with `input` on stdin (then EOF), capturing stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = "");
 
+// Starts argv with stdin on /dev/null, stdout in `out` and stderr in `err`
+// ("": /dev/null), without pipes: a create leaves a shim that keeps what it
+// inherits, and a pipe would never see EOF. Returns the child (-1 on failure).
+pid_t spawn_to_files(const std::vector<std::string>& argv, const std::string& out,
+                     const std::string& err);
+// The same, waited for: the wait status (-1 on failure).
+int run_to_files(const std::vector<std::string>& argv, const std::string& out,
+                 const std::string& err);
+
 // A --console-socket to receive a pty master on (invalid on failure), and
 // the master: accepts one connection on it and receives the fd (-1 on
 // failure; the caller owns it).

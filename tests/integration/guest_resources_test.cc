@@ -87,15 +87,9 @@ TEST_F(GuestResourcesTest, EventsReportTheOomKill) {
                     " ev </dev/null >" + files_.path() + "/out 2>&1";
   ASSERT_EQ(system(cmd.c_str()), 0) << read_file(files_.path() + "/out");
   std::string events_out = files_.path() + "/events";
-  pid_t events = fork();
+  pid_t events = testing::spawn_to_files(
+      testing::runvm_argv(root_.path(), {"events", "--interval", "1h", "ev"}), events_out, "");
   ASSERT_GE(events, 0);
-  if (events == 0) {
-    int fd = open(events_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    execl(runvm_binary().c_str(), "runvm", "--root", root_.path().c_str(), "events", "--interval",
-          "1h", "ev", nullptr);
-    _exit(127);
-  }
   auto started = runvm({"start", "ev"});
   EXPECT_EQ(started.status, 0) << started.err;
   std::string status;

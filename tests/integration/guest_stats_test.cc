@@ -122,15 +122,9 @@ TEST_F(GuestStatsTest, LiveOomEventForAChildWhileTheContainerRuns) {
             .config_json = R"("linux":{"resources":{"memory":{"limit":134217728}}})"});
   run_detached(b, "oomc");
   std::string events_out = files_.path() + "/events";
-  pid_t events = fork();
+  pid_t events = testing::spawn_to_files(
+      testing::runvm_argv(root_.path(), {"events", "--interval", "1h", "oomc"}), events_out, "");
   ASSERT_GE(events, 0);
-  if (events == 0) {
-    int fd = open(events_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    execl(runvm_binary().c_str(), "runvm", "--root", root_.path().c_str(), "events", "--interval",
-          "1h", "oomc", nullptr);
-    _exit(127);
-  }
   // busybox dd: one 300 MiB buffer in a 128 MiB cgroup.
   auto dd = runvm({"exec", "oomc", "sh", "-c", "dd if=/dev/zero of=/dev/null bs=300M count=1"});
   EXPECT_TRUE(WIFSIGNALED(dd.status) || (WIFEXITED(dd.status) && WEXITSTATUS(dd.status) != 0))
@@ -144,7 +138,9 @@ TEST_F(GuestStatsTest, LiveOomEventForAChildWhileTheContainerRuns) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(read_file(events_out), kOom);
   EXPECT_NE(runvm({"state", "oomc"}).out.find("\"status\": \"running\""), std::string::npos);
-  if (auto now = stats("oomc")) EXPECT_EQ(member(*now->root().at("data"), {"pids", "current"}), 1u);
+  if (auto now = stats("oomc")) {
+    EXPECT_EQ(member(*now->root().at("data"), {"pids", "current"}), 1u);
+  }
 
   // The end (not an OOM kill) adds no event; the stream ends with the shim.
   EXPECT_EQ(runvm({"delete", "--force", "oomc"}).status, 0);

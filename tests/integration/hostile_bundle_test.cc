@@ -133,22 +133,8 @@ class HostileBundleTest : public ::testing::TestWithParam<HostileCase> {
   // succeed, the shim it leaves would hold a pipe open.
   int create(const std::vector<std::string>& args, std::string& err) {
     auto argv = testing::runvm_argv(root_.path(), args);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
     std::string err_path = io_.path() + "/err";
-    pid_t pid = fork();
-    if (pid == 0) {
-      int null = open("/dev/null", O_RDWR);
-      int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(null, 0);
-      dup2(null, 1);
-      dup2(e, 2);
-      execv(cargv[0], cargv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
+    int status = testing::run_to_files(argv, "", err_path);
     err = read_file(err_path);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }

@@ -88,7 +88,9 @@ TEST_F(LiveResourcesTest, CpusetPinsTheVcpuThreads) {
   EXPECT_EQ(vcpus, 1);
   // Only the vCPUs are pinned here: QEMU's other threads keep the host
   // cgroup's cpuset (which is all CPUs on a host without a cgroup driver).
-  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_TRUE(unpinned_other);
+  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+    EXPECT_TRUE(unpinned_other);
+  }
   EXPECT_EQ(runvm({"delete", "--force", "pin"}).status, 0);
 }
 

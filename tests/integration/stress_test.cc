@@ -116,21 +116,8 @@ std::vector<pid_t> processes_mentioning(const std::string& needle) {
 std::string runvm_quiet(const std::string& root, const std::vector<std::string>& args,
                         const std::string& err) {
   auto argv = testing::runvm_argv(root, args);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(e, 2);
-    execv(cargv[0], cargv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return "fork/wait failed";
+  int status = testing::run_to_files(argv, "", err);
+  if (status < 0) return "fork/wait failed";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
   std::string what;
   for (size_t i = 3; i < argv.size(); ++i) what += argv[i] + " ";
