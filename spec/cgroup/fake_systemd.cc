@@ -68,6 +68,22 @@ int read_variant(sd_bus_message* m, std::string& out, std::vector<pid_t>& pids) 
   return sd_bus_message_exit_container(m);
 }
 
+// A unit's properties, a(sv): each "\nName=value" appended to `record`.
+int read_properties(sd_bus_message* m, std::string& record, std::vector<pid_t>& pids) {
+  int r = sd_bus_message_enter_container(m, 'a', "(sv)");
+  if (r < 0) return r;
+  while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
+    const char* name;
+    std::string value;
+    r = sd_bus_message_read(m, "s", &name);
+    if (r >= 0) r = read_variant(m, value, pids);
+    if (r >= 0) r = sd_bus_message_exit_container(m);
+    if (r < 0) return r;
+    record += std::string("\n") + name + "=" + value;
+  }
+  return r;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FakeSystemd>> FakeSystemd::start(const std::string& dir, Layout layout,
@@ -180,19 +196,10 @@ int FakeSystemd::on_start(sd_bus_message* m, void* self, sd_bus_error* e) {
   std::string record = std::string("StartTransientUnit ") + unit + " " + mode;
   std::string slice = "system.slice";
   std::vector<pid_t> pids;
-  r = sd_bus_message_enter_container(m, 'a', "(sv)");
+  r = read_properties(m, record, pids);
   if (r < 0) return r;
-  while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
-    const char* name;
-    std::string value;
-    r = sd_bus_message_read(m, "s", &name);
-    if (r >= 0) r = read_variant(m, value, pids);
-    if (r >= 0) r = sd_bus_message_exit_container(m);
-    if (r < 0) return r;
-    record += std::string("\n") + name + "=" + value;
-    if (std::string(name) == "Slice") slice = value;
-  }
-  if (r < 0) return r;
+  if (auto at = record.find("\nSlice="); at != std::string::npos)
+    slice = record.substr(at + 7, record.find('\n', at + 1) - (at + 7));
   r = sd_bus_message_exit_container(m);
   if (r < 0) return r;
   // systemd makes the scope's cgroup and moves the PIDs there.
@@ -219,17 +226,7 @@ int FakeSystemd::on_set(sd_bus_message* m, void* self, sd_bus_error* e) {
   if (r < 0) return r;
   std::string record = std::string("SetUnitProperties ") + unit + (runtime ? " true" : " false");
   std::vector<pid_t> pids;
-  r = sd_bus_message_enter_container(m, 'a', "(sv)");
-  if (r < 0) return r;
-  while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
-    const char* name;
-    std::string value;
-    r = sd_bus_message_read(m, "s", &name);
-    if (r >= 0) r = read_variant(m, value, pids);
-    if (r >= 0) r = sd_bus_message_exit_container(m);
-    if (r < 0) return r;
-    record += std::string("\n") + name + "=" + value;
-  }
+  r = read_properties(m, record, pids);
   if (r < 0) return r;
   bool known = false;
   {
