@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/bundle_fixture.h"
+#include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
 namespace {
@@ -34,19 +35,7 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-class GuestResourcesTest : public ::testing::Test {
- protected:
-  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
-  void TearDown() override {
-    EXPECT_TRUE(root_.entries().empty());
-    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
-  }
-  testing::CommandResult runvm(std::vector<std::string> args) {
-    auto argv = testing::runvm_argv(root_.path(), args);
-    return run_command(argv);
-  }
-  TempDir root_, files_;
-};
+using GuestResourcesTest = testing::RuntimeTest;
 
 TEST_F(GuestResourcesTest, ContainerCgroupGetsTheLimits) {
   // A cgroup mount shows the container's own cgroup at the top.

@@ -14,6 +14,7 @@
 
 #include "spec/base/json.h"
 #include "tests/integration/bundle_fixture.h"
+#include "tests/integration/runtime_fixture.h"
 #include "tests/support/require.h"
 
 namespace runvm {
@@ -33,19 +34,8 @@ std::string config_with_cgroup(const std::string& path) {
          R"("mounts":[{"destination":"/fill","type":"tmpfs","source":"tmpfs"}])";
 }
 
-class GuestStatsTest : public ::testing::Test {
+class GuestStatsTest : public testing::RuntimeTest {
  protected:
-  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
-  void TearDown() override {
-    auto left = root_.entries();
-    EXPECT_TRUE(left.empty());
-    // An assertion that returned early leaves its container: never its VM.
-    for (const auto& id : left) runvm({"delete", "--force", id});
-    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
-  }
-  testing::CommandResult runvm(std::vector<std::string> args) {
-    return run_command(testing::runvm_argv(root_.path(), args));
-  }
   // Create and start `id` detached (its stdio to a file).
   void run_detached(const Bundle& b, const std::string& id) {
     std::string cmd = runvm_binary() + " --root " + root_.path() + " run -d -b " + b.dir() + " " +
@@ -61,7 +51,6 @@ class GuestStatsTest : public ::testing::Test {
     if (!doc.ok() || !doc->root().at("data").ok()) return std::nullopt;
     return std::move(*doc);
   }
-  TempDir root_, files_;
 };
 
 uint64_t member(const json::Value& v, std::initializer_list<const char*> path) {

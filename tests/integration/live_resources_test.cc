@@ -12,6 +12,7 @@
 
 #include "spec/cgroup/cgroup.h"
 #include "tests/integration/bundle_fixture.h"
+#include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
 namespace {
@@ -36,23 +37,13 @@ std::string status_field(const std::string& status_path, const std::string& fiel
   return status.substr(start, status.find('\n', start) - start);
 }
 
-class LiveResourcesTest : public ::testing::Test {
+class LiveResourcesTest : public testing::RuntimeTest {
  protected:
-  void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
-  void TearDown() override {
-    EXPECT_TRUE(root_.entries().empty());
-    EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
-  }
-  testing::CommandResult runvm(std::vector<std::string> args) {
-    auto argv = testing::runvm_argv(root_.path(), args);
-    return run_command(argv);
-  }
   pid_t qemu_pid() {
     pid_t qemu = -1;
     for (pid_t pid : testing::qemu_processes_mentioning(root_.path())) qemu = pid;
     return qemu;
   }
-  TempDir root_, files_;
 };
 
 // podman --cpuset-cpus 0: every vCPU thread ("CPU n/TCG" or "CPU n/KVM")
