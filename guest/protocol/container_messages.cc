@@ -258,17 +258,6 @@ Result<Create> Create::parse(const json::Value& v) {
   return m;
 }
 
-void Start::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("container_id").string(container_id);
-}
-Result<Start> Start::parse(const json::Value& v) {
-  Start m;
-  m.id = RUNVM_TRY(fields::u64(v, "id"));
-  m.container_id = RUNVM_TRY(parse_container_id(v));
-  return m;
-}
-
 void Signal::write(json::Writer& w) const {
   w.key("id").uinteger(id);
   w.key("container_id").string(container_id);
@@ -360,21 +349,6 @@ Result<UpdateResources> UpdateResources::parse(const json::Value& v) {
     return make_error("update_resources: nothing to update");
   return m;
 }
-
-template <bool kFrozen>
-void FreezeRequest<kFrozen>::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("container_id").string(container_id);
-}
-template <bool kFrozen>
-Result<FreezeRequest<kFrozen>> FreezeRequest<kFrozen>::parse(const json::Value& v) {
-  FreezeRequest m;
-  m.id = RUNVM_TRY(fields::u64(v, "id"));
-  m.container_id = RUNVM_TRY(parse_container_id(v));
-  return m;
-}
-template struct FreezeRequest<true>;
-template struct FreezeRequest<false>;
 
 void Exit::write(json::Writer& w) const {
   w.key("container_id").string(container_id);

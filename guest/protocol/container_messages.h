@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "guest/protocol/fields.h"
 #include "guest/protocol/linux_spec.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
@@ -139,14 +140,30 @@ struct Create {
 };
 
 // Lets the created process execve; Ok once it did.
-struct Start {
-  static constexpr std::string_view kType = "start";
+// A request that names only its container (`start`, `freeze`, `thaw`,
+// `stats`): `Kind` gives its "type", and makes each a type of its own.
+template <class Kind>
+struct ContainerRequest {
+  static constexpr std::string_view kType = Kind::kType;
   uint64_t id = 0;
   std::string container_id;
-  void write(json::Writer& w) const;
-  static Result<Start> parse(const json::Value& v);
-  bool operator==(const Start&) const = default;
+  void write(json::Writer& w) const {
+    w.key("id").uinteger(id);
+    w.key("container_id").string(container_id);
+  }
+  static Result<ContainerRequest> parse(const json::Value& v) {
+    ContainerRequest m;
+    m.id = RUNVM_TRY(fields::u64(v, "id"));
+    m.container_id = RUNVM_TRY(parse_container_id(v));
+    return m;
+  }
+  bool operator==(const ContainerRequest&) const = default;
 };
+
+struct StartKind {
+  static constexpr std::string_view kType = "start";
+};
+using Start = ContainerRequest<StartKind>;
 
 // Sends `signal` to the container's main process, or with `all` to every
 // process of that container, none of another (PROTOCOL.md).
@@ -213,17 +230,14 @@ struct UpdateResources {
 // Freezes (`freeze`) or thaws (`thaw`) every process of the container: its
 // guest cgroup's cgroup.freeze (runvm pause/resume of a pod member, whose
 // VM's vCPUs are the pod's). Ok once cgroup.events says so.
-template <bool kFrozen>
-struct FreezeRequest {
-  static constexpr std::string_view kType = kFrozen ? "freeze" : "thaw";
-  uint64_t id = 0;
-  std::string container_id;
-  void write(json::Writer& w) const;
-  static Result<FreezeRequest> parse(const json::Value& v);
-  bool operator==(const FreezeRequest&) const = default;
+struct FreezeKind {
+  static constexpr std::string_view kType = "freeze";
 };
-using Freeze = FreezeRequest<true>;
-using Thaw = FreezeRequest<false>;
+struct ThawKind {
+  static constexpr std::string_view kType = "thaw";
+};
+using Freeze = ContainerRequest<FreezeKind>;
+using Thaw = ContainerRequest<ThawKind>;
 
 // agent -> host, unsolicited (no id): the container's main process was
 // reaped. `status` is the raw wait status (WEXITSTATUS/WTERMSIG apply).

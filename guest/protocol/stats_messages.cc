@@ -32,17 +32,6 @@ Result<std::optional<json::Value>> opt_object(const json::Value& v, std::string_
 
 }  // namespace
 
-void StatsRequest::write(json::Writer& w) const {
-  w.key("id").uinteger(id);
-  w.key("container_id").string(container_id);
-}
-Result<StatsRequest> StatsRequest::parse(const json::Value& v) {
-  StatsRequest m;
-  m.id = RUNVM_TRY(fields::u64(v, "id"));
-  m.container_id = RUNVM_TRY(parse_container_id(v));
-  return m;
-}
-
 void write_stats_members(json::Writer& w, const ContainerStats& s) {
   w.key("cpu").begin_object();
   w.key("usage_ns").uinteger(s.cpu_usage_ns).key("user_ns").uinteger(s.cpu_user_ns);

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "guest/protocol/container_messages.h"
 #include "spec/base/json.h"
 #include "spec/base/result.h"
 
@@ -22,14 +23,10 @@ inline constexpr size_t kMaxStatKeyLength = 64;
 inline constexpr size_t kMaxHugepageSizes = 8;
 
 // host -> agent: the numbers of the container's guest cgroup.
-struct StatsRequest {
+struct StatsKind {
   static constexpr std::string_view kType = "stats";
-  uint64_t id = 0;
-  std::string container_id;
-  void write(json::Writer& w) const;
-  static Result<StatsRequest> parse(const json::Value& v);
-  bool operator==(const StatsRequest&) const = default;
 };
+using StatsRequest = ContainerRequest<StatsKind>;
 
 // One huge page size's hugetlb.<size>.current and the "max" count of
 // hugetlb.<size>.events (allocations refused at the limit).
