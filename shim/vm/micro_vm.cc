@@ -68,6 +68,11 @@ Status MicroVm::start() {
 
   VmConfig vm;
   vm.machine = config_.machine;
+  // The guest's half of the timeline: the agent's phases on the console
+  // (guest/agent/trace.h).
+  if (log::debug_enabled())
+    vm.machine.cmdline_extra +=
+        (vm.machine.cmdline_extra.empty() ? "" : " ") + std::string("runvm.debug");
   vm.console_log = console_log();
   vm.qmp_socket = dir + "/" + layout::kQmpSocket;
   vm.engine_log = config_.state_dir + "/" + layout::kEngineLog;
