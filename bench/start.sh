@@ -16,7 +16,8 @@
 # With COMPARE_BUILD=DIR (another build, or a copy of its runtime/runvm,
 # shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
 # `runvm run` is timed in the same rounds too (start_compare_*): a change's
-# before and after, side by side.
+# before and after, side by side; start_cold_over_compare is the median of
+# each round's ratio of the two, with every round's ratio (the noise).
 # Usage: bench/start.sh [rounds] (default 7). BUILD_DIR defaults to ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +111,10 @@ for i in $(seq "$rounds"); do
     echo "$c" >>"$tmp/$which"
     awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
   done
+  if [ -n "${COMPARE_BUILD:-}" ]; then
+    awk -v c="$(tail -1 "$tmp/cold")" -v o="$(tail -1 "$tmp/compare")" 'BEGIN {print c / o}' \
+      >>"$tmp/cold_over_compare"
+  fi
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
@@ -128,6 +133,9 @@ if [ -n "${COMPARE_BUILD:-}" ]; then
   compare=$(median <"$tmp/compare")
   echo "METRIC start_compare_ms $compare ms"
   echo "METRIC start_compare_over_bare $(ratio <"$tmp/compare_ratio")"
+  # This build over the other, paired per round; its spread says how noisy the rounds were.
+  echo "METRIC start_cold_over_compare $(ratio <"$tmp/cold_over_compare")" \
+    "(rounds: $(sort -n "$tmp/cold_over_compare" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}'))"
 fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then

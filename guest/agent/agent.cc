@@ -12,6 +12,7 @@
 
 #include "guest/agent/cgroup_stats.h"
 #include "guest/agent/network.h"
+#include "guest/agent/trace.h"
 
 namespace runvm::agent {
 namespace {
@@ -173,6 +174,7 @@ void Agent::send_pending() {
     ContainerSlot& slot = cit->second;
     Container& c = *slot.container;
     if (auto result = c.take_step_result()) {
+      trace::mark(result->ok() ? "step_done" : "step_failed");
       if (slot.reply_to) send(step_reply(*slot.reply_to, *result), "reply");
       slot.reply_to.reset();
       if (c.state() == Container::State::kFailed) {
@@ -200,7 +202,10 @@ void Agent::send_pending() {
       }
       ++it;
     }
-    if (auto exit = c.take_exit()) send(*exit, "exit");
+    if (auto exit = c.take_exit()) {
+      trace::mark("exit_sent");
+      send(*exit, "exit");
+    }
     ++cit;
   }
   for (auto it = detached_execs_.begin(); it != detached_execs_.end();) {
@@ -224,10 +229,13 @@ Agent::Handled Agent::handle(std::string_view request) {
         if constexpr (std::is_same_v<T, proto::Ping>) {
           return {proto::Pong{req.id}};
         } else if constexpr (std::is_same_v<T, proto::Shutdown>) {
+          trace::mark("shutdown_received");
           return {proto::Ok{req.id}, true};
         } else if constexpr (std::is_same_v<T, proto::Create>) {
+          trace::mark("create_received");
           return {create_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Start>) {
+          trace::mark("start_received");
           return {start_container(req)};
         } else if constexpr (std::is_same_v<T, proto::Signal>) {
           return {signal_container(req)};

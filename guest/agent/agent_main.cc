@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "guest/agent/init.h"
+#include "guest/agent/trace.h"
 #include "guest/agent/vsock.h"
 #include "guest/protocol/constants.h"
 
@@ -40,22 +41,31 @@ Status setup_system() {
   RUNVM_CHECK(bring_up_loopback());
   RUNVM_CHECK(allow_overcommit());
   // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
-  return attach_console();
+  RUNVM_CHECK(attach_console());
+  trace::enable_from_cmdline();
+  trace::mark("system_ready");
+  return {};
 }
 
 Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
   UniqueFd control = RUNVM_TRY(
       vsock_connect_retry(proto::kHostCid, proto::kAgentPort, kConnectTimeout, kConnectInterval)
           .context("connecting to host"));
+  trace::mark("vsock_connected");
   AgentConfig config;
   config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
   // Only the guest's own hierarchy (setup_system mounted it), never a host's.
   if (pid1) config.root.cgroup_root = kCgroupRoot;
-  if (pid1) config.before_shutdown_ok = [] { ::sync(); };
+  if (pid1)
+    config.before_shutdown_ok = [] {
+      ::sync();
+      trace::mark("synced");
+    };
   config.extension = std::move(extension);
   auto agent = RUNVM_TRY(Agent::create(control.get(), std::move(config)));
   RUNVM_CHECK(agent->send_hello(
       proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
+  trace::mark("hello_sent");
   return agent->serve();
 }
 

@@ -18,6 +18,7 @@
 #include "guest/agent/process_init.h"
 #include "guest/agent/process_io.h"
 #include "guest/agent/process_security.h"
+#include "guest/agent/trace.h"
 #include "guest/protocol/messages.h"
 
 namespace runvm::agent {
@@ -48,6 +49,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   auto root = ContainerRoot::mount(root_config, req.container_id, req.rootfs);
   if (!root.ok()) return refuse(std::move(root).error().wrap("preparing the container root"));
   plan.root = root->path();
+  trace::mark("root_mounted");
   std::unique_ptr<Container> c(
       new Container(req.container_id, std::move(*root), loop, setup_timeout));
   c->seccomp_ = req.linux_spec.seccomp;
@@ -66,10 +68,12 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   auto pts_tree = ContainerRoot::clone_pts(root_config);
   if (!pts_tree.ok()) return refuse(std::move(pts_tree).error());
   plan.pts_tree = pts_tree->get();
+  trace::mark("cgroup_binds_pts_ready");
 
   auto stdio = open_process_stdio(req.stdio, proc, dial);
   if (!stdio.ok()) return refuse(std::move(stdio).error());
   std::copy(std::begin(stdio->fds), std::end(stdio->fds), plan.stdio);
+  trace::mark("stdio_open");
 
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -82,6 +86,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   pid_t pid = *forked;
   if (pid == 0) run_container_init(plan);
   c->proc_.forked(pid);
+  trace::mark("forked");
   c->own_pid_ns_ = req.linux_spec.new_pid_ns;
   child_sync.reset();
   // The child has its copies of the plan's fds; the stdio stays until it
@@ -182,6 +187,7 @@ Result<bool> Container::frozen() const {
 }
 
 void Container::on_reaped(int status) {
+  trace::mark("reaped");
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.
   if (!run_) sync_.reset();

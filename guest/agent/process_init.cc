@@ -23,6 +23,7 @@
 #include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
 #include "guest/agent/process_sched.h"
+#include "guest/agent/trace.h"
 #include "spec/rlimit_names.h"
 
 namespace runvm::agent {
@@ -145,30 +146,37 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   const proto::Create& req = *plan.request;
   const proto::Process& proc = req.process;
   RUNVM_CHECK(setup_stdio(plan));
+  trace::mark("init_stdio");
   // While the agent's cgroup mount is still in view.
   RUNVM_CHECK(enter_cgroup(plan.cgroup_dir));
+  trace::mark("init_cgroup");
   if (plan.join_pid > 0) {
     RUNVM_CHECK(join_root(plan.join_pidfd));
   } else {
     open_dentry_cache_control();
     RUNVM_CHECK(enter_root(plan.root));
+    trace::mark("init_root");
     const proto::LinuxSpec& lx = req.linux_spec;
     RUNVM_CHECK(apply_mounts(lx.mounts, plan.mount_sources, plan.pts_tree));
+    trace::mark("init_mounts");
     // stdin is the pty slave by now.
     RUNVM_CHECK(populate_dev("", lx.devices, lx.mounts, plan.terminal ? 0 : -1));
     RUNVM_CHECK(finish_dev(lx.mounts));
+    trace::mark("init_dev");
     // As runc: last, on the container's "/" (and below it for r*); until
     // here everything is private (enter_root).
     if (unsigned long p = propagation_flags(lx.rootfs_propagation);
         p != 0 && ::mount(nullptr, "/", nullptr, p, nullptr) < 0)
       return errno_error("linux.rootfsPropagation");
     RUNVM_CHECK(make_cwd(proc.cwd));
+    trace::mark("init_cwd");
     if (req.rootfs.readonly &&
         ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
       return errno_error("remounting the root read-only");
     // As runc: read-only paths first, so a masked path inside one still works.
     RUNVM_CHECK(make_readonly_paths(lx.readonly_paths));
     RUNVM_CHECK(mask_paths(lx.masked_paths));
+    trace::mark("init_paths");
     if (!req.hostname.empty() && ::sethostname(req.hostname.data(), req.hostname.size()) < 0)
       return errno_error("sethostname");
     if (!lx.domainname.empty() && ::setdomainname(lx.domainname.data(), lx.domainname.size()) < 0)
@@ -187,6 +195,7 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   bool has_home = false;
   env_value(env, "HOME", &has_home);
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  trace::mark("init_home");
   // As runc: into the cwd while still privileged, so a directory the
   // process's user (or root without CAP_DAC_OVERRIDE) cannot enter works;
   // only a permission error gets a second try as that user.
@@ -196,6 +205,7 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
   if (plan.capabilities) RUNVM_CHECK(apply_bounding_set(*plan.capabilities));
   RUNVM_CHECK(set_identity(proc.user));
   if (plan.capabilities) RUNVM_CHECK(apply_capabilities(*plan.capabilities));
+  trace::mark("init_identity");
   if (!in_cwd && ::chdir(proc.cwd.c_str()) < 0)
     return errno_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed");
   return look_path(proc.args[0], env_value(env, "PATH"));
@@ -230,6 +240,7 @@ void run_container_init(const InitPlan& plan) {
   std::vector<std::string> env = plan.request->process.env;
   auto path = prepare(plan, env);
   if (!path.ok()) fail(plan.sync_fd, path.error());
+  trace::mark("init_ready");
   const char ready = init_sync::kReady;
   if (::send(plan.sync_fd, &ready, 1, MSG_NOSIGNAL) != 1 || !wait_for_start(plan.sync_fd)) _exit(1);
   std::vector<std::string> args = plan.request->process.args;

@@ -94,7 +94,7 @@ void AgentClient::flush() {
   while (!out_.empty() && !broken_) {
     // MSG_DONTWAIT rather than O_NONBLOCK: the fd's blocking mode is left
     // to its other users (the test extension's client).
-    ssize_t n = send(fd_.get(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0) return fail(errno_error("agent: write"));
@@ -145,6 +145,9 @@ void AgentClient::on_message(proto::AgentMessage msg) {
       return fail(make_error("agent speaks protocol " + std::to_string(hello->version) +
                              ", we speak " + std::to_string(proto::kProtocolVersion)));
     hello_ = std::move(*hello);
+    // Requests pipelined ahead of the hello: the agent reads them only now.
+    for (auto& [id, p] : pending_) p.deadline = Clock::now() + timeout_;
+    rearm();
     return;
   }
   if (first) return fail(make_error("agent: expected hello first"));
@@ -319,18 +322,35 @@ Result<proto::Hello> AgentClient::wait_hello(int timeout_ms, int abort_fd) {
 }
 
 AgentClient::Reply AgentClient::call_sync(proto::HostMessage msg) {
-  if (auto r = refuse_if_attached(); !r.ok()) return {std::move(r), std::nullopt};
+  return await(send(std::move(msg)));
+}
+
+AgentClient::Outcome AgentClient::send(proto::HostMessage msg) {
+  auto outcome = std::make_shared<std::optional<Reply>>();
+  if (auto r = refuse_if_attached(); !r.ok()) {
+    *outcome = Reply{std::move(r), std::nullopt};
+    return outcome;
+  }
   auto checked_msg = checked(std::move(msg));
-  if (!checked_msg.ok()) return {std::move(checked_msg).error(), std::nullopt};
-  std::optional<Reply> outcome;
-  request(std::move(*checked_msg), [&outcome](Reply r) { outcome = std::move(r); });
-  while (!outcome) {
+  if (!checked_msg.ok()) {
+    *outcome = Reply{std::move(checked_msg).error(), std::nullopt};
+    return outcome;
+  }
+  request(std::move(*checked_msg), [outcome](Reply r) { *outcome = std::move(r); });
+  return outcome;
+}
+
+AgentClient::Reply AgentClient::await(const Outcome& outcome) {
+  if (!*outcome) {
+    if (auto r = refuse_if_attached(); !r.ok()) return {std::move(r), std::nullopt};
+  }
+  while (!*outcome) {
     Clock::time_point deadline = Clock::now() + timeout_;
     for (const auto& [id, p] : pending_) deadline = std::min(deadline, p.deadline);
     auto r = pump_until(deadline);
     if (!r.ok() && r.error().code == ETIMEDOUT) expire();
   }
-  return std::move(*outcome);
+  return std::move(**outcome);
 }
 
 Status AgentClient::ping() { return call_sync(proto::Ping{}).status; }

@@ -96,6 +96,13 @@ class AgentClient {
   Result<proto::Hello> wait_hello(int timeout_ms, int abort_fd = -1);
   // Sends `request` and waits for its outcome.
   Reply call_sync(proto::HostMessage request);
+  // Pipelining: send() writes a request now (even before the hello: the
+  // agent reads requests once it said hello, PROTOCOL.md), await() blocks
+  // until its outcome arrived. A request sent before the hello gets its
+  // full timeout from the hello on.
+  using Outcome = std::shared_ptr<std::optional<Reply>>;
+  Outcome send(proto::HostMessage request);
+  Reply await(const Outcome& outcome);
   Status ping();
   // The agent acknowledges, then powers the VM off.
   Status shutdown();

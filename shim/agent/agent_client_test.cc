@@ -298,6 +298,39 @@ TEST_F(AgentClientTest, BlockingCallsWithoutALoopOnly) {
   client_->detach();
 }
 
+TEST_F(AgentClientTest, RequestsSentBeforeTheHelloAreAnsweredAfterIt) {
+  // Pipelined: written before the agent said hello, in order.
+  auto first = client_->send(proto::Ping{});
+  auto second = client_->send(proto::Start{0, "a"});
+  EXPECT_FALSE(*first);
+  std::thread fake([&] {
+    auto ping = next_request();
+    auto start = next_request();
+    EXPECT_TRUE(std::holds_alternative<proto::Ping>(ping));
+    EXPECT_TRUE(std::holds_alternative<proto::Start>(start));
+    hello();
+    send(proto::ErrorReply{id_of(start), "no such container"});
+    send(proto::Pong{id_of(ping)});
+  });
+  auto hello = client_->wait_hello(1000);
+  ASSERT_TRUE(hello.ok()) << hello.error().message;
+  Reply start = client_->await(second);
+  Reply ping = client_->await(first);
+  fake.join();
+  EXPECT_TRUE(ping.status.ok());
+  ASSERT_FALSE(start.status.ok());
+  EXPECT_EQ(start.status.error().message, "agent: no such container");
+  EXPECT_EQ(client_->pending(), 0u);
+}
+
+TEST_F(AgentClientTest, ARequestSentBeforeTheHelloFailsWithTheChannel) {
+  auto sent = client_->send(proto::Ping{});
+  agent_.reset();  // the VM died before its agent said hello
+  EXPECT_FALSE(client_->wait_hello(1000).ok());
+  Reply r = client_->await(sent);
+  EXPECT_FALSE(r.status.ok());
+}
+
 TEST_F(AgentClientTest, SignalOutOfRangeIsRefusedLocally) {
   hello();
   attach();

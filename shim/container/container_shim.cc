@@ -82,16 +82,20 @@ ContainerShim::~ContainerShim() {
   execs_.reset();          // tells waiting `runvm exec`s
 }
 
-Status ContainerShim::create(MicroVm& vm) {
+Result<proto::Create> ContainerShim::create_request() const {
+  const auto& config = opts_.bundle.config;
+  auto req = RUNVM_TRY(make_create_request(opts_.id, config, stdio_.ports).context("config.json"));
+  req.rootfs.tag = rootfs_tag_;
+  if (!config.process->terminal) req.process.console_size = proto::tty_stream_size(stdio_.ports);
+  return req;
+}
+
+Status ContainerShim::create(MicroVm& vm, const AgentClient::Outcome& sent) {
   vm_ = &vm;
   const auto& config = opts_.bundle.config;
   bool terminal = config.process->terminal;
-  auto req = RUNVM_TRY(make_create_request(opts_.id, config, stdio_.ports).context("config.json"));
-  req.rootfs.tag = rootfs_tag_;
-  if (!terminal) req.process.console_size = proto::tty_stream_size(stdio_.ports);
   // Blocking: the sandbox's loop does not run yet, and nothing else waits.
-  RUNVM_CHECK(
-      vm.agent().call_sync(std::move(req)).status.context("unable to start container process"));
+  RUNVM_CHECK(vm.agent().await(sent).status.context("unable to start container process"));
   if (config.root.readonly) RUNVM_CHECK(vm.seal_share_readonly(rootfs_tag_));
 
   // Relay our own stdio, or for a terminal the console whose master the

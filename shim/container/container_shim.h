@@ -55,10 +55,13 @@ class ContainerShim {
   const std::string& id() const { return opts_.id; }
   bool readonly_root() const { return opts_.bundle.config.root.readonly; }
 
-  // Once the VM is up, before a loop drives the agent: the agent creates the
-  // process (stopped before its execve), the stdio relays start; status
-  // "created".
-  Status create(MicroVm& vm);
+  // The first container's create request, built before the boot so that it
+  // goes to the agent with its boot (MicroVmConfig::before_hello).
+  Result<proto::Create> create_request() const;
+  // Once the VM is up, before a loop drives the agent: waits for the agent
+  // to create the process (`sent`: the create_request, stopped before its
+  // execve), then the stdio relays start; status "created".
+  Status create(MicroVm& vm, const AgentClient::Outcome& sent);
   // A member's create, on the running loop: the agent creates the process
   // (stopped before its execve); once it did, status "created" and the
   // container is activated with `ended`. `done` runs last, with the outcome.

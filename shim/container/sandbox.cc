@@ -46,19 +46,27 @@ Status Sandbox::boot() {
     // Coherent: members' roots appear in it after boot.
     vm.shares.push_back({kPodShareTag, FsConfig{pod_dir_, CachePolicy::kCoherent, false}});
   }
+  // The guest network and the first create go with the boot: the agent
+  // finds them behind its hello, in this order (the process expects its
+  // network at start), instead of a round trip after the hello.
+  proto::Create create = RUNVM_TRY(first->create_request());
+  AgentClient::Outcome network_sent, create_sent;
+  vm.before_hello = [&](AgentClient& agent) {
+    if (network_) network_sent = agent.send(proto::ConfigureNetwork{0, network_->network()});
+    create_sent = agent.send(std::move(create));
+  };
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
   // that this container runs in its own VM (the compat suites check it).
   log::info("VM up in " + std::to_string(static_cast<long>(vm_->boot_to_agent_ms())) +
             " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
             proto::printable(vm_->hello().agent, 64));
-  // Blocking: the loop does not run yet. Before any create, as processes
-  // expect their network at start.
+  // Blocking: the loop does not run yet.
   if (network_) {
-    RUNVM_CHECK(vm_->agent().configure_network(network_->network()).context("guest network"));
+    RUNVM_CHECK(vm_->agent().await(network_sent).status.context("guest network"));
     timeline::mark("network_configured");
   }
-  RUNVM_CHECK(first->create(*vm_));
+  RUNVM_CHECK(first->create(*vm_, create_sent));
   timeline::mark("container_created");
   containers_.emplace(first_, std::move(first));
   control_ = RUNVM_TRY(

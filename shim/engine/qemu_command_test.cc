@@ -55,7 +55,8 @@ TEST(QemuCommandLine, TcgDefaults) {
   EXPECT_FALSE(has(a, "-S"));
   EXPECT_FALSE(has(a, "-initrd"));
   EXPECT_EQ(after(a, "-kernel"), "/k/vmlinux");
-  EXPECT_EQ(after(a, "-append"), "console=ttyS0 reboot=t panic=-1 no_timer_check quiet");
+  EXPECT_EQ(after(a, "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer");
   EXPECT_EQ(after(a, "-global"), "virtio-mmio.force-legacy=false");
 }
 
@@ -75,6 +76,9 @@ TEST(QemuCommandLine, KvmUsesHostCpu) {
   EXPECT_EQ(after(a, "-accel"), "kvm");
   EXPECT_EQ(after(a, "-cpu"), "host");
   EXPECT_EQ(after(a, "-smp"), "4");
+  // The APIC timer works under KVM: no noapictimer.
+  EXPECT_EQ(after(a, "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0");
 }
 
 TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
@@ -93,7 +97,8 @@ TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
   auto a = qemu_command_line(c);
   EXPECT_EQ(after(a, "-initrd"), "/k/initrd.img");
   EXPECT_EQ(after(a, "-append"),
-            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet runvm.port=1024 init=/init");
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer "
+            "runvm.port=1024 init=/init");
 }
 
 TEST(QemuCommandLine, SerialGoesToConsoleFileOnly) {

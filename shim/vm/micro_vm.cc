@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <utility>
 
 #include "guest/protocol/constants.h"
 #include "spec/base/log.h"
@@ -68,6 +69,11 @@ Status MicroVm::start() {
 
   VmConfig vm;
   vm.machine = config_.machine;
+  // The guest's half of the timeline: the agent's phases on the console
+  // (guest/agent/trace.h).
+  if (log::debug_enabled())
+    vm.machine.cmdline_extra +=
+        (vm.machine.cmdline_extra.empty() ? "" : " ") + std::string("runvm.debug");
   vm.console_log = console_log();
   vm.qmp_socket = dir + "/" + layout::kQmpSocket;
   vm.engine_log = config_.state_dir + "/" + layout::kEngineLog;
@@ -82,6 +88,8 @@ Status MicroVm::start() {
   RUNVM_CHECK(engine_->start(vm).context("start VM"));
   agent_ = std::make_unique<AgentClient>(std::move(host_end));
   agent_->set_abort_fd(engine_->pidfd());
+  // Once: what it captured lives only as long as boot().
+  if (config_.before_hello) std::exchange(config_.before_hello, nullptr)(*agent_);
   hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

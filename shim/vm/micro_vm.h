@@ -42,6 +42,10 @@ struct MicroVmConfig {
   std::vector<FsShare> shares;
   std::vector<TapDevice> taps;  // network (shim/net); QEMU inherits their fds
   std::vector<std::pair<uint32_t, PortHandler>> port_handlers;
+  // Requests pipelined behind the boot (AgentClient::send): called once the
+  // agent's stream exists, before its hello, so that they reach the agent
+  // with its first read instead of a round trip after the hello.
+  std::function<void(AgentClient&)> before_hello;
 };
 
 class MicroVm {

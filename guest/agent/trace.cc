@@ -1,0 +1,62 @@
+#include "guest/agent/trace.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+namespace runvm::agent::trace {
+namespace {
+
+bool g_on = false;
+// The console, above the fds a container's process gets (close-on-exec):
+// its init traces its set-up after its stdio became the container's.
+int g_fd = -1;
+
+}  // namespace
+
+bool cmdline_has_word(std::string_view line, std::string_view word) {
+  size_t pos = 0;
+  while (pos < line.size()) {
+    size_t end = line.find_first_of(" \n", pos);
+    if (end == std::string_view::npos) end = line.size();
+    if (line.substr(pos, end - pos) == word) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+void enable_from_cmdline() {
+  int fd = ::open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n > 0) enable(cmdline_has_word(std::string_view(buf, static_cast<size_t>(n)), "runvm.debug"));
+}
+
+void enable(bool on) {
+  g_on = on;
+  if (on && g_fd < 0) g_fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
+}
+bool enabled() { return g_on; }
+
+void mark(std::string_view phase) {
+  if (!g_on || g_fd < 0) return;
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  char line[160];
+  int n =
+      std::snprintf(line, sizeof line, "runvm-agent: phase %.*s %.1f ms\n",
+                    static_cast<int>(std::min<size_t>(phase.size(), 64)), phase.data(),
+                    static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6);
+  // Best effort, as log_line: the console is all there is.
+  if (n > 0) {
+    [[maybe_unused]] ssize_t w = ::write(g_fd, line, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace runvm::agent::trace

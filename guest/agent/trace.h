@@ -1,0 +1,24 @@
+// The guest's half of the --debug phase timeline (spec/base/timeline.h):
+// with `runvm.debug` on the kernel command line (the shim adds it under
+// --debug), the agent writes one console line per phase of a container's
+// start and end, "runvm-agent: phase NAME MS ms", MS on the guest's
+// CLOCK_BOOTTIME, the clock of the hello's boot_ns. Off otherwise: one
+// branch per phase, and nothing on the console.
+#pragma once
+
+#include <string_view>
+
+namespace runvm::agent::trace {
+
+// Whether the kernel command line `cmdline` has `word` as one of its words.
+bool cmdline_has_word(std::string_view cmdline, std::string_view word);
+
+// Turns the trace on if /proc/cmdline has the word runvm.debug.
+void enable_from_cmdline();
+void enable(bool on);
+bool enabled();
+
+// The phase's line, timed now (no-op when off).
+void mark(std::string_view phase);
+
+}  // namespace runvm::agent::trace
