@@ -98,7 +98,8 @@ std::vector<Group> control_list() {
       {"QEMU: stopping and killing it, reaping it, pinning its vCPU threads (update)",
        {{"pidfd_send_signal"}, {"kill"}, {"wait4"}, {"sched_setaffinity"}}},
       {"console: the terminal size check", {{"ioctl", ArgRule::kTtySize}}},
-      {"threads (StdioPump per stream): created, and confining themselves to the stdio "
+      {"threads: a StdioPump made after set-up (today they are made while the first "
+       "container is created) starts under this filter and narrows itself to the stdio "
        "role",
        {{"clone", ArgRule::kCloneThread},
         {"set_robust_list"},

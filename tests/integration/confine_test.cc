@@ -31,6 +31,9 @@ constexpr const char* kControlCaps = "0000000000800020";  // CAP_KILL, CAP_SYS_N
 // CAP_CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, SETGID, SETUID, MKNOD
 constexpr const char* kDeviceCaps = "00000000080000df";
 constexpr const char* kStdioCaps = "0000000000000000";
+// A pod sandbox's main thread also binds members: + CAP_SYS_ADMIN,
+// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH.
+constexpr const char* kPodControlCaps = "0000000000a00026";
 
 bool alive(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -199,6 +202,38 @@ TEST_F(ConfineTest, EveryThreadIsConfinedAndADeviceThreadSyscallKillsOnlyTheShim
   EXPECT_EQ(status("bystander"), "running");
   auto exec = run_command(runvm({"exec", "bystander", "true"}));
   EXPECT_TRUE(WIFEXITED(exec.status) && WEXITSTATUS(exec.status) == 0) << exec.err;
+}
+
+TEST(ConfinePodTest, ASandboxsMainThreadKeepsWhatBindingMembersTakes) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  TempDir root;
+  Bundle sandbox(
+      {.args = {"sleep", "600"},
+       .config_json = R"("annotations":{"io.kubernetes.cri.container-type":"sandbox"})"});
+  auto runvm = [&](const std::vector<std::string>& args) {
+    return testing::runvm_argv(root.path(), args);
+  };
+  std::string cmd;
+  for (const auto& a : runvm({"run", "-d", "-b", sandbox.dir(), "sb"})) cmd += a + " ";
+  ASSERT_EQ(system((cmd + "</dev/null >/dev/null 2>&1").c_str()), 0);
+  auto state = json::Document::parse(run_command(runvm({"state", "sb"})).out);
+  ASSERT_TRUE(state.ok());
+  pid_t shim = static_cast<pid_t>(*(*state->root().at("pid")).as_int());
+  int threads = 0;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(shim) + "/task")) {
+    auto st = task_status(t.path());
+    ++threads;
+    EXPECT_EQ(st["Seccomp"], "2") << st["Name"];
+    if (t.path().filename() == std::to_string(shim)) {
+      EXPECT_EQ(st["CapEff"], kPodControlCaps);
+    } else if (st["Name"] == "runvm-device") {
+      EXPECT_EQ(st["CapEff"], kDeviceCaps);
+    }
+  }
+  EXPECT_GE(threads, 2);
+  auto del = run_command(runvm({"delete", "--force", "sb"}));
+  EXPECT_TRUE(WIFEXITED(del.status) && WEXITSTATUS(del.status) == 0) << del.err;
 }
 
 }  // namespace
