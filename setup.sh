@@ -44,7 +44,9 @@ build_all() {
   step "guest kernel (cached under ${RUNVM_CACHE:-/var/cache/runvm})"
   kernel=$(guest/kernel/build.sh)
   step "build ($build)"
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNVM_KERNEL="$kernel" >/dev/null
+  # Test-only hooks (runvm-shim's RUNVM_TEST_DEVICE_SYSCALL_FIFO) only in test builds.
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNVM_KERNEL="$kernel" \
+    -DRUNVM_TEST_HOOKS="${test_hooks:-ON}" >/dev/null
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
   cmake --build "$build" -j"$(nproc)" "${targets[@]}"
@@ -135,7 +137,7 @@ install_deps
 case "$mode" in
   demo)
     # Only what the demo runs: the tests are built by `./setup.sh test`.
-    build_all runvm runvm-shim runvm_guest_initramfs
+    test_hooks=OFF build_all runvm runvm-shim runvm_guest_initramfs
     demo
     ;;
   test)

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "shim/confine/confine.h"
 #include "shim/container/sandbox.h"
 #include "shim/container/vm_settings.h"
 #include "shim/engine/accel.h"
@@ -202,6 +203,8 @@ sigset_t forwarded_signals() {
 
 Result<int> run_vm_only(Options& o, int signal_fd) {
   auto vm = RUNVM_TRY(MicroVm::boot(o.vm));
+  // Set-up done: the control thread keeps only what it still needs.
+  RUNVM_CHECK(confine::confine_thread(confine::Role::kControl));
   report(o.ready_fd, "created\n");
   timeline::mark("created_reported");
   pollfd fds[2] = {{signal_fd, POLLIN, 0}, {vm->engine().pidfd(), POLLIN, 0}};
@@ -218,6 +221,11 @@ Result<int> run_container(Options& o, int signal_fd) {
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
   auto shim = RUNVM_TRY(Sandbox::create(
       {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}, o.pod}));
+  // Set-up done (VM booted, network attached, the process created): the
+  // control thread keeps only what it still needs (docs/security.md "shim"),
+  // before anyone learns the container exists.
+  RUNVM_CHECK(confine::confine_thread(confine::Role::kControl, shim->control_needs()));
+  timeline::mark("confined");
   report(o.ready_fd, "created\n");
   timeline::mark("created_reported");
   return shim->serve(signal_fd);
@@ -265,6 +273,9 @@ int main(int argc, char** argv) {
     sigset_t fwd = forwarded_signals();
     sigprocmask(SIG_BLOCK, &fwd, nullptr);
     UniqueFd sigfd(signalfd(-1, &fwd, SFD_CLOEXEC));
+    // Every thread confines itself once set up (shim/confine); the
+    // filters are compiled now, while nothing is confined.
+    confine::enable(confine::mode_from_environment());
     status =
         opts->bundle.empty() ? run_vm_only(*opts, sigfd.get()) : run_container(*opts, sigfd.get());
   }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "guest/protocol/frame.h"
+#include "shim/confine/confine.h"
 #include "shim/container/container_shim.h"
 #include "shim/container/control_server.h"
 #include "shim/container/member_binds.h"
@@ -46,6 +47,9 @@ class Sandbox {
   // (a signalfd; -1: none) to the first container until its process exits;
   // returns its wait status. The VM is shut down before returning.
   Result<int> serve(int signal_fd);
+
+  // What the control thread still does after boot (its capabilities).
+  confine::ControlNeeds control_needs() const { return {opts_.pod, network_.has_value()}; }
 
  private:
   explicit Sandbox(SandboxOptions o) : opts_(std::move(o)) {}

@@ -5,18 +5,41 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <future>
 #include <vector>
+
+#include "shim/confine/confine.h"
+#include "spec/base/log.h"
 
 namespace runvm {
 
 StdioPump::StdioPump(int src, UniqueFd dst)
     : owned_dst_(std::move(dst)), src_(src), dst_(owned_dst_.get()) {
-  thread_ = std::thread([this] { run(); });
+  start();
 }
 
 StdioPump::StdioPump(UniqueFd src, int dst)
     : owned_src_(std::move(src)), src_(owned_src_.get()), dst_(dst) {
-  thread_ = std::thread([this] { run(); });
+  start();
+}
+
+void StdioPump::start() {
+  // The thread copies guest output: it confines itself (the stdio role,
+  // shim/confine) before the first byte, and the pump exists only once it
+  // did, so every thread of a running shim is confined.
+  std::promise<void> confined;
+  auto ready = confined.get_future();
+  thread_ = std::thread([this, &confined] {
+    if (auto c = confine::confine_thread(confine::Role::kStdio); !c.ok()) {
+      // Unconfined guest data is not an option: the shim ends (as killed).
+      log::error("stdio relay: " + c.error().message);
+      std::abort();
+    }
+    confined.set_value();
+    run();
+  });
+  ready.wait();
 }
 
 StdioPump::~StdioPump() {

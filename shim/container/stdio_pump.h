@@ -35,6 +35,7 @@ class StdioPump {
   uint64_t bytes() const { return bytes_.load(); }
 
  private:
+  void start();
   void run();
   void copy();
 

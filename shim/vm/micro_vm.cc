@@ -1,5 +1,6 @@
 #include "shim/vm/micro_vm.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,9 +8,11 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <utility>
 
 #include "guest/protocol/constants.h"
+#include "shim/confine/confine.h"
 #include "spec/base/log.h"
 #include "spec/base/timeline.h"
 
@@ -62,10 +65,20 @@ Status MicroVm::start() {
     fs_devices_.push_back(std::move(dev));
     fs_specs.push_back({VhostUserDevice::kFs, sock, 0, share.tag});
   }
-  loop_thread_ = std::thread([this] {
+  RUNVM_CHECK(add_test_hook());
+  // The device thread parses guest data: it confines itself (the device
+  // role, shim/confine) before it serves anything; QEMU is not started yet.
+  std::promise<Status> confined;
+  auto confined_result = confined.get_future();
+  loop_thread_ = std::thread([this, &confined] {
+    Status c = confine::confine_thread(confine::Role::kDevice);
+    bool ok = c.ok();
+    confined.set_value(std::move(c));
+    if (!ok) return;
     auto r = loop_->run();
     if (!r.ok()) log::error("device loop: " + r.error().message);
   });
+  RUNVM_CHECK(confined_result.get());
 
   VmConfig vm;
   vm.machine = config_.machine;
@@ -96,6 +109,22 @@ Status MicroVm::start() {
   // boot_ns: the guest's CLOCK_BOOTTIME as its agent started (kernel boot done).
   timeline::mark("agent_hello", "guest_boot_ms=" + std::to_string(hello_.boot_ns / 1'000'000));
   return {};
+}
+
+Status MicroVm::add_test_hook() {
+#ifdef RUNVM_TEST_HOOKS
+  // Test builds only (tests/integration/confine_test.cc): a byte written to
+  // the FIFO named by $RUNVM_TEST_DEVICE_SYSCALL_FIFO makes the device
+  // thread call a syscall its filter forbids. Not reachable from the guest.
+  const char* fifo = getenv("RUNVM_TEST_DEVICE_SYSCALL_FIFO");
+  if (!fifo || !*fifo) return {};
+  // O_RDWR: the FIFO never reports EOF once a writer left.
+  test_hook_.reset(::open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!test_hook_) return errno_error(std::string("test hook ") + fifo);
+  return loop_->add(test_hook_.get(), EPOLLIN, [](uint32_t) { confine::call_forbidden_syscall(); });
+#else
+  return {};
+#endif
 }
 
 Status MicroVm::pause() {

@@ -102,6 +102,7 @@ class MicroVm {
  private:
   explicit MicroVm(MicroVmConfig config) : config_(std::move(config)) {}
   Status start();
+  Status add_test_hook();
   void stop_loop();
   // Per-share FUSE request counts: to the debug log and to $RUNVM_FS_STATS.
   void report_fs_stats() const;
@@ -113,6 +114,7 @@ class MicroVm {
   std::vector<std::unique_ptr<FsDevice>> fs_devices_;
   std::vector<std::unique_ptr<vhost_user::VhostUserServer>> fs_servers_;
   std::thread loop_thread_;
+  UniqueFd test_hook_;  // test builds: add_test_hook()
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<AgentClient> agent_;
   proto::Hello hello_;
