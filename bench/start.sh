@@ -4,6 +4,10 @@
 #   bare:   QEMU booting runvm's kernel and machine to an /init that powers
 #           off at once (bench/bare_boot.sh): the floor
 #   cold:   `runvm run` of `true` (create, start, exit, delete), a cold boot
+#   warm:   the same, claiming a unit of the warm pool (runvm-pool(8)) that
+#           `runvm pool fill` refilled before the round, outside the timing
+#           (NO_WARM=1 skips it); start_cold_over_warm is the median of each
+#           round's cold over its warm start
 #   runc:   `runc run` of the same bundle
 #   podman: `podman --runtime runvm|runc run --rm --network none busybox true`
 #           (private storage and configuration; NO_PODMAN=1 skips it)
@@ -29,7 +33,16 @@ done
 tmp=$(mktemp -d)
 podman_on=0
 if [ "${NO_PODMAN:-0}" != 1 ] && command -v podman >/dev/null; then podman_on=1; fi
+pool_cfg=$tmp/pool.toml
+printf '[pool]\nsize = 1\n' >"$pool_cfg"
+warm_on=1
+[ "${NO_WARM:-0}" = 1 ] && warm_on=0
 cleanup() {
+  if [ "$warm_on" = 1 ] && [ -d "$tmp/root/@pool" ]; then
+    # The background fill a claim started goes first (it holds the lock).
+    flock "$tmp/root/@pool/fill.lock" true 2>/dev/null || true
+    "$runvm" --root "$tmp/root" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
+  fi
   if [ "$podman_on" = 1 ]; then
     podman rm -af -t 0 >/dev/null 2>&1 || true
     podman system reset -f >/dev/null 2>&1 || true
@@ -79,6 +92,8 @@ CONF
 fi
 podman_run() { podman --runtime "$1" run --rm --network none localhost/busybox:bench true; }
 runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+warm_run() { "$runvm" --root "$tmp/root" --config "$pool_cfg" run -b "$tmp/b" "$1"; }
+pool_fill() { "$runvm" --root "$tmp/root" --config "$pool_cfg" pool fill >/dev/null; }
 compare_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
 runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
 # The timeline: runvm's log and the kept container's shim.log.
@@ -106,10 +121,19 @@ for i in $(seq "$rounds"); do
   # The two builds take turns going first.
   for which in $( ((i % 2)) && echo cold compare || echo compare cold); do
     [ "$which" = compare ] && [ -z "${COMPARE_BUILD:-}" ] && continue
-    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); else c=$(timed compare_run "o$i"); fi
+    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); cold_ms=$c; else c=$(timed compare_run "o$i"); fi
     echo "$c" >>"$tmp/$which"
     awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
   done
+  if [ "$warm_on" = 1 ]; then
+    pool_fill
+    w=$(timed warm_run "w$i")
+    echo "$w" >>"$tmp/warm"
+    awk -v c="$cold_ms" -v w="$w" 'BEGIN {print c / w}' >>"$tmp/cold_over_warm"
+    # Refilled before anything else is timed: this waits for the claim's
+    # background fill (the fill lock), or does its work first.
+    pool_fill
+  fi
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
@@ -128,6 +152,10 @@ if [ -n "${COMPARE_BUILD:-}" ]; then
   compare=$(median <"$tmp/compare")
   echo "METRIC start_compare_ms $compare ms"
   echo "METRIC start_compare_over_bare $(ratio <"$tmp/compare_ratio")"
+fi
+if [ "$warm_on" = 1 ]; then
+  echo "METRIC start_warm_ms $(median <"$tmp/warm") ms"
+  echo "METRIC start_cold_over_warm $(ratio <"$tmp/cold_over_warm")"
 fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then

@@ -44,10 +44,12 @@ std::string vsock_socket_of(const Container& c);
 // master to `console_socket` first (runc's protocol) and relays the guest's
 // pty to its slave. Returns the relay's pid (the member's pid). `lock_fd`,
 // create's hold on the member's lock, is closed in the relay: a fork shares
-// the flock, and the relay lives as long as the member.
+// the flock, and the relay lives as long as the member. `fresh_netns`: the
+// relay runs in a new, empty network namespace (a pool unit's container,
+// whose pid must name its own namespace as a cold one's shim does).
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
-                                  int lock_fd);
+                                  int lock_fd, bool fresh_netns = false);
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`
