@@ -101,7 +101,7 @@ Status place_in_cgroup(HostCgroup& cgroup, const std::vector<pid_t>& pids) {
 // pool unit; its pid is the relay's, as a pod member's. Nothing is booted.
 Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
                              const oci::Bundle& bundle, const pool::Unit& unit,
-                             const std::string& console_socket, UniqueFd* lock_out) {
+                             const std::string& console_socket, int netns, UniqueFd* lock_out) {
   auto drop_unit = [&] { pool::remove_unit(unit, std::chrono::seconds(0)); };
   ContainerDir dir(g.root, o.id);
   auto taken = dir.create();
@@ -117,7 +117,7 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   c.state.shim.extra[pool::kUnitExtra] = unit.rel();
   Container host{unit_dir, {}};
   host.state.shim.socket = c.state.shim.socket;
-  bool fresh_netns = wants_fresh_netns(bundle.config);
+  bool fresh_netns = netns < 0 && wants_fresh_netns(bundle.config);
   Status s = save_state(c);
   if (s.ok()) s = save_config_snapshot(dir, bundle.dir);
   std::unique_ptr<HostCgroup> cgroup;
@@ -134,8 +134,8 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   }
   timeline::mark("pool_claimed");
   pool::claim_unit_priority(unit);
-  auto relay =
-      launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(), fresh_netns);
+  auto relay = launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(),
+                                   netns, fresh_netns);
   if (!relay.ok()) {
     drop_unit();
     return std::move(relay).error();
@@ -220,7 +220,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   if (g.config.pool.size > 0 && role.kind == PodRole::kNone) {
     auto cls = pool::configured_class(g);
     std::string why = cls.ok()
-                          ? pool::cold_reason(g, *cls, bundle.config, netns.valid(), o.preserve_fds)
+                          ? pool::cold_reason(g, *cls, bundle.config, netns.get(), o.preserve_fds)
                           : cls.error().message;
     std::optional<pool::Unit> unit;
     if (why.empty()) {
@@ -231,7 +231,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
       unit = pool::claim(g.root, cls->name(), o.id, g.config.pool.max_idle_seconds);
       if (!unit) why = "no idle unit";
     }
-    if (unit) return create_claimed(g, o, bundle, *unit, console_socket, lock_out);
+    if (unit) return create_claimed(g, o, bundle, *unit, console_socket, netns.get(), lock_out);
     log::debug("pool: cold start (" + why + ")");
     if (why == "no idle unit") pool::fill_in_background(g);
   }

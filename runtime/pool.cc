@@ -14,6 +14,7 @@
 
 #include "runtime/assets.h"
 #include "runtime/host_procs.h"
+#include "runtime/network_namespace.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
@@ -202,7 +203,7 @@ Result<UnitClass> configured_class(const GlobalOptions& g) {
 }
 
 std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci::Config& config,
-                        bool has_netns_path, int preserve_fds) {
+                        int netns_fd, int preserve_fds) {
   if (g.config.pool.size == 0) return "the pool is off";
   auto settings = oci::parse_vm_annotations(config.annotations);
   if (!settings.ok()) return settings.error().message;
@@ -217,8 +218,13 @@ std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci
       !linux_->resources->cpu->cpus.empty())
     return "a cpuset (QEMU's vCPU threads are pinned at boot)";
   // A unit has no NIC yet: only a container whose VM would have loopback
-  // only (the host's or a fresh network namespace) is served.
-  if (has_netns_path) return "it joins a network namespace";
+  // only is served: the host's network, a fresh namespace, or one joined by
+  // path with no Ethernet interface (Podman's --network none).
+  if (netns_fd >= 0) {
+    auto nic = netns_has_ethernet(netns_fd);
+    if (!nic.ok()) return nic.error().message;
+    if (*nic) return "its network namespace has an interface (a unit has no NIC yet)";
+  }
   if (preserve_fds > 0) return "--preserve-fds";
   // A systemd scope is started for one pid (the shim's, at exec); a unit's
   // shim and QEMU run already.

@@ -37,10 +37,10 @@ struct UnitClass {
 Result<UnitClass> configured_class(const GlobalOptions& g);
 
 // The reason `create` boots a VM of its own for `config` instead of
-// claiming a unit of class `pool` (empty: it may claim). `has_netns_path`:
-// the config names a network namespace to join.
+// claiming a unit of class `pool` (empty: it may claim). `netns_fd`: the
+// network namespace the config names by path (-1: none).
 std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci::Config& config,
-                        bool has_netns_path, int preserve_fds);
+                        int netns_fd, int preserve_fds);
 
 struct FillReport {
   int started = 0, drained = 0, idle = 0;
