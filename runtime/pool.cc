@@ -97,6 +97,13 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
   ssize_t n;
   while ((n = read(rd.get(), &child, sizeof child)) < 0 && errno == EINTR) {
   }
+  // Returns once it ran `argv` (or failed to): the pipe's last end, the
+  // grandchild's, closes at its exec. Whoever looks for it then finds it.
+  if (n == sizeof child) {
+    char c;
+    while (read(rd.get(), &c, 1) < 0 && errno == EINTR) {
+    }
+  }
   while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
   }
   if (n != sizeof child || child <= 0)

@@ -54,25 +54,7 @@ class PoolTest : public testing::RuntimeTest {
     EXPECT_TRUE(fills_running().empty());
   }
   std::vector<pid_t> fills_running() {
-    std::vector<pid_t> out;
-    DIR* d = opendir("/proc");
-    if (!d) return out;
-    while (dirent* e = readdir(d)) {
-      pid_t pid = atoi(e->d_name);
-      if (pid <= 0) continue;
-      // Not read_file: a process that exits while read throws there.
-      std::string cmd;
-      UniqueFd fd(
-          open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC));
-      char buf[4096];
-      ssize_t n = fd ? read(fd.get(), buf, sizeof buf) : -1;
-      if (n > 0) cmd.assign(buf, static_cast<size_t>(n));
-      if (cmd.find(root_.path()) != std::string::npos &&
-          cmd.find(std::string("pool\0fill", 9)) != std::string::npos)
-        out.push_back(pid);
-    }
-    closedir(d);
-    return out;
+    return testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)});
   }
   // The units `pool status` lists in `state` ("idle", "dead", ...).
   int units_in(const std::string& state) {
