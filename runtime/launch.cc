@@ -160,6 +160,10 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
     pool::end_claimed_unit(g, unit.rel());
     return std::move(saved).error();
   }
+  // The unit's logs, hard links in the container's dir: they outlive the
+  // unit (its shim removes its dir) until delete, as a cold start's do.
+  for (const char* name : {layout::kShimLog, layout::kEngineLog, layout::kConsoleLog})
+    (void)link(unit_dir.file(name).c_str(), dir.file(name).c_str());
   log::debug("claimed pool unit " + unit.rel());
   guard.dir = nullptr;
   if (cgroup) cgroup->dismiss();

@@ -275,6 +275,11 @@ Result<FillReport> fill(const GlobalOptions& g) {
 
 int drain(const GlobalOptions& g) {
   int n = 0;
+  // After a fill that is booting units: it would count one drained under
+  // it as claimed and boot another.
+  std::string lock_path = g.root + "/" + kPoolDir + "/" + kFillLock;
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (lock) flock(lock.get(), LOCK_EX);
   for (const Unit& u : list_units(g.root)) {
     if (!u.owner.empty() || !take(u, kDrainOwner)) continue;  // a container's
     remove_unit(u, std::chrono::seconds(5));
