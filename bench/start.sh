@@ -10,7 +10,9 @@
 #           round's cold over its warm start
 #   runc:   `runc run` of the same bundle
 #   podman: `podman --runtime runvm|runc run --rm --network none busybox true`
-#           (private storage and configuration; NO_PODMAN=1 skips it)
+#           (private storage and configuration; NO_PODMAN=1 skips it); with
+#           the warm pool too: runvm through a wrapper that adds the pool's
+#           --root and --config (Podman passes neither), refilled likewise
 # and `runvm --debug run` of `true`, whose phase timeline (shim.log and
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
 # per-phase medians: where the cold path's time goes.
@@ -42,6 +44,9 @@ cleanup() {
     # The background fill a claim started goes first (it holds the lock).
     flock "$tmp/root/@pool/fill.lock" true 2>/dev/null || true
     "$runvm" --root "$tmp/root" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
+  fi
+  if [ -d "$tmp/proot/@pool" ]; then
+    "$runvm" --root "$tmp/proot" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
   fi
   if [ "$podman_on" = 1 ]; then
     podman rm -af -t 0 >/dev/null 2>&1 || true
@@ -91,6 +96,13 @@ CONF
   podman import -q "$tmp/busybox.tar" localhost/busybox:bench >/dev/null
 fi
 podman_run() { podman --runtime "$1" run --rm --network none localhost/busybox:bench true; }
+# runvm as Podman runs it, on the warm pool's root and configuration.
+cat >"$tmp/runvm-pool" <<WRAP
+#!/bin/sh
+exec "$runvm" --root "$tmp/proot" --config "$pool_cfg" "\$@"
+WRAP
+chmod +x "$tmp/runvm-pool"
+podman_pool_fill() { "$tmp/runvm-pool" pool fill >/dev/null; }
 runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
 warm_run() { "$runvm" --root "$tmp/root" --config "$pool_cfg" run -b "$tmp/b" "$1"; }
 pool_fill() { "$runvm" --root "$tmp/root" --config "$pool_cfg" pool fill >/dev/null; }
@@ -139,6 +151,11 @@ for i in $(seq "$rounds"); do
   if [ "$podman_on" = 1 ]; then
     timed podman_run "$runvm" >>"$tmp/podman_runvm"
     timed podman_run runc >>"$tmp/podman_runc"
+    if [ "$warm_on" = 1 ]; then
+      podman_pool_fill
+      timed podman_run "$tmp/runvm-pool" >>"$tmp/podman_runvm_warm"
+      podman_pool_fill
+    fi
   fi
 done
 
@@ -161,6 +178,7 @@ fi
 if [ "$podman_on" = 1 ]; then
   echo "METRIC podman_runvm_run_ms $(median <"$tmp/podman_runvm") ms"
   echo "METRIC podman_runc_run_ms $(median <"$tmp/podman_runc") ms"
+  [ -s "$tmp/podman_runvm_warm" ] && echo "METRIC podman_runvm_warm_run_ms $(median <"$tmp/podman_runvm_warm") ms"
 fi
 # Per phase: the median of its time since runvm began; guest_boot is the
 # guest's own clock when its agent started (the kernel's boot).
