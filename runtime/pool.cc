@@ -253,17 +253,14 @@ Result<FillReport> fill(const GlobalOptions& g) {
   uint64_t max_age = g.config.pool.max_idle_seconds;
   uint64_t live = 0;
   for (const Unit& u : list_units(g.root)) {
-    bool ours = u.cls == cls;
-    bool old = max_age > 0 && static_cast<uint64_t>(u.age_s) > max_age;
-    // Under the fill lock, a unit still starting is a dead filler's.
-    bool drop = u.state == UnitState::kDead || u.state == UnitState::kStarting ||
-                (u.state != UnitState::kClaimed && (!ours || old));
-    if (drop && u.owner.empty() && take(u, kDrainOwner)) {
+    bool owner_exists = validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists();
+    FillAction what = fill_action(u, cls, max_age, owner_exists);
+    if (what == FillAction::kRemoveOrphan || (what == FillAction::kDrain && take(u, kDrainOwner))) {
       remove_unit(u, std::chrono::seconds(2));
       ++report.drained;
       continue;
     }
-    if (ours && (u.state == UnitState::kIdle || u.state == UnitState::kBooting)) ++live;
+    if (u.cls == cls && (u.state == UnitState::kIdle || u.state == UnitState::kBooting)) ++live;
   }
   for (; live < g.config.pool.size; ++live) {
     RUNVM_CHECK(start_unit(g, c));

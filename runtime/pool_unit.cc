@@ -180,6 +180,26 @@ void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
   rmdir((u.root + "/" + kPoolDir + "/" + u.cls).c_str());
 }
 
+FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_idle_s,
+                       bool owner_exists) {
+  if (!u.owner.empty()) {
+    bool gone = u.owner == kDrainOwner || !validate_id(u.owner).ok() || !owner_exists;
+    return u.state == UnitState::kDead && gone ? FillAction::kRemoveOrphan : FillAction::kKeep;
+  }
+  bool old = max_idle_s > 0 && static_cast<uint64_t>(u.age_s) > max_idle_s;
+  switch (u.state) {
+    case UnitState::kDead:
+    case UnitState::kStarting:
+      return FillAction::kDrain;
+    case UnitState::kBooting:
+    case UnitState::kIdle:
+      return u.cls != current || old ? FillAction::kDrain : FillAction::kKeep;
+    case UnitState::kClaimed:
+      return FillAction::kKeep;
+  }
+  return FillAction::kKeep;
+}
+
 std::optional<Unit> claim(const std::string& root, const std::string& cls, const std::string& id,
                           uint64_t max_idle_s) {
   for (const Unit& u : list_units(root, cls)) {

@@ -96,4 +96,13 @@ void remove_unit(const Unit& u, std::chrono::milliseconds grace);
 std::optional<Unit> claim(const std::string& root, const std::string& cls, const std::string& id,
                           uint64_t max_idle_s);
 
+// What a fill (which holds the fill lock, so no other fill starts units)
+// does with `u`: keep it; drain it (it is dead or still starting, of
+// another class than `current`, or idle past `max_idle_s`; taken first, so
+// never from under a claim); or remove it as an orphan (dead, and its owner
+// is a drain or a container that `owner_exists` says is gone).
+enum class FillAction { kKeep, kDrain, kRemoveOrphan };
+FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_idle_s,
+                       bool owner_exists);
+
 }  // namespace runvm::cli::pool

@@ -140,5 +140,28 @@ TEST_F(PoolUnitTest, OldIdleUnitsAreDrainedNotClaimed) {
   EXPECT_TRUE(list_units(root_.path()).empty());
 }
 
+TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
+  auto unit = [](UnitState s, const std::string& cls, int64_t age, const std::string& owner = "") {
+    Unit u{"/r", cls, "u", std::nullopt, s, owner, age};
+    return u;
+  };
+  using enum UnitState;
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 10), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kBooting, "c", 10), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 61), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 1000), "c", 0, false), FillAction::kKeep);  // no limit
+  EXPECT_EQ(fill_action(unit(kIdle, "old", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kBooting, "old", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kStarting, "c", 10), "c", 60, false), FillAction::kDrain);
+  // A container's unit is its own, whatever its class or age, while it lives.
+  EXPECT_EQ(fill_action(unit(kClaimed, "old", 9999, "ctr"), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kClaimed, "c", 10, "ctr"), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, false), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "@drain"), "c", 60, true), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "../x"), "c", 60, true), FillAction::kRemoveOrphan);
+}
+
 }  // namespace
 }  // namespace runvm::cli::pool
