@@ -177,8 +177,10 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
     (void)proto::write_frame(m.conn.get(), control::encode(control::ExecExit{wait_status}));
   }
   members_.erase(it);
-  // A pool unit's VM was its container's: it goes with it.
-  if (opts_.pool) end(wait_status, true);
+  // A pool unit's VM was its container's: it goes with it. Nothing to
+  // drain: end_member() killed the rest of its processes, and its output
+  // went through its relay, not ours.
+  if (opts_.pool) end(wait_status, false);
 }
 
 void Sandbox::end_members(int wait_status) {
