@@ -260,7 +260,14 @@ Result<FillReport> fill(const GlobalOptions& g) {
       ++report.drained;
       continue;
     }
-    if (u.cls == cls && (u.state == UnitState::kIdle || u.state == UnitState::kBooting)) ++live;
+    if (u.cls != cls || (u.state != UnitState::kIdle && u.state != UnitState::kBooting)) continue;
+    // Beyond [pool] size (it was lowered): drained, not kept booted.
+    if (live >= g.config.pool.size && u.state == UnitState::kIdle && take(u, kDrainOwner)) {
+      remove_unit(u, std::chrono::seconds(2));
+      ++report.drained;
+      continue;
+    }
+    ++live;
   }
   for (; live < g.config.pool.size; ++live) {
     RUNVM_CHECK(start_unit(g, c));
