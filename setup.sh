@@ -101,6 +101,17 @@ import_demo_image() {
   rm -rf "$dir"
 }
 
+# The warm pool (runvm-pool(8)) on in runvm.toml: one booted VM kept ready,
+# claimed by the next create instead of a boot. An admin's own size stays.
+enable_pool() {
+  local conf=$1
+  if grep -q '^\[pool\]' "$conf"; then
+    sed -i 's/^# size = 0$/size = 1/' "$conf"
+  else
+    printf '\n[pool]\nsize = 1\n' >>"$conf"
+  fi
+}
+
 demo() {
   local prefix=${RUNVM_PREFIX:-/usr/local}
   local dropin=${RUNVM_PODMAN_DROPIN:-/etc/containers/containers.conf.d/50-runvm.conf}
@@ -109,6 +120,10 @@ demo() {
   cmake --install "$build" --prefix "$prefix" >/dev/null
   step "register runvm with Podman ($dropin)"
   register_with_podman "$dropin" "$prefix/bin/runvm"
+  step "turn the warm pool on (/etc/runvm/runvm.toml [pool] size = 1) and fill it"
+  enable_pool /etc/runvm/runvm.toml
+  "$prefix/bin/runvm" pool fill
+  "$prefix/bin/runvm" pool status
   step "import $image (busybox, built locally)"
   import_demo_image "$image"
   step "podman --runtime runvm run --rm --network none $image"
@@ -127,6 +142,7 @@ runvm is installed ($prefix/bin/runvm) and Podman knows it as "runvm". Try:
   podman --runtime runvm run --rm -it --network none $image sh     # a shell in a microVM
   podman --runtime runvm run -d --name web --network none $image sleep 1000; podman exec web uname -r
   $prefix/bin/runvm check                                             # boot time and agent round-trips
+  $prefix/bin/runvm pool status                                       # the warm pool (man runvm-pool)
   man runvm
   ./setup.sh test                                                     # the whole test suite
 EOF

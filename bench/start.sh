@@ -4,9 +4,15 @@
 #   bare:   QEMU booting runvm's kernel and machine to an /init that powers
 #           off at once (bench/bare_boot.sh): the floor
 #   cold:   `runvm run` of `true` (create, start, exit, delete), a cold boot
+#   warm:   the same, claiming a unit of the warm pool (runvm-pool(8)) that
+#           `runvm pool fill` refilled before the round, outside the timing
+#           (NO_WARM=1 skips it); start_cold_over_warm is the median of each
+#           round's cold over its warm start
 #   runc:   `runc run` of the same bundle
 #   podman: `podman --runtime runvm|runc run --rm --network none busybox true`
-#           (private storage and configuration; NO_PODMAN=1 skips it)
+#           (private storage and configuration; NO_PODMAN=1 skips it); with
+#           the warm pool too: runvm through a wrapper that adds the pool's
+#           --root and --config (Podman passes neither), refilled likewise
 # and `runvm --debug run` of `true`, whose phase timeline (shim.log and
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
 # per-phase medians: where the cold path's time goes.
@@ -30,7 +36,19 @@ done
 tmp=$(mktemp -d)
 podman_on=0
 if [ "${NO_PODMAN:-0}" != 1 ] && command -v podman >/dev/null; then podman_on=1; fi
+pool_cfg=$tmp/pool.toml
+printf '[pool]\nsize = 1\n' >"$pool_cfg"
+warm_on=1
+[ "${NO_WARM:-0}" = 1 ] && warm_on=0
 cleanup() {
+  if [ "$warm_on" = 1 ] && [ -d "$tmp/root/@pool" ]; then
+    # The background fill a claim started goes first (it holds the lock).
+    flock "$tmp/root/@pool/fill.lock" true 2>/dev/null || true
+    "$runvm" --root "$tmp/root" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
+  fi
+  if [ -d "$tmp/proot/@pool" ]; then
+    "$runvm" --root "$tmp/proot" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
+  fi
   if [ "$podman_on" = 1 ]; then
     podman rm -af -t 0 >/dev/null 2>&1 || true
     podman system reset -f >/dev/null 2>&1 || true
@@ -79,7 +97,16 @@ CONF
   podman import -q "$tmp/busybox.tar" localhost/busybox:bench >/dev/null
 fi
 podman_run() { podman --runtime "$1" run --rm --network none localhost/busybox:bench true; }
+# runvm as Podman runs it, on the warm pool's root and configuration.
+cat >"$tmp/runvm-pool" <<WRAP
+#!/bin/sh
+exec "$runvm" --root "$tmp/proot" --config "$pool_cfg" "\$@"
+WRAP
+chmod +x "$tmp/runvm-pool"
+podman_pool_fill() { "$tmp/runvm-pool" pool fill >/dev/null; }
 runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+warm_run() { "$runvm" --root "$tmp/root" --config "$pool_cfg" run -b "$tmp/b" "$1"; }
+pool_fill() { "$runvm" --root "$tmp/root" --config "$pool_cfg" pool fill >/dev/null; }
 compare_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
 runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
 # The timeline: runvm's log and the kept container's shim.log.
@@ -107,7 +134,7 @@ for i in $(seq "$rounds"); do
   # The two builds take turns going first.
   for which in $( ((i % 2)) && echo cold compare || echo compare cold); do
     [ "$which" = compare ] && [ -z "${COMPARE_BUILD:-}" ] && continue
-    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); else c=$(timed compare_run "o$i"); fi
+    if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); cold_ms=$c; else c=$(timed compare_run "o$i"); fi
     echo "$c" >>"$tmp/$which"
     awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
   done
@@ -115,11 +142,25 @@ for i in $(seq "$rounds"); do
     awk -v c="$(tail -1 "$tmp/cold")" -v o="$(tail -1 "$tmp/compare")" 'BEGIN {print c / o}' \
       >>"$tmp/cold_over_compare"
   fi
+  if [ "$warm_on" = 1 ]; then
+    pool_fill
+    w=$(timed warm_run "w$i")
+    echo "$w" >>"$tmp/warm"
+    awk -v c="$cold_ms" -v w="$w" 'BEGIN {print c / w}' >>"$tmp/cold_over_warm"
+    # Refilled before anything else is timed: this waits for the claim's
+    # background fill (the fill lock), or does its work first.
+    pool_fill
+  fi
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
     timed podman_run "$runvm" >>"$tmp/podman_runvm"
     timed podman_run runc >>"$tmp/podman_runc"
+    if [ "$warm_on" = 1 ]; then
+      podman_pool_fill
+      timed podman_run "$tmp/runvm-pool" >>"$tmp/podman_runvm_warm"
+      podman_pool_fill
+    fi
   fi
 done
 
@@ -137,10 +178,15 @@ if [ -n "${COMPARE_BUILD:-}" ]; then
   echo "METRIC start_cold_over_compare $(ratio <"$tmp/cold_over_compare")" \
     "(rounds: $(sort -n "$tmp/cold_over_compare" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}'))"
 fi
+if [ "$warm_on" = 1 ]; then
+  echo "METRIC start_warm_ms $(median <"$tmp/warm") ms"
+  echo "METRIC start_cold_over_warm $(ratio <"$tmp/cold_over_warm")"
+fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then
   echo "METRIC podman_runvm_run_ms $(median <"$tmp/podman_runvm") ms"
   echo "METRIC podman_runc_run_ms $(median <"$tmp/podman_runc") ms"
+  [ -s "$tmp/podman_runvm_warm" ] && echo "METRIC podman_runvm_warm_run_ms $(median <"$tmp/podman_runvm_warm") ms"
 fi
 # Per phase: the median of its time since runvm began; guest_boot is the
 # guest's own clock when its agent started (the kernel's boot).

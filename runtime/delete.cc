@@ -10,6 +10,7 @@
 #include "runtime/hooks.h"
 #include "runtime/host_cgroup.h"
 #include "runtime/pod_member.h"
+#include "runtime/pool.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
 
@@ -77,6 +78,9 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   }
   // A pod member's rootfs and binds are its sandbox shim's to unbind.
   wait_member_unbound(g, ct);
+  // A warm-started container's pool unit ends with it (runvm-pool(8)).
+  if (auto unit = ct.state.shim.extra.find(pool::kUnitExtra); unit != ct.state.shim.extra.end())
+    pool::end_claimed_unit(g, unit->second);
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);
   if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);

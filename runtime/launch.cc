@@ -6,14 +6,17 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
 #include "runtime/host_cgroup.h"
+#include "runtime/host_procs.h"
 #include "runtime/namespace_paths.h"
 #include "runtime/network_namespace.h"
 #include "runtime/pod_member.h"
+#include "runtime/pool.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
@@ -81,6 +84,95 @@ Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
   return pid;
 }
 
+// Moves the relay, the unit's shim and its QEMU into the container's host
+// cgroup (cgroupfs: writing each pid to the cgroup.procs files).
+Status place_in_cgroup(HostCgroup& cgroup, const std::vector<pid_t>& pids) {
+  ShimPlacement p = cgroup.placement();
+  for (int fd : p.cgroup_procs)
+    for (pid_t pid : pids) {
+      std::string s = std::to_string(pid);
+      if (pwrite(fd, s.data(), s.size(), 0) != static_cast<ssize_t>(s.size()) && errno != ESRCH)
+        return errno_error("joining the host cgroup");
+    }
+  return {};
+}
+
+// A warm start (pool.h): the container becomes the one member of a claimed
+// pool unit; its pid is the relay's, as a pod member's. Nothing is booted.
+Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
+                             const oci::Bundle& bundle, const pool::Unit& unit,
+                             const std::string& console_socket, int netns, UniqueFd* lock_out) {
+  auto drop_unit = [&] { pool::remove_unit(unit, std::chrono::seconds(0)); };
+  ContainerDir dir(g.root, o.id);
+  auto taken = dir.create();
+  if (!taken.ok()) {
+    drop_unit();
+    return std::move(taken).error();
+  }
+  UniqueFd lock = std::move(*taken);
+  DirGuard guard{&dir};
+  Container c = new_container(dir, o.id, bundle);
+  ContainerDir unit_dir = unit.dir();
+  c.state.shim.socket = unit_dir.socket(layout::kShimSocket);
+  c.state.shim.extra[pool::kUnitExtra] = unit.rel();
+  Container host{unit_dir, {}};
+  host.state.shim.socket = c.state.shim.socket;
+  bool fresh_netns = netns < 0 && wants_fresh_netns(bundle.config);
+  Status s = save_state(c);
+  if (s.ok()) s = save_config_snapshot(dir, bundle.dir);
+  std::unique_ptr<HostCgroup> cgroup;
+  if (s.ok()) {
+    auto prepared = HostCgroup::prepare(g, bundle.config);
+    if (prepared.ok())
+      cgroup = std::move(*prepared);
+    else
+      s = std::move(prepared).error();
+  }
+  if (!s.ok()) {
+    drop_unit();
+    return std::move(s).error();
+  }
+  timeline::mark("pool_claimed");
+  pool::claim_unit_priority(unit);
+  auto relay = launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(),
+                                   netns, fresh_netns);
+  if (!relay.ok()) {
+    drop_unit();
+    return std::move(relay).error();
+  }
+  pid_t pid = *relay;
+  c.state.pid = pid;
+  c.state.status = oci::Status::kCreated;
+  c.state.shim.pid = pid;
+  c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
+  auto saved = save_state(c);
+  if (saved.ok() && cgroup) {
+    std::vector<pid_t> pids = process_tree(unit.record->pid);
+    pids.push_back(pid);
+    saved = place_in_cgroup(*cgroup, pids);
+  }
+  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
+  if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
+  if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
+  if (!saved.ok()) {
+    kill(pid, SIGKILL);  // its unit's shim sees it go and ends the container
+    waitpid(pid, nullptr, 0);
+    pool::end_claimed_unit(g, unit.rel());
+    return std::move(saved).error();
+  }
+  // The unit's logs, hard links in the container's dir: they outlive the
+  // unit (its shim removes its dir) until delete, as a cold start's do.
+  for (const char* name : {layout::kShimLog, layout::kEngineLog, layout::kConsoleLog})
+    (void)link(unit_dir.file(name).c_str(), dir.file(name).c_str());
+  log::debug("claimed pool unit " + unit.rel());
+  guard.dir = nullptr;
+  if (cgroup) cgroup->dismiss();
+  if (lock_out) *lock_out = std::move(lock);
+  // The replacement boots in the background: this create does not wait.
+  pool::fill_in_background(g);
+  return pid;
+}
+
 }  // namespace
 
 Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, UniqueFd* lock_out) {
@@ -128,6 +220,25 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
       return make_error("--console-socket " + console_socket + ": not a socket");
   }
   if (sandbox) return create_member(g, o, bundle, *sandbox, console_socket, lock_out);
+  // Warm start: a booted unit of the container's class, if one is idle.
+  if (g.config.pool.size > 0 && role.kind == PodRole::kNone) {
+    auto cls = pool::configured_class(g);
+    std::string why = cls.ok()
+                          ? pool::cold_reason(g, *cls, bundle.config, netns.get(), o.preserve_fds)
+                          : cls.error().message;
+    std::optional<pool::Unit> unit;
+    if (why.empty()) {
+      RUNVM_CHECK(validate_id(o.id));
+      // Not claimed for an id that is taken: create fails as it would cold.
+      if (ContainerDir(g.root, o.id).exists())
+        return make_error("container with given ID already exists", EEXIST);
+      unit = pool::claim(g.root, cls->name(), o.id, g.config.pool.max_idle_seconds);
+      if (!unit) why = "no idle unit";
+    }
+    if (unit) return create_claimed(g, o, bundle, *unit, console_socket, netns.get(), lock_out);
+    log::debug("pool: cold start (" + why + ")");
+    if (why == "no idle unit") pool::fill_in_background(g);
+  }
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
   auto shim_bin = RUNVM_TRY(find_shim_binary());

@@ -33,6 +33,7 @@ constexpr Verb kVerbs[] = {
     {"kill", "send a signal to a container's process", verb_kill},
     {"list", "list the containers under --root", verb_list},
     {"pause", "pause all processes of a container (its microVM)", verb_pause},
+    {"pool", "fill, show or drain the warm pool of booted microVMs", verb_pool},
     {"ps", "list a container's host processes (shim, QEMU)", verb_ps},
     {"restore", "not supported (CRIU cannot restore a microVM)", verb_restore},
     {"resume", "resume a paused container", verb_resume},
@@ -68,7 +69,7 @@ void usage(FILE* out) {
 // memory limit adds vm.overhead_mib): a broken file must not keep `delete`,
 // `kill` or `state` from cleaning up.
 bool boots_vm(const char* verb) {
-  for (const char* v : {"create", "run", "check", "update"})
+  for (const char* v : {"create", "run", "check", "update", "pool"})
     if (strcmp(verb, v) == 0) return true;
   return false;
 }

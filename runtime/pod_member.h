@@ -44,10 +44,13 @@ std::string vsock_socket_of(const Container& c);
 // master to `console_socket` first (runc's protocol) and relays the guest's
 // pty to its slave. Returns the relay's pid (the member's pid). `lock_fd`,
 // create's hold on the member's lock, is closed in the relay: a fork shares
-// the flock, and the relay lives as long as the member.
+// the flock, and the relay lives as long as the member. A pool unit's
+// container (pool.h), whose pid must name its network namespace as a cold
+// one's shim does: the relay joins `netns_fd` (when >= 0), or else with
+// `fresh_netns` runs in a new, empty one.
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
-                                  int lock_fd);
+                                  int lock_fd, int netns_fd = -1, bool fresh_netns = false);
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`

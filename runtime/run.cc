@@ -14,6 +14,7 @@
 #include "runtime/hooks.h"
 #include "runtime/host_cgroup.h"
 #include "runtime/launch.h"
+#include "runtime/pool.h"
 #include "runtime/run_foreground.h"
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
@@ -104,9 +105,15 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   pid_t shim = RUNVM_TRY(create_container(g, o, &lock));
   ContainerDir dir(g.root, o.id);
   // A failure takes the container down, leaving nothing behind.
+  // A warm-started container's pool unit ends with it (runvm-pool(8)).
+  auto end_unit = [&](const Container& c) {
+    if (auto u = c.state.shim.extra.find(pool::kUnitExtra); u != c.state.shim.extra.end())
+      pool::end_claimed_unit(g, u->second);
+  };
   auto abandon = [&](Error e) -> Error {
     kill(shim, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
     waitpid(shim, nullptr, 0);
+    if (auto c = load_container(g, o.id); c.ok()) end_unit(*c);
     (void)remove_host_cgroup(g, dir);
     (void)dir.remove();
     return e;
@@ -135,6 +142,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {
     auto hooks = load_hooks(ct->dir);
+    end_unit(*ct);
     if (auto r = remove_host_cgroup(g, ct->dir); !r.ok()) log::warn(r.error().message);
     (void)ct->dir.remove();
     if (hooks.ok()) run_poststop_hooks(*ct, *hooks);

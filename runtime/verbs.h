@@ -57,5 +57,6 @@ Result<int> verb_events(GlobalOptions&, int argc, char** argv);
 Result<int> verb_update(GlobalOptions&, int argc, char** argv);
 Result<int> verb_checkpoint(GlobalOptions&, int argc, char** argv);
 Result<int> verb_restore(GlobalOptions&, int argc, char** argv);
+Result<int> verb_pool(GlobalOptions&, int argc, char** argv);
 
 }  // namespace runvm::cli

@@ -9,10 +9,12 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "shim/confine/confine.h"
 #include "shim/container/sandbox.h"
@@ -35,6 +37,7 @@ struct Options {
   bool stdio_pipes = false;
   bool check = false;
   bool pod = false;
+  bool pool = false;
   int pings = 100;
   int64_t debug_origin = -1;  // --debug-origin
 };
@@ -56,6 +59,10 @@ void usage(FILE* out) {
           "                        foreground runc run, which copies through its own pipes)\n"
           "  --pod                 a pod sandbox: its VM takes members (runvm create of\n"
           "                        a container of its pod; shim/client/CONTROL.md)\n"
+          "  --pool                a pool unit (runvm-pool(8)): boot the VM with the pod\n"
+          "                        share and no container; serve the one container that\n"
+          "                        claims it, end with it and remove the state and socket\n"
+          "                        dirs\n"
           "  --check               boot a throwaway VM, time --pings N agent round-trips\n"
           "                        (default 100), shut it down and print the report\n"
           "                        (`runvm check`); reports \"ok\" on --ready-fd\n"
@@ -85,6 +92,7 @@ Result<Options> parse(int argc, char** argv) {
       {"stdio-pipes", no_argument, nullptr, 'P'},
       {"check", no_argument, nullptr, 'K'},
       {"pod", no_argument, nullptr, 'O'},
+      {"pool", no_argument, nullptr, 'U'},
       {"pings", required_argument, nullptr, 'p'},
       {"debug-origin", required_argument, nullptr, 'o'},
       {"help", no_argument, nullptr, 'h'},
@@ -147,6 +155,9 @@ Result<Options> parse(int argc, char** argv) {
       case 'O':
         o.pod = true;
         break;
+      case 'U':
+        o.pool = true;
+        break;
       case 'p':
         o.pings = std::max(1, atoi(optarg));
         break;
@@ -168,6 +179,8 @@ Result<Options> parse(int argc, char** argv) {
     return make_error("--tcg-tb-size <= " + std::to_string(config::kMaxTcgTbSizeMib));
   if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
   if (o.check && !o.bundle.empty()) return make_error("--check runs no container");
+  if (o.pool && (o.check || o.pod || !o.bundle.empty()))
+    return make_error("--pool goes with no --bundle, --pod or --check");
   return o;
 }
 
@@ -231,6 +244,36 @@ Result<int> run_container(Options& o, int signal_fd) {
   return shim->serve(signal_fd);
 }
 
+Result<int> run_pool_unit(Options& o, int signal_fd) {
+  auto unit = RUNVM_TRY(Sandbox::create({o.vm, {}, false, true}));
+  // Set-up done: as a pod sandbox's, its control thread keeps what binding
+  // its one member's rootfs and binds needs (docs/security.md "shim").
+  RUNVM_CHECK(confine::confine_thread(confine::Role::kControl, unit->control_needs()));
+  timeline::mark("confined");
+  report(o.ready_fd, "created\n");
+  timeline::mark("created_reported");
+  return unit->serve(signal_fd);
+}
+
+// Removes `dir`'s files and empty directories, never recursing: should a
+// member's bind have outlived its unmount, the container's rootfs below it
+// is left alone (the dir stays, and `runvm delete` detaches it).
+void remove_flat(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string p = e.path().string();
+    if (unlink(p.c_str()) != 0) rmdir(p.c_str());
+  }
+  rmdir(dir.c_str());
+}
+
+// A pool unit leaves nothing once its VM is down: no caller waits to clean
+// up after a unit that ended idle (drained, or its VM died).
+void remove_pool_unit(const Options& o) {
+  if (!o.vm.socket_dir.empty()) remove_flat(o.vm.socket_dir);
+  remove_flat(o.vm.state_dir);
+}
+
 }  // namespace
 }  // namespace runvm
 
@@ -276,8 +319,19 @@ int main(int argc, char** argv) {
     // Every thread confines itself once set up (shim/confine); the
     // filters are compiled now, while nothing is confined.
     confine::enable(confine::mode_from_environment());
-    status =
-        opts->bundle.empty() ? run_vm_only(*opts, sigfd.get()) : run_container(*opts, sigfd.get());
+    if (opts->pool)
+      status = run_pool_unit(*opts, sigfd.get());
+    else
+      status = opts->bundle.empty() ? run_vm_only(*opts, sigfd.get())
+                                    : run_container(*opts, sigfd.get());
+  }
+  if (opts->pool) {
+    if (!status.ok()) {
+      report(opts->ready_fd, "error: " + status.error().message + "\n");
+      log::error("shim: " + status.error().message);
+    }
+    remove_pool_unit(*opts);
+    return status.ok() ? 0 : 1;
   }
   if (!status.ok()) {
     report(opts->ready_fd, "error: " + status.error().message + "\n");

@@ -166,6 +166,23 @@ Status parse_vm(const Ctx& c, const toml::node& n, VmDefaults& vm) {
   return {};
 }
 
+Status parse_pool(const Ctx& c, const toml::node& n, PoolConfig& pool) {
+  const toml::table* t = n.as_table();
+  if (!t) return c.fail(n, "pool", "must be a table ([pool])");
+  for (auto&& [key, value] : *t) {
+    std::string name(key.str());
+    if (name == "size")
+      pool.size = RUNVM_TRY(integer(c, value, "pool.size", 0, kMaxPoolSize));
+    else if (name == "max_idle_seconds")
+      pool.max_idle_seconds =
+          RUNVM_TRY(integer(c, value, "pool.max_idle_seconds", 0, 365ull * 24 * 3600));
+    else
+      return make_error(at(c.path, key.source()) + "pool." + printable(name) +
+                        ": unknown key (known: pool.size, pool.max_idle_seconds)");
+  }
+  return {};
+}
+
 // toml++ 3.3 reaches __builtin_unreachable() (undefined behaviour) when it
 // asks whether some non-ASCII characters are whitespace, which it does in
 // keys, after values and in strings (found by runvm_config_fuzz). Its
@@ -266,9 +283,12 @@ Result<RunvmConfig> parse_runvm_config(std::string_view text, const std::string&
     std::string name(key.str());
     if (name == "vm") {
       RUNVM_CHECK(parse_vm(c, value, config.vm));
+    } else if (name == "pool") {
+      RUNVM_CHECK(parse_pool(c, value, config.pool));
     } else {
-      // [pool] and [network] come next; until then they are typos too.
-      return make_error(at(path, key.source()) + printable(name) + ": unknown key (known: [vm])");
+      // [network] comes next; until then it is a typo too.
+      return make_error(at(path, key.source()) + printable(name) +
+                        ": unknown key (known: [vm], [pool])");
     }
   }
   return config;

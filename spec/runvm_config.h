@@ -67,8 +67,23 @@ struct VmDefaults {
   bool operator==(const VmDefaults&) const = default;
 };
 
+// [pool] (issue 14): VMs booted ahead of time, claimed by `runvm create`
+// (runvm-pool(8)). Off by default: each idle unit holds a booted VM.
+inline constexpr uint64_t kMaxPoolSize = 64;
+struct PoolConfig {
+  // Idle units `runvm pool fill` keeps per size class; 0: no pool, every
+  // create boots its VM.
+  uint64_t size = 0;
+  // An idle unit older than this is drained instead of claimed (its guest
+  // clock and entropy have aged with it); 0: no limit.
+  uint64_t max_idle_seconds = 3600;
+
+  bool operator==(const PoolConfig&) const = default;
+};
+
 struct RunvmConfig {
   VmDefaults vm;
+  PoolConfig pool;
   // The file these values came from; empty for the built-in defaults.
   std::string path;
 

@@ -95,6 +95,17 @@ TEST(RunvmConfig, BadNumbersNameKeyAndBounds) {
   EXPECT_TRUE(huge.starts_with("/etc/runvm/runvm.toml:2: ")) << huge;
 }
 
+TEST(RunvmConfig, Pool) {
+  auto c = parse_runvm_config("[pool]\nsize = 2\nmax_idle_seconds = 60\n", "f");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->pool.size, 2u);
+  EXPECT_EQ(c->pool.max_idle_seconds, 60u);
+  EXPECT_EQ(parse_runvm_config("", "f")->pool, PoolConfig{});
+  EXPECT_EQ(error_of("[pool]\nsize = 65\n"),
+            "/etc/runvm/runvm.toml:2: pool.size: must be between 0 and 64");
+  EXPECT_EQ(error_of("pool = 1\n"), "/etc/runvm/runvm.toml:1: pool: must be a table ([pool])");
+}
+
 TEST(RunvmConfig, BadStrings) {
   EXPECT_EQ(error_of("[vm]\naccel = \"hvf\"\n"),
             "/etc/runvm/runvm.toml:2: vm.accel: must be one of \"auto\", \"kvm\", \"tcg\"");
@@ -114,10 +125,13 @@ TEST(RunvmConfig, UnknownKeysNameKeyAndLine) {
             "/etc/runvm/runvm.toml:3: vm.memroy_mib: unknown key (known: vm.memory_mib, "
             "vm.vcpus, vm.overhead_mib, vm.accel, vm.tcg_tb_size, vm.kernel, vm.initrd, "
             "vm.qemu)");
-  EXPECT_EQ(error_of("\n[pool]\nsize = 2\n"),
-            "/etc/runvm/runvm.toml:2: pool: unknown key (known: [vm])");
+  EXPECT_EQ(error_of("\n[network]\nx = 2\n"),
+            "/etc/runvm/runvm.toml:2: network: unknown key (known: [vm], [pool])");
   EXPECT_EQ(error_of("memory_mib = 512\n"),
-            "/etc/runvm/runvm.toml:1: memory_mib: unknown key (known: [vm])");
+            "/etc/runvm/runvm.toml:1: memory_mib: unknown key (known: [vm], [pool])");
+  EXPECT_EQ(error_of("[pool]\nsise = 2\n"),
+            "/etc/runvm/runvm.toml:2: pool.sise: unknown key (known: pool.size, "
+            "pool.max_idle_seconds)");
   // A hostile key stays printable and on one line.
   std::string odd = error_of("[vm]\n\"a\\nb\\u00e9\" = 1\n");
   EXPECT_EQ(odd,
@@ -183,10 +197,11 @@ TEST(RunvmConfig, InstalledFileShowsEveryDefault) {
     uncommented += line + "\n";
     start = end + 1;
   }
-  EXPECT_EQ(keys, 8u) << uncommented;  // every key of [vm]
+  EXPECT_EQ(keys, 10u) << uncommented;  // every key of [vm] and [pool]
   auto all = parse_runvm_config(uncommented, "runvm.toml");
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(all->vm, VmDefaults{});
+  EXPECT_EQ(all->pool, PoolConfig{});
 }
 
 class RunvmConfigFile : public ::testing::Test {

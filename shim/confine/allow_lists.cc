@@ -81,8 +81,10 @@ std::vector<Group> control_list() {
        "or accepted",
        {{"accept4"}, {"sendto"}, {"recvfrom"}, {"sendmsg"}, {"recvmsg"}, {"shutdown"}}},
       {"state directory: status files written atomically, sockets and the pod dir's "
-       "mountpoints made and removed, bundles of pod members read",
+       "mountpoints made and removed, bundles of pod members read; a pool unit lists "
+       "and removes its own directories at its end",
        {{"openat"},
+        {"getdents64"},
         {"newfstatat"},
         {"fstat"},
         {"lseek"},

@@ -31,12 +31,17 @@ Status Sandbox::boot() {
   loop_ = RUNVM_TRY(EventLoop::create());
   MicroVmConfig vm = opts_.vm;
   first_ = opts_.first.id;
-  // Network (issue 10): the VM takes over the first container's network
-  // namespace (taps joined to its interfaces), or has loopback only.
-  network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
-  if (network_) vm.taps = net::tap_devices(*network_);
-  auto first = RUNVM_TRY(ContainerShim::prepare(std::move(opts_.first), 0, vm));
-  if (opts_.pod) {
+  std::unique_ptr<ContainerShim> first;
+  // A pool unit has no container yet: loopback only (its claimer's network
+  // namespace has no other interface), and its share is the pod dir.
+  if (!opts_.pool) {
+    // Network (issue 10): the VM takes over the first container's network
+    // namespace (taps joined to its interfaces), or has loopback only.
+    network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
+    if (network_) vm.taps = net::tap_devices(*network_);
+    first = RUNVM_TRY(ContainerShim::prepare(std::move(opts_.first), 0, vm));
+  }
+  if (opts_.pod || opts_.pool) {
     pod_dir_ = vm.state_dir + "/" + layout::kPodDir;
     if (mkdir(pod_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       Error e = errno_error("mkdir " + pod_dir_);
@@ -49,11 +54,12 @@ Status Sandbox::boot() {
   // The guest network and the first create go with the boot: the agent
   // finds them behind its hello, in this order (the process expects its
   // network at start), instead of a round trip after the hello.
-  proto::Create create = RUNVM_TRY(first->create_request());
+  std::optional<proto::Create> create;
+  if (first) create = RUNVM_TRY(first->create_request());
   AgentClient::Outcome network_sent, create_sent;
   vm.before_hello = [&](AgentClient& agent) {
     if (network_) network_sent = agent.send(proto::ConfigureNetwork{0, network_->network()});
-    create_sent = agent.send(std::move(create));
+    if (create) create_sent = agent.send(std::move(*create));
   };
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
@@ -66,9 +72,11 @@ Status Sandbox::boot() {
     RUNVM_CHECK(vm_->agent().await(network_sent).status.context("guest network"));
     timeline::mark("network_configured");
   }
-  RUNVM_CHECK(first->create(*vm_, create_sent));
-  timeline::mark("container_created");
-  containers_.emplace(first_, std::move(first));
+  if (first) {
+    RUNVM_CHECK(first->create(*vm_, create_sent));
+    timeline::mark("container_created");
+    containers_.emplace(first_, std::move(first));
+  }
   control_ = RUNVM_TRY(
       ControlServer::listen(*loop_, control_path(), [this](control::Addressed req, UniqueFd conn) {
         on_request(std::move(req), std::move(conn));
@@ -93,6 +101,12 @@ void Sandbox::on_request(control::Addressed req, UniqueFd conn) {
 void Sandbox::on_signal(int signal_fd) {
   signalfd_siginfo si;
   if (read(signal_fd, &si, sizeof si) != sizeof si) return;
+  // A pool unit's pid stands for no container: `runvm pool drain` (or a
+  // kill) ends the unit, and with it a member it may have.
+  if (opts_.pool) {
+    if (si.ssi_signo != SIGWINCH) end(static_cast<int>(si.ssi_signo), true);
+    return;
+  }
   if (auto it = containers_.find(first_); it != containers_.end())
     it->second->forward_signal(static_cast<int>(si.ssi_signo));
 }

@@ -33,6 +33,10 @@ struct SandboxOptions {
   // A pod sandbox (issue 12): the VM exports <state dir>/pod as the share
   // "pod", where members' rootfs are bound, and takes members (Create).
   bool pod = false;
+  // A pool unit (issue 14, runvm-pool(8)): the VM boots with the "pod"
+  // share only and no container (`first` unused); it waits for one member,
+  // the container that claimed it, and ends with it. Never a second one.
+  bool pool = false;
 };
 
 class Sandbox {
@@ -49,7 +53,10 @@ class Sandbox {
   Result<int> serve(int signal_fd);
 
   // What the control thread still does after boot (its capabilities).
-  confine::ControlNeeds control_needs() const { return {opts_.pod, network_.has_value()}; }
+  // A pool unit binds its member as a pod sandbox does.
+  confine::ControlNeeds control_needs() const {
+    return {opts_.pod || opts_.pool, network_.has_value()};
+  }
 
  private:
   explicit Sandbox(SandboxOptions o) : opts_(std::move(o)) {}
@@ -85,7 +92,8 @@ class Sandbox {
     bool drain;
   };
   std::optional<Ending> ending_;
-  std::string pod_dir_;  // a pod sandbox's share on the host
+  std::string pod_dir_;   // a pod sandbox's share on the host
+  bool claimed_ = false;  // a pool unit took its one member
   struct Member {
     UniqueFd conn;  // the member's relay; invalid once it left
     proto::FrameDecoder decoder{64 * 1024};

@@ -41,6 +41,10 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
     return refuse(conn.get(), make_error("the VM of \"" + first_ +
                                          "\" takes no members: not created as a pod sandbox"));
   if (ending_) return refuse(conn.get(), make_error("the pod sandbox is stopping"));
+  // A pool unit serves the one container that claimed it (runvm-pool(8)).
+  if (opts_.pool && claimed_)
+    return refuse(conn.get(), make_error("the pool unit is claimed already", EBUSY));
+  if (opts_.pool) claimed_ = true;
   if (auto it = containers_.find(id); it != containers_.end()) {
     // A member that ended may be created again under its id.
     if (id == first_ || members_.count(id))
@@ -109,6 +113,8 @@ void Sandbox::member_created(const std::string& id, Status s) {
     members_.erase(it);
     containers_.erase(id);
     (void)proto::write_frame(conn.get(), control::encode(control::Reply{std::move(s)}));
+    // A pool unit is its container's only: it is not returned to the pool.
+    if (opts_.pool) end(SIGKILL, true);
     return;
   }
   auto sent = proto::write_frame(m.conn.get(), control::encode(control::Reply{std::move(s)}));
@@ -171,6 +177,10 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
     (void)proto::write_frame(m.conn.get(), control::encode(control::ExecExit{wait_status}));
   }
   members_.erase(it);
+  // A pool unit's VM was its container's: it goes with it. Nothing to
+  // drain: end_member() killed the rest of its processes, and its output
+  // went through its relay, not ours.
+  if (opts_.pool) end(wait_status, false);
 }
 
 void Sandbox::end_members(int wait_status) {

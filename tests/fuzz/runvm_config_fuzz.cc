@@ -26,5 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!p->empty() && (*p)[0] != '/') std::abort();
   for (const std::string* s : {&vm.kernel, &vm.initrd, &vm.qemu})
     if (s->find('\n') != std::string::npos) std::abort();
+  if (c->pool.size > kMaxPoolSize) std::abort();
   return 0;
 }

@@ -87,7 +87,7 @@ void add_hooks(const Bundle& b, const std::string& log, const std::vector<std::s
 TEST_F(CliTest, EveryVerbHasHelp) {
   for (const char* verb :
        {"check", "checkpoint", "create", "delete", "events", "exec", "features", "kill", "list",
-        "pause", "ps", "restore", "resume", "run", "spec", "start", "state", "update"}) {
+        "pause", "pool", "ps", "restore", "resume", "run", "spec", "start", "state", "update"}) {
     auto r = cli({verb, "--help"});
     EXPECT_EQ(exit_code(r), 0) << verb << r.err;
     EXPECT_EQ(r.out.rfind(std::string("usage: runvm ") + verb, 0), 0u) << verb << r.out;

@@ -95,6 +95,55 @@ TEST_F(HostCgroupTest, ShimAndQemuJoinAtCreateDeleteRemovesIt) {
   EXPECT_TRUE(root_.entries().empty());
 }
 
+// A warm start (runvm-pool(8)): the claimed unit's shim and QEMU, booted
+// before the container existed, move into its cgroup with its relay (its
+// pid); delete removes the cgroup and the unit.
+TEST_F(HostCgroupTest, AClaimedPoolUnitJoinsTheContainersCgroup) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 192\n[pool]\nsize = 1\n";
+  ASSERT_EQ(runvm({"pool", "fill"}).status, 0);
+  Bundle b(
+      {.args = {"sleep", "60"}, .config_json = "\"linux\":{\"cgroupsPath\":\"" + path_ + "\"}"});
+  auto cg = cgroup::Cgroup::resolve(layout_, path_);
+  ASSERT_TRUE(cg.ok());
+  std::string cmd = runvm_binary() + " --root " + root_.path() + " --config " + config_ +
+                    " create -b " + b.dir() + " cg </dev/null >" + files_.path() + "/out 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0) << read_file(files_.path() + "/out");
+  auto state = json::Document::parse(read_file(root_.path() + "/cg/state.json"));
+  ASSERT_TRUE(state.ok());
+  pid_t relay = static_cast<pid_t>(*(*state->root().at("pid")).as_int());
+  std::string text = read_file(root_.path() + "/cg/state.json");
+  size_t at = text.find("\"pool-unit\":\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  at += 13;
+  std::string unit = text.substr(at, text.find('"', at) - at);
+  pid_t shim = 0;
+  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
+  ASSERT_GT(shim, 0);
+  for (const auto& d : cg->dirs()) {
+    std::string procs = trimmed(read_file(d.path + "/cgroup.procs"));
+    EXPECT_NE(procs.find(std::to_string(relay)), std::string::npos) << d.path << ": " << procs;
+    EXPECT_NE(procs.find(std::to_string(shim)), std::string::npos) << d.path << ": " << procs;
+    EXPECT_EQ(std::count(procs.begin(), procs.end(), '\n'), 2) << d.path << ": " << procs;
+  }
+  std::string qemu_cmdline;
+  for (pid_t pid : cg->pids())
+    if (pid != shim && pid != relay)
+      qemu_cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  EXPECT_NE(qemu_cmdline.find("qemu-system"), std::string::npos) << qemu_cmdline;
+
+  auto deleted = runvm({"delete", "--force", "cg"});
+  EXPECT_EQ(deleted.status, 0) << deleted.err;
+  for (const auto& d : cg->dirs()) EXPECT_FALSE(exists(d.path)) << d.path;
+  // The claim's background refill first (create returned once it ran).
+  for (int i = 0; i < 6000; ++i) {
+    if (testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)}).empty())
+      break;
+    usleep(10 * 1000);
+  }
+  EXPECT_EQ(runvm({"pool", "drain"}).out, "drained 1\n");
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 TEST_F(HostCgroupTest, ForegroundRunRemovesItAndABadPathIsOneLine) {
   std::ofstream(config_) << "";
   Bundle b({.args = {"true"}, .config_json = "\"linux\":{\"cgroupsPath\":\"" + path_ + "\"}"});

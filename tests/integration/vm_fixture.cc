@@ -1,12 +1,15 @@
 #include "tests/integration/vm_fixture.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <iterator>
+
+#include "spec/base/unique_fd.h"
 
 namespace runvm::testing {
 
@@ -41,18 +44,27 @@ MicroVmConfig test_agent_vm_config(const std::string& state_dir) {
 
 bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
 
-std::vector<pid_t> qemu_processes_mentioning(const std::string& needle) {
+std::vector<pid_t> processes_with_cmdline(const std::vector<std::string>& parts) {
   std::vector<pid_t> out;
   std::error_code ec;
   for (auto& e : fs::directory_iterator("/proc", ec)) {
     std::string name = e.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::string cmdline = read_file(e.path() / "cmdline");
-    if (cmdline.find("qemu-system") != std::string::npos &&
-        cmdline.find(needle) != std::string::npos)
+    // Not read_file: reading a process that exits meanwhile throws there.
+    UniqueFd fd(open((e.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[8192];
+    ssize_t n = fd ? read(fd.get(), buf, sizeof buf) : -1;
+    if (n <= 0) continue;
+    std::string cmdline(buf, static_cast<size_t>(n));
+    if (std::all_of(parts.begin(), parts.end(),
+                    [&](const std::string& p) { return cmdline.find(p) != std::string::npos; }))
       out.push_back(std::stoi(name));
   }
   return out;
+}
+
+std::vector<pid_t> qemu_processes_mentioning(const std::string& needle) {
+  return processes_with_cmdline({"qemu-system", needle});
 }
 
 }  // namespace runvm::testing

@@ -29,6 +29,9 @@ MicroVmConfig test_agent_vm_config(const std::string& state_dir);
 bool process_exists(pid_t pid);
 // Names of qemu-system processes whose command line mentions `needle`.
 std::vector<pid_t> qemu_processes_mentioning(const std::string& needle);
+// Processes whose command line (its NUL-separated bytes) holds every one of
+// `parts`; one that exits while it is read is skipped.
+std::vector<pid_t> processes_with_cmdline(const std::vector<std::string>& parts);
 
 }  // namespace runvm::testing
 

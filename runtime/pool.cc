@@ -1,0 +1,346 @@
+#include "runtime/pool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "runtime/assets.h"
+#include "runtime/host_procs.h"
+#include "runtime/network_namespace.h"
+#include "runtime/shim_launcher.h"
+#include "spec/base/atomic_file.h"
+#include "spec/base/log.h"
+#include "spec/proc_start_time.h"
+#include "spec/vm_annotations.h"
+#include "spec/vm_sizing.h"
+
+namespace runvm::cli::pool {
+
+namespace {
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// A file's identity: a rebuilt or replaced binary is another class.
+std::string identity(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return path + ":missing";
+  return path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+Result<std::string> self_exe() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return make_error("cannot locate runvm itself: " + ec.message());
+  return exe.string();
+}
+
+// On cgroup v2, a detached unit or fill leaves the caller's cgroup (conmon's
+// scope, a CI job's) for <cgroup root>/runvm-pool, so that it neither keeps
+// that cgroup alive nor is killed with it. On v1 hosts it stays where it
+// was started (runvm-pool(8)). In the child, before exec; best effort.
+void leave_caller_cgroup() {
+  if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) return;
+  mkdir("/sys/fs/cgroup/runvm-pool", 0755);
+  int fd = open("/sys/fs/cgroup/runvm-pool/cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  [[maybe_unused]] auto w = write(fd, "0", 1);
+  close(fd);
+}
+
+// Runs `argv` as a grandchild in a session of its own with /dev/null as
+// stdio (so no caller waits on it, and no terminal's signals reach it);
+// `keep_fd` stays open across its exec; `nice`: added to its niceness.
+// Returns its pid.
+Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nice = 0) {
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) return errno_error("open /dev/null");
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t mid = fork();
+  if (mid < 0) return errno_error("fork");
+  if (mid == 0) {
+    setsid();
+    pid_t child = fork();
+    if (child == 0) {
+      for (int fd = 0; fd <= 2; ++fd) dup2(devnull.get(), fd);
+      if (keep_fd >= 0) fcntl(keep_fd, F_SETFD, 0);
+      if (nice != 0 && ::nice(nice) == -1) {
+        // best effort: it boots at our priority then
+      }
+      leave_caller_cgroup();
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    [[maybe_unused]] auto w = write(wr.get(), &child, sizeof child);
+    _exit(child < 0 ? 1 : 0);
+  }
+  wr.reset();
+  pid_t child = -1;
+  ssize_t n;
+  while ((n = read(rd.get(), &child, sizeof child)) < 0 && errno == EINTR) {
+  }
+  // Returns once it ran `argv` (or failed to): the pipe's last end, the
+  // grandchild's, closes at its exec. Whoever looks for it then finds it.
+  if (n == sizeof child) {
+    char c;
+    while (read(rd.get(), &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof child || child <= 0)
+    return make_error("fork: the detached process did not start");
+  return child;
+}
+
+std::string read_report(int fd) {
+  std::string line;
+  char buf[512];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) != 0 && line.size() < 4096;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  return line;
+}
+
+// Boots one unit of class `c` and waits until its VM is up.
+Status start_unit(const GlobalOptions& g, const UnitClass& c) {
+  std::string cls = c.name();
+  std::string class_dir = g.root + "/" + kPoolDir + "/" + cls;
+  if (mkdir(class_dir.c_str(), 0711) != 0 && errno != EEXIST)
+    return errno_error("mkdir " + class_dir);
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  char name[40];
+  snprintf(name, sizeof name, "u%llx",
+           static_cast<unsigned long long>(
+               std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+  Unit u{g.root, cls, name, std::nullopt, UnitState::kStarting, "", 0};
+  ContainerDir dir = u.dir();
+  RUNVM_TRY(dir.create());  // its lock file is unused: the owner file decides
+  std::vector<std::string> argv = {c.shim,          "--pool",
+                                   "--state-dir",   dir.path(),
+                                   "--socket-dir",  dir.socket_dir(),
+                                   "--kernel",      c.kernel,
+                                   "--initrd",      c.initrd,
+                                   "--qemu",        c.qemu,
+                                   "--log",         dir.file(layout::kShimLog),
+                                   "--memory",      std::to_string(c.memory_mib),
+                                   "--vcpus",       std::to_string(c.vcpus),
+                                   "--accel",       c.accel,
+                                   "--tcg-tb-size", std::to_string(c.tcg_tb_size)};
+  if (g.debug) argv.push_back("--debug");
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    Error e = errno_error("pipe");
+    (void)dir.remove();
+    return e;
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
+  argv.insert(argv.end(), {"--ready-fd", std::to_string(wr.get())});
+  auto pid = spawn_detached(std::move(argv), wr.get());
+  wr.reset();
+  if (!pid.ok()) {
+    (void)dir.remove();
+    return std::move(pid).error();
+  }
+  UnitRecord r{*pid, oci::process_start_time(*pid).value_or(0),
+               std::chrono::duration_cast<std::chrono::seconds>(now).count()};
+  Status s = write_file_atomic(dir.file(kUnitFile), format_unit_record(r));
+  std::string report = read_report(rd.get());
+  if (s.ok() && report != "created")
+    s = make_error(report.rfind("error: ", 0) == 0
+                       ? report.substr(7)
+                       : "the pool unit's shim exited before reporting");
+  if (s.ok()) s = write_file_atomic(dir.file(kReadyFile), "");
+  if (!s.ok()) {
+    u.record = r;
+    remove_unit(u, std::chrono::seconds(0));
+    return std::move(s).error().wrap("pool unit");
+  }
+  log::debug("pool unit " + u.rel() + " up");
+  return {};
+}
+
+}  // namespace
+
+std::string UnitClass::name() const {
+  std::string all = std::to_string(memory_mib) + "|" + std::to_string(vcpus) + "|" + accel + "|" +
+                    std::to_string(tcg_tb_size) + "|" + identity(kernel) + "|" + identity(initrd) +
+                    "|" + identity(qemu) + "|" + identity(shim);
+  if (auto self = self_exe(); self.ok()) all += "|" + identity(*self);
+  char buf[80];
+  snprintf(buf, sizeof buf, "%llum-%uc-%016llx", static_cast<unsigned long long>(memory_mib), vcpus,
+           static_cast<unsigned long long>(fnv1a(all)));
+  return buf;
+}
+
+Result<UnitClass> configured_class(const GlobalOptions& g) {
+  const config::VmDefaults& vm = g.config.vm;
+  auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));
+  UnitClass c;
+  c.memory_mib = vm.memory_mib;
+  c.vcpus = vm.vcpus;
+  c.accel = vm.accel;
+  c.tcg_tb_size = vm.tcg_tb_size;
+  c.kernel = assets.kernel;
+  c.initrd = assets.initrd;
+  c.qemu = assets.qemu;
+  c.shim = RUNVM_TRY(find_shim_binary());
+  return c;
+}
+
+std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci::Config& config,
+                        int netns_fd, int preserve_fds) {
+  if (g.config.pool.size == 0) return "the pool is off";
+  auto settings = oci::parse_vm_annotations(config.annotations);
+  if (!settings.ok()) return settings.error().message;
+  if (settings->accel || !settings->kernel_cmdline.empty())
+    return "runvm.io/accel or runvm.io/kernel-cmdline";
+  auto size = oci::size_vm(config, {g.config.vm.memory_mib, g.config.vm.vcpus});
+  if (!size.ok()) return size.error().message;
+  if (size->memory_mib != pool.memory_mib || size->vcpus != pool.vcpus)
+    return "its VM size is not the pool's";
+  const auto& linux_ = config.linux_;
+  if (linux_ && linux_->resources && linux_->resources->cpu &&
+      !linux_->resources->cpu->cpus.empty())
+    return "a cpuset (QEMU's vCPU threads are pinned at boot)";
+  // A unit has no NIC yet: only a container whose VM would have loopback
+  // only is served: the host's network, a fresh namespace, or one joined by
+  // path with no Ethernet interface (Podman's --network none).
+  if (netns_fd >= 0) {
+    auto nic = netns_has_ethernet(netns_fd);
+    if (!nic.ok()) return nic.error().message;
+    if (*nic) return "its network namespace has an interface (a unit has no NIC yet)";
+  }
+  if (preserve_fds > 0) return "--preserve-fds";
+  // A systemd scope is started for one pid (the shim's, at exec); a unit's
+  // shim and QEMU run already.
+  if (g.systemd_cgroup && linux_ && !linux_->cgroups_path.empty()) return "--systemd-cgroup";
+  return "";
+}
+
+Result<FillReport> fill(const GlobalOptions& g) {
+  FillReport report;
+  std::string pool_dir = g.root + "/" + kPoolDir;
+  std::error_code ec;
+  std::filesystem::create_directories(pool_dir, ec);
+  if (ec) return make_error("mkdir " + pool_dir + ": " + ec.message(), ec.value());
+  std::string lock_path = pool_dir + "/" + kFillLock;
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock || flock(lock.get(), LOCK_EX) != 0) return errno_error("lock " + lock_path);
+  UnitClass c = RUNVM_TRY(configured_class(g));
+  std::string cls = c.name();
+  uint64_t max_age = g.config.pool.max_idle_seconds;
+  uint64_t live = 0;
+  for (const Unit& u : list_units(g.root)) {
+    bool owner_exists = validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists();
+    FillAction what = fill_action(u, cls, max_age, owner_exists);
+    if (what == FillAction::kRemoveOrphan || (what == FillAction::kDrain && take(u, kDrainOwner))) {
+      remove_unit(u, std::chrono::seconds(2));
+      ++report.drained;
+      continue;
+    }
+    if (u.cls != cls || (u.state != UnitState::kIdle && u.state != UnitState::kBooting)) continue;
+    // Beyond [pool] size (it was lowered): drained, not kept booted.
+    if (live >= g.config.pool.size && u.state == UnitState::kIdle && take(u, kDrainOwner)) {
+      remove_unit(u, std::chrono::seconds(2));
+      ++report.drained;
+      continue;
+    }
+    ++live;
+  }
+  for (; live < g.config.pool.size; ++live) {
+    RUNVM_CHECK(start_unit(g, c));
+    ++report.started;
+  }
+  report.idle = static_cast<int>(live);
+  return report;
+}
+
+int drain(const GlobalOptions& g) {
+  int n = 0;
+  // After a fill that is booting units: it would count one drained under
+  // it as claimed and boot another.
+  std::string lock_path = g.root + "/" + kPoolDir + "/" + kFillLock;
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (lock) flock(lock.get(), LOCK_EX);
+  for (const Unit& u : list_units(g.root)) {
+    if (!u.owner.empty() || !take(u, kDrainOwner)) continue;  // a container's
+    remove_unit(u, std::chrono::seconds(5));
+    ++n;
+  }
+  // Nothing of the pool is left once no container holds a unit.
+  std::string pool_dir = g.root + "/" + kPoolDir;
+  if (list_units(g.root).empty()) {
+    unlink((pool_dir + "/" + kFillLock).c_str());
+    rmdir(pool_dir.c_str());
+    rmdir((g.root + "/" + layout::kSocketsDir).c_str());  // when empty: a container's keep it
+  }
+  return n;
+}
+
+void fill_in_background(const GlobalOptions& g) {
+  auto exe = self_exe();
+  if (!exe.ok()) return log::warn("pool refill: " + exe.error().message);
+  std::vector<std::string> argv = {*exe, "--root", g.root};
+  if (!g.config_path.empty()) argv.insert(argv.end(), {"--config", g.config_path});
+  if (!g.log.empty()) argv.insert(argv.end(), {"--log", g.log});
+  if (g.debug) argv.push_back("--debug");
+  argv.insert(argv.end(), {"pool", "fill"});
+  // At the lowest priority: it boots a VM beside the container that was
+  // just started from the pool, on the same CPUs, and must not slow it
+  // (claim_unit_priority() gives a claimed unit the claimer's niceness).
+  auto pid = spawn_detached(std::move(argv), -1, 19);
+  if (!pid.ok()) log::warn("pool refill: " + pid.error().message);
+}
+
+void claim_unit_priority(const Unit& u) {
+  errno = 0;
+  int ours = getpriority(PRIO_PROCESS, 0);
+  if (errno != 0 || !u.record) return;
+  // Niceness is per thread on Linux: every thread of the shim and QEMU.
+  for (pid_t pid : process_tree(u.record->pid)) {
+    DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+    if (!d) continue;
+    while (dirent* e = readdir(d))
+      if (int tid = atoi(e->d_name); tid > 0) setpriority(PRIO_PROCESS, tid, ours);
+    closedir(d);
+  }
+}
+
+void end_claimed_unit(const GlobalOptions& g, const std::string& rel) {
+  size_t slash = rel.find('/');
+  if (slash == std::string::npos) return;
+  std::string cls = rel.substr(0, slash), name = rel.substr(slash + 1);
+  if (!validate_id(cls).ok() || !validate_id(name).ok()) return;
+  Unit u = read_unit(g.root, cls, name);
+  if (!u.dir().exists()) return;
+  // Its relay is gone: the unit's shim kills the container, shuts the VM
+  // down and removes its dirs; under TCG well within this.
+  for (int i = 0; i < 1500 && u.alive(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (u.alive()) log::warn("pool unit " + rel + ": did not end with its container; killing it");
+  remove_unit(u, std::chrono::seconds(0));
+}
+
+}  // namespace runvm::cli::pool

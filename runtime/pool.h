@@ -1,0 +1,65 @@
+// Warm start (issue 14, runvm-pool(8)): booting and draining pool units
+// (their directory and claim rule: pool_unit.h), and which containers
+// `create` may hand one.
+//
+// A unit is a runvm-shim --pool: its VM boots with the share "pod" and no
+// container, and waits on its control socket. A claiming `create` makes the
+// container a member of it, as a pod member of its sandbox (pod_member.h):
+// its pid is a relay forked by `create`, not the unit's shim, which is
+// neither the caller's child nor its descendant (conmon and containerd's
+// shim must be able to reap the container's pid). The unit ends with its
+// container.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "runtime/pool_unit.h"
+#include "runtime/verbs.h"
+#include "spec/config.h"
+
+namespace runvm::cli::pool {
+
+// What a unit's VM is booted with: a container is served only by a unit of
+// its class (microvm has no CPU or memory hotplug). Its name also changes
+// with the kernel, initrd, QEMU and runvm binaries' identities, so units
+// booted before an upgrade are never claimed but drained.
+struct UnitClass {
+  uint64_t memory_mib = 0;
+  unsigned vcpus = 0;
+  std::string accel;
+  uint64_t tcg_tb_size = 0;
+  std::string kernel, initrd, qemu, shim;
+  std::string name() const;  // "<memory>m-<vcpus>c-<hash of the rest>"
+};
+
+// runvm.toml's [vm] class: the one `pool fill` boots.
+Result<UnitClass> configured_class(const GlobalOptions& g);
+
+// The reason `create` boots a VM of its own for `config` instead of
+// claiming a unit of class `pool` (empty: it may claim). `netns_fd`: the
+// network namespace the config names by path (-1: none).
+std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci::Config& config,
+                        int netns_fd, int preserve_fds);
+
+struct FillReport {
+  int started = 0, drained = 0, idle = 0;
+};
+// Drains dead, stale and old units, then boots units of the configured
+// class until [pool] size are idle or booting; waits for each boot.
+Result<FillReport> fill(const GlobalOptions& g);
+// Removes every unit no container owns (idle, booting, dead); returns how many.
+int drain(const GlobalOptions& g);
+// Starts `runvm pool fill` detached (own session, /dev/null stdio), not
+// waited for: create's replacement after a claim.
+void fill_in_background(const GlobalOptions& g);
+
+// A claimed unit's shim and QEMU get the claimer's niceness: a background
+// fill booted it at the lowest priority.
+void claim_unit_priority(const Unit& u);
+
+// After a claimed container's relay was killed (`delete`): waits until its
+// unit's shim shut its VM down, then removes what is left of the unit.
+void end_claimed_unit(const GlobalOptions& g, const std::string& rel);
+
+}  // namespace runvm::cli::pool

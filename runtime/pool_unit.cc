@@ -1,0 +1,221 @@
+#include "runtime/pool_unit.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include "spec/base/log.h"
+#include "spec/proc_start_time.h"
+
+namespace runvm::cli::pool {
+
+namespace {
+
+std::string read_small(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return "";
+  char buf[256];
+  ssize_t n = read(fd.get(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || n == kFillLock) continue;
+    out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+template <typename T>
+bool number(std::string_view s, T& out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+std::optional<UnitRecord> parse_unit_record(std::string_view text) {
+  if (text.empty() || text.back() != '\n') return std::nullopt;
+  text.remove_suffix(1);
+  size_t a = text.find(' ');
+  if (a == std::string_view::npos) return std::nullopt;
+  size_t b = text.find(' ', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  UnitRecord r;
+  if (!number(text.substr(0, a), r.pid) || r.pid <= 0 ||
+      !number(text.substr(a + 1, b - a - 1), r.start_time) ||
+      !number(text.substr(b + 1), r.created_s) || r.created_s < 0)
+    return std::nullopt;
+  return r;
+}
+
+std::string format_unit_record(const UnitRecord& r) {
+  return std::to_string(r.pid) + " " + std::to_string(r.start_time) + " " +
+         std::to_string(r.created_s) + "\n";
+}
+
+const char* to_string(UnitState s) {
+  switch (s) {
+    case UnitState::kStarting:
+      return "starting";
+    case UnitState::kBooting:
+      return "booting";
+    case UnitState::kIdle:
+      return "idle";
+    case UnitState::kClaimed:
+      return "claimed";
+    case UnitState::kDead:
+      return "dead";
+  }
+  return "?";
+}
+
+bool Unit::alive() const {
+  if (!record) return false;
+  auto t = oci::process_start_time(record->pid);
+  if (!t.ok() || *t != record->start_time) return false;
+  // A zombie (its filler has not reaped it) is gone too.
+  std::string stat = read_small("/proc/" + std::to_string(record->pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
+
+Unit read_unit(const std::string& root, const std::string& cls, const std::string& name) {
+  Unit u{root, cls, name, std::nullopt, UnitState::kStarting, "", 0};
+  std::string path = u.dir().path();
+  u.record = parse_unit_record(read_small(path + "/" + kUnitFile));
+  struct stat st;
+  int64_t made = stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : now_s();
+  u.age_s = std::max<int64_t>(0, now_s() - (u.record ? u.record->created_s : made));
+  if (exists(path + "/" + kOwnerFile)) {
+    u.owner = read_small(path + "/" + kOwnerFile);
+    // A claimed unit whose shim is gone is dead too: its container (or
+    // drain) removes it; status says so.
+  }
+  if (!u.record)
+    u.state = u.age_s > kStartingTimeout.count() ? UnitState::kDead : UnitState::kStarting;
+  else if (!u.alive())
+    u.state = UnitState::kDead;
+  else if (!u.owner.empty() || exists(path + "/" + kOwnerFile))
+    u.state = UnitState::kClaimed;
+  else if (exists(path + "/" + kReadyFile))
+    u.state = UnitState::kIdle;
+  else
+    u.state = UnitState::kBooting;
+  return u;
+}
+
+std::vector<Unit> list_units(const std::string& root, const std::string& cls) {
+  std::vector<Unit> out;
+  std::string pool = root + "/" + kPoolDir;
+  std::vector<std::string> classes = cls.empty() ? entries(pool) : std::vector<std::string>{cls};
+  for (const auto& c : classes) {
+    if (!validate_id(c).ok()) continue;
+    for (const auto& n : entries(pool + "/" + c))
+      if (validate_id(n).ok()) out.push_back(read_unit(root, c, n));
+  }
+  return out;
+}
+
+bool take(const Unit& u, const std::string& owner) {
+  std::string path = u.dir().path() + "/" + kOwnerFile;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return false;
+  [[maybe_unused]] auto w = write(fd.get(), owner.data(), owner.size());
+  return true;
+}
+
+void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
+  if (u.alive()) {
+    kill(u.record->pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (u.alive() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (u.alive()) {
+      kill(u.record->pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
+      for (int i = 0; i < 1000 && u.alive(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ContainerDir dir = u.dir();
+  // Deepest first; detached, so that nothing below is reachable through
+  // the dir while it is removed.
+  auto mounts = mounts_below(dir.path() + "/");
+  std::sort(mounts.rbegin(), mounts.rend());
+  for (const auto& m : mounts)
+    if (umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      log::warn("pool unit " + u.rel() + ": unmount " + m + ": " + strerror(errno));
+  if (!mounts_below(dir.path() + "/").empty()) {
+    log::warn("pool unit " + u.rel() + ": still mounted below, left in place");
+    return;
+  }
+  (void)dir.remove();
+  // The class dir goes once empty (a fill makes it again).
+  rmdir((u.root + "/" + kPoolDir + "/" + u.cls).c_str());
+}
+
+FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_idle_s,
+                       bool owner_exists) {
+  if (!u.owner.empty()) {
+    bool gone = u.owner == kDrainOwner || !validate_id(u.owner).ok() || !owner_exists;
+    return u.state == UnitState::kDead && gone ? FillAction::kRemoveOrphan : FillAction::kKeep;
+  }
+  bool old = max_idle_s > 0 && static_cast<uint64_t>(u.age_s) > max_idle_s;
+  switch (u.state) {
+    case UnitState::kDead:
+    case UnitState::kStarting:
+      return FillAction::kDrain;
+    case UnitState::kBooting:
+    case UnitState::kIdle:
+      return u.cls != current || old ? FillAction::kDrain : FillAction::kKeep;
+    case UnitState::kClaimed:
+      return FillAction::kKeep;
+  }
+  return FillAction::kKeep;
+}
+
+std::optional<Unit> claim(const std::string& root, const std::string& cls, const std::string& id,
+                          uint64_t max_idle_s) {
+  for (const Unit& u : list_units(root, cls)) {
+    bool old = max_idle_s > 0 && static_cast<uint64_t>(u.age_s) > max_idle_s;
+    if (u.state == UnitState::kDead || (u.state == UnitState::kIdle && old)) {
+      // Dead units nobody owns, and stale idle ones, are drained here.
+      if (u.owner.empty() && take(u, kDrainOwner)) remove_unit(u, std::chrono::seconds(2));
+      continue;
+    }
+    if (u.state != UnitState::kIdle || !take(u, id)) continue;
+    // Ours now; it may have died since it was read.
+    Unit mine = read_unit(root, cls, u.name);
+    if (mine.alive()) return mine;
+    remove_unit(mine, std::chrono::seconds(0));
+  }
+  return std::nullopt;
+}
+
+}  // namespace runvm::cli::pool

@@ -1,0 +1,167 @@
+// The warm pool's directory and claim rule (pool_unit.h), with stand-in
+// processes for units' shims: states as `pool status` reports them, one
+// owner per unit whatever the race, dead and old units drained on a claim.
+#include "runtime/pool_unit.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "spec/base/atomic_file.h"
+#include "spec/proc_start_time.h"
+#include "tests/support/temp_dir.h"
+
+namespace runvm::cli::pool {
+namespace {
+
+TEST(PoolUnitRecord, RoundTripsAndRefusesAnythingElse) {
+  UnitRecord r{1234, 98765, 1700000000};
+  EXPECT_EQ(parse_unit_record(format_unit_record(r)), r);
+  for (const char* bad :
+       {"", "1 2 3", "1 2 3\n\n", "0 2 3\n", "-1 2 3\n", "1  2 3\n", "1 2\n", "1 2 3 4\n",
+        "01 2 3\n", "1 2 -3\n", "1 x 3\n", "99999999999999999999999 2 3\n", "1 2 3 \n"})
+    EXPECT_EQ(parse_unit_record(bad), std::nullopt) << bad;
+}
+
+class PoolUnitTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (pid_t p : children_) {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
+    }
+  }
+  // A stand-in shim: a child that waits to be killed. Reaped by a thread
+  // once it dies, as a unit's real shim is by its parent (init).
+  pid_t stand_in() {
+    pid_t p = fork();
+    if (p == 0) {
+      pause();
+      _exit(0);
+    }
+    children_.push_back(p);
+    return p;
+  }
+  // A unit dir as `pool fill` leaves it.
+  Unit make_unit(const std::string& name, pid_t pid, bool ready, int64_t created_s = 0) {
+    std::string cls_dir = root_.path() + "/" + kPoolDir + "/c1";
+    std::filesystem::create_directories(cls_dir);
+    Unit u{root_.path(), "c1", name, std::nullopt, UnitState::kStarting, "", 0};
+    EXPECT_TRUE(u.dir().create().ok());
+    if (pid > 0) {
+      if (created_s == 0)
+        created_s = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+      UnitRecord r{pid, oci::process_start_time(pid).value_or(0), created_s};
+      EXPECT_TRUE(write_file_atomic(u.dir().file(kUnitFile), format_unit_record(r)).ok());
+    }
+    if (ready) {
+      EXPECT_TRUE(write_file_atomic(u.dir().file(kReadyFile), "").ok());
+    }
+    return read_unit(root_.path(), "c1", name);
+  }
+  pid_t dead_pid() {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    waitpid(p, nullptr, 0);
+    return p;
+  }
+  testing::TempDir root_{"runvm-pool"};
+  std::vector<pid_t> children_;
+};
+
+TEST_F(PoolUnitTest, StatesAreWhatTheFilesAndProcessesSay) {
+  make_unit("starting", 0, false);
+  make_unit("booting", stand_in(), false);
+  make_unit("idle", stand_in(), true);
+  Unit claimed = make_unit("claimed", stand_in(), true);
+  ASSERT_TRUE(take(claimed, "ctr"));
+  make_unit("dead", dead_pid(), true);
+  auto units = list_units(root_.path());
+  ASSERT_EQ(units.size(), 5u);
+  std::map<std::string, std::string> got;
+  for (const auto& u : units) got[u.name] = to_string(u.state) + (":" + u.owner);
+  EXPECT_EQ(got, (std::map<std::string, std::string>{{"booting", "booting:"},
+                                                     {"claimed", "claimed:ctr"},
+                                                     {"dead", "dead:"},
+                                                     {"idle", "idle:"},
+                                                     {"starting", "starting:"}}));
+}
+
+TEST_F(PoolUnitTest, OneOwnerWhateverTheRace) {
+  Unit u = make_unit("u1", stand_in(), true);
+  std::atomic<int> won{0};
+  std::vector<std::thread> takers;
+  for (int i = 0; i < 8; ++i)
+    takers.emplace_back([&, i] { won += take(u, "c" + std::to_string(i)) ? 1 : 0; });
+  for (auto& t : takers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_FALSE(take(u, "late"));
+  EXPECT_EQ(read_unit(root_.path(), "c1", "u1").state, UnitState::kClaimed);
+}
+
+TEST_F(PoolUnitTest, ClaimTakesIdleUnitsOnceAndDrainsDeadOnes) {
+  make_unit("a-dead", dead_pid(), true);
+  make_unit("b-booting", stand_in(), false);
+  make_unit("c-idle", stand_in(), true);
+  auto first = claim(root_.path(), "c1", "ctr1", 0);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->name, "c-idle");
+  EXPECT_EQ(first->state, UnitState::kClaimed);
+  EXPECT_EQ(first->owner, "ctr1");
+  EXPECT_EQ(claim(root_.path(), "c1", "ctr2", 0), std::nullopt);
+  // The dead unit was removed with its socket dir; the others stay.
+  std::map<std::string, std::string> left;
+  for (const auto& u : list_units(root_.path())) left[u.name] = to_string(u.state);
+  EXPECT_EQ(left,
+            (std::map<std::string, std::string>{{"b-booting", "booting"}, {"c-idle", "claimed"}}));
+}
+
+TEST_F(PoolUnitTest, OldIdleUnitsAreDrainedNotClaimed) {
+  pid_t shim = stand_in();
+  Unit old = make_unit("old", shim, true, 1000);
+  std::string sockets = old.dir().socket_dir();
+  EXPECT_EQ(claim(root_.path(), "c1", "ctr", 3600), std::nullopt);
+  // Its shim was ended and everything of it removed.
+  int status = 0;
+  ASSERT_EQ(waitpid(shim, &status, 0), shim);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  children_.clear();
+  struct stat st;
+  EXPECT_NE(stat(old.dir().path().c_str(), &st), 0);
+  EXPECT_NE(stat(sockets.c_str(), &st), 0);
+  EXPECT_TRUE(list_units(root_.path()).empty());
+}
+
+TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
+  auto unit = [](UnitState s, const std::string& cls, int64_t age, const std::string& owner = "") {
+    Unit u{"/r", cls, "u", std::nullopt, s, owner, age};
+    return u;
+  };
+  using enum UnitState;
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 10), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kBooting, "c", 10), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 61), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kIdle, "c", 1000), "c", 0, false), FillAction::kKeep);  // no limit
+  EXPECT_EQ(fill_action(unit(kIdle, "old", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kBooting, "old", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10), "c", 60, false), FillAction::kDrain);
+  EXPECT_EQ(fill_action(unit(kStarting, "c", 10), "c", 60, false), FillAction::kDrain);
+  // A container's unit is its own, whatever its class or age, while it lives.
+  EXPECT_EQ(fill_action(unit(kClaimed, "old", 9999, "ctr"), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kClaimed, "c", 10, "ctr"), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, false), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "@drain"), "c", 60, true), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(unit(kDead, "c", 10, "../x"), "c", 60, true), FillAction::kRemoveOrphan);
+}
+
+}  // namespace
+}  // namespace runvm::cli::pool
