@@ -67,11 +67,15 @@ std::vector<std::string> qemu_command_line(const VmConfig& c, const QemuFds& fds
   if (!m.cmdline_extra.empty()) append += " " + m.cmdline_extra;
   a.insert(a.end(), {"-append", append});
   // Serial through an explicit chardev so it goes to the file only: the
-  // inherited console fd, which QEMU reaches as fd set 1 (-add-fd).
+  // inherited console fd, which QEMU reaches as fd set 1 (-add-fd). The
+  // log's path rides along as the fd's description (opaque=, never opened):
+  // ps and the tests still tell which container a QEMU belongs to.
   if (fds.console >= 0)
-    a.insert(a.end(),
-             {"-add-fd", "fd=" + std::to_string(fds.console) + ",set=1", "-chardev",
-              "file,id=console,path=/dev/fdset/1,append=on", "-serial", "chardev:console"});
+    a.insert(
+        a.end(),
+        {"-add-fd",
+         "fd=" + std::to_string(fds.console) + ",set=1,opaque=" + qemu_escape(c.console_log),
+         "-chardev", "file,id=console,path=/dev/fdset/1,append=on", "-serial", "chardev:console"});
   else
     a.insert(a.end(), {"-serial", "none"});
   // Sockets QEMU would otherwise create or connect to by path come

@@ -108,7 +108,7 @@ TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
 TEST(QemuCommandLine, SerialGoesToTheInheritedConsoleFdOnly) {
   auto a = line(base_config());
   EXPECT_EQ(after(a, "-serial"), "chardev:console");
-  EXPECT_EQ(after(a, "-add-fd"), "fd=6,set=1");
+  EXPECT_EQ(after(a, "-add-fd"), "fd=6,set=1,opaque=/run/vm/console.log");
   EXPECT_THAT(all_after(a, "-chardev"),
               ::testing::Contains("file,id=console,path=/dev/fdset/1,append=on"));
   VmConfig quiet = base_config();
@@ -149,8 +149,10 @@ TEST(QemuCommandLine, BalloonReportsFreePagesLast) {
 TEST(QemuCommandLine, CommasInOptionValuesAreEscaped) {
   VmConfig c = base_config();
   c.machine.kernel = "/k,1/vm linux";
+  c.console_log = "/a b,c/console.log";
   c.devices.push_back({VhostUserDevice::kFs, "/a,b/fs.sock", 3, "tag,x"});
   auto a = line(c);
+  EXPECT_EQ(after(a, "-add-fd"), "fd=6,set=1,opaque=/a b,,c/console.log");
   // -kernel is taken verbatim by QEMU: no escaping there.
   EXPECT_EQ(after(a, "-kernel"), "/k,1/vm linux");
   EXPECT_EQ(after(a, "-device"), "vhost-user-fs-device,chardev=vu0,queue-size=1024,tag=tag,,x");

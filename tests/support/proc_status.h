@@ -20,7 +20,8 @@ inline std::string proc_status_field(pid_t pid, const std::string& name) {
     if (!line.starts_with(name + ":")) continue;
     std::string v = line.substr(name.size() + 1);
     size_t b = v.find_first_not_of(" \t");
-    return b == std::string::npos ? "" : v.substr(b);
+    if (b == std::string::npos) return "";
+    return v.substr(b, v.find_last_not_of(" \t") - b + 1);
   }
   return "";
 }
