@@ -52,7 +52,10 @@ class QemuConfinementTest : public testing::RuntimeTest {
     if (run <= 0) return -1;
     pid_t qemu = -1;
     for (int i = 0; i < 600 && qemu <= 0; ++i) {
-      for (pid_t p : testing::qemu_processes_mentioning(root_.path())) qemu = p;
+      // The shim's command line names QEMU too (--qemu): QEMU is the one
+      // running it.
+      for (pid_t p : testing::qemu_processes_mentioning(root_.path()))
+        if (read_file("/proc/" + std::to_string(p) + "/comm").starts_with("qemu-system")) qemu = p;
       if (qemu <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_GT(qemu, 0) << "no QEMU for the container: " << read_file(files_.path() + "/err");
