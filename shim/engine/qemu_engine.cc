@@ -11,6 +11,7 @@
 
 #include "shim/engine/qemu_command.h"
 #include "shim/engine/vcpu_affinity.h"
+#include "spec/base/log.h"
 #include "spec/base/timeline.h"
 #include "spec/base/unix_socket.h"
 
@@ -78,6 +79,8 @@ Status QemuEngine::start(const VmConfig& config) {
   if (!config.machine.qemu_user.empty())
     confine.user = RUNVM_TRY(resolve_user(config.machine.qemu_user).context("qemu start"));
   auto prepared = RUNVM_TRY(prepare_confinement(confine, qemu.machine.qemu).context("qemu start"));
+  if (!prepared.mount_namespace())
+    log::warn("qemu start: no CAP_SYS_ADMIN: QEMU sees the host's mounts (docs/security.md)");
   // QEMU gets every socket and file it writes as an inherited descriptor
   // and opens no path of ours (docs/security.md): its mount namespace holds
   // none of them and it may run as a user who could not open them.
