@@ -55,28 +55,28 @@ class Planner {
   void bind(const std::string& path, bool dir, bool read_only) {
     if (covered(path)) return;
     make_parents(path);
-    steps_.push_back({dir ? MountStep::kDir : MountStep::kFile, staged(path), ""});
-    steps_.push_back({read_only ? MountStep::kBindReadOnly : MountStep::kBind, staged(path), path});
+    steps_.push_back({dir ? MountStep::kDir : MountStep::kFile, path, ""});
+    steps_.push_back({read_only ? MountStep::kBindReadOnly : MountStep::kBind, path, path});
     bound_.push_back(path);
     if (dir) made_.push_back(path);
   }
 
+  const std::vector<std::string>& bound() const { return bound_; }
+
   void symlink(const std::string& path, const std::string& target) {
     make_parents(path);
-    steps_.push_back({MountStep::kSymlink, staged(path), target});
+    steps_.push_back({MountStep::kSymlink, path, target});
     made_.push_back(path);
   }
 
  private:
-  static std::string staged(const std::string& path) { return kStagingRoot + path; }
-
   void make_parents(const std::string& path) {
     std::string parent = parent_of(path);
     if (parent == "/") return;
     for (const auto& m : made_)
       if (m == parent) return;
     make_parents(parent);
-    steps_.push_back({MountStep::kDir, staged(parent), ""});
+    steps_.push_back({MountStep::kDir, parent, ""});
     made_.push_back(parent);
   }
 
@@ -135,6 +135,7 @@ Result<Credentials> resolve_user(const std::string& user) {
 
 PreparedConfinement::PreparedConfinement(PreparedConfinement&& o) noexcept
     : steps_(std::move(o.steps_)),
+      staging_(std::move(o.staging_)),
       mount_namespace_(o.mount_namespace_),
       drop_bounding_(o.drop_bounding_),
       user_(std::move(o.user_)),
@@ -145,6 +146,7 @@ PreparedConfinement& PreparedConfinement::operator=(PreparedConfinement&& o) noe
   if (this != &o) {
     if (empty_) cap_free(empty_);
     steps_ = std::move(o.steps_);
+    staging_ = std::move(o.staging_);
     mount_namespace_ = o.mount_namespace_;
     drop_bounding_ = o.drop_bounding_;
     user_ = std::move(o.user_);
@@ -178,8 +180,6 @@ Result<PreparedConfinement> prepare_confinement(const ConfinementSpec& spec,
   if (!c.mount_namespace_) return c;
 
   struct stat st;
-  if (::stat(kStagingRoot, &st) != 0 || !S_ISDIR(st.st_mode))
-    return make_error(std::string("confine: ") + kStagingRoot + " is not a directory", ENOTDIR);
   Planner plan(c.steps_);
   // The program's libraries, modules (/usr/lib/<triplet>/qemu) and firmware
   // (/usr/share/qemu, /usr/share/seabios) all live under /usr on a merged-/usr
@@ -214,6 +214,22 @@ Result<PreparedConfinement> prepare_confinement(const ConfinementSpec& spec,
     if (::stat(dev.c_str(), &st) != 0) return errno_error("confine: " + dev);
     plan.bind(dev, false, false);
   }
+  // The tmpfs hides what is below its mount point, so it goes on a
+  // directory none of the sources lives under (a kernel in /tmp is fine).
+  for (const char* dir : kStagingCandidates) {
+    if (::lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    bool hides = false;
+    for (const auto& b : plan.bound()) hides = hides || under(b, dir);
+    if (hides) continue;
+    c.staging_ = dir;
+    break;
+  }
+  if (c.staging_.empty())
+    return make_error(
+        "confine: no directory to build QEMU's root on (its files are under all of "
+        "/tmp, /mnt, /run, /media, /srv)",
+        ENOENT);
+  for (auto& s : c.steps_) s.path = c.staging_ + s.path;
   return c;
 }
 
@@ -222,7 +238,7 @@ int confine_child(const PreparedConfinement& c) {
     // A namespace of its own whose mounts never propagate back to the host.
     if (::unshare(CLONE_NEWNS) != 0) return errno;
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-    if (::mount("tmpfs", kStagingRoot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+    if (::mount("tmpfs", c.staging_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "mode=0755,size=64k") != 0)
       return errno;
     for (const auto& s : c.steps_) {
@@ -254,7 +270,7 @@ int confine_child(const PreparedConfinement& c) {
     }
     // The tmpfs becomes "/" and the host's root is detached: nothing else
     // of the host's tree is reachable, not even by "..".
-    if (::chdir(kStagingRoot) != 0) return errno;
+    if (::chdir(c.staging_.c_str()) != 0) return errno;
     if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno;
     if (::umount2(".", MNT_DETACH) != 0) return errno;
     if (::chdir("/") != 0) return errno;

@@ -56,6 +56,7 @@ class PreparedConfinement {
   ~PreparedConfinement();
 
   const std::vector<MountStep>& steps() const { return steps_; }
+  const std::string& staging() const { return staging_; }
   // False when the shim may not create a mount namespace (no CAP_SYS_ADMIN):
   // the child then keeps the shim's view of the filesystem.
   bool mount_namespace() const { return mount_namespace_; }
@@ -66,6 +67,7 @@ class PreparedConfinement {
   friend int confine_child(const PreparedConfinement& c);
 
   std::vector<MountStep> steps_;
+  std::string staging_;  // where the new root is built (kStagingCandidates)
   bool mount_namespace_ = false;
   bool drop_bounding_ = false;  // needs CAP_SETPCAP
   std::optional<Credentials> user_;
@@ -73,9 +75,10 @@ class PreparedConfinement {
   int max_cap_ = 0;
 };
 
-// The directory the new root is built on: a tmpfs mounted over it in the
-// child's own namespace (the host's stays untouched), as bubblewrap does.
-inline constexpr char kStagingRoot[] = "/tmp";
+// Where the new root is built: a tmpfs mounted over the first of these that
+// exists and holds none of QEMU's files, in the child's own namespace only
+// (the host's stays untouched), as bubblewrap does over /tmp.
+inline constexpr const char* kStagingCandidates[] = {"/tmp", "/mnt", "/run", "/media", "/srv"};
 
 // Plans the new root for `program` (an absolute path): /usr and the
 // top-level lib/bin directories or their symlinks, the program's own

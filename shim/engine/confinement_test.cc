@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace runvm {
 namespace {
@@ -46,7 +47,7 @@ TEST(PrepareConfinement, PlansUsrTheGivenFilesAndDevicesOnly) {
   for (const auto& s : c->steps())
     if (s.kind == MountStep::kBind || s.kind == MountStep::kBindReadOnly) {
       binds.push_back(s.source);
-      EXPECT_EQ(s.path, std::string(kStagingRoot) + s.source);
+      EXPECT_EQ(s.path, c->staging() + s.source);
     }
   for (const char* want : {"/usr", "/etc/hostname", "/dev/null", "/dev/urandom"})
     EXPECT_NE(std::find(binds.begin(), binds.end(), want), binds.end()) << want;
@@ -55,6 +56,20 @@ TEST(PrepareConfinement, PlansUsrTheGivenFilesAndDevicesOnly) {
   EXPECT_EQ(std::count_if(binds.begin(), binds.end(),
                           [](const std::string& b) { return b.starts_with("/usr"); }),
             1);
+}
+
+// A tmpfs over /tmp would hide a kernel kept there: the root is built elsewhere.
+TEST(PrepareConfinement, FilesUnderTmpAreNotHiddenByTheStagingTmpfs) {
+  if (::geteuid() != 0) GTEST_SKIP() << "plans a mount namespace only with CAP_SYS_ADMIN";
+  char tmpl[] = "/tmp/runvm-confine-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  auto c = prepare_confinement({.read_only = {tmpl}}, "/usr/bin/env");
+  ::unlink(tmpl);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_NE(c->staging(), "/tmp");
+  EXPECT_FALSE(c->staging().empty());
 }
 
 TEST(PrepareConfinement, MissingFileFailsNamingIt) {
