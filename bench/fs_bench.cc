@@ -146,7 +146,6 @@ Status run(const Options& o) {
   vm.machine.memory_mib = o.memory_mib;
   vm.machine.cmdline_extra = "fsbench=" + o.backend;  // read by the guest's /init
   vm.console_log = o.state + "/" + layout::kConsoleLog;
-  vm.qmp_socket = o.state + "/" + layout::kQmpSocket;
   vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
   // Declared after the backends: QEMU goes away before they do.

@@ -97,6 +97,7 @@ Result<int> verb_check(GlobalOptions& g, int argc, char** argv) {
                                         "--vcpus",       std::to_string(vm.vcpus),
                                         "--tcg-tb-size", std::to_string(vm.tcg_tb_size),
                                         "--pings",       std::to_string(pings)};
+  if (!vm.qemu_user.empty()) shim_argv.insert(shim_argv.end(), {"--qemu-user", vm.qemu_user});
   if (log::debug_enabled()) shim_argv.push_back("--debug");
   fflush(stdout);
   RUNVM_CHECK(run_shim_check(std::move(shim_argv)));

@@ -1,7 +1,7 @@
 // A container's state directory under --root and its lock. The names in it
 // are spec/base/state_layout.h's: <root>/<id>/ holds state.json, status, lock,
 // config.json and the VM's logs. Sockets live apart, in <root>/@s/<hash of
-// id>/ (shim.sock, qmp.sock, the vhost-user and hybrid vsock sockets): a
+// id>/ (shim.sock, the vhost-user and hybrid vsock sockets): a
 // 64-character id under a root like containerd's /run/containerd/runc/k8s.io
 // would overflow sun_path's 108 bytes.
 #pragma once

@@ -275,6 +275,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   argv.insert(argv.end(),
               {"--memory", std::to_string(vm.memory_mib), "--vcpus", std::to_string(vm.vcpus),
                "--accel", vm.accel, "--tcg-tb-size", std::to_string(vm.tcg_tb_size)});
+  if (!vm.qemu_user.empty()) argv.insert(argv.end(), {"--qemu-user", vm.qemu_user});
   if (g.debug)
     argv.insert(argv.end(), {"--debug", "--debug-origin", std::to_string(timeline::origin_ns())});
   if (role.kind == PodRole::kSandbox) argv.push_back("--pod");

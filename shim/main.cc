@@ -48,6 +48,7 @@ void usage(FILE* out) {
           "  --id ID --bundle DIR  run the bundle's process as container ID\n"
           "  --socket-dir DIR      where sockets go (default: the state dir)\n"
           "  --qemu FILE           QEMU binary\n"
+          "  --qemu-user USER      run QEMU as USER (a name or UID[:GID]; default root)\n"
           "  --accel MODE          auto|kvm|tcg (default auto)\n"
           "  --memory MIB          guest memory (default 256)\n"
           "  --vcpus N             guest vCPUs (default 1)\n"
@@ -79,6 +80,7 @@ Result<Options> parse(int argc, char** argv) {
       {"kernel", required_argument, nullptr, 'k'},
       {"initrd", required_argument, nullptr, 'i'},
       {"qemu", required_argument, nullptr, 'q'},
+      {"qemu-user", required_argument, nullptr, 'U'},
       {"accel", required_argument, nullptr, 'a'},
       {"memory", required_argument, nullptr, 'm'},
       {"vcpus", required_argument, nullptr, 'c'},
@@ -115,6 +117,9 @@ Result<Options> parse(int argc, char** argv) {
         break;
       case 'q':
         o.vm.machine.qemu = optarg;
+        break;
+      case 'U':
+        o.vm.machine.qemu_user = optarg;
         break;
       case 'a':
         o.accel = optarg;

@@ -140,6 +140,11 @@ const std::vector<Key>& vm_keys() {
          vm.qemu = RUNVM_TRY(text(c, n, "vm.qemu"));
          return {};
        }},
+      {"qemu_user",
+       [](const Ctx& c, const toml::node& n, VmDefaults& vm) -> Status {
+         vm.qemu_user = RUNVM_TRY(text(c, n, "vm.qemu_user"));
+         return {};
+       }},
   };
   return keys;
 }

@@ -63,6 +63,10 @@ struct VmDefaults {
   std::string initrd;
   // Empty: qemu-system-x86_64 from PATH. A name is looked up in PATH.
   std::string qemu;
+  // The user QEMU runs as: a name, or UID[:GID]. "": root, still without
+  // capabilities, in its own mount namespace and under its seccomp filter
+  // (docs/security.md).
+  std::string qemu_user;
 
   bool operator==(const VmDefaults&) const = default;
 };

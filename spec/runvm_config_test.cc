@@ -41,6 +41,7 @@ tcg_tb_size = 32
 kernel = "/opt/runvm/vmlinux"
 initrd = "/opt/runvm/initramfs.cpio"
 qemu = "/usr/bin/qemu-system-x86_64"
+qemu_user = "runvm-qemu"
 )",
                               kPath);
   ASSERT_TRUE(c.ok()) << c.error().message;
@@ -52,6 +53,7 @@ qemu = "/usr/bin/qemu-system-x86_64"
   EXPECT_EQ(c->vm.kernel, "/opt/runvm/vmlinux");
   EXPECT_EQ(c->vm.initrd, "/opt/runvm/initramfs.cpio");
   EXPECT_EQ(c->vm.qemu, "/usr/bin/qemu-system-x86_64");
+  EXPECT_EQ(c->vm.qemu_user, "runvm-qemu");
   // Dotted keys are the same table.
   auto dotted = parse_runvm_config("vm.vcpus = 4\n", kPath);
   ASSERT_TRUE(dotted.ok()) << dotted.error().message;
@@ -118,13 +120,15 @@ TEST(RunvmConfig, BadStrings) {
   EXPECT_EQ(error_of("[vm]\nqemu = \"" + std::string(5000, 'q') + "\"\n"),
             "/etc/runvm/runvm.toml:2: vm.qemu: longer than 4096 bytes");
   EXPECT_EQ(error_of("[vm]\nqemu = \"qemu-system-x86_64\"\n"), "ok");
+  EXPECT_EQ(error_of("[vm]\nqemu_user = 65534\n"),
+            "/etc/runvm/runvm.toml:2: vm.qemu_user: must be a string");
 }
 
 TEST(RunvmConfig, UnknownKeysNameKeyAndLine) {
   EXPECT_EQ(error_of("[vm]\nmemory_mib = 512\nmemroy_mib = 512\n"),
             "/etc/runvm/runvm.toml:3: vm.memroy_mib: unknown key (known: vm.memory_mib, "
             "vm.vcpus, vm.overhead_mib, vm.accel, vm.tcg_tb_size, vm.kernel, vm.initrd, "
-            "vm.qemu)");
+            "vm.qemu, vm.qemu_user)");
   EXPECT_EQ(error_of("\n[network]\nx = 2\n"),
             "/etc/runvm/runvm.toml:2: network: unknown key (known: [vm], [pool])");
   EXPECT_EQ(error_of("memory_mib = 512\n"),
@@ -137,7 +141,7 @@ TEST(RunvmConfig, UnknownKeysNameKeyAndLine) {
   EXPECT_EQ(odd,
             "/etc/runvm/runvm.toml:2: vm.a\\x0ab\\xc3\\xa9: unknown key (known: "
             "vm.memory_mib, vm.vcpus, vm.overhead_mib, vm.accel, vm.tcg_tb_size, vm.kernel, "
-            "vm.initrd, vm.qemu)");
+            "vm.initrd, vm.qemu, vm.qemu_user)");
 }
 
 TEST(RunvmConfig, SyntaxErrorsAreOneLineWithTheLine) {
@@ -197,7 +201,7 @@ TEST(RunvmConfig, InstalledFileShowsEveryDefault) {
     uncommented += line + "\n";
     start = end + 1;
   }
-  EXPECT_EQ(keys, 10u) << uncommented;  // every key of [vm] and [pool]
+  EXPECT_EQ(keys, 11u) << uncommented;  // every key of [vm] and [pool]
   auto all = parse_runvm_config(uncommented, "runvm.toml");
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(all->vm, VmDefaults{});

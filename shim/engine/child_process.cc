@@ -25,9 +25,11 @@ int pidfd_send_signal(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
+}  // namespace
+
 // PATH lookup done before fork: the child of a threaded process may only
 // make async-signal-safe calls.
-Result<std::string> resolve_program(const std::string& name) {
+Result<std::string> find_program(const std::string& name) {
   if (name.empty()) return make_error("empty program name");
   if (name.find('/') != std::string::npos) return name;
   const char* path = std::getenv("PATH");
@@ -44,6 +46,8 @@ Result<std::string> resolve_program(const std::string& name) {
   return make_error(name + ": not found in PATH", ENOENT);
 }
 
+namespace {
+
 Result<UniqueFd> above_stdio(UniqueFd fd) {
   if (!fd) return errno_error("spawn: open");
   if (fd.get() > 2) return fd;
@@ -52,15 +56,23 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
   return moved;
 }
 
-[[noreturn]] void child_fail(int report_fd, int err) {
-  (void)!::write(report_fd, &err, sizeof err);
+// What the child reports on the pipe when it cannot get to the program.
+struct ChildFailure {
+  enum Stage : int { kSetup, kConfine, kExec } stage;
+  int err;
+};
+
+[[noreturn]] void child_fail(int report_fd, ChildFailure::Stage stage, int err) {
+  ChildFailure f{stage, err};
+  (void)!::write(report_fd, &f, sizeof f);
   ::_exit(127);
 }
 
 // Runs in the forked child: async-signal-safe calls only.
 [[noreturn]] void exec_child(pid_t parent, const char* program, char* const* argv, int null_fd,
-                             int log_fd, int report_fd, const int* inherit, size_t n_inherit) {
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, errno);
+                             int log_fd, int report_fd, const int* inherit, size_t n_inherit,
+                             const PreparedConfinement* confinement) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, ChildFailure::kSetup, errno);
   // The parent may have died before the prctl took effect.
   if (::getppid() != parent) ::_exit(127);
   for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);  // EINVAL for some: fine
@@ -68,13 +80,21 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0)
-    child_fail(report_fd, errno);
+    child_fail(report_fd, ChildFailure::kSetup, errno);
   // Mark, not close, everything else: report_fd must survive until exec.
-  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(report_fd, errno);
+  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    child_fail(report_fd, ChildFailure::kSetup, errno);
   for (size_t i = 0; i < n_inherit; ++i)
-    if (::fcntl(inherit[i], F_SETFD, 0) != 0) child_fail(report_fd, errno);
+    if (::fcntl(inherit[i], F_SETFD, 0) != 0) child_fail(report_fd, ChildFailure::kSetup, errno);
+  if (confinement) {
+    if (int err = confine_child(*confinement); err != 0)
+      child_fail(report_fd, ChildFailure::kConfine, err);
+    // A change of uid clears the parent-death signal: set it again.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, ChildFailure::kSetup, errno);
+    if (::getppid() != parent) ::_exit(127);
+  }
   ::execv(program, argv);
-  child_fail(report_fd, errno);
+  child_fail(report_fd, ChildFailure::kExec, errno);
 }
 
 }  // namespace
@@ -96,12 +116,13 @@ ChildProcess::~ChildProcess() { kill_and_reap(); }
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
                                          const std::string& log_path,
-                                         const std::vector<int>& inherit) {
+                                         const std::vector<int>& inherit,
+                                         const PreparedConfinement* confinement) {
   if (argv.empty()) return make_error("spawn: empty argv");
   for (int fd : inherit)
     if (fd <= 2 || ::fcntl(fd, F_GETFD) < 0)
       return make_error("spawn: fd " + std::to_string(fd) + " cannot be inherited");
-  std::string program = RUNVM_TRY(resolve_program(argv[0]).context("spawn"));
+  std::string program = RUNVM_TRY(find_program(argv[0]).context("spawn"));
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -127,7 +148,7 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   if (pid < 0) return errno_error("spawn: fork");
   if (pid == 0)
     exec_child(parent, program.c_str(), cargv.data(), null_fd.get(), log_fd.get(), report_w.get(),
-               inherit.data(), inherit.size());
+               inherit.data(), inherit.size(), confinement);
 
   ChildProcess child;
   child.pid_ = pid;
@@ -135,11 +156,14 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   child.pidfd_.reset(pidfd_open(pid, 0));
   if (!child.pidfd_) return errno_error("spawn: pidfd_open");  // destructor kills + reaps
   report_w.reset();
-  int child_errno = 0;
+  ChildFailure failure{};
   ssize_t n;
-  do n = ::read(report_r.get(), &child_errno, sizeof child_errno);
+  do n = ::read(report_r.get(), &failure, sizeof failure);
   while (n < 0 && errno == EINTR);
-  if (n == sizeof child_errno) return errno_error("spawn: exec " + program, child_errno);
+  if (n == sizeof failure) {
+    static constexpr const char* kStage[] = {"set up", "confine", "exec"};
+    return errno_error(std::string("spawn: ") + kStage[failure.stage] + " " + program, failure.err);
+  }
   return child;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shim/engine/confinement.h"
 #include "spec/base/result.h"
 #include "spec/base/unique_fd.h"
 
@@ -24,10 +25,12 @@ class ChildProcess {
   // Runs argv[0] (searched in PATH) with stdin from /dev/null, stdout and
   // stderr appended to `log_path` (/dev/null when empty), no other fds but
   // `inherit` (under the same numbers, each above 2), and default signal
-  // state. Fails if the program cannot be executed.
+  // state. With `confinement`, the child is confined by it just before exec
+  // (confinement.h). Fails if the program cannot be confined or executed.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
                                     const std::string& log_path,
-                                    const std::vector<int>& inherit = {});
+                                    const std::vector<int>& inherit = {},
+                                    const PreparedConfinement* confinement = nullptr);
 
   bool valid() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
@@ -49,6 +52,9 @@ class ChildProcess {
   UniqueFd pidfd_;
   std::optional<int> status_;
 };
+
+// `name` as found in PATH, or itself when it has a '/'.
+Result<std::string> find_program(const std::string& name);
 
 // "exited with status N" / "killed by signal SIGKILL".
 std::string describe_wait_status(int status);

@@ -45,12 +45,12 @@ struct MachineConfig {
   std::string kernel, initrd;
   std::string cmdline_extra;  // appended to the engine's own kernel command line
   std::string cpuset;         // linux.resources.cpu.cpus: the vCPU threads are pinned to it
+  std::string qemu_user;      // runvm.toml's vm.qemu_user: a name or UID[:GID]; "": root
 };
 
 struct VmConfig {
   MachineConfig machine;
   std::string console_log;  // guest serial console goes to this file
-  std::string qmp_socket;   // QMP control socket path
   std::string engine_log;   // QEMU's own stdout/stderr
   std::vector<VhostUserDevice> devices;
   std::vector<TapDevice> taps;  // network (issue 10); none: the guest has loopback only

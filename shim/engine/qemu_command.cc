@@ -12,7 +12,7 @@ std::string qemu_escape(std::string_view value) {
   return out;
 }
 
-std::vector<std::string> qemu_command_line(const VmConfig& c) {
+std::vector<std::string> qemu_command_line(const VmConfig& c, const QemuFds& fds) {
   const MachineConfig& m = c.machine;
   const std::string mem = std::to_string(m.memory_mib) + "M";
   // QEMU fills the translation cache as it translates and never gives it
@@ -49,6 +49,12 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
       // vhost-user devices only speak modern (virtio 1.x) transport.
       "-global",
       "virtio-mmio.force-legacy=false",
+      // QEMU's own seccomp filter (docs/security.md): no obsolete syscalls, no
+      // setuid/setgid/capset, no fork/execve, no scheduler, affinity or NUMA
+      // changes. vCPU pinning needs none of these: the shim pins QEMU's
+      // threads from outside (vcpu_affinity.h).
+      "-sandbox",
+      "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
   };
   // -kernel/-initrd/-append take their value verbatim (no option parsing).
   a.insert(a.end(), {"-kernel", m.kernel});
@@ -71,20 +77,27 @@ std::vector<std::string> qemu_command_line(const VmConfig& c) {
   if (!m.kvm) append += " noapictimer";
   if (!m.cmdline_extra.empty()) append += " " + m.cmdline_extra;
   a.insert(a.end(), {"-append", append});
-  // Serial through an explicit chardev so it goes to the file only.
-  if (!c.console_log.empty())
-    a.insert(a.end(), {"-chardev", "file,id=console,path=" + qemu_escape(c.console_log), "-serial",
-                       "chardev:console"});
+  // Serial through an explicit chardev so it goes to the file only: the
+  // inherited console fd, which QEMU reaches as fd set 1 (-add-fd). The
+  // log's path rides along as the fd's description (opaque=, never opened):
+  // ps and the tests still tell which container a QEMU belongs to.
+  if (fds.console >= 0)
+    a.insert(
+        a.end(),
+        {"-add-fd",
+         "fd=" + std::to_string(fds.console) + ",set=1,opaque=" + qemu_escape(c.console_log),
+         "-chardev", "file,id=console,path=/dev/fdset/1,append=on", "-serial", "chardev:console"});
   else
     a.insert(a.end(), {"-serial", "none"});
-  if (!c.qmp_socket.empty())
-    a.insert(a.end(),
-             {"-chardev", "socket,id=qmp,path=" + qemu_escape(c.qmp_socket) + ",server=on,wait=off",
-              "-mon", "chardev=qmp,mode=control"});
-  for (size_t i = 0; i < c.devices.size(); ++i) {
+  // Sockets QEMU would otherwise create or connect to by path come
+  // connected: a socket chardev with fd= is an established stream.
+  if (fds.qmp >= 0)
+    a.insert(a.end(), {"-chardev", "socket,id=qmp,fd=" + std::to_string(fds.qmp), "-mon",
+                       "chardev=qmp,mode=control"});
+  for (size_t i = 0; i < c.devices.size() && i < fds.devices.size(); ++i) {
     const VhostUserDevice& d = c.devices[i];
     const std::string id = "vu" + std::to_string(i);
-    a.insert(a.end(), {"-chardev", "socket,id=" + id + ",path=" + qemu_escape(d.socket)});
+    a.insert(a.end(), {"-chardev", "socket,id=" + id + ",fd=" + std::to_string(fds.devices[i])});
     if (d.kind == VhostUserDevice::kVsock)
       a.insert(a.end(), {"-device", "vhost-user-vsock-device,chardev=" + id});
     else

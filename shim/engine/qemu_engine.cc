@@ -1,13 +1,19 @@
 #include "shim/engine/qemu_engine.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "shim/engine/qemu_command.h"
 #include "shim/engine/vcpu_affinity.h"
+#include "spec/base/log.h"
 #include "spec/base/timeline.h"
+#include "spec/base/unix_socket.h"
 
 namespace runvm {
 namespace {
@@ -20,6 +26,12 @@ std::string last_line(const std::string& path) {
   while (std::getline(in, line))
     if (!line.empty()) last = line;
   return last;
+}
+
+Result<std::string> canonical(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return errno_error("qemu start: " + path);
+  return std::string(buf);
 }
 
 }  // namespace
@@ -50,16 +62,60 @@ Error QemuEngine::start_failure(Error cause) {
 Status QemuEngine::start(const VmConfig& config) {
   if (child_.valid() && !child_.reaped()) return make_error("qemu start: already running");
   if (config.machine.kernel.empty()) return make_error("qemu start: no kernel");
-  if (config.qmp_socket.empty()) return make_error("qemu start: no qmp socket path");
   config_ = config;
-  // Remove a stale socket so the connect below can only reach this QEMU.
-  ::unlink(config.qmp_socket.c_str());
-  std::vector<int> inherit;
+  // Absolute, symlink-free paths: QEMU finds its modules and firmware next
+  // to its binary's path, and the kernel and initrd are bound at theirs in
+  // its own root.
+  VmConfig qemu = config;
+  qemu.machine.qemu =
+      RUNVM_TRY(canonical(RUNVM_TRY(find_program(config.machine.qemu).context("qemu start"))));
+  qemu.machine.kernel = RUNVM_TRY(canonical(config.machine.kernel));
+  ConfinementSpec confine{.read_only = {qemu.machine.kernel}};
+  if (!config.machine.initrd.empty()) {
+    qemu.machine.initrd = RUNVM_TRY(canonical(config.machine.initrd));
+    confine.read_only.push_back(qemu.machine.initrd);
+  }
+  if (config.machine.kvm) confine.devices.push_back("/dev/kvm");
+  if (!config.machine.qemu_user.empty())
+    confine.user = RUNVM_TRY(resolve_user(config.machine.qemu_user).context("qemu start"));
+  auto prepared = RUNVM_TRY(prepare_confinement(confine, qemu.machine.qemu).context("qemu start"));
+  if (!prepared.mount_namespace())
+    log::warn("qemu start: no CAP_SYS_ADMIN: QEMU sees the host's mounts (docs/security.md)");
+  // QEMU gets every socket and file it writes as an inherited descriptor
+  // and opens no path of ours (docs/security.md): its mount namespace holds
+  // none of them and it may run as a user who could not open them.
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return errno_error("qemu start: socketpair");
+  UniqueFd qmp_ours(sv[0]), qmp_theirs(sv[1]);
+  QemuFds fds{.qmp = qmp_theirs.get()};
+  std::vector<int> inherit = {fds.qmp};
+  UniqueFd console;
+  if (!config.console_log.empty()) {
+    console.reset(::open(config.console_log.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640));
+    if (!console) return errno_error("qemu start: " + config.console_log);
+    fds.console = console.get();
+    inherit.push_back(fds.console);
+  }
+  // The backends listen already: a connect lands in their backlog and they
+  // accept it as they would QEMU's own.
+  std::vector<UniqueFd> devices;
+  for (const auto& d : config.devices) {
+    devices.push_back(RUNVM_TRY(connect_unix(d.socket).context("qemu start: " + d.socket)));
+    fds.devices.push_back(devices.back().get());
+    inherit.push_back(fds.devices.back());
+  }
   for (const auto& tap : config.taps) inherit.push_back(tap.fd);
-  child_ = RUNVM_TRY(ChildProcess::spawn(qemu_command_line(config), config.engine_log, inherit)
-                         .context("qemu start"));
+  child_ = RUNVM_TRY(
+      ChildProcess::spawn(qemu_command_line(qemu, fds), config.engine_log, inherit, &prepared)
+          .context("qemu start"));
   timeline::mark("qemu_spawned");
-  if (auto st = connect_qmp(); !st) return start_failure(std::move(st).error());
+  // Only QEMU holds these now: its exit is seen as EOF on ours.
+  qmp_theirs.reset();
+  console.reset();
+  devices.clear();
+  if (auto st = connect_qmp(std::move(qmp_ours)); !st) return start_failure(std::move(st).error());
   timeline::mark("qmp_ready");
   if (auto st = pin_vcpus(); !st) {
     child_.kill_and_reap();
@@ -88,13 +144,9 @@ Status QemuEngine::set_cpuset(const std::string& cpus) {
   return {};
 }
 
-Status QemuEngine::connect_qmp() {
-  const auto deadline = QmpClient::Clock::now() + config_.start_timeout;
-  auto fd =
-      RUNVM_TRY(QmpClient::connect_unix(config_.qmp_socket, config_.start_timeout, child_.pidfd()));
-  auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - QmpClient::Clock::now());
-  qmp_.emplace(RUNVM_TRY(QmpClient::handshake(std::move(fd), left, child_.pidfd())));
+Status QemuEngine::connect_qmp(UniqueFd fd) {
+  qmp_.emplace(
+      RUNVM_TRY(QmpClient::handshake(std::move(fd), config_.start_timeout, child_.pidfd())));
   return {};
 }
 

@@ -31,7 +31,8 @@ class QemuEngine final : public Engine {
   Result<std::string> qmp(std::string_view cmd, std::string_view args_json = {});
 
  private:
-  Status connect_qmp();
+  // Greets QEMU on our end of its QMP stream.
+  Status connect_qmp(UniqueFd fd);
   // Pins the vCPU threads to config_.machine.cpuset (shim/engine/vcpu_affinity.h).
   Status pin_vcpus();
   // One line for a failed start: how QEMU ended and its last log line.

@@ -88,7 +88,6 @@ Status MicroVm::start() {
     vm.machine.cmdline_extra +=
         (vm.machine.cmdline_extra.empty() ? "" : " ") + std::string("runvm.debug");
   vm.console_log = console_log();
-  vm.qmp_socket = dir + "/" + layout::kQmpSocket;
   vm.engine_log = config_.state_dir + "/" + layout::kEngineLog;
   vm.devices.push_back(
       {VhostUserDevice::kVsock, dir + "/" + layout::kVsockBackendSocket, config_.guest_cid, ""});
@@ -233,7 +232,6 @@ MicroVm::~MicroVm() {
   report_fs_stats();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
-  unlink((socket_dir() + "/" + layout::kQmpSocket).c_str());
 }
 
 std::string MicroVm::console_tail(size_t lines) const {

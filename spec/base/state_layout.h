@@ -3,7 +3,7 @@
 //   <root>/<id>/ (state dir): state.json, status, lock, config.json and the
 //     logs (console.log, qemu.log, shim.log);
 //   <root>/@s/<hash of id>/ (socket dir): shim.sock, vsock.sock and the
-//     hybrid vsock ports vsock.sock_<port>, qmp.sock, the vhost-user sockets
+//     hybrid vsock ports vsock.sock_<port>, the vhost-user sockets
 //     (vsock.vhost, fs<N>.vhost). Apart because sun_path is short.
 // The vsock port numbers are the agent protocol's (guest/protocol/constants.h).
 #pragma once
@@ -43,7 +43,6 @@ inline constexpr char kSocketsDir[] = "@s";
 // In the socket dir.
 inline constexpr char kShimSocket[] = "shim.sock";    // the shim's control socket
 inline constexpr char kVsockSocket[] = "vsock.sock";  // hybrid vsock: host clients CONNECT here
-inline constexpr char kQmpSocket[] = "qmp.sock";
 inline constexpr char kVsockBackendSocket[] = "vsock.vhost";  // vhost-user, QEMU's end
 
 inline std::string fs_backend_socket(size_t index) {

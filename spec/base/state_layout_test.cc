@@ -15,7 +15,7 @@ TEST(StateLayout, HybridVsockPortSockets) {
 TEST(StateLayout, LongestSocketNameIsAVsockPortsWithTheLargestPort) {
   std::string longest = vsock_port_socket(kVsockSocket, UINT32_MAX);
   EXPECT_EQ(kLongestSocketName, longest.size());
-  for (const char* name : {kShimSocket, kVsockSocket, kQmpSocket, kVsockBackendSocket})
+  for (const char* name : {kShimSocket, kVsockSocket, kVsockBackendSocket})
     EXPECT_LE(std::strlen(name), kLongestSocketName) << name;
   EXPECT_LE(fs_backend_socket(999).size(), kLongestSocketName);
 }

@@ -142,7 +142,6 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   vm.machine.initrd = initrd;
   vm.machine.memory_mib = 256;
   vm.console_log = state.path() + "/" + layout::kConsoleLog;
-  vm.qmp_socket = state.path() + "/" + layout::kQmpSocket;
   vm.engine_log = state.path() + "/" + layout::kEngineLog;
   vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
   auto engine = make_qemu_engine();
