@@ -94,7 +94,7 @@ Result<Options> parse(int argc, char** argv) {
       {"stdio-pipes", no_argument, nullptr, 'P'},
       {"check", no_argument, nullptr, 'K'},
       {"pod", no_argument, nullptr, 'O'},
-      {"pool", no_argument, nullptr, 'U'},
+      {"pool", no_argument, nullptr, 'W'},
       {"pings", required_argument, nullptr, 'p'},
       {"debug-origin", required_argument, nullptr, 'o'},
       {"help", no_argument, nullptr, 'h'},
@@ -160,7 +160,7 @@ Result<Options> parse(int argc, char** argv) {
       case 'O':
         o.pod = true;
         break;
-      case 'U':
+      case 'W':
         o.pool = true;
         break;
       case 'p':
