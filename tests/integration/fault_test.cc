@@ -188,11 +188,14 @@ class TmpfsRoot {
   bool mounted_ = false, filled_ = false;
 };
 
+// Names the stage in gtest's messages (not "4-byte object").
+void PrintTo(Stage s, std::ostream* os) { *os << name_of(s); }
+
 class FaultTest : public ::testing::TestWithParam<Stage> {
  protected:
   void SetUp() override {
     RUNVM_REQUIRE_VM_ASSETS();
-    ASSERT_TRUE(root_.mounted()) << "mounting a tmpfs (needs root)";
+    RUNVM_REQUIRE(root_.mounted(), "root (to mount a tmpfs --root)");
     neighbour_ = std::make_unique<Bundle>(testing::BundleSpec{.args = {"sleep", "100000"}});
     auto run = runvm({"run", "-d", "-b", neighbour_->dir(), "nb"});
     ASSERT_EQ(run.status, 0) << run.err;
@@ -203,7 +206,7 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
     // cgroup and a network namespace of its own (its tap's), which delete
     // must remove.
     auto layout = cgroup::detect_layout();
-    ASSERT_TRUE(layout.ok()) << layout.error().message;
+    RUNVM_REQUIRE(layout.ok(), "a cgroupfs (for the victim's host cgroup)");
     layout_ = std::move(*layout);
     std::string cgroup_path = "runvm-fault-" + std::to_string(getpid()) + "-" + name_of(GetParam());
     auto cg = cgroup::Cgroup::resolve(layout_, cgroup_path);
