@@ -431,6 +431,11 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
         break;
     }
     if (fault != Fault::kDiskFull) EXPECT_TRUE(becomes("victim", "stopped")) << status_of("victim");
+    if (fault == Fault::kAgentCrash) {
+      // The VM ended because its PID 1, the agent, died: nothing else.
+      std::string console = read_text(root_.path() + "/victim/console.log");
+      EXPECT_NE(console.find("Attempted to kill init"), std::string::npos) << console;
+    }
     note("state: " + status_of("victim"));
     if (exec_pid_ > 0) {
       // The exec's caller ends on its own once its process or VM is gone.
