@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -208,7 +209,9 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
     auto layout = cgroup::detect_layout();
     RUNVM_REQUIRE(layout.ok(), "a cgroupfs (for the victim's host cgroup)");
     layout_ = std::move(*layout);
-    std::string cgroup_path = "runvm-fault-" + std::to_string(getpid()) + "-" + name_of(GetParam());
+    // Unique per test (ctest runs them in parallel, each in its own process).
+    std::string cgroup_path =
+        "runvm-fault-" + std::to_string(getpid()) + "-" + std::to_string(++cgroup_serial_);
     auto cg = cgroup::Cgroup::resolve(layout_, cgroup_path);
     ASSERT_TRUE(cg.ok()) << cg.error().message;
     for (const auto& d : cg->dirs()) victim_cgroup_dirs_.push_back(d.path);
@@ -519,7 +522,45 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
   pid_t neighbour_shim_ = -1, exec_pid_ = -1;
   int serial_ = 0, exec_serial_ = 0;
   std::string case_;
+  int cgroup_serial_ = 0;
 };
+
+using FloodTest = FaultTest;
+
+// A guest flooding the host's vsock device with connection requests (the
+// agent's taken port and closed ones, 512 half-open at a time): meanwhile
+// the host answers, `state` is true and the neighbour works; afterwards the
+// victim's own device still serves a new exec, and delete leaves nothing.
+TEST_F(FloodTest, VsockConnectionStormLeavesHostVictimAndNeighbourWorking) {
+  std::filesystem::copy_file(testing::vm_assets().build_dir + "/tests/vsock-flood",
+                             victim_bundle_->rootfs() + "/bin/vsock-flood");
+  case_ = "running x vsock connection storm";
+  bring_to(Stage::kRunning);
+  ASSERT_FALSE(HasFatalFailure());
+  pid_t flood = spawn({"exec", "victim", "vsock-flood", "20"});
+  int flood_serial = serial_;
+  auto end = std::chrono::steady_clock::now() + 15s;
+  int rounds = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    EXPECT_EQ(status_of("victim"), "running");
+    auto hello = runvm({"exec", "nb", "echo", "alive"}, 20s);
+    EXPECT_EQ(hello.out, "alive\n") << hello.err;
+    // The flooded VM itself still serves an exec (its streams among the storm's).
+    auto busy = runvm({"exec", "victim", "echo", "busy"}, 20s);
+    EXPECT_EQ(busy.out, "busy\n") << busy.err;
+    ++rounds;
+  }
+  auto r = wait_bounded(flood, kVerbBound, {"exec vsock-flood"});
+  EXPECT_EQ(r.status, 0) << read_text(err_path(flood_serial));
+  std::string attempts = read_text(out_path(flood_serial));
+  note("flood: " + first_line(attempts) + "; victim and neighbour each answered " +
+       std::to_string(rounds) + " execs meanwhile");
+  EXPECT_NE(attempts.find(" attempts"), std::string::npos) << attempts;
+  auto again = runvm({"exec", "victim", "echo", "recovered"});
+  EXPECT_EQ(again.out, "recovered\n") << again.err;
+  EXPECT_EQ(status_of("victim"), "running");
+  expect_cleanup_and_neighbour_fine(Stage::kRunning, Fault::kKillQemu);
+}
 
 // The faults that apply at a stage. An agent crash needs the guest to run
 // code: not while paused (its vCPUs are stopped) nor while creating (no
