@@ -28,11 +28,15 @@ Result<std::string> read_file(const std::string& path) {
 }  // namespace
 
 bool shim_alive(const oci::ContainerState& s) {
-  if (s.shim.pid <= 0) return false;
-  auto t = oci::process_start_time(static_cast<pid_t>(s.shim.pid));
-  if (!t.ok() || *t != s.shim.start_time) return false;
-  // A zombie shim (its parent has not reaped it yet) is a stopped container.
-  auto stat = read_file("/proc/" + std::to_string(s.shim.pid) + "/stat");
+  return s.shim.pid > 0 && process_running(static_cast<pid_t>(s.shim.pid), s.shim.start_time);
+}
+
+bool process_running(pid_t pid, uint64_t start_time) {
+  auto t = oci::process_start_time(pid);
+  if (!t.ok() || *t != start_time) return false;
+  // A zombie (its parent has not reaped it yet) has ended: a zombie shim
+  // is a stopped container.
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat.ok()) return false;
   size_t paren = stat->rfind(')');
   return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';

@@ -34,6 +34,8 @@ Status save_state(const Container& c);
 // True while the shim process recorded in the state still runs (pid and
 // start time match: a reused pid is not our shim).
 bool shim_alive(const oci::ContainerState& s);
+// True while `pid` runs (not a zombie) and started at `start_time`.
+bool process_running(pid_t pid, uint64_t start_time);
 
 // Sends a control request to the container's shim.
 Status shim_request(const Container& c, const control::Request& r);

@@ -9,10 +9,12 @@
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/host_cgroup.h"
+#include "runtime/host_procs.h"
 #include "runtime/pod_member.h"
 #include "runtime/pool.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
+#include "spec/proc_start_time.h"
 
 namespace runvm::cli {
 namespace {
@@ -24,14 +26,51 @@ bool shim_gone_within(const oci::ContainerState& s, std::chrono::milliseconds wa
   return !shim_alive(s);
 }
 
-// The shim is the container: killing it takes the VM (PR_SET_PDEATHSIG)
-// and every process in it down. `grace`: how long it may take to exit first.
+struct HostProcess {
+  pid_t pid;
+  uint64_t start_time;  // so that a reused pid is never signalled
+};
+
+// The shim's descendants (QEMU) as they are now.
+std::vector<HostProcess> descendants(const oci::ContainerState& s) {
+  std::vector<HostProcess> out;
+  for (pid_t pid : process_tree(static_cast<pid_t>(s.shim.pid))) {
+    if (pid == s.shim.pid) continue;
+    if (auto t = oci::process_start_time(pid); t.ok()) out.push_back({pid, *t});
+  }
+  return out;
+}
+
+// QEMU gets SIGKILL when its shim dies (PR_SET_PDEATHSIG), but a moment
+// later: without a host cgroup to empty (remove_host_cgroup), delete would
+// return while it still runs (found by tests/integration/fault_test.cc).
+Status end_descendants(const std::vector<HostProcess>& procs) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    const HostProcess* left = nullptr;
+    for (const auto& p : procs)
+      if (process_running(p.pid, p.start_time)) {
+        kill(p.pid, SIGKILL);
+        left = &p;
+      }
+    if (!left) return {};
+    if (std::chrono::steady_clock::now() > deadline)
+      return make_error("process " + std::to_string(left->pid) +
+                        " of the container did not exit after SIGKILL");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// The shim is the container: killing it takes the VM and every process in
+// it down. `grace`: how long it may take to exit first.
 Status end_shim(const oci::ContainerState& s, std::chrono::seconds grace) {
-  if (grace.count() > 0 && shim_gone_within(s, grace)) return {};
-  kill(static_cast<pid_t>(s.shim.pid), SIGKILL);
-  if (!shim_gone_within(s, std::chrono::seconds(10)))
-    return make_error("shim did not exit after SIGKILL");
-  return {};
+  auto children = descendants(s);
+  if (grace.count() <= 0 || !shim_gone_within(s, grace)) {
+    kill(static_cast<pid_t>(s.shim.pid), SIGKILL);
+    if (!shim_gone_within(s, std::chrono::seconds(10)))
+      return make_error("shim did not exit after SIGKILL");
+  }
+  return end_descendants(children);
 }
 
 }  // namespace

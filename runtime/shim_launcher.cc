@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "spec/base/unique_fd.h"
@@ -116,6 +117,11 @@ Result<pid_t> spawn_reporting(std::vector<std::string> argv, bool null_stdio, in
   return pid;
 }
 
+std::string sigabbrev(int sig) {
+  const char* name = sigabbrev_np(sig);
+  return name ? std::string("SIG") + name : "signal " + std::to_string(sig);
+}
+
 // The shim's error once it exited without the report `ok`.
 Error shim_failure(pid_t pid, std::string report, const std::string& what) {
   int status = 0;
@@ -123,8 +129,12 @@ Error shim_failure(pid_t pid, std::string report, const std::string& what) {
   }
   while (!report.empty() && report.back() == '\n') report.pop_back();
   if (report.rfind("error: ", 0) == 0) return make_error(report.substr(7));
-  return make_error("runvm-shim exited before " + what + " (status " + std::to_string(status) +
-                    ")");
+  // Killed (e.g. kill -9 while the VM boots) or gone without a word.
+  if (WIFSIGNALED(status))
+    return make_error("runvm-shim was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                      sigabbrev(WTERMSIG(status)) + ") before " + what);
+  return make_error("runvm-shim exited with status " + std::to_string(WEXITSTATUS(status)) +
+                    " before " + what);
 }
 
 }  // namespace

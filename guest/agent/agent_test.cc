@@ -219,6 +219,35 @@ TEST(Agent, TransferIsUnknownWithoutTheTestExtension) {
   EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 5u);
 }
 
+// The crash trigger (PROTOCOL.md "Test extension: crash") is an exec of
+// exactly one argument, the trigger's name; nothing else resembles it.
+TEST(TestExtension, CrashTriggerIsOnlyTheExactSingleArgument) {
+  auto is_trigger = [](std::string_view json) {
+    auto doc = json::Document::parse(json);
+    return doc.ok() && test_agent::is_crash_trigger(doc->root());
+  };
+  EXPECT_TRUE(is_trigger(R"({"process":{"args":["runvm-test-crash-agent"]}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":{"args":["runvm-test-crash-agent","x"]}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":{"args":["/runvm-test-crash-agent"]}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":{"args":[]}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":{"args":[7]}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":{"args":"runvm-test-crash-agent"}})"));
+  EXPECT_FALSE(is_trigger(R"({"process":7})"));
+  EXPECT_FALSE(is_trigger(R"({})"));
+}
+
+// runvm-agent (no extension) treats the trigger as an ordinary exec: it
+// never reaches the crash path, whatever a caller sends.
+TEST(Agent, CrashTriggerIsAnOrdinaryExecWithoutTheTestExtension) {
+  Harness h;
+  h.start();
+  h.send(R"({"type":"exec","id":6,"container_id":"nope","exec_id":"e",)"
+         R"("process":{"args":["runvm-test-crash-agent"],"cwd":"/"},"stdio":{}})");
+  EXPECT_EQ(expect_reply<proto::ErrorReply>(h.recv()).id, 6u);
+  h.send(R"({"type":"ping","id":7})");
+  EXPECT_EQ(expect_reply<proto::Pong>(h.recv()).id, 7u);
+}
+
 TEST(Agent, ShutdownAcknowledgedThenStops) {
   Harness h;
   h.start();

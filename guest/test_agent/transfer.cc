@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <span>
 #include <vector>
 
@@ -45,6 +46,17 @@ std::string transfer(const Transfer& req, const agent::DialFn& dial) {
 
 }  // namespace
 
+bool is_crash_trigger(const json::Value& exec_request) {
+  auto process = exec_request.get("process");
+  if (!process.ok() || !*process || !(*process)->is_object()) return false;
+  auto args = (*process)->get("args");
+  if (!args.ok() || !*args || !(*args)->is_array()) return false;
+  auto list = (*args)->as_array();
+  if (!list.ok() || list->size() != 1 || !(*list)[0].is_string()) return false;
+  auto text = (*list)[0].as_string();
+  return text.ok() && *text == kCrashTrigger;
+}
+
 std::optional<std::string> handle_request(std::string_view request, const agent::DialFn& dial) {
   // Only claim requests of our own types; everything else (broken JSON
   // included) is the production handler's to answer.
@@ -53,7 +65,14 @@ std::optional<std::string> handle_request(std::string_view request, const agent:
   auto type = doc->root().get("type");
   if (!type.ok() || !*type || !(*type)->is_string()) return std::nullopt;
   auto name = (*type)->as_string();
-  if (!name.ok() || *name != Transfer::kType) return std::nullopt;
+  if (!name.ok()) return std::nullopt;
+  if (*name == "exec" && is_crash_trigger(doc->root())) {
+    // PID 1 dies: the guest kernel panics ("Attempted to kill init"), and
+    // with panic=-1 and QEMU's -no-reboot the VM ends, as a real agent crash
+    // would end it. Not a clean exit: no sync, no reply.
+    abort();
+  }
+  if (*name != Transfer::kType) return std::nullopt;
   auto req = parse_test_host_message(request);
   if (!req.ok()) return error_reply(proto::salvage_id(request), req.error().wrap("bad request"));
   return transfer(std::get<Transfer>(*req), dial);

@@ -244,11 +244,12 @@ void ContainerShim::stats(std::shared_ptr<UniqueFd> conn) {
 }
 
 void ContainerShim::write_status(const char* status) {
-  // Atomic replace: `runvm state` may read it at any time. Not durable: it is
-  // rewritten on every change and a host crash ends the container anyway. A
-  // failure is not fatal: `runvm state` then reports state.json's status.
-  [[maybe_unused]] auto s =
-      write_file_atomic(opts_.state_dir + "/" + layout::kStatusFile, status, /*durable=*/false);
+  // Not durable: it is rewritten on every change and a host crash ends the
+  // container anyway. No change after the first needs new space
+  // (status_file.h), so a full state directory does not leave `runvm state`
+  // reporting an old status; a failure all the same is logged.
+  if (auto s = status_file_.write(status); !s.ok())
+    log::warn("container " + opts_.id + ": " + s.error().message);
 }
 
 void ContainerShim::on(const control::Start&, Respond respond) {

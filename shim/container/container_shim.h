@@ -16,6 +16,7 @@
 #include "shim/client/control.h"
 #include "shim/container/container_stdio.h"
 #include "shim/container/exec_sessions.h"
+#include "shim/container/status_file.h"
 #include "shim/container/stdio_pump.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/event_loop.h"
@@ -83,7 +84,7 @@ class ContainerShim {
 
  private:
   using Respond = std::function<void(Status)>;
-  explicit ContainerShim(ContainerOptions o) : opts_(std::move(o)) {}
+  explicit ContainerShim(ContainerOptions o) : opts_(std::move(o)), status_file_(opts_.state_dir) {}
   // One per control request answered with a Reply (Exec goes to execs_):
   // handle's std::visit fails to compile without each.
   void on(const control::Start&, Respond respond);
@@ -107,6 +108,7 @@ class ContainerShim {
   void write_status(const char* status);
 
   ContainerOptions opts_;
+  StatusFile status_file_;  // <state dir>/status
   std::string rootfs_tag_;
   std::string rootfs_path_;  // a member's directory in the pod share
   std::vector<proto::Mount> member_mounts_;

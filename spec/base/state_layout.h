@@ -17,7 +17,10 @@ namespace runvm::layout {
 // In the state dir.
 inline constexpr char kStateFile[] = "state.json";  // written by runvm create (spec/state.h)
 inline constexpr char kStatusFile[] = "status";     // written by the shim at each transition
-inline constexpr char kLockFile[] = "lock";         // flock()ed by verbs that change the container
+// The shim's preallocated next status, swapped with kStatusFile on each
+// change (shim/container/status_file.h): no change needs new space.
+inline constexpr char kStatusSpareFile[] = "status.spare";
+inline constexpr char kLockFile[] = "lock";  // flock()ed by verbs that change the container
 inline constexpr char kConfigFile[] = "config.json";  // the bundle's config as created
 // runvm update's successful changes over kConfigFile (a LinuxResources object).
 inline constexpr char kResourceUpdatesFile[] = "resources.json";
