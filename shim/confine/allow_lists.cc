@@ -80,7 +80,9 @@ std::vector<Group> control_list() {
       {"control socket clients, agent channel, QMP, netlink: all opened during set-up, "
        "or accepted",
        {{"accept4"}, {"sendto"}, {"recvfrom"}, {"sendmsg"}, {"recvmsg"}, {"shutdown"}}},
-      {"state directory: status files written atomically, sockets and the pod dir's "
+      {"state directory: status files written atomically (the status file's preallocated "
+       "spare overwritten in place and swapped with RENAME_EXCHANGE: no new space on a "
+       "full disk), sockets and the pod dir's "
        "mountpoints made and removed, bundles of pod members read; a pool unit lists "
        "and removes its own directories at its end",
        {{"openat"},
@@ -90,6 +92,9 @@ std::vector<Group> control_list() {
         {"lseek"},
         {"fsync"},
         {"rename"},
+        {"renameat"},
+        {"renameat2"},
+        {"pwrite64"},
         {"unlink"},
         {"unlinkat"},
         {"mkdir"},
