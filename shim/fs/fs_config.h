@@ -23,6 +23,12 @@ struct FsConfig {
   // file or directory shared through its parent, so the guest sees its
   // name); shared_dir itself cannot be changed (EACCES).
   std::vector<std::string> visible;
+  // Whether a LOOKUP miss is answered as a negative entry the guest caches
+  // (exclusive: a day; coherent: kCoherentTimeout, the bound it already has
+  // on a name removed on the host) instead of ENOENT, which it must ask
+  // again. Off where the host creates names and at once has the guest use
+  // them (the pod share: a member's root and binds).
+  bool cache_misses = true;
 };
 
 }  // namespace runvm
