@@ -29,6 +29,14 @@ struct FsConfig {
   // again. Off where the host creates names and at once has the guest use
   // them (the pod share: a member's root and binds).
   bool cache_misses = true;
+  // Extended attributes. Off (as virtiofsd's default): every xattr request
+  // is answered ENOSYS, after which the guest stops sending each kind
+  // (fc->no_getxattr etc.), above all the GETXATTR security.capability it
+  // otherwise asks before each write and chown of a file: ~2 round trips
+  // per file written. Its getxattr/setxattr then fail with EOPNOTSUPP.
+  // On for a container's root, where file capabilities (ping's
+  // cap_net_raw) and image xattrs must work.
+  bool xattrs = true;
 };
 
 }  // namespace runvm

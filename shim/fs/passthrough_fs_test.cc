@@ -277,6 +277,37 @@ TEST_F(PassthroughFsTest, Xattrs) {
   EXPECT_EQ(c().call(FUSE_SETXATTR, f, bad).error, EINVAL);
 }
 
+TEST_F(PassthroughFsTest, AShareWithoutXattrsAnswersEnosysSoTheGuestStopsAsking) {
+  std::ofstream(dir / "f") << "x";
+  ASSERT_EQ(::setxattr((dir / "f").c_str(), "user.kept", "1", 1, 0), 0);
+  for (bool readonly : {false, true}) {
+    FsConfig cfg{dir.path(), CachePolicy::kCoherent, readonly};
+    cfg.xattrs = false;
+    auto r = PassthroughFs::create(cfg);
+    ASSERT_TRUE(r.ok());
+    FuseTestClient nc(**r);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    ASSERT_NE(f, 0u);
+    // ENOSYS (not EROFS on a read-only share): only ENOSYS makes the guest's
+    // FUSE set no_getxattr and friends and answer EOPNOTSUPP itself.
+    fuse_setxattr_in compat{1, 0, 0, 0};
+    Args set;
+    set.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("1");
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, ENOSYS);
+    EXPECT_EQ(
+        nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("security.capability"))
+            .error,
+        ENOSYS);
+    EXPECT_EQ(nc.call(FUSE_LISTXATTR, f, Args().add(fuse_getxattr_in{256, 0})).error, ENOSYS);
+    EXPECT_EQ(nc.call(FUSE_REMOVEXATTR, f, Args().str("user.kept")).error, ENOSYS);
+    // Malformed ones too: nothing of them is read.
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, Args().raw("x")).error, ENOSYS);
+  }
+  char v[4];
+  EXPECT_EQ(::getxattr((dir / "f").c_str(), "user.kept", v, sizeof v), 1);  // untouched
+}
+
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
                                          int* calls) {
