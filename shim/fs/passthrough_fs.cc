@@ -189,7 +189,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
                   FUSE_HANDLE_KILLPRIV_V2;
   if (cfg_.cache == CachePolicy::kExclusive) {
     want |= FUSE_CACHE_SYMLINKS;
-    if (!readonly()) want |= FUSE_WRITEBACK_CACHE;
+    if (!readonly() && cfg_.writeback) want |= FUSE_WRITEBACK_CACHE;
   } else {
     want |= FUSE_AUTO_INVAL_DATA;
   }

@@ -106,7 +106,13 @@ TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   fs->set_queue_size(1024);
   auto ex = c().init();
   EXPECT_EQ(ex.max_pages, PassthroughFs::kMaxPages);
-  EXPECT_TRUE(ex.flags & FUSE_WRITEBACK_CACHE);
+  EXPECT_FALSE(ex.flags & FUSE_WRITEBACK_CACHE);  // only when asked for
+  EXPECT_TRUE(ex.flags & FUSE_CACHE_SYMLINKS);
+  FsConfig wb{dir.path(), CachePolicy::kExclusive, false};
+  wb.writeback = true;
+  auto w = PassthroughFs::create(wb);
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(FuseTestClient(**w).init().flags & FUSE_WRITEBACK_CACHE);
   // Exclusive trees cache misses too.
   auto neg = c().call(FUSE_LOOKUP, kRoot, Args().str("absent"));
   EXPECT_EQ(neg.error, 0);
