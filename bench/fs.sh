@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
 # virtio-fs benchmark, side by side in one run: the same guest workload
-# (bench/fs_init.sh) on
-#   ours       our in-process virtio-fs backend (CachePolicy::kExclusive)
-#   virtiofsd  QEMU's /usr/lib/qemu/virtiofsd (cache=auto) on the same kind of directory
-#   tmpfs      the guest's own tmpfs (no virtio-fs at all: the ceiling)
+# (bench/fs_init.sh) on each variant, compared like for like (same cache
+# policy), so a ratio measures the implementation, not the policy:
+#   ours_exclusive    our backend, CachePolicy::kExclusive (a bundle rootfs:
+#                     24 h timeouts, cached misses, xattrs, no writeback cache)
+#   virtiofsd_always  QEMU's virtiofsd with cache=always (no writeback either)
+#   ours_coherent     our backend, CachePolicy::kCoherent (a bind mount: 1 s
+#                     timeouts, misses cached 1 s, no xattrs, no writeback)
+#   virtiofsd_auto    QEMU's virtiofsd with cache=auto (its default; no xattrs)
+#   tmpfs             the guest's own tmpfs (no virtio-fs at all: the ceiling)
+# and, on request (FS_BENCH_VARIANTS), the writeback-cache pair:
+#   ours_exclusive_wb, virtiofsd_always_wb   the same with writeback cache
 # Workloads: untar (5,000 small files), statwalk (cold `du` of that tree, then
 # statwalk_warm), npm (cp -a of a real node_modules tree), seqwrite (256 MiB,
 # dd + sync), seqread (the same file, cold). Times are measured in the guest.
-# The backends alternate within each run, so machine noise hits all alike.
-# Prints METRIC fs_<workload>_<backend>_s (median) and, per workload,
-# fs_<workload>_virtiofsd_over_ours and fs_<workload>_ours_over_tmpfs.
+# The variants alternate within each run, so machine noise hits all alike,
+# and ratios are the median of per-run ratios (each run's pair side by side).
+# Prints METRIC fs_<workload>_<variant>_s (median), per workload the pairs
+# fs_<workload>_virtiofsd_always_over_ours_exclusive,
+# fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
+# fs_<workload>_ours_*_over_tmpfs,
+# and our backend's FUSE requests of the last run per variant
+# (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
-# FS_BENCH_FILES / FS_BENCH_SEQ_MIB scale the untar and seqwrite workloads.
+# FS_BENCH_VARIANTS a subset of the variants; FS_BENCH_STATS=<file> keeps our
+# backend's full per-opcode tables. FS_BENCH_FILES / FS_BENCH_SEQ_MIB scale
+# the untar and seqwrite workloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -22,7 +36,7 @@ kernel=$build/guest/vmlinux
 harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 cache=${RUNVM_CACHE:-/var/cache/runvm}/bench
-backends=(ours virtiofsd tmpfs)
+read -r -a variants <<<"${FS_BENCH_VARIANTS:-ours_exclusive virtiofsd_always ours_coherent virtiofsd_auto tmpfs}"
 workloads=(untar statwalk statwalk_warm npm seqwrite seqread)
 
 [ -e "$kernel" ] || { echo "bench: missing $kernel (run ./setup.sh demo first)" >&2; exit 1; }
@@ -71,32 +85,72 @@ EOF
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet >"$tmp/initrd.cpio")
 rm -rf "$root" "$tmp/small"
 
-# --- runs: every backend once per run, in turn ---------------------------------
+# --- runs: every variant once per run, in turn ----------------------------------
+variant_args() {  # variant: the harness's backend options
+  case "$1" in
+    ours_exclusive) echo --backend ours --policy exclusive ;;
+    ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
+    ours_coherent) echo --backend ours --policy coherent ;;
+    virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
+    virtiofsd_always_wb) echo --backend virtiofsd --virtiofsd-cache always --virtiofsd-writeback on ;;
+    virtiofsd_auto) echo --backend virtiofsd --virtiofsd-cache auto ;;
+    tmpfs) echo --backend tmpfs ;;
+    *) echo "bench: unknown variant $1" >&2; return 1 ;;
+  esac
+}
+for v in "${variants[@]}"; do variant_args "$v" >/dev/null; done
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mkdir -p "$tmp/res"
 for run in $(seq "$runs"); do
-  for b in "${backends[@]}"; do
-    state=$tmp/state-$b-$run share=$tmp/share-$b-$run
+  for v in "${variants[@]}"; do
+    state=$tmp/state-$v-$run share=$tmp/share-$v-$run
     mkdir -p "$state" "$share"
-    if ! "$harness" --backend "$b" --kernel "$kernel" --initrd "$tmp/initrd.cpio" \
-      --state "$state" --share "$share" --virtiofsd "$virtiofsd" >"$state/out"; then
-      echo "bench: $b run $run failed" >&2
+    # shellcheck disable=SC2046 # variant_args is a word list
+    if ! "$harness" $(variant_args "$v") --kernel "$kernel" --initrd "$tmp/initrd.cpio" \
+      --state "$state" --share "$share" --virtiofsd "$virtiofsd" --stats "$state/stats" \
+      >"$state/out"; then
+      echo "bench: $v run $run failed" >&2
       exit 1
     fi
-    while read -r w secs; do echo "$secs" >>"$tmp/res/${w}_$b"; done <"$state/out"
-    echo "bench: run $run $b: $(tr '\n' ' ' <"$state/out")" >&2
+    while read -r w secs; do echo "$run $secs" >>"$tmp/res/${w}_$v"; done <"$state/out"
+    echo "bench: run $run $v: $(tr '\n' ' ' <"$state/out")" >&2
+    if [ -s "$state/stats" ]; then
+      cp "$state/stats" "$tmp/res/stats_$v"
+      [ -z "${FS_BENCH_STATS:-}" ] || { echo "run $run $v"; cat "$state/stats"; } >>"$FS_BENCH_STATS"
+    fi
     rm -rf "$state" "$share"
   done
 done
 
+ran() { [ -s "$tmp/res/${workloads[0]}_$1" ]; }
 for w in "${workloads[@]}"; do
-  for b in "${backends[@]}"; do
-    echo "METRIC fs_${w}_${b}_s $(median <"$tmp/res/${w}_$b") s"
+  for v in "${variants[@]}"; do
+    echo "METRIC fs_${w}_${v}_s $(awk '{print $2}' "$tmp/res/${w}_$v" | median) s"
   done
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "inf"), (b > 0 ? a / b : 0) }'; }
-for w in "${workloads[@]}"; do
-  ours=$(median <"$tmp/res/${w}_ours")
-  echo "METRIC fs_${w}_virtiofsd_over_ours $(ratio "$(median <"$tmp/res/${w}_virtiofsd")" "$ours") x"
-  echo "METRIC fs_${w}_ours_over_tmpfs $(ratio "$ours" "$(median <"$tmp/res/${w}_tmpfs")") x"
+# Median over runs of a/b within each run (both variants ran side by side).
+paired() {  # workload a b
+  join <(sort "$tmp/res/${1}_$2") <(sort "$tmp/res/${1}_$3") |
+    awk '{ if ($3 > 0) printf "%.4f\n", $2 / $3; else print ($2 > 0 ? 1e9 : 1) }' | median |
+    awk '{ printf ($1 >= 1e9 ? "inf" : "%.2f"), $1 }'
+}
+pair() {  # a b: METRIC fs_<w>_<a>_over_<b> if both ran
+  ran "$1" && ran "$2" || return 0
+  for w in "${workloads[@]}"; do echo "METRIC fs_${w}_${1}_over_${2} $(paired "$w" "$1" "$2") x"; done
+}
+pair virtiofsd_always ours_exclusive
+pair virtiofsd_auto ours_coherent
+pair virtiofsd_always_wb ours_exclusive_wb
+pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
+pair ours_exclusive_wb ours_exclusive
+pair ours_exclusive tmpfs
+pair ours_coherent tmpfs
+# Our backend's requests in the last run, per variant, by opcode (most first).
+for v in "${variants[@]}"; do
+  [ -s "$tmp/res/stats_$v" ] || continue
+  awk -v v="$v" '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
+         print "METRIC fs_fuse_" v "_" $2 " " c[2]; if (e[2] > 0) print "METRIC fs_fuse_" v "_" $2 "_errors " e[2] }
+       $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
+         print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }' \
+    "$tmp/res/stats_$v"
 done

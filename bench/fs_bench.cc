@@ -1,8 +1,9 @@
 // runvm-fs-bench: boots one guest against one file-system backend and prints
 // the timings its /init measured (bench/fs_init.sh), one "<workload> <seconds>"
 // line each. Backends:
-//   ours       our FsDevice + VhostUserServer in this process (kExclusive)
+//   ours       our FsDevice + VhostUserServer in this process (--policy)
 //   virtiofsd  QEMU's C virtiofsd serving the same kind of directory
+//              (--virtiofsd-cache, --virtiofsd-writeback)
 //   tmpfs      no share at all: the guest works on its own tmpfs
 // bench/fs.sh runs it per backend and run, and turns the output into METRICs.
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "shim/engine/child_process.h"
 #include "shim/engine/engine.h"
@@ -32,6 +34,7 @@ constexpr char kUsage[] =
     "usage: runvm-fs-bench --backend ours|virtiofsd|tmpfs --kernel PATH --initrd PATH\n"
     "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n"
     "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
+    "         [--virtiofsd-writeback on|off] [--xattrs on|off] [--writeback on|off]\n"
     "         [--stats FILE]\n";
 
 struct Options {
@@ -39,7 +42,13 @@ struct Options {
   std::string virtiofsd = "/usr/lib/qemu/virtiofsd";
   // Our cache policy: exclusive as for a bundle rootfs, coherent as for a bind mount.
   CachePolicy policy = CachePolicy::kExclusive;
+  // Our xattrs; by default as runvm serves each policy: on for a rootfs
+  // (exclusive), off for a bind mount (coherent).
+  std::optional<bool> xattrs;
+  std::optional<bool> writeback;  // ours, exclusive only; default as runvm serves a rootfs
   std::string virtiofsd_cache = "auto";
+  // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
+  bool virtiofsd_writeback = false;
   std::string stats;           // our backend's per-opcode request counts go here
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
@@ -71,6 +80,12 @@ Result<Options> parse(int argc, char** argv) {
       o.policy = val == "exclusive" ? CachePolicy::kExclusive : CachePolicy::kCoherent;
     else if (arg == "--virtiofsd-cache" && (val == "auto" || val == "always" || val == "none"))
       o.virtiofsd_cache = val;
+    else if (arg == "--xattrs" && (val == "on" || val == "off"))
+      o.xattrs = val == "on";
+    else if (arg == "--writeback" && (val == "on" || val == "off"))
+      o.writeback = val == "on";
+    else if (arg == "--virtiofsd-writeback" && (val == "on" || val == "off"))
+      o.virtiofsd_writeback = val == "on";
     else if (arg == "--stats")
       o.stats = val;
     else
@@ -111,9 +126,12 @@ struct OurBackend {
   std::unique_ptr<vhost_user::VhostUserServer> server;
   std::optional<LoopThread> thread;
 
-  Status start(const std::string& dir, CachePolicy policy, const std::string& sock) {
+  Status start(const Options& o, const std::string& sock) {
     loop = RUNVM_TRY(EventLoop::create());
-    device = RUNVM_TRY(FsDevice::create(*loop, {dir, policy, false}));
+    FsConfig cfg{o.share, o.policy, false};
+    cfg.xattrs = o.xattrs.value_or(o.policy == CachePolicy::kExclusive);
+    if (o.writeback) cfg.writeback = *o.writeback;
+    device = RUNVM_TRY(FsDevice::create(*loop, std::move(cfg)));
     server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
     thread.emplace(*loop);
     return {};
@@ -122,9 +140,11 @@ struct OurBackend {
 
 // virtiofsd creates its socket once it is ready to accept QEMU.
 Status start_virtiofsd(const Options& o, const std::string& sock, ChildProcess& child) {
-  child = RUNVM_TRY(ChildProcess::spawn({o.virtiofsd, "--socket-path=" + sock, "-o",
-                                         "source=" + o.share, "-o", "cache=" + o.virtiofsd_cache},
-                                        o.state + "/virtiofsd.log"));
+  std::vector<std::string> argv = {o.virtiofsd, "--socket-path=" + sock,
+                                   "-o",        "source=" + o.share,
+                                   "-o",        "cache=" + o.virtiofsd_cache};
+  if (o.virtiofsd_writeback) argv.insert(argv.end(), {"-o", "writeback"});
+  child = RUNVM_TRY(ChildProcess::spawn(argv, o.state + "/virtiofsd.log"));
   for (int i = 0; i < 500; ++i) {
     if (access(sock.c_str(), F_OK) == 0) return {};
     if (child.exited()) return make_error("virtiofsd exited: " + slurp(o.state + "/virtiofsd.log"));
@@ -137,7 +157,7 @@ Status run(const Options& o) {
   const std::string sock = o.state + "/fs.sock";
   OurBackend ours;
   ChildProcess virtiofsd;
-  if (o.backend == "ours") RUNVM_CHECK(ours.start(o.share, o.policy, sock));
+  if (o.backend == "ours") RUNVM_CHECK(ours.start(o, sock));
   if (o.backend == "virtiofsd") RUNVM_CHECK(start_virtiofsd(o, sock, virtiofsd));
 
   VmConfig vm;

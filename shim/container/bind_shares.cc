@@ -44,8 +44,12 @@ Result<MountPlan> plan_mounts(const std::vector<oci::Mount>& mounts) {
     };
     auto it = std::find_if(plan.shares.begin(), plan.shares.end(), same);
     if (it == plan.shares.end()) {
-      plan.shares.push_back(
-          {"bind" + std::to_string(plan.shares.size()), FsConfig{dir, CachePolicy::kCoherent, ro}});
+      FsConfig fs{dir, CachePolicy::kCoherent, ro};
+      // A host directory's xattrs are the host's business (virtiofsd's
+      // default too); without them the guest stops asking for
+      // security.capability before every write (fs_config.h).
+      fs.xattrs = false;
+      plan.shares.push_back({"bind" + std::to_string(plan.shares.size()), std::move(fs)});
       it = plan.shares.end() - 1;
     }
     auto& visible = it->fs.visible;

@@ -35,6 +35,10 @@ TEST(PlanMounts, BindSourcesAreSharedThroughTheirParentByName) {
   EXPECT_EQ(plan->shares[0].fs.visible, std::vector<std::string>{name});
   EXPECT_FALSE(plan->shares[0].fs.readonly);
   EXPECT_EQ(plan->shares[0].fs.cache, CachePolicy::kCoherent);
+  for (const auto& share : plan->shares) {
+    EXPECT_FALSE(share.fs.xattrs) << share.tag;  // the host's, not the guest's
+    EXPECT_TRUE(share.fs.cache_misses) << share.tag;
+  }
   EXPECT_EQ(plan->shares[1].fs.shared_dir, dir);
   EXPECT_EQ(plan->shares[1].fs.visible, (std::vector<std::string>{"file.conf", "other.conf"}));
   EXPECT_EQ(plan->shares[2].fs.shared_dir, "/tmp");

@@ -48,8 +48,12 @@ Status Sandbox::boot() {
       pod_dir_.clear();
       return e;
     }
-    // Coherent: members' roots appear in it after boot.
-    vm.shares.push_back({kPodShareTag, FsConfig{pod_dir_, CachePolicy::kCoherent, false}});
+    // Coherent: members' roots appear in it after boot. No cached misses:
+    // a member's root or bind is bound here and used by the guest at once,
+    // possibly under a name it looked up (and missed) a moment ago.
+    FsConfig pod{pod_dir_, CachePolicy::kCoherent, false};
+    pod.cache_misses = false;
+    vm.shares.push_back({kPodShareTag, std::move(pod)});
   }
   // The guest network and the first create go with the boot: the agent
   // finds them behind its hello, in this order (the process expects its

@@ -8,7 +8,7 @@ namespace runvm {
 
 enum class CachePolicy {
   // The directory belongs to this guest alone (a container's bundle rootfs):
-  // long entry/attr timeouts, page cache kept across opens, writeback cache.
+  // long entry/attr timeouts, cached misses, page cache kept across opens.
   kExclusive,
   // The host may change the directory behind the guest's back (bind mounts):
   // short timeouts, page cache dropped on open, no writeback.
@@ -23,6 +23,27 @@ struct FsConfig {
   // file or directory shared through its parent, so the guest sees its
   // name); shared_dir itself cannot be changed (EACCES).
   std::vector<std::string> visible;
+  // Whether a LOOKUP miss is answered as a negative entry the guest caches
+  // (exclusive: a day; coherent: kCoherentTimeout, the bound it already has
+  // on a name removed on the host) instead of ENOENT, which it must ask
+  // again. Off where the host creates names and at once has the guest use
+  // them (the pod share: a member's root and binds).
+  bool cache_misses = true;
+  // Extended attributes. Off (as virtiofsd's default): every xattr request
+  // is answered ENOSYS, after which the guest stops sending each kind
+  // (fc->no_getxattr etc.), above all the GETXATTR security.capability it
+  // otherwise asks before each write and chown of a file: ~2 round trips
+  // per file written. Its getxattr/setxattr then fail with EOPNOTSUPP.
+  // On for a container's root, where file capabilities (ping's
+  // cap_net_raw) and image xattrs must work.
+  bool xattrs = true;
+  // Exclusive shares only: FUSE_WRITEBACK_CACHE. Off by default: the guest
+  // then writes every close()d file back synchronously (fuse_flush) plus a
+  // SETATTR of its times, and throttles its writers hard (a FUSE bdi may
+  // hold 1% of the dirty pages), so it costs a round trip per file written
+  // and made the untar of 5,000 small files >10x slower; writes through
+  // are no slower for the large sequential ones either (max_write 1 MiB).
+  bool writeback = false;
 };
 
 }  // namespace runvm

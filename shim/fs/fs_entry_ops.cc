@@ -34,8 +34,13 @@ uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
   if (hidden(*args->parent, args->name)) return rw.error(ENOENT);
   auto e = lookup_entry(*args->parent, args->name);
   if (!e.ok()) {
-    // Nothing else changes an exclusive tree: let the guest cache the miss.
-    if (e.error().code == ENOENT && cfg_.cache == CachePolicy::kExclusive) {
+    // A negative entry (nodeid 0): the guest caches the miss for as long as
+    // it would trust a positive entry of this share (a day on an exclusive
+    // tree, which nothing else changes; a second on a coherent one, so a
+    // name the host creates shows up as fast as one it removes goes away).
+    // Without it every path walk through a missing name (npm's stat-before-
+    // mkdir, tar's unlink-before-create, module resolution) is a round trip.
+    if (e.error().code == ENOENT && cfg_.cache_misses) {
       fuse_entry_out neg{};
       neg.entry_valid = entry_timeout();
       return rw.ok_struct(neg);

@@ -69,6 +69,11 @@ bool PassthroughFs::read_only_request(uint32_t opcode) const {
   }
 }
 
+bool PassthroughFs::is_xattr_request(uint32_t opcode) {
+  return opcode == FUSE_SETXATTR || opcode == FUSE_GETXATTR || opcode == FUSE_LISTXATTR ||
+         opcode == FUSE_REMOVEXATTR;
+}
+
 bool PassthroughFs::hidden(const Inode& dir, std::string_view name) const {
   if (cfg_.visible.empty() || dir.nodeid != FUSE_ROOT_ID) return false;
   for (const auto& v : cfg_.visible)
@@ -80,6 +85,8 @@ uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
   const uint32_t op = req.in.opcode;
   if (op == FUSE_INIT) return op_init(req, rw);
   if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
+  // Before EROFS/EACCES, which the guest would keep asking again.
+  if (!cfg_.xattrs && is_xattr_request(op)) return rw.error(ENOSYS);
   if (readonly() && !read_only_request(op)) return rw.error(EROFS);
   // A directory shared for some of its names is not the guest's to change
   // (a rename into it is refused in op_rename).
@@ -182,7 +189,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
                   FUSE_HANDLE_KILLPRIV_V2;
   if (cfg_.cache == CachePolicy::kExclusive) {
     want |= FUSE_CACHE_SYMLINKS;
-    if (!readonly()) want |= FUSE_WRITEBACK_CACHE;
+    if (!readonly() && cfg_.writeback) want |= FUSE_WRITEBACK_CACHE;
   } else {
     want |= FUSE_AUTO_INVAL_DATA;
   }

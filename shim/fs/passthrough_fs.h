@@ -71,6 +71,7 @@ class PassthroughFs : public FuseServer {
   // errno. Our writes run with CAP_FSETID, so the host kernel would not.
   int kill_suidgid(int fd) const;
   bool read_only_request(uint32_t opcode) const;
+  static bool is_xattr_request(uint32_t opcode);
   // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
   bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;

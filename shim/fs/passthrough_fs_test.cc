@@ -56,7 +56,7 @@ TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
   c().init();
   std::ofstream(dir / "here") << "x";
   EXPECT_NE(c().lookup(kRoot, "here"), 0u);
-  EXPECT_EQ(c().lookup(kRoot, "missing"), 0u);
+  EXPECT_EQ(c().lookup(kRoot, "missing"), 0u);    // a negative entry, no error
   EXPECT_EQ(c().lookup(kRoot, "../escape"), 0u);  // refused before any syscall
   c().call(9999, kRoot);                          // ENOSYS, in the shared slot
   std::map<uint32_t, fuse::Stats::Entry> by_op;
@@ -64,7 +64,7 @@ TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
   EXPECT_EQ(by_op[FUSE_INIT].count, 1u);
   EXPECT_EQ(by_op[FUSE_INIT].errors, 0u);
   EXPECT_EQ(by_op[FUSE_LOOKUP].count, 3u);
-  EXPECT_EQ(by_op[FUSE_LOOKUP].errors, 2u);
+  EXPECT_EQ(by_op[FUSE_LOOKUP].errors, 1u);
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].count, 1u);
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].errors, 1u);
   EXPECT_EQ(fs->stats().total_requests(), 5u);
@@ -87,12 +87,32 @@ TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   EXPECT_EQ(out.flags & ~0u & FUSE_POSIX_LOCKS, 0u);
   // Only what the kernel offered.
   EXPECT_EQ(c().init(FUSE_ASYNC_READ).flags, uint32_t{FUSE_ASYNC_READ});
+  // A coherent share's miss is cached as briefly as its names are.
+  auto brief = c().call(FUSE_LOOKUP, kRoot, Args().str("absent"));
+  EXPECT_EQ(brief.error, 0);
+  EXPECT_EQ(brief.as<fuse_entry_out>().nodeid, 0u);
+  EXPECT_EQ(brief.as<fuse_entry_out>().entry_valid, 1u);
+  EXPECT_EQ(brief.as<fuse_entry_out>().attr_valid, 0u);
+  // ...and not at all where the host adds names for the guest to use at once.
+  FsConfig pod{dir.path(), CachePolicy::kCoherent, false};
+  pod.cache_misses = false;
+  auto p = PassthroughFs::create(pod);
+  ASSERT_TRUE(p.ok());
+  FuseTestClient pc(**p);
+  pc.init();
+  EXPECT_EQ(pc.call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, ENOENT);
 
   make(CachePolicy::kExclusive, false);
   fs->set_queue_size(1024);
   auto ex = c().init();
   EXPECT_EQ(ex.max_pages, PassthroughFs::kMaxPages);
-  EXPECT_TRUE(ex.flags & FUSE_WRITEBACK_CACHE);
+  EXPECT_FALSE(ex.flags & FUSE_WRITEBACK_CACHE);  // only when asked for
+  EXPECT_TRUE(ex.flags & FUSE_CACHE_SYMLINKS);
+  FsConfig wb{dir.path(), CachePolicy::kExclusive, false};
+  wb.writeback = true;
+  auto w = PassthroughFs::create(wb);
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(FuseTestClient(**w).init().flags & FUSE_WRITEBACK_CACHE);
   // Exclusive trees cache misses too.
   auto neg = c().call(FUSE_LOOKUP, kRoot, Args().str("absent"));
   EXPECT_EQ(neg.error, 0);
@@ -261,6 +281,37 @@ TEST_F(PassthroughFsTest, Xattrs) {
   Args bad;
   bad.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("xy");
   EXPECT_EQ(c().call(FUSE_SETXATTR, f, bad).error, EINVAL);
+}
+
+TEST_F(PassthroughFsTest, AShareWithoutXattrsAnswersEnosysSoTheGuestStopsAsking) {
+  std::ofstream(dir / "f") << "x";
+  ASSERT_EQ(::setxattr((dir / "f").c_str(), "user.kept", "1", 1, 0), 0);
+  for (bool readonly : {false, true}) {
+    FsConfig cfg{dir.path(), CachePolicy::kCoherent, readonly};
+    cfg.xattrs = false;
+    auto r = PassthroughFs::create(cfg);
+    ASSERT_TRUE(r.ok());
+    FuseTestClient nc(**r);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    ASSERT_NE(f, 0u);
+    // ENOSYS (not EROFS on a read-only share): only ENOSYS makes the guest's
+    // FUSE set no_getxattr and friends and answer EOPNOTSUPP itself.
+    fuse_setxattr_in compat{1, 0, 0, 0};
+    Args set;
+    set.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("1");
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, ENOSYS);
+    EXPECT_EQ(
+        nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("security.capability"))
+            .error,
+        ENOSYS);
+    EXPECT_EQ(nc.call(FUSE_LISTXATTR, f, Args().add(fuse_getxattr_in{256, 0})).error, ENOSYS);
+    EXPECT_EQ(nc.call(FUSE_REMOVEXATTR, f, Args().str("user.kept")).error, ENOSYS);
+    // Malformed ones too: nothing of them is read.
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, Args().raw("x")).error, ENOSYS);
+  }
+  char v[4];
+  EXPECT_EQ(::getxattr((dir / "f").c_str(), "user.kept", v, sizeof v), 1);  // untouched
 }
 
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.

@@ -37,7 +37,7 @@ struct World {
   UniqueFd stdio_in, stdio_out;
   std::unique_ptr<StdioFs> stdio;
   struct stat outside_st {};
-  unsigned runs = 0;
+  unsigned runs = 0, resets = 0;
 
   World() {
     stdfs::create_directories(outside);
@@ -62,7 +62,21 @@ struct World {
         ::open((base + "/stdout").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!stdio_in || !stdio_out || ::write(stdio_in.get(), "input\n", 6) != 6) std::abort();
     stdio = std::make_unique<StdioFs>(std::array<int, 3>{stdio_in.get(), stdio_out.get(), -1});
-    auto r = PassthroughFs::create({share, CachePolicy::kExclusive, false});
+    // Each reset serves the next kind of share runvm makes: a rootfs
+    // (exclusive), a bind mount (coherent, no xattrs, cached misses), the
+    // pod share (coherent, no cached misses).
+    FsConfig cfg{share, CachePolicy::kExclusive, false};
+    switch (resets++ % 3) {
+      case 1:
+        cfg.cache = CachePolicy::kCoherent;
+        cfg.xattrs = false;
+        break;
+      case 2:
+        cfg.cache = CachePolicy::kCoherent;
+        cfg.cache_misses = false;
+        break;
+    }
+    auto r = PassthroughFs::create(cfg);
     if (!r.ok()) std::abort();
     fs = std::move(*r);
     // Handshake, so most inputs reach the handlers.
