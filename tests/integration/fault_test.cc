@@ -433,7 +433,9 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
         disk_full_step(stage);
         break;
     }
-    if (fault != Fault::kDiskFull) EXPECT_TRUE(becomes("victim", "stopped")) << status_of("victim");
+    if (fault != Fault::kDiskFull) {
+      EXPECT_TRUE(becomes("victim", "stopped")) << status_of("victim");
+    }
     if (fault == Fault::kAgentCrash) {
       // The VM ended because its PID 1, the agent, died: nothing else.
       std::string console = read_text(root_.path() + "/victim/console.log");
