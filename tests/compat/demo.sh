@@ -35,10 +35,21 @@ EOT
 case_setup_sh_demo() {
   make_private_podman
   local out rc=0
-  # Everything, conmon and podman's cleanup included, sees the private /etc/containers.
+  # The demo turns the warm pool on in /etc/runvm/runvm.toml: a private copy
+  # here, so that this machine's other runs keep their own configuration.
+  mkdir -p /etc/runvm "$T/etc-runvm"
+  cp -a /etc/runvm/. "$T/etc-runvm/"
+  # Everything, conmon, podman's cleanup and the pool's refill included, sees
+  # the private /etc/containers and /etc/runvm. The pool unit the demo leaves
+  # idle (refilled after its run claimed one) is drained in there too.
   out=$(unshare -m --propagation private bash -c '
       mount --bind "$1/etc-containers" /etc/containers &&
-      BUILD_DIR="$2" RUNVM_PREFIX="$1/prefix" "$3/setup.sh" demo' demo "$T" "$BUILD" "$SRC" \
+      mount --bind "$1/etc-runvm" /etc/runvm &&
+      BUILD_DIR="$2" RUNVM_PREFIX="$1/prefix" "$3/setup.sh" demo &&
+      echo "---- after the demo" &&
+      "$1/prefix/bin/runvm" pool fill &&
+      "$1/prefix/bin/runvm" pool status &&
+      "$1/prefix/bin/runvm" pool drain' demo "$T" "$BUILD" "$SRC" \
     2>"$T/demo.err") || rc=$?
   echo "$out"
   expect_eq "$rc" 0 "setup.sh demo exit status (stderr: $(tail -n 5 "$T/demo.err"))"
@@ -61,7 +72,11 @@ case_setup_sh_demo() {
   [[ ${guest%,} != "$(uname -r)" ]] || { echo "FAIL guest kernel is the host's"; return 1; }
   expect_contains "$out" "guest booted:" "boot time line"
   expect_contains "$out" "podman --runtime runvm run" "next commands"
-  # Nothing left running: the container was --rm.
+  # The demo filled the pool before its run, which claimed that unit.
+  expect_contains "$out" "a VM of the warm pool" "the run claimed the pool's VM"
+  # After it, a refill stands ready (status lists it), until drained.
+  expect_contains "$(sed -n '/^---- after the demo/,$p' <<<"$out")" " idle " "a refilled unit"
+  # Nothing left running: the container was --rm, the pool drained.
   ! pgrep -f "qemu-system.*$T" >/dev/null || { echo "FAIL a VM is still running"; return 1; }
 }
 
