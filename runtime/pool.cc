@@ -81,7 +81,17 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
     pid_t child = fork();
     if (child == 0) {
       for (int fd = 0; fd <= 2; ++fd) dup2(devnull.get(), fd);
-      if (keep_fd >= 0) fcntl(keep_fd, F_SETFD, 0);
+      // Nothing else of the caller's either: a refill started by a claiming
+      // `create` under conmon inherits Podman's sync pipes (not
+      // close-on-exec), and holding one open for its whole boot kept
+      // `podman run` waiting ~200 ms after the container was deleted.
+      if (keep_fd > 2) {
+        close_range(3, keep_fd - 1, 0);
+        close_range(keep_fd + 1, ~0U, 0);
+        fcntl(keep_fd, F_SETFD, 0);
+      } else {
+        close_range(3, ~0U, 0);
+      }
       if (nice != 0 && ::nice(nice) == -1) {
         // best effort: it boots at our priority then
       }
