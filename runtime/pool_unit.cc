@@ -53,7 +53,9 @@ std::vector<std::string> entries(const std::string& dir) {
 
 template <typename T>
 bool number(std::string_view s, T& out) {
+  // Decimal digits only: from_chars takes a sign for a signed T ("-0").
   if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  if (s[0] < '0' || s[0] > '9') return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size();
 }

@@ -23,9 +23,9 @@ namespace {
 TEST(PoolUnitRecord, RoundTripsAndRefusesAnythingElse) {
   UnitRecord r{1234, 98765, 1700000000};
   EXPECT_EQ(parse_unit_record(format_unit_record(r)), r);
-  for (const char* bad :
-       {"", "1 2 3", "1 2 3\n\n", "0 2 3\n", "-1 2 3\n", "1  2 3\n", "1 2\n", "1 2 3 4\n",
-        "01 2 3\n", "1 2 -3\n", "1 x 3\n", "99999999999999999999999 2 3\n", "1 2 3 \n"})
+  for (const char* bad : {"", "1 2 3", "1 2 3\n\n", "0 2 3\n", "-1 2 3\n", "1  2 3\n", "1 2\n",
+                          "1 2 3 4\n", "01 2 3\n", "1 2 -3\n", "2 7 -0\n", "1 +2 3\n", "1 x 3\n",
+                          "99999999999999999999999 2 3\n", "1 2 3 \n"})
     EXPECT_EQ(parse_unit_record(bad), std::nullopt) << bad;
 }
 
