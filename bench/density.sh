@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 mean() { awk '{s+=$1} END {if (NR==0) exit 1; printf "%d\n", s/NR}'; }
 max() { sort -n | tail -n 1; }
 now_ms() { date +%s%3N; }

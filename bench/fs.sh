@@ -99,7 +99,7 @@ variant_args() {  # variant: the harness's backend options
   esac
 }
 for v in "${variants[@]}"; do variant_args "$v" >/dev/null; done
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 mkdir -p "$tmp/res"
 for run in $(seq "$runs"); do
   for v in "${variants[@]}"; do

@@ -120,7 +120,7 @@ PY
 }
 
 # --- runs: every variant once per run, in turn ----------------------------------
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 mkdir -p "$tmp/res"
 for run in $(seq "$runs"); do
   for v in "${variants[@]}"; do

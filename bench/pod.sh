@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 now_ms() { date +%s%3N; }
 pss() { local p t=0; for p in "$@"; do t=$((t + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"))); done; echo $t; }
 pid_of() { "$runvm" --root "$root" state "$1" | awk -F'[:,]' '/"pid"/ {gsub(/ /, "", $2); print $2}'; }

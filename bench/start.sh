@@ -57,7 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 now_ms() { date +%s%3N; }
 # Milliseconds the command took; its output is dropped, a failure ends the bench.
 timed() {
