@@ -48,6 +48,26 @@ TEST_F(LoadBundle, RelativeBindSourceIsTheBundles) {
   EXPECT_EQ(b->config.mounts[2].source, "tmpfs");  // not a bind mount: left alone
 }
 
+// Resolved once, where checked: what the shim opens later, with no
+// symlink followed (pinned_path.h), is what was checked.
+TEST_F(LoadBundle, BindSourcesAndTheRootfsComeBackResolved) {
+  std::string real = fs::canonical(dir_).string();
+  fs::create_directories(dir_ + "/real/root");
+  fs::create_directory_symlink("real/root", dir_ + "/rootfs");
+  fs::create_directory(dir_ + "/data");
+  fs::create_directory_symlink("data", dir_ + "/link");
+  write_config(R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"mounts":[
+      {"destination":"/a","type":"bind","source":"link"},
+      {"destination":"/b","type":"bind","source":")" +
+               dir_ + R"(/link/"}]})");
+  auto b = load_bundle(dir_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->rootfs, dir_ + "/rootfs");
+  EXPECT_EQ(b->rootfs_real, real + "/real/root");
+  EXPECT_EQ(b->config.mounts[0].source, real + "/data");
+  EXPECT_EQ(b->config.mounts[1].source, real + "/data");
+}
+
 TEST_F(LoadBundle, RelativeBundleDirBecomesAbsolute) {
   fs::create_directory(dir_ + "/rootfs");
   write_config(kConfig);

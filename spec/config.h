@@ -237,6 +237,9 @@ std::vector<std::string> effective_env(const std::vector<std::string>& env);
 struct Bundle {
   std::string dir;     // absolute
   std::string rootfs;  // absolute, lexically clean, an existing directory
+  // rootfs with every symlink resolved when it was checked: what is shared,
+  // opened with no symlink followed (oci::open_no_symlinks).
+  std::string rootfs_real;
   Config config;
 };
 
@@ -246,7 +249,8 @@ inline constexpr size_t kMaxConfigSize = 10 << 20;
 
 // Reads <bundle_dir>/config.json (at most kMaxConfigSize bytes), parses it
 // and resolves root.path against the bundle. A relative root.path or bind
-// source must resolve inside the bundle. Errors start "config.json: ".
+// source must resolve inside the bundle. Bind sources come back with every
+// symlink resolved (those that exist). Errors start "config.json: ".
 Result<Bundle> load_bundle(const std::string& bundle_dir);
 
 }  // namespace runvm::oci

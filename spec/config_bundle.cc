@@ -1,9 +1,10 @@
-// load_bundle(): config.json from disk, with the rootfs resolved.
+// load_bundle(): config.json from disk, with the rootfs and bind sources resolved.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
+#include <optional>
 
 #include "spec/base/unique_fd.h"
 #include "spec/config.h"
@@ -52,6 +53,13 @@ Status check_inside(const std::string& bundle_real, const std::string& path,
   return make_error(what + ": " + path + " resolves to " + r + ", outside the bundle");
 }
 
+// realpath(3), or nothing when the path does not resolve.
+std::optional<std::string> resolve(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) return std::nullopt;
+  return std::string(resolved);
+}
+
 }  // namespace
 
 Result<Bundle> load_bundle(const std::string& bundle_dir) {
@@ -69,11 +77,16 @@ Result<Bundle> load_bundle(const std::string& bundle_dir) {
   if (!::realpath(b.dir.c_str(), real_dir)) return errno_error("bundle " + b.dir);
   for (size_t i = 0; i < b.config.mounts.size(); ++i) {
     Mount& m = b.config.mounts[i];
-    if (is_bind_mount(m) && !m.source.empty() && m.source.front() != '/') {
+    if (!is_bind_mount(m) || m.source.empty()) continue;
+    if (m.source.front() != '/') {
       m.source = clean_path(b.dir + "/" + m.source);
       RUNVM_CHECK(check_inside(real_dir, m.source,
                                "config.json: mounts[" + std::to_string(i) + "].source"));
     }
+    // Resolved once, here, where it was checked: whoever uses it opens it
+    // with no symlink followed (open_no_symlinks), so a source swapped for
+    // a symlink to /etc after this check is refused, not followed.
+    if (auto real = resolve(m.source)) m.source = *real;
   }
   if (b.config.root.path.front() != '/')
     RUNVM_CHECK(check_inside(real_dir, b.rootfs, "config.json: root.path"));
@@ -81,6 +94,9 @@ Result<Bundle> load_bundle(const std::string& bundle_dir) {
   if (::stat(b.rootfs.c_str(), &st) != 0) return errno_error("config.json: root.path: " + b.rootfs);
   if (!S_ISDIR(st.st_mode))
     return make_error("config.json: root.path: " + b.rootfs + ": not a directory", ENOTDIR);
+  auto real_rootfs = resolve(b.rootfs);
+  if (!real_rootfs) return errno_error("config.json: root.path: " + b.rootfs);
+  b.rootfs_real = *real_rootfs;
   return b;
 }
 

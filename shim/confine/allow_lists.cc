@@ -98,6 +98,7 @@ std::vector<Group> control_list() {
         {"unlink"},
         {"unlinkat"},
         {"mkdir"},
+        {"mkdirat"},
         {"rmdir"},
         {"readlink"}}},
       {"pod members: their rootfs and bind mounts into the pod dir, and back",

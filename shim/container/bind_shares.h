@@ -22,8 +22,11 @@ struct MountPlan {
   std::vector<proto::Mount> mounts;  // in config order
 };
 
-// Fails (naming "mounts[i].source") when a bind source is missing or is
-// neither a directory nor a regular file.
+// Bind sources are as oci::load_bundle leaves them: every symlink resolved.
+// Each share holds its directory opened with no symlink followed
+// (FsConfig::dir_fd). Fails (naming "mounts[i].source") when a bind source
+// is missing, is neither a directory nor a regular file, or has a symlink
+// in it (it was swapped since it was resolved).
 Result<MountPlan> plan_mounts(const std::vector<oci::Mount>& mounts);
 
 }  // namespace runvm

@@ -18,6 +18,7 @@
 #include "spec/base/state_layout.h"
 #include "spec/base/timeline.h"
 #include "spec/cgroup/cgroup.h"
+#include "spec/pinned_path.h"
 #include "spec/vm_sizing.h"
 
 namespace runvm {
@@ -47,8 +48,18 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions o
   // Each container's root is a share of its own. A read-only root is sealed
   // once the agent made its mountpoints in it.
   c->rootfs_tag_ = index == 0 ? std::string(kRootfsTag) : kRootfsTag + std::to_string(index);
-  vm.shares.push_back(
-      {c->rootfs_tag_, FsConfig{c->opts_.bundle.rootfs, CachePolicy::kExclusive, false}});
+  // Resolved where load_bundle checked it; opened with no symlink followed
+  // and served by that descriptor, so a rootfs swapped for a symlink (to /)
+  // since then is refused, never shared.
+  const std::string& rootfs = c->opts_.bundle.rootfs_real;
+  auto rootfs_fd = oci::open_no_symlinks(rootfs);
+  if (!rootfs_fd.ok())
+    return make_error(
+        "config.json: root.path: " + c->opts_.bundle.rootfs + ": " + rootfs_fd.error().message,
+        rootfs_fd.error().code);
+  FsConfig root_fs{rootfs, CachePolicy::kExclusive, false};
+  root_fs.dir_fd = std::make_shared<UniqueFd>(std::move(*rootfs_fd));
+  vm.shares.push_back({c->rootfs_tag_, std::move(root_fs)});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));
   for (auto& share : mount_plan.shares) vm.shares.push_back(std::move(share));
   // As runc's fixStdioPermissions, which chowns the very fd it hands over:

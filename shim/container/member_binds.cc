@@ -1,24 +1,42 @@
 #include "shim/container/member_binds.h"
 
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "spec/base/unique_fd.h"
 #include "spec/config_check.h"
+#include "spec/path.h"
+#include "spec/pinned_path.h"
 
 namespace runvm {
 
-namespace {}  // namespace
+namespace {
 
-Status MemberBinds::make_dir(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) != 0) return errno_error("mkdir " + path);
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// `name` in `parent`, opened with no symlink followed: the pod dir is the
+// guest's to write in, and a guest that swapped one of these for a symlink
+// would have the shim mount a host path elsewhere on the host.
+Result<UniqueFd> open_in(int parent, const std::string& name, const std::string& path) {
+  UniqueFd fd(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno_error("open " + path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat " + path);
+  if (S_ISLNK(st.st_mode)) return make_error(path + ": is a symlink", ELOOP);
+  return fd;
+}
+
+}  // namespace
+
+Result<UniqueFd> MemberBinds::make_dir(int parent, const std::string& name,
+                                       const std::string& path) {
+  if (::mkdirat(parent, name.c_str(), 0700) != 0) return errno_error("mkdir " + path);
   made_.push_back(path);
-  return {};
+  return open_in(parent, name, path);
 }
 
 Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::string& id,
@@ -27,6 +45,7 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
                                       std::vector<proto::Mount>& out) {
   MemberBinds b;
   out.clear();
+  UniqueFd member_fd;  // <pod dir>/@binds/<id>, made with the first bind
   for (size_t i = 0; i < mounts.size(); ++i) {
     const oci::Mount& m = mounts[i];
     proto::Mount pm{m.destination, m.type, m.source, "", m.options};
@@ -35,43 +54,63 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
       continue;
     }
     std::string where = "mounts[" + std::to_string(i) + "].source";
-    // Symlinks resolved on the host, as runc does (and bind_shares.cc).
-    char resolved[PATH_MAX];
-    struct stat st;
-    if (m.source.empty() || m.source[0] != '/' || !::realpath(m.source.c_str(), resolved) ||
-        ::stat(resolved, &st) != 0)
+    // load_bundle resolved its symlinks (as runc does) where it checked
+    // it; opened with none followed, and bound from that descriptor, so a
+    // source swapped for a symlink since is refused (bind_shares.cc).
+    if (m.source.empty() || m.source[0] != '/')
       return make_error(where + ": \"" + m.source + "\" does not exist");
+    std::string source = oci::clean_path(m.source);
+    auto src = oci::open_no_symlinks(source);
+    if (!src.ok() && src.error().code == ENOENT)
+      return make_error(where + ": \"" + m.source + "\" does not exist");
+    if (!src.ok()) return make_error(where + ": " + src.error().message, src.error().code);
+    struct stat st;
+    if (::fstat(src->get(), &st) != 0) return errno_error(where + ": stat " + source);
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
       return make_error(where + ": \"" + m.source + "\" is neither a directory nor a file");
-    if (b.made_.empty()) {
+    if (!member_fd) {
       // Shared by the pod's members; stays (empty) with the pod share.
+      UniqueFd pod(::open(pod_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!pod) return errno_error("open " + pod_dir);
       std::string binds = pod_dir + "/" + kPodBindsDir;
-      if (mkdir(binds.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("mkdir " + binds);
-      RUNVM_CHECK(b.make_dir(binds + "/" + id));
+      if (::mkdirat(pod.get(), kPodBindsDir, 0700) != 0 && errno != EEXIST)
+        return errno_error("mkdir " + binds);
+      auto binds_fd = RUNVM_TRY(open_in(pod.get(), kPodBindsDir, binds));
+      member_fd = RUNVM_TRY(b.make_dir(binds_fd.get(), id, binds + "/" + id));
     }
     const std::string dir = b.made_.front();  // a copy: made_ grows below
     // Under its own name, so the container's mountinfo names it as runc's.
-    std::string source = resolved;
     std::string name = source == "/" ? "root" : source.substr(source.rfind('/') + 1);
     std::string slot = std::to_string(i);
-    RUNVM_CHECK(b.make_dir(dir + "/" + slot));
+    auto slot_fd = RUNVM_TRY(b.make_dir(member_fd.get(), slot, dir + "/" + slot));
     std::string target = dir + "/" + slot + "/" + name;
+    UniqueFd target_fd;
     if (S_ISDIR(st.st_mode)) {
-      RUNVM_CHECK(b.make_dir(target));
+      target_fd = RUNVM_TRY(b.make_dir(slot_fd.get(), name, target));
     } else {
-      int fd = open(target.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+      int fd = ::openat(slot_fd.get(), name.c_str(),
+                        O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (fd < 0) return errno_error("create " + target);
       close(fd);
       b.made_.push_back(target);
+      target_fd = RUNVM_TRY(open_in(slot_fd.get(), name, target));
     }
     bool rec = std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end();
     bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
     unsigned long flags = MS_BIND | (rec ? MS_REC : 0);
-    if (mount(source.c_str(), target.c_str(), nullptr, flags, nullptr) != 0)
+    // Both ends by descriptor: the mount lands on what was opened.
+    if (mount(fd_path(src->get()).c_str(), fd_path(target_fd.get()).c_str(), nullptr, flags,
+              nullptr) != 0)
       return errno_error(where + ": bind " + source + " into the pod share");
     b.mountpoints_.push_back(target);
-    if (ro && mount(nullptr, target.c_str(), nullptr, flags | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
-      return errno_error(where + ": read-only " + target);
+    if (ro) {
+      // The bound tree's root, looked up again (the old descriptor is the
+      // directory under it).
+      auto bound = RUNVM_TRY(open_in(slot_fd.get(), name, target));
+      if (mount(nullptr, fd_path(bound.get()).c_str(), nullptr, flags | MS_REMOUNT | MS_RDONLY,
+                nullptr) != 0)
+        return errno_error(where + ": read-only " + target);
+    }
     pm.share = share_tag;
     pm.source = std::string(kPodBindsDir) + "/" + id + "/" + slot + "/" + name;
     out.push_back(std::move(pm));
@@ -81,7 +120,7 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
 
 void MemberBinds::release() {
   for (auto it = mountpoints_.rbegin(); it != mountpoints_.rend(); ++it)
-    umount2(it->c_str(), MNT_DETACH);
+    umount2(it->c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
   mountpoints_.clear();
   // Never recursively: what is still mounted (EBUSY) stays, with the
   // source's files untouched.

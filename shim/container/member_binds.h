@@ -13,6 +13,7 @@
 #include "guest/protocol/linux_spec.h"
 #include "spec/base/result.h"
 #include "spec/base/state_layout.h"
+#include "spec/base/unique_fd.h"
 #include "spec/config.h"
 
 namespace runvm {
@@ -51,7 +52,8 @@ class MemberBinds {
   void release();
 
  private:
-  Status make_dir(const std::string& path);  // recorded in made_
+  // mkdir `name` in `parent` (recorded in made_ as `path`), opened.
+  Result<UniqueFd> make_dir(int parent, const std::string& name, const std::string& path);
 
   // What bind() made, in order: <pod dir>/@binds/<id> first, then slots and
   // placeholders (removed in reverse, never recursively).

@@ -59,6 +59,34 @@ TEST_F(MemberBindsTest, BindsSourcesUnderTheirNamesAndReleasesThem) {
   EXPECT_EQ(testing::read_file(src_.path() + "/file"), "f\n");
 }
 
+// The pod dir is the guest's to write in: an @binds it replaced with a
+// symlink (to a host directory) is refused, and nothing is made or bound
+// where it points.
+TEST_F(MemberBindsTest, AGuestPlantedSymlinkIsNotFollowed) {
+  testing::TempDir elsewhere("runvm-elsewhere");
+  std::filesystem::create_directory_symlink(elsewhere.path(), pod_.path() + "/@binds");
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod",
+                             {{"/data", "bind", src_.path() + "/dir", {"rbind"}}}, out);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, pod_.path() + "/@binds: is a symlink");
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere.path()));
+  EXPECT_FALSE(mounted_below(elsewhere.path()));
+}
+
+// A source swapped for a symlink after load_bundle resolved it.
+TEST_F(MemberBindsTest, ASourceSwappedForASymlinkIsRefused) {
+  std::string real = std::filesystem::canonical(src_.path()).string();
+  std::filesystem::create_directory_symlink("/etc", real + "/vol");
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod",
+                             {{"/data", "bind", real + "/vol", {"rbind"}}}, out);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message,
+            "mounts[0].source: " + real + "/vol is a symlink: changed since it was resolved");
+  EXPECT_FALSE(mounted_below(pod_.path()));
+}
+
 TEST_F(MemberBindsTest, AMissingSourceFailsAndLeavesNothing) {
   std::vector<oci::Mount> mounts = {
       {"/data", "bind", src_.path() + "/dir", {"rbind"}},

@@ -6,6 +6,7 @@
 // directory, and the agent takes one name from its top. The bind goes when
 // the member ends (or the sandbox does), and the member's relay, which holds
 // the Create connection, gets the exit status there.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "shim/container/agent_request.h"
 #include "shim/container/sandbox.h"
 #include "spec/base/log.h"
+#include "spec/pinned_path.h"
 
 namespace runvm {
 
@@ -59,10 +61,21 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   std::string mountpoint = pod_dir_ + "/" + id;
   if (mkdir(mountpoint.c_str(), 0700) != 0)
     return refuse(member->conn.get(), errno_error("mkdir " + mountpoint));
+  // Both ends by descriptor, with no symlink followed: the rootfs as
+  // load_bundle resolved and checked it (not a symlink to / swapped in
+  // since), onto the directory just made (not a symlink the guest, whose
+  // share this is, put in its place).
+  auto rootfs = oci::open_no_symlinks(bundle->rootfs_real);
+  UniqueFd target(::open(mountpoint.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
   // Not recursive: the rootfs itself (a plain directory or an overlay
   // mount), nothing mounted below it on the host.
-  if (mount(bundle->rootfs.c_str(), mountpoint.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    Error e = errno_error("bind " + bundle->rootfs + " into the pod share");
+  if (!rootfs.ok() || !target ||
+      mount(("/proc/self/fd/" + std::to_string(rootfs->get())).c_str(),
+            ("/proc/self/fd/" + std::to_string(target.get())).c_str(), nullptr, MS_BIND,
+            nullptr) != 0) {
+    Error e = !rootfs.ok() ? std::move(rootfs).error().wrap("config.json: root.path")
+              : !target    ? errno_error("open " + mountpoint)
+                           : errno_error("bind " + bundle->rootfs + " into the pod share");
     rmdir(mountpoint.c_str());
     return refuse(member->conn.get(), std::move(e));
   }

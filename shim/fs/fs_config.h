@@ -1,8 +1,11 @@
 // Configuration of one virtio-fs share.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "spec/base/unique_fd.h"
 
 namespace runvm {
 
@@ -44,6 +47,10 @@ struct FsConfig {
   // and made the untar of 5,000 small files >10x slower; writes through
   // are no slower for the large sequential ones either (max_write 1 MiB).
   bool writeback = false;
+  // Set: shared_dir as it was opened (O_PATH) where it was checked, served
+  // instead of opening shared_dir again, which could follow a symlink
+  // swapped in since (issue 15, docs/faults.md "Hostile bundles").
+  std::shared_ptr<const UniqueFd> dir_fd;
 };
 
 }  // namespace runvm

@@ -27,10 +27,12 @@ mode_t read_host_umask() {
 }  // namespace
 
 Result<std::unique_ptr<PassthroughFs>> PassthroughFs::create(FsConfig cfg) {
-  UniqueFd root(::open(cfg.shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(cfg.dir_fd ? ::fcntl(cfg.dir_fd->get(), F_DUPFD_CLOEXEC, 0)
+                           : ::open(cfg.shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return errno_error("virtio-fs: open shared dir " + cfg.shared_dir);
   struct stat st;
   if (::fstat(root.get(), &st) != 0) return errno_error("virtio-fs: stat " + cfg.shared_dir);
+  if (!S_ISDIR(st.st_mode)) return make_error("virtio-fs: " + cfg.shared_dir + ": not a directory");
   UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc) return errno_error("virtio-fs: open /proc/self/fd");
   return std::unique_ptr<PassthroughFs>(

@@ -12,11 +12,14 @@
 // The VMs boot runvm-agent-test (RUNVM_INITRD), whose crash trigger
 // (PROTOCOL.md "Test extension: crash") crashes the agent on request.
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -527,21 +530,71 @@ class FaultTest : public ::testing::TestWithParam<Stage> {
   int cgroup_serial_ = 0;
 };
 
+// The private resident memory of a process in KiB (RssAnon: the heap and
+// stacks; not the guest's memory, which the shim maps shared and which
+// counts in VmRSS as soon as a FUSE read or write touches it), 0 if gone.
+long rss_kib(pid_t pid) {
+  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::atol(line.c_str() + 8);
+  return 0;
+}
+
+// The descriptors a process holds, but for O_PATH ones: the virtio-fs
+// backend keeps one of those per inode the guest has looked up and not
+// yet forgotten (as long as the guest caches it), while open files,
+// sockets and pipes must all go when the guest is done with them.
+size_t open_fds(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo/";
+  size_t n = 0;
+  for (const auto& fd : entries_of(dir)) {
+    std::istringstream in(read_text(dir + fd));
+    std::string key;
+    unsigned long flags = 0;
+    while (in >> key)
+      if (key == "flags:") {
+        in >> std::oct >> flags;
+        break;
+      }
+    if (!(flags & O_PATH)) ++n;
+  }
+  return n;
+}
+
+// How much the victim's shim's private memory may grow while flooded: its
+// queues and buffers are bounded (virtqueues, vsock credit, FUSE's
+// max_write), so only a shim that buffered what the guest sends would
+// pass this.
+constexpr long kShimGrowthKib = 64 << 10;
+
 // A guest flooding one of the host's devices from a process exec'd in the
 // victim (`flood`, which prints one line and exits 0 after about 20 s):
-// meanwhile `state` is true and both the victim and the neighbour answer
-// exec; afterwards the victim still works and delete leaves nothing.
+// meanwhile `state` is true, both the victim and the neighbour answer
+// exec and the victim's shim stays within kShimGrowthKib of its private
+// memory; afterwards the victim still works, the shim holds no more
+// descriptors (but for O_PATH ones) than before, and delete leaves nothing.
 class FloodTest : public FaultTest {
  protected:
-  void flood_case(const std::string& what, const std::vector<std::string>& flood_argv) {
-    case_ = "running x " + what;
+  void SetUp() override {
+    FaultTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    // The hostile programs, before the guest looks at /bin (the rootfs
+    // share caches its entries).
+    for (const char* program : {"vsock-flood", "fuse-abuse"})
+      std::filesystem::copy_file(testing::vm_assets().build_dir + "/tests/" + program,
+                                 victim_bundle_->rootfs() + "/bin/" + program);
     bring_to(Stage::kRunning);
     ASSERT_FALSE(HasFatalFailure());
-    std::vector<std::string> args = {"exec", "victim"};
-    args.insert(args.end(), flood_argv.begin(), flood_argv.end());
-    pid_t flood = spawn(args);
-    int flood_serial = serial_;
-    auto end = std::chrono::steady_clock::now() + 15s;
+    shim_ = victim_shim();
+    ASSERT_GT(shim_, 0);
+    shim_rss_ = rss_kib(shim_);
+    shim_fds_ = open_fds(shim_);
+  }
+  // For `duration`, rounds of: the victim reads running, and the neighbour
+  // and the victim each answer an exec; the shim's size is sampled.
+  int responsive_for(std::chrono::seconds duration) {
+    auto end = std::chrono::steady_clock::now() + duration;
     int rounds = 0;
     while (std::chrono::steady_clock::now() < end) {
       EXPECT_EQ(status_of("victim"), "running");
@@ -550,26 +603,74 @@ class FloodTest : public FaultTest {
       // The flooded VM itself still serves an exec.
       auto busy = runvm({"exec", "victim", "echo", "busy"}, 20s);
       EXPECT_EQ(busy.out, "busy\n") << busy.err;
+      peak_rss_ = std::max(peak_rss_, rss_kib(shim_));
       ++rounds;
     }
-    auto r = wait_bounded(flood, kVerbBound, {"exec (flood)"});
-    EXPECT_EQ(r.status, 0) << read_text(err_path(flood_serial));
-    std::string report = read_text(out_path(flood_serial));
-    EXPECT_NE(report, "");
-    note("flood: " + first_line(report) + "; victim and neighbour each answered " +
-         std::to_string(rounds) + " execs meanwhile");
+    return rounds;
+  }
+  // After the flood: the victim still works; the shim stayed bounded and
+  // holds no descriptor the flood left behind (give or take the few the
+  // last exec's teardown may still hold).
+  void after_flood(const std::string& what) {
     auto again = runvm({"exec", "victim", "echo", "recovered"});
     EXPECT_EQ(again.out, "recovered\n") << again.err;
     EXPECT_EQ(status_of("victim"), "running");
+    EXPECT_LT(peak_rss_ - shim_rss_, kShimGrowthKib)
+        << "the shim grew from " << shim_rss_ << " KiB to " << peak_rss_ << " KiB";
+    size_t fds = 0;
+    for (int i = 0; i < 50 && (fds = open_fds(shim_)) > shim_fds_ + 4; ++i)
+      std::this_thread::sleep_for(100ms);
+    EXPECT_LE(fds, shim_fds_ + 4) << "descriptors left in the shim by the flood";
+    note(what + "; shim private memory " + std::to_string(shim_rss_) + " KiB, at most " +
+         std::to_string(peak_rss_) + " KiB; descriptors (not O_PATH) " + std::to_string(shim_fds_) +
+         " -> " + std::to_string(fds));
     expect_cleanup_and_neighbour_fine(Stage::kRunning, Fault::kKillQemu);
   }
+  void flood_case(const std::string& what, const std::vector<std::string>& flood_argv,
+                  std::chrono::seconds flood_bound = kVerbBound) {
+    case_ = "running x " + what;
+    std::vector<std::string> args = {"exec", "victim"};
+    args.insert(args.end(), flood_argv.begin(), flood_argv.end());
+    pid_t flood = spawn(args);
+    int flood_serial = serial_;
+    int rounds = responsive_for(15s);
+    auto r = wait_bounded(flood, flood_bound, {"exec (flood)"});
+    EXPECT_EQ(r.status, 0) << read_text(err_path(flood_serial));
+    std::string report = read_text(out_path(flood_serial));
+    EXPECT_NE(report, "");
+    after_flood("flood: " + first_line(report) + "; victim and neighbour each answered " +
+                std::to_string(rounds) + " execs meanwhile");
+  }
+  // `runvm exec victim <args>` with the given stdin and stdout.
+  pid_t spawn_with(const std::vector<std::string>& args, int in, int out) {
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "RUNVM_INITRD=" + testing::vm_assets().test_initrd};
+    for (auto& a : testing::runvm_argv(root_.path(), args)) argv.push_back(a);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ++serial_;
+    std::string err = err_path(serial_);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (e < 0) _exit(126);
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(e, 2);
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+  pid_t shim_ = -1;
+  long shim_rss_ = 0, peak_rss_ = 0;
+  size_t shim_fds_ = 0;
 };
 
 // Connection requests to the agent's taken port and closed ones, 512
 // half-open at a time (tests/integration/vsock_flood.c).
 TEST_F(FloodTest, VsockConnectionStormLeavesHostVictimAndNeighbourWorking) {
-  std::filesystem::copy_file(testing::vm_assets().build_dir + "/tests/vsock-flood",
-                             victim_bundle_->rootfs() + "/bin/vsock-flood");
   flood_case("vsock connection storm", {"vsock-flood", "20"});
 }
 
@@ -585,6 +686,82 @@ TEST_F(FloodTest, FuseRequestStormLeavesHostVictimAndNeighbourWorking) {
               " n=$((n+1)); done; echo $n > /count.$i) & i=$((i+1)); done; wait;"
               " total=0; for f in /count.*; do total=$((total + $(cat $f))); rm $f; done;"
               " echo $total rounds"});
+}
+
+// Credit abuse, guest to host: the container writes 64 MiB to its stdout
+// as fast as it can while the host side of that stream (the exec's stdout,
+// a pipe nobody reads for 15 s) takes nothing. The host must stop granting
+// credit, not buffer what the guest sends; then, read, every byte arrives.
+TEST_F(FloodTest, GuestWritingFasterThanTheHostReadsIsHeldBackByCredit) {
+  case_ = "running x vsock credit: guest writes, host does not read";
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t writer =
+      spawn_with({"exec", "victim", "head", "-c", "67108864", "/dev/zero"}, null_in, out[1]);
+  int writer_serial = serial_;
+  close(out[1]);
+  close(null_in);
+  int rounds = responsive_for(15s);
+  // The exec's own relay holds back too.
+  EXPECT_LT(rss_kib(writer), kShimGrowthKib) << "runvm exec buffers what it cannot write";
+  // Now read it all: nothing may be lost to the back-pressure.
+  std::atomic<long long> got{0};
+  std::thread reader([&] {
+    char buf[1 << 16];
+    for (ssize_t n; (n = read(out[0], buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) break;
+      got += n;
+    }
+  });
+  auto r = wait_bounded(writer, 180s, {"exec (writer)"});
+  reader.join();
+  close(out[0]);
+  EXPECT_EQ(r.status, 0) << read_text(err_path(writer_serial));
+  EXPECT_EQ(got.load(), 64LL << 20);
+  after_flood("64 MiB held back for 15 s, then " + std::to_string(got.load() >> 20) +
+              " MiB read; victim and neighbour each answered " + std::to_string(rounds) +
+              " execs meanwhile");
+}
+
+// Credit abuse, host to guest: eight processes that never read their
+// stdin while the host has an endless one (/dev/zero) for each. Once the
+// guest's receive buffers are full the host must stop sending and keep
+// nothing queued per stream beyond its bound; the processes then end, and
+// so do their execs.
+TEST_F(FloodTest, GuestNeverReadingItsStdinHoldsTheHostBack) {
+  case_ = "running x vsock credit: host writes, guest never reads";
+  int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  int null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::vector<std::pair<pid_t, int>> sleepers;
+  for (int i = 0; i < 8; ++i) {
+    pid_t p = spawn_with({"exec", "victim", "sleep", "25"}, zero, null_out);
+    sleepers.push_back({p, serial_});
+  }
+  close(zero);
+  close(null_out);
+  int rounds = responsive_for(15s);
+  // Neither do the execs' relays read more than they can send.
+  for (auto [pid, serial] : sleepers)
+    EXPECT_LT(rss_kib(pid), kShimGrowthKib) << "runvm exec buffers what it cannot send";
+  for (auto [pid, serial] : sleepers) {
+    auto r = wait_bounded(pid, kVerbBound, {"exec (sleeper)"});
+    EXPECT_EQ(r.status, 0) << read_text(err_path(serial));
+  }
+  after_flood(
+      "8 never-reading stdins fed from /dev/zero for 25 s; victim and neighbour each "
+      "answered " +
+      std::to_string(rounds) + " execs meanwhile");
+}
+
+// The largest and oddest FUSE requests a guest process can provoke, on
+// the rootfs share (tests/integration/fuse_abuse.c): 4 MiB writes, a write
+// at 1 TiB, a 3,000-entry readdir, 255/256-byte names, a 400-deep path of
+// 200-byte names, 4,000 open files, 64 KiB and larger xattrs.
+TEST_F(FloodTest, HugeAndOddFuseRequestsStayWithinBounds) {
+  flood_case("FUSE huge and odd requests",
+             {"sh", "-c", "mkdir /abuse && fuse-abuse /abuse && rmdir /abuse"}, 300s);
 }
 
 // The faults that apply at a stage. An agent crash needs the guest to run

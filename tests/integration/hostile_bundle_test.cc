@@ -5,12 +5,16 @@
 // there anyway); a relative one must stay inside the bundle
 // (spec/config_bundle.cc).
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <thread>
 
 #include "tests/integration/bundle_fixture.h"
 
@@ -164,6 +168,62 @@ TEST_P(HostileBundleTest, OneErrorLineExitOneNothingLeft) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, HostileBundleTest, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A bind source swapped during create: the bundle's "vol" (a directory
+// holding a marker) and "alt" (a symlink to /etc) trade places every few
+// hundred microseconds, atomically (RENAME_EXCHANGE), while `runvm run`
+// checks the config (the relative source must stay in the bundle), the
+// shim resolves it again and opens it, and the guest mounts it. Each run
+// either fails with one error line and leaves nothing, or its container
+// reads the marker at /v: the host's /etc is never what /v shows. Since
+// the source is resolved once and opened with no symlink followed
+// (spec/pinned_path.h), whichever way the race falls.
+TEST_F(HostileBundleTest, MountSourceSwappedDuringCreateNeverShowsTheHostEtc) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  Bundle b({.args = {"sh", "-c", "if [ -e /v/passwd ]; then echo HOST-ETC; else cat /v/marker; fi"},
+            .config_json = R"("mounts":[{"destination":"/v","type":"bind","source":"vol"}])"});
+  fs::create_directory(b.dir() + "/vol");
+  write(b.dir() + "/vol/marker", "bundle\n");
+  fs::create_directory_symlink("/etc", b.dir() + "/alt");
+  std::atomic<bool> racing{true};
+  std::atomic<long> swaps{0};
+  std::thread racer([&] {
+    const std::string vol = b.dir() + "/vol", alt = b.dir() + "/alt";
+    while (racing) {
+      if (renameat2(AT_FDCWD, vol.c_str(), AT_FDCWD, alt.c_str(), RENAME_EXCHANGE) == 0) ++swaps;
+      usleep(200);
+    }
+  });
+  int ran = 0, refused = 0;
+  std::string refusals;
+  for (int i = 0; i < 8; ++i) {
+    std::string id = "swap" + std::to_string(i);
+    auto argv = testing::runvm_argv(root_.path(), {"run", "--bundle", b.dir(), id});
+    std::string out_path = io_.path() + "/out", err_path = io_.path() + "/err";
+    int status = testing::run_to_files(argv, out_path, err_path);
+    std::string out = read_file(out_path), err = read_file(err_path);
+    EXPECT_EQ(out.find("HOST-ETC"), std::string::npos) << "the guest saw the host's /etc";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      EXPECT_EQ(out, "bundle\n") << err;
+      ++ran;
+    } else {
+      // Refused at one of the checks, or the guest found a symlink where
+      // the directory was (it never follows it on the host): one line.
+      EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+      refusals += "  " + err;
+      ++refused;
+    }
+    std::string ignored;
+    (void)create({"delete", "--force", id}, ignored);
+    EXPECT_TRUE(root_.entries().empty()) << "state left under " << root_.path();
+  }
+  racing = false;
+  racer.join();
+  std::cout << "[ outcome  ] " << ran << " runs read the bundle's marker, " << refused
+            << " were refused; " << swaps << " swaps\n"
+            << refusals;
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty()) << "QEMU left running";
+}
 
 }  // namespace
 }  // namespace runvm
