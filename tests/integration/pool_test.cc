@@ -2,15 +2,19 @@
 // units booted by `pool fill` are claimed by `run`/`create` (state.json
 // names the unit), a claimed container passes the checks a cold one does,
 // two concurrent creates never share a unit, a unit killed with SIGKILL is
-// reported dead and cleaned up, and drain leaves no process, socket, mount
-// or directory.
+// reported dead and cleaned up, drain leaves no process, socket, mount or
+// directory, and the refill after a claim is started by the unit's watcher:
+// never a descendant of the claiming caller (conmon, a subreaper, would wait
+// for it) nor in the claimed container's cgroup.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,6 +59,9 @@ class PoolTest : public testing::RuntimeTest {
   }
   std::vector<pid_t> fills_running() {
     return testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)});
+  }
+  std::vector<pid_t> watchers_running() {
+    return testing::processes_with_cmdline({root_.path(), std::string("pool\0watch", 10)});
   }
   // The units `pool status` lists in `state` ("idle", "dead", ...).
   int units_in(const std::string& state) {
@@ -176,17 +183,117 @@ TEST_F(PoolTest, KilledIdleUnitIsReportedDeadAndLeavesNothing) {
   EXPECT_EQ(units_in("dead"), 0);
   EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
   EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(watchers_running().empty());
 }
 
 TEST_F(PoolTest, DrainLeavesNoProcessSocketOrMount) {
   ASSERT_EQ(pool({"fill"}).status, 0);
   EXPECT_EQ(units_in("idle"), 2);
   EXPECT_FALSE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_EQ(watchers_running().size(), 2u);  // one per unit
   EXPECT_EQ(pool({"drain"}).out, "drained 2\n");
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_TRUE(watchers_running().empty());
   EXPECT_TRUE(root_.entries().empty());  // no @pool, no @s socket dirs
   EXPECT_EQ(read_file("/proc/self/mountinfo").find(root_.path()), std::string::npos);
   EXPECT_EQ(pool({"status"}).out.find("idle"), std::string::npos);
+}
+
+// The pids whose parent is `parent` (zombies included).
+std::set<pid_t> children_of(pid_t parent) {
+  std::set<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::string stat = read_file(e.path().string() + "/stat");
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream f(stat.substr(paren + 2));
+    char state;
+    pid_t ppid = 0;
+    f >> state >> ppid;
+    if (ppid == parent) out.insert(pid);
+  }
+  return out;
+}
+
+// conmon is a subreaper that waits for every process it adopted: a refill
+// started by the claiming create (and the unit it boots) would keep it
+// until that unit ended. The claim's caller here is a subreaper too; once
+// the refill booted a new idle unit, the only process it adopted is the
+// container's pid (the relay). The refill's unit is outside the claimed
+// container's cgroup.
+TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  ASSERT_EQ(units_in("idle"), 1);
+  ASSERT_EQ(watchers_running().size(), 1u);
+  std::string cgroup = "/runvm-pool-test-" + std::to_string(getpid());
+  Bundle bundle(
+      {.args = {"sleep", "600"}, .config_json = R"("linux":{"cgroupsPath":")" + cgroup + R"("})"});
+  std::string pid_file = files_.path() + "/pid", children = files_.path() + "/children";
+  auto argv = testing::runvm_argv(root_.path(), {"--config", config_, "create", "--bundle",
+                                                 bundle.dir(), "--pid-file", pid_file, "sub"});
+  std::vector<std::string> status_argv =
+      testing::runvm_argv(root_.path(), {"--config", config_, "pool", "status"});
+  pid_t reaper = fork();
+  ASSERT_GE(reaper, 0);
+  if (reaper == 0) {
+    // The subreaper: runs create, waits (≤ 2 min under TCG) for the
+    // refilled unit to be idle, then lists the processes it adopted.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) _exit(10);
+    int st =
+        testing::run_to_files(argv, files_.path() + "/create.out", files_.path() + "/create.err");
+    if (st != 0) _exit(11);
+    bool idle = false;
+    for (int i = 0; i < 1200 && !idle; ++i) {
+      auto r = run_command(status_argv);
+      idle = r.out.find(" idle ") != std::string::npos;
+      if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    {
+      std::ofstream out(children);  // closed (flushed) before _exit
+      for (pid_t p : children_of(getpid())) out << p << "\n";
+    }
+    _exit(idle ? 0 : 12);
+  }
+  int st = -1;
+  ASSERT_EQ(waitpid(reaper, &st, 0), reaper);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  ASSERT_EQ(WEXITSTATUS(st), 0) << read_file(files_.path() + "/create.err") << pool({"status"}).out;
+  EXPECT_NE(unit_of("sub"), "");
+  pid_t relay = 0;
+  std::ifstream(pid_file) >> relay;
+  EXPECT_GT(relay, 0);
+  std::set<pid_t> adopted;
+  std::ifstream in(children);
+  for (pid_t p; in >> p;) adopted.insert(p);
+  EXPECT_EQ(adopted, std::set<pid_t>{relay});
+  // The refilled unit: its shim and watcher left the claimed container's
+  // cgroup (and the caller's) for /runvm-pool.
+  wait_for_fills();
+  EXPECT_EQ(units_in("idle"), 1) << pool({"status"}).out;
+  std::vector<pid_t> unit_procs = watchers_running();
+  EXPECT_EQ(unit_procs.size(), 1u);
+  for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool")) {
+    if (!cls.is_directory()) continue;  // fill.lock
+    for (const auto& unit : std::filesystem::directory_iterator(cls.path())) {
+      if (std::filesystem::exists(unit.path() / "owner")) continue;
+      pid_t shim = 0;
+      std::ifstream(unit.path() / "unit") >> shim;
+      unit_procs.push_back(shim);
+    }
+  }
+  EXPECT_EQ(unit_procs.size(), 2u);
+  std::string relay_cgroups = read_file("/proc/" + std::to_string(relay) + "/cgroup");
+  EXPECT_NE(relay_cgroups.find(cgroup), std::string::npos) << relay_cgroups;
+  for (pid_t p : unit_procs) {
+    std::string cgroups = read_file("/proc/" + std::to_string(p) + "/cgroup");
+    EXPECT_EQ(cgroups.find(cgroup), std::string::npos) << cgroups;
+    EXPECT_NE(cgroups.find(":/runvm-pool\n"), std::string::npos) << cgroups;
+  }
+  EXPECT_EQ(cli({"delete", "--force", "sub"}).status, 0);
+  EXPECT_EQ(units_in("claimed"), 0) << pool({"status"}).out;
 }
 
 }  // namespace
