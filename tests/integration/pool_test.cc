@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spec/cgroup/cgroup.h"
 #include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
@@ -294,6 +295,89 @@ TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
   }
   EXPECT_EQ(cli({"delete", "--force", "sub"}).status, 0);
   EXPECT_EQ(units_in("claimed"), 0) << pool({"status"}).out;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A claimed container is its unit's one member: `update` changes its guest
+// cgroup and its host cgroup's CPU limits, never the VM's RAM (nor the host
+// memory limit that covers it) and refuses a cpuset clearly; `pause`
+// freezes it; `ps` lists its relay and its VM's shim and QEMU.
+TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  std::string path = "/runvm-pool-upd-" + std::to_string(getpid());
+  Bundle bundle(
+      {.args = {"sleep", "600"},
+       .config_json = R"("linux":{"cgroupsPath":")" + path + R"("})" +
+                      R"(,"mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}])"});
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.ok());
+  auto cg = cgroup::Cgroup::resolve(*layout, path);
+  ASSERT_TRUE(cg.ok());
+  int st = testing::run_to_files(testing::runvm_argv(root_.path(), {"--config", config_, "create",
+                                                                    "--bundle", bundle.dir(), "u"}),
+                                 files_.path() + "/out", files_.path() + "/err");
+  ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
+  std::string unit = unit_of("u");
+  ASSERT_FALSE(unit.empty());
+  ASSERT_EQ(cli({"start", "u"}).status, 0);
+  pid_t shim = 0;
+  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
+  ASSERT_GT(shim, 0);
+
+  // ps: the relay (the container's pid), the unit's shim and its QEMU.
+  auto ps = cli({"ps", "--format", "json", "u"});
+  EXPECT_EQ(ps.status, 0) << ps.err;
+  std::string state = cli({"state", "u"}).out;
+  size_t at = state.find("\"pid\": ");
+  ASSERT_NE(at, std::string::npos) << state;
+  std::string relay = std::to_string(atoi(state.c_str() + at + 7));
+  EXPECT_NE(ps.out.find("[" + relay + ","), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("," + std::to_string(shim)), std::string::npos) << ps.out;
+  EXPECT_EQ(std::count(ps.out.begin(), ps.out.end(), ','), 2) << ps.out;
+
+  // CPU: the guest's cgroup and the host's.
+  auto upd = cli({"update", "--cpu-share", "512", "u"});
+  EXPECT_EQ(upd.status, 0) << upd.err;
+  std::string cpu_dir = cg->dir_of("cpu");
+  if (const auto* cpu = layout->with("cpu"); cpu && cpu->version == 1)
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.shares")), "512");
+  else if (!cpu_dir.empty())
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.weight")), "20");
+  auto weight = cli({"exec", "u", "cat", "/cg/cpu.weight"});
+  EXPECT_EQ(trimmed(weight.out), "20") << weight.status << weight.err;
+
+  // Memory: the guest cgroup only; the VM keeps its RAM and the host its limit.
+  std::string mem_dir = cg->dir_of("memory");
+  std::string host_limit_file =
+      mem_dir + (layout->with("memory")->version == 1 ? "/memory.limit_in_bytes" : "/memory.max");
+  std::string host_before = read_file(host_limit_file);
+  upd = cli({"update", "--memory", "100M", "u"});
+  EXPECT_EQ(upd.status, 0) << upd.err;
+  EXPECT_EQ(trimmed(cli({"exec", "u", "cat", "/cg/memory.max"}).out), std::to_string(100 << 20));
+  EXPECT_EQ(read_file(host_limit_file), host_before);
+  std::string meminfo = cli({"exec", "u", "cat", "/proc/meminfo"}).out;
+  long total_kib = atol(meminfo.c_str() + meminfo.find_first_of("0123456789"));
+  EXPECT_GT(total_kib, 200 << 10) << meminfo;  // still the 256 MiB VM's
+
+  // cpuset: refused before anything changes, saying why.
+  upd = cli({"update", "--cpuset-cpus", "0", "u"});
+  EXPECT_NE(upd.status, 0);
+  EXPECT_NE(upd.err.find("cpu.cpus: cannot change for a container of the warm pool"),
+            std::string::npos)
+      << upd.err;
+
+  ASSERT_EQ(cli({"pause", "u"}).status, 0);
+  EXPECT_NE(cli({"state", "u"}).out.find("\"status\": \"paused\""), std::string::npos);
+  ASSERT_EQ(cli({"resume", "u"}).status, 0);
+  EXPECT_NE(cli({"state", "u"}).out.find("\"status\": \"running\""), std::string::npos);
+
+  EXPECT_EQ(cli({"delete", "--force", "u"}).status, 0);
+  for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
 }
 
 }  // namespace
