@@ -169,7 +169,7 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   if (cgroup) cgroup->dismiss();
   if (lock_out) *lock_out = std::move(lock);
   // The replacement boots in the background: this create does not wait.
-  pool::fill_in_background(g);
+  pool::refill_after_claim(g, unit);
   return pid;
 }
 
@@ -237,7 +237,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
     }
     if (unit) return create_claimed(g, o, bundle, *unit, console_socket, netns.get(), lock_out);
     log::debug("pool: cold start (" + why + ")");
-    if (why == "no idle unit") pool::fill_in_background(g);
+    if (why == "no idle unit") pool::fill_in_background(g, false);
   }
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));

@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "runtime/shim_launcher.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
+#include "spec/cgroup/cgroup.h"
 #include "spec/proc_start_time.h"
 #include "spec/vm_annotations.h"
 #include "spec/vm_sizing.h"
@@ -25,6 +28,8 @@
 namespace runvm::cli::pool {
 
 namespace {
+
+constexpr char kPoolCgroup[] = "/runvm-pool";
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 14695981039346656037ull;
@@ -48,17 +53,44 @@ Result<std::string> self_exe() {
   return exe.string();
 }
 
-// On cgroup v2, a detached unit or fill leaves the caller's cgroup (conmon's
-// scope, a CI job's) for <cgroup root>/runvm-pool, so that it neither keeps
-// that cgroup alive nor is killed with it. On v1 hosts it stays where it
-// was started (runvm-pool(8)). In the child, before exec; best effort.
+// A detached unit, watcher or fill leaves the caller's cgroup (conmon's, a
+// CI job's, a claimed container's) for /runvm-pool in every hierarchy, so
+// that it neither keeps that cgroup alive nor is killed or limited with it.
+// cgroup v2: <cgroup root>/runvm-pool; v1 (and hybrid): that path in each
+// mounted hierarchy, as cgroupfs would make a container's. In the child,
+// before exec; best effort.
 void leave_caller_cgroup() {
-  if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) return;
-  mkdir("/sys/fs/cgroup/runvm-pool", 0755);
-  int fd = open("/sys/fs/cgroup/runvm-pool/cgroup.procs", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  [[maybe_unused]] auto w = write(fd, "0", 1);
-  close(fd);
+  if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+    mkdir("/sys/fs/cgroup/runvm-pool", 0755);
+    int fd = open("/sys/fs/cgroup/runvm-pool/cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    [[maybe_unused]] auto w = write(fd, "0", 1);
+    close(fd);
+    return;
+  }
+  auto layout = cgroup::detect_layout();
+  if (!layout.ok()) return;
+  auto pool = cgroup::Cgroup::resolve(*layout, kPoolCgroup);
+  if (!pool.ok() || !pool->create().ok()) return;
+  // Each hierarchy on its own: one that refuses leaves the others moved.
+  for (const auto& d : pool->dirs()) {
+    int fd = open((d.path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    [[maybe_unused]] auto w = write(fd, "0", 1);
+    close(fd);
+  }
+}
+
+// Closes every descriptor from 3 up but `a` and `b` (-1: none).
+void close_all_but(int a, int b) {
+  int keep[2] = {std::min(a, b), std::max(a, b)};
+  unsigned from = 3;
+  for (int k : keep) {
+    if (k < static_cast<int>(from)) continue;
+    if (static_cast<unsigned>(k) > from) close_range(from, static_cast<unsigned>(k) - 1, 0);
+    from = static_cast<unsigned>(k) + 1;
+  }
+  close_range(from, ~0U, 0);
 }
 
 // Runs `argv` as a grandchild in a session of its own with /dev/null as
@@ -85,13 +117,12 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
       // `create` under conmon inherits Podman's sync pipes (not
       // close-on-exec), and holding one open for its whole boot kept
       // `podman run` waiting ~200 ms after the container was deleted.
-      if (keep_fd > 2) {
-        close_range(3, keep_fd - 1, 0);
-        close_range(keep_fd + 1, ~0U, 0);
-        fcntl(keep_fd, F_SETFD, 0);
-      } else {
-        close_range(3, ~0U, 0);
-      }
+      // Kept: `keep_fd`, and our end of the pipe (close-on-exec): the
+      // caller waits for it to close at the exec, so that the process is
+      // `argv` once this returns (closed here, it returned before the exec,
+      // and a niced child could still be a copy of the caller long after).
+      close_all_but(keep_fd, wr.get());
+      if (keep_fd > 2) fcntl(keep_fd, F_SETFD, 0);
       if (nice != 0 && ::nice(nice) == -1) {
         // best effort: it boots at our priority then
       }
@@ -133,8 +164,37 @@ std::string read_report(int fd) {
   return line;
 }
 
+// `runvm <g's options> <args...>`: this binary with the caller's root,
+// config, log and debug.
+Result<std::vector<std::string>> self_argv(const GlobalOptions& g,
+                                           std::initializer_list<std::string> args) {
+  std::vector<std::string> argv = {RUNVM_TRY(self_exe()), "--root", g.root};
+  if (!g.config_path.empty()) argv.insert(argv.end(), {"--config", g.config_path});
+  if (!g.log.empty()) argv.insert(argv.end(), {"--log", g.log});
+  if (g.debug) argv.push_back("--debug");
+  argv.insert(argv.end(), args);
+  return argv;
+}
+
+// `runvm pool watch <unit>` (pool_watch.cc), detached as the unit's shim
+// is: a descendant of this fill, so of no claimer. At the lowest priority:
+// it only waits. Best effort: without it, the claiming create refills.
+void start_watcher(const GlobalOptions& g, const Unit& u, const ContainerDir& dir) {
+  auto argv = self_argv(g, {"pool", "watch", u.rel()});
+  auto pid = argv.ok() ? spawn_detached(std::move(*argv), -1, 19) : Result<pid_t>(argv.error());
+  if (!pid.ok()) return log::warn("pool unit " + u.rel() + ": watcher: " + pid.error().message);
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  UnitRecord w{*pid, oci::process_start_time(*pid).value_or(0),
+               std::chrono::duration_cast<std::chrono::seconds>(now).count()};
+  Status s = write_file_atomic(dir.file(kWatcherFile), format_unit_record(w));
+  if (!s.ok()) {
+    kill(*pid, SIGKILL);
+    log::warn("pool unit " + u.rel() + ": watcher: " + s.error().message);
+  }
+}
+
 // Boots one unit of class `c` and waits until its VM is up.
-Status start_unit(const GlobalOptions& g, const UnitClass& c) {
+Status start_unit(const GlobalOptions& g, const UnitClass& c, bool watcher) {
   std::string cls = c.name();
   std::string class_dir = g.root + "/" + kPoolDir + "/" + cls;
   if (mkdir(class_dir.c_str(), 0711) != 0 && errno != EEXIST)
@@ -181,6 +241,9 @@ Status start_unit(const GlobalOptions& g, const UnitClass& c) {
     s = make_error(report.rfind("error: ", 0) == 0
                        ? report.substr(7)
                        : "the pool unit's shim exited before reporting");
+  // Its watcher, before it can be claimed: so a claiming create always
+  // finds it (and leaves the refill to it). Without one, create refills.
+  if (s.ok() && watcher) start_watcher(g, u, dir);
   if (s.ok()) s = write_file_atomic(dir.file(kReadyFile), "");
   if (!s.ok()) {
     u.record = r;
@@ -249,7 +312,7 @@ std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci
   return "";
 }
 
-Result<FillReport> fill(const GlobalOptions& g) {
+Result<FillReport> fill(const GlobalOptions& g, bool watchers) {
   FillReport report;
   std::string pool_dir = g.root + "/" + kPoolDir;
   std::error_code ec;
@@ -277,10 +340,13 @@ Result<FillReport> fill(const GlobalOptions& g) {
       ++report.drained;
       continue;
     }
+    // One booted by a create's fill (or whose watcher was killed) gets its
+    // watcher from a fill run outside: from then on its refills are too.
+    if (watchers && u.state == UnitState::kIdle && !u.watcher_alive()) start_watcher(g, u, u.dir());
     ++live;
   }
   for (; live < g.config.pool.size; ++live) {
-    RUNVM_CHECK(start_unit(g, c));
+    RUNVM_CHECK(start_unit(g, c, watchers));
     ++report.started;
   }
   report.idle = static_cast<int>(live);
@@ -309,19 +375,24 @@ int drain(const GlobalOptions& g) {
   return n;
 }
 
-void fill_in_background(const GlobalOptions& g) {
-  auto exe = self_exe();
-  if (!exe.ok()) return log::warn("pool refill: " + exe.error().message);
-  std::vector<std::string> argv = {*exe, "--root", g.root};
-  if (!g.config_path.empty()) argv.insert(argv.end(), {"--config", g.config_path});
-  if (!g.log.empty()) argv.insert(argv.end(), {"--log", g.log});
-  if (g.debug) argv.push_back("--debug");
-  argv.insert(argv.end(), {"pool", "fill"});
+void fill_in_background(const GlobalOptions& g, bool watchers) {
+  auto argv =
+      watchers ? self_argv(g, {"pool", "fill"}) : self_argv(g, {"pool", "fill", "--no-watchers"});
+  if (!argv.ok()) return log::warn("pool refill: " + argv.error().message);
   // At the lowest priority: it boots a VM beside the container that was
   // just started from the pool, on the same CPUs, and must not slow it
   // (claim_unit_priority() gives a claimed unit the claimer's niceness).
-  auto pid = spawn_detached(std::move(argv), -1, 19);
+  auto pid = spawn_detached(std::move(*argv), -1, 19);
   if (!pid.ok()) log::warn("pool refill: " + pid.error().message);
+}
+
+void refill_after_claim(const GlobalOptions& g, const Unit& u) {
+  // Its watcher runs the refill outside our process tree: a subreaper
+  // calling us (conmon) would adopt one started here and wait for it.
+  if (u.watcher_alive()) return log::debug("pool unit " + u.rel() + ": its watcher refills");
+  // No watcher (it could not start, or was killed): unless it took the
+  // refill before it went, it is ours.
+  if (take_refill(u)) fill_in_background(g, false);
 }
 
 void claim_unit_priority(const Unit& u) {

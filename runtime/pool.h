@@ -47,12 +47,28 @@ struct FillReport {
 };
 // Drains dead, stale and old units, then boots units of the configured
 // class until [pool] size are idle or booting; waits for each boot.
-Result<FillReport> fill(const GlobalOptions& g);
+// `watchers`: each unit it boots gets its watcher, and idle units that have
+// none get one. False for a fill started by a create: it runs in the
+// create's caller's process tree (conmon's), and watchers there would keep
+// every later refill in that tree too.
+Result<FillReport> fill(const GlobalOptions& g, bool watchers);
 // Removes every unit no container owns (idle, booting, dead); returns how many.
 int drain(const GlobalOptions& g);
-// Starts `runvm pool fill` detached (own session, /dev/null stdio), not
-// waited for: create's replacement after a claim.
-void fill_in_background(const GlobalOptions& g);
+// Starts `runvm pool fill` detached (own session, /dev/null stdio, out of
+// the caller's cgroup), not waited for. `watchers`: as fill()'s (the
+// internal `pool fill --no-watchers` without).
+void fill_in_background(const GlobalOptions& g, bool watchers);
+
+// After `u` was claimed: the replacement. The unit's watcher (started by
+// the fill that booted it, so outside any claimer's process tree) starts
+// it; only when none runs does this process (fill_in_background).
+void refill_after_claim(const GlobalOptions& g, const Unit& u);
+
+// `runvm pool watch <class>/<unit>`: a unit's watcher (runvm-pool(8)).
+// Waits until the unit is claimed by a container (then starts the refill,
+// unless the claimer took it) or drained, or its shim or dir is gone;
+// returns then.
+Status watch(const GlobalOptions& g, const std::string& rel);
 
 // A claimed unit's shim and QEMU get the claimer's niceness: a background
 // fill booted it at the lowest priority.

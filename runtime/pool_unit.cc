@@ -98,20 +98,24 @@ const char* to_string(UnitState s) {
   return "?";
 }
 
-bool Unit::alive() const {
-  if (!record) return false;
-  auto t = oci::process_start_time(record->pid);
-  if (!t.ok() || *t != record->start_time) return false;
+bool running(const std::optional<UnitRecord>& r) {
+  if (!r) return false;
+  auto t = oci::process_start_time(r->pid);
+  if (!t.ok() || *t != r->start_time) return false;
   // A zombie (its filler has not reaped it) is gone too.
-  std::string stat = read_small("/proc/" + std::to_string(record->pid) + "/stat");
+  std::string stat = read_small("/proc/" + std::to_string(r->pid) + "/stat");
   size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
 }
+
+bool Unit::alive() const { return running(record); }
+bool Unit::watcher_alive() const { return running(watcher); }
 
 Unit read_unit(const std::string& root, const std::string& cls, const std::string& name) {
   Unit u{root, cls, name, std::nullopt, UnitState::kStarting, "", 0};
   std::string path = u.dir().path();
   u.record = parse_unit_record(read_small(path + "/" + kUnitFile));
+  u.watcher = parse_unit_record(read_small(path + "/" + kWatcherFile));
   struct stat st;
   int64_t made = stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : now_s();
   u.age_s = std::max<int64_t>(0, now_s() - (u.record ? u.record->created_s : made));
@@ -153,7 +157,34 @@ bool take(const Unit& u, const std::string& owner) {
   return true;
 }
 
+bool take_refill(const Unit& u) {
+  std::string path = u.dir().path() + "/" + kRefillFile;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  return static_cast<bool>(fd);
+}
+
+namespace {
+
+// Ends `u`'s watcher. A container's unit: the watcher saw the claim long
+// ago and normally exited after starting the refill; it is given a moment
+// to (killed earlier, that refill would be lost). Otherwise (idle, drained,
+// dead) it has nothing left to do.
+void stop_watcher(const Unit& u) {
+  if (!u.watcher_alive()) return;
+  bool container = !u.owner.empty() && u.owner != kDrainOwner;
+  for (int i = 0; container && i < 200 && u.watcher_alive(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!u.watcher_alive()) return;
+  kill(u.watcher->pid, SIGTERM);
+  for (int i = 0; i < 100 && u.watcher_alive(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (u.watcher_alive()) kill(u.watcher->pid, SIGKILL);
+}
+
+}  // namespace
+
 void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
+  stop_watcher(u);
   if (u.alive()) {
     kill(u.record->pid, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + grace;

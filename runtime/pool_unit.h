@@ -13,6 +13,12 @@
 //     owner   made with O_EXCL by whoever takes the unit: the id of the
 //             container that claimed it, or "@drain". Exactly one taker
 //             ever succeeds; a unit is never returned to the pool.
+//     watcher "PID START CREATED\n" of its watcher (`runvm pool watch`,
+//             pool_watch.h), started by the fill with the shim: it runs the
+//             refill once the unit is claimed
+//     refill  made with O_EXCL by whoever starts the refill after the
+//             claim (the watcher, or the claiming create when no watcher
+//             runs): one refill per claim
 //     pod/    the share "pod" of its VM (as a pod sandbox's); the logs
 //   A unit's runvm-shim removes both dirs when its VM is down.
 #pragma once
@@ -36,6 +42,8 @@ inline constexpr char kUnitFile[] = "unit";
 inline constexpr char kReadyFile[] = "ready";
 inline constexpr char kOwnerFile[] = "owner";
 inline constexpr char kDrainOwner[] = "@drain";
+inline constexpr char kWatcherFile[] = "watcher";
+inline constexpr char kRefillFile[] = "refill";
 // A claimed container's state (ShimInfo::extra): its unit, "<class>/<unit>".
 inline constexpr char kUnitExtra[] = "pool-unit";
 // A unit dir without a unit file this long after it was made: its filler
@@ -66,15 +74,21 @@ struct Unit {
   std::string root, cls, name;
   std::optional<UnitRecord> record;
   UnitState state = UnitState::kStarting;
-  std::string owner;  // kClaimed: who
-  int64_t age_s = 0;  // since it was started (its dir made, before a record)
+  std::string owner;                  // kClaimed: who
+  int64_t age_s = 0;                  // since it was started (its dir made, before a record)
+  std::optional<UnitRecord> watcher;  // its watcher process, once started
 
   std::string rel() const { return cls + "/" + name; }
   ContainerDir dir() const {
     return ContainerDir(root, std::string(kPoolDir) + "/" + cls + "/" + name);
   }
-  bool alive() const;  // its shim runs (pid and start time match)
+  bool alive() const;          // its shim runs (pid and start time match)
+  bool watcher_alive() const;  // its watcher runs
 };
+
+// True when `r` names a running process (pid and start time match; not a
+// zombie).
+bool running(const std::optional<UnitRecord>& r);
 
 // The unit `<root>/@pool/<cls>/<name>` as it is now.
 Unit read_unit(const std::string& root, const std::string& cls, const std::string& name);
@@ -83,9 +97,14 @@ std::vector<Unit> list_units(const std::string& root, const std::string& cls = "
 
 // Takes `u` for `owner`: true for exactly one caller, ever.
 bool take(const Unit& u, const std::string& owner);
+// The right to start the refill that replaces claimed `u`: true for exactly
+// one caller, ever.
+bool take_refill(const Unit& u);
 
 // Ends the unit's shim if it still runs (SIGTERM; SIGKILL after `grace`,
-// which takes QEMU with it) and removes its dirs. Whatever is still mounted
+// which takes QEMU with it) and its watcher (at once if no container owns
+// the unit; a claimed unit's is given time to start its refill and exit)
+// and removes its dirs. Whatever is still mounted
 // below its dir (a claimed unit's member binds, if its shim was killed) is
 // detached first: the container's rootfs is never deleted through it.
 void remove_unit(const Unit& u, std::chrono::milliseconds grace);

@@ -140,6 +140,24 @@ TEST_F(PoolUnitTest, OldIdleUnitsAreDrainedNotClaimed) {
   EXPECT_TRUE(list_units(root_.path()).empty());
 }
 
+TEST_F(PoolUnitTest, DrainedUnitsWatcherEndsWithItAndOneRefillPerClaim) {
+  Unit u = make_unit("u1", stand_in(), true);
+  pid_t watcher = stand_in();
+  UnitRecord w{watcher, oci::process_start_time(watcher).value_or(0), 1};
+  ASSERT_TRUE(write_file_atomic(u.dir().file(kWatcherFile), format_unit_record(w)).ok());
+  u = read_unit(root_.path(), "c1", "u1");
+  EXPECT_EQ(u.watcher, w);
+  EXPECT_TRUE(u.watcher_alive());
+  EXPECT_TRUE(take_refill(u));
+  EXPECT_FALSE(take_refill(u));
+  ASSERT_TRUE(take(u, kDrainOwner));
+  remove_unit(u, std::chrono::seconds(0));
+  int status = 0;
+  ASSERT_EQ(waitpid(watcher, &status, 0), watcher);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_TRUE(list_units(root_.path()).empty());
+}
+
 TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
   auto unit = [](UnitState s, const std::string& cls, int64_t age, const std::string& owner = "") {
     Unit u{"/r", cls, "u", std::nullopt, s, owner, age};

@@ -18,8 +18,8 @@ void pool_usage(FILE* out) {
           "The warm pool of booted microVMs that `runvm create` claims ([pool] in runvm.toml).\n\n"
           "  fill    drain dead, stale and old units; boot units of runvm.toml's VM class\n"
           "          until [pool] size are idle (waits for their boot)\n"
-          "  status  one line per unit: class, state, age, and an idle unit's PSS and CPU\n"
-          "          time (its runvm-shim and QEMU)\n"
+          "  status  one line per unit: class, state, age, and a live unit's PSS and CPU\n"
+          "          time (its runvm-shim, QEMU and watcher) and its watcher's pid\n"
           "  drain   end every unit no container claimed and remove it\n");
 }
 
@@ -33,15 +33,19 @@ uint64_t pss_kib(pid_t pid) {
 
 void print_status(const GlobalOptions& g) {
   auto current = pool::configured_class(g);
-  printf("%-34s %-18s %-8s %8s %10s %10s\n", "CLASS", "UNIT", "STATE", "AGE", "PSS_MIB", "CPU_S");
+  printf("%-34s %-18s %-8s %8s %10s %10s %8s\n", "CLASS", "UNIT", "STATE", "AGE", "PSS_MIB",
+         "CPU_S", "WATCHER");
   for (const pool::Unit& u : pool::list_units(g.root)) {
     std::string state = pool::to_string(u.state);
     if (u.state == pool::UnitState::kClaimed) state += " by " + u.owner;
     if (current.ok() && u.cls != current->name() && u.state != pool::UnitState::kClaimed)
       state += " (stale)";
-    std::string pss = "-", cpu = "-";
+    std::string pss = "-", cpu = "-", watcher = "-";
+    if (u.watcher_alive()) watcher = std::to_string(u.watcher->pid);
     if (u.alive()) {
       auto pids = process_tree(u.record->pid);
+      // An idle unit's cost includes its watcher's.
+      if (u.watcher_alive()) pids.push_back(u.watcher->pid);
       uint64_t kib = 0;
       for (pid_t p : pids) kib += pss_kib(p);
       HostUsage use = host_usage(pids);
@@ -51,14 +55,27 @@ void print_status(const GlobalOptions& g) {
       snprintf(buf, sizeof buf, "%.2f", static_cast<double>(use.user_ns + use.kernel_ns) / 1e9);
       cpu = buf;
     }
-    printf("%-34s %-18s %-8s %7llds %10s %10s\n", u.cls.c_str(), u.name.c_str(), state.c_str(),
-           static_cast<long long>(u.age_s), pss.c_str(), cpu.c_str());
+    printf("%-34s %-18s %-8s %7llds %10s %10s %8s\n", u.cls.c_str(), u.name.c_str(), state.c_str(),
+           static_cast<long long>(u.age_s), pss.c_str(), cpu.c_str(), watcher.c_str());
   }
 }
 
 }  // namespace
 
 Result<int> verb_pool(GlobalOptions& g, int argc, char** argv) {
+  // Internal: a unit's watcher, started by the fill that boots the unit.
+  if (argc == 3 && strcmp(argv[1], "watch") == 0) {
+    g.subject = argv[2];
+    RUNVM_CHECK(pool::watch(g, argv[2]));
+    return 0;
+  }
+  // Internal: a create's background fill (pool.h: fill()).
+  if (argc == 3 && strcmp(argv[1], "fill") == 0 && strcmp(argv[2], "--no-watchers") == 0) {
+    g.subject = "fill";
+    auto r = RUNVM_TRY(pool::fill(g, false));
+    printf("started %d, drained %d, %d idle or booting\n", r.started, r.drained, r.idle);
+    return 0;
+  }
   if (argc != 2) {
     pool_usage(stderr);
     return make_error("requires exactly one argument: fill, status or drain");
@@ -70,7 +87,7 @@ Result<int> verb_pool(GlobalOptions& g, int argc, char** argv) {
   }
   g.subject = what;
   if (what == "fill") {
-    auto r = RUNVM_TRY(pool::fill(g));
+    auto r = RUNVM_TRY(pool::fill(g, true));
     printf("started %d, drained %d, %d idle or booting\n", r.started, r.drained, r.idle);
     return 0;
   }

@@ -14,6 +14,7 @@
 
 #include "runtime/container.h"
 #include "runtime/host_procs.h"
+#include "runtime/pool_unit.h"
 #include "runtime/verbs.h"
 #include "spec/base/unique_fd.h"
 
@@ -24,7 +25,8 @@ namespace {
 void ps_usage(FILE* out) {
   fprintf(out,
           "usage: runvm ps [options] CONTAINER_ID [ps options]\n\n"
-          "Lists the container's host processes: its shim (the container's pid) and QEMU.\n"
+          "Lists the container's host processes: its shim (the container's pid) and QEMU\n"
+          "(a container of the warm pool: its relay, and its VM's shim and QEMU).\n"
           "Processes inside the microVM have guest pids and are not listed.\n\n"
           "  -f, --format table|json  table: ps(1) output (default: ps -ef) for those pids;\n"
           "                           json: the pids as a JSON array\n");
@@ -67,6 +69,20 @@ Result<std::string> combined_output(std::vector<std::string> args) {
   return out;
 }
 
+// The shim and QEMU of a claimed container's pool unit (none for others,
+// or once the unit ended).
+std::vector<pid_t> claimed_unit_pids(const GlobalOptions& g, const Container& ct) {
+  auto rel = ct.state.shim.extra.find(pool::kUnitExtra);
+  if (rel == ct.state.shim.extra.end()) return {};
+  size_t slash = rel->second.find('/');
+  if (slash == std::string::npos) return {};
+  std::string cls = rel->second.substr(0, slash), name = rel->second.substr(slash + 1);
+  if (!validate_id(cls).ok() || !validate_id(name).ok()) return {};
+  pool::Unit u = pool::read_unit(g.root, cls, name);
+  if (!u.alive() || u.owner != ct.state.id) return {};
+  return process_tree(u.record->pid);
+}
+
 }  // namespace
 
 Result<int> verb_ps(GlobalOptions& g, int argc, char** argv) {
@@ -91,8 +107,13 @@ Result<int> verb_ps(GlobalOptions& g, int argc, char** argv) {
   g.subject = argv[optind];
   auto ct = RUNVM_TRY(load_container(g, argv[optind]));
   std::vector<pid_t> pids;
-  if (ct.state.status != oci::Status::kStopped)
+  if (ct.state.status != oci::Status::kStopped) {
     pids = process_tree(static_cast<pid_t>(ct.state.shim.pid));
+    // A container of the warm pool: its pid is a relay, and its VM's shim
+    // and QEMU (its unit's, in its host cgroup) are its alone.
+    if (auto unit = claimed_unit_pids(g, ct); !unit.empty())
+      pids.insert(pids.end(), unit.begin(), unit.end());
+  }
 
   if (format == "json") {
     // encoding/json of runc's nil slice when there are none.

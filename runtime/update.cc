@@ -15,6 +15,7 @@
 #include "runtime/config_snapshot.h"
 #include "runtime/container.h"
 #include "runtime/host_cgroup.h"
+#include "runtime/pool_unit.h"
 #include "runtime/update_request.h"
 #include "runtime/verbs.h"
 #include "spec/base/state_layout.h"
@@ -130,8 +131,18 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
   if (ct.state.status == oci::Status::kPaused)
     return make_error("container is paused: resume it to change its resources");
   // A pod member has no host cgroup of its own: the sandbox's holds the VM.
-  bool member =
-      !ct.state.shim.socket.empty() && ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
+  // A container of the warm pool (runvm-pool(8)) is its unit's one member:
+  // the VM, booted before it, keeps its RAM and vCPU pinning as a pod's,
+  // but it is the container's alone, in the container's host cgroup, whose
+  // CPU limits follow the guest's as a cold start's do.
+  bool claimed = ct.state.shim.extra.count(pool::kUnitExtra) > 0;
+  bool member = !claimed && !ct.state.shim.socket.empty() &&
+                ct.state.shim.socket != ct.dir.socket(layout::kShimSocket);
+  if (claimed && !plan.cpus.empty())
+    return make_error(
+        "cpu.cpus: cannot change for a container of the warm pool (its VM's vCPU threads are its "
+        "pool unit's)",
+        ENOTSUP);
   HostCgroupUpdate host;
   if (!member) host = RUNVM_TRY(HostCgroupUpdate::open(g, config));
   // What changed so far goes into the config snapshot, also when a later
@@ -175,6 +186,16 @@ Result<int> verb_update(GlobalOptions& g, int argc, char** argv) {
     record({"cpu.quota", "cpu.period", "cpu.shares", "pids.limit", "cpu.cpus"});
   }
 
+  // A claimed container's VM keeps its RAM (its shim sets the guest cgroup
+  // only, as a pod member's), so the host limit, which covers that RAM,
+  // stays too.
+  if (plan.memory && claimed) {
+    if (auto s = shim_request(ct, control::UpdateMemory{*plan.memory}); !s.ok())
+      return finish(std::move(s)).error();
+    record({"memory.limit"});
+    RUNVM_CHECK(finish({}));
+    return 0;
+  }
   // Memory: raised on the host before the guest may use more; lowered there
   // after the balloon took it from the guest.
   if (plan.memory) {

@@ -2,20 +2,25 @@
 // units booted by `pool fill` are claimed by `run`/`create` (state.json
 // names the unit), a claimed container passes the checks a cold one does,
 // two concurrent creates never share a unit, a unit killed with SIGKILL is
-// reported dead and cleaned up, and drain leaves no process, socket, mount
-// or directory.
+// reported dead and cleaned up, drain leaves no process, socket, mount or
+// directory, and the refill after a claim is started by the unit's watcher:
+// never a descendant of the claiming caller (conmon, a subreaper, would wait
+// for it) nor in the claimed container's cgroup.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "spec/cgroup/cgroup.h"
 #include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
@@ -55,6 +60,9 @@ class PoolTest : public testing::RuntimeTest {
   }
   std::vector<pid_t> fills_running() {
     return testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)});
+  }
+  std::vector<pid_t> watchers_running() {
+    return testing::processes_with_cmdline({root_.path(), std::string("pool\0watch", 10)});
   }
   // The units `pool status` lists in `state` ("idle", "dead", ...).
   int units_in(const std::string& state) {
@@ -176,17 +184,200 @@ TEST_F(PoolTest, KilledIdleUnitIsReportedDeadAndLeavesNothing) {
   EXPECT_EQ(units_in("dead"), 0);
   EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
   EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(watchers_running().empty());
 }
 
 TEST_F(PoolTest, DrainLeavesNoProcessSocketOrMount) {
   ASSERT_EQ(pool({"fill"}).status, 0);
   EXPECT_EQ(units_in("idle"), 2);
   EXPECT_FALSE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_EQ(watchers_running().size(), 2u);  // one per unit
   EXPECT_EQ(pool({"drain"}).out, "drained 2\n");
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_TRUE(watchers_running().empty());
   EXPECT_TRUE(root_.entries().empty());  // no @pool, no @s socket dirs
   EXPECT_EQ(read_file("/proc/self/mountinfo").find(root_.path()), std::string::npos);
   EXPECT_EQ(pool({"status"}).out.find("idle"), std::string::npos);
+}
+
+// The pids whose parent is `parent` (zombies included).
+std::set<pid_t> children_of(pid_t parent) {
+  std::set<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::string stat = read_file(e.path().string() + "/stat");
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream f(stat.substr(paren + 2));
+    char state;
+    pid_t ppid = 0;
+    f >> state >> ppid;
+    if (ppid == parent) out.insert(pid);
+  }
+  return out;
+}
+
+// conmon is a subreaper that waits for every process it adopted: a refill
+// started by the claiming create (and the unit it boots) would keep it
+// until that unit ended. The claim's caller here is a subreaper too; once
+// the refill booted a new idle unit, the only process it adopted is the
+// container's pid (the relay). The refill's unit is outside the claimed
+// container's cgroup.
+TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  ASSERT_EQ(units_in("idle"), 1);
+  ASSERT_EQ(watchers_running().size(), 1u);
+  std::string cgroup = "/runvm-pool-test-" + std::to_string(getpid());
+  Bundle bundle(
+      {.args = {"sleep", "600"}, .config_json = R"("linux":{"cgroupsPath":")" + cgroup + R"("})"});
+  std::string pid_file = files_.path() + "/pid", children = files_.path() + "/children";
+  auto argv = testing::runvm_argv(root_.path(), {"--config", config_, "create", "--bundle",
+                                                 bundle.dir(), "--pid-file", pid_file, "sub"});
+  std::vector<std::string> status_argv =
+      testing::runvm_argv(root_.path(), {"--config", config_, "pool", "status"});
+  pid_t reaper = fork();
+  ASSERT_GE(reaper, 0);
+  if (reaper == 0) {
+    // The subreaper: runs create, waits (≤ 2 min under TCG) for the
+    // refilled unit to be idle, then lists the processes it adopted.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) _exit(10);
+    int st =
+        testing::run_to_files(argv, files_.path() + "/create.out", files_.path() + "/create.err");
+    if (st != 0) _exit(11);
+    bool idle = false;
+    for (int i = 0; i < 1200 && !idle; ++i) {
+      auto r = run_command(status_argv);
+      idle = r.out.find(" idle ") != std::string::npos;
+      if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    {
+      std::ofstream out(children);  // closed (flushed) before _exit
+      for (pid_t p : children_of(getpid())) out << p << "\n";
+    }
+    _exit(idle ? 0 : 12);
+  }
+  int st = -1;
+  ASSERT_EQ(waitpid(reaper, &st, 0), reaper);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  ASSERT_EQ(WEXITSTATUS(st), 0) << read_file(files_.path() + "/create.err") << pool({"status"}).out;
+  EXPECT_NE(unit_of("sub"), "");
+  pid_t relay = 0;
+  std::ifstream(pid_file) >> relay;
+  EXPECT_GT(relay, 0);
+  std::set<pid_t> adopted;
+  std::ifstream in(children);
+  for (pid_t p; in >> p;) adopted.insert(p);
+  EXPECT_EQ(adopted, std::set<pid_t>{relay});
+  // The refilled unit: its shim and watcher left the claimed container's
+  // cgroup (and the caller's) for /runvm-pool.
+  wait_for_fills();
+  EXPECT_EQ(units_in("idle"), 1) << pool({"status"}).out;
+  std::vector<pid_t> unit_procs = watchers_running();
+  EXPECT_EQ(unit_procs.size(), 1u);
+  for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool")) {
+    if (!cls.is_directory()) continue;  // fill.lock
+    for (const auto& unit : std::filesystem::directory_iterator(cls.path())) {
+      if (std::filesystem::exists(unit.path() / "owner")) continue;
+      pid_t shim = 0;
+      std::ifstream(unit.path() / "unit") >> shim;
+      unit_procs.push_back(shim);
+    }
+  }
+  EXPECT_EQ(unit_procs.size(), 2u);
+  std::string relay_cgroups = read_file("/proc/" + std::to_string(relay) + "/cgroup");
+  EXPECT_NE(relay_cgroups.find(cgroup), std::string::npos) << relay_cgroups;
+  for (pid_t p : unit_procs) {
+    std::string cgroups = read_file("/proc/" + std::to_string(p) + "/cgroup");
+    EXPECT_EQ(cgroups.find(cgroup), std::string::npos) << cgroups;
+    EXPECT_NE(cgroups.find(":/runvm-pool\n"), std::string::npos) << cgroups;
+  }
+  EXPECT_EQ(cli({"delete", "--force", "sub"}).status, 0);
+  EXPECT_EQ(units_in("claimed"), 0) << pool({"status"}).out;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A claimed container is its unit's one member: `update` changes its guest
+// cgroup and its host cgroup's CPU limits, never the VM's RAM (nor the host
+// memory limit that covers it) and refuses a cpuset clearly; `pause`
+// freezes it; `ps` lists its relay and its VM's shim and QEMU.
+TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  std::string path = "/runvm-pool-upd-" + std::to_string(getpid());
+  Bundle bundle(
+      {.args = {"sleep", "600"},
+       .config_json = R"("linux":{"cgroupsPath":")" + path + R"("})" +
+                      R"(,"mounts":[{"destination":"/cg","type":"cgroup","source":"cgroup"}])"});
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.ok());
+  auto cg = cgroup::Cgroup::resolve(*layout, path);
+  ASSERT_TRUE(cg.ok());
+  int st = testing::run_to_files(testing::runvm_argv(root_.path(), {"--config", config_, "create",
+                                                                    "--bundle", bundle.dir(), "u"}),
+                                 files_.path() + "/out", files_.path() + "/err");
+  ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
+  std::string unit = unit_of("u");
+  ASSERT_FALSE(unit.empty());
+  ASSERT_EQ(cli({"start", "u"}).status, 0);
+  pid_t shim = 0;
+  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
+  ASSERT_GT(shim, 0);
+
+  // ps: the relay (the container's pid), the unit's shim and its QEMU.
+  auto ps = cli({"ps", "--format", "json", "u"});
+  EXPECT_EQ(ps.status, 0) << ps.err;
+  std::string state = cli({"state", "u"}).out;
+  size_t at = state.find("\"pid\": ");
+  ASSERT_NE(at, std::string::npos) << state;
+  std::string relay = std::to_string(atoi(state.c_str() + at + 7));
+  EXPECT_NE(ps.out.find("[" + relay + ","), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("," + std::to_string(shim)), std::string::npos) << ps.out;
+  EXPECT_EQ(std::count(ps.out.begin(), ps.out.end(), ','), 2) << ps.out;
+
+  // CPU: the guest's cgroup and the host's.
+  auto upd = cli({"update", "--cpu-share", "512", "u"});
+  EXPECT_EQ(upd.status, 0) << upd.err;
+  std::string cpu_dir = cg->dir_of("cpu");
+  if (const auto* cpu = layout->with("cpu"); cpu && cpu->version == 1)
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.shares")), "512");
+  else if (!cpu_dir.empty())
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.weight")), "20");
+  auto weight = cli({"exec", "u", "cat", "/cg/cpu.weight"});
+  EXPECT_EQ(trimmed(weight.out), "20") << weight.status << weight.err;
+
+  // Memory: the guest cgroup only; the VM keeps its RAM and the host its limit.
+  std::string mem_dir = cg->dir_of("memory");
+  std::string host_limit_file =
+      mem_dir + (layout->with("memory")->version == 1 ? "/memory.limit_in_bytes" : "/memory.max");
+  std::string host_before = read_file(host_limit_file);
+  upd = cli({"update", "--memory", "100M", "u"});
+  EXPECT_EQ(upd.status, 0) << upd.err;
+  EXPECT_EQ(trimmed(cli({"exec", "u", "cat", "/cg/memory.max"}).out), std::to_string(100 << 20));
+  EXPECT_EQ(read_file(host_limit_file), host_before);
+  std::string meminfo = cli({"exec", "u", "cat", "/proc/meminfo"}).out;
+  long total_kib = atol(meminfo.c_str() + meminfo.find_first_of("0123456789"));
+  EXPECT_GT(total_kib, 200 << 10) << meminfo;  // still the 256 MiB VM's
+
+  // cpuset: refused before anything changes, saying why.
+  upd = cli({"update", "--cpuset-cpus", "0", "u"});
+  EXPECT_NE(upd.status, 0);
+  EXPECT_NE(upd.err.find("cpu.cpus: cannot change for a container of the warm pool"),
+            std::string::npos)
+      << upd.err;
+
+  ASSERT_EQ(cli({"pause", "u"}).status, 0);
+  EXPECT_NE(cli({"state", "u"}).out.find("\"status\": \"paused\""), std::string::npos);
+  ASSERT_EQ(cli({"resume", "u"}).status, 0);
+  EXPECT_NE(cli({"state", "u"}).out.find("\"status\": \"running\""), std::string::npos);
+
+  EXPECT_EQ(cli({"delete", "--force", "u"}).status, 0);
+  for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
 }
 
 }  // namespace
