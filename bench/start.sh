@@ -15,7 +15,8 @@
 #           --root and --config (Podman passes neither), refilled likewise
 # and `runvm --debug run` of `true`, whose phase timeline (shim.log and
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
-# per-phase medians: where the cold path's time goes.
+# per-phase medians: where the cold path's time goes (and, for the phases
+# while QEMU runs, the guest's vCPU time by then: phase_NAME_vcpu_ms).
 # start_cold_over_bare is the median of each round's cold start over that
 # round's bare boot: paired in time, so load that drifts between rounds (other
 # work on the host) cancels out better than in a ratio of the two medians.
@@ -190,9 +191,12 @@ if [ "$podman_on" = 1 ]; then
 fi
 # Per phase: the median of its time since runvm began; guest_boot is the
 # guest's own clock when its agent started (the kernel's boot).
+# phase_NAME_vcpu_ms: the guest's CPU time (its vCPU threads') by then, which
+# load on the host does not inflate: what the guest itself spends per phase.
 awk '{
-  for (i = 1; i < NF; i++) if ($i == "phase") { print $(i + 1), $(i + 2); break }
+  for (i = 1; i < NF; i++) if ($i == "phase") { name = $(i + 1); print name, $(i + 2); break }
   if (match($0, /guest_boot_ms=[0-9]+/)) print "guest_boot", substr($0, RSTART + 14, RLENGTH - 14)
+  if (match($0, /vcpu_ms=[0-9]+/)) print name "_vcpu", substr($0, RSTART + 8, RLENGTH - 8)
 }' "$tmp/phases.log" >"$tmp/phases"
 awk '!seen[$1]++ {print $1}' "$tmp/phases" | while read -r phase; do
   echo "$(awk -v p="$phase" '$1 == p {print $2}' "$tmp/phases" | median) $phase"
