@@ -15,7 +15,8 @@
 #           --root and --config (Podman passes neither), refilled likewise
 # and `runvm --debug run` of `true`, whose phase timeline (shim.log and
 # runvm's log: "phase NAME MS ms (+MS ms)", ms since runvm began) gives
-# per-phase medians: where the cold path's time goes.
+# per-phase medians: where the cold path's time goes (and, for the phases
+# while QEMU runs, the guest's vCPU time by then: phase_NAME_vcpu_ms).
 # start_cold_over_bare is the median of each round's cold start over that
 # round's bare boot: paired in time, so load that drifts between rounds (other
 # work on the host) cancels out better than in a ratio of the two medians.
@@ -60,11 +61,15 @@ trap cleanup EXIT
 source bench/lib.sh
 now_ms() { date +%s%3N; }
 # Milliseconds the command took; its output is dropped, a failure ends the bench.
+# Its CPU time (user + system ms, every process it waited for: runvm, the
+# shim, QEMU) goes to $tmp/last.cpu.
 timed() {
-  local t0 t1
+  local t0 t1 TIMEFORMAT='%3U %3S'
   t0=$(now_ms)
-  "$@" </dev/null >/dev/null 2>"$tmp/last.err" || { echo "bench: $* failed:" >&2; cat "$tmp/last.err" >&2; exit 1; }
+  { time "$@" </dev/null >/dev/null 2>"$tmp/last.err"; } 2>"$tmp/last.time" ||
+    { echo "bench: $* failed:" >&2; cat "$tmp/last.err" >&2; exit 1; }
   t1=$(now_ms)
+  awk '{printf "%d\n", ($1 + $2) * 1000}' "$tmp/last.time" >"$tmp/last.cpu"
   echo $((t1 - t0))
 }
 
@@ -129,14 +134,18 @@ fi
 
 : >"$tmp/phases.log"
 for i in $(seq "$rounds"); do
-  b=$(bare_boot_once)
+  b=$(BARE_CPU_FILE=$tmp/last.cpu bare_boot_once)
   echo "$b" >>"$tmp/bare"
+  bc=$(cat "$tmp/last.cpu")
+  echo "$bc" >>"$tmp/bare_cpu"
   # The two builds take turns going first.
   for which in $( ((i % 2)) && echo cold compare || echo compare cold); do
     [ "$which" = compare ] && [ -z "${COMPARE_BUILD:-}" ] && continue
     if [ "$which" = cold ]; then c=$(timed runvm_run "c$i"); cold_ms=$c; else c=$(timed compare_run "o$i"); fi
     echo "$c" >>"$tmp/$which"
     awk -v c="$c" -v b="$b" 'BEGIN {print c / b}' >>"$tmp/${which}_ratio"
+    cat "$tmp/last.cpu" >>"$tmp/${which}_cpu"
+    awk -v c="$(cat "$tmp/last.cpu")" -v b="$bc" 'BEGIN {if (b > 0) print c / b}' >>"$tmp/${which}_cpu_ratio"
   done
   if [ -n "${COMPARE_BUILD:-}" ]; then
     awk -v c="$(tail -1 "$tmp/cold")" -v o="$(tail -1 "$tmp/compare")" 'BEGIN {print c / o}' \
@@ -170,10 +179,17 @@ echo "METRIC bare_qemu_boot_ms $bare ms"
 echo "METRIC start_cold_ms $cold ms"
 ratio() { median | awk '{printf "%.2f", $1}'; }
 echo "METRIC start_cold_over_bare $(ratio <"$tmp/cold_ratio")"
+# CPU time (user + system): what a loaded host inflates least; on an idle
+# one the boot's CPU time is most of its wall time.
+echo "METRIC bare_qemu_boot_cpu_ms $(median <"$tmp/bare_cpu") ms"
+echo "METRIC start_cold_cpu_ms $(median <"$tmp/cold_cpu") ms"
+echo "METRIC start_cold_over_bare_cpu $(ratio <"$tmp/cold_cpu_ratio")"
 if [ -n "${COMPARE_BUILD:-}" ]; then
   compare=$(median <"$tmp/compare")
   echo "METRIC start_compare_ms $compare ms"
   echo "METRIC start_compare_over_bare $(ratio <"$tmp/compare_ratio")"
+  echo "METRIC start_compare_cpu_ms $(median <"$tmp/compare_cpu") ms"
+  echo "METRIC start_compare_over_bare_cpu $(ratio <"$tmp/compare_cpu_ratio")"
   # This build over the other, paired per round; its spread says how noisy the rounds were.
   echo "METRIC start_cold_over_compare $(ratio <"$tmp/cold_over_compare")" \
     "(rounds: $(sort -n "$tmp/cold_over_compare" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}'))"
@@ -190,9 +206,12 @@ if [ "$podman_on" = 1 ]; then
 fi
 # Per phase: the median of its time since runvm began; guest_boot is the
 # guest's own clock when its agent started (the kernel's boot).
+# phase_NAME_vcpu_ms: the guest's CPU time (its vCPU threads') by then, which
+# load on the host does not inflate: what the guest itself spends per phase.
 awk '{
-  for (i = 1; i < NF; i++) if ($i == "phase") { print $(i + 1), $(i + 2); break }
+  for (i = 1; i < NF; i++) if ($i == "phase") { name = $(i + 1); print name, $(i + 2); break }
   if (match($0, /guest_boot_ms=[0-9]+/)) print "guest_boot", substr($0, RSTART + 14, RLENGTH - 14)
+  if (match($0, /vcpu_ms=[0-9]+/)) print name "_vcpu", substr($0, RSTART + 8, RLENGTH - 8)
 }' "$tmp/phases.log" >"$tmp/phases"
 awk '!seen[$1]++ {print $1}' "$tmp/phases" | while read -r phase; do
   echo "$(awk -v p="$phase" '$1 == p {print $2}' "$tmp/phases" | median) $phase"

@@ -175,7 +175,19 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
 
 }  // namespace
 
-Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, UniqueFd* lock_out) {
+namespace {
+
+// Nothing of the container's runs on the host between its create and start.
+bool nothing_before_start(const oci::Hooks& h) {
+  return h.prestart.empty() && h.create_runtime.empty() && h.create_container.empty() &&
+         h.start_container.empty() && h.poststart.empty();
+}
+
+}  // namespace
+
+Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, UniqueFd* lock_out,
+                               bool* started_out) {
+  if (started_out) *started_out = false;
   RUNVM_CHECK(validate_id(o.id));
   std::error_code ec;
   std::string bundle_dir = std::filesystem::absolute(o.bundle, ec).lexically_normal().string();
@@ -280,6 +292,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
     argv.insert(argv.end(), {"--debug", "--debug-origin", std::to_string(timeline::origin_ns())});
   if (role.kind == PodRole::kSandbox) argv.push_back("--pod");
   if (o.stdio_pipes) argv.push_back("--stdio-pipes");
+  const bool start_at_once = o.start_at_once && role.kind == PodRole::kNone && !terminal &&
+                             nothing_before_start(bundle.config.hooks);
+  if (start_at_once) argv.push_back("--start");
   if (terminal) {
     argv.push_back("--console-socket");
     argv.push_back(console_socket);
@@ -309,6 +324,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   guard.dir = nullptr;
   if (host_cgroup) host_cgroup->dismiss();
   if (lock_out) *lock_out = std::move(lock);
+  if (started_out) *started_out = start_at_once;
   return pid;
 }
 

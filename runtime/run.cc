@@ -102,7 +102,9 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   // Locked from create through start: a concurrent delete waits for a
   // running container instead of taking a created one from under us.
   UniqueFd lock;
-  pid_t shim = RUNVM_TRY(create_container(g, o, &lock));
+  o.start_at_once = true;
+  bool started_at_once = false;
+  pid_t shim = RUNVM_TRY(create_container(g, o, &lock, &started_at_once));
   ContainerDir dir(g.root, o.id);
   // A failure takes the container down, leaving nothing behind.
   // A warm-started container's pool unit ends with it (runvm-pool(8)).
@@ -130,8 +132,11 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
     if (auto ws = host->size()) ioctl(master.get(), TIOCSWINSZ, &*ws);
     if (auto raw = host->make_raw(); !raw.ok()) return abandon(std::move(raw).error());
   }
-  auto started = start_with_hooks(*ct);
-  if (!started.ok()) return abandon(std::move(started).error());
+  // Started by the shim already: no hook was to run in between.
+  if (!started_at_once) {
+    auto started = start_with_hooks(*ct);
+    if (!started.ok()) return abandon(std::move(started).error());
+  }
   lock.reset();
   timeline::mark("start_done");
   if (detach) return 0;

@@ -35,6 +35,7 @@ struct Options {
   int ready_fd = -1;
   bool debug = false;
   bool stdio_pipes = false;
+  bool start_at_once = false;
   bool check = false;
   bool pod = false;
   bool pool = false;
@@ -58,6 +59,9 @@ void usage(FILE* out) {
           "  --console-socket PATH terminal: send the pty master there (runc's protocol)\n"
           "  --stdio-pipes         the process gets pipes whatever our stdio is (as from a\n"
           "                        foreground runc run, which copies through its own pipes)\n"
+          "  --start               start the process as soon as it is created (runvm run\n"
+          "                        with nothing to do between create and start); \"created\"\n"
+          "                        is reported once it started\n"
           "  --pod                 a pod sandbox: its VM takes members (runvm create of\n"
           "                        a container of its pod; shim/client/CONTROL.md)\n"
           "  --pool                a pool unit (runvm-pool(8)): boot the VM with the pod\n"
@@ -92,6 +96,7 @@ Result<Options> parse(int argc, char** argv) {
       {"console-socket", required_argument, nullptr, 'C'},
       {"debug", no_argument, nullptr, 'd'},
       {"stdio-pipes", no_argument, nullptr, 'P'},
+      {"start", no_argument, nullptr, 'A'},
       {"check", no_argument, nullptr, 'K'},
       {"pod", no_argument, nullptr, 'O'},
       {"pool", no_argument, nullptr, 'W'},
@@ -154,6 +159,9 @@ Result<Options> parse(int argc, char** argv) {
       case 'P':
         o.stdio_pipes = true;
         break;
+      case 'A':
+        o.start_at_once = true;
+        break;
       case 'K':
         o.check = true;
         break;
@@ -184,6 +192,8 @@ Result<Options> parse(int argc, char** argv) {
     return make_error("--tcg-tb-size <= " + std::to_string(config::kMaxTcgTbSizeMib));
   if (o.bundle.empty() != o.id.empty()) return make_error("--id and --bundle go together");
   if (o.check && !o.bundle.empty()) return make_error("--check runs no container");
+  if (o.start_at_once && (o.bundle.empty() || o.pod))
+    return make_error("--start goes with --bundle, without --pod");
   if (o.pool && (o.check || o.pod || !o.bundle.empty()))
     return make_error("--pool goes with no --bundle, --pod or --check");
   return o;
@@ -238,7 +248,9 @@ Result<int> run_container(Options& o, int signal_fd) {
   RUNVM_CHECK(apply_vm_settings(bundle.config, o.vm.machine, &accel_reason));
   if (!accel_reason.empty()) log::debug("accel (annotation): " + accel_reason);
   auto shim = RUNVM_TRY(Sandbox::create(
-      {o.vm, {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes}, o.pod}));
+      {o.vm,
+       {o.id, o.vm.state_dir, std::move(bundle), o.console_socket, o.stdio_pipes, o.start_at_once},
+       o.pod}));
   // Set-up done (VM booted, network attached, the process created): the
   // control thread keeps only what it still needs (docs/security.md "shim"),
   // before anyone learns the container exists.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -178,10 +179,19 @@ void Agent::send_pending() {
       if (slot.reply_to) send(step_reply(*slot.reply_to, *result), "reply");
       slot.reply_to.reset();
       if (c.state() == Container::State::kFailed) {
+        // A start waiting for this create fails with it.
+        if (auto start = std::exchange(slot.start_after_create, std::nullopt))
+          send(step_reply(*start, *result), "reply");
         // A failed create: the id is free; no exec can have begun in it.
         if (!c.reaped()) retiring_.push_back(std::move(slot.container));
         cit = containers_.erase(cit);
         continue;
+      }
+      if (auto start = std::exchange(slot.start_after_create, std::nullopt)) {
+        if (auto st = c.start(); st.ok())
+          slot.reply_to = *start;
+        else
+          send(error_reply(*start, st.error()), "reply");
       }
     }
     for (auto it = slot.execs.begin(); it != slot.execs.end();) {
@@ -322,6 +332,15 @@ std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& 
 std::optional<proto::AgentMessage> Agent::start_container(const proto::Start& req) {
   auto slot = find(req.container_id);
   if (!slot.ok()) return error_reply(req.id, slot.error());
+  // Pipelined behind its create (PROTOCOL.md "start"): begun, and answered,
+  // once the create is.
+  if ((*slot)->container->state() == Container::State::kCreating) {
+    if ((*slot)->start_after_create)
+      return error_reply(
+          req.id, make_error("container \"" + req.container_id + "\" is already being started"));
+    (*slot)->start_after_create = req.id;
+    return std::nullopt;
+  }
   if (auto st = (*slot)->container->start(); !st.ok()) return error_reply(req.id, st.error());
   (*slot)->reply_to = req.id;
   return std::nullopt;

@@ -105,6 +105,9 @@ class Agent {
   struct ContainerSlot {
     std::unique_ptr<Container> container;
     std::optional<uint64_t> reply_to;
+    // A start that came while the create step ran (the host pipelines
+    // them, PROTOCOL.md "start"): begun once the create is answered.
+    std::optional<uint64_t> start_after_create;
     std::map<std::string, ExecSlot, std::less<>> execs;
     uint64_t ooms_sent = 0;  // the oom_kills of the last `oom` event sent
     std::optional<Freezing> freezing;

@@ -139,20 +139,27 @@ TEST_F(AgentStepsTest, StalledCreateLeavesOtherContainersServed) {
   host().expect_ok(2);
   host().send(proto::Start{3, "fast"});
   host().expect_ok(3);
-  // The slow one is known but not ready: start and exec wait for nothing.
+  // The slow one is known but not ready: a start waits for its create (the
+  // host pipelines them), a second start and an exec wait for nothing.
   host().send(proto::Start{4, "slow"});
-  EXPECT_NE(host().error_of(4).find("is being created"), std::string::npos);
+  host().send(proto::Start{10, "slow"});
+  EXPECT_NE(host().error_of(10).find("is already being started"), std::string::npos);
   host().send(exec(5, "slow", "e1", {"true"}));
   EXPECT_NE(host().error_of(5).find("is being created"), std::string::npos);
   host().send(create(6, "slow", {"true"}));
   EXPECT_EQ(host().error_of(6), "container with id exists: slow");
   EXPECT_FALSE(host().reply(1, 200));
+  EXPECT_FALSE(host().reply(4, 0));
 
   host().send(exec(7, "fast", "feed", {"sh", "-c", "echo 'root:x:0:0::/r:/bin/sh' > /etc/passwd"}));
   host().expect_ok(7);
-  host().expect_ok(1);
+  auto created = host().reply(1);
+  auto started = host().reply(4);
+  ASSERT_TRUE(created && started);
+  EXPECT_TRUE(std::holds_alternative<proto::Ok>(host().log()[*started]));
+  EXPECT_GT(*started, *created);
   host().send(proto::Start{8, "slow"});
-  host().expect_ok(8);
+  EXPECT_NE(host().error_of(8).find("already running"), std::string::npos);
   host().send(signal(9, "slow", SIGKILL));
   host().expect_ok(9);
   EXPECT_TRUE(killed_by(host().exit_status("slow"), SIGKILL));
@@ -178,7 +185,9 @@ TEST_F(AgentStepsTest, SetUpPastTheDeadlineIsRefused) {
   EXPECT_EQ(exits, 1u);
 
   host().send(create(5, "c2", {"true"}, /*home=*/false));
+  host().send(proto::Start{50, "c2"});  // pipelined: it fails with its create
   EXPECT_EQ(host().error_of(5), "container process setup timed out");
+  EXPECT_EQ(host().error_of(50), "container process setup timed out");
   // Its id is free: a failed create leaves no container behind.
   host().send(signal(6, "c2", SIGKILL));
   EXPECT_EQ(host().error_of(6), "container \"c2\" does not exist");

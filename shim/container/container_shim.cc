@@ -105,6 +105,13 @@ Status ContainerShim::create(MicroVm& vm, const AgentClient::Outcome& sent) {
   vm_ = &vm;
   const auto& config = opts_.bundle.config;
   bool terminal = config.process->terminal;
+  // A process started at once may end before activate(): its exit is held
+  // (on_exit) rather than dropped as one of an unknown container.
+  if (opts_.start_at_once)
+    vm.agent().set_exit_handlers(opts_.id,
+                                 {[this](const proto::Exit& e) { on_exit(e); },
+                                  {},
+                                  [this](const proto::Oom& o) { record_oom(o.oom_kills); }});
   // Blocking: the sandbox's loop does not run yet, and nothing else waits.
   RUNVM_CHECK(vm.agent().await(sent).status.context("unable to start container process"));
   if (config.root.readonly) RUNVM_CHECK(vm.seal_share_readonly(rootfs_tag_));
@@ -128,6 +135,17 @@ Status ContainerShim::create(MicroVm& vm, const AgentClient::Outcome& sent) {
   if (host[1]) out_ = std::make_unique<StdioPump>(std::move(host[1]), tty_out);
   if (host[2]) err_ = std::make_unique<StdioPump>(std::move(host[2]), STDERR_FILENO);
   write_status("created");
+  return {};
+}
+
+Status ContainerShim::await_start(const AgentClient::Outcome& sent) {
+  starting_ = true;
+  auto r = vm_->agent().await(sent);
+  starting_ = false;
+  RUNVM_CHECK(std::move(r.status));
+  timeline::mark("started");
+  started_ = true;
+  if (!exited_) write_status("running");
   return {};
 }
 
@@ -175,6 +193,13 @@ Status ContainerShim::activate(EventLoop& loop, std::function<void(int)> ended) 
   agent.set_exit_handlers(opts_.id, {[this](const proto::Exit& e) { on_exit(e); },
                                      [this](const proto::ExecExit& e) { execs_->on_exit(e); },
                                      [this](const proto::Oom& o) { record_oom(o.oom_kills); }});
+  if (early_exit_) {
+    // Ended before the loop ran (started at once): told on the loop.
+    auto told = loop.add_timer(std::chrono::milliseconds(0), [this, status = *early_exit_] {
+      if (ended_) ended_(status);
+    });
+    if (!told.ok()) return std::move(told).error();
+  }
   if (console_) {
     console_timer_ = std::make_unique<Timer>(loop, [this] { check_console_size(); });
     console_timer_->arm(kConsolePoll, kConsolePoll);
@@ -188,7 +213,10 @@ void ContainerShim::on_exit(const proto::Exit& exit) {
   timeline::mark("process_exited");
   if (exit.oom_kills) record_oom(exit.oom_kills);
   if (console_timer_) console_timer_->disarm();
-  if (ended_) ended_(static_cast<int>(exit.status));
+  if (ended_)
+    ended_(static_cast<int>(exit.status));
+  else
+    early_exit_ = static_cast<int>(exit.status);
 }
 
 void ContainerShim::record_oom(uint64_t kills) {

@@ -32,6 +32,10 @@ struct ContainerOptions {
   // Pipes for the process whatever our stdio is (a foreground run: runc
   // copies through pipes of its own then); else the kinds of our stdio.
   bool stdio_pipes = false;
+  // Start the process as soon as it is created (`runvm run` with no hooks
+  // and no terminal: nothing happens between its create and start): the
+  // start goes to the agent right behind the create, a round trip less.
+  bool start_at_once = false;
 };
 
 class ContainerShim {
@@ -63,6 +67,10 @@ class ContainerShim {
   // to create the process (`sent`: the create_request, stopped before its
   // execve), then the stdio relays start; status "created".
   Status create(MicroVm& vm, const AgentClient::Outcome& sent);
+  bool start_at_once() const { return opts_.start_at_once; }
+  // start_at_once, after create(): waits for the agent to start the process
+  // (`sent`: the Start pipelined behind the create); status "running".
+  Status await_start(const AgentClient::Outcome& sent);
   // A member's create, on the running loop: the agent creates the process
   // (stopped before its execve); once it did, status "created" and the
   // container is activated with `ended`. `done` runs last, with the outcome.
@@ -121,6 +129,8 @@ class ContainerShim {
   std::unique_ptr<Timer> console_timer_;
   std::function<void(int)> ended_;
   bool starting_ = false, started_ = false, exited_ = false;
+  // An exit that came before activate() (start_at_once): ended_ gets it then.
+  std::optional<int> early_exit_;
   uint64_t oom_kills_ = 0;  // recorded so far
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -60,10 +60,14 @@ Status Sandbox::boot() {
   // network at start), instead of a round trip after the hello.
   std::optional<proto::Create> create;
   if (first) create = RUNVM_TRY(first->create_request());
-  AgentClient::Outcome network_sent, create_sent;
+  // Started at once (`runvm run`): the start follows, and the agent begins
+  // it as soon as the create is done (PROTOCOL.md "start").
+  const bool start = first && first->start_at_once();
+  AgentClient::Outcome network_sent, create_sent, start_sent;
   vm.before_hello = [&](AgentClient& agent) {
     if (network_) network_sent = agent.send(proto::ConfigureNetwork{0, network_->network()});
     if (create) create_sent = agent.send(std::move(*create));
+    if (start) start_sent = agent.send(proto::Start{0, first_});
   };
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
   // Which kernel and agent answered, and how fast: the proof, in the log,
@@ -79,6 +83,7 @@ Status Sandbox::boot() {
   if (first) {
     RUNVM_CHECK(first->create(*vm_, create_sent));
     timeline::mark("container_created");
+    if (start) RUNVM_CHECK(first->await_start(start_sent));
     containers_.emplace(first_, std::move(first));
   }
   control_ = RUNVM_TRY(

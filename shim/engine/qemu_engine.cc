@@ -116,6 +116,7 @@ Status QemuEngine::start(const VmConfig& config) {
   console.reset();
   devices.clear();
   if (auto st = connect_qmp(std::move(qmp_ours)); !st) return start_failure(std::move(st).error());
+  watch_vcpu_clocks();
   timeline::mark("qmp_ready");
   if (auto st = pin_vcpus(); !st) {
     child_.kill_and_reap();
@@ -133,6 +134,25 @@ Status QemuEngine::pin_vcpus() {
   auto reply = RUNVM_TRY(qmp("query-cpus-fast"));
   auto tids = RUNVM_TRY(vcpu_threads_from_qmp(reply));
   return pin_threads(tids, mask).context("cpuset " + config_.machine.cpuset);
+}
+
+void QemuEngine::watch_vcpu_clocks() {
+  if (!log::debug_enabled()) return;
+  // --debug only: a QMP round trip, while the guest boots on.
+  auto reply = qmp("query-cpus-fast");
+  auto tids =
+      reply.ok() ? vcpu_threads_from_qmp(*reply) : Result<std::vector<pid_t>>(reply.error());
+  if (!tids.ok()) return log::debug("vcpu clocks: " + tids.error().message);
+  std::vector<int> fds;
+  for (pid_t tid : *tids) {
+    std::string path =
+        "/proc/" + std::to_string(child_.pid()) + "/task/" + std::to_string(tid) + "/schedstat";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  if (fds.size() == tids->size()) return timeline::set_vcpu_clocks(std::move(fds));
+  for (int fd : fds) ::close(fd);
+  log::debug("vcpu clocks: no schedstat for QEMU's vCPU threads");
 }
 
 Status QemuEngine::set_cpuset(const std::string& cpus) {
@@ -198,7 +218,9 @@ Status QemuEngine::kill() {
 Result<int> QemuEngine::wait() {
   if (!child_.valid()) return make_error("qemu: never started", ECHILD);
   qmp_.reset();
-  return child_.wait();
+  auto status = child_.wait();
+  timeline::set_vcpu_clocks({});
+  return status;
 }
 
 }  // namespace runvm

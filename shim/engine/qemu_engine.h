@@ -35,6 +35,8 @@ class QemuEngine final : public Engine {
   Status connect_qmp(UniqueFd fd);
   // Pins the vCPU threads to config_.machine.cpuset (shim/engine/vcpu_affinity.h).
   Status pin_vcpus();
+  // --debug: the vCPU threads' CPU time goes on each timeline line.
+  void watch_vcpu_clocks();
   // One line for a failed start: how QEMU ended and its last log line.
   Error start_failure(Error cause);
 

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace runvm::timeline {
 
@@ -25,7 +27,19 @@ int64_t origin_ns();
 std::string format(std::string_view phase, int64_t since_origin_ns, int64_t since_previous_ns,
                    std::string_view detail = {});
 
-// Logs the phase at debug level, timed now. Thread-safe.
+// Logs the phase at debug level, timed now. Thread-safe. With vCPU clocks
+// set, the line ends in "vcpu_ms=N": the guest's CPU time so far.
 void mark(std::string_view phase, std::string_view detail = {});
+
+// The guest's CPU time beside each phase: the vCPU threads' schedstat files
+// (/proc/PID/task/TID/schedstat), which the engine opens once QEMU runs
+// (--debug only). On a loaded host a phase's wall time counts the wait for
+// a core too; the vCPU's CPU time does not, so what the guest spends in a
+// phase reads the same however busy the host is. Takes the descriptors;
+// an empty list closes them.
+void set_vcpu_clocks(std::vector<int> schedstat_fds);
+
+// The nanoseconds on CPU in a schedstat file's text (its first field).
+std::optional<int64_t> parse_schedstat_ns(std::string_view text);
 
 }  // namespace runvm::timeline

@@ -20,5 +20,15 @@ TEST(Timeline, MarkCountsFromTheOrigin) {
   mark("silent");  // no --debug: nothing to see, nothing to break
 }
 
+TEST(Timeline, ParsesSchedstatsTimeOnCpu) {
+  EXPECT_EQ(parse_schedstat_ns("527000123 1200345 310\n"), 527000123);
+  EXPECT_EQ(parse_schedstat_ns("0 0 0\n"), 0);
+  EXPECT_EQ(parse_schedstat_ns("42"), 42);
+  EXPECT_FALSE(parse_schedstat_ns(""));
+  EXPECT_FALSE(parse_schedstat_ns("-5 1 1\n"));
+  EXPECT_FALSE(parse_schedstat_ns("12x 1 1\n"));
+  EXPECT_FALSE(parse_schedstat_ns("99999999999999999999999 1 1\n"));
+}
+
 }  // namespace
 }  // namespace runvm::timeline
