@@ -74,6 +74,9 @@ struct Unit {
     return ContainerDir(root, std::string(kPoolDir) + "/" + cls + "/" + name);
   }
   bool alive() const;  // its shim runs (pid and start time match)
+  // Waits up to `timeout` until its shim is gone: woken by the shim's exit
+  // (a pidfd), not a poll. Whether it is gone.
+  bool wait_gone(std::chrono::milliseconds timeout) const;
 };
 
 // The unit `<root>/@pool/<cls>/<name>` as it is now.

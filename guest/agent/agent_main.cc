@@ -56,6 +56,7 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
   config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
   // Only the guest's own hierarchy (setup_system mounted it), never a host's.
   if (pid1) config.root.cgroup_root = kCgroupRoot;
+  config.root.sync_at_exit = pid1;
   if (pid1)
     config.before_shutdown_ok = [] {
       ::sync();

@@ -25,6 +25,11 @@ struct RootConfig {
   std::string pts_dir = "/dev/pts";
   // The guest's cgroup2 mount (container_cgroup.h); empty: no cgroups.
   std::string cgroup_root;
+  // The guest's agent (PID 1) only: sync(2) when a container's main process
+  // was reaped, before its exit is reported, so that pages it dirtied
+  // through shared mappings reached the host and the host may kill the VM
+  // without a shutdown round trip (PROTOCOL.md). Never on a test's host.
+  bool sync_at_exit = false;
 };
 
 class ContainerRoot {
