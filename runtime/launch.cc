@@ -169,7 +169,9 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   if (cgroup) cgroup->dismiss();
   if (lock_out) *lock_out = std::move(lock);
   // The replacement boots in the background: this create does not wait.
+  timeline::mark("claim_bound");
   pool::refill_after_claim(g, unit);
+  timeline::mark("refill_spawned");
   return pid;
 }
 

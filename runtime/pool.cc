@@ -418,9 +418,8 @@ void end_claimed_unit(const GlobalOptions& g, const std::string& rel) {
   if (!u.dir().exists()) return;
   // Its relay is gone: the unit's shim kills the container, shuts the VM
   // down and removes its dirs; under TCG well within this.
-  for (int i = 0; i < 1500 && u.alive(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (u.alive()) log::warn("pool unit " + rel + ": did not end with its container; killing it");
+  if (!u.wait_gone(std::chrono::seconds(15)))
+    log::warn("pool unit " + rel + ": did not end with its container; killing it");
   remove_unit(u, std::chrono::seconds(0));
 }
 

@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "spec/base/log.h"
+#include "spec/base/unique_fd.h"
 #include "spec/proc_start_time.h"
 
 namespace runvm::cli::pool {
@@ -111,6 +114,30 @@ bool running(const std::optional<UnitRecord>& r) {
 bool Unit::alive() const { return running(record); }
 bool Unit::watcher_alive() const { return running(watcher); }
 
+bool Unit::wait_gone(std::chrono::milliseconds timeout) const {
+  if (!record) return true;
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, record->pid, 0)));
+  // Checked after the pidfd exists: it then names the shim, not a process
+  // that took its pid since.
+  if (!alive()) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (alive()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (!pidfd) {
+      // No pidfd (an old kernel): look again shortly.
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+      continue;
+    }
+    pollfd p{pidfd.get(), POLLIN, 0};
+    // Readable once it exited; then a zombie until reaped, which alive()
+    // counts as gone.
+    if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return !alive();
+  }
+  return true;
+}
+
 Unit read_unit(const std::string& root, const std::string& cls, const std::string& name) {
   Unit u{root, cls, name, std::nullopt, UnitState::kStarting, "", 0};
   std::string path = u.dir().path();
@@ -187,13 +214,9 @@ void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
   stop_watcher(u);
   if (u.alive()) {
     kill(u.record->pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    while (u.alive() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (u.alive()) {
+    if (!u.wait_gone(grace)) {
       kill(u.record->pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
-      for (int i = 0; i < 1000 && u.alive(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      u.wait_gone(std::chrono::seconds(10));
     }
   }
   ContainerDir dir = u.dir();

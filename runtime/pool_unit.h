@@ -84,6 +84,9 @@ struct Unit {
   }
   bool alive() const;          // its shim runs (pid and start time match)
   bool watcher_alive() const;  // its watcher runs
+  // Waits up to `timeout` until its shim is gone: woken by the shim's exit
+  // (a pidfd), not a poll. Whether it is gone.
+  bool wait_gone(std::chrono::milliseconds timeout) const;
 };
 
 // True when `r` names a running process (pid and start time match; not a

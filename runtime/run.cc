@@ -148,6 +148,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (!keep) {
     auto hooks = load_hooks(ct->dir);
     end_unit(*ct);
+    timeline::mark("unit_ended");
     if (auto r = remove_host_cgroup(g, ct->dir); !r.ok()) log::warn(r.error().message);
     (void)ct->dir.remove();
     if (hooks.ok()) run_poststop_hooks(*ct, *hooks);

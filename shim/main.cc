@@ -347,7 +347,9 @@ int main(int argc, char** argv) {
       report(opts->ready_fd, "error: " + status.error().message + "\n");
       log::error("shim: " + status.error().message);
     }
+    timeline::mark("unit_stopped");
     remove_pool_unit(*opts);
+    timeline::mark("unit_removed");
     return status.ok() ? 0 : 1;
   }
   if (!status.ok()) {

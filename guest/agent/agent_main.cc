@@ -1,5 +1,6 @@
 #include "guest/agent/agent_main.h"
 
+#include <fcntl.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "guest/agent/container_root.h"
 #include "guest/agent/init.h"
 #include "guest/agent/trace.h"
 #include "guest/agent/vsock.h"
@@ -34,6 +36,25 @@ std::string kernel_release() {
   std::exit(code);
 }
 
+// runvm.premount=TAG (a pool unit, shim/container/sandbox.cc): the share
+// its container's root will be on is mounted now, while the VM waits idle
+// for its claim, not on the claim's critical path. Best effort: without it
+// the member's create mounts the share itself.
+void premount_share(RootConfig& root) {
+  UniqueFd fd(::open("/proc/cmdline", O_RDONLY | O_CLOEXEC));
+  if (!fd) return;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n <= 0) return;
+  std::string tag = premount_tag_from_cmdline(std::string_view(buf, static_cast<size_t>(n)));
+  if (tag.empty()) return;
+  std::string dir = root.root_dir + "/.premounted-" + tag;
+  if (auto st = mount_share(tag, dir); !st.ok()) return log_line("premount: " + st.error().message);
+  root.premounted_tag = tag;
+  root.premounted_dir = dir;
+  trace::mark("share_premounted");
+}
+
 Status setup_system() {
   // Children are reaped by the agent's loop (signalfd), which also reports
   // the container's exit.
@@ -56,6 +77,8 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
   config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
   // Only the guest's own hierarchy (setup_system mounted it), never a host's.
   if (pid1) config.root.cgroup_root = kCgroupRoot;
+  config.root.sync_at_exit = pid1;
+  if (pid1) premount_share(config.root);
   if (pid1)
     config.before_shutdown_ok = [] {
       ::sync();

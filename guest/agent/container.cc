@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -53,6 +54,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   std::unique_ptr<Container> c(
       new Container(req.container_id, std::move(*root), loop, setup_timeout));
   c->seccomp_ = req.linux_spec.seccomp;
+  c->sync_at_exit_ = root_config.sync_at_exit;
   // The guest's sysctls are VM-wide: with several containers in one VM the
   // last create's values hold (a pod shares them, as runc's containers in
   // one network namespace do). After the root mount, which host-side tests
@@ -191,6 +193,10 @@ void Container::on_reaped(int status) {
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.
   if (!run_) sync_.reset();
+  if (sync_at_exit_) {
+    ::sync();
+    trace::mark("synced_at_exit");
+  }
   root_.unmount();
 }
 

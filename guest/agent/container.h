@@ -131,6 +131,7 @@ class Container {
   GuestProcess proc_;
   std::optional<proto::Seccomp> seccomp_;
   bool own_pid_ns_ = false;
+  bool sync_at_exit_ = false;  // RootConfig::sync_at_exit
 };
 
 }  // namespace runvm::agent

@@ -39,6 +39,36 @@ void widen_readahead(const std::string& mountpoint) {
 
 }  // namespace
 
+std::string premount_tag_from_cmdline(std::string_view cmdline) {
+  constexpr std::string_view kKey = "runvm.premount=";
+  size_t pos = 0;
+  while (pos < cmdline.size()) {
+    size_t end = cmdline.find_first_of(" \n", pos);
+    if (end == std::string_view::npos) end = cmdline.size();
+    std::string_view word = cmdline.substr(pos, end - pos);
+    pos = end + 1;
+    if (!word.starts_with(kKey)) continue;
+    std::string_view tag = word.substr(kKey.size());
+    bool valid = !tag.empty() && tag.size() <= 36;
+    for (char ch : tag)
+      valid = valid && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (valid) return std::string(tag);
+  }
+  return "";
+}
+
+Status mount_share(const std::string& tag, const std::string& dir) {
+  RUNVM_CHECK(make_dirs(dir, 0700));
+  if (::mount(tag.c_str(), dir.c_str(), "virtiofs", 0, nullptr) != 0) {
+    Error e = errno_error("mount virtiofs " + tag + " on " + dir);
+    ::rmdir(dir.c_str());
+    return e;
+  }
+  widen_readahead(dir);
+  return {};
+}
+
 Status ContainerRoot::mount_at(const char* source, const std::string& target, const char* fstype,
                                unsigned long flags, const char* data) {
   RUNVM_CHECK(make_dirs(target, 0755));
@@ -69,13 +99,15 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::
     // The share is mounted apart (the same superblock each time: virtio-fs
     // has one per device), the directory bound onto the container's root,
     // and the share's own mount dropped again at once.
-    std::string staging = config.root_dir + "/.share-" + id;
-    RUNVM_CHECK(make_dirs(staging, 0700));
+    // Mounted at boot already (a pool unit's): used as it is, and kept.
+    const bool premounted = !config.premounted_dir.empty() && rootfs.tag == config.premounted_tag;
+    std::string staging = premounted ? config.premounted_dir : config.root_dir + "/.share-" + id;
+    if (!premounted) RUNVM_CHECK(make_dirs(staging, 0700));
     Status bound;
-    if (::mount(rootfs.tag.c_str(), staging.c_str(), "virtiofs", 0, nullptr) != 0) {
+    if (!premounted && ::mount(rootfs.tag.c_str(), staging.c_str(), "virtiofs", 0, nullptr) != 0) {
       bound = errno_error("mount virtiofs on " + staging);
     } else {
-      widen_readahead(staging);
+      if (!premounted) widen_readahead(staging);
       // O_NOFOLLOW-like: the name is one element and the host made it a
       // directory; a symlink there is refused rather than followed.
       struct stat st;
@@ -86,9 +118,9 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::
         bound = make_error("rootfs " + rootfs.path + ": not a directory", ENOTDIR);
       else
         bound = root.mount_at(source.c_str(), dir, nullptr, MS_BIND, nullptr);
-      ::umount2(staging.c_str(), MNT_DETACH);
+      if (!premounted) ::umount2(staging.c_str(), MNT_DETACH);
     }
-    ::rmdir(staging.c_str());
+    if (!premounted) ::rmdir(staging.c_str());
     RUNVM_CHECK(std::move(bound).context("rootfs share \"" + rootfs.tag + "\""));
   } else if (config.bind_rootfs.empty()) {
     RUNVM_CHECK(root.mount_at(rootfs.tag.c_str(), dir, "virtiofs", 0, nullptr)

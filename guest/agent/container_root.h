@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "guest/protocol/container_messages.h"
@@ -25,7 +26,22 @@ struct RootConfig {
   std::string pts_dir = "/dev/pts";
   // The guest's cgroup2 mount (container_cgroup.h); empty: no cgroups.
   std::string cgroup_root;
+  // The guest's agent (PID 1) only: sync(2) when a container's main process
+  // was reaped, before its exit is reported, so that pages it dirtied
+  // through shared mappings reached the host and the host may kill the VM
+  // without a shutdown round trip (PROTOCOL.md). Never on a test's host.
+  bool sync_at_exit = false;
+  // A share the agent mounted at boot (runvm.premount=TAG: a pool unit's
+  // pod share), at premounted_dir: a pod member's root on it is bound from
+  // there, with no mount (and FUSE_INIT round trip) of its own.
+  std::string premounted_tag, premounted_dir;
 };
+
+// runvm.premount=TAG on the kernel command line `cmdline`: the tag, if one
+// that can name a virtio-fs share (1-36 of [A-Za-z0-9_-]).
+std::string premount_tag_from_cmdline(std::string_view cmdline);
+// Mounts the virtio-fs share `tag` at `dir` and widens its read-ahead.
+Status mount_share(const std::string& tag, const std::string& dir);
 
 class ContainerRoot {
  public:

@@ -54,6 +54,14 @@ Status Sandbox::boot() {
     FsConfig pod{pod_dir_, CachePolicy::kCoherent, false};
     pod.cache_misses = false;
     vm.shares.push_back({kPodShareTag, std::move(pod)});
+    // A unit's agent mounts the share while the unit waits idle
+    // (guest/agent/container_root.h): its member's create binds its root
+    // from there, without a FUSE_INIT and mount on the claim's path. The
+    // share's directory exists and is served from now on; the member's
+    // root appears in it at the claim (coherent, no cached misses).
+    if (opts_.pool)
+      vm.machine.cmdline_extra += (vm.machine.cmdline_extra.empty() ? "" : " ") +
+                                  std::string("runvm.premount=") + kPodShareTag;
   }
   // The guest network and the first create go with the boot: the agent
   // finds them behind its hello, in this order (the process expects its

@@ -101,6 +101,10 @@ class Sandbox {
     MemberBinds binds;       // its bind sources in pod_dir_
   };
   std::map<std::string, std::unique_ptr<Member>> members_;  // by id, until they end
+  // A pool unit's member ended: its relay, until it left (member_ended).
+  static constexpr std::chrono::milliseconds kRelayDrain{5000};
+  UniqueFd leaving_relay_;
+  std::unique_ptr<Timer> relay_drain_;
 };
 
 }  // namespace runvm

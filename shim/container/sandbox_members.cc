@@ -185,15 +185,39 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   // gone, nothing of it is left on the host.
   m.binds.release();
   unbind(m.mountpoint);
-  if (m.conn) {
-    loop_->remove(m.conn.get());
-    (void)proto::write_frame(m.conn.get(), control::encode(control::ExecExit{wait_status}));
+  UniqueFd relay = std::move(m.conn);
+  if (relay) {
+    loop_->remove(relay.get());
+    (void)proto::write_frame(relay.get(), control::encode(control::ExecExit{wait_status}));
   }
   members_.erase(it);
-  // A pool unit's VM was its container's: it goes with it. Nothing to
-  // drain: end_member() killed the rest of its processes, and its output
-  // went through its relay, not ours.
-  if (opts_.pool) end(wait_status, false);
+  if (!opts_.pool) return;
+  // A pool unit's VM was its container's: it goes with it, killed at once
+  // (MicroVm::shutdown). end_member() killed the rest of its processes.
+  // Its output goes through its relay, though still through our vsock
+  // device, which may hold some the relay did not read yet: the VM goes
+  // when the relay read its streams to EOF and left, which it does right
+  // after this exit (so its caller waits no longer), or after kRelayDrain.
+  if (!relay) return end(wait_status, false);
+  int fd = relay.get();
+  auto gone = [this, wait_status] { end(wait_status, false); };
+  auto added = loop_->add(fd, EPOLLIN, [this, fd, gone](uint32_t) {
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      loop_->remove(fd);
+      gone();
+    }
+  });
+  if (!added.ok()) return end(wait_status, false);
+  leaving_relay_ = std::move(relay);
+  relay_drain_ = std::make_unique<Timer>(*loop_, [this, fd, gone] {
+    log::debug("the pool member's relay did not leave: stopping the VM");
+    loop_->remove(fd);
+    gone();
+  });
+  relay_drain_->arm(kRelayDrain);
 }
 
 void Sandbox::end_members(int wait_status) {

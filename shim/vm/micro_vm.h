@@ -91,7 +91,11 @@ class MicroVm {
   // then the engine is killed (nothing is left in the guest), and 0 returned.
   // Without the agent's ok the engine quits (QMP `quit`, killed if it does
   // not), and its wait status is returned.
+  // Where no share has a writeback cache (guest_holds_writes), the guest
+  // has nothing to sync: the engine is killed at once, and 0 returned.
   Result<int> shutdown();
+  // Whether a share of this VM caches writes in the guest (FUSE writeback).
+  bool guest_holds_writes() const;
 
   // Waits for the engine to exit on its own (e.g. the guest powered off).
   Result<int> wait();

@@ -130,6 +130,33 @@ TEST_F(PoolTest, ThreeRunsTheFirstTwoClaimAndAClaimedContainerIsAContainer) {
   EXPECT_EQ(units_in("dead"), 0) << pool({"status"}).out;
 }
 
+// A unit's VM is killed as soon as its container ended (no guest shutdown):
+// only once the container's relay read its output to EOF, as what the
+// guest sent may still be queued in the unit's vsock device for a reader
+// that takes it slowly.
+TEST_F(PoolTest, AClaimedContainersOutputReachesASlowReaderWhole) {
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  BundleSpec spec;
+  spec.args = {"sh", "-c", "head -c 500000 /dev/zero; echo done >&2; exit 3"};
+  Bundle bundle(spec);
+  std::string cmd;
+  for (const auto& a : testing::runvm_argv(
+           root_.path(), {"--config", config_, "run", "--keep", "--bundle", bundle.dir(), "slow"}))
+    cmd += "'" + a + "' ";
+  // The reader starts late, after the container exited: its output waits
+  // in our pipe, the relay's socket and (~230 KB of it) the unit's vsock
+  // device, which a kill of the VM at the exit lost.
+  auto r = run_command({"/bin/sh", "-c", cmd + "| (sleep 2; wc -c)"});
+  EXPECT_EQ(r.out, "500000\n") << r.err;
+  EXPECT_NE(r.err.find("done"), std::string::npos) << r.err;
+  EXPECT_FALSE(unit_of("slow").empty());
+  auto state = cli({"state", "slow"});
+  EXPECT_NE(state.out.find("\"status\": \"stopped\""), std::string::npos) << state.out;
+  EXPECT_EQ(cli({"delete", "slow"}).status, 0);
+  wait_for_fills();
+  EXPECT_EQ(units_in("claimed"), 0) << pool({"status"}).out;
+}
+
 TEST_F(PoolTest, TwoConcurrentCreatesNeverShareAUnit) {
   ASSERT_EQ(pool({"fill"}).status, 0);
   BundleSpec spec;
