@@ -31,15 +31,20 @@ Status configure_network(const proto::NetworkConfig& net) {
 
   nl::Cache links = RUNVM_TRY(nl::link_cache(sock.get()));
   std::vector<int> indexes;
+  // A pool unit's NIC was booted with a MAC of its own (device_mac): found
+  // by it, and given the container's while down.
   for (const auto& iface : net.interfaces)
-    indexes.push_back(RUNVM_TRY(find_by_mac(links.get(), iface.mac).context(iface.name)));
+    indexes.push_back(RUNVM_TRY(
+        find_by_mac(links.get(), iface.device_mac.value_or(iface.mac)).context(iface.name)));
   // Renamed in two steps, so that a device the kernel named like another
   // interface of the message ("eth0" for what must become "eth1") is out of
   // the way first. A link must be down to be renamed.
-  for (size_t i = 0; i < indexes.size(); ++i)
-    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i],
-                                {.name = "runvm-net" + std::to_string(i), .up = false})
-                    .context(net.interfaces[i].name));
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    const auto& iface = net.interfaces[i];
+    nl::LinkChange aside{.name = "runvm-net" + std::to_string(i), .up = false};
+    if (iface.device_mac && *iface.device_mac != iface.mac) aside.mac = iface.mac;
+    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], aside).context(iface.name));
+  }
   for (size_t i = 0; i < indexes.size(); ++i) {
     const auto& iface = net.interfaces[i];
     // A device the message does not name may hold the name: it moves aside.

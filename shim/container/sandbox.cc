@@ -32,9 +32,12 @@ Status Sandbox::boot() {
   MicroVmConfig vm = opts_.vm;
   first_ = opts_.first.id;
   std::unique_ptr<ContainerShim> first;
-  // A pool unit has no container yet: loopback only (its claimer's network
-  // namespace has no other interface), and its share is the pod dir.
-  if (!opts_.pool) {
+  // A pool unit has no container yet: one NIC on a tap of its own, which
+  // its claimer's interface takes (pool_nic.h), and its share is the pod dir.
+  if (opts_.pool) {
+    pool_nic_ = RUNVM_TRY(net::PoolNic::open().context("pool unit network device"));
+    vm.taps = {pool_nic_->device()};
+  } else {
     // Network (issue 10): the VM takes over the first container's network
     // namespace (taps joined to its interfaces), or has loopback only.
     network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
