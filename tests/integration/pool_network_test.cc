@@ -159,6 +159,11 @@ TEST_F(PoolNetworkTest, ANamespaceAClaimedUnitHoldsIsRefusedAndKilledUnitLeavesN
   ASSERT_FALSE(unit_of("first").empty());
   EXPECT_TRUE(has_ingress("eth0"));
   EXPECT_TRUE(nl::testing::ifindex(container_, "tap0_runvm").ok());
+  // Claimed, the unit's control thread confined itself (docs/security.md):
+  // a pod sandbox's capabilities and CAP_NET_ADMIN for its tap's end.
+  std::string task = read_file("/proc/" + std::to_string(unit) + "/status");
+  EXPECT_NE(task.find("Seccomp:\t2\n"), std::string::npos) << task;
+  EXPECT_NE(task.find("CapEff:\t0000000000a01026\n"), std::string::npos) << task;
   // The pool is drained first: the second container would claim the refill.
   for (int i = 0; i < 6000 && !fills_running().empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
