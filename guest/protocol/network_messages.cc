@@ -159,6 +159,7 @@ void ConfigureNetwork::write(json::Writer& w) const {
     w.end_object();
   }
   w.end_array();
+  if (network.hide_unnamed) w.key("hide_unnamed").boolean(true);
   w.key("routes").begin_array();
   for (const auto& r : network.routes) {
     w.begin_object();
@@ -175,6 +176,7 @@ void ConfigureNetwork::write(json::Writer& w) const {
 Result<ConfigureNetwork> ConfigureNetwork::parse(const json::Value& v) {
   ConfigureNetwork m;
   m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.network.hide_unnamed = RUNVM_TRY(fields::opt_bool(v, "hide_unnamed", false));
   std::set<std::string> names;
   std::set<MacAddress> macs, device_macs;
   if (auto ifs = RUNVM_TRY(v.get("interfaces"))) {

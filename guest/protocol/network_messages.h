@@ -76,6 +76,10 @@ struct NetRoute {
 struct NetworkConfig {
   std::vector<NetInterface> interfaces;
   std::vector<NetRoute> routes;
+  // The guest's Ethernet devices the message does not name leave the
+  // guest's network namespace (a pool unit's NIC its loopback-only
+  // container does not use): the container sees what a cold start's would.
+  bool hide_unnamed = false;
   bool operator==(const NetworkConfig&) const = default;
 };
 

@@ -63,9 +63,15 @@ Status Sandbox::boot() {
   // network at start), instead of a round trip after the hello.
   std::optional<proto::Create> create;
   if (first) create = RUNVM_TRY(first->create_request());
+  std::optional<proto::NetworkConfig> guest_network;
+  if (network_) guest_network = network_->network();
+  // A pool unit's NIC leaves the guest's namespace until a claimer's
+  // interface names it (PROTOCOL.md, configure_network): a container with
+  // loopback only sees what a cold start's would, at no cost at the claim.
+  if (pool_nic_) guest_network = proto::NetworkConfig{.hide_unnamed = true};
   AgentClient::Outcome network_sent, create_sent;
   vm.before_hello = [&](AgentClient& agent) {
-    if (network_) network_sent = agent.send(proto::ConfigureNetwork{0, network_->network()});
+    if (guest_network) network_sent = agent.send(proto::ConfigureNetwork{0, *guest_network});
     if (create) create_sent = agent.send(std::move(*create));
   };
   vm_ = RUNVM_TRY(MicroVm::boot(vm));
@@ -75,7 +81,7 @@ Status Sandbox::boot() {
             " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
             proto::printable(vm_->hello().agent, 64));
   // Blocking: the loop does not run yet.
-  if (network_) {
+  if (guest_network) {
     RUNVM_CHECK(vm_->agent().await(network_sent).status.context("guest network"));
     timeline::mark("network_configured");
   }

@@ -194,6 +194,22 @@ TEST_F(PoolNetworkTest, ANamespaceAClaimedUnitHoldsIsRefusedAndKilledUnitLeavesN
   EXPECT_FALSE(has_ingress("eth0"));
 }
 
+// A container with loopback only sees only lo, as a cold one does: the
+// unit's NIC left the guest's namespace while it was idle.
+TEST_F(PoolNetworkTest, ALoopbackOnlyClaimSeesOnlyLoopback) {
+  ASSERT_EQ(cli({"pool", "fill"}).status, 0);
+  TestNetns empty = must_netns();
+  Bundle b({.args = {"busybox", "ip", "-o", "link"},
+            .config_json =
+                R"("linux":{"namespaces":[{"type":"network","path":")" + empty.path() + R"("}]})"});
+  auto r = run_command(cli_argv({"run", "--keep", "-b", b.dir(), "lo"}));
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  EXPECT_FALSE(unit_of("lo").empty()) << "cold start: " << r.err;
+  EXPECT_NE(r.out.find(": lo:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("link/ether"), std::string::npos) << r.out;  // lo and sit0 only
+  EXPECT_EQ(cli({"delete", "lo"}).status, 0);
+}
+
 // A unit's VM has one NIC: a namespace with two interfaces takes the cold
 // path, and the idle unit stays in the pool.
 TEST_F(PoolNetworkTest, TwoInterfacesTakeTheColdPath) {
