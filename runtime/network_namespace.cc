@@ -57,40 +57,42 @@ std::vector<std::string> parse_net_dev(std::string_view text) {
   return names;
 }
 
-Result<bool> netns_has_ethernet(int netns_fd) {
+Result<int> netns_ethernet_count(int netns_fd) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
   pid_t child = fork();
   if (child < 0) return errno_error("fork");
   if (child == 0) {
-    char answer = 'e';  // an error
+    int answer = -1;  // an error
     if (setns(netns_fd, CLONE_NEWNET) == 0) {
       bool ok = false;
       std::string text = read_all("/proc/thread-self/net/dev", ok);
       int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (ok && sock >= 0) {
-        answer = '0';
+        answer = 0;
         for (const auto& name : parse_net_dev(text)) {
           ifreq req{};
           if (name.size() >= sizeof req.ifr_name) continue;
           memcpy(req.ifr_name, name.data(), name.size());
           if (ioctl(sock, SIOCGIFHWADDR, &req) == 0 && req.ifr_hwaddr.sa_family == ARPHRD_ETHER)
-            answer = '1';
+            ++answer;
         }
       }
     }
-    [[maybe_unused]] auto w = write(wr.get(), &answer, 1);
+    [[maybe_unused]] auto w = write(wr.get(), &answer, sizeof answer);
     _exit(0);
   }
   wr.reset();
-  char answer = 'e';
-  while (read(rd.get(), &answer, 1) < 0 && errno == EINTR) {
+  int answer = -1;
+  ssize_t n;
+  while ((n = read(rd.get(), &answer, sizeof answer)) < 0 && errno == EINTR) {
   }
   while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (answer == 'e') return make_error("cannot read the interfaces of the network namespace");
-  return answer == '1';
+  if (n != sizeof answer || answer < 0)
+    return make_error("cannot read the interfaces of the network namespace");
+  return answer;
 }
 
 Status save_netns_interfaces(const ContainerDir& dir, pid_t shim) {

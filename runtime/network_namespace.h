@@ -27,11 +27,11 @@ bool wants_fresh_netns(const oci::Config& config);
 // The interface names of a /proc/<pid>/net/dev text, in its order.
 std::vector<std::string> parse_net_dev(std::string_view text);
 
-// Whether the network namespace `netns_fd` has an Ethernet interface (a
-// veth, a macvlan...): one the VM would get a NIC for. Loopback and the
-// kernel's fallback tunnels (sit0, tunl0...) are none. Read in a child that
-// joins it, as a socket's ioctls answer for the caller's namespace.
-Result<bool> netns_has_ethernet(int netns_fd);
+// How many Ethernet interfaces (veths, macvlans, a tap...) the network
+// namespace `netns_fd` has: those the VM would get a NIC for. Loopback and
+// the kernel's fallback tunnels (sit0, tunl0...) are none. Read in a child
+// that joins it, as a socket's ioctls answer for the caller's namespace.
+Result<int> netns_ethernet_count(int netns_fd);
 
 // Records the shim's interfaces (those of a fresh namespace: lo and the
 // kernel's fallback tunnels) in the state dir, before any hook runs.

@@ -297,13 +297,15 @@ std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci
   if (linux_ && linux_->resources && linux_->resources->cpu &&
       !linux_->resources->cpu->cpus.empty())
     return "a cpuset (QEMU's vCPU threads are pinned at boot)";
-  // A unit has no NIC yet: only a container whose VM would have loopback
-  // only is served: the host's network, a fresh namespace, or one joined by
-  // path with no Ethernet interface (Podman's --network none).
+  // A unit's VM has one NIC, whose tap moves into the container's network
+  // namespace at the claim (shim/net/pool_nic.h): a namespace joined by
+  // path with one Ethernet interface (a Podman or CNI network) or none
+  // (--network none) is served, as are the host's network and a fresh
+  // namespace (loopback only). More interfaces take the cold path.
   if (netns_fd >= 0) {
-    auto nic = netns_has_ethernet(netns_fd);
-    if (!nic.ok()) return nic.error().message;
-    if (*nic) return "its network namespace has an interface (a unit has no NIC yet)";
+    auto nics = netns_ethernet_count(netns_fd);
+    if (!nics.ok()) return nics.error().message;
+    if (*nics > 1) return "its network namespace has more than one interface (a unit has one NIC)";
   }
   if (preserve_fds > 0) return "--preserve-fds";
   // A systemd scope is started for one pid (the shim's, at exec); a unit's

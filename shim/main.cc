@@ -5,6 +5,7 @@
 // with --check it runs `runvm check`'s throwaway VM and report.
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -262,11 +263,15 @@ Result<int> run_container(Options& o, int signal_fd) {
 }
 
 Result<int> run_pool_unit(Options& o, int signal_fd) {
+  // A network namespace of the unit's own (no thread runs yet): its tap is
+  // made there, not in the host's, and goes with the unit's processes
+  // (shim/net/pool_nic.h). QEMU inherits it.
+  if (unshare(CLONE_NEWNET) != 0) return errno_error("unshare(network namespace)");
   auto unit = RUNVM_TRY(Sandbox::create({o.vm, {}, false, true}));
-  // Set-up done: as a pod sandbox's, its control thread keeps what binding
-  // its one member's rootfs and binds needs (docs/security.md "shim").
-  RUNVM_CHECK(confine::confine_thread(confine::Role::kControl, unit->control_needs()));
-  timeline::mark("confined");
+  // Its control thread confines itself at the claim, once the container's
+  // rootfs, binds and network are set up (as a cold start's, before any of
+  // the container's code runs; docs/security.md "shim"). The device thread
+  // is confined already.
   report(o.ready_fd, "created\n");
   timeline::mark("created_reported");
   return unit->serve(signal_fd);

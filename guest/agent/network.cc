@@ -1,7 +1,11 @@
 #include "guest/agent/network.h"
 
+#include <fcntl.h>
 #include <linux/if_arp.h>
+#include <sched.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "spec/base/netlink.h"
@@ -22,6 +26,73 @@ Result<int> find_by_mac(nl_cache* links, const proto::MacAddress& mac) {
   return found;
 }
 
+// Where devices the message does not name go (hide_unnamed): a network
+// namespace of the agent's own, made once and held for the guest's life (a
+// namespace that dies hands its physical devices back to the initial one),
+// with a netlink socket in it. Made on the calling thread, which then
+// returns to its namespace.
+struct Parking {
+  UniqueFd ns;
+  nl::Socket sock;
+};
+
+Parking& parking() {
+  static Parking p;
+  return p;
+}
+
+Result<Parking*> open_parking() {
+  Parking& p = parking();
+  if (p.ns) return &p;
+  UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!self) return errno_error("open /proc/thread-self/ns/net");
+  if (::unshare(CLONE_NEWNET) != 0) return errno_error("unshare network namespace");
+  UniqueFd fresh(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  Status opened = fresh ? Status{} : Status(errno_error("open the parking network namespace"));
+  auto sock = nl::connect_route();
+  if (::setns(self.get(), CLONE_NEWNET) != 0) return errno_error("setns back");
+  RUNVM_CHECK(std::move(opened));
+  if (!sock.ok()) return std::move(sock).error();
+  p.ns = std::move(fresh);
+  p.sock = std::move(*sock);
+  return &p;
+}
+
+// Devices an earlier message parked come back when this one names them.
+Status unpark(const proto::NetworkConfig& net) {
+  Parking& p = parking();
+  if (!p.ns) return {};
+  nl::Cache parked = RUNVM_TRY(nl::link_cache(p.sock.get()));
+  UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!self) return errno_error("open /proc/thread-self/ns/net");
+  for (const auto& iface : net.interfaces) {
+    auto index = find_by_mac(parked.get(), iface.device_mac.value_or(iface.mac));
+    if (index.ok())
+      RUNVM_CHECK(nl::change_link(p.sock.get(), *index, {.netns_fd = self.get()})
+                      .context(iface.name + ": bringing the device back"));
+  }
+  return {};
+}
+
+// Moves the Ethernet devices not in `named` out of the guest's namespace.
+Status hide_unnamed(nl_sock* sock, const std::vector<int>& named) {
+  nl::Cache links = RUNVM_TRY(nl::link_cache(sock));
+  std::vector<std::pair<int, std::string>> others;
+  nl::for_each<rtnl_link>(links.get(), [&](rtnl_link* l) {
+    int index = rtnl_link_get_ifindex(l);
+    const char* name = rtnl_link_get_name(l);
+    if (rtnl_link_get_arptype(l) == ARPHRD_ETHER &&
+        std::find(named.begin(), named.end(), index) == named.end())
+      others.emplace_back(index, name ? name : "?");
+  });
+  if (others.empty()) return {};
+  Parking* p = RUNVM_TRY(open_parking());
+  for (const auto& [index, name] : others)
+    RUNVM_CHECK(nl::change_link(sock, index, {.up = false, .netns_fd = p->ns.get()})
+                    .context("hiding " + name));
+  return {};
+}
+
 }  // namespace
 
 Status configure_network(const proto::NetworkConfig& net) {
@@ -29,17 +100,23 @@ Status configure_network(const proto::NetworkConfig& net) {
   int lo = RUNVM_TRY(nl::ifindex_of(sock.get(), "lo"));
   RUNVM_CHECK(nl::change_link(sock.get(), lo, {.up = true}).context("lo"));
 
+  RUNVM_CHECK(unpark(net));
   nl::Cache links = RUNVM_TRY(nl::link_cache(sock.get()));
   std::vector<int> indexes;
+  // A pool unit's NIC was booted with a MAC of its own (device_mac): found
+  // by it, and given the container's while down.
   for (const auto& iface : net.interfaces)
-    indexes.push_back(RUNVM_TRY(find_by_mac(links.get(), iface.mac).context(iface.name)));
+    indexes.push_back(RUNVM_TRY(
+        find_by_mac(links.get(), iface.device_mac.value_or(iface.mac)).context(iface.name)));
   // Renamed in two steps, so that a device the kernel named like another
   // interface of the message ("eth0" for what must become "eth1") is out of
   // the way first. A link must be down to be renamed.
-  for (size_t i = 0; i < indexes.size(); ++i)
-    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i],
-                                {.name = "runvm-net" + std::to_string(i), .up = false})
-                    .context(net.interfaces[i].name));
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    const auto& iface = net.interfaces[i];
+    nl::LinkChange aside{.name = "runvm-net" + std::to_string(i), .up = false};
+    if (iface.device_mac && *iface.device_mac != iface.mac) aside.mac = iface.mac;
+    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], aside).context(iface.name));
+  }
   for (size_t i = 0; i < indexes.size(); ++i) {
     const auto& iface = net.interfaces[i];
     // A device the message does not name may hold the name: it moves aside.
@@ -54,6 +131,7 @@ Status configure_network(const proto::NetworkConfig& net) {
           nl::add_address(sock.get(), indexes[i], a.address, a.prefix_len).context(iface.name));
     RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], {.up = true}).context(iface.name));
   }
+  if (net.hide_unnamed) RUNVM_CHECK(hide_unnamed(sock.get(), indexes));
   for (const auto& r : net.routes) {
     int ifindex = RUNVM_TRY(nl::ifindex_of(sock.get(), r.device));
     RUNVM_CHECK(nl::add_route(sock.get(), ifindex, r.destination.address, r.destination.prefix_len,

@@ -116,6 +116,62 @@ TEST_F(NetworkTest, LoopbackOnly) {
   EXPECT_TRUE(rtnl_link_get_flags(lo.get()) & IFF_UP);
 }
 
+// A pool unit's NIC was booted with a MAC of its own: found by it
+// (device_mac) and given the container's.
+TEST_F(NetworkTest, ADeviceBootedWithAnotherMacTakesTheContainers) {
+  proto::NetworkConfig net;
+  proto::NetInterface eth0{
+      "eth0", {0x02, 0x42, 0x0a, 0, 0, 5}, 1500, {{proto::IpFamily::kIpv4, "10.88.0.5", 16}}};
+  eth0.device_mac = proto::MacAddress{0x02, 0, 0, 0, 0, 2};  // the veth the kernel named eth0
+  net.interfaces = {eth0};
+  must(configure(net));
+  nl::Cache links = must(nl::link_cache(guest_.sock()));
+  nl::Link l(link(links.get(), "eth0"));
+  ASSERT_TRUE(l);
+  char mac[32];
+  EXPECT_STREQ(nl_addr2str(rtnl_link_get_addr(l.get()), mac, sizeof mac), "02:42:0a:00:00:05");
+  EXPECT_TRUE(rtnl_link_get_flags(l.get()) & IFF_UP);
+  EXPECT_EQ(addresses_of(rtnl_link_get_ifindex(l.get())), (std::set<std::string>{"10.88.0.5/16"}));
+  // The other device keeps its MAC; its name was taken, so it moved aside.
+  int others = 0;
+  nl::for_each<rtnl_link>(links.get(), [&](rtnl_link* o) {
+    char m[32];
+    if (std::string(nl_addr2str(rtnl_link_get_addr(o), m, sizeof m)) == "02:00:00:00:00:01")
+      ++others;
+  });
+  EXPECT_EQ(others, 1);
+}
+
+// A pool unit's NIC while idle (hide_unnamed): devices nobody named leave
+// the guest's namespace; a later message naming one brings it back.
+TEST_F(NetworkTest, UnnamedDevicesAreHiddenUntilNamed) {
+  proto::NetworkConfig hide;
+  hide.hide_unnamed = true;
+  must(configure(hide));
+  EXPECT_FALSE(nl::testing::ifindex(guest_, "eth0").ok());
+  EXPECT_FALSE(nl::testing::ifindex(guest_, "eth1").ok());
+  EXPECT_TRUE(nl::testing::ifindex(guest_, "lo").ok());
+
+  proto::NetworkConfig net;
+  proto::NetInterface eth0{
+      "eth0", {0x02, 0x42, 0x0a, 0, 0, 5}, 1500, {{proto::IpFamily::kIpv4, "10.88.0.5", 16}}};
+  eth0.device_mac = proto::MacAddress{0x02, 0, 0, 0, 0, 1};  // the veth named eth1
+  net.interfaces = {eth0};
+  net.hide_unnamed = true;
+  must(configure(net));
+  nl::Cache links = must(nl::link_cache(guest_.sock()));
+  nl::Link l(link(links.get(), "eth0"));
+  ASSERT_TRUE(l);
+  char mac[32];
+  EXPECT_STREQ(nl_addr2str(rtnl_link_get_addr(l.get()), mac, sizeof mac), "02:42:0a:00:00:05");
+  EXPECT_TRUE(rtnl_link_get_flags(l.get()) & IFF_UP);
+  EXPECT_EQ(addresses_of(rtnl_link_get_ifindex(l.get())), (std::set<std::string>{"10.88.0.5/16"}));
+  // The other stays hidden: only lo and eth0 are left.
+  int count = 0;
+  nl::for_each<rtnl_link>(links.get(), [&](rtnl_link*) { ++count; });
+  EXPECT_EQ(count, 2);
+}
+
 TEST_F(NetworkTest, MissingDeviceIsAnError) {
   proto::NetworkConfig net;
   net.interfaces = {{"eth0", {0x02, 0, 0, 0, 0, 9}, 1500, {}}};

@@ -55,6 +55,12 @@ Result<NetInterface> parse_interface(const json::Value& v) {
   if (!parsed.ok()) return mac.error(parsed.error().message);
   if ((*parsed)[0] & 1) return mac.error("must be a unicast address");
   i.mac = *parsed;
+  if (auto dev = RUNVM_TRY(v.get("device_mac"))) {
+    auto d = parse_mac(RUNVM_TRY(dev->as_string()));
+    if (!d.ok()) return dev->error(d.error().message);
+    if ((*d)[0] & 1) return dev->error("must be a unicast address");
+    i.device_mac = *d;
+  }
   json::Value mtu = RUNVM_TRY(v.at("mtu"));
   i.mtu = static_cast<uint32_t>(RUNVM_TRY(fields::bounded(mtu, kMaxMtu)));
   if (i.mtu < kMinMtu) return mtu.error("must be at least " + std::to_string(kMinMtu));
@@ -145,6 +151,7 @@ void ConfigureNetwork::write(json::Writer& w) const {
     w.begin_object();
     w.key("name").string(i.name);
     w.key("mac").string(mac_to_string(i.mac));
+    if (i.device_mac) w.key("device_mac").string(mac_to_string(*i.device_mac));
     w.key("mtu").uinteger(i.mtu);
     w.key("addresses").begin_array();
     for (const auto& a : i.addresses) write_prefix(w, a);
@@ -152,6 +159,7 @@ void ConfigureNetwork::write(json::Writer& w) const {
     w.end_object();
   }
   w.end_array();
+  if (network.hide_unnamed) w.key("hide_unnamed").boolean(true);
   w.key("routes").begin_array();
   for (const auto& r : network.routes) {
     w.begin_object();
@@ -168,8 +176,9 @@ void ConfigureNetwork::write(json::Writer& w) const {
 Result<ConfigureNetwork> ConfigureNetwork::parse(const json::Value& v) {
   ConfigureNetwork m;
   m.id = RUNVM_TRY(fields::u64(v, "id"));
+  m.network.hide_unnamed = RUNVM_TRY(fields::opt_bool(v, "hide_unnamed", false));
   std::set<std::string> names;
-  std::set<MacAddress> macs;
+  std::set<MacAddress> macs, device_macs;
   if (auto ifs = RUNVM_TRY(v.get("interfaces"))) {
     auto items = RUNVM_TRY(ifs->as_array());
     if (items.size() > kMaxInterfaces)
@@ -179,6 +188,10 @@ Result<ConfigureNetwork> ConfigureNetwork::parse(const json::Value& v) {
       if (i.name == "lo") return item.error("name: lo is the guest's own");
       if (!names.insert(i.name).second) return item.error("name: duplicate");
       if (!macs.insert(i.mac).second) return item.error("mac: duplicate");
+      // The device it names is found by this one: two interfaces never
+      // name the same device.
+      if (!device_macs.insert(i.device_mac.value_or(i.mac)).second)
+        return item.error("device_mac: duplicate");
       m.network.interfaces.push_back(std::move(i));
     }
   }

@@ -54,6 +54,10 @@ struct NetInterface {
   MacAddress mac{};  // unicast; the guest finds its virtio-net device by it
   uint32_t mtu = 1500;
   std::vector<IpPrefix> addresses;  // link-local IPv6 left out: the guest makes its own
+  // The MAC the VM's device was booted with when it is not `mac` (a pool
+  // unit's NIC, booted before its container was known): the guest finds the
+  // device by this one and gives it `mac`.
+  std::optional<MacAddress> device_mac;
   bool operator==(const NetInterface&) const = default;
 };
 
@@ -72,6 +76,10 @@ struct NetRoute {
 struct NetworkConfig {
   std::vector<NetInterface> interfaces;
   std::vector<NetRoute> routes;
+  // The guest's Ethernet devices the message does not name leave the
+  // guest's network namespace (a pool unit's NIC its loopback-only
+  // container does not use): the container sees what a cold start's would.
+  bool hide_unnamed = false;
   bool operator==(const NetworkConfig&) const = default;
 };
 

@@ -19,6 +19,8 @@ ConfigureNetwork dual_stack() {
   NetInterface eth0{"eth0", {0x02, 0x42, 0x0a, 0x58, 0x00, 0x05}, 1500, {}};
   eth0.addresses = {{IpFamily::kIpv4, "10.88.0.5", 16}, {IpFamily::kIpv6, "fd00::5", 64}};
   NetInterface eth1{"net1", {0x0a, 0, 0, 0, 0, 1}, 9000, {}};
+  eth1.device_mac = MacAddress{0x02, 0x52, 0x56, 0, 0, 7};  // a pool unit's NIC
+  m.network.hide_unnamed = true;
   m.network.interfaces = {eth0, eth1};
   m.network.routes = {{{IpFamily::kIpv4, "0.0.0.0", 0}, "10.88.0.1", "eth0", 0},
                       {{IpFamily::kIpv6, "::", 0}, "fd00::1", "eth0", 1024},
@@ -105,6 +107,13 @@ TEST(NetworkMessages, HostileMessagesNameThePath) {
            R"(],"routes":[{"destination":{"address":"::","prefix_len":0},"device":"eth0"}]})",
        "routes[0].metric: is required"},
       {head + R"("interfaces":{}})", "interfaces: must be an array"},
+      {head + R"("hide_unnamed":1})", "hide_unnamed: must be a boolean"},
+      {head +
+           R"("interfaces":[{"name":"eth0","mac":"02:00:00:00:00:01","device_mac":"01:00:00:00:00:01","mtu":1500}]})",
+       "interfaces[0].device_mac: must be a unicast address"},
+      {head + R"("interfaces":[)" + eth0 +
+           R"(,{"name":"eth1","mac":"02:00:00:00:00:02","device_mac":"02:00:00:00:00:01","mtu":1500}]})",
+       "interfaces[1]: device_mac: duplicate"},
   };
   for (const auto& c : cases)
     EXPECT_EQ(error_of(parse_variant<NetworkMessage>(c.body)), c.error) << c.body;

@@ -32,9 +32,12 @@ Status Sandbox::boot() {
   MicroVmConfig vm = opts_.vm;
   first_ = opts_.first.id;
   std::unique_ptr<ContainerShim> first;
-  // A pool unit has no container yet: loopback only (its claimer's network
-  // namespace has no other interface), and its share is the pod dir.
-  if (!opts_.pool) {
+  // A pool unit has no container yet: one NIC on a tap of its own, which
+  // its claimer's interface takes (pool_nic.h), and its share is the pod dir.
+  if (opts_.pool) {
+    pool_nic_ = RUNVM_TRY(net::PoolNic::open().context("pool unit network device"));
+    vm.taps = {pool_nic_->device()};
+  } else {
     // Network (issue 10): the VM takes over the first container's network
     // namespace (taps joined to its interfaces), or has loopback only.
     network_ = RUNVM_TRY(net::attach_container_network(opts_.first.bundle.config));
@@ -68,12 +71,18 @@ Status Sandbox::boot() {
   // network at start), instead of a round trip after the hello.
   std::optional<proto::Create> create;
   if (first) create = RUNVM_TRY(first->create_request());
+  std::optional<proto::NetworkConfig> guest_network;
+  if (network_) guest_network = network_->network();
+  // A pool unit's NIC leaves the guest's namespace until a claimer's
+  // interface names it (PROTOCOL.md, configure_network): a container with
+  // loopback only sees what a cold start's would, at no cost at the claim.
+  if (pool_nic_) guest_network = proto::NetworkConfig{.hide_unnamed = true};
   // Started at once (`runvm run`): the start follows, and the agent begins
   // it as soon as the create is done (PROTOCOL.md "start").
   const bool start = first && first->start_at_once();
   AgentClient::Outcome network_sent, create_sent, start_sent;
   vm.before_hello = [&](AgentClient& agent) {
-    if (network_) network_sent = agent.send(proto::ConfigureNetwork{0, network_->network()});
+    if (guest_network) network_sent = agent.send(proto::ConfigureNetwork{0, *guest_network});
     if (create) create_sent = agent.send(std::move(*create));
     if (start) start_sent = agent.send(proto::Start{0, first_});
   };
@@ -84,7 +93,7 @@ Status Sandbox::boot() {
             " ms: guest kernel " + proto::printable(vm_->hello().kernel, 64) + ", agent " +
             proto::printable(vm_->hello().agent, 64));
   // Blocking: the loop does not run yet.
-  if (network_) {
+  if (guest_network) {
     RUNVM_CHECK(vm_->agent().await(network_sent).status.context("guest network"));
     timeline::mark("network_configured");
   }

@@ -21,6 +21,7 @@
 #include "shim/container/container_shim.h"
 #include "shim/container/control_server.h"
 #include "shim/container/member_binds.h"
+#include "shim/net/pool_nic.h"
 #include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
 #include "spec/base/event_loop.h"
@@ -53,7 +54,9 @@ class Sandbox {
   Result<int> serve(int signal_fd);
 
   // What the control thread still does after boot (its capabilities).
-  // A pool unit binds its member as a pod sandbox does.
+  // A pool unit binds its member as a pod sandbox does; it confines its
+  // control thread once claimed (sandbox_members.cc), when its tap was
+  // moved into the container's namespace or left unused.
   confine::ControlNeeds control_needs() const {
     return {opts_.pod || opts_.pool, network_.has_value()};
   }
@@ -67,6 +70,10 @@ class Sandbox {
   // Pod members (sandbox_members.cc): a Create on `conn`, answered there;
   // the member's relay then holds `conn` for its follow-ups and exit.
   void add_member(const std::string& id, control::Create req, UniqueFd conn);
+  // A pool unit's claim, once its member is prepared: confines the control
+  // thread, configures the guest's network (PoolNic), then creates it.
+  void claim_and_create(const std::string& id);
+  void create_member_process(const std::string& id);
   void member_created(const std::string& id, Status s);
   void member_readable(const std::string& id);
   void member_ended(const std::string& id, int wait_status);
@@ -83,6 +90,9 @@ class Sandbox {
   std::string first_;
   // Taps of the container's network namespace: removed once QEMU is gone.
   std::optional<net::TapBridge> network_;
+  // A pool unit's one NIC until its claim (pool_nic.h); a claimer with an
+  // interface takes its tap into network_.
+  std::optional<net::PoolNic> pool_nic_;
   // Destroyed before the containers: its agent client never calls back
   // into a container that is gone.
   std::unique_ptr<MicroVm> vm_;

@@ -15,7 +15,9 @@
 #include "guest/protocol/frame.h"
 #include "shim/container/agent_request.h"
 #include "shim/container/sandbox.h"
+#include "shim/net/container_network.h"
 #include "spec/base/log.h"
+#include "spec/base/timeline.h"
 #include "spec/pinned_path.h"
 
 namespace runvm {
@@ -56,6 +58,13 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   }
   auto bundle = oci::load_bundle(req.bundle);
   if (!bundle.ok()) return refuse(conn.get(), std::move(bundle).error());
+  if (opts_.pool && pool_nic_) {
+    // The claimer's network namespace takes the unit's tap (pool_nic.h).
+    auto net = net::claim_container_network(bundle->config, *pool_nic_);
+    if (!net.ok()) return refuse(conn.get(), std::move(net).error());
+    network_ = std::move(*net);
+    if (network_) pool_nic_.reset();  // its tap is network_'s now
+  }
   auto member = std::make_unique<Member>();
   member->conn = std::move(conn);
   std::string mountpoint = pod_dir_ + "/" + id;
@@ -94,11 +103,36 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
     unbind(member->mountpoint);
     return refuse(member->conn.get(), std::move(c).error());
   }
-  ContainerShim& shim = **c;
   containers_.emplace(id, std::move(*c));
   members_.emplace(id, std::move(member));
   log::info("pod member " + id + ": creating");
-  shim.create_member(
+  if (opts_.pool) return claim_and_create(id);
+  create_member_process(id);
+}
+
+void Sandbox::claim_and_create(const std::string& id) {
+  // Set-up done, as a cold start's is when it confines (docs/security.md
+  // "shim"): the rootfs and binds are in the share, the tap is in the
+  // container's namespace. The container's code runs only after this.
+  Status confined = confine::confine_thread(confine::Role::kControl, control_needs());
+  if (!confined.ok()) return member_created(id, std::move(confined));
+  timeline::mark("confined");
+  if (!network_) return create_member_process(id);
+  // Before the create, as a cold start's network goes before its first
+  // create: the process expects its network at start.
+  vm_->agent().request(proto::ConfigureNetwork{0, network_->network()},
+                       [this, id](AgentClient::Reply r) {
+                         if (!r.status.ok())
+                           return member_created(id, std::move(r.status).context("guest network"));
+                         timeline::mark("network_configured");
+                         create_member_process(id);
+                       });
+}
+
+void Sandbox::create_member_process(const std::string& id) {
+  auto c = containers_.find(id);
+  if (c == containers_.end() || !members_.count(id)) return;
+  c->second->create_member(
       *vm_, *loop_, [this, id](int status) { member_ended(id, status); },
       [this, id](Status s) { member_created(id, std::move(s)); });
 }

@@ -19,6 +19,7 @@
 
 #include "shim/net/container_network.h"
 #include "shim/net/netns_reader.h"
+#include "shim/net/pool_nic.h"
 #include "shim/net/tap_bridge.h"
 #include "spec/base/netlink_test_util.h"
 #include "tests/support/must.h"
@@ -173,6 +174,83 @@ TEST_F(NetTest, TapCarriesPacketsBothWaysAndTeardownLeavesNothing) {
   EXPECT_FALSE(link_exists("tap0_runvm"));
   EXPECT_FALSE(has_ingress("eth0"));
   EXPECT_TRUE(link_exists("eth0"));
+}
+
+// A pool unit's NIC (pool_nic.h): made in the unit's own namespace, moved
+// at the claim into the container's and joined to its interface as
+// attach() joins a tap it made there; the guest is told the device's boot
+// MAC. Its fd stays valid across the move; teardown leaves nothing.
+TEST_F(NetTest, APoolUnitsTapMovesIntoTheContainersNamespaceAndCarriesPackets) {
+  TestNetns unit = must(TestNetns::create());
+  std::optional<PoolNic> nic;
+  must(nl::run_in_netns(unit.fd(), [&]() -> Status {
+    nic = RUNVM_TRY(PoolNic::open());
+    return {};
+  }));
+  ASSERT_TRUE(nl::testing::ifindex(unit, "tap0_runvm").ok());
+  EXPECT_FALSE(link_exists("tap0_runvm"));
+  proto::MacAddress boot_mac = nic->mac();
+  EXPECT_EQ(boot_mac[0] & 0x03, 0x02);  // unicast, locally administered
+  int fd = nic->device().fd;
+  {
+    // The claim joins the namespace on the calling thread: a thread of its own here.
+    std::optional<TapBridge> bridge;
+    must(nl::run_in_netns(unit.fd(), [&]() -> Status {
+      bridge = RUNVM_TRY(nic->claim(container_.path()));
+      return {};
+    }));
+    ASSERT_TRUE(bridge);
+    EXPECT_FALSE(nl::testing::ifindex(unit, "tap0_runvm").ok());
+    ASSERT_TRUE(link_exists("tap0_runvm"));
+    ASSERT_EQ(bridge->network().interfaces.size(), 1u);
+    const auto& eth0 = bridge->network().interfaces[0];
+    EXPECT_EQ(proto::mac_to_string(eth0.mac), kMac);
+    ASSERT_TRUE(eth0.device_mac);
+    EXPECT_EQ(*eth0.device_mac, boot_mac);
+    EXPECT_EQ(redirects_of("eth0"), std::vector<std::string>{"mirred:tap0_runvm"});
+    EXPECT_EQ(redirects_of("tap0_runvm"), std::vector<std::string>{"mirred:eth0"});
+    ASSERT_EQ(bridge->taps().size(), 1u);
+    EXPECT_EQ(bridge->taps()[0].fd.get(), fd);
+
+    UniqueFd peer = must(nl::testing::packet_socket(outside_, "peer0"));
+    std::string out = std::string(kVnetHdrSize, '\0') + frame("from-the-unit");
+    ASSERT_EQ(::write(fd, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    EXPECT_TRUE(receives(peer.get(), "from-the-unit"));
+    std::string in = frame("to-the-unit");
+    ASSERT_EQ(::write(peer.get(), in.data(), in.size()), static_cast<ssize_t>(in.size()));
+    EXPECT_TRUE(receives(fd, "to-the-unit"));
+  }
+  EXPECT_FALSE(link_exists("tap0_runvm"));
+  EXPECT_FALSE(has_ingress("eth0"));
+  EXPECT_TRUE(link_exists("eth0"));
+}
+
+// A namespace with no interface leaves the tap where it is; more than one
+// is refused (the CLI sends those containers down the cold path).
+TEST_F(NetTest, APoolUnitsTapServesOneInterfaceOrNone) {
+  TestNetns unit = must(TestNetns::create());
+  TestNetns empty = must(TestNetns::create());
+  std::optional<PoolNic> nic;
+  std::optional<TapBridge> none;
+  must(nl::run_in_netns(unit.fd(), [&]() -> Status {
+    nic = RUNVM_TRY(PoolNic::open());
+    none = RUNVM_TRY(nic->claim(empty.path()));
+    return {};
+  }));
+  EXPECT_FALSE(none);
+  EXPECT_TRUE(nl::testing::ifindex(unit, "tap0_runvm").ok());
+  must(nl::testing::add_veth(container_, "eth1", "", 1500, outside_, "peer1"));
+  Status two = nl::run_in_netns(unit.fd(), [&]() -> Status {
+    auto r = nic->claim(container_.path());
+    if (!r.ok()) return std::move(r).error();
+    return {};
+  });
+  ASSERT_FALSE(two.ok());
+  EXPECT_EQ(two.error().message, "network namespace " + container_.path() +
+                                     ": 2 interfaces: a pool unit's VM has one network device");
+  EXPECT_TRUE(nl::testing::ifindex(unit, "tap0_runvm").ok());
+  EXPECT_FALSE(link_exists("tap0_runvm"));
+  EXPECT_FALSE(has_ingress("eth0"));
 }
 
 TEST_F(NetTest, AKilledShimsLeftoversDoNotBreakTheNext) {

@@ -10,6 +10,7 @@
 #include <netlink/route/action.h>
 #include <netlink/route/cls/u32.h>
 #include <netlink/route/tc.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 
 #include <cstring>
@@ -176,19 +177,59 @@ Result<TapBridge> TapBridge::attach(const std::string& netns_path) {
       Tap tap{iface.name, tap_name(i), 0, iface.mac, {}};
       tap.fd = RUNVM_TRY(open_tap(ns.get(), tap.name).context(ctx));
       b.taps_.push_back(std::move(tap));
-      int tap_index = RUNVM_TRY(nl::ifindex_of(b.sock_.get(), b.taps_.back().name).context(ctx));
-      b.taps_.back().ifindex = tap_index;
-      RUNVM_CHECK(
-          nl::change_link(b.sock_.get(), tap_index, {.mtu = iface.mtu, .up = true}).context(ctx));
-      b.interface_ifindexes_.push_back(ifindex);
-      RUNVM_CHECK(add_ingress(b.sock_.get(), ifindex).context(ctx));
-      RUNVM_CHECK(add_ingress(b.sock_.get(), tap_index).context(ctx));
-      RUNVM_CHECK(add_redirect(b.sock_.get(), ifindex, tap_index).context(ctx));
-      RUNVM_CHECK(add_redirect(b.sock_.get(), tap_index, ifindex).context(ctx));
+      b.taps_.back().ifindex =
+          RUNVM_TRY(nl::ifindex_of(b.sock_.get(), b.taps_.back().name).context(ctx));
+      RUNVM_CHECK(b.join(i, ifindex).context(ctx));
     }
     return b;
   };
   return attach().context("network namespace " + netns_path);
+}
+
+Status TapBridge::join(size_t i, int ifindex) {
+  const auto& iface = network_.interfaces[i];
+  int tap_index = taps_[i].ifindex;
+  RUNVM_CHECK(nl::change_link(sock_.get(), tap_index, {.mtu = iface.mtu, .up = true}));
+  interface_ifindexes_.push_back(ifindex);
+  RUNVM_CHECK(add_ingress(sock_.get(), ifindex));
+  RUNVM_CHECK(add_ingress(sock_.get(), tap_index));
+  RUNVM_CHECK(add_redirect(sock_.get(), ifindex, tap_index));
+  RUNVM_CHECK(add_redirect(sock_.get(), tap_index, ifindex));
+  return {};
+}
+
+Result<std::optional<TapBridge>> TapBridge::adopt(const std::string& netns_path,
+                                                  const std::function<Result<Tap>(int)>& move) {
+  UniqueFd ns = RUNVM_TRY(nl::open_netns(netns_path));
+  auto adopt = [&]() -> Result<std::optional<TapBridge>> {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) return errno_error("setns");
+    TapBridge b;
+    b.path_ = netns_path;
+    b.sock_ = RUNVM_TRY(nl::connect_route());
+    b.network_ = RUNVM_TRY(read_network(b.sock_.get()));
+    if (b.network_.interfaces.empty()) return std::optional<TapBridge>();
+    if (b.network_.interfaces.size() > 1)
+      return make_error(std::to_string(b.network_.interfaces.size()) +
+                        " interfaces: a pool unit's VM has one network device");
+    RUNVM_CHECK(remove_stale_taps(b.sock_.get(), ns.get()));
+    auto& iface = b.network_.interfaces[0];
+    auto ctx = "interface " + iface.name;
+    int ifindex = RUNVM_TRY(nl::ifindex_of(b.sock_.get(), iface.name).context(ctx));
+    // A killed shim's qdisc (and redirect to a tap gone since) goes first.
+    RUNVM_CHECK(remove_ingress(b.sock_.get(), ifindex).context(ctx));
+    Tap tap = RUNVM_TRY(move(ns.get()).context(ctx));
+    // The guest's device has the tap's MAC until it takes the interface's.
+    iface.device_mac = tap.mac;
+    tap.interface = iface.name;
+    tap.mac = iface.mac;
+    b.taps_.push_back(std::move(tap));
+    // Its index in this namespace (a move may give it another one).
+    b.taps_.back().ifindex =
+        RUNVM_TRY(nl::ifindex_of(b.sock_.get(), b.taps_.back().name).context(ctx));
+    RUNVM_CHECK(b.join(0, ifindex).context(ctx));
+    return std::optional<TapBridge>(std::move(b));
+  };
+  return adopt().context("network namespace " + netns_path);
 }
 
 }  // namespace runvm::net

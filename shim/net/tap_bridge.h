@@ -11,6 +11,8 @@
 // leftover tap of ours, so the next container in that namespace starts.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,19 @@ class TapBridge {
   // interfaces. On failure nothing it made is left behind.
   static Result<TapBridge> attach(const std::string& netns_path);
 
+  // A pool unit's claim (pool_nic.h): the calling thread joins the
+  // namespace at `netns_path` for good, as a cold start's shim runs in it
+  // (so /proc/<pid>/ns/net names it, and another container's attach sees
+  // the tap held: tap_holder.h). Its one interface is joined to the tap
+  // `move` brings into the namespace (given the namespace's fd) as
+  // attach() joins its own; network() then names the tap's MAC as the
+  // interface's device_mac, which the guest's device was booted with.
+  // nullopt: no interface (loopback only; `move` is not called). More
+  // than one is an error: a unit's VM has one NIC. On failure nothing it
+  // made in the namespace is left behind.
+  static Result<std::optional<TapBridge>> adopt(const std::string& netns_path,
+                                                const std::function<Result<Tap>(int)>& move);
+
   // What the guest must configure (interfaces in the order of taps()).
   const proto::NetworkConfig& network() const { return network_; }
   const std::vector<Tap>& taps() const { return taps_; }
@@ -49,6 +64,9 @@ class TapBridge {
  private:
   TapBridge() = default;
   void detach();
+  // Joins the i-th interface (ifindex `ifindex`) and taps_[i]: MTU, up,
+  // ingress qdiscs and the two redirects.
+  Status join(size_t i, int ifindex);
 
   std::string path_;
   nl::Socket sock_;  // NETLINK_ROUTE in the container's namespace

@@ -86,6 +86,12 @@ Status change_link(nl_sock* sock, int ifindex, const LinkChange& change) {
     else
       rtnl_link_unset_flags(want.get(), IFF_UP);
   }
+  if (change.mac) {
+    Address mac(nl_addr_build(AF_LLC, change.mac->data(), change.mac->size()));
+    if (!mac) return make_error("netlink: out of memory");
+    rtnl_link_set_addr(want.get(), mac.get());  // takes its own reference
+  }
+  if (change.netns_fd) rtnl_link_set_ns_fd(want.get(), *change.netns_fd);
   if (int err = rtnl_link_change(sock, orig.get(), want.get(), 0); err < 0)
     return error("netlink: change link", err);
   return {};

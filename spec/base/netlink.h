@@ -13,6 +13,8 @@
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -70,6 +72,9 @@ struct LinkChange {
   std::optional<std::string> name;
   std::optional<uint32_t> mtu;
   std::optional<bool> up;
+  std::optional<std::array<uint8_t, 6>> mac;  // the link must be down (or allow live changes)
+  // Moves the link into the network namespace of this fd (IFLA_NET_NS_FD).
+  std::optional<int> netns_fd;
 };
 Status change_link(nl_sock* sock, int ifindex, const LinkChange& change);
 Status delete_link(nl_sock* sock, int ifindex);
