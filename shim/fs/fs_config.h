@@ -44,6 +44,17 @@ struct FsConfig {
   // and made the untar of 5,000 small files >10x slower; writes through
   // are no slower for the large sequential ones either (max_write 1 MiB).
   bool writeback = false;
+  // Exclusive shares only: open-file handles. Off by default: OPEN, OPENDIR
+  // and CREATE are answered ENOSYS, after which the guest stops sending
+  // OPEN/OPENDIR (fc->no_open, no_opendir) and so also their RELEASE and
+  // RELEASEDIR, each a synchronous round trip on virtio-fs, and creates files
+  // by MKNOD (one round trip where CREATE took two with its RELEASE). Every
+  // READ, WRITE, READDIR, FSYNC... then names the node with fh 0 and is
+  // served by an fd reopened from its O_PATH inode for that request. Never on
+  // coherent shares: without OPEN the guest keeps a file's page cache across
+  // opens (FOPEN_KEEP_CACHE is its no-open default), which only a tree
+  // nothing else changes may.
+  bool handles = false;
 };
 
 }  // namespace runvm
