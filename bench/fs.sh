@@ -21,7 +21,8 @@
 # fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
 # fs_<workload>_ours_*_over_tmpfs,
 # and our backend's FUSE requests of the last run per variant
-# (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors).
+# (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors,
+# and what the SETATTRs set: _setattr_mode, _owner, _size, _times).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
 # FS_BENCH_BASELINE=<another build's runvm-fs-bench> adds base_exclusive and
 # base_coherent (our backend as that build serves each policy) and the pairs
@@ -162,6 +163,8 @@ for v in "${variants[@]}"; do
   awk -v v="$v" '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
          print "METRIC fs_fuse_" v "_" $2 " " c[2]; if (e[2] > 0) print "METRIC fs_fuse_" v "_" $2 "_errors " e[2] }
        $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
-         print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }' \
+         print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }
+       $1 == "fuse-setattr" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }' \
     "$tmp/res/stats_$v"
 done

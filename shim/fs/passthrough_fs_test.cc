@@ -68,6 +68,17 @@ TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].count, 1u);
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].errors, 1u);
   EXPECT_EQ(fs->stats().total_requests(), 5u);
+  // SETATTRs by what they set, short ones not at all.
+  uint64_t here = c().lookup(kRoot, "here");
+  fuse_setattr_in sa{};
+  sa.valid = FATTR_MODE | FATTR_MTIME;
+  sa.mode = 0600;
+  EXPECT_EQ(c().call(FUSE_SETATTR, here, Args().add(sa)).error, 0);
+  EXPECT_EQ(c().call(FUSE_SETATTR, here, Args().raw("short")).error, EINVAL);
+  const auto k = fs->stats().setattr_kinds();
+  EXPECT_EQ(k.mode, 1u);
+  EXPECT_EQ(k.times, 1u);
+  EXPECT_EQ(k.owner + k.size, 0u);
 }
 
 TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
