@@ -541,6 +541,15 @@ TEST_F(PassthroughFsTest, ExclusiveShareServesWithoutHandles) {
   EXPECT_TRUE(names.count("new") && names.count("old") && names.count("fifo"));
   EXPECT_EQ(fs->handle_count(), 0u);
 
+  // A file the guest still holds open after unlinking it (a temp file) is
+  // reopened through its O_PATH fd all the same.
+  uint64_t tmp = c().mknod(kRoot, "tmp", S_IFREG | 0600);
+  ASSERT_NE(tmp, 0u);
+  EXPECT_EQ(c().call(FUSE_UNLINK, kRoot, Args().str("tmp")).error, 0);
+  EXPECT_EQ(c().write(0, 0, {'t', 'm', 'p'}, nullptr, 0, tmp), 0);
+  EXPECT_EQ(c().read(0, 0, 10, tmp).str(), "tmp");
+  EXPECT_FALSE(std::filesystem::exists(dir / "tmp"));
+
   // Only regular files and directories are reopened, never a FIFO (which
   // would block us) or a symlink (which would be followed).
   uint64_t fifo = c().lookup(kRoot, "fifo"), link = c().lookup(kRoot, "link");
