@@ -21,8 +21,13 @@
 # fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
 # fs_<workload>_ours_*_over_tmpfs,
 # and our backend's FUSE requests of the last run per variant
-# (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors).
+# (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors,
+# and what the SETATTRs set: _setattr_mode, _owner, _size, _times).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
+# FS_BENCH_BASELINE=<another build's runvm-fs-bench> adds base_exclusive and
+# base_coherent (our backend as that build serves each policy) and the pairs
+# fs_<workload>_base_<policy>_over_ours_<policy>: a change's before and after
+# side by side in one run.
 # FS_BENCH_VARIANTS a subset of the variants; FS_BENCH_STATS=<file> keeps our
 # backend's full per-opcode tables. FS_BENCH_FILES / FS_BENCH_SEQ_MIB scale
 # the untar and seqwrite workloads.
@@ -36,7 +41,10 @@ kernel=$build/guest/vmlinux
 harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 cache=${RUNVM_CACHE:-/var/cache/runvm}/bench
-read -r -a variants <<<"${FS_BENCH_VARIANTS:-ours_exclusive virtiofsd_always ours_coherent virtiofsd_auto tmpfs}"
+baseline=${FS_BENCH_BASELINE:-}
+default_variants="ours_exclusive virtiofsd_always ours_coherent virtiofsd_auto tmpfs"
+[ -z "$baseline" ] || default_variants="base_exclusive $default_variants base_coherent"
+read -r -a variants <<<"${FS_BENCH_VARIANTS:-$default_variants}"
 workloads=(untar statwalk statwalk_warm npm seqwrite seqread)
 
 [ -e "$kernel" ] || { echo "bench: missing $kernel (run ./setup.sh demo first)" >&2; exit 1; }
@@ -44,6 +52,7 @@ for f in "$virtiofsd" /bin/busybox; do
   [ -x "$f" ] || { echo "bench: missing $f" >&2; exit 1; }
 done
 [ -x "$harness" ] || cmake --build "$build" --target runvm-fs-bench >/dev/null
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench: missing $baseline" >&2; exit 1; }
 # Shares live on the host's disk (like bundles), not in /tmp if that is tmpfs.
 tmp=$(mktemp -d "${FS_BENCH_DIR:-/var/tmp}/runvm-fs-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -88,9 +97,9 @@ rm -rf "$root" "$tmp/small"
 # --- runs: every variant once per run, in turn ----------------------------------
 variant_args() {  # variant: the harness's backend options
   case "$1" in
-    ours_exclusive) echo --backend ours --policy exclusive ;;
+    ours_exclusive | base_exclusive) echo --backend ours --policy exclusive ;;
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
-    ours_coherent) echo --backend ours --policy coherent ;;
+    ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
     virtiofsd_always_wb) echo --backend virtiofsd --virtiofsd-cache always --virtiofsd-writeback on ;;
     virtiofsd_auto) echo --backend virtiofsd --virtiofsd-cache auto ;;
@@ -99,6 +108,7 @@ variant_args() {  # variant: the harness's backend options
   esac
 }
 for v in "${variants[@]}"; do variant_args "$v" >/dev/null; done
+harness_of() { case "$1" in base_*) echo "${baseline:?FS_BENCH_BASELINE unset}" ;; *) echo "$harness" ;; esac; }
 source bench/lib.sh
 mkdir -p "$tmp/res"
 for run in $(seq "$runs"); do
@@ -106,7 +116,7 @@ for run in $(seq "$runs"); do
     state=$tmp/state-$v-$run share=$tmp/share-$v-$run
     mkdir -p "$state" "$share"
     # shellcheck disable=SC2046 # variant_args is a word list
-    if ! "$harness" $(variant_args "$v") --kernel "$kernel" --initrd "$tmp/initrd.cpio" \
+    if ! "$(harness_of "$v")" $(variant_args "$v") --kernel "$kernel" --initrd "$tmp/initrd.cpio" \
       --state "$state" --share "$share" --virtiofsd "$virtiofsd" --stats "$state/stats" \
       >"$state/out"; then
       echo "bench: $v run $run failed" >&2
@@ -143,6 +153,8 @@ pair virtiofsd_auto ours_coherent
 pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
 pair ours_exclusive_wb ours_exclusive
+pair base_exclusive ours_exclusive
+pair base_coherent ours_coherent
 pair ours_exclusive tmpfs
 pair ours_coherent tmpfs
 # Our backend's requests in the last run, per variant, by opcode (most first).
@@ -151,6 +163,8 @@ for v in "${variants[@]}"; do
   awk -v v="$v" '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
          print "METRIC fs_fuse_" v "_" $2 " " c[2]; if (e[2] > 0) print "METRIC fs_fuse_" v "_" $2 "_errors " e[2] }
        $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
-         print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }' \
+         print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }
+       $1 == "fuse-setattr" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }' \
     "$tmp/res/stats_$v"
 done

@@ -17,7 +17,7 @@ command -v runc >/dev/null || { echo "bench: needs runc (apt-get install runc)" 
 tmp=$(mktemp -d /tmp/rvb.XXXX)
 trap 'for r in runvm runc; do for id in $($r --root "$tmp/$r" list -q 2>/dev/null); do $r --root "$tmp/$r" delete -f "$id"; done; done; rm -rf "$tmp"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 now_ns() { date +%s%N; }
 
 # A busybox bundle whose process is set per run (config.json rewritten).

@@ -48,8 +48,11 @@ uint32_t PassthroughFs::op_setattr(const Request& req, Reply& rw) {
   fuse_setattr_in in;
   if (!a.read(in)) return rw.error(EINVAL);
   if (!inode) return rw.error(EBADF);
-  const int fh = (in.valid & FATTR_FH) ? handles_.get(in.fh) : -1;
-  if ((in.valid & FATTR_FH) && fh < 0) return rw.error(EBADF);
+  // Handle-less, fh 0 (an ftruncate) is served through the node like a
+  // truncate(2).
+  const bool with_fh = (in.valid & FATTR_FH) && by_handle(in.fh);
+  const int fh = with_fh ? handles_.get(in.fh) : -1;
+  if (with_fh && fh < 0) return rw.error(EBADF);
   const std::string name = fd_name(inode->fd.get());
 
   // Owner before mode: chown clears set-id bits, an explicit mode is final.

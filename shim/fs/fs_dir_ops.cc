@@ -36,6 +36,10 @@ uint32_t PassthroughFs::op_opendir(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_open_in in;
   if (!a.read(in)) return rw.error(EINVAL);
+  // The guest then stops asking (FsConfig::handles), caches the listing as
+  // we would tell it to (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, its no-opendir
+  // default) and reads with fh 0.
+  if (handleless_) return rw.error(ENOSYS);
   if (!inode) return rw.error(EBADF);
   if (inode->type != S_IFDIR) return rw.error(ENOTDIR);
   auto fd = reopen(*inode, O_RDONLY);
@@ -51,9 +55,13 @@ uint32_t PassthroughFs::op_readdir(const Request& req, Reply& rw, bool plus) {
   fuse_read_in in;
   if (!a.read(in)) return rw.error(EINVAL);
   Inode* dir = node(req);
-  int fd = handles_.get(in.fh);
-  if (!dir || fd < 0) return rw.error(EBADF);
+  if (!dir) return rw.error(EBADF);
   if (in.offset > static_cast<uint64_t>(INT64_MAX)) return rw.error(EINVAL);
+  // Handle-less, a fresh fd per request: the offset is the host's own d_off
+  // cookie, which an lseek on any fd of the directory resumes from.
+  auto file = open_fd(req.in.nodeid, in.fh, O_RDONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  const int fd = file->fd;
   if (::lseek(fd, static_cast<off_t>(in.offset), SEEK_SET) < 0) return rw.error(errno);
 
   const size_t limit = std::min<size_t>(in.size, rw.capacity());

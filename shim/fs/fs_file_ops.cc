@@ -25,6 +25,8 @@ bool valid_offset(uint64_t off) { return off <= static_cast<uint64_t>(INT64_MAX)
 }  // namespace
 
 uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
+  // The guest then stops asking (FsConfig::handles) and sends fh 0.
+  if (handleless_) return rw.error(ENOSYS);
   Inode* inode = node(req);
   ArgReader a(req.args);
   fuse_open_in in;
@@ -44,6 +46,9 @@ uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
 }
 
 uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
+  // The guest then creates by MKNOD and opens without a handle: a CREATE
+  // handle would never be released (without OPEN the guest sends no RELEASE).
+  if (handleless_) return rw.error(ENOSYS);
   auto args = named_args<fuse_create_in>(req);
   if (!args.ok()) return rw.error(args.error().code);
   Inode* parent = args->parent;
@@ -104,9 +109,10 @@ uint32_t PassthroughFs::op_read(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_read_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int fd = handles_.get(in.fh);
-  if (fd < 0) return rw.error(EBADF);
   if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  auto file = open_fd(req.in.nodeid, in.fh, O_RDONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  const int fd = file->fd;
   auto iov = rw.payload_iov(std::min<size_t>(in.size, rw.capacity()));
   size_t done = 0;
   for (size_t i = 0; i < iov.size();) {
@@ -130,9 +136,12 @@ uint32_t PassthroughFs::op_write(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_write_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int fd = handles_.get(in.fh);
-  if (fd < 0) return rw.error(EBADF);
   if (!valid_offset(in.offset)) return rw.error(EINVAL);
+  // The guest computed the offset (an O_APPEND write's too) and sends
+  // O_SYNC's FSYNC itself, so the access mode is all a reopen needs.
+  auto file = open_fd(req.in.nodeid, in.fh, O_WRONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  const int fd = file->fd;
   // Before the data goes in, as the kernel does: never a modified set-id file.
   if (in.write_flags & FUSE_WRITE_KILL_SUIDGID)
     if (int err = kill_suidgid(fd)) return rw.error(err);
@@ -168,8 +177,10 @@ uint32_t PassthroughFs::op_fsync(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_fsync_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int fd = handles_.get(in.fh);
-  if (fd < 0) return rw.error(EBADF);
+  // fsync(2) needs no write access: any fd of the inode flushes it.
+  auto file = open_fd(req.in.nodeid, in.fh, O_RDONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  const int fd = file->fd;
   int r = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? ::fdatasync(fd) : ::fsync(fd);
   return r == 0 ? rw.ok() : rw.error(errno);
 }
@@ -189,10 +200,10 @@ uint32_t PassthroughFs::op_fallocate(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_fallocate_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int fd = handles_.get(in.fh);
-  if (fd < 0) return rw.error(EBADF);
   if (!valid_offset(in.offset) || !valid_offset(in.length)) return rw.error(EINVAL);
-  if (::fallocate(fd, static_cast<int>(in.mode), static_cast<off_t>(in.offset),
+  auto file = open_fd(req.in.nodeid, in.fh, O_WRONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  if (::fallocate(file->fd, static_cast<int>(in.mode), static_cast<off_t>(in.offset),
                   static_cast<off_t>(in.length)) != 0)
     return rw.error(errno);
   return rw.ok();
@@ -202,13 +213,14 @@ uint32_t PassthroughFs::op_lseek(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_lseek_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int fd = handles_.get(in.fh);
-  if (fd < 0) return rw.error(EBADF);
   if (!valid_offset(in.offset)) return rw.error(EINVAL);
   if (in.whence != SEEK_SET && in.whence != SEEK_CUR && in.whence != SEEK_END &&
       in.whence != SEEK_DATA && in.whence != SEEK_HOLE)
     return rw.error(EINVAL);
-  off_t r = ::lseek(fd, static_cast<off_t>(in.offset), static_cast<int>(in.whence));
+  // SEEK_DATA/SEEK_HOLE (all the guest sends) do not depend on the position.
+  auto file = open_fd(req.in.nodeid, in.fh, O_RDONLY);
+  if (!file.ok()) return rw.error(file.error().code);
+  off_t r = ::lseek(file->fd, static_cast<off_t>(in.offset), static_cast<int>(in.whence));
   if (r < 0) return rw.error(errno);
   fuse_lseek_out out{static_cast<uint64_t>(r)};
   return rw.ok_struct(out);
@@ -218,10 +230,13 @@ uint32_t PassthroughFs::op_copy_file_range(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_copy_file_range_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  int from = handles_.get(in.fh_in), to = handles_.get(in.fh_out);
-  if (from < 0 || to < 0) return rw.error(EBADF);
   if (!valid_offset(in.off_in) || !valid_offset(in.off_out) || in.flags != 0)
     return rw.error(EINVAL);
+  auto in_file = open_fd(req.in.nodeid, in.fh_in, O_RDONLY);
+  if (!in_file.ok()) return rw.error(in_file.error().code);
+  auto out_file = open_fd(in.nodeid_out, in.fh_out, O_WRONLY);
+  if (!out_file.ok()) return rw.error(out_file.error().code);
+  const int from = in_file->fd, to = out_file->fd;
   loff_t off_in = static_cast<loff_t>(in.off_in), off_out = static_cast<loff_t>(in.off_out);
   // The reply counts in 32 bits.
   size_t len = static_cast<size_t>(std::min<uint64_t>(in.len, 1u << 30));

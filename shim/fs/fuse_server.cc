@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace runvm {
 
@@ -42,6 +43,11 @@ uint32_t FuseServer::handle(const DescChain& chain) {
           {reinterpret_cast<const char*>(req->args.data()) + sizeof(fuse_getxattr_in),
            req->args.size() - sizeof(fuse_getxattr_in)}))
     stats_.record_capability_query();
+  if (opcode == FUSE_SETATTR && req->args.size() >= sizeof(fuse_setattr_in)) {
+    fuse_setattr_in in;
+    std::memcpy(&in, req->args.data(), sizeof in);
+    stats_.record_setattr(in.valid);
+  }
   stats_.record(opcode,
                 static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now() - start)

@@ -123,6 +123,21 @@ void Stats::record(uint32_t opcode, uint64_t ns, bool failed) {
   }
 }
 
+void Stats::record_setattr(uint32_t valid) {
+  auto bump = [](std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); };
+  if (valid & FATTR_MODE) bump(setattr_mode_);
+  if (valid & (FATTR_UID | FATTR_GID)) bump(setattr_owner_);
+  if (valid & FATTR_SIZE) bump(setattr_size_);
+  if (valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) bump(setattr_times_);
+}
+
+Stats::SetattrKinds Stats::setattr_kinds() const {
+  return {setattr_mode_.load(std::memory_order_relaxed),
+          setattr_owner_.load(std::memory_order_relaxed),
+          setattr_size_.load(std::memory_order_relaxed),
+          setattr_times_.load(std::memory_order_relaxed)};
+}
+
 std::vector<Stats::Entry> Stats::snapshot() const {
   std::vector<Entry> out;
   for (uint32_t op = 0; op < kSlots; ++op) {
@@ -161,6 +176,11 @@ std::string Stats::format() const {
                 "fuse TOTAL count=%llu total_ms=%.1f getxattr_security_capability=%llu\n",
                 static_cast<unsigned long long>(total), total_ns / 1e6,
                 static_cast<unsigned long long>(capability_queries()));
+  out += line;
+  const SetattrKinds k = setattr_kinds();
+  std::snprintf(line, sizeof line, "fuse-setattr mode=%llu owner=%llu size=%llu times=%llu\n",
+                static_cast<unsigned long long>(k.mode), static_cast<unsigned long long>(k.owner),
+                static_cast<unsigned long long>(k.size), static_cast<unsigned long long>(k.times));
   out += line;
   return out;
 }

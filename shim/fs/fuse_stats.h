@@ -35,13 +35,23 @@ class Stats {
   // and chown unless told not to, so it is counted on its own as well.
   void record_capability_query() { cap_queries_.fetch_add(1, std::memory_order_relaxed); }
 
+  // What a SETATTR set (fuse_setattr_in.valid), by kind: one request may set
+  // several. The guest sends one per chmod, chown, utimes and truncate call,
+  // so this tells which of the workload's calls its SETATTRs are.
+  struct SetattrKinds {
+    uint64_t mode = 0, owner = 0, size = 0, times = 0;
+  };
+  void record_setattr(uint32_t valid);
+  SetattrKinds setattr_kinds() const;
+
   // Opcodes seen, most requests first (ties: lower opcode first).
   std::vector<Entry> snapshot() const;
   uint64_t total_requests() const;
   uint64_t capability_queries() const { return cap_queries_.load(std::memory_order_relaxed); }
   // One line per opcode ("fuse GETATTR count=.. errors=.. total_ms=.. avg_us=..
   // max_us=..")
-  // plus totals, for a log or a stats file.
+  // plus totals and the SETATTR kinds ("fuse-setattr mode=.. owner=.. size=..
+  // times=.."), for a log or a stats file.
   std::string format() const;
 
  private:
@@ -50,6 +60,7 @@ class Stats {
   };
   std::array<Slot, kSlots> slots_;
   std::atomic<uint64_t> cap_queries_{0};
+  std::atomic<uint64_t> setattr_mode_{0}, setattr_owner_{0}, setattr_size_{0}, setattr_times_{0};
 };
 
 // True if a GETXATTR request's arguments name security.capability.

@@ -61,6 +61,22 @@ TEST(FuseStatsTest, FormatNamesOpcodesAndTotals) {
   EXPECT_EQ(opcode_name(63), "OP63");
 }
 
+TEST(FuseStatsTest, SetattrKindsCountWhatEachRequestSet) {
+  Stats s;
+  s.record_setattr(FATTR_MODE);
+  s.record_setattr(FATTR_UID | FATTR_GID);
+  s.record_setattr(FATTR_ATIME | FATTR_MTIME);
+  s.record_setattr(FATTR_MTIME_NOW | FATTR_SIZE | FATTR_FH);
+  s.record_setattr(FATTR_LOCKOWNER);
+  const auto k = s.setattr_kinds();
+  EXPECT_EQ(k.mode, 1u);
+  EXPECT_EQ(k.owner, 1u);
+  EXPECT_EQ(k.size, 1u);
+  EXPECT_EQ(k.times, 2u);
+  EXPECT_NE(s.format().find("fuse-setattr mode=1 owner=1 size=1 times=2\n"), std::string::npos)
+      << s.format();
+}
+
 TEST(FuseStatsTest, ConcurrentRecordsAreAllCounted) {
   Stats s;
   std::vector<std::thread> threads;

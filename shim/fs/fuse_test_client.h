@@ -134,23 +134,24 @@ class FuseTestClient {
     last_error = r.error;
     return r.error ? 0 : r.as<fuse_open_out>().fh;
   }
+  // `node`: what a handle-less share (fh 0) serves the request by.
   int write(uint64_t fh, uint64_t off, const std::vector<uint8_t>& data,
-            uint32_t* written = nullptr, uint32_t write_flags = 0) {
+            uint32_t* written = nullptr, uint32_t write_flags = 0, uint64_t node = 0) {
     fuse_write_in w{};
     w.fh = fh;
     w.write_flags = write_flags;
     w.offset = off;
     w.size = static_cast<uint32_t>(data.size());
-    auto r = call(FUSE_WRITE, 0, Args().add(w), 1 << 16, data);
+    auto r = call(FUSE_WRITE, node, Args().add(w), 1 << 16, data);
     if (!r.error && written) *written = r.as<fuse_write_out>().size;
     return r.error;
   }
-  FuseReply read(uint64_t fh, uint64_t off, uint32_t size) {
+  FuseReply read(uint64_t fh, uint64_t off, uint32_t size, uint64_t node = 0) {
     fuse_read_in in{};
     in.fh = fh;
     in.offset = off;
     in.size = size;
-    return call(FUSE_READ, 0, Args().add(in), size + sizeof(fuse_out_header));
+    return call(FUSE_READ, node, Args().add(in), size + sizeof(fuse_out_header));
   }
   std::optional<fuse_attr> getattr(uint64_t node) {
     auto r = call(FUSE_GETATTR, node, Args().add(fuse_getattr_in{}));

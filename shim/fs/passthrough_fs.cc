@@ -195,6 +195,10 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   } else {
     want |= FUSE_AUTO_INVAL_DATA;
   }
+  // Handle-less: no OPEN carries O_TRUNC to us any more, so the guest must
+  // send its truncation as a SETATTR (with ATOMIC_O_TRUNC it would skip it).
+  handleless_ = cfg_.cache == CachePolicy::kExclusive && !cfg_.handles;
+  if (handleless_) want &= ~FUSE_ATOMIC_O_TRUNC;
   fuse_init_out out{};
   out.major = FUSE_KERNEL_VERSION;
   out.minor = std::min<uint32_t>(in.minor, FUSE_KERNEL_MINOR_VERSION);
@@ -275,6 +279,20 @@ int PassthroughFs::kill_suidgid(int fd) const {
   if (::fchmodat(proc_fd_.get(), fd_name(fd).c_str(), st.st_mode & 07777 & ~kill, 0) != 0)
     return errno;
   return 0;
+}
+
+Result<PassthroughFs::OpenFd> PassthroughFs::open_fd(uint64_t nodeid, uint64_t fh, int flags) {
+  OpenFd out;
+  if (by_handle(fh)) {
+    out.fd = handles_.get(fh);
+    if (out.fd < 0) return make_error("unknown handle", EBADF);
+    return out;
+  }
+  Inode* inode = inodes_.get(nodeid);
+  if (!inode) return make_error("unknown node", EBADF);
+  out.owned = RUNVM_TRY(reopen(*inode, flags));
+  out.fd = out.owned.get();
+  return out;
 }
 
 Result<UniqueFd> PassthroughFs::reopen(const Inode& inode, int flags) const {

@@ -76,6 +76,15 @@ class PassthroughFs : public FuseServer {
   bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;
   Inode* node(const Request& req) { return inodes_.get(req.in.nodeid); }
+  // The fd a request about an open file works on: its handle's, or, for fh 0
+  // on a handle-less share (FsConfig::handles), one reopened from the node
+  // with `flags` for this request alone. EBADF for an unknown handle or node.
+  struct OpenFd {
+    int fd = -1;
+    UniqueFd owned;  // the reopened fd, if any
+  };
+  Result<OpenFd> open_fd(uint64_t nodeid, uint64_t fh, int flags);
+  bool by_handle(uint64_t fh) const { return fh != 0 || !handleless_; }
 
   // The arguments of a request about a name in the node's directory: a
   // fixed header `In` (none for NoHeader), then the name. Fails with the
@@ -154,6 +163,9 @@ class PassthroughFs : public FuseServer {
   mode_t host_umask_ = 0;
   bool initialized_ = false;
   bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
+  // No OPEN, OPENDIR or CREATE handles (FsConfig::handles off on an
+  // exclusive share): fh 0 names the node itself.
+  bool handleless_ = false;
 };
 
 }  // namespace runvm

@@ -68,6 +68,17 @@ TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].count, 1u);
   EXPECT_EQ(by_op[fuse::Stats::kOtherSlot].errors, 1u);
   EXPECT_EQ(fs->stats().total_requests(), 5u);
+  // SETATTRs by what they set, short ones not at all.
+  uint64_t here = c().lookup(kRoot, "here");
+  fuse_setattr_in sa{};
+  sa.valid = FATTR_MODE | FATTR_MTIME;
+  sa.mode = 0600;
+  EXPECT_EQ(c().call(FUSE_SETATTR, here, Args().add(sa)).error, 0);
+  EXPECT_EQ(c().call(FUSE_SETATTR, here, Args().raw("short")).error, EINVAL);
+  const auto k = fs->stats().setattr_kinds();
+  EXPECT_EQ(k.mode, 1u);
+  EXPECT_EQ(k.times, 1u);
+  EXPECT_EQ(k.owner + k.size, 0u);
 }
 
 TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
@@ -315,10 +326,14 @@ TEST_F(PassthroughFsTest, AShareWithoutXattrsAnswersEnosysSoTheGuestStopsAsking)
 }
 
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
+// `handleless`: the share has no OPENDIR (ENOSYS); reads go by fh 0.
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
-                                         int* calls) {
+                                         int* calls, bool handleless = false) {
   uint64_t fh = c.open(node, O_RDONLY, FUSE_OPENDIR);
-  EXPECT_NE(fh, 0u);
+  if (handleless)
+    EXPECT_EQ(c.last_error, ENOSYS);
+  else
+    EXPECT_NE(fh, 0u);
   std::map<std::string, uint64_t> names;
   uint64_t off = 0;
   *calls = 0;
@@ -473,6 +488,98 @@ TEST_F(PassthroughFsTest, ReadonlyRefusesEveryMutation) {
   EXPECT_EQ(c().write(fh, 0, {'x'}), EROFS);
   EXPECT_EQ(c().read(fh, 0, 100).str(), "hello");
   EXPECT_EQ(read_file(dir / "f"), "hello");
+}
+
+// An exclusive share serves without open-file handles: the guest, told
+// ENOSYS, stops sending OPEN/OPENDIR (and their synchronous RELEASEs),
+// creates by MKNOD, and names the node with fh 0.
+TEST_F(PassthroughFsTest, ExclusiveShareServesWithoutHandles) {
+  std::ofstream(dir / "old") << "old content";
+  ::mkfifo((dir / "fifo").c_str(), 0644);
+  ::symlink("old", (dir / "link").c_str());
+  make(CachePolicy::kExclusive, false);
+  auto init = c().init();
+  // No OPEN carries O_TRUNC any more: the guest must send it as SETATTR.
+  EXPECT_FALSE(init.flags & FUSE_ATOMIC_O_TRUNC);
+  uint64_t old = c().lookup(kRoot, "old");
+  ASSERT_NE(old, 0u);
+  EXPECT_EQ(c().open(old, O_RDWR), 0u);
+  EXPECT_EQ(c().last_error, ENOSYS);
+  EXPECT_EQ(c().open(kRoot, O_RDONLY, FUSE_OPENDIR), 0u);
+  EXPECT_EQ(c().last_error, ENOSYS);
+  EXPECT_EQ(c().create(kRoot, "new").first, 0u);
+  EXPECT_EQ(c().last_error, ENOSYS);
+  EXPECT_FALSE(std::filesystem::exists(dir / "new"));
+  EXPECT_EQ(fs->handle_count(), 0u);
+
+  // The kernel's fallback: MKNOD, then I/O by node.
+  uint64_t f = c().mknod(kRoot, "new", S_IFREG | 0444);
+  ASSERT_NE(f, 0u) << c().last_error;
+  uint32_t written = 0;
+  EXPECT_EQ(c().write(0, 0, {'a', 'b', 'c', 'd'}, &written, 0, f), 0);
+  EXPECT_EQ(written, 4u);
+  EXPECT_EQ(c().read(0, 1, 100, f).str(), "bcd");
+  EXPECT_EQ(read_file(dir / "new"), "abcd");
+  // ftruncate and O_TRUNC arrive as SETATTR with fh 0 (or no fh at all).
+  fuse_setattr_in sa{};
+  sa.valid = FATTR_SIZE | FATTR_FH;
+  sa.size = 2;
+  EXPECT_EQ(c().call(FUSE_SETATTR, f, Args().add(sa)).error, 0);
+  EXPECT_EQ(read_file(dir / "new"), "ab");
+  fuse_fsync_in fsync{};
+  EXPECT_EQ(c().call(FUSE_FSYNC, f, Args().add(fsync)).error, 0);
+  EXPECT_EQ(c().call(FUSE_FSYNCDIR, kRoot, Args().add(fsync)).error, 0);
+  fuse_lseek_in ls{0, 0, SEEK_DATA, 0};
+  EXPECT_EQ(c().call(FUSE_LSEEK, f, Args().add(ls)).error, 0);
+  fuse_copy_file_range_in cr{0, 0, f, 0, 8, 3, 0};
+  auto copied = c().call(FUSE_COPY_FILE_RANGE, old, Args().add(cr));
+  ASSERT_EQ(copied.error, 0);
+  EXPECT_EQ(copied.as<fuse_write_out>().size, 3u);
+  EXPECT_EQ(read_file(dir / "new"), std::string("ab\0\0\0\0\0\0old", 11));
+  int calls = 0;
+  auto names = list_dir(c(), kRoot, true, 4096, &calls, true);
+  EXPECT_TRUE(names.count("new") && names.count("old") && names.count("fifo"));
+  EXPECT_EQ(fs->handle_count(), 0u);
+
+  // A file the guest still holds open after unlinking it (a temp file) is
+  // reopened through its O_PATH fd all the same.
+  uint64_t tmp = c().mknod(kRoot, "tmp", S_IFREG | 0600);
+  ASSERT_NE(tmp, 0u);
+  EXPECT_EQ(c().call(FUSE_UNLINK, kRoot, Args().str("tmp")).error, 0);
+  EXPECT_EQ(c().write(0, 0, {'t', 'm', 'p'}, nullptr, 0, tmp), 0);
+  EXPECT_EQ(c().read(0, 0, 10, tmp).str(), "tmp");
+  EXPECT_FALSE(std::filesystem::exists(dir / "tmp"));
+
+  // Only regular files and directories are reopened, never a FIFO (which
+  // would block us) or a symlink (which would be followed).
+  uint64_t fifo = c().lookup(kRoot, "fifo"), link = c().lookup(kRoot, "link");
+  ASSERT_NE(fifo, 0u);
+  ASSERT_NE(link, 0u);
+  EXPECT_EQ(c().read(0, 0, 10, fifo).error, EACCES);
+  EXPECT_EQ(c().write(0, 0, {'x'}, nullptr, 0, link), EACCES);
+  EXPECT_EQ(read_file(dir / "old"), "old content");
+  // A handle it never got, or a node it does not hold, still misses.
+  EXPECT_EQ(c().read(7, 0, 10, f).error, EBADF);
+  EXPECT_EQ(c().read(0, 0, 10, 999).error, EBADF);
+  // Sealed, writes by node are refused like any other mutation.
+  fs->seal_readonly();
+  EXPECT_EQ(c().write(0, 0, {'x'}, nullptr, 0, f), EROFS);
+  EXPECT_EQ(c().read(0, 0, 100, f).str(), std::string("ab\0\0\0\0\0\0old", 11));
+
+  // Coherent shares keep handles: close-to-open drops the guest's cache.
+  make(CachePolicy::kCoherent, false);
+  EXPECT_TRUE(c().init().flags & FUSE_ATOMIC_O_TRUNC);
+  uint64_t o = c().lookup(kRoot, "old");
+  EXPECT_NE(c().open(o, O_RDONLY), 0u);
+  EXPECT_EQ(c().read(0, 0, 10, o).error, EBADF);
+  // ...and so do exclusive ones told to (FsConfig::handles).
+  FsConfig with{dir.path(), CachePolicy::kExclusive, false};
+  with.handles = true;
+  auto h = PassthroughFs::create(with);
+  ASSERT_TRUE(h.ok());
+  FuseTestClient hc(**h);
+  EXPECT_TRUE(hc.init().flags & FUSE_ATOMIC_O_TRUNC);
+  EXPECT_NE(hc.open(hc.lookup(kRoot, "old"), O_RDONLY), 0u);
 }
 
 // A read-only container root: the agent makes its mountpoints first, then
