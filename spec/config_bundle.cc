@@ -36,28 +36,28 @@ Result<std::string> read_small_file(const std::string& path, size_t limit) {
   }
 }
 
-// A path the bundle names relative to itself must stay in it once every
-// symlink is followed. Absolute paths are the caller's to choose (Podman's
-// rootfs is outside its bundle; a bind source may be a symlink, as
+// realpath(3) of `path`, or nothing when it does not resolve (left for the
+// caller's checks to report; whoever uses such a path opens it with no
+// symlink followed). Resolved once: the string checked is the string kept,
+// so a symlink swapped in between a check and a second resolution can not
+// redirect it.
+//
+// A path the bundle names relative to itself (`relative`) must stay in it
+// once every symlink is followed. Absolute paths are the caller's to choose
+// (Podman's rootfs is outside its bundle; a bind source may be a symlink, as
 // /etc/resolv.conf often is), as with runc, which follows symlinks in both;
 // the bundle's author could name any host path directly there. A relative
 // path is the one an engine may accept from a bundle without reading it,
 // and it must not reach /etc/shadow through bundle/data -> /etc/shadow.
-// A path that does not exist is left for the caller's checks to report.
-Status check_inside(const std::string& bundle_real, const std::string& path,
-                    const std::string& what) {
+Result<std::optional<std::string>> resolve_checked(const std::string& bundle_real,
+                                                   const std::string& path, bool relative,
+                                                   const std::string& what) {
   char resolved[PATH_MAX];
-  if (!::realpath(path.c_str(), resolved)) return {};
+  if (!::realpath(path.c_str(), resolved)) return std::optional<std::string>();
   std::string r = resolved;
-  if (r == bundle_real || r.rfind(bundle_real + "/", 0) == 0 || bundle_real == "/") return {};
+  if (!relative || r == bundle_real || r.rfind(bundle_real + "/", 0) == 0 || bundle_real == "/")
+    return std::optional<std::string>(r);
   return make_error(what + ": " + path + " resolves to " + r + ", outside the bundle");
-}
-
-// realpath(3), or nothing when the path does not resolve.
-std::optional<std::string> resolve(const std::string& path) {
-  char resolved[PATH_MAX];
-  if (!::realpath(path.c_str(), resolved)) return std::nullopt;
-  return std::string(resolved);
 }
 
 }  // namespace
@@ -78,24 +78,25 @@ Result<Bundle> load_bundle(const std::string& bundle_dir) {
   for (size_t i = 0; i < b.config.mounts.size(); ++i) {
     Mount& m = b.config.mounts[i];
     if (!is_bind_mount(m) || m.source.empty()) continue;
-    if (m.source.front() != '/') {
-      m.source = clean_path(b.dir + "/" + m.source);
-      RUNVM_CHECK(check_inside(real_dir, m.source,
-                               "config.json: mounts[" + std::to_string(i) + "].source"));
-    }
+    bool relative = m.source.front() != '/';
+    if (relative) m.source = clean_path(b.dir + "/" + m.source);
     // Resolved once, here, where it was checked: whoever uses it opens it
     // with no symlink followed (open_no_symlinks), so a source swapped for
     // a symlink to /etc after this check is refused, not followed.
-    if (auto real = resolve(m.source)) m.source = *real;
+    auto real = RUNVM_TRY(resolve_checked(real_dir, m.source, relative,
+                                          "config.json: mounts[" + std::to_string(i) + "].source"));
+    if (real) m.source = *real;
   }
-  if (b.config.root.path.front() != '/')
-    RUNVM_CHECK(check_inside(real_dir, b.rootfs, "config.json: root.path"));
+  auto real_rootfs = RUNVM_TRY(resolve_checked(
+      real_dir, b.rootfs, b.config.root.path.front() != '/', "config.json: root.path"));
+  if (!real_rootfs) return errno_error("config.json: root.path: " + b.rootfs);
+  // The resolved path, not b.rootfs again: that one could be resolved
+  // differently by now.
   struct stat st;
-  if (::stat(b.rootfs.c_str(), &st) != 0) return errno_error("config.json: root.path: " + b.rootfs);
+  if (::stat(real_rootfs->c_str(), &st) != 0)
+    return errno_error("config.json: root.path: " + b.rootfs);
   if (!S_ISDIR(st.st_mode))
     return make_error("config.json: root.path: " + b.rootfs + ": not a directory", ENOTDIR);
-  auto real_rootfs = resolve(b.rootfs);
-  if (!real_rootfs) return errno_error("config.json: root.path: " + b.rootfs);
   b.rootfs_real = *real_rootfs;
   return b;
 }

@@ -32,11 +32,11 @@ Result<UniqueFd> open_in(int parent, const std::string& name, const std::string&
 
 }  // namespace
 
-Result<UniqueFd> MemberBinds::make_dir(int parent, const std::string& name,
-                                       const std::string& path) {
-  if (::mkdirat(parent, name.c_str(), 0700) != 0) return errno_error("mkdir " + path);
-  made_.push_back(path);
-  return open_in(parent, name, path);
+Result<UniqueFd> MemberBinds::make_dir(const std::shared_ptr<const UniqueFd>& parent,
+                                       const std::string& name, const std::string& path) {
+  if (::mkdirat(parent->get(), name.c_str(), 0700) != 0) return errno_error("mkdir " + path);
+  made_.push_back({parent, name, true});
+  return open_in(parent->get(), name, path);
 }
 
 Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::string& id,
@@ -45,7 +45,8 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
                                       std::vector<proto::Mount>& out) {
   MemberBinds b;
   out.clear();
-  UniqueFd member_fd;  // <pod dir>/@binds/<id>, made with the first bind
+  std::shared_ptr<const UniqueFd> member_fd;  // <pod dir>/@binds/<id>, made with the first bind
+  std::string dir;                            // its path, for errors
   for (size_t i = 0; i < mounts.size(); ++i) {
     const oci::Mount& m = mounts[i];
     proto::Mount pm{m.destination, m.type, m.source, "", m.options};
@@ -75,42 +76,45 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
       std::string binds = pod_dir + "/" + kPodBindsDir;
       if (::mkdirat(pod.get(), kPodBindsDir, 0700) != 0 && errno != EEXIST)
         return errno_error("mkdir " + binds);
-      auto binds_fd = RUNVM_TRY(open_in(pod.get(), kPodBindsDir, binds));
-      member_fd = RUNVM_TRY(b.make_dir(binds_fd.get(), id, binds + "/" + id));
+      auto binds_fd =
+          std::make_shared<const UniqueFd>(RUNVM_TRY(open_in(pod.get(), kPodBindsDir, binds)));
+      dir = binds + "/" + id;
+      member_fd = std::make_shared<const UniqueFd>(RUNVM_TRY(b.make_dir(binds_fd, id, dir)));
     }
-    const std::string dir = b.made_.front();  // a copy: made_ grows below
     // Under its own name, so the container's mountinfo names it as runc's.
     std::string name = source == "/" ? "root" : source.substr(source.rfind('/') + 1);
     std::string slot = std::to_string(i);
-    auto slot_fd = RUNVM_TRY(b.make_dir(member_fd.get(), slot, dir + "/" + slot));
+    auto slot_fd =
+        std::make_shared<const UniqueFd>(RUNVM_TRY(b.make_dir(member_fd, slot, dir + "/" + slot)));
     std::string target = dir + "/" + slot + "/" + name;
     UniqueFd target_fd;
     if (S_ISDIR(st.st_mode)) {
-      target_fd = RUNVM_TRY(b.make_dir(slot_fd.get(), name, target));
+      target_fd = RUNVM_TRY(b.make_dir(slot_fd, name, target));
     } else {
-      int fd = ::openat(slot_fd.get(), name.c_str(),
+      int fd = ::openat(slot_fd->get(), name.c_str(),
                         O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (fd < 0) return errno_error("create " + target);
       close(fd);
-      b.made_.push_back(target);
-      target_fd = RUNVM_TRY(open_in(slot_fd.get(), name, target));
+      b.made_.push_back({slot_fd, name, false});
+      target_fd = RUNVM_TRY(open_in(slot_fd->get(), name, target));
     }
     bool rec = std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end();
     bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
-    unsigned long flags = MS_BIND | (rec ? MS_REC : 0);
-    // Both ends by descriptor: the mount lands on what was opened.
-    if (mount(fd_path(src->get()).c_str(), fd_path(target_fd.get()).c_str(), nullptr, flags,
-              nullptr) != 0)
+    // A detached copy of the source, attached onto the target by
+    // descriptor: the mount lands on what was opened, and `tree` stays the
+    // mount's root, which release() unmounts through, wherever the guest
+    // moved it since (a path could name a host file by then).
+    UniqueFd tree(static_cast<int>(::open_tree(
+        src->get(), "",
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0))));
+    if (!tree) return errno_error(where + ": bind " + source + " into the pod share");
+    if (::move_mount(tree.get(), "", target_fd.get(), "",
+                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
       return errno_error(where + ": bind " + source + " into the pod share");
-    b.mountpoints_.push_back(target);
-    if (ro) {
-      // The bound tree's root, looked up again (the old descriptor is the
-      // directory under it).
-      auto bound = RUNVM_TRY(open_in(slot_fd.get(), name, target));
-      if (mount(nullptr, fd_path(bound.get()).c_str(), nullptr, flags | MS_REMOUNT | MS_RDONLY,
-                nullptr) != 0)
-        return errno_error(where + ": read-only " + target);
-    }
+    b.mounts_.push_back(std::move(tree));
+    if (ro && mount(nullptr, fd_path(b.mounts_.back().get()).c_str(), nullptr,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      return errno_error(where + ": read-only " + target);
     pm.share = share_tag;
     pm.source = std::string(kPodBindsDir) + "/" + id + "/" + slot + "/" + name;
     out.push_back(std::move(pm));
@@ -119,13 +123,16 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
 }
 
 void MemberBinds::release() {
-  for (auto it = mountpoints_.rbegin(); it != mountpoints_.rend(); ++it)
-    umount2(it->c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
-  mountpoints_.clear();
+  // Through /proc/self/fd of the mount's root: the magic link names that
+  // mount, wherever the guest moved it; no path is looked up.
+  for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it)
+    umount2(fd_path(it->get()).c_str(), MNT_DETACH);
+  mounts_.clear();
   // Never recursively: what is still mounted (EBUSY) stays, with the
-  // source's files untouched.
+  // source's files untouched. Each name in the directory held open: a
+  // symlink put there is removed itself, never what it points to.
   for (auto it = made_.rbegin(); it != made_.rend(); ++it)
-    if (rmdir(it->c_str()) != 0 && errno == ENOTDIR) unlink(it->c_str());
+    unlinkat(it->parent->get(), it->name.c_str(), it->dir ? AT_REMOVEDIR : 0);
   made_.clear();
 }
 

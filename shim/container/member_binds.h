@@ -7,6 +7,7 @@
 // directory. Everything bound is unbound when the object goes.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,35 +31,47 @@ class MemberBinds {
                                   const std::vector<oci::Mount>& mounts,
                                   std::vector<proto::Mount>& out);
   MemberBinds() = default;
-  MemberBinds(MemberBinds&& o) noexcept
-      : made_(std::move(o.made_)), mountpoints_(std::move(o.mountpoints_)) {
+  MemberBinds(MemberBinds&& o) noexcept : made_(std::move(o.made_)), mounts_(std::move(o.mounts_)) {
     o.made_.clear();
-    o.mountpoints_.clear();
+    o.mounts_.clear();
   }
   MemberBinds& operator=(MemberBinds&& o) noexcept {
     if (this != &o) {
       release();
       made_ = std::move(o.made_);
-      mountpoints_ = std::move(o.mountpoints_);
+      mounts_ = std::move(o.mounts_);
       o.made_.clear();
-      o.mountpoints_.clear();
+      o.mounts_.clear();
     }
     return *this;
   }
   ~MemberBinds() { release(); }
 
   // Unbinds everything (lazily: the guest may still hold inodes) and
-  // removes what bind() made. Idempotent.
+  // removes what bind() made. Idempotent. By descriptor only: the guest
+  // may rename anything in the pod dir, or put a symlink to a host path
+  // where a slot was, and a path string would then name the host's file.
   void release();
 
  private:
-  // mkdir `name` in `parent` (recorded in made_ as `path`), opened.
-  Result<UniqueFd> make_dir(int parent, const std::string& name, const std::string& path);
+  // An entry bind() made: `name` in the directory `parent` (held open, so
+  // a rename of it by the guest changes nothing).
+  struct Made {
+    std::shared_ptr<const UniqueFd> parent;
+    std::string name;
+    bool dir;
+  };
+  // mkdir `name` in `parent` (recorded in made_; `path` names it in
+  // errors), opened.
+  Result<UniqueFd> make_dir(const std::shared_ptr<const UniqueFd>& parent, const std::string& name,
+                            const std::string& path);
 
   // What bind() made, in order: <pod dir>/@binds/<id> first, then slots and
   // placeholders (removed in reverse, never recursively).
-  std::vector<std::string> made_;
-  std::vector<std::string> mountpoints_;
+  std::vector<Made> made_;
+  // The root of each bind mount made, opened (O_PATH) once checked to be
+  // the source's: unmounted through it, whatever the guest renamed.
+  std::vector<UniqueFd> mounts_;
 };
 
 }  // namespace runvm

@@ -87,6 +87,25 @@ TEST_F(MemberBindsTest, ASourceSwappedForASymlinkIsRefused) {
   EXPECT_FALSE(mounted_below(pod_.path()));
 }
 
+// The guest may rename what is in the pod dir and put a symlink to a host
+// directory where a slot was: release() must still unmount the real bind
+// and never remove (or unmount) what the symlink names.
+TEST_F(MemberBindsTest, ReleaseFollowsNoSlotTheGuestMovedOrReplaced) {
+  testing::TempDir host{"runvm-host"};
+  std::ofstream(host.path() + "/file") << "host\n";
+  std::vector<oci::Mount> mounts = {{"/etc/hosts", "bind", src_.path() + "/file", {"bind"}}};
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod", mounts, out);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  std::string slot = pod_.path() + "/@binds/m1/0";
+  ASSERT_EQ(rename(slot.c_str(), (pod_.path() + "/moved").c_str()), 0);
+  ASSERT_EQ(symlink(host.path().c_str(), slot.c_str()), 0);
+  b->release();
+  EXPECT_EQ(testing::read_file(host.path() + "/file"), "host\n");
+  EXPECT_FALSE(mounted_below(pod_.path()));
+  EXPECT_EQ(testing::read_file(src_.path() + "/file"), "f\n");
+}
+
 TEST_F(MemberBindsTest, AMissingSourceFailsAndLeavesNothing) {
   std::vector<oci::Mount> mounts = {
       {"/data", "bind", src_.path() + "/dir", {"rbind"}},
