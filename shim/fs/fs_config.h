@@ -51,16 +51,17 @@ struct FsConfig {
   // instead of opening shared_dir again, which could follow a symlink
   // swapped in since (issue 15, docs/faults.md "Hostile bundles").
   std::shared_ptr<const UniqueFd> dir_fd;
-  // Exclusive shares only: open-file handles. Off by default: OPEN, OPENDIR
-  // and CREATE are answered ENOSYS, after which the guest stops sending
-  // OPEN/OPENDIR (fc->no_open, no_opendir) and so also their RELEASE and
-  // RELEASEDIR, each a synchronous round trip on virtio-fs, and creates files
-  // by MKNOD (one round trip where CREATE took two with its RELEASE). Every
-  // READ, WRITE, READDIR, FSYNC... then names the node with fh 0 and is
-  // served by an fd reopened from its O_PATH inode for that request. Never on
-  // coherent shares: without OPEN the guest keeps a file's page cache across
-  // opens (FOPEN_KEEP_CACHE is its no-open default), which only a tree
-  // nothing else changes may.
+  // Exclusive shares only: open-file handles. Off by default: OPEN and
+  // CREATE are answered ENOSYS, after which the guest stops sending OPEN
+  // (fc->no_open) and so also its RELEASE, a synchronous round trip on
+  // virtio-fs, and creates files by MKNOD (one round trip where CREATE took
+  // two with its RELEASE). Every READ, WRITE, FSYNC... then names the node
+  // with fh 0 and is served by an fd reopened from its O_PATH inode for that
+  // request. Directories keep OPENDIR (see op_opendir: overlayfs offsets
+  // are positions in what one fd listed). Never on coherent shares: without
+  // OPEN the guest keeps a file's page cache across opens
+  // (FOPEN_KEEP_CACHE is its no-open default), which only a tree nothing
+  // else changes may.
   bool handles = false;
 };
 

@@ -36,10 +36,11 @@ uint32_t PassthroughFs::op_opendir(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_open_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  // The guest then stops asking (FsConfig::handles), caches the listing as
-  // we would tell it to (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, its no-opendir
-  // default) and reads with fh 0.
-  if (handleless_) return rw.error(ENOSYS);
+  // Answered even on a handle-less share (FsConfig::handles): a listing
+  // read through one fd per open. On an overlayfs merged directory (a
+  // Podman rootfs) the offset is a position in the list that fd built, not
+  // a stable cookie: a fresh fd per READDIR would skip entries after an
+  // unlink mid-listing (rm -rf), and rebuild the whole list each time.
   if (!inode) return rw.error(EBADF);
   if (inode->type != S_IFDIR) return rw.error(ENOTDIR);
   auto fd = reopen(*inode, O_RDONLY);

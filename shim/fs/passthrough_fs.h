@@ -163,7 +163,7 @@ class PassthroughFs : public FuseServer {
   mode_t host_umask_ = 0;
   bool initialized_ = false;
   bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
-  // No OPEN, OPENDIR or CREATE handles (FsConfig::handles off on an
+  // No OPEN or CREATE handles (FsConfig::handles off on an
   // exclusive share): fh 0 names the node itself.
   bool handleless_ = false;
 };
