@@ -24,7 +24,8 @@
 # shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
 # `runvm run` is timed in the same rounds too (start_compare_*): a change's
 # before and after, side by side; start_cold_over_compare is the median of
-# each round's ratio of the two, with every round's ratio (the noise).
+# each round's ratio of the two, with every round's ratio (the noise); its
+# warm start too, from a pool of its own (start_warm_over_compare).
 # Usage: bench/start.sh [rounds] (default 7). BUILD_DIR defaults to ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,10 @@ cleanup() {
     # The background fill a claim started goes first (it holds the lock).
     flock "$tmp/root/@pool/fill.lock" true 2>/dev/null || true
     "$runvm" --root "$tmp/root" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
+  fi
+  if [ -n "${COMPARE_BUILD:-}" ] && [ -d "$tmp/croot/@pool" ]; then
+    flock "$tmp/croot/@pool/fill.lock" true 2>/dev/null || true
+    "$COMPARE_BUILD/runtime/runvm" --root "$tmp/croot" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
   fi
   if [ -d "$tmp/proot/@pool" ]; then
     "$runvm" --root "$tmp/proot" --config "$pool_cfg" pool drain >/dev/null 2>&1 || true
@@ -113,6 +118,9 @@ runvm_run() { "$runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
 warm_run() { "$runvm" --root "$tmp/root" --config "$pool_cfg" run -b "$tmp/b" "$1"; }
 pool_fill() { "$runvm" --root "$tmp/root" --config "$pool_cfg" pool fill >/dev/null; }
 compare_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/root" run -b "$tmp/b" "$1"; }
+# The other build's warm pool, on a root of its own (a class names its binaries).
+compare_warm_run() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/croot" --config "$pool_cfg" run -b "$tmp/b" "$1"; }
+compare_pool_fill() { "$COMPARE_BUILD/runtime/runvm" --root "$tmp/croot" --config "$pool_cfg" pool fill >/dev/null; }
 runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
 # The timeline: runvm's log and the kept container's shim.log.
 runvm_debug_run() {
@@ -159,6 +167,13 @@ for i in $(seq "$rounds"); do
     # Refilled before anything else is timed: this waits for the claim's
     # background fill (the fill lock), or does its work first.
     pool_fill
+    if [ -n "${COMPARE_BUILD:-}" ]; then
+      compare_pool_fill
+      cw=$(timed compare_warm_run "cw$i")
+      echo "$cw" >>"$tmp/compare_warm"
+      awk -v w="$w" -v o="$cw" 'BEGIN {print w / o}' >>"$tmp/warm_over_compare"
+      compare_pool_fill
+    fi
   fi
   timed runvm_debug_run "d$i" >/dev/null
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
@@ -197,6 +212,11 @@ fi
 if [ "$warm_on" = 1 ]; then
   echo "METRIC start_warm_ms $(median <"$tmp/warm") ms"
   echo "METRIC start_cold_over_warm $(ratio <"$tmp/cold_over_warm")"
+  if [ -s "$tmp/compare_warm" ]; then
+    echo "METRIC start_compare_warm_ms $(median <"$tmp/compare_warm") ms"
+    echo "METRIC start_warm_over_compare $(ratio <"$tmp/warm_over_compare")" \
+      "(rounds: $(sort -n "$tmp/warm_over_compare" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}'))"
+  fi
 fi
 [ -s "$tmp/runc" ] && echo "METRIC start_runc_ms $(median <"$tmp/runc") ms"
 if [ "$podman_on" = 1 ]; then
