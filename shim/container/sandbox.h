@@ -21,6 +21,7 @@
 #include "shim/container/container_shim.h"
 #include "shim/container/control_server.h"
 #include "shim/container/member_binds.h"
+#include "shim/container/member_root.h"
 #include "shim/net/pool_nic.h"
 #include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
@@ -107,8 +108,8 @@ class Sandbox {
   struct Member {
     UniqueFd conn;  // the member's relay; invalid once it left
     proto::FrameDecoder decoder{64 * 1024};
-    std::string mountpoint;  // its rootfs bound in pod_dir_; empty once gone
-    MemberBinds binds;       // its bind sources in pod_dir_
+    MemberRoot root;    // its rootfs bound in pod_dir_; unbound once gone
+    MemberBinds binds;  // its bind sources in pod_dir_
   };
   std::map<std::string, std::unique_ptr<Member>> members_;  // by id, until they end
   // A pool unit's member ended: its relay, until it left (member_ended).

@@ -28,16 +28,6 @@ void refuse(int conn, Error e) {
   (void)proto::write_frame(conn, control::encode(control::Reply{std::move(e)}));
 }
 
-void unbind(std::string& mountpoint) {
-  if (mountpoint.empty()) return;
-  // Lazy: the guest's share may still hold inodes in it; the host's view
-  // goes at once.
-  if (umount2(mountpoint.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
-    log::warn("unmount " + mountpoint + ": " + strerror(errno));
-  rmdir(mountpoint.c_str());
-  mountpoint.clear();
-}
-
 }  // namespace
 
 void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd conn) {
@@ -67,32 +57,15 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   }
   auto member = std::make_unique<Member>();
   member->conn = std::move(conn);
-  std::string mountpoint = pod_dir_ + "/" + id;
-  if (mkdir(mountpoint.c_str(), 0700) != 0)
-    return refuse(member->conn.get(), errno_error("mkdir " + mountpoint));
-  // Both ends by descriptor, with no symlink followed: the rootfs as
-  // load_bundle resolved and checked it (not a symlink to / swapped in
-  // since), onto the directory just made (not a symlink the guest, whose
-  // share this is, put in its place).
-  auto rootfs = oci::open_no_symlinks(bundle->rootfs_real);
-  UniqueFd target(::open(mountpoint.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
-  // Not recursive: the rootfs itself (a plain directory or an overlay
-  // mount), nothing mounted below it on the host.
-  if (!rootfs.ok() || !target ||
-      mount(("/proc/self/fd/" + std::to_string(rootfs->get())).c_str(),
-            ("/proc/self/fd/" + std::to_string(target.get())).c_str(), nullptr, MS_BIND,
-            nullptr) != 0) {
-    Error e = !rootfs.ok() ? std::move(rootfs).error().wrap("config.json: root.path")
-              : !target    ? errno_error("open " + mountpoint)
-                           : errno_error("bind " + bundle->rootfs + " into the pod share");
-    rmdir(mountpoint.c_str());
-    return refuse(member->conn.get(), std::move(e));
-  }
-  member->mountpoint = mountpoint;
+  // By descriptor, and unbound through it (member_root.h): the pod dir is
+  // the guest's to write in.
+  auto root = MemberRoot::bind(pod_dir_, id, bundle->rootfs_real, bundle->rootfs);
+  if (!root.ok()) return refuse(member->conn.get(), std::move(root).error());
+  member->root = std::move(*root);
   std::vector<proto::Mount> mounts;
   auto binds = MemberBinds::bind(pod_dir_, id, kPodShareTag, bundle->config.mounts, mounts);
   if (!binds.ok()) {
-    unbind(member->mountpoint);
+    member->root.release();
     return refuse(member->conn.get(), std::move(binds).error().wrap("config.json"));
   }
   member->binds = std::move(*binds);
@@ -100,7 +73,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
                                          req.stdio, kPodShareTag, std::move(mounts));
   if (!c.ok()) {
     member->binds.release();
-    unbind(member->mountpoint);
+    member->root.release();
     return refuse(member->conn.get(), std::move(c).error());
   }
   containers_.emplace(id, std::move(*c));
@@ -143,10 +116,8 @@ void Sandbox::member_created(const std::string& id, Status s) {
   Member& m = *it->second;
   // A read-only root is sealed on the host too once the agent made its
   // mountpoints in it, as the first container's share is (seal_share_readonly).
-  if (auto c = containers_.find(id);
-      s.ok() && c != containers_.end() && c->second->readonly_root() &&
-      mount(nullptr, m.mountpoint.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
-    s = errno_error("read-only rootfs " + m.mountpoint);
+  if (auto c = containers_.find(id); s.ok() && c != containers_.end() && c->second->readonly_root())
+    s = m.root.seal_readonly();
   if (!s.ok()) {
     // Refused (by the agent, or after it created it: the host-side seal
     // failed): its process goes, and nothing calls back into the container
@@ -156,7 +127,7 @@ void Sandbox::member_created(const std::string& id, Status s) {
     vm_->agent().signal(id, "", SIGKILL, true, [](AgentClient::Reply) {});
     UniqueFd conn = std::move(m.conn);
     m.binds.release();
-    unbind(m.mountpoint);
+    m.root.release();
     members_.erase(it);
     containers_.erase(id);
     (void)proto::write_frame(conn.get(), control::encode(control::Reply{std::move(s)}));
@@ -218,7 +189,7 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   // Unbound before the relay hears of the exit: once the member's pid is
   // gone, nothing of it is left on the host.
   m.binds.release();
-  unbind(m.mountpoint);
+  m.root.release();
   UniqueFd relay = std::move(m.conn);
   if (relay) {
     loop_->remove(relay.get());
@@ -257,7 +228,7 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
 void Sandbox::end_members(int wait_status) {
   for (auto& [id, m] : members_) {
     m->binds.release();
-    unbind(m->mountpoint);
+    m->root.release();
     if (m->conn)
       (void)proto::write_frame(m->conn.get(), control::encode(control::ExecExit{wait_status}));
   }
