@@ -93,9 +93,10 @@ uint32_t PassthroughFs::op_symlink(const Request& req, Reply& rw) {
   Inode* parent = node(req);
   ArgReader a(req.args);
   auto name = a.name();
-  auto target = a.cstring(PATH_MAX - 1);  // stored verbatim, never followed by us
   if (!parent) return rw.error(EBADF);
-  if (!name || !target || target->empty()) return rw.error(EINVAL);
+  if (!name) return rw.error(a.name_errno());
+  auto target = a.cstring(PATH_MAX - 1);  // stored verbatim, never followed by us
+  if (!target || target->empty()) return rw.error(EINVAL);
   std::string n(*name), t(*target);
   if (int err =
           as_caller(req.in, [&] { return ::symlinkat(t.c_str(), parent->fd.get(), n.c_str()); }))
@@ -111,7 +112,7 @@ uint32_t PassthroughFs::op_link(const Request& req, Reply& rw) {
   auto name = a.name();
   Inode* target = inodes_.get(in.oldnodeid);
   if (!parent || !target) return rw.error(EBADF);
-  if (!name) return rw.error(EINVAL);
+  if (!name) return rw.error(a.name_errno());
   if (target->type == S_IFDIR) return rw.error(EPERM);
   std::string n(*name);
   if (::linkat(target->fd.get(), "", parent->fd.get(), n.c_str(), AT_EMPTY_PATH) != 0) {
@@ -149,10 +150,12 @@ uint32_t PassthroughFs::op_rename(const Request& req, Reply& rw, bool v2) {
     newdir = in.newdir;
   }
   auto oldname = a.name();
-  auto newname = a.name();
+  const int old_errno = a.name_errno();
+  auto newname = oldname ? a.name() : std::nullopt;
   Inode* newparent = inodes_.get(newdir);
   if (!parent || !newparent) return rw.error(EBADF);
-  if (!oldname || !newname) return rw.error(EINVAL);
+  if (!oldname) return rw.error(old_errno);
+  if (!newname) return rw.error(a.name_errno());
   if (!cfg_.visible.empty() && newdir == FUSE_ROOT_ID) return rw.error(EACCES);
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return rw.error(EINVAL);
   std::string o(*oldname), n(*newname);

@@ -71,6 +71,28 @@ TEST_F(FsSecurityTest, NamesThatAreNotOneComponentAreRejected) {
   EXPECT_EQ(c().call(FUSE_LOOKUP, kRoot, unterminated).error, EINVAL);
 }
 
+// A name longer than NAME_MAX (FUSE passes up to 1024 bytes): ENAMETOOLONG,
+// as Linux answers, for every operation that takes a name.
+TEST_F(FsSecurityTest, NamesLongerThanNameMaxAreTooLong) {
+  const std::string longname(256, 'n'), fine(255, 'n');
+  EXPECT_EQ(c().lookup(kRoot, longname), 0u);
+  EXPECT_EQ(c().last_error, ENAMETOOLONG);
+  EXPECT_EQ(c().mkdir(kRoot, longname), 0u);
+  EXPECT_EQ(c().last_error, ENAMETOOLONG);
+  EXPECT_EQ(c().symlink(kRoot, longname, "t"), 0u);
+  EXPECT_EQ(c().last_error, ENAMETOOLONG);
+  EXPECT_EQ(c().call(FUSE_UNLINK, kRoot, Args().str(longname)).error, ENAMETOOLONG);
+  fuse_rename_in rn{kRoot};
+  EXPECT_EQ(c().call(FUSE_RENAME, kRoot, Args().add(rn).str(longname).str("x")).error,
+            ENAMETOOLONG);
+  EXPECT_EQ(c().call(FUSE_RENAME, kRoot, Args().add(rn).str("esc").str(longname)).error,
+            ENAMETOOLONG);
+  EXPECT_EQ(c().call(FUSE_RENAME, kRoot, Args().add(rn).str("a/b").str(longname)).error, EINVAL);
+  // 255 bytes is a name: looked up, and missing.
+  EXPECT_EQ(c().lookup(kRoot, fine), 0u);
+  EXPECT_EQ(c().last_error, 0);
+}
+
 TEST_F(FsSecurityTest, SymlinksAreNeverFollowed) {
   uint64_t esc = c().lookup(kRoot, "esc");
   ASSERT_NE(esc, 0u);

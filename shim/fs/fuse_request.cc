@@ -59,8 +59,13 @@ std::optional<std::string_view> ArgReader::cstring(size_t max_len) {
 }
 
 std::optional<std::string_view> ArgReader::name() {
+  name_errno_ = EINVAL;
   auto s = cstring(NAME_MAX);
-  if (!s || !is_safe_name(*s)) return std::nullopt;
+  if (!s) {
+    if (std::memchr(a_.data() + off_, '\0', remaining())) name_errno_ = ENAMETOOLONG;
+    return std::nullopt;
+  }
+  if (!is_safe_name(*s)) return std::nullopt;
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -72,11 +73,16 @@ class ArgReader {
   // A NUL-terminated single path component that is safe to use relative to
   // a directory: not empty, ".", "..", no '/', at most NAME_MAX bytes.
   std::optional<std::string_view> name();
+  // Why the last name() failed, as Linux answers it: ENAMETOOLONG for a
+  // terminated name longer than NAME_MAX (FUSE sends up to 1024 bytes),
+  // EINVAL for anything else.
+  int name_errno() const { return name_errno_; }
   std::optional<std::span<const uint8_t>> bytes(size_t n);
 
  private:
   std::span<const uint8_t> a_;
   size_t off_ = 0;
+  int name_errno_ = EINVAL;
 };
 
 bool is_safe_name(std::string_view name);

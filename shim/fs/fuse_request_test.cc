@@ -105,7 +105,14 @@ TEST(FuseArgs, NamesMustBeSingleSafeComponents) {
     a.push_back(0);
     ArgReader r(a);
     EXPECT_FALSE(r.name().has_value()) << bad;
+    // As Linux answers: too long is ENAMETOOLONG, the rest EINVAL.
+    EXPECT_EQ(r.name_errno(), bad.size() > 255 ? ENAMETOOLONG : EINVAL) << bad;
   }
+  // Unterminated (within what was sent) is malformed, however long.
+  std::vector<uint8_t> unterminated(300, 'z');
+  ArgReader ru(unterminated);
+  EXPECT_FALSE(ru.name().has_value());
+  EXPECT_EQ(ru.name_errno(), EINVAL);
   std::vector<uint8_t> ok = {'.', '.', '.', 0};
   ArgReader r(ok);
   EXPECT_EQ(r.name(), std::optional<std::string_view>("..."));

@@ -106,7 +106,7 @@ class PassthroughFs : public FuseServer {
     auto name = a.name();
     Inode* parent = node(req);
     if (!parent) return make_error("unknown node", EBADF);
-    if (!name) return make_error("bad name", EINVAL);
+    if (!name) return make_error("bad name", a.name_errno());
     return NamedArgs<In>{parent, in, std::string(*name)};
   }
 

@@ -108,7 +108,7 @@ uint32_t StdioFs::op_init(const Request& req, Reply& rw) {
 uint32_t StdioFs::op_lookup(const Request& req, Reply& rw) {
   fuse::ArgReader a(req.args);
   auto name = a.name();
-  if (!name) return rw.error(EINVAL);
+  if (!name) return rw.error(a.name_errno());
   if (req.in.nodeid != FUSE_ROOT_ID) return rw.error(ENOTDIR);
   if (name->size() != 1 || (*name)[0] < '0' || (*name)[0] > '2') return rw.error(ENOENT);
   fuse_entry_out e{};
