@@ -6,12 +6,12 @@
 // `podman run` would wait until the refilled unit was claimed and ended.
 #include <poll.h>
 #include <sys/inotify.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "runtime/pool.h"
+#include "runtime/process_end.h"
 #include "spec/base/log.h"
 
 namespace runvm::cli::pool {
@@ -24,10 +24,12 @@ Status watch(const GlobalOptions& g, const std::string& rel) {
   RUNVM_CHECK(validate_id(name).context("pool watch"));
   Unit u = read_unit(g.root, cls, name);
   if (!u.record) return make_error("pool unit " + rel + ": no shim recorded");
-  // The shim's end, as a pidfd: its pid cannot be recycled under it. It is
-  // checked to be the recorded shim after it was opened.
-  UniqueFd shim(static_cast<int>(syscall(SYS_pidfd_open, u.record->pid, 0)));
-  if (!shim || !u.alive()) return {};  // gone already: nothing to refill
+  // The shim's end: its pidfd (its pid cannot be recycled under it), or,
+  // where the kernel has no pidfd_open, a look every interval (a watcher
+  // that returned at once there never refilled a claim). Checked to be the
+  // recorded shim after the pidfd was opened.
+  ProcessEnd shim(u.record->pid, [&u] { return u.alive(); });
+  if (!u.alive()) return {};  // gone already: nothing to refill
   UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!in) return errno_error("inotify");
   // The owner file appears (O_EXCL) and is written (closed) by the taker;
@@ -47,10 +49,11 @@ Status watch(const GlobalOptions& g, const std::string& rel) {
     }
     // Gone unclaimed (killed, crashed, removed): a fill or claim drains it.
     if (shim_gone || !now.dir().exists()) return {};
-    pollfd fds[2] = {{in.get(), POLLIN, 0}, {shim.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return errno_error("poll");
+    // Without a pidfd, fds[1] is -1 (poll skips it) and poll times out.
+    pollfd fds[2] = {{in.get(), POLLIN, 0}, {shim.fd(), POLLIN, 0}};
+    if (poll(fds, 2, shim.timeout_ms()) < 0 && errno != EINTR) return errno_error("poll");
     // Its owner is looked at once more: a claimed unit's shim may end fast.
-    if (fds[1].revents) shim_gone = true;
+    if (shim.ended(fds[1].revents)) shim_gone = true;
     alignas(inotify_event) char buf[4096];
     while (read(in.get(), buf, sizeof buf) > 0) {
     }
