@@ -4,8 +4,6 @@
 // CNI plugin would: a veth whose peer sits in a second namespace standing
 // for the bridge. Needs root.
 #include <fcntl.h>
-#include <linux/pkt_sched.h>
-#include <netlink/route/qdisc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,8 +14,8 @@
 #include <fstream>
 #include <thread>
 
-#include "spec/base/netlink_test_util.h"
 #include "tests/integration/bundle_fixture.h"
+#include "tests/integration/cni_netns_fixture.h"
 
 namespace runvm {
 namespace {
@@ -29,42 +27,17 @@ using testing::run_command;
 using testing::runvm_binary;
 using testing::TempDir;
 
-class NetworkTest : public ::testing::Test {
+class NetworkTest : public ::testing::Test, protected testing::CniNetns {
  protected:
   void SetUp() override {
     RUNVM_REQUIRE_VM_ASSETS();
     ASSERT_EQ(geteuid(), 0u) << "needs root (network namespaces)";
-    auto c = TestNetns::create();
-    auto o = TestNetns::create();
-    ASSERT_TRUE(c.ok() && o.ok());
-    container_ = std::move(*c);
-    outside_ = std::move(*o);
-    for (Status s :
-         {nl::testing::add_veth(container_, "eth0", "02:42:0a:63:00:02", 1500, outside_, "peer0"),
-          nl::testing::add_address(container_, "eth0", "10.99.0.2", 24),
-          nl::testing::add_address(container_, "eth0", "fd99::2", 64),
-          nl::testing::add_route(container_, "eth0", "0.0.0.0", 0, "10.99.0.1"),
-          nl::testing::add_address(outside_, "peer0", "10.99.0.1", 24),
-          nl::testing::add_address(outside_, "peer0", "fd99::1", 64)})
-      ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  std::string network_json() const {
-    return R"("linux":{"namespaces":[{"type":"network","path":")" + container_.path() + R"("}]})";
+    ASSERT_NO_FATAL_FAILURE(make_cni_netns());
   }
   std::vector<std::string> runvm(std::vector<std::string> args) {
     auto argv = testing::runvm_argv(root_.path(), args);
     return argv;
   }
-  bool has_ingress(const std::string& link) {
-    auto index = nl::testing::ifindex(container_, link);
-    if (!index.ok()) return false;
-    nl_cache* c = nullptr;
-    if (rtnl_qdisc_alloc_cache(container_.sock(), &c) < 0) return false;
-    nl::Cache cache(c);
-    nl::Qdisc q(rtnl_qdisc_get_by_parent(cache.get(), *index, TC_H_INGRESS));
-    return q != nullptr;
-  }
-
   // `runvm create` with /dev/null as stdio (the shim keeps create's stdio,
   // the container's, so nothing waits for it to close); the shim's pid, or
   // 0 (with a test failure).
@@ -109,7 +82,6 @@ class NetworkTest : public ::testing::Test {
     return found;
   }
 
-  TestNetns container_, outside_;
   TempDir root_;
 };
 

@@ -6,8 +6,6 @@
 // namespace is made here as a CNI plugin would (network_test.cc): a veth
 // whose peer sits in a second namespace standing for the host's bridge.
 // Needs root.
-#include <linux/pkt_sched.h>
-#include <netlink/route/qdisc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,6 +18,8 @@
 #include <thread>
 
 #include "spec/base/netlink_test_util.h"
+#include "tests/integration/cni_netns_fixture.h"
+#include "tests/integration/pool_fixture.h"
 #include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
@@ -30,21 +30,12 @@ using testing::Bundle;
 using testing::read_file;
 using testing::run_command;
 
-class PoolNetworkTest : public testing::RuntimeTest {
+class PoolNetworkTest : public testing::RuntimeTest, protected testing::CniNetns {
  protected:
   void SetUp() override {
     RuntimeTest::SetUp();
     ASSERT_EQ(geteuid(), 0u) << "needs root (network namespaces)";
-    container_ = must_netns();
-    outside_ = must_netns();
-    for (Status s :
-         {nl::testing::add_veth(container_, "eth0", "02:42:0a:63:00:02", 1500, outside_, "peer0"),
-          nl::testing::add_address(container_, "eth0", "10.99.0.2", 24),
-          nl::testing::add_address(container_, "eth0", "fd99::2", 64),
-          nl::testing::add_route(container_, "eth0", "0.0.0.0", 0, "10.99.0.1"),
-          nl::testing::add_address(outside_, "peer0", "10.99.0.1", 24),
-          nl::testing::add_address(outside_, "peer0", "fd99::1", 64)})
-      ASSERT_TRUE(s.ok()) << s.error().message;
+    ASSERT_NO_FATAL_FAILURE(make_cni_netns());
     std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
   }
   void TearDown() override {
@@ -53,11 +44,6 @@ class PoolNetworkTest : public testing::RuntimeTest {
     EXPECT_TRUE(fills_running().empty());
     cli({"pool", "drain"});
     RuntimeTest::TearDown();
-  }
-  static TestNetns must_netns() {
-    auto ns = TestNetns::create();
-    EXPECT_TRUE(ns.ok());
-    return ns.ok() ? std::move(*ns) : TestNetns();
   }
   std::vector<pid_t> fills_running() {
     return testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)});
@@ -70,46 +56,13 @@ class PoolNetworkTest : public testing::RuntimeTest {
     args.insert(args.begin(), {"--config", config_});
     return testing::runvm_argv(root_.path(), args);
   }
-  std::string network_json() const {
-    return R"("linux":{"namespaces":[{"type":"network","path":")" + container_.path() + R"("}]})";
-  }
-  // The unit a container's state names ("" for a cold start).
-  std::string unit_of(const std::string& id) {
-    std::string state = read_file(root_.path() + "/" + id + "/state.json");
-    size_t at = state.find("\"pool-unit\":\"");
-    if (at == std::string::npos) return "";
-    at += 13;
-    return state.substr(at, state.find('"', at) - at);
-  }
-  bool has_ingress(const std::string& link) {
-    auto index = nl::testing::ifindex(container_, link);
-    if (!index.ok()) return false;
-    nl_cache* c = nullptr;
-    if (rtnl_qdisc_alloc_cache(container_.sock(), &c) < 0) return false;
-    nl::Cache cache(c);
-    nl::Qdisc q(rtnl_qdisc_get_by_parent(cache.get(), *index, TC_H_INGRESS));
-    return q != nullptr;
-  }
-  // The pid in the only unit's "unit" file.
-  pid_t unit_shim() {
-    pid_t shim = 0;
-    std::error_code ec;
-    for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool", ec)) {
-      if (!cls.is_directory()) continue;
-      for (const auto& unit : std::filesystem::directory_iterator(cls.path()))
-        std::ifstream(unit.path() / "unit") >> shim;
-    }
-    return shim;
-  }
-
-  TestNetns container_, outside_;
   std::string config_ = files_.path() + "/runvm.toml";
 };
 
 TEST_F(PoolNetworkTest, AClaimedContainerHasTheNamespacesInterfaceAndReachesTheGateway) {
   ASSERT_EQ(cli({"pool", "fill"}).status, 0);
   // An idle unit's tap is in a namespace of the unit's own: not the host's.
-  pid_t idle = unit_shim();
+  pid_t idle = testing::only_unit_shim(root_.path());
   ASSERT_GT(idle, 0);
   struct stat ours, its;
   ASSERT_EQ(::stat("/proc/self/ns/net", &ours), 0);
@@ -127,7 +80,7 @@ TEST_F(PoolNetworkTest, AClaimedContainerHasTheNamespacesInterfaceAndReachesTheG
             .config_json = network_json()});
   auto r = run_command(cli_argv({"run", "--keep", "-b", b.dir(), "pnet"}));
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.out << r.err;
-  EXPECT_FALSE(unit_of("pnet").empty()) << "cold start: " << r.err;
+  EXPECT_FALSE(testing::pool_unit_of(root_.path(), "pnet").empty()) << "cold start: " << r.err;
   EXPECT_NE(r.out.find("inet 10.99.0.2/24"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("inet6 fd99::2/64"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("link/ether 02:42:0a:63:00:02"), std::string::npos) << r.out;
@@ -145,7 +98,7 @@ TEST_F(PoolNetworkTest, AClaimedContainerHasTheNamespacesInterfaceAndReachesTheG
 // (network_test.cc): the unit's shim runs in the namespace it took.
 TEST_F(PoolNetworkTest, ANamespaceAClaimedUnitHoldsIsRefusedAndKilledUnitLeavesNothing) {
   ASSERT_EQ(cli({"pool", "fill"}).status, 0);
-  pid_t unit = unit_shim();
+  pid_t unit = testing::only_unit_shim(root_.path());
   ASSERT_GT(unit, 0);
   Bundle first({.args = {"sleep", "600"}, .config_json = network_json()});
   // Its stdio to files: the container's pid keeps create's (run_command
@@ -156,7 +109,7 @@ TEST_F(PoolNetworkTest, ANamespaceAClaimedUnitHoldsIsRefusedAndKilledUnitLeavesN
   int status = -1;
   ASSERT_EQ(waitpid(create, &status, 0), create);
   ASSERT_EQ(status, 0) << read_file(files_.path() + "/first.err");
-  ASSERT_FALSE(unit_of("first").empty());
+  ASSERT_FALSE(testing::pool_unit_of(root_.path(), "first").empty());
   EXPECT_TRUE(has_ingress("eth0"));
   EXPECT_TRUE(nl::testing::ifindex(container_, "tap0_runvm").ok());
   // Claimed, the unit's control thread confined itself (docs/security.md):
@@ -198,13 +151,14 @@ TEST_F(PoolNetworkTest, ANamespaceAClaimedUnitHoldsIsRefusedAndKilledUnitLeavesN
 // unit's NIC left the guest's namespace while it was idle.
 TEST_F(PoolNetworkTest, ALoopbackOnlyClaimSeesOnlyLoopback) {
   ASSERT_EQ(cli({"pool", "fill"}).status, 0);
-  TestNetns empty = must_netns();
+  auto empty = TestNetns::create();
+  ASSERT_TRUE(empty.ok());
   Bundle b({.args = {"busybox", "ip", "-o", "link"},
-            .config_json =
-                R"("linux":{"namespaces":[{"type":"network","path":")" + empty.path() + R"("}]})"});
+            .config_json = R"("linux":{"namespaces":[{"type":"network","path":")" + empty->path() +
+                           R"("}]})"});
   auto r = run_command(cli_argv({"run", "--keep", "-b", b.dir(), "lo"}));
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
-  EXPECT_FALSE(unit_of("lo").empty()) << "cold start: " << r.err;
+  EXPECT_FALSE(testing::pool_unit_of(root_.path(), "lo").empty()) << "cold start: " << r.err;
   EXPECT_NE(r.out.find(": lo:"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("link/ether"), std::string::npos) << r.out;  // lo and sit0 only
   EXPECT_EQ(cli({"delete", "lo"}).status, 0);
@@ -215,15 +169,15 @@ TEST_F(PoolNetworkTest, ALoopbackOnlyClaimSeesOnlyLoopback) {
 TEST_F(PoolNetworkTest, TwoInterfacesTakeTheColdPath) {
   ASSERT_TRUE(nl::testing::add_veth(container_, "eth1", "", 1500, outside_, "peer1").ok());
   ASSERT_EQ(cli({"pool", "fill"}).status, 0);
-  pid_t unit = unit_shim();
+  pid_t unit = testing::only_unit_shim(root_.path());
   Bundle b({.args = {"busybox", "ip", "-o", "link"}, .config_json = network_json()});
   auto r = cli({"--debug", "run", "--keep", "-b", b.dir(), "two"});
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
-  EXPECT_TRUE(unit_of("two").empty());
+  EXPECT_TRUE(testing::pool_unit_of(root_.path(), "two").empty());
   EXPECT_NE(r.out.find("eth1"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("more than one interface"), std::string::npos) << r.err;
   EXPECT_EQ(cli({"delete", "two"}).status, 0);
-  EXPECT_EQ(unit_shim(), unit);
+  EXPECT_EQ(testing::only_unit_shim(root_.path()), unit);
   EXPECT_EQ(::kill(unit, 0), 0);
 }
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "spec/cgroup/cgroup.h"
+#include "tests/integration/pool_fixture.h"
 #include "tests/integration/runtime_fixture.h"
 
 namespace runvm {
@@ -77,14 +78,6 @@ class PoolTest : public testing::RuntimeTest {
     }
     return n;
   }
-  // The unit a container's state names ("" for a cold start).
-  std::string unit_of(const std::string& id) {
-    std::string state = read_file(root_.path() + "/" + id + "/state.json");
-    size_t at = state.find("\"pool-unit\":\"");
-    if (at == std::string::npos) return "";
-    at += 13;
-    return state.substr(at, state.find('"', at) - at);
-  }
   std::string config_ = files_.path() + "/runvm.toml";
 };
 
@@ -112,7 +105,7 @@ TEST_F(PoolTest, ThreeRunsTheFirstTwoClaimAndAClaimedContainerIsAContainer) {
     EXPECT_EQ(WEXITSTATUS(r.status), 7) << r.err;
     EXPECT_EQ(r.out, "the rootfs\nthrough the bind\nin:hello\n") << id;
     EXPECT_EQ(r.err, "err\n") << id;
-    units.push_back(unit_of(id));
+    units.push_back(testing::pool_unit_of(root_.path(), id));
     auto state = cli({"state", id});
     EXPECT_NE(state.out.find("\"status\": \"stopped\""), std::string::npos) << state.out;
     EXPECT_EQ(cli({"delete", id}).status, 0);
@@ -149,7 +142,7 @@ TEST_F(PoolTest, AClaimedContainersOutputReachesASlowReaderWhole) {
   auto r = run_command({"/bin/sh", "-c", cmd + "| (sleep 2; wc -c)"});
   EXPECT_EQ(r.out, "500000\n") << r.err;
   EXPECT_NE(r.err.find("done"), std::string::npos) << r.err;
-  EXPECT_FALSE(unit_of("slow").empty());
+  EXPECT_FALSE(testing::pool_unit_of(root_.path(), "slow").empty());
   auto state = cli({"state", "slow"});
   EXPECT_NE(state.out.find("\"status\": \"stopped\""), std::string::npos) << state.out;
   EXPECT_EQ(cli({"delete", "slow"}).status, 0);
@@ -175,7 +168,8 @@ TEST_F(PoolTest, TwoConcurrentCreatesNeverShareAUnit) {
     EXPECT_EQ(status, 0) << read_file(files_.path() + "/c1.err")
                          << read_file(files_.path() + "/c2.err");
   }
-  std::string u1 = unit_of("c1"), u2 = unit_of("c2");
+  std::string u1 = testing::pool_unit_of(root_.path(), "c1"),
+              u2 = testing::pool_unit_of(root_.path(), "c2");
   EXPECT_FALSE(u1.empty());
   EXPECT_FALSE(u2.empty());
   EXPECT_NE(u1, u2);
@@ -289,7 +283,7 @@ TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
   ASSERT_EQ(waitpid(reaper, &st, 0), reaper);
   ASSERT_TRUE(WIFEXITED(st)) << st;
   ASSERT_EQ(WEXITSTATUS(st), 0) << read_file(files_.path() + "/create.err") << pool({"status"}).out;
-  EXPECT_NE(unit_of("sub"), "");
+  EXPECT_NE(testing::pool_unit_of(root_.path(), "sub"), "");
   pid_t relay = 0;
   std::ifstream(pid_file) >> relay;
   EXPECT_GT(relay, 0);
@@ -349,7 +343,7 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
                                                                     "--bundle", bundle.dir(), "u"}),
                                  files_.path() + "/out", files_.path() + "/err");
   ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
-  std::string unit = unit_of("u");
+  std::string unit = testing::pool_unit_of(root_.path(), "u");
   ASSERT_FALSE(unit.empty());
   ASSERT_EQ(cli({"start", "u"}).status, 0);
   pid_t shim = 0;
