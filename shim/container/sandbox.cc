@@ -173,9 +173,13 @@ Result<int> Sandbox::serve(int signal_fd) {
   for (auto& [id, c] : containers_) c->finish(ending_->drain);
   timeline::mark("output_drained");
   // The members' processes went with the first's (as runc's: the sandbox's
-  // end kills its pod); their relays exit as killed.
+  // end kills its pod); their relays exit as killed. Members still running
+  // were never reaped, so the agent never synced after their last writes
+  // through shared mappings: the VM stops with a guest sync then
+  // (PROTOCOL.md, rule 5), not killed at once.
+  const bool members_run = !members_.empty();
   end_members(SIGKILL);
-  auto r = vm_->shutdown();
+  auto r = vm_->shutdown(members_run);
   if (!r.ok()) log::debug("VM shutdown: " + r.error().message);
   return ending_->wait_status;
 }

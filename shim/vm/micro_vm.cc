@@ -176,9 +176,9 @@ bool MicroVm::guest_holds_writes() const {
   return false;
 }
 
-Result<int> MicroVm::shutdown() {
+Result<int> MicroVm::shutdown(bool processes_run) {
   if (reaped_) return make_error("VM already stopped");
-  if (!guest_holds_writes() && agent_) {
+  if (!guest_holds_writes() && !processes_run && agent_) {
     // Without a writeback cache every write(2) reached the host before it
     // returned, and the agent synced each container's dirty mapped pages
     // when its process ended (guest/agent/container.cc): the guest holds

@@ -92,8 +92,12 @@ class MicroVm {
   // Without the agent's ok the engine quits (QMP `quit`, killed if it does
   // not), and its wait status is returned.
   // Where no share has a writeback cache (guest_holds_writes), the guest
-  // has nothing to sync: the engine is killed at once, and 0 returned.
-  Result<int> shutdown();
+  // has nothing to sync once every container's process was reaped (the
+  // agent synced at each reap): the engine is killed at once, and 0
+  // returned. `processes_run`: some still run (pod members at their
+  // sandbox's end), whose pages dirtied through shared mappings since the
+  // last reap only a sync writes back: the orderly stop then.
+  Result<int> shutdown(bool processes_run = false);
   // Whether a share of this VM caches writes in the guest (FUSE writeback).
   bool guest_holds_writes() const;
 

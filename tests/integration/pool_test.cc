@@ -401,5 +401,42 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
   for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
 }
 
+
+// A claimed unit stopped while its container still runs (its shim ended
+// by a signal: `pool drain`, runvm-pool(8)): the container was never
+// reaped, so the agent never synced after it, and what it wrote through a
+// shared mapping is in the guest's page cache alone. The unit's VM stops
+// with a guest sync then (PROTOCOL.md, rule 5), not killed at once.
+TEST_F(PoolTest, AUnitStoppedWhileItsContainerRunsSyncsTheGuestFirst) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  pid_t shim = testing::only_unit_shim(root_.path());
+  ASSERT_GT(shim, 0);
+  testing::TempDir data;
+  BundleSpec spec;
+  spec.stdio_probe = true;
+  spec.args = {"stdio-probe", "mmap-write", "/data/f", "through-the-mapping"};
+  spec.config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" + data.path() +
+                     R"(","options":["rbind","rw"]}])";
+  Bundle bundle(spec);
+  std::string out = files_.path() + "/mm.out", cmd;
+  for (const auto& a : testing::runvm_argv(
+           root_.path(), {"--config", config_, "create", "--bundle", bundle.dir(), "mm"}))
+    cmd += a + " ";
+  ASSERT_EQ(system((cmd + "</dev/null >" + out + " 2>" + files_.path() + "/mm.err").c_str()), 0)
+      << read_file(files_.path() + "/mm.err");
+  ASSERT_FALSE(testing::pool_unit_of(root_.path(), "mm").empty()) << "cold start";
+  ASSERT_EQ(cli({"start", "mm"}).status, 0);
+  for (int i = 0; i < 3000 && read_file(out) != "mapped\n"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(read_file(out), "mapped\n") << read_file(files_.path() + "/mm.err");
+  ASSERT_EQ(kill(shim, SIGTERM), 0);
+  for (int i = 0; i < 3000 && kill(shim, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(kill(shim, 0), 0) << "the unit's shim did not end";
+  EXPECT_EQ(read_file(data.path() + "/f"), "through-the-mapping");
+  EXPECT_EQ(cli({"delete", "--force", "mm"}).status, 0);
+}
+
 }  // namespace
 }  // namespace runvm

@@ -12,6 +12,12 @@
  *                                of the pattern i % 251, waiting in poll()
  *                                on EAGAIN, and exits at once after the last
  *                                write (as Node.js does with a pipe)
+ *   stdio-probe mmap-write <file> <text>
+ *                                writes <text> into <file> through a shared
+ *                                mapping only (no write(2), no msync), says
+ *                                "mapped" on stdout and sleeps until killed:
+ *                                the text is in the guest's page cache alone
+ *                                until the guest syncs (pool_test.cc)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -81,8 +88,20 @@ static int size(void) {
   return 0;
 }
 
+static int mmap_write(const char* file, const char* text) {
+  size_t len = strlen(text);
+  int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || len == 0 || ftruncate(fd, (off_t)len) < 0) return 2;
+  char* p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return 3;
+  memcpy(p, text, len);
+  if (write(1, "mapped\n", 7) != 7) return 4;
+  for (;;) pause();
+}
+
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "size") == 0) return size();
+  if (argc == 4 && strcmp(argv[1], "mmap-write") == 0) return mmap_write(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "flood") == 0) return flood(strtoull(argv[2], NULL, 10));
   return report(argc > 1 ? atoi(argv[1]) : 1);
 }
