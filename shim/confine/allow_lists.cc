@@ -101,8 +101,9 @@ std::vector<Group> control_list() {
         {"mkdirat"},
         {"rmdir"},
         {"readlink"}}},
-      {"pod members: their rootfs and bind mounts into the pod dir (a bind as a detached "
-       "copy of the source attached by descriptor, whose descriptor unmounts it), and back",
+      {"pod members: their rootfs and bind mounts into the pod dir (each a detached copy "
+       "of the source attached by descriptor, whose descriptor seals and unmounts it), and "
+       "back",
        {{"mount"}, {"umount2"}, {"open_tree"}, {"move_mount"}}},
       {"QEMU: stopping and killing it, reaping it, pinning its vCPU threads (update)",
        {{"pidfd_send_signal"}, {"kill"}, {"wait4"}, {"sched_setaffinity"}}},
