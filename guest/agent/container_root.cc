@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "guest/agent/kernel_cmdline.h"
 #include "guest/agent/kernel_file.h"
 
 namespace runvm::agent {
@@ -41,21 +42,18 @@ void widen_readahead(const std::string& mountpoint) {
 
 std::string premount_tag_from_cmdline(std::string_view cmdline) {
   constexpr std::string_view kKey = "runvm.premount=";
-  size_t pos = 0;
-  while (pos < cmdline.size()) {
-    size_t end = cmdline.find_first_of(" \n", pos);
-    if (end == std::string_view::npos) end = cmdline.size();
-    std::string_view word = cmdline.substr(pos, end - pos);
-    pos = end + 1;
-    if (!word.starts_with(kKey)) continue;
+  std::string_view found;
+  find_cmdline_word(cmdline, [&](std::string_view word) {
+    if (!word.starts_with(kKey)) return false;
     std::string_view tag = word.substr(kKey.size());
     bool valid = !tag.empty() && tag.size() <= 36;
     for (char ch : tag)
       valid = valid && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                         (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
-    if (valid) return std::string(tag);
-  }
-  return "";
+    if (valid) found = tag;
+    return valid;
+  });
+  return std::string(found);
 }
 
 Status mount_share(const std::string& tag, const std::string& dir) {

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "guest/agent/kernel_cmdline.h"
+
 namespace runvm::agent::trace {
 namespace {
 
@@ -17,17 +19,6 @@ bool g_on = false;
 int g_fd = -1;
 
 }  // namespace
-
-bool cmdline_has_word(std::string_view line, std::string_view word) {
-  size_t pos = 0;
-  while (pos < line.size()) {
-    size_t end = line.find_first_of(" \n", pos);
-    if (end == std::string_view::npos) end = line.size();
-    if (line.substr(pos, end - pos) == word) return true;
-    pos = end + 1;
-  }
-  return false;
-}
 
 void enable_from_cmdline() {
   int fd = ::open("/proc/cmdline", O_RDONLY | O_CLOEXEC);

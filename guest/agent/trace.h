@@ -10,9 +10,6 @@
 
 namespace runvm::agent::trace {
 
-// Whether the kernel command line `cmdline` has `word` as one of its words.
-bool cmdline_has_word(std::string_view cmdline, std::string_view word);
-
 // Turns the trace on if /proc/cmdline has the word runvm.debug.
 void enable_from_cmdline();
 void enable(bool on);
