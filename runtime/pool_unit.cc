@@ -46,7 +46,14 @@ std::vector<std::string> entries(const std::string& dir) {
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n == "." || n == ".." || n == kFillLock) continue;
+    if (n == "." || n == "..") continue;
+    // Classes and units are directories; the pool's files (its lock, its
+    // generation and that file's temporaries) are not.
+    struct stat st;
+    if (e->d_type != DT_DIR &&
+        (e->d_type != DT_UNKNOWN || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+         !S_ISDIR(st.st_mode)))
+      continue;
     out.push_back(n);
   }
   closedir(d);
@@ -143,6 +150,7 @@ Unit read_unit(const std::string& root, const std::string& cls, const std::strin
   std::string path = u.dir().path();
   u.record = parse_unit_record(read_small(path + "/" + kUnitFile));
   u.watcher = parse_unit_record(read_small(path + "/" + kWatcherFile));
+  u.generation = read_small(path + "/" + kGenerationFile);
   struct stat st;
   int64_t made = stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : now_s();
   u.age_s = std::max<int64_t>(0, now_s() - (u.record ? u.record->created_s : made));

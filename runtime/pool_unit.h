@@ -4,11 +4,17 @@
 //
 // Under --root ('@' is in no container id, so `list` never sees them):
 //   @pool/fill.lock            held by a fill while it counts and boots units
+//   @pool/generation           a random token, made by the first fill (or
+//                              refill request) and replaced by each drain: a
+//                              refill asked for under one token boots
+//                              nothing once a drain replaced it (pool.h)
 //   @pool/<class>/<unit>/      a unit's state dir (ContainerDir of id
 //                              "@pool/<class>/<unit>", sockets in @s/<hash>/):
 //     unit    "PID START CREATED\n": its runvm-shim (pid and /proc start
 //             time, so a recycled pid is never taken for it) and when it was
 //             started (seconds since the epoch); written once the shim runs
+//     generation  the pool's generation token it was booted in: its
+//             refill after a claim is for that generation only
 //     ready   its VM booted and its agent answered: it may be claimed
 //     owner   made with O_EXCL by whoever takes the unit: the id of the
 //             container that claimed it, or "@drain". Exactly one taker
@@ -38,6 +44,7 @@ namespace runvm::cli::pool {
 
 inline constexpr char kPoolDir[] = "@pool";
 inline constexpr char kFillLock[] = "fill.lock";
+inline constexpr char kGenerationFile[] = "generation";
 inline constexpr char kUnitFile[] = "unit";
 inline constexpr char kReadyFile[] = "ready";
 inline constexpr char kOwnerFile[] = "owner";
@@ -77,6 +84,7 @@ struct Unit {
   std::string owner;                  // kClaimed: who
   int64_t age_s = 0;                  // since it was started (its dir made, before a record)
   std::optional<UnitRecord> watcher;  // its watcher process, once started
+  std::string generation;             // the pool generation it was booted in ("": unknown)
 
   std::string rel() const { return cls + "/" + name; }
   ContainerDir dir() const {

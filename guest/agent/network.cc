@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "guest/agent/trace.h"
 #include "spec/base/netlink.h"
 
 namespace runvm::agent {
@@ -99,8 +100,9 @@ Status configure_network(const proto::NetworkConfig& net) {
   nl::Socket sock = RUNVM_TRY(nl::connect_route());
   int lo = RUNVM_TRY(nl::ifindex_of(sock.get(), "lo"));
   RUNVM_CHECK(nl::change_link(sock.get(), lo, {.up = true}).context("lo"));
-
+  trace::mark("net_lo_up");
   RUNVM_CHECK(unpark(net));
+  trace::mark("net_unparked");
   nl::Cache links = RUNVM_TRY(nl::link_cache(sock.get()));
   std::vector<int> indexes;
   // A pool unit's NIC was booted with a MAC of its own (device_mac): found
@@ -117,6 +119,7 @@ Status configure_network(const proto::NetworkConfig& net) {
     if (iface.device_mac && *iface.device_mac != iface.mac) aside.mac = iface.mac;
     RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], aside).context(iface.name));
   }
+  trace::mark("net_aside");
   for (size_t i = 0; i < indexes.size(); ++i) {
     const auto& iface = net.interfaces[i];
     // A device the message does not name may hold the name: it moves aside.
@@ -126,18 +129,23 @@ Status configure_network(const proto::NetworkConfig& net) {
                       .context(iface.name));
     RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], {.name = iface.name, .mtu = iface.mtu})
                     .context(iface.name));
+    trace::mark("net_named");
     for (const auto& a : iface.addresses)
       RUNVM_CHECK(
           nl::add_address(sock.get(), indexes[i], a.address, a.prefix_len).context(iface.name));
+    trace::mark("net_addressed");
     RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], {.up = true}).context(iface.name));
+    trace::mark("net_up");
   }
   if (net.hide_unnamed) RUNVM_CHECK(hide_unnamed(sock.get(), indexes));
+  trace::mark("net_hidden");
   for (const auto& r : net.routes) {
     int ifindex = RUNVM_TRY(nl::ifindex_of(sock.get(), r.device));
     RUNVM_CHECK(nl::add_route(sock.get(), ifindex, r.destination.address, r.destination.prefix_len,
                               r.gateway, r.metric)
                     .context("route via " + r.device));
   }
+  trace::mark("net_routed");
   return {};
 }
 

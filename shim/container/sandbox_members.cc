@@ -49,19 +49,27 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   if (opts_.pool && claimed_)
     return refuse(conn.get(), make_error("the pool unit is claimed already", EBUSY));
   if (opts_.pool) claimed_ = true;
+  // A pool unit whose claim fails here ends (as one whose create the agent
+  // refused does, member_created): its tap may be in the claimer's
+  // namespace already, and its control thread is not confined yet. It does
+  // not wait for the claiming CLI to remove it: that CLI may be gone.
+  auto fail = [this](int fd, Error e) {
+    refuse(fd, std::move(e));
+    if (opts_.pool) end(SIGKILL, true);
+  };
   if (auto it = containers_.find(id); it != containers_.end()) {
     // A member that ended may be created again under its id.
     if (id == first_ || members_.count(id))
-      return refuse(conn.get(), make_error("container \"" + id + "\" already exists", EEXIST));
+      return fail(conn.get(), make_error("container \"" + id + "\" already exists", EEXIST));
     vm_->agent().remove_exit_handlers(id);
     containers_.erase(it);
   }
   auto bundle = oci::load_bundle(req.bundle);
-  if (!bundle.ok()) return refuse(conn.get(), std::move(bundle).error());
+  if (!bundle.ok()) return fail(conn.get(), std::move(bundle).error());
   if (opts_.pool && pool_nic_) {
     // The claimer's network namespace takes the unit's tap (pool_nic.h).
     auto net = net::claim_container_network(bundle->config, *pool_nic_);
-    if (!net.ok()) return refuse(conn.get(), std::move(net).error());
+    if (!net.ok()) return fail(conn.get(), std::move(net).error());
     network_ = std::move(*net);
     if (network_) pool_nic_.reset();  // its tap is network_'s now
   }
@@ -69,7 +77,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   member->conn = std::move(conn);
   std::string mountpoint = pod_dir_ + "/" + id;
   if (mkdir(mountpoint.c_str(), 0700) != 0)
-    return refuse(member->conn.get(), errno_error("mkdir " + mountpoint));
+    return fail(member->conn.get(), errno_error("mkdir " + mountpoint));
   // Both ends by descriptor, with no symlink followed: the rootfs as
   // load_bundle resolved and checked it (not a symlink to / swapped in
   // since), onto the directory just made (not a symlink the guest, whose
@@ -86,14 +94,14 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
               : !target    ? errno_error("open " + mountpoint)
                            : errno_error("bind " + bundle->rootfs + " into the pod share");
     rmdir(mountpoint.c_str());
-    return refuse(member->conn.get(), std::move(e));
+    return fail(member->conn.get(), std::move(e));
   }
   member->mountpoint = mountpoint;
   std::vector<proto::Mount> mounts;
   auto binds = MemberBinds::bind(pod_dir_, id, kPodShareTag, bundle->config.mounts, mounts);
   if (!binds.ok()) {
     unbind(member->mountpoint);
-    return refuse(member->conn.get(), std::move(binds).error().wrap("config.json"));
+    return fail(member->conn.get(), std::move(binds).error().wrap("config.json"));
   }
   member->binds = std::move(*binds);
   auto c = ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false},
@@ -101,7 +109,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   if (!c.ok()) {
     member->binds.release();
     unbind(member->mountpoint);
-    return refuse(member->conn.get(), std::move(c).error());
+    return fail(member->conn.get(), std::move(c).error());
   }
   containers_.emplace(id, std::move(*c));
   members_.emplace(id, std::move(member));
