@@ -49,6 +49,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   if (opts_.pool && claimed_)
     return refuse(conn.get(), make_error("the pool unit is claimed already", EBUSY));
   if (opts_.pool) claimed_ = true;
+  if (opts_.pool) timeline::mark("claim_received");
   // A pool unit whose claim fails here ends (as one whose create the agent
   // refused does, member_created): its tap may be in the claimer's
   // namespace already, and its control thread is not confined yet. It does
@@ -72,6 +73,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
     if (!net.ok()) return fail(conn.get(), std::move(net).error());
     network_ = std::move(*net);
     if (network_) pool_nic_.reset();  // its tap is network_'s now
+    timeline::mark("tap_adopted");
   }
   auto member = std::make_unique<Member>();
   member->conn = std::move(conn);
