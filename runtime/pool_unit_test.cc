@@ -13,6 +13,7 @@
 #include <chrono>
 #include <thread>
 
+#include "runtime/pool.h"
 #include "spec/base/atomic_file.h"
 #include "spec/proc_start_time.h"
 #include "tests/support/temp_dir.h"
@@ -156,6 +157,29 @@ TEST_F(PoolUnitTest, DrainedUnitsWatcherEndsWithItAndOneRefillPerClaim) {
   ASSERT_EQ(waitpid(watcher, &status, 0), watcher);
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_TRUE(list_units(root_.path()).empty());
+}
+
+// The pool's own files (its lock, its generation and that file's
+// temporaries) are no classes; a unit records the generation it was booted in.
+TEST_F(PoolUnitTest, ThePoolsFilesAreNoUnitsAndAUnitKnowsItsGeneration) {
+  Unit u = make_unit("u1", stand_in(), true);
+  ASSERT_TRUE(write_file_atomic(u.dir().file(kGenerationFile), "0123abcd", false).ok());
+  std::string pool = root_.path() + "/" + kPoolDir + "/";
+  for (std::string f : {kFillLock, kGenerationFile, "generation.77.feed.tmp", "stray"})
+    ASSERT_TRUE(write_file_atomic(pool + f, "x", false).ok()) << f;
+  auto units = list_units(root_.path());
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].rel(), "c1/u1");
+  EXPECT_EQ(units[0].state, UnitState::kIdle);
+  EXPECT_EQ(units[0].generation, "0123abcd");
+}
+
+TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {
+  for (const char* ok : {"0", "0123456789abcdef", "ffffffffffffffffffffffffffffffff"})
+    EXPECT_TRUE(valid_generation(ok)) << ok;
+  for (const char* bad :
+       {"", "ABCDEF", "12 34", "-1", "../x", "0123456789abcdef0123456789abcdef0", "12\n", "g"})
+    EXPECT_FALSE(valid_generation(bad)) << bad;
 }
 
 TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
