@@ -507,7 +507,11 @@ int drain(const GlobalOptions& g) {
   // (fill(), refill_of), even one still waiting for the lock.
   if (locked.ok() && *locked) put_generation(pool_dir, new_generation(), true);
   for (const Unit& u : list_units(g.root)) {
-    if (!u.owner.empty() || !take(u, kDrainOwner)) continue;  // a container's
+    bool abandoned = !u.owner.empty() && fill_action(u, u.cls, 0,
+                                                     validate_id(u.owner).ok() &&
+                                                         ContainerDir(g.root, u.owner).exists()) ==
+                                             FillAction::kRemoveOrphan;
+    if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's
     remove_unit(u, std::chrono::seconds(5));
     ++n;
   }

@@ -203,6 +203,19 @@ TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, false), FillAction::kRemoveOrphan);
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "@drain"), "c", 60, true), FillAction::kRemoveOrphan);
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "../x"), "c", 60, true), FillAction::kRemoveOrphan);
+  // A live unit whose taker is gone: abandoned once taken long enough ago
+  // (its create was killed between the take and its container's dir).
+  auto taken = [&](const std::string& owner, int64_t owned_s) {
+    Unit u = unit(kClaimed, "c", 10, owner);
+    u.owned_s = owned_s;
+    return u;
+  };
+  int64_t long_ago = kAbandonedClaim.count() + 1;
+  EXPECT_EQ(fill_action(taken("ctr", 1), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("ctr", long_ago), "c", 60, false), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(taken("ctr", long_ago), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("@drain", 1), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("@drain", long_ago), "c", 60, true), FillAction::kRemoveOrphan);
 }
 
 }  // namespace

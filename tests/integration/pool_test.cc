@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,6 +272,17 @@ TEST_F(PoolTest, ARefillAskedForBeforeADrainBootsNothingAfterIt) {
   }
   ASSERT_GT(refill, 0) << "no refill waits for the fill lock";
   ASSERT_EQ(kill(refill, SIGSTOP), 0);
+  // Stopped for real before the lock goes: a stop signal is handled when
+  // the process runs next, and woken by the unlock it would take the lock
+  // first. Stopped, its flock was interrupted (to restart at SIGCONT).
+  bool stopped = false;
+  for (int i = 0; i < 6000 && !stopped; ++i) {
+    std::string stat = read_file("/proc/" + std::to_string(refill) + "/stat");
+    size_t paren = stat.rfind(')');
+    stopped = paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(stopped);
   lock.reset();
   // Stopped, the refill cannot take the lock the drain takes and leaves.
   EXPECT_EQ(pool({"drain"}).out, "drained 0\n");  // the claimed unit is the container's
@@ -280,6 +292,36 @@ TEST_F(PoolTest, ARefillAskedForBeforeADrainBootsNothingAfterIt) {
       << pool({"status"}).out;
   EXPECT_EQ(cli({"delete", "--force", "held"}).status, 0);
   EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+// A unit taken by a create that was killed before it made its container's
+// state (its owner names no container) would run until the host's reboot:
+// once taken long enough ago (here: its owner file dated back), a drain
+// (and any fill) ends it.
+TEST_F(PoolTest, AnAbandonedClaimIsDrained) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  std::filesystem::path unit;
+  for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool"))
+    if (cls.is_directory())
+      for (const auto& u : std::filesystem::directory_iterator(cls.path())) unit = u.path();
+  ASSERT_FALSE(unit.empty());
+  std::string owner = (unit / "owner").string();
+  std::ofstream(owner) << "ghost";
+  // Its watcher saw the take and refilled (it exits once the refill runs):
+  // the drain ends that new unit, not the one just taken (its create may be
+  // on its way).
+  for (int i = 0; i < 6000 && !watchers_running().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(std::filesystem::exists(unit / "refill"));
+  wait_for_fills();
+  EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
+  EXPECT_EQ(units_in("claimed"), 1);
+  timespec old[2] = {{time(nullptr) - 120, 0}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, owner.c_str(), old, 0), 0);
+  EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_TRUE(root_.entries().empty());
 }
 
 // The pids whose parent is `parent` (zombies included).
