@@ -251,7 +251,7 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
     }
     if (unit) return create_claimed(g, o, bundle, *unit, console_socket, netns.get(), lock_out);
     log::debug("pool: cold start (" + why + ")");
-    if (why == "no idle unit") pool::fill_in_background(g, false);
+    if (why == "no idle unit") pool::fill_in_background(g, "", true);
   }
   const config::VmDefaults& vm = g.config.vm;
   auto assets = RUNVM_TRY(find_guest_assets("", "", "", {vm.kernel, vm.initrd, vm.qemu}));

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <random>
+#include <string_view>
 #include <thread>
 
 #include "runtime/assets.h"
@@ -93,11 +95,30 @@ void close_all_but(int a, int b) {
   close_range(from, ~0U, 0);
 }
 
+// The parent pid of `pid` (-1: unknown).
+pid_t parent_of(pid_t pid) {
+  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[512];
+  ssize_t n = fd ? read(fd.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return -1;
+  std::string_view stat(buf, static_cast<size_t>(n));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string_view::npos || paren + 4 >= stat.size()) return -1;
+  return static_cast<pid_t>(atoi(std::string(stat.substr(paren + 4)).c_str()));
+}
+
+constexpr int kAdopted = ECHILD;  // spawn_detached's error: a subreaper adopted it
+
 // Runs `argv` as a grandchild in a session of its own with /dev/null as
 // stdio (so no caller waits on it, and no terminal's signals reach it);
 // `keep_fd` stays open across its exec; `nice`: added to its niceness.
+// `unless_adopted`: only if, once its parent (our child) is gone, init
+// adopted it, not a subreaper between us and init (conmon, containerd's
+// shim): such a one waits for it, and for every unit it boots, before it
+// exits. Otherwise it never runs `argv` (error kAdopted).
 // Returns its pid.
-Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nice = 0) {
+Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nice = 0,
+                             bool unless_adopted = false) {
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -106,12 +127,27 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  // `unless_adopted`: the go-ahead, one byte; none (closed) is a no.
+  UniqueFd go_rd, go_wr;
+  if (unless_adopted) {
+    if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
+    go_rd.reset(p[0]);
+    go_wr.reset(p[1]);
+  }
   pid_t mid = fork();
   if (mid < 0) return errno_error("fork");
   if (mid == 0) {
     setsid();
     pid_t child = fork();
     if (child == 0) {
+      if (go_rd) {
+        close(go_wr.get());
+        char go = 0;
+        ssize_t got;
+        while ((got = read(go_rd.get(), &go, 1)) < 0 && errno == EINTR) {
+        }
+        if (got != 1) _exit(0);
+      }
       for (int fd = 0; fd <= 2; ++fd) dup2(devnull.get(), fd);
       // Nothing else of the caller's either: a refill started by a claiming
       // `create` under conmon inherits Podman's sync pipes (not
@@ -134,9 +170,23 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
     _exit(child < 0 ? 1 : 0);
   }
   wr.reset();
+  go_rd.reset();
   pid_t child = -1;
   ssize_t n;
   while ((n = read(rd.get(), &child, sizeof child)) < 0 && errno == EINTR) {
+  }
+  bool adopted = false;
+  pid_t adopter = -1;
+  if (go_wr) {
+    // Our child is gone once reaped: its child was adopted at its exit.
+    while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    mid = -1;
+    // 0: a parent outside our pid namespace, which has none of ours.
+    adopter = n == sizeof child && child > 0 ? parent_of(child) : -1;
+    adopted = adopter != 1 && adopter != 0;
+    if (!adopted && write(go_wr.get(), "g", 1) != 1) adopted = true;
+    go_wr.reset();  // a no, when nothing was written
   }
   // Returns once it ran `argv` (or failed to): the pipe's last end, the
   // grandchild's, closes at its exec. Whoever looks for it then finds it.
@@ -145,10 +195,14 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
     while (read(rd.get(), &c, 1) < 0 && errno == EINTR) {
     }
   }
-  while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  while (mid > 0 && waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
   }
   if (n != sizeof child || child <= 0)
     return make_error("fork: the detached process did not start");
+  if (adopted)
+    return make_error(
+        "a subreaper (pid " + std::to_string(adopter) + ") would adopt it and wait for it",
+        kAdopted);
   return child;
 }
 
@@ -162,6 +216,82 @@ std::string read_report(int fd) {
   }
   while (!line.empty() && line.back() == '\n') line.pop_back();
   return line;
+}
+
+std::string pool_dir_of(const GlobalOptions& g) { return g.root + "/" + kPoolDir; }
+
+std::string new_generation() {
+  std::random_device rd;
+  char buf[20];
+  snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// The pool's generation token ("" when there is none, or it is unreadable).
+std::string read_generation(const std::string& pool_dir) {
+  UniqueFd fd(open((pool_dir + "/" + kGenerationFile).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return "";
+  char buf[40];
+  ssize_t n = read(fd.get(), buf, sizeof buf);
+  std::string t = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  return valid_generation(t) ? t : "";
+}
+
+// Writes `token` as the generation: whole, under a name of its own, then
+// linked (`replace`: renamed) into place, so that no reader sees a torn
+// token and two makers without the lock agree on one.
+std::string put_generation(const std::string& pool_dir, const std::string& token, bool replace) {
+  std::string path = pool_dir + "/" + kGenerationFile;
+  std::string tmp = path + "." + std::to_string(getpid()) + "." + new_generation() + ".tmp";
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) return read_generation(pool_dir);
+  bool whole = write(fd.get(), token.data(), token.size()) == static_cast<ssize_t>(token.size());
+  fd.reset();
+  if (whole && replace) {
+    if (rename(tmp.c_str(), path.c_str()) == 0) return token;
+  } else if (whole && link(tmp.c_str(), path.c_str()) == 0) {
+    unlink(tmp.c_str());
+    return token;
+  }
+  unlink(tmp.c_str());
+  return read_generation(pool_dir);  // another maker's
+}
+
+// The pool's generation, made (with the pool dir) when there is none.
+std::string current_generation(const std::string& pool_dir) {
+  std::string t = read_generation(pool_dir);
+  if (!t.empty()) return t;
+  std::error_code ec;
+  std::filesystem::create_directories(pool_dir, ec);
+  return put_generation(pool_dir, new_generation(), false);
+}
+
+// Opens and locks the fill lock. A drain that found the pool empty unlinks
+// it (holding it): one locked after that is another file than the path's,
+// and is opened again, so that no two fills run at once. `create`: make the
+// pool dir when missing; a refill or drain does not, and gets an empty fd
+// when the pool is gone.
+Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
+  std::string path = pool_dir + "/" + kFillLock;
+  for (;;) {
+    if (create) {
+      std::error_code ec;
+      std::filesystem::create_directories(pool_dir, ec);
+      if (ec) return make_error("mkdir " + pool_dir + ": " + ec.message(), ec.value());
+    }
+    // Made in a pool dir that exists (its first fill, or a drain, may not
+    // have made it yet); the dir itself only when `create`.
+    UniqueFd lock(open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600));
+    if (!lock && !create && errno == ENOENT) return UniqueFd();
+    if (!lock) return errno_error("open " + path);
+    while (flock(lock.get(), LOCK_EX) != 0)
+      if (errno != EINTR) return errno_error("lock " + path);
+    struct stat held, now;
+    if (fstat(lock.get(), &held) != 0) return errno_error("stat " + path);
+    if (stat(path.c_str(), &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+      return lock;
+    if (!create) return UniqueFd();  // the pool was drained away
+  }
 }
 
 // `runvm <g's options> <args...>`: this binary with the caller's root,
@@ -194,7 +324,8 @@ void start_watcher(const GlobalOptions& g, const Unit& u, const ContainerDir& di
 }
 
 // Boots one unit of class `c` and waits until its VM is up.
-Status start_unit(const GlobalOptions& g, const UnitClass& c, bool watcher) {
+Status start_unit(const GlobalOptions& g, const UnitClass& c, bool watcher,
+                  const std::string& generation) {
   std::string cls = c.name();
   std::string class_dir = g.root + "/" + kPoolDir + "/" + cls;
   if (mkdir(class_dir.c_str(), 0711) != 0 && errno != EEXIST)
@@ -241,6 +372,8 @@ Status start_unit(const GlobalOptions& g, const UnitClass& c, bool watcher) {
     s = make_error(report.rfind("error: ", 0) == 0
                        ? report.substr(7)
                        : "the pool unit's shim exited before reporting");
+  if (s.ok() && !generation.empty())
+    s = write_file_atomic(dir.file(kGenerationFile), generation, false);
   // Its watcher, before it can be claimed: so a claiming create always
   // finds it (and leaves the refill to it). Without one, create refills.
   if (s.ok() && watcher) start_watcher(g, u, dir);
@@ -314,15 +447,24 @@ std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci
   return "";
 }
 
-Result<FillReport> fill(const GlobalOptions& g, bool watchers) {
+bool valid_generation(std::string_view token) {
+  return !token.empty() && token.size() <= 32 &&
+         std::all_of(token.begin(), token.end(),
+                     [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); });
+}
+
+Result<FillReport> fill(const GlobalOptions& g, bool watchers,
+                        const std::optional<std::string>& refill_of) {
   FillReport report;
-  std::string pool_dir = g.root + "/" + kPoolDir;
-  std::error_code ec;
-  std::filesystem::create_directories(pool_dir, ec);
-  if (ec) return make_error("mkdir " + pool_dir + ": " + ec.message(), ec.value());
-  std::string lock_path = pool_dir + "/" + kFillLock;
-  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock || flock(lock.get(), LOCK_EX) != 0) return errno_error("lock " + lock_path);
+  std::string pool_dir = pool_dir_of(g);
+  UniqueFd lock = RUNVM_TRY(lock_pool(pool_dir, !refill_of));
+  std::string generation = read_generation(pool_dir);
+  if (refill_of && (!lock || generation != *refill_of)) {
+    log::debug("pool refill: the pool was drained since it was asked for; booting nothing");
+    report.cancelled = true;
+    return report;
+  }
+  if (generation.empty()) generation = put_generation(pool_dir, new_generation(), true);
   UnitClass c = RUNVM_TRY(configured_class(g));
   std::string cls = c.name();
   uint64_t max_age = g.config.pool.max_idle_seconds;
@@ -348,7 +490,7 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers) {
     ++live;
   }
   for (; live < g.config.pool.size; ++live) {
-    RUNVM_CHECK(start_unit(g, c, watchers));
+    RUNVM_CHECK(start_unit(g, c, watchers, generation));
     ++report.started;
   }
   report.idle = static_cast<int>(live);
@@ -357,19 +499,25 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers) {
 
 int drain(const GlobalOptions& g) {
   int n = 0;
+  std::string pool_dir = pool_dir_of(g);
   // After a fill that is booting units: it would count one drained under
   // it as claimed and boot another.
-  std::string lock_path = g.root + "/" + kPoolDir + "/" + kFillLock;
-  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
-  if (lock) flock(lock.get(), LOCK_EX);
+  auto locked = lock_pool(pool_dir, false);
+  // First: a refill asked for before this drain boots nothing after it
+  // (fill(), refill_of), even one still waiting for the lock.
+  if (locked.ok() && *locked) put_generation(pool_dir, new_generation(), true);
   for (const Unit& u : list_units(g.root)) {
-    if (!u.owner.empty() || !take(u, kDrainOwner)) continue;  // a container's
+    bool abandoned = !u.owner.empty() && fill_action(u, u.cls, 0,
+                                                     validate_id(u.owner).ok() &&
+                                                         ContainerDir(g.root, u.owner).exists()) ==
+                                             FillAction::kRemoveOrphan;
+    if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's
     remove_unit(u, std::chrono::seconds(5));
     ++n;
   }
   // Nothing of the pool is left once no container holds a unit.
-  std::string pool_dir = g.root + "/" + kPoolDir;
   if (list_units(g.root).empty()) {
+    unlink((pool_dir + "/" + kGenerationFile).c_str());
     unlink((pool_dir + "/" + kFillLock).c_str());
     rmdir(pool_dir.c_str());
     rmdir((g.root + "/" + layout::kSocketsDir).c_str());  // when empty: a container's keep it
@@ -377,15 +525,35 @@ int drain(const GlobalOptions& g) {
   return n;
 }
 
-void fill_in_background(const GlobalOptions& g, bool watchers) {
-  auto argv =
-      watchers ? self_argv(g, {"pool", "fill"}) : self_argv(g, {"pool", "fill", "--no-watchers"});
+void fill_in_background(const GlobalOptions& g, std::string generation, bool from_claimer) {
+  if (generation.empty()) generation = current_generation(pool_dir_of(g));
+  if (!valid_generation(generation))
+    return log::warn("pool refill: the pool's generation cannot be made");
+  auto argv = self_argv(g, {"pool", "fill", "--refill", generation});
   if (!argv.ok()) return log::warn("pool refill: " + argv.error().message);
   // At the lowest priority: it boots a VM beside the container that was
   // just started from the pool, on the same CPUs, and must not slow it
   // (claim_unit_priority() gives a claimed unit the claimer's niceness).
-  auto pid = spawn_detached(std::move(*argv), -1, 19);
-  if (!pid.ok()) log::warn("pool refill: " + pid.error().message);
+  auto pid = spawn_detached(*argv, -1, 19, from_claimer);
+  if (pid.ok() || pid.error().code != kAdopted)
+    return pid.ok() ? void() : log::warn("pool refill: " + pid.error().message);
+  // A claimer's caller is a subreaper (conmon): it would wait for the fill
+  // and for every unit it boots, until they are claimed and end. systemd
+  // (when it is init) runs it outside that tree instead; without it there
+  // is no refill (`runvm pool fill` from outside fills the pool).
+  struct stat st;
+  if (stat("/run/systemd/system", &st) != 0) {
+    return log::debug("pool refill: not started: " + pid.error().message +
+                      "; no systemd to start it outside (run `runvm pool fill`)");
+  }
+  std::vector<std::string> run = {"/usr/bin/systemd-run", "--quiet",   "--collect",
+                                  "--no-block",           "--nice=19", "--"};
+  run.insert(run.end(), argv->begin(), argv->end());
+  if (access(run[0].c_str(), X_OK) != 0) run[0] = "/bin/systemd-run";
+  // systemd-run itself exits as soon as systemd queued the fill: the
+  // subreaper waits for that moment only.
+  if (auto started = spawn_detached(std::move(run), -1); !started.ok())
+    log::warn("pool refill: systemd-run: " + started.error().message);
 }
 
 void refill_after_claim(const GlobalOptions& g, const Unit& u) {
@@ -394,7 +562,7 @@ void refill_after_claim(const GlobalOptions& g, const Unit& u) {
   if (u.watcher_alive()) return log::debug("pool unit " + u.rel() + ": its watcher refills");
   // No watcher (it could not start, or was killed): unless it took the
   // refill before it went, it is ours.
-  if (take_refill(u)) fill_in_background(g, false);
+  if (take_refill(u)) fill_in_background(g, u.generation, true);
 }
 
 void claim_unit_priority(const Unit& u) {

@@ -44,24 +44,40 @@ std::string cold_reason(const GlobalOptions& g, const UnitClass& pool, const oci
 
 struct FillReport {
   int started = 0, drained = 0, idle = 0;
+  bool cancelled = false;  // a refill whose generation a drain ended
 };
 // Drains dead, stale and old units, then boots units of the configured
 // class until [pool] size are idle or booting; waits for each boot.
 // `watchers`: each unit it boots gets its watcher, and idle units that have
-// none get one. False for a fill started by a create: it runs in the
-// create's caller's process tree (conmon's), and watchers there would keep
-// every later refill in that tree too.
-Result<FillReport> fill(const GlobalOptions& g, bool watchers);
-// Removes every unit no container owns (idle, booting, dead); returns how many.
+// none get one (`pool fill --no-watchers`: none; a background fill always
+// has them: it never runs in a subreaper's tree, fill_in_background).
+// `refill_of`: a refill asked for in that pool generation (a claim's, or a
+// cold create's). Under the fill lock it boots nothing (cancelled) when a
+// drain has replaced the generation since, or removed the pool: a drain
+// that returned ended every unit, including those of refills asked for
+// before it that had not taken the lock yet.
+Result<FillReport> fill(const GlobalOptions& g, bool watchers,
+                        const std::optional<std::string>& refill_of = std::nullopt);
+// Removes every unit no container owns (idle, booting, dead); returns how
+// many. Replaces the pool's generation first (under the fill lock).
 int drain(const GlobalOptions& g);
-// Starts `runvm pool fill` detached (own session, /dev/null stdio, out of
-// the caller's cgroup), not waited for. `watchers`: as fill()'s (the
-// internal `pool fill --no-watchers` without).
-void fill_in_background(const GlobalOptions& g, bool watchers);
+// Starts `runvm pool fill --refill <generation>` detached (own session,
+// /dev/null stdio, out of the caller's cgroup), not waited for; its units
+// get watchers. `generation`: the one it refills for (a claimed unit's);
+// empty: the pool's current one, made if there is none yet.
+// `from_claimer`: asked by a create, whose caller may be a subreaper
+// (conmon, containerd's shim) that would adopt the fill and its units and
+// wait for them all: then it runs under systemd (when that is init), or
+// not at all. A watcher's refill (outside any claimer) runs as it is.
+void fill_in_background(const GlobalOptions& g, std::string generation, bool from_claimer);
+
+// A pool generation token: 1 to 32 lowercase hex digits.
+bool valid_generation(std::string_view token);
 
 // After `u` was claimed: the replacement. The unit's watcher (started by
 // the fill that booted it, so outside any claimer's process tree) starts
-// it; only when none runs does this process (fill_in_background).
+// it; only when none runs does this process (fill_in_background, as a
+// claimer's).
 void refill_after_claim(const GlobalOptions& g, const Unit& u);
 
 // `runvm pool watch <class>/<unit>`: a unit's watcher (runvm-pool(8)).

@@ -46,7 +46,14 @@ std::vector<std::string> entries(const std::string& dir) {
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n == "." || n == ".." || n == kFillLock) continue;
+    if (n == "." || n == "..") continue;
+    // Classes and units are directories; the pool's files (its lock, its
+    // generation and that file's temporaries) are not.
+    struct stat st;
+    if (e->d_type != DT_DIR &&
+        (e->d_type != DT_UNKNOWN || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+         !S_ISDIR(st.st_mode)))
+      continue;
     out.push_back(n);
   }
   closedir(d);
@@ -143,10 +150,12 @@ Unit read_unit(const std::string& root, const std::string& cls, const std::strin
   std::string path = u.dir().path();
   u.record = parse_unit_record(read_small(path + "/" + kUnitFile));
   u.watcher = parse_unit_record(read_small(path + "/" + kWatcherFile));
+  u.generation = read_small(path + "/" + kGenerationFile);
   struct stat st;
   int64_t made = stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : now_s();
   u.age_s = std::max<int64_t>(0, now_s() - (u.record ? u.record->created_s : made));
-  if (exists(path + "/" + kOwnerFile)) {
+  if (struct stat owned; lstat((path + "/" + kOwnerFile).c_str(), &owned) == 0) {
+    u.owned_s = std::max<int64_t>(0, now_s() - owned.st_mtim.tv_sec);
     u.owner = read_small(path + "/" + kOwnerFile);
     // A claimed unit whose shim is gone is dead too: its container (or
     // drain) removes it; status says so.
@@ -240,7 +249,11 @@ FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_i
                        bool owner_exists) {
   if (!u.owner.empty()) {
     bool gone = u.owner == kDrainOwner || !validate_id(u.owner).ok() || !owner_exists;
-    return u.state == UnitState::kDead && gone ? FillAction::kRemoveOrphan : FillAction::kKeep;
+    // A live one too once its taker had long enough: a claiming create
+    // makes its container's dir right after the take, and a drain ends
+    // what it took within seconds. Nothing else would ever end it.
+    bool abandoned = u.state == UnitState::kDead || u.owned_s > kAbandonedClaim.count();
+    return gone && abandoned ? FillAction::kRemoveOrphan : FillAction::kKeep;
   }
   bool old = max_idle_s > 0 && static_cast<uint64_t>(u.age_s) > max_idle_s;
   switch (u.state) {

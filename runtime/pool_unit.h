@@ -4,11 +4,17 @@
 //
 // Under --root ('@' is in no container id, so `list` never sees them):
 //   @pool/fill.lock            held by a fill while it counts and boots units
+//   @pool/generation           a random token, made by the first fill (or
+//                              refill request) and replaced by each drain: a
+//                              refill asked for under one token boots
+//                              nothing once a drain replaced it (pool.h)
 //   @pool/<class>/<unit>/      a unit's state dir (ContainerDir of id
 //                              "@pool/<class>/<unit>", sockets in @s/<hash>/):
 //     unit    "PID START CREATED\n": its runvm-shim (pid and /proc start
 //             time, so a recycled pid is never taken for it) and when it was
 //             started (seconds since the epoch); written once the shim runs
+//     generation  the pool's generation token it was booted in: its
+//             refill after a claim is for that generation only
 //     ready   its VM booted and its agent answered: it may be claimed
 //     owner   made with O_EXCL by whoever takes the unit: the id of the
 //             container that claimed it, or "@drain". Exactly one taker
@@ -38,6 +44,7 @@ namespace runvm::cli::pool {
 
 inline constexpr char kPoolDir[] = "@pool";
 inline constexpr char kFillLock[] = "fill.lock";
+inline constexpr char kGenerationFile[] = "generation";
 inline constexpr char kUnitFile[] = "unit";
 inline constexpr char kReadyFile[] = "ready";
 inline constexpr char kOwnerFile[] = "owner";
@@ -49,6 +56,10 @@ inline constexpr char kUnitExtra[] = "pool-unit";
 // A unit dir without a unit file this long after it was made: its filler
 // died before the shim ran.
 inline constexpr std::chrono::seconds kStartingTimeout{60};
+// A unit taken this long ago whose taker is gone (no container of the
+// owner's id, or a drain's that died) while its shim still runs: the claim
+// was abandoned (its create was killed between the take and its state).
+inline constexpr std::chrono::seconds kAbandonedClaim{60};
 
 struct UnitRecord {
   pid_t pid = 0;
@@ -77,6 +88,8 @@ struct Unit {
   std::string owner;                  // kClaimed: who
   int64_t age_s = 0;                  // since it was started (its dir made, before a record)
   std::optional<UnitRecord> watcher;  // its watcher process, once started
+  std::string generation;             // the pool generation it was booted in ("": unknown)
+  int64_t owned_s = 0;                // since it was taken (its owner file made)
 
   std::string rel() const { return cls + "/" + name; }
   ContainerDir dir() const {
@@ -121,8 +134,9 @@ std::optional<Unit> claim(const std::string& root, const std::string& cls, const
 // What a fill (which holds the fill lock, so no other fill starts units)
 // does with `u`: keep it; drain it (it is dead or still starting, of
 // another class than `current`, or idle past `max_idle_s`; taken first, so
-// never from under a claim); or remove it as an orphan (dead, and its owner
-// is a drain or a container that `owner_exists` says is gone).
+// never from under a claim); or remove it as an orphan (its owner is a
+// drain or a container that `owner_exists` says is gone, and it is dead or
+// was taken more than kAbandonedClaim ago).
 enum class FillAction { kKeep, kDrain, kRemoveOrphan };
 FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_idle_s,
                        bool owner_exists);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <thread>
 
+#include "runtime/pool.h"
 #include "spec/base/atomic_file.h"
 #include "spec/proc_start_time.h"
 #include "tests/support/temp_dir.h"
@@ -158,6 +159,29 @@ TEST_F(PoolUnitTest, DrainedUnitsWatcherEndsWithItAndOneRefillPerClaim) {
   EXPECT_TRUE(list_units(root_.path()).empty());
 }
 
+// The pool's own files (its lock, its generation and that file's
+// temporaries) are no classes; a unit records the generation it was booted in.
+TEST_F(PoolUnitTest, ThePoolsFilesAreNoUnitsAndAUnitKnowsItsGeneration) {
+  Unit u = make_unit("u1", stand_in(), true);
+  ASSERT_TRUE(write_file_atomic(u.dir().file(kGenerationFile), "0123abcd", false).ok());
+  std::string pool = root_.path() + "/" + kPoolDir + "/";
+  for (std::string f : {kFillLock, kGenerationFile, "generation.77.feed.tmp", "stray"})
+    ASSERT_TRUE(write_file_atomic(pool + f, "x", false).ok()) << f;
+  auto units = list_units(root_.path());
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].rel(), "c1/u1");
+  EXPECT_EQ(units[0].state, UnitState::kIdle);
+  EXPECT_EQ(units[0].generation, "0123abcd");
+}
+
+TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {
+  for (const char* ok : {"0", "0123456789abcdef", "ffffffffffffffffffffffffffffffff"})
+    EXPECT_TRUE(valid_generation(ok)) << ok;
+  for (const char* bad :
+       {"", "ABCDEF", "12 34", "-1", "../x", "0123456789abcdef0123456789abcdef0", "12\n", "g"})
+    EXPECT_FALSE(valid_generation(bad)) << bad;
+}
+
 TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
   auto unit = [](UnitState s, const std::string& cls, int64_t age, const std::string& owner = "") {
     Unit u{"/r", cls, "u", std::nullopt, s, owner, age};
@@ -179,6 +203,19 @@ TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "ctr"), "c", 60, false), FillAction::kRemoveOrphan);
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "@drain"), "c", 60, true), FillAction::kRemoveOrphan);
   EXPECT_EQ(fill_action(unit(kDead, "c", 10, "../x"), "c", 60, true), FillAction::kRemoveOrphan);
+  // A live unit whose taker is gone: abandoned once taken long enough ago
+  // (its create was killed between the take and its container's dir).
+  auto taken = [&](const std::string& owner, int64_t owned_s) {
+    Unit u = unit(kClaimed, "c", 10, owner);
+    u.owned_s = owned_s;
+    return u;
+  };
+  int64_t long_ago = kAbandonedClaim.count() + 1;
+  EXPECT_EQ(fill_action(taken("ctr", 1), "c", 60, false), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("ctr", long_ago), "c", 60, false), FillAction::kRemoveOrphan);
+  EXPECT_EQ(fill_action(taken("ctr", long_ago), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("@drain", 1), "c", 60, true), FillAction::kKeep);
+  EXPECT_EQ(fill_action(taken("@drain", long_ago), "c", 60, true), FillAction::kRemoveOrphan);
 }
 
 }  // namespace

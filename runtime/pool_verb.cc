@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "runtime/host_procs.h"
@@ -69,11 +70,26 @@ Result<int> verb_pool(GlobalOptions& g, int argc, char** argv) {
     RUNVM_CHECK(pool::watch(g, argv[2]));
     return 0;
   }
-  // Internal: a create's background fill (pool.h: fill()).
-  if (argc == 3 && strcmp(argv[1], "fill") == 0 && strcmp(argv[2], "--no-watchers") == 0) {
+  // Internal: a background fill (pool.h: fill_in_background()):
+  // `fill [--no-watchers] --refill <generation>`.
+  if (argc >= 3 && strcmp(argv[1], "fill") == 0) {
+    bool watchers = true;
+    std::optional<std::string> refill_of;
+    for (int i = 2; i < argc; ++i) {
+      if (strcmp(argv[i], "--no-watchers") == 0)
+        watchers = false;
+      else if (strcmp(argv[i], "--refill") == 0 && i + 1 < argc &&
+               pool::valid_generation(argv[i + 1]))
+        refill_of = argv[++i];
+      else
+        return make_error(std::string("pool fill: unknown argument ") + argv[i]);
+    }
     g.subject = "fill";
-    auto r = RUNVM_TRY(pool::fill(g, false));
-    printf("started %d, drained %d, %d idle or booting\n", r.started, r.drained, r.idle);
+    auto r = RUNVM_TRY(pool::fill(g, watchers, refill_of));
+    if (r.cancelled)
+      printf("cancelled: the pool was drained since this refill was asked for\n");
+    else
+      printf("started %d, drained %d, %d idle or booting\n", r.started, r.drained, r.idle);
     return 0;
   }
   if (argc != 2) {

@@ -44,7 +44,7 @@ Status watch(const GlobalOptions& g, const std::string& rel) {
     if (now.owner == kDrainOwner) return {};
     if (!now.owner.empty()) {
       log::debug("pool unit " + rel + ": claimed by " + now.owner + ": refilling");
-      if (take_refill(now)) fill_in_background(g, true);
+      if (take_refill(now)) fill_in_background(g, now.generation, false);
       return {};
     }
     // Gone unclaimed (killed, crashed, removed): a fill or claim drains it.

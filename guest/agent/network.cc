@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "guest/agent/trace.h"
 #include "spec/base/netlink.h"
 
 namespace runvm::agent {
@@ -96,11 +97,13 @@ Status hide_unnamed(nl_sock* sock, const std::vector<int>& named) {
 }  // namespace
 
 Status configure_network(const proto::NetworkConfig& net) {
+  trace::mark("net_begin");
   nl::Socket sock = RUNVM_TRY(nl::connect_route());
   int lo = RUNVM_TRY(nl::ifindex_of(sock.get(), "lo"));
   RUNVM_CHECK(nl::change_link(sock.get(), lo, {.up = true}).context("lo"));
-
+  trace::mark("net_lo_up");
   RUNVM_CHECK(unpark(net));
+  trace::mark("net_unparked");
   nl::Cache links = RUNVM_TRY(nl::link_cache(sock.get()));
   std::vector<int> indexes;
   // A pool unit's NIC was booted with a MAC of its own (device_mac): found
@@ -108,36 +111,63 @@ Status configure_network(const proto::NetworkConfig& net) {
   for (const auto& iface : net.interfaces)
     indexes.push_back(RUNVM_TRY(
         find_by_mac(links.get(), iface.device_mac.value_or(iface.mac)).context(iface.name)));
+  // What each device is now: a device already named and sized as the
+  // container's interface (the guest kernel's eth0 for a Podman eth0, MTU
+  // 1500) is neither renamed nor resized. Under TCG each rename or MTU
+  // change costs milliseconds of guest time (the kernel re-registers the
+  // device's sysfs and its IPv4, IPv6 and neighbour sysctl tables), and the
+  // two-step rename did it twice.
+  std::vector<std::string> names(indexes.size());
+  std::vector<uint32_t> mtus(indexes.size());
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    nl::Link l(rtnl_link_get(links.get(), indexes[i]));
+    const char* name = l ? rtnl_link_get_name(l.get()) : nullptr;
+    names[i] = name ? name : "";
+    mtus[i] = l ? rtnl_link_get_mtu(l.get()) : 0;
+  }
   // Renamed in two steps, so that a device the kernel named like another
   // interface of the message ("eth0" for what must become "eth1") is out of
-  // the way first. A link must be down to be renamed.
+  // the way first. A link must be down to be renamed, or to change its MAC.
   for (size_t i = 0; i < indexes.size(); ++i) {
     const auto& iface = net.interfaces[i];
-    nl::LinkChange aside{.name = "runvm-net" + std::to_string(i), .up = false};
+    nl::LinkChange aside{.up = false};
+    if (names[i] != iface.name) aside.name = "runvm-net" + std::to_string(i);
     if (iface.device_mac && *iface.device_mac != iface.mac) aside.mac = iface.mac;
-    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], aside).context(iface.name));
+    if (aside.name || aside.mac)
+      RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], aside).context(iface.name));
   }
+  trace::mark("net_aside");
   for (size_t i = 0; i < indexes.size(); ++i) {
     const auto& iface = net.interfaces[i];
-    // A device the message does not name may hold the name: it moves aside.
-    if (auto holder = nl::ifindex_of(sock.get(), iface.name); holder.ok())
-      RUNVM_CHECK(nl::change_link(sock.get(), *holder,
-                                  {.name = "runvm-x" + std::to_string(*holder), .up = false})
-                      .context(iface.name));
-    RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], {.name = iface.name, .mtu = iface.mtu})
-                    .context(iface.name));
+    nl::LinkChange change;
+    if (names[i] != iface.name) {
+      // A device the message does not name may hold the name: it moves aside.
+      if (auto holder = nl::ifindex_of(sock.get(), iface.name); holder.ok())
+        RUNVM_CHECK(nl::change_link(sock.get(), *holder,
+                                    {.name = "runvm-x" + std::to_string(*holder), .up = false})
+                        .context(iface.name));
+      change.name = iface.name;
+    }
+    if (mtus[i] != iface.mtu) change.mtu = iface.mtu;
+    if (change.name || change.mtu)
+      RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], change).context(iface.name));
+    trace::mark("net_named");
     for (const auto& a : iface.addresses)
       RUNVM_CHECK(
           nl::add_address(sock.get(), indexes[i], a.address, a.prefix_len).context(iface.name));
+    trace::mark("net_addressed");
     RUNVM_CHECK(nl::change_link(sock.get(), indexes[i], {.up = true}).context(iface.name));
+    trace::mark("net_up");
   }
   if (net.hide_unnamed) RUNVM_CHECK(hide_unnamed(sock.get(), indexes));
+  trace::mark("net_hidden");
   for (const auto& r : net.routes) {
     int ifindex = RUNVM_TRY(nl::ifindex_of(sock.get(), r.device));
     RUNVM_CHECK(nl::add_route(sock.get(), ifindex, r.destination.address, r.destination.prefix_len,
                               r.gateway, r.metric)
                     .context("route via " + r.device));
   }
+  trace::mark("net_routed");
   return {};
 }
 

@@ -118,6 +118,42 @@ TEST_F(NetworkTest, LoopbackOnly) {
 
 // A pool unit's NIC was booted with a MAC of its own: found by it
 // (device_mac) and given the container's.
+// The device the kernel already named as the interface (the guest's eth0
+// for a Podman eth0) is not renamed: each rename re-registers its sysfs and
+// sysctl tables, costly under TCG, and the two-step rename did it twice.
+// The names links took are read from the namespace's link notifications.
+TEST_F(NetworkTest, ADeviceAlreadyNamedAsTheInterfaceIsNotRenamed) {
+  nl::Socket monitor = must(nl::connect_route_in(guest_.fd()));
+  ASSERT_EQ(nl_socket_add_membership(monitor.get(), RTNLGRP_LINK), 0);
+  nl_socket_disable_seq_check(monitor.get());
+  ASSERT_EQ(nl_socket_set_nonblocking(monitor.get()), 0);
+  proto::NetworkConfig net;
+  net.interfaces = {
+      {"eth0", {0x02, 0, 0, 0, 0, 2}, 1500, {{proto::IpFamily::kIpv4, "10.88.0.5", 16}}}};
+  must(configure(net));
+  std::set<std::string> names;
+  auto collect = [](nl_msg* msg, void* arg) -> int {
+    nlmsghdr* h = nlmsg_hdr(msg);
+    nlattr* tb[IFLA_MAX + 1];
+    if (h->nlmsg_type == RTM_NEWLINK &&
+        nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) == 0 && tb[IFLA_IFNAME])
+      static_cast<std::set<std::string>*>(arg)->insert(nla_get_string(tb[IFLA_IFNAME]));
+    return NL_OK;
+  };
+  nl_socket_modify_cb(monitor.get(), NL_CB_VALID, NL_CB_CUSTOM, collect, &names);
+  while (nl_recvmsgs_default(monitor.get()) >= 0) {
+  }
+  // A new namespace's lo is down: configure brings it up, and says so.
+  EXPECT_TRUE(names.count("lo")) << "no link notification was read";
+  for (const auto& n : names) EXPECT_NE(n.rfind("runvm-", 0), 0u) << n;
+  nl::Cache links = must(nl::link_cache(guest_.sock()));
+  nl::Link eth0(link(links.get(), "eth0"));
+  ASSERT_TRUE(eth0);
+  EXPECT_TRUE(rtnl_link_get_flags(eth0.get()) & IFF_UP);
+  EXPECT_EQ(addresses_of(rtnl_link_get_ifindex(eth0.get())),
+            (std::set<std::string>{"10.88.0.5/16"}));
+}
+
 TEST_F(NetworkTest, ADeviceBootedWithAnotherMacTakesTheContainers) {
   proto::NetworkConfig net;
   proto::NetInterface eth0{

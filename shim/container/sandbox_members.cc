@@ -39,34 +39,44 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   if (opts_.pool && claimed_)
     return refuse(conn.get(), make_error("the pool unit is claimed already", EBUSY));
   if (opts_.pool) claimed_ = true;
+  if (opts_.pool) timeline::mark("claim_received");
+  // A pool unit whose claim fails here ends (as one whose create the agent
+  // refused does, member_created): its tap may be in the claimer's
+  // namespace already, and its control thread is not confined yet. It does
+  // not wait for the claiming CLI to remove it: that CLI may be gone.
+  auto fail = [this](int fd, Error e) {
+    refuse(fd, std::move(e));
+    if (opts_.pool) end(SIGKILL, true);
+  };
   if (auto it = containers_.find(id); it != containers_.end()) {
     // A member that ended may be created again under its id.
     if (id == first_ || members_.count(id))
-      return refuse(conn.get(), make_error("container \"" + id + "\" already exists", EEXIST));
+      return fail(conn.get(), make_error("container \"" + id + "\" already exists", EEXIST));
     vm_->agent().remove_exit_handlers(id);
     containers_.erase(it);
   }
   auto bundle = oci::load_bundle(req.bundle);
-  if (!bundle.ok()) return refuse(conn.get(), std::move(bundle).error());
+  if (!bundle.ok()) return fail(conn.get(), std::move(bundle).error());
   if (opts_.pool && pool_nic_) {
     // The claimer's network namespace takes the unit's tap (pool_nic.h).
     auto net = net::claim_container_network(bundle->config, *pool_nic_);
-    if (!net.ok()) return refuse(conn.get(), std::move(net).error());
+    if (!net.ok()) return fail(conn.get(), std::move(net).error());
     network_ = std::move(*net);
     if (network_) pool_nic_.reset();  // its tap is network_'s now
+    timeline::mark("tap_adopted");
   }
   auto member = std::make_unique<Member>();
   member->conn = std::move(conn);
   // By descriptor, and unbound through it (member_root.h): the pod dir is
   // the guest's to write in.
   auto root = MemberRoot::bind(pod_dir_, id, bundle->rootfs_real, bundle->rootfs);
-  if (!root.ok()) return refuse(member->conn.get(), std::move(root).error());
+  if (!root.ok()) return fail(member->conn.get(), std::move(root).error());
   member->root = std::move(*root);
   std::vector<proto::Mount> mounts;
   auto binds = MemberBinds::bind(pod_dir_, id, kPodShareTag, bundle->config.mounts, mounts);
   if (!binds.ok()) {
     member->root.release();
-    return refuse(member->conn.get(), std::move(binds).error().wrap("config.json"));
+    return fail(member->conn.get(), std::move(binds).error().wrap("config.json"));
   }
   member->binds = std::move(*binds);
   auto c = ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false},
@@ -74,7 +84,7 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
   if (!c.ok()) {
     member->binds.release();
     member->root.release();
-    return refuse(member->conn.get(), std::move(c).error());
+    return fail(member->conn.get(), std::move(c).error());
   }
   containers_.emplace(id, std::move(*c));
   members_.emplace(id, std::move(member));

@@ -18,6 +18,7 @@
 #include "shim/net/netns_reader.h"
 #include "shim/net/tap_holder.h"
 #include "spec/base/log.h"
+#include "spec/base/timeline.h"
 
 namespace runvm::net {
 namespace {
@@ -207,6 +208,7 @@ Result<std::optional<TapBridge>> TapBridge::adopt(const std::string& netns_path,
     b.path_ = netns_path;
     b.sock_ = RUNVM_TRY(nl::connect_route());
     b.network_ = RUNVM_TRY(read_network(b.sock_.get()));
+    timeline::mark("adopt_read");
     if (b.network_.interfaces.empty()) return std::optional<TapBridge>();
     if (b.network_.interfaces.size() > 1)
       return make_error(std::to_string(b.network_.interfaces.size()) +
@@ -217,7 +219,9 @@ Result<std::optional<TapBridge>> TapBridge::adopt(const std::string& netns_path,
     int ifindex = RUNVM_TRY(nl::ifindex_of(b.sock_.get(), iface.name).context(ctx));
     // A killed shim's qdisc (and redirect to a tap gone since) goes first.
     RUNVM_CHECK(remove_ingress(b.sock_.get(), ifindex).context(ctx));
+    timeline::mark("adopt_cleaned");
     Tap tap = RUNVM_TRY(move(ns.get()).context(ctx));
+    timeline::mark("adopt_moved");
     // The guest's device has the tap's MAC until it takes the interface's.
     iface.device_mac = tap.mac;
     tap.interface = iface.name;

@@ -6,8 +6,10 @@
 // namespace is made here as a CNI plugin would (network_test.cc): a veth
 // whose peer sits in a second namespace standing for the host's bridge.
 // Needs root.
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,9 +17,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
+#include "shim/client/control.h"
 #include "spec/base/netlink_test_util.h"
+#include "spec/base/unique_fd.h"
 #include "tests/integration/cni_netns_fixture.h"
 #include "tests/integration/pool_fixture.h"
 #include "tests/integration/runtime_fixture.h"
@@ -56,8 +61,73 @@ class PoolNetworkTest : public testing::RuntimeTest, protected testing::CniNetns
     args.insert(args.begin(), {"--config", config_});
     return testing::runvm_argv(root_.path(), args);
   }
+  pid_t unit_shim() { return testing::only_unit_shim(root_.path()); }
+
+  // The only unit's dir.
+  std::filesystem::path unit_dir() {
+    std::error_code ec;
+    for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool", ec)) {
+      if (!cls.is_directory()) continue;
+      for (const auto& unit : std::filesystem::directory_iterator(cls.path())) return unit.path();
+    }
+    return {};
+  }
+  // An argument of a process's command line: the one after `flag`.
+  static std::string arg_after(pid_t pid, const std::string& flag) {
+    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    std::vector<std::string> args;
+    for (size_t at = 0; at < cmdline.size();) {
+      size_t end = cmdline.find('\0', at);
+      if (end == std::string::npos) end = cmdline.size();
+      args.push_back(cmdline.substr(at, end - at));
+      at = end + 1;
+    }
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == flag) return args[i + 1];
+    return "";
+  }
+
   std::string config_ = files_.path() + "/runvm.toml";
 };
+
+// A claim the unit refuses after its tap moved into the claimer's network
+// namespace (here the member's slot in the unit's share is taken) ends the
+// unit by itself: its claimer may be gone right then (a create killed with
+// SIGKILL), and nothing else would end it, unconfined, before a drain. This
+// test is that claimer: it takes the unit and asks for the member as create
+// does, reads the refusal, and does nothing more.
+TEST_F(PoolNetworkTest, AClaimRefusedAfterTheTapMovedEndsTheUnitByItself) {
+  ASSERT_EQ(cli({"pool", "fill"}).status, 0);
+  pid_t shim = unit_shim();
+  std::filesystem::path unit = unit_dir();
+  ASSERT_GT(shim, 0);
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, shim, 0)));
+  ASSERT_TRUE(pidfd);
+  std::string socket = arg_after(shim, "--socket-dir") + "/shim.sock";
+  std::ofstream(unit / "owner") << "gone";  // taken, as create takes it
+  // The member's slot, taken (by a file: the unit's shim removes its dirs
+  // flat, and a non-empty directory would stay).
+  std::ofstream(unit / "pod" / "gone") << "";
+  ASSERT_TRUE(std::filesystem::exists(unit / "pod" / "gone"));
+  std::string state_dir = files_.path() + "/gone";
+  ASSERT_EQ(::mkdir(state_dir.c_str(), 0700), 0);
+  Bundle b({.args = {"true"}, .config_json = network_json()});
+  auto member = control::open_member(socket, "gone", {b.dir(), state_dir, {}}, 60000);
+  ASSERT_FALSE(member.ok());
+  EXPECT_NE(member.error().message.find("mkdir"), std::string::npos) << member.error().message;
+  // The unit's shim ends, its tap and filters with it, with no one asking.
+  pollfd p{pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 60000), 1) << "the refused unit still runs";
+  // What it made, it removed (flat: nothing below a member's slot): only
+  // the slot this test put in its share is left.
+  std::set<std::string> left;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(unit, ec))
+    left.insert(std::filesystem::relative(e.path(), unit).string());
+  EXPECT_EQ(left, (std::set<std::string>{"pod", "pod/gone"}));
+  EXPECT_FALSE(nl::testing::ifindex(container_, "tap0_runvm").ok());
+  EXPECT_FALSE(has_ingress("eth0"));
+}
 
 TEST_F(PoolNetworkTest, AClaimedContainerHasTheNamespacesInterfaceAndReachesTheGateway) {
   ASSERT_EQ(cli({"pool", "fill"}).status, 0);

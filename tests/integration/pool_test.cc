@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spec/base/unique_fd.h"
 #include "spec/cgroup/cgroup.h"
 #include "tests/integration/pool_fixture.h"
 #include "tests/integration/runtime_fixture.h"
@@ -221,6 +224,100 @@ TEST_F(PoolTest, DrainLeavesNoProcessSocketOrMount) {
   EXPECT_EQ(pool({"status"}).out.find("idle"), std::string::npos);
 }
 
+// Whether `pid` waits for a flock (a "->" line of /proc/locks).
+bool waits_for_flock(pid_t pid) {
+  std::istringstream in(read_file("/proc/locks"));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string n, arrow, kind, mode, rw;
+    pid_t p = 0;
+    f >> n >> arrow >> kind >> mode >> rw >> p;
+    if (arrow == "->" && kind == "FLOCK" && p == pid) return true;
+  }
+  return false;
+}
+
+// A drain ends every unit no container holds, including the one a refill
+// asked for before it would boot. The refill a claim started is held at the
+// fill lock (by this test), stopped there, and let go once the drain that
+// ran after it was asked for returned: it must boot nothing.
+TEST_F(PoolTest, ARefillAskedForBeforeADrainBootsNothingAfterIt) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  ASSERT_EQ(units_in("idle"), 1);
+  UniqueFd lock(open((root_.path() + "/@pool/fill.lock").c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(lock);
+  ASSERT_EQ(flock(lock.get(), LOCK_EX), 0);
+  Bundle bundle({.args = {"sleep", "600"}});
+  // To files: the container's pid (the relay) holds create's stdout.
+  std::string err = files_.path() + "/create.err";
+  int st = testing::run_to_files(
+      testing::runvm_argv(root_.path(),
+                          {"--config", config_, "create", "--bundle", bundle.dir(), "held"}),
+      files_.path() + "/create.out", err);
+  ASSERT_EQ(st, 0) << read_file(err);
+  EXPECT_NE(unit_of("held"), "");
+  // The claimed unit's watcher started the refill: it waits for our lock.
+  pid_t refill = 0;
+  for (int i = 0; i < 6000 && refill == 0; ++i) {
+    for (pid_t p : fills_running())
+      if (waits_for_flock(p)) refill = p;
+    if (refill == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(refill, 0) << "no refill waits for the fill lock";
+  ASSERT_EQ(kill(refill, SIGSTOP), 0);
+  // Stopped for real before the lock goes: a stop signal is handled when
+  // the process runs next, and woken by the unlock it would take the lock
+  // first. Stopped, its flock was interrupted (to restart at SIGCONT).
+  bool stopped = false;
+  for (int i = 0; i < 6000 && !stopped; ++i) {
+    std::string stat = read_file("/proc/" + std::to_string(refill) + "/stat");
+    size_t paren = stat.rfind(')');
+    stopped = paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(stopped);
+  lock.reset();
+  // Stopped, the refill cannot take the lock the drain takes and leaves.
+  EXPECT_EQ(pool({"drain"}).out, "drained 0\n");  // the claimed unit is the container's
+  ASSERT_EQ(kill(refill, SIGCONT), 0);
+  wait_for_fills();
+  EXPECT_EQ(units_in("idle") + units_in("booting") + units_in("starting"), 0)
+      << pool({"status"}).out;
+  EXPECT_EQ(cli({"delete", "--force", "held"}).status, 0);
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
+// A unit taken by a create that was killed before it made its container's
+// state (its owner names no container) would run until the host's reboot:
+// once taken long enough ago (here: its owner file dated back), a drain
+// (and any fill) ends it.
+TEST_F(PoolTest, AnAbandonedClaimIsDrained) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  std::filesystem::path unit;
+  for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool"))
+    if (cls.is_directory())
+      for (const auto& u : std::filesystem::directory_iterator(cls.path())) unit = u.path();
+  ASSERT_FALSE(unit.empty());
+  std::string owner = (unit / "owner").string();
+  std::ofstream(owner) << "ghost";
+  // Its watcher saw the take and refilled (it exits once the refill runs):
+  // the drain ends that new unit, not the one just taken (its create may be
+  // on its way).
+  for (int i = 0; i < 6000 && !watchers_running().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(std::filesystem::exists(unit / "refill"));
+  wait_for_fills();
+  EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
+  EXPECT_EQ(units_in("claimed"), 1);
+  timespec old[2] = {{time(nullptr) - 120, 0}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, owner.c_str(), old, 0), 0);
+  EXPECT_EQ(pool({"drain"}).out, "drained 1\n");
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+  EXPECT_TRUE(root_.entries().empty());
+}
+
 // The pids whose parent is `parent` (zombies included).
 std::set<pid_t> children_of(pid_t parent) {
   std::set<pid_t> out;
@@ -321,6 +418,65 @@ TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+// A cold create with the pool empty starts a fill, never into its caller's
+// process tree when that caller is a subreaper: conmon would adopt the fill
+// and every unit it boots, and wait for them all. There it runs under
+// systemd when systemd is init, or not at all. From a caller that is no
+// subreaper it runs, and its unit has a watcher (its refills run outside
+// any claimer too).
+TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  Bundle bundle({.args = {"sleep", "600"}});
+  std::string pid_file = files_.path() + "/pid", children = files_.path() + "/children";
+  auto argv = testing::runvm_argv(root_.path(), {"--config", config_, "create", "--bundle",
+                                                 bundle.dir(), "--pid-file", pid_file, "sub"});
+  pid_t reaper = fork();
+  ASSERT_GE(reaper, 0);
+  if (reaper == 0) {
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) _exit(10);
+    int st =
+        testing::run_to_files(argv, files_.path() + "/create.out", files_.path() + "/create.err");
+    if (st != 0) _exit(11);
+    // Zombies it adopted are reaped, as conmon reaps them on SIGCHLD.
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    {
+      std::ofstream out(children);
+      for (pid_t p : children_of(getpid())) out << p << "\n";
+    }
+    _exit(0);
+  }
+  int st = -1;
+  ASSERT_EQ(waitpid(reaper, &st, 0), reaper);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+      << st << read_file(files_.path() + "/create.err");
+  EXPECT_EQ(unit_of("sub"), "");  // cold: the pool was empty
+  pid_t shim = 0;
+  std::ifstream(pid_file) >> shim;
+  EXPECT_GT(shim, 0);
+  std::set<pid_t> adopted;
+  std::ifstream in(children);
+  for (pid_t p; in >> p;) adopted.insert(p);
+  EXPECT_EQ(adopted, std::set<pid_t>{shim});
+  wait_for_fills();
+  if (!std::filesystem::exists("/run/systemd/system"))
+    EXPECT_EQ(units_in("idle") + units_in("booting"), 0) << pool({"status"}).out;
+  EXPECT_EQ(cli({"delete", "--force", "sub"}).status, 0);
+  pool({"drain"});
+
+  // No subreaper: the fill runs, and its unit has a watcher.
+  int cold = testing::run_to_files(
+      testing::runvm_argv(root_.path(),
+                          {"--config", config_, "create", "--bundle", bundle.dir(), "plain"}),
+      files_.path() + "/plain.out", files_.path() + "/plain.err");
+  ASSERT_EQ(cold, 0) << read_file(files_.path() + "/plain.err");
+  EXPECT_EQ(unit_of("plain"), "");
+  wait_for_fills();
+  EXPECT_EQ(units_in("idle"), 1) << pool({"status"}).out;
+  EXPECT_EQ(watchers_running().size(), 1u);
+  EXPECT_EQ(cli({"delete", "--force", "plain"}).status, 0);
 }
 
 // A claimed container is its unit's one member: `update` changes its guest
