@@ -256,7 +256,7 @@ TEST_F(PoolTest, ARefillAskedForBeforeADrainBootsNothingAfterIt) {
                           {"--config", config_, "create", "--bundle", bundle.dir(), "held"}),
       files_.path() + "/create.out", err);
   ASSERT_EQ(st, 0) << read_file(err);
-  EXPECT_NE(unit_of("held"), "");
+  EXPECT_NE(testing::pool_unit_of(root_.path(), "held"), "");
   // The claimed unit's watcher started the refill: it waits for our lock.
   pid_t refill = 0;
   for (int i = 0; i < 6000 && refill == 0; ++i) {
@@ -452,7 +452,7 @@ TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
   ASSERT_EQ(waitpid(reaper, &st, 0), reaper);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
       << st << read_file(files_.path() + "/create.err");
-  EXPECT_EQ(unit_of("sub"), "");  // cold: the pool was empty
+  EXPECT_EQ(testing::pool_unit_of(root_.path(), "sub"), "");  // cold: the pool was empty
   pid_t shim = 0;
   std::ifstream(pid_file) >> shim;
   EXPECT_GT(shim, 0);
@@ -472,7 +472,7 @@ TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
                           {"--config", config_, "create", "--bundle", bundle.dir(), "plain"}),
       files_.path() + "/plain.out", files_.path() + "/plain.err");
   ASSERT_EQ(cold, 0) << read_file(files_.path() + "/plain.err");
-  EXPECT_EQ(unit_of("plain"), "");
+  EXPECT_EQ(testing::pool_unit_of(root_.path(), "plain"), "");
   wait_for_fills();
   EXPECT_EQ(units_in("idle"), 1) << pool({"status"}).out;
   EXPECT_EQ(watchers_running().size(), 1u);
@@ -556,7 +556,6 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
   EXPECT_EQ(cli({"delete", "--force", "u"}).status, 0);
   for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
 }
-
 
 // A claimed unit stopped while its container still runs (its shim ended
 // by a signal: `pool drain`, runvm-pool(8)): the container was never
