@@ -23,7 +23,7 @@ bare_boot_once() {
     -nodefaults -no-user-config -nographic -no-reboot -accel tcg -cpu max -smp 1 -m "${BARE_MEMORY_MIB:-2048}" \
     -object memory-backend-memfd,id=mem,size="${BARE_MEMORY_MIB:-2048}M",share=on -machine memory-backend=mem \
     -kernel "$BARE_KERNEL" -initrd "$BARE_TMP/poweroff.cpio" \
-    -append "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer" \
+    -append "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 rcupdate.rcu_expedited=1 noapictimer" \
     -serial "file:$BARE_TMP/bare-console.log"; } 2>"$BARE_TMP/bare.time"
   t1=$(date +%s%3N)
   if [ -n "${BARE_CPU_FILE:-}" ]; then
