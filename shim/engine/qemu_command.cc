@@ -84,6 +84,13 @@ std::vector<std::string> qemu_command_line(const VmConfig& c, const QemuFds& fds
   // same clock event device at once. Under KVM the APIC timer works and is
   // the better one: kept.
   if (!m.kvm) append += " noapictimer";
+  // Under TCG the guest's TSC is the host's, whose frequency the guest
+  // cannot calibrate (host_tsc.h): given it, the guest clocks on the TSC
+  // (ns resolution instead of jiffies' 4 ms) and skips the delay loop's
+  // calibration (~30 ms of vCPU time per boot). tsc=reliable: the
+  // clocksource watchdog compares it against jiffies, which lose ticks on
+  // a busy host, and would switch back to them.
+  if (!m.kvm && m.tsc_khz > 0) append += " tsc=reliable tsc_early_khz=" + std::to_string(m.tsc_khz);
   if (!m.cmdline_extra.empty()) append += " " + m.cmdline_extra;
   a.insert(a.end(), {"-append", append});
   // Serial through an explicit chardev so it goes to the file only: the

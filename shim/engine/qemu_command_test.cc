@@ -92,6 +92,18 @@ TEST(QemuCommandLine, KvmUsesHostCpu) {
             "rcupdate.rcu_expedited=1");
 }
 
+TEST(QemuCommandLine, TcgGuestIsToldTheHostTscFrequency) {
+  VmConfig c = base_config();
+  c.machine.tsc_khz = 2596124;
+  c.machine.cmdline_extra = "runvm.debug";
+  EXPECT_EQ(after(line(c), "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 "
+            "rcupdate.rcu_expedited=1 noapictimer tsc=reliable tsc_early_khz=2596124 runvm.debug");
+  // KVM guests have kvmclock, and their own TSC frequency.
+  c.machine.kvm = true;
+  EXPECT_EQ(after(line(c), "-append").find("tsc"), std::string::npos);
+}
+
 TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
   VmConfig c = base_config();
   c.machine.memory_mib = 512;
