@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,12 +18,6 @@ namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kConnectInterval = std::chrono::milliseconds(10);
-
-uint64_t boottime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string kernel_release() {
   utsname u{};
@@ -55,15 +48,22 @@ void premount_share(RootConfig& root) {
   trace::mark("share_premounted");
 }
 
-Status setup_system() {
+Status setup_system(uint64_t start_ns) {
   // Children are reaped by the agent's loop (signalfd), which also reports
   // the container's exit.
   RUNVM_CHECK(mount_pseudo_filesystems());
+  // Whether to trace is known once /proc is mounted: the steps before are
+  // timed now and traced below.
+  const uint64_t mounted_ns = trace::now_ns();
   RUNVM_CHECK(bring_up_loopback());
+  const uint64_t loopback_ns = trace::now_ns();
   RUNVM_CHECK(allow_overcommit());
   // The kernel handed us the rootfs /dev/console; reopen the devtmpfs one.
   RUNVM_CHECK(attach_console());
   trace::enable_from_cmdline();
+  trace::mark_at("agent_started", start_ns);
+  trace::mark_at("pseudo_mounted", mounted_ns);
+  trace::mark_at("loopback_up", loopback_ns);
   trace::mark("system_ready");
   return {};
 }
@@ -86,6 +86,7 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
     };
   config.extension = std::move(extension);
   auto agent = RUNVM_TRY(Agent::create(control.get(), std::move(config)));
+  trace::mark("agent_ready");
   RUNVM_CHECK(agent->send_hello(
       proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
   trace::mark("hello_sent");
@@ -95,10 +96,10 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
 }  // namespace
 
 int agent_main(ExtensionFn extension) {
-  const uint64_t boot_ns = boottime_ns();
+  const uint64_t boot_ns = trace::now_ns();
   const bool pid1 = ::getpid() == 1;
   if (pid1) {
-    auto st = setup_system();
+    auto st = setup_system(boot_ns);
     if (!st.ok()) {
       log_line("fatal: " + st.error().message);
       finish(pid1, 1);

@@ -35,15 +35,22 @@ void enable(bool on) {
 }
 bool enabled() { return g_on; }
 
-void mark(std::string_view phase) {
-  if (!g_on || g_fd < 0) return;
+uint64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void mark(std::string_view phase) {
+  if (g_on) mark_at(phase, now_ns());
+}
+
+void mark_at(std::string_view phase, uint64_t boottime_ns) {
+  if (!g_on || g_fd < 0) return;
   char line[160];
-  int n =
-      std::snprintf(line, sizeof line, "runvm-agent: phase %.*s %.1f ms\n",
-                    static_cast<int>(std::min<size_t>(phase.size(), 64)), phase.data(),
-                    static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6);
+  int n = std::snprintf(line, sizeof line, "runvm-agent: phase %.*s %.1f ms\n",
+                        static_cast<int>(std::min<size_t>(phase.size(), 64)), phase.data(),
+                        static_cast<double>(boottime_ns) / 1e6);
   // Best effort, as log_line: the console is all there is.
   if (n > 0) {
     [[maybe_unused]] ssize_t w = ::write(g_fd, line, static_cast<size_t>(n));

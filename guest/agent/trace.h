@@ -6,6 +6,7 @@
 // branch per phase, and nothing on the console.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 namespace runvm::agent::trace {
@@ -17,5 +18,10 @@ bool enabled();
 
 // The phase's line, timed now (no-op when off).
 void mark(std::string_view phase);
+// The phase's line for a time taken earlier (CLOCK_BOOTTIME ns): the steps
+// before /proc is mounted, when whether to trace is not known yet.
+void mark_at(std::string_view phase, uint64_t boottime_ns);
+// CLOCK_BOOTTIME now, in ns: what mark_at takes.
+uint64_t now_ns();
 
 }  // namespace runvm::agent::trace

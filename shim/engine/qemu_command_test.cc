@@ -63,7 +63,8 @@ TEST(QemuCommandLine, TcgDefaults) {
   EXPECT_FALSE(has(a, "-initrd"));
   EXPECT_EQ(after(a, "-kernel"), "/k/vmlinux");
   EXPECT_EQ(after(a, "-append"),
-            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer");
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 "
+            "rcupdate.rcu_expedited=1 noapictimer");
   EXPECT_EQ(after(a, "-global"), "virtio-mmio.force-legacy=false");
   EXPECT_EQ(after(a, "-sandbox"),
             "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
@@ -87,7 +88,20 @@ TEST(QemuCommandLine, KvmUsesHostCpu) {
   EXPECT_EQ(after(a, "-smp"), "4");
   // The APIC timer works under KVM: no noapictimer.
   EXPECT_EQ(after(a, "-append"),
-            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0");
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 "
+            "rcupdate.rcu_expedited=1");
+}
+
+TEST(QemuCommandLine, TcgGuestIsToldTheHostTscFrequency) {
+  VmConfig c = base_config();
+  c.machine.tsc_khz = 2596124;
+  c.machine.cmdline_extra = "runvm.debug";
+  EXPECT_EQ(after(line(c), "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 "
+            "rcupdate.rcu_expedited=1 noapictimer tsc=reliable tsc_early_khz=2596124 runvm.debug");
+  // KVM guests have kvmclock, and their own TSC frequency.
+  c.machine.kvm = true;
+  EXPECT_EQ(after(line(c), "-append").find("tsc"), std::string::npos);
 }
 
 TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
@@ -106,7 +120,8 @@ TEST(QemuCommandLine, KernelInitrdAndExtraCmdline) {
   auto a = line(c);
   EXPECT_EQ(after(a, "-initrd"), "/k/initrd.img");
   EXPECT_EQ(after(a, "-append"),
-            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer "
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 "
+            "rcupdate.rcu_expedited=1 noapictimer "
             "runvm.port=1024 init=/init");
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "shim/engine/host_tsc.h"
 #include "shim/engine/qemu_command.h"
 #include "shim/engine/vcpu_affinity.h"
 #include "spec/base/log.h"
@@ -70,6 +71,8 @@ Status QemuEngine::start(const VmConfig& config) {
   qemu.machine.qemu =
       RUNVM_TRY(canonical(RUNVM_TRY(find_program(config.machine.qemu).context("qemu start"))));
   qemu.machine.kernel = RUNVM_TRY(canonical(config.machine.kernel));
+  if (!qemu.machine.kvm && qemu.machine.tsc_khz == 0)
+    qemu.machine.tsc_khz = host_tsc_khz().value_or(0);
   ConfinementSpec confine{.read_only = {qemu.machine.kernel}};
   if (!config.machine.initrd.empty()) {
     qemu.machine.initrd = RUNVM_TRY(canonical(config.machine.initrd));
