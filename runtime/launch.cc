@@ -314,8 +314,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   c.state.shim.socket = dir.socket(layout::kShimSocket);
   auto saved = save_state(c);
-  // Before the hooks: what they add is what start must refuse.
-  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
+  // Before the hooks: what they add is what start must refuse. Started at
+  // once, there is no start to check, and the shim may be gone already (a
+  // process that exits at once takes its namespace's /proc/<pid>/net with it).
+  if (saved.ok() && fresh_netns && !start_at_once) saved = save_netns_interfaces(dir, pid);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {
