@@ -181,7 +181,7 @@ Status run(const Options& o) {
   if (virtiofsd.valid()) virtiofsd.kill_and_reap();
   if (ours.device && !o.stats.empty()) {
     std::ofstream out(o.stats, std::ios::app);
-    out << ours.device->stats().format();
+    out << ours.device->format_stats();
   }
 
   const std::string console = slurp(vm.console_log);
