@@ -5,6 +5,10 @@
 #   ours_exclusive    our backend, CachePolicy::kExclusive (a bundle rootfs:
 #                     24 h timeouts, cached misses, xattrs, no writeback cache)
 #   virtiofsd_always  QEMU's virtiofsd with cache=always (no writeback either)
+#   virtiofsd_always_xattr  the same with -o xattr: ours_exclusive serves
+#                     xattrs (a rootfs keeps file capabilities), so the guest
+#                     asks it GETXATTR security.capability before each first
+#                     write and each chown; this is its like-for-like pair
 #   ours_coherent     our backend, CachePolicy::kCoherent (a bind mount: 1 s
 #                     timeouts, misses cached 1 s, no xattrs, no writeback)
 #   virtiofsd_auto    QEMU's virtiofsd with cache=auto (its default; no xattrs)
@@ -18,11 +22,15 @@
 # and ratios are the median of per-run ratios (each run's pair side by side).
 # Prints METRIC fs_<workload>_<variant>_s (median), per workload the pairs
 # fs_<workload>_virtiofsd_always_over_ours_exclusive,
+# fs_<workload>_virtiofsd_always_xattr_over_ours_exclusive (like for like),
 # fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
 # fs_<workload>_ours_*_over_tmpfs,
 # and our backend's FUSE requests of the last run per variant
 # (fs_fuse_<variant>_<OPCODE>, _requests, _getxattr_capability, LOOKUP errors,
-# and what the SETATTRs set: _setattr_mode, _owner, _size, _times).
+# and what the SETATTRs set: _setattr_mode, _owner, _size, _times) and how
+# they crossed the request queue (fs_queue_<variant>_<key>: batches, requests,
+# interrupts, busy_ms serving them, gap_ms between a reply and the next
+# request, avg_gap_us: the round trip outside the backend).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
 # FS_BENCH_BASELINE=<another build's runvm-fs-bench> adds base_exclusive and
 # base_coherent (our backend as that build serves each policy) and the pairs
@@ -42,7 +50,7 @@ harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 cache=${RUNVM_CACHE:-/var/cache/runvm}/bench
 baseline=${FS_BENCH_BASELINE:-}
-default_variants="ours_exclusive virtiofsd_always ours_coherent virtiofsd_auto tmpfs"
+default_variants="ours_exclusive virtiofsd_always virtiofsd_always_xattr ours_coherent virtiofsd_auto tmpfs"
 [ -z "$baseline" ] || default_variants="base_exclusive $default_variants base_coherent"
 read -r -a variants <<<"${FS_BENCH_VARIANTS:-$default_variants}"
 workloads=(untar statwalk statwalk_warm npm seqwrite seqread)
@@ -101,6 +109,7 @@ variant_args() {  # variant: the harness's backend options
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
     ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
+    virtiofsd_always_xattr) echo --backend virtiofsd --virtiofsd-cache always --virtiofsd-xattr on ;;
     virtiofsd_always_wb) echo --backend virtiofsd --virtiofsd-cache always --virtiofsd-writeback on ;;
     virtiofsd_auto) echo --backend virtiofsd --virtiofsd-cache auto ;;
     tmpfs) echo --backend tmpfs ;;
@@ -149,6 +158,7 @@ pair() {  # a b: METRIC fs_<w>_<a>_over_<b> if both ran
   for w in "${workloads[@]}"; do echo "METRIC fs_${w}_${1}_over_${2} $(paired "$w" "$1" "$2") x"; done
 }
 pair virtiofsd_always ours_exclusive
+pair virtiofsd_always_xattr ours_exclusive
 pair virtiofsd_auto ours_coherent
 pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
@@ -165,6 +175,8 @@ for v in "${variants[@]}"; do
        $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
          print "METRIC fs_fuse_" v "_requests " c[2]; print "METRIC fs_fuse_" v "_getxattr_capability " x[2] }
        $1 == "fuse-setattr" { for (i = 2; i <= NF; i++) { split($i, k, "=");
-         print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }' \
+         print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }
+       $1 == "fuse-queue" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC fs_queue_" v "_" k[1] " " k[2] } }' \
     "$tmp/res/stats_$v"
 done

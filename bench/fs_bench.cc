@@ -34,7 +34,8 @@ constexpr char kUsage[] =
     "usage: runvm-fs-bench --backend ours|virtiofsd|tmpfs --kernel PATH --initrd PATH\n"
     "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n"
     "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
-    "         [--virtiofsd-writeback on|off] [--xattrs on|off] [--writeback on|off]\n"
+    "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
+    "         [--xattrs on|off] [--writeback on|off]\n"
     "         [--stats FILE]\n";
 
 struct Options {
@@ -49,6 +50,10 @@ struct Options {
   std::string virtiofsd_cache = "auto";
   // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
   bool virtiofsd_writeback = false;
+  // virtiofsd's -o xattr: what our exclusive mode serves (a rootfs keeps
+  // file capabilities), for a like-for-like pair: with xattrs the guest asks
+  // GETXATTR security.capability before each first write and each chown.
+  bool virtiofsd_xattr = false;
   std::string stats;           // our backend's per-opcode request counts go here
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
@@ -86,6 +91,8 @@ Result<Options> parse(int argc, char** argv) {
       o.writeback = val == "on";
     else if (arg == "--virtiofsd-writeback" && (val == "on" || val == "off"))
       o.virtiofsd_writeback = val == "on";
+    else if (arg == "--virtiofsd-xattr" && (val == "on" || val == "off"))
+      o.virtiofsd_xattr = val == "on";
     else if (arg == "--stats")
       o.stats = val;
     else
@@ -144,6 +151,7 @@ Status start_virtiofsd(const Options& o, const std::string& sock, ChildProcess& 
                                    "-o",        "source=" + o.share,
                                    "-o",        "cache=" + o.virtiofsd_cache};
   if (o.virtiofsd_writeback) argv.insert(argv.end(), {"-o", "writeback"});
+  if (o.virtiofsd_xattr) argv.insert(argv.end(), {"-o", "xattr"});
   child = RUNVM_TRY(ChildProcess::spawn(argv, o.state + "/virtiofsd.log"));
   for (int i = 0; i < 500; ++i) {
     if (access(sock.c_str(), F_OK) == 0) return {};
@@ -181,7 +189,7 @@ Status run(const Options& o) {
   if (virtiofsd.valid()) virtiofsd.kill_and_reap();
   if (ours.device && !o.stats.empty()) {
     std::ofstream out(o.stats, std::ios::app);
-    out << ours.device->stats().format();
+    out << ours.device->format_stats();
   }
 
   const std::string console = slurp(vm.console_log);

@@ -24,12 +24,14 @@ Status make_dirs(const std::string& path, mode_t mode) {
   return {};
 }
 
+}  // namespace
+
 // The kernel's default read-ahead (128 KiB) makes every page fault of an
 // executable on the share a READ round trip to the host of 128 KiB: a 2 MiB
 // busybox took 16 of them before `true` ran. The share's device takes 1 MiB
 // per request (FUSE max_pages), so a read-around that size fetches such a
 // binary in two. Best effort: only speed depends on it.
-void widen_readahead(const std::string& mountpoint) {
+void widen_share_readahead(const std::string& mountpoint) {
   struct stat st;
   if (::stat(mountpoint.c_str(), &st) != 0) return;
   // fuse names its bdi "MAJOR:MINOR" of the superblock's anonymous device.
@@ -37,8 +39,6 @@ void widen_readahead(const std::string& mountpoint) {
                               std::to_string(minor(st.st_dev)) + "/read_ahead_kb",
                           "1024");
 }
-
-}  // namespace
 
 std::string premount_tag_from_cmdline(std::string_view cmdline) {
   constexpr std::string_view kKey = "runvm.premount=";
@@ -63,7 +63,7 @@ Status mount_share(const std::string& tag, const std::string& dir) {
     ::rmdir(dir.c_str());
     return e;
   }
-  widen_readahead(dir);
+  widen_share_readahead(dir);
   return {};
 }
 
@@ -105,7 +105,7 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::
     if (!premounted && ::mount(rootfs.tag.c_str(), staging.c_str(), "virtiofs", 0, nullptr) != 0) {
       bound = errno_error("mount virtiofs on " + staging);
     } else {
-      if (!premounted) widen_readahead(staging);
+      if (!premounted) widen_share_readahead(staging);
       // O_NOFOLLOW-like: the name is one element and the host made it a
       // directory; a symlink there is refused rather than followed.
       struct stat st;
@@ -123,7 +123,7 @@ Result<ContainerRoot> ContainerRoot::mount(const RootConfig& config, const std::
   } else if (config.bind_rootfs.empty()) {
     RUNVM_CHECK(root.mount_at(rootfs.tag.c_str(), dir, "virtiofs", 0, nullptr)
                     .context("rootfs share \"" + rootfs.tag + "\""));
-    widen_readahead(dir);
+    widen_share_readahead(dir);
   } else
     RUNVM_CHECK(root.mount_at(config.bind_rootfs.c_str(), dir, nullptr, MS_BIND, nullptr));
   return root;

@@ -40,6 +40,9 @@ struct RootConfig {
 // runvm.premount=TAG on the kernel command line `cmdline`: the tag, if one
 // that can name a virtio-fs share (1-36 of [A-Za-z0-9_-]).
 std::string premount_tag_from_cmdline(std::string_view cmdline);
+// Widens the read-ahead of the virtio-fs share mounted at `mountpoint` to the
+// 1 MiB its device takes per request (best effort).
+void widen_share_readahead(const std::string& mountpoint);
 // Mounts the virtio-fs share `tag` at `dir` and widens its read-ahead.
 Status mount_share(const std::string& tag, const std::string& dir);
 

@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "spec/base/log.h"
 
 namespace runvm {
@@ -50,6 +52,7 @@ void FsDevice::queue_stopped(size_t idx) {
 }
 
 void FsDevice::queue_kicked(size_t idx) {
+  if (idx == kRequestQueue) queue_stats_.record_kick();
   if (idx < kNumQueues) run(idx);
 }
 
@@ -69,14 +72,30 @@ void FsDevice::on_rerun() {
     if (pending_[i]) run(i);
 }
 
+namespace {
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+}  // namespace
+
 bool FsDevice::process_batch(size_t idx) {
   VirtQueue* q = queues_[idx];
   if (!q || broken_[idx]) return false;
   int handled = 0;
+  const uint64_t start = now_ns();
+  // Notifies the driver of the batch and accounts for it (request queue only:
+  // hiprio's FORGETs get no reply and nobody waits on them).
+  auto finish = [&] {
+    const bool interrupted = q->notify();
+    if (idx == kRequestQueue && handled > 0)
+      queue_stats_.record_batch(static_cast<uint64_t>(handled), start, now_ns(), interrupted);
+  };
   for (;;) {
     for (;;) {
       if (handled == kMaxBatch) {
-        q->notify();
+        finish();
         return true;
       }
       auto popped = q->pop(chain_);
@@ -84,7 +103,7 @@ bool FsDevice::process_batch(size_t idx) {
         // A malformed ring: the driver is broken or hostile; stop serving it.
         log::error("virtio-fs: queue " + std::to_string(idx) + ": " + popped.error().message);
         broken_[idx] = true;
-        q->notify();
+        finish();
         return false;
       }
       if (!*popped) break;
@@ -97,7 +116,7 @@ bool FsDevice::process_batch(size_t idx) {
     }
     if (!q->enable_kicks()) break;
   }
-  q->notify();
+  finish();
   return false;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "shim/fs/fs_config.h"
 #include "shim/fs/fuse_server.h"
@@ -38,6 +39,11 @@ class FsDevice : public VirtioDevice {
 
   // Requests served so far, per FUSE opcode.
   const fuse::Stats& stats() const { return server_->stats(); }
+  // How the request queue's requests arrived and left (batches, interrupts,
+  // time served vs. time between batches).
+  const fuse::QueueStats& queue_stats() const { return queue_stats_; }
+  // Both, as lines for a log or a stats file.
+  std::string format_stats() const { return stats().format() + queue_stats_.format(); }
   // The passthrough server; null for another kind.
   PassthroughFs* fs() { return fs_; }
 
@@ -59,6 +65,7 @@ class FsDevice : public VirtioDevice {
   bool broken_[kNumQueues] = {false, false};
   bool pending_[kNumQueues] = {false, false};
   DescChain chain_;
+  fuse::QueueStats queue_stats_;
 };
 
 }  // namespace runvm

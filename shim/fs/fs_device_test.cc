@@ -107,6 +107,15 @@ TEST_F(FsDeviceTest, ServesABatchOfRequestsFromTheRequestQueue) {
   ASSERT_EQ(rings[0].used_idx(), 1);
   EXPECT_EQ(rings[0].used_elem(0).len, 0u);
   EXPECT_EQ(dev->fs()->inode_count(), 1u);
+
+  // Only the request queue is accounted: one kick, one batch of two.
+  const auto qs = dev->queue_stats().snapshot();
+  EXPECT_EQ(qs.kicks, 1u);
+  EXPECT_EQ(qs.batches, 1u);
+  EXPECT_EQ(qs.requests, 2u);
+  EXPECT_EQ(qs.max_batch, 2u);
+  EXPECT_EQ(qs.gaps + qs.idle_gaps, 0u);
+  EXPECT_NE(dev->format_stats().find("fuse-queue kicks=1 batches=1 requests=2"), std::string::npos);
 }
 
 TEST_F(FsDeviceTest, MalformedRequestsGetErrorsAndBigBatchesYieldToTheLoop) {
@@ -124,6 +133,12 @@ TEST_F(FsDeviceTest, MalformedRequestsGetErrorsAndBigBatchesYieldToTheLoop) {
   // The rest runs on the loop's next turn, without a new kick.
   ASSERT_TRUE(loop->run_once(1000).ok());
   EXPECT_EQ(rings[1].used_idx(), 1 + n);
+  // The yield splits the second kick's requests into two batches.
+  const auto qs = dev->queue_stats().snapshot();
+  EXPECT_EQ(qs.kicks, 2u);
+  EXPECT_EQ(qs.batches, 3u);
+  EXPECT_EQ(qs.requests, static_cast<uint64_t>(1 + n));
+  EXPECT_EQ(qs.max_batch, static_cast<uint64_t>(FsDevice::kMaxBatch));
 
   dev->queue_stopped(1);
   submit(1, FUSE_GETATTR, FUSE_ROOT_ID, std::vector<uint8_t>(16));

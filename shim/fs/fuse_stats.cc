@@ -185,6 +185,49 @@ std::string Stats::format() const {
   return out;
 }
 
+void QueueStats::record_batch(uint64_t requests, uint64_t start_ns, uint64_t end_ns,
+                              bool interrupted) {
+  constexpr auto r = std::memory_order_relaxed;
+  batches_.fetch_add(1, r);
+  requests_.fetch_add(requests, r);
+  if (requests > max_batch_.load(r)) max_batch_.store(requests, r);
+  if (interrupted) interrupts_.fetch_add(1, r);
+  if (end_ns > start_ns) busy_ns_.fetch_add(end_ns - start_ns, r);
+  if (last_end_ns_ != 0 && start_ns > last_end_ns_) {
+    const uint64_t gap = start_ns - last_end_ns_;
+    if (gap > kIdleGapNs) {
+      idle_gaps_.fetch_add(1, r);
+    } else {
+      gap_ns_.fetch_add(gap, r);
+      gaps_.fetch_add(1, r);
+    }
+  }
+  last_end_ns_ = end_ns;
+}
+
+QueueStats::Snapshot QueueStats::snapshot() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {kicks_.load(r),     batches_.load(r),    requests_.load(r),
+          max_batch_.load(r), interrupts_.load(r), busy_ns_.load(r),
+          gap_ns_.load(r),    gaps_.load(r),       idle_gaps_.load(r)};
+}
+
+std::string QueueStats::format() const {
+  const Snapshot s = snapshot();
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "fuse-queue kicks=%llu batches=%llu requests=%llu max_batch=%llu interrupts=%llu "
+      "busy_ms=%.1f gap_ms=%.1f gaps=%llu avg_gap_us=%.1f idle_gaps=%llu\n",
+      static_cast<unsigned long long>(s.kicks), static_cast<unsigned long long>(s.batches),
+      static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.max_batch),
+      static_cast<unsigned long long>(s.interrupts), s.busy_ns / 1e6, s.gap_ns / 1e6,
+      static_cast<unsigned long long>(s.gaps),
+      s.gaps ? s.gap_ns / 1e3 / static_cast<double>(s.gaps) : 0.0,
+      static_cast<unsigned long long>(s.idle_gaps));
+  return line;
+}
+
 bool is_capability_getxattr(std::string_view args) {
   constexpr std::string_view kName{"security.capability\0", 20};
   return args.substr(0, kName.size()) == kName;

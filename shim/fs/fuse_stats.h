@@ -63,6 +63,38 @@ class Stats {
   std::atomic<uint64_t> setattr_mode_{0}, setattr_owner_{0}, setattr_size_{0}, setattr_times_{0};
 };
 
+// Transport accounting of FsDevice's request queue: where a request spends
+// the rest of its round trip. busy is the time spent serving batches (kick
+// drained to notification), gap the time from one batch's notification to
+// the start of the next, in which the reply reaches the guest (QEMU, the
+// interrupt, the guest's completion work) and the guest makes and kicks its
+// next request. A gap longer than kIdleGapNs is the guest doing something
+// else (booting, a workload between its file operations) and is counted as
+// idle instead. Written by the device's loop thread; read from any thread.
+class QueueStats {
+ public:
+  static constexpr uint64_t kIdleGapNs = 100'000'000;
+
+  struct Snapshot {
+    uint64_t kicks = 0, batches = 0, requests = 0, max_batch = 0, interrupts = 0;
+    uint64_t busy_ns = 0, gap_ns = 0, gaps = 0, idle_gaps = 0;
+  };
+
+  void record_kick() { kicks_.fetch_add(1, std::memory_order_relaxed); }
+  // One batch of `requests` (> 0) served from start_ns to end_ns
+  // (steady clock); `interrupted`: the driver was signalled after it.
+  void record_batch(uint64_t requests, uint64_t start_ns, uint64_t end_ns, bool interrupted);
+  Snapshot snapshot() const;
+  // "fuse-queue kicks=.. batches=.. requests=.. max_batch=.. interrupts=..
+  // busy_ms=.. gap_ms=.. gaps=.. avg_gap_us=.. idle_gaps=.."
+  std::string format() const;
+
+ private:
+  std::atomic<uint64_t> kicks_{0}, batches_{0}, requests_{0}, max_batch_{0}, interrupts_{0};
+  std::atomic<uint64_t> busy_ns_{0}, gap_ns_{0}, gaps_{0}, idle_gaps_{0};
+  uint64_t last_end_ns_ = 0;  // loop thread only
+};
+
 // True if a GETXATTR request's arguments name security.capability.
 bool is_capability_getxattr(std::string_view args_after_getxattr_in);
 

@@ -100,5 +100,28 @@ TEST(FuseStatsTest, RecognisesTheCapabilityName) {
   EXPECT_FALSE(is_capability_getxattr(""sv));
 }
 
+TEST(QueueStatsTest, SplitsServiceFromRoundTripGapsAndIdle) {
+  QueueStats q;
+  q.record_kick();
+  q.record_kick();
+  q.record_batch(3, 1'000, 4'000, /*interrupted=*/true);     // first: no gap yet
+  q.record_batch(1, 10'000, 11'000, /*interrupted=*/false);  // gap 6 us
+  q.record_batch(2, 11'000 + QueueStats::kIdleGapNs + 1, 11'000 + QueueStats::kIdleGapNs + 501,
+                 /*interrupted=*/true);  // idle, not a round trip
+  const auto s = q.snapshot();
+  EXPECT_EQ(s.kicks, 2u);
+  EXPECT_EQ(s.batches, 3u);
+  EXPECT_EQ(s.requests, 6u);
+  EXPECT_EQ(s.max_batch, 3u);
+  EXPECT_EQ(s.interrupts, 2u);
+  EXPECT_EQ(s.busy_ns, 3'000u + 1'000u + 500u);
+  EXPECT_EQ(s.gap_ns, 6'000u);
+  EXPECT_EQ(s.gaps, 1u);
+  EXPECT_EQ(s.idle_gaps, 1u);
+  EXPECT_NE(q.format().find("fuse-queue kicks=2 batches=3 requests=6 max_batch=3 interrupts=2 "),
+            std::string::npos);
+  EXPECT_NE(q.format().find("gaps=1 avg_gap_us=6.0 idle_gaps=1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace runvm::fuse

@@ -187,8 +187,8 @@ Status VirtQueue::push_used(uint16_t head, uint32_t len) {
   return {};
 }
 
-void VirtQueue::notify() {
-  if (!pending_notify_) return;
+bool VirtQueue::notify() {
+  if (!pending_notify_) return false;
   pending_notify_ = false;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   bool need;
@@ -204,6 +204,7 @@ void VirtQueue::notify() {
     uint64_t one = 1;
     [[maybe_unused]] auto r = ::write(call_fd_, &one, sizeof one);
   }
+  return need;
 }
 
 bool VirtQueue::enable_kicks() {

@@ -125,8 +125,9 @@ class VirtQueue {
   // Eventfd to signal the driver (vhost-user "call"); not owned; -1 for none.
   void set_call_fd(int fd) { call_fd_ = fd; }
   // Signals the driver if anything was used since the last call and the
-  // driver asked to be told (used_event / NO_INTERRUPT).
-  void notify();
+  // driver asked to be told (used_event / NO_INTERRUPT). Returns whether the
+  // driver asked to be told of this batch (an interrupt it then gets).
+  bool notify();
 
   // With EVENT_IDX, asks for a kick on the next avail entry. Returns true if
   // entries arrived meanwhile (the caller should keep processing).

@@ -176,16 +176,16 @@ TEST(VirtQueue, NotifiesUnlessSuppressed) {
   ring.add({{g.alloc(8), 8, true}});
   ASSERT_TRUE(*q.pop(chain));
   ASSERT_TRUE(q.push_used(chain.head, 0).ok());
-  q.notify();
+  EXPECT_TRUE(q.notify());
   EXPECT_EQ(drain(call.get()), 1u);
-  q.notify();  // nothing new used
+  EXPECT_FALSE(q.notify());  // nothing new used
   EXPECT_EQ(drain(call.get()), 0u);
 
   ring.avail()->flags = vring::kAvailNoInterrupt;
   ring.add({{g.alloc(8), 8, true}});
   ASSERT_TRUE(*q.pop(chain));
   ASSERT_TRUE(q.push_used(chain.head, 0).ok());
-  q.notify();
+  EXPECT_FALSE(q.notify());
   EXPECT_EQ(drain(call.get()), 0u);
 }
 
@@ -203,11 +203,11 @@ TEST(VirtQueue, EventIdxNotifiesOnlyWhenCrossingUsedEvent) {
     ASSERT_TRUE(*q.pop(chain));
     ASSERT_TRUE(q.push_used(chain.head, 0).ok());
   }
-  q.notify();  // used idx 2: used_event 2 not yet crossed
+  EXPECT_FALSE(q.notify());  // used idx 2: used_event 2 not yet crossed
   EXPECT_EQ(drain(call.get()), 0u);
   ASSERT_TRUE(*q.pop(chain));
   ASSERT_TRUE(q.push_used(chain.head, 0).ok());
-  q.notify();  // used idx 3 crosses used_event 2
+  EXPECT_TRUE(q.notify());  // used idx 3 crosses used_event 2
   EXPECT_EQ(drain(call.get()), 1u);
 
   // enable_kicks publishes avail_event and reports pending entries.

@@ -226,7 +226,7 @@ void MicroVm::report_fs_stats() const {
   if (!log::debug_enabled() && !(path && *path)) return;
   std::string text;
   for (size_t i = 0; i < fs_devices_.size() && i < config_.shares.size(); ++i) {
-    const std::string stats = fs_devices_[i]->stats().format();
+    const std::string stats = fs_devices_[i]->format_stats();
     log::debug("virtio-fs " + config_.shares[i].tag + " requests:\n" + stats);
     text += "share " + config_.shares[i].tag + "\n" + stats;
   }

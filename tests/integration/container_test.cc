@@ -164,6 +164,21 @@ TEST_F(ContainerTest, RootfsShareReadsAheadOneMebibyte) {
   EXPECT_EQ(r.out, "1024\n");
 }
 
+// A bind mount is a share of its own (its own bdi), widened the same way.
+TEST_F(ContainerTest, BindMountShareReadsAheadOneMebibyte) {
+  TempDir data;
+  Bundle b({.args = {"sh", "-c",
+                     "d=$(stat -c %d /data); "
+                     "cat /sys/class/bdi/$(( (d >> 8) & 0xfff )):$(( (d & 0xff) | ((d >> 12) & "
+                     "0xfff00) ))/read_ahead_kb; "
+                     "[ \"$d\" != \"$(stat -c %d /)\" ] && echo own-share"},
+            .config_json = R"("mounts":[{"destination":"/data","type":"bind","source":")" +
+                           data.path() + R"(","options":["rbind"]}])"});
+  auto r = run(b, "bind-ra");
+  ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
+  EXPECT_EQ(r.out, "1024\nown-share\n");
+}
+
 TEST_F(ContainerTest, BadConfigIsOneLineAndLeavesNothing) {
   Bundle b({.args = {}});
   auto r = run(b, "bad");
