@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "guest/agent/kernel_file.h"
 
@@ -180,28 +181,65 @@ Result<bool> ContainerCgroup::frozen() const {
   return *v == 1;
 }
 
-Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
-                                                const proto::LinuxSpec& spec, uint64_t guest_ram) {
-  if (root.empty()) {
-    RUNVM_CHECK(check_available({}, spec));
-    return ContainerCgroup();
-  }
+namespace {
+
+Result<std::set<std::string>> available_controllers(const std::string& root) {
   std::string controllers = RUNVM_TRY(read_kernel_file(root + "/cgroup.controllers"));
   std::set<std::string> available;
   std::istringstream words(controllers);
   for (std::string w; words >> w;) available.insert(w);
-  RUNVM_CHECK(check_available(available, spec));
-  // One at a time: a controller the kernel will not delegate must not keep
-  // the others (and the limits asked for) from the container.
+  return available;
+}
+
+// One at a time: a controller the kernel will not delegate must not keep
+// the others (and the limits asked for) from the container.
+void enable_controllers(const std::string& root, const std::set<std::string>& available) {
   for (const auto& c : available)
     (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
-  // Prefixed, so no id ("pids.max") can name an interface file.
-  std::string dir = root + "/" + cgroup_name(id);
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
-    // Taken over from an earlier container of this id (processes it left
-    // kept it): one paused when it ended must not freeze the new one.
-    if (exists(dir + "/cgroup.freeze")) RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+}
+
+}  // namespace
+
+CgroupSpare::~CgroupSpare() {
+  if (!path_.empty()) ::rmdir(path_.c_str());
+}
+
+Status CgroupSpare::make(const std::string& root) {
+  if (!path_.empty()) return {};
+  auto available = RUNVM_TRY(available_controllers(root));
+  enable_controllers(root, available);
+  // Not "runvm-...": no container id can name it (cgroup_name).
+  std::string dir = root + "/spare-1";
+  if (::mkdir(dir.c_str(), 0755) != 0) return errno_error("creating the spare cgroup " + dir);
+  path_ = std::move(dir);
+  return {};
+}
+
+std::string CgroupSpare::take() { return std::exchange(path_, std::string()); }
+
+Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
+                                                const proto::LinuxSpec& spec, uint64_t guest_ram,
+                                                CgroupSpare* spare) {
+  if (root.empty()) {
+    RUNVM_CHECK(check_available({}, spec));
+    return ContainerCgroup();
+  }
+  auto available = RUNVM_TRY(available_controllers(root));
+  RUNVM_CHECK(check_available(available, spec));
+  // The spare's controllers were enabled when it was made; it is fresh, so
+  // none of the take-over below applies to it.
+  std::string dir = spare ? spare->take() : std::string();
+  if (dir.empty()) {
+    enable_controllers(root, available);
+    // Prefixed, so no id ("pids.max") can name an interface file.
+    dir = root + "/" + cgroup_name(id);
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
+      // Taken over from an earlier container of this id (processes it left
+      // kept it): one paused when it ended must not freeze the new one.
+      if (exists(dir + "/cgroup.freeze"))
+        RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+    }
   }
   ContainerCgroup cg(dir);
   RUNVM_CHECK(write_limits(dir, spec, available, guest_ram));
