@@ -46,6 +46,9 @@ struct MachineConfig {
   std::string cmdline_extra;  // appended to the engine's own kernel command line
   std::string cpuset;         // linux.resources.cpu.cpus: the vCPU threads are pinned to it
   std::string qemu_user;      // runvm.toml's vm.qemu_user: a name or UID[:GID]; "": root
+  // TCG only: the host's TSC rate (host_tsc.h), the guest's clocksource then;
+  // 0: unknown, the guest keeps time in jiffies. QemuEngine::start sets it.
+  uint64_t tsc_khz = 0;
 };
 
 struct VmConfig {

@@ -75,6 +75,13 @@ std::vector<std::string> qemu_command_line(const VmConfig& c, const QemuFds& fds
   // same clock event device at once. Under KVM the APIC timer works and is
   // the better one: kept.
   if (!m.kvm) append += " noapictimer";
+  // Under TCG the guest's TSC is the host's, which the guest cannot
+  // calibrate (host_tsc.h): given its rate, the guest keeps time with it
+  // (ns resolution, no ticks lost on a loaded host, no delay-loop
+  // calibration at boot). reliable: no watchdog to check it against, and
+  // every vCPU reads the same host TSC.
+  if (!m.kvm && m.tsc_khz > 0)
+    append += " tsc_early_khz=" + std::to_string(m.tsc_khz) + " tsc=reliable";
   if (!m.cmdline_extra.empty()) append += " " + m.cmdline_extra;
   a.insert(a.end(), {"-append", append});
   // Serial through an explicit chardev so it goes to the file only: the

@@ -90,6 +90,19 @@ TEST(QemuCommandLine, KvmUsesHostCpu) {
             "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0");
 }
 
+// Under TCG the guest reads the host's TSC: its rate makes it the guest's
+// clocksource. KVM's guest has kvm-clock.
+TEST(QemuCommandLine, HostTscRateOnlyUnderTcg) {
+  VmConfig c = base_config();
+  c.machine.tsc_khz = 2596120;
+  EXPECT_EQ(after(line(c), "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0 noapictimer "
+            "tsc_early_khz=2596120 tsc=reliable");
+  c.machine.kvm = true;
+  EXPECT_EQ(after(line(c), "-append"),
+            "console=ttyS0 reboot=t panic=-1 no_timer_check quiet pty.legacy_count=0");
+}
+
 TEST(QemuCommandLine, GuestRamIsSharedMemfdOfConfiguredSize) {
   VmConfig c = base_config();
   c.machine.memory_mib = 512;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "shim/engine/host_tsc.h"
 #include "shim/engine/qemu_command.h"
 #include "shim/engine/vcpu_affinity.h"
 #include "spec/base/log.h"
@@ -107,6 +108,13 @@ Status QemuEngine::start(const VmConfig& config) {
     inherit.push_back(fds.devices.back());
   }
   for (const auto& tap : config.taps) inherit.push_back(tap.fd);
+  if (!qemu.machine.kvm && qemu.machine.tsc_khz == 0) {
+    qemu.machine.tsc_khz = host_tsc_khz().value_or(0);
+    log::debug("guest clock: " +
+               (qemu.machine.tsc_khz
+                    ? "the host's TSC, " + std::to_string(qemu.machine.tsc_khz) + " kHz"
+                    : std::string("jiffies (no invariant TSC)")));
+  }
   child_ = RUNVM_TRY(
       ChildProcess::spawn(qemu_command_line(qemu, fds), config.engine_log, inherit, &prepared)
           .context("qemu start"));
