@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -41,11 +42,16 @@ class CgroupSpare {
   // Enables the controllers of `root` (a cgroup2 mount) for its children and
   // makes the spare below it. Best effort: without one, create makes its own.
   Status make(const std::string& root);
-  // The spare's path, handed over once; empty when there is none (left).
-  std::string take();
+  struct Taken {
+    std::string path;
+    std::set<std::string> available;  // the root's controllers, read at make()
+    uint64_t memory_max = 0;          // memory.max as written at make() (no limit); 0: none
+  };
+  // The spare, handed over once; nullopt when there is none (left).
+  std::optional<Taken> take();
 
  private:
-  std::string path_;
+  std::optional<Taken> spare_;
 };
 
 class ContainerCgroup {
