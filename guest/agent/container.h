@@ -31,9 +31,7 @@
 
 namespace runvm::agent {
 
-// Opens a new stream to the host on `port` (vsock CID 2 in the guest). The
-// stream may still be connecting (vsock_connect_start: several dials
-// overlap): await_connected() before using it.
+// Opens a new stream to the host on `port` (vsock CID 2 in the guest).
 using DialFn = std::function<Result<UniqueFd>(uint32_t port)>;
 
 // How long a process may take from fork to ready, and from start to its

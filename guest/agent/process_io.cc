@@ -11,9 +11,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-
 #include "guest/agent/process_init.h"
 #include "guest/protocol/constants.h"
 
@@ -103,31 +100,6 @@ Result<UniqueFd> open_stdio_file(int i, proto::StdioKind kind) {
 
 }  // namespace
 
-Status await_connected(int fd, std::chrono::milliseconds timeout) {
-  pollfd p{fd, POLLOUT, 0};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
-    if (r > 0) break;
-    if (r == 0) return make_error("connect: timed out", ETIMEDOUT);
-    if (errno != EINTR) return errno_error("poll");
-  }
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-    if (errno != ENOTSOCK) return errno_error("getsockopt(SO_ERROR)");
-  } else if (err != 0) {
-    errno = err;
-    return errno_error("connect");
-  }
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ((flags & O_NONBLOCK) && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0))
-    return errno_error("fcntl");
-  return {};
-}
-
 Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
                                         const proto::Process& process,
                                         const std::function<Result<UniqueFd>(uint32_t)>& dial) {
@@ -137,14 +109,11 @@ Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
   ProcessStdio s;
   // A terminal's pty carries stdout and stderr both.
   const int streams = process.terminal ? 2 : 3;
-  auto where = [&](int i) {
-    return std::string("dialing ") + kNames[i] + " port " + std::to_string(port[i]);
-  };
-  // All dials first, then the answers: their round trips to the host overlap.
-  for (int i = 0; i < streams; ++i)
-    if (port[i] != 0) s.stream[i] = RUNVM_TRY(dial(port[i]).context(where(i)));
-  for (int i = 0; i < streams; ++i)
-    if (s.stream[i]) RUNVM_CHECK(await_connected(s.stream[i].get()).context(where(i)));
+  for (int i = 0; i < streams; ++i) {
+    if (port[i] == 0) continue;
+    s.stream[i] = RUNVM_TRY(dial(port[i]).context(std::string("dialing ") + kNames[i] + " port " +
+                                                  std::to_string(port[i])));
+  }
   if (process.terminal) {
     s.pty = RUNVM_TRY(open_pty(process.console_size).context("terminal"));
     for (int& fd : s.fds) fd = s.pty.slave.get();

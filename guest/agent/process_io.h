@@ -3,7 +3,6 @@
 // the pty of a terminal process, and the process's report on the sync pair.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,12 +28,6 @@ Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size);
 
 // TIOCSWINSZ on a terminal process's pty master: the process gets SIGWINCH.
 Status set_window_size(int pty_master, uint16_t rows, uint16_t cols);
-
-// Waits until the connect of socket `fd` finished (at most `timeout`; the
-// kernel gives up on a vsock connect after 2 s by itself), returns its
-// error, and clears O_NONBLOCK. An fd that is connected already, or no
-// socket, returns at once.
-Status await_connected(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The stdio of a new process, as runc would give it (PROTOCOL.md, "stdio"):
 // per stream, /dev/null when there is no port, else a guest object of the

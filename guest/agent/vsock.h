@@ -11,13 +11,6 @@ namespace runvm::agent {
 
 Result<UniqueFd> vsock_connect(uint32_t cid, uint32_t port);
 
-// A connect that returns while the host's answer is still on its way (a
-// non-blocking socket, EINPROGRESS): dials of several streams then overlap,
-// each a round trip through the host's vsock device (~0.7 ms under TCG).
-// await_connected() (process_io.h) waits for the outcome and makes the
-// socket blocking.
-Result<UniqueFd> vsock_connect_start(uint32_t cid, uint32_t port);
-
 // Retries vsock_connect every `interval` until `timeout`: at boot the
 // virtio-vsock device (or the host listener) may appear after init starts.
 Result<UniqueFd> vsock_connect_retry(uint32_t cid, uint32_t port, std::chrono::milliseconds timeout,

@@ -8,7 +8,6 @@
 #include <span>
 #include <vector>
 
-#include "guest/agent/process_io.h"
 #include "guest/protocol/frame.h"
 #include "guest/test_agent/transfer_messages.h"
 #include "guest/test_agent/transfer_stream.h"
@@ -22,8 +21,6 @@ std::string error_reply(uint64_t id, const Error& e) {
 
 std::string transfer(const Transfer& req, const agent::DialFn& dial) {
   auto conn = dial(req.port);
-  if (conn.ok())
-    if (auto st = agent::await_connected(conn->get()); !st.ok()) conn = std::move(st).error();
   if (!conn.ok())
     return error_reply(req.id,
                        conn.error().wrap("transfer: dial port " + std::to_string(req.port)));
