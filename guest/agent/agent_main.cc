@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_root.h"
 #include "guest/agent/init.h"
 #include "guest/agent/trace.h"
@@ -77,6 +78,8 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
   config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
   // Only the guest's own hierarchy (setup_system mounted it), never a host's.
   if (pid1) config.root.cgroup_root = kCgroupRoot;
+  std::shared_ptr<CgroupSpare> spare;
+  if (pid1) config.root.cgroup_spare = spare = std::make_shared<CgroupSpare>();
   config.root.sync_at_exit = pid1;
   if (pid1) premount_share(config.root);
   if (pid1)
@@ -90,6 +93,13 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
   RUNVM_CHECK(agent->send_hello(
       proto::Hello{proto::kProtocolVersion, RUNVM_AGENT_VERSION, boot_ns, kernel_release()}));
   trace::mark("hello_sent");
+  // After the hello, so that the host never waits for it: a pool unit makes
+  // it while idle, a cold VM before it reads the create the host sends next.
+  if (spare) {
+    if (auto st = spare->make(kCgroupRoot); !st.ok())
+      log_line("spare cgroup: " + st.error().message);
+    trace::mark("cgroup_spare_made");
+  }
   return agent->serve();
 }
 

@@ -60,7 +60,8 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   // one network namespace do). After the root mount, which host-side tests
   // and the fuzzer make fail first.
   if (auto s = apply_sysctl(req.linux_spec.sysctl); !s.ok()) return refuse(std::move(s).error());
-  auto cgroup = ContainerCgroup::create(root_config.cgroup_root, req.container_id, req.linux_spec);
+  auto cgroup = ContainerCgroup::create(root_config.cgroup_root, req.container_id, req.linux_spec,
+                                        0, root_config.cgroup_spare.get());
   if (!cgroup.ok()) return refuse(std::move(cgroup).error());
   c->cgroup_.emplace(std::move(*cgroup));
   plan.cgroup_dir = c->cgroup_dir();

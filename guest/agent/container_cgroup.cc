@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "guest/agent/kernel_file.h"
 
@@ -88,12 +89,15 @@ Status ContainerCgroup::update(const proto::UpdateResources& u) {
 
 namespace {
 
+// `memory_max_now`: memory.max as it is already (a spare's), not written again.
 Status write_limits(const std::string& dir, const proto::LinuxSpec& spec,
-                    const std::set<std::string>& available, uint64_t guest_ram) {
+                    const std::set<std::string>& available, uint64_t guest_ram,
+                    uint64_t memory_max_now = 0) {
   if (available.count("memory")) {
     uint64_t max = container_memory_max(spec.memory_limit, guest_ram ? guest_ram : total_ram());
-    RUNVM_CHECK(write_kernel_file(dir + "/memory.max", std::to_string(max))
-                    .context("linux.resources.memory.limit"));
+    if (max != memory_max_now)
+      RUNVM_CHECK(write_kernel_file(dir + "/memory.max", std::to_string(max))
+                      .context("linux.resources.memory.limit"));
   }
   RUNVM_CHECK(write_cpu(dir, spec));
   if (spec.pids_limit) {
@@ -180,31 +184,84 @@ Result<bool> ContainerCgroup::frozen() const {
   return *v == 1;
 }
 
-Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
-                                                const proto::LinuxSpec& spec, uint64_t guest_ram) {
-  if (root.empty()) {
-    RUNVM_CHECK(check_available({}, spec));
-    return ContainerCgroup();
-  }
+namespace {
+
+Result<std::set<std::string>> available_controllers(const std::string& root) {
   std::string controllers = RUNVM_TRY(read_kernel_file(root + "/cgroup.controllers"));
   std::set<std::string> available;
   std::istringstream words(controllers);
   for (std::string w; words >> w;) available.insert(w);
-  RUNVM_CHECK(check_available(available, spec));
-  // One at a time: a controller the kernel will not delegate must not keep
-  // the others (and the limits asked for) from the container.
+  return available;
+}
+
+// One at a time: a controller the kernel will not delegate must not keep
+// the others (and the limits asked for) from the container.
+void enable_controllers(const std::string& root, const std::set<std::string>& available) {
   for (const auto& c : available)
     (void)write_kernel_file(root + "/cgroup.subtree_control", "+" + c);
-  // Prefixed, so no id ("pids.max") can name an interface file.
-  std::string dir = root + "/" + cgroup_name(id);
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
-    // Taken over from an earlier container of this id (processes it left
-    // kept it): one paused when it ended must not freeze the new one.
-    if (exists(dir + "/cgroup.freeze")) RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+}
+
+}  // namespace
+
+CgroupSpare::~CgroupSpare() {
+  if (spare_) ::rmdir(spare_->path.c_str());
+}
+
+Status CgroupSpare::make(const std::string& root) {
+  if (spare_) return {};
+  Taken t;
+  t.available = RUNVM_TRY(available_controllers(root));
+  enable_controllers(root, t.available);
+  // Not "runvm-...": no container id can name it (cgroup_name).
+  t.path = root + "/spare-1";
+  if (::mkdir(t.path.c_str(), 0755) != 0) return errno_error("creating the spare cgroup " + t.path);
+  // What a container without a memory limit gets: its create then writes
+  // nothing there.
+  if (t.available.count("memory")) {
+    uint64_t max = container_memory_max(std::nullopt, total_ram());
+    if (write_kernel_file(t.path + "/memory.max", std::to_string(max)).ok()) t.memory_max = max;
+  }
+  spare_ = std::move(t);
+  return {};
+}
+
+std::optional<CgroupSpare::Taken> CgroupSpare::take() {
+  return std::exchange(spare_, std::nullopt);
+}
+
+Result<ContainerCgroup> ContainerCgroup::create(const std::string& root, const std::string& id,
+                                                const proto::LinuxSpec& spec, uint64_t guest_ram,
+                                                CgroupSpare* spare) {
+  if (root.empty()) {
+    RUNVM_CHECK(check_available({}, spec));
+    return ContainerCgroup();
+  }
+  // The spare's controllers were enabled and read when it was made; it is
+  // fresh, so none of the take-over below applies to it.
+  std::optional<CgroupSpare::Taken> taken = spare ? spare->take() : std::nullopt;
+  std::set<std::string> available =
+      taken ? std::move(taken->available) : RUNVM_TRY(available_controllers(root));
+  if (auto st = check_available(available, spec); !st.ok()) {
+    if (taken) ::rmdir(taken->path.c_str());
+    return st.error();
+  }
+  std::string dir;
+  if (taken) {
+    dir = taken->path;
+  } else {
+    enable_controllers(root, available);
+    // Prefixed, so no id ("pids.max") can name an interface file.
+    dir = root + "/" + cgroup_name(id);
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      if (errno != EEXIST) return errno_error("creating the container's cgroup " + dir);
+      // Taken over from an earlier container of this id (processes it left
+      // kept it): one paused when it ended must not freeze the new one.
+      if (exists(dir + "/cgroup.freeze"))
+        RUNVM_CHECK(write_kernel_file(dir + "/cgroup.freeze", "0"));
+    }
   }
   ContainerCgroup cg(dir);
-  RUNVM_CHECK(write_limits(dir, spec, available, guest_ram));
+  RUNVM_CHECK(write_limits(dir, spec, available, guest_ram, taken ? taken->memory_max : 0));
   return cg;
 }
 

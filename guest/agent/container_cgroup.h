@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -24,12 +25,43 @@
 
 namespace runvm::agent {
 
+// A container cgroup made before any container asks for one, while the VM
+// waits (an idle pool unit, or a cold VM between its hello and the create):
+// under TCG, enabling the root's controllers and the mkdir of a cgroup with
+// all of them are ~9 ms, the costliest step of a create, which a pool unit's
+// claim then no longer pays. cgroup v2 cannot rename a cgroup, so the spare
+// keeps its name ("spare-1", never a cgroup_name()): a container's cgroup is
+// named by its id only when made at create. Used once: the first create takes
+// it; one never taken is removed with this object.
+class CgroupSpare {
+ public:
+  CgroupSpare() = default;
+  CgroupSpare(const CgroupSpare&) = delete;
+  CgroupSpare& operator=(const CgroupSpare&) = delete;
+  ~CgroupSpare();
+  // Enables the controllers of `root` (a cgroup2 mount) for its children and
+  // makes the spare below it. Best effort: without one, create makes its own.
+  Status make(const std::string& root);
+  struct Taken {
+    std::string path;
+    std::set<std::string> available;  // the root's controllers, read at make()
+    uint64_t memory_max = 0;          // memory.max as written at make() (no limit); 0: none
+  };
+  // The spare, handed over once; nullopt when there is none (left).
+  std::optional<Taken> take();
+
+ private:
+  std::optional<Taken> spare_;
+};
+
 class ContainerCgroup {
  public:
   // `root` empty: no cgroups (host-side tests); asking for limits then fails.
   // `guest_ram`: the guest's RAM in bytes (0: the kernel's total, sysinfo).
+  // `spare`: a cgroup made ahead below `root`, adopted rather than made.
   static Result<ContainerCgroup> create(const std::string& root, const std::string& id,
-                                        const proto::LinuxSpec& spec, uint64_t guest_ram = 0);
+                                        const proto::LinuxSpec& spec, uint64_t guest_ram = 0,
+                                        CgroupSpare* spare = nullptr);
 
   ContainerCgroup() = default;
   ContainerCgroup(ContainerCgroup&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }

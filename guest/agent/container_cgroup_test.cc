@@ -230,6 +230,37 @@ TEST(ContainerMemoryMax, OomKillsParsing) {
   EXPECT_FALSE(parse_events_value("frozen \n", "frozen"));
 }
 
+// A cgroup made ahead (an idle pool unit's): the first create adopts it
+// under its own name, with its limits; later ones make their own.
+TEST_F(ContainerCgroupTest, SpareIsAdoptedOnceAndRemovedWhenUnused) {
+  controllers("pids");
+  {
+    CgroupSpare spare;
+    ASSERT_TRUE(spare.make(root_).ok());
+    EXPECT_EQ(slurp(root_ + "/cgroup.subtree_control"), "+pids");
+    ASSERT_TRUE(fs::is_directory(root_ + "/spare-1"));
+    std::ofstream(root_ + "/spare-1/pids.max");
+    proto::LinuxSpec spec;
+    spec.pids_limit = 7;
+    auto first = ContainerCgroup::create(root_, "c1", spec, 0, &spare);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(first->path(), root_ + "/spare-1");
+    EXPECT_EQ(slurp(root_ + "/spare-1/pids.max"), "7");
+    EXPECT_FALSE(fs::exists(root_ + "/runvm-c1"));
+    auto second = ContainerCgroup::create(root_, "c2", {}, 0, &spare);
+    ASSERT_TRUE(second.ok()) << second.error().message;
+    EXPECT_EQ(second->path(), root_ + "/runvm-c2");
+    fs::remove(root_ + "/spare-1/pids.max");  // a real cgroup's rmdir ignores its files
+  }
+  EXPECT_FALSE(fs::exists(root_ + "/spare-1"));
+  {
+    CgroupSpare unused;
+    ASSERT_TRUE(unused.make(root_).ok());
+    EXPECT_TRUE(fs::is_directory(root_ + "/spare-1"));
+  }
+  EXPECT_FALSE(fs::exists(root_ + "/spare-1"));
+}
+
 // Several containers per VM: every id gets its own cgroup, long ones too.
 TEST(CgroupName, UniquePerIdWithinNameMax) {
   EXPECT_EQ(cgroup_name("c1"), "runvm-c1");

@@ -7,6 +7,7 @@
 // view is unmounted on destruction.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "spec/base/unique_fd.h"
 
 namespace runvm::agent {
+
+class CgroupSpare;
 
 struct RootConfig {
   std::string root_dir = "/run/runvm/rootfs";
@@ -35,6 +38,9 @@ struct RootConfig {
   // pod share), at premounted_dir: a pod member's root on it is bound from
   // there, with no mount (and FUSE_INIT round trip) of its own.
   std::string premounted_tag, premounted_dir;
+  // The guest's agent (PID 1) only: a cgroup below cgroup_root made while
+  // the VM waited, which the first create adopts (container_cgroup.h).
+  std::shared_ptr<CgroupSpare> cgroup_spare;
 };
 
 // runvm.premount=TAG on the kernel command line `cmdline`: the tag, if one

@@ -71,8 +71,13 @@ Status QemuEngine::start(const VmConfig& config) {
   qemu.machine.qemu =
       RUNVM_TRY(canonical(RUNVM_TRY(find_program(config.machine.qemu).context("qemu start"))));
   qemu.machine.kernel = RUNVM_TRY(canonical(config.machine.kernel));
-  if (!qemu.machine.kvm && qemu.machine.tsc_khz == 0)
+  if (!qemu.machine.kvm && qemu.machine.tsc_khz == 0) {
     qemu.machine.tsc_khz = host_tsc_khz().value_or(0);
+    log::debug("guest clock: " +
+               (qemu.machine.tsc_khz
+                    ? "the host's TSC, " + std::to_string(qemu.machine.tsc_khz) + " kHz"
+                    : std::string("jiffies (no invariant TSC)")));
+  }
   ConfinementSpec confine{.read_only = {qemu.machine.kernel}};
   if (!config.machine.initrd.empty()) {
     qemu.machine.initrd = RUNVM_TRY(canonical(config.machine.initrd));
