@@ -5,6 +5,7 @@
 // queue stays in the front-end. Everything runs on the EventLoop thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,9 @@ class VsockDevice : public VirtioDevice {
   void queue_kicked(size_t idx) override;
 
   size_t connection_count() const { return channels_.size(); }
+  // Bytes of guest data written to host sockets so far (any thread may
+  // read it): whether a host reader is making progress.
+  uint64_t bytes_to_host() const { return to_host_bytes_.load(std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -120,6 +124,7 @@ class VsockDevice : public VirtioDevice {
   bool rx_stalled_ = false;    // no rx buffers: host reads wait for an rx kick
   bool tx_throttled_ = false;  // too many RSTs owed: tx waits for an rx kick
   DescChain rx_chain_, tx_chain_;
+  std::atomic<uint64_t> to_host_bytes_{0};
 };
 
 }  // namespace runvm
