@@ -237,8 +237,9 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   // device, which may hold some the relay did not read yet: the VM goes
   // when the relay read its streams to EOF and left, which it does right
   // after this exit (so its caller waits no longer), or once the device
-  // handed the host nothing for kRelayDrain (a reader that takes its output
-  // slowly keeps it), and at the latest after kRelayDrainMax.
+  // handed the host nothing for kRelayDrain and has no stream left that a
+  // reader still reads (a reader that takes its output slowly keeps it),
+  // and at the latest after kRelayDrainMax.
   if (!relay) return end(wait_status, false);
   int fd = relay.get();
   auto gone = [this, wait_status] { end(wait_status, false); };
@@ -257,7 +258,9 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   relay_drain_bytes_ = vm_->vsock_bytes_to_host();
   relay_drain_ = std::make_unique<Timer>(*loop_, [this, fd, gone, since] {
     uint64_t now_bytes = vm_->vsock_bytes_to_host();
-    bool progress = now_bytes != relay_drain_bytes_;
+    // Bytes went out, or a stream is still being read (the device gives
+    // up on a reader that stopped reading: it resets the connection).
+    bool progress = now_bytes != relay_drain_bytes_ || vm_->vsock_flushing_to_host() > 0;
     relay_drain_bytes_ = now_bytes;
     if (progress && std::chrono::steady_clock::now() - since < kRelayDrainMax) return;
     log::debug(progress ? "the pool member's relay still reads after " +

@@ -71,6 +71,8 @@ class MicroVm {
   // Guest data the vsock device handed to host sockets so far (streams to
   // relays, the agent's replies): it grows while a host reader takes output.
   uint64_t vsock_bytes_to_host() const { return vsock_ ? vsock_->bytes_to_host() : 0; }
+  // Connections still delivering guest data to a host reader (VsockDevice).
+  size_t vsock_flushing_to_host() const { return vsock_ ? vsock_->flushing_to_host() : 0; }
 
   // Stops / restarts every vCPU (runvm pause of the VM's first container).
   // While stopped, the agent answers nothing.

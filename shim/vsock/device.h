@@ -64,6 +64,11 @@ class VsockDevice : public VirtioDevice {
   // Bytes of guest data written to host sockets so far (any thread may
   // read it): whether a host reader is making progress.
   uint64_t bytes_to_host() const { return to_host_bytes_.load(std::memory_order_relaxed); }
+  // Connections whose data for the host is not all written yet, that the
+  // guest closed and whose host reader still reads, or whose host reader
+  // took data since the timer's tick before (as of its last tick, at most a
+  // second old; any thread may read it).
+  size_t flushing_to_host() const { return flushing_.load(std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -76,7 +81,14 @@ class VsockDevice : public VirtioDevice {
     bool in_ctrl_queue = false;
     bool timed_out = false;  // reset by the timer; destroyed if that RST cannot go out either
     std::optional<Clock::time_point> deadline;
+    // A closing connection's host reader at its last deadline: bytes written
+    // to its socket and (SIOCOUTQ) not read yet. Either changing is progress.
+    uint64_t written = 0, written_seen = 0;
+    int unread_seen = -1;
+    int unread_at_tick = -1;  // the same, at the timer's last tick
   };
+  // Whether ch's host reader took data since the last look (and notes it).
+  bool host_reader_progressed(Channel& ch);
   static Key key_of(uint32_t local, uint32_t peer) { return (Key{local} << 32) | peer; }
 
   VsockDevice(EventLoop& loop, VsockConfig cfg) : loop_(loop), cfg_(std::move(cfg)) {}
@@ -125,6 +137,7 @@ class VsockDevice : public VirtioDevice {
   bool tx_throttled_ = false;  // too many RSTs owed: tx waits for an rx kick
   DescChain rx_chain_, tx_chain_;
   std::atomic<uint64_t> to_host_bytes_{0};
+  std::atomic<size_t> flushing_{0};
 };
 
 }  // namespace runvm
