@@ -161,7 +161,9 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   auto saved = save_state(c);
   if (saved.ok() && cgroup) saved = place_in_cgroup(*cgroup, {pid});
-  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
+  // What start must refuse (interfaces a hook added); started at once, no
+  // hook runs, and the process (so its pid) may be gone already.
+  if (saved.ok() && fresh_netns && !start_at_once) saved = save_netns_interfaces(dir, pid);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {
@@ -319,7 +321,9 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
   c.state.shim.socket = dir.socket(layout::kShimSocket);
   auto saved = save_state(c);
   // Before the hooks: what they add is what start must refuse.
-  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
+  // Started at once, no hook runs and there is no start to refuse
+  // anything; the process (so its shim) may be gone already.
+  if (saved.ok() && fresh_netns && !start_at_once) saved = save_netns_interfaces(dir, pid);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {
