@@ -116,6 +116,7 @@ void VsockDevice::on_timer() {
     if (ioctl(ch->fd.get(), SIOCOUTQ, &unread) != 0) unread = -1;
     bool reading = unread >= 0 && ch->unread_at_tick >= 0 && unread < ch->unread_at_tick;
     ch->unread_at_tick = unread;
+    if (reading) host_reads_.fetch_add(1, std::memory_order_relaxed);
     if (!ch->to_host.empty() || (ch->conn.closing() && !ch->timed_out) || reading) ++flushing;
     if (ch->deadline && *ch->deadline <= now) expired.push_back(key);
   }

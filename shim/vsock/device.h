@@ -69,6 +69,9 @@ class VsockDevice : public VirtioDevice {
   // took data since the timer's tick before (as of its last tick, at most a
   // second old; any thread may read it).
   size_t flushing_to_host() const { return flushing_.load(std::memory_order_relaxed); }
+  // Ticks of the timer at which some host reader had taken data since the
+  // tick before (it only grows): progress the bytes written do not show.
+  uint64_t host_reads() const { return host_reads_.load(std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -138,6 +141,7 @@ class VsockDevice : public VirtioDevice {
   DescChain rx_chain_, tx_chain_;
   std::atomic<uint64_t> to_host_bytes_{0};
   std::atomic<size_t> flushing_{0};
+  std::atomic<uint64_t> host_reads_{0};
 };
 
 }  // namespace runvm
