@@ -12,6 +12,7 @@
 #include "runtime/host_procs.h"
 #include "runtime/pod_member.h"
 #include "runtime/pool.h"
+#include "runtime/pool_release.h"
 #include "runtime/verbs.h"
 #include "spec/base/log.h"
 #include "spec/proc_start_time.h"
@@ -117,9 +118,10 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   }
   // A pod member's rootfs and binds are its sandbox shim's to unbind.
   wait_member_unbound(g, ct);
-  // A warm-started container's pool unit ends with it (runvm-pool(8)).
+  // A warm-started container's pool unit lets go of it; its VM ends on its
+  // own (runvm-pool(8)).
   if (auto unit = ct.state.shim.extra.find(pool::kUnitExtra); unit != ct.state.shim.extra.end())
-    pool::end_claimed_unit(g, unit->second);
+    pool::release_claimed_unit(g, unit->second, ct.state.id);
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);
   if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);

@@ -84,6 +84,12 @@ Result<pid_t> create_member(const GlobalOptions& g, const CreateOptions& o,
   return pid;
 }
 
+// Nothing of the container's runs on the host between its create and start.
+bool nothing_before_start(const oci::Hooks& h) {
+  return h.prestart.empty() && h.create_runtime.empty() && h.create_container.empty() &&
+         h.start_container.empty() && h.poststart.empty();
+}
+
 // Moves the relay, the unit's shim and its QEMU into the container's host
 // cgroup (cgroupfs: writing each pid to the cgroup.procs files).
 Status place_in_cgroup(HostCgroup& cgroup, const std::vector<pid_t>& pids) {
@@ -101,7 +107,8 @@ Status place_in_cgroup(HostCgroup& cgroup, const std::vector<pid_t>& pids) {
 // pool unit; its pid is the relay's, as a pod member's. Nothing is booted.
 Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
                              const oci::Bundle& bundle, const pool::Unit& unit,
-                             const std::string& console_socket, int netns, UniqueFd* lock_out) {
+                             const std::string& console_socket, int netns, UniqueFd* lock_out,
+                             bool start_at_once, bool* started_out) {
   auto drop_unit = [&] { pool::remove_unit(unit, std::chrono::seconds(0)); };
   ContainerDir dir(g.root, o.id);
   auto taken = dir.create();
@@ -134,24 +141,29 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   }
   timeline::mark("pool_claimed");
   pool::claim_unit_priority(unit);
+  // The unit's shim and QEMU join the container's cgroup before its process
+  // is created (and, started at once, runs); the relay once it exists.
+  if (cgroup) s = place_in_cgroup(*cgroup, process_tree(unit.record->pid));
+  if (!s.ok()) {
+    drop_unit();  // before the cgroup goes: it kills what joined it
+    return std::move(s).error();
+  }
   auto relay = launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(),
-                                   netns, fresh_netns);
+                                   netns, fresh_netns, start_at_once);
   if (!relay.ok()) {
     drop_unit();
     return std::move(relay).error();
   }
   pid_t pid = *relay;
   c.state.pid = pid;
-  c.state.status = oci::Status::kCreated;
+  c.state.status = oci::Status::kCreated;  // the shim's status file says "running"
   c.state.shim.pid = pid;
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   auto saved = save_state(c);
-  if (saved.ok() && cgroup) {
-    std::vector<pid_t> pids = process_tree(unit.record->pid);
-    pids.push_back(pid);
-    saved = place_in_cgroup(*cgroup, pids);
-  }
-  if (saved.ok() && fresh_netns) saved = save_netns_interfaces(dir, pid);
+  if (saved.ok() && cgroup) saved = place_in_cgroup(*cgroup, {pid});
+  // What start must refuse (interfaces a hook added); started at once, no
+  // hook runs, and the process (so its pid) may be gone already.
+  if (saved.ok() && fresh_netns && !start_at_once) saved = save_netns_interfaces(dir, pid);
   if (saved.ok()) saved = run_create_hooks(c, bundle.config.hooks);
   if (saved.ok() && !o.pid_file.empty()) saved = write_pid_file(o.pid_file, pid);
   if (!saved.ok()) {
@@ -168,21 +180,12 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   guard.dir = nullptr;
   if (cgroup) cgroup->dismiss();
   if (lock_out) *lock_out = std::move(lock);
+  if (started_out) *started_out = start_at_once;
   // The replacement boots in the background: this create does not wait.
   timeline::mark("claim_bound");
   pool::refill_after_claim(g, unit);
   timeline::mark("refill_spawned");
   return pid;
-}
-
-}  // namespace
-
-namespace {
-
-// Nothing of the container's runs on the host between its create and start.
-bool nothing_before_start(const oci::Hooks& h) {
-  return h.prestart.empty() && h.create_runtime.empty() && h.create_container.empty() &&
-         h.start_container.empty() && h.poststart.empty();
 }
 
 }  // namespace
@@ -249,7 +252,10 @@ Result<pid_t> create_container(const GlobalOptions& g, const CreateOptions& o, U
       unit = pool::claim(g.root, cls->name(), o.id, g.config.pool.max_idle_seconds);
       if (!unit) why = "no idle unit";
     }
-    if (unit) return create_claimed(g, o, bundle, *unit, console_socket, netns.get(), lock_out);
+    if (unit)
+      return create_claimed(
+          g, o, bundle, *unit, console_socket, netns.get(), lock_out,
+          o.start_at_once && !terminal && nothing_before_start(bundle.config.hooks), started_out);
     log::debug("pool: cold start (" + why + ")");
     if (why == "no idle unit") pool::fill_in_background(g, "", true);
   }

@@ -73,7 +73,7 @@ namespace {
 // The relay, in the child: never returns.
 [[noreturn]] void run_relay(const Container& member, const Container& sandbox,
                             const oci::Process& process, const std::string& console_socket,
-                            int report) {
+                            bool start, int report) {
   auto fail = [&](const Error& e) {
     std::string line = "error: " + e.message + "\n";
     [[maybe_unused]] auto w = write(report, line.data(), line.size());
@@ -91,7 +91,7 @@ namespace {
   }
   auto streams = open_relay_streams(
       vsock_socket_of(sandbox), process.terminal, [&](const proto::StdioPorts& ports) {
-        control::Create req{member.state.bundle, member.dir.path(), ports};
+        control::Create req{member.state.bundle, member.dir.path(), ports, start};
         // The agent creates the process under TCG in seconds; be generous.
         return control::open_member(shim_socket_of(sandbox), member.state.id, req, 60000);
       });
@@ -118,7 +118,7 @@ namespace {
 
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
-                                  int lock_fd, int netns_fd, bool fresh_netns) {
+                                  int lock_fd, int netns_fd, bool fresh_netns, bool start) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -133,7 +133,7 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
       [[maybe_unused]] auto w = write(wr.get(), line.data(), line.size());
       _exit(1);
     }
-    run_relay(member, sandbox, process, console_socket, wr.release());
+    run_relay(member, sandbox, process, console_socket, start, wr.release());
   }
   wr.reset();
   std::string line;

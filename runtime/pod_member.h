@@ -47,10 +47,13 @@ std::string vsock_socket_of(const Container& c);
 // the flock, and the relay lives as long as the member. A pool unit's
 // container (pool.h), whose pid must name its network namespace as a cold
 // one's shim does: the relay joins `netns_fd` (when >= 0), or else with
-// `fresh_netns` runs in a new, empty one.
+// `fresh_netns` runs in a new, empty one. With `start` (a claiming `run`
+// with nothing to do between create and start), the shim starts the
+// process with its create: the relay reports created once it execed.
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
-                                  int lock_fd, int netns_fd = -1, bool fresh_netns = false);
+                                  int lock_fd, int netns_fd = -1, bool fresh_netns = false,
+                                  bool start = false);
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`

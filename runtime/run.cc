@@ -15,6 +15,7 @@
 #include "runtime/host_cgroup.h"
 #include "runtime/launch.h"
 #include "runtime/pool.h"
+#include "runtime/pool_release.h"
 #include "runtime/run_foreground.h"
 #include "runtime/terminal.h"
 #include "runtime/verbs.h"
@@ -112,6 +113,11 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
     if (auto u = c.state.shim.extra.find(pool::kUnitExtra); u != c.state.shim.extra.end())
       pool::end_claimed_unit(g, u->second);
   };
+  // Once it exited: the unit lets go of it, and its VM ends on its own.
+  auto release_unit = [&](const Container& c) {
+    if (auto u = c.state.shim.extra.find(pool::kUnitExtra); u != c.state.shim.extra.end())
+      pool::release_claimed_unit(g, u->second, c.state.id);
+  };
   auto abandon = [&](Error e) -> Error {
     kill(shim, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
     waitpid(shim, nullptr, 0);
@@ -147,7 +153,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   if (!status.ok()) return abandon(std::move(status).error());
   if (!keep) {
     auto hooks = load_hooks(ct->dir);
-    end_unit(*ct);
+    release_unit(*ct);
     timeline::mark("unit_ended");
     if (auto r = remove_host_cgroup(g, ct->dir); !r.ok()) log::warn(r.error().message);
     (void)ct->dir.remove();

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -17,8 +18,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 // How long output may still arrive after the process ended (background
-// processes may keep its streams open).
+// processes may keep its streams open): kDrain since the last byte came
+// (a slow reader of ours holds it up, and must not lose the rest), at most
+// kDrainMax since the end.
 constexpr auto kDrain = std::chrono::seconds(5);
+constexpr auto kDrainMax = std::chrono::minutes(5);
 constexpr size_t kChunk = 64 * 1024;
 
 // Signals we pass on: our pid stands for the process. They stay blocked
@@ -35,14 +39,15 @@ void set_nonblocking(int fd) {
   if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-// Copies one chunk; false at EOF or error (EIO: a pty whose slave closed).
-bool copy_out(int from, int to) {
+// Copies one chunk; returns the bytes copied, -1 at EOF or error (EIO: a
+// pty whose slave closed).
+ssize_t copy_out(int from, int to) {
   char buf[kChunk];
   ssize_t n = read(from, buf, sizeof buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) return false;
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) return -1;
   if (to >= 0) (void)proto::write_all(to, buf, static_cast<size_t>(n));  // closed: dropped
-  return true;
+  return n;
 }
 
 }  // namespace
@@ -65,7 +70,7 @@ Result<int> relay(const RelayStreams& s, RelayPeer& peer, const RelayWindow& win
   int in_from = s.in_from, out_from = s.out_from, err_from = s.err_from;
   std::string pending;  // input not yet taken by the process's stream
   std::optional<int> status;
-  Clock::time_point deadline;
+  Clock::time_point deadline, drain_end;
   const bool polled = window.changed && window.poll_ms >= 0;
   auto next_check = Clock::now() + std::chrono::milliseconds(window.poll_ms);
   while (true) {
@@ -116,11 +121,19 @@ Result<int> relay(const RelayStreams& s, RelayPeer& peer, const RelayWindow& win
         in_from = -1;
       }
     }
-    if (fds[2].revents && !copy_out(out_from, s.out_to)) out_from = -1;
-    if (fds[3].revents && !copy_out(err_from, s.err_to)) err_from = -1;
+    auto out = [&](int& from, int to) {
+      ssize_t n = copy_out(from, to);
+      if (n < 0) from = -1;
+      if (n > 0 && status) deadline = std::min(Clock::now() + kDrain, drain_end);
+    };
+    if (fds[2].revents) out(out_from, s.out_to);
+    if (fds[3].revents) out(err_from, s.err_to);
     if (fds[4].revents) {
       status = RUNVM_TRY(peer.on_readable());
-      if (status) deadline = Clock::now() + kDrain;
+      if (status) {
+        deadline = Clock::now() + kDrain;
+        drain_end = Clock::now() + kDrainMax;
+      }
     }
     if (fds[5].revents) {
       signalfd_siginfo si;

@@ -3,6 +3,7 @@
 // channel, relays stdio and exits the way the container's process did.
 // Without --bundle it only boots a VM and supervises it (bench, debugging);
 // with --check it runs `runvm check`'s throwaway VM and report.
+#include <dirent.h>
 #include <getopt.h>
 #include <poll.h>
 #include <sched.h>
@@ -15,7 +16,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "shim/confine/confine.h"
 #include "shim/container/sandbox.h"
@@ -280,10 +280,18 @@ Result<int> run_pool_unit(Options& o, int signal_fd) {
 // Removes `dir`'s files and empty directories, never recursing: should a
 // member's bind have outlived its unmount, the container's rootfs below it
 // is left alone (the dir stays, and `runvm delete` detaches it).
+// opendir/readdir, not std::filesystem: its fdopendir asks fcntl(F_GETFL),
+// which the confined control thread may not (the filter killed a claimed
+// unit's shim here, leaving its directories for a later fill).
 void remove_flat(const std::string& dir) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string p = e.path().string();
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    closedir(d);
+  }
+  for (const auto& n : names) {
+    const std::string p = dir + "/" + n;
     if (unlink(p.c_str()) != 0) rmdir(p.c_str());
   }
   rmdir(dir.c_str());

@@ -148,6 +148,7 @@ void Create::write(json::Writer& w) const {
   w.key("state_dir").string(state_dir);
   w.key("stdio");
   proto::write_stdio(w, stdio);
+  if (start) w.key("start").boolean(true);
 }
 
 Result<Create> Create::parse(const json::Value& v) {
@@ -159,6 +160,7 @@ Result<Create> Create::parse(const json::Value& v) {
         path->find('\0') != std::string::npos)
       return make_error("bundle and state_dir: must be absolute paths", EINVAL);
   c.stdio = RUNVM_TRY(proto::parse_stdio(RUNVM_TRY(v.at("stdio"))));
+  c.start = RUNVM_TRY(proto::fields::opt_bool(v, "start", false));
   return c;
 }
 

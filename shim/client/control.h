@@ -137,6 +137,10 @@ struct Create {
   std::string bundle;     // absolute
   std::string state_dir;  // absolute
   proto::StdioPorts stdio;
+  // Started at once (a claiming `runvm run`, as a cold shim's --start): the
+  // shim pipelines the agent's start behind its create and replies only
+  // once the process execed.
+  bool start = false;
   void write(json::Writer& w) const;
   static Result<Create> parse(const json::Value& v);
   bool operator==(const Create&) const = default;

@@ -34,6 +34,11 @@ TEST(Control, CreateNeedsAbsolutePaths) {
       R"({"op":"create","container_id":"c2","bundle":"/b","state_dir":"/s","stdio":{}})");
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(std::get<Create>(ok->request).bundle, "/b");
+  EXPECT_FALSE(std::get<Create>(ok->request).start);
+  // "start" is a bool when present.
+  EXPECT_FALSE(parse_request(R"({"op":"create","container_id":"c2","bundle":"/b",)"
+                             R"("state_dir":"/s","stdio":{},"start":1})")
+                   .ok());
 }
 
 Request parsed(std::string_view json) {
@@ -51,6 +56,7 @@ TEST(Control, EveryRequestRoundTrips) {
        {Request(Start{}), Request(Kill{9, true}), Request(Kill{64, false}), Request(Pause{}),
         Request(Resume{}), Request(Resize{40, 120}), Request(Resize{0xffff, 0}), Request(exec),
         Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}}),
+        Request(Create{"/b/c2", "/run/runvm/c2", {70001, 70002, 0}, true}),
         Request(UpdateMemory{256ull << 20}), Request(UpdateMemory{1ull << 50}),
         Request(UpdateResources{50000, 100000, 512, 50, "0-1"}),
         Request(UpdateResources{-1, std::nullopt, std::nullopt, -1, ""}),

@@ -49,6 +49,9 @@ std::vector<Group> device_list() {
       {"vsock: guest connections to host ports become connections to <vsock>_<port> "
        "sockets; data both ways",
        {{"socket", ArgRule::kSocketUnix}, {"connect"}, {"sendto"}, {"shutdown"}}},
+      {"vsock: whether the host reader of a connection the guest closed still takes its "
+       "last data (the bytes it has not read)",
+       {{"ioctl", ArgRule::kSocketOutq}}},
       {"virtio-fs: the FUSE operations on O_PATH handles under the share (*at calls, "
        "/proc/self/fd re-opens), data, attributes, xattrs",
        {{"openat"},          {"newfstatat"}, {"fstatfs"},   {"getdents64"}, {"readlinkat"},

@@ -20,6 +20,7 @@ enum class ArgRule {
   kPrctlConfine,   // prctl(PR_SET_NAME | PR_SET_NO_NEW_PRIVS | PR_CAPBSET_*)
   kSeccompFilter,  // seccomp(SECCOMP_SET_MODE_FILTER): a new thread narrows itself
   kTtySize,        // ioctl(TIOCGWINSZ | TIOCSWINSZ): the console size check
+  kSocketOutq,     // ioctl(SIOCOUTQ): bytes a socket's reader has not taken yet
 };
 
 struct Allowed {

@@ -2,6 +2,7 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
@@ -77,6 +78,11 @@ Status add_rule(scmp_filter_ctx ctx, const Allowed& a) {
       break;
     case ArgRule::kSeccompFilter: {
       scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER);
+      rc = add(1, &c);
+      break;
+    }
+    case ArgRule::kSocketOutq: {
+      scmp_arg_cmp c = SCMP_A1(SCMP_CMP_EQ, static_cast<unsigned long>(SIOCOUTQ));
       rc = add(1, &c);
       break;
     }

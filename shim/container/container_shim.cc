@@ -165,19 +165,58 @@ void ContainerShim::create_member(MicroVm& vm, EventLoop& loop, std::function<vo
   // A terminal's size is the config's, then the relay's resizes.
   if (!config.process->terminal) req->process.console_size = proto::tty_stream_size(stdio_.ports);
   std::weak_ptr<bool> alive = alive_;
-  vm.agent().create(std::move(*req), [this, alive, &loop, ended = std::move(ended),
-                                      done = std::move(done)](AgentClient::Reply r) mutable {
+  const bool start = opts_.start_at_once;
+  // Started at once (a claiming `runvm run`): `done` waits for the start,
+  // pipelined behind the create (the agent holds it until the create is
+  // done, PROTOCOL.md "start"); a failed create answers alone. An exit the
+  // agent reports before the start's reply is held until `done` ran: the
+  // relay reads its Reply before its ExecExit.
+  struct Pending {
+    std::function<void(Status)> done;
+    std::function<void(int)> ended;
+    bool answered = false;
+    std::optional<int> held_exit;
+  };
+  auto p = std::make_shared<Pending>(Pending{std::move(done), std::move(ended)});
+  vm.agent().create(std::move(*req), [this, alive, &loop, start, p](AgentClient::Reply r) {
     Status s = std::move(r.status).context("unable to start container process");
     if (s.ok() && !alive.expired()) {
       write_status("created");
-      s = activate(loop, std::move(ended));
+      s = activate(loop, [p](int status) {
+        if (p->answered)
+          p->ended(status);
+        else
+          p->held_exit = status;
+      });
     }
-    done(std::move(s));  // last: it may destroy this container
+    if (start && s.ok()) return;  // the start's reply answers
+    p->answered = true;
+    p->done(std::move(s));  // last: it may destroy this container
+  });
+  if (!start) return;
+  starting_ = true;
+  timeline::mark("start_requested");
+  vm.agent().start(opts_.id, [this, alive, p](AgentClient::Reply r) {
+    if (p->answered) return;  // answered, and refused, with the create
+    Status s = std::move(r.status);
+    if (!alive.expired()) {
+      starting_ = false;
+      if (s.ok()) {
+        timeline::mark("started");
+        started_ = true;
+        if (!exited_) write_status("running");
+      }
+    }
+    p->answered = true;
+    bool ok = s.ok();
+    p->done(std::move(s));  // may destroy this container: nothing of it after
+    if (ok && p->held_exit) p->ended(*p->held_exit);
   });
 }
 
 void ContainerShim::end_member() {
   write_status("stopped");
+  member_ended_ = true;
   console_timer_.reset();
   if (execs_) execs_->end_all(SIGKILL);
   // As a container's end in runc: the rest of its processes go too.
@@ -419,7 +458,10 @@ void ContainerShim::on(const control::UpdateResources& u, Respond respond) {
 }
 
 void ContainerShim::finish(bool drain) {
-  write_status("stopped");
+  // A member that ended said so then: its state dir may be gone by now
+  // (a claimed unit's container is deleted while its VM still shuts down),
+  // and nothing may appear in it again.
+  if (!member_ended_) write_status("stopped");
   console_timer_.reset();
   if (vm_) vm_->agent().remove_exit_handlers(opts_.id);
   // The container's end takes every other process in it along, as in runc

@@ -129,6 +129,7 @@ class ContainerShim {
   std::unique_ptr<Timer> console_timer_;
   std::function<void(int)> ended_;
   bool starting_ = false, started_ = false, exited_ = false;
+  bool member_ended_ = false;  // end_member() ran
   // An exit that came before activate() (start_at_once): ended_ gets it then.
   std::optional<int> early_exit_;
   uint64_t oom_kills_ = 0;  // recorded so far

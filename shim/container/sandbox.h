@@ -112,10 +112,14 @@ class Sandbox {
     MemberBinds binds;  // its bind sources in pod_dir_
   };
   std::map<std::string, std::unique_ptr<Member>> members_;  // by id, until they end
-  // A pool unit's member ended: its relay, until it left (member_ended).
+  // A pool unit's member ended: its relay, until it left (member_ended), or
+  // until the vsock device handed the host no byte for kRelayDrain (checked
+  // every kRelayDrain), at most kRelayDrainMax.
   static constexpr std::chrono::milliseconds kRelayDrain{5000};
+  static constexpr std::chrono::milliseconds kRelayDrainMax{300000};
   UniqueFd leaving_relay_;
   std::unique_ptr<Timer> relay_drain_;
+  uint64_t relay_drain_bytes_ = 0;
 };
 
 }  // namespace runvm

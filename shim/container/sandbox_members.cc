@@ -79,8 +79,9 @@ void Sandbox::add_member(const std::string& id, control::Create req, UniqueFd co
     return fail(member->conn.get(), std::move(binds).error().wrap("config.json"));
   }
   member->binds = std::move(*binds);
-  auto c = ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false},
-                                         req.stdio, kPodShareTag, std::move(mounts));
+  auto c =
+      ContainerShim::prepare_member({id, req.state_dir, std::move(*bundle), "", false, req.start},
+                                    req.stdio, kPodShareTag, std::move(mounts));
   if (!c.ok()) {
     member->binds.release();
     member->root.release();
@@ -196,6 +197,10 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   auto it = members_.find(id);
   if (it == members_.end()) return;
   Member& m = *it->second;
+  // A pool unit's tap and filters in the container's network namespace go
+  // first (deleting the link detaches QEMU's copy of its fd too): `delete`
+  // returns once the unit let go of the container, before its VM is gone.
+  if (opts_.pool) network_.reset();
   // Unbound before the relay hears of the exit: once the member's pid is
   // gone, nothing of it is left on the host.
   m.binds.release();
@@ -212,7 +217,10 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   // Its output goes through its relay, though still through our vsock
   // device, which may hold some the relay did not read yet: the VM goes
   // when the relay read its streams to EOF and left, which it does right
-  // after this exit (so its caller waits no longer), or after kRelayDrain.
+  // after this exit (so its caller waits no longer), or once the device
+  // handed the host nothing for kRelayDrain and has no stream left that a
+  // reader still reads (a reader that takes its output slowly keeps it),
+  // and at the latest after kRelayDrainMax.
   if (!relay) return end(wait_status, false);
   int fd = relay.get();
   auto gone = [this, wait_status] { end(wait_status, false); };
@@ -227,12 +235,23 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   });
   if (!added.ok()) return end(wait_status, false);
   leaving_relay_ = std::move(relay);
-  relay_drain_ = std::make_unique<Timer>(*loop_, [this, fd, gone] {
-    log::debug("the pool member's relay did not leave: stopping the VM");
+  auto since = std::chrono::steady_clock::now();
+  relay_drain_bytes_ = vm_->vsock_bytes_to_host();
+  relay_drain_ = std::make_unique<Timer>(*loop_, [this, fd, gone, since] {
+    uint64_t now_bytes = vm_->vsock_bytes_to_host();
+    // Bytes went out, or a stream is still being read (the device gives
+    // up on a reader that stopped reading: it resets the connection).
+    bool progress = now_bytes != relay_drain_bytes_ || vm_->vsock_flushing_to_host() > 0;
+    relay_drain_bytes_ = now_bytes;
+    if (progress && std::chrono::steady_clock::now() - since < kRelayDrainMax) return;
+    log::debug(progress ? "the pool member's relay still reads after " +
+                              std::to_string(kRelayDrainMax.count()) + " ms: stopping the VM"
+                        : "the pool member's relay did not leave: stopping the VM");
+    relay_drain_->disarm();
     loop_->remove(fd);
     gone();
   });
-  relay_drain_->arm(kRelayDrain);
+  relay_drain_->arm(kRelayDrain, kRelayDrain);
 }
 
 void Sandbox::end_members(int wait_status) {

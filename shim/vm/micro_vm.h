@@ -68,6 +68,14 @@ class MicroVm {
     return config_.socket_dir.empty() ? config_.state_dir : config_.socket_dir;
   }
   std::string console_log() const { return config_.state_dir + "/" + layout::kConsoleLog; }
+  // Guest data the vsock device handed to host sockets so far (streams to
+  // relays, the agent's replies), plus the device timer's ticks at which a
+  // host reader had taken some: it grows while a host reader takes output.
+  uint64_t vsock_bytes_to_host() const {
+    return vsock_ ? vsock_->bytes_to_host() + vsock_->host_reads() : 0;
+  }
+  // Connections still delivering guest data to a host reader (VsockDevice).
+  size_t vsock_flushing_to_host() const { return vsock_ ? vsock_->flushing_to_host() : 0; }
 
   // Stops / restarts every vCPU (runvm pause of the VM's first container).
   // While stopped, the agent answers nothing.

@@ -1,6 +1,8 @@
 #include "shim/vsock/device.h"
 
+#include <linux/sockios.h>
 #include <linux/virtio_config.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -93,15 +95,44 @@ Status VsockDevice::start_timer() {
   return {};
 }
 
+bool VsockDevice::host_reader_progressed(Channel& ch) {
+  int unread = -1;
+  if (ioctl(ch.fd.get(), SIOCOUTQ, &unread) != 0) unread = -1;
+  bool progressed = ch.written != ch.written_seen ||
+                    (unread >= 0 && ch.unread_seen >= 0 && unread < ch.unread_seen);
+  ch.written_seen = ch.written;
+  ch.unread_seen = unread;
+  return progressed;
+}
+
 void VsockDevice::on_timer() {
   auto now = Clock::now();
   std::vector<Key> expired;
-  for (auto& [key, ch] : channels_)
+  size_t flushing = 0;
+  for (auto& [key, ch] : channels_) {
+    // A slow reader wakes us only once it read most of its socket's buffer:
+    // what it has not read yet tells that it reads meanwhile.
+    int unread = -1;
+    if (ioctl(ch->fd.get(), SIOCOUTQ, &unread) != 0) unread = -1;
+    bool reading = unread >= 0 && ch->unread_at_tick >= 0 && unread < ch->unread_at_tick;
+    ch->unread_at_tick = unread;
+    if (reading) host_reads_.fetch_add(1, std::memory_order_relaxed);
+    if (!ch->to_host.empty() || (ch->conn.closing() && !ch->timed_out) || reading) ++flushing;
     if (ch->deadline && *ch->deadline <= now) expired.push_back(key);
+  }
+  flushing_.store(flushing, std::memory_order_relaxed);
   for (Key key : expired) {
     Channel& ch = *channels_.at(key);
     if (ch.timed_out) {  // even the RST could not be delivered: just forget it
       destroy(key);
+      continue;
+    }
+    // The guest closed it and its host reader still takes its last data,
+    // however slowly (a pipe to a slow consumer): it gets another timeout.
+    // Its socket wakes us only once most of its buffer was read, so what
+    // the reader has not read yet is asked too.
+    if (ch.conn.closing() && host_reader_progressed(ch)) {
+      ch.deadline = now + cfg_.timeout;
       continue;
     }
     ch.timed_out = true;
@@ -126,8 +157,10 @@ void VsockDevice::settle(Key key) {
     ctrl_queue_.push_back(key);
     ch.in_ctrl_queue = true;
   }
-  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || ch.conn.closing()))
+  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || ch.conn.closing())) {
     ch.deadline = Clock::now() + cfg_.timeout;
+    if (ch.conn.closing()) host_reader_progressed(ch);  // where its reader starts
+  }
   update_interest(key, ch);
 }
 

@@ -5,6 +5,7 @@
 // queue stays in the front-end. Everything runs on the EventLoop thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,17 @@ class VsockDevice : public VirtioDevice {
   void queue_kicked(size_t idx) override;
 
   size_t connection_count() const { return channels_.size(); }
+  // Bytes of guest data written to host sockets so far (any thread may
+  // read it): whether a host reader is making progress.
+  uint64_t bytes_to_host() const { return to_host_bytes_.load(std::memory_order_relaxed); }
+  // Connections whose data for the host is not all written yet, that the
+  // guest closed and whose host reader still reads, or whose host reader
+  // took data since the timer's tick before (as of its last tick, at most a
+  // second old; any thread may read it).
+  size_t flushing_to_host() const { return flushing_.load(std::memory_order_relaxed); }
+  // Ticks of the timer at which some host reader had taken data since the
+  // tick before (it only grows): progress the bytes written do not show.
+  uint64_t host_reads() const { return host_reads_.load(std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -72,7 +84,14 @@ class VsockDevice : public VirtioDevice {
     bool in_ctrl_queue = false;
     bool timed_out = false;  // reset by the timer; destroyed if that RST cannot go out either
     std::optional<Clock::time_point> deadline;
+    // A closing connection's host reader at its last deadline: bytes written
+    // to its socket and (SIOCOUTQ) not read yet. Either changing is progress.
+    uint64_t written = 0, written_seen = 0;
+    int unread_seen = -1;
+    int unread_at_tick = -1;  // the same, at the timer's last tick
   };
+  // Whether ch's host reader took data since the last look (and notes it).
+  bool host_reader_progressed(Channel& ch);
   static Key key_of(uint32_t local, uint32_t peer) { return (Key{local} << 32) | peer; }
 
   VsockDevice(EventLoop& loop, VsockConfig cfg) : loop_(loop), cfg_(std::move(cfg)) {}
@@ -120,6 +139,9 @@ class VsockDevice : public VirtioDevice {
   bool rx_stalled_ = false;    // no rx buffers: host reads wait for an rx kick
   bool tx_throttled_ = false;  // too many RSTs owed: tx waits for an rx kick
   DescChain rx_chain_, tx_chain_;
+  std::atomic<uint64_t> to_host_bytes_{0};
+  std::atomic<size_t> flushing_{0};
+  std::atomic<uint64_t> host_reads_{0};
 };
 
 }  // namespace runvm

@@ -447,6 +447,47 @@ TEST_F(VsockDeviceTest, ClosedConnectionStuckOnHostIsKilled) {
   EXPECT_EQ(dev_->connection_count(), 0u);
 }
 
+// A host reader that keeps taking a closed connection's last data, however
+// slowly, is not cut off at the timeout: each deadline finds it further
+// (its socket's unread bytes fewer, or more written to it), and the
+// connection ends with every byte delivered, no RST.
+TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyOutlivesTheTimeout) {
+  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
+  ASSERT_TRUE(lfd.ok());
+  make_device(256 * 1024, 32, std::chrono::milliseconds(1000));
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  std::string data;
+  uint32_t sent = 0;
+  for (uint8_t seed = 1; device_credit(sent) >= 32 * 1024; ++seed) {
+    std::string chunk = pattern(32 * 1024, seed);
+    ASSERT_TRUE(
+        guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, chunk.size()), chunk));
+    sent += chunk.size();
+    data += chunk;
+    collect();
+  }
+  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
+  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+  guest_->send(shut);
+  collect();
+  // 8 KiB every 50 ms (~160 KB/s): the whole (the socket's buffer and the
+  // device's queue) takes about three timeouts. The socket's unread bytes
+  // fall as whole packets of it are read (up to 64 KiB each), well within
+  // each timeout.
+  std::string got;
+  auto start = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+    open = drain(host.get(), got, 8192);
+    run_until([] { return false; }, 50);  // the device's loop, 50 ms
+  }
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+}
+
 TEST_F(VsockDeviceTest, UdsPathUnlinkedOnDestruction) {
   make_device();
   EXPECT_TRUE(std::filesystem::exists(uds_));

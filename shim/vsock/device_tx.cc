@@ -122,6 +122,8 @@ void VsockDevice::forward_to_host(Channel& ch, ChainReader& r, uint32_t len) {
     }
     if (!failed && off < piece.size()) ch.to_host.append(piece.subspan(off));
   }
+  to_host_bytes_.fetch_add(written, std::memory_order_relaxed);
+  ch.written += written;
   if (failed) return ch.conn.reset();
   if (written) ch.conn.on_forwarded(written);
 }
@@ -137,6 +139,8 @@ void VsockDevice::flush_to_host(Channel& ch) {
     ch.to_host.consume(static_cast<size_t>(n));
     written += static_cast<uint32_t>(n);
   }
+  to_host_bytes_.fetch_add(written, std::memory_order_relaxed);
+  ch.written += written;
   if (written) ch.conn.on_forwarded(written);
 }
 

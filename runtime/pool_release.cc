@@ -1,0 +1,84 @@
+#include "runtime/pool_release.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "runtime/container_dir.h"
+#include "runtime/host_procs.h"
+#include "runtime/pool.h"
+#include "runtime/pool_unit.h"
+#include "spec/base/log.h"
+#include "spec/base/state_layout.h"
+#include "spec/base/unique_fd.h"
+#include "spec/cgroup/cgroup.h"
+
+namespace runvm::cli::pool {
+
+namespace {
+
+// Where detached units live (pool.cc's leave_caller_cgroup), in every
+// hierarchy: `pids` go there, each hierarchy on its own; best effort.
+void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
+  auto layout = cgroup::detect_layout();
+  if (!layout.ok()) return;
+  auto pool = cgroup::Cgroup::resolve(*layout, "/runvm-pool");
+  if (!pool.ok() || !pool->create().ok()) return;
+  for (const auto& d : pool->dirs()) {
+    UniqueFd fd(open((d.path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) continue;
+    for (pid_t pid : pids) {
+      std::string s = std::to_string(pid);
+      if (pwrite(fd.get(), s.data(), s.size(), 0) < 0 && errno != ESRCH)
+        log::debug("moving " + s + " to the pool cgroup: " + strerror(errno));
+    }
+  }
+}
+
+}  // namespace
+
+void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id) {
+  size_t slash = rel.find('/');
+  if (slash == std::string::npos) return;
+  std::string cls = rel.substr(0, slash), name = rel.substr(slash + 1);
+  if (!validate_id(cls).ok() || !validate_id(name).ok()) return;
+  Unit u = read_unit(g.root, cls, name);
+  if (!u.dir().exists()) return;
+  std::string pod = u.dir().path() + "/" + layout::kPodDir + "/";
+  std::string rootfs = pod + id, binds = pod + layout::kPodBindsDir + "/" + id + "/";
+  auto bound = [&] {
+    for (const auto& p : mounts_below(pod))
+      if (p == rootfs || p.rfind(binds, 0) == 0) return true;
+    return false;
+  };
+  // The mount table changing wakes a poll for POLLPRI on mountinfo.
+  UniqueFd mountinfo(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool still_bound;
+  while ((still_bound = bound()) && u.alive()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (!mountinfo) {
+      usleep(5000);
+      continue;
+    }
+    pollfd p{mountinfo.get(), POLLPRI, 0};
+    // At most 50 ms at a time: the shim's death is no mount change.
+    (void)poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 50)));
+  }
+  if (!still_bound && u.alive()) {
+    std::vector<pid_t> procs = process_tree(u.record->pid);
+    move_to_pool_cgroup(procs);
+    log::debug("pool unit " + rel + ": released; its VM ends on its own");
+    return;
+  }
+  if (still_bound && u.alive())
+    log::warn("pool unit " + rel + ": did not end with its container; killing it");
+  // Dead, or stuck: what is left of it goes now.
+  end_claimed_unit(g, rel);
+}
+
+}  // namespace runvm::cli::pool
