@@ -519,6 +519,15 @@ int drain(const GlobalOptions& g) {
   if (list_units(g.root).empty()) {
     unlink((pool_dir + "/" + kGenerationFile).c_str());
     unlink((pool_dir + "/" + kFillLock).c_str());
+    // Class dirs a unit's shim emptied itself (a claimed unit ends after its
+    // container's delete returned: runvm-pool(8)); rmdir leaves any other.
+    if (DIR* d = opendir(pool_dir.c_str())) {
+      std::vector<std::string> names;
+      while (dirent* e = readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+      closedir(d);
+      for (const auto& n : names) rmdir((pool_dir + "/" + n).c_str());
+    }
     rmdir(pool_dir.c_str());
     rmdir((g.root + "/" + layout::kSocketsDir).c_str());  // when empty: a container's keep it
   }

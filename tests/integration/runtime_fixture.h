@@ -18,7 +18,8 @@ class RuntimeTest : public ::testing::Test {
   void SetUp() override { RUNVM_REQUIRE_VM_ASSETS(); }
   void TearDown() override {
     auto left = root_.entries();
-    EXPECT_TRUE(left.empty()) << "state left under " << root_.path();
+    EXPECT_TRUE(left.empty()) << "state left under " << root_.path() << ": "
+                              << (left.empty() ? std::string() : left.front());
     for (const auto& id : left) runvm({"delete", "--force", id});
     EXPECT_TRUE(qemu_processes_mentioning(root_.path()).empty()) << "QEMU left running";
   }
