@@ -589,12 +589,9 @@ void claim_unit_priority(const Unit& u) {
 }
 
 void end_claimed_unit(const GlobalOptions& g, const std::string& rel) {
-  size_t slash = rel.find('/');
-  if (slash == std::string::npos) return;
-  std::string cls = rel.substr(0, slash), name = rel.substr(slash + 1);
-  if (!validate_id(cls).ok() || !validate_id(name).ok()) return;
-  Unit u = read_unit(g.root, cls, name);
-  if (!u.dir().exists()) return;
+  auto claimed = read_claimed_unit(g.root, rel);
+  if (!claimed) return;
+  const Unit& u = *claimed;
   // Its relay is gone: the unit's shim kills the container, shuts the VM
   // down and removes its dirs; under TCG well within this.
   if (!u.wait_gone(std::chrono::seconds(15)))

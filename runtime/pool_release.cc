@@ -40,12 +40,9 @@ void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
 }  // namespace
 
 void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id) {
-  size_t slash = rel.find('/');
-  if (slash == std::string::npos) return;
-  std::string cls = rel.substr(0, slash), name = rel.substr(slash + 1);
-  if (!validate_id(cls).ok() || !validate_id(name).ok()) return;
-  Unit u = read_unit(g.root, cls, name);
-  if (!u.dir().exists()) return;
+  auto claimed = read_claimed_unit(g.root, rel);
+  if (!claimed) return;
+  const Unit& u = *claimed;
   std::string pod = u.dir().path() + "/" + layout::kPodDir + "/";
   std::string rootfs = pod + id, binds = pod + layout::kPodBindsDir + "/" + id + "/";
   auto bound = [&] {

@@ -145,6 +145,16 @@ bool Unit::wait_gone(std::chrono::milliseconds timeout) const {
   return true;
 }
 
+std::optional<Unit> read_claimed_unit(const std::string& root, const std::string& rel) {
+  size_t slash = rel.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  std::string cls = rel.substr(0, slash), name = rel.substr(slash + 1);
+  if (!validate_id(cls).ok() || !validate_id(name).ok()) return std::nullopt;
+  Unit u = read_unit(root, cls, name);
+  if (!u.dir().exists()) return std::nullopt;
+  return u;
+}
+
 Unit read_unit(const std::string& root, const std::string& cls, const std::string& name) {
   Unit u{root, cls, name, std::nullopt, UnitState::kStarting, "", 0};
   std::string path = u.dir().path();

@@ -108,6 +108,9 @@ bool running(const std::optional<UnitRecord>& r);
 
 // The unit `<root>/@pool/<cls>/<name>` as it is now.
 Unit read_unit(const std::string& root, const std::string& cls, const std::string& name);
+// The unit a container's state names ("<class>/<unit>", runvm-pool(8)),
+// when the name is valid and its dir exists.
+std::optional<Unit> read_claimed_unit(const std::string& root, const std::string& rel);
 // Every unit under the root, by class then name. `cls` non-empty: that class only.
 std::vector<Unit> list_units(const std::string& root, const std::string& cls = "");
 
