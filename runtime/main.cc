@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <span>
 
 #include "runtime/verbs.h"
@@ -153,6 +154,14 @@ int run(int argc, char** argv) {
         fprintf(stderr, "runvm: unknown global option '%s'\n", argv[optind - 1]);
         return 1;
     }
+  }
+  {
+    // Canonical: paths below it are matched against /proc/self/mountinfo,
+    // which has them so (Docker's /var/run/... is /run/... there).
+    std::error_code ec;
+    std::string canon = std::filesystem::weakly_canonical(g.root, ec).string();
+    while (canon.size() > 1 && canon.back() == '/') canon.pop_back();
+    if (!ec && !canon.empty()) g.root = canon;
   }
   if (!g.log.empty()) {
     // runc fails up front when it cannot open its log.

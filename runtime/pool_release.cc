@@ -67,6 +67,10 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
     (void)poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 50)));
   }
   if (!still_bound && u.alive()) {
+    // Its owner's dir goes next: a fill or drain must not take it for a
+    // claim abandoned by a create that died (fill_action).
+    UniqueFd(open((u.dir().path() + "/" + kReleasedFile).c_str(),
+                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     std::vector<pid_t> procs = process_tree(u.record->pid);
     move_to_pool_cgroup(procs);
     log::debug("pool unit " + rel + ": released; its VM ends on its own");

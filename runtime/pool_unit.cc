@@ -167,6 +167,8 @@ Unit read_unit(const std::string& root, const std::string& cls, const std::strin
   if (struct stat owned; lstat((path + "/" + kOwnerFile).c_str(), &owned) == 0) {
     u.owned_s = std::max<int64_t>(0, now_s() - owned.st_mtim.tv_sec);
     u.owner = read_small(path + "/" + kOwnerFile);
+    if (struct stat rel; lstat((path + "/" + kReleasedFile).c_str(), &rel) == 0)
+      u.released_s = std::max<int64_t>(0, now_s() - rel.st_mtim.tv_sec);
     // A claimed unit whose shim is gone is dead too: its container (or
     // drain) removes it; status says so.
   }
@@ -262,7 +264,11 @@ FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_i
     // A live one too once its taker had long enough: a claiming create
     // makes its container's dir right after the take, and a drain ends
     // what it took within seconds. Nothing else would ever end it.
-    bool abandoned = u.state == UnitState::kDead || u.owned_s > kAbandonedClaim.count();
+    // A released one (its container deleted, its VM ending on its own)
+    // gets the time its end may take.
+    bool abandoned =
+        u.state == UnitState::kDead || (u.released_s >= 0 ? u.released_s > kReleasedGrace.count()
+                                                          : u.owned_s > kAbandonedClaim.count());
     return gone && abandoned ? FillAction::kRemoveOrphan : FillAction::kKeep;
   }
   bool old = max_idle_s > 0 && static_cast<uint64_t>(u.age_s) > max_idle_s;

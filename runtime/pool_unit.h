@@ -51,6 +51,8 @@ inline constexpr char kOwnerFile[] = "owner";
 inline constexpr char kDrainOwner[] = "@drain";
 inline constexpr char kWatcherFile[] = "watcher";
 inline constexpr char kRefillFile[] = "refill";
+// Made by the delete that let go of a claimed unit (pool_release.h).
+inline constexpr char kReleasedFile[] = "released";
 // A claimed container's state (ShimInfo::extra): its unit, "<class>/<unit>".
 inline constexpr char kUnitExtra[] = "pool-unit";
 // A unit dir without a unit file this long after it was made: its filler
@@ -60,6 +62,10 @@ inline constexpr std::chrono::seconds kStartingTimeout{60};
 // owner's id, or a drain's that died) while its shim still runs: the claim
 // was abandoned (its create was killed between the take and its state).
 inline constexpr std::chrono::seconds kAbandonedClaim{60};
+// A released unit's VM may outlive its container's delete while a slow
+// reader takes the last output (at most 5 minutes, sandbox_members.cc):
+// only after this is it taken for abandoned.
+inline constexpr std::chrono::seconds kReleasedGrace{360};
 
 struct UnitRecord {
   pid_t pid = 0;
@@ -90,6 +96,7 @@ struct Unit {
   std::optional<UnitRecord> watcher;  // its watcher process, once started
   std::string generation;             // the pool generation it was booted in ("": unknown)
   int64_t owned_s = 0;                // since it was taken (its owner file made)
+  int64_t released_s = -1;            // since its container let go of it; -1: not released
 
   std::string rel() const { return cls + "/" + name; }
   ContainerDir dir() const {

@@ -216,6 +216,13 @@ TEST(PoolFillAction, DrainsWhatNoContainerWillUseAndOrphansOnly) {
   EXPECT_EQ(fill_action(taken("ctr", long_ago), "c", 60, true), FillAction::kKeep);
   EXPECT_EQ(fill_action(taken("@drain", 1), "c", 60, true), FillAction::kKeep);
   EXPECT_EQ(fill_action(taken("@drain", long_ago), "c", 60, true), FillAction::kRemoveOrphan);
+  // Released by its container's delete (taken long ago, its VM still
+  // ending while a slow reader takes its output): kept for kReleasedGrace.
+  Unit released = taken("ctr", long_ago);
+  released.released_s = 1;
+  EXPECT_EQ(fill_action(released, "c", 60, false), FillAction::kKeep);
+  released.released_s = kReleasedGrace.count() + 1;
+  EXPECT_EQ(fill_action(released, "c", 60, false), FillAction::kRemoveOrphan);
 }
 
 }  // namespace
