@@ -90,6 +90,14 @@ std::optional<uint64_t> host_tsc_khz() {
   }
   text.resize(got);
   if (!cpuinfo_has_invariant_tsc(text)) return std::nullopt;
+  // The flags alone do not make it trustworthy: a host kernel that found
+  // its TSC unstable (unsynchronised sockets, some nested VMs) switched to
+  // another clocksource, and a guest told tsc=reliable has no watchdog.
+  UniqueFd cs(::open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                     O_RDONLY | O_CLOEXEC));
+  char name[16] = {};
+  if (!cs || ::read(cs.get(), name, sizeof name - 1) <= 0 || std::string_view(name) != "tsc\n")
+    return std::nullopt;
   // 2 ms: with both ends bracketed within ~100 ns, an error of 1e-4 at
   // most; a busy wait, as a sleep could last far longer on a loaded host.
   constexpr uint64_t kWindowNs = 2'000'000;
