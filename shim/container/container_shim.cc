@@ -262,6 +262,10 @@ void ContainerShim::record_oom(uint64_t kills) {
   // A count, not an increment: the live `oom` events and the exit's carry
   // the same cgroup counter, so the second telling of a kill is no news.
   if (kills <= oom_kills_) return;
+  // A member that ended may have its state dir and bundle taken by a new
+  // container of the same id already (delete returns before a pool unit's
+  // VM ends): a late event is no news of that one.
+  if (member_ended_) return;
   oom_kills_ = kills;
   log::info("container " + opts_.id + ": " + std::to_string(kills) +
             " process(es) OOM-killed in the guest so far");
