@@ -65,6 +65,13 @@ class PoolTest : public testing::RuntimeTest {
   std::vector<pid_t> fills_running() {
     return testing::processes_with_cmdline({root_.path(), std::string("pool\0fill", 9)});
   }
+  // The pids a subreaper test's child listed, one a line.
+  static std::set<pid_t> pids_in(const std::string& file) {
+    std::set<pid_t> pids;
+    std::ifstream in(file);
+    for (pid_t p; in >> p;) pids.insert(p);
+    return pids;
+  }
   std::vector<pid_t> watchers_running() {
     return testing::processes_with_cmdline({root_.path(), std::string("pool\0watch", 10)});
   }
@@ -395,10 +402,7 @@ TEST_F(PoolTest, RefillIsNoDescendantOfTheClaimerNorInItsCgroup) {
   pid_t relay = 0;
   std::ifstream(pid_file) >> relay;
   EXPECT_GT(relay, 0);
-  std::set<pid_t> adopted;
-  std::ifstream in(children);
-  for (pid_t p; in >> p;) adopted.insert(p);
-  EXPECT_EQ(adopted, std::set<pid_t>{relay});
+  EXPECT_EQ(pids_in(children), std::set<pid_t>{relay});
   // The refilled unit: its shim and watcher left the claimed container's
   // cgroup (and the caller's) for /runvm-pool.
   wait_for_fills();
@@ -467,10 +471,7 @@ TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
   pid_t shim = 0;
   std::ifstream(pid_file) >> shim;
   EXPECT_GT(shim, 0);
-  std::set<pid_t> adopted;
-  std::ifstream in(children);
-  for (pid_t p; in >> p;) adopted.insert(p);
-  EXPECT_EQ(adopted, std::set<pid_t>{shim});
+  EXPECT_EQ(pids_in(children), std::set<pid_t>{shim});
   wait_for_fills();
   if (!std::filesystem::exists("/run/systemd/system"))
     EXPECT_EQ(units_in("idle") + units_in("booting"), 0) << pool({"status"}).out;
