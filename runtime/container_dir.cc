@@ -167,6 +167,14 @@ Status unmount_below(const std::string& prefix) {
 
 }  // namespace
 
+bool member_bound(const std::string& pod_dir, const std::string& id) {
+  std::string pod = pod_dir + "/";
+  std::string rootfs = pod + id, binds = pod + layout::kPodBindsDir + "/" + id + "/";
+  for (const auto& p : mounts_below(pod))
+    if (p == rootfs || p.rfind(binds, 0) == 0) return true;
+  return false;
+}
+
 std::vector<std::string> mounts_below(const std::string& prefix) {
   std::ifstream in("/proc/self/mountinfo");
   std::vector<std::string> points;

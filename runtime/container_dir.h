@@ -17,6 +17,9 @@ namespace runvm::cli {
 
 // The mountpoints in our mount namespace that start with `prefix`.
 std::vector<std::string> mounts_below(const std::string& prefix);
+// Whether pod member `id`'s rootfs, or one of its binds, is still mounted in
+// `pod_dir` (a pod share's host dir, as the shim binds them there).
+bool member_bound(const std::string& pod_dir, const std::string& id);
 
 // runc's rule: letters, digits, '_', '+', '-', '.'; not "." or "..".
 Status validate_id(const std::string& id);

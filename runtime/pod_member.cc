@@ -153,14 +153,8 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
 void wait_member_unbound(const GlobalOptions& g, const Container& member) {
   auto sb = member.state.shim.extra.find(kPodMemberOf);
   if (sb == member.state.shim.extra.end() || !validate_id(sb->second).ok()) return;
-  std::string pod = g.root + "/" + sb->second + "/" + layout::kPodDir + "/";
-  std::string rootfs = pod + member.state.id;
-  std::string binds = pod + layout::kPodBindsDir + "/" + member.state.id + "/";
-  auto bound = [&] {
-    for (const auto& p : mounts_below(pod))
-      if (p == rootfs || p.rfind(binds, 0) == 0) return true;
-    return false;
-  };
+  std::string pod = g.root + "/" + sb->second + "/" + layout::kPodDir;
+  auto bound = [&] { return member_bound(pod, member.state.id); };
   // The shim unbinds when the agent reports the member's exit: well within
   // this under TCG.
   for (int i = 0; i < 1000 && bound(); ++i) usleep(10 * 1000);

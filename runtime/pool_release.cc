@@ -43,13 +43,8 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
   auto claimed = read_claimed_unit(g.root, rel);
   if (!claimed) return;
   const Unit& u = *claimed;
-  std::string pod = u.dir().path() + "/" + layout::kPodDir + "/";
-  std::string rootfs = pod + id, binds = pod + layout::kPodBindsDir + "/" + id + "/";
-  auto bound = [&] {
-    for (const auto& p : mounts_below(pod))
-      if (p == rootfs || p.rfind(binds, 0) == 0) return true;
-    return false;
-  };
+  std::string pod = u.dir().path() + "/" + layout::kPodDir;
+  auto bound = [&] { return member_bound(pod, id); };
   // The mount table changing wakes a poll for POLLPRI on mountinfo.
   UniqueFd mountinfo(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
