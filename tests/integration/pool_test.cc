@@ -533,10 +533,11 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
   auto upd = cli({"update", "--cpu-share", "512", "u"});
   EXPECT_EQ(upd.status, 0) << upd.err;
   std::string cpu_dir = cg->dir_of("cpu");
-  if (const auto* cpu = layout->with("cpu"); cpu && cpu->version == 1)
+  if (const auto* cpu = layout->with("cpu"); cpu && cpu->version == 1) {
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.shares")), "512");
-  else if (!cpu_dir.empty())
+  } else if (!cpu_dir.empty()) {
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.weight")), "20");
+  }
   auto weight = cli({"exec", "u", "cat", "/cg/cpu.weight"});
   EXPECT_EQ(trimmed(weight.out), "20") << weight.status << weight.err;
 
