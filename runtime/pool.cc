@@ -19,6 +19,7 @@
 #include "runtime/assets.h"
 #include "runtime/host_procs.h"
 #include "runtime/network_namespace.h"
+#include "runtime/released_cgroup.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
@@ -531,6 +532,7 @@ int drain(const GlobalOptions& g) {
     rmdir(pool_dir.c_str());
     rmdir((g.root + "/" + layout::kSocketsDir).c_str());  // when empty: a container's keep it
   }
+  sweep_released_cgroups();  // of units that ended since their release
   return n;
 }
 
