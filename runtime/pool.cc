@@ -474,6 +474,14 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers,
   std::string generation = read_generation(pool_dir);
   if (refill_of && (!lock || generation != *refill_of)) {
     log::debug("pool refill: the pool was drained since it was asked for; booting nothing");
+    // No generation: a drain that emptied the pool is removing its dir (it
+    // unlinked the generation, then the lock, then rmdirs). The lock this
+    // refill made again there in between goes too, and the dir once empty,
+    // as the drain leaves them: nothing of the pool is left after it.
+    if (lock && generation.empty()) {
+      unlink((pool_dir + "/" + kFillLock).c_str());
+      rmdir(pool_dir.c_str());
+    }
     report.cancelled = true;
     return report;
   }
