@@ -569,6 +569,9 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
 
   EXPECT_EQ(cli({"delete", "--force", "u"}).status, 0);
   for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
+  // Its unit ends after delete returned (with the container's CPU weight,
+  // released_cgroup.h): a drain before that keeps the pool dir.
+  EXPECT_EQ(claimed_after_ending(), 0) << pool({"status"}).out;
 }
 
 // A released unit (its VM ends after its container's delete returned)
