@@ -364,7 +364,7 @@ TEST_F(StdioTest, NonBlockingOutputArrivesWholeAfterTheExit) {
 // after the exit, delete or not (the guest's vsock close timeout, likely;
 // open).
 TEST_F(StdioTest, DeleteAfterTheExitCutsNoOutputOfASlowReader) {
-  constexpr size_t kBytes = 512 << 10;
+  constexpr size_t kBytes = 320 << 10;
   for (const auto& rt : runtimes_) {
     Bundle bundle(spec({"stdio-probe", "flood", std::to_string(kBytes)}));
     Pipe out;
@@ -375,13 +375,14 @@ TEST_F(StdioTest, DeleteAfterTheExitCutsNoOutputOfASlowReader) {
         << rt->binary;
     out.w.reset();
     ASSERT_EQ(rt->run({"start", "slow"}), 0);
-    // 4 KiB every 125 ms: 32 KiB/s, about 16 s for the whole.
+    // 4 KiB every 160 ms: 25 KiB/s, about 12.5 s for the whole, 10 s or
+    // more of it after the exit.
     std::string got;
     std::thread reader([&] {
       char buf[4096];
       for (ssize_t n; (n = read(out.r.get(), buf, sizeof buf)) > 0;) {
         got.append(buf, static_cast<size_t>(n));
-        std::this_thread::sleep_for(std::chrono::milliseconds(125));
+        std::this_thread::sleep_for(std::chrono::milliseconds(160));
       }
     });
     bool stopped = false;
