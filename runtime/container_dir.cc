@@ -1,9 +1,11 @@
 #include "runtime/container_dir.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "spec/base/unix_socket.h"
+#include "spec/pinned_path.h"
 
 namespace runvm::cli {
 
@@ -154,17 +157,6 @@ std::string unescape_mountinfo(const std::string& field) {
   return out;
 }
 
-// Detaches every mount whose mountpoint is below `prefix` (deepest first).
-Status unmount_below(const std::string& prefix) {
-  std::vector<std::string> points = mounts_below(prefix);
-  std::sort(points.begin(), points.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const auto& p : points)
-    if (umount2(p.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-      return errno_error("unmount " + p);
-  return {};
-}
-
 }  // namespace
 
 bool member_bound(const std::string& pod_dir, const std::string& id) {
@@ -175,17 +167,87 @@ bool member_bound(const std::string& pod_dir, const std::string& id) {
   return false;
 }
 
-std::vector<std::string> mounts_below(const std::string& prefix) {
+std::vector<MountEntry> mount_entries_below(const std::string& prefix) {
   std::ifstream in("/proc/self/mountinfo");
-  std::vector<std::string> points;
+  std::vector<MountEntry> out;
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
+    uint64_t id = 0;
+    std::string parent, dev, root, point;
     if (!(fields >> id >> parent >> dev >> root >> point)) continue;
     point = unescape_mountinfo(point);
-    if (point.compare(0, prefix.size(), prefix) == 0) points.push_back(point);
+    if (point.compare(0, prefix.size(), prefix) == 0) out.push_back({id, point});
   }
+  return out;
+}
+
+std::vector<std::string> mounts_below(const std::string& prefix) {
+  std::vector<std::string> points;
+  for (auto& m : mount_entries_below(prefix)) points.push_back(std::move(m.point));
   return points;
+}
+
+namespace {
+
+// Detaches `m` (below `base`/, held open as `base_fd`), reached without a
+// symlink and only if it is that very mount.
+Status unmount_entry(int base_fd, const std::string& base, const MountEntry& m) {
+  std::string rel = m.point.substr(base.size() + 1);
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd fd(static_cast<int>(syscall(SYS_openat2, base_fd, rel.c_str(), &how, sizeof how)));
+  if (!fd) return errno_error("unmount " + m.point + ": not reachable without a symlink");
+  struct statx stx {};
+  if (statx(fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0)
+    return errno_error("unmount " + m.point);
+  if (!(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != m.id)
+    return make_error("unmount " + m.point + ": another mount is there now");
+  std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+  if (umount2(self.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+    return errno_error("unmount " + m.point);
+  return {};
+}
+
+}  // namespace
+
+Status unmount_entries(const std::string& dir, std::vector<MountEntry> entries) {
+  std::erase_if(entries, [&](const MountEntry& m) {
+    return m.point.size() <= dir.size() + 1 || m.point.compare(0, dir.size() + 1, dir + "/") != 0;
+  });
+  if (entries.empty()) return {};
+  auto base = RUNVM_TRY(oci::open_no_symlinks(dir));
+  // Deepest first; at one point, the latest (the top of a stack) first.
+  std::sort(entries.begin(), entries.end(), [](const MountEntry& a, const MountEntry& b) {
+    return a.point.size() != b.point.size() ? a.point.size() > b.point.size() : a.id > b.id;
+  });
+  // One hidden under another (mounted over its parent) is reached once
+  // that one is gone, or goes with the mount it is on: again while a round
+  // detached any, for those still mounted.
+  Status result;
+  while (!entries.empty()) {
+    std::vector<MountEntry> left;
+    result = {};
+    for (const auto& m : entries) {
+      Status s = unmount_entry(base.get(), dir, m);
+      if (s.ok()) continue;
+      if (result.ok()) result = std::move(s);
+      left.push_back(m);
+    }
+    if (left.size() == entries.size()) break;
+    auto now = mount_entries_below(dir + "/");
+    std::erase_if(left, [&](const MountEntry& m) {
+      return std::none_of(now.begin(), now.end(),
+                          [&](const MountEntry& n) { return n.id == m.id && n.point == m.point; });
+    });
+    if (left.empty()) result = {};
+    entries = std::move(left);
+  }
+  return result;
+}
+
+Status unmount_below(const std::string& dir) {
+  return unmount_entries(dir, mount_entries_below(dir + "/"));
 }
 
 Status ContainerDir::remove() const {
@@ -197,7 +259,7 @@ Status ContainerDir::remove() const {
   // by its shim, which unbinds them as they end; a shim killed first leaves
   // them. remove_all would descend into the members' own files: unmount
   // first, and remove nothing if one stays mounted.
-  RUNVM_CHECK(unmount_below(path() + "/" + layout::kPodDir + "/"));
+  RUNVM_CHECK(unmount_below(path() + "/" + layout::kPodDir));
   // state.json first: lock() makes a missing lock file only while it is there.
   unlink(file(layout::kStateFile).c_str());
   ec.clear();

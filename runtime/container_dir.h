@@ -6,6 +6,7 @@
 // would overflow sun_path's 108 bytes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,27 @@ namespace runvm::cli {
 
 // The mountpoints in our mount namespace that start with `prefix`.
 std::vector<std::string> mounts_below(const std::string& prefix);
+
+// A mount as /proc/self/mountinfo lists it.
+struct MountEntry {
+  uint64_t id = 0;    // its mount id (statx's stx_mnt_id)
+  std::string point;  // where it is mounted, as listed
+};
+std::vector<MountEntry> mount_entries_below(const std::string& prefix);
+
+// Detaches the mounts `entries` (listed below `dir`/, as
+// mount_entries_below read them; deepest first, and stacked ones top
+// first) without a path lookup that a guest could redirect: the
+// directories below `dir` may be a guest's to rename, or to replace with
+// symlinks to host paths, at any time (a pod share), and umount2 would
+// follow them. Each is reached from `dir` (opened without following a
+// symlink) with no symlink followed and no step outside it (openat2), and
+// unmounted through that descriptor only when it is the very mount listed
+// (its mount id), as shim/container/member_root.h unmounts. One that is no
+// longer reachable so stays mounted: the error names it.
+Status unmount_entries(const std::string& dir, std::vector<MountEntry> entries);
+// unmount_entries(dir, mount_entries_below(dir + "/")).
+Status unmount_below(const std::string& dir);
 // Whether pod member `id`'s rootfs, or one of its binds, is still mounted in
 // `pod_dir` (a pod share's host dir, as the shim binds them there).
 bool member_bound(const std::string& pod_dir, const std::string& id);

@@ -62,6 +62,10 @@ Status end_descendants(const std::vector<HostProcess>& procs) {
   }
 }
 
+// How long a stopped container's shim (or relay) may deliver its last
+// output: its drain's own cap (container_shim.cc, stdio_relay.h).
+constexpr std::chrono::seconds kShimDrainMax{300};
+
 // The shim is the container: killing it takes the VM and every process in
 // it down. `grace`: how long it may take to exit first.
 Status end_shim(const oci::ContainerState& s, std::chrono::seconds grace) {
@@ -112,9 +116,14 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
                         " that is not stopped: " + std::string(oci::to_string(ct.state.status)));
     RUNVM_CHECK(end_shim(ct.state, std::chrono::seconds(0)));
   } else if (shim_alive(ct.state)) {
-    // Stopped, but the shim may still be delivering the last output (it
-    // allows itself 5 s): let it, then end it. No process outlives delete.
-    RUNVM_CHECK(end_shim(ct.state, std::chrono::seconds(6)));
+    // Stopped, but the shim (a claimed container's: its relay) may still
+    // be delivering the output written before the exit to a slow reader.
+    // runc's process wrote that into the caller's pipe itself, where no
+    // delete takes it back: so it is let finish. It ends on its own once
+    // all is delivered, or its reader took nothing for 5 s, and at the
+    // latest after 5 min (its drain); killed only past that. No process
+    // outlives delete.
+    RUNVM_CHECK(end_shim(ct.state, kShimDrainMax + std::chrono::seconds(10)));
   }
   // A pod member's rootfs and binds are its sandbox shim's to unbind.
   wait_member_unbound(g, ct);

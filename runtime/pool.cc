@@ -19,6 +19,7 @@
 #include "runtime/assets.h"
 #include "runtime/host_procs.h"
 #include "runtime/network_namespace.h"
+#include "runtime/released_cgroup.h"
 #include "runtime/shim_launcher.h"
 #include "spec/base/atomic_file.h"
 #include "spec/base/log.h"
@@ -95,15 +96,18 @@ void close_all_but(int a, int b) {
   close_range(from, ~0U, 0);
 }
 
-// The parent pid of `pid` (-1: unknown).
-pid_t parent_of(pid_t pid) {
-  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+// The parent pid of `pid`; an error saying why /proc could not tell.
+Result<pid_t> parent_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("read " + path);
   char buf[512];
-  ssize_t n = fd ? read(fd.get(), buf, sizeof buf - 1) : -1;
-  if (n <= 0) return -1;
-  std::string_view stat(buf, static_cast<size_t>(n));
+  ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+  if (n < 0) return errno_error("read " + path);
+  std::string_view stat(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
   size_t paren = stat.rfind(')');
-  if (paren == std::string_view::npos || paren + 4 >= stat.size()) return -1;
+  if (paren == std::string_view::npos || paren + 4 >= stat.size())
+    return make_error(path + ": no parent pid in it");
   return static_cast<pid_t>(atoi(std::string(stat.substr(paren + 4)).c_str()));
 }
 
@@ -183,7 +187,15 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
     }
     mid = -1;
     // 0: a parent outside our pid namespace, which has none of ours.
-    adopter = n == sizeof child && child > 0 ? parent_of(child) : -1;
+    // Unknown (its /proc entry unreadable) counts as a subreaper's: the
+    // safe side, as a refill that is not started only waits for the next.
+    if (n == sizeof child && child > 0) {
+      auto parent = parent_of(child);
+      if (!parent.ok())
+        log::warn("detached " + argv[0] + ": its parent is unknown (" + parent.error().message +
+                  "): taken for a subreaper, it is not run");
+      adopter = parent.ok() ? *parent : -1;
+    }
     adopted = adopter != 1 && adopter != 0;
     if (!adopted && write(go_wr.get(), "g", 1) != 1) adopted = true;
     go_wr.reset();  // a no, when nothing was written
@@ -200,9 +212,10 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, int keep_fd, int nic
   if (n != sizeof child || child <= 0)
     return make_error("fork: the detached process did not start");
   if (adopted)
-    return make_error(
-        "a subreaper (pid " + std::to_string(adopter) + ") would adopt it and wait for it",
-        kAdopted);
+    return make_error(adopter > 0 ? "a subreaper (pid " + std::to_string(adopter) +
+                                        ") would adopt it and wait for it"
+                                  : "its parent is unknown: a subreaper may have adopted it",
+                      kAdopted);
   return child;
 }
 
@@ -461,6 +474,14 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers,
   std::string generation = read_generation(pool_dir);
   if (refill_of && (!lock || generation != *refill_of)) {
     log::debug("pool refill: the pool was drained since it was asked for; booting nothing");
+    // No generation: a drain that emptied the pool is removing its dir (it
+    // unlinked the generation, then the lock, then rmdirs). The lock this
+    // refill made again there in between goes too, and the dir once empty,
+    // as the drain leaves them: nothing of the pool is left after it.
+    if (lock && generation.empty()) {
+      unlink((pool_dir + "/" + kFillLock).c_str());
+      rmdir(pool_dir.c_str());
+    }
     report.cancelled = true;
     return report;
   }
@@ -531,6 +552,7 @@ int drain(const GlobalOptions& g) {
     rmdir(pool_dir.c_str());
     rmdir((g.root + "/" + layout::kSocketsDir).c_str());  // when empty: a container's keep it
   }
+  sweep_released_cgroups();  // of units that ended since their release
   return n;
 }
 

@@ -10,6 +10,7 @@
 #include "runtime/host_procs.h"
 #include "runtime/pool.h"
 #include "runtime/pool_unit.h"
+#include "runtime/released_cgroup.h"
 #include "spec/base/log.h"
 #include "spec/base/state_layout.h"
 #include "spec/base/unique_fd.h"
@@ -20,7 +21,8 @@ namespace runvm::cli::pool {
 namespace {
 
 // Where detached units live (pool.cc's leave_caller_cgroup), in every
-// hierarchy: `pids` go there, each hierarchy on its own; best effort.
+// hierarchy: `pids` go there, each hierarchy on its own; best effort. For
+// a container that had no host cgroup (no limits to keep).
 void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
   auto layout = cgroup::detect_layout();
   if (!layout.ok()) return;
@@ -67,9 +69,15 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
     UniqueFd(open((u.dir().path() + "/" + kReleasedFile).c_str(),
                   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     std::vector<pid_t> procs = process_tree(u.record->pid);
-    move_to_pool_cgroup(procs);
-    log::debug("pool unit " + rel + ": released; its VM ends on its own");
-    return;
+    // It keeps the container's limits until it ends (released_cgroup.h).
+    auto placed = place_released(ContainerDir(g.root, id), u.name, procs);
+    if (placed.ok()) {
+      if (!*placed) move_to_pool_cgroup(procs);
+      log::debug("pool unit " + rel + ": released; its VM ends on its own");
+      return;
+    }
+    // Not without its bounds: it ends here, as a dead or stuck one.
+    log::warn("pool unit " + rel + ": " + placed.error().message + "; ending it now");
   }
   if (still_bound && u.alive())
     log::warn("pool unit " + rel + ": did not end with its container; killing it");

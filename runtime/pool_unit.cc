@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -241,13 +240,11 @@ void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
     }
   }
   ContainerDir dir = u.dir();
-  // Deepest first; detached, so that nothing below is reachable through
-  // the dir while it is removed.
-  auto mounts = mounts_below(dir.path() + "/");
-  std::sort(mounts.rbegin(), mounts.rend());
-  for (const auto& m : mounts)
-    if (umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-      log::warn("pool unit " + u.rel() + ": unmount " + m + ": " + strerror(errno));
+  // Detached, so that nothing below is reachable through the dir while it
+  // is removed; by descriptor, as its pod share is the guest's
+  // (unmount_below).
+  if (Status s = unmount_below(dir.path()); !s.ok())
+    log::warn("pool unit " + u.rel() + ": " + s.error().message);
   if (!mounts_below(dir.path() + "/").empty()) {
     log::warn("pool unit " + u.rel() + ": still mounted below, left in place");
     return;

@@ -174,6 +174,28 @@ TEST_F(PoolUnitTest, ThePoolsFilesAreNoUnitsAndAUnitKnowsItsGeneration) {
   EXPECT_EQ(units[0].generation, "0123abcd");
 }
 
+// A refill that finds the pool drained boots nothing, and leaves nothing
+// of the pool: one that comes while the drain removes the pool dir (its
+// generation and lock unlinked, the dir still there) opens its lock with
+// O_CREAT, and removes that lock and the dir again.
+TEST_F(PoolUnitTest, ARefillAfterADrainLeavesNoPoolDir) {
+  std::string pool = root_.path() + "/" + kPoolDir;
+  GlobalOptions g;
+  g.root = root_.path();
+  // Drained away: not made again.
+  auto r = fill(g, false, std::string("0123abcd"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->cancelled);
+  struct stat st;
+  EXPECT_NE(stat(pool.c_str(), &st), 0);
+  // Being drained: its dir empty but for what the refill makes.
+  ASSERT_EQ(mkdir(pool.c_str(), 0711), 0);
+  r = fill(g, false, std::string("0123abcd"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_NE(stat(pool.c_str(), &st), 0) << "the refill left the pool dir";
+}
+
 TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {
   for (const char* ok : {"0", "0123456789abcdef", "ffffffffffffffffffffffffffffffff"})
     EXPECT_TRUE(valid_generation(ok)) << ok;

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 
@@ -17,7 +18,11 @@ namespace runvm::cli {
 
 // Unused directions are -1. The process's ends (in_to, out_from, err_from)
 // are made non-blocking, so they must be ours alone (a socket, a pty
-// master); the local ends may be inherited and shared, and stay blocking.
+// master); the local ends may be inherited and shared, and stay blocking:
+// out_to and err_to are written without blocking all the same (a socket
+// with MSG_DONTWAIT, a pipe or terminal through a non-blocking description
+// of our own; a pty master as the one exception, written at most PIPE_BUF
+// at a time once poll says it takes some).
 struct RelayStreams {
   int in_from = -1, in_to = -1;    // towards the process; EOF is passed on as shutdown(SHUT_WR)
   int out_from = -1, out_to = -1;  // from the process; EOF or EIO ends the direction
@@ -45,6 +50,17 @@ struct RelayWindow {
   int poll_ms = -1;
 };
 
-Result<int> relay(const RelayStreams& s, RelayPeer& peer, const RelayWindow& window = {});
+// How long output may still arrive after the process ended (background
+// processes may keep its streams open): `idle` since output last moved (a
+// slow reader of ours holds it up, and must not lose the rest), at most
+// `max` since the end. A local reader that takes nothing (a pipe nobody
+// reads) holds the relay no longer: writes to the local ends never block.
+struct RelayDrain {
+  std::chrono::milliseconds idle{5000};
+  std::chrono::milliseconds max{300000};
+};
+
+Result<int> relay(const RelayStreams& s, RelayPeer& peer, const RelayWindow& window = {},
+                  const RelayDrain& drain = {});
 
 }  // namespace runvm::cli

@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <functional>
@@ -146,6 +149,43 @@ TEST(Relay, PollsAConsoleForSizeChanges) {
   EXPECT_GE(asked, 4);
   ASSERT_EQ(p.sizes.size(), 1u);
   EXPECT_EQ(p.sizes[0].ws_col, 6);
+}
+
+// A local reader that never reads (its pipe full) holds the relay no
+// longer than its drain after the process ended: writes to the local end
+// do not block, and that end, which may be shared, stays blocking. Run in
+// a child, so that a relay stuck in write fails the test instead of
+// hanging it.
+TEST(Relay, AReaderThatNeverReadsHoldsItNoLongerThanTheDrain) {
+  Pipe out, our_out;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::thread writer([&] {
+      std::string chunk(64 * 1024, 'o');
+      while (write(out.wr.get(), chunk.data(), chunk.size()) > 0) {
+      }
+    });
+    writer.detach();
+    FakeProcess p;
+    p.done = [] { return true; };
+    RelayStreams s;
+    s.out_from = out.rd.get();
+    s.out_to = our_out.wr.get();
+    auto status = relay(s, p, {}, {std::chrono::milliseconds(200), std::chrono::seconds(2)});
+    bool blocking = (fcntl(our_out.wr.get(), F_GETFL) & O_NONBLOCK) == 0;
+    _exit(status.ok() && *status == 7 << 8 && blocking ? 0 : 1);
+  }
+  out.wr.reset();
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+  ASSERT_TRUE(pidfd);
+  pollfd pfd{pidfd.get(), POLLIN, 0};
+  bool ended = poll(&pfd, 1, 20000) == 1;
+  if (!ended) kill(child, SIGKILL);
+  int st = -1;
+  ASSERT_EQ(waitpid(child, &st, 0), child);
+  ASSERT_TRUE(ended) << "the relay was still writing to a pipe nobody reads";
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
 }
 
 TEST(Relay, PeerErrorEndsTheRelay) {

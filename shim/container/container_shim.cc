@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "guest/protocol/constants.h"
@@ -27,6 +28,7 @@ namespace {
 
 // How long draining output after the process exited may make no progress.
 constexpr int kDrainMs = 5000;
+constexpr int kDrainMaxMs = 300000;
 // How often a console's window size is checked: its owner resizes the
 // master, and the slave side gets no SIGWINCH unless it is our controlling
 // terminal.
@@ -478,11 +480,13 @@ void ContainerShim::finish(bool drain) {
   }
   // Output written before the exit is queued towards us: deliver all of it
   // however slowly our reader takes it, but give up on a reader that takes
-  // nothing at all.
-  auto drained = [](StdioPump* pump) {
+  // nothing for kDrainMs, and on any after kDrainMaxMs (`delete` waits for
+  // us that long: runvm-delete(8)).
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainMaxMs);
+  auto drained = [until](StdioPump* pump) {
     for (uint64_t seen = pump->bytes();; seen = pump->bytes()) {
       if (pump->wait_for(kDrainMs)) return true;
-      if (pump->bytes() == seen) return false;
+      if (pump->bytes() == seen || std::chrono::steady_clock::now() >= until) return false;
     }
   };
   if (drain && out_ && !drained(out_.get())) log::debug("stdout did not drain");

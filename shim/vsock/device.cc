@@ -131,8 +131,10 @@ void VsockDevice::on_timer() {
     // however slowly (a pipe to a slow consumer): it gets another timeout.
     // Its socket wakes us only once most of its buffer was read, so what
     // the reader has not read yet is asked too.
-    if (ch.conn.closing() && host_reader_progressed(ch)) {
-      ch.deadline = now + cfg_.timeout;
+    // Up to closing_cap after it closed, not beyond.
+    if (ch.conn.closing() && ch.closing_since && now - *ch.closing_since < cfg_.closing_cap &&
+        host_reader_progressed(ch)) {
+      ch.deadline = std::min(now + cfg_.timeout, *ch.closing_since + cfg_.closing_cap);
       continue;
     }
     ch.timed_out = true;
@@ -161,6 +163,7 @@ void VsockDevice::settle(Key key) {
     ch.deadline = Clock::now() + cfg_.timeout;
     if (ch.conn.closing()) host_reader_progressed(ch);  // where its reader starts
   }
+  if (!ch.closing_since && ch.conn.closing()) ch.closing_since = Clock::now();
   update_interest(key, ch);
 }
 

@@ -31,6 +31,12 @@ struct VsockConfig {
   // connection for its last data to drain, and a host client for its
   // CONNECT line, before we give up on it.
   std::chrono::milliseconds timeout{5000};
+  // A closed connection whose host reader keeps taking its last data gets
+  // another `timeout` each time, but is reset this long after the guest
+  // closed it, however it progresses: a reader trickling bytes holds the
+  // connection (and its buffered data) no longer than the sandbox holds a
+  // pool unit's VM for its relay (5 min).
+  std::chrono::milliseconds closing_cap{300000};
 };
 
 class VsockDevice : public VirtioDevice {
@@ -84,6 +90,7 @@ class VsockDevice : public VirtioDevice {
     bool in_ctrl_queue = false;
     bool timed_out = false;  // reset by the timer; destroyed if that RST cannot go out either
     std::optional<Clock::time_point> deadline;
+    std::optional<Clock::time_point> closing_since;  // when it was first seen closing
     // A closing connection's host reader at its last deadline: bytes written
     // to its socket and (SIOCOUTQ) not read yet. Either changing is progress.
     uint64_t written = 0, written_seen = 0;

@@ -61,8 +61,9 @@ class VsockDeviceTest : public ::testing::Test {
     dev_.reset();
   }
   void make_device(uint32_t guest_buf_alloc = 256 * 1024, size_t rx_bufs = 32,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    auto dev = VsockDevice::create(*loop_, VsockConfig{3, uds_, timeout});
+                   std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                   std::chrono::milliseconds closing_cap = std::chrono::minutes(5)) {
+    auto dev = VsockDevice::create(*loop_, VsockConfig{3, uds_, timeout, closing_cap});
     ASSERT_TRUE(dev.ok()) << dev.error().message;
     dev_ = std::move(*dev);
     guest_ = std::make_unique<FakeVsockGuest>(*dev_);
@@ -486,6 +487,45 @@ TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyOutlivesTheTimeout) {
   EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
   EXPECT_EQ(got.size(), data.size());
   EXPECT_TRUE(got == data);
+}
+
+// However it progresses, a closed connection's host reader is cut off
+// closing_cap after the guest closed it: the reader of the test above,
+// which takes about three timeouts for the whole, gets a part of it and
+// then its socket closed, well before it would have read everything.
+TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyIsCutAtTheCap) {
+  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
+  ASSERT_TRUE(lfd.ok());
+  make_device(256 * 1024, 32, std::chrono::milliseconds(1000), std::chrono::milliseconds(1200));
+  ASSERT_TRUE(guest_connect(1024));
+  UniqueFd host = accept_now(lfd->get());
+  ASSERT_TRUE(host);
+  std::string data;
+  uint32_t sent = 0;
+  for (uint8_t seed = 1; device_credit(sent) >= 32 * 1024; ++seed) {
+    std::string chunk = pattern(32 * 1024, seed);
+    ASSERT_TRUE(
+        guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, chunk.size()), chunk));
+    sent += chunk.size();
+    data += chunk;
+    collect();
+  }
+  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
+  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+  guest_->send(shut);
+  collect();
+  std::string got;
+  auto start = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+    open = drain(host.get(), got, 8192);
+    run_until([] { return false; }, 50);
+  }
+  EXPECT_FALSE(open);
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_LT(got.size(), data.size());
+  EXPECT_TRUE(data.compare(0, got.size(), got) == 0);  // what it got is exact
+  EXPECT_EQ(dev_->connection_count(), 0u);
 }
 
 TEST_F(VsockDeviceTest, UdsPathUnlinkedOnDestruction) {

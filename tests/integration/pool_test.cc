@@ -8,10 +8,12 @@
 // for it) nor in the claimed container's cgroup.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -568,6 +570,59 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
 
   EXPECT_EQ(cli({"delete", "--force", "u"}).status, 0);
   for (const auto& d : cg->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
+  // Its unit ends after delete returned (with the container's CPU weight,
+  // released_cgroup.h): a drain before that keeps the pool dir.
+  EXPECT_EQ(claimed_after_ending(), 0) << pool({"status"}).out;
+}
+
+// A released unit (its VM ends after its container's delete returned)
+// keeps the container's limits until it ends: its shim and QEMU move to a
+// cgroup of their own with them, not to the unlimited pool cgroup. A
+// drain once the unit ended removes that cgroup.
+TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
+  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+  ASSERT_EQ(pool({"fill"}).status, 0);
+  std::string path = "/runvm-pool-rel-" + std::to_string(getpid());
+  Bundle bundle({.args = {"sleep", "600"},
+                 .config_json = R"("linux":{"cgroupsPath":")" + path +
+                                R"(","resources":{"cpu":{"quota":30000,"period":100000}}})"});
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.ok());
+  auto cg = cgroup::Cgroup::resolve(*layout, path);
+  ASSERT_TRUE(cg.ok());
+  int st = testing::run_to_files(testing::runvm_argv(root_.path(), {"--config", config_, "create",
+                                                                    "--bundle", bundle.dir(), "r"}),
+                                 files_.path() + "/out", files_.path() + "/err");
+  ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
+  std::string unit = testing::pool_unit_of(root_.path(), "r");
+  ASSERT_FALSE(unit.empty());
+  ASSERT_EQ(cli({"start", "r"}).status, 0);
+  pid_t shim = 0;
+  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
+  ASSERT_GT(shim, 0);
+  UniqueFd shim_fd(static_cast<int>(syscall(SYS_pidfd_open, shim, 0)));
+  ASSERT_TRUE(shim_fd);
+  bool memory_v1 = layout->with("memory")->version == 1;
+  std::string limit_file = memory_v1 ? "/memory.limit_in_bytes" : "/memory.max";
+  std::string limit = read_file(cg->dir_of("memory") + limit_file);
+  ASSERT_FALSE(limit.empty());
+
+  ASSERT_EQ(cli({"delete", "--force", "r"}).status, 0);
+  auto released =
+      cgroup::Cgroup::resolve(*layout, "/runvm-released/" + unit.substr(unit.find('/') + 1));
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(read_file(released->dir_of("memory") + limit_file), limit);
+  std::string cpu_dir = released->dir_of("cpu");
+  if (layout->with("cpu")->version == 1)
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.cfs_quota_us")), "30000");
+  else
+    EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.max")), "30000 100000");
+  // The unit's shim ends on its own (QEMU before it), then its cgroup goes.
+  pollfd p{shim_fd.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 60000), 1);
+  EXPECT_EQ(claimed_after_ending(), 0) << pool({"status"}).out;
+  EXPECT_EQ(pool({"drain"}).status, 0);
+  for (const auto& d : released->dirs()) EXPECT_FALSE(std::filesystem::exists(d.path)) << d.path;
 }
 
 // A claimed unit stopped while its container still runs (its shim ended

@@ -1,0 +1,92 @@
+#include "runtime/released_cgroup.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace runvm::cli {
+namespace {
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// cgroup v1 memory and cpu hierarchies mounted at temporary directories;
+// cgroupfs offers a new cgroup's files at its mkdir, made here beforehand.
+class ReleasedCgroup : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string mountinfo = "35 31 0:32 / " + memory_.path() +
+                            " rw,relatime shared:5 - cgroup cgroup rw,memory\n" + "36 31 0:33 / " +
+                            cpu_.path() + " rw,relatime shared:6 - cgroup cgroup rw,cpu\n";
+    auto layout = cgroup::parse_layout(mountinfo, "5:memory:/\n4:cpu:/\n0::/\n");
+    ASSERT_TRUE(layout.ok()) << layout.error().message;
+    layout_ = *layout;
+  }
+  std::string offer(const testing::TempDir& mnt, const std::string& unit,
+                    std::initializer_list<const char*> files) {
+    std::string dir = mnt.path() + kReleasedCgroup + "/" + unit;
+    std::filesystem::create_directories(dir);
+    for (const char* f : files) std::ofstream(dir + "/" + f);
+    std::ofstream(dir + "/cgroup.procs");
+    return dir;
+  }
+  testing::TempDir memory_, cpu_;
+  cgroup::Layout layout_;
+};
+
+// The container's cgroup as create and update left it.
+TEST_F(ReleasedCgroup, TheUnitGetsTheContainersLimitsAndItsProcessesJoin) {
+  std::filesystem::create_directories(memory_.path() + "/ctr");
+  std::filesystem::create_directories(cpu_.path() + "/ctr");
+  std::ofstream(memory_.path() + "/ctr/memory.limit_in_bytes") << "536870912\n";
+  std::ofstream(cpu_.path() + "/ctr/cpu.shares") << "512\n";
+  std::ofstream(cpu_.path() + "/ctr/cpu.cfs_quota_us") << "50000\n";
+  std::ofstream(cpu_.path() + "/ctr/cpu.cfs_period_us") << "100000\n";
+  std::string mem = offer(memory_, "u1", {"memory.limit_in_bytes"});
+  std::string cpu = offer(cpu_, "u1", {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"});
+  ASSERT_TRUE(place_released_in(layout_, "/ctr", "u1", {getpid()}).ok());
+  EXPECT_EQ(read(mem + "/memory.limit_in_bytes"), "536870912");
+  EXPECT_EQ(read(cpu + "/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(read(cpu + "/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(read(cpu + "/cpu.shares"), "512");
+  EXPECT_EQ(read(mem + "/cgroup.procs"), std::to_string(getpid()));
+  EXPECT_EQ(read(cpu + "/cgroup.procs"), std::to_string(getpid()));
+}
+
+// A limit it cannot set is an error (its caller then ends the unit rather
+// than leave it unbounded), as is a name that is no unit's.
+TEST_F(ReleasedCgroup, ALimitThatCannotBeSetFails) {
+  std::filesystem::create_directories(memory_.path() + "/ctr");
+  std::ofstream(memory_.path() + "/ctr/memory.limit_in_bytes") << "536870912\n";
+  offer(memory_, "u2", {});
+  offer(cpu_, "u2", {});
+  auto s = place_released_in(layout_, "/ctr", "u2", {getpid()});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("memory.limit_in_bytes"), std::string::npos)
+      << s.error().message;
+  EXPECT_FALSE(place_released_in(layout_, "/ctr", "../u2", {getpid()}).ok());
+}
+
+// Empty released cgroups go; one still holding something stays.
+TEST_F(ReleasedCgroup, TheSweepRemovesOnlyEmptyOnes) {
+  std::string busy = offer(memory_, "busy", {});
+  std::string ended = memory_.path() + kReleasedCgroup + "/ended";
+  ASSERT_EQ(mkdir(ended.c_str(), 0755), 0);
+  sweep_released_cgroups(layout_);
+  struct stat st;
+  EXPECT_NE(stat(ended.c_str(), &st), 0);
+  EXPECT_EQ(stat(busy.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace runvm::cli
