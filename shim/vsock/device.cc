@@ -127,11 +127,12 @@ void VsockDevice::on_timer() {
       destroy(key);
       continue;
     }
-    // The guest closed it and its host reader still takes its last data,
-    // however slowly (a pipe to a slow consumer): it gets another timeout.
+    // The guest closed (or reset) it and its host reader still takes its
+    // last data, however slowly (a pipe to a slow consumer): it gets another
+    // timeout.
     // Its socket wakes us only once most of its buffer was read, so what
     // the reader has not read yet is asked too.
-    if (ch.conn.closing() && host_reader_progressed(ch)) {
+    if ((ch.conn.closing() || ch.conn.delivering()) && host_reader_progressed(ch)) {
       ch.deadline = now + cfg_.timeout;
       continue;
     }
@@ -149,24 +150,26 @@ void VsockDevice::settle(Key key) {
   if (it == channels_.end()) return;
   Channel& ch = *it->second;
   if (ch.conn.take_shut_host_write()) ::shutdown(ch.fd.get(), SHUT_WR);
-  if (ch.conn.state() == Connection::State::kClosed && !ch.conn.has_control()) {
-    destroy(key);
+  if (ch.conn.state() == Connection::State::kClosed && !ch.conn.has_control() &&
+      !ch.conn.delivering()) {
+    destroy(key);  // closes the host socket: EOF for its reader
     return;
   }
   if (ch.conn.has_control() && !ch.in_ctrl_queue) {
     ctrl_queue_.push_back(key);
     ch.in_ctrl_queue = true;
   }
-  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || ch.conn.closing())) {
+  bool guest_done = ch.conn.closing() || ch.conn.delivering();
+  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || guest_done)) {
     ch.deadline = Clock::now() + cfg_.timeout;
-    if (ch.conn.closing()) host_reader_progressed(ch);  // where its reader starts
+    if (guest_done) host_reader_progressed(ch);  // where its reader starts
   }
   update_interest(key, ch);
 }
 
 void VsockDevice::update_interest(Key key, Channel& ch) {
   uint32_t want = 0;
-  if (ch.conn.active()) {
+  if (ch.conn.active() || ch.conn.delivering()) {
     if (ch.conn.wants_host_read() && rx_usable()) want |= EPOLLIN;
     if (!ch.to_host.empty()) want |= EPOLLOUT;
   }
