@@ -61,6 +61,15 @@ void Bundle::write_config(const BundleSpec& spec) {
   std::ofstream(dir() + "/config.json") << text;
 }
 
+int run_into_slow_reader(const std::vector<std::string>& argv, const std::string& out,
+                         const std::string& status) {
+  std::string cmd = "{ ";
+  for (const auto& a : argv) cmd += "'" + a + "' ";
+  cmd += "; echo $? >'" + status + "'; } | while [ \"$(dd bs=16384 count=1 iflag=fullblock " +
+         "2>/dev/null | tee -a '" + out + "' | wc -c)\" -gt 0 ]; do sleep 0.8; done";
+  return run_command({"/bin/sh", "-c", cmd}).status;
+}
+
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }
 
 std::vector<std::string> runvm_argv(const std::string& root, const std::vector<std::string>& args) {
