@@ -61,13 +61,24 @@ void Bundle::write_config(const BundleSpec& spec) {
   std::ofstream(dir() + "/config.json") << text;
 }
 
-int run_into_slow_reader(const std::vector<std::string>& argv, const std::string& out,
-                         const std::string& status) {
+SlowReadResult run_into_slow_reader(const std::vector<std::string>& argv) {
+  TempDir files;
+  std::string out = files.path() + "/out", code = files.path() + "/code";
   std::string cmd = "{ ";
   for (const auto& a : argv) cmd += "'" + a + "' ";
-  cmd += "; echo $? >'" + status + "'; } | while [ \"$(dd bs=16384 count=1 iflag=fullblock " +
+  cmd += "; echo $? >'" + code + "'; } | while [ \"$(dd bs=16384 count=1 iflag=fullblock " +
          "2>/dev/null | tee -a '" + out + "' | wc -c)\" -gt 0 ]; do sleep 0.8; done";
-  return run_command({"/bin/sh", "-c", cmd}).status;
+  SlowReadResult r;
+  r.status = run_command({"/bin/sh", "-c", cmd}).status;
+  r.out = read_file(out);
+  r.code = read_file(code);
+  return r;
+}
+
+std::string seq_output(int n) {
+  std::string s;
+  for (int i = 1; i <= n; ++i) s += std::to_string(i) + "\n";
+  return s;
 }
 
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }

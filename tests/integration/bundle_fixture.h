@@ -63,10 +63,15 @@ int accept_console_master(int listener);
 
 // Runs argv with its stdout read by a slow reader, which takes 16 KiB at a
 // time with 0.8 s of sleep after each (at most 20 KB/s, slower under load)
-// until EOF and appends it to `out`; argv's exit code goes to `status`.
-// Returns the wait status of the whole.
-int run_into_slow_reader(const std::vector<std::string>& argv, const std::string& out,
-                         const std::string& status);
+// until EOF. `status`: the whole's wait status; `code`: argv's exit code
+// as the shell prints it ("3\n").
+struct SlowReadResult {
+  int status = -1;
+  std::string out, code;
+};
+SlowReadResult run_into_slow_reader(const std::vector<std::string>& argv);
+// What `seq 1 n` prints.
+std::string seq_output(int n);
 
 std::string runvm_binary();
 // `runvm --root <root> args...`: the command line every CLI test runs.

@@ -180,18 +180,11 @@ TEST_F(PoolTest, AClaimedContainersOutputReachesAReaderSlowerThanTheCaps) {
   BundleSpec spec;
   spec.args = {"sh", "-c", "seq 1 100000; exit 3"};
   Bundle bundle(spec);
-  std::string out = files_.path() + "/out", status = files_.path() + "/status";
-  EXPECT_EQ(testing::run_into_slow_reader(
-                testing::runvm_argv(root_.path(), {"--config", config_, "run", "--keep", "--bundle",
-                                                   bundle.dir(), "slower"}),
-                out, status),
-            0);
-  EXPECT_EQ(read_file(status), "3\n");
-  std::string want;
-  for (int i = 1; i <= 100000; ++i) want += std::to_string(i) + "\n";
-  std::string got = read_file(out);
-  EXPECT_EQ(got.size(), want.size());
-  EXPECT_TRUE(got == want) << "the output differs from seq's";
+  auto r = testing::run_into_slow_reader(testing::runvm_argv(
+      root_.path(), {"--config", config_, "run", "--keep", "--bundle", bundle.dir(), "slower"}));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.code, "3\n");
+  EXPECT_TRUE(r.out == testing::seq_output(100000)) << r.out.size() << " bytes, not seq's";
   EXPECT_FALSE(testing::pool_unit_of(root_.path(), "slower").empty());
   EXPECT_EQ(cli({"delete", "slower"}).status, 0);
   wait_for_fills();
