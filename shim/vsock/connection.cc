@@ -25,6 +25,7 @@ Connection::Action Connection::on_packet(const Header& h) {
   if (h.op == VIRTIO_VSOCK_OP_RST) {
     state_ = State::kClosed;
     pending_ = 0;
+    guest_reset_ = true;
     return Action::kClose;
   }
   if (pending_ & kRst) return Action::kNone;  // already resetting: nothing else matters
@@ -67,7 +68,8 @@ Connection::Action Connection::on_packet(const Header& h) {
 
 void Connection::on_forwarded(uint32_t n) {
   fwd_cnt_ += n;
-  if (!(guest_shut_ & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
+  if (state_ == State::kEstablished && !(pending_ & kRst) &&
+      !(guest_shut_ & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
       fwd_cnt_ - advertised_fwd_ >= kCreditUpdateThreshold)
     pending_ |= kCreditUpdate;
   check_finished();
@@ -81,6 +83,7 @@ void Connection::on_host_eof() {
 }
 
 void Connection::reset() {
+  rx_cnt_ = fwd_cnt_;  // what the host socket did not take is dropped
   if (state_ == State::kClosed) return;
   pending_ = kRst;
 }

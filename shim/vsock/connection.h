@@ -31,7 +31,7 @@ class Connection {
     kNone,
     kForward,      // write the packet's payload (hdr.len bytes) to the host
     kEstablished,  // host-initiated connection accepted by the guest
-    kClose,        // guest reset the connection: drop it, send nothing
+    kClose,        // guest reset the connection: send nothing (see delivering())
   };
 
   // The guest sent REQUEST: accepted, RESPONSE owed.
@@ -52,6 +52,7 @@ class Connection {
   // The host socket reached EOF: the guest will get SHUTDOWN(SEND).
   void on_host_eof();
   // Host socket failure, protocol violation or timeout: owe RST, then forget.
+  // Once closed, it forgets what was still owed to the host (delivering()).
   void reset();
 
   // Guest data received but not yet forwarded (bounded by kBufAlloc).
@@ -64,6 +65,13 @@ class Connection {
   bool take_shut_host_write();
   // The guest has closed both directions; waiting only for our flush.
   bool closing() const;
+  // The guest reset the connection while data it sent before was not all
+  // written to the host socket yet: that data is still delivered, and the
+  // host reader sees EOF after it. Linux does the same for its own sockets
+  // (a reset one's received data stays readable); and the guest's kernel
+  // resets a connection it closed 8 s later unless we did (its
+  // VSOCK_CLOSE_TIMEOUT), which a slow host reader's last data outlasts.
+  bool delivering() const { return state_ == State::kClosed && guest_reset_ && buffered() > 0; }
 
   bool has_control() const { return pending_ != 0; }
   // Next control packet owed to the guest. RST pre-empts everything but the
@@ -91,6 +99,7 @@ class Connection {
   uint8_t pending_ = 0;
   uint32_t guest_shut_ = 0;  // VIRTIO_VSOCK_SHUTDOWN_* the guest declared
   bool host_eof_ = false;
+  bool guest_reset_ = false;  // closed by the guest's RST (not ours)
   bool host_write_shut_ = false;
   // Guest -> host.
   uint32_t rx_cnt_ = 0;          // payload bytes received from the guest

@@ -230,5 +230,45 @@ TEST(VsockConnection, GracefulCloseSendsOwedShutdownBeforeRst) {
   EXPECT_EQ(c.state(), Connection::State::kClosed);
 }
 
+// Data the guest sent before its RST is still the host's (as Linux keeps a
+// reset socket's data readable): delivering() until all of it was written,
+// with nothing more owed to the guest (no credit update, no RST).
+TEST(VsockConnection, GuestRstKeepsWhatTheHostHasNotTaken) {
+  auto c = established();
+  EXPECT_EQ(c.on_packet(from_guest(VIRTIO_VSOCK_OP_RW, 2 * kCreditUpdateThreshold)),
+            Connection::Action::kForward);
+  c.on_forwarded(1000);
+  EXPECT_EQ(c.on_packet(from_guest(VIRTIO_VSOCK_OP_RST)), Connection::Action::kClose);
+  EXPECT_EQ(c.state(), Connection::State::kClosed);
+  EXPECT_TRUE(c.delivering());
+  EXPECT_FALSE(c.active());
+  c.on_forwarded(kCreditUpdateThreshold);
+  EXPECT_TRUE(c.delivering());
+  EXPECT_FALSE(c.has_control());
+  c.on_forwarded(kCreditUpdateThreshold - 1000);
+  EXPECT_FALSE(c.delivering());
+  EXPECT_FALSE(c.has_control());
+}
+
+// A host reader that failed or took nothing in time: the rest is dropped.
+TEST(VsockConnection, ResetDropsWhatAGuestRstLeft) {
+  auto c = established();
+  (void)c.on_packet(from_guest(VIRTIO_VSOCK_OP_RW, 1000));
+  (void)c.on_packet(from_guest(VIRTIO_VSOCK_OP_RST));
+  EXPECT_TRUE(c.delivering());
+  c.reset();
+  EXPECT_FALSE(c.delivering());
+  EXPECT_FALSE(c.has_control());
+}
+
+// Our own RST sent: the guest's answer leaves nothing to deliver.
+TEST(VsockConnection, OurResetLeavesNothingToDeliver) {
+  auto c = established();
+  (void)c.on_packet(from_guest(VIRTIO_VSOCK_OP_RW, 1000));
+  c.reset();
+  EXPECT_EQ(c.on_packet(from_guest(VIRTIO_VSOCK_OP_RST)), Connection::Action::kClose);
+  EXPECT_FALSE(c.delivering());
+}
+
 }  // namespace
 }  // namespace runvm::vsock

@@ -127,13 +127,14 @@ void VsockDevice::on_timer() {
       destroy(key);
       continue;
     }
-    // The guest closed it and its host reader still takes its last data,
-    // however slowly (a pipe to a slow consumer): it gets another timeout.
+    // The guest closed (or reset) it and its host reader still takes its
+    // last data, however slowly (a pipe to a slow consumer): it gets another
+    // timeout.
     // Its socket wakes us only once most of its buffer was read, so what
     // the reader has not read yet is asked too.
     // Up to closing_cap after it closed, not beyond.
-    if (ch.conn.closing() && ch.closing_since && now - *ch.closing_since < cfg_.closing_cap &&
-        host_reader_progressed(ch)) {
+    if ((ch.conn.closing() || ch.conn.delivering()) && ch.closing_since &&
+        now - *ch.closing_since < cfg_.closing_cap && host_reader_progressed(ch)) {
       ch.deadline = std::min(now + cfg_.timeout, *ch.closing_since + cfg_.closing_cap);
       continue;
     }
@@ -151,25 +152,27 @@ void VsockDevice::settle(Key key) {
   if (it == channels_.end()) return;
   Channel& ch = *it->second;
   if (ch.conn.take_shut_host_write()) ::shutdown(ch.fd.get(), SHUT_WR);
-  if (ch.conn.state() == Connection::State::kClosed && !ch.conn.has_control()) {
-    destroy(key);
+  if (ch.conn.state() == Connection::State::kClosed && !ch.conn.has_control() &&
+      !ch.conn.delivering()) {
+    destroy(key);  // closes the host socket: EOF for its reader
     return;
   }
   if (ch.conn.has_control() && !ch.in_ctrl_queue) {
     ctrl_queue_.push_back(key);
     ch.in_ctrl_queue = true;
   }
-  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || ch.conn.closing())) {
+  bool guest_done = ch.conn.closing() || ch.conn.delivering();
+  if (!ch.deadline && (ch.conn.state() == Connection::State::kConnecting || guest_done)) {
     ch.deadline = Clock::now() + cfg_.timeout;
-    if (ch.conn.closing()) host_reader_progressed(ch);  // where its reader starts
+    if (guest_done) host_reader_progressed(ch);  // where its reader starts
   }
-  if (!ch.closing_since && ch.conn.closing()) ch.closing_since = Clock::now();
+  if (!ch.closing_since && guest_done) ch.closing_since = Clock::now();
   update_interest(key, ch);
 }
 
 void VsockDevice::update_interest(Key key, Channel& ch) {
   uint32_t want = 0;
-  if (ch.conn.active()) {
+  if (ch.conn.active() || ch.conn.delivering()) {
     if (ch.conn.wants_host_read() && rx_usable()) want |= EPOLLIN;
     if (!ch.to_host.empty()) want |= EPOLLOUT;
   }

@@ -57,9 +57,12 @@ void VsockDevice::handle_tx_packet(const DescChain& chain) {
     return orphan_rst(h);
   }
   Channel& ch = *it->second;
+  // Reset by the guest, still delivering its last data to the host: a new
+  // connection of the same ports is refused meanwhile.
+  if (ch.conn.state() == Connection::State::kClosed) return orphan_rst(h);
   switch (ch.conn.on_packet(h)) {
     case Connection::Action::kClose:
-      return destroy(key);
+      break;  // gone once the host took what the guest sent before (settle)
     case Connection::Action::kForward:
       forward_to_host(ch, r, h.len);
       break;

@@ -61,6 +61,26 @@ void Bundle::write_config(const BundleSpec& spec) {
   std::ofstream(dir() + "/config.json") << text;
 }
 
+SlowReadResult run_into_slow_reader(const std::vector<std::string>& argv) {
+  TempDir files;
+  std::string out = files.path() + "/out", code = files.path() + "/code";
+  std::string cmd = "{ ";
+  for (const auto& a : argv) cmd += "'" + a + "' ";
+  cmd += "; echo $? >'" + code + "'; } | while [ \"$(dd bs=16384 count=1 iflag=fullblock " +
+         "2>/dev/null | tee -a '" + out + "' | wc -c)\" -gt 0 ]; do sleep 0.8; done";
+  SlowReadResult r;
+  r.status = run_command({"/bin/sh", "-c", cmd}).status;
+  r.out = read_file(out);
+  r.code = read_file(code);
+  return r;
+}
+
+std::string seq_output(int n) {
+  std::string s;
+  for (int i = 1; i <= n; ++i) s += std::to_string(i) + "\n";
+  return s;
+}
+
 std::string runvm_binary() { return vm_assets().build_dir + "/runtime/runvm"; }
 
 std::vector<std::string> runvm_argv(const std::string& root, const std::vector<std::string>& args) {

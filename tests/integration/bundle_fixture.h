@@ -61,6 +61,18 @@ int run_to_files(const std::vector<std::string>& argv, const std::string& out,
 UniqueFd listen_console(const std::string& path);
 int accept_console_master(int listener);
 
+// Runs argv with its stdout read by a slow reader, which takes 16 KiB at a
+// time with 0.8 s of sleep after each (at most 20 KB/s, slower under load)
+// until EOF. `status`: the whole's wait status; `code`: argv's exit code
+// as the shell prints it ("3\n").
+struct SlowReadResult {
+  int status = -1;
+  std::string out, code;
+};
+SlowReadResult run_into_slow_reader(const std::vector<std::string>& argv);
+// What `seq 1 n` prints.
+std::string seq_output(int n);
+
 std::string runvm_binary();
 // `runvm --root <root> args...`: the command line every CLI test runs.
 std::vector<std::string> runvm_argv(const std::string& root, const std::vector<std::string>& args);
