@@ -140,10 +140,12 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
     return std::move(s).error();
   }
   timeline::mark("pool_claimed");
-  pool::claim_unit_priority(unit);
-  // The unit's shim and QEMU join the container's cgroup before its process
-  // is created (and, started at once, runs); the relay once it exists.
-  if (cgroup) s = place_in_cgroup(*cgroup, process_tree(unit.record->pid));
+  // The unit's shim and QEMU (one walk of /proc finds both).
+  std::vector<pid_t> unit_procs = process_tree(unit.record->pid);
+  pool::claim_unit_priority(unit_procs);
+  // They join the container's cgroup before its process is created (and,
+  // started at once, runs); the relay once it exists.
+  if (cgroup) s = place_in_cgroup(*cgroup, unit_procs);
   if (!s.ok()) {
     drop_unit();  // before the cgroup goes: it kills what joined it
     return std::move(s).error();

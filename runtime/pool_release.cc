@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "runtime/container_dir.h"
-#include "runtime/host_procs.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/pool.h"
 #include "runtime/pool_unit.h"
 #include "spec/base/log.h"
@@ -39,7 +39,8 @@ void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
 
 }  // namespace
 
-void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id) {
+void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id,
+                          const ContainerDir& dir) {
   auto claimed = read_claimed_unit(g.root, rel);
   if (!claimed) return;
   const Unit& u = *claimed;
@@ -66,8 +67,10 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
     // claim abandoned by a create that died (fill_action).
     UniqueFd(open((u.dir().path() + "/" + kReleasedFile).c_str(),
                   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    std::vector<pid_t> procs = process_tree(u.record->pid);
-    move_to_pool_cgroup(procs);
+    // What claimed it joined the container's cgroup (launch.cc): exactly
+    // those processes are in it; without one they never left the pool's.
+    std::vector<pid_t> procs = host_cgroup_pids(g, dir);
+    if (!procs.empty()) move_to_pool_cgroup(procs);
     log::debug("pool unit " + rel + ": released; its VM ends on its own");
     return;
   }
