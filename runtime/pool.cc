@@ -33,6 +33,8 @@ namespace runvm::cli::pool {
 
 namespace {
 
+constexpr char kPoolCgroup[] = "/runvm-pool";
+
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -72,7 +74,7 @@ void leave_caller_cgroup() {
   }
   auto layout = cgroup::detect_layout();
   if (!layout.ok()) return;
-  auto pool = cgroup::Cgroup::resolve(*layout, layout::kPoolCgroup);
+  auto pool = cgroup::Cgroup::resolve(*layout, kPoolCgroup);
   if (!pool.ok() || !pool->create().ok()) return;
   // Each hierarchy on its own: one that refuses leaves the others moved.
   for (const auto& d : pool->dirs()) {

@@ -24,7 +24,7 @@ namespace {
 void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
   auto layout = cgroup::detect_layout();
   if (!layout.ok()) return;
-  auto pool = cgroup::Cgroup::resolve(*layout, layout::kPoolCgroup);
+  auto pool = cgroup::Cgroup::resolve(*layout, "/runvm-pool");
   if (!pool.ok() || !pool->create().ok()) return;
   for (const auto& d : pool->dirs()) {
     UniqueFd fd(open((d.path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));

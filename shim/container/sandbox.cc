@@ -37,7 +37,6 @@ Status Sandbox::boot() {
   if (opts_.pool) {
     pool_nic_ = RUNVM_TRY(net::PoolNic::open().context("pool unit network device"));
     vm.taps = {pool_nic_->device()};
-    pool_home_ = PoolCgroupHome::open();
   } else {
     // Network (issue 10): the VM takes over the first container's network
     // namespace (taps joined to its interfaces), or has loopback only.

@@ -22,7 +22,6 @@
 #include "shim/container/control_server.h"
 #include "shim/container/member_binds.h"
 #include "shim/container/member_root.h"
-#include "shim/container/pool_cgroup_home.h"
 #include "shim/net/pool_nic.h"
 #include "shim/net/tap_bridge.h"
 #include "shim/vm/micro_vm.h"
@@ -95,8 +94,6 @@ class Sandbox {
   // A pool unit's one NIC until its claim (pool_nic.h); a claimer with an
   // interface takes its tap into network_.
   std::optional<net::PoolNic> pool_nic_;
-  // Where a pool unit returns when its member ends (opened at boot).
-  PoolCgroupHome pool_home_;
   // Destroyed before the containers: its agent client never calls back
   // into a container that is gone.
   std::unique_ptr<MicroVm> vm_;

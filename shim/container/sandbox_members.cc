@@ -214,10 +214,6 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   }
   members_.erase(it);
   if (!opts_.pool) return;
-  // Out of the container's host cgroup before its `delete` comes
-  // (pool_cgroup_home.h); after the exit went out: not on its path.
-  pool_home_.take_back({vm_->engine().pid(), getpid()});
-  timeline::mark("unit_left_cgroup");
   // A pool unit's VM was its container's: it goes with it, killed at once
   // (MicroVm::shutdown). end_member() killed the rest of its processes.
   // Its output goes through its relay, though still through our vsock

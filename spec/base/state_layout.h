@@ -42,10 +42,6 @@ inline constexpr char kPodBindsDir[] = "@binds";
 // Under the root: holds the socket dirs. '@' cannot occur in an id, so
 // `list` never mistakes it for a container.
 inline constexpr char kSocketsDir[] = "@s";
-// The cgroup (in every hierarchy, from its top) where pool units, their
-// watchers and background fills run, out of their starter's
-// (runvm-pool(8)); a claimed unit returns there when its container ends.
-inline constexpr char kPoolCgroup[] = "/runvm-pool";
 
 // In the socket dir.
 inline constexpr char kShimSocket[] = "shim.sock";    // the shim's control socket

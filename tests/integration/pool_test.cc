@@ -170,50 +170,6 @@ TEST_F(PoolTest, AClaimedContainersOutputReachesASlowReaderWhole) {
   EXPECT_EQ(claimed_after_ending(), 0) << pool({"status"}).out;
 }
 
-// A claimed unit's shim and QEMU leave the container's host cgroup for the
-// pool's as soon as the container's process ended, while the unit still
-// serves the relay its output: the `delete` that follows finds the cgroup
-// empty and moves nothing (shim/container/pool_cgroup_home.h).
-TEST_F(PoolTest, AnEndedContainersUnitLeavesItsHostCgroupBeforeItsVmEnds) {
-  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";  // the one to claim
-  ASSERT_EQ(pool({"fill"}).status, 0);
-  pid_t shim = testing::only_unit_shim(root_.path());
-  ASSERT_GT(shim, 0);
-  std::string cgroup = "/runvm-pool-home-test-" + std::to_string(getpid());
-  BundleSpec spec;
-  spec.args = {"sh", "-c", "head -c 500000 /dev/zero"};
-  spec.config_json = R"("linux":{"cgroupsPath":")" + cgroup + R"("})";
-  Bundle bundle(spec);
-  std::string cmd;
-  for (const auto& a : testing::runvm_argv(
-           root_.path(), {"--config", config_, "run", "--keep", "--bundle", bundle.dir(), "home"}))
-    cmd += "'" + a + "' ";
-  // The reader starts late: the relay, and so the unit, wait for it.
-  testing::CommandResult r;
-  std::thread reader([&] { r = run_command({"/bin/sh", "-c", cmd + "| (sleep 4; wc -c)"}); });
-  std::string proc = "/proc/" + std::to_string(shim) + "/cgroup";
-  bool joined = false, back = false;
-  for (int i = 0; i < 400 && !back; ++i) {
-    std::string now = read_file(proc);
-    if (now.empty()) break;  // the unit ended
-    if (now.find(cgroup + "\n") != std::string::npos)
-      joined = true;
-    else if (joined && now.find(":/runvm-pool\n") != std::string::npos)
-      back = true;
-    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  bool alive = kill(shim, 0) == 0;
-  reader.join();
-  EXPECT_TRUE(joined) << "the claimed unit's shim never joined " << cgroup;
-  EXPECT_TRUE(back)
-      << "the unit's shim did not return to /runvm-pool while its VM served the relay";
-  EXPECT_TRUE(alive);
-  EXPECT_EQ(r.out, "500000\n") << r.err;
-  EXPECT_EQ(cli({"delete", "home"}).status, 0);
-  wait_for_fills();
-  EXPECT_EQ(claimed_after_ending(), 0) << pool({"status"}).out;
-}
-
 TEST_F(PoolTest, TwoConcurrentCreatesNeverShareAUnit) {
   ASSERT_EQ(pool({"fill"}).status, 0);
   BundleSpec spec;
