@@ -84,8 +84,13 @@ Result<LockedContainer> lock_container(const GlobalOptions& g, const std::string
   return LockedContainer{std::move(ct), std::move(lock)};
 }
 
+// Not fsynced, as runc's state.json and pid file are not: they describe
+// processes a host crash ends, under a root that is tmpfs on most hosts
+// (/run), and each costs a journal commit (ms, and more under I/O load) on
+// every create, start and warm claim where it is a disk.
 Status save_state(const Container& c) {
-  return write_file_atomic(c.dir.file(layout::kStateFile), oci::persisted_state_json(c.state));
+  return write_file_atomic(c.dir.file(layout::kStateFile), oci::persisted_state_json(c.state),
+                           false);
 }
 
 std::string shim_socket(const Container& c) {
@@ -131,7 +136,7 @@ Result<int> parse_signal(const std::string& text) {
 }
 
 Status write_pid_file(const std::string& path, long pid) {
-  return write_file_atomic(path, std::to_string(pid));
+  return write_file_atomic(path, std::to_string(pid), false);  // as save_state
 }
 
 }  // namespace runvm::cli

@@ -130,7 +130,7 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
   // A warm-started container's pool unit lets go of it; its VM ends on its
   // own (runvm-pool(8)).
   if (auto unit = ct.state.shim.extra.find(pool::kUnitExtra); unit != ct.state.shim.extra.end())
-    pool::release_claimed_unit(g, unit->second, ct.state.id);
+    pool::release_claimed_unit(g, unit->second, ct.state.id, ct.dir);
   // poststop hooks run once the container is gone; they cannot fail delete.
   auto hooks = load_hooks(ct.dir);
   if (!hooks.ok()) log::warn("poststop hooks: " + hooks.error().message);

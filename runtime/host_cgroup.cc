@@ -171,6 +171,15 @@ int64_t host_memory_for_update(const GlobalOptions& g, uint64_t bytes) {
   return cgroup::host_memory_limit(oci::guest_mib_for_limit(bytes) << 20, g.config.vm.overhead_mib);
 }
 
+std::vector<pid_t> host_cgroup_pids(const GlobalOptions& g, const ContainerDir& dir) {
+  auto config = load_config_snapshot(dir);
+  if (!config.ok() || !wanted(*config) || g.systemd_cgroup) return {};
+  auto layout = cgroup::detect_layout();
+  if (!layout.ok()) return {};
+  auto cg = cgroup::Cgroup::resolve(*layout, config->linux_->cgroups_path);
+  return cg.ok() ? cg->pids() : std::vector<pid_t>{};
+}
+
 Status remove_host_cgroup(const GlobalOptions& g, const ContainerDir& dir) {
   auto config = load_config_snapshot(dir);
   if (!config.ok() || !wanted(*config)) return {};

@@ -80,6 +80,12 @@ class HostCgroupUpdate {
 // 64, spec/vm_sizing.h) plus runvm.toml's vm.overhead_mib.
 int64_t host_memory_for_update(const GlobalOptions& g, uint64_t bytes);
 
+// The processes in the cgroupfs host cgroup of a container created from the
+// config snapshot in `dir`: a claimed pool unit's shim and QEMU, which
+// release_claimed_unit moves out (pool_release.h). Empty when it has none,
+// and with --systemd-cgroup (a claim never joins a scope: pool::cold_reason).
+std::vector<pid_t> host_cgroup_pids(const GlobalOptions& g, const ContainerDir& dir);
+
 // Removes the host cgroup of a container created from the config snapshot
 // in `dir` (nothing when it has none): cgroupfs kills what is left in it
 // first (the shim and QEMU, once the container is gone); systemd stops the

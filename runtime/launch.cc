@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "runtime/assets.h"
 #include "runtime/hooks.h"
@@ -140,18 +141,23 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
     return std::move(s).error();
   }
   timeline::mark("pool_claimed");
-  pool::claim_unit_priority(unit);
-  // The unit's shim and QEMU join the container's cgroup before its process
-  // is created (and, started at once, runs); the relay once it exists.
-  if (cgroup) s = place_in_cgroup(*cgroup, process_tree(unit.record->pid));
-  if (!s.ok()) {
-    drop_unit();  // before the cgroup goes: it kills what joined it
-    return std::move(s).error();
-  }
+  // The unit's shim and QEMU (one walk of /proc finds both).
+  std::vector<pid_t> unit_procs = process_tree(unit.record->pid);
+  pool::claim_unit_priority(unit_procs);
+  // They join the container's cgroup before its process is created (and,
+  // started at once, runs), and the relay with them, first thing in it: on
+  // cgroup v1 a migration after a pause waits for an RCU grace period
+  // (~10 ms on a busy host), one right after it does not.
+  std::function<Status()> join;
+  if (cgroup)
+    join = [&cgroup, procs = unit_procs]() mutable {
+      procs.push_back(getpid());
+      return place_in_cgroup(*cgroup, procs);
+    };
   auto relay = launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(),
-                                   netns, fresh_netns, start_at_once);
+                                   netns, fresh_netns, start_at_once, join);
   if (!relay.ok()) {
-    drop_unit();
+    drop_unit();  // before the cgroup goes: it kills what joined it
     return std::move(relay).error();
   }
   pid_t pid = *relay;
@@ -160,7 +166,6 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
   c.state.shim.pid = pid;
   c.state.shim.start_time = oci::process_start_time(pid).value_or(0);
   auto saved = save_state(c);
-  if (saved.ok() && cgroup) saved = place_in_cgroup(*cgroup, {pid});
   // What start must refuse (interfaces a hook added); started at once, no
   // hook runs, and the process (so its pid) may be gone already.
   if (saved.ok() && fresh_netns && !start_at_once) saved = save_netns_interfaces(dir, pid);

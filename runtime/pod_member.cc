@@ -118,7 +118,8 @@ namespace {
 
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
-                                  int lock_fd, int netns_fd, bool fresh_netns, bool start) {
+                                  int lock_fd, int netns_fd, bool fresh_netns, bool start,
+                                  const std::function<Status()>& first) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -127,6 +128,13 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
   if (child == 0) {
     rd.reset();
     if (lock_fd >= 0) close(lock_fd);
+    if (first) {
+      if (Status s = first(); !s.ok()) {
+        std::string line = "error: " + s.error().message + "\n";
+        [[maybe_unused]] auto w = write(wr.get(), line.data(), line.size());
+        _exit(1);
+      }
+    }
     if (netns_fd >= 0 ? setns(netns_fd, CLONE_NEWNET) != 0
                       : fresh_netns && unshare(CLONE_NEWNET) != 0) {
       std::string line = std::string("error: the network namespace: ") + strerror(errno) + "\n";

@@ -10,6 +10,7 @@
 // signals, and exits with the member's exact status.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -50,10 +51,13 @@ std::string vsock_socket_of(const Container& c);
 // `fresh_netns` runs in a new, empty one. With `start` (a claiming `run`
 // with nothing to do between create and start), the shim starts the
 // process with its create: the relay reports created once it execed.
+// `first`: run in the relay before anything else (a claim's host cgroup
+// placement: the relay joins with its unit's processes, in one migration);
+// its failure is the launch's.
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
                                   int lock_fd, int netns_fd = -1, bool fresh_netns = false,
-                                  bool start = false);
+                                  bool start = false, const std::function<Status()>& first = {});
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`

@@ -86,9 +86,9 @@ void refill_after_claim(const GlobalOptions& g, const Unit& u);
 // returns then.
 Status watch(const GlobalOptions& g, const std::string& rel);
 
-// A claimed unit's shim and QEMU get the claimer's niceness: a background
-// fill booted it at the lowest priority.
-void claim_unit_priority(const Unit& u);
+// A claimed unit's shim and QEMU (`procs`: its process tree) get the
+// claimer's niceness: a background fill booted it at the lowest priority.
+void claim_unit_priority(const std::vector<pid_t>& procs);
 
 // After a claimed container's relay was killed (`delete`): waits until its
 // unit's shim shut its VM down, then removes what is left of the unit.

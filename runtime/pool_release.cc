@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "runtime/container_dir.h"
-#include "runtime/host_procs.h"
+#include "runtime/host_cgroup.h"
 #include "runtime/pool.h"
 #include "runtime/pool_unit.h"
 #include "runtime/released_cgroup.h"
@@ -41,7 +41,8 @@ void move_to_pool_cgroup(const std::vector<pid_t>& pids) {
 
 }  // namespace
 
-void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id) {
+void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id,
+                          const ContainerDir& dir) {
   auto claimed = read_claimed_unit(g.root, rel);
   if (!claimed) return;
   const Unit& u = *claimed;
@@ -68,9 +69,16 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
     // claim abandoned by a create that died (fill_action).
     UniqueFd(open((u.dir().path() + "/" + kReleasedFile).c_str(),
                   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    std::vector<pid_t> procs = process_tree(u.record->pid);
+    // What claimed it joined the container's cgroup (launch.cc): exactly
+    // those processes are in it; without one they never left the pool's,
+    // and had no limits to keep.
+    std::vector<pid_t> procs = host_cgroup_pids(g, dir);
+    if (procs.empty()) {
+      log::debug("pool unit " + rel + ": released; its VM ends on its own");
+      return;
+    }
     // It keeps the container's limits until it ends (released_cgroup.h).
-    auto placed = place_released(ContainerDir(g.root, id), u.name, procs);
+    auto placed = place_released(dir, u.name, procs);
     if (placed.ok()) {
       if (!*placed) move_to_pool_cgroup(procs);
       log::debug("pool unit " + rel + ": released; its VM ends on its own");

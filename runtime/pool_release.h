@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "runtime/container_dir.h"
 #include "runtime/verbs.h"
 
 namespace runvm::cli::pool {
@@ -15,11 +16,13 @@ namespace runvm::cli::pool {
 // unbound the container's rootfs and bind sources from the unit's share
 // (it does so when the member ends, before its relay hears of the exit),
 // then moves the unit's shim and QEMU out of the container's host cgroup
-// into one of their own with the container's limits (released_cgroup.h),
+// (`dir`'s config snapshot names it; none, nothing moves) into one of
+// their own with the container's limits (released_cgroup.h),
 // so that the cgroup can go at once, and returns: the
 // unit's shim shuts its VM down and removes the unit's directories on its
 // own. A unit that does not get there in time, or whose shim is dead, is
 // ended here as end_claimed_unit does.
-void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id);
+void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const std::string& id,
+                          const ContainerDir& dir);
 
 }  // namespace runvm::cli::pool

@@ -116,7 +116,7 @@ Result<int> verb_run(GlobalOptions& g, int argc, char** argv) {
   // Once it exited: the unit lets go of it, and its VM ends on its own.
   auto release_unit = [&](const Container& c) {
     if (auto u = c.state.shim.extra.find(pool::kUnitExtra); u != c.state.shim.extra.end())
-      pool::release_claimed_unit(g, u->second, c.state.id);
+      pool::release_claimed_unit(g, u->second, c.state.id, c.dir);
   };
   auto abandon = [&](Error e) -> Error {
     kill(shim, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)

@@ -197,6 +197,7 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   auto it = members_.find(id);
   if (it == members_.end()) return;
   Member& m = *it->second;
+  timeline::mark("member_ended");
   // A pool unit's tap and filters in the container's network namespace go
   // first (deleting the link detaches QEMU's copy of its fd too): `delete`
   // returns once the unit let go of the container, before its VM is gone.
@@ -205,6 +206,7 @@ void Sandbox::member_ended(const std::string& id, int wait_status) {
   // gone, nothing of it is left on the host.
   m.binds.release();
   m.root.release();
+  timeline::mark("member_unbound");
   UniqueFd relay = std::move(m.conn);
   if (relay) {
     loop_->remove(relay.get());
