@@ -31,8 +31,7 @@ std::string home_in(const std::string& content, uint32_t uid) {
   int p[2];
   EXPECT_EQ(::pipe(p), 0);
   UniqueFd r(p[0]), w(p[1]);
-  EXPECT_EQ(::write(w.get(), content.data(), content.size()),
-            static_cast<ssize_t>(content.size()));
+  EXPECT_EQ(::write(w.get(), content.data(), content.size()), static_cast<ssize_t>(content.size()));
   w.reset();
   return home_from_passwd(r.get(), uid);
 }
