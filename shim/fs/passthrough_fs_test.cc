@@ -113,6 +113,29 @@ TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   FuseTestClient pc(**p);
   pc.init();
   EXPECT_EQ(pc.call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, ENOENT);
+  // Deeper down (inside a member's root) misses are cached as on any
+  // coherent share, but not in the one subdirectory where the host adds names
+  // (the pod's binds), found by identity as the host remakes it.
+  std::filesystem::create_directories(dir / "member");
+  std::filesystem::create_directories(dir / "@binds");
+  pod.fresh_names_dir = "@binds";
+  auto f = PassthroughFs::create(pod);
+  ASSERT_TRUE(f.ok());
+  FuseTestClient fc(**f);
+  fc.init();
+  const uint64_t member = fc.lookup(kRoot, "member");
+  ASSERT_NE(member, 0u);
+  auto deep = fc.call(FUSE_LOOKUP, member, Args().str("usr"));
+  EXPECT_EQ(deep.error, 0);
+  EXPECT_EQ(deep.as<fuse_entry_out>().nodeid, 0u);
+  EXPECT_EQ(deep.as<fuse_entry_out>().entry_valid, 1u);
+  const uint64_t binds = fc.lookup(kRoot, "@binds");
+  ASSERT_NE(binds, 0u);
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, binds, Args().str("0")).error, ENOENT);
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, ENOENT);
+  // Removed, its old inode is a plain directory to cache misses in.
+  std::filesystem::rename(dir / "@binds", dir / "old-binds");
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, binds, Args().str("0")).error, 0);
 
   make(CachePolicy::kExclusive, false);
   fs->set_queue_size(1024);
