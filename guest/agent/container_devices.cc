@@ -86,7 +86,12 @@ bool sets_up_dev(const std::vector<proto::Mount>& mounts) {
   return true;
 }
 
-Status make_device(const std::string& root, const proto::Device& d) {
+namespace {
+
+// With the umask at 0 (UmaskCleared): mknod makes the mode exact, and only
+// set-id bits, which chown may clear, need a chmod after it. Each syscall
+// saved is one less in the container's set-up under TCG.
+Status make_unmasked_device(const std::string& root, const proto::Device& d) {
   std::string path = root + d.path;
   RUNVM_CHECK(make_parents(path));
   mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
@@ -96,18 +101,40 @@ Status make_device(const std::string& root, const proto::Device& d) {
     if (errno == EEXIST) return {};  // runc leaves what is there
     return errno_error("mknod " + d.path);
   }
-  // mknod applied the umask; chown may clear set-id bits: mode last.
   if (::chown(path.c_str(), d.uid, d.gid) != 0) return errno_error("chown " + d.path);
-  if (::chmod(path.c_str(), perm) != 0) return errno_error("chmod " + d.path);
+  if ((perm & (S_ISUID | S_ISGID)) && ::chmod(path.c_str(), perm) != 0)
+    return errno_error("chmod " + d.path);
   return {};
+}
+
+class UmaskCleared {
+ public:
+  UmaskCleared() : old_(::umask(0)) {}
+  ~UmaskCleared() { ::umask(old_); }
+  UmaskCleared(const UmaskCleared&) = delete;
+  UmaskCleared& operator=(const UmaskCleared&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+}  // namespace
+
+Status make_device(const std::string& root, const proto::Device& d) {
+  UmaskCleared cleared;
+  return make_unmasked_device(root, d);
 }
 
 Status populate_dev(const std::string& root, const std::vector<proto::Device>& devices,
                     const std::vector<proto::Mount>& mounts, int console_fd) {
   if (!sets_up_dev(mounts)) return {};
-  for (size_t i = 0; i < devices.size(); ++i)
-    RUNVM_CHECK(make_device(root, devices[i]).context("linux.devices[" + std::to_string(i) + "]"));
-  for (const auto& d : kDefaultDevices) RUNVM_CHECK(make_device(root, d));
+  {
+    UmaskCleared cleared;
+    for (size_t i = 0; i < devices.size(); ++i)
+      RUNVM_CHECK(make_unmasked_device(root, devices[i])
+                      .context("linux.devices[" + std::to_string(i) + "]"));
+    for (const auto& d : kDefaultDevices) RUNVM_CHECK(make_unmasked_device(root, d));
+  }
   for (const auto& l : kLinks) RUNVM_CHECK(make_link(root, l));
   struct stat st;
   if (::stat("/proc/kcore", &st) == 0) RUNVM_CHECK(make_link(root, {"/proc/kcore", "/dev/core"}));

@@ -71,6 +71,26 @@ TEST_F(ContainerDevicesTest, ConfigDevicesDefaultsAndLinks) {
   EXPECT_TRUE(populate_dev(root_, devices, shm_, -1).ok());
 }
 
+// The umask is cleared for mknod alone; set-id bits, which the chown after it
+// may clear, are set again.
+TEST_F(ContainerDevicesTest, ModesAreExactUnderAnyUmask) {
+  std::vector<proto::Device> devices = {
+      {"c", "/dev/setid", 1, 3, 06755, 1000, 1000},
+      {"c", "/dev/sub/dir/x", 1, 3, 0777, 0, 0},
+  };
+  ::umask(027);
+  ASSERT_TRUE(populate_dev(root_, devices, shm_, -1).ok());
+  EXPECT_EQ(::umask(022), 027u);  // given back
+  EXPECT_EQ(lstat_of("/dev/setid").st_mode & 07777, 06755u);
+  EXPECT_EQ(lstat_of("/dev/setid").st_uid, 1000u);
+  EXPECT_EQ(lstat_of("/dev/sub/dir/x").st_mode & 07777, 0777u);
+  EXPECT_EQ(lstat_of("/dev/sub").st_mode & 07777, 0755u);
+  ::umask(077);
+  ASSERT_TRUE(make_device(root_, {"c", "/dev/one", 1, 5, 0666, 0, 0}).ok());
+  EXPECT_EQ(::umask(022), 077u);
+  EXPECT_EQ(lstat_of("/dev/one").st_mode & 07777, 0666u);
+}
+
 TEST_F(ContainerDevicesTest, ABindMountedDevIsLeftAlone) {
   std::vector<proto::Mount> mounts = {{"/dev/", "bind", "", "bind0", {"rbind"}}};
   EXPECT_FALSE(sets_up_dev(mounts));

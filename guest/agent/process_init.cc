@@ -15,15 +15,16 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_devices.h"
 #include "guest/agent/container_mounts.h"
 #include "guest/agent/kernel_settings.h"
 #include "guest/agent/look_path.h"
+#include "guest/agent/passwd.h"
 #include "guest/agent/process_sched.h"
 #include "guest/agent/trace.h"
+#include "spec/base/unique_fd.h"
 #include "spec/rlimit_names.h"
 
 namespace runvm::agent {
@@ -117,18 +118,8 @@ Status make_cwd(const std::string& cwd) {
 
 // runc sets HOME from the user's passwd entry when the env has none.
 std::string home_of(uint32_t uid) {
-  std::ifstream passwd("/etc/passwd");
-  std::string line;
-  while (std::getline(passwd, line)) {
-    // name:password:uid:gid:gecos:home:shell
-    std::vector<std::string> f;
-    size_t start = 0;
-    for (size_t end; (end = line.find(':', start)) != std::string::npos; start = end + 1)
-      f.push_back(line.substr(start, end - start));
-    f.push_back(line.substr(start));
-    if (f.size() >= 6 && f[2] == std::to_string(uid) && !f[5].empty()) return f[5];
-  }
-  return "/";
+  UniqueFd passwd(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  return passwd ? home_from_passwd(passwd.get(), uid) : "/";
 }
 
 Status set_identity(const proto::User& user) {

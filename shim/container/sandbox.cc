@@ -56,6 +56,7 @@ Status Sandbox::boot() {
     // possibly under a name it looked up (and missed) a moment ago.
     FsConfig pod{pod_dir_, CachePolicy::kCoherent, false};
     pod.cache_misses = false;
+    pod.fresh_names_dir = layout::kPodBindsDir;
     vm.shares.push_back({kPodShareTag, std::move(pod)});
     // A unit's agent mounts the share while the unit waits idle
     // (guest/agent/container_root.h): its member's create binds its root

@@ -30,8 +30,12 @@ struct FsConfig {
   // (exclusive: a day; coherent: kCoherentTimeout, the bound it already has
   // on a name removed on the host) instead of ENOENT, which it must ask
   // again. Off where the host creates names and at once has the guest use
-  // them (the pod share: a member's root and binds).
+  // them (the pod share: a member's root and binds): then only the misses in
+  // the share's root and in its subdirectory `fresh_names_dir` (if not
+  // empty) are ENOENT, and those deeper down (inside a member's root: a PATH
+  // search's missing /usr) are cached as on any coherent share.
   bool cache_misses = true;
+  std::string fresh_names_dir;
   // Extended attributes. Off (as virtiofsd's default): every xattr request
   // is answered ENOSYS, after which the guest stops sending each kind
   // (fc->no_getxattr etc.), above all the GETXATTR security.capability it

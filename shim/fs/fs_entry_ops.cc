@@ -40,7 +40,7 @@ uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
     // name the host creates shows up as fast as one it removes goes away).
     // Without it every path walk through a missing name (npm's stat-before-
     // mkdir, tar's unlink-before-create, module resolution) is a round trip.
-    if (e.error().code == ENOENT && cfg_.cache_misses) {
+    if (e.error().code == ENOENT && miss_cacheable(*args->parent)) {
       fuse_entry_out neg{};
       neg.entry_valid = entry_timeout();
       return rw.ok_struct(neg);
@@ -48,6 +48,18 @@ uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
     return rw.error(e.error().code);
   }
   return rw.ok_struct(*e);
+}
+
+bool PassthroughFs::miss_cacheable(const Inode& parent) const {
+  if (cfg_.cache_misses) return true;
+  if (parent.nodeid == FUSE_ROOT_ID) return false;
+  if (cfg_.fresh_names_dir.empty()) return true;
+  // By identity: the host makes and removes that directory as members come
+  // and go.
+  struct stat st;
+  return ::fstatat(inodes_.root().fd.get(), cfg_.fresh_names_dir.c_str(), &st,
+                   AT_SYMLINK_NOFOLLOW) != 0 ||
+         st.st_dev != parent.dev || st.st_ino != parent.ino;
 }
 
 uint32_t PassthroughFs::reply_new_entry(Inode& parent, std::string_view name, mode_t exact_mode,

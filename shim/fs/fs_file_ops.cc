@@ -41,7 +41,7 @@ uint32_t PassthroughFs::op_open(const Request& req, Reply& rw) {
     if (int err = kill_suidgid(fd->get())) return rw.error(err);
   fuse_open_out out{};
   out.fh = handles_.add(std::move(*fd));
-  out.open_flags = open_reply_flags();
+  out.open_flags = open_reply_flags(in.flags);
   return rw.ok_struct(out);
 }
 
@@ -95,7 +95,7 @@ uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
   } out{};
   out.entry = *e;
   out.open.fh = handles_.add(std::move(fd));
-  out.open.open_flags = open_reply_flags();
+  out.open.open_flags = open_reply_flags(in.flags);
   uint32_t len = rw.ok_struct(out);
   if (len == 0 || len < sizeof(fuse_out_header) + sizeof out) {
     // The guest cannot learn of the handle or lookup: take both back.

@@ -189,8 +189,12 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
                   // chowns. In return the guest marks inodes S_NOSEC and stops
                   // asking GETXATTR security.capability before every write.
                   FUSE_HANDLE_KILLPRIV_V2;
+  // A symlink's target never changes (a new target is a new inode, and the
+  // O_PATH fd we hold for a node keeps its inode number from being reused):
+  // the guest may cache it on every share, so resolving one path twice (a
+  // PATH search, then execve) reads it once.
+  want |= FUSE_CACHE_SYMLINKS;
   if (cfg_.cache == CachePolicy::kExclusive) {
-    want |= FUSE_CACHE_SYMLINKS;
     if (!readonly() && cfg_.writeback) want |= FUSE_WRITEBACK_CACHE;
   } else {
     want |= FUSE_AUTO_INVAL_DATA;
@@ -337,8 +341,15 @@ int PassthroughFs::open_flags_for_host(uint32_t guest_flags) const {
   return f;
 }
 
-uint32_t PassthroughFs::open_reply_flags() const {
-  return cfg_.cache == CachePolicy::kExclusive ? FOPEN_KEEP_CACHE : 0;
+uint32_t PassthroughFs::open_reply_flags(uint32_t open_flags) const {
+  uint32_t f = cfg_.cache == CachePolicy::kExclusive ? FOPEN_KEEP_CACHE : 0;
+  // FLUSH is ENOSYS (op_flush), but the guest learns that only from the
+  // first close() after an OPEN, a synchronous round trip on every share
+  // (the container's /etc/passwd, its executable). A read-only descriptor
+  // dirties nothing its close could write back; writable ones keep the
+  // guest's write-back of mmap()ed pages at close (fuse_flush).
+  if ((open_flags & O_ACCMODE) == O_RDONLY) f |= FOPEN_NOFLUSH;
+  return f;
 }
 
 }  // namespace runvm

@@ -64,7 +64,10 @@ class PassthroughFs : public FuseServer {
   // Restores mode bits the host umask took from a guest-requested mode.
   void apply_exact_mode(const Inode& inode, mode_t mode) const;
   int open_flags_for_host(uint32_t guest_flags) const;
-  uint32_t open_reply_flags() const;
+  // FOPEN_* of an OPEN or CREATE reply, for the guest's open(2) flags.
+  uint32_t open_reply_flags(uint32_t open_flags) const;
+  // Whether a miss under `parent` may be a negative entry (cache_misses).
+  bool miss_cacheable(const Inode& parent) const;
   // FUSE_HANDLE_KILLPRIV_V2: the guest leaves clearing set-user-ID (and
   // group-executable set-group-ID) bits on write, truncate and chown to us.
   // Clears them on the regular file `fd` refers to (any kind of fd); 0 or an

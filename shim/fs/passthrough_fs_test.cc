@@ -95,6 +95,7 @@ TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   EXPECT_TRUE(out.flags & FUSE_MAX_PAGES);
   EXPECT_TRUE(out.flags & FUSE_DO_READDIRPLUS);
   EXPECT_FALSE(out.flags & FUSE_WRITEBACK_CACHE);  // coherent
+  EXPECT_TRUE(out.flags & FUSE_CACHE_SYMLINKS);    // immutable on every share
   EXPECT_EQ(out.flags & ~0u & FUSE_POSIX_LOCKS, 0u);
   // Only what the kernel offered.
   EXPECT_EQ(c().init(FUSE_ASYNC_READ).flags, uint32_t{FUSE_ASYNC_READ});
@@ -112,6 +113,29 @@ TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
   FuseTestClient pc(**p);
   pc.init();
   EXPECT_EQ(pc.call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, ENOENT);
+  // Deeper down (inside a member's root) misses are cached as on any
+  // coherent share, but not in the one subdirectory where the host adds names
+  // (the pod's binds), found by identity as the host remakes it.
+  std::filesystem::create_directories(dir / "member");
+  std::filesystem::create_directories(dir / "@binds");
+  pod.fresh_names_dir = "@binds";
+  auto f = PassthroughFs::create(pod);
+  ASSERT_TRUE(f.ok());
+  FuseTestClient fc(**f);
+  fc.init();
+  const uint64_t member = fc.lookup(kRoot, "member");
+  ASSERT_NE(member, 0u);
+  auto deep = fc.call(FUSE_LOOKUP, member, Args().str("usr"));
+  EXPECT_EQ(deep.error, 0);
+  EXPECT_EQ(deep.as<fuse_entry_out>().nodeid, 0u);
+  EXPECT_EQ(deep.as<fuse_entry_out>().entry_valid, 1u);
+  const uint64_t binds = fc.lookup(kRoot, "@binds");
+  ASSERT_NE(binds, 0u);
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, binds, Args().str("0")).error, ENOENT);
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, ENOENT);
+  // Removed, its old inode is a plain directory to cache misses in.
+  std::filesystem::rename(dir / "@binds", dir / "old-binds");
+  EXPECT_EQ(fc.call(FUSE_LOOKUP, binds, Args().str("0")).error, 0);
 
   make(CachePolicy::kExclusive, false);
   fs->set_queue_size(1024);
@@ -160,6 +184,38 @@ TEST_F(PassthroughFsTest, CreateWriteReadAcrossManyDescriptors) {
   ASSERT_TRUE(attr);
   EXPECT_EQ(attr->size, 1000 + data.size());
   EXPECT_EQ(attr->mode, S_IFREG | 0640u);
+}
+
+// Only a read-only descriptor skips the FLUSH at close (which op_flush
+// answers ENOSYS anyway); a writable one keeps the guest's write-back of its
+// mmap()ed pages there. The page cache is kept only on exclusive shares.
+TEST_F(PassthroughFsTest, OpenRepliesSkipTheFlushOfReadOnlyDescriptors) {
+  c().init();
+  auto [node, fh] = c().create(kRoot, "f", 0640);
+  ASSERT_NE(node, 0u) << c().last_error;
+  auto open_flags = [&](uint32_t flags) {
+    auto r = c().call(FUSE_OPEN, node, Args().add(fuse_open_in{flags, 0}));
+    EXPECT_EQ(r.error, 0);
+    return r.error ? ~0u : r.as<fuse_open_out>().open_flags;
+  };
+  EXPECT_EQ(open_flags(O_RDONLY), uint32_t{FOPEN_NOFLUSH});
+  EXPECT_EQ(open_flags(O_WRONLY), 0u);
+  EXPECT_EQ(open_flags(O_RDWR), 0u);
+  struct CreateOut {
+    fuse_entry_out entry;
+    fuse_open_out open;
+  };
+  fuse_create_in in{};
+  in.flags = O_RDONLY;
+  in.mode = S_IFREG | 0600;
+  auto created = c().call(FUSE_CREATE, kRoot, Args().add(in).str("ro"));
+  ASSERT_EQ(created.error, 0);
+  EXPECT_EQ(created.as<CreateOut>().open.open_flags, uint32_t{FOPEN_NOFLUSH});
+  in.flags = O_WRONLY;
+  created = c().call(FUSE_CREATE, kRoot, Args().add(in).str("wo"));
+  ASSERT_EQ(created.error, 0);
+  EXPECT_EQ(created.as<CreateOut>().open.open_flags, 0u);
+  EXPECT_EQ(c().call(FUSE_FLUSH, node, Args().add(fuse_flush_in{fh, 0, 0, 0})).error, ENOSYS);
 }
 
 TEST_F(PassthroughFsTest, DirectoriesLinksAndRemoval) {

@@ -150,8 +150,10 @@ uint32_t StdioFs::op_open(const Request& req, Reply& rw) {
   if ((static_cast<int>(in.flags) & O_ACCMODE) != want) return rw.error(EACCES);
   fuse_open_out out{};
   out.fh = req.in.nodeid;
-  // No page cache: every read and write reaches us, in order.
-  out.open_flags = FOPEN_DIRECT_IO;
+  // No page cache: every read and write reaches us, in order. So nothing is
+  // left for a FLUSH to write: without it each close() of one of these fds
+  // (the process's exec and exit, the agent's own copies) is no round trip.
+  out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
   return rw.ok_struct(out);
 }
 

@@ -54,6 +54,10 @@ TEST(StdioFs, WritesGoThroughTheHostFdAtItsOffset) {
   EXPECT_EQ(c.last_error, EACCES);
   uint64_t fh = c.open(kStdout, O_WRONLY);
   ASSERT_EQ(fh, kStdout);
+  // Uncached, so no FLUSH at close.
+  auto opened = c.call(FUSE_OPEN, kStdout, Args().add(fuse_open_in{O_WRONLY, 0}));
+  ASSERT_EQ(opened.error, 0);
+  EXPECT_EQ(opened.as<fuse_open_out>().open_flags, uint32_t{FOPEN_DIRECT_IO | FOPEN_NOFLUSH});
   uint32_t written = 0;
   // The guest's offset (0) is ignored: the host's offset (after "head") counts.
   EXPECT_EQ(c.write(fh, 0, bytes("from-guest\n"), &written), 0);

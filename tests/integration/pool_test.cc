@@ -145,6 +145,42 @@ TEST_F(PoolTest, ThreeRunsTheFirstTwoClaimAndAClaimedContainerIsAContainer) {
   EXPECT_EQ(units_in("dead"), 0) << pool({"status"}).out;
 }
 
+// An idle unit has rehearsed a container (guest/agent/rehearsal.h) before it
+// reported ready, without an error, and its claimed container is a plain one
+// (the ThreeRuns test above checks the rest).
+TEST_F(PoolTest, AnIdleUnitHasRehearsedAContainer) {
+  // --debug: the agent traces its phases on the unit's console.
+  auto filled = cli({"--debug", "pool", "fill"});
+  ASSERT_EQ(filled.status, 0) << filled.err;
+  int consoles = 0;
+  std::error_code ec;
+  for (const auto& cls : std::filesystem::directory_iterator(root_.path() + "/@pool", ec)) {
+    if (!cls.is_directory()) continue;
+    for (const auto& unit : std::filesystem::directory_iterator(cls.path(), ec)) {
+      std::string console = read_file(unit.path().string() + "/console.log");
+      if (console.empty()) continue;
+      ++consoles;
+      EXPECT_NE(console.find("runvm-agent: phase rehearsed"), std::string::npos) << console;
+      EXPECT_EQ(console.find("runvm-agent: rehearsal:"), std::string::npos) << console;
+      // Before the hello: a claim never waits for it.
+      EXPECT_LT(console.find("phase rehearsed"), console.find("phase hello_sent")) << console;
+    }
+  }
+  EXPECT_EQ(consoles, 2);
+  BundleSpec spec;
+  spec.args = {"sh", "-c", "hostname; cat /proc/self/cgroup"};
+  Bundle bundle(spec);
+  auto r = run_command(testing::runvm_argv(root_.path(), {"--config", config_, "run", "--keep",
+                                                          "--bundle", bundle.dir(), "after"}),
+                       "");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(testing::pool_unit_of(root_.path(), "after").empty());
+  // Not the rehearsal's hostname or cgroup: the guest's and its own.
+  EXPECT_EQ(r.out.find("rehearsal"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0::/\n"), std::string::npos) << r.out;
+  EXPECT_EQ(cli({"delete", "after"}).status, 0);
+}
+
 // A unit's VM is killed as soon as its container ended (no guest shutdown):
 // only once the container's relay read its output to EOF, as what the
 // guest sent may still be queued in the unit's vsock device for a reader

@@ -1,0 +1,23 @@
+// HOME from /etc/passwd, as runc sets it when the process's env has none.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace runvm::agent {
+
+// The home field of a "name:password:uid:gid:gecos:home:shell" line whose
+// uid field is exactly `uid` in decimal (as runc compares, "007" is not 7);
+// nullopt for other lines, short ones and an empty home.
+std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid);
+
+// The home of `uid` in the passwd file `fd`, read to its end in page-sized
+// reads; "/" (runc's default) without a match or on a read error. Plain
+// read(2)s on a stack buffer: in the container's init every heap page it
+// writes is a copy-on-write fault of the agent's, and each read of a file on
+// virtio-fs a round trip, where an ifstream took several more of both.
+std::string home_from_passwd(int fd, uint32_t uid);
+
+}  // namespace runvm::agent

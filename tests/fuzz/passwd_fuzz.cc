@@ -1,0 +1,45 @@
+// Random bytes as a container's /etc/passwd (guest/agent/passwd.h), read
+// through a file as the container's init reads it: never crashes, and the
+// HOME it finds is "/" or a home field: not empty, no ':' and no newline.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "guest/agent/passwd.h"
+#include "spec/base/unique_fd.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace runvm;
+  if (size < 1) return 0;
+  // The first byte picks the uid: small ones, which a passwd line names.
+  const uint32_t uid = data[0] % 8;
+  std::string_view content(reinterpret_cast<const char*>(data) + 1, size - 1);
+  static const int fd = ::memfd_create("passwd", MFD_CLOEXEC);
+  if (fd < 0) std::abort();
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, content.data(), content.size(), 0) != static_cast<ssize_t>(content.size()) ||
+      ::lseek(fd, 0, SEEK_SET) != 0)
+    std::abort();
+  std::string home = agent::home_from_passwd(fd, uid);
+  if (home.empty() || home.find(':') != std::string::npos || home.find('\n') != std::string::npos)
+    std::abort();
+  if (home != "/" && content.find(home) == std::string_view::npos) std::abort();
+  // Each line alone agrees with the reader on lines it matches.
+  size_t start = 0;
+  while (start <= content.size()) {
+    size_t end = content.find('\n', start);
+    std::string_view line =
+        content.substr(start, end == std::string_view::npos ? end : end - start);
+    if (auto h = agent::passwd_home(line, uid)) {
+      if (*h != home) std::abort();  // the first match is the reader's answer
+      break;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return 0;
+}
