@@ -47,6 +47,7 @@ Status MicroVm::start() {
   // host port lands on our end of a socketpair, once.
   vsock_->set_port_handler(proto::kAgentPort, [guest_end]() -> Result<UniqueFd> {
     if (!guest_end->valid()) return make_error("agent already connected", EADDRINUSE);
+    timeline::mark("agent_connected");
     return std::move(*guest_end);
   });
   for (auto& [port, handler] : config_.port_handlers) vsock_->set_port_handler(port, handler);
@@ -184,6 +185,7 @@ Result<int> MicroVm::shutdown(bool processes_run) {
     // when its process ended (guest/agent/container.cc): the guest holds
     // nothing worth a round trip (a guest sync, tens of ms under TCG).
     RUNVM_CHECK(engine_->kill());
+    release_devices();
     auto status = RUNVM_TRY(engine_->wait());
     reaped_ = true;
     timeline::mark("vm_exited");
@@ -199,7 +201,12 @@ Result<int> MicroVm::shutdown(bool processes_run) {
   // the guest, and neither the guest's power-off nor QEMU's quit (each stops
   // every device in turn, under TCG tens of ms) is worth waiting for. The
   // VM ended as asked: that is a clean exit, whatever signal ended QEMU.
-  RUNVM_CHECK(r.ok() ? engine_->kill() : engine_->stop());
+  if (r.ok()) {
+    RUNVM_CHECK(engine_->kill());
+    release_devices();
+  } else {
+    RUNVM_CHECK(engine_->stop());
+  }
   auto status = RUNVM_TRY(engine_->wait());
   reaped_ = true;
   timeline::mark("vm_exited");
@@ -243,15 +250,20 @@ MicroVm::~MicroVm() {
     (void)engine_->wait();
   }
   engine_.reset();
-  stop_loop();
+  release_devices();
   agent_.reset();
+  // The guest's RAM is freed by now (its last mapping was the backends'),
+  // or was by QEMU's exit (shutdown released the backends before it).
+  timeline::mark("vm_released");
+}
+
+void MicroVm::release_devices() {
+  stop_loop();
   vsock_server_.reset();
   vsock_.reset();
-  report_fs_stats();
+  if (!fs_devices_.empty()) report_fs_stats();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
-  // The guest's RAM is freed by now (its last mapping was the backends').
-  timeline::mark("vm_released");
 }
 
 std::string MicroVm::console_tail(size_t lines) const {
