@@ -355,5 +355,37 @@ TEST_F(StdioTest, NonBlockingOutputArrivesWholeAfterTheExit) {
   }
 }
 
+// `runvm run` ends when the container's process does, although a process it
+// left in the background still holds the output: in a PID namespace of its
+// own the kernel killed it with the namespace's init, and without one the
+// shim kills the container's other processes. What was written arrives,
+// the exit status is the process's, and the output drained at once (the
+// shim gives up on output that does not end after 5 s, and logs that).
+TEST_F(StdioTest, RunEndsWithItsProcessThoughABackgroundOneHoldsTheOutput) {
+  constexpr char kNoPidNamespace[] =
+      R"("linux":{"namespaces":[{"type":"mount"},{"type":"ipc"},{"type":"uts"}]},)"
+      R"("mounts":[{"destination":"/proc","type":"proc","source":"proc"}])";
+  for (const char* namespaces : {kNamespaces, kNoPidNamespace}) {
+    SCOPED_TRACE(namespaces);
+    BundleSpec s = spec({"sh", "-c", "sleep 600 & echo out; exit 3"});
+    s.config_json = namespaces;
+    Bundle bundle(s);
+    Runtime rt{runvm_binary(), {}};
+    Pipe out;
+    UniqueFd null = open_null();
+    const std::string log = files_.path() + "/runvm.log";
+    int status =
+        spawn_wait(rt.argv({"--debug", "--log", log, "run", "--keep", "-b", bundle.dir(), "bg"}),
+                   null.get(), out.w.get(), null.get());
+    out.w.reset();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << status;
+    EXPECT_EQ(read_to_eof(out.r.get(), 10), "out\n");
+    const std::string shim_log = read_file(rt.root.path() + "/bg/shim.log");
+    EXPECT_NE(shim_log.find("phase output_drained"), std::string::npos) << shim_log;
+    EXPECT_EQ(shim_log.find("did not drain"), std::string::npos) << shim_log;
+    EXPECT_EQ(rt.run({"delete", "bg"}), 0);
+  }
+}
+
 }  // namespace
 }  // namespace runvm
