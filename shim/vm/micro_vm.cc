@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <utility>
 
 #include "guest/protocol/constants.h"
@@ -103,12 +104,24 @@ Status MicroVm::start() {
   agent_->set_abort_fd(engine_->pidfd());
   // Once: what it captured lives only as long as boot().
   if (config_.before_hello) std::exchange(config_.before_hello, nullptr)(*agent_);
+  delay_hello_for_test();
   hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   // boot_ns: the guest's CLOCK_BOOTTIME as its agent started (kernel boot done).
   timeline::mark("agent_hello", "guest_boot_ms=" + std::to_string(hello_.boot_ns / 1'000'000));
   return {};
+}
+
+void MicroVm::delay_hello_for_test() {
+#ifdef RUNVM_TEST_HOOKS
+  // Test builds only (tests/integration/stdio_test.cc): $RUNVM_TEST_HELLO_DELAY_MS
+  // makes the host late for the hello, as a loaded host is, so that what
+  // the agent sends behind it (replies, a quick process's exit) is queued
+  // and read with it.
+  const char* ms = getenv("RUNVM_TEST_HELLO_DELAY_MS");
+  if (ms && *ms) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+#endif
 }
 
 Status MicroVm::add_test_hook() {

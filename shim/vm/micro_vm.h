@@ -119,6 +119,7 @@ class MicroVm {
   explicit MicroVm(MicroVmConfig config) : config_(std::move(config)) {}
   Status start();
   Status add_test_hook();
+  void delay_hello_for_test();
   void stop_loop();
   // Stops the device thread and drops the backends, with their mappings of
   // the guest's RAM. Once QEMU is killed, while it exits: its exit (its

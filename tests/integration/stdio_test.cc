@@ -387,5 +387,28 @@ TEST_F(StdioTest, RunEndsWithItsProcessThoughABackgroundOneHoldsTheOutput) {
   }
 }
 
+#ifdef RUNVM_TEST_HOOKS  // the shim's hello delay
+// A host late for the agent's hello (a loaded one; here the shim's test
+// hook sleeps before reading it) reads the replies and the exit of a process
+// started at once together with the hello: the exit is the run's, not
+// dropped as one of an unknown container, which left `runvm run` waiting
+// forever.
+TEST_F(StdioTest, RunEndsThoughItsProcessExitCameWithTheHello) {
+  Bundle bundle(spec({"sh", "-c", "echo out; exit 3"}));
+  Runtime rt{runvm_binary(), {}};
+  Pipe out;
+  UniqueFd null = open_null();
+  setenv("RUNVM_TEST_HELLO_DELAY_MS", "4000", 1);
+  std::vector<std::string> argv = {"/usr/bin/timeout", "-s", "KILL", "120"};
+  for (auto& a : rt.argv({"run", "-b", bundle.dir(), "late"})) argv.push_back(a);
+  int status = spawn_wait(argv, null.get(), out.w.get(), null.get());
+  unsetenv("RUNVM_TEST_HELLO_DELAY_MS");
+  out.w.reset();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "run did not end: " << status;
+  EXPECT_EQ(read_to_eof(out.r.get(), 10), "out\n");
+  rt.run({"delete", "--force", "late"});
+}
+#endif
+
 }  // namespace
 }  // namespace runvm
