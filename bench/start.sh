@@ -228,10 +228,15 @@ fi
 # guest's own clock when its agent started (the kernel's boot).
 # phase_NAME_vcpu_ms: the guest's CPU time (its vCPU threads') by then, which
 # load on the host does not inflate: what the guest itself spends per phase.
+# phase_qemu_cpu_ms: QEMU's whole CPU time (every thread, from its reaping),
+# beside bare_qemu_boot_cpu_ms; phase_shim_cpu_ms: the shim's own. The rest
+# of start_cold_cpu_ms is runvm's.
 awk '{
   for (i = 1; i < NF; i++) if ($i == "phase") { name = $(i + 1); print name, $(i + 2); break }
   if (match($0, /guest_boot_ms=[0-9]+/)) print "guest_boot", substr($0, RSTART + 14, RLENGTH - 14)
   if (match($0, /vcpu_ms=[0-9]+/)) print name "_vcpu", substr($0, RSTART + 8, RLENGTH - 8)
+  if (match($0, /qemu_cpu_ms=[0-9]+/)) print "qemu_cpu", substr($0, RSTART + 12, RLENGTH - 12)
+  if (match($0, /shim_cpu_ms=[0-9]+/)) print "shim_cpu", substr($0, RSTART + 12, RLENGTH - 12)
 }' "$tmp/phases.log" >"$tmp/phases"
 awk '!seen[$1]++ {print $1}' "$tmp/phases" | while read -r phase; do
   echo "$(awk -v p="$phase" '$1 == p {print $2}' "$tmp/phases" | median) $phase"

@@ -107,13 +107,7 @@ Status ContainerShim::create(MicroVm& vm, const AgentClient::Outcome& sent) {
   vm_ = &vm;
   const auto& config = opts_.bundle.config;
   bool terminal = config.process->terminal;
-  // A process started at once may end before activate(): its exit is held
-  // (on_exit) rather than dropped as one of an unknown container.
-  if (opts_.start_at_once)
-    vm.agent().set_exit_handlers(opts_.id,
-                                 {[this](const proto::Exit& e) { on_exit(e); },
-                                  {},
-                                  [this](const proto::Oom& o) { record_oom(o.oom_kills); }});
+  if (opts_.start_at_once) hold_early_exit(vm.agent());
   // Blocking: the sandbox's loop does not run yet, and nothing else waits.
   RUNVM_CHECK(vm.agent().await(sent).status.context("unable to start container process"));
   if (config.root.readonly) RUNVM_CHECK(vm.seal_share_readonly(rootfs_tag_));
@@ -138,6 +132,12 @@ Status ContainerShim::create(MicroVm& vm, const AgentClient::Outcome& sent) {
   if (host[2]) err_ = std::make_unique<StdioPump>(std::move(host[2]), STDERR_FILENO);
   write_status("created");
   return {};
+}
+
+void ContainerShim::hold_early_exit(AgentClient& agent) {
+  agent.set_exit_handlers(opts_.id, {[this](const proto::Exit& e) { on_exit(e); },
+                                     {},
+                                     [this](const proto::Oom& o) { record_oom(o.oom_kills); }});
 }
 
 Status ContainerShim::await_start(const AgentClient::Outcome& sent) {

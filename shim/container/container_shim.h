@@ -67,6 +67,12 @@ class ContainerShim {
   // to create the process (`sent`: the create_request, stopped before its
   // execve), then the stdio relays start; status "created".
   Status create(MicroVm& vm, const AgentClient::Outcome& sent);
+  // Started at once: its process may end before activate(), its exit
+  // arriving right behind the hello and the create's reply, all read by
+  // the boot's wait for the hello: held (on_exit) from before the create
+  // is sent, not dropped as one of an unknown container (`runvm run` then
+  // waited forever).
+  void hold_early_exit(AgentClient& agent);
   bool start_at_once() const { return opts_.start_at_once; }
   // start_at_once, after create(): waits for the agent to start the process
   // (`sent`: the Start pipelined behind the create); status "running".

@@ -83,6 +83,8 @@ Status Sandbox::boot() {
   const bool start = first && first->start_at_once();
   AgentClient::Outcome network_sent, create_sent, start_sent;
   vm.before_hello = [&](AgentClient& agent) {
+    // Before anything is sent: the exit may be read with the hello.
+    if (start) first->hold_early_exit(agent);
     if (guest_network) network_sent = agent.send(proto::ConfigureNetwork{0, *guest_network});
     if (create) create_sent = agent.send(std::move(*create));
     if (start) start_sent = agent.send(proto::Start{0, first_});

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,7 +101,10 @@ struct ChildFailure {
 }  // namespace
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept
-    : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), status_(o.status_) {}
+    : pid_(std::exchange(o.pid_, -1)),
+      pidfd_(std::move(o.pidfd_)),
+      status_(o.status_),
+      cpu_ms_(o.cpu_ms_) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
@@ -108,6 +112,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
     pid_ = std::exchange(o.pid_, -1);
     pidfd_ = std::move(o.pidfd_);
     status_ = o.status_;
+    cpu_ms_ = o.cpu_ms_;
   }
   return *this;
 }
@@ -194,11 +199,14 @@ Result<int> ChildProcess::wait() {
   if (status_) return *status_;
   if (pid_ <= 0) return make_error("no process", ECHILD);
   int status = 0;
+  rusage usage{};
   pid_t r;
-  do r = ::waitpid(pid_, &status, 0);
+  do r = ::wait4(pid_, &status, 0, &usage);
   while (r < 0 && errno == EINTR);
   if (r < 0) return errno_error("waitpid");
   status_ = status;
+  auto ms = [](const timeval& t) { return int64_t{t.tv_sec} * 1000 + t.tv_usec / 1000; };
+  cpu_ms_ = ms(usage.ru_utime) + ms(usage.ru_stime);
   pidfd_.reset();
   return status;
 }

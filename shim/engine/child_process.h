@@ -44,6 +44,9 @@ class ChildProcess {
   Status signal(int sig) const;
   // Reaps (blocking); returns the wait status, cached for later calls.
   Result<int> wait();
+  // The CPU time (user + system, its threads' and reaped children's) of
+  // the reaped process, in ms; 0 before it was reaped.
+  int64_t cpu_ms() const { return cpu_ms_; }
   // SIGKILL and reap unless already reaped.
   void kill_and_reap();
 
@@ -51,6 +54,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   std::optional<int> status_;
+  int64_t cpu_ms_ = 0;
 };
 
 // `name` as found in PATH, or itself when it has a '/'.

@@ -34,6 +34,17 @@ TEST(ChildProcess, OutputGoesToLogAndStatusIsReported) {
   EXPECT_EQ(describe_wait_status(*status), "exited with status 3");
 }
 
+TEST(ChildProcess, ReportsTheCpuTimeOfTheReapedProcess) {
+  // Half a million shell loop iterations: far more than 20 ms of CPU time
+  // however fast the host (dash does a few million a second at most).
+  auto c =
+      ChildProcess::spawn({"sh", "-c", "i=0; while [ $i -lt 500000 ]; do i=$((i + 1)); done"}, "");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->cpu_ms(), 0) << "not reaped yet";
+  ASSERT_EQ(*c->wait(), 0);
+  EXPECT_GE(c->cpu_ms(), 20);
+}
+
 TEST(ChildProcess, StdinIsDevNull) {
   TempDir dir;
   auto c = ChildProcess::spawn({"sh", "-c", "cat; readlink /proc/self/fd/0"}, dir / "log");

@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <utility>
 
 #include "guest/protocol/constants.h"
@@ -47,6 +48,7 @@ Status MicroVm::start() {
   // host port lands on our end of a socketpair, once.
   vsock_->set_port_handler(proto::kAgentPort, [guest_end]() -> Result<UniqueFd> {
     if (!guest_end->valid()) return make_error("agent already connected", EADDRINUSE);
+    timeline::mark("agent_connected");
     return std::move(*guest_end);
   });
   for (auto& [port, handler] : config_.port_handlers) vsock_->set_port_handler(port, handler);
@@ -102,12 +104,24 @@ Status MicroVm::start() {
   agent_->set_abort_fd(engine_->pidfd());
   // Once: what it captured lives only as long as boot().
   if (config_.before_hello) std::exchange(config_.before_hello, nullptr)(*agent_);
+  delay_hello_for_test();
   hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   // boot_ns: the guest's CLOCK_BOOTTIME as its agent started (kernel boot done).
   timeline::mark("agent_hello", "guest_boot_ms=" + std::to_string(hello_.boot_ns / 1'000'000));
   return {};
+}
+
+void MicroVm::delay_hello_for_test() {
+#ifdef RUNVM_TEST_HOOKS
+  // Test builds only (tests/integration/stdio_test.cc): $RUNVM_TEST_HELLO_DELAY_MS
+  // makes the host late for the hello, as a loaded host is, so that what
+  // the agent sends behind it (replies, a quick process's exit) is queued
+  // and read with it.
+  const char* ms = getenv("RUNVM_TEST_HELLO_DELAY_MS");
+  if (ms && *ms) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+#endif
 }
 
 Status MicroVm::add_test_hook() {
@@ -184,6 +198,7 @@ Result<int> MicroVm::shutdown(bool processes_run) {
     // when its process ended (guest/agent/container.cc): the guest holds
     // nothing worth a round trip (a guest sync, tens of ms under TCG).
     RUNVM_CHECK(engine_->kill());
+    release_devices();
     auto status = RUNVM_TRY(engine_->wait());
     reaped_ = true;
     timeline::mark("vm_exited");
@@ -199,7 +214,12 @@ Result<int> MicroVm::shutdown(bool processes_run) {
   // the guest, and neither the guest's power-off nor QEMU's quit (each stops
   // every device in turn, under TCG tens of ms) is worth waiting for. The
   // VM ended as asked: that is a clean exit, whatever signal ended QEMU.
-  RUNVM_CHECK(r.ok() ? engine_->kill() : engine_->stop());
+  if (r.ok()) {
+    RUNVM_CHECK(engine_->kill());
+    release_devices();
+  } else {
+    RUNVM_CHECK(engine_->stop());
+  }
   auto status = RUNVM_TRY(engine_->wait());
   reaped_ = true;
   timeline::mark("vm_exited");
@@ -243,15 +263,20 @@ MicroVm::~MicroVm() {
     (void)engine_->wait();
   }
   engine_.reset();
-  stop_loop();
+  release_devices();
   agent_.reset();
+  // The guest's RAM is freed by now (its last mapping was the backends'),
+  // or was by QEMU's exit (shutdown released the backends before it).
+  timeline::mark("vm_released");
+}
+
+void MicroVm::release_devices() {
+  stop_loop();
   vsock_server_.reset();
   vsock_.reset();
-  report_fs_stats();
+  if (!fs_devices_.empty()) report_fs_stats();
   fs_servers_.clear();  // servers before the devices they drive
   fs_devices_.clear();
-  // The guest's RAM is freed by now (its last mapping was the backends').
-  timeline::mark("vm_released");
 }
 
 std::string MicroVm::console_tail(size_t lines) const {
