@@ -260,6 +260,10 @@ Status ContainerDir::remove() const {
   // them. remove_all would descend into the members' own files: unmount
   // first, and remove nothing if one stays mounted.
   RUNVM_CHECK(unmount_below(path() + "/" + layout::kPodDir));
+  // remove_all crosses mount points: nothing is removed while anything below
+  // is still mounted (a bind source's host files would go with it).
+  if (auto left = mount_entries_below(path() + "/"); !left.empty())
+    return make_error("remove " + path() + ": " + left.front().point + " is still mounted", EBUSY);
   // state.json first: lock() makes a missing lock file only while it is there.
   unlink(file(layout::kStateFile).c_str());
   ec.clear();

@@ -122,8 +122,10 @@ Result<int> verb_delete(GlobalOptions& g, int argc, char** argv) {
     // delete takes it back: so it is let finish. It ends on its own once
     // all is delivered, or its reader took nothing for 5 s, and at the
     // latest after 5 min (its drain); killed only past that. No process
-    // outlives delete.
-    RUNVM_CHECK(end_shim(ct.state, kShimDrainMax + std::chrono::seconds(10)));
+    // outlives delete. --force does not wait that long for a shim that may
+    // be wedged: 6 s, as before the drain was waited for.
+    RUNVM_CHECK(end_shim(
+        ct.state, force ? std::chrono::seconds(6) : kShimDrainMax + std::chrono::seconds(10)));
   }
   // A pod member's rootfs and binds are its sandbox shim's to unbind.
   wait_member_unbound(g, ct);

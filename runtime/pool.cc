@@ -130,11 +130,19 @@ std::optional<int> autogroup_nice(const std::string& pid) {
 }
 
 // Best effort: without autogroups (or, below 0, the privilege) it stays.
-void set_autogroup_nice(const std::string& pid, int nice) {
+// Without CAP_SYS_ADMIN the kernel takes one autogroup write per 100 ms
+// host-wide (EAGAIN otherwise): one more try after that. False if it was
+// refused; true too without autogroups (nothing to weigh).
+bool set_autogroup_nice(const std::string& pid, int nice) {
   UniqueFd fd(open(("/proc/" + pid + "/autogroup").c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return errno == ENOENT || errno == ESRCH;
   std::string v = std::to_string(nice);
-  if (fd) [[maybe_unused]]
-    auto w = write(fd.get(), v.data(), v.size());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (write(fd.get(), v.data(), v.size()) == static_cast<ssize_t>(v.size())) return true;
+    if (errno != EAGAIN) return false;
+    usleep(110 * 1000);
+  }
+  return false;
 }
 
 constexpr int kAdopted = ECHILD;  // spawn_detached's error: a subreaper adopted it
@@ -631,7 +639,10 @@ void claim_unit_priority(const std::vector<pid_t>& procs) {
   if (errno != 0) return;
   // Its session's autogroup (spawn_detached) weighs as the claimer's does.
   if (auto group = autogroup_nice("self"))
-    for (pid_t pid : procs) set_autogroup_nice(std::to_string(pid), *group);
+    for (pid_t pid : procs)
+      if (!set_autogroup_nice(std::to_string(pid), *group))
+        log::warn("pool unit process " + std::to_string(pid) +
+                  ": its scheduler group keeps a refill's niceness (" + std::strerror(errno) + ")");
   // Niceness is per thread on Linux: every thread of the shim and QEMU.
   for (pid_t pid : procs) {
     DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());

@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "runtime/container_dir.h"
 #include "runtime/host_cgroup.h"
+#include "runtime/host_procs.h"
 #include "runtime/pool.h"
 #include "runtime/pool_unit.h"
 #include "runtime/released_cgroup.h"
@@ -69,10 +71,15 @@ void release_claimed_unit(const GlobalOptions& g, const std::string& rel, const 
     // claim abandoned by a create that died (fill_action).
     UniqueFd(open((u.dir().path() + "/" + kReleasedFile).c_str(),
                   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    // What claimed it joined the container's cgroup (launch.cc): exactly
-    // those processes are in it; without one they never left the pool's,
-    // and had no limits to keep.
+    // What claimed it joined the container's cgroup (launch.cc); without
+    // one its processes never left the pool's, and had no limits to keep.
+    // Only the unit's own move: a cgroup shared with other containers
+    // (runc lets several join one) keeps theirs.
     std::vector<pid_t> procs = host_cgroup_pids(g, dir);
+    std::vector<pid_t> unit_procs = process_tree(u.record->pid);
+    std::erase_if(procs, [&](pid_t p) {
+      return std::find(unit_procs.begin(), unit_procs.end(), p) == unit_procs.end();
+    });
     if (procs.empty()) {
       log::debug("pool unit " + rel + ": released; its VM ends on its own");
       return;

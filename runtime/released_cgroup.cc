@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <utility>
@@ -60,8 +61,12 @@ Status place_released_in(const cgroup::Layout& layout, const std::string& contai
       s = to.join(pid);
       if (!s.ok() && s.error().code == ESRCH) s = {};  // it ended meanwhile
     }
-    if (s.ok() || s.error().code != ENOENT || attempt == 2)
-      return std::move(s).context("released pool unit " + unit);
+    // Only a cgroup that is gone is made again: a limit file missing in one
+    // that is there is a controller it lacks, for good.
+    bool swept = !s.ok() && s.error().code == ENOENT &&
+                 std::any_of(to.dirs().begin(), to.dirs().end(),
+                             [](const auto& d) { return access(d.path.c_str(), F_OK) != 0; });
+    if (s.ok() || !swept || attempt == 2) return std::move(s).context("released pool unit " + unit);
   }
 }
 

@@ -6,6 +6,10 @@
 
 namespace runvm::agent {
 
+namespace {
+constexpr size_t kMaxLine = 64 * 1024;
+}  // namespace
+
 std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid) {
   std::string_view field[6];
   size_t n = 0;
@@ -38,6 +42,9 @@ std::string home_from_passwd(int fd, uint32_t uid) {
       partial.clear();
     }
     partial.append(chunk);
+    // runc gives up on a line over 64 KiB ("token too long"): a file with no
+    // newline (a link to /dev/zero) must not grow the init without bound.
+    if (partial.size() > kMaxLine) return "/";
   }
   // The last line may have no newline.
   if (auto home = passwd_home(partial, uid)) return std::string(*home);

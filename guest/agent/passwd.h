@@ -9,12 +9,14 @@
 namespace runvm::agent {
 
 // The home field of a "name:password:uid:gid:gecos:home:shell" line whose
-// uid field is exactly `uid` in decimal (as runc compares, "007" is not 7);
+// uid field is exactly `uid` in decimal ("007" is not 7 here, where runc's
+// Atoi would take it: no passwd tool writes one);
 // nullopt for other lines, short ones and an empty home.
 std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid);
 
 // The home of `uid` in the passwd file `fd`, read to its end in page-sized
-// reads; "/" (runc's default) without a match or on a read error. Plain
+// reads; "/" (runc's default) without a match, on a read error or a line
+// over 64 KiB. Plain
 // read(2)s on a stack buffer: in the container's init every heap page it
 // writes is a copy-on-write fault of the agent's, and each read of a file on
 // virtio-fs a round trip, where an ifstream took several more of both.
