@@ -3,12 +3,15 @@
 # (bench/fs_init.sh) on each variant, compared like for like (same cache
 # policy), so a ratio measures the implementation, not the policy:
 #   ours_exclusive    our backend, CachePolicy::kExclusive (a bundle rootfs:
-#                     24 h timeouts, cached misses, xattrs, no writeback cache)
+#                     24 h timeouts, cached misses, no writeback cache, xattrs
+#                     only if the tree holds any: this empty share holds none)
 #   virtiofsd_always  QEMU's virtiofsd with cache=always (no writeback either)
-#   virtiofsd_always_xattr  the same with -o xattr: ours_exclusive serves
-#                     xattrs (a rootfs keeps file capabilities), so the guest
-#                     asks it GETXATTR security.capability before each first
-#                     write and each chown; this is its like-for-like pair
+#   ours_exclusive_xattr  ours_exclusive serving xattrs, as for an image with
+#                     file capabilities: the guest asks GETXATTR
+#                     security.capability before each first write and each
+#                     chown
+#   virtiofsd_always_xattr  virtiofsd_always with -o xattr: the like-for-like
+#                     pair of ours_exclusive_xattr
 #   ours_coherent     our backend, CachePolicy::kCoherent (a bind mount: 1 s
 #                     timeouts, misses cached 1 s, no xattrs, no writeback)
 #   virtiofsd_auto    QEMU's virtiofsd with cache=auto (its default; no xattrs)
@@ -22,7 +25,7 @@
 # and ratios are the median of per-run ratios (each run's pair side by side).
 # Prints METRIC fs_<workload>_<variant>_s (median), per workload the pairs
 # fs_<workload>_virtiofsd_always_over_ours_exclusive,
-# fs_<workload>_virtiofsd_always_xattr_over_ours_exclusive (like for like),
+# fs_<workload>_virtiofsd_always_xattr_over_ours_exclusive_xattr (like for like),
 # fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
 # fs_<workload>_ours_*_over_tmpfs,
 # and our backend's FUSE requests of the last run per variant
@@ -50,7 +53,7 @@ harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 cache=${RUNVM_CACHE:-/var/cache/runvm}/bench
 baseline=${FS_BENCH_BASELINE:-}
-default_variants="ours_exclusive virtiofsd_always virtiofsd_always_xattr ours_coherent virtiofsd_auto tmpfs"
+default_variants="ours_exclusive virtiofsd_always ours_exclusive_xattr virtiofsd_always_xattr ours_coherent virtiofsd_auto tmpfs"
 [ -z "$baseline" ] || default_variants="base_exclusive $default_variants base_coherent"
 read -r -a variants <<<"${FS_BENCH_VARIANTS:-$default_variants}"
 workloads=(untar statwalk statwalk_warm npm seqwrite seqread)
@@ -106,6 +109,7 @@ rm -rf "$root" "$tmp/small"
 variant_args() {  # variant: the harness's backend options
   case "$1" in
     ours_exclusive | base_exclusive) echo --backend ours --policy exclusive ;;
+    ours_exclusive_xattr) echo --backend ours --policy exclusive --xattrs on ;;
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
     ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
@@ -158,7 +162,7 @@ pair() {  # a b: METRIC fs_<w>_<a>_over_<b> if both ran
   for w in "${workloads[@]}"; do echo "METRIC fs_${w}_${1}_over_${2} $(paired "$w" "$1" "$2") x"; done
 }
 pair virtiofsd_always ours_exclusive
-pair virtiofsd_always_xattr ours_exclusive
+pair virtiofsd_always_xattr ours_exclusive_xattr
 pair virtiofsd_auto ours_coherent
 pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy

@@ -40,6 +40,15 @@ struct FsConfig {
   // On for a container's root, where file capabilities (ping's
   // cap_net_raw) and image xattrs must work.
   bool xattrs = true;
+  // With xattrs: serve them only if the tree holds any the guest could need
+  // (fuse::XattrScan walks it from the share's creation; until the walk has
+  // proven there are none, they are served). Without any, the first xattr
+  // read after the walk is answered ENOSYS and the guest stops asking, as
+  // with xattrs off: a container root whose image has no file capability,
+  // ACL or user.* attribute then costs no GETXATTR per file written. Such a
+  // root cannot take xattrs later either (setxattr fails EOPNOTSUPP), as a
+  // share without xattrs; one the guest sets before the walk ends keeps them.
+  bool xattrs_if_present = false;
   // Exclusive shares only: FUSE_WRITEBACK_CACHE. Off by default: the guest
   // then writes every close()d file back synchronously (fuse_flush) plus a
   // SETATTR of its times, and throttles its writers hard (a FUSE bdi may

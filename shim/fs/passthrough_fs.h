@@ -26,6 +26,7 @@
 #include "shim/fs/fuse_request.h"
 #include "shim/fs/fuse_server.h"
 #include "shim/fs/inode_table.h"
+#include "shim/fs/xattr_scan.h"
 #include "shim/virtio/virtqueue.h"
 
 namespace runvm {
@@ -43,6 +44,8 @@ class PassthroughFs : public FuseServer {
   bool initialized() const { return initialized_; }
   size_t inode_count() const { return inodes_.size(); }
   size_t handle_count() const { return handles_.size(); }
+  // FsConfig::xattrs_if_present: the walk deciding it; null otherwise.
+  fuse::XattrScan* xattr_scan() { return xattr_scan_.get(); }
 
  private:
   using Request = fuse::Request;
@@ -72,6 +75,9 @@ class PassthroughFs : public FuseServer {
   int kill_suidgid(int fd) const;
   bool read_only_request(uint32_t opcode) const;
   static bool is_xattr_request(uint32_t opcode);
+  // Whether an xattr request is to be answered ENOSYS (FsConfig::xattrs and
+  // xattrs_if_present).
+  bool xattrs_off(uint32_t opcode);
   // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
   bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;
@@ -166,6 +172,7 @@ class PassthroughFs : public FuseServer {
   // No OPEN or CREATE handles (FsConfig::handles off on an
   // exclusive share): fh 0 names the node itself.
   bool handleless_ = false;
+  std::unique_ptr<fuse::XattrScan> xattr_scan_;
 };
 
 }  // namespace runvm

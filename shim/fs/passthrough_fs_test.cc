@@ -325,6 +325,63 @@ TEST_F(PassthroughFsTest, AShareWithoutXattrsAnswersEnosysSoTheGuestStopsAsking)
   EXPECT_EQ(::getxattr((dir / "f").c_str(), "user.kept", v, sizeof v), 1);  // untouched
 }
 
+// A container root (FsConfig::xattrs_if_present): xattrs are served only if
+// its tree holds any, so an image without them costs the guest no GETXATTR
+// security.capability per file written, and one with them keeps its file
+// capabilities.
+TEST_F(PassthroughFsTest, ARootServesXattrsOnlyIfItsTreeHoldsAny) {
+  std::ofstream(dir / "f") << "x";
+  auto serve = [&](bool tree_has_xattrs) {
+    FsConfig cfg{dir.path(), CachePolicy::kExclusive, false};
+    cfg.xattrs_if_present = true;
+    auto r = PassthroughFs::create(cfg);
+    EXPECT_TRUE(r.ok());
+    std::unique_ptr<PassthroughFs> fs = std::move(*r);
+    fs->xattr_scan()->wait();
+    EXPECT_EQ(fs->xattr_scan()->state(),
+              tree_has_xattrs ? fuse::XattrScan::State::kPresent : fuse::XattrScan::State::kAbsent);
+    return fs;
+  };
+  const Args get_cap = Args().add(fuse_getxattr_in{64, 0}).str("security.capability");
+  fuse_setxattr_in compat{1, 0, 0, 0};
+  Args set;
+  set.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("1");
+  {
+    auto fs = serve(false);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    ASSERT_NE(f, 0u);
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, get_cap).error, ENOSYS);  // the guest stops asking
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, ENOSYS);      // nor can it add one
+    EXPECT_EQ(nc.call(FUSE_LISTXATTR, f, Args().add(fuse_getxattr_in{256, 0})).error, ENOSYS);
+  }
+  char v[4];
+  EXPECT_LT(::getxattr((dir / "f").c_str(), "user.a", v, sizeof v), 0);
+  {
+    // One the guest sets before it ever reads one stays served.
+    auto fs = serve(false);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, 0);
+    auto got = nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.a"));
+    EXPECT_EQ(got.error, 0);
+    EXPECT_EQ(got.str(), "1");
+  }
+  {
+    // Now the tree holds one: served from the start.
+    auto fs = serve(true);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, get_cap).error, ENODATA);
+    auto got = nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.a"));
+    EXPECT_EQ(got.error, 0);
+    EXPECT_EQ(got.str(), "1");
+  }
+}
+
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
 // `handleless`: reads go by fh 0, without OPENDIR.
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
