@@ -18,6 +18,8 @@
 #   tmpfs             the guest's own tmpfs (no virtio-fs at all: the ceiling)
 # and, on request (FS_BENCH_VARIANTS), the writeback-cache pair:
 #   ours_exclusive_wb, virtiofsd_always_wb   the same with writeback cache
+# and ours_exclusive_noprecreate, ours_coherent_noprecreate: ours without
+# files made ahead of time (FsConfig::precreate), paired with ours.
 # Workloads: untar (5,000 small files), statwalk (cold `du` of that tree, then
 # statwalk_warm), npm (cp -a of a real node_modules tree), seqwrite (256 MiB,
 # dd + sync), seqread (the same file, cold). Times are measured in the guest.
@@ -33,7 +35,9 @@
 # and what the SETATTRs set: _setattr_mode, _owner, _size, _times) and how
 # they crossed the request queue (fs_queue_<variant>_<key>: batches, requests,
 # interrupts, busy_ms serving them, gap_ms between a reply and the next
-# request, avg_gap_us: the round trip outside the backend).
+# request, avg_gap_us: the round trip outside the backend), and how many
+# files were created from the stock made ahead of time (fs_stock_<variant>_
+# taken, _missed).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
 # FS_BENCH_BASELINE=<another build's runvm-fs-bench> adds base_exclusive and
 # base_coherent (our backend as that build serves each policy) and the pairs
@@ -110,6 +114,8 @@ variant_args() {  # variant: the harness's backend options
   case "$1" in
     ours_exclusive | base_exclusive) echo --backend ours --policy exclusive ;;
     ours_exclusive_xattr) echo --backend ours --policy exclusive --xattrs on ;;
+    ours_exclusive_noprecreate) echo --backend ours --policy exclusive --precreate off ;;
+    ours_coherent_noprecreate) echo --backend ours --policy coherent --precreate off ;;
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
     ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
@@ -168,6 +174,8 @@ pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
 pair ours_exclusive_wb ours_exclusive
 pair base_exclusive ours_exclusive
+pair ours_exclusive_noprecreate ours_exclusive
+pair ours_coherent_noprecreate ours_coherent
 pair base_coherent ours_coherent
 pair ours_exclusive tmpfs
 pair ours_coherent tmpfs
@@ -181,6 +189,8 @@ for v in "${variants[@]}"; do
        $1 == "fuse-setattr" { for (i = 2; i <= NF; i++) { split($i, k, "=");
          print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }
        $1 == "fuse-queue" { for (i = 2; i <= NF; i++) { split($i, k, "=");
-         print "METRIC fs_queue_" v "_" k[1] " " k[2] } }' \
+         print "METRIC fs_queue_" v "_" k[1] " " k[2] } }
+       $1 == "fuse-stock" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC fs_stock_" v "_" k[1] " " k[2] } }' \
     "$tmp/res/stats_$v"
 done

@@ -35,7 +35,7 @@ constexpr char kUsage[] =
     "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n"
     "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
     "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
-    "         [--xattrs on|off|auto] [--writeback on|off]\n"
+    "         [--xattrs on|off|auto] [--writeback on|off] [--precreate on|off]\n"
     "         [--stats FILE]\n";
 
 struct Options {
@@ -48,6 +48,7 @@ struct Options {
   // mount (coherent).
   std::optional<std::string> xattrs;
   std::optional<bool> writeback;  // ours, exclusive only; default as runvm serves a rootfs
+  bool precreate = true;          // ours: files made ahead of time (FsConfig::precreate)
   std::string virtiofsd_cache = "auto";
   // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
   bool virtiofsd_writeback = false;
@@ -90,6 +91,8 @@ Result<Options> parse(int argc, char** argv) {
       o.xattrs = val;
     else if (arg == "--writeback" && (val == "on" || val == "off"))
       o.writeback = val == "on";
+    else if (arg == "--precreate" && (val == "on" || val == "off"))
+      o.precreate = val == "on";
     else if (arg == "--virtiofsd-writeback" && (val == "on" || val == "off"))
       o.virtiofsd_writeback = val == "on";
     else if (arg == "--virtiofsd-xattr" && (val == "on" || val == "off"))
@@ -142,6 +145,7 @@ struct OurBackend {
     cfg.xattrs = xattrs != "off";
     cfg.xattrs_if_present = xattrs == "auto";
     if (o.writeback) cfg.writeback = *o.writeback;
+    cfg.precreate = o.precreate;
     device = RUNVM_TRY(FsDevice::create(*loop, std::move(cfg)));
     server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
     thread.emplace(*loop);

@@ -72,6 +72,10 @@ struct FsConfig {
   // (FOPEN_KEEP_CACHE is its no-open default), which only a tree nothing
   // else changes may.
   bool handles = false;
+  // Regular files made ahead of time on a thread (fuse::TmpfileStock), so a
+  // guest's MKNOD or CREATE links one instead of waiting for the host file
+  // system's inode allocation. Read-only shares make none.
+  bool precreate = true;
 };
 
 }  // namespace runvm

@@ -50,6 +50,7 @@ PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st,
   // with its first exec.
   if (cfg_.xattrs && cfg_.xattrs_if_present)
     xattr_scan_ = std::make_unique<fuse::XattrScan>(inodes_.root().fd.get());
+  if (cfg_.precreate && !cfg_.readonly) stock_ = std::make_unique<fuse::TmpfileStock>();
 }
 
 bool PassthroughFs::read_only_request(uint32_t opcode) const {
@@ -193,6 +194,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   // A new session: whatever the previous driver held is gone.
   inodes_.clear();
   handles_.clear();
+  if (stock_) stock_->clear();
 
   uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
                   FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC |
@@ -229,6 +231,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
 uint32_t PassthroughFs::op_destroy(Reply& rw) {
   inodes_.clear();
   handles_.clear();
+  if (stock_) stock_->clear();
   initialized_ = false;
   return rw.ok();
 }

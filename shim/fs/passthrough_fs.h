@@ -26,6 +26,7 @@
 #include "shim/fs/fuse_request.h"
 #include "shim/fs/fuse_server.h"
 #include "shim/fs/inode_table.h"
+#include "shim/fs/tmpfile_stock.h"
 #include "shim/fs/xattr_scan.h"
 #include "shim/virtio/virtqueue.h"
 
@@ -46,6 +47,8 @@ class PassthroughFs : public FuseServer {
   size_t handle_count() const { return handles_.size(); }
   // FsConfig::xattrs_if_present: the walk deciding it; null otherwise.
   fuse::XattrScan* xattr_scan() { return xattr_scan_.get(); }
+  // FsConfig::precreate: files made ahead of time; null otherwise.
+  fuse::TmpfileStock* tmpfile_stock() { return stock_.get(); }
 
  private:
   using Request = fuse::Request;
@@ -130,6 +133,12 @@ class PassthroughFs : public FuseServer {
   uint32_t op_link(const Request& req, Reply& rw);
   uint32_t op_unlink(const Request& req, Reply& rw, bool dir);
   uint32_t op_rename(const Request& req, Reply& rw, bool v2);
+  // A regular file of `mode` (07777) made ahead of time in `parent` for the
+  // request's caller, linked as `name` (FsConfig::precreate); its fd (O_RDWR)
+  // or, if none was in stock or the link failed, none (then create it as
+  // usual: that reports the errors).
+  UniqueFd link_stocked(const Request& req, const Inode& parent, const std::string& name,
+                        mode_t mode);
   // The common tail of the creating ops: entry for the new name.
   uint32_t reply_new_entry(Inode& parent, std::string_view name, mode_t exact_mode, Reply& rw);
 
@@ -173,6 +182,7 @@ class PassthroughFs : public FuseServer {
   // exclusive share): fh 0 names the node itself.
   bool handleless_ = false;
   std::unique_ptr<fuse::XattrScan> xattr_scan_;
+  std::unique_ptr<fuse::TmpfileStock> stock_;
 };
 
 }  // namespace runvm

@@ -382,6 +382,64 @@ TEST_F(PassthroughFsTest, ARootServesXattrsOnlyIfItsTreeHoldsAny) {
   }
 }
 
+// FsConfig::precreate: once the guest made two files of a kind in a row, the
+// next ones are files made ahead of time, linked under the new name; they
+// must look exactly as made on request (mode, owner, times of now).
+TEST_F(PassthroughFsTest, FilesMadeAheadOfTimeLookMadeOnRequest) {
+  for (bool create : {false, true}) {
+    SCOPED_TRACE(create ? "CREATE" : "MKNOD");
+    TempDir share;
+    FsConfig cfg{share.path(), create ? CachePolicy::kCoherent : CachePolicy::kExclusive, false};
+    auto r = PassthroughFs::create(cfg);
+    ASSERT_TRUE(r.ok());
+    std::unique_ptr<PassthroughFs> fs = std::move(*r);
+    ASSERT_NE(fs->tmpfile_stock(), nullptr);
+    FuseTestClient nc(*fs);
+    nc.init();
+    auto make = [&](const std::string& name) {
+      if (!create) return nc.mknod(kRoot, name, S_IFREG | 0640) != 0;
+      auto [node, fh] = nc.create(kRoot, name, 0640, O_WRONLY);
+      if (!node) return false;
+      // The handle writes (opened for the guest's O_WRONLY).
+      fuse_write_in w{fh, 0, 3, 0, 0, 0, 0};
+      return nc.call(FUSE_WRITE, node, Args().add(w), 1 << 16, {'a', 'b', 'c'}).error == 0;
+    };
+    ASSERT_TRUE(make("f0"));
+    ASSERT_TRUE(make("f1"));  // two in a row: the stock is aimed at the kind
+    fs->tmpfile_stock()->wait_idle();
+    ASSERT_EQ(fs->tmpfile_stock()->size(), fuse::TmpfileStock::kDepth);
+    ::usleep(20000);  // the stocked files' own times are older than this
+    struct timespec before;
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &before);  // as file times are
+    ASSERT_TRUE(make("f2"));
+    EXPECT_EQ(fs->tmpfile_stock()->taken(), 1u);
+    EXPECT_EQ(fs->tmpfile_stock()->missed(), 2u);
+    struct stat a, b;
+    ASSERT_EQ(::lstat((share / "f2").c_str(), &a), 0);
+    ASSERT_EQ(::lstat((share / "f1").c_str(), &b), 0);
+    EXPECT_EQ(a.st_mode, b.st_mode);
+    EXPECT_EQ(a.st_mode & 07777, 0640u);
+    EXPECT_EQ(a.st_uid, b.st_uid);
+    EXPECT_EQ(a.st_gid, b.st_gid);
+    EXPECT_EQ(a.st_nlink, 1u);
+    EXPECT_EQ(a.st_size, create ? 3 : 0);
+    for (const timespec& t : {a.st_atim, a.st_mtim, a.st_ctim})
+      EXPECT_TRUE(t.tv_sec > before.tv_sec ||
+                  (t.tv_sec == before.tv_sec && t.tv_nsec >= before.tv_nsec));
+    // An existing name is refused as before, stock or not.
+    if (create) {
+      EXPECT_EQ(nc.call(FUSE_CREATE, kRoot,
+                        Args().add(fuse_create_in{O_WRONLY | O_EXCL, 0640, 022, 0}).str("f2"))
+                    .error,
+                EEXIST);
+    } else {
+      EXPECT_EQ(nc.mknod(kRoot, "f2", S_IFREG | 0640), 0u);
+      EXPECT_EQ(nc.last_error, EEXIST);
+    }
+    EXPECT_EQ(share.entries(), (std::vector<std::string>{"f0", "f1", "f2"}));
+  }
+}
+
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
 // `handleless`: reads go by fh 0, without OPENDIR.
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
