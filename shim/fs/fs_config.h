@@ -1,6 +1,7 @@
 // Configuration of one virtio-fs share.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,12 @@ struct FsConfig {
   // guest's MKNOD or CREATE links one instead of waiting for the host file
   // system's inode allocation. Read-only shares make none.
   bool precreate = true;
+  // Run first on each helper thread the share starts (XattrScan's walk,
+  // TmpfileStock's maker), which the creating thread (the shim's main
+  // thread, during set-up) may not confine: runvm-shim confines them to the
+  // device role (shim/confine). False: the helper does nothing (xattrs are
+  // served, no file is made ahead of time).
+  std::function<bool()> thread_start;
 };
 
 }  // namespace runvm

@@ -49,8 +49,9 @@ PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st,
   // From now, while the VM boots: the guest's first xattr request comes
   // with its first exec.
   if (cfg_.xattrs && cfg_.xattrs_if_present)
-    xattr_scan_ = std::make_unique<fuse::XattrScan>(inodes_.root().fd.get());
-  if (cfg_.precreate && !cfg_.readonly) stock_ = std::make_unique<fuse::TmpfileStock>();
+    xattr_scan_ = std::make_unique<fuse::XattrScan>(inodes_.root().fd.get(), cfg_.thread_start);
+  if (cfg_.precreate && !cfg_.readonly)
+    stock_ = std::make_unique<fuse::TmpfileStock>(cfg_.thread_start);
 }
 
 bool PassthroughFs::read_only_request(uint32_t opcode) const {

@@ -27,7 +27,15 @@ bool unsupported(int err) { return err == EOPNOTSUPP || err == EISDIR || err == 
 
 }  // namespace
 
-TmpfileStock::TmpfileStock() : thread_([this] { run(); }) {}
+TmpfileStock::TmpfileStock(std::function<bool()> thread_start)
+    : thread_([this, start = std::move(thread_start)] {
+        if (start && !start()) {
+          std::lock_guard lock(mu_);
+          enabled_ = false;
+          idle_cv_.notify_all();
+        }
+        run();
+      }) {}
 
 TmpfileStock::~TmpfileStock() {
   {

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,7 +47,9 @@ class TmpfileStock {
   };
   static constexpr size_t kDepth = 4;
 
-  TmpfileStock();
+  // Its thread runs `thread_start` first (FsConfig::thread_start; false:
+  // it makes nothing, as if the file system refused O_TMPFILE).
+  explicit TmpfileStock(std::function<bool()> thread_start = {});
   ~TmpfileStock();  // stops the thread; stocked files vanish with their fds
   TmpfileStock(const TmpfileStock&) = delete;
   TmpfileStock& operator=(const TmpfileStock&) = delete;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -134,6 +135,26 @@ TEST(TmpfileStock, ADirectoryItCannotMakeFilesInStocksNothingButStaysOn) {
   EXPECT_EQ(s.size(), 0u);
   UniqueFd live = open_dir(d.path());
   EXPECT_TRUE(take_when_stocked(s, Kind{8, 0, 0, 0644}, live.get()));
+}
+
+// FsConfig::thread_start (the shim confines the helper there): run on the
+// stock's own thread before anything else; false leaves the stock off.
+TEST(TmpfileStock, ItsThreadRunsTheStartHookFirstAndStaysOffIfItFails) {
+  TempDir d;
+  UniqueFd dir = open_dir(d.path());
+  const pid_t caller = ::gettid();
+  for (bool ok : {true, false}) {
+    std::atomic<pid_t> ran_on{0};
+    TmpfileStock s([&] {
+      ran_on = ::gettid();
+      return ok;
+    });
+    const Kind kind{7, 0, 0, 0644};
+    EXPECT_EQ(static_cast<bool>(take_when_stocked(s, kind, dir.get())), ok);
+    EXPECT_NE(ran_on.load(), 0);
+    EXPECT_NE(ran_on.load(), caller);
+    EXPECT_EQ(s.enabled(), ok);
+  }
 }
 
 }  // namespace

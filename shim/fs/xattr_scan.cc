@@ -41,9 +41,11 @@ Found entry_xattrs(int dir, const char* name, std::vector<char>& buf) {
 
 }  // namespace
 
-XattrScan::XattrScan(int root) : root_(::fcntl(root, F_DUPFD_CLOEXEC, 0)) {
-  thread_ = std::thread([this] {
-    State s = root_ ? walk(root_.get()) : State::kPresent;
+XattrScan::XattrScan(int root, std::function<bool()> thread_start)
+    : root_(::fcntl(root, F_DUPFD_CLOEXEC, 0)) {
+  thread_ = std::thread([this, start = std::move(thread_start)] {
+    const bool started = !start || start();
+    State s = started && root_ ? walk(root_.get()) : State::kPresent;
     move(State::kScanning, s);
   });
 }

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <string_view>
 #include <thread>
 
@@ -37,8 +38,9 @@ class XattrScan {
   static constexpr size_t kMaxDepth = 128;
 
   // Walks the tree under `root` (any fd of the directory, O_PATH is fine;
-  // it is duplicated) on a new thread.
-  explicit XattrScan(int root);
+  // it is duplicated) on a new thread, which runs `thread_start` first
+  // (FsConfig::thread_start; false: no walk, "present").
+  explicit XattrScan(int root, std::function<bool()> thread_start = {});
   ~XattrScan();  // stops the walk and joins it
   XattrScan(const XattrScan&) = delete;
   XattrScan& operator=(const XattrScan&) = delete;

@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
 
@@ -133,6 +134,22 @@ TEST(XattrScan, APresentTreeIsAlwaysServed) {
   s.wait();
   ASSERT_EQ(s.state(), State::kPresent);
   for (bool change : {false, true, false}) EXPECT_FALSE(s.answer_enosys(change));
+}
+
+TEST(XattrScan, ItsThreadRunsTheStartHookFirstAndProvesNothingIfItFails) {
+  TempDir d;  // no xattrs: "absent" if walked
+  UniqueFd fd(::open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const pid_t caller = ::gettid();
+  for (bool ok : {true, false}) {
+    std::atomic<pid_t> ran_on{0};
+    XattrScan s(fd.get(), [&] {
+      ran_on = ::gettid();
+      return ok;
+    });
+    s.wait();
+    EXPECT_NE(ran_on.load(), caller);
+    EXPECT_EQ(s.state(), ok ? State::kAbsent : State::kPresent);
+  }
 }
 
 }  // namespace
