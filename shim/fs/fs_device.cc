@@ -39,7 +39,8 @@ std::string FsDevice::format_stats() const {
   std::string out = stats().format() + queue_stats_.format();
   if (auto* stock = fs_ ? fs_->tmpfile_stock() : nullptr)
     out += "fuse-stock taken=" + std::to_string(stock->taken()) +
-           " missed=" + std::to_string(stock->missed()) + "\n";
+           " missed=" + std::to_string(stock->missed()) +
+           " dropped=" + std::to_string(stock->dropped()) + "\n";
   return out;
 }
 

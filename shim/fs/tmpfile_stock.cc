@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "shim/fs/fs_creds.h"
@@ -52,6 +53,7 @@ UniqueFd TmpfileStock::take(const Kind& kind, int dir) {
   if (aim_ == kind && !files_.empty()) {
     UniqueFd f = std::move(files_.front());
     files_.pop_front();
+    depth_ = std::min(kDepth, depth_ + 1);  // it pays: keep more of this kind
     cv_.notify_all();
     taken_.fetch_add(1, std::memory_order_relaxed);
     return f;
@@ -67,6 +69,7 @@ UniqueFd TmpfileStock::take(const Kind& kind, int dir) {
   if (d < 0) return {};
   drop_locked();
   aim_ = kind;
+  depth_ = 1;
   dir_ = std::make_shared<const UniqueFd>(d);
   ++generation_;
   cv_.notify_all();
@@ -84,6 +87,7 @@ void TmpfileStock::clear() {
 }
 
 void TmpfileStock::drop_locked() {
+  dropped_.fetch_add(files_.size(), std::memory_order_relaxed);
   for (auto& f : files_) to_close_.push_back(std::move(f));
   files_.clear();
 }
@@ -101,7 +105,7 @@ size_t TmpfileStock::size() const {
 void TmpfileStock::wait_idle() {
   std::unique_lock lock(mu_);
   idle_cv_.wait(lock, [this] {
-    return !busy_ && to_close_.empty() && (!enabled_ || !aim_ || files_.size() >= kDepth || stop_);
+    return !busy_ && to_close_.empty() && (!enabled_ || !aim_ || files_.size() >= depth_ || stop_);
   });
 }
 
@@ -120,7 +124,7 @@ void TmpfileStock::run() {
       busy_ = false;
       continue;
     }
-    if (enabled_ && aim_ && files_.size() < kDepth) {
+    if (enabled_ && aim_ && files_.size() < depth_) {
       const Kind kind = *aim_;
       const auto dir = dir_;
       const uint64_t generation = generation_;
@@ -141,10 +145,12 @@ void TmpfileStock::run() {
         }
         continue;
       }
-      if (generation == generation_)
+      if (generation == generation_) {
         files_.push_back(std::move(f));
-      else
+      } else {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
         to_close_.push_back(std::move(f));
+      }
       continue;
     }
     idle_cv_.notify_all();

@@ -13,8 +13,9 @@
 // times differ, which the taker sets to now after linking it.
 //
 // The stock follows one kind at a time: it is aimed at a kind after two
-// MKNODs of it in a row missed, so a workload alternating between
-// directories does not make and drop files in vain.
+// MKNODs of it in a row missed, and holds one file of a new aim, one more
+// after each hit (up to kDepth), so a workload alternating between
+// directories (npm's parallel extraction) makes and drops few files in vain.
 #pragma once
 
 #include <sys/types.h>
@@ -66,7 +67,10 @@ class TmpfileStock {
   // take()s that got a file, and that got none (bench/fs.sh's hit rate).
   uint64_t taken() const { return taken_.load(std::memory_order_relaxed); }
   uint64_t missed() const { return missed_.load(std::memory_order_relaxed); }
-  // Blocks until the stock is full or can get no fuller (tests).
+  // Files made and then dropped unused (a new aim, clear()).
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Blocks until the stock holds what its aim calls for, or can get no
+  // fuller (tests).
   void wait_idle();
 
  private:
@@ -82,7 +86,8 @@ class TmpfileStock {
   uint64_t generation_ = 0;
   std::deque<UniqueFd> files_;
   std::vector<UniqueFd> to_close_;
-  std::atomic<uint64_t> taken_{0}, missed_{0};
+  std::atomic<uint64_t> taken_{0}, missed_{0}, dropped_{0};
+  size_t depth_ = 1;  // files to hold for the current aim: 1 + its hits, up to kDepth
   std::thread thread_;
 };
 

@@ -41,11 +41,17 @@ TEST(TmpfileStock, AimsAtAKindAfterTwoMissesInARowThenStocksIt) {
   EXPECT_EQ(s.size(), 0u);
   EXPECT_FALSE(s.take(kind, dir.get()));  // second miss: aimed
   s.wait_idle();
-  EXPECT_EQ(s.size(), TmpfileStock::kDepth);
+  EXPECT_EQ(s.size(), 1u);  // one file for a new aim
   UniqueFd f = s.take(kind, dir.get());
   ASSERT_TRUE(f);
   s.wait_idle();
-  EXPECT_EQ(s.size(), TmpfileStock::kDepth);  // refilled
+  EXPECT_EQ(s.size(), 2u);  // a hit: one more held
+  for (size_t i = 0; i < 2 * TmpfileStock::kDepth; ++i) {
+    EXPECT_TRUE(s.take(kind, dir.get()));
+    s.wait_idle();
+  }
+  EXPECT_EQ(s.size(), TmpfileStock::kDepth);  // at most
+  EXPECT_EQ(s.dropped(), 0u);
   struct stat st;
   ASSERT_EQ(::fstat(f.get(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -61,6 +67,7 @@ TEST(TmpfileStock, ADifferentKindGetsNothingAndOneMissDoesNotReaim) {
   TmpfileStock s;
   const Kind kind{7, 0, 0, 0644};
   ASSERT_TRUE(take_when_stocked(s, kind, dir.get()));
+  s.wait_idle();
   for (Kind other :
        {Kind{8, 0, 0, 0644}, Kind{7, 1000, 0, 0644}, Kind{7, 0, 1000, 0644}, Kind{7, 0, 0, 0600}}) {
     EXPECT_FALSE(s.take(other, dir.get()));
@@ -105,9 +112,12 @@ TEST(TmpfileStock, ClearDropsTheStockAndItsAim) {
   TmpfileStock s;
   const Kind kind{7, 0, 0, 0644};
   ASSERT_TRUE(take_when_stocked(s, kind, dir.get()));
+  s.wait_idle();
+  const size_t held = s.size();
   s.clear();
   s.wait_idle();
   EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(s.dropped(), held);
   EXPECT_FALSE(s.take(kind, dir.get()));  // a miss again, not yet aimed
   s.wait_idle();
   EXPECT_EQ(s.size(), 0u);
