@@ -18,8 +18,8 @@
 #   tmpfs             the guest's own tmpfs (no virtio-fs at all: the ceiling)
 # and, on request (FS_BENCH_VARIANTS), the writeback-cache pair:
 #   ours_exclusive_wb, virtiofsd_always_wb   the same with writeback cache
-# and ours_exclusive_noprecreate, ours_coherent_noprecreate: ours without
-# files made ahead of time (FsConfig::precreate), paired with ours.
+# and ours_exclusive_precreate, ours_coherent_precreate: ours with files
+# made ahead of time (FsConfig::precreate, off by default), paired with ours.
 # Workloads: untar (5,000 small files), statwalk (cold `du` of that tree, then
 # statwalk_warm), npm (cp -a of a real node_modules tree), seqwrite (256 MiB,
 # dd + sync), seqread (the same file, cold). Times are measured in the guest.
@@ -114,8 +114,8 @@ variant_args() {  # variant: the harness's backend options
   case "$1" in
     ours_exclusive | base_exclusive) echo --backend ours --policy exclusive ;;
     ours_exclusive_xattr) echo --backend ours --policy exclusive --xattrs on ;;
-    ours_exclusive_noprecreate) echo --backend ours --policy exclusive --precreate off ;;
-    ours_coherent_noprecreate) echo --backend ours --policy coherent --precreate off ;;
+    ours_exclusive_precreate) echo --backend ours --policy exclusive --precreate on ;;
+    ours_coherent_precreate) echo --backend ours --policy coherent --precreate on ;;
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
     ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
@@ -174,8 +174,8 @@ pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
 pair ours_exclusive_wb ours_exclusive
 pair base_exclusive ours_exclusive
-pair ours_exclusive_noprecreate ours_exclusive
-pair ours_coherent_noprecreate ours_coherent
+pair ours_exclusive ours_exclusive_precreate
+pair ours_coherent ours_coherent_precreate
 pair base_coherent ours_coherent
 pair ours_exclusive tmpfs
 pair ours_coherent tmpfs

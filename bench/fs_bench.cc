@@ -48,7 +48,7 @@ struct Options {
   // mount (coherent).
   std::optional<std::string> xattrs;
   std::optional<bool> writeback;  // ours, exclusive only; default as runvm serves a rootfs
-  bool precreate = true;          // ours: files made ahead of time (FsConfig::precreate)
+  bool precreate = false;         // ours: files made ahead of time (FsConfig::precreate)
   std::string virtiofsd_cache = "auto";
   // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
   bool virtiofsd_writeback = false;

@@ -75,8 +75,12 @@ struct FsConfig {
   bool handles = false;
   // Regular files made ahead of time on a thread (fuse::TmpfileStock), so a
   // guest's MKNOD or CREATE links one instead of waiting for the host file
-  // system's inode allocation. Read-only shares make none.
-  bool precreate = true;
+  // system's inode allocation. Read-only shares make none. Off: measured
+  // (bench/fs.sh, bench/npm.sh with their *_precreate variants) it only paid
+  // while the host was so loaded that an inode took milliseconds to make; on
+  // a quiet host mknod costs ~90 us and the copy of a tree got slower, and
+  // npm ci, which creates across many directories at once, hit 4%.
+  bool precreate = false;
   // Run first on each helper thread the share starts (XattrScan's walk,
   // TmpfileStock's maker), which the creating thread (the shim's main
   // thread, during set-up) may not confine: runvm-shim confines them to the

@@ -390,6 +390,7 @@ TEST_F(PassthroughFsTest, FilesMadeAheadOfTimeLookMadeOnRequest) {
     SCOPED_TRACE(create ? "CREATE" : "MKNOD");
     TempDir share;
     FsConfig cfg{share.path(), create ? CachePolicy::kCoherent : CachePolicy::kExclusive, false};
+    cfg.precreate = true;
     auto r = PassthroughFs::create(cfg);
     ASSERT_TRUE(r.ok());
     std::unique_ptr<PassthroughFs> fs = std::move(*r);
