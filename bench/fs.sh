@@ -3,18 +3,23 @@
 # (bench/fs_init.sh) on each variant, compared like for like (same cache
 # policy), so a ratio measures the implementation, not the policy:
 #   ours_exclusive    our backend, CachePolicy::kExclusive (a bundle rootfs:
-#                     24 h timeouts, cached misses, xattrs, no writeback cache)
+#                     24 h timeouts, cached misses, no writeback cache, xattrs
+#                     only if the tree holds any: this empty share holds none)
 #   virtiofsd_always  QEMU's virtiofsd with cache=always (no writeback either)
-#   virtiofsd_always_xattr  the same with -o xattr: ours_exclusive serves
-#                     xattrs (a rootfs keeps file capabilities), so the guest
-#                     asks it GETXATTR security.capability before each first
-#                     write and each chown; this is its like-for-like pair
+#   ours_exclusive_xattr  ours_exclusive serving xattrs, as for an image with
+#                     file capabilities: the guest asks GETXATTR
+#                     security.capability before each first write and each
+#                     chown
+#   virtiofsd_always_xattr  virtiofsd_always with -o xattr: the like-for-like
+#                     pair of ours_exclusive_xattr
 #   ours_coherent     our backend, CachePolicy::kCoherent (a bind mount: 1 s
 #                     timeouts, misses cached 1 s, no xattrs, no writeback)
 #   virtiofsd_auto    QEMU's virtiofsd with cache=auto (its default; no xattrs)
 #   tmpfs             the guest's own tmpfs (no virtio-fs at all: the ceiling)
 # and, on request (FS_BENCH_VARIANTS), the writeback-cache pair:
 #   ours_exclusive_wb, virtiofsd_always_wb   the same with writeback cache
+# and ours_exclusive_precreate, ours_coherent_precreate: ours with files
+# made ahead of time (FsConfig::precreate, off by default), paired with ours.
 # Workloads: untar (5,000 small files), statwalk (cold `du` of that tree, then
 # statwalk_warm), npm (cp -a of a real node_modules tree), seqwrite (256 MiB,
 # dd + sync), seqread (the same file, cold). Times are measured in the guest.
@@ -22,7 +27,7 @@
 # and ratios are the median of per-run ratios (each run's pair side by side).
 # Prints METRIC fs_<workload>_<variant>_s (median), per workload the pairs
 # fs_<workload>_virtiofsd_always_over_ours_exclusive,
-# fs_<workload>_virtiofsd_always_xattr_over_ours_exclusive (like for like),
+# fs_<workload>_virtiofsd_always_xattr_over_ours_exclusive_xattr (like for like),
 # fs_<workload>_virtiofsd_auto_over_ours_coherent (and _wb's if they ran),
 # fs_<workload>_ours_*_over_tmpfs,
 # and our backend's FUSE requests of the last run per variant
@@ -30,7 +35,9 @@
 # and what the SETATTRs set: _setattr_mode, _owner, _size, _times) and how
 # they crossed the request queue (fs_queue_<variant>_<key>: batches, requests,
 # interrupts, busy_ms serving them, gap_ms between a reply and the next
-# request, avg_gap_us: the round trip outside the backend).
+# request, avg_gap_us: the round trip outside the backend), and how many
+# files were created from the stock made ahead of time (fs_stock_<variant>_
+# taken, _missed).
 # Usage: bench/fs.sh [runs] (default 3). BUILD_DIR defaults to ./build.
 # FS_BENCH_BASELINE=<another build's runvm-fs-bench> adds base_exclusive and
 # base_coherent (our backend as that build serves each policy) and the pairs
@@ -50,7 +57,7 @@ harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 cache=${RUNVM_CACHE:-/var/cache/runvm}/bench
 baseline=${FS_BENCH_BASELINE:-}
-default_variants="ours_exclusive virtiofsd_always virtiofsd_always_xattr ours_coherent virtiofsd_auto tmpfs"
+default_variants="ours_exclusive virtiofsd_always ours_exclusive_xattr virtiofsd_always_xattr ours_coherent virtiofsd_auto tmpfs"
 [ -z "$baseline" ] || default_variants="base_exclusive $default_variants base_coherent"
 read -r -a variants <<<"${FS_BENCH_VARIANTS:-$default_variants}"
 workloads=(untar statwalk statwalk_warm npm seqwrite seqread)
@@ -106,6 +113,9 @@ rm -rf "$root" "$tmp/small"
 variant_args() {  # variant: the harness's backend options
   case "$1" in
     ours_exclusive | base_exclusive) echo --backend ours --policy exclusive ;;
+    ours_exclusive_xattr) echo --backend ours --policy exclusive --xattrs on ;;
+    ours_exclusive_precreate) echo --backend ours --policy exclusive --precreate on ;;
+    ours_coherent_precreate) echo --backend ours --policy coherent --precreate on ;;
     ours_exclusive_wb) echo --backend ours --policy exclusive --writeback on ;;
     ours_coherent | base_coherent) echo --backend ours --policy coherent ;;
     virtiofsd_always) echo --backend virtiofsd --virtiofsd-cache always ;;
@@ -158,12 +168,14 @@ pair() {  # a b: METRIC fs_<w>_<a>_over_<b> if both ran
   for w in "${workloads[@]}"; do echo "METRIC fs_${w}_${1}_over_${2} $(paired "$w" "$1" "$2") x"; done
 }
 pair virtiofsd_always ours_exclusive
-pair virtiofsd_always_xattr ours_exclusive
+pair virtiofsd_always_xattr ours_exclusive_xattr
 pair virtiofsd_auto ours_coherent
 pair virtiofsd_always_wb ours_exclusive_wb
 pair virtiofsd_always_wb ours_exclusive  # virtiofsd's fastest against our rootfs policy
 pair ours_exclusive_wb ours_exclusive
 pair base_exclusive ours_exclusive
+pair ours_exclusive ours_exclusive_precreate
+pair ours_coherent ours_coherent_precreate
 pair base_coherent ours_coherent
 pair ours_exclusive tmpfs
 pair ours_coherent tmpfs
@@ -177,6 +189,8 @@ for v in "${variants[@]}"; do
        $1 == "fuse-setattr" { for (i = 2; i <= NF; i++) { split($i, k, "=");
          print "METRIC fs_fuse_" v "_setattr_" k[1] " " k[2] } }
        $1 == "fuse-queue" { for (i = 2; i <= NF; i++) { split($i, k, "=");
-         print "METRIC fs_queue_" v "_" k[1] " " k[2] } }' \
+         print "METRIC fs_queue_" v "_" k[1] " " k[2] } }
+       $1 == "fuse-stock" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC fs_stock_" v "_" k[1] " " k[2] } }' \
     "$tmp/res/stats_$v"
 done

@@ -35,7 +35,7 @@ constexpr char kUsage[] =
     "         --state DIR [--share DIR] [--virtiofsd PATH] [--memory MIB] [--timeout S]\n"
     "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
     "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
-    "         [--xattrs on|off] [--writeback on|off]\n"
+    "         [--xattrs on|off|auto] [--writeback on|off] [--precreate on|off]\n"
     "         [--stats FILE]\n";
 
 struct Options {
@@ -43,10 +43,12 @@ struct Options {
   std::string virtiofsd = "/usr/lib/qemu/virtiofsd";
   // Our cache policy: exclusive as for a bundle rootfs, coherent as for a bind mount.
   CachePolicy policy = CachePolicy::kExclusive;
-  // Our xattrs; by default as runvm serves each policy: on for a rootfs
-  // (exclusive), off for a bind mount (coherent).
-  std::optional<bool> xattrs;
+  // Our xattrs ("auto": only if the share's tree holds any); by default as
+  // runvm serves each policy: auto for a rootfs (exclusive), off for a bind
+  // mount (coherent).
+  std::optional<std::string> xattrs;
   std::optional<bool> writeback;  // ours, exclusive only; default as runvm serves a rootfs
+  bool precreate = false;         // ours: files made ahead of time (FsConfig::precreate)
   std::string virtiofsd_cache = "auto";
   // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
   bool virtiofsd_writeback = false;
@@ -85,10 +87,12 @@ Result<Options> parse(int argc, char** argv) {
       o.policy = val == "exclusive" ? CachePolicy::kExclusive : CachePolicy::kCoherent;
     else if (arg == "--virtiofsd-cache" && (val == "auto" || val == "always" || val == "none"))
       o.virtiofsd_cache = val;
-    else if (arg == "--xattrs" && (val == "on" || val == "off"))
-      o.xattrs = val == "on";
+    else if (arg == "--xattrs" && (val == "on" || val == "off" || val == "auto"))
+      o.xattrs = val;
     else if (arg == "--writeback" && (val == "on" || val == "off"))
       o.writeback = val == "on";
+    else if (arg == "--precreate" && (val == "on" || val == "off"))
+      o.precreate = val == "on";
     else if (arg == "--virtiofsd-writeback" && (val == "on" || val == "off"))
       o.virtiofsd_writeback = val == "on";
     else if (arg == "--virtiofsd-xattr" && (val == "on" || val == "off"))
@@ -136,8 +140,12 @@ struct OurBackend {
   Status start(const Options& o, const std::string& sock) {
     loop = RUNVM_TRY(EventLoop::create());
     FsConfig cfg{o.share, o.policy, false};
-    cfg.xattrs = o.xattrs.value_or(o.policy == CachePolicy::kExclusive);
+    const std::string xattrs =
+        o.xattrs.value_or(o.policy == CachePolicy::kExclusive ? "auto" : "off");
+    cfg.xattrs = xattrs != "off";
+    cfg.xattrs_if_present = xattrs == "auto";
     if (o.writeback) cfg.writeback = *o.writeback;
+    cfg.precreate = o.precreate;
     device = RUNVM_TRY(FsDevice::create(*loop, std::move(cfg)));
     server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
     thread.emplace(*loop);

@@ -7,6 +7,8 @@
 #   virtiofsd  the same share served by QEMU's virtiofsd (cache=auto, its
 #              coherent mode), behind the same guest
 #   tmpfs      into the guest's own tmpfs (no virtio-fs: the ceiling)
+#   ours_precreate  ours with files made ahead of time (FsConfig::precreate,
+#              off by default), on request (NPM_BENCH_VARIANTS): that lever's figure
 #   runc       onto a host directory bind-mounted into a runc container
 # The three VM variants boot the same kernel with the same initramfs (busybox,
 # the host's node and npm, the project and its cache: bench/npm_init.sh) in a
@@ -129,15 +131,18 @@ for run in $(seq "$runs"); do
     if [ "$v" = runc ]; then
       secs=$(runc_once "$share") || { echo "bench: runc run $run failed" >&2; exit 1; }
     else
-      if ! "$harness" --backend "$v" --kernel "$kernel" --initrd "$tmp/initrd.cpio" \
-        --state "$state" --share "$share" --virtiofsd "$virtiofsd" --memory 2048 \
-        --policy coherent --virtiofsd-cache auto --stats "$state/stats" >"$state/out"; then
+      backend=$v extra=()
+      [ "$v" != ours_precreate ] || { backend=ours extra=(--precreate on); }
+      if ! "$harness" --backend "$backend" "${extra[@]}" --kernel "$kernel" \
+        --initrd "$tmp/initrd.cpio" --state "$state" --share "$share" --virtiofsd "$virtiofsd" \
+        --memory 2048 --policy coherent --virtiofsd-cache auto --stats "$state/stats" \
+        >"$state/out"; then
         echo "bench: $v run $run failed" >&2
         exit 1
       fi
       secs=$(awk '$1 == "npm_ci" {print $2}' "$state/out")
       if [ -s "$state/stats" ]; then
-        cp "$state/stats" "$tmp/stats"
+        [ "$v" != ours ] || cp "$state/stats" "$tmp/stats"
         [ -z "${NPM_BENCH_STATS:-}" ] || { echo "run $run"; cat "$state/stats"; } >>"$NPM_BENCH_STATS"
       fi
     fi
@@ -156,6 +161,7 @@ metric_ratio() {  # name a b: a's median over b's, if both ran
 metric_ratio npm_bind_over_tmpfs ours tmpfs
 metric_ratio npm_virtiofsd_over_ours virtiofsd ours
 metric_ratio npm_bind_over_runc ours runc
+metric_ratio npm_ours_over_precreate ours ours_precreate
 # Our backend's requests in the last run, by opcode (most first).
 if [ -s "$tmp/stats" ]; then
   awk '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");

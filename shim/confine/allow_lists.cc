@@ -53,13 +53,15 @@ std::vector<Group> device_list() {
        "last data (the bytes it has not read)",
        {{"ioctl", ArgRule::kSocketOutq}}},
       {"virtio-fs: the FUSE operations on O_PATH handles under the share (*at calls, "
-       "/proc/self/fd re-opens), data, attributes, xattrs",
+       "/proc/self/fd re-opens), data, attributes, xattrs; its helper threads (same role): "
+       "the walk for xattrs (llistxattr of each name), files made ahead of time (O_TMPFILE)",
        {{"openat"},          {"newfstatat"}, {"fstatfs"},   {"getdents64"}, {"readlinkat"},
         {"mkdirat"},         {"mknodat"},    {"symlinkat"}, {"linkat"},     {"unlinkat"},
         {"renameat"},        {"renameat2"},  {"fchmodat"},  {"fchmod"},     {"fchownat"},
         {"utimensat"},       {"ftruncate"},  {"fallocate"}, {"fsync"},      {"fdatasync"},
         {"copy_file_range"}, {"lseek"},      {"preadv"},    {"pwritev"},    {"readv"},
-        {"writev"},          {"getxattr"},   {"setxattr"},  {"listxattr"},  {"removexattr"}}},
+        {"writev"},          {"getxattr"},   {"setxattr"},  {"listxattr"},  {"removexattr"},
+        {"llistxattr"}}},
       {"virtio-fs: acting with the caller's credentials (setfsuid/setfsgid, and the "
        "file-system capabilities the kernel clears when fsuid leaves 0 raised again "
        "from the permitted set)",

@@ -60,6 +60,9 @@ Result<std::unique_ptr<ContainerShim>> ContainerShim::prepare(ContainerOptions o
         "config.json: root.path: " + c->opts_.bundle.rootfs + ": " + rootfs_fd.error().message,
         rootfs_fd.error().code);
   FsConfig root_fs{rootfs, CachePolicy::kExclusive, false};
+  // An image without file capabilities or other xattrs then costs no
+  // GETXATTR security.capability per file the container writes.
+  root_fs.xattrs_if_present = true;
   root_fs.dir_fd = std::make_shared<UniqueFd>(std::move(*rootfs_fd));
   vm.shares.push_back({c->rootfs_tag_, std::move(root_fs)});
   auto mount_plan = RUNVM_TRY(plan_mounts(config.mounts).context("config.json"));

@@ -1,6 +1,7 @@
 // Configuration of one virtio-fs share.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,15 @@ struct FsConfig {
   // On for a container's root, where file capabilities (ping's
   // cap_net_raw) and image xattrs must work.
   bool xattrs = true;
+  // With xattrs: serve them only if the tree holds any the guest could need
+  // (fuse::XattrScan walks it from the share's creation; until the walk has
+  // proven there are none, they are served). Without any, the first xattr
+  // read after the walk is answered ENOSYS and the guest stops asking, as
+  // with xattrs off: a container root whose image has no file capability,
+  // ACL or user.* attribute then costs no GETXATTR per file written. Such a
+  // root cannot take xattrs later either (setxattr fails EOPNOTSUPP), as a
+  // share without xattrs; one the guest sets before the walk ends keeps them.
+  bool xattrs_if_present = false;
   // Exclusive shares only: FUSE_WRITEBACK_CACHE. Off by default: the guest
   // then writes every close()d file back synchronously (fuse_flush) plus a
   // SETATTR of its times, and throttles its writers hard (a FUSE bdi may
@@ -67,6 +77,20 @@ struct FsConfig {
   // (FOPEN_KEEP_CACHE is its no-open default), which only a tree nothing
   // else changes may.
   bool handles = false;
+  // Regular files made ahead of time on a thread (fuse::TmpfileStock), so a
+  // guest's MKNOD or CREATE links one instead of waiting for the host file
+  // system's inode allocation. Read-only shares make none. Off: measured
+  // (bench/fs.sh, bench/npm.sh with their *_precreate variants) it only paid
+  // while the host was so loaded that an inode took milliseconds to make; on
+  // a quiet host mknod costs ~90 us and the copy of a tree got slower, and
+  // npm ci, which creates across many directories at once, hit 4%.
+  bool precreate = false;
+  // Run first on each helper thread the share starts (XattrScan's walk,
+  // TmpfileStock's maker), which the creating thread (the shim's main
+  // thread, during set-up) may not confine: runvm-shim confines them to the
+  // device role (shim/confine). False: the helper does nothing (xattrs are
+  // served, no file is made ahead of time).
+  std::function<bool()> thread_start;
 };
 
 }  // namespace runvm

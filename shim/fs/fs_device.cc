@@ -35,6 +35,15 @@ Status FsDevice::start_rerun_fd() {
   return loop_.add(rerun_fd_.get(), EPOLLIN, [this](uint32_t) { on_rerun(); });
 }
 
+std::string FsDevice::format_stats() const {
+  std::string out = stats().format() + queue_stats_.format();
+  if (auto* stock = fs_ ? fs_->tmpfile_stock() : nullptr)
+    out += "fuse-stock taken=" + std::to_string(stock->taken()) +
+           " missed=" + std::to_string(stock->missed()) +
+           " dropped=" + std::to_string(stock->dropped()) + "\n";
+  return out;
+}
+
 uint64_t FsDevice::features() const { return 1ULL << VIRTIO_F_VERSION_1; }
 
 void FsDevice::queue_started(size_t idx, VirtQueue* q) {

@@ -43,7 +43,8 @@ class FsDevice : public VirtioDevice {
   // time served vs. time between batches).
   const fuse::QueueStats& queue_stats() const { return queue_stats_; }
   // Both, as lines for a log or a stats file.
-  std::string format_stats() const { return stats().format() + queue_stats_.format(); }
+  // With a TmpfileStock, a "fuse-stock taken=.. missed=.." line too.
+  std::string format_stats() const;
   // The passthrough server; null for another kind.
   PassthroughFs* fs() { return fs_; }
 

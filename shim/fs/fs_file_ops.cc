@@ -58,7 +58,12 @@ uint32_t PassthroughFs::op_create(const Request& req, Reply& rw) {
   const int flags = open_flags_for_host(in.flags) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
   UniqueFd fd;
   bool created = true;
-  {
+  if (UniqueFd stocked = link_stocked(req, *parent, n, mode); stocked) {
+    // Opened as the new file's creator is (O_CREAT checks no permission of
+    // the file it made): by the shim's own credentials.
+    fd.reset(::openat(proc_fd_.get(), fd_name(stocked.get()).c_str(), flags & ~O_NOFOLLOW));
+    if (!fd) return rw.error(errno);
+  } else {
     auto creds = fuse::ScopedFsCreds::become(req.in.uid, req.in.gid);
     if (!creds.ok()) return rw.error(creds.error().code);
     // Exclusive first, so we know whether the file is ours to fix up.

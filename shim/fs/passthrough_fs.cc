@@ -46,6 +46,12 @@ PassthroughFs::PassthroughFs(FsConfig cfg, UniqueFd root, const struct stat& st,
       inodes_(std::move(root), st),
       host_umask_(read_host_umask()) {
   readonly_.store(cfg_.readonly);
+  // From now, while the VM boots: the guest's first xattr request comes
+  // with its first exec.
+  if (cfg_.xattrs && cfg_.xattrs_if_present)
+    xattr_scan_ = std::make_unique<fuse::XattrScan>(inodes_.root().fd.get(), cfg_.thread_start);
+  if (cfg_.precreate && !cfg_.readonly)
+    stock_ = std::make_unique<fuse::TmpfileStock>(cfg_.thread_start);
 }
 
 bool PassthroughFs::read_only_request(uint32_t opcode) const {
@@ -76,6 +82,12 @@ bool PassthroughFs::is_xattr_request(uint32_t opcode) {
          opcode == FUSE_REMOVEXATTR;
 }
 
+bool PassthroughFs::xattrs_off(uint32_t opcode) {
+  if (!cfg_.xattrs) return true;
+  if (!xattr_scan_) return false;
+  return xattr_scan_->answer_enosys(opcode == FUSE_SETXATTR || opcode == FUSE_REMOVEXATTR);
+}
+
 bool PassthroughFs::hidden(const Inode& dir, std::string_view name) const {
   if (cfg_.visible.empty() || dir.nodeid != FUSE_ROOT_ID) return false;
   for (const auto& v : cfg_.visible)
@@ -88,7 +100,9 @@ uint32_t PassthroughFs::dispatch(const Request& req, Reply& rw) {
   if (op == FUSE_INIT) return op_init(req, rw);
   if (!initialized_) return op == FUSE_FORGET || op == FUSE_BATCH_FORGET ? 0 : rw.error(EIO);
   // Before EROFS/EACCES, which the guest would keep asking again.
-  if (!cfg_.xattrs && is_xattr_request(op)) return rw.error(ENOSYS);
+  if (is_xattr_request(op) && xattrs_off(op)) return rw.error(ENOSYS);
+  if (xattr_scan_ && (op == FUSE_RENAME || op == FUSE_RENAME2 || op == FUSE_LINK))
+    xattr_scan_->tree_moved();
   if (readonly() && !read_only_request(op)) return rw.error(EROFS);
   // A directory shared for some of its names is not the guest's to change
   // (a rename into it is refused in op_rename).
@@ -181,6 +195,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   // A new session: whatever the previous driver held is gone.
   inodes_.clear();
   handles_.clear();
+  if (stock_) stock_->clear();
 
   uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
                   FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC |
@@ -221,6 +236,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
 uint32_t PassthroughFs::op_destroy(Reply& rw) {
   inodes_.clear();
   handles_.clear();
+  if (stock_) stock_->clear();
   initialized_ = false;
   return rw.ok();
 }

@@ -26,6 +26,8 @@
 #include "shim/fs/fuse_request.h"
 #include "shim/fs/fuse_server.h"
 #include "shim/fs/inode_table.h"
+#include "shim/fs/tmpfile_stock.h"
+#include "shim/fs/xattr_scan.h"
 #include "shim/virtio/virtqueue.h"
 
 namespace runvm {
@@ -43,6 +45,10 @@ class PassthroughFs : public FuseServer {
   bool initialized() const { return initialized_; }
   size_t inode_count() const { return inodes_.size(); }
   size_t handle_count() const { return handles_.size(); }
+  // FsConfig::xattrs_if_present: the walk deciding it; null otherwise.
+  fuse::XattrScan* xattr_scan() { return xattr_scan_.get(); }
+  // FsConfig::precreate: files made ahead of time; null otherwise.
+  fuse::TmpfileStock* tmpfile_stock() { return stock_.get(); }
 
  private:
   using Request = fuse::Request;
@@ -75,6 +81,9 @@ class PassthroughFs : public FuseServer {
   int kill_suidgid(int fd) const;
   bool read_only_request(uint32_t opcode) const;
   static bool is_xattr_request(uint32_t opcode);
+  // Whether an xattr request is to be answered ENOSYS (FsConfig::xattrs and
+  // xattrs_if_present).
+  bool xattrs_off(uint32_t opcode);
   // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
   bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;
@@ -127,6 +136,12 @@ class PassthroughFs : public FuseServer {
   uint32_t op_link(const Request& req, Reply& rw);
   uint32_t op_unlink(const Request& req, Reply& rw, bool dir);
   uint32_t op_rename(const Request& req, Reply& rw, bool v2);
+  // A regular file of `mode` (07777) made ahead of time in `parent` for the
+  // request's caller, linked as `name` (FsConfig::precreate); its fd (O_RDWR)
+  // or, if none was in stock or the link failed, none (then create it as
+  // usual: that reports the errors).
+  UniqueFd link_stocked(const Request& req, const Inode& parent, const std::string& name,
+                        mode_t mode);
   // The common tail of the creating ops: entry for the new name.
   uint32_t reply_new_entry(Inode& parent, std::string_view name, mode_t exact_mode, Reply& rw);
 
@@ -169,6 +184,8 @@ class PassthroughFs : public FuseServer {
   // No OPEN or CREATE handles (FsConfig::handles off on an
   // exclusive share): fh 0 names the node itself.
   bool handleless_ = false;
+  std::unique_ptr<fuse::XattrScan> xattr_scan_;
+  std::unique_ptr<fuse::TmpfileStock> stock_;
 };
 
 }  // namespace runvm

@@ -381,6 +381,122 @@ TEST_F(PassthroughFsTest, AShareWithoutXattrsAnswersEnosysSoTheGuestStopsAsking)
   EXPECT_EQ(::getxattr((dir / "f").c_str(), "user.kept", v, sizeof v), 1);  // untouched
 }
 
+// A container root (FsConfig::xattrs_if_present): xattrs are served only if
+// its tree holds any, so an image without them costs the guest no GETXATTR
+// security.capability per file written, and one with them keeps its file
+// capabilities.
+TEST_F(PassthroughFsTest, ARootServesXattrsOnlyIfItsTreeHoldsAny) {
+  std::ofstream(dir / "f") << "x";
+  auto serve = [&](bool tree_has_xattrs) {
+    FsConfig cfg{dir.path(), CachePolicy::kExclusive, false};
+    cfg.xattrs_if_present = true;
+    auto r = PassthroughFs::create(cfg);
+    EXPECT_TRUE(r.ok());
+    std::unique_ptr<PassthroughFs> fs = std::move(*r);
+    fs->xattr_scan()->wait();
+    EXPECT_EQ(fs->xattr_scan()->state(),
+              tree_has_xattrs ? fuse::XattrScan::State::kPresent : fuse::XattrScan::State::kAbsent);
+    return fs;
+  };
+  const Args get_cap = Args().add(fuse_getxattr_in{64, 0}).str("security.capability");
+  fuse_setxattr_in compat{1, 0, 0, 0};
+  Args set;
+  set.raw(std::string_view(reinterpret_cast<const char*>(&compat), 8)).str("user.a").raw("1");
+  {
+    auto fs = serve(false);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    ASSERT_NE(f, 0u);
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, get_cap).error, ENOSYS);  // the guest stops asking
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, ENOSYS);      // nor can it add one
+    EXPECT_EQ(nc.call(FUSE_LISTXATTR, f, Args().add(fuse_getxattr_in{256, 0})).error, ENOSYS);
+  }
+  char v[4];
+  EXPECT_LT(::getxattr((dir / "f").c_str(), "user.a", v, sizeof v), 0);
+  {
+    // One the guest sets before it ever reads one stays served.
+    auto fs = serve(false);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    EXPECT_EQ(nc.call(FUSE_SETXATTR, f, set).error, 0);
+    auto got = nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.a"));
+    EXPECT_EQ(got.error, 0);
+    EXPECT_EQ(got.str(), "1");
+  }
+  {
+    // Now the tree holds one: served from the start.
+    auto fs = serve(true);
+    FuseTestClient nc(*fs);
+    nc.init();
+    uint64_t f = nc.lookup(kRoot, "f");
+    EXPECT_EQ(nc.call(FUSE_GETXATTR, f, get_cap).error, ENODATA);
+    auto got = nc.call(FUSE_GETXATTR, f, Args().add(fuse_getxattr_in{64, 0}).str("user.a"));
+    EXPECT_EQ(got.error, 0);
+    EXPECT_EQ(got.str(), "1");
+  }
+}
+
+// FsConfig::precreate: once the guest made two files of a kind in a row, the
+// next ones are files made ahead of time, linked under the new name; they
+// must look exactly as made on request (mode, owner, times of now).
+TEST_F(PassthroughFsTest, FilesMadeAheadOfTimeLookMadeOnRequest) {
+  for (bool create : {false, true}) {
+    SCOPED_TRACE(create ? "CREATE" : "MKNOD");
+    TempDir share;
+    FsConfig cfg{share.path(), create ? CachePolicy::kCoherent : CachePolicy::kExclusive, false};
+    cfg.precreate = true;
+    auto r = PassthroughFs::create(cfg);
+    ASSERT_TRUE(r.ok());
+    std::unique_ptr<PassthroughFs> fs = std::move(*r);
+    ASSERT_NE(fs->tmpfile_stock(), nullptr);
+    FuseTestClient nc(*fs);
+    nc.init();
+    auto make = [&](const std::string& name) {
+      if (!create) return nc.mknod(kRoot, name, S_IFREG | 0640) != 0;
+      auto [node, fh] = nc.create(kRoot, name, 0640, O_WRONLY);
+      if (!node) return false;
+      // The handle writes (opened for the guest's O_WRONLY).
+      fuse_write_in w{fh, 0, 3, 0, 0, 0, 0};
+      return nc.call(FUSE_WRITE, node, Args().add(w), 1 << 16, {'a', 'b', 'c'}).error == 0;
+    };
+    ASSERT_TRUE(make("f0"));
+    ASSERT_TRUE(make("f1"));  // two in a row: the stock is aimed at the kind
+    fs->tmpfile_stock()->wait_idle();
+    ASSERT_EQ(fs->tmpfile_stock()->size(), 1u);
+    ::usleep(20000);  // the stocked files' own times are older than this
+    struct timespec before;
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &before);  // as file times are
+    ASSERT_TRUE(make("f2"));
+    EXPECT_EQ(fs->tmpfile_stock()->taken(), 1u);
+    EXPECT_EQ(fs->tmpfile_stock()->missed(), 2u);
+    struct stat a, b;
+    ASSERT_EQ(::lstat((share / "f2").c_str(), &a), 0);
+    ASSERT_EQ(::lstat((share / "f1").c_str(), &b), 0);
+    EXPECT_EQ(a.st_mode, b.st_mode);
+    EXPECT_EQ(a.st_mode & 07777, 0640u);
+    EXPECT_EQ(a.st_uid, b.st_uid);
+    EXPECT_EQ(a.st_gid, b.st_gid);
+    EXPECT_EQ(a.st_nlink, 1u);
+    EXPECT_EQ(a.st_size, create ? 3 : 0);
+    for (const timespec& t : {a.st_atim, a.st_mtim, a.st_ctim})
+      EXPECT_TRUE(t.tv_sec > before.tv_sec ||
+                  (t.tv_sec == before.tv_sec && t.tv_nsec >= before.tv_nsec));
+    // An existing name is refused as before, stock or not.
+    if (create) {
+      EXPECT_EQ(nc.call(FUSE_CREATE, kRoot,
+                        Args().add(fuse_create_in{O_WRONLY | O_EXCL, 0640, 022, 0}).str("f2"))
+                    .error,
+                EEXIST);
+    } else {
+      EXPECT_EQ(nc.mknod(kRoot, "f2", S_IFREG | 0640), 0u);
+      EXPECT_EQ(nc.last_error, EEXIST);
+    }
+    EXPECT_EQ(share.entries(), (std::vector<std::string>{"f0", "f1", "f2"}));
+  }
+}
+
 // Reads a whole directory with READDIR(PLUS) buffers of `size` bytes.
 // `handleless`: reads go by fh 0, without OPENDIR.
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,

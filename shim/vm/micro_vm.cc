@@ -59,8 +59,13 @@ Status MicroVm::start() {
   for (size_t i = 0; i < config_.shares.size(); ++i) {
     const auto& share = config_.shares[i];
     std::string sock = dir + "/" + layout::fs_backend_socket(i);
+    FsConfig fs = share.fs;
+    // Its helper threads (the xattr walk, files made ahead of time) are
+    // made here, by a thread not confined yet: each confines itself to the
+    // device role before it touches the share.
+    fs.thread_start = [] { return confine::confine_thread(confine::Role::kDevice).ok(); };
     auto dev = RUNVM_TRY(
-        (share.server ? FsDevice::create(*loop_, share.server) : FsDevice::create(*loop_, share.fs))
+        (share.server ? FsDevice::create(*loop_, share.server) : FsDevice::create(*loop_, fs))
             .context("virtio-fs " + share.tag));
     fs_servers_.push_back(RUNVM_TRY(
         vhost_user::VhostUserServer::listen(*loop_, sock, *dev).context("virtio-fs backend")));

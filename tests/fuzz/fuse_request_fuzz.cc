@@ -66,6 +66,7 @@ struct World {
     // (exclusive), a bind mount (coherent, no xattrs, cached misses), the
     // pod share (coherent, no cached misses).
     FsConfig cfg{share, CachePolicy::kExclusive, false};
+    cfg.xattrs_if_present = true;  // as a container's root (its share holds none)
     switch (resets++ % 3) {
       case 1:
         cfg.cache = CachePolicy::kCoherent;
@@ -74,11 +75,16 @@ struct World {
       case 2:
         cfg.cache = CachePolicy::kCoherent;
         cfg.cache_misses = false;
+        cfg.xattrs_if_present = false;
         break;
     }
     auto r = PassthroughFs::create(cfg);
     if (!r.ok()) std::abort();
     fs = std::move(*r);
+    // The xattr walk's verdict before any input, so that an input always
+    // takes the same path (files made ahead of time may still differ: a
+    // create links one or makes it, either answered alike).
+    if (fs->xattr_scan()) fs->xattr_scan()->wait();
     // Handshake, so most inputs reach the handlers.
     fuse_init_in in{7, 36, 1 << 16, 0xffffffff};
     send(FUSE_INIT, 0, &in, sizeof in);

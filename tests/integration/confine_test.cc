@@ -171,7 +171,10 @@ TEST_F(ConfineTest, EveryThreadIsConfinedAndADeviceThreadSyscallKillsOnlyTheShim
     EXPECT_EQ(st["CapPrm"], caps) << role;
   }
   EXPECT_EQ(roles["control"], 1);
-  EXPECT_EQ(roles["runvm-device"], 1);
+  // The device thread, and a helper that may still run (a container root's
+  // xattr walk, fuse::XattrScan: made during set-up, it confined itself to
+  // the device role first).
+  EXPECT_GE(roles["runvm-device"], 1);
   EXPECT_GE(roles["runvm-stdio"], 1);  // stdout and stderr relays
   EXPECT_EQ(roles.size(), 3u);
 
@@ -202,6 +205,15 @@ TEST_F(ConfineTest, EveryThreadIsConfinedAndADeviceThreadSyscallKillsOnlyTheShim
   EXPECT_EQ(status("bystander"), "running");
   auto exec = run_command(runvm({"exec", "bystander", "true"}));
   EXPECT_TRUE(WIFEXITED(exec.status) && WEXITSTATUS(exec.status) == 0) << exec.err;
+  // Files the guest creates in a row in its root are served under the
+  // device filter.
+  auto made = run_command(runvm({"exec", "bystander", "sh", "-c",
+                                 "for i in 1 2 3 4 5 6 7 8; do echo $i > /made$i; done; "
+                                 "sleep 1; for i in 9 10 11; do echo $i > /made$i; done; "
+                                 "cat /made11"}));
+  EXPECT_TRUE(WIFEXITED(made.status) && WEXITSTATUS(made.status) == 0) << made.err;
+  EXPECT_EQ(made.out, "11\n");
+  EXPECT_EQ(status("bystander"), "running");
 }
 
 TEST(ConfinePodTest, ASandboxsMainThreadKeepsWhatBindingMembersTakes) {

@@ -4,10 +4,12 @@
 // what landed in the directory and what the guest printed.
 #include <archive.h>
 #include <archive_entry.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -309,6 +311,80 @@ TEST(VirtioFs, ABindMountShareCachesMissesBrieflyAndAsksNoXattrs) {
   // the shell's open for writing share one LOOKUP, and no miss is an error.
   EXPECT_EQ(by_op[FUSE_LOOKUP].errors, 0u);
   EXPECT_LE(by_op[FUSE_LOOKUP].count, 40u + 15u);
+}
+
+// A container root serves xattrs only if its tree holds any
+// (FsConfig::xattrs_if_present): a file capability of the image is honoured
+// when the guest execs the file, and a tree without xattrs costs no GETXATTR
+// security.capability per file written and chowned.
+constexpr char kCapInit[] = R"SH(#!/bin/busybox sh
+/bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
+exec >/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+if ! mount -t virtiofs share /mnt; then echo FS-MOUNT-FAILED; reboot -f; fi
+[ -x /mnt/capbin/busybox ] && su user -c '/mnt/capbin/busybox grep CapEff /proc/self/status' | sed 's/^/FILE-/'
+su user -c 'grep CapEff /proc/self/status' | sed 's/^/PLAIN-/'
+for i in $(seq 1 20); do
+  echo data$i > /mnt/f$i
+  chown 1000:1000 /mnt/f$i
+done
+sync
+echo FS-TEST-DONE
+reboot -f
+)SH";
+
+TEST(VirtioFs, ARootServesXattrsOnlyIfItsTreeHoldsAnyAndFileCapabilitiesWork) {
+  RUNVM_REQUIRE_VM_ASSETS();
+  RUNVM_REQUIRE(access("/bin/busybox", X_OK) == 0, "/bin/busybox (apt-get install busybox-static)");
+  for (bool with_cap : {true, false}) {
+    SCOPED_TRACE(with_cap ? "an image with a file capability" : "an image without xattrs");
+    TempDir state, share;
+    ASSERT_FALSE(state.path().empty() || share.path().empty());
+    ASSERT_EQ(chmod(share.path().c_str(), 0755), 0);
+    if (with_cap) {
+      // A copy of busybox with cap_net_raw+ep, as Debian's ping ships.
+      ASSERT_EQ(mkdir((share.path() + "/capbin").c_str(), 0755), 0);
+      const std::string bin = share.path() + "/capbin/busybox";
+      std::ofstream(bin, std::ios::binary) << read_file("/bin/busybox");
+      ASSERT_EQ(chmod(bin.c_str(), 0755), 0);
+      vfs_cap_data cap{};
+      cap.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+      cap.data[0].permitted = 1u << CAP_NET_RAW;
+      RUNVM_REQUIRE(setxattr(bin.c_str(), "security.capability", &cap, sizeof cap, 0) == 0,
+                    "CAP_SETFCAP (run as root)");
+    }
+    FsConfig cfg{share.path(), CachePolicy::kExclusive, false};
+    cfg.xattrs_if_present = true;  // as a container's root (ContainerShim::prepare)
+    std::unique_ptr<FsDevice> dev;
+    const std::string console = run_guest(state, kCapInit, cfg, dev);
+    ASSERT_NE(console.find("FS-TEST-DONE"), std::string::npos) << console;
+    ASSERT_NE(dev->fs()->xattr_scan(), nullptr);
+    EXPECT_NE(console.find("PLAIN-CapEff:\t0000000000000000"), std::string::npos) << console;
+    std::map<uint32_t, fuse::Stats::Entry> by_op;
+    for (const auto& e : dev->stats().snapshot()) by_op[e.opcode] = e;
+    if (with_cap) {
+      // The file's capability, read by the guest's exec (GETXATTR), is in
+      // effect for the unprivileged user running it.
+      EXPECT_NE(console.find("FILE-CapEff:\t0000000000002000"), std::string::npos) << console;
+      EXPECT_EQ(dev->fs()->xattr_scan()->state(), fuse::XattrScan::State::kPresent);
+      // Xattrs stay served: the guest asks before each first write and chown.
+      EXPECT_GE(dev->stats().capability_queries(), 20u);
+    } else {
+      EXPECT_EQ(dev->fs()->xattr_scan()->state(), fuse::XattrScan::State::kOff);
+      // One GETXATTR (answered ENOSYS) for 20 files written and chowned.
+      EXPECT_EQ(by_op[FUSE_GETXATTR].count, 1u);
+      EXPECT_EQ(by_op[FUSE_GETXATTR].errors, 1u);
+    }
+    for (int i = 1; i <= 20; ++i) {
+      const std::string f = share.path() + "/f" + std::to_string(i);
+      EXPECT_EQ(read_file(f), "data" + std::to_string(i) + "\n") << f;
+      struct stat st;
+      ASSERT_EQ(lstat(f.c_str(), &st), 0);
+      EXPECT_EQ(st.st_uid, 1000u);
+    }
+  }
 }
 
 }  // namespace
