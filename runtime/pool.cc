@@ -323,7 +323,7 @@ std::string current_generation(const std::string& pool_dir) {
 // when the pool is gone.
 Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
   std::string path = pool_dir + "/" + kFillLock;
-  for (;;) {
+  for (int gone = 0;;) {
     if (create) {
       std::error_code ec;
       std::filesystem::create_directories(pool_dir, ec);
@@ -333,6 +333,8 @@ Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
     // have made it yet); the dir itself only when `create`.
     UniqueFd lock(open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600));
     if (!lock && !create && errno == ENOENT) return UniqueFd();
+    // A cancelled refill removes the (empty) dir it found: made again.
+    if (!lock && create && errno == ENOENT && ++gone < 10) continue;
     if (!lock) return errno_error("open " + path);
     while (flock(lock.get(), LOCK_EX) != 0)
       if (errno != EINTR) return errno_error("lock " + path);
