@@ -112,13 +112,14 @@ class VsockDeviceTest : public ::testing::Test {
   // it; returns the host's end (invalid, with the failure recorded, if any
   // step failed).
   UniqueFd connect_to_host(uint32_t guest_buf_alloc = 256 * 1024,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                           std::chrono::milliseconds closing_cap = std::chrono::minutes(5)) {
     auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
     if (!lfd.ok()) {
       ADD_FAILURE() << lfd.error().message;
       return {};
     }
-    make_device(guest_buf_alloc, 32, timeout);
+    make_device(guest_buf_alloc, 32, timeout, closing_cap);
     if (!guest_connect(1024)) {
       ADD_FAILURE() << "no RESPONSE to the guest's REQUEST";
       return {};
@@ -484,26 +485,10 @@ TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyOutlivesTheTimeout) {
 // which takes about three timeouts for the whole, gets a part of it and
 // then its socket closed, well before it would have read everything.
 TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyIsCutAtTheCap) {
-  auto lfd = listen_unix(uds_ + "_1024", vsock::kListenOptions);
-  ASSERT_TRUE(lfd.ok());
-  make_device(256 * 1024, 32, std::chrono::milliseconds(1000), std::chrono::milliseconds(1200));
-  ASSERT_TRUE(guest_connect(1024));
-  UniqueFd host = accept_now(lfd->get());
+  UniqueFd host =
+      connect_to_host(256 * 1024, std::chrono::milliseconds(1000), std::chrono::milliseconds(1200));
   ASSERT_TRUE(host);
-  std::string data;
-  uint32_t sent = 0;
-  for (uint8_t seed = 1; device_credit(sent) >= 32 * 1024; ++seed) {
-    std::string chunk = pattern(32 * 1024, seed);
-    ASSERT_TRUE(
-        guest_->send(guest_->hdr(VIRTIO_VSOCK_OP_RW, kGuestPort, 1024, chunk.size()), chunk));
-    sent += chunk.size();
-    data += chunk;
-    collect();
-  }
-  Header shut = guest_->hdr(VIRTIO_VSOCK_OP_SHUTDOWN, kGuestPort, 1024);
-  shut.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
-  guest_->send(shut);
-  collect();
+  std::string data = send_all_credit_then_close();
   std::string got;
   auto start = std::chrono::steady_clock::now();
   bool open = true;
