@@ -150,6 +150,18 @@ class VsockDeviceTest : public ::testing::Test {
     return data;
   }
 
+  // A slow host reader: 8 KiB, then 50 ms of the device's loop, until EOF
+  // or 30 s; whether the socket is still open then.
+  bool read_slowly(int fd, std::string& got) {
+    auto start = std::chrono::steady_clock::now();
+    bool open = true;
+    while (open && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+      open = drain(fd, got, 8192);
+      run_until([] { return false; }, 50);
+    }
+    return open;
+  }
+
   std::unique_ptr<EventLoop> loop_;
   testing::TempDir dir_{"vsock-test"};
   const std::string uds_ = dir_ / "v.sock";
@@ -470,11 +482,7 @@ TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyOutlivesTheTimeout) {
   // each timeout.
   std::string got;
   auto start = std::chrono::steady_clock::now();
-  bool open = true;
-  while (open && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
-    open = drain(host.get(), got, 8192);
-    run_until([] { return false; }, 50);  // the device's loop, 50 ms
-  }
+  bool open = read_slowly(host.get(), got);
   EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
   EXPECT_EQ(got.size(), data.size());
   EXPECT_TRUE(got == data);
@@ -490,12 +498,7 @@ TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyIsCutAtTheCap) {
   ASSERT_TRUE(host);
   std::string data = send_all_credit_then_close();
   std::string got;
-  auto start = std::chrono::steady_clock::now();
-  bool open = true;
-  while (open && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
-    open = drain(host.get(), got, 8192);
-    run_until([] { return false; }, 50);
-  }
+  bool open = read_slowly(host.get(), got);
   EXPECT_FALSE(open);
   EXPECT_GT(got.size(), 0u);
   EXPECT_LT(got.size(), data.size());
