@@ -22,7 +22,7 @@ namespace {
 std::optional<std::string> read_limit(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
-  char buf[128];
+  char buf[4096];  // a cpuset's list of a many-CPU host
   ssize_t n = read(fd.get(), buf, sizeof buf);
   if (n < 0) return std::nullopt;
   std::string s(buf, static_cast<size_t>(n));
@@ -48,7 +48,7 @@ Status place_released_in(const cgroup::Layout& layout, const std::string& contai
   std::vector<std::pair<std::string, std::string>> limits;  // (file in `to`, value)
   for (size_t i = 0; i < from.dirs().size(); ++i)
     for (const char* name : kCopiedLimits)
-      if (auto v = read_limit(from.dirs()[i].path + "/" + name))
+      if (auto v = read_limit(from.dirs()[i].path + "/" + name); v && !v->empty())
         limits.emplace_back(to.dirs()[i].path + "/" + name, *v);
   // A sweep removes an empty released cgroup: ours, between its mkdir and
   // the first pid joining it, would be gone (ENOENT). Made again then.

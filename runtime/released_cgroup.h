@@ -2,10 +2,10 @@
 // or `delete` returned: within tens of ms, at most kReleasedGrace while a
 // reader still takes output. Its shim and QEMU leave the container's host
 // cgroup, which goes at once, for a cgroup of their own with the
-// container's limits (memory, CPU quota, period and weight, copied from
-// its cgroup as `update` left them), /runvm-released/<unit> in every
-// hierarchy: nothing the
-// container ran keeps running without its bounds. Moved processes keep
+// container's limits (memory, CPU quota, period and weight, cpuset,
+// copied from its cgroup as `update` left them), /runvm-released/<unit> in
+// every hierarchy: nothing the container ran keeps running without its
+// bounds. Moved processes keep
 // their pages charged where they were; what they allocate from then on is
 // charged, and limited, here. The cgroup is removed once empty by a later
 // release or `pool drain` (sweep_released_cgroups).
@@ -39,10 +39,14 @@ Status place_released_in(const cgroup::Layout& layout, const std::string& contai
 
 // The limit files a released unit keeps of its container's cgroup (those
 // create and update write, host_cgroup.h), v1 and v2; a period before its
-// quota.
+// quota. The cpuset too: a v1 cgroup is made with its parent's cpus and
+// mems (cgroup::Cgroup::create), the root's under /runvm-released, where
+// the container's had its own parent's (a cgroupsPath under a pinned
+// slice) or those it asked for; an empty one (v2: its parent's) is left.
 inline constexpr const char* kCopiedLimits[] = {
     "memory.limit_in_bytes", "memory.max", "cpu.shares",       "cpu.weight",
-    "cpu.cfs_period_us",     "cpu.max",    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",     "cpu.max",    "cpu.cfs_quota_us", "cpuset.cpus",
+    "cpuset.mems",
 };
 
 // Removes every released cgroup of `layout` that is empty (its unit

@@ -63,6 +63,31 @@ TEST_F(ReleasedCgroup, TheUnitGetsTheContainersLimitsAndItsProcessesJoin) {
   EXPECT_EQ(read(cpu + "/cgroup.procs"), std::to_string(getpid()));
 }
 
+// cgroup v1's cpuset: the container's cgroup has the cpus and mems its
+// parent had at its create (or a cpuset asked for); the unit's, made under
+// /runvm-released, has the root's until they are copied.
+TEST(ReleasedCpuset, TheUnitGetsTheContainersCpusAndMems) {
+  testing::TempDir mnt;
+  auto layout = cgroup::parse_layout(
+      "37 31 0:34 / " + mnt.path() + " rw,relatime shared:7 - cgroup cgroup rw,cpuset\n",
+      "3:cpuset:/\n0::/\n");
+  ASSERT_TRUE(layout.ok()) << layout.error().message;
+  std::string released = mnt.path() + kReleasedCgroup;
+  for (const std::string& dir : {mnt.path() + "/ctr", released + "/u3"})
+    std::filesystem::create_directories(dir);
+  for (const std::string& dir : {mnt.path(), released, released + "/u3"}) {
+    std::ofstream(dir + "/cpuset.cpus") << (dir == mnt.path() ? "0-3\n" : "");
+    std::ofstream(dir + "/cpuset.mems") << (dir == mnt.path() ? "0-1\n" : "");
+    std::ofstream(dir + "/cgroup.procs");
+  }
+  std::ofstream(mnt.path() + "/ctr/cpuset.cpus") << "2\n";
+  std::ofstream(mnt.path() + "/ctr/cpuset.mems") << "1\n";
+  ASSERT_TRUE(place_released_in(*layout, "/ctr", "u3", {getpid()}).ok());
+  EXPECT_EQ(read(released + "/u3/cpuset.cpus"), "2");
+  EXPECT_EQ(read(released + "/u3/cpuset.mems"), "1");
+  EXPECT_EQ(read(released + "/u3/cgroup.procs"), std::to_string(getpid()));
+}
+
 // A limit it cannot set is an error (its caller then ends the unit rather
 // than leave it unbounded), as is a name that is no unit's.
 TEST_F(ReleasedCgroup, ALimitThatCannotBeSetFails) {
