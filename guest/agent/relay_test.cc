@@ -2,10 +2,16 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
+#include "guest/agent/process_io.h"
 #include "guest/protocol/frame.h"
 
 namespace runvm::agent {
@@ -130,6 +136,66 @@ TEST(Relay, NoDestinationDiscards) {
   ASSERT_TRUE(proto::write_all(f.writer.get(), "dropped", 7).ok());
   f.writer.reset();
   ASSERT_TRUE(f.run_until([&] { return f.relay->finished(); }));
+}
+
+// A terminal's input: the vsock stream into the pty master, whose slave's
+// reader (the container's process) takes nothing. The pty holds a few KiB;
+// a write to a master with room for less than the relay holds (its POLLOUT
+// says only that some room is there) must not wait for the reader, or the
+// agent's loop, every container's, stops with it. The loop turns in a
+// thread of its own: if a write blocks there, the test reads the slave to
+// unblock it and fails.
+TEST(Relay, APtyMasterThatTakesNothingNeverBlocksTheLoop) {
+  auto loop = std::move(*EventLoop::create());
+  auto pty = open_pty(std::nullopt);
+  ASSERT_TRUE(pty.ok()) << pty.error().message;
+  termios raw{};
+  ASSERT_EQ(tcgetattr(pty->slave.get(), &raw), 0);
+  cfmakeraw(&raw);  // bytes as they are, no echo into the master's output
+  ASSERT_EQ(tcsetattr(pty->slave.get(), TCSANOW, &raw), 0);
+  auto [writer, src] = socket_pair();
+  // A copy, as the agent's: the master's last close would hang the slave
+  // up and drop what it has not read yet.
+  auto relay = Relay::create(*loop, std::move(src), UniqueFd(dup(pty->master.get())), [] {});
+  ASSERT_TRUE(relay.ok()) << relay.error().message;
+  std::string data(1 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + i / 7);
+  std::atomic<int> turns{0};
+  std::atomic<bool> stop{false};
+  std::thread turner([&] {
+    size_t sent = 0;
+    while (!stop) {
+      if (sent < data.size()) {
+        ssize_t n = send(writer.get(), data.data() + sent, data.size() - sent, MSG_DONTWAIT);
+        if (n > 0) sent += static_cast<size_t>(n);
+        if (sent == data.size()) shutdown(writer.get(), SHUT_WR);
+      }
+      if (!loop->run_once(1).ok()) return;
+      ++turns;
+    }
+  });
+  // Nobody reads the slave: the loop keeps turning all the same.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (turns < 500 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  bool turned = turns >= 500;
+  // Then the reader takes it all, a byte at a time at first, and loses
+  // nothing.
+  std::string got;
+  char buf[4096];
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.size() < data.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{pty->slave.get(), POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = read(pty->slave.get(), buf, got.size() < 4096 ? 1 : sizeof buf);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  stop = true;
+  turner.join();
+  EXPECT_TRUE(turned) << "the loop turned " << turns
+                      << " times in 10 s: a write to the pty blocked";
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
 }
 
 }  // namespace
