@@ -9,12 +9,15 @@
 namespace runvm::agent {
 
 // The home field of a "name:password:uid:gid:gecos:home:shell" line whose
-// uid field is exactly `uid` in decimal ("007" is not 7 here, where runc's
-// Atoi would take it: no passwd tool writes one);
-// nullopt for other lines, short ones and an empty home.
+// uid is `uid` as runc (1.1) reads /etc/passwd: the line trimmed of white
+// space, its uid field parsed as Go's strconv.Atoi ("007" and "+7" are 7;
+// "", "7a" and a missing field are 0), a missing home field "". The home
+// may be empty (runc then sets HOME=""). nullopt for an empty line and for
+// another uid's.
 std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid);
 
-// The home of `uid` in the passwd file `fd`, read to its end in page-sized
+// The home of `uid` in the passwd file `fd` (its first matching line's,
+// possibly empty), read to its end in page-sized
 // reads; "/" (runc's default) without a match, on a read error or a line
 // over 64 KiB. Plain
 // read(2)s on a stack buffer: in the container's init every heap page it

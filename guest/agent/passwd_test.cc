@@ -10,19 +10,47 @@
 namespace runvm::agent {
 namespace {
 
-TEST(PasswdHomeTest, MatchesTheUidFieldExactly) {
+TEST(PasswdHomeTest, MatchesTheUid) {
   EXPECT_EQ(passwd_home("root:x:0:0:root:/root:/bin/sh", 0), "/root");
   EXPECT_EQ(passwd_home("app:x:1000:1000::/home/app:/bin/sh", 1000), "/home/app");
   EXPECT_EQ(passwd_home("app:x:1000:1000::/home/app:/bin/sh", 100), std::nullopt);
-  EXPECT_EQ(passwd_home("bond:x:007:7::/home/bond:/bin/sh", 7), std::nullopt);
+  EXPECT_EQ(passwd_home("app:x:4294967295:0::/max:/bin/sh", 4294967295u), "/max");
 }
 
-TEST(PasswdHomeTest, NeedsSixFieldsAndAHome) {
+// runc 1.1.5 with process.user.uid 7 (or 0) and no HOME in its env, each
+// line alone in the bundle's /etc/passwd: the uid field is read as Go's
+// strconv.Atoi reads it.
+TEST(PasswdHomeTest, ReadsTheUidAsRunc) {
+  EXPECT_EQ(passwd_home("bond:x:007:7::/home/bond:/bin/sh", 7), "/home/bond");
+  EXPECT_EQ(passwd_home("s:x:+7:0::/plus:/bin/sh", 7), "/plus");
+  EXPECT_EQ(passwd_home("r:x:-0:0::/neg0:/bin/sh", 0), "/neg0");
+  EXPECT_EQ(passwd_home("r:x:00000000000000000000:0::/zeros:/bin/sh", 0), "/zeros");
+  // Not a number: uid 0 (HOME=/bad for root, "/" for uid 7).
+  EXPECT_EQ(passwd_home("bad:x:7a:0::/bad:/bin/sh", 0), "/bad");
+  EXPECT_EQ(passwd_home("bad:x:7a:0::/bad:/bin/sh", 7), std::nullopt);
+  EXPECT_EQ(passwd_home("s:x: 7:0::/sp:/bin/sh", 7), std::nullopt);
+  EXPECT_EQ(passwd_home("bad:x::0::/empty:/bin/sh", 0), "/empty");
+  EXPECT_EQ(passwd_home("r:x:-7:0::/neg:/bin/sh", 7), std::nullopt);
+  // Out of range: never a uid.
+  EXPECT_EQ(passwd_home("r:x:99999999999999999999:0::/big:/bin/sh", 0), std::nullopt);
+  EXPECT_EQ(passwd_home("r:x:4294967303:0::/wrap:/bin/sh", 7), std::nullopt);  // 2^32 + 7
+}
+
+TEST(PasswdHomeTest, FieldsAsRunc) {
   EXPECT_EQ(passwd_home("root:x:0:0:root:/root", 0), "/root");  // no shell field
-  EXPECT_EQ(passwd_home("root:x:0:0:root", 0), std::nullopt);
-  EXPECT_EQ(passwd_home("root:x:0:0:root::/bin/sh", 0), std::nullopt);
+  EXPECT_EQ(passwd_home("s:x:7:0::/h:/bin/sh:extra", 7), "/h");
+  // A missing or empty home is "" (runc sets HOME=""), and a missing uid 0.
+  EXPECT_EQ(passwd_home("s:x:7", 7), "");
+  EXPECT_EQ(passwd_home("root:x:0:0:root::/bin/sh", 0), "");
+  EXPECT_EQ(passwd_home("root", 0), "");
+  EXPECT_EQ(passwd_home("#comment", 0), "");
+  EXPECT_EQ(passwd_home(":::::", 0), "");
+  // The line is trimmed; an empty one is skipped.
+  EXPECT_EQ(passwd_home("  s:x:7:0::/ws   ", 7), "/ws");
+  EXPECT_EQ(passwd_home("\tr:x:0:0::/tab\t\v\r", 0), "/tab");
+  EXPECT_EQ(passwd_home("r:x:0:0::/a b :/bin/sh", 0), "/a b ");
   EXPECT_EQ(passwd_home("", 0), std::nullopt);
-  EXPECT_EQ(passwd_home(":::::", 0), std::nullopt);
+  EXPECT_EQ(passwd_home(" \t ", 0), std::nullopt);
 }
 
 // The file's content through a pipe, which returns short reads as a file on
@@ -44,7 +72,14 @@ TEST(HomeFromPasswdTest, FirstMatchingLineWins) {
 TEST(HomeFromPasswdTest, DefaultsToSlash) {
   EXPECT_EQ(home_in("", 0), "/");
   EXPECT_EQ(home_in("a:x:1:1::/a:/bin/sh\n", 0), "/");
-  EXPECT_EQ(home_in("root:x:0:0:root::/bin/sh\n", 0), "/");
+}
+
+// The first matching line wins even with an empty home, as runc's.
+TEST(HomeFromPasswdTest, AnEmptyHomeIsKept) {
+  EXPECT_EQ(home_in("e:x:7:0:::/bin/sh\nseven:x:7:0::/h7:/bin/sh\n", 7), "");
+  EXPECT_EQ(home_in("#comment\nroot:x:0:0::/root:/bin/sh\n", 0), "");
+  EXPECT_EQ(home_in("\n   \nroot:x:0:0::/root:/bin/sh\n", 0), "/root");
+  EXPECT_EQ(home_in("s:x:7:0::/crlf\r\n", 7), "/crlf");
 }
 
 TEST(HomeFromPasswdTest, LastLineWithoutNewline) {
@@ -52,12 +87,12 @@ TEST(HomeFromPasswdTest, LastLineWithoutNewline) {
 }
 
 TEST(HomeFromPasswdTest, LinesAcrossReadBoundaries) {
-  // Padding lines push the match across the 4096-byte reads at every offset
-  // near the boundary.
+  // Padding lines (uid 0 for runc: no uid field) push the match across the
+  // 4096-byte reads at every offset near the boundary.
   for (size_t pad = 4060; pad < 4110; ++pad) {
     std::string content(pad, '#');
-    content += "\nroot:x:0:0:root:/deep/home:/bin/sh\n";
-    EXPECT_EQ(home_in(content, 0), "/deep/home") << pad;
+    content += "\napp:x:5:5:app:/deep/home:/bin/sh\n";
+    EXPECT_EQ(home_in(content, 5), "/deep/home") << pad;
   }
   std::string longline = std::string(10000, 'x') + ":x:0:0::/long:/bin/sh\n";
   EXPECT_EQ(home_in(longline, 0), "/long");
