@@ -160,8 +160,13 @@ Status rehearse(const RootConfig& config, const std::string& agent_binary) {
 }  // namespace
 
 void rehearse_container(const RootConfig& config, const std::string& agent_binary) {
-  if (auto st = rehearse(config, agent_binary); !st.ok())
-    log_line("rehearsal: " + st.error().message);
+  Status st;
+  {
+    // Its container's phases are the rehearsal's, not a claimed container's.
+    trace::Prefix prefix("rehearsal");
+    st = rehearse(config, agent_binary);
+  }
+  if (!st.ok()) log_line("rehearsal: " + st.error().message);
   trace::mark("rehearsed");
 }
 

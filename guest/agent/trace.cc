@@ -17,6 +17,7 @@ bool g_on = false;
 // The console, above the fds a container's process gets (close-on-exec):
 // its init traces its set-up after its stdio became the container's.
 int g_fd = -1;
+const char* g_prefix = nullptr;  // Prefix's, a literal
 
 }  // namespace
 
@@ -47,8 +48,9 @@ void mark(std::string_view phase) {
 
 void mark_at(std::string_view phase, uint64_t boottime_ns) {
   if (!g_on || g_fd < 0) return;
-  char line[160];
-  int n = std::snprintf(line, sizeof line, "runvm-agent: phase %.*s %.1f ms\n",
+  char line[192];
+  int n = std::snprintf(line, sizeof line, "runvm-agent: phase %s%s%.*s %.1f ms\n",
+                        g_prefix ? g_prefix : "", g_prefix ? "/" : "",
                         static_cast<int>(std::min<size_t>(phase.size(), 64)), phase.data(),
                         static_cast<double>(boottime_ns) / 1e6);
   // Best effort, as log_line: the console is all there is.
@@ -56,5 +58,8 @@ void mark_at(std::string_view phase, uint64_t boottime_ns) {
     [[maybe_unused]] ssize_t w = ::write(g_fd, line, static_cast<size_t>(n));
   }
 }
+
+Prefix::Prefix(const char* prefix) : previous_(g_prefix) { g_prefix = prefix; }
+Prefix::~Prefix() { g_prefix = previous_; }
 
 }  // namespace runvm::agent::trace

@@ -24,4 +24,20 @@ void mark_at(std::string_view phase, uint64_t boottime_ns);
 // CLOCK_BOOTTIME now, in ns: what mark_at takes.
 uint64_t now_ns();
 
+// While one lives, phases are marked "PREFIX/NAME" (in this process and the
+// ones it forks): a pool unit's rehearsal (rehearsal.h) runs a container's
+// set-up before its hello, and its init_* phases would otherwise read as
+// the claimed container's in that container's console timeline. A '/' is no
+// word character: bench/guest_phases.py skips them.
+class Prefix {
+ public:
+  explicit Prefix(const char* prefix);
+  ~Prefix();
+  Prefix(const Prefix&) = delete;
+  Prefix& operator=(const Prefix&) = delete;
+
+ private:
+  const char* previous_;
+};
+
 }  // namespace runvm::agent::trace

@@ -164,6 +164,10 @@ TEST_F(PoolTest, AnIdleUnitHasRehearsedAContainer) {
       EXPECT_EQ(console.find("runvm-agent: rehearsal:"), std::string::npos) << console;
       // Before the hello: a claim never waits for it.
       EXPECT_LT(console.find("phase rehearsed"), console.find("phase hello_sent")) << console;
+      // Its container's phases are marked as the rehearsal's: a claimed
+      // container's timeline (this console) has its own init_* ones.
+      EXPECT_NE(console.find("phase rehearsal/init_ready"), std::string::npos) << console;
+      EXPECT_EQ(console.find("phase init_"), std::string::npos) << console;
     }
   }
   EXPECT_EQ(consoles, 2);
