@@ -316,11 +316,8 @@ std::string current_generation(const std::string& pool_dir) {
   return put_generation(pool_dir, new_generation(), false);
 }
 
-// Opens and locks the fill lock. A drain that found the pool empty unlinks
-// it (holding it): one locked after that is another file than the path's,
-// and is opened again, so that no two fills run at once. `create`: make the
-// pool dir when missing; a refill or drain does not, and gets an empty fd
-// when the pool is gone.
+}  // namespace
+
 Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
   std::string path = pool_dir + "/" + kFillLock;
   for (int gone = 0;;) {
@@ -345,6 +342,8 @@ Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
     if (!create) return UniqueFd();  // the pool was drained away
   }
 }
+
+namespace {
 
 // `runvm <g's options> <args...>`: this binary with the caller's root,
 // config, log and debug.

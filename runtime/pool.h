@@ -16,6 +16,7 @@
 
 #include "runtime/pool_unit.h"
 #include "runtime/verbs.h"
+#include "spec/base/unique_fd.h"
 #include "spec/config.h"
 
 namespace runvm::cli::pool {
@@ -70,6 +71,15 @@ int drain(const GlobalOptions& g);
 // wait for them all: then it runs under systemd (when that is init), or
 // not at all. A watcher's refill (outside any claimer) runs as it is.
 void fill_in_background(const GlobalOptions& g, std::string generation, bool from_claimer);
+
+// Opens and locks the fill lock of the pool dir `pool_dir` (fill, drain).
+// A drain that found the pool empty unlinks it (holding it): one locked
+// after that is another file than the path's, and is opened again, so that
+// no two fills run at once. `create`: make the pool dir when missing, and
+// again when a cancelled refill removed it (empty) before the lock was
+// opened in it; a refill or drain does not, and gets an empty fd when the
+// pool is gone.
+Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create);
 
 // A pool generation token: 1 to 32 lowercase hex digits.
 bool valid_generation(std::string_view token);

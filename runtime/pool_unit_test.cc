@@ -196,6 +196,34 @@ TEST_F(PoolUnitTest, ARefillAfterADrainLeavesNoPoolDir) {
   EXPECT_NE(stat(pool.c_str(), &st), 0) << "the refill left the pool dir";
 }
 
+// A first fill's lock while cancelled refills come and go: each refill that
+// finds the pool dir without a generation removes its lock and the dir
+// (above), which can land between the fill's mkdir and its open of the
+// lock in it (ENOENT): the fill makes the dir again and gets its lock.
+TEST_F(PoolUnitTest, AFillGetsItsLockWhileRefillsRemoveThePoolDir) {
+  std::string pool = root_.path() + "/" + kPoolDir;
+  GlobalOptions g;
+  g.root = root_.path();
+  std::atomic<bool> stop{false};
+  std::thread refills([&] {
+    while (!stop) (void)fill(g, false, std::string("0123abcd"));
+  });
+  int failed = 0;
+  std::string first_error;
+  for (int i = 0; i < 20000; ++i) {
+    auto lock = lock_pool(pool, true);
+    if (!lock.ok() || !*lock) {
+      if (failed++ == 0) first_error = lock.ok() ? "no lock" : lock.error().message;
+      continue;
+    }
+    // As a drain that found nothing: the dir left empty for a refill to remove.
+    unlink((pool + "/" + kFillLock).c_str());
+  }
+  stop = true;
+  refills.join();
+  EXPECT_EQ(failed, 0) << first_error;
+}
+
 TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {
   for (const char* ok : {"0", "0123456789abcdef", "ffffffffffffffffffffffffffffffff"})
     EXPECT_TRUE(valid_generation(ok)) << ok;
