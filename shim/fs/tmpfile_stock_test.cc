@@ -31,6 +31,17 @@ UniqueFd take_when_stocked(TmpfileStock& s, const Kind& kind, int dir) {
   return {};
 }
 
+// A stock in a directory of its own, aimed at `kind` and filled (`stocked`),
+// idle.
+struct Stocked {
+  explicit Stocked(const Kind& k) : kind(k) { s.wait_idle(); }
+  TempDir d;
+  UniqueFd dir = open_dir(d.path());
+  TmpfileStock s;
+  const Kind kind;
+  const bool stocked = static_cast<bool>(take_when_stocked(s, kind, dir.get()));
+};
+
 TEST(TmpfileStock, AimsAtAKindAfterTwoMissesInARowThenStocksIt) {
   TempDir d;
   UniqueFd dir = open_dir(d.path());
@@ -62,17 +73,13 @@ TEST(TmpfileStock, AimsAtAKindAfterTwoMissesInARowThenStocksIt) {
 }
 
 TEST(TmpfileStock, ADifferentKindGetsNothingAndOneMissDoesNotReaim) {
-  TempDir d;
-  UniqueFd dir = open_dir(d.path());
-  TmpfileStock s;
-  const Kind kind{7, 0, 0, 0644};
-  ASSERT_TRUE(take_when_stocked(s, kind, dir.get()));
-  s.wait_idle();
+  Stocked st(Kind{7, 0, 0, 0644});
+  ASSERT_TRUE(st.stocked);
   for (Kind other :
        {Kind{8, 0, 0, 0644}, Kind{7, 1000, 0, 0644}, Kind{7, 0, 1000, 0644}, Kind{7, 0, 0, 0600}}) {
-    EXPECT_FALSE(s.take(other, dir.get()));
-    EXPECT_TRUE(s.take(kind, dir.get()));  // still aimed at the first kind
-    s.wait_idle();
+    EXPECT_FALSE(st.s.take(other, st.dir.get()));
+    EXPECT_TRUE(st.s.take(st.kind, st.dir.get()));  // still aimed at the first kind
+    st.s.wait_idle();
   }
 }
 
@@ -107,20 +114,16 @@ TEST(TmpfileStock, AStockedFileIsMadeAsMknodWouldMakeIt) {
 }
 
 TEST(TmpfileStock, ClearDropsTheStockAndItsAim) {
-  TempDir d;
-  UniqueFd dir = open_dir(d.path());
-  TmpfileStock s;
-  const Kind kind{7, 0, 0, 0644};
-  ASSERT_TRUE(take_when_stocked(s, kind, dir.get()));
-  s.wait_idle();
-  const size_t held = s.size();
-  s.clear();
-  s.wait_idle();
-  EXPECT_EQ(s.size(), 0u);
-  EXPECT_EQ(s.dropped(), held);
-  EXPECT_FALSE(s.take(kind, dir.get()));  // a miss again, not yet aimed
-  s.wait_idle();
-  EXPECT_EQ(s.size(), 0u);
+  Stocked st(Kind{7, 0, 0, 0644});
+  ASSERT_TRUE(st.stocked);
+  const size_t held = st.s.size();
+  st.s.clear();
+  st.s.wait_idle();
+  EXPECT_EQ(st.s.size(), 0u);
+  EXPECT_EQ(st.s.dropped(), held);
+  EXPECT_FALSE(st.s.take(st.kind, st.dir.get()));  // a miss again, not yet aimed
+  st.s.wait_idle();
+  EXPECT_EQ(st.s.size(), 0u);
 }
 
 TEST(TmpfileStock, AFileSystemWithoutTmpfilesTurnsItOff) {

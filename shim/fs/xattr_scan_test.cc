@@ -20,13 +20,20 @@ using State = XattrScan::State;
 using testing::TempDir;
 using namespace std::string_view_literals;
 
-State scan(const std::string& dir) {
+UniqueFd open_dir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  EXPECT_TRUE(fd);
-  XattrScan s(fd.get());
-  s.wait();
-  return s.state();
+  EXPECT_TRUE(fd) << dir;
+  return fd;
 }
+
+// A scan of `dir`, its walk over.
+struct Walked {
+  explicit Walked(const std::string& dir) : fd(open_dir(dir)), s(fd.get()) { s.wait(); }
+  UniqueFd fd;
+  XattrScan s;
+};
+
+State scan(const std::string& dir) { return Walked(dir).s.state(); }
 
 // A tree like an image's: directories, files, a symlink, no xattrs.
 void make_tree(const TempDir& d) {
@@ -101,9 +108,8 @@ TEST(XattrScan, HostLabelsAreNotNeededByTheGuest) {
 
 TEST(XattrScan, ReadsSwitchAnAbsentTreeOffForGood) {
   TempDir d;
-  UniqueFd fd(::open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  XattrScan s(fd.get());
-  s.wait();
+  Walked w(d.path());
+  XattrScan& s = w.s;
   ASSERT_EQ(s.state(), State::kAbsent);
   s.tree_moved();  // the walk is over: nothing to disprove any more
   EXPECT_EQ(s.state(), State::kAbsent);
@@ -116,9 +122,8 @@ TEST(XattrScan, ReadsSwitchAnAbsentTreeOffForGood) {
 
 TEST(XattrScan, AChangeBeforeAnyReadKeepsXattrsOn) {
   TempDir d;
-  UniqueFd fd(::open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  XattrScan s(fd.get());
-  s.wait();
+  Walked w(d.path());
+  XattrScan& s = w.s;
   ASSERT_EQ(s.state(), State::kAbsent);
   EXPECT_FALSE(s.answer_enosys(true));  // SETXATTR: served, and xattrs stay
   EXPECT_EQ(s.state(), State::kPresent);
@@ -129,16 +134,15 @@ TEST(XattrScan, AChangeBeforeAnyReadKeepsXattrsOn) {
 TEST(XattrScan, APresentTreeIsAlwaysServed) {
   TempDir d;
   ASSERT_EQ(::setxattr(d.path().c_str(), "user.x", "1", 1, 0), 0);
-  UniqueFd fd(::open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  XattrScan s(fd.get());
-  s.wait();
+  Walked w(d.path());
+  XattrScan& s = w.s;
   ASSERT_EQ(s.state(), State::kPresent);
   for (bool change : {false, true, false}) EXPECT_FALSE(s.answer_enosys(change));
 }
 
 TEST(XattrScan, ItsThreadRunsTheStartHookFirstAndProvesNothingIfItFails) {
   TempDir d;  // no xattrs: "absent" if walked
-  UniqueFd fd(::open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd = open_dir(d.path());
   const pid_t caller = ::gettid();
   for (bool ok : {true, false}) {
     std::atomic<pid_t> ran_on{0};

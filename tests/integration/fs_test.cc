@@ -35,16 +35,21 @@ using testing::TempDir;
 constexpr char kTag[] = "share";
 constexpr int kSeqCount = 200000;
 
-// The guest: busybox applets, the workload, then reboot (QEMU runs with
+// A guest's script, run_guest wraps it: busybox applets, /proc and the
+// share on /mnt first; FS-TEST-DONE and a reboot last (QEMU runs with
 // -no-reboot, so that ends the VM).
-constexpr char kInit[] = R"SH(#!/bin/busybox sh
+constexpr char kGuestSetUp[] = R"SH(#!/bin/busybox sh
 /bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
 exec >/dev/console 2>&1
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
-echo FS-TEST-START
 if ! mount -t virtiofs share /mnt; then echo FS-MOUNT-FAILED; reboot -f; fi
+)SH";
+constexpr char kGuestEnd[] = "echo FS-TEST-DONE\nreboot -f\n";
+
+// The workload.
+constexpr char kInit[] = R"SH(
 echo "host says: $(cat /mnt/hostfile)"
 echo "guest data" > /mnt/g.txt
 mkdir /mnt/dir
@@ -68,8 +73,6 @@ seq 1 200000 | cmp - /mnt/seq.txt && echo SEQ-OK
 [ "$(readlink /mnt/link)" = g.txt ] && echo LINK-OK
 ls -ln /mnt /mnt/dir /mnt/userdir
 umount /mnt && echo FS-UMOUNT-OK
-echo FS-TEST-DONE
-reboot -f
 )SH";
 
 struct ArchiveFree {
@@ -82,7 +85,7 @@ struct EntryFree {
 using testing::read_file;
 
 // A newc cpio with busybox as /bin/busybox and `init` as /init.
-void write_initramfs(const std::string& path, const char* init) {
+void write_initramfs(const std::string& path, const std::string& init) {
   std::unique_ptr<archive, ArchiveFree> a(archive_write_new());
   ASSERT_EQ(archive_write_set_format_cpio_newc(a.get()), ARCHIVE_OK);
   ASSERT_EQ(archive_write_add_filter_none(a.get()), ARCHIVE_OK);
@@ -121,15 +124,15 @@ struct LoopThread {
   }
 };
 
-// Boots a guest with `init` against `share` served by our backend as `cfg`
-// says, until it powers off; `watch` sees the console log while it runs
-// (every 100 ms). Returns the console log; `dev` keeps the device for its
+// Boots a guest with `workload` (kGuestSetUp before it, kGuestEnd after)
+// against `share` served by our backend as `cfg` says, until it powers off; `watch` sees the
+// console log while it runs (every 100 ms). Returns the console log; `dev` keeps the device for its
 // stats.
-std::string run_guest(const TempDir& state, const char* init, const FsConfig& cfg,
+std::string run_guest(const TempDir& state, const char* workload, const FsConfig& cfg,
                       std::unique_ptr<FsDevice>& dev,
                       const std::function<void(const std::string&)>& watch = {}) {
   const std::string initrd = state.path() + "/fs-initramfs.cpio";
-  write_initramfs(initrd, init);
+  write_initramfs(initrd, std::string(kGuestSetUp) + workload + kGuestEnd);
   if (::testing::Test::HasFatalFailure()) return "";
   auto loop = EventLoop::create();
   EXPECT_TRUE(loop.ok());
@@ -257,13 +260,7 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
 // npm does cost no GETXATTR security.capability each, a miss is cached, and
 // a name the host creates after the guest missed it shows up once the
 // negative entry's second is over.
-constexpr char kBindInit[] = R"SH(#!/bin/busybox sh
-/bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
-exec >/dev/console 2>&1
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-if ! mount -t virtiofs share /mnt; then echo FS-MOUNT-FAILED; reboot -f; fi
+constexpr char kBindInit[] = R"SH(
 for i in $(seq 1 40); do
   [ -e /mnt/f$i ] || echo data$i > /mnt/f$i
   echo more >> /mnt/f$i
@@ -274,8 +271,6 @@ i=0
 while [ ! -e /mnt/late ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -e /mnt/late ] && echo "LATE-SEEN $i"
 sync
-echo FS-TEST-DONE
-reboot -f
 )SH";
 
 TEST(VirtioFs, ABindMountShareCachesMissesBrieflyAndAsksNoXattrs) {
@@ -317,13 +312,7 @@ TEST(VirtioFs, ABindMountShareCachesMissesBrieflyAndAsksNoXattrs) {
 // (FsConfig::xattrs_if_present): a file capability of the image is honoured
 // when the guest execs the file, and a tree without xattrs costs no GETXATTR
 // security.capability per file written and chowned.
-constexpr char kCapInit[] = R"SH(#!/bin/busybox sh
-/bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
-exec >/dev/console 2>&1
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-if ! mount -t virtiofs share /mnt; then echo FS-MOUNT-FAILED; reboot -f; fi
+constexpr char kCapInit[] = R"SH(
 [ -x /mnt/capbin/busybox ] && su user -c '/mnt/capbin/busybox grep CapEff /proc/self/status' | sed 's/^/FILE-/'
 su user -c 'grep CapEff /proc/self/status' | sed 's/^/PLAIN-/'
 for i in $(seq 1 20); do
@@ -331,8 +320,6 @@ for i in $(seq 1 20); do
   chown 1000:1000 /mnt/f$i
 done
 sync
-echo FS-TEST-DONE
-reboot -f
 )SH";
 
 TEST(VirtioFs, ARootServesXattrsOnlyIfItsTreeHoldsAnyAndFileCapabilitiesWork) {

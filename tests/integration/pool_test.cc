@@ -90,6 +90,24 @@ class PoolTest : public testing::RuntimeTest {
     }
     return n;
   }
+  // With a pool of one 256 MiB unit filled: `id` of `bundle` created (it
+  // claims the unit) and started; `unit` its unit ("class/name"), `shim`
+  // that unit's shim.
+  void claim_and_start(const Bundle& bundle, const std::string& id, std::string& unit,
+                       pid_t& shim) {
+    std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
+    ASSERT_EQ(pool({"fill"}).status, 0);
+    int st = testing::run_to_files(
+        testing::runvm_argv(root_.path(),
+                            {"--config", config_, "create", "--bundle", bundle.dir(), id}),
+        files_.path() + "/out", files_.path() + "/err");
+    ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
+    unit = testing::pool_unit_of(root_.path(), id);
+    ASSERT_FALSE(unit.empty());
+    ASSERT_EQ(cli({"start", id}).status, 0);
+    std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
+    ASSERT_GT(shim, 0);
+  }
   // A deleted container's unit ends on its own, after delete returned
   // (runvm-pool(8)): within seconds, even under TCG.
   int claimed_after_ending() {
@@ -558,8 +576,6 @@ TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
 // memory limit that covers it) and refuses a cpuset clearly; `pause`
 // freezes it; `ps` lists its relay and its VM's shim and QEMU.
 TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
-  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
-  ASSERT_EQ(pool({"fill"}).status, 0);
   std::string path = "/runvm-pool-upd-" + std::to_string(getpid());
   Bundle bundle(
       {.args = {"sleep", "600"},
@@ -569,16 +585,9 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
   ASSERT_TRUE(layout.ok());
   auto cg = cgroup::Cgroup::resolve(*layout, path);
   ASSERT_TRUE(cg.ok());
-  int st = testing::run_to_files(testing::runvm_argv(root_.path(), {"--config", config_, "create",
-                                                                    "--bundle", bundle.dir(), "u"}),
-                                 files_.path() + "/out", files_.path() + "/err");
-  ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
-  std::string unit = testing::pool_unit_of(root_.path(), "u");
-  ASSERT_FALSE(unit.empty());
-  ASSERT_EQ(cli({"start", "u"}).status, 0);
+  std::string unit;
   pid_t shim = 0;
-  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
-  ASSERT_GT(shim, 0);
+  ASSERT_NO_FATAL_FAILURE(claim_and_start(bundle, "u", unit, shim));
 
   // ps: the relay (the container's pid), the unit's shim and its QEMU.
   auto ps = cli({"ps", "--format", "json", "u"});
@@ -640,8 +649,6 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
 // cgroup of their own with them, not to the unlimited pool cgroup. A
 // drain once the unit ended removes that cgroup.
 TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
-  std::ofstream(config_) << "[vm]\nmemory_mib = 256\n[pool]\nsize = 1\n";
-  ASSERT_EQ(pool({"fill"}).status, 0);
   std::string path = "/runvm-pool-rel-" + std::to_string(getpid());
   Bundle bundle({.args = {"sleep", "600"},
                  .config_json = R"("linux":{"cgroupsPath":")" + path +
@@ -650,16 +657,9 @@ TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
   ASSERT_TRUE(layout.ok());
   auto cg = cgroup::Cgroup::resolve(*layout, path);
   ASSERT_TRUE(cg.ok());
-  int st = testing::run_to_files(testing::runvm_argv(root_.path(), {"--config", config_, "create",
-                                                                    "--bundle", bundle.dir(), "r"}),
-                                 files_.path() + "/out", files_.path() + "/err");
-  ASSERT_EQ(st, 0) << read_file(files_.path() + "/err");
-  std::string unit = testing::pool_unit_of(root_.path(), "r");
-  ASSERT_FALSE(unit.empty());
-  ASSERT_EQ(cli({"start", "r"}).status, 0);
+  std::string unit;
   pid_t shim = 0;
-  std::ifstream(root_.path() + "/@pool/" + unit + "/unit") >> shim;
-  ASSERT_GT(shim, 0);
+  ASSERT_NO_FATAL_FAILURE(claim_and_start(bundle, "r", unit, shim));
   UniqueFd shim_fd(static_cast<int>(syscall(SYS_pidfd_open, shim, 0)));
   ASSERT_TRUE(shim_fd);
   bool memory_v1 = layout->with("memory")->version == 1;

@@ -127,6 +127,40 @@ class StdioTest : public ::testing::Test {
     return report;
   }
 
+  // `bundle` (a stdio-probe flood) created by `rt` as `id` with its stdout
+  // into `out` (its write end closed here) and started.
+  static void start_flood(const Runtime& rt, const Bundle& bundle, const std::string& id,
+                          Pipe& out) {
+    UniqueFd null = open_null();
+    ASSERT_EQ(spawn_wait(rt.argv({"create", "-b", bundle.dir(), id}), null.get(), out.w.get(),
+                         null.get()),
+              0)
+        << rt.binary;
+    out.w.reset();
+    ASSERT_EQ(rt.run({"start", id}), 0) << rt.binary;
+  }
+
+  // Whether `rt` reports `id` stopped within `tenths` tenths of a second.
+  bool stopped_within(const Runtime& rt, const std::string& id, int tenths) {
+    UniqueFd null = open_null();
+    std::string state_file = files_.path() + "/state.json";
+    for (int i = 0; i < tenths; ++i) {
+      UniqueFd state(open(state_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      spawn_wait(rt.argv({"state", id}), null.get(), state.get(), null.get());
+      if (read_file(state_file).find("\"stopped\"") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // A flood's `bytes` bytes, whole and in order (byte i is i % 251).
+  static void expect_flood(const std::string& got, size_t bytes, const Runtime& rt) {
+    ASSERT_EQ(got.size(), bytes) << rt.binary;
+    size_t bad = 0;
+    while (bad < bytes && static_cast<unsigned char>(got[bad]) == bad % 251) ++bad;
+    EXPECT_EQ(bad, bytes) << rt.binary << ": first wrong byte";
+  }
+
   // Every runtime must answer `want`.
   template <class Probe>
   void expect_everywhere(const std::string& want, Probe probe) {
@@ -322,13 +356,7 @@ TEST_F(StdioTest, NonBlockingOutputArrivesWholeAfterTheExit) {
   for (const auto& rt : runtimes_) {
     Bundle bundle(spec({"stdio-probe", "flood", std::to_string(kBytes)}));
     Pipe out;
-    UniqueFd null = open_null();
-    ASSERT_EQ(spawn_wait(rt->argv({"create", "-b", bundle.dir(), "flood"}), null.get(), out.w.get(),
-                         null.get()),
-              0)
-        << rt->binary;
-    out.w.reset();
-    ASSERT_EQ(rt->run({"start", "flood"}), 0);
+    ASSERT_NO_FATAL_FAILURE(start_flood(*rt, bundle, "flood", out));
     std::string got;
     char buf[4096];
     while (got.size() < kBytes - kHeld) {
@@ -337,21 +365,11 @@ TEST_F(StdioTest, NonBlockingOutputArrivesWholeAfterTheExit) {
       got.append(buf, static_cast<size_t>(n));
     }
     // The rest fits in the buffers on the way: the process can finish.
-    bool stopped = false;
-    std::string state_file = files_.path() + "/state.json";
-    for (int i = 0; i < 600 && !stopped; ++i) {
-      UniqueFd state(open(state_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-      spawn_wait(rt->argv({"state", "flood"}), null.get(), state.get(), null.get());
-      stopped = read_file(state_file).find("\"stopped\"") != std::string::npos;
-      if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_TRUE(stopped) << rt->binary << ": the process did not exit with its output unread";
+    EXPECT_TRUE(stopped_within(*rt, "flood", 600))
+        << rt->binary << ": the process did not exit with its output unread";
     got += read_to_eof(out.r.get());
     rt->run({"delete", "--force", "flood"});
-    ASSERT_EQ(got.size(), kBytes) << rt->binary;
-    size_t bad = 0;
-    while (bad < kBytes && static_cast<unsigned char>(got[bad]) == bad % 251) ++bad;
-    EXPECT_EQ(bad, kBytes) << rt->binary << ": first wrong byte";
+    expect_flood(got, kBytes, *rt);
   }
 }
 
@@ -366,13 +384,7 @@ TEST_F(StdioTest, DeleteAfterTheExitCutsNoOutputOfASlowReader) {
   for (const auto& rt : runtimes_) {
     Bundle bundle(spec({"stdio-probe", "flood", std::to_string(kBytes)}));
     Pipe out;
-    UniqueFd null = open_null();
-    ASSERT_EQ(spawn_wait(rt->argv({"create", "-b", bundle.dir(), "slow"}), null.get(), out.w.get(),
-                         null.get()),
-              0)
-        << rt->binary;
-    out.w.reset();
-    ASSERT_EQ(rt->run({"start", "slow"}), 0);
+    ASSERT_NO_FATAL_FAILURE(start_flood(*rt, bundle, "slow", out));
     // 4 KiB every 160 ms: 25 KiB/s, about 12.5 s for the whole, 10 s or
     // more of it after the exit.
     std::string got;
@@ -383,21 +395,10 @@ TEST_F(StdioTest, DeleteAfterTheExitCutsNoOutputOfASlowReader) {
         std::this_thread::sleep_for(std::chrono::milliseconds(160));
       }
     });
-    bool stopped = false;
-    std::string state_file = files_.path() + "/state.json";
-    for (int i = 0; i < 1200 && !stopped; ++i) {
-      UniqueFd state(open(state_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-      spawn_wait(rt->argv({"state", "slow"}), null.get(), state.get(), null.get());
-      stopped = read_file(state_file).find("\"stopped\"") != std::string::npos;
-      if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_TRUE(stopped) << rt->binary;
+    EXPECT_TRUE(stopped_within(*rt, "slow", 1200)) << rt->binary;
     EXPECT_EQ(rt->run({"delete", "slow"}), 0) << rt->binary;
     reader.join();
-    ASSERT_EQ(got.size(), kBytes) << rt->binary;
-    size_t bad = 0;
-    while (bad < kBytes && static_cast<unsigned char>(got[bad]) == bad % 251) ++bad;
-    EXPECT_EQ(bad, kBytes) << rt->binary << ": first wrong byte";
+    expect_flood(got, kBytes, *rt);
   }
 }
 
