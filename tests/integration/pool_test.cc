@@ -649,12 +649,26 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
 // cgroup of their own with them, not to the unlimited pool cgroup. A
 // drain once the unit ended removes that cgroup.
 TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
-  std::string path = "/runvm-pool-rel-" + std::to_string(getpid());
+  // Under a parent pinned to CPU 0: a v1 cgroup is made with its parent's
+  // cpuset, so the container's is "0" where /runvm-released's is the root's.
+  std::string parent = "/runvm-pool-rel-" + std::to_string(getpid());
+  std::string path = parent + "/ctr";
   Bundle bundle({.args = {"sleep", "600"},
                  .config_json = R"("linux":{"cgroupsPath":")" + path +
                                 R"(","resources":{"cpu":{"quota":30000,"period":100000}}})"});
   auto layout = cgroup::detect_layout();
   ASSERT_TRUE(layout.ok());
+  auto pinned = cgroup::Cgroup::resolve(*layout, parent);
+  ASSERT_TRUE(pinned.ok());
+  ASSERT_TRUE(pinned->create().ok());
+  struct Remove {
+    const cgroup::Cgroup& cg;
+    ~Remove() { (void)cg.remove(); }
+  } remove_parent{*pinned};
+  const auto* cpuset = layout->with("cpuset");
+  const bool pin = cpuset && cpuset->version == 1 &&
+                   trimmed(read_file(cpuset->mountpoint + "/cpuset.cpus")) != "0";
+  if (pin) std::ofstream(pinned->dir_of("cpuset") + "/cpuset.cpus") << "0";
   auto cg = cgroup::Cgroup::resolve(*layout, path);
   ASSERT_TRUE(cg.ok());
   std::string unit;
@@ -677,6 +691,7 @@ TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.cfs_quota_us")), "30000");
   else
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.max")), "30000 100000");
+  if (pin) EXPECT_EQ(trimmed(read_file(released->dir_of("cpuset") + "/cpuset.cpus")), "0");
   // The unit's shim ends on its own (QEMU before it), then its cgroup goes.
   pollfd p{shim_fd.get(), POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 60000), 1);
