@@ -6,19 +6,14 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace runvm::cli {
 namespace {
 
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::read_file;
 
 // cgroup v1 memory and cpu hierarchies mounted at temporary directories;
 // cgroupfs offers a new cgroup's files at its mkdir, made here beforehand.
@@ -55,12 +50,12 @@ TEST_F(ReleasedCgroup, TheUnitGetsTheContainersLimitsAndItsProcessesJoin) {
   std::string mem = offer(memory_, "u1", {"memory.limit_in_bytes"});
   std::string cpu = offer(cpu_, "u1", {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"});
   ASSERT_TRUE(place_released_in(layout_, "/ctr", "u1", {getpid()}).ok());
-  EXPECT_EQ(read(mem + "/memory.limit_in_bytes"), "536870912");
-  EXPECT_EQ(read(cpu + "/cpu.cfs_quota_us"), "50000");
-  EXPECT_EQ(read(cpu + "/cpu.cfs_period_us"), "100000");
-  EXPECT_EQ(read(cpu + "/cpu.shares"), "512");
-  EXPECT_EQ(read(mem + "/cgroup.procs"), std::to_string(getpid()));
-  EXPECT_EQ(read(cpu + "/cgroup.procs"), std::to_string(getpid()));
+  EXPECT_EQ(read_file(mem + "/memory.limit_in_bytes"), "536870912");
+  EXPECT_EQ(read_file(cpu + "/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(read_file(cpu + "/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(read_file(cpu + "/cpu.shares"), "512");
+  EXPECT_EQ(read_file(mem + "/cgroup.procs"), std::to_string(getpid()));
+  EXPECT_EQ(read_file(cpu + "/cgroup.procs"), std::to_string(getpid()));
 }
 
 // cgroup v1's cpuset: the container's cgroup has the cpus and mems its
@@ -83,9 +78,9 @@ TEST(ReleasedCpuset, TheUnitGetsTheContainersCpusAndMems) {
   std::ofstream(mnt.path() + "/ctr/cpuset.cpus") << "2\n";
   std::ofstream(mnt.path() + "/ctr/cpuset.mems") << "1\n";
   ASSERT_TRUE(place_released_in(*layout, "/ctr", "u3", {getpid()}).ok());
-  EXPECT_EQ(read(released + "/u3/cpuset.cpus"), "2");
-  EXPECT_EQ(read(released + "/u3/cpuset.mems"), "1");
-  EXPECT_EQ(read(released + "/u3/cgroup.procs"), std::to_string(getpid()));
+  EXPECT_EQ(read_file(released + "/u3/cpuset.cpus"), "2");
+  EXPECT_EQ(read_file(released + "/u3/cpuset.mems"), "1");
+  EXPECT_EQ(read_file(released + "/u3/cgroup.procs"), std::to_string(getpid()));
 }
 
 // A limit it cannot set is an error (its caller then ends the unit rather

@@ -17,40 +17,45 @@ TEST(PasswdHomeTest, MatchesTheUid) {
   EXPECT_EQ(passwd_home("app:x:4294967295:0::/max:/bin/sh", 4294967295u), "/max");
 }
 
-// runc 1.1.5 with process.user.uid 7 (or 0) and no HOME in its env, each
-// line alone in the bundle's /etc/passwd: the uid field is read as Go's
-// strconv.Atoi reads it.
-TEST(PasswdHomeTest, ReadsTheUidAsRunc) {
-  EXPECT_EQ(passwd_home("bond:x:007:7::/home/bond:/bin/sh", 7), "/home/bond");
-  EXPECT_EQ(passwd_home("s:x:+7:0::/plus:/bin/sh", 7), "/plus");
-  EXPECT_EQ(passwd_home("r:x:-0:0::/neg0:/bin/sh", 0), "/neg0");
-  EXPECT_EQ(passwd_home("r:x:00000000000000000000:0::/zeros:/bin/sh", 0), "/zeros");
-  // Not a number: uid 0 (HOME=/bad for root, "/" for uid 7).
-  EXPECT_EQ(passwd_home("bad:x:7a:0::/bad:/bin/sh", 0), "/bad");
-  EXPECT_EQ(passwd_home("bad:x:7a:0::/bad:/bin/sh", 7), std::nullopt);
-  EXPECT_EQ(passwd_home("s:x: 7:0::/sp:/bin/sh", 7), std::nullopt);
-  EXPECT_EQ(passwd_home("bad:x::0::/empty:/bin/sh", 0), "/empty");
-  EXPECT_EQ(passwd_home("r:x:-7:0::/neg:/bin/sh", 7), std::nullopt);
-  // Out of range: never a uid.
-  EXPECT_EQ(passwd_home("r:x:99999999999999999999:0::/big:/bin/sh", 0), std::nullopt);
-  EXPECT_EQ(passwd_home("r:x:4294967303:0::/wrap:/bin/sh", 7), std::nullopt);  // 2^32 + 7
-}
+// runc 1.1.5's answers, each line alone in a bundle's /etc/passwd with
+// process.user.uid `uid` and no HOME in the env (nullopt: no match, runc's
+// "/"): the uid field read as Go's strconv.Atoi reads it (not a number: 0;
+// out of range: no uid), a missing field "" (a missing home: HOME=""), the
+// line trimmed of white space, an empty one skipped.
+struct RuncCase {
+  const char* line;
+  uint32_t uid;
+  std::optional<std::string_view> home;
+};
+constexpr RuncCase kRuncCases[] = {
+    {"bond:x:007:7::/home/bond:/bin/sh", 7, "/home/bond"},
+    {"s:x:+7:0::/plus:/bin/sh", 7, "/plus"},
+    {"r:x:-0:0::/neg0:/bin/sh", 0, "/neg0"},
+    {"r:x:00000000000000000000:0::/zeros:/bin/sh", 0, "/zeros"},
+    {"bad:x:7a:0::/bad:/bin/sh", 0, "/bad"},
+    {"bad:x:7a:0::/bad:/bin/sh", 7, std::nullopt},
+    {"s:x: 7:0::/sp:/bin/sh", 7, std::nullopt},
+    {"bad:x::0::/empty:/bin/sh", 0, "/empty"},
+    {"r:x:-7:0::/neg:/bin/sh", 7, std::nullopt},
+    {"r:x:99999999999999999999:0::/big:/bin/sh", 0, std::nullopt},
+    {"r:x:4294967303:0::/wrap:/bin/sh", 7, std::nullopt},  // 2^32 + 7
+    {"root:x:0:0:root:/root", 0, "/root"},                 // no shell field
+    {"s:x:7:0::/h:/bin/sh:extra", 7, "/h"},
+    {"s:x:7", 7, ""},
+    {"root:x:0:0:root::/bin/sh", 0, ""},
+    {"root", 0, ""},
+    {"#comment", 0, ""},
+    {":::::", 0, ""},
+    {"  s:x:7:0::/ws   ", 7, "/ws"},
+    {"\tr:x:0:0::/tab\t\v\r", 0, "/tab"},
+    {"r:x:0:0::/a b :/bin/sh", 0, "/a b "},
+    {"", 0, std::nullopt},
+    {" \t ", 0, std::nullopt},
+};
 
-TEST(PasswdHomeTest, FieldsAsRunc) {
-  EXPECT_EQ(passwd_home("root:x:0:0:root:/root", 0), "/root");  // no shell field
-  EXPECT_EQ(passwd_home("s:x:7:0::/h:/bin/sh:extra", 7), "/h");
-  // A missing or empty home is "" (runc sets HOME=""), and a missing uid 0.
-  EXPECT_EQ(passwd_home("s:x:7", 7), "");
-  EXPECT_EQ(passwd_home("root:x:0:0:root::/bin/sh", 0), "");
-  EXPECT_EQ(passwd_home("root", 0), "");
-  EXPECT_EQ(passwd_home("#comment", 0), "");
-  EXPECT_EQ(passwd_home(":::::", 0), "");
-  // The line is trimmed; an empty one is skipped.
-  EXPECT_EQ(passwd_home("  s:x:7:0::/ws   ", 7), "/ws");
-  EXPECT_EQ(passwd_home("\tr:x:0:0::/tab\t\v\r", 0), "/tab");
-  EXPECT_EQ(passwd_home("r:x:0:0::/a b :/bin/sh", 0), "/a b ");
-  EXPECT_EQ(passwd_home("", 0), std::nullopt);
-  EXPECT_EQ(passwd_home(" \t ", 0), std::nullopt);
+TEST(PasswdHomeTest, ReadsALineAsRunc) {
+  for (const auto& c : kRuncCases)
+    EXPECT_EQ(passwd_home(c.line, c.uid), c.home) << '"' << c.line << "\" uid " << c.uid;
 }
 
 // The file's content through a pipe, which returns short reads as a file on

@@ -256,6 +256,18 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   EXPECT_GT(by_op[FUSE_READ].count, 0u);
 }
 
+// The files f1..f`n` a guest wrote ("data<i>\n", then `more`) and chowned
+// to uid 1000 in `share`.
+void expect_written_and_chowned(const TempDir& share, int n, const std::string& more) {
+  for (int i = 1; i <= n; ++i) {
+    const std::string f = share.path() + "/f" + std::to_string(i);
+    EXPECT_EQ(read_file(f), "data" + std::to_string(i) + "\n" + more) << f;
+    struct stat st;
+    ASSERT_EQ(lstat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_uid, 1000u) << f;
+  }
+}
+
 // A bind mount's share (coherent, no xattrs): files written and chowned as
 // npm does cost no GETXATTR security.capability each, a miss is cached, and
 // a name the host creates after the guest missed it shows up once the
@@ -290,13 +302,7 @@ TEST(VirtioFs, ABindMountShareCachesMissesBrieflyAndAsksNoXattrs) {
   ASSERT_NE(console.find("FS-TEST-DONE"), std::string::npos) << console;
   EXPECT_TRUE(created) << console;
   EXPECT_NE(console.find("LATE-SEEN"), std::string::npos) << console;
-  for (int i = 1; i <= 40; ++i) {
-    const std::string f = share.path() + "/f" + std::to_string(i);
-    EXPECT_EQ(read_file(f), "data" + std::to_string(i) + "\nmore\n") << f;
-    struct stat st;
-    ASSERT_EQ(lstat(f.c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, 1000u);
-  }
+  expect_written_and_chowned(share, 40, "more\n");
   std::map<uint32_t, fuse::Stats::Entry> by_op;
   for (const auto& e : dev->stats().snapshot()) by_op[e.opcode] = e;
   // One GETXATTR at most (answered ENOSYS, then the guest stops asking) for
@@ -364,13 +370,7 @@ TEST(VirtioFs, ARootServesXattrsOnlyIfItsTreeHoldsAnyAndFileCapabilitiesWork) {
       EXPECT_EQ(by_op[FUSE_GETXATTR].count, 1u);
       EXPECT_EQ(by_op[FUSE_GETXATTR].errors, 1u);
     }
-    for (int i = 1; i <= 20; ++i) {
-      const std::string f = share.path() + "/f" + std::to_string(i);
-      EXPECT_EQ(read_file(f), "data" + std::to_string(i) + "\n") << f;
-      struct stat st;
-      ASSERT_EQ(lstat(f.c_str(), &st), 0);
-      EXPECT_EQ(st.st_uid, 1000u);
-    }
+    expect_written_and_chowned(share, 20, "");
   }
 }
 
