@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_devices.h"
@@ -116,7 +117,8 @@ Status make_cwd(const std::string& cwd) {
   return {};
 }
 
-// runc sets HOME from the user's passwd entry when the env has none.
+// runc sets HOME from the user's passwd entry when the env has none (or an
+// empty one).
 std::string home_of(uint32_t uid) {
   UniqueFd passwd(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
   return passwd ? home_from_passwd(passwd.get(), uid) : "/";
@@ -183,9 +185,11 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
     return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
   // Without no_new_privs loading needs CAP_SYS_ADMIN: do it while root (runc).
   if (plan.seccomp && !proc.no_new_privileges) RUNVM_CHECK(plan.seccomp->load());
-  bool has_home = false;
-  env_value(env, "HOME", &has_home);
-  if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  // runc's test is Getenv("HOME") == "": an empty HOME is replaced too.
+  if (env_value(env, "HOME").empty()) {
+    std::erase_if(env, [](const std::string& kv) { return kv.starts_with("HOME="); });
+    env.push_back("HOME=" + home_of(proc.user.uid));
+  }
   trace::mark("init_home");
   // As runc: into the cwd while still privileged, so a directory the
   // process's user (or root without CAP_DAC_OVERRIDE) cannot enter works;

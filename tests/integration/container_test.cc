@@ -126,23 +126,33 @@ TEST_F(ContainerTest, EnvCwdAndUserAreHonoured) {
   EXPECT_EQ(st.st_uid, 1000u);  // created with the process's credentials
 }
 
-// No HOME in the env: the process's passwd line's home, as runc 1.1.5 sets
-// it for these files (checked with bundles of these lines): the uid field
-// read as a number ("007" is uid 7), and the first matching line's home
-// even when empty (HOME set, to "").
+// No HOME in the env (or an empty one): the process's passwd line's home,
+// as runc 1.1.5 sets it for these files (checked with bundles of these
+// lines): the uid field read as a number ("007" is uid 7), and the first
+// matching line's home even when empty (HOME set, to "").
 TEST_F(ContainerTest, HomeFromPasswdAsRunc) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"root:x:0:0::/root:/bin/sh\nbond:x:007:7::/home/bond:/bin/sh\n", "[/home/bond] 1\n"},
-      {"e:x:7:0:::/bin/sh\nseven:x:7:0::/h7:/bin/sh\n", "[] 1\n"},
-      {"root:x:0:0::/root:/bin/sh\n", "[/] 1\n"},
+  struct Case {
+    const char* passwd;
+    std::vector<std::string> env;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"root:x:0:0::/root:/bin/sh\nbond:x:007:7::/home/bond:/bin/sh\n",
+       {"PATH=/bin"},
+       "[/home/bond] 1\n"},
+      {"e:x:7:0:::/bin/sh\nseven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin"}, "[] 1\n"},
+      {"root:x:0:0::/root:/bin/sh\n", {"PATH=/bin"}, "[/] 1\n"},
+      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME="}, "[/h7] 1\n"},
+      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME=/mine"}, "[/mine] 1\n"},
   };
   int i = 0;
-  for (const auto& [passwd, want] : cases) {
-    Bundle b({.args = {"sh", "-c", "echo \"[$HOME] $(env | grep -c ^HOME=)\""}, .uid = 7});
-    std::ofstream(b.rootfs() + "/etc/passwd") << passwd;
+  for (const auto& c : cases) {
+    Bundle b(
+        {.args = {"sh", "-c", "echo \"[$HOME] $(env | grep -c ^HOME=)\""}, .env = c.env, .uid = 7});
+    std::ofstream(b.rootfs() + "/etc/passwd") << c.passwd;
     auto r = run(b, "home" + std::to_string(i++));
     ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
-    EXPECT_EQ(r.out, want) << passwd;
+    EXPECT_EQ(r.out, c.want) << c.passwd << c.env.back();
   }
 }
 
