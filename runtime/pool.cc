@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -330,8 +331,14 @@ Result<UniqueFd> lock_pool(const std::string& pool_dir, bool create) {
     // have made it yet); the dir itself only when `create`.
     UniqueFd lock(open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600));
     if (!lock && !create && errno == ENOENT) return UniqueFd();
-    // A cancelled refill removes the (empty) dir it found: made again.
-    if (!lock && create && errno == ENOENT && ++gone < 10) continue;
+    // A cancelled refill removes the (empty) dir it found: made again. Each
+    // retry means one more refill removed it in between, and refills are
+    // few, but a loaded host can line several up: the bound only stops a
+    // loop if something else keeps removing it.
+    if (!lock && create && errno == ENOENT && ++gone < 1000) {
+      sched_yield();
+      continue;
+    }
     if (!lock) return errno_error("open " + path);
     while (flock(lock.get(), LOCK_EX) != 0)
       if (errno != EINTR) return errno_error("lock " + path);

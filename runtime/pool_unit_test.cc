@@ -210,7 +210,7 @@ TEST_F(PoolUnitTest, AFillGetsItsLockWhileRefillsRemoveThePoolDir) {
   });
   int failed = 0;
   std::string first_error;
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 5000; ++i) {
     auto lock = lock_pool(pool, true);
     if (!lock.ok() || !*lock) {
       if (failed++ == 0) first_error = lock.ok() ? "no lock" : lock.error().message;
