@@ -553,8 +553,9 @@ TEST_F(PoolTest, AColdCreatesFillIsNeverASubreapersAndItsUnitsHaveWatchers) {
   EXPECT_GT(shim, 0);
   EXPECT_EQ(pids_in(children), std::set<pid_t>{shim});
   wait_for_fills();
-  if (!std::filesystem::exists("/run/systemd/system"))
+  if (!std::filesystem::exists("/run/systemd/system")) {
     EXPECT_EQ(units_in("idle") + units_in("booting"), 0) << pool({"status"}).out;
+  }
   EXPECT_EQ(cli({"delete", "--force", "sub"}).status, 0);
   pool({"drain"});
 
@@ -691,7 +692,9 @@ TEST_F(PoolTest, AReleasedUnitKeepsItsContainersLimitsUntilItEnds) {
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.cfs_quota_us")), "30000");
   else
     EXPECT_EQ(trimmed(read_file(cpu_dir + "/cpu.max")), "30000 100000");
-  if (pin) EXPECT_EQ(trimmed(read_file(released->dir_of("cpuset") + "/cpuset.cpus")), "0");
+  if (pin) {
+    EXPECT_EQ(trimmed(read_file(released->dir_of("cpuset") + "/cpuset.cpus")), "0");
+  }
   // The unit's shim ends on its own (QEMU before it), then its cgroup goes.
   pollfd p{shim_fd.get(), POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 60000), 1);
