@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "guest/agent/container_cgroup.h"
 #include "guest/agent/kernel_file.h"
 
 namespace runvm::agent {
@@ -94,6 +95,15 @@ Result<std::vector<pid_t>> namespace_pids(NamespaceId ns, const std::string& pro
 Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
   if (scope.cgroup_dir.empty() && !scope.mount_ns)
     return make_error("the container's processes are unknown (no cgroup, no mount namespace)");
+  // An empty subtree (the usual case once a container's main process was
+  // reaped) has nothing to freeze or list: one read, where freezing,
+  // listing and thawing are each a kernel path of their own (costly the
+  // first time under TCG). No process can join it meanwhile: only the
+  // agent, which is busy here, puts processes into a container's cgroup.
+  if (!scope.cgroup_dir.empty()) {
+    auto events = read_kernel_file(scope.cgroup_dir + "/cgroup.events");
+    if (events.ok() && parse_events_value(*events, "populated") == 0u) return {};
+  }
   const std::string freeze = scope.cgroup_dir.empty() ? "" : scope.cgroup_dir + "/cgroup.freeze";
   // Best effort: a kernel without the freezer still gets the passes below.
   bool frozen = !freeze.empty() && write_kernel_file(freeze, "1").ok();
