@@ -118,7 +118,10 @@ std::optional<StepResult> Container::take_step_result() {
       // Ready: it unshared its mount namespace, which names its processes
       // where there is no cgroup (container_procs.h). Without a /proc of
       // ours (never in the VM) signal with all then has only the cgroup.
-      if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
+      // With a cgroup (always in the VM) the namespace is never asked for:
+      // its procfs lookups are not made on a cold start's path.
+      if (cgroup_dir().empty())
+        if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
       // The process holds its stdio now; ours goes, so its exit is EOF.
       auto relays = start_stdio_relays(*stdio_, terminal_, loop_, on_progress_);
       if (relays.ok()) {
