@@ -55,6 +55,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
       new Container(req.container_id, std::move(*root), loop, setup_timeout));
   c->seccomp_ = req.linux_spec.seccomp;
   c->sync_at_exit_ = root_config.sync_at_exit;
+  c->ends_vm_ = req.ends_vm;
   // The guest's sysctls are VM-wide: with several containers in one VM the
   // last create's values hold (a pod shares them, as runc's containers in
   // one network namespace do). After the root mount, which host-side tests
@@ -117,7 +118,10 @@ std::optional<StepResult> Container::take_step_result() {
       // Ready: it unshared its mount namespace, which names its processes
       // where there is no cgroup (container_procs.h). Without a /proc of
       // ours (never in the VM) signal with all then has only the cgroup.
-      if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
+      // With a cgroup (always in the VM) the namespace is never asked for:
+      // its procfs lookups are not made on a cold start's path.
+      if (cgroup_dir().empty())
+        if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
       // The process holds its stdio now; ours goes, so its exit is EOF.
       auto relays = start_stdio_relays(*stdio_, terminal_, loop_, on_progress_);
       if (relays.ok()) {
@@ -194,11 +198,21 @@ void Container::on_reaped(int status) {
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.
   if (!run_) sync_.reset();
+  if (ends_vm_) {
+    // The end of its PID namespace, as runc's (the VM stands for it): the
+    // host would ask for it right after the exit; here it costs no round
+    // trip, and the sync below takes what they dirtied along. Best effort,
+    // as the host's was (it only logged a failure).
+    (void)signal_all(SIGKILL);
+    trace::mark("killed_rest");
+  }
   if (sync_at_exit_) {
     ::sync();
     trace::mark("synced_at_exit");
   }
-  root_.unmount();
+  // Its files on the host go with the VM: an unmount now (the share's
+  // FUSE_DESTROY round trip and teardown) would only delay the exit.
+  if (!ends_vm_) root_.unmount();
 }
 
 std::optional<proto::Exit> Container::take_exit() {

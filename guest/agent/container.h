@@ -132,6 +132,7 @@ class Container {
   std::optional<proto::Seccomp> seccomp_;
   bool own_pid_ns_ = false;
   bool sync_at_exit_ = false;  // RootConfig::sync_at_exit
+  bool ends_vm_ = false;       // proto::Create::ends_vm
 };
 
 }  // namespace runvm::agent

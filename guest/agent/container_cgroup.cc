@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "guest/agent/kernel_file.h"
@@ -188,9 +187,17 @@ namespace {
 
 Result<std::set<std::string>> available_controllers(const std::string& root) {
   std::string controllers = RUNVM_TRY(read_kernel_file(root + "/cgroup.controllers"));
+  // Split by hand: an istringstream here was the cold path's only use of
+  // iostreams, a lot of libstdc++ for TCG to translate on first use.
   std::set<std::string> available;
-  std::istringstream words(controllers);
-  for (std::string w; words >> w;) available.insert(w);
+  constexpr std::string_view kSpace = " \t\n\v\f\r";
+  std::string_view rest = controllers;
+  for (size_t at; (at = rest.find_first_not_of(kSpace)) != std::string_view::npos;) {
+    rest.remove_prefix(at);
+    size_t end = std::min(rest.find_first_of(kSpace), rest.size());
+    available.emplace(rest.substr(0, end));
+    rest.remove_prefix(end);
+  }
   return available;
 }
 

@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <charconv>
 #include <set>
-#include <sstream>
+#include <string_view>
 
+#include "guest/agent/container_cgroup.h"
 #include "guest/agent/kernel_file.h"
 
 namespace runvm::agent {
@@ -41,9 +42,14 @@ Status collect_cgroup(const std::string& dir, int depth, std::vector<pid_t>& out
   // Gone meanwhile (a child cgroup removed): nothing to signal there.
   auto procs = read_kernel_file(dir + "/cgroup.procs");
   if (!procs.ok()) return depth == 0 ? Status(std::move(procs).error()) : Status{};
-  std::istringstream lines(*procs);
-  for (std::string line; std::getline(lines, line) && out.size() < kMaxPids;)
-    if (auto pid = parse_pid(line)) out.push_back(*pid);
+  // No istringstream: iostreams would be translated under TCG for this
+  // alone (container_cgroup.cc).
+  std::string_view rest = *procs;
+  while (!rest.empty() && out.size() < kMaxPids) {
+    size_t nl = std::min(rest.find('\n'), rest.size());
+    if (auto pid = parse_pid(rest.substr(0, nl))) out.push_back(*pid);
+    rest.remove_prefix(std::min(nl + 1, rest.size()));
+  }
   DIR* d = ::opendir(dir.c_str());
   if (!d) return {};
   std::vector<std::string> children;
@@ -94,6 +100,15 @@ Result<std::vector<pid_t>> namespace_pids(NamespaceId ns, const std::string& pro
 Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
   if (scope.cgroup_dir.empty() && !scope.mount_ns)
     return make_error("the container's processes are unknown (no cgroup, no mount namespace)");
+  // An empty subtree (the usual case once a container's main process was
+  // reaped) has nothing to freeze or list: one read, where freezing,
+  // listing and thawing are each a kernel path of their own (costly the
+  // first time under TCG). No process can join it meanwhile: only the
+  // agent, which is busy here, puts processes into a container's cgroup.
+  if (!scope.cgroup_dir.empty()) {
+    auto events = read_kernel_file(scope.cgroup_dir + "/cgroup.events");
+    if (events.ok() && parse_events_value(*events, "populated") == 0u) return {};
+  }
   const std::string freeze = scope.cgroup_dir.empty() ? "" : scope.cgroup_dir + "/cgroup.freeze";
   // Best effort: a kernel without the freezer still gets the passes below.
   bool frozen = !freeze.empty() && write_kernel_file(freeze, "1").ok();

@@ -1,6 +1,8 @@
 #include "guest/agent/container_procs.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,31 @@ TEST(ContainerProcs, CgroupPidsWalkTheSubtree) {
   std::sort(pids->begin(), pids->end());
   EXPECT_EQ(*pids, (std::vector<pid_t>{10, 11, 12, 13}));
   EXPECT_FALSE(cgroup_pids(root + "/missing").ok());
+  fs::remove_all(root);
+}
+
+// A subtree whose cgroup.events says it holds no process is not listed: the
+// pid in its cgroup.procs (our child here) is signalled only once it says
+// it is populated.
+TEST(ContainerProcs, SignalAllSkipsAnUnpopulatedCgroup) {
+  char tmpl[] = "/tmp/runvm-procs-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  std::ofstream(root + "/cgroup.procs") << child << "\n";
+  std::ofstream(root + "/cgroup.events") << "populated 0\nfrozen 0\n";
+  EXPECT_TRUE(signal_all(ProcessScope{root, std::nullopt}, SIGKILL).ok());
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, WNOHANG), 0) << "signalled though unpopulated";
+  std::ofstream(root + "/cgroup.events") << "populated 1\nfrozen 0\n";
+  EXPECT_TRUE(signal_all(ProcessScope{root, std::nullopt}, SIGKILL).ok());
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   fs::remove_all(root);
 }
 

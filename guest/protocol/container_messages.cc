@@ -244,6 +244,7 @@ void Create::write(json::Writer& w) const {
   write_process_stdio(w, process, stdio);
   w.key("linux");
   write_linux_spec(w, linux_spec);
+  if (ends_vm) w.key("ends_vm").boolean(true);
 }
 
 Result<Create> Create::parse(const json::Value& v) {
@@ -255,6 +256,7 @@ Result<Create> Create::parse(const json::Value& v) {
   if (m.hostname.size() > kMaxHostnameLength) return RUNVM_TRY(v.at("hostname")).error("too long");
   RUNVM_CHECK(parse_process_stdio(v, m.process, m.stdio));
   if (auto lx = RUNVM_TRY(v.get("linux"))) m.linux_spec = RUNVM_TRY(parse_linux_spec(*lx));
+  m.ends_vm = RUNVM_TRY(fields::opt_bool(v, "ends_vm", false));
   return m;
 }
 

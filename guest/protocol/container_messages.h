@@ -134,6 +134,10 @@ struct Create {
   Process process;
   StdioPorts stdio;
   LinuxSpec linux_spec;  // wire member "linux"; absent: all defaults
+  // The VM ends with this container (the host's first, `runvm run`): when
+  // its main process is reaped the agent kills the container's other
+  // processes itself and leaves its root mounted (PROTOCOL.md, exit).
+  bool ends_vm = false;
   void write(json::Writer& w) const;
   static Result<Create> parse(const json::Value& v);
   bool operator==(const Create&) const = default;

@@ -27,6 +27,7 @@ Create full_create() {
   c.process.no_new_privileges = true;
   c.process.console_size = ConsoleSize{24, 80};
   c.stdio = {5001, 5002, 0, StdioKind::kTty, StdioKind::kSocket, StdioKind::kAppendFile};
+  c.ends_vm = true;
   return c;
 }
 
@@ -93,6 +94,7 @@ TEST(ContainerMessages, MinimalCreateGetsDefaults) {
   EXPECT_FALSE(c.process.terminal);
   EXPECT_FALSE(c.process.console_size);
   EXPECT_EQ(c.stdio, StdioPorts{});
+  EXPECT_FALSE(c.ends_vm);
   EXPECT_EQ(to_json(Exit{"c", 256}), R"({"type":"exit","container_id":"c","status":256})");
   EXPECT_EQ(to_json(Exit{"c", 9, 1}),
             R"({"type":"exit","container_id":"c","status":9,"oom_kills":1})");

@@ -105,6 +105,9 @@ Result<proto::Create> ContainerShim::create_request() const {
   auto req = RUNVM_TRY(make_create_request(opts_.id, config, stdio_.ports).context("config.json"));
   req.rootfs.tag = rootfs_tag_;
   if (!config.process->terminal) req.process.console_size = proto::tty_stream_size(stdio_.ports);
+  // Only the first container's is built here, and the VM ends with it
+  // (Sandbox::serve): the agent kills the rest of its processes at its exit.
+  req.ends_vm = true;
   return req;
 }
 
@@ -479,7 +482,10 @@ void ContainerShim::finish(bool drain) {
   // (its PID namespace dies with its init): what they wrote is delivered,
   // and nothing holds the stdio open any longer.
   if (execs_) execs_->end_all(SIGKILL);
-  if (drain && vm_) {
+  // The VM's first container's exit came after the agent killed the rest
+  // of its processes (its create's ends_vm): no round trip for that.
+  const bool agent_killed_rest = exited_ && rootfs_path_.empty();
+  if (drain && vm_ && !agent_killed_rest) {
     proto::Signal kill_all{0, opts_.id, SIGKILL, true};
     log_failure("killing the container's other processes", vm_->agent().call_sync(kill_all));
   }

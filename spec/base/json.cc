@@ -1,5 +1,6 @@
 #include "spec/base/json.h"
 
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
@@ -158,16 +159,23 @@ Writer& Writer::string(std::string_view s) {
   yajl_gen_string(gen_.get(), reinterpret_cast<const unsigned char*>(s.data()), s.size());
   return *this;
 }
+// Numbers are formatted here, not by yajl_gen_integer's sprintf: the agent
+// (static, under TCG) then runs no printf at all outside --debug, whose
+// vfprintf is a lot of code to translate on a cold start's first message.
+namespace {
+template <class T>
+void gen_number(yajl_gen g, T v) {
+  char buf[24];  // 20 digits and a sign at most: to_chars cannot fail
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  yajl_gen_number(g, buf, static_cast<size_t>(end - buf));
+}
+}  // namespace
 Writer& Writer::integer(int64_t v) {
-  yajl_gen_integer(gen_.get(), v);
+  gen_number(gen_.get(), v);
   return *this;
 }
 Writer& Writer::uinteger(uint64_t v) {
-  if (v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    return integer(static_cast<int64_t>(v));
-  char buf[32];
-  int n = snprintf(buf, sizeof buf, "%" PRIu64, v);
-  yajl_gen_number(gen_.get(), buf, n);
+  gen_number(gen_.get(), v);
   return *this;
 }
 Writer& Writer::boolean(bool v) {

@@ -55,6 +55,13 @@ TEST(Json, WriterRoundTrip) {
   EXPECT_EQ(*(*doc->root().at("a")->as_array())[0].as_int(), -5);
 }
 
+TEST(Json, WriterNumbersAsText) {
+  Writer w;
+  w.begin_array().integer(0).integer(INT64_MIN).integer(42).uinteger(0).uinteger(UINT64_MAX);
+  w.end_array();
+  EXPECT_EQ(w.str(), "[0,-9223372036854775808,42,0,18446744073709551615]");
+}
+
 TEST(NestingDepth, IgnoresBracketsInStrings) {
   EXPECT_EQ(nesting_depth("{}"), 1u);
   EXPECT_EQ(nesting_depth(R"({"a":[[1]],"b":"[[[[\"[["})"), 3u);

@@ -405,7 +405,8 @@ TEST_F(StdioTest, DeleteAfterTheExitCutsNoOutputOfASlowReader) {
 // `runvm run` ends when the container's process does, although a process it
 // left in the background still holds the output: in a PID namespace of its
 // own the kernel killed it with the namespace's init, and without one the
-// shim kills the container's other processes. What was written arrives,
+// agent killed the container's other processes before it reported the exit
+// (the create's ends_vm). What was written arrives,
 // the exit status is the process's, and the output drained at once (the
 // shim gives up on output that does not end after 5 s, and logs that).
 TEST_F(StdioTest, RunEndsWithItsProcessThoughABackgroundOneHoldsTheOutput) {
