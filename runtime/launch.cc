@@ -141,7 +141,7 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
     return std::move(s).error();
   }
   timeline::mark("pool_claimed");
-  // The unit's shim and QEMU (one walk of /proc finds both).
+  // The unit's shim and QEMU (process_tree finds both).
   std::vector<pid_t> unit_procs = process_tree(unit.record->pid);
   pool::claim_unit_priority(unit_procs);
   // They join the container's cgroup, and the relay with them, in one
