@@ -12,9 +12,12 @@
 
 namespace runvm::cli {
 
-// `root` and its descendants, found by walking /proc; empty when `root` is
-// gone. Sorted, as runc's cgroup pid list is.
+// `root` and its descendants (its children's files in /proc); empty when
+// `root` is gone. Sorted, as runc's cgroup pid list is.
 std::vector<pid_t> process_tree(pid_t root);
+// The same from every process's parent in /proc/*/stat: process_tree's way
+// on a kernel without /proc/<pid>/task/<tid>/children.
+std::vector<pid_t> process_tree_walk(pid_t root);
 
 // Parses the fields runvm needs from /proc/<pid>/stat text.
 struct ProcStat {

@@ -141,21 +141,29 @@ Result<pid_t> create_claimed(const GlobalOptions& g, const CreateOptions& o,
     return std::move(s).error();
   }
   timeline::mark("pool_claimed");
-  // The unit's shim and QEMU (one walk of /proc finds both).
+  // The unit's shim and QEMU (process_tree finds both).
   std::vector<pid_t> unit_procs = process_tree(unit.record->pid);
   pool::claim_unit_priority(unit_procs);
-  // They join the container's cgroup before its process is created (and,
-  // started at once, runs), and the relay with them, first thing in it: on
-  // cgroup v1 a migration after a pause waits for an RCU grace period
-  // (~10 ms on a busy host), one right after it does not.
+  // They join the container's cgroup, and the relay with them, in one
+  // migration: on cgroup v1 a migration after a pause waits for an RCU
+  // grace period (~10 ms on a busy host), one right after it does not.
+  // Started at once, before its process is created and runs: the relay's
+  // first thing. Otherwise while the guest creates it (the grace period
+  // overlaps that): the process runs on `start`, after this create returned.
   std::function<Status()> join;
-  if (cgroup)
+  std::function<Status(pid_t)> join_alongside;
+  if (cgroup && start_at_once)
     join = [&cgroup, procs = unit_procs]() mutable {
       procs.push_back(getpid());
       return place_in_cgroup(*cgroup, procs);
     };
+  else if (cgroup)
+    join_alongside = [&cgroup, procs = unit_procs](pid_t relay) mutable {
+      procs.push_back(relay);
+      return place_in_cgroup(*cgroup, procs);
+    };
   auto relay = launch_member_relay(c, host, *bundle.config.process, console_socket, lock.get(),
-                                   netns, fresh_netns, start_at_once, join);
+                                   netns, fresh_netns, start_at_once, join, join_alongside);
   if (!relay.ok()) {
     drop_unit();  // before the cgroup goes: it kills what joined it
     return std::move(relay).error();

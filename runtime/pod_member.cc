@@ -119,7 +119,8 @@ namespace {
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
                                   int lock_fd, int netns_fd, bool fresh_netns, bool start,
-                                  const std::function<Status()>& first) {
+                                  const std::function<Status()>& first,
+                                  const std::function<Status(pid_t)>& alongside) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -144,6 +145,13 @@ Result<pid_t> launch_member_relay(const Container& member, const Container& sand
     run_relay(member, sandbox, process, console_socket, start, wr.release());
   }
   wr.reset();
+  if (alongside) {
+    if (Status s = alongside(child); !s.ok()) {
+      kill(child, SIGKILL);  // the shim sees its relay go and ends the member
+      waitpid(child, nullptr, 0);
+      return std::move(s).error();
+    }
+  }
   std::string line;
   char buf[512];
   for (ssize_t n; (n = read(rd.get(), buf, sizeof buf)) != 0;) {

@@ -53,11 +53,16 @@ std::string vsock_socket_of(const Container& c);
 // process with its create: the relay reports created once it execed.
 // `first`: run in the relay before anything else (a claim's host cgroup
 // placement: the relay joins with its unit's processes, in one migration);
-// its failure is the launch's.
+// its failure is the launch's. `alongside`: run here with the relay's pid
+// while the relay has the shim create the process (that placement when the
+// process waits for `start`: it takes an RCU grace period on cgroup v1,
+// ~10 ms, which then overlaps the guest's create); done before this
+// returns, and its failure kills the relay and is the launch's.
 Result<pid_t> launch_member_relay(const Container& member, const Container& sandbox,
                                   const oci::Process& process, const std::string& console_socket,
                                   int lock_fd, int netns_fd = -1, bool fresh_netns = false,
-                                  bool start = false, const std::function<Status()>& first = {});
+                                  bool start = false, const std::function<Status()>& first = {},
+                                  const std::function<Status(pid_t)>& alongside = {});
 
 // After a member's relay was killed: waits (bounded) until its sandbox's
 // shim unbound the member's rootfs and bind sources, so that `delete`

@@ -122,12 +122,16 @@ Result<MemberBinds> MemberBinds::bind(const std::string& pod_dir, const std::str
   return b;
 }
 
-void MemberBinds::release() {
+void MemberBinds::unbind() {
   // Through /proc/self/fd of the mount's root: the magic link names that
   // mount, wherever the guest moved it; no path is looked up.
   for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it)
     umount2(fd_path(it->get()).c_str(), MNT_DETACH);
   mounts_.clear();
+}
+
+void MemberBinds::release() {
+  unbind();
   // Never recursively: what is still mounted (EBUSY) stays, with the
   // source's files untouched. Each name in the directory held open: a
   // symlink put there is removed itself, never what it points to.

@@ -52,6 +52,8 @@ class MemberBinds {
   // may rename anything in the pod dir, or put a symlink to a host path
   // where a slot was, and a path string would then name the host's file.
   void release();
+  // Only unbinds: release() removes what bind() made later. Idempotent.
+  void unbind();
 
  private:
   // An entry bind() made: `name` in the directory `parent` (held open, so

@@ -59,6 +59,29 @@ TEST_F(MemberBindsTest, BindsSourcesUnderTheirNamesAndReleasesThem) {
   EXPECT_EQ(testing::read_file(src_.path() + "/file"), "f\n");
 }
 
+// A member's exit: unbound first (before its relay hears), the slots
+// removed by release() after.
+TEST_F(MemberBindsTest, UnbindLeavesTheSlotsForRelease) {
+  std::vector<proto::Mount> out;
+  auto b = MemberBinds::bind(pod_.path(), "m1", "pod",
+                             {{"/data", "bind", src_.path() + "/dir", {"rbind"}},
+                              {"/etc/hosts", "", src_.path() + "/file", {"bind"}}},
+                             out);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  b->unbind();
+  EXPECT_FALSE(mounted_below(pod_.path()));
+  // The slots stay, emptied of what was bound there.
+  EXPECT_TRUE(std::filesystem::exists(pod_.path() + "/@binds/m1/1"));
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/@binds/m1/1/dir/inside"));
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/@binds/m1/2/file") &&
+               testing::read_file(pod_.path() + "/@binds/m1/2/file") == "f\n");
+  b->unbind();  // idempotent
+  b->release();
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/@binds/m1"));
+  EXPECT_EQ(testing::read_file(src_.path() + "/dir/inside"), "i\n");
+  EXPECT_EQ(testing::read_file(src_.path() + "/file"), "f\n");
+}
+
 // The pod dir is the guest's to write in: an @binds it replaced with a
 // symlink (to a host directory) is refused, and nothing is made or bound
 // where it points.

@@ -58,11 +58,15 @@ Status MemberRoot::seal_readonly() const {
   return {};
 }
 
-void MemberRoot::release() {
+void MemberRoot::unbind() {
   // EINVAL: no longer mounted (detached from outside).
   if (tree_ && ::umount2(fd_path(tree_.get()).c_str(), MNT_DETACH) != 0 && errno != EINVAL)
     log::warn("unmount " + path_ + ": " + strerror(errno));
   tree_.reset();
+}
+
+void MemberRoot::release() {
+  unbind();
   // By name in the pod dir held open, never recursively: a symlink the
   // guest left there is not a directory (ENOTDIR), and a directory it
   // filled is not empty; either stays, for `runvm delete`.

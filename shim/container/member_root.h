@@ -43,6 +43,8 @@ class MemberRoot {
   // Unbinds (lazily: the guest may still hold inodes) and removes <id>
   // if it is still the empty directory bind() made. Idempotent.
   void release();
+  // Only unbinds: release() removes <id> later. Idempotent.
+  void unbind();
 
  private:
   UniqueFd pod_;   // the pod dir, held open (O_PATH)

@@ -49,6 +49,21 @@ TEST_F(MemberRootTest, BindsTheRootfsAndReleasesIt) {
   EXPECT_EQ(testing::read_file(rootfs_ + "/file"), "r\n");
 }
 
+// A member's exit: unbound first (before its relay hears), its empty
+// mountpoint removed by release() after.
+TEST_F(MemberRootTest, UnbindLeavesTheEmptyDirForRelease) {
+  auto r = MemberRoot::bind(pod_.path(), "m1", rootfs_, "rootfs");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  r->unbind();
+  EXPECT_FALSE(r->bound());
+  EXPECT_FALSE(mounted_at_or_below(pod_.path()));
+  EXPECT_TRUE(std::filesystem::is_empty(pod_.path() + "/m1"));
+  r->unbind();  // idempotent
+  r->release();
+  EXPECT_FALSE(std::filesystem::exists(pod_.path() + "/m1"));
+  EXPECT_EQ(testing::read_file(rootfs_ + "/file"), "r\n");
+}
+
 // While bound, <id> is a mountpoint the guest cannot rename or remove
 // (EBUSY from the shim's own renameat). Once the bind is gone from under
 // the shim, though (detached from outside: `runvm delete`'s unmount_below,
@@ -70,9 +85,7 @@ TEST_F(MemberRootTest, SealAndReleaseFollowNoSymlinkTheGuestPutAtTheRoot) {
   ASSERT_EQ(rmdir(slot.c_str()), 0);
   ASSERT_EQ(symlink(host_mnt.c_str(), slot.c_str()), 0);
   (void)r->seal_readonly();  // on the detached bind, or refused: either way not the host's
-  {
-    std::ofstream(host_mnt + "/written") << "w\n";
-  }
+  { std::ofstream(host_mnt + "/written") << "w\n"; }
   EXPECT_EQ(testing::read_file(host_mnt + "/written"), "w\n") << "the host's mount was sealed";
   r->release();
   EXPECT_TRUE(mounted_at_or_below(host_mnt)) << "the host's mount was unmounted";
