@@ -3,11 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <vector>
 
 #include "guest/agent/container_cgroup.h"
 #include "guest/agent/init.h"
@@ -16,6 +17,7 @@
 #include "guest/agent/process_io.h"
 #include "guest/agent/process_security.h"
 #include "guest/agent/trace.h"
+#include "spec/base/temp_dir.h"
 
 namespace runvm::agent {
 namespace {
@@ -71,51 +73,62 @@ bool await_readable(int fd) {
   return r > 0;
 }
 
-// The scratch root: a tmpfs with /etc/passwd and the agent bound on `bin`.
-class ScratchRoot {
- public:
-  explicit ScratchRoot(std::string dir) : dir_(std::move(dir)) {}
-  ~ScratchRoot() {
-    if (bound_) ::umount2((dir_ + "/bin/runvm-agent").c_str(), MNT_DETACH);
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-    ::rmdir(dir_.c_str());
-  }
-  ScratchRoot(const ScratchRoot&) = delete;
-  ScratchRoot& operator=(const ScratchRoot&) = delete;
+Result<UniqueFd> create_file(const std::string& path, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) return errno_error("creating " + path);
+  return fd;
+}
 
-  Status make(const std::string& agent_binary) {
-    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("mkdir " + dir_);
-    if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
-      return errno_error("mount tmpfs on " + dir_);
-    mounted_ = true;
-    for (const char* d : {"/bin", "/etc"})
-      if (::mkdir((dir_ + d).c_str(), 0755) != 0) return errno_error(std::string("mkdir ") + d);
-    RUNVM_CHECK(write_file(dir_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    std::string bin = dir_ + "/bin/runvm-agent";
-    RUNVM_CHECK(write_file(bin, ""));
-    if (::mount(agent_binary.c_str(), bin.c_str(), nullptr, MS_BIND | MS_RDONLY, nullptr) != 0)
-      return errno_error("binding " + agent_binary);
-    bound_ = true;
-    return {};
+Status write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errno_error("write");
+    data.remove_prefix(static_cast<size_t>(n));
   }
-  const std::string& path() const { return dir_; }
+  return {};
+}
 
- private:
-  static Status write_file(const std::string& path, std::string_view content) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755));
-    if (!fd) return errno_error("creating " + path);
-    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
-      return errno_error("writing " + path);
-    return {};
+// The scratch root: a directory of the premounted share, where the claimed
+// container's root will be too, with /etc/passwd and a copy of the agent.
+// The container is set up and exec'd through virtio-fs as a claimed one is
+// (lookups, mountpoints, the passwd read, execve and page faults of a
+// binary on FUSE): on a tmpfs root those kernel paths stayed untranslated
+// until the claim. The share is coherent (no page cache kept across opens),
+// so the execve reads the copy from the host again. Removed with everything
+// in it when done (TempDir).
+Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::string& agent_binary) {
+  TempDir tree = RUNVM_TRY(TempDir::create(share_dir, ".rehearsal"));
+  // mkdtemp's 0700: a container root is usually 0755.
+  if (::chmod(tree.path().c_str(), 0755) != 0) return errno_error("chmod " + tree.path());
+  for (const char* d : {"bin", "etc"})
+    if (::mkdir((tree / d).c_str(), 0755) != 0) return errno_error(std::string("mkdir ") + d);
+  UniqueFd passwd = RUNVM_TRY(create_file(tree / "etc/passwd", 0644));
+  RUNVM_CHECK(write_all(passwd.get(), "root:x:0:0:root:/root:/bin/sh\n"));
+  UniqueFd in(::open(agent_binary.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errno_error("open " + agent_binary);
+  UniqueFd out = RUNVM_TRY(create_file(tree / "bin/runvm-agent", 0755));
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("reading " + agent_binary);
+    if (n == 0) break;
+    RUNVM_CHECK(write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(n))));
   }
-  std::string dir_;
-  bool mounted_ = false, bound_ = false;
-};
+  return tree;
+}
 
 Status rehearse(const RootConfig& config, const std::string& agent_binary) {
-  ScratchRoot root(config.root_dir + "/.rehearsal");
-  RUNVM_CHECK(root.make(agent_binary));
+  if (config.premounted_dir.empty()) return make_error("no premounted share");
+  TempDir tree = RUNVM_TRY(make_scratch_tree(config.premounted_dir, agent_binary));
   const proto::Create req = rehearsal_request("/bin/runvm-agent");
+  // Bound from the share as a claimed pod member's root is; unmounted
+  // before `tree` goes (declared after it).
+  proto::Rootfs rootfs;
+  rootfs.tag = config.premounted_tag;
+  rootfs.path = tree.path().substr(tree.path().rfind('/') + 1);
+  ContainerRoot root = RUNVM_TRY(ContainerRoot::mount(config, req.container_id, rootfs));
   InitPlan plan;
   plan.request = &req;
   plan.root = root.path();
