@@ -152,6 +152,7 @@ Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::strin
 Status rehearse(const RootConfig& config, const std::string& agent_binary) {
   if (config.premounted_dir.empty()) return make_error("no premounted share");
   TempDir tree = RUNVM_TRY(make_scratch_tree(config.premounted_dir, agent_binary));
+  trace::mark("rehearsal_tree_made");
   proto::Create req = rehearsal_request("/bin/runvm-agent");
   req.id = kCreateId;
   // Bound from the share as a claimed pod member's root is.
