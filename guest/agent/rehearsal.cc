@@ -28,13 +28,16 @@ constexpr unsigned kHostSeconds = 5;
 constexpr uint64_t kCreateId = 1, kStartId = 2, kShutdownId = 3;
 
 // What `runvm spec` (runc's default spec) asks for, as the host sends it.
-proto::Create rehearsal_request(const std::string& binary_in_root) {
+// Its executable, /bin/runvm-agent, is found by a PATH search, as `true` is:
+// the lookups of the directories before /bin miss on the share.
+proto::Create rehearsal_request() {
   proto::Create req;
   req.container_id = "rehearsal";
   proto::Process& p = req.process;
-  p.args = {binary_in_root};
+  p.args = {"runvm-agent"};
   // No HOME: the process reads /etc/passwd, as `runvm run` of such a spec.
-  p.env = {"PATH=/bin", std::string(kRehearsalEnv) + "=1"};
+  p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           std::string(kRehearsalEnv) + "=1"};
   p.rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
   p.no_new_privileges = true;
   const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
@@ -69,16 +72,6 @@ Result<UniqueFd> create_file(const std::string& path, mode_t mode) {
   return fd;
 }
 
-Status write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return errno_error("write");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
-}
-
 // The scratch root: a directory of the premounted share, where the claimed
 // container's root will be too, with /etc/passwd and a copy of the agent.
 // The container is set up and exec'd through virtio-fs as a claimed one is
@@ -94,7 +87,8 @@ Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::strin
   for (const char* d : {"bin", "etc"})
     if (::mkdir((tree / d).c_str(), 0755) != 0) return errno_error(std::string("mkdir ") + d);
   UniqueFd passwd = RUNVM_TRY(create_file(tree / "etc/passwd", 0644));
-  RUNVM_CHECK(write_all(passwd.get(), "root:x:0:0:root:/root:/bin/sh\n"));
+  constexpr std::string_view kPasswd = "root:x:0:0:root:/root:/bin/sh\n";
+  RUNVM_CHECK(proto::write_all(passwd.get(), kPasswd.data(), kPasswd.size()));
   UniqueFd in(::open(agent_binary.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return errno_error("open " + agent_binary);
   UniqueFd out = RUNVM_TRY(create_file(tree / "bin/runvm-agent", 0755));
@@ -104,7 +98,7 @@ Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::strin
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error("reading " + agent_binary);
     if (n == 0) break;
-    RUNVM_CHECK(write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(n))));
+    RUNVM_CHECK(proto::write_all(out.get(), buf.data(), static_cast<size_t>(n)));
   }
   return tree;
 }
@@ -153,7 +147,7 @@ Status rehearse(const RootConfig& config, const std::string& agent_binary) {
   if (config.premounted_dir.empty()) return make_error("no premounted share");
   TempDir tree = RUNVM_TRY(make_scratch_tree(config.premounted_dir, agent_binary));
   trace::mark("rehearsal_tree_made");
-  proto::Create req = rehearsal_request("/bin/runvm-agent");
+  proto::Create req = rehearsal_request();
   req.id = kCreateId;
   // Bound from the share as a claimed pod member's root is.
   req.rootfs.tag = config.premounted_tag;
