@@ -189,14 +189,15 @@ Status rehearse(const RootConfig& config, const std::string& agent_binary) {
     outcome = (*agent)->serve();
   else
     outcome = std::move(agent).error();
-  // The agent is gone (its container's root unmounted, cgroup removed):
-  // its host has said its verdict before the shutdown, or died.
+  // The agent is gone (its container's root unmounted, cgroup removed), and
+  // with the stream closed its host no longer waits for it either: it has
+  // said its verdict before the shutdown, says it now, or died.
+  control.reset();
   char c = 0;
   ssize_t n;
   do {
     n = ::read(verdict.get(), &c, 1);
   } while (n < 0 && errno == EINTR);
-  control.reset();
   while (::waitpid(host, nullptr, 0) < 0 && errno == EINTR) {
   }
   if (!outcome.ok()) return std::move(outcome).error().wrap("the rehearsal's agent");
