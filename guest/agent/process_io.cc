@@ -60,6 +60,9 @@ Status await_connected(int fd, std::chrono::milliseconds timeout) {
 
 namespace {
 
+// Above the kernel's own 2 s for a vsock connect the host does not answer.
+constexpr std::chrono::milliseconds kConnectTimeout{5000};
+
 // The guest object for one non-terminal stream: the process's end and ours.
 Status open_stream_object(proto::StdioKind kind, bool input,
                           const std::optional<proto::ConsoleSize>& size, UniqueFd& child,
@@ -122,11 +125,6 @@ Result<UniqueFd> open_stdio_file(int i, proto::StdioKind kind) {
   return fd;
 }
 
-}  // namespace
-
-namespace {
-// Above the kernel's own 2 s for a vsock connect the host does not answer.
-constexpr std::chrono::milliseconds kConnectTimeout{5000};
 }  // namespace
 
 Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
