@@ -33,6 +33,7 @@ constexpr uint64_t kCreateId = 1, kStartId = 2, kShutdownId = 3;
 proto::Create rehearsal_request() {
   proto::Create req;
   req.container_id = "rehearsal";
+  req.rootfs.readonly = true;  // root.readonly, remounted so once its mountpoints are made
   proto::Process& p = req.process;
   p.args = {"runvm-agent"};
   // No HOME: the process reads /etc/passwd, as `runvm run` of such a spec.
