@@ -76,7 +76,8 @@ Result<Agent::Outcome> run(uint64_t boot_ns, bool pid1, ExtensionFn extension) {
           .context("connecting to host"));
   trace::mark("vsock_connected");
   AgentConfig config;
-  config.dial = [](uint32_t port) { return vsock_connect(proto::kHostCid, port); };
+  // A process's stdio streams are dialed together (process_io.h).
+  config.dial = [](uint32_t port) { return vsock_connect_start(proto::kHostCid, port); };
   // Only the guest's own hierarchy (setup_system mounted it), never a host's.
   if (pid1) config.root.cgroup_root = kCgroupRoot;
   std::shared_ptr<CgroupSpare> spare;

@@ -31,7 +31,9 @@
 
 namespace runvm::agent {
 
-// Opens a new stream to the host on `port` (vsock CID 2 in the guest).
+// Opens a new stream to the host on `port` (vsock CID 2 in the guest). It
+// may return before the connection is made (vsock_connect_start): callers
+// use the stream once await_connected (process_io.h) said it is.
 using DialFn = std::function<Result<UniqueFd>(uint32_t port)>;
 
 // How long a process may take from fork to ready, and from start to its

@@ -11,6 +11,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "guest/agent/process_init.h"
 #include "guest/protocol/constants.h"
 
@@ -34,7 +37,31 @@ Status set_window_size(int pty_master, uint16_t rows, uint16_t cols) {
   return {};
 }
 
+Status await_connected(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLOUT, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno_error("poll");
+    if (r == 0) return make_error("connect: timed out", ETIMEDOUT);
+    break;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno_error("SO_ERROR");
+  if (err != 0) return make_error(std::string("connect: ") + std::strerror(err), err);
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) return errno_error("fcntl");
+  return {};
+}
+
 namespace {
+
+// Above the kernel's own 2 s for a vsock connect the host does not answer.
+constexpr std::chrono::milliseconds kConnectTimeout{5000};
 
 // The guest object for one non-terminal stream: the process's end and ours.
 Status open_stream_object(proto::StdioKind kind, bool input,
@@ -109,10 +136,17 @@ Result<ProcessStdio> open_process_stdio(const proto::StdioPorts& ports,
   ProcessStdio s;
   // A terminal's pty carries stdout and stderr both.
   const int streams = process.terminal ? 2 : 3;
+  // All dialed first, then awaited: their connects travel together.
   for (int i = 0; i < streams; ++i) {
     if (port[i] == 0) continue;
     s.stream[i] = RUNVM_TRY(dial(port[i]).context(std::string("dialing ") + kNames[i] + " port " +
                                                   std::to_string(port[i])));
+  }
+  for (int i = 0; i < streams; ++i) {
+    if (port[i] == 0) continue;
+    RUNVM_CHECK(
+        await_connected(s.stream[i].get(), kConnectTimeout)
+            .context(std::string("dialing ") + kNames[i] + " port " + std::to_string(port[i])));
   }
   if (process.terminal) {
     s.pty = RUNVM_TRY(open_pty(process.console_size).context("terminal"));

@@ -3,6 +3,7 @@
 // the pty of a terminal process, and the process's report on the sync pair.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,10 @@ Result<Pty> open_pty(const std::optional<proto::ConsoleSize>& size);
 
 // TIOCSWINSZ on a terminal process's pty master: the process gets SIGWINCH.
 Status set_window_size(int pty_master, uint16_t rows, uint16_t cols);
+
+// Waits until the stream `fd` a DialFn returned is connected (at most
+// `timeout`), then makes it blocking: the connect's error if it failed.
+Status await_connected(int fd, std::chrono::milliseconds timeout);
 
 // The stdio of a new process, as runc would give it (PROTOCOL.md, "stdio"):
 // per stream, /dev/null when there is no port, else a guest object of the

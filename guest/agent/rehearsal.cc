@@ -1,38 +1,44 @@
 #include "guest/agent/rehearsal.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "guest/agent/container_cgroup.h"
+#include <vector>
+
+#include "guest/agent/agent.h"
 #include "guest/agent/init.h"
-#include "guest/agent/pid_namespace.h"
-#include "guest/agent/process_init.h"
-#include "guest/agent/process_io.h"
-#include "guest/agent/process_security.h"
 #include "guest/agent/trace.h"
+#include "guest/protocol/frame.h"
+#include "guest/protocol/messages.h"
+#include "spec/base/temp_dir.h"
 
 namespace runvm::agent {
 namespace {
 
-// Two steps: at most 5 s in all, well inside the host's 30 s wait for the
-// hello (micro_vm.h) on a slow TCG boot; a rehearsal that does not finish
-// in time is given up, the unit still serves.
-constexpr int kStepTimeoutMs = 2500;
+// The rehearsal's host gives up after this: well inside the host's 30 s wait
+// for the hello (micro_vm.h) on a slow TCG boot; a rehearsal that does not
+// finish in time is given up, the unit still serves.
+constexpr unsigned kHostSeconds = 5;
+
+// Request ids of the rehearsal's host.
+constexpr uint64_t kCreateId = 1, kStartId = 2, kShutdownId = 3;
 
 // What `runvm spec` (runc's default spec) asks for, as the host sends it.
-proto::Create rehearsal_request(const std::string& binary_in_root) {
+// Its executable, /bin/runvm-agent, is found by a PATH search, as `true` is:
+// the lookups of the directories before /bin miss on the share.
+proto::Create rehearsal_request() {
   proto::Create req;
   req.container_id = "rehearsal";
+  req.rootfs.readonly = true;  // root.readonly, remounted so once its mountpoints are made
   proto::Process& p = req.process;
-  p.args = {binary_in_root};
+  p.args = {"runvm-agent"};
   // No HOME: the process reads /etc/passwd, as `runvm run` of such a spec.
-  p.env = {"PATH=/bin", std::string(kRehearsalEnv) + "=1"};
+  p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           std::string(kRehearsalEnv) + "=1"};
   p.rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
   p.no_new_privileges = true;
   const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
@@ -61,99 +67,142 @@ proto::Create rehearsal_request(const std::string& binary_in_root) {
   return req;
 }
 
-// One message on the sync pair, or none within the timeout.
-bool await_readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, kStepTimeoutMs);
-  } while (r < 0 && errno == EINTR);
-  return r > 0;
+Result<UniqueFd> create_file(const std::string& path, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) return errno_error("creating " + path);
+  return fd;
 }
 
-// The scratch root: a tmpfs with /etc/passwd and the agent bound on `bin`.
-class ScratchRoot {
- public:
-  explicit ScratchRoot(std::string dir) : dir_(std::move(dir)) {}
-  ~ScratchRoot() {
-    if (bound_) ::umount2((dir_ + "/bin/runvm-agent").c_str(), MNT_DETACH);
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-    ::rmdir(dir_.c_str());
+// The scratch root: a directory of the premounted share, where the claimed
+// container's root will be too, with /etc/passwd and a copy of the agent.
+// The container is set up and exec'd through virtio-fs as a claimed one is
+// (lookups, mountpoints, the passwd read, execve and page faults of a
+// binary on FUSE): on a tmpfs root those kernel paths stayed untranslated
+// until the claim. The share is coherent (no page cache kept across opens),
+// so the execve reads the copy from the host again. Removed with everything
+// in it when done (TempDir).
+Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::string& agent_binary) {
+  TempDir tree = RUNVM_TRY(TempDir::create(share_dir, ".rehearsal"));
+  // mkdtemp's 0700: a container root is usually 0755.
+  if (::chmod(tree.path().c_str(), 0755) != 0) return errno_error("chmod " + tree.path());
+  for (const char* d : {"bin", "etc"})
+    if (::mkdir((tree / d).c_str(), 0755) != 0) return errno_error(std::string("mkdir ") + d);
+  UniqueFd passwd = RUNVM_TRY(create_file(tree / "etc/passwd", 0644));
+  constexpr std::string_view kPasswd = "root:x:0:0:root:/root:/bin/sh\n";
+  RUNVM_CHECK(proto::write_all(passwd.get(), kPasswd.data(), kPasswd.size()));
+  UniqueFd in(::open(agent_binary.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errno_error("open " + agent_binary);
+  UniqueFd out = RUNVM_TRY(create_file(tree / "bin/runvm-agent", 0755));
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("reading " + agent_binary);
+    if (n == 0) break;
+    RUNVM_CHECK(proto::write_all(out.get(), buf.data(), static_cast<size_t>(n)));
   }
-  ScratchRoot(const ScratchRoot&) = delete;
-  ScratchRoot& operator=(const ScratchRoot&) = delete;
+  return tree;
+}
 
-  Status make(const std::string& agent_binary) {
-    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("mkdir " + dir_);
-    if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
-      return errno_error("mount tmpfs on " + dir_);
-    mounted_ = true;
-    for (const char* d : {"/bin", "/etc"})
-      if (::mkdir((dir_ + d).c_str(), 0755) != 0) return errno_error(std::string("mkdir ") + d);
-    RUNVM_CHECK(write_file(dir_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    std::string bin = dir_ + "/bin/runvm-agent";
-    RUNVM_CHECK(write_file(bin, ""));
-    if (::mount(agent_binary.c_str(), bin.c_str(), nullptr, MS_BIND | MS_RDONLY, nullptr) != 0)
-      return errno_error("binding " + agent_binary);
-    bound_ = true;
-    return {};
+// The rehearsal's host, a child process: what the shim sends a claimed unit
+// (create and start pipelined, stdio streams dialed), then, at the exit, a
+// shutdown, which ends the agent's serve(). Its verdict goes to
+// `verdict_fd` first: 'y' for both steps ok and an exit status 0.
+[[noreturn]] void play_host(int control, int verdict_fd, const proto::Create& create) {
+  // Dead (SIGALRM's default), it closes the stream: serve() returns.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGALRM, SIG_DFL);
+  ::alarm(kHostSeconds);
+  bool ok =
+      proto::write_frame(control, proto::to_json(create)).ok() &&
+      proto::write_frame(control, proto::to_json(proto::Start{kStartId, create.container_id})).ok();
+  for (int oks = 0; ok;) {
+    auto frame = proto::read_frame(control);
+    auto msg = frame.ok() && *frame ? proto::parse_agent_message(**frame)
+                                    : Result<proto::AgentMessage>(make_error("no reply"));
+    if (!msg.ok()) {
+      ok = false;
+    } else if (std::holds_alternative<proto::Ok>(*msg)) {
+      ++oks;
+    } else if (auto* exit = std::get_if<proto::Exit>(&*msg)) {
+      ok = oks == 2 && exit->status == 0;
+      break;
+    } else {
+      ok = false;
+    }
   }
-  const std::string& path() const { return dir_; }
+  const char verdict = ok ? 'y' : 'n';
+  (void)!::write(verdict_fd, &verdict, 1);
+  (void)proto::write_frame(control, proto::to_json(proto::Shutdown{kShutdownId}));
+  (void)proto::read_frame(control);
+  _exit(0);
+}
 
- private:
-  static Status write_file(const std::string& path, std::string_view content) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755));
-    if (!fd) return errno_error("creating " + path);
-    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
-      return errno_error("writing " + path);
-    return {};
-  }
-  std::string dir_;
-  bool mounted_ = false, bound_ = false;
-};
-
+// The rehearsal runs the agent's own request handling (Agent, on a socketpair
+// instead of vsock): the create's parse, root, cgroup, stdio and fork, the
+// set-up steps, the stdio relays, the reaping, the sync at exit and the exit
+// report are all what a claim then runs, translated already.
 Status rehearse(const RootConfig& config, const std::string& agent_binary) {
-  ScratchRoot root(config.root_dir + "/.rehearsal");
-  RUNVM_CHECK(root.make(agent_binary));
-  const proto::Create req = rehearsal_request("/bin/runvm-agent");
-  InitPlan plan;
-  plan.request = &req;
-  plan.root = root.path();
-  for (const auto& r : req.process.rlimits)
-    plan.rlimits.push_back({RUNVM_TRY(rlimit_resource(r.type)), rlimit{r.soft, r.hard}});
-  ProcessSecurity security;
-  RUNVM_CHECK(resolve_security(req.process, std::nullopt, security, plan));
-  std::optional<ContainerCgroup> cgroup;
-  if (!config.cgroup_root.empty()) {
-    cgroup.emplace(
-        RUNVM_TRY(ContainerCgroup::create(config.cgroup_root, req.container_id, req.linux_spec)));
-    plan.cgroup_dir = cgroup->path();
-  }
-  UniqueFd pts = RUNVM_TRY(ContainerRoot::clone_pts(config));
-  plan.pts_tree = pts.get();
-  UniqueFd null = RUNVM_TRY(open_null());
-  for (int& fd : plan.stdio) fd = null.get();
+  if (config.premounted_dir.empty()) return make_error("no premounted share");
+  TempDir tree = RUNVM_TRY(make_scratch_tree(config.premounted_dir, agent_binary));
+  trace::mark("rehearsal_tree_made");
+  proto::Create req = rehearsal_request();
+  req.id = kCreateId;
+  // Bound from the share as a claimed pod member's root is.
+  req.rootfs.tag = config.premounted_tag;
+  req.rootfs.path = tree.path().substr(tree.path().rfind('/') + 1);
+  // Streams as `runvm run` dials them; here unix sockets, whose far ends
+  // the rehearsal holds (stdin's closed: EOF).
+  req.stdio = proto::StdioPorts{1, 2, 3};
+  std::vector<UniqueFd> far_ends;
+  AgentConfig agent_config;
+  agent_config.root = config;
+  // The spare cgroup is the claimed container's, never the rehearsal's.
+  agent_config.root.cgroup_spare.reset();
+  agent_config.dial = [&far_ends](uint32_t port) -> Result<UniqueFd> {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+      return errno_error("socketpair");
+    if (port != 1)
+      far_ends.emplace_back(fds[1]);
+    else
+      ::close(fds[1]);
+    return UniqueFd(fds[0]);
+  };
   int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
     return errno_error("socketpair");
-  UniqueFd sync(pair[0]), child_sync(pair[1]);
-  plan.sync_fd = child_sync.get();
-  pid_t pid = RUNVM_TRY(fork_in_pid_namespace({true, 0}));
-  if (pid == 0) run_container_init(plan);
-  child_sync.reset();
-  // ready, start, then EOF at its execve; anything else ends it.
-  char c = 0;
-  bool ran = await_readable(sync.get()) && ::recv(sync.get(), &c, 1, 0) == 1 &&
-             c == init_sync::kReady &&
-             ::send(sync.get(), &init_sync::kStart, 1, MSG_NOSIGNAL) == 1 &&
-             await_readable(sync.get()) && ::recv(sync.get(), &c, 1, 0) == 0;
-  if (!ran) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  UniqueFd control(pair[0]), host_end(pair[1]);
+  if (::pipe2(pair, O_CLOEXEC) < 0) return errno_error("pipe");
+  UniqueFd verdict(pair[0]), verdict_w(pair[1]);
+  pid_t host = ::fork();
+  if (host < 0) return errno_error("fork");
+  if (host == 0) {
+    control.reset();
+    play_host(host_end.get(), verdict_w.get(), req);
   }
-  if (!ran) return make_error("the rehearsal's process did not run");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return make_error("the rehearsal's process failed: status " + std::to_string(status));
+  host_end.reset();
+  verdict_w.reset();
+  Result<Agent::Outcome> outcome = make_error("no agent");
+  if (auto agent = Agent::create(control.get(), std::move(agent_config)); agent.ok())
+    outcome = (*agent)->serve();
+  else
+    outcome = std::move(agent).error();
+  // The agent is gone (its container's root unmounted, cgroup removed), and
+  // with the stream closed its host no longer waits for it either: it has
+  // said its verdict before the shutdown, says it now, or died.
+  control.reset();
+  char c = 0;
+  ssize_t n;
+  do {
+    n = ::read(verdict.get(), &c, 1);
+  } while (n < 0 && errno == EINTR);
+  while (::waitpid(host, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!outcome.ok()) return std::move(outcome).error().wrap("the rehearsal's agent");
+  if (n != 1 || c != 'y') return make_error("the rehearsal's container did not run and exit 0");
   return {};
 }
 

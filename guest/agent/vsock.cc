@@ -23,6 +23,21 @@ Result<UniqueFd> vsock_connect(uint32_t cid, uint32_t port) {
   return fd;
 }
 
+Result<UniqueFd> vsock_connect_start(uint32_t cid, uint32_t port) {
+  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return errno_error("socket(AF_VSOCK)");
+  sockaddr_vm addr{};
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = cid;
+  addr.svm_port = port;
+  // The kernel times a pending connect out itself (2 s), with an error
+  // await_connected reads.
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
+      errno != EINPROGRESS)
+    return errno_error("connect vsock " + std::to_string(cid) + ":" + std::to_string(port));
+  return fd;
+}
+
 Result<UniqueFd> vsock_connect_retry(uint32_t cid, uint32_t port, std::chrono::milliseconds timeout,
                                      std::chrono::milliseconds interval) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

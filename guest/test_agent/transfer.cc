@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "guest/agent/process_io.h"
 #include "guest/protocol/frame.h"
 #include "guest/test_agent/transfer_messages.h"
 #include "guest/test_agent/transfer_stream.h"
@@ -25,6 +26,8 @@ std::string transfer(const Transfer& req, const agent::DialFn& dial) {
     return error_reply(req.id,
                        conn.error().wrap("transfer: dial port " + std::to_string(req.port)));
   UniqueFd data = std::move(conn).value();
+  if (auto st = agent::await_connected(data.get(), std::chrono::seconds(5)); !st.ok())
+    return error_reply(req.id, st.error().wrap("transfer: dial port " + std::to_string(req.port)));
   // A host that stops reading must not wedge the agent forever.
   timeval stall{kTransferStallSeconds, 0};
   setsockopt(data.get(), SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof stall);

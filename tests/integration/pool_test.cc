@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spec/base/state_layout.h"
 #include "spec/base/unique_fd.h"
 #include "spec/cgroup/cgroup.h"
 #include "tests/integration/pool_fixture.h"
@@ -164,8 +165,8 @@ TEST_F(PoolTest, ThreeRunsTheFirstTwoClaimAndAClaimedContainerIsAContainer) {
 }
 
 // An idle unit has rehearsed a container (guest/agent/rehearsal.h) before it
-// reported ready, without an error, and its claimed container is a plain one
-// (the ThreeRuns test above checks the rest).
+// reported ready, without an error, leaving nothing in its share, and its claimed container is a
+// plain one (the ThreeRuns test above checks the rest).
 TEST_F(PoolTest, AnIdleUnitHasRehearsedAContainer) {
   // --debug: the agent traces its phases on the unit's console.
   auto filled = cli({"--debug", "pool", "fill"});
@@ -186,6 +187,12 @@ TEST_F(PoolTest, AnIdleUnitHasRehearsedAContainer) {
       // container's timeline (this console) has its own init_* ones.
       EXPECT_NE(console.find("phase rehearsal/init_ready"), std::string::npos) << console;
       EXPECT_EQ(console.find("phase init_"), std::string::npos) << console;
+      // Through the agent's own create and start: with its stdio relays,
+      // and a root (its scratch tree) on the unit's share, removed again.
+      EXPECT_LT(console.find("phase rehearsal/stdio_open"), console.find("phase rehearsed")) << console;
+      EXPECT_LT(console.find("phase rehearsal/exit_sent"), console.find("phase rehearsed")) << console;
+      EXPECT_TRUE(std::filesystem::is_empty(unit.path() / layout::kPodDir, ec))
+          << unit.path() << ": " << ec.message();
     }
   }
   EXPECT_EQ(consoles, 2);
