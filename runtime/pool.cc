@@ -577,6 +577,15 @@ int drain(const GlobalOptions& g) {
                                                      validate_id(u.owner).ok() &&
                                                          ContainerDir(g.root, u.owner).exists()) ==
                                              FillAction::kRemoveOrphan;
+    // Released: its container was deleted and its VM is ending on its own
+    // (runvm-pool(8)); a drain returns once it ended, so that nothing of the
+    // pool outlives it, ending it itself if it takes too long.
+    bool released = !abandoned && !u.owner.empty() && u.released_s >= 0 &&
+                    !(validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists());
+    if (released) {
+      if (u.wait_gone(std::chrono::seconds(10))) continue;  // its shim removed its dir
+      abandoned = true;
+    }
     if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's
     remove_unit(u, std::chrono::seconds(5));
     ++n;

@@ -103,8 +103,10 @@ Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
   // An empty subtree (the usual case once a container's main process was
   // reaped) has nothing to freeze or list: one read, where freezing,
   // listing and thawing are each a kernel path of their own (costly the
-  // first time under TCG). No process can join it meanwhile: only the
-  // agent, which is busy here, puts processes into a container's cgroup.
+  // first time under TCG). An exec'd process whose init has not joined the
+  // cgroup yet is missed here, as by the freeze and listing below (it joins
+  // itself, after the agent forked it); a VM-ending container's end kills
+  // it with the VM, and the host ends its execs (PROTOCOL.md, ends_vm).
   if (!scope.cgroup_dir.empty()) {
     auto events = read_kernel_file(scope.cgroup_dir + "/cgroup.events");
     if (events.ok() && parse_events_value(*events, "populated") == 0u) return {};

@@ -10,8 +10,28 @@ namespace {
 
 constexpr size_t kMaxLine = 64 * 1024;
 
-bool is_go_space(char c) {
+// The UTF-8 encodings of what Go's unicode.IsSpace calls white space beyond
+// ASCII (bytes.TrimSpace, with which runc trims each line): U+0085, U+00A0,
+// U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+constexpr std::string_view kWideSpaces[] = {
+    "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+    "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86",
+    "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8",
+    "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80"};
+
+bool is_ascii_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// The length of the white space character `line` starts (front) or ends
+// with, 0 if none. A whole encoding at the end starts at a lead byte (UTF-8
+// resynchronises), so it is the character Go's DecodeLastRune finds there.
+size_t space_at(std::string_view line, bool front) {
+  if (line.empty()) return 0;
+  if (is_ascii_space(front ? line.front() : line.back())) return 1;
+  for (std::string_view sp : kWideSpaces)
+    if (front ? line.starts_with(sp) : line.ends_with(sp)) return sp.size();
+  return 0;
 }
 
 // Go's strconv.Atoi as runc reads the uid field: an optional sign and
@@ -37,10 +57,10 @@ bool go_atoi_equals(std::string_view s, uint32_t uid) {
 }  // namespace
 
 std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid) {
-  // runc's libcontainer/user: the line trimmed of (ASCII) white space, an
-  // empty one skipped; missing fields are "" (a uid of 0).
-  while (!line.empty() && is_go_space(line.front())) line.remove_prefix(1);
-  while (!line.empty() && is_go_space(line.back())) line.remove_suffix(1);
+  // runc's libcontainer/user: the line trimmed of white space (Go's, the
+  // Unicode one), an empty one skipped; missing fields are "" (a uid of 0).
+  for (size_t n; (n = space_at(line, true)) != 0;) line.remove_prefix(n);
+  for (size_t n; (n = space_at(line, false)) != 0;) line.remove_suffix(n);
   if (line.empty()) return std::nullopt;
   std::string_view field[6];
   for (size_t n = 0; n < 6; ++n) {

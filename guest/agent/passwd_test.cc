@@ -51,6 +51,9 @@ constexpr RuncCase kRuncCases[] = {
     {"r:x:0:0::/a b :/bin/sh", 0, "/a b "},
     {"", 0, std::nullopt},
     {" \t ", 0, std::nullopt},
+    {"root:x:0:0::/r00t\xc2\xa0", 0, "/r00t"},                       // U+00A0
+    {"\xe3\x80\x80r:x:0:0::/ideo\xe2\x80\x8a\xc2\x85", 0, "/ideo"},  // U+3000, U+200A, U+0085
+    {"\xc2\xa1r:x:0:0::/x\xc2\xa1", 0, "/x\xc2\xa1"},                // U+00A1: no space
 };
 
 TEST(PasswdHomeTest, ReadsALineAsRunc) {

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -185,10 +186,16 @@ Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env)
     return errno_error("prctl(PR_SET_NO_NEW_PRIVS)");
   // Without no_new_privs loading needs CAP_SYS_ADMIN: do it while root (runc).
   if (plan.seccomp && !proc.no_new_privileges) RUNVM_CHECK(plan.seccomp->load());
-  // runc's test is Getenv("HOME") == "": an empty HOME is replaced too.
+  // runc's test is Getenv("HOME") == "": an empty HOME is replaced too,
+  // where it stands (the host made the keys unique: oci::effective_env).
   if (env_value(env, "HOME").empty()) {
-    std::erase_if(env, [](const std::string& kv) { return kv.starts_with("HOME="); });
-    env.push_back("HOME=" + home_of(proc.user.uid));
+    std::string home = "HOME=" + home_of(proc.user.uid);
+    auto it = std::find_if(env.begin(), env.end(),
+                           [](const std::string& kv) { return kv.starts_with("HOME="); });
+    if (it != env.end())
+      *it = std::move(home);
+    else
+      env.push_back(std::move(home));
   }
   trace::mark("init_home");
   // As runc: into the cwd while still privileged, so a directory the

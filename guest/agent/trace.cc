@@ -5,7 +5,8 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <string>
+#include <cstring>
+#include <string_view>
 
 #include "guest/agent/kernel_cmdline.h"
 
@@ -48,23 +49,32 @@ void mark(std::string_view phase) {
 void mark_at(std::string_view phase, uint64_t boottime_ns) {
   if (!g_on || g_fd < 0) return;
   // By hand, not snprintf: the agent runs no printf otherwise, and a traced
-  // run should not pay for translating vfprintf where an untraced one does not.
-  std::string line = "runvm-agent: phase ";
+  // run should not pay for translating vfprintf where an untraced one does
+  // not. On the stack: in a container's init a heap page is a copy-on-write
+  // fault of the agent's, which an untraced run would not take.
+  char line[192];
+  size_t n = 0;
+  auto put = [&](std::string_view s) {
+    s = s.substr(0, sizeof line - n);
+    std::memcpy(line + n, s.data(), s.size());
+    n += s.size();
+  };
+  put("runvm-agent: phase ");
   if (g_prefix) {
-    line.append(g_prefix);
-    line.push_back('/');
+    put(g_prefix);
+    put("/");
   }
-  line.append(phase.substr(0, 64));
+  put(phase.substr(0, 64));
   const uint64_t tenths = (boottime_ns + 50'000) / 100'000;  // %.1f ms
   char num[24];
   auto [end, ec] = std::to_chars(num, num + sizeof num, tenths / 10);
-  line.push_back(' ');
-  line.append(num, end);
-  line.push_back('.');
-  line.push_back(static_cast<char>('0' + tenths % 10));
-  line.append(" ms\n");
+  put(" ");
+  put(std::string_view(num, static_cast<size_t>(end - num)));
+  const char frac[2] = {'.', static_cast<char>('0' + tenths % 10)};
+  put(std::string_view(frac, 2));
+  put(" ms\n");
   // Best effort, as log_line: the console is all there is.
-  [[maybe_unused]] ssize_t w = ::write(g_fd, line.data(), line.size());
+  [[maybe_unused]] ssize_t w = ::write(g_fd, line, n);
 }
 
 Prefix::Prefix(const char* prefix) : previous_(g_prefix) { g_prefix = prefix; }

@@ -1,6 +1,7 @@
 #include "shim/vm/micro_vm.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include "guest/protocol/constants.h"
 #include "shim/confine/confine.h"
+#include "shim/engine/child_process.h"
 #include "spec/base/log.h"
 #include "spec/base/timeline.h"
 
@@ -110,12 +112,26 @@ Status MicroVm::start() {
   // Once: what it captured lives only as long as boot().
   if (config_.before_hello) std::exchange(config_.before_hello, nullptr)(*agent_);
   delay_hello_for_test();
-  hello_ = RUNVM_TRY(agent_->wait_hello(config_.agent_timeout_ms).context("boot"));
+  auto hello = agent_->wait_hello(config_.agent_timeout_ms);
+  if (!hello.ok()) return boot_failure(std::move(hello).error());
+  hello_ = std::move(*hello);
   boot_to_agent_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   // boot_ns: the guest's CLOCK_BOOTTIME as its agent started (kernel boot done).
   timeline::mark("agent_hello", "guest_boot_ms=" + std::to_string(hello_.boot_ns / 1'000'000));
   return {};
+}
+
+Error MicroVm::boot_failure(Error cause) {
+  // QEMU gone before the hello (its pidfd woke the wait): how it ended is
+  // the one line to give, as when it dies while starting (qemu_engine.cc).
+  pollfd p{engine_->pidfd(), POLLIN, 0};
+  if (cause.code == ECHILD && p.fd >= 0 && ::poll(&p, 1, 0) == 1) {
+    if (auto status = engine_->wait(); status.ok())
+      cause = make_error("qemu " + describe_wait_status(*status) + " before the agent answered",
+                         ECHILD);
+  }
+  return std::move(cause).wrap("boot");
 }
 
 void MicroVm::delay_hello_for_test() {

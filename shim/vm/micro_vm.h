@@ -119,6 +119,8 @@ class MicroVm {
   explicit MicroVm(MicroVmConfig config) : config_(std::move(config)) {}
   Status start();
   Status add_test_hook();
+  // The boot's error when the hello did not come: with how QEMU ended, if it did.
+  Error boot_failure(Error cause);
   void delay_hello_for_test();
   void stop_loop();
   // Stops the device thread and drops the backends, with their mappings of

@@ -139,16 +139,22 @@ TEST_F(ContainerTest, HomeFromPasswdAsRunc) {
   const Case cases[] = {
       {"root:x:0:0::/root:/bin/sh\nbond:x:007:7::/home/bond:/bin/sh\n",
        {"PATH=/bin"},
-       "[/home/bond] 1\n"},
-      {"e:x:7:0:::/bin/sh\nseven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin"}, "[] 1\n"},
-      {"root:x:0:0::/root:/bin/sh\n", {"PATH=/bin"}, "[/] 1\n"},
-      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME="}, "[/h7] 1\n"},
-      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME=/mine"}, "[/mine] 1\n"},
+       "[/home/bond] 1 PATH=\n"},
+      {"e:x:7:0:::/bin/sh\nseven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin"}, "[] 1 PATH=\n"},
+      {"root:x:0:0::/root:/bin/sh\n", {"PATH=/bin"}, "[/] 1 PATH=\n"},
+      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME="}, "[/h7] 1 PATH=\n"},
+      {"seven:x:7:0::/h7:/bin/sh\n", {"PATH=/bin", "HOME=/mine"}, "[/mine] 1 PATH=\n"},
+      // An empty HOME is replaced where it stands (runc's env order).
+      {"seven:x:7:0::/h7:/bin/sh\n", {"HOME=", "PATH=/bin"}, "[/h7] 1 HOME=\n"},
   };
   int i = 0;
   for (const auto& c : cases) {
-    Bundle b(
-        {.args = {"sh", "-c", "echo \"[$HOME] $(env | grep -c ^HOME=)\""}, .env = c.env, .uid = 7});
+    // $HOME, how many HOME= the process got, and its first variable as exec'd.
+    Bundle b({.args = {"sh", "-c",
+                       "echo \"[$HOME] $(env | grep -c ^HOME=) "
+                       "$(tr '\\0' '\\n' </proc/$$/environ | head -n1 | cut -c1-5)\""},
+              .env = c.env,
+              .uid = 7});
     std::ofstream(b.rootfs() + "/etc/passwd") << c.passwd;
     auto r = run(b, "home" + std::to_string(i++));
     ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << r.err;
