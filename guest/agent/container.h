@@ -128,6 +128,9 @@ class Container {
   bool terminal_ = false;
   std::function<void()> on_progress_;
   std::optional<NamespaceId> mount_ns_;
+  // A VM-ending container's mount namespace, held from its readiness on:
+  // see take_step_result.
+  UniqueFd mount_ns_hold_;
   UniqueFd sync_;                  // until started; outlives proc_, which kills first
   std::unique_ptr<SetupRun> run_;  // the step in progress; before proc_ and sync_ go
   GuestProcess proc_;
