@@ -86,12 +86,27 @@ struct World {
     // takes the same path (files made ahead of time may still differ: a
     // create links one or makes it, either answered alike).
     if (fs->xattr_scan()) fs->xattr_scan()->wait();
+    new_session();
+  }
+
+  // Each input starts a new FUSE session on both servers, as a rebooted
+  // guest would: an earlier input's DESTROY, open handles and looked-up
+  // nodes would otherwise decide what a later one reaches (a crash found
+  // that way does not reproduce from its input alone). The share's files
+  // are only made anew every 512 inputs (reset()): that takes milliseconds
+  // on ext4.
+  void new_session() {
     // Handshake, so most inputs reach the handlers.
     fuse_init_in in{7, 36, 1 << 16, 0xffffffff};
     send(FUSE_INIT, 0, &in, sizeof in);
     send(FUSE_INIT, 0, &in, sizeof in, stdio.get());
     // Known nodeids 2.. for the entries above.
     for (const char* n : {"dir", "file", "esc", "rel"}) send(FUSE_LOOKUP, 1, n, std::strlen(n) + 1);
+    // The stdio files as reset() made them: an earlier READ must not have
+    // taken the input, nor WRITEs grown the output to the size limit.
+    if (::lseek(stdio_in.get(), 0, SEEK_SET) != 0 || ::ftruncate(stdio_out.get(), 0) != 0 ||
+        ::lseek(stdio_out.get(), 0, SEEK_SET) != 0)
+      std::abort();
   }
 
   void send(uint32_t op, uint64_t node, const void* args, size_t n, FuseServer* to = nullptr) {
@@ -143,7 +158,10 @@ __attribute__((no_sanitize("coverage"))) void cut(uint8_t* p, size_t n, size_t s
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
-  if (++w.runs % 512 == 0) w.reset();
+  if (++w.runs % 512 == 0)
+    w.reset();
+  else
+    w.new_session();
   // Up to 4 requests: [flags u8][piece u8][out u16][len u16][bytes...]
   for (int i = 0; i < 4 && size >= 6; ++i) {
     uint8_t flags = data[0], piece = data[1];
