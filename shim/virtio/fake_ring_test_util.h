@@ -1,8 +1,10 @@
 // Test-only driver side of a split virtqueue over fake guest memory (a
-// std::vector registered as one region), for device and queue unit tests.
+// std::vector, or memory the caller lends, registered as one region), for
+// device and queue unit tests and fuzzers.
 #pragma once
 
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "shim/virtio/guest_memory.h"
@@ -13,7 +15,17 @@ namespace runvm::testing {
 class FakeGuest {
  public:
   explicit FakeGuest(size_t bytes = 1 << 20, uint64_t base = 0x10000)
-      : ram_(bytes), mem_({MemoryRegion{base, bytes, 0x7f0000000000 + base, ram_.data()}}) {}
+      : own_(bytes), ram_(own_), mem_(region(base)) {}
+  // Over `ram`, which the caller owns and which must outlive this guest,
+  // zeroed here as fresh memory would be. A fuzzer reuses one buffer for
+  // every input: fresh pages (a fault each, then the unmap) cost more than
+  // the code under test.
+  explicit FakeGuest(std::span<uint8_t> ram, uint64_t base = 0x10000)
+      : ram_(ram), mem_(region(base)) {
+    std::memset(ram_.data(), 0, ram_.size());
+  }
+  FakeGuest(const FakeGuest&) = delete;
+  FakeGuest& operator=(const FakeGuest&) = delete;
   const GuestMemory& mem() const { return mem_; }
   uint64_t base() const { return mem_.regions()[0].gpa; }
   uint8_t* host(uint64_t gpa) { return ram_.data() + (gpa - base()); }
@@ -26,7 +38,12 @@ class FakeGuest {
   }
 
  private:
-  std::vector<uint8_t> ram_;
+  GuestMemory region(uint64_t base) {
+    return GuestMemory({MemoryRegion{base, ram_.size(), 0x7f0000000000 + base, ram_.data()}});
+  }
+
+  std::vector<uint8_t> own_;  // empty when the memory is lent
+  std::span<uint8_t> ram_;
   GuestMemory mem_;
   size_t next_ = 0;
 };

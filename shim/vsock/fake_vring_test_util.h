@@ -6,9 +6,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,12 +30,20 @@ class FakeVsockGuest {
  public:
   static constexpr uint16_t kRingSize = 64;
 
-  // tx descriptors hold at most `tx_buf_size` bytes each.
+  // Guest memory the rings and buffers take.
+  static size_t ram_bytes(uint32_t rx_buf_size, uint32_t tx_buf_size) {
+    return kRingSize * (size_t{rx_buf_size} + tx_buf_size) + (1 << 16);
+  }
+
+  // tx descriptors hold at most `tx_buf_size` bytes each. Guest memory is
+  // `ram` if given (at least ram_bytes(), owned by the caller: a fuzzer's,
+  // reused for every input), else allocated here.
   explicit FakeVsockGuest(VirtioDevice& dev, uint32_t rx_buf_size = 4096,
                           uint32_t tx_buf_size = vsock::kHdrSize + vsock::kMaxPayload,
-                          bool event_idx = true)
+                          bool event_idx = true, std::span<uint8_t> ram = {})
       : dev_(dev),
-        guest_(kRingSize * (size_t{rx_buf_size} + tx_buf_size) + (1 << 16)),
+        guest_(ram.empty() ? FakeGuest(ram_bytes(rx_buf_size, tx_buf_size))
+                           : FakeGuest(lent(ram, ram_bytes(rx_buf_size, tx_buf_size)))),
         rx_(guest_, kRingSize),
         tx_(guest_, kRingSize),
         rx_buf_size_(rx_buf_size),
@@ -149,6 +159,11 @@ class FakeVsockGuest {
   uint32_t fwd_cnt = 0;
 
  private:
+  static std::span<uint8_t> lent(std::span<uint8_t> ram, size_t need) {
+    if (ram.size() < need) std::abort();  // a test's mistake
+    return ram.first(need);
+  }
+
   VirtioDevice& dev_;
   FakeGuest guest_;
   FakeDriverRing rx_, tx_;

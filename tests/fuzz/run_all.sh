@@ -16,7 +16,7 @@
 # A crash's input is kept in the target's log directory and its path printed:
 # add it to tests/fuzz/corpus/<name> once fixed, as a regression seed.
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)  # absolute: each target runs from its log directory
 seconds=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 shopt -s nullglob
