@@ -483,6 +483,7 @@ TEST_F(VsockDeviceTest, ClosedConnectionReadSlowlyOutlivesTheTimeout) {
   std::string got;
   auto start = std::chrono::steady_clock::now();
   bool open = read_slowly(host.get(), got);
+  EXPECT_FALSE(open) << "no EOF after everything";
   EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
   EXPECT_EQ(got.size(), data.size());
   EXPECT_TRUE(got == data);
