@@ -583,7 +583,8 @@ int drain(const GlobalOptions& g) {
     bool released = !abandoned && !u.owner.empty() && u.released_s >= 0 &&
                     !(validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists());
     if (released) {
-      if (u.wait_gone(std::chrono::seconds(10))) continue;  // its shim removed its dir
+      // Its shim removes its dir as it ends; one that was killed left it.
+      if (u.wait_gone(std::chrono::seconds(10)) && !u.dir().exists()) continue;
       abandoned = true;
     }
     if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's

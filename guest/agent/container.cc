@@ -122,19 +122,19 @@ std::optional<StepResult> Container::take_step_result() {
       // its procfs lookups are not made on a cold start's path.
       if (cgroup_dir().empty())
         if (auto ns = mount_namespace_of(proc_.pid()); ns.ok()) mount_ns_ = *ns;
-      // At its exit the kernel tears its mount namespace down (its root,
-      // /proc, /dev, /sys and the rest) before its parent hears of it:
-      // exit_task_namespaces() comes before exit_notify(). A VM that ends
-      // with the container needs none of that, and it costs the exit
-      // several ms under TCG: held here, the namespace outlives the
-      // process and goes with the VM. Best effort.
-      if (ends_vm_)
-        mount_ns_hold_.reset(::open(("/proc/" + std::to_string(proc_.pid()) + "/ns/mnt").c_str(),
-                                    O_RDONLY | O_CLOEXEC));
       // The process holds its stdio now; ours goes, so its exit is EOF.
       auto relays = start_stdio_relays(*stdio_, terminal_, loop_, on_progress_);
       if (relays.ok()) {
         proc_.attach_stdio(std::move(*relays), std::move(stdio_->pty.master));
+        // At its exit the kernel tears its mount namespace down (its root,
+        // /proc, /dev, /sys and the rest) before its parent hears of it:
+        // exit_task_namespaces() comes before exit_notify(). A VM that ends
+        // with the container needs none of that, and it costs the exit
+        // several ms under TCG: held here, the namespace outlives the
+        // process and goes with the VM. Best effort.
+        if (ends_vm_)
+          mount_ns_hold_.reset(::open(("/proc/" + std::to_string(proc_.pid()) + "/ns/mnt").c_str(),
+                                      O_RDONLY | O_CLOEXEC));
       } else {
         result.refusal = Refusal{std::move(relays).error().wrap("stdio relay"), std::nullopt};
       }

@@ -60,6 +60,8 @@ void InodeTable::clear() {
     by_key_.erase({it->second->dev, it->second->ino});
     it = by_id_.erase(it);
   }
+  // A new session numbers its nodes anew: the kernel forgot every one.
+  next_id_ = kRootId + 1;
 }
 
 }  // namespace runvm::fuse

@@ -67,7 +67,10 @@ class HandleTable {
     return it == fds_.end() ? -1 : it->second.get();
   }
   bool remove(uint64_t fh) { return fds_.erase(fh) != 0; }
-  void clear() { fds_.clear(); }
+  void clear() {
+    fds_.clear();
+    next_ = 1;  // a new session's handles, as its nodes, start anew
+  }
   size_t size() const { return fds_.size(); }
 
  private:

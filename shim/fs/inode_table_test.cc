@@ -57,6 +57,19 @@ TEST(InodeTable, RootSurvivesForgetAndClear) {
   EXPECT_EQ(t.get(id), nullptr);
   EXPECT_NE(t.get(InodeTable::kRootId), nullptr);
   EXPECT_EQ(t.get(12345), nullptr);
+  // A new session (after DESTROY, the kernel forgot every node) numbers
+  // from the start again.
+  UniqueFd b = open_path("/tmp");
+  EXPECT_EQ(t.intern(std::move(b), st).nodeid, id);
+}
+
+TEST(HandleTable, ANewSessionNumbersFromTheStart) {
+  HandleTable h;
+  uint64_t first = h.add(open_path("/"));
+  h.add(open_path("/"));
+  h.clear();
+  EXPECT_EQ(h.get(first), -1);
+  EXPECT_EQ(h.add(open_path("/")), first);
 }
 
 TEST(HandleTable, UnknownHandlesMiss) {

@@ -502,7 +502,9 @@ TEST_F(PassthroughFsTest, FilesMadeAheadOfTimeLookMadeOnRequest) {
 std::map<std::string, uint64_t> list_dir(FuseTestClient& c, uint64_t node, bool plus, uint32_t size,
                                          int* calls, bool handleless = false) {
   uint64_t fh = handleless ? 0 : c.open(node, O_RDONLY, FUSE_OPENDIR);
-  if (!handleless) EXPECT_NE(fh, 0u);
+  if (!handleless) {
+    EXPECT_NE(fh, 0u);
+  }
   std::map<std::string, uint64_t> names;
   uint64_t off = 0;
   *calls = 0;

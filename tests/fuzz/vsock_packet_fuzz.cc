@@ -1,6 +1,7 @@
 // Drives VsockDevice with hostile tx chains (raw bytes and half-valid
 // headers), rx buffer starvation and host-side data, over fake guest memory.
 // Asserts that every packet the device puts on the rx queue is well formed.
+#include <sanitizer/asan_interface.h>
 #include <sys/socket.h>
 
 #include <cstdlib>
@@ -57,11 +58,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     peers.emplace_back(sv[1]);
     return UniqueFd(sv[0]);
   });
+  // One guest memory for every input, zeroed by each: fresh memory's page
+  // faults and unmap cost more than the device's work on an input. Poisoned
+  // between inputs, so that the device touching it after its guest went is
+  // still reported, as with memory freed at the end of each.
+  constexpr uint32_t kRxBuf = 256, kTxBuf = 8192;
+  static std::vector<uint8_t> ram(testing::FakeVsockGuest::ram_bytes(kRxBuf, kTxBuf));
+  ASAN_UNPOISON_MEMORY_REGION(ram.data(), ram.size());
   {
-    // One guest memory for every input, zeroed by each: fresh memory's
-    // page faults and unmap cost more than the device's work on an input.
-    constexpr uint32_t kRxBuf = 256, kTxBuf = 8192;
-    static std::vector<uint8_t> ram(testing::FakeVsockGuest::ram_bytes(kRxBuf, kTxBuf));
     testing::FakeVsockGuest guest(**dev, kRxBuf, kTxBuf, /*event_idx=*/true, ram);
     guest.start();
     guest.post_rx(8);
@@ -112,5 +116,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)(*loop)->run_once(0);
     check_rx(guest, 3);
   }
+  ASAN_POISON_MEMORY_REGION(ram.data(), ram.size());
   return 0;
 }
