@@ -22,50 +22,30 @@ TEST(HostProcs, ParsesStatWithAwkwardCommandNames) {
   EXPECT_FALSE(parse_proc_stat("garbage", st));
 }
 
-TEST(HostProcs, TreeHoldsTheRootAndItsDescendants) {
-  // A child that forks a grandchild; both sleep until killed.
-  int p[2];
-  ASSERT_EQ(pipe(p), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    pid_t grandchild = fork();
-    if (grandchild == 0) {
-      pause();
-      _exit(0);
-    }
-    [[maybe_unused]] auto w = write(p[1], &grandchild, sizeof grandchild);
-    pause();
-    _exit(0);
+// A child that forks a grandchild (from a second thread of its own when
+// `from_thread`); both sleep until killed. {0, 0} if that failed.
+struct Family {
+  pid_t child = 0, grandchild = 0;
+  std::vector<pid_t> sorted() const {
+    std::vector<pid_t> both = {child, grandchild};
+    std::sort(both.begin(), both.end());
+    return both;
   }
-  pid_t grandchild = 0;
-  ASSERT_EQ(read(p[0], &grandchild, sizeof grandchild), static_cast<ssize_t>(sizeof grandchild));
-  close(p[0]);
-  close(p[1]);
-  auto tree = process_tree(child);
-  std::vector<pid_t> want = {child, grandchild};
-  std::sort(want.begin(), want.end());
-  EXPECT_EQ(tree, want);
-  EXPECT_EQ(process_tree_walk(child), want);
-  auto u = host_usage(tree);
-  EXPECT_EQ(u.processes, 2u);
-  EXPECT_GT(u.rss_bytes, 0u);
-  kill(grandchild, SIGKILL);
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
-  EXPECT_TRUE(process_tree(child).empty());
-  EXPECT_TRUE(process_tree_walk(child).empty());
-}
+  ~Family() {
+    if (grandchild > 0) kill(grandchild, SIGKILL);
+    if (child > 0) {
+      kill(child, SIGKILL);
+      waitpid(child, nullptr, 0);
+    }
+  }
+};
 
-TEST(HostProcs, TreeHoldsChildrenForkedByAnyThread) {
-  // A child forked by a second thread is that thread's child in /proc
-  // (task/<tid>/children), though its ppid is the process's.
+void fork_family(bool from_thread, Family& f) {
   int p[2];
-  ASSERT_EQ(pipe(p), 0);
+  if (pipe(p) != 0) return;
   pid_t child = fork();
-  ASSERT_GE(child, 0);
   if (child == 0) {
-    std::thread t([&] {
+    auto fork_grandchild = [&] {
       pid_t grandchild = fork();
       if (grandchild == 0) {
         pause();
@@ -73,21 +53,49 @@ TEST(HostProcs, TreeHoldsChildrenForkedByAnyThread) {
       }
       [[maybe_unused]] auto w = write(p[1], &grandchild, sizeof grandchild);
       pause();
-    });
-    t.join();
+    };
+    if (from_thread)
+      std::thread(fork_grandchild).join();
+    else
+      fork_grandchild();
     _exit(0);
   }
-  pid_t grandchild = 0;
-  ASSERT_EQ(read(p[0], &grandchild, sizeof grandchild), static_cast<ssize_t>(sizeof grandchild));
+  f.child = child;
+  if (child > 0 && read(p[0], &f.grandchild, sizeof f.grandchild) != sizeof f.grandchild)
+    f.grandchild = 0;
   close(p[0]);
   close(p[1]);
-  std::vector<pid_t> want = {child, grandchild};
-  std::sort(want.begin(), want.end());
-  EXPECT_EQ(process_tree(child), want);
-  EXPECT_EQ(process_tree_walk(child), want);
-  kill(grandchild, SIGKILL);
+}
+
+TEST(HostProcs, TreeHoldsTheRootAndItsDescendants) {
+  Family f;
+  fork_family(false, f);
+  ASSERT_GT(f.child, 0);
+  ASSERT_GT(f.grandchild, 0);
+  auto tree = process_tree(f.child);
+  EXPECT_EQ(tree, f.sorted());
+  EXPECT_EQ(process_tree_walk(f.child), f.sorted());
+  auto u = host_usage(tree);
+  EXPECT_EQ(u.processes, 2u);
+  EXPECT_GT(u.rss_bytes, 0u);
+  pid_t child = f.child;
+  kill(f.grandchild, SIGKILL);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+  f.child = f.grandchild = 0;
+  EXPECT_TRUE(process_tree(child).empty());
+  EXPECT_TRUE(process_tree_walk(child).empty());
+}
+
+TEST(HostProcs, TreeHoldsChildrenForkedByAnyThread) {
+  // A child forked by a second thread is that thread's child in /proc
+  // (task/<tid>/children), though its ppid is the process's.
+  Family f;
+  fork_family(true, f);
+  ASSERT_GT(f.child, 0);
+  ASSERT_GT(f.grandchild, 0);
+  EXPECT_EQ(process_tree(f.child), f.sorted());
+  EXPECT_EQ(process_tree_walk(f.child), f.sorted());
 }
 
 TEST(HostProcs, ZombieRootIsItsOwnTree) {
