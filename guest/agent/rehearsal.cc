@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "guest/agent/agent.h"
+#include "guest/agent/container_cgroup.h"
 #include "guest/agent/init.h"
 #include "guest/agent/trace.h"
 #include "guest/protocol/frame.h"
@@ -140,6 +141,15 @@ Result<TempDir> make_scratch_tree(const std::string& share_dir, const std::strin
   _exit(0);
 }
 
+// rmdir, retried for up to 1 s while the cgroup is still populated (EBUSY).
+void remove_cgroup_once_empty(const std::string& dir) {
+  for (int i = 0; i < 100; ++i) {
+    if (::rmdir(dir.c_str()) == 0 || errno != EBUSY) return;
+    ::usleep(10'000);
+  }
+  log_line("rehearsal: its cgroup " + dir + " is still in use");
+}
+
 // The rehearsal runs the agent's own request handling (Agent, on a socketpair
 // instead of vsock): the create's parse, root, cgroup, stdio and fork, the
 // set-up steps, the stdio relays, the reaping, the sync at exit and the exit
@@ -201,6 +211,13 @@ Status rehearse(const RootConfig& config, const std::string& agent_binary) {
   } while (n < 0 && errno == EINTR);
   while (::waitpid(host, nullptr, 0) < 0 && errno == EINTR) {
   }
+  // Cut short (the host's alarm, an error), its container's process was
+  // killed as the Agent went, without a wait: its cgroup was still in use
+  // when the Agent removed it. Removed here once the process is gone, so
+  // that the unit keeps nothing of the rehearsal; gone already after a run
+  // that went through.
+  if (!config.cgroup_root.empty())
+    remove_cgroup_once_empty(config.cgroup_root + "/" + cgroup_name(req.container_id));
   if (!outcome.ok()) return std::move(outcome).error().wrap("the rehearsal's agent");
   if (n != 1 || c != 'y') return make_error("the rehearsal's container did not run and exit 0");
   return {};
