@@ -20,6 +20,9 @@
 # start_cold_over_bare is the median of each round's cold start over that
 # round's bare boot: paired in time, so load that drifts between rounds (other
 # work on the host) cancels out better than in a ratio of the two medians.
+# start_boot_vcpu_over_bare_cpu and start_agent_vcpu_over_bare_cpu split the
+# debug run's guest CPU the same way, per round: up to the agent's connect
+# (the kernel boot) and after it (the agent's work), over the bare boot's.
 # With COMPARE_BUILD=DIR (another build, or a copy of its runtime/runvm,
 # shim/runvm-shim and guest/{vmlinux,initramfs.cpio}), that build's
 # `runvm run` is timed in the same rounds too (start_compare_*): a change's
@@ -126,6 +129,11 @@ runc_run() { runc --root "$tmp/runc-root" run -b "$tmp/b" "$1"; }
 runvm_debug_run() {
   "$runvm" --root "$tmp/root" --debug --log "$tmp/runvm-debug.log" run --keep -b "$tmp/b" "$1"
   cat "$tmp/runvm-debug.log" "$tmp/root/$1/shim.log" >>"$tmp/phases.log"
+  # The guest's vCPU ms when its agent first connected (the kernel booted,
+  # with our devices) and when the container's process had exited.
+  awk '/phase agent_connected / && match($0, /vcpu_ms=[0-9]+/) {c = substr($0, RSTART + 8, RLENGTH - 8)}
+       /phase process_exited / && match($0, /vcpu_ms=[0-9]+/) {e = substr($0, RSTART + 8, RLENGTH - 8)}
+       END {if (c != "" && e != "") print c, e}' "$tmp/root/$1/shim.log" >"$tmp/last.vcpu"
   rm -f "$tmp/runvm-debug.log"
   "$runvm" --root "$tmp/root" delete "$1"
 }
@@ -176,6 +184,14 @@ for i in $(seq "$rounds"); do
     fi
   fi
   timed runvm_debug_run "d$i" >/dev/null
+  # Against this round's bare boot (QEMU's whole CPU time): the guest's
+  # boot to its agent, and the agent's part (create, start, exit) after it.
+  if [ -s "$tmp/last.vcpu" ]; then
+    read -r conn_vcpu exit_vcpu <"$tmp/last.vcpu"
+    awk -v c="$conn_vcpu" -v b="$bc" 'BEGIN {if (b > 0) print c / b}' >>"$tmp/boot_vcpu_ratio"
+    awk -v c="$conn_vcpu" -v e="$exit_vcpu" -v b="$bc" 'BEGIN {if (b > 0) print (e - c) / b}' \
+      >>"$tmp/agent_vcpu_ratio"
+  fi
   if command -v runc >/dev/null; then timed runc_run "r$i" >>"$tmp/runc"; fi
   if [ "$podman_on" = 1 ]; then
     timed podman_run "$runvm" >>"$tmp/podman_runvm"
@@ -199,6 +215,15 @@ echo "METRIC start_cold_over_bare $(ratio <"$tmp/cold_ratio")"
 echo "METRIC bare_qemu_boot_cpu_ms $(median <"$tmp/bare_cpu") ms"
 echo "METRIC start_cold_cpu_ms $(median <"$tmp/cold_cpu") ms"
 echo "METRIC start_cold_over_bare_cpu $(ratio <"$tmp/cold_cpu_ratio")"
+# Where the CPU ratio's excess is, per round against that round's bare
+# boot: the guest's vCPU time to its agent's first connect (the kernel boot
+# with our devices; bare's figure also holds QEMU's own start and exit), and
+# from there to the container's exit (the agent's and the container's guest
+# work, under TCG mostly first-run code translation).
+if [ -s "$tmp/agent_vcpu_ratio" ]; then
+  echo "METRIC start_boot_vcpu_over_bare_cpu $(ratio <"$tmp/boot_vcpu_ratio")"
+  echo "METRIC start_agent_vcpu_over_bare_cpu $(ratio <"$tmp/agent_vcpu_ratio")"
+fi
 if [ -n "${COMPARE_BUILD:-}" ]; then
   compare=$(median <"$tmp/compare")
   echo "METRIC start_compare_ms $compare ms"
