@@ -139,6 +139,7 @@ Status set_identity(const proto::User& user) {
 Result<std::string> prepare(const InitPlan& plan, std::vector<std::string>& env) {
   const proto::Create& req = *plan.request;
   const proto::Process& proc = req.process;
+  if (plan.before_join) plan.before_join();
   RUNVM_CHECK(setup_stdio(plan));
   trace::mark("init_stdio");
   // While the agent's cgroup mount is still in view.
