@@ -563,7 +563,7 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers,
   return report;
 }
 
-int drain(const GlobalOptions& g) {
+int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait) {
   int n = 0;
   std::string pool_dir = pool_dir_of(g);
   // After a fill that is booting units: it would count one drained under
@@ -572,22 +572,30 @@ int drain(const GlobalOptions& g) {
   // First: a refill asked for before this drain boots nothing after it
   // (fill(), refill_of), even one still waiting for the lock.
   if (locked.ok() && *locked) put_generation(pool_dir, new_generation(), true);
-  for (const Unit& u : list_units(g.root)) {
-    bool abandoned = !u.owner.empty() && fill_action(u, u.cls, 0,
-                                                     validate_id(u.owner).ok() &&
-                                                         ContainerDir(g.root, u.owner).exists()) ==
-                                             FillAction::kRemoveOrphan;
+  std::vector<Unit> released;
+  for (Unit& u : list_units(g.root)) {
+    bool owner_exists = validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists();
+    bool abandoned =
+        !u.owner.empty() && fill_action(u, u.cls, 0, owner_exists) == FillAction::kRemoveOrphan;
     // Released: its container was deleted and its VM is ending on its own
     // (runvm-pool(8)); a drain returns once it ended, so that nothing of the
     // pool outlives it, ending it itself if it takes too long.
-    bool released = !abandoned && !u.owner.empty() && u.released_s >= 0 &&
-                    !(validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists());
-    if (released) {
-      // Its shim removes its dir as it ends; one that was killed left it.
-      if (u.wait_gone(std::chrono::seconds(10)) && !u.dir().exists()) continue;
-      abandoned = true;
+    if (!abandoned && !u.owner.empty() && u.released_s >= 0 && !owner_exists) {
+      released.push_back(std::move(u));
+      continue;
     }
     if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's
+    remove_unit(u, std::chrono::seconds(5));
+    ++n;
+  }
+  // All at once, under one deadline: one at a time, each stuck one would
+  // add a wait of its own, all of it holding the fill lock.
+  std::vector<const Unit*> ending;
+  for (const Unit& u : released) ending.push_back(&u);
+  wait_all_gone(ending, released_wait);
+  for (const Unit& u : released) {
+    // Its shim removes its dir as it ends; one that was killed left it.
+    if (!u.alive() && !u.dir().exists()) continue;
     remove_unit(u, std::chrono::seconds(5));
     ++n;
   }

@@ -11,6 +11,7 @@
 // container.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -59,9 +60,13 @@ struct FillReport {
 // before it that had not taken the lock yet.
 Result<FillReport> fill(const GlobalOptions& g, bool watchers,
                         const std::optional<std::string>& refill_of = std::nullopt);
+// How long a drain waits, in all, for released units (their containers
+// deleted, their VMs ending on their own) before it ends the rest itself.
+inline constexpr std::chrono::milliseconds kReleasedDrainWait{10000};
 // Removes every unit no container owns (idle, booting, dead); returns how
-// many. Replaces the pool's generation first (under the fill lock).
-int drain(const GlobalOptions& g);
+// many. Replaces the pool's generation first (under the fill lock). Waits
+// for released units (released_wait in all), then ends what is left of them.
+int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait = kReleasedDrainWait);
 // Starts `runvm pool fill --refill <generation>` detached (own session,
 // /dev/null stdio, out of the caller's cgroup), not waited for; its units
 // get watchers. `generation`: the one it refills for (a claimed unit's);

@@ -121,27 +121,40 @@ bool Unit::alive() const { return running(record); }
 bool Unit::watcher_alive() const { return running(watcher); }
 
 bool Unit::wait_gone(std::chrono::milliseconds timeout) const {
-  if (!record) return true;
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, record->pid, 0)));
-  // Checked after the pidfd exists: it then names the shim, not a process
-  // that took its pid since.
-  if (!alive()) return true;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (alive()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    if (!pidfd) {
-      // No pidfd (an old kernel): look again shortly.
-      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
-      continue;
-    }
-    pollfd p{pidfd.get(), POLLIN, 0};
-    // Readable once it exited; then a zombie until reaped, which alive()
-    // counts as gone.
-    if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return !alive();
+  return wait_all_gone({this}, timeout);
+}
+
+bool wait_all_gone(const std::vector<const Unit*>& units, std::chrono::milliseconds timeout) {
+  struct Waited {
+    const Unit* unit;
+    UniqueFd pidfd;
+  };
+  std::vector<Waited> left;
+  for (const Unit* u : units) {
+    if (!u->record) continue;
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, u->record->pid, 0)));
+    // Checked after the pidfd exists: it then names the shim, not a process
+    // that took its pid since.
+    if (u->alive()) left.push_back({u, std::move(pidfd)});
   }
-  return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::erase_if(left, [](const Waited& w) { return !w.unit->alive(); });
+    if (left.empty()) return true;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (wait.count() <= 0) return false;
+    std::vector<pollfd> fds;
+    for (const auto& w : left)
+      if (w.pidfd) fds.push_back({w.pidfd.get(), POLLIN, 0});
+    // No pidfd (an old kernel): look again shortly.
+    if (fds.size() < left.size()) wait = std::min(wait, std::chrono::milliseconds(10));
+    // Readable once it exited; then a zombie until reaped, which alive()
+    // counts as gone. One that exited stays readable: the others are
+    // waited for without it (erased above).
+    if (poll(fds.data(), fds.size(), static_cast<int>(wait.count())) < 0 && errno != EINTR)
+      std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(10)));
+  }
 }
 
 std::optional<Unit> read_claimed_unit(const std::string& root, const std::string& rel) {

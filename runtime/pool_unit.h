@@ -109,6 +109,10 @@ struct Unit {
   bool wait_gone(std::chrono::milliseconds timeout) const;
 };
 
+// Unit::wait_gone for several units at once: up to `timeout` in all, until
+// every one's shim is gone. Whether they all are.
+bool wait_all_gone(const std::vector<const Unit*>& units, std::chrono::milliseconds timeout);
+
 // True when `r` names a running process (pid and start time match; not a
 // zombie).
 bool running(const std::optional<UnitRecord>& r);

@@ -43,6 +43,11 @@ class PoolUnitTest : public ::testing::Test {
   pid_t stand_in() {
     pid_t p = fork();
     if (p == 0) {
+      // Ended by SIGTERM as a shim is, whatever earlier tests in this
+      // process blocked (the stdio relay's forwarded signals).
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
       pause();
       _exit(0);
     }
@@ -222,6 +227,37 @@ TEST_F(PoolUnitTest, AFillGetsItsLockWhileRefillsRemoveThePoolDir) {
   stop = true;
   refills.join();
   EXPECT_EQ(failed, 0) << first_error;
+}
+
+// Released units (their containers deleted, their VMs ending on their own)
+// are waited for together: a drain that finds several stuck ones waits its
+// deadline once, not once per unit, then ends them; one that ends on its
+// own meanwhile (its shim removes its dir) is neither ended nor counted.
+TEST_F(PoolUnitTest, DrainWaitsForReleasedUnitsTogether) {
+  auto release = [&](const std::string& name, pid_t shim) {
+    Unit u = make_unit(name, shim, true);
+    ASSERT_TRUE(take(u, "deleted-ctr"));
+    ASSERT_TRUE(write_file_atomic(u.dir().file(kReleasedFile), "", false).ok());
+  };
+  for (const char* name : {"r1", "r2", "r3"}) release(name, stand_in());
+  const std::string ends_dir = root_.path() + "/" + kPoolDir + "/c1/r0";
+  pid_t ends = fork();
+  if (ends == 0) {
+    usleep(200'000);
+    std::error_code ec;
+    std::filesystem::remove_all(ends_dir, ec);
+    _exit(0);
+  }
+  children_.push_back(ends);
+  release("r0", ends);
+  GlobalOptions g;
+  g.root = root_.path();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(drain(g, std::chrono::milliseconds(1000)), 3);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(1000));
+  EXPECT_LT(took, std::chrono::milliseconds(2500)) << "a wait per unit";
+  EXPECT_TRUE(list_units(root_.path()).empty());
 }
 
 TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {

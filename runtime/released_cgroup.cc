@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "runtime/config_snapshot.h"
@@ -47,9 +48,17 @@ Status place_released_in(const cgroup::Layout& layout, const std::string& contai
   // The container's limits, read before its cgroup goes.
   std::vector<std::pair<std::string, std::string>> limits;  // (file in `to`, value)
   for (size_t i = 0; i < from.dirs().size(); ++i)
-    for (const char* name : kCopiedLimits)
-      if (auto v = read_limit(from.dirs()[i].path + "/" + name); v && !v->empty())
-        limits.emplace_back(to.dirs()[i].path + "/" + name, *v);
+    for (const char* name : kCopiedLimits) {
+      std::string file = from.dirs()[i].path + "/" + name;
+      // cgroup v2: the cpus and mems in force are the .effective ones; the
+      // container's own may be empty (its parent's) or wider than its
+      // parent lets it have, neither of which holds under /runvm-released.
+      // v1 has no such file: its cpuset.cpus is in force.
+      std::optional<std::string> v;
+      if (std::string_view(name).starts_with("cpuset.")) v = read_limit(file + ".effective");
+      if (!v || v->empty()) v = read_limit(file);
+      if (v && !v->empty()) limits.emplace_back(to.dirs()[i].path + "/" + name, *v);
+    }
   // A sweep removes an empty released cgroup: ours, between its mkdir and
   // the first pid joining it, would be gone (ENOENT). Made again then.
   for (int attempt = 0;; ++attempt) {

@@ -40,9 +40,11 @@ Status place_released_in(const cgroup::Layout& layout, const std::string& contai
 // The limit files a released unit keeps of its container's cgroup (those
 // create and update write, host_cgroup.h), v1 and v2; a period before its
 // quota. The cpuset too: a v1 cgroup is made with its parent's cpus and
-// mems (cgroup::Cgroup::create), the root's under /runvm-released, where
-// the container's had its own parent's (a cgroupsPath under a pinned
-// slice) or those it asked for; an empty one (v2: its parent's) is left.
+// mems (cgroup::Cgroup::create), a v2 one has its parent's, the root's
+// under /runvm-released, where the container's had its own parent's (a
+// cgroupsPath under a pinned slice) or those it asked for. On v2 the
+// effective sets are copied (cpuset.cpus.effective, cpuset.mems.effective):
+// its own may be empty (its parent's) or wider than its parent allows.
 inline constexpr const char* kCopiedLimits[] = {
     "memory.limit_in_bytes", "memory.max", "cpu.shares",       "cpu.weight",
     "cpu.cfs_period_us",     "cpu.max",    "cpu.cfs_quota_us", "cpuset.cpus",

@@ -83,6 +83,41 @@ TEST(ReleasedCpuset, TheUnitGetsTheContainersCpusAndMems) {
   EXPECT_EQ(read_file(released + "/u3/cgroup.procs"), std::to_string(getpid()));
 }
 
+// cgroup v2's cpuset: a container's cgroup under a pinned slice has the
+// slice's cpus and mems in force, its own empty (inherited) or wider than
+// the slice allows; the unit's, under /runvm-released, would have the
+// root's: the effective sets are copied.
+TEST(ReleasedCpuset, V2CopiesTheEffectiveSets) {
+  testing::TempDir mnt;
+  std::ofstream(mnt.path() + "/cgroup.controllers") << "cpuset cpu memory\n";
+  auto layout = cgroup::parse_layout(
+      "38 31 0:35 / " + mnt.path() + " rw,relatime - cgroup2 cgroup2 rw\n", "0::/\n");
+  ASSERT_TRUE(layout.ok()) << layout.error().message;
+  ASSERT_EQ(layout->mode, cgroup::Mode::kV2);
+  std::string slice = mnt.path() + "/pinned.slice", released = mnt.path() + kReleasedCgroup;
+  struct Case {
+    const char* name;
+    const char* cpus;  // the container's own, as it wrote them
+    const char* mems;
+  };
+  for (const Case& c : {Case{"inherits", "", ""}, Case{"wider", "0-7", "0-1"}}) {
+    std::string ctr = slice + "/" + c.name, unit = released + "/" + c.name;
+    for (const std::string& dir : {ctr, unit}) std::filesystem::create_directories(dir);
+    std::ofstream(ctr + "/cpuset.cpus") << c.cpus << "\n";
+    std::ofstream(ctr + "/cpuset.mems") << c.mems << "\n";
+    std::ofstream(ctr + "/cpuset.cpus.effective") << "1-2\n";
+    std::ofstream(ctr + "/cpuset.mems.effective") << "0\n";
+    for (const char* f : {"cpuset.cpus", "cpuset.mems", "cgroup.procs"})
+      std::ofstream(unit + "/" + f);
+    ASSERT_TRUE(
+        place_released_in(*layout, "/pinned.slice/" + std::string(c.name), c.name, {getpid()}).ok())
+        << c.name;
+    EXPECT_EQ(read_file(unit + "/cpuset.cpus"), "1-2") << c.name;
+    EXPECT_EQ(read_file(unit + "/cpuset.mems"), "0") << c.name;
+    EXPECT_EQ(read_file(unit + "/cgroup.procs"), std::to_string(getpid())) << c.name;
+  }
+}
+
 // A limit it cannot set is an error (its caller then ends the unit rather
 // than leave it unbounded), as is a name that is no unit's.
 TEST_F(ReleasedCgroup, ALimitThatCannotBeSetFails) {

@@ -356,7 +356,13 @@ proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
   if (!slot.ok()) return error_reply(req.id, slot.error());
   Container& c = *(*slot)->container;
   int sig = static_cast<int>(req.signal);
-  return status_reply(req.id, req.all ? c.signal_all(sig) : c.signal(sig));
+  if (!req.all) return status_reply(req.id, c.signal(sig));
+  // An exec'd process joins the container's cgroup itself, after the fork:
+  // one still being set up is signalled by its pid, or it would survive.
+  std::vector<pid_t> joining;
+  for (const auto& [eid, e] : (*slot)->execs)
+    if (e.process->stepping() && !e.process->exited()) joining.push_back(e.process->pid());
+  return status_reply(req.id, c.signal_all(sig, std::move(joining)));
 }
 
 proto::AgentMessage Agent::resize_container(const proto::Resize& req) {
@@ -458,7 +464,8 @@ std::optional<proto::AgentMessage> Agent::exec_process(const proto::Exec& req) {
     return error_reply(req.id, make_error("exec id exists: " + req.exec_id));
   if (slot.execs.size() >= kMaxExecs)
     return error_reply(req.id, make_error("too many exec processes in this container"));
-  auto launched = ExecProcess::launch(req, c, config_.dial, *loop_, config_.setup_timeout, [] {});
+  auto launched = ExecProcess::launch(
+      req, c, config_.dial, *loop_, config_.setup_timeout, [] {}, config_.exec_before_join);
   if (auto* refusal = std::get_if<Refusal>(&launched)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;

@@ -51,6 +51,10 @@ struct AgentConfig {
   std::function<void()> before_shutdown_ok;
   // Host tests shorten it to see a set-up time out.
   std::chrono::milliseconds setup_timeout = kSetupTimeout;
+  // Host tests only: runs in each exec'd process right after the fork, before
+  // it joins the container, to hold it where `signal` with all must still
+  // reach it. Empty (always in the VM): nothing.
+  std::function<void()> exec_before_join;
 };
 
 class Agent {

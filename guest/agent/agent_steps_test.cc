@@ -6,6 +6,7 @@
 // A real slow set-up: a process whose env has no HOME reads /etc/passwd
 // (process_init.cc, home_of); with a FIFO there its set-up stalls until
 // someone writes to it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include "guest/agent/container_fixture.h"
 #include "tests/support/require.h"
+#include "tests/support/temp_dir.h"
 
 namespace runvm::agent {
 namespace {
@@ -193,6 +195,40 @@ TEST_F(AgentStepsTest, SetUpPastTheDeadlineIsRefused) {
   EXPECT_EQ(host().error_of(6), "container \"c2\" does not exist");
   host().send(create(7, "c2", {"true"}));
   host().expect_ok(7);
+}
+
+// An exec'd process joins the container (in the VM its cgroup, here its
+// mount namespace) itself, after the agent forked it: held before that,
+// signal with all still reaches it, so it never runs its command. The main
+// process ignores SIGTERM and lives on, so the exec would have a container
+// to join if it survived.
+TEST_F(AgentStepsTest, SignalAllReachesAnExecNotJoinedYet) {
+  runvm::testing::TempDir dir("runvm-join-hold");
+  const std::string held = dir / "held", hold = dir / "hold";
+  ASSERT_EQ(::mkfifo(hold.c_str(), 0600), 0);
+  start_agent(AgentOptions{.exec_before_join = [held, hold] {
+    // Says it is there, then waits for the test to let it go on.
+    ::close(::open(held.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    ::close(::open(hold.c_str(), O_RDONLY | O_CLOEXEC));
+  }});
+  host().send(create(1, "c1", {"sh", "-c", "trap '' TERM; sleep 60"}));
+  host().expect_ok(1);
+  host().send(proto::Start{2, "c1"});
+  host().expect_ok(2);
+  host().send(exec(3, "c1", "e1", {"sleep", "60"}));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerMs);
+  while (::access(held.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
+    ::usleep(10'000);
+  ASSERT_EQ(::access(held.c_str(), F_OK), 0) << "e1 never reached the hold";
+
+  host().send(signal(4, "c1", SIGTERM, /*all=*/true));
+  host().expect_ok(4);
+  // Let it go on: a survivor joins and execs. The open fails (ENXIO) once
+  // the killed one has left the FIFO.
+  int release = ::open(hold.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (release >= 0) ::close(release);
+  EXPECT_NE(host().error_of(3), "") << "e1 survived signal with all and ran";
+  EXPECT_FALSE(host().exit_status("c1", 100)) << "the main process ignores SIGTERM";
 }
 
 TEST_F(AgentStepsTest, TwoContainersLiveAndDieIndependently) {

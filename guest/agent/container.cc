@@ -172,12 +172,12 @@ Status Container::start() {
 
 Status Container::signal(int sig) { return proc_.signal(sig); }
 
-Status Container::signal_all(int sig) {
+Status Container::signal_all(int sig, std::vector<pid_t> joining) {
   if (state_ == State::kFailed) return make_error("container \"" + id_ + "\" does not exist");
   // Until it is ready its mount namespace is not its own yet: the main
   // process is all there is (with a cgroup, the cgroup is already right).
   if (cgroup_dir().empty() && !mount_ns_) return proc_.signal(sig);
-  return agent::signal_all(ProcessScope{cgroup_dir(), mount_ns_}, sig);
+  return agent::signal_all(ProcessScope{cgroup_dir(), mount_ns_, std::move(joining)}, sig);
 }
 
 Status Container::resize(uint16_t rows, uint16_t cols) { return proc_.resize(rows, cols); }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "guest/agent/container_cgroup.h"
 #include "guest/agent/container_procs.h"
@@ -81,8 +82,9 @@ class Container {
   // cannot begin (not created, stopped).
   Status start();
   Status signal(int sig);
-  // Every process of the container (container_procs.h).
-  Status signal_all(int sig);
+  // Every process of the container (container_procs.h), and `joining`:
+  // its exec'd processes still being set up.
+  Status signal_all(int sig, std::vector<pid_t> joining = {});
   Status resize(uint16_t rows, uint16_t cols);
   // The OOM kills of its cgroup so far (ContainerCgroup::oom_kills).
   uint64_t oom_kills() const { return cgroup_ ? cgroup_->oom_kills() : 0; }

@@ -52,7 +52,7 @@ Status build_rootfs(const std::string& root) {
 
 // The agent: PID 1 of new namespaces; never returns.
 [[noreturn]] void run_agent(int control, const std::string& dir, const std::string& rootfs,
-                            std::chrono::milliseconds setup_timeout) {
+                            const AgentOptions& options) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID) < 0) _exit(90);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) _exit(91);
@@ -78,7 +78,8 @@ Status build_rootfs(const std::string& root) {
   };
   config.root.root_dir = dir + "/mnt";
   config.root.bind_rootfs = rootfs;
-  config.setup_timeout = setup_timeout;
+  config.setup_timeout = options.setup_timeout;
+  config.exec_before_join = options.exec_before_join;
   auto agent = Agent::create(control, std::move(config));
   if (!agent.ok() ||
       !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())
@@ -240,7 +241,7 @@ AgentProcess::AgentProcess(AgentOptions options) {
   pid_ = ::fork();
   if (pid_ == 0) {
     host.reset();
-    run_agent(guest.get(), dir_, rootfs_, options.setup_timeout);
+    run_agent(guest.get(), dir_, rootfs_, options);
   }
   guest.reset();
   host_fd_ = std::move(host);

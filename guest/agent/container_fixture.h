@@ -93,6 +93,7 @@ std::ostream& operator<<(std::ostream& os, const Host::Reply& r);
 
 struct AgentOptions {
   std::chrono::milliseconds setup_timeout = kSetupTimeout;
+  std::function<void()> exec_before_join;  // AgentConfig::exec_before_join
 };
 
 class AgentProcess {

@@ -100,13 +100,20 @@ Result<std::vector<pid_t>> namespace_pids(NamespaceId ns, const std::string& pro
 Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
   if (scope.cgroup_dir.empty() && !scope.mount_ns)
     return make_error("the container's processes are unknown (no cgroup, no mount namespace)");
+  std::set<pid_t> signalled;
+  auto send = [&](pid_t pid) -> Status {
+    if (pid == ::getpid() || !signalled.insert(pid).second) return {};
+    if (::kill(pid, sig) < 0 && errno != ESRCH) return errno_error("kill " + std::to_string(pid));
+    return {};
+  };
+  // First, and by pid: an exec'd process forked but not yet in the cgroup
+  // (it joins itself) is in no listing below, and would run its command
+  // after all the others got the signal. Neither can fork meanwhile.
+  for (pid_t pid : scope.joining) RUNVM_CHECK(send(pid));
   // An empty subtree (the usual case once a container's main process was
   // reaped) has nothing to freeze or list: one read, where freezing,
   // listing and thawing are each a kernel path of their own (costly the
-  // first time under TCG). An exec'd process whose init has not joined the
-  // cgroup yet is missed here, as by the freeze and listing below (it joins
-  // itself, after the agent forked it); a VM-ending container's end kills
-  // it with the VM, and the host ends its execs (PROTOCOL.md, ends_vm).
+  // first time under TCG).
   if (!scope.cgroup_dir.empty()) {
     auto events = read_kernel_file(scope.cgroup_dir + "/cgroup.events");
     if (events.ok() && parse_events_value(*events, "populated") == 0u) return {};
@@ -115,7 +122,6 @@ Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
   // Best effort: a kernel without the freezer still gets the passes below.
   bool frozen = !freeze.empty() && write_kernel_file(freeze, "1").ok();
   Status result;
-  std::set<pid_t> signalled;
   for (int pass = 0; pass < kMaxPasses; ++pass) {
     auto pids = scope.cgroup_dir.empty() ? namespace_pids(*scope.mount_ns, proc)
                                          : cgroup_pids(scope.cgroup_dir);
@@ -123,16 +129,12 @@ Status signal_all(const ProcessScope& scope, int sig, const std::string& proc) {
       result = std::move(pids).error().wrap("listing the container's processes");
       break;
     }
-    bool found = false;
+    size_t before = signalled.size();
     for (pid_t pid : *pids) {
-      if (pid == ::getpid() || !signalled.insert(pid).second) continue;
-      found = true;
-      if (::kill(pid, sig) < 0 && errno != ESRCH) {
-        result = errno_error("kill " + std::to_string(pid));
-        break;
-      }
+      result = send(pid);
+      if (!result.ok()) break;
     }
-    if (!found || !result.ok()) break;
+    if (signalled.size() == before || !result.ok()) break;
   }
   if (frozen) (void)write_kernel_file(freeze, "0");
   return result;

@@ -31,6 +31,11 @@ struct NamespaceId {
 struct ProcessScope {
   std::string cgroup_dir;               // the container's cgroup; empty: none
   std::optional<NamespaceId> mount_ns;  // used without a cgroup
+  // The container's processes still being set up (exec'd ones before their
+  // execve): the agent forked them and they join the cgroup and the mount
+  // namespace themselves, so either rule may miss them for a while. The
+  // agent's unreaped children: their pids name them until it reaps them.
+  std::vector<pid_t> joining;
 };
 
 // `proc` must be the procfs of the caller's PID namespace (else pids would
@@ -43,9 +48,10 @@ Result<std::vector<pid_t>> cgroup_pids(const std::string& dir);
 // Every process of <proc> in mount namespace `ns`.
 Result<std::vector<pid_t>> namespace_pids(NamespaceId ns, const std::string& proc = "/proc");
 
-// Sends `sig` to every process of the scope but the caller. With a cgroup
-// it is frozen meanwhile (as runc's signalAllProcesses), so none forks past
-// the signal; listing repeats until it finds no new process.
+// Sends `sig` to every process of the scope but the caller, once each: the
+// joining ones, and those the rule lists. With a cgroup it is frozen
+// meanwhile (as runc's signalAllProcesses), so none forks past the signal;
+// listing repeats until it finds no new process.
 Status signal_all(const ProcessScope& scope, int sig, const std::string& proc = "/proc");
 
 }  // namespace runvm::agent

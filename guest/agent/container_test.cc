@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "guest/agent/container_fixture.h"
@@ -399,6 +400,36 @@ TEST_F(ContainerTest, ExitEventWaitsUntilTerminalOutputIsDelivered) {
   seen += read_available(out_fd->get());
   EXPECT_NE(seen.find("line-999-"), std::string::npos);
   EXPECT_NE(seen.find("end-marker\r\n"), std::string::npos) << seen.size();
+}
+
+// A /etc/passwd runc 1.1.5 refuses (a line of 64 KiB or more, passwd.h)
+// fails the set-up of a process that needs its HOME, a create's and an
+// exec's, with runc's words and the file named; with HOME in the env it is
+// not read (runc reads it anyway: PROTOCOL.md, step 3).
+TEST_F(ContainerTest, PasswdWithALineOf64KiBFailsTheSetUpAsRunc) {
+  ASSERT_TRUE(host().create(AgentProcess::request("up", {"sleep", "100"})).ok);
+  ASSERT_TRUE(host().start("up").ok);
+  std::ofstream(agent_->rootfs() + "/etc/passwd") << "root:x:0:0::/root:/bin/sh\n"
+                                                  << std::string(70000, 'x') << "\n";
+  const std::string want =
+      "unable to find user 0: /etc/passwd: a line of 64 KiB or more (token too long)";
+  auto created = host().create(AgentProcess::request("c", {"true"}));
+  EXPECT_FALSE(created.ok);
+  EXPECT_EQ(created.error, want);
+  proto::Exec e;
+  e.container_id = "up";
+  e.exec_id = "e1";
+  e.process.args = {"true"};
+  e.process.env = {"PATH=/bin"};
+  auto exec = host().exec(e);
+  EXPECT_FALSE(exec.ok);
+  EXPECT_EQ(exec.error, want);
+
+  auto with_home = AgentProcess::request("c", {"true"});  // the id is free again
+  with_home.process.env.push_back("HOME=/h");
+  ASSERT_TRUE(host().create(with_home).ok);
+  ASSERT_TRUE(host().start("c").ok);
+  EXPECT_EQ(host().exit_status("c", kExitTimeoutMs), 0u);
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ namespace runvm::agent {
 
 std::variant<std::unique_ptr<ExecProcess>, Refusal> ExecProcess::launch(
     const proto::Exec& req, const Container& container, const DialFn& dial, EventLoop& loop,
-    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress) {
+    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress,
+    std::function<void()> before_join) {
   auto refuse = [](Error e) { return Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
@@ -38,6 +39,7 @@ std::variant<std::unique_ptr<ExecProcess>, Refusal> ExecProcess::launch(
   if (!join_pidfd) return refuse(errno_error("pidfd_open of the container process"));
   plan.join_pidfd = join_pidfd.get();
   plan.cgroup_dir = container.cgroup_dir();
+  plan.before_join = std::move(before_join);
   for (const auto& r : proc.rlimits) {
     auto resource = rlimit_resource(r.type);
     if (!resource.ok()) return refuse(std::move(resource).error().wrap("process.rlimits"));

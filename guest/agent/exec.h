@@ -34,10 +34,12 @@ class ExecProcess {
   // Dials the stdio ports and forks the process into the root and cgroup
   // of `container`'s main process (with its seccomp profile); the step then
   // runs until it exec'd (take_step_result). A refusal here means nothing
-  // was forked. on_progress as for Container.
+  // was forked. on_progress as for Container; before_join as
+  // AgentConfig::exec_before_join.
   static std::variant<std::unique_ptr<ExecProcess>, Refusal> launch(
       const proto::Exec& req, const Container& container, const DialFn& dial, EventLoop& loop,
-      std::chrono::milliseconds setup_timeout, std::function<void()> on_progress);
+      std::chrono::milliseconds setup_timeout, std::function<void()> on_progress,
+      std::function<void()> before_join = {});
   ~ExecProcess();
 
   // The set-up step has not had its result taken yet.

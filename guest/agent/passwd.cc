@@ -8,6 +8,9 @@ namespace runvm::agent {
 
 namespace {
 
+// bufio.Scanner's buffer (MaxScanTokenSize): a line must fit in it with its
+// newline, so one of this many bytes or more before the newline (or EOF)
+// fails, as bundles under runc 1.1.5 showed (65535 works, 65536 fails).
 constexpr size_t kMaxLine = 64 * 1024;
 
 // The UTF-8 encodings of what Go's unicode.IsSpace calls white space beyond
@@ -73,13 +76,22 @@ std::optional<std::string_view> passwd_home(std::string_view line, uint32_t uid)
   return field[5];
 }
 
-std::string home_from_passwd(int fd, uint32_t uid) {
+Result<std::string> home_from_passwd(int fd, uint32_t uid) {
   char buf[4096];
-  std::string partial;  // a line split across reads
+  std::string partial;              // a line split across reads
+  std::optional<std::string> home;  // the first matching line's
+  auto take = [&](std::string_view line) {
+    if (!home)
+      if (auto h = passwd_home(line, uid)) home.emplace(*h);
+  };
+  auto too_long = [] {
+    return make_error("/etc/passwd: a line of 64 KiB or more (token too long)");
+  };
   for (;;) {
     ssize_t got = ::read(fd, buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
+    if (got < 0) return errno_error("read /etc/passwd");
+    if (got == 0) break;
     std::string_view chunk(buf, static_cast<size_t>(got));
     for (size_t nl; (nl = chunk.find('\n')) != std::string_view::npos;
          chunk.remove_prefix(nl + 1)) {
@@ -88,17 +100,18 @@ std::string home_from_passwd(int fd, uint32_t uid) {
         partial.append(line);
         line = partial;
       }
-      if (auto home = passwd_home(line, uid)) return std::string(*home);
+      if (line.size() >= kMaxLine) return too_long();
+      take(line);
       partial.clear();
     }
     partial.append(chunk);
-    // runc gives up on a line over 64 KiB ("token too long"): a file with no
-    // newline (a link to /dev/zero) must not grow the init without bound.
-    if (partial.size() > kMaxLine) return "/";
+    // Also what keeps a file with no newline (a link to /dev/zero) from
+    // growing the init without bound.
+    if (partial.size() >= kMaxLine) return too_long();
   }
   // The last line may have no newline.
-  if (auto home = passwd_home(partial, uid)) return std::string(*home);
-  return "/";
+  take(partial);
+  return home ? std::move(*home) : std::string("/");
 }
 
 }  // namespace runvm::agent

@@ -1,5 +1,6 @@
 #include "guest/agent/passwd.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -62,15 +63,20 @@ TEST(PasswdHomeTest, ReadsALineAsRunc) {
 }
 
 // The file's content through a pipe, which returns short reads as a file on
-// virtio-fs may.
+// virtio-fs may; "error: <message>" when it fails.
 std::string home_in(const std::string& content, uint32_t uid) {
   int p[2];
-  EXPECT_EQ(::pipe(p), 0);
+  EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
   UniqueFd r(p[0]), w(p[1]);
+  // Room for all of it, so one thread can write it before reading.
+  EXPECT_GE(::fcntl(w.get(), F_SETPIPE_SZ, 1 << 20), static_cast<int>(content.size()));
   EXPECT_EQ(::write(w.get(), content.data(), content.size()), static_cast<ssize_t>(content.size()));
   w.reset();
-  return home_from_passwd(r.get(), uid);
+  auto home = home_from_passwd(r.get(), uid);
+  return home.ok() ? *home : "error: " + home.error().message;
 }
+
+constexpr char kTooLong[] = "error: /etc/passwd: a line of 64 KiB or more (token too long)";
 
 TEST(HomeFromPasswdTest, FirstMatchingLineWins) {
   EXPECT_EQ(home_in("root:x:0:0:root:/root:/bin/sh\nb:x:0:0::/b:/bin/sh\n", 0), "/root");
@@ -106,7 +112,32 @@ TEST(HomeFromPasswdTest, LinesAcrossReadBoundaries) {
   EXPECT_EQ(home_in(longline, 0), "/long");
 }
 
-TEST(HomeFromPasswdTest, UnreadableFdIsSlash) { EXPECT_EQ(home_from_passwd(-1, 0), "/"); }
+// runc 1.1.5 reads the whole file with a bufio.Scanner, which fails on a
+// line that does not fit its 64 KiB buffer with its newline: before or after
+// the match, with or without a newline, a \r counted (bundles with these
+// files: 65535 bytes work, 65536 fail "bufio.Scanner: token too long").
+TEST(HomeFromPasswdTest, ALineOf64KiBFailsAsRunc) {
+  const std::string app = "app:x:5:5::/app:/bin/sh\n";
+  const std::string fits(65535, 'x'), over(65536, 'x');
+  EXPECT_EQ(home_in(fits + "\n" + app, 5), "/app");
+  EXPECT_EQ(home_in(app + fits, 5), "/app");
+  EXPECT_EQ(home_in(app + fits.substr(1) + "\r\n", 5), "/app");
+  EXPECT_EQ(home_in(over + "\n" + app, 5), kTooLong);
+  EXPECT_EQ(home_in(app + over + "\n", 5), kTooLong) << "after the match too";
+  EXPECT_EQ(home_in(app + over, 5), kTooLong);
+  EXPECT_EQ(home_in(app + fits + "\r\n", 5), kTooLong);
+  EXPECT_EQ(home_in(app + std::string(1 << 19, '\0'), 5), kTooLong) << "a link to /dev/zero";
+}
+
+// runc fails on a read error too ("read /etc/passwd: is a directory").
+TEST(HomeFromPasswdTest, AReadErrorFails) {
+  UniqueFd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  auto home = home_from_passwd(dir.get(), 0);
+  ASSERT_FALSE(home.ok());
+  EXPECT_EQ(home.error().message, "read /etc/passwd: Is a directory");
+  EXPECT_FALSE(home_from_passwd(-1, 0).ok());
+}
 
 }  // namespace
 }  // namespace runvm::agent

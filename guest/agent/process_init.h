@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,6 +57,9 @@ struct InitPlan {
   int pts_tree = -1;
   // The container's cgroup in the agent's view (container_cgroup.h); empty: none.
   std::string cgroup_dir;
+  // Host tests only (AgentConfig::exec_before_join): runs first in the child,
+  // before it joins anything. Empty: nothing.
+  std::function<void()> before_join;
 };
 
 // Runs in the forked child; never returns.

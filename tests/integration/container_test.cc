@@ -162,6 +162,28 @@ TEST_F(ContainerTest, HomeFromPasswdAsRunc) {
   }
 }
 
+// A /etc/passwd runc 1.1.5 refuses (a line of 64 KiB or more, anywhere:
+// its bufio.Scanner's "token too long") fails the create when the process
+// needs its HOME, with one line naming the file; nothing is left.
+TEST_F(ContainerTest, PasswdWithALineOf64KiBFailsTheCreateAsRunc) {
+  Bundle b({.args = {"true"}, .env = {"PATH=/bin"}});
+  std::ofstream(b.rootfs() + "/etc/passwd") << "root:x:0:0::/root:/bin/sh\n"
+                                            << std::string(65536, 'x') << "\n";
+  TempDir io;
+  std::string cmd;
+  for (auto& a : runvm({"create", "-b", b.dir(), "pw"})) cmd += a + " ";
+  int status = system((cmd + "</dev/null >" + io.path() + "/out 2>" + io.path() + "/err").c_str());
+  std::string err = read_file(io.path() + "/err");
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << err;
+  EXPECT_NE(err.find("unable to find user 0: /etc/passwd: a line of 64 KiB or more"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_TRUE(root_.entries().empty());
+  EXPECT_TRUE(testing::qemu_processes_mentioning(root_.path()).empty());
+}
+
 TEST_F(ContainerTest, UnknownBinaryFailsLikeRunc) {
   Bundle b({.args = {"nonexistent-binary"}});
   auto r = run(b, "nobin");
