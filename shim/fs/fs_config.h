@@ -71,7 +71,8 @@ struct FsConfig {
   // virtio-fs, and creates files by MKNOD (one round trip where CREATE took
   // two with its RELEASE). Every READ, WRITE, FSYNC... then names the node
   // with fh 0 and is served by an fd reopened from its O_PATH inode for that
-  // request. Directories keep OPENDIR (see op_opendir: overlayfs offsets
+  // request. OPENDIR is ENOSYS too (no RELEASEDIR either): a directory is
+  // listed through one fd per listing (fuse::DirListings: overlayfs offsets
   // are positions in what one fd listed). Never on coherent shares: without
   // OPEN the guest keeps a file's page cache across opens
   // (FOPEN_KEEP_CACHE is its no-open default), which only a tree nothing

@@ -36,11 +36,12 @@ uint32_t PassthroughFs::op_opendir(const Request& req, Reply& rw) {
   ArgReader a(req.args);
   fuse_open_in in;
   if (!a.read(in)) return rw.error(EINVAL);
-  // Answered even on a handle-less share (FsConfig::handles): a listing
-  // read through one fd per open. On an overlayfs merged directory (a
-  // Podman rootfs) the offset is a position in the list that fd built, not
-  // a stable cookie: a fresh fd per READDIR would skip entries after an
-  // unlink mid-listing (rm -rf), and rebuild the whole list each time.
+  // Handle-less (FsConfig::handles off): the guest then stops sending
+  // OPENDIR (fc->no_opendir) and its synchronous RELEASEDIR, two round trips
+  // per directory listed, keeps its listing cache across opens as our reply
+  // below asks (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR are its no-opendir
+  // default), and lists by nodeid with fh 0 (DirListings).
+  if (handleless_) return rw.error(ENOSYS);
   if (!inode) return rw.error(EBADF);
   if (inode->type != S_IFDIR) return rw.error(ENOTDIR);
   auto fd = reopen(*inode, O_RDONLY);
@@ -58,11 +59,20 @@ uint32_t PassthroughFs::op_readdir(const Request& req, Reply& rw, bool plus) {
   Inode* dir = node(req);
   if (!dir) return rw.error(EBADF);
   if (in.offset > static_cast<uint64_t>(INT64_MAX)) return rw.error(EINVAL);
-  // Handle-less, a fresh fd per request: the offset is the host's own d_off
-  // cookie, which an lseek on any fd of the directory resumes from.
-  auto file = open_fd(req.in.nodeid, in.fh, O_RDONLY);
-  if (!file.ok()) return rw.error(file.error().code);
-  const int fd = file->fd;
+  int fd = -1;
+  if (by_handle(in.fh)) {
+    fd = handles_.get(in.fh);
+    if (fd < 0) return rw.error(EBADF);
+  } else {
+    // Handle-less: one fd per listing (DirListings), from its offset 0 on.
+    if (dir->type != S_IFDIR) return rw.error(ENOTDIR);
+    fd = listings_.find(dir->nodeid, in.offset);
+    if (fd < 0) {
+      auto opened = reopen(*dir, O_RDONLY);
+      if (!opened.ok()) return rw.error(opened.error().code);
+      fd = listings_.start(dir->nodeid, std::move(*opened));
+    }
+  }
   if (::lseek(fd, static_cast<off_t>(in.offset), SEEK_SET) < 0) return rw.error(errno);
 
   const size_t limit = std::min<size_t>(in.size, rw.capacity());

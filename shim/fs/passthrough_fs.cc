@@ -195,6 +195,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   // A new session: whatever the previous driver held is gone.
   inodes_.clear();
   handles_.clear();
+  listings_.clear();
   if (stock_) stock_->clear();
 
   uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
@@ -236,6 +237,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
 uint32_t PassthroughFs::op_destroy(Reply& rw) {
   inodes_.clear();
   handles_.clear();
+  listings_.clear();
   if (stock_) stock_->clear();
   initialized_ = false;
   return rw.ok();

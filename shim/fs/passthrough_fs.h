@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "shim/fs/dir_listings.h"
 #include "shim/fs/fs_config.h"
 #include "shim/fs/fuse_request.h"
 #include "shim/fs/fuse_server.h"
@@ -45,6 +46,7 @@ class PassthroughFs : public FuseServer {
   bool initialized() const { return initialized_; }
   size_t inode_count() const { return inodes_.size(); }
   size_t handle_count() const { return handles_.size(); }
+  size_t listing_count() const { return listings_.size(); }
   // FsConfig::xattrs_if_present: the walk deciding it; null otherwise.
   fuse::XattrScan* xattr_scan() { return xattr_scan_.get(); }
   // FsConfig::precreate: files made ahead of time; null otherwise.
@@ -178,10 +180,11 @@ class PassthroughFs : public FuseServer {
   UniqueFd proc_fd_;            // /proc/self/fd, O_PATH
   fuse::InodeTable inodes_;
   fuse::HandleTable handles_;
+  fuse::DirListings listings_;  // handle-less shares: READDIR's fds
   mode_t host_umask_ = 0;
   bool initialized_ = false;
   bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
-  // No OPEN or CREATE handles (FsConfig::handles off on an
+  // No OPEN, OPENDIR or CREATE handles (FsConfig::handles off on an
   // exclusive share): fh 0 names the node itself.
   bool handleless_ = false;
   std::unique_ptr<fuse::XattrScan> xattr_scan_;

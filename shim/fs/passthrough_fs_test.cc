@@ -706,13 +706,17 @@ TEST_F(PassthroughFsTest, ExclusiveShareServesWithoutHandles) {
   EXPECT_EQ(copied.as<fuse_write_out>().size, 3u);
   EXPECT_EQ(read_file(dir / "new"), std::string("ab\0\0\0\0\0\0old", 11));
   int calls = 0;
-  // Directories keep their handles (overlayfs listings, op_opendir); a
-  // READDIR by fh 0 is served all the same.
-  auto names = list_dir(c(), kRoot, true, 4096, &calls);
+  // Nor directory handles: READDIR by fh 0, one fd per listing (DirListings).
+  EXPECT_EQ(c().open(kRoot, O_RDONLY, FUSE_OPENDIR), 0u);
+  EXPECT_EQ(c().last_error, ENOSYS);
+  auto names = list_dir(c(), kRoot, true, 200, &calls, true);
+  EXPECT_GT(calls, 2);
   EXPECT_TRUE(names.count("new") && names.count("old") && names.count("fifo"));
   EXPECT_EQ(fs->handle_count(), 0u);
-  names = list_dir(c(), kRoot, true, 4096, &calls, true);
-  EXPECT_TRUE(names.count("new") && names.count("old") && names.count("fifo"));
+  EXPECT_EQ(fs->listing_count(), 1u);
+  fuse_read_in rd{};
+  rd.size = 4096;
+  EXPECT_EQ(c().call(FUSE_READDIR, f, Args().add(rd)).error, ENOTDIR);
 
   // A file the guest still holds open after unlinking it (a temp file) is
   // reopened through its O_PATH fd all the same.

@@ -242,16 +242,17 @@ TEST(VirtioFs, GuestWorkloadLandsOnTheHostWithExactOwnersAndModes) {
   EXPECT_EQ(read_file(d + "/hostfile"), "hello from host");
 
   // An exclusive share has no open-file handles (FsConfig::handles): one
-  // OPEN and CREATE each at most, answered ENOSYS, after which the guest
-  // opens files without asking, creates by MKNOD and never releases a file
-  // (directories keep OPENDIR: overlayfs listings).
+  // OPEN, OPENDIR and CREATE each at most, answered ENOSYS, after which the
+  // guest opens files and directories without asking, creates by MKNOD and
+  // never releases a file or directory.
   std::map<uint32_t, fuse::Stats::Entry> by_op;
   for (const auto& e : dev->stats().snapshot()) by_op[e.opcode] = e;
-  for (uint32_t op : {FUSE_OPEN, FUSE_CREATE}) {
+  for (uint32_t op : {FUSE_OPEN, FUSE_OPENDIR, FUSE_CREATE}) {
     EXPECT_LE(by_op[op].count, 1u) << fuse::opcode_name(op);
     EXPECT_EQ(by_op[op].errors, by_op[op].count) << fuse::opcode_name(op);
   }
   EXPECT_EQ(by_op[FUSE_RELEASE].count, 0u);
+  EXPECT_EQ(by_op[FUSE_RELEASEDIR].count, 0u);
   EXPECT_GE(by_op[FUSE_MKNOD].count, 8u);  // the 8 files the script creates
   EXPECT_GT(by_op[FUSE_READ].count, 0u);
 }
