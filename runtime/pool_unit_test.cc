@@ -3,6 +3,7 @@
 // owner per unit whatever the race, dead and old units drained on a claim.
 #include "runtime/pool_unit.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -241,15 +242,25 @@ TEST_F(PoolUnitTest, DrainWaitsForReleasedUnitsTogether) {
   };
   for (const char* name : {"r1", "r2", "r3"}) release(name, stand_in());
   const std::string ends_dir = root_.path() + "/" + kPoolDir + "/c1/r0";
+  // It ends 200 ms after its dir is complete (the pipe's EOF), not after
+  // its fork: a loaded host may take longer than that to write the dir.
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
   pid_t ends = fork();
   if (ends == 0) {
+    ::close(go[1]);
+    char c;
+    while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
     usleep(200'000);
     std::error_code ec;
     std::filesystem::remove_all(ends_dir, ec);
     _exit(0);
   }
+  ::close(go[0]);
   children_.push_back(ends);
   release("r0", ends);
+  ::close(go[1]);
   GlobalOptions g;
   g.root = root_.path();
   auto start = std::chrono::steady_clock::now();

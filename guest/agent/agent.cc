@@ -137,7 +137,7 @@ void Agent::reap_children() {
     if (pid <= 0) break;
     for (auto& [cid, slot] : containers_) {
       Container& c = *slot.container;
-      if (pid == c.pid() && !c.exited()) c.on_reaped(status);
+      if (pid == c.pid() && !c.exited()) c.on_reaped(status, joining_execs(slot));
       for (auto& [eid, e] : slot.execs)
         if (pid == e.process->pid() && !e.process->exited()) e.process->on_reaped(status);
     }
@@ -357,12 +357,18 @@ proto::AgentMessage Agent::signal_container(const proto::Signal& req) {
   Container& c = *(*slot)->container;
   int sig = static_cast<int>(req.signal);
   if (!req.all) return status_reply(req.id, c.signal(sig));
+  return status_reply(req.id, c.signal_all(sig, joining_execs(**slot)));
+}
+
+std::vector<pid_t> Agent::joining_execs(const ContainerSlot& slot) {
   // An exec'd process joins the container's cgroup itself, after the fork:
   // one still being set up is signalled by its pid, or it would survive.
+  // Only unreaped children are listed (reap_children marks them exited in
+  // the same turn it reaps them), so no pid here can have been reused.
   std::vector<pid_t> joining;
-  for (const auto& [eid, e] : (*slot)->execs)
+  for (const auto& [eid, e] : slot.execs)
     if (e.process->stepping() && !e.process->exited()) joining.push_back(e.process->pid());
-  return status_reply(req.id, c.signal_all(sig, std::move(joining)));
+  return joining;
 }
 
 proto::AgentMessage Agent::resize_container(const proto::Resize& req) {

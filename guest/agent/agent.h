@@ -143,6 +143,8 @@ class Agent {
   // event for each container whose oom_kill count grew since the last.
   void on_oom_watch();
   void reap_children();
+  // The container's exec'd processes still being set up (not yet joined).
+  static std::vector<pid_t> joining_execs(const ContainerSlot& slot);
   // After each turn of the loop: replies of finished steps, then exits.
   void send_pending();
   void send(const proto::AgentMessage& m, std::string_view what);

@@ -89,6 +89,40 @@ class AgentStepsTest : public ::testing::Test {
     ASSERT_EQ(::mkfifo(passwd.c_str(), 0644), 0);
   }
 
+  // An exec'd process joins the container (in the VM its cgroup, here its
+  // mount namespace) itself, after the agent forked it. Starts c1 (its main
+  // process ignores SIGTERM, so the exec would have a container to join if it
+  // survived) and holds exec e1 (request 3) before it joins; returns the FIFO
+  // that lets it go on.
+  std::string hold_an_exec_before_it_joins(const std::string& dir, bool ends_vm) {
+    const std::string held = dir + "/held", hold = dir + "/hold";
+    EXPECT_EQ(::mkfifo(hold.c_str(), 0600), 0);
+    start_agent(AgentOptions{.exec_before_join = [held, hold] {
+      // Says it is there, then waits for the test to let it go on.
+      ::close(::open(held.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+      ::close(::open(hold.c_str(), O_RDONLY | O_CLOEXEC));
+    }});
+    proto::Create c = create(1, "c1", {"sh", "-c", "trap '' TERM; sleep 60"});
+    c.ends_vm = ends_vm;
+    host().send(c);
+    host().expect_ok(1);
+    host().send(proto::Start{2, "c1"});
+    host().expect_ok(2);
+    host().send(exec(3, "c1", "e1", {"sleep", "60"}));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerMs);
+    while (::access(held.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
+      ::usleep(10'000);
+    EXPECT_EQ(::access(held.c_str(), F_OK), 0) << "e1 never reached the hold";
+    return hold;
+  }
+
+  // Lets a held exec go on: a survivor joins and execs. The open fails
+  // (ENXIO) once the killed one has left the FIFO.
+  static void let_go(const std::string& hold) {
+    int release = ::open(hold.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (release >= 0) ::close(release);
+  }
+
   Host& host() { return agent_->host(); }
   std::unique_ptr<AgentProcess> agent_;
 };
@@ -197,38 +231,30 @@ TEST_F(AgentStepsTest, SetUpPastTheDeadlineIsRefused) {
   host().expect_ok(7);
 }
 
-// An exec'd process joins the container (in the VM its cgroup, here its
-// mount namespace) itself, after the agent forked it: held before that,
-// signal with all still reaches it, so it never runs its command. The main
-// process ignores SIGTERM and lives on, so the exec would have a container
-// to join if it survived.
 TEST_F(AgentStepsTest, SignalAllReachesAnExecNotJoinedYet) {
   runvm::testing::TempDir dir("runvm-join-hold");
-  const std::string held = dir / "held", hold = dir / "hold";
-  ASSERT_EQ(::mkfifo(hold.c_str(), 0600), 0);
-  start_agent(AgentOptions{.exec_before_join = [held, hold] {
-    // Says it is there, then waits for the test to let it go on.
-    ::close(::open(held.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-    ::close(::open(hold.c_str(), O_RDONLY | O_CLOEXEC));
-  }});
-  host().send(create(1, "c1", {"sh", "-c", "trap '' TERM; sleep 60"}));
-  host().expect_ok(1);
-  host().send(proto::Start{2, "c1"});
-  host().expect_ok(2);
-  host().send(exec(3, "c1", "e1", {"sleep", "60"}));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerMs);
-  while (::access(held.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
-    ::usleep(10'000);
-  ASSERT_EQ(::access(held.c_str(), F_OK), 0) << "e1 never reached the hold";
-
+  std::string hold = hold_an_exec_before_it_joins(dir.path(), /*ends_vm=*/false);
   host().send(signal(4, "c1", SIGTERM, /*all=*/true));
   host().expect_ok(4);
-  // Let it go on: a survivor joins and execs. The open fails (ENXIO) once
-  // the killed one has left the FIFO.
-  int release = ::open(hold.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (release >= 0) ::close(release);
+  let_go(hold);
   EXPECT_NE(host().error_of(3), "") << "e1 survived signal with all and ran";
   EXPECT_FALSE(host().exit_status("c1", 100)) << "the main process ignores SIGTERM";
+}
+
+// A VM-ending container's sweep at its main process's exit (ends_vm, in
+// place of the host's signal with all) reaches such an exec too.
+TEST_F(AgentStepsTest, AVmEndingContainersExitReachesAnExecNotJoinedYet) {
+  runvm::testing::TempDir dir("runvm-join-hold");
+  std::string hold = hold_an_exec_before_it_joins(dir.path(), /*ends_vm=*/true);
+  host().send(signal(4, "c1", SIGKILL));
+  host().expect_ok(4);
+  EXPECT_TRUE(host().exit_status("c1", kAnswerMs)) << "the main process was killed";
+  let_go(hold);
+  // Killed where it was held; a survivor would go on to join and fail
+  // there (here the main process's namespace is gone; in the VM its cgroup
+  // is still there and it would run).
+  EXPECT_EQ(host().error_of(3), "exec process died during setup")
+      << "e1 survived its container's end";
 }
 
 TEST_F(AgentStepsTest, TwoContainersLiveAndDieIndependently) {

@@ -202,7 +202,7 @@ Result<bool> Container::frozen() const {
   return cgroup_->frozen();
 }
 
-void Container::on_reaped(int status) {
+void Container::on_reaped(int status, std::vector<pid_t> joining) {
   trace::mark("reaped");
   proc_.on_reaped(status);
   // A step still running reads its EOF from the sync pair first.
@@ -212,7 +212,7 @@ void Container::on_reaped(int status) {
     // host would ask for it right after the exit; here it costs no round
     // trip, and the sync below takes what they dirtied along. Best effort,
     // as the host's was (it only logged a failure).
-    (void)signal_all(SIGKILL);
+    (void)signal_all(SIGKILL, std::move(joining));
     trace::mark("killed_rest");
   }
   if (sync_at_exit_) {

@@ -102,8 +102,9 @@ class Container {
     if (cgroup_) cgroup_->release();
   }
 
-  // The agent reaped the main process.
-  void on_reaped(int status);
+  // The agent reaped the main process. `joining`: its exec'd processes
+  // still being set up, which a VM-ending container's sweep must reach too.
+  void on_reaped(int status, std::vector<pid_t> joining = {});
   // The exit to report now, once: the process was reaped, the output it
   // wrote before exiting has been delivered and no step awaits its reply.
   std::optional<proto::Exit> take_exit();
