@@ -10,7 +10,6 @@
 #include "runtime/container.h"
 #include "runtime/list_format.h"
 #include "runtime/verbs.h"
-#include "spec/base/state_layout.h"
 
 namespace runvm::cli {
 
@@ -63,8 +62,11 @@ Result<int> verb_list(GlobalOptions& g, int argc, char** argv) {
   std::vector<std::string> ids;
   std::error_code ec;
   // A root that does not exist yet holds no containers.
+  // Names beginning with '@' are runvm's own (sockets, the warm pool): no
+  // container id has one (validate_id), so they are neither listed nor
+  // reported as broken entries.
   for (const auto& e : std::filesystem::directory_iterator(g.root, ec))
-    if (e.is_directory() && e.path().filename() != layout::kSocketsDir)
+    if (e.is_directory() && !e.path().filename().string().starts_with('@'))
       ids.push_back(e.path().filename().string());
   if (ec && ec != std::errc::no_such_file_or_directory)
     return make_error("read " + g.root + ": " + ec.message());

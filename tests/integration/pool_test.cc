@@ -189,8 +189,10 @@ TEST_F(PoolTest, AnIdleUnitHasRehearsedAContainer) {
       EXPECT_EQ(console.find("phase init_"), std::string::npos) << console;
       // Through the agent's own create and start: with its stdio relays,
       // and a root (its scratch tree) on the unit's share, removed again.
-      EXPECT_LT(console.find("phase rehearsal/stdio_open"), console.find("phase rehearsed")) << console;
-      EXPECT_LT(console.find("phase rehearsal/exit_sent"), console.find("phase rehearsed")) << console;
+      EXPECT_LT(console.find("phase rehearsal/stdio_open"), console.find("phase rehearsed"))
+          << console;
+      EXPECT_LT(console.find("phase rehearsal/exit_sent"), console.find("phase rehearsed"))
+          << console;
       EXPECT_TRUE(std::filesystem::is_empty(unit.path() / layout::kPodDir, ec))
           << unit.path() << ": " << ec.message();
     }
@@ -607,6 +609,12 @@ TEST_F(PoolTest, ClaimedContainerUpdatesPausesAndListsItsVm) {
   EXPECT_NE(ps.out.find("[" + relay + ","), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("," + std::to_string(shim)), std::string::npos) << ps.out;
   EXPECT_EQ(std::count(ps.out.begin(), ps.out.end(), ','), 2) << ps.out;
+  // list: the container, and nothing of the pool's own dirs (@pool, @s),
+  // which are no containers and no broken entries either.
+  auto list = cli({"list", "-q"});
+  EXPECT_EQ(list.status, 0) << list.err;
+  EXPECT_EQ(list.out, "u\n");
+  EXPECT_EQ(list.err, "");
 
   // CPU: the guest's cgroup and the host's.
   auto upd = cli({"update", "--cpu-share", "512", "u"});
