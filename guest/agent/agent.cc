@@ -309,8 +309,9 @@ std::optional<proto::AgentMessage> Agent::create_container(const proto::Create& 
     if (r->id() == req.container_id) r->release_cgroup();
   // Relay progress needs no callback: every turn of the loop ends in
   // send_pending, which looks at the relays of exited processes.
-  auto created =
-      Container::create(req, config_.root, config_.dial, *loop_, config_.setup_timeout, [] {});
+  auto created = Container::create(
+      req, config_.root, config_.dial, *loop_, config_.setup_timeout, [] {},
+      config_.create_before_join);
   if (auto* refusal = std::get_if<Container::Refusal>(&created)) {
     proto::ErrorReply e = error_reply(req.id, refusal->error);
     e.exit_code = refusal->exit_code;

@@ -55,6 +55,9 @@ struct AgentConfig {
   // it joins the container, to hold it where `signal` with all must still
   // reach it. Empty (always in the VM): nothing.
   std::function<void()> exec_before_join;
+  // Host tests only: the same in each container's main process, before it
+  // joins its cgroup.
+  std::function<void()> create_before_join;
 };
 
 class Agent {

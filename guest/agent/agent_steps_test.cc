@@ -6,14 +6,18 @@
 // A real slow set-up: a process whose env has no HOME reads /etc/passwd
 // (process_init.cc, home_of); with a FIFO there its set-up stalls until
 // someone writes to it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "guest/agent/container_fixture.h"
@@ -95,13 +99,7 @@ class AgentStepsTest : public ::testing::Test {
   // survived) and holds exec e1 (request 3) before it joins; returns the FIFO
   // that lets it go on.
   std::string hold_an_exec_before_it_joins(const std::string& dir, bool ends_vm) {
-    const std::string held = dir + "/held", hold = dir + "/hold";
-    EXPECT_EQ(::mkfifo(hold.c_str(), 0600), 0);
-    start_agent(AgentOptions{.exec_before_join = [held, hold] {
-      // Says it is there, then waits for the test to let it go on.
-      ::close(::open(held.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-      ::close(::open(hold.c_str(), O_RDONLY | O_CLOEXEC));
-    }});
+    start_agent(AgentOptions{.exec_before_join = holder(dir)});
     proto::Create c = create(1, "c1", {"sh", "-c", "trap '' TERM; sleep 60"});
     c.ends_vm = ends_vm;
     host().send(c);
@@ -109,11 +107,26 @@ class AgentStepsTest : public ::testing::Test {
     host().send(proto::Start{2, "c1"});
     host().expect_ok(2);
     host().send(exec(3, "c1", "e1", {"sleep", "60"}));
+    EXPECT_TRUE(reached_hold(dir)) << "e1 never reached the hold";
+    return dir + "/hold";
+  }
+
+  // A before_join hook (AgentOptions) that says it is there (`dir`/held),
+  // then waits until the test lets it go on (let_go of `dir`/hold).
+  static std::function<void()> holder(const std::string& dir) {
+    const std::string held = dir + "/held", hold = dir + "/hold";
+    EXPECT_EQ(::mkfifo(hold.c_str(), 0600), 0);
+    return [held, hold] {
+      ::close(::open(held.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+      ::close(::open(hold.c_str(), O_RDONLY | O_CLOEXEC));
+    };
+  }
+  static bool reached_hold(const std::string& dir) {
+    const std::string held = dir + "/held";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerMs);
     while (::access(held.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
       ::usleep(10'000);
-    EXPECT_EQ(::access(held.c_str(), F_OK), 0) << "e1 never reached the hold";
-    return hold;
+    return ::access(held.c_str(), F_OK) == 0;
   }
 
   // Lets a held exec go on: a survivor joins and execs. The open fails
@@ -125,6 +138,36 @@ class AgentStepsTest : public ::testing::Test {
 
   Host& host() { return agent_->host(); }
   std::unique_ptr<AgentProcess> agent_;
+};
+
+// A cgroup2 directory of the host's, as the guest's cgroup mount for an
+// agent's containers (RootConfig::cgroup_root); removed with what the agent
+// left below it once the agent is gone.
+class TestCgroupRoot {
+ public:
+  TestCgroupRoot() {
+    for (const char* mount : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+      struct statfs fs;
+      if (::statfs(mount, &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC) continue;
+      std::string dir = std::string(mount) + "/runvm-agent-test-" + std::to_string(::getpid());
+      if (::mkdir(dir.c_str(), 0755) == 0) path_ = dir;
+      return;
+    }
+  }
+  ~TestCgroupRoot() {
+    if (path_.empty()) return;
+    if (DIR* d = ::opendir(path_.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') ::rmdir((path_ + "/" + e->d_name).c_str());
+      ::closedir(d);
+    }
+    ::rmdir(path_.c_str());
+  }
+  // Empty: this host has no cgroup2 mount to make one in.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
 };
 
 TEST_F(AgentStepsTest, StalledExecSetUpLeavesEveryOtherRequestAnswered) {
@@ -255,6 +298,24 @@ TEST_F(AgentStepsTest, AVmEndingContainersExitReachesAnExecNotJoinedYet) {
   // is still there and it would run).
   EXPECT_EQ(host().error_of(3), "exec process died during setup")
       << "e1 survived its container's end";
+}
+
+// A container's main process joins its cgroup itself, after the fork: with
+// a cgroup, signal with all while the container is created reaches it by its
+// pid, or it would survive, join, and run.
+TEST_F(AgentStepsTest, SignalAllDuringCreateReachesAMainProcessNotInItsCgroupYet) {
+  TestCgroupRoot cgroups;
+  if (cgroups.path().empty()) GTEST_SKIP() << "no cgroup2 mount on this host";
+  runvm::testing::TempDir dir("runvm-join-hold");
+  start_agent(
+      AgentOptions{.create_before_join = holder(dir.path()), .cgroup_root = cgroups.path()});
+  host().send(create(1, "c1", {"sleep", "60"}));
+  ASSERT_TRUE(reached_hold(dir.path())) << "c1's main process never reached the hold";
+  host().send(signal(2, "c1", SIGKILL, /*all=*/true));
+  host().expect_ok(2);
+  let_go(dir.path() + "/hold");
+  EXPECT_NE(host().error_of(1), "") << "c1's main process survived signal with all";
+  agent_.reset();  // before its cgroup root goes
 }
 
 TEST_F(AgentStepsTest, TwoContainersLiveAndDieIndependently) {

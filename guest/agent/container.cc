@@ -26,7 +26,8 @@ namespace runvm::agent {
 
 std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
     const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
-    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress) {
+    std::chrono::milliseconds setup_timeout, std::function<void()> on_progress,
+    std::function<void()> before_join) {
   auto refuse = [](Error e) { return Refusal{std::move(e), std::nullopt}; };
   const proto::Process& proc = req.process;
 
@@ -66,6 +67,7 @@ std::variant<std::unique_ptr<Container>, Container::Refusal> Container::create(
   if (!cgroup.ok()) return refuse(std::move(cgroup).error());
   c->cgroup_.emplace(std::move(*cgroup));
   plan.cgroup_dir = c->cgroup_dir();
+  plan.before_join = std::move(before_join);
   auto bind_sources = clone_bind_sources(req.linux_spec.mounts, root_config.root_dir + ".bind");
   if (!bind_sources.ok()) return refuse(std::move(bind_sources).error());
   for (const auto& fd : *bind_sources) plan.mount_sources.push_back(fd.get());
@@ -175,8 +177,13 @@ Status Container::signal(int sig) { return proc_.signal(sig); }
 Status Container::signal_all(int sig, std::vector<pid_t> joining) {
   if (state_ == State::kFailed) return make_error("container \"" + id_ + "\" does not exist");
   // Until it is ready its mount namespace is not its own yet: the main
-  // process is all there is (with a cgroup, the cgroup is already right).
+  // process is all there is.
   if (cgroup_dir().empty() && !mount_ns_) return proc_.signal(sig);
+  // While it is created, the main process may not have joined its cgroup
+  // yet (it joins itself, after the fork): it is signalled by its pid too.
+  // Unreaped (proc_ is marked exited in the turn it is reaped), so the pid
+  // is still its own.
+  if (state_ == State::kCreating && !proc_.exited()) joining.push_back(proc_.pid());
   return agent::signal_all(ProcessScope{cgroup_dir(), mount_ns_, std::move(joining)}, sig);
 }
 

@@ -57,7 +57,8 @@ class Container {
   // here means nothing was forked. on_progress runs after relay activity.
   static std::variant<std::unique_ptr<Container>, Refusal> create(
       const proto::Create& req, const RootConfig& root_config, const DialFn& dial, EventLoop& loop,
-      std::chrono::milliseconds setup_timeout, std::function<void()> on_progress);
+      std::chrono::milliseconds setup_timeout, std::function<void()> on_progress,
+      std::function<void()> before_join = {});
   ~Container();
 
   const std::string& id() const { return id_; }

@@ -80,6 +80,8 @@ Status build_rootfs(const std::string& root) {
   config.root.bind_rootfs = rootfs;
   config.setup_timeout = options.setup_timeout;
   config.exec_before_join = options.exec_before_join;
+  config.create_before_join = options.create_before_join;
+  config.root.cgroup_root = options.cgroup_root;
   auto agent = Agent::create(control, std::move(config));
   if (!agent.ok() ||
       !(*agent)->send_hello(proto::Hello{proto::kProtocolVersion, "test", 0, "test"}).ok())

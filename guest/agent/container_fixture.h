@@ -93,7 +93,11 @@ std::ostream& operator<<(std::ostream& os, const Host::Reply& r);
 
 struct AgentOptions {
   std::chrono::milliseconds setup_timeout = kSetupTimeout;
-  std::function<void()> exec_before_join;  // AgentConfig::exec_before_join
+  std::function<void()> exec_before_join;    // AgentConfig::exec_before_join
+  std::function<void()> create_before_join;  // AgentConfig::create_before_join
+  // A cgroup2 directory the containers' cgroups go below (RootConfig::
+  // cgroup_root); empty: none.
+  std::string cgroup_root;
 };
 
 class AgentProcess {

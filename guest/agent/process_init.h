@@ -57,8 +57,8 @@ struct InitPlan {
   int pts_tree = -1;
   // The container's cgroup in the agent's view (container_cgroup.h); empty: none.
   std::string cgroup_dir;
-  // Host tests only (AgentConfig::exec_before_join): runs first in the child,
-  // before it joins anything. Empty: nothing.
+  // Host tests only (AgentConfig::exec_before_join, create_before_join): runs
+  // first in the child, before it joins anything. Empty: nothing.
   std::function<void()> before_join;
 };
 
