@@ -9,6 +9,9 @@
 #   FUZZ_CORPUS_OUT=DIR          keep each target's grown corpus in DIR/<name>
 #                                (and resume from it), instead of a temporary copy
 #   FUZZ_JOBS=N                  targets run N at a time (default 1)
+#   FUZZ_WORKERS=N               N processes fuzz each target on its one corpus
+#                                (default 1); with FUZZ_RUNS they share the N
+#                                executions out, and the line reports their sum
 #
 # One line per target: `fuzz: NAME execs=N cov=EDGES ft=FEATURES secs=S
 # rss_mb=M`, where cov is the edges libFuzzer's instrumentation saw covered
@@ -33,20 +36,45 @@ run_one() {
     mkdir -p "$corpus"
   fi
   [ -d "$here/corpus/$name" ] && cp -rn "$here/corpus/$name/." "$corpus/"
-  if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS"); else limit=(-max_total_time="$seconds"); fi
-  local t0=$SECONDS
-  if ! (cd "$logs" && "$f" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$logs/$name-" "$corpus" >"$logs/$name.log" 2>&1); then
-    tail -n 40 "$logs/$name.log" >&2
-    echo "fuzz: $name FAILED; input kept: $(ls "$logs/$name"-* 2>/dev/null | head -n 1)" >&2
+  local workers=${FUZZ_WORKERS:-1} t0=$SECONDS i p
+  local -A wpids=()
+  for ((i = 0; i < workers; i++)); do
+    # FUZZ_RUNS is shared out: the workers' executions add up to it.
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+      limit=(-runs="$((FUZZ_RUNS / workers + (i < FUZZ_RUNS % workers ? 1 : 0)))")
+    else
+      limit=(-max_total_time="$seconds")
+    fi
+    (cd "$logs" && exec "$f" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$logs/$name-" "$corpus" >"$logs/$name.$i.log" 2>&1) &
+    wpids[$!]=$i
+  done
+  # The first worker to fail ends the others: its input is the finding.
+  while [ "${#wpids[@]}" -gt 0 ]; do
+    wait -n -p p "${!wpids[@]}" && { unset "wpids[$p]"; continue; }
+    i=${wpids[$p]}
+    unset "wpids[$p]"
+    [ "${#wpids[@]}" -gt 0 ] && kill "${!wpids[@]}" 2>/dev/null
+    wait 2>/dev/null
+    tail -n 40 "$logs/$name.$i.log" >&2
+    local kept=("$logs/$name"-*)  # nullglob: none if the worker died without one
+    echo "fuzz: $name FAILED; input kept: ${kept[0]:-none}" >&2
     return 1
-  fi
-  local execs cov ft rss
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$name.log" | tail -n 1)
-  cov=$(grep -o 'cov: [0-9]*' "$logs/$name.log" | tail -n 1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$logs/$name.log" | tail -n 1 | cut -d' ' -f2)
-  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$logs/$name.log" | tail -n 1)
-  echo "fuzz: $name execs=${execs:-?} cov=${cov:-?} ft=${ft:-?} secs=$((SECONDS - t0)) rss_mb=${rss:-?}"
+  done
+  # Executions add up over the workers; coverage is the best any reached
+  # (each reloads the shared corpus, so they converge).
+  local execs=0 cov=0 ft=0 rss=0 v
+  for ((i = 0; i < workers; i++)); do
+    v=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$name.$i.log" | tail -n 1)
+    execs=$((execs + ${v:-0}))
+    v=$(grep -o 'cov: [0-9]*' "$logs/$name.$i.log" | tail -n 1 | cut -d' ' -f2)
+    [ "${v:-0}" -gt "$cov" ] && cov=$v
+    v=$(grep -o 'ft: [0-9]*' "$logs/$name.$i.log" | tail -n 1 | cut -d' ' -f2)
+    [ "${v:-0}" -gt "$ft" ] && ft=$v
+    v=$(sed -n 's/^stat::peak_rss_mb: *//p' "$logs/$name.$i.log" | tail -n 1)
+    [ "${v:-0}" -gt "$rss" ] && rss=$v
+  done
+  echo "fuzz: $name execs=$execs cov=$cov ft=$ft secs=$((SECONDS - t0)) rss_mb=$rss workers=$workers"
 }
 
 targets=()
