@@ -563,7 +563,8 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers,
   return report;
 }
 
-int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait) {
+int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait,
+          std::chrono::milliseconds term_grace) {
   int n = 0;
   std::string pool_dir = pool_dir_of(g);
   // After a fill that is booting units: it would count one drained under
@@ -572,7 +573,7 @@ int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait) {
   // First: a refill asked for before this drain boots nothing after it
   // (fill(), refill_of), even one still waiting for the lock.
   if (locked.ok() && *locked) put_generation(pool_dir, new_generation(), true);
-  std::vector<Unit> released;
+  std::vector<Unit> released, removed;
   for (Unit& u : list_units(g.root)) {
     bool owner_exists = validate_id(u.owner).ok() && ContainerDir(g.root, u.owner).exists();
     bool abandoned =
@@ -585,20 +586,21 @@ int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait) {
       continue;
     }
     if (!abandoned && (!u.owner.empty() || !take(u, kDrainOwner))) continue;  // a container's
-    remove_unit(u, std::chrono::seconds(5));
-    ++n;
+    removed.push_back(std::move(u));
   }
-  // All at once, under one deadline: one at a time, each stuck one would
-  // add a wait of its own, all of it holding the fill lock.
+  // All at once, under one deadline each time: one at a time, each stuck
+  // unit would add a wait of its own, all of it holding the fill lock.
   std::vector<const Unit*> ending;
+  for (const Unit& u : removed) ending.push_back(&u);
+  remove_units(ending, term_grace);
+  n += static_cast<int>(ending.size());
+  ending.clear();
   for (const Unit& u : released) ending.push_back(&u);
   wait_all_gone(ending, released_wait);
-  for (const Unit& u : released) {
-    // Its shim removes its dir as it ends; one that was killed left it.
-    if (!u.alive() && !u.dir().exists()) continue;
-    remove_unit(u, std::chrono::seconds(5));
-    ++n;
-  }
+  // Its shim removes its dir as it ends; one that was killed left it.
+  std::erase_if(ending, [](const Unit* u) { return !u->alive() && !u->dir().exists(); });
+  remove_units(ending, term_grace);
+  n += static_cast<int>(ending.size());
   // Nothing of the pool is left once no container holds a unit.
   if (list_units(g.root).empty()) {
     unlink((pool_dir + "/" + kGenerationFile).c_str());

@@ -63,10 +63,13 @@ Result<FillReport> fill(const GlobalOptions& g, bool watchers,
 // How long a drain waits, in all, for released units (their containers
 // deleted, their VMs ending on their own) before it ends the rest itself.
 inline constexpr std::chrono::milliseconds kReleasedDrainWait{10000};
+// How long a drain's SIGTERM gives the shims it ends, in all, before SIGKILL.
+inline constexpr std::chrono::milliseconds kDrainTermGrace{5000};
 // Removes every unit no container owns (idle, booting, dead); returns how
 // many. Replaces the pool's generation first (under the fill lock). Waits
 // for released units (released_wait in all), then ends what is left of them.
-int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait = kReleasedDrainWait);
+int drain(const GlobalOptions& g, std::chrono::milliseconds released_wait = kReleasedDrainWait,
+          std::chrono::milliseconds term_grace = kDrainTermGrace);
 // Starts `runvm pool fill --refill <generation>` detached (own session,
 // /dev/null stdio, out of the caller's cgroup), not waited for; its units
 // get watchers. `generation`: the one it refills for (a claimed unit's);

@@ -243,28 +243,36 @@ void stop_watcher(const Unit& u) {
 
 }  // namespace
 
-void remove_unit(const Unit& u, std::chrono::milliseconds grace) {
-  stop_watcher(u);
-  if (u.alive()) {
-    kill(u.record->pid, SIGTERM);
-    if (!u.wait_gone(grace)) {
-      kill(u.record->pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
-      u.wait_gone(std::chrono::seconds(10));
+void remove_unit(const Unit& u, std::chrono::milliseconds grace) { remove_units({&u}, grace); }
+
+void remove_units(const std::vector<const Unit*>& units, std::chrono::milliseconds grace) {
+  std::vector<const Unit*> ending;
+  for (const Unit* u : units) {
+    stop_watcher(*u);
+    if (!u->alive()) continue;
+    kill(u->record->pid, SIGTERM);
+    ending.push_back(u);
+  }
+  if (!wait_all_gone(ending, grace)) {
+    for (const Unit* u : ending)
+      if (u->alive()) kill(u->record->pid, SIGKILL);  // QEMU follows it (PR_SET_PDEATHSIG)
+    wait_all_gone(ending, std::chrono::seconds(10));
+  }
+  for (const Unit* u : units) {
+    ContainerDir dir = u->dir();
+    // Detached, so that nothing below is reachable through the dir while it
+    // is removed; by descriptor, as its pod share is the guest's
+    // (unmount_below).
+    if (Status s = unmount_below(dir.path()); !s.ok())
+      log::warn("pool unit " + u->rel() + ": " + s.error().message);
+    if (!mounts_below(dir.path() + "/").empty()) {
+      log::warn("pool unit " + u->rel() + ": still mounted below, left in place");
+      continue;
     }
+    (void)dir.remove();
+    // The class dir goes once empty (a fill makes it again).
+    rmdir((u->root + "/" + kPoolDir + "/" + u->cls).c_str());
   }
-  ContainerDir dir = u.dir();
-  // Detached, so that nothing below is reachable through the dir while it
-  // is removed; by descriptor, as its pod share is the guest's
-  // (unmount_below).
-  if (Status s = unmount_below(dir.path()); !s.ok())
-    log::warn("pool unit " + u.rel() + ": " + s.error().message);
-  if (!mounts_below(dir.path() + "/").empty()) {
-    log::warn("pool unit " + u.rel() + ": still mounted below, left in place");
-    return;
-  }
-  (void)dir.remove();
-  // The class dir goes once empty (a fill makes it again).
-  rmdir((u.root + "/" + kPoolDir + "/" + u.cls).c_str());
 }
 
 FillAction fill_action(const Unit& u, const std::string& current, uint64_t max_idle_s,

@@ -138,6 +138,9 @@ bool take_refill(const Unit& u);
 // below its dir (a claimed unit's member binds, if its shim was killed) is
 // detached first: the container's rootfs is never deleted through it.
 void remove_unit(const Unit& u, std::chrono::milliseconds grace);
+// remove_unit of each, with one `grace` for all of them: their shims are
+// told to end together, so stuck ones cost one wait, not one each.
+void remove_units(const std::vector<const Unit*>& units, std::chrono::milliseconds grace);
 
 // Claims an idle unit of class `cls` for container `id`. Units on the way
 // that are dead, or idle for longer than `max_idle_s` (0: no limit), are

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "runtime/pool.h"
@@ -41,7 +42,8 @@ class PoolUnitTest : public ::testing::Test {
   }
   // A stand-in shim: a child that waits to be killed. Reaped by a thread
   // once it dies, as a unit's real shim is by its parent (init).
-  pid_t stand_in() {
+  // `stuck`: one that ignores SIGTERM, as a wedged shim does not end on it.
+  pid_t stand_in(bool stuck = false) {
     pid_t p = fork();
     if (p == 0) {
       // Ended by SIGTERM as a shim is, whatever earlier tests in this
@@ -49,6 +51,7 @@ class PoolUnitTest : public ::testing::Test {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGTERM, stuck ? SIG_IGN : SIG_DFL);
       pause();
       _exit(0);
     }
@@ -269,6 +272,38 @@ TEST_F(PoolUnitTest, DrainWaitsForReleasedUnitsTogether) {
   EXPECT_GE(took, std::chrono::milliseconds(1000));
   EXPECT_LT(took, std::chrono::milliseconds(2500)) << "a wait per unit";
   EXPECT_TRUE(list_units(root_.path()).empty());
+}
+
+// Units that do not end on SIGTERM cost a drain one grace for all of them,
+// not one each, whether idle or released (and still running after their
+// wait): each group is told to end together, then killed together.
+TEST_F(PoolUnitTest, DrainEndsStuckUnitsTogether) {
+  for (const char* name : {"i1", "i2"}) make_unit(name, stand_in(true), true);
+  for (const char* name : {"r1", "r2"}) {
+    Unit u = make_unit(name, stand_in(true), true);
+    ASSERT_TRUE(take(u, "deleted-ctr"));
+    ASSERT_TRUE(write_file_atomic(u.dir().file(kReleasedFile), "", false).ok());
+  }
+  GlobalOptions g;
+  g.root = root_.path();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(drain(g, std::chrono::milliseconds(300), std::chrono::milliseconds(1000)), 4);
+  auto took = std::chrono::steady_clock::now() - start;
+  // 1 s for the idle pair, 0.3 s of waiting and 1 s for the released pair;
+  // a grace per unit would be 4.3 s.
+  EXPECT_GE(took, std::chrono::milliseconds(2300));
+  EXPECT_LT(took, std::chrono::milliseconds(3500)) << "a grace per unit";
+  EXPECT_TRUE(list_units(root_.path()).empty());
+  for (pid_t p : children_) {
+    std::string stat = "/proc/" + std::to_string(p) + "/stat";
+    // Killed (a zombie until the fixture reaps it), not left running.
+    std::ifstream f(stat);
+    std::string line;
+    std::getline(f, line);
+    auto paren = line.rfind(')');
+    ASSERT_NE(paren, std::string::npos) << stat;
+    EXPECT_EQ(line[paren + 2], 'Z') << line;
+  }
 }
 
 TEST(PoolGeneration, OnlyShortLowercaseHexIsOne) {
