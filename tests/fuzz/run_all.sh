@@ -12,6 +12,10 @@
 #   FUZZ_WORKERS=N               N processes fuzz each target on its one corpus
 #                                (default 1); with FUZZ_RUNS they share the N
 #                                executions out, and the line reports their sum
+#   FUZZ_ARGS="FLAGS"            more libFuzzer flags for every process (e.g.
+#                                -max_len=1024); the line repeats them
+#   FUZZ_LOGS=DIR                the workers' logs in DIR, kept (default: a
+#                                temporary directory, removed after a clean run)
 #
 # One line per target: `fuzz: NAME execs=N cov=EDGES ft=FEATURES secs=S
 # rss_mb=M`, where cov is the edges libFuzzer's instrumentation saw covered
@@ -23,7 +27,9 @@ build=$(cd "$1" && pwd)  # absolute: each target runs from its log directory
 seconds=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 shopt -s nullglob
-logs=$(mktemp -d)
+logs=${FUZZ_LOGS:-$(mktemp -d)}
+mkdir -p "$logs"
+read -r -a extra <<<"${FUZZ_ARGS:-}"
 
 run_one() {
   local f=$1 name corpus limit
@@ -46,7 +52,7 @@ run_one() {
       limit=(-max_total_time="$seconds")
     fi
     (cd "$logs" && exec "$f" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$logs/$name-" "$corpus" >"$logs/$name.$i.log" 2>&1) &
+      -artifact_prefix="$logs/$name-" "${extra[@]}" "$corpus" >"$logs/$name.$i.log" 2>&1) &
     wpids[$!]=$i
   done
   # The first worker to fail ends the others: its input is the finding.
@@ -74,7 +80,7 @@ run_one() {
     v=$(sed -n 's/^stat::peak_rss_mb: *//p' "$logs/$name.$i.log" | tail -n 1)
     [ "${v:-0}" -gt "$rss" ] && rss=$v
   done
-  echo "fuzz: $name execs=$execs cov=$cov ft=$ft secs=$((SECONDS - t0)) rss_mb=$rss workers=$workers"
+  echo "fuzz: $name execs=$execs cov=$cov ft=$ft secs=$((SECONDS - t0)) rss_mb=$rss workers=$workers${FUZZ_ARGS:+ args=\"$FUZZ_ARGS\"}"
 }
 
 targets=()
@@ -102,5 +108,5 @@ if [ "$failed" != 0 ]; then
   echo "fuzz: logs in $logs" >&2
   exit 1
 fi
-rm -rf "$logs"
+[ -n "${FUZZ_LOGS:-}" ] || rm -rf "$logs"
 echo "fuzz: ${#targets[@]} targets ran clean" >&2
