@@ -1,14 +1,14 @@
 #include "shim/engine/host_tsc.h"
 
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <string>
 
 #include "spec/base/unique_fd.h"
 
 #if defined(__x86_64__)
-#include <fcntl.h>
-#include <unistd.h>
 #include <x86intrin.h>
 #endif
 
@@ -76,6 +76,13 @@ bool cpuinfo_has_invariant_tsc(std::string_view cpuinfo) {
   return false;
 }
 
+bool host_clocksource_is_tsc() {
+  UniqueFd cs(::open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                     O_RDONLY | O_CLOEXEC));
+  char name[16] = {};
+  return cs && ::read(cs.get(), name, sizeof name - 1) > 0 && std::string_view(name) == "tsc\n";
+}
+
 std::optional<uint64_t> host_tsc_khz() {
 #if defined(__x86_64__)
   UniqueFd fd(::open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC));
@@ -93,11 +100,7 @@ std::optional<uint64_t> host_tsc_khz() {
   // The flags alone do not make it trustworthy: a host kernel that found
   // its TSC unstable (unsynchronised sockets, some nested VMs) switched to
   // another clocksource, and a guest told tsc=reliable has no watchdog.
-  UniqueFd cs(::open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                     O_RDONLY | O_CLOEXEC));
-  char name[16] = {};
-  if (!cs || ::read(cs.get(), name, sizeof name - 1) <= 0 || std::string_view(name) != "tsc\n")
-    return std::nullopt;
+  if (!host_clocksource_is_tsc()) return std::nullopt;
   // 2 ms: with both ends bracketed within ~100 ns, an error of 1e-4 at
   // most; a busy wait, as a sleep could last far longer on a loaded host.
   constexpr uint64_t kWindowNs = 2'000'000;

@@ -19,9 +19,14 @@ namespace runvm {
 // only then is one frequency right for the guest's whole life.
 bool cpuinfo_has_invariant_tsc(std::string_view cpuinfo);
 
+// Whether the host kernel clocks on its TSC (current_clocksource "tsc").
+// A kernel that found its TSC unstable, or was told so (tsc=unstable, as
+// some nested VMs boot), clocks on another source such as kvm-clock.
+bool host_clocksource_is_tsc();
+
 // The host's TSC frequency in kHz, measured against CLOCK_MONOTONIC_RAW
-// over ~2 ms; nullopt off x86-64, without an invariant TSC, or when the
-// measurement is implausible.
+// over ~2 ms; nullopt off x86-64, without an invariant TSC, when the host
+// does not clock on its TSC, or when the measurement is implausible.
 std::optional<uint64_t> host_tsc_khz();
 
 }  // namespace runvm
