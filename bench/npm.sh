@@ -128,6 +128,7 @@ for run in $(seq "$runs"); do
   for v in "${variants[@]}"; do
     state=$tmp/state-$v-$run share=$tmp/share-$v-$run
     mkdir -p "$state" "$share"
+    w0=$(date +%s.%N)
     if [ "$v" = runc ]; then
       secs=$(runc_once "$share") || { echo "bench: runc run $run failed" >&2; exit 1; }
     else
@@ -146,8 +147,12 @@ for run in $(seq "$runs"); do
         [ -z "${NPM_BENCH_STATS:-}" ] || { echo "run $run"; cat "$state/stats"; } >>"$NPM_BENCH_STATS"
       fi
     fi
+    w1=$(date +%s.%N)
     echo "$secs" >>"$tmp/res/$v"
-    echo "bench: run $run $v: npm ci ${secs}s" >&2
+    # The host's wall time of the whole variant (boot and copy-in too): a
+    # check on the guest's clock, which on a host without a usable TSC
+    # (host_tsc.h) runs on jiffies and can lose ticks.
+    echo "bench: run $run $v: npm ci ${secs}s (host wall $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')s)" >&2
     [ -n "${NPM_BENCH_KEEP:-}" ] || rm -rf "$state" "$share"
   done
 done
