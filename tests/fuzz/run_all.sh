@@ -20,6 +20,8 @@
 # One line per target: `fuzz: NAME execs=N cov=EDGES ft=FEATURES secs=S
 # rss_mb=M`, where cov is the edges libFuzzer's instrumentation saw covered
 # and ft the finer features (edge counters, value profiles) it steers by.
+# To end a long run early and keep its figures, send SIGINT to the fuzzers
+# alone (pkill -INT -f 'fuzz/NAME '): the line is printed, marked interrupted.
 # A crash's input is kept in the target's log directory and its path printed:
 # add it to tests/fuzz/corpus/<name> once fixed, as a regression seed.
 set -euo pipefail
@@ -42,7 +44,7 @@ run_one() {
     mkdir -p "$corpus"
   fi
   [ -d "$here/corpus/$name" ] && cp -rn "$here/corpus/$name/." "$corpus/"
-  local workers=${FUZZ_WORKERS:-1} t0=$SECONDS i p
+  local workers=${FUZZ_WORKERS:-1} t0=$SECONDS i p rc interrupted=
   local -A wpids=()
   for ((i = 0; i < workers; i++)); do
     # FUZZ_RUNS is shared out: the workers' executions add up to it.
@@ -58,8 +60,15 @@ run_one() {
   # The first worker to fail ends the others: its input is the finding.
   while [ "${#wpids[@]}" -gt 0 ]; do
     wait -n -p p "${!wpids[@]}" && { unset "wpids[$p]"; continue; }
+    rc=$?
     i=${wpids[$p]}
     unset "wpids[$p]"
+    # A SIGINT ends libFuzzer with its -interrupted_exitcode (72): a long
+    # run cut short by hand, not a finding; what it ran still counts.
+    if [ "$rc" = 72 ] && grep -q 'libFuzzer: run interrupted' "$logs/$name.$i.log"; then
+      interrupted=" interrupted"
+      continue
+    fi
     [ "${#wpids[@]}" -gt 0 ] && kill "${!wpids[@]}" 2>/dev/null
     wait 2>/dev/null
     tail -n 40 "$logs/$name.$i.log" >&2
@@ -80,7 +89,7 @@ run_one() {
     v=$(sed -n 's/^stat::peak_rss_mb: *//p' "$logs/$name.$i.log" | tail -n 1)
     [ "${v:-0}" -gt "$rss" ] && rss=$v
   done
-  echo "fuzz: $name execs=$execs cov=$cov ft=$ft secs=$((SECONDS - t0)) rss_mb=$rss workers=$workers${FUZZ_ARGS:+ args=\"$FUZZ_ARGS\"}"
+  echo "fuzz: $name execs=$execs cov=$cov ft=$ft secs=$((SECONDS - t0)) rss_mb=$rss workers=$workers${FUZZ_ARGS:+ args=\"$FUZZ_ARGS\"}$interrupted"
 }
 
 targets=()
