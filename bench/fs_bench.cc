@@ -36,7 +36,8 @@ constexpr char kUsage[] =
     "         [--policy exclusive|coherent] [--virtiofsd-cache auto|always|none]\n"
     "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
     "         [--xattrs on|off|auto] [--writeback on|off] [--precreate on|off]\n"
-    "         [--stats FILE]\n";
+    "         [--handles on|off]\n"
+    "         [--kernel-args ARGS] [--stats FILE]\n";
 
 struct Options {
   std::string backend, kernel, initrd, state, share;
@@ -49,6 +50,7 @@ struct Options {
   std::optional<std::string> xattrs;
   std::optional<bool> writeback;  // ours, exclusive only; default as runvm serves a rootfs
   bool precreate = false;         // ours: files made ahead of time (FsConfig::precreate)
+  bool handles = false;           // ours: open-file handles (FsConfig::handles)
   std::string virtiofsd_cache = "auto";
   // virtiofsd's -o writeback: what our exclusive mode does, for a like-for-like pair.
   bool virtiofsd_writeback = false;
@@ -56,6 +58,9 @@ struct Options {
   // file capabilities), for a like-for-like pair: with xattrs the guest asks
   // GETXATTR security.capability before each first write and each chown.
   bool virtiofsd_xattr = false;
+  // More guest kernel parameters, e.g. fuse.revalidate_excl=1: the upstream
+  // FUSE revalidation our guest kernel patches out (guest/kernel/patches).
+  std::string kernel_args;
   std::string stats;           // our backend's per-opcode request counts go here
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
@@ -93,12 +98,16 @@ Result<Options> parse(int argc, char** argv) {
       o.writeback = val == "on";
     else if (arg == "--precreate" && (val == "on" || val == "off"))
       o.precreate = val == "on";
+    else if (arg == "--handles" && (val == "on" || val == "off"))
+      o.handles = val == "on";
     else if (arg == "--virtiofsd-writeback" && (val == "on" || val == "off"))
       o.virtiofsd_writeback = val == "on";
     else if (arg == "--virtiofsd-xattr" && (val == "on" || val == "off"))
       o.virtiofsd_xattr = val == "on";
     else if (arg == "--stats")
       o.stats = val;
+    else if (arg == "--kernel-args")
+      o.kernel_args = val;
     else
       return make_error("unknown option " + arg);
   }
@@ -146,6 +155,7 @@ struct OurBackend {
     cfg.xattrs_if_present = xattrs == "auto";
     if (o.writeback) cfg.writeback = *o.writeback;
     cfg.precreate = o.precreate;
+    cfg.handles = o.handles;
     device = RUNVM_TRY(FsDevice::create(*loop, std::move(cfg)));
     server = RUNVM_TRY(vhost_user::VhostUserServer::listen(*loop, sock, *device));
     thread.emplace(*loop);
@@ -181,6 +191,7 @@ Status run(const Options& o) {
   vm.machine.initrd = o.initrd;
   vm.machine.memory_mib = o.memory_mib;
   vm.machine.cmdline_extra = "fsbench=" + o.backend;  // read by the guest's /init
+  if (!o.kernel_args.empty()) vm.machine.cmdline_extra += " " + o.kernel_args;
   vm.console_log = o.state + "/" + layout::kConsoleLog;
   vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});

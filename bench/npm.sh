@@ -9,6 +9,15 @@
 #   tmpfs      into the guest's own tmpfs (no virtio-fs: the ceiling)
 #   ours_precreate  ours with files made ahead of time (FsConfig::precreate,
 #              off by default), on request (NPM_BENCH_VARIANTS): that lever's figure
+#   ours_upstream_fuse  ours on the guest kernel's upstream FUSE caching (a
+#              LOOKUP before every mkdir, exclusive create, symlink and rename
+#              target even of a fresh entry; a GETATTR after each change to a
+#              directory), on request: the figure of our guest kernel patches
+#              (guest/kernel/patches). NPM_BENCH_UPSTREAM_ARGS picks the kernel
+#              parameters that restore upstream (default: both patches').
+#   ours_handles  ours with open-file handles (FsConfig::handles), as bind
+#              mounts were served before: an OPEN and a synchronous RELEASE per
+#              file, on request: the figure of serving without them
 #   runc       onto a host directory bind-mounted into a runc container
 # The three VM variants boot the same kernel with the same initramfs (busybox,
 # the host's node and npm, the project and its cache: bench/npm_init.sh) in a
@@ -18,7 +27,8 @@
 # kernel); later runs are offline.
 # Prints METRIC npm_ci_<variant>_s (median), npm_bind_over_tmpfs,
 # npm_virtiofsd_over_ours, npm_bind_over_runc and our backend's FUSE request
-# counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors).
+# counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors,
+# npm_fuse_lookup_<kind>; npm_upstream_fuse_* for ours_upstream_fuse).
 # NPM_BENCH_STATS=<file> keeps our backend's full per-opcode table (count,
 # errors, service time) of every run.
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
@@ -34,6 +44,7 @@ harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 # NPM_BENCH_VARIANTS: a subset (e.g. "ours tmpfs" for one backend change's figure).
 read -r -a variants <<<"${NPM_BENCH_VARIANTS:-ours virtiofsd tmpfs runc}"
+upstream_args=${NPM_BENCH_UPSTREAM_ARGS:-fuse.revalidate_excl=1 fuse.dir_change_invalidates_all=1}
 
 [ -e "$kernel" ] || { echo "bench: missing $kernel (run ./setup.sh demo first)" >&2; exit 1; }
 for f in "$virtiofsd" /bin/busybox; do
@@ -128,12 +139,14 @@ for run in $(seq "$runs"); do
   for v in "${variants[@]}"; do
     state=$tmp/state-$v-$run share=$tmp/share-$v-$run
     mkdir -p "$state" "$share"
-    w0=$(date +%s.%N)
+    w0=$(date +%s.%N) fuse_mode=
     if [ "$v" = runc ]; then
       secs=$(runc_once "$share") || { echo "bench: runc run $run failed" >&2; exit 1; }
     else
       backend=$v extra=()
       [ "$v" != ours_precreate ] || { backend=ours extra=(--precreate on); }
+      [ "$v" != ours_handles ] || { backend=ours extra=(--handles on); }
+      [ "$v" != ours_upstream_fuse ] || { backend=ours extra=(--kernel-args "$upstream_args"); }
       if ! "$harness" --backend "$backend" "${extra[@]}" --kernel "$kernel" \
         --initrd "$tmp/initrd.cpio" --state "$state" --share "$share" --virtiofsd "$virtiofsd" \
         --memory 2048 --policy coherent --virtiofsd-cache auto --stats "$state/stats" \
@@ -142,8 +155,11 @@ for run in $(seq "$runs"); do
         exit 1
       fi
       secs=$(awk '$1 == "npm_ci" {print $2}' "$state/out")
+      fuse_mode=$(awk '$1 == "guest_fuse" {$1 = ""; print}' "$state/out")
       if [ -s "$state/stats" ]; then
         [ "$v" != ours ] || cp "$state/stats" "$tmp/stats"
+        [ "$v" != ours_upstream_fuse ] || cp "$state/stats" "$tmp/stats-upstream"
+        [ "$v" != ours_handles ] || cp "$state/stats" "$tmp/stats-handles"
         [ -z "${NPM_BENCH_STATS:-}" ] || { echo "run $run"; cat "$state/stats"; } >>"$NPM_BENCH_STATS"
       fi
     fi
@@ -152,7 +168,7 @@ for run in $(seq "$runs"); do
     # The host's wall time of the whole variant (boot and copy-in too): a
     # check on the guest's clock, which on a host without a usable TSC
     # (host_tsc.h) runs on jiffies and can lose ticks.
-    echo "bench: run $run $v: npm ci ${secs}s (host wall $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')s)" >&2
+    echo "bench: run $run $v: npm ci ${secs}s (host wall $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')s)${fuse_mode:+; guest fuse:$fuse_mode}" >&2
     [ -n "${NPM_BENCH_KEEP:-}" ] || rm -rf "$state" "$share"
   done
 done
@@ -167,11 +183,19 @@ metric_ratio npm_bind_over_tmpfs ours tmpfs
 metric_ratio npm_virtiofsd_over_ours virtiofsd ours
 metric_ratio npm_bind_over_runc ours runc
 metric_ratio npm_ours_over_precreate ours ours_precreate
-# Our backend's requests in the last run, by opcode (most first).
-if [ -s "$tmp/stats" ]; then
-  awk '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
-         print "METRIC npm_fuse_" $2 " " c[2]; if (e[2] > 0) print "METRIC npm_fuse_" $2 "_errors " e[2] }
+metric_ratio npm_upstream_fuse_over_ours ours_upstream_fuse ours
+metric_ratio npm_handles_over_ours ours_handles ours
+# Our backend's requests in the last run, by opcode (most first), and its
+# LOOKUPs by what the guest already knew (fuse_stats.h: Stats::Lookup).
+fuse_metrics() {  # prefix stats-file
+  awk -v p="$1" '$1 == "fuse" && $2 != "TOTAL" { split($3, c, "="); split($4, e, "=");
+         print "METRIC " p "_" $2 " " c[2]; if (e[2] > 0) print "METRIC " p "_" $2 "_errors " e[2] }
        $1 == "fuse" && $2 == "TOTAL" { split($3, c, "="); split($5, x, "=");
-         print "METRIC npm_fuse_requests " c[2]; print "METRIC npm_fuse_getxattr_capability " x[2] }' "$tmp/stats"
-  sed 's/^/bench: /' "$tmp/stats" >&2
-fi
+         print "METRIC " p "_requests " c[2]; print "METRIC " p "_getxattr_capability " x[2] }
+       $1 == "fuse-lookup" { for (i = 2; i <= NF; i++) { split($i, k, "=");
+         print "METRIC " p "_lookup_" k[1] " " k[2] } }' "$2"
+  sed "s/^/bench: $1: /" "$2" >&2
+}
+[ ! -s "$tmp/stats" ] || fuse_metrics npm_fuse "$tmp/stats"
+[ ! -s "$tmp/stats-upstream" ] || fuse_metrics npm_upstream_fuse "$tmp/stats-upstream"
+[ ! -s "$tmp/stats-handles" ] || fuse_metrics npm_handles_fuse "$tmp/stats-handles"

@@ -26,6 +26,9 @@ mkdir /mnt/app && cp /project/package.json /project/package-lock.json /mnt/app/ 
 cd /mnt/app || fail cd
 sync
 echo 3 >/proc/sys/vm/drop_caches
+# The guest kernel's FUSE caching (guest/kernel/patches): which behaviour ran.
+echo FSBENCH guest_fuse "revalidate_excl=$(cat /sys/module/fuse/parameters/revalidate_excl 2>/dev/null)" \
+  "dir_change_invalidates_all=$(cat /sys/module/fuse/parameters/dir_change_invalidates_all 2>/dev/null)"
 echo FSBENCH-START "$backend"
 read -r t0 _ </proc/uptime
 # Ends with sync: the work is done when the data left the guest's page cache.

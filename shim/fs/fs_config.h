@@ -65,18 +65,22 @@ struct FsConfig {
   // instead of opening shared_dir again, which could follow a symlink
   // swapped in since (issue 15, docs/faults.md "Hostile bundles").
   std::shared_ptr<const UniqueFd> dir_fd;
-  // Exclusive shares only: open-file handles. Off by default: OPEN and
-  // CREATE are answered ENOSYS, after which the guest stops sending OPEN
-  // (fc->no_open) and so also its RELEASE, a synchronous round trip on
-  // virtio-fs, and creates files by MKNOD (one round trip where CREATE took
-  // two with its RELEASE). Every READ, WRITE, FSYNC... then names the node
-  // with fh 0 and is served by an fd reopened from its O_PATH inode for that
-  // request. OPENDIR is ENOSYS too (no RELEASEDIR either): a directory is
-  // listed through one fd per listing (fuse::DirListings: overlayfs offsets
-  // are positions in what one fd listed). Never on coherent shares: without
-  // OPEN the guest keeps a file's page cache across opens
-  // (FOPEN_KEEP_CACHE is its no-open default), which only a tree nothing
-  // else changes may.
+  // Open-file handles. Off by default: OPEN and CREATE are answered ENOSYS,
+  // after which the guest stops sending OPEN (fc->no_open) and so also its
+  // RELEASE, a synchronous round trip on virtio-fs (fc->destroy: close(2)
+  // waits for it), and creates files by MKNOD (one round trip where CREATE
+  // took two with its RELEASE). Every READ, WRITE, FSYNC... then names the
+  // node with fh 0 and is served by an fd reopened from its O_PATH inode for
+  // that request. OPENDIR is ENOSYS too (no RELEASEDIR either): a directory
+  // is listed through one fd per listing (fuse::DirListings: overlayfs
+  // offsets are positions in what one fd listed). Without OPEN the guest
+  // keeps a file's pages and a directory's listing across opens
+  // (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, its no-open default). On a coherent
+  // share that stays within its bound: it asks for FUSE_AUTO_INVAL_DATA, so
+  // every read (and every listing from its start) first refreshes attributes
+  // older than the 1 s attribute timeout and drops pages and listings whose
+  // mtime or size changed on the host. On, a coherent share's OPEN drops the
+  // guest's cache of the file at every open instead (close-to-open).
   bool handles = false;
   // Regular files made ahead of time on a thread (fuse::TmpfileStock), so a
   // guest's MKNOD or CREATE links one instead of waiting for the host file

@@ -32,7 +32,9 @@ uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
   auto args = named_args(req);
   if (!args.ok()) return rw.error(args.error().code);
   if (hidden(*args->parent, args->name)) return rw.error(ENOENT);
-  auto e = lookup_entry(*args->parent, args->name);
+  Seen seen;
+  auto e = lookup_entry(*args->parent, args->name, &seen);
+  count_lookup(*args->parent, args->name, !e.ok(), seen);
   if (!e.ok()) {
     // A negative entry (nodeid 0): the guest caches the miss for as long as
     // it would trust a positive entry of this share (a day on an exclusive

@@ -143,8 +143,11 @@ uint32_t PassthroughFs::op_write(const Request& req, Reply& rw) {
   if (!a.read(in)) return rw.error(EINVAL);
   if (!valid_offset(in.offset)) return rw.error(EINVAL);
   // The guest computed the offset (an O_APPEND write's too) and sends
-  // O_SYNC's FSYNC itself, so the access mode is all a reopen needs.
-  auto file = open_fd(req.in.nodeid, in.fh, O_WRONLY);
+  // O_SYNC's FSYNC itself, so the access mode is all a reopen needs, but for
+  // O_APPEND on a coherent share: the host may have appended too, and its
+  // end of file is the one to write at (as an OPEN handle's O_APPEND does).
+  const int append = cfg_.cache == CachePolicy::kCoherent ? in.flags & O_APPEND : 0;
+  auto file = open_fd(req.in.nodeid, in.fh, O_WRONLY | append);
   if (!file.ok()) return rw.error(file.error().code);
   const int fd = file->fd;
   // Before the data goes in, as the kernel does: never a modified set-id file.

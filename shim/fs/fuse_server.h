@@ -34,6 +34,7 @@ class FuseServer {
   // Answers one well-formed request.
   virtual uint32_t dispatch(const fuse::Request& req, fuse::ReplyWriter& rw) = 0;
   uint32_t max_pages() const { return max_pages_; }
+  fuse::Stats& mutable_stats() { return stats_; }
   // INIT's arguments (what versions before 7.36 leave out is zeroed): 0, or
   // the errno to refuse a malformed request or an unsupported version with.
   static int parse_init(const fuse::Request& req, fuse_init_in& in);

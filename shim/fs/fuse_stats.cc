@@ -131,6 +131,18 @@ void Stats::record_setattr(uint32_t valid) {
   if (valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) bump(setattr_times_);
 }
 
+void Stats::record_lookup(Lookup kind) {
+  lookups_[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+}
+
+Stats::LookupKinds Stats::lookup_kinds() const {
+  auto at = [&](Lookup k) {
+    return lookups_[static_cast<size_t>(k)].load(std::memory_order_relaxed);
+  };
+  return {at(Lookup::kMiss), at(Lookup::kMissAgain), at(Lookup::kHeldRecent),
+          at(Lookup::kHeldExpired), at(Lookup::kNew)};
+}
+
 Stats::SetattrKinds Stats::setattr_kinds() const {
   return {setattr_mode_.load(std::memory_order_relaxed),
           setattr_owner_.load(std::memory_order_relaxed),
@@ -181,6 +193,14 @@ std::string Stats::format() const {
   std::snprintf(line, sizeof line, "fuse-setattr mode=%llu owner=%llu size=%llu times=%llu\n",
                 static_cast<unsigned long long>(k.mode), static_cast<unsigned long long>(k.owner),
                 static_cast<unsigned long long>(k.size), static_cast<unsigned long long>(k.times));
+  out += line;
+  const LookupKinds l = lookup_kinds();
+  std::snprintf(
+      line, sizeof line,
+      "fuse-lookup miss=%llu miss_again=%llu held_recent=%llu held_expired=%llu new=%llu\n",
+      static_cast<unsigned long long>(l.miss), static_cast<unsigned long long>(l.miss_again),
+      static_cast<unsigned long long>(l.held_recent),
+      static_cast<unsigned long long>(l.held_expired), static_cast<unsigned long long>(l.fresh));
   out += line;
   return out;
 }

@@ -44,14 +44,30 @@ class Stats {
   void record_setattr(uint32_t valid);
   SetattrKinds setattr_kinds() const;
 
+  // What a LOOKUP found, seen from the guest's side: a miss; a miss of a
+  // name it was answered missing less than an entry timeout ago (it held
+  // that negative entry and asked anyway: the kernel revalidates negative
+  // entries for every exclusive create, mkdir, symlink and rename target);
+  // an inode the guest already held, last named to it less (a forced
+  // revalidation, as before an exclusive create) or more (its entry had
+  // expired) than an entry timeout ago; an inode new to the guest. Tells
+  // which of a workload's LOOKUPs a longer timeout would save.
+  enum class Lookup { kMiss, kMissAgain, kHeldRecent, kHeldExpired, kNew };
+  struct LookupKinds {
+    uint64_t miss = 0, miss_again = 0, held_recent = 0, held_expired = 0, fresh = 0;
+  };
+  void record_lookup(Lookup kind);
+  LookupKinds lookup_kinds() const;
+
   // Opcodes seen, most requests first (ties: lower opcode first).
   std::vector<Entry> snapshot() const;
   uint64_t total_requests() const;
   uint64_t capability_queries() const { return cap_queries_.load(std::memory_order_relaxed); }
   // One line per opcode ("fuse GETATTR count=.. errors=.. total_ms=.. avg_us=..
   // max_us=..")
-  // plus totals and the SETATTR kinds ("fuse-setattr mode=.. owner=.. size=..
-  // times=.."), for a log or a stats file.
+  // plus totals, the SETATTR kinds ("fuse-setattr mode=.. owner=.. size=..
+  // times=..") and the LOOKUP kinds ("fuse-lookup miss=.. miss_again=..
+  // held_recent=.. held_expired=.. new=.."), for a log or a stats file.
   std::string format() const;
 
  private:
@@ -61,6 +77,7 @@ class Stats {
   std::array<Slot, kSlots> slots_;
   std::atomic<uint64_t> cap_queries_{0};
   std::atomic<uint64_t> setattr_mode_{0}, setattr_owner_{0}, setattr_size_{0}, setattr_times_{0};
+  std::array<std::atomic<uint64_t>, 5> lookups_{};
 };
 
 // Transport accounting of FsDevice's request queue: where a request spends

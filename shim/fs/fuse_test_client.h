@@ -136,10 +136,12 @@ class FuseTestClient {
   }
   // `node`: what a handle-less share (fh 0) serves the request by.
   int write(uint64_t fh, uint64_t off, const std::vector<uint8_t>& data,
-            uint32_t* written = nullptr, uint32_t write_flags = 0, uint64_t node = 0) {
+            uint32_t* written = nullptr, uint32_t write_flags = 0, uint64_t node = 0,
+            uint32_t open_flags = 0) {
     fuse_write_in w{};
     w.fh = fh;
     w.write_flags = write_flags;
+    w.flags = open_flags;  // the guest file's f_flags
     w.offset = off;
     w.size = static_cast<uint32_t>(data.size());
     auto r = call(FUSE_WRITE, node, Args().add(w), 1 << 16, data);

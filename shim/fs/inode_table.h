@@ -24,6 +24,9 @@ struct Inode {
   ino_t ino = 0;
   mode_t type = 0;  // st_mode & S_IFMT: an inode never changes type
   uint64_t nlookup = 0;
+  // When the guest was last given an entry naming it (steady clock, ns):
+  // the stats tell a revalidation inside the entry timeout from one after.
+  uint64_t entry_ns = 0;
 };
 
 class InodeTable {

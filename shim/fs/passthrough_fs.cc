@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <string>
 
 namespace runvm {
@@ -217,7 +219,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   }
   // Handle-less: no OPEN carries O_TRUNC to us any more, so the guest must
   // send its truncation as a SETATTR (with ATOMIC_O_TRUNC it would skip it).
-  handleless_ = cfg_.cache == CachePolicy::kExclusive && !cfg_.handles;
+  handleless_ = !cfg_.handles;
   if (handleless_) want &= ~FUSE_ATOMIC_O_TRUNC;
   fuse_init_out out{};
   out.major = FUSE_KERNEL_VERSION;
@@ -276,7 +278,33 @@ Result<struct stat> PassthroughFs::stat_inode(const Inode& inode) const {
   return st;
 }
 
-Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_view name) {
+uint64_t PassthroughFs::now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void PassthroughFs::count_lookup(const Inode& parent, std::string_view name, bool missed,
+                                 const Seen& seen) {
+  using L = fuse::Stats::Lookup;
+  const uint64_t now = now_ns(), timeout_ns = entry_timeout() * 1'000'000'000ull;
+  if (missed) {
+    const size_t h = std::hash<std::string_view>{}(name);
+    bool again = false;
+    for (const Miss& m : recent_misses_)
+      again = again ||
+              (m.ns && m.parent == parent.nodeid && m.name_hash == h && now - m.ns < timeout_ns);
+    recent_misses_[next_miss_++ % recent_misses_.size()] = {parent.nodeid, h, now};
+    mutable_stats().record_lookup(again ? L::kMissAgain : L::kMiss);
+    return;
+  }
+  mutable_stats().record_lookup(!seen.held                        ? L::kNew
+                                : now - seen.last_ns < timeout_ns ? L::kHeldRecent
+                                                                  : L::kHeldExpired);
+}
+
+Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_view name,
+                                                   Seen* seen) {
   std::string n(name);  // is_safe_name: one component, no '/', not "." or ".."
   UniqueFd fd(::openat(parent.fd.get(), n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return errno_error("lookup");
@@ -284,6 +312,9 @@ Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_vi
   if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
     return errno_error("lookup stat");
   Inode& inode = inodes_.intern(std::move(fd), st);
+  const uint64_t now = now_ns();
+  if (seen) *seen = {inode.nlookup > 1, inode.entry_ns};
+  inode.entry_ns = now;
   return entry_for(inode, st);
 }
 

@@ -16,6 +16,7 @@
 #include <linux/fuse.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -63,7 +64,14 @@ class PassthroughFs : public FuseServer {
   // Helpers (passthrough_fs.cc).
   fuse_entry_out entry_for(const Inode& inode, const struct stat& st) const;
   // Looks `name` up under `parent` and counts a lookup; errno on failure.
-  Result<fuse_entry_out> lookup_entry(Inode& parent, std::string_view name);
+  // `seen`, if given, tells what the guest already knew of the inode found.
+  struct Seen {
+    bool held = false;     // it held the inode before this entry
+    uint64_t last_ns = 0;  // when it was last given an entry for it
+  };
+  Result<fuse_entry_out> lookup_entry(Inode& parent, std::string_view name, Seen* seen = nullptr);
+  // Counts a LOOKUP's outcome by kind (fuse::Stats::Lookup).
+  void count_lookup(const Inode& parent, std::string_view name, bool missed, const Seen& seen);
   Result<struct stat> stat_inode(const Inode& inode) const;
   // "N" for /proc/self/fd/N, for use with proc_fd_.
   static std::string fd_name(int fd);
@@ -89,6 +97,7 @@ class PassthroughFs : public FuseServer {
   // FsConfig::visible: whether `name` in `dir` is out of the guest's reach.
   bool hidden(const Inode& dir, std::string_view name) const;
   uint64_t entry_timeout() const;
+  static uint64_t now_ns();
   Inode* node(const Request& req) { return inodes_.get(req.in.nodeid); }
   // The fd a request about an open file works on: its handle's, or, for fh 0
   // on a handle-less share (FsConfig::handles), one reopened from the node
@@ -184,11 +193,20 @@ class PassthroughFs : public FuseServer {
   mode_t host_umask_ = 0;
   bool initialized_ = false;
   bool writeback_ = false;  // FUSE_WRITEBACK_CACHE negotiated
-  // No OPEN, OPENDIR or CREATE handles (FsConfig::handles off on an
-  // exclusive share): fh 0 names the node itself.
+  // No OPEN, OPENDIR or CREATE handles (FsConfig::handles off): fh 0 names
+  // the node itself.
   bool handleless_ = false;
   std::unique_ptr<fuse::XattrScan> xattr_scan_;
   std::unique_ptr<fuse::TmpfileStock> stock_;
+  // The last misses answered (parent nodeid, name hash, when), for
+  // count_lookup's miss_again: a ring, as only a prompt repeat matters.
+  struct Miss {
+    uint64_t parent = 0;
+    size_t name_hash = 0;
+    uint64_t ns = 0;
+  };
+  std::array<Miss, 32> recent_misses_{};
+  size_t next_miss_ = 0;
 };
 
 }  // namespace runvm

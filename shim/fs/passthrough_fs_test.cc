@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -29,8 +30,14 @@ using testing::read_file;
 class PassthroughFsTest : public ::testing::Test {
  protected:
   void SetUp() override { make(CachePolicy::kCoherent, false); }
+  // Coherent shares here serve open-file handles, as they did before
+  // handle-less serving became every share's default: most cases below
+  // open and create by handle; CoherentShareServesWithoutHandles and
+  // ExclusiveShareServesWithoutHandles check the handle-less defaults.
   void make(CachePolicy cache, bool readonly) {
-    auto r = PassthroughFs::create({dir.path(), cache, readonly});
+    FsConfig cfg{dir.path(), cache, readonly};
+    cfg.handles = cache == CachePolicy::kCoherent;
+    auto r = PassthroughFs::create(cfg);
     ASSERT_TRUE(r.ok()) << r.error().message;
     fs = std::move(*r);
     client = std::make_unique<FuseTestClient>(*fs);
@@ -79,6 +86,39 @@ TEST_F(PassthroughFsTest, StatsCountEveryRequestAndItsErrors) {
   EXPECT_EQ(k.mode, 1u);
   EXPECT_EQ(k.times, 1u);
   EXPECT_EQ(k.owner + k.size, 0u);
+}
+
+TEST_F(PassthroughFsTest, LookupsCountByWhatTheGuestAlreadyKnew) {
+  c().init();
+  std::ofstream(dir / "here") << "x";
+  const uint64_t here = c().lookup(kRoot, "here");
+  ASSERT_NE(here, 0u);
+  EXPECT_EQ(c().lookup(kRoot, "here"), here);  // held, named to it just now
+  for (const char* name : {"absent", "absent", "other"})
+    EXPECT_EQ(c().call(FUSE_LOOKUP, kRoot, Args().str(name)).error, 0);  // negative entries
+  // A name under another parent is another miss.
+  std::filesystem::create_directories(dir / "sub");
+  const uint64_t sub = c().lookup(kRoot, "sub");
+  EXPECT_EQ(c().call(FUSE_LOOKUP, sub, Args().str("absent")).error, 0);
+  auto k = fs->stats().lookup_kinds();
+  EXPECT_EQ(k.fresh, 2u);
+  EXPECT_EQ(k.held_recent, 1u);
+  EXPECT_EQ(k.miss, 3u);
+  EXPECT_EQ(k.miss_again, 1u);
+  EXPECT_EQ(k.held_expired, 0u);
+  // Past the coherent share's 1 s entry timeout, a lookup of a held inode is
+  // a revalidation of an expired entry, and a miss is new again.
+  ::usleep(1'100'000);
+  EXPECT_EQ(c().lookup(kRoot, "here"), here);
+  EXPECT_EQ(c().call(FUSE_LOOKUP, kRoot, Args().str("absent")).error, 0);
+  k = fs->stats().lookup_kinds();
+  EXPECT_EQ(k.held_expired, 1u);
+  EXPECT_EQ(k.miss, 4u);
+  EXPECT_EQ(k.miss_again, 1u);
+  EXPECT_NE(fs->stats().format().find(
+                "fuse-lookup miss=4 miss_again=1 held_recent=1 held_expired=1 new=2\n"),
+            std::string::npos)
+      << fs->stats().format();
 }
 
 TEST_F(PassthroughFsTest, InitNegotiatesByPolicyAndQueueSize) {
@@ -447,6 +487,7 @@ TEST_F(PassthroughFsTest, FilesMadeAheadOfTimeLookMadeOnRequest) {
     TempDir share;
     FsConfig cfg{share.path(), create ? CachePolicy::kCoherent : CachePolicy::kExclusive, false};
     cfg.precreate = true;
+    cfg.handles = create;  // CREATE needs handles; without, the guest makes files by MKNOD
     auto r = PassthroughFs::create(cfg);
     ASSERT_TRUE(r.ok());
     std::unique_ptr<PassthroughFs> fs = std::move(*r);
@@ -743,13 +784,14 @@ TEST_F(PassthroughFsTest, ExclusiveShareServesWithoutHandles) {
   EXPECT_EQ(c().write(0, 0, {'x'}, nullptr, 0, f), EROFS);
   EXPECT_EQ(c().read(0, 0, 100, f).str(), std::string("ab\0\0\0\0\0\0old", 11));
 
-  // Coherent shares keep handles: close-to-open drops the guest's cache.
+  // Coherent shares told to keep handles do: close-to-open drops the
+  // guest's cache.
   make(CachePolicy::kCoherent, false);
   EXPECT_TRUE(c().init().flags & FUSE_ATOMIC_O_TRUNC);
   uint64_t o = c().lookup(kRoot, "old");
   EXPECT_NE(c().open(o, O_RDONLY), 0u);
   EXPECT_EQ(c().read(0, 0, 10, o).error, EBADF);
-  // ...and so do exclusive ones told to (FsConfig::handles).
+  // ...and so do exclusive ones (FsConfig::handles).
   FsConfig with{dir.path(), CachePolicy::kExclusive, false};
   with.handles = true;
   auto h = PassthroughFs::create(with);
@@ -757,6 +799,38 @@ TEST_F(PassthroughFsTest, ExclusiveShareServesWithoutHandles) {
   FuseTestClient hc(**h);
   EXPECT_TRUE(hc.init().flags & FUSE_ATOMIC_O_TRUNC);
   EXPECT_NE(hc.open(hc.lookup(kRoot, "old"), O_RDONLY), 0u);
+}
+
+// A bind mount's share (coherent) serves without handles too: no OPEN, no
+// synchronous RELEASE per close. The guest keeps pages and listings across
+// opens, and FUSE_AUTO_INVAL_DATA keeps them within the share's 1 s bound.
+// An O_APPEND write lands at the host's end of file, as an O_APPEND handle's
+// would, since the host may have appended meanwhile.
+TEST_F(PassthroughFsTest, CoherentShareServesWithoutHandles) {
+  std::ofstream(dir / "log") << "host1\n";
+  auto r = PassthroughFs::create({dir.path(), CachePolicy::kCoherent, false});
+  ASSERT_TRUE(r.ok());
+  FuseTestClient b(**r);
+  auto init = b.init();
+  EXPECT_TRUE(init.flags & FUSE_AUTO_INVAL_DATA);
+  EXPECT_FALSE(init.flags & FUSE_ATOMIC_O_TRUNC);
+  EXPECT_FALSE(init.flags & FUSE_WRITEBACK_CACHE);
+  const uint64_t log = b.lookup(kRoot, "log");
+  ASSERT_NE(log, 0u);
+  EXPECT_EQ(b.open(log, O_WRONLY | O_APPEND), 0u);
+  EXPECT_EQ(b.last_error, ENOSYS);
+  EXPECT_EQ(b.open(kRoot, O_RDONLY, FUSE_OPENDIR), 0u);
+  EXPECT_EQ(b.last_error, ENOSYS);
+  EXPECT_EQ(b.create(kRoot, "new").first, 0u);
+  EXPECT_EQ(b.last_error, ENOSYS);
+  // The guest thinks the file ends at 6; the host has appended since.
+  std::ofstream(dir / "log", std::ios::app) << "host2\n";
+  EXPECT_EQ(b.write(0, 6, {'g', '\n'}, nullptr, 0, log, O_WRONLY | O_APPEND), 0);
+  EXPECT_EQ(read_file(dir / "log"), "host1\nhost2\ng\n");
+  // Without O_APPEND the guest's offset is where the data goes.
+  EXPECT_EQ(b.write(0, 0, {'H'}, nullptr, 0, log, O_WRONLY), 0);
+  EXPECT_EQ(read_file(dir / "log"), "Host1\nhost2\ng\n");
+  EXPECT_EQ((**r).handle_count(), 0u);
 }
 
 // A read-only container root: the agent makes its mountpoints first, then

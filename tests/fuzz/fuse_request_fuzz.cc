@@ -65,10 +65,12 @@ struct World {
     stdio = std::make_unique<StdioFs>(std::array<int, 3>{stdio_in.get(), stdio_out.get(), -1});
     // Each reset serves the next kind of share runvm makes: a rootfs
     // (exclusive), a bind mount (coherent, no xattrs, cached misses), the
-    // pod share (coherent, no cached misses).
+    // pod share (coherent, no cached misses), all without open-file handles;
+    // then a bind mount with handles (FsConfig::handles), so OPEN, CREATE,
+    // RELEASE and I/O by handle stay reachable.
     FsConfig cfg{share, CachePolicy::kExclusive, false};
     cfg.xattrs_if_present = true;  // as a container's root (its share holds none)
-    switch (resets++ % 3) {
+    switch (resets++ % 4) {
       case 1:
         cfg.cache = CachePolicy::kCoherent;
         cfg.xattrs = false;
@@ -77,6 +79,11 @@ struct World {
         cfg.cache = CachePolicy::kCoherent;
         cfg.cache_misses = false;
         cfg.xattrs_if_present = false;
+        break;
+      case 3:
+        cfg.cache = CachePolicy::kCoherent;
+        cfg.xattrs = false;
+        cfg.handles = true;
         break;
     }
     auto r = PassthroughFs::create(cfg);
