@@ -17,7 +17,7 @@ apt_packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libyajl-dev libseccomp-dev libcap-dev libarchive-dev libsystemd-dev libgtest-dev libtomlplusplus-dev
   libnl-3-dev libnl-route-3-dev
-  qemu-system-x86 linux-source-6.1 patch bc flex bison libelf-dev libssl-dev cpio xz-utils
+  qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils
   busybox-static golang-go
   podman conmon netavark aardvark-dns iptables containerd containernetworking-plugins umoci tmux catatonit
   runc debootstrap curl iperf3 dbus-daemon iproute2 python3

@@ -37,7 +37,7 @@ constexpr char kUsage[] =
     "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
     "         [--xattrs on|off|auto] [--writeback on|off] [--precreate on|off]\n"
     "         [--handles on|off]\n"
-    "         [--kernel-args ARGS] [--stats FILE]\n";
+    "         [--stats FILE]\n";
 
 struct Options {
   std::string backend, kernel, initrd, state, share;
@@ -58,9 +58,6 @@ struct Options {
   // file capabilities), for a like-for-like pair: with xattrs the guest asks
   // GETXATTR security.capability before each first write and each chown.
   bool virtiofsd_xattr = false;
-  // More guest kernel parameters, e.g. fuse.revalidate_excl=1: the upstream
-  // FUSE revalidation our guest kernel patches out (guest/kernel/patches).
-  std::string kernel_args;
   std::string stats;           // our backend's per-opcode request counts go here
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
@@ -106,8 +103,6 @@ Result<Options> parse(int argc, char** argv) {
       o.virtiofsd_xattr = val == "on";
     else if (arg == "--stats")
       o.stats = val;
-    else if (arg == "--kernel-args")
-      o.kernel_args = val;
     else
       return make_error("unknown option " + arg);
   }
@@ -191,7 +186,6 @@ Status run(const Options& o) {
   vm.machine.initrd = o.initrd;
   vm.machine.memory_mib = o.memory_mib;
   vm.machine.cmdline_extra = "fsbench=" + o.backend;  // read by the guest's /init
-  if (!o.kernel_args.empty()) vm.machine.cmdline_extra += " " + o.kernel_args;
   vm.console_log = o.state + "/" + layout::kConsoleLog;
   vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});

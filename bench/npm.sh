@@ -9,12 +9,6 @@
 #   tmpfs      into the guest's own tmpfs (no virtio-fs: the ceiling)
 #   ours_precreate  ours with files made ahead of time (FsConfig::precreate,
 #              off by default), on request (NPM_BENCH_VARIANTS): that lever's figure
-#   ours_upstream_fuse  ours on the guest kernel's upstream FUSE caching (a
-#              LOOKUP before every mkdir, exclusive create, symlink and rename
-#              target even of a fresh entry; a GETATTR after each change to a
-#              directory), on request: the figure of our guest kernel patches
-#              (guest/kernel/patches). NPM_BENCH_UPSTREAM_ARGS picks the kernel
-#              parameters that restore upstream (default: both patches').
 #   ours_handles  ours with open-file handles (FsConfig::handles), as bind
 #              mounts were served before: an OPEN and a synchronous RELEASE per
 #              file, on request: the figure of serving without them
@@ -28,7 +22,7 @@
 # Prints METRIC npm_ci_<variant>_s (median), npm_bind_over_tmpfs,
 # npm_virtiofsd_over_ours, npm_bind_over_runc and our backend's FUSE request
 # counts (npm_fuse_requests, npm_fuse_<OPCODE>, npm_fuse_<OPCODE>_errors,
-# npm_fuse_lookup_<kind>; npm_upstream_fuse_* for ours_upstream_fuse).
+# npm_fuse_lookup_<kind>; npm_handles_fuse_* for ours_handles).
 # NPM_BENCH_STATS=<file> keeps our backend's full per-opcode table (count,
 # errors, service time) of every run.
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
@@ -44,7 +38,6 @@ harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 # NPM_BENCH_VARIANTS: a subset (e.g. "ours tmpfs" for one backend change's figure).
 read -r -a variants <<<"${NPM_BENCH_VARIANTS:-ours virtiofsd tmpfs runc}"
-upstream_args=${NPM_BENCH_UPSTREAM_ARGS:-fuse.revalidate_excl=1 fuse.dir_change_invalidates_all=1}
 
 [ -e "$kernel" ] || { echo "bench: missing $kernel (run ./setup.sh demo first)" >&2; exit 1; }
 for f in "$virtiofsd" /bin/busybox; do
@@ -139,14 +132,13 @@ for run in $(seq "$runs"); do
   for v in "${variants[@]}"; do
     state=$tmp/state-$v-$run share=$tmp/share-$v-$run
     mkdir -p "$state" "$share"
-    w0=$(date +%s.%N) fuse_mode=
+    w0=$(date +%s.%N) cpu=
     if [ "$v" = runc ]; then
       secs=$(runc_once "$share") || { echo "bench: runc run $run failed" >&2; exit 1; }
     else
       backend=$v extra=()
       [ "$v" != ours_precreate ] || { backend=ours extra=(--precreate on); }
       [ "$v" != ours_handles ] || { backend=ours extra=(--handles on); }
-      [ "$v" != ours_upstream_fuse ] || { backend=ours extra=(--kernel-args "$upstream_args"); }
       if ! "$harness" --backend "$backend" "${extra[@]}" --kernel "$kernel" \
         --initrd "$tmp/initrd.cpio" --state "$state" --share "$share" --virtiofsd "$virtiofsd" \
         --memory 2048 --policy coherent --virtiofsd-cache auto --stats "$state/stats" \
@@ -155,10 +147,14 @@ for run in $(seq "$runs"); do
         exit 1
       fi
       secs=$(awk '$1 == "npm_ci" {print $2}' "$state/out")
-      fuse_mode=$(awk '$1 == "guest_fuse" {$1 = ""; print}' "$state/out")
+      cpu=$(awk '$1 == "guest_cpu" {$1 = ""; print}' "$state/out")
+      if [ "$v" != tmpfs ]; then  # npm_init.sh counts tmpfs's in the guest
+        n=$(find "$share/app/node_modules" | wc -l)
+        [ "$n" = "$(sed -n 's/^entries=//p' "$proj/expect")" ] ||
+          { echo "bench: $v run $run: node_modules holds $n entries" >&2; exit 1; }
+      fi
       if [ -s "$state/stats" ]; then
         [ "$v" != ours ] || cp "$state/stats" "$tmp/stats"
-        [ "$v" != ours_upstream_fuse ] || cp "$state/stats" "$tmp/stats-upstream"
         [ "$v" != ours_handles ] || cp "$state/stats" "$tmp/stats-handles"
         [ -z "${NPM_BENCH_STATS:-}" ] || { echo "run $run"; cat "$state/stats"; } >>"$NPM_BENCH_STATS"
       fi
@@ -168,7 +164,7 @@ for run in $(seq "$runs"); do
     # The host's wall time of the whole variant (boot and copy-in too): a
     # check on the guest's clock, which on a host without a usable TSC
     # (host_tsc.h) runs on jiffies and can lose ticks.
-    echo "bench: run $run $v: npm ci ${secs}s (host wall $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')s)${fuse_mode:+; guest fuse:$fuse_mode}" >&2
+    echo "bench: run $run $v: npm ci ${secs}s (host wall $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')s)${cpu:+; guest vCPU ticks:$cpu}" >&2
     [ -n "${NPM_BENCH_KEEP:-}" ] || rm -rf "$state" "$share"
   done
 done
@@ -183,7 +179,6 @@ metric_ratio npm_bind_over_tmpfs ours tmpfs
 metric_ratio npm_virtiofsd_over_ours virtiofsd ours
 metric_ratio npm_bind_over_runc ours runc
 metric_ratio npm_ours_over_precreate ours ours_precreate
-metric_ratio npm_upstream_fuse_over_ours ours_upstream_fuse ours
 metric_ratio npm_handles_over_ours ours_handles ours
 # Our backend's requests in the last run, by opcode (most first), and its
 # LOOKUPs by what the guest already knew (fuse_stats.h: Stats::Lookup).
@@ -197,5 +192,4 @@ fuse_metrics() {  # prefix stats-file
   sed "s/^/bench: $1: /" "$2" >&2
 }
 [ ! -s "$tmp/stats" ] || fuse_metrics npm_fuse "$tmp/stats"
-[ ! -s "$tmp/stats-upstream" ] || fuse_metrics npm_upstream_fuse "$tmp/stats-upstream"
 [ ! -s "$tmp/stats-handles" ] || fuse_metrics npm_handles_fuse "$tmp/stats-handles"

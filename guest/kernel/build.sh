@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # Builds the runvm guest kernel (PVH-bootable vmlinux) from Debian's
-# linux-source-6.1 with patches/*.patch applied (in name order) plus
-# microvm.config, cached by hash of fragment + patches + source version.
-# Prints the path of the cached vmlinux on stdout.
+# linux-source-6.1 plus microvm.config, cached by hash of fragment + source
+# version. Prints the path of the cached vmlinux on stdout.
 #   RUNVM_CACHE   cache root (default /var/cache/runvm)
 #   RUNVM_JOBS    make -j (default: nproc)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 fragment="$here/microvm.config"
-patches=("$here"/patches/*.patch)
-[ -e "${patches[0]}" ] || patches=()
 cache_root=${RUNVM_CACHE:-/var/cache/runvm}
 src_pkg=linux-source-6.1
 src_tar=/usr/src/$src_pkg.tar.xz
@@ -21,9 +18,7 @@ log() { echo "kernel: $*" >&2; }
 
 [ -r "$src_tar" ] || { log "missing $src_tar (apt-get install $src_pkg)"; exit 1; }
 src_ver=$(dpkg-query -W -f='${Version}' "$src_pkg")
-key=$( { echo "recipe=$recipe"; echo "source=$src_pkg $src_ver"; cat "$fragment";
-         for p in "${patches[@]}"; do echo "patch=$(basename "$p")"; cat "$p"; done; } |
-       sha256sum | cut -c1-16)
+key=$( { echo "recipe=$recipe"; echo "source=$src_pkg $src_ver"; cat "$fragment"; } | sha256sum | cut -c1-16)
 out="$cache_root/kernel/$key"
 
 if [ -s "$out/vmlinux" ]; then
@@ -41,9 +36,6 @@ trap 'rm -rf "$work"' EXIT
 log "building $src_pkg $src_ver with $(basename "$fragment") (key $key); takes ~7 min on 2 cores"
 tar -C "$work" -xJf "$src_tar"
 cd "$work/$src_pkg"
-for p in "${patches[@]}"; do
-  patch -p1 --forward --quiet <"$p" || { log "patch does not apply: $(basename "$p")"; exit 1; }
-done
 make -s ARCH=x86_64 tinyconfig >/dev/null
 scripts/kconfig/merge_config.sh -m .config "$fragment" >/dev/null
 make -s ARCH=x86_64 olddefconfig >/dev/null
