@@ -34,7 +34,9 @@ uint32_t PassthroughFs::op_lookup(const Request& req, Reply& rw) {
   if (hidden(*args->parent, args->name)) return rw.error(ENOENT);
   Seen seen;
   auto e = lookup_entry(*args->parent, args->name, &seen);
-  count_lookup(*args->parent, args->name, !e.ok(), seen);
+  // Misses and finds are counted by kind; other failures (EACCES...) are
+  // the request's error count's.
+  if (e.ok() || e.error().code == ENOENT) count_lookup(*args->parent, args->name, !e.ok(), seen);
   if (!e.ok()) {
     // A negative entry (nodeid 0): the guest caches the miss for as long as
     // it would trust a positive entry of this share (a day on an exclusive

@@ -312,9 +312,8 @@ Result<fuse_entry_out> PassthroughFs::lookup_entry(Inode& parent, std::string_vi
   if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
     return errno_error("lookup stat");
   Inode& inode = inodes_.intern(std::move(fd), st);
-  const uint64_t now = now_ns();
   if (seen) *seen = {inode.nlookup > 1, inode.entry_ns};
-  inode.entry_ns = now;
+  inode.entry_ns = now_ns();
   return entry_for(inode, st);
 }
 
