@@ -77,7 +77,7 @@ class Stats {
   std::array<Slot, kSlots> slots_;
   std::atomic<uint64_t> cap_queries_{0};
   std::atomic<uint64_t> setattr_mode_{0}, setattr_owner_{0}, setattr_size_{0}, setattr_times_{0};
-  std::array<std::atomic<uint64_t>, 5> lookups_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Lookup::kNew) + 1> lookups_{};
 };
 
 // Transport accounting of FsDevice's request queue: where a request spends

@@ -199,6 +199,7 @@ uint32_t PassthroughFs::op_init(const Request& req, Reply& rw) {
   handles_.clear();
   listings_.clear();
   if (stock_) stock_->clear();
+  recent_misses_ = {};  // parents named by the previous session's nodeids
 
   uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
                   FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC |
