@@ -9,8 +9,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -21,6 +23,7 @@
 
 #include "shim/engine/child_process.h"
 #include "shim/engine/engine.h"
+#include "shim/engine/qemu_engine.h"
 #include "shim/fs/fs_device.h"
 #include "shim/vhost_user/server.h"
 #include "spec/base/event_loop.h"
@@ -37,7 +40,7 @@ constexpr char kUsage[] =
     "         [--virtiofsd-writeback on|off] [--virtiofsd-xattr on|off]\n"
     "         [--xattrs on|off|auto] [--writeback on|off] [--precreate on|off]\n"
     "         [--handles on|off]\n"
-    "         [--stats FILE]\n";
+    "         [--stats FILE] [--profile FILE]\n";
 
 struct Options {
   std::string backend, kernel, initrd, state, share;
@@ -59,6 +62,7 @@ struct Options {
   // GETXATTR security.capability before each first write and each chown.
   bool virtiofsd_xattr = false;
   std::string stats;           // our backend's per-opcode request counts go here
+  std::string profile;         // the guest vCPU's sampled state goes here (sample_vcpu)
   uint64_t memory_mib = 1536;  // 256 MiB file + trees must fit the tmpfs run
   int timeout_s = 900;
 };
@@ -103,6 +107,8 @@ Result<Options> parse(int argc, char** argv) {
       o.virtiofsd_xattr = val == "on";
     else if (arg == "--stats")
       o.stats = val;
+    else if (arg == "--profile")
+      o.profile = val;
     else
       return make_error("unknown option " + arg);
   }
@@ -174,6 +180,26 @@ Status start_virtiofsd(const Options& o, const std::string& sock, ChildProcess& 
   return make_error("virtiofsd did not create " + sock);
 }
 
+// A poor man's guest profiler: where the vCPU is, read through QEMU's
+// monitor ("info registers": RIP, CPL, HLT) at about 50 Hz. Under TCG the
+// RIP is the last one QEMU stored (at a TB exit or an indirect jump), which
+// is good to the function. One "<cpl> <hlt> <rip>" line per sample;
+// bench/guest_profile.py folds them into kernel functions.
+void sample_vcpu(QemuEngine& qemu, std::FILE* out) {
+  auto reply = qemu.qmp("human-monitor-command", R"({"command-line":"info registers"})");
+  if (!reply.ok()) return;
+  auto field = [&](const char* name) -> std::string {
+    const size_t at = reply->find(name);
+    if (at == std::string::npos) return "?";
+    const size_t from = at + std::strlen(name);
+    size_t end = from;
+    while (end < reply->size() && std::isxdigit(static_cast<unsigned char>((*reply)[end]))) ++end;
+    return reply->substr(from, end - from);
+  };
+  std::fprintf(out, "%s %s %s\n", field("CPL=").c_str(), field("HLT=").c_str(),
+               field("RIP=").c_str());
+}
+
 Status run(const Options& o) {
   const std::string sock = o.state + "/fs.sock";
   OurBackend ours;
@@ -190,13 +216,24 @@ Status run(const Options& o) {
   vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
   // Declared after the backends: QEMU goes away before they do.
-  auto engine = RUNVM_TRY(make_qemu_engine());
+  auto engine = std::make_unique<QemuEngine>();
   if (auto st = engine->start(vm); !st.ok())
     return make_error(st.error().message + "\n" + slurp(vm.engine_log));
 
   // The guest reboots at the end of its script, which ends QEMU (-no-reboot).
   pollfd p{engine->pidfd(), POLLIN, 0};
-  const bool finished = poll(&p, 1, o.timeout_s * 1000) > 0;
+  bool finished = false;
+  if (o.profile.empty()) {
+    finished = poll(&p, 1, o.timeout_s * 1000) > 0;
+  } else {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(o.profile.c_str(), "w"),
+                                                        &std::fclose);
+    if (!out) return make_error("--profile: cannot write " + o.profile);
+    for (int i = 0; i < o.timeout_s * 50 && !finished; ++i) {
+      finished = poll(&p, 1, 20) > 0;
+      if (!finished) sample_vcpu(*engine, out.get());
+    }
+  }
   if (!finished) (void)engine->stop();
   (void)RUNVM_TRY(engine->wait());
   if (virtiofsd.valid()) virtiofsd.kill_and_reap();

@@ -25,15 +25,19 @@
 # npm_fuse_lookup_<kind>; npm_handles_fuse_* for ours_handles).
 # NPM_BENCH_STATS=<file> keeps our backend's full per-opcode table (count,
 # errors, service time) of every run.
+# NPM_BENCH_PROFILE=<dir> samples where each VM variant's vCPU is (~50 Hz,
+# runvm-fs-bench --profile) into <dir>/<variant>-<run> and prints the last
+# run's profiles side by side by guest kernel function (bench/guest_profile.py).
 # Usage: bench/npm.sh [runs] (default 1). BUILD_DIR defaults to ./build;
-# NPM_BENCH_VARIANTS a subset of the variants;
+# NPM_BENCH_VARIANTS a subset of the variants; NPM_BENCH_KERNEL another guest
+# kernel (default $BUILD_DIR/guest/vmlinux), for a kernel change's pair;
 # NPM_BENCH_PACKAGE another package.json (a small one while developing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 runs=${1:-1}
 package=${NPM_BENCH_PACKAGE:-bench/npm/package.json}
-kernel=$build/guest/vmlinux
+kernel=${NPM_BENCH_KERNEL:-$build/guest/vmlinux}  # another guest kernel, for a pair
 harness=$build/bench/runvm-fs-bench
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 # NPM_BENCH_VARIANTS: a subset (e.g. "ours tmpfs" for one backend change's figure).
@@ -139,6 +143,7 @@ for run in $(seq "$runs"); do
       backend=$v extra=()
       [ "$v" != ours_precreate ] || { backend=ours extra=(--precreate on); }
       [ "$v" != ours_handles ] || { backend=ours extra=(--handles on); }
+      [ -z "${NPM_BENCH_PROFILE:-}" ] || extra+=(--profile "$NPM_BENCH_PROFILE/$v-$run")
       if ! "$harness" --backend "$backend" "${extra[@]}" --kernel "$kernel" \
         --initrd "$tmp/initrd.cpio" --state "$state" --share "$share" --virtiofsd "$virtiofsd" \
         --memory 2048 --policy coherent --virtiofsd-cache auto --stats "$state/stats" \
@@ -193,3 +198,10 @@ fuse_metrics() {  # prefix stats-file
 }
 [ ! -s "$tmp/stats" ] || fuse_metrics npm_fuse "$tmp/stats"
 [ ! -s "$tmp/stats-handles" ] || fuse_metrics npm_handles_fuse "$tmp/stats-handles"
+if [ -n "${NPM_BENCH_PROFILE:-}" ]; then
+  profiles=()
+  for v in "${variants[@]}"; do
+    [ ! -s "$NPM_BENCH_PROFILE/$v-$runs" ] || profiles+=("$v=$NPM_BENCH_PROFILE/$v-$runs")
+  done
+  ((${#profiles[@]} == 0)) || python3 bench/guest_profile.py "$kernel" "${profiles[@]}" >&2
+fi
