@@ -36,8 +36,10 @@ read -r t1 _ </proc/uptime
 read -r _ u1 n1 s1 i1 w1 q1 sq1 _ </proc/stat
 echo "FSBENCH npm_ci $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")"
 # Where the vCPU's time went (ticks of 10 ms): busy (the workload and the
-# guest kernel's FUSE path) or idle (waiting for the backend's replies).
-echo "FSBENCH guest_cpu busy=$((u1 + n1 + s1 + q1 + sq1 - u0 - n0 - s0 - q0 - sq0)) idle=$((i1 + w1 - i0 - w0))"
+# guest kernel's FUSE path) or idle (waiting for the backend's replies); busy
+# split into user (node) and sys (the kernel, interrupts included).
+user=$((u1 + n1 - u0 - n0)) sys=$((s1 + q1 + sq1 - s0 - q0 - sq0))
+echo "FSBENCH guest_cpu busy=$((user + sys)) user=$user sys=$sys idle=$((i1 + w1 - i0 - w0))"
 # The result is counted on the host for a share (bench/npm.sh), so that the
 # backend's request counts are the install's alone.
 if [ "$backend" = tmpfs ]; then
