@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -229,7 +230,9 @@ Status run(const Options& o) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(o.profile.c_str(), "w"),
                                                         &std::fclose);
     if (!out) return make_error("--profile: cannot write " + o.profile);
-    for (int i = 0; i < o.timeout_s * 50 && !finished; ++i) {
+    // Each sample's monitor round trip adds to the 20 ms: the timeout is a deadline.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
+    while (!finished && std::chrono::steady_clock::now() < deadline) {
       finished = poll(&p, 1, 20) > 0;
       if (!finished) sample_vcpu(*engine, out.get());
     }

@@ -64,7 +64,8 @@ def main(argv):
         profiles.append((name, fold(path, addrs, names)))
     totals = [sum(c.values()) for _, c in profiles]
     print("samples " + " ".join(f"{n}={t}" for (n, _), t in zip(profiles, totals)))
-    keys = set().union(*(c.keys() for _, c in profiles))
+    summary = ["[user]", "[idle]"]
+    keys = set().union(*(c.keys() for _, c in profiles)) - set(summary)
     if len(profiles) > 1:
         order = sorted(keys, key=lambda k: profiles[0][1][k] - profiles[1][1][k], reverse=True)
     else:
@@ -72,6 +73,8 @@ def main(argv):
     kernel = ["kernel"] + [t - c["[user]"] - c["[idle]"] for (_, c), t in zip(profiles, totals)]
     print(f"{'function':40s} " + " ".join(f"{n:>10s}" for n, _ in profiles))
     print(f"{'[kernel, all]':40s} " + " ".join(f"{v:10d}" for v in kernel[1:]))
+    for k in summary:
+        print(f"{k:40s} " + " ".join(f"{c[k]:10d}" for _, c in profiles))
     for k in order[:top]:
         print(f"{k[:40]:40s} " + " ".join(f"{c[k]:10d}" for _, c in profiles))
 
