@@ -70,9 +70,9 @@ def main(argv):
         order = sorted(keys, key=lambda k: profiles[0][1][k] - profiles[1][1][k], reverse=True)
     else:
         order = sorted(keys, key=lambda k: profiles[0][1][k], reverse=True)
-    kernel = ["kernel"] + [t - c["[user]"] - c["[idle]"] for (_, c), t in zip(profiles, totals)]
+    kernel = [t - c["[user]"] - c["[idle]"] for (_, c), t in zip(profiles, totals)]
     print(f"{'function':40s} " + " ".join(f"{n:>10s}" for n, _ in profiles))
-    print(f"{'[kernel, all]':40s} " + " ".join(f"{v:10d}" for v in kernel[1:]))
+    print(f"{'[kernel, all]':40s} " + " ".join(f"{v:10d}" for v in kernel))
     for k in summary:
         print(f"{k:40s} " + " ".join(f"{c[k]:10d}" for _, c in profiles))
     for k in order[:top]:
