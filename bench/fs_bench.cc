@@ -216,6 +216,12 @@ Status run(const Options& o) {
   vm.console_log = o.state + "/" + layout::kConsoleLog;
   vm.engine_log = o.state + "/" + layout::kEngineLog;
   if (o.backend != "tmpfs") vm.devices.push_back({VhostUserDevice::kFs, sock, 0, kTag});
+  // Opened before the guest boots, so that a bad path costs no VM.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(nullptr, &std::fclose);
+  if (!o.profile.empty()) {
+    out.reset(std::fopen(o.profile.c_str(), "w"));
+    if (!out) return make_error("--profile: cannot write " + o.profile);
+  }
   // Declared after the backends: QEMU goes away before they do.
   auto engine = std::make_unique<QemuEngine>();
   if (auto st = engine->start(vm); !st.ok())
@@ -224,12 +230,9 @@ Status run(const Options& o) {
   // The guest reboots at the end of its script, which ends QEMU (-no-reboot).
   pollfd p{engine->pidfd(), POLLIN, 0};
   bool finished = false;
-  if (o.profile.empty()) {
+  if (!out) {
     finished = poll(&p, 1, o.timeout_s * 1000) > 0;
   } else {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(o.profile.c_str(), "w"),
-                                                        &std::fclose);
-    if (!out) return make_error("--profile: cannot write " + o.profile);
     // Each sample's monitor round trip adds to the 20 ms: the timeout is a deadline.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
     while (!finished && std::chrono::steady_clock::now() < deadline) {
